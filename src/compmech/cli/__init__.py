@@ -1,0 +1,65 @@
+"""The ``compmech`` command line.
+
+Each subcommand lives in a module of this package that defines ``register(subparsers)``; the module
+adds its parser and sets ``func=run_function`` with ``set_defaults``. ``run_function(args) -> int``
+only turns arguments into a config and calls the library. Heavy imports (flax, optax, sklearn,
+matplotlib) happen inside the run functions, so ``compmech --help`` stays fast.
+
+Every user error is raised as :class:`~compmech.cli.common.UsageError` or ``ValueError`` and printed
+as one line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from compmech.cli.common import ArgumentParser, UsageError
+
+#: Modules that contribute subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "compmech.cli.data",
+    "compmech.cli.theory",
+    "compmech.cli.train",
+    "compmech.cli.probe",
+)
+
+
+def build_parser() -> ArgumentParser:
+    """The top-level parser with every available subcommand."""
+    from compmech import __version__
+
+    parser = ArgumentParser(
+        prog="compmech",
+        description="Computational mechanics of belief states, and probes of transformers for them.",
+    )
+    parser.add_argument("--version", action="version", version=f"compmech {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # a command module not written yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 user error)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except (UsageError, ValueError, FileExistsError, FileNotFoundError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"compmech: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("compmech: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["main", "build_parser"]

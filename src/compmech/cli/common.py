@@ -1,0 +1,81 @@
+"""Helpers shared by the subcommands: one-line errors, ``-p KEY=VALUE`` parsing, output guards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from compmech.hmm import HMM, load_hmm
+from compmech.processes import get_process
+
+
+class UsageError(Exception):
+    """A user error: printed as one line on stderr, exit code 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` that raises :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str):  # noqa: D102 - argparse hook
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``["x=0.1", "alpha=0.6"] -> {"x": 0.1, "alpha": 0.6}``; values parsed as JSON when possible."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"parameter {item!r} must look like KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        params[key.strip()] = value
+    return params
+
+
+def add_process_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
+    """Add ``NAME`` (or ``--process NAME``), ``-p KEY=VALUE`` and ``--hmm-file F.json``."""
+    if positional:
+        parser.add_argument("name", nargs="?", metavar="NAME",
+                            help="catalogue process (see `compmech processes`)")
+    else:
+        parser.add_argument("--process", dest="name", metavar="NAME",
+                            help="catalogue process (see `compmech processes`)")
+    parser.add_argument("-p", "--param", dest="params", action="append", metavar="KEY=VALUE",
+                        help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85)")
+    parser.add_argument("--hmm-file", metavar="F.json",
+                        help="load the HMM from a JSON file instead of the catalogue")
+
+
+def process_from_args(args: argparse.Namespace) -> HMM:
+    """Build the HMM named by :func:`add_process_arguments`' arguments."""
+    params = parse_params(getattr(args, "params", None))
+    if getattr(args, "hmm_file", None):
+        if args.name:
+            raise UsageError("give either a process NAME or --hmm-file, not both")
+        if params:
+            raise UsageError("-p parameters apply to catalogue processes, not to --hmm-file")
+        return load_hmm(args.hmm_file)
+    if not args.name:
+        raise UsageError("a process NAME (or --hmm-file F.json) is required")
+    return get_process(args.name, **params)
+
+
+def check_output_path(path: str | os.PathLike, force: bool) -> Path:
+    """Refuse to overwrite an existing file unless ``force``; the parent folder must exist."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; pass --force to overwrite it")
+    if not path.parent.exists():
+        raise UsageError(f"folder {path.parent} does not exist")
+    return path
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    print(json.dumps(data, indent=2))

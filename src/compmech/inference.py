@@ -1,0 +1,299 @@
+"""Belief filtering, word probabilities, sampling and exact word enumeration.
+
+All public functions compute in float64 (JAX x64 is enabled only inside them, never globally) and
+return numpy arrays. The traceable kernels :func:`filter_jax` and :func:`sample_jax` follow the dtype
+of the transition matrices they are given, so the transformer can call them inside its own compiled
+float32 training step.
+
+Alignment: for input tokens ``x_1 .. x_L`` the belief at position ``t`` (0-based index ``t - 1``) is
+the belief **after** seeing ``x_1 .. x_t``; it gives the distribution of ``x_{t+1}``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from compmech.hmm import HMM
+
+#: Largest number of words :func:`enumerate_words` will build.
+MAX_ENUMERATED_WORDS = 50_000_000
+
+
+class Filtered(NamedTuple):
+    """Result of :func:`filter_beliefs` for tokens of shape ``(..., L)``.
+
+    Attributes:
+        beliefs: ``(..., L, S)`` the belief after each token, ``eta_t = eta_{t-1} T[x_t] / Z_t``.
+        next_token_probs: ``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] 1``.
+        log_probability: ``(...)`` natural log of ``P(x_1..x_L) = sum_t log Z_t`` (``-inf`` for an
+            impossible word).
+        possible: ``(..., L)`` bool, whether ``x_1..x_t`` has nonzero probability. Beliefs after an
+            impossible prefix are NaN (only returned with ``allow_impossible=True``).
+    """
+
+    beliefs: np.ndarray
+    next_token_probs: np.ndarray
+    log_probability: np.ndarray
+    possible: np.ndarray
+
+
+class Samples(NamedTuple):
+    """Result of :func:`sample`.
+
+    Attributes:
+        tokens: ``(N, L)`` int32 sampled tokens.
+        beliefs: ``(N, L, S)`` float64, the belief after each token (aligned like
+            :func:`filter_beliefs`).
+    """
+
+    tokens: np.ndarray
+    beliefs: np.ndarray
+
+
+# ----------------------------------------------------------------------------- traceable kernels
+def _flat(transition_matrices: jax.Array) -> jax.Array:
+    """``(V, S, S) -> (S, V*S)`` so that ``eta @ flat`` gives all ``eta T[x]`` at once."""
+    V, S, _ = transition_matrices.shape
+    return jnp.transpose(transition_matrices, (1, 0, 2)).reshape(S, V * S)
+
+
+def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens: jax.Array,
+               unroll: int = 4):
+    """Traceable belief filter over a batch.
+
+    Args:
+        transition_matrices: ``(V, S, S)``.
+        initial_belief: ``(S,)`` or ``(B, S)``.
+        tokens: ``(B, L)`` integers in ``[0, V)``.
+        unroll: ``lax.scan`` unroll factor.
+
+    Returns:
+        ``(beliefs (B, L, S), log_norms (B, L), possible (B, L))`` where ``log_norms[b, t]`` is
+        ``log P(x_t | x_1..x_{t-1})`` (``-inf`` once the prefix is impossible).
+    """
+    V, S, _ = transition_matrices.shape
+    B, _ = tokens.shape
+    flat = _flat(transition_matrices)
+    eta0 = jnp.broadcast_to(initial_belief, (B, S)).astype(transition_matrices.dtype)
+    onehots = jax.nn.one_hot(tokens.T, V, dtype=transition_matrices.dtype)  # (L, B, V)
+
+    def step(carry, onehot):
+        eta, alive = carry
+        joint = (eta @ flat).reshape(B, V, S)  # eta T[v] for every v
+        unnorm = jnp.einsum("bv,bvs->bs", onehot, joint)
+        z = unnorm.sum(-1)
+        alive = alive & (z > 0)
+        safe_z = jnp.where(alive, z, 1.0)
+        new = jnp.where(alive[:, None], unnorm / safe_z[:, None], jnp.nan)
+        log_z = jnp.where(alive, jnp.log(safe_z), -jnp.inf)
+        return (new, alive), (new, log_z, alive)
+
+    alive0 = jnp.ones((B,), dtype=bool)
+    _, (beliefs, log_z, possible) = jax.lax.scan(step, (eta0, alive0), onehots, unroll=unroll)
+    return jnp.swapaxes(beliefs, 0, 1), log_z.T, possible.T
+
+
+def sample_jax(transition_matrices: jax.Array, initial_belief: jax.Array, key: jax.Array,
+               num_sequences: int, seq_len: int, unroll: int = 4):
+    """Traceable sampler: tokens drawn from the belief's predictive distribution, step by step.
+
+    Drawing ``x_{t+1} ~ eta_t T[.] 1`` and updating ``eta`` gives exactly the process's word
+    distribution (no hidden states needed) and the aligned beliefs for free.
+
+    Args:
+        transition_matrices: ``(V, S, S)``; its dtype sets the computation's dtype.
+        initial_belief: ``(S,)`` or ``(num_sequences, S)`` where sequences start.
+        key: a JAX PRNG key.
+        num_sequences: ``N``.
+        seq_len: ``L``.
+        unroll: ``lax.scan`` unroll factor.
+
+    Returns:
+        ``(tokens (N, L) int32, beliefs (N, L, S))``.
+    """
+    V, S, _ = transition_matrices.shape
+    dtype = transition_matrices.dtype
+    flat = _flat(transition_matrices)
+    eta0 = jnp.broadcast_to(initial_belief, (num_sequences, S)).astype(dtype)
+    uniforms = jax.random.uniform(key, (seq_len, num_sequences), dtype=dtype)
+    token_ids = jnp.arange(V)
+
+    def step(eta, u):
+        joint = (eta @ flat).reshape(num_sequences, V, S)
+        probs = joint.sum(-1)  # (N, V)
+        cdf = jnp.cumsum(probs, axis=-1)
+        threshold = u * cdf[:, -1]
+        x = (cdf[:, :-1] <= threshold[:, None]).sum(-1)
+        onehot = (token_ids[None, :] == x[:, None]).astype(dtype)
+        unnorm = jnp.einsum("bv,bvs->bs", onehot, joint)
+        new = unnorm / unnorm.sum(-1, keepdims=True)
+        return new, (x.astype(jnp.int32), new)
+
+    _, (tokens, beliefs) = jax.lax.scan(step, eta0, uniforms, unroll=unroll)
+    return tokens.T, jnp.swapaxes(beliefs, 0, 1)
+
+
+_filter_jit = jax.jit(filter_jax, static_argnames=("unroll",))
+_sample_jit = jax.jit(sample_jax, static_argnames=("num_sequences", "seq_len", "unroll"))
+
+
+# ---------------------------------------------------------------------------------- public API
+def _as_tokens(hmm: HMM, tokens) -> np.ndarray:
+    tokens = np.asarray(tokens)
+    if tokens.ndim == 0:
+        raise ValueError("tokens must have shape (..., L) with L >= 1; got a scalar")
+    if tokens.size and not np.issubdtype(tokens.dtype, np.integer):
+        if not np.all(np.equal(np.mod(tokens, 1), 0)):
+            raise ValueError(f"tokens must be integers; got dtype {tokens.dtype}")
+        tokens = tokens.astype(np.int64)
+    if tokens.size:
+        lo, hi = int(tokens.min()), int(tokens.max())
+        if lo < 0 or hi >= hmm.vocab_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"token {bad} is outside the vocabulary of {hmm.name!r} (valid: 0..{hmm.vocab_size - 1})"
+            )
+    return tokens.astype(np.int32)
+
+
+def _initial(hmm: HMM, initial_distribution) -> np.ndarray:
+    if initial_distribution is None:
+        return hmm.initial_distribution
+    return hmm.with_initial_distribution(initial_distribution).initial_distribution
+
+
+def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
+                   allow_impossible: bool = False) -> Filtered:
+    """Bayesian filtering of beliefs over hidden states, batched over leading axes.
+
+    ``eta_0`` is the initial distribution (stationary by default); after token ``x_t``,
+    ``eta_t = eta_{t-1} T[x_t] / (eta_{t-1} T[x_t] 1)``. The belief at position ``t`` is the one
+    **after** seeing ``x_1 .. x_t``. Normalising at each step keeps 10^6-token words exact.
+
+    Args:
+        hmm: the process.
+        tokens: integer array of shape ``(..., L)``.
+        initial_distribution: ``(S,)`` start belief; defaults to ``hmm.initial_distribution``.
+        allow_impossible: if False (default), a word of probability zero raises ``ValueError``;
+            if True its beliefs from the impossible token on are NaN, flagged by ``possible``.
+
+    Returns:
+        :class:`Filtered` with ``beliefs (..., L, S)``, ``next_token_probs (..., L, V)``,
+        ``log_probability (...)`` and ``possible (..., L)``.
+
+    Example:
+        >>> import compmech
+        >>> f = compmech.filter_beliefs(compmech.get_process("z1r"), [0, 1, 0])
+        >>> f.beliefs[-1].round(3).tolist()
+        [1.0, 0.0, 0.0]
+    """
+    tokens = _as_tokens(hmm, tokens)
+    batch_shape, L = tokens.shape[:-1], tokens.shape[-1]
+    S, V = hmm.num_states, hmm.vocab_size
+    init = _initial(hmm, initial_distribution)
+    flat_tokens = tokens.reshape(-1, L)
+    with jax.enable_x64(True):
+        beliefs, log_z, possible = _filter_jit(
+            jnp.asarray(hmm.transition_matrices), jnp.asarray(init), jnp.asarray(flat_tokens)
+        )
+        beliefs = np.asarray(beliefs)
+        log_prob = np.asarray(log_z.sum(-1))
+        possible = np.asarray(possible)
+    if not allow_impossible and not possible.all():
+        b, t = np.argwhere(~possible)[0]
+        word = np.unravel_index(b, batch_shape) if batch_shape else ()
+        raise ValueError(
+            f"word at index {tuple(int(i) for i in word)} has probability zero under {hmm.name!r}: "
+            f"token {int(flat_tokens[b, t])} at position {int(t)} cannot follow the tokens before it "
+            "(pass allow_impossible=True to get NaN beliefs and a 'possible' mask instead)"
+        )
+    next_probs = beliefs @ hmm.emission_probabilities  # (B, L, V)
+    return Filtered(
+        beliefs=beliefs.reshape(*batch_shape, L, S),
+        next_token_probs=next_probs.reshape(*batch_shape, L, V),
+        log_probability=log_prob.reshape(batch_shape),
+        possible=possible.reshape(*batch_shape, L),
+    )
+
+
+def log_probability(hmm: HMM, tokens, initial_distribution=None) -> np.ndarray:
+    """Natural log of each word's probability, ``log(pi T[x_1] ... T[x_L] 1)``.
+
+    Args:
+        hmm: the process.
+        tokens: integer array of shape ``(..., L)``.
+        initial_distribution: ``(S,)``; defaults to ``hmm.initial_distribution``.
+
+    Returns:
+        ``(...)`` float64; ``-inf`` for words of probability zero.
+    """
+    return filter_beliefs(hmm, tokens, initial_distribution, allow_impossible=True).log_probability
+
+
+def _key(seed) -> jax.Array:
+    if isinstance(seed, (int, np.integer)):
+        return jax.random.key(int(seed))
+    if isinstance(seed, jax.Array):
+        return seed
+    raise ValueError(f"seed must be an integer or a JAX key; got {type(seed).__name__}")
+
+
+def sample(hmm: HMM, num_sequences: int, seq_len: int, seed, initial_distribution=None) -> Samples:
+    """Sample ``num_sequences`` words of length ``seq_len`` with their aligned beliefs.
+
+    Sequences start from the stationary distribution (or ``initial_distribution``). The same seed
+    gives the same bytes.
+
+    Args:
+        hmm: the process.
+        num_sequences: ``N >= 1``.
+        seq_len: ``L >= 1``.
+        seed: an integer seed or a JAX key.
+        initial_distribution: optional ``(S,)`` start belief.
+
+    Returns:
+        :class:`Samples` with ``tokens (N, L)`` int32 and ``beliefs (N, L, S)`` float64, where
+        ``beliefs[n, t]`` is the belief after ``tokens[n, :t + 1]``.
+    """
+    for what, value in (("num_sequences", num_sequences), ("seq_len", seq_len)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{what} must be an integer >= 1; got {value}")
+    init = _initial(hmm, initial_distribution)
+    key = _key(seed)
+    with jax.enable_x64(True):
+        tokens, beliefs = _sample_jit(
+            jnp.asarray(hmm.transition_matrices), jnp.asarray(init), key,
+            num_sequences=int(num_sequences), seq_len=int(seq_len),
+        )
+        return Samples(np.asarray(tokens), np.asarray(beliefs))
+
+
+def all_words(vocab_size: int, length: int) -> np.ndarray:
+    """``(V**L, L)`` int32: every word of length ``L`` in lexicographic order."""
+    n = vocab_size**length
+    if n > MAX_ENUMERATED_WORDS:
+        raise ValueError(
+            f"{vocab_size}^{length} = {n} words is more than {MAX_ENUMERATED_WORDS}; "
+            "use sampled sequences instead"
+        )
+    index = np.arange(n, dtype=np.int64)
+    powers = vocab_size ** np.arange(length - 1, -1, -1, dtype=np.int64)
+    return ((index[:, None] // powers[None, :]) % vocab_size).astype(np.int32)
+
+
+def enumerate_words(hmm: HMM, length: int, initial_distribution=None):
+    """Every word of length ``L`` with its exact probability.
+
+    Returns:
+        ``(words (V**L, L) int32, probabilities (V**L,) float64)``; probabilities sum to 1 and
+        impossible words have probability 0.
+    """
+    if int(length) != length or length < 1:
+        raise ValueError(f"length must be an integer >= 1; got {length}")
+    words = all_words(hmm.vocab_size, int(length))
+    probs = np.exp(log_probability(hmm, words, initial_distribution))
+    return words, probs

@@ -1,0 +1,220 @@
+"""Catalogue of processes: plain functions returning :class:`~compmech.hmm.HMM`, and a registry.
+
+Canonical forms and parameter names follow ``shared/SCIENCE.md``. Each function checks its parameters
+and builds ``T[x, i, j] = P(emit x, go to j | in state i)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from compmech.hmm import HMM
+
+
+def _check_probability(name: str, value: float, *, open_interval: bool = False) -> float:
+    value = float(value)
+    lo_ok = value > 0 if open_interval else value >= 0
+    hi_ok = value < 1 if open_interval else value <= 1
+    if not (np.isfinite(value) and lo_ok and hi_ok):
+        interval = "(0, 1)" if open_interval else "[0, 1]"
+        raise ValueError(f"parameter {name} must be in {interval}; got {value}")
+    return value
+
+
+def z1r(p: float = 0.5) -> HMM:
+    """Zero-one-random process: states (S0, S1, SR); emits 0, 1, then a p-biased bit.
+
+    S0 emits 0 and goes to S1; S1 emits 1 and goes to SR; SR emits 0 with probability ``p`` or 1
+    with probability ``1 - p`` and goes to S0. Stationary distribution uniform.
+    """
+    p = _check_probability("p", p)
+    T = np.zeros((2, 3, 3))
+    T[0, 0, 1] = 1.0
+    T[1, 1, 2] = 1.0
+    T[0, 2, 0] = p
+    T[1, 2, 0] = 1.0 - p
+    return HMM(T, name="z1r", params={"p": p}, state_names=("S0", "S1", "SR"))
+
+
+def mess3(x: float = 0.05, alpha: float = 0.85) -> HMM:
+    """Mess3: three states, three tokens, not unifilar; its mixed states form a fractal.
+
+    With ``b = (1 - alpha) / 2`` and ``y = 1 - 2x``:
+    ``T[e, i, j] = (y if i == j else x) * (alpha if e == j else b)``.
+    Defaults are the values of Shai et al. (2024).
+    """
+    x = _check_probability("x", x)
+    alpha = _check_probability("alpha", alpha)
+    if x > 0.5:
+        raise ValueError(f"parameter x must be in [0, 0.5] (so that 1 - 2x >= 0); got {x}")
+    b = (1.0 - alpha) / 2.0
+    y = 1.0 - 2.0 * x
+    eye = np.eye(3)
+    stay = np.where(eye == 1, y, x)  # (i, j)
+    emit = np.where(eye == 1, alpha, b)  # (e, j)
+    T = stay[None, :, :] * emit[:, None, :]
+    return HMM(T, name="mess3", params={"x": x, "alpha": alpha}, state_names=("A", "B", "C"))
+
+
+def rrxor(p1: float = 0.5, p2: float = 0.5) -> HMM:
+    """Random-random-XOR: two random bits, then their XOR. States (S, 0, 1, T, F)."""
+    p1 = _check_probability("p1", p1)
+    p2 = _check_probability("p2", p2)
+    S, Z, O, TT, F = range(5)
+    T = np.zeros((2, 5, 5))
+    T[0, S, Z] = p1
+    T[1, S, O] = 1.0 - p1
+    T[0, Z, F] = p2
+    T[1, Z, TT] = 1.0 - p2
+    T[0, O, TT] = p2
+    T[1, O, F] = 1.0 - p2
+    T[1, TT, S] = 1.0
+    T[0, F, S] = 1.0
+    return HMM(T, name="rrxor", params={"p1": p1, "p2": p2}, state_names=("S", "0", "1", "T", "F"))
+
+
+def even(p: float = 0.5) -> HMM:
+    """Even process: 1s come in blocks of even length. A emits 0 -> A (p) or 1 -> B; B emits 1 -> A."""
+    p = _check_probability("p", p, open_interval=True)
+    T = np.zeros((2, 2, 2))
+    T[0, 0, 0] = p
+    T[1, 0, 1] = 1.0 - p
+    T[1, 1, 0] = 1.0
+    return HMM(T, name="even", params={"p": p}, state_names=("A", "B"))
+
+
+def golden_mean(p: float = 0.5) -> HMM:
+    """Golden mean process: no two consecutive 1s. A emits 0 -> A (p) or 1 -> B; B emits 0 -> A."""
+    p = _check_probability("p", p, open_interval=True)
+    T = np.zeros((2, 2, 2))
+    T[0, 0, 0] = p
+    T[1, 0, 1] = 1.0 - p
+    T[0, 1, 0] = 1.0
+    return HMM(T, name="golden_mean", params={"p": p}, state_names=("A", "B"))
+
+
+def simple_nonunifilar_source(p: float = 0.5, q: float = 0.5) -> HMM:
+    """Simple nonunifilar source (SNS): two states, both emit 1 from A, so the MSP is infinite.
+
+    A emits 1 and stays in A (prob ``p``) or emits 1 and goes to B (prob ``1 - p``);
+    B emits 1 and stays in B (prob ``q``) or emits 0 and goes to A (prob ``1 - q``).
+    """
+    p = _check_probability("p", p, open_interval=True)
+    q = _check_probability("q", q, open_interval=True)
+    T = np.zeros((2, 2, 2))
+    T[1, 0, 0] = p
+    T[1, 0, 1] = 1.0 - p
+    T[1, 1, 1] = q
+    T[0, 1, 0] = 1.0 - q
+    return HMM(T, name="sns", params={"p": p, "q": q}, state_names=("A", "B"))
+
+
+def nond() -> HMM:
+    """A three-state nonunifilar binary process in the style of "Nond" (Crutchfield & Marzen).
+
+    0 emits 1 and goes to 1 or 2 (1/2 each); 1 emits 0 -> 0 or 1 -> 2 (1/2 each);
+    2 emits 0 -> 0 or 1 -> 1 (1/2 each). Its mixed-state presentation is countably infinite.
+    """
+    T = np.zeros((2, 3, 3))
+    T[1, 0, 1] = 0.5
+    T[1, 0, 2] = 0.5
+    T[0, 1, 0] = 0.5
+    T[1, 1, 2] = 0.5
+    T[0, 2, 0] = 0.5
+    T[1, 2, 1] = 0.5
+    return HMM(T, name="nond", params={})
+
+
+def generalized_golden_mean(p: float = 0.5, num_ones: int = 2) -> HMM:
+    """Generalized golden mean: at most ``num_ones`` consecutive 1s (``num_ones = 1`` is golden mean).
+
+    State 0 emits 0 -> 0 (prob ``p``) or 1 -> 1 (prob ``1 - p``); states ``k = 1 .. num_ones - 1``
+    emit 1 -> k + 1 or 0 -> 0 with probability 1/2 each; state ``num_ones`` emits 0 -> 0.
+    """
+    p = _check_probability("p", p, open_interval=True)
+    if int(num_ones) != num_ones or num_ones < 1:
+        raise ValueError(f"parameter num_ones must be an integer >= 1; got {num_ones}")
+    n = int(num_ones)
+    T = np.zeros((2, n + 1, n + 1))
+    T[0, 0, 0] = p
+    T[1, 0, 1] = 1.0 - p
+    for k in range(1, n):
+        T[1, k, k + 1] = 0.5
+        T[0, k, 0] = 0.5
+    T[0, n, 0] = 1.0
+    return HMM(T, name="generalized_golden_mean", params={"p": p, "num_ones": n})
+
+
+def random_hmm(num_states: int = 3, vocab_size: int = 2, seed: int = 0,
+               concentration: float = 1.0) -> HMM:
+    """A random HMM: each state's row over (token, next state) drawn from a Dirichlet.
+
+    Args:
+        num_states: ``S >= 1``.
+        vocab_size: ``V >= 1``.
+        seed: random seed; the same seed gives the same matrices.
+        concentration: Dirichlet concentration (small values give sparse, near-unifilar rows).
+    """
+    for name, value in (("num_states", num_states), ("vocab_size", vocab_size)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"parameter {name} must be an integer >= 1; got {value}")
+    if not concentration > 0:
+        raise ValueError(f"parameter concentration must be > 0; got {concentration}")
+    S, V = int(num_states), int(vocab_size)
+    rng = np.random.default_rng(int(seed))
+    rows = rng.dirichlet(np.full(V * S, float(concentration)), size=S)  # (S, V*S)
+    T = rows.reshape(S, V, S).transpose(1, 0, 2)
+    return HMM(
+        T,
+        name="random_hmm",
+        params={"num_states": S, "vocab_size": V, "seed": int(seed), "concentration": concentration},
+    )
+
+
+PROCESSES: dict[str, Callable[..., HMM]] = {
+    "z1r": z1r,
+    "mess3": mess3,
+    "rrxor": rrxor,
+    "even": even,
+    "golden_mean": golden_mean,
+    "sns": simple_nonunifilar_source,
+    "nond": nond,
+    "generalized_golden_mean": generalized_golden_mean,
+    "random_hmm": random_hmm,
+}
+
+
+def process_parameters(name: str) -> dict[str, Any]:
+    """``{parameter: default}`` for a catalogue process."""
+    fn = _lookup(name)
+    return {k: p.default for k, p in inspect.signature(fn).parameters.items()}
+
+
+def get_process(name: str, **params: Any) -> HMM:
+    """Build a catalogue process by name, e.g. ``get_process("mess3", x=0.1)``.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones) or parameter.
+    """
+    fn = _lookup(name)
+    valid = process_parameters(name)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        listing = ", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none"
+        raise ValueError(
+            f"process {name!r} has no parameter {', '.join(unknown)}; valid parameters: {listing}"
+        )
+    return fn(**params)
+
+
+def _lookup(name: str) -> Callable[..., HMM]:
+    try:
+        return PROCESSES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown process {name!r}; valid processes: {', '.join(sorted(PROCESSES))}"
+        ) from None

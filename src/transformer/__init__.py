@@ -1,0 +1,1 @@
+"""A small JAX/Flax decoder-only transformer whose residual stream can be probed for beliefs."""
