@@ -20,22 +20,35 @@ from compmech.inference import (
     log_probability,
     sample,
 )
+from compmech.information import (
+    block_entropy,
+    myopic_entropy,
+    optimal_cross_entropy_nats,
+    synchronization_profile,
+)
+from compmech.msp import MixedStateTree, mixed_state_tree
 from compmech.processes import PROCESSES, get_process, process_parameters
 
 __version__ = "0.1.0"
 
 __all__ = [
     "HMM",
+    "MixedStateTree",
     "PROCESSES",
     "Filtered",
     "Samples",
     "all_words",
+    "block_entropy",
     "enumerate_words",
     "filter_beliefs",
     "get_process",
     "load_hmm",
     "log_probability",
+    "mixed_state_tree",
+    "myopic_entropy",
+    "optimal_cross_entropy_nats",
     "process_parameters",
     "sample",
     "save_hmm",
+    "synchronization_profile",
 ]
