@@ -75,9 +75,10 @@ def block_entropy(hmm: HMM, max_length: int, **kwargs) -> np.ndarray:
 def synchronization_profile(hmm: HMM, max_length: int, *, initial_distribution=None,
                             tol: float = 1e-12,
                             max_nodes: int = DEFAULT_MAX_LEVEL_NODES) -> np.ndarray:
-    """Expected uncertainty about the hidden state after ``L`` tokens, ``L = 0 .. max_length`` (bits).
+    """Expected uncertainty (bits) about the hidden state after ``L = 0 .. max_length`` tokens.
 
-    ``U(L) = sum_{eta at depth L} P(eta) H[eta]``; it decreases to 0 for a synchronising presentation.
+    ``U(L) = sum_{eta at depth L} P(eta) H[eta]``; it decreases to 0 for a synchronising
+    presentation.
 
     Returns:
         ``(L_max + 1,)`` float64, entry ``L`` is ``U(L)`` (entry 0 is ``H[initial distribution]``).

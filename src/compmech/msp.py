@@ -94,7 +94,7 @@ def unique_rows(keys: np.ndarray):
 
 # ------------------------------------------------------------------------------------ MSP tree
 class MixedStateTree(NamedTuple):
-    """The MSP tree to depth ``L``, stored as flat per-level arrays (level ``d`` = words of length d).
+    """The MSP tree to depth ``L`` as flat per-level arrays (level ``d`` = words of length ``d``).
 
     Level 0 is the root (the empty word, belief = the HMM's initial distribution). Only words of
     nonzero probability appear; their children are ordered by (parent, token).
@@ -104,7 +104,7 @@ class MixedStateTree(NamedTuple):
         probabilities: ``L + 1`` arrays ``(N_d,)``, ``P(word)``; each sums to 1.
         parents: ``L + 1`` int64 arrays ``(N_d,)``, index of the parent in level ``d - 1``
             (``-1`` for the root).
-        tokens: ``L + 1`` int32 arrays ``(N_d,)``, the last token of each word (``-1`` for the root).
+        tokens: ``L + 1`` int32 arrays ``(N_d,)``, the last token of each word (``-1`` at the root).
     """
 
     beliefs: tuple
@@ -123,7 +123,7 @@ class MixedStateTree(NamedTuple):
         return int(sum(p.shape[0] for p in self.probabilities))
 
     def words(self, level: int) -> np.ndarray:
-        """``(N_d, d)`` int32: the word leading to each node of level ``d`` (vectorised backtrack)."""
+        """``(N_d, d)`` int32: the word leading to each node of level ``d`` (vectorised)."""
         if not 0 <= level <= self.depth:
             raise ValueError(f"level must be in [0, {self.depth}]; got {level}")
         n = self.probabilities[level].shape[0]
@@ -233,7 +233,7 @@ def merge_beliefs(beliefs: np.ndarray, probabilities: np.ndarray, tol: float):
     """Merge beliefs equal within ``tol`` (grid cells of :func:`quantize`), summing probabilities.
 
     Returns:
-        ``(beliefs (U, S), probabilities (U,))``; each merged belief is a representative of its cell.
+        ``(beliefs (U, S), probabilities (U,))``; each merged belief represents its cell.
     """
     first, inverse = unique_rows(quantize(beliefs, tol))
     merged = np.bincount(inverse, weights=probabilities, minlength=first.shape[0])
