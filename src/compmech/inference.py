@@ -11,6 +11,7 @@ the belief **after** seeing ``x_1 .. x_t``; it gives the distribution of ``x_{t+
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
@@ -23,22 +24,28 @@ from compmech.hmm import HMM
 MAX_ENUMERATED_WORDS = 50_000_000
 
 
-class Filtered(NamedTuple):
+@dataclass(frozen=True)
+class Filtered:
     """Result of :func:`filter_beliefs` for tokens of shape ``(..., L)``.
 
     Attributes:
         beliefs: ``(..., L, S)`` the belief after each token, ``eta_t = eta_{t-1} T[x_t] / Z_t``.
-        next_token_probs: ``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] 1``.
         log_probability: ``(...)`` natural log of ``P(x_1..x_L) = sum_t log Z_t`` (``-inf`` for an
             impossible word).
         possible: ``(..., L)`` bool, whether ``x_1..x_t`` has nonzero probability. Beliefs after an
             impossible prefix are NaN (only returned with ``allow_impossible=True``).
+        emission_probabilities: ``(S, V)`` ``P(v | state i)`` of the filtered HMM.
     """
 
     beliefs: np.ndarray
-    next_token_probs: np.ndarray
     log_probability: np.ndarray
     possible: np.ndarray
+    emission_probabilities: np.ndarray
+
+    @property
+    def next_token_probs(self) -> np.ndarray:
+        """``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] 1`` (computed on access)."""
+        return self.beliefs @ self.emission_probabilities
 
 
 class Samples(NamedTuple):
@@ -55,50 +62,108 @@ class Samples(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- traceable kernels
-def _flat(transition_matrices: jax.Array) -> jax.Array:
-    """``(V, S, S) -> (S, V*S)`` so that ``eta @ flat`` gives all ``eta T[x]`` at once."""
-    V, S, _ = transition_matrices.shape
-    return jnp.transpose(transition_matrices, (1, 0, 2)).reshape(S, V * S)
+# Inside the scans the batch is the *last* axis ("state-major": beliefs are (S, B)), so every
+# operation is a contiguous vector operation over the batch. For small models (V * S * S terms up
+# to UNROLL_LIMIT, every catalogue process) the update is unrolled at trace time into scalar-times-
+# vector arithmetic, which XLA fuses into one loop; larger models gather T[x] and contract.
+
+#: Largest ``V * S * S`` for which the belief update is unrolled at trace time.
+UNROLL_LIMIT = 256
 
 
-def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens: jax.Array,
-               unroll: int = 4):
-    """Traceable belief filter over a batch.
+def _select(masks: list, values: jax.Array) -> jax.Array:
+    """``values[x]`` for every sequence, with ``masks[v] = (x == v)``."""
+    out = jnp.broadcast_to(values[0], masks[0].shape)
+    for v in range(1, len(masks)):
+        out = jnp.where(masks[v], values[v], out)
+    return out
 
-    Args:
-        transition_matrices: ``(V, S, S)``.
-        initial_belief: ``(S,)`` or ``(B, S)``.
-        tokens: ``(B, L)`` integers in ``[0, V)``.
-        unroll: ``lax.scan`` unroll factor.
 
-    Returns:
-        ``(beliefs (B, L, S), log_norms (B, L), possible (B, L))`` where ``log_norms[b, t]`` is
-        ``log P(x_t | x_1..x_{t-1})`` (``-inf`` once the prefix is impossible).
-    """
-    V, S, _ = transition_matrices.shape
-    B, _ = tokens.shape
-    flat = _flat(transition_matrices)
-    eta0 = jnp.broadcast_to(initial_belief, (B, S)).astype(transition_matrices.dtype)
-    onehots = jax.nn.one_hot(tokens.T, V, dtype=transition_matrices.dtype)  # (L, B, V)
+def _unnormalised_update(T: jax.Array, eta: jax.Array, x: jax.Array) -> jax.Array:
+    """``eta T[x]`` (unnormalised) per sequence: ``T (V, S, S)``, ``eta (S, B)``, ``x (B,)`` -> ``(S, B)``."""
+    V, S, _ = T.shape
+    if V * S * S > UNROLL_LIMIT:
+        return jnp.einsum("ib,bij->jb", eta, T[x])
+    masks = [x == v for v in range(V)]
+    rows = []
+    for j in range(S):
+        terms = [eta[i] * _select(masks, T[:, i, j]) for i in range(S)]
+        rows.append(sum(terms[1:], terms[0]))
+    return jnp.stack(rows)
 
-    def step(carry, onehot):
+
+def _predictive(E: jax.Array, eta: jax.Array) -> jax.Array:
+    """Next-token distribution ``eta E``: ``E (S, V)`` emission matrix, ``eta (S, B)`` -> ``(V, B)``."""
+    S, V = E.shape
+    if V * S * S > UNROLL_LIMIT:
+        return E.T @ eta
+    cols = []
+    for v in range(V):
+        terms = [eta[i] * E[i, v] for i in range(S)]
+        cols.append(sum(terms[1:], terms[0]))
+    return jnp.stack(cols)
+
+
+def _filter_scan(T: jax.Array, eta0: jax.Array, tokens: jax.Array, unroll: int = 1):
+    """State-major filter. ``eta0 (S, B)``, ``tokens (L, B)`` -> beliefs ``(L, S, B)``,
+    log normalisers ``(L, B)``, possible ``(L, B)``."""
+
+    def step(carry, x):
         eta, alive = carry
-        joint = (eta @ flat).reshape(B, V, S)  # eta T[v] for every v
-        unnorm = jnp.einsum("bv,bvs->bs", onehot, joint)
-        z = unnorm.sum(-1)
+        unnorm = _unnormalised_update(T, eta, x)
+        z = unnorm.sum(0)
         alive = alive & (z > 0)
         safe_z = jnp.where(alive, z, 1.0)
-        new = jnp.where(alive[:, None], unnorm / safe_z[:, None], jnp.nan)
+        new = jnp.where(alive[None, :], unnorm / safe_z[None, :], jnp.nan)
         log_z = jnp.where(alive, jnp.log(safe_z), -jnp.inf)
         return (new, alive), (new, log_z, alive)
 
-    alive0 = jnp.ones((B,), dtype=bool)
-    _, (beliefs, log_z, possible) = jax.lax.scan(step, (eta0, alive0), onehots, unroll=unroll)
-    return jnp.swapaxes(beliefs, 0, 1), log_z.T, possible.T
+    alive0 = jnp.ones(tokens.shape[1:], dtype=bool)
+    _, out = jax.lax.scan(step, (eta0, alive0), tokens, unroll=unroll)
+    return out
+
+
+def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int = 1):
+    """State-major sampler. ``eta0 (S, N)``, ``uniforms (L, N)`` -> tokens ``(L, N)`` int32 and
+    beliefs ``(L, S, N)``."""
+    E = T.sum(axis=2).T  # (S, V)
+
+    def step(eta, u):
+        probs = _predictive(E, eta)  # (V, N)
+        cdf = jnp.cumsum(probs, axis=0)
+        threshold = u * cdf[-1]
+        x = (cdf[:-1] <= threshold[None, :]).sum(0).astype(jnp.int32)
+        unnorm = _unnormalised_update(T, eta, x)
+        new = unnorm / unnorm.sum(0)[None, :]
+        return new, (x, new)
+
+    _, (tokens, beliefs) = jax.lax.scan(step, eta0, uniforms, unroll=unroll)
+    return tokens, beliefs
+
+
+def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens: jax.Array):
+    """Traceable belief filter over a batch (dtype follows ``transition_matrices``).
+
+    Args:
+        transition_matrices: ``(V, S, S)``.
+        initial_belief: ``(S,)`` start belief.
+        tokens: ``(B, L)`` integers in ``[0, V)``.
+
+    Returns:
+        ``(beliefs (B, L, S), log_norms (B, L), possible (B, L))`` where ``beliefs[b, t]`` is the
+        belief after ``tokens[b, :t + 1]`` and ``log_norms[b, t] = log P(x_t | x_1..x_{t-1})``
+        (``-inf`` once the prefix is impossible, and then the beliefs are NaN).
+    """
+    B = tokens.shape[0]
+    eta0 = jnp.broadcast_to(initial_belief[:, None], (initial_belief.shape[0], B))
+    beliefs, log_z, possible = _filter_scan(
+        transition_matrices, eta0.astype(transition_matrices.dtype), tokens.T
+    )
+    return jnp.transpose(beliefs, (2, 0, 1)), log_z.T, possible.T
 
 
 def sample_jax(transition_matrices: jax.Array, initial_belief: jax.Array, key: jax.Array,
-               num_sequences: int, seq_len: int, unroll: int = 4):
+               num_sequences: int, seq_len: int):
     """Traceable sampler: tokens drawn from the belief's predictive distribution, step by step.
 
     Drawing ``x_{t+1} ~ eta_t T[.] 1`` and updating ``eta`` gives exactly the process's word
@@ -106,39 +171,31 @@ def sample_jax(transition_matrices: jax.Array, initial_belief: jax.Array, key: j
 
     Args:
         transition_matrices: ``(V, S, S)``; its dtype sets the computation's dtype.
-        initial_belief: ``(S,)`` or ``(num_sequences, S)`` where sequences start.
+        initial_belief: ``(S,)`` where sequences start.
         key: a JAX PRNG key.
         num_sequences: ``N``.
         seq_len: ``L``.
-        unroll: ``lax.scan`` unroll factor.
 
     Returns:
-        ``(tokens (N, L) int32, beliefs (N, L, S))``.
+        ``(tokens (N, L) int32, beliefs (N, L, S))``, ``beliefs[n, t]`` being the belief after
+        ``tokens[n, :t + 1]``.
     """
-    V, S, _ = transition_matrices.shape
+    tokens, beliefs = _sample_state_major(
+        transition_matrices, initial_belief, key, num_sequences, seq_len
+    )
+    return tokens.T, jnp.transpose(beliefs, (2, 0, 1))
+
+
+def _sample_state_major(transition_matrices, initial_belief, key, num_sequences, seq_len):
     dtype = transition_matrices.dtype
-    flat = _flat(transition_matrices)
-    eta0 = jnp.broadcast_to(initial_belief, (num_sequences, S)).astype(dtype)
+    S = initial_belief.shape[0]
+    eta0 = jnp.broadcast_to(initial_belief[:, None], (S, num_sequences)).astype(dtype)
     uniforms = jax.random.uniform(key, (seq_len, num_sequences), dtype=dtype)
-    token_ids = jnp.arange(V)
-
-    def step(eta, u):
-        joint = (eta @ flat).reshape(num_sequences, V, S)
-        probs = joint.sum(-1)  # (N, V)
-        cdf = jnp.cumsum(probs, axis=-1)
-        threshold = u * cdf[:, -1]
-        x = (cdf[:, :-1] <= threshold[:, None]).sum(-1)
-        onehot = (token_ids[None, :] == x[:, None]).astype(dtype)
-        unnorm = jnp.einsum("bv,bvs->bs", onehot, joint)
-        new = unnorm / unnorm.sum(-1, keepdims=True)
-        return new, (x.astype(jnp.int32), new)
-
-    _, (tokens, beliefs) = jax.lax.scan(step, eta0, uniforms, unroll=unroll)
-    return tokens.T, jnp.swapaxes(beliefs, 0, 1)
+    return _sample_scan(transition_matrices, eta0, uniforms)
 
 
-_filter_jit = jax.jit(filter_jax, static_argnames=("unroll",))
-_sample_jit = jax.jit(sample_jax, static_argnames=("num_sequences", "seq_len", "unroll"))
+_filter_jit = jax.jit(_filter_scan)
+_sample_jit = jax.jit(_sample_state_major, static_argnames=("num_sequences", "seq_len"))
 
 
 # ---------------------------------------------------------------------------------- public API
@@ -182,8 +239,8 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
             if True its beliefs from the impossible token on are NaN, flagged by ``possible``.
 
     Returns:
-        :class:`Filtered` with ``beliefs (..., L, S)``, ``next_token_probs (..., L, V)``,
-        ``log_probability (...)`` and ``possible (..., L)``.
+        :class:`Filtered` with ``beliefs (..., L, S)``, ``log_probability (...)``,
+        ``possible (..., L)`` and (computed on access) ``next_token_probs (..., L, V)``.
 
     Example:
         >>> import compmech
@@ -193,16 +250,19 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
     """
     tokens = _as_tokens(hmm, tokens)
     batch_shape, L = tokens.shape[:-1], tokens.shape[-1]
-    S, V = hmm.num_states, hmm.vocab_size
+    S = hmm.num_states
     init = _initial(hmm, initial_distribution)
     flat_tokens = tokens.reshape(-1, L)
+    B = flat_tokens.shape[0]
     with jax.enable_x64(True):
+        eta0 = np.broadcast_to(init[:, None], (S, B))
         beliefs, log_z, possible = _filter_jit(
-            jnp.asarray(hmm.transition_matrices), jnp.asarray(init), jnp.asarray(flat_tokens)
+            jnp.asarray(hmm.transition_matrices), jnp.asarray(eta0), jnp.asarray(flat_tokens.T)
         )
-        beliefs = np.asarray(beliefs)
-        log_prob = np.asarray(log_z.sum(-1))
-        possible = np.asarray(possible)
+        log_prob = np.asarray(log_z.sum(0))
+        # State-major (L, S, B) results are returned as (B, L, S) views: no copy.
+        beliefs = np.asarray(beliefs).transpose(2, 0, 1)
+        possible = np.asarray(possible).T
     if not allow_impossible and not possible.all():
         b, t = np.argwhere(~possible)[0]
         word = np.unravel_index(b, batch_shape) if batch_shape else ()
@@ -211,12 +271,11 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
             f"token {int(flat_tokens[b, t])} at position {int(t)} cannot follow the tokens before it "
             "(pass allow_impossible=True to get NaN beliefs and a 'possible' mask instead)"
         )
-    next_probs = beliefs @ hmm.emission_probabilities  # (B, L, V)
     return Filtered(
         beliefs=beliefs.reshape(*batch_shape, L, S),
-        next_token_probs=next_probs.reshape(*batch_shape, L, V),
         log_probability=log_prob.reshape(batch_shape),
         possible=possible.reshape(*batch_shape, L),
+        emission_probabilities=hmm.emission_probabilities,
     )
 
 
@@ -269,7 +328,8 @@ def sample(hmm: HMM, num_sequences: int, seq_len: int, seed, initial_distributio
             jnp.asarray(hmm.transition_matrices), jnp.asarray(init), key,
             num_sequences=int(num_sequences), seq_len=int(seq_len),
         )
-        return Samples(np.asarray(tokens), np.asarray(beliefs))
+        # State-major (L, N) and (L, S, N) results are returned as (N, L) and (N, L, S) views.
+        return Samples(np.asarray(tokens).T, np.asarray(beliefs).transpose(2, 0, 1))
 
 
 def all_words(vocab_size: int, length: int) -> np.ndarray:
