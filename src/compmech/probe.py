@@ -1,0 +1,647 @@
+"""Linear probes from activations to beliefs, with the controls that make their numbers honest.
+
+The published protocol (Shai et al. 2024; ``shared/SCIENCE.md``): every length-``n_ctx`` input is
+labelled at every position ``t`` with the belief **after** ``x_1 .. x_t``; the sequences are split
+20% train / 80% test (by sequence, never by point); an ordinary-least-squares map with intercept
+``y_hat = x W + b`` is fitted on the training points and scored on the test points by the mean squared
+error over points and belief coordinates.
+
+Everything here is numpy float64 (activations may arrive as float32; they are converted chunk by
+chunk so that 590,490 points x 64 dimensions never need a float64 copy of the whole array).
+
+* :class:`BeliefProbe` is the estimator (scikit-learn style: ``fit(X, y, sample_weight)`` returns
+  ``self``; ``coef_`` ``(S, d)``, ``intercept_`` ``(S,)``; ``predict``; ``score`` is R^2). It solves
+  the normal equations of ``LinearRegression(fit_intercept=True)`` and agrees with it to rounding.
+* :func:`probe_inputs` builds the probe's data set for a process: all words when there are few
+  enough points, else sampled sequences whose distinct prefixes are weighted once by probability.
+* :func:`sequence_folds` assigns sequences to ``k`` folds; fold ``f`` trained alone is the paper's
+  20% / 80% split when ``k = 5``.
+* :func:`cross_validated_probe` fits the probe on one fold, scores it on the others, repeats the fit
+  on every other fold (the spread), and runs the shuffle control, all from one pass of sufficient
+  statistics (``X^T W X`` per fold; the shuffle control reuses it since only ``y`` is permuted) and
+  one pass of predictions.
+* :func:`onehot_features` and :func:`random_features` are the baselines' features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+#: Default number of folds: training on one fold of five is the paper's 20% train / 80% test split.
+DEFAULT_FOLDS = 5
+#: Eigenvalues of the (Jacobi-scaled) normal matrix below ``RCOND * largest`` are treated as zero,
+#: so exactly collinear features (a LayerNorm output sums to zero) give the minimum-norm solution.
+RCOND = 1e-12
+#: The whole-word enumeration is used when ``V**n_ctx * n_ctx`` is at most this many points.
+MAX_ENUMERATED_POINTS = 1_000_000
+#: Sequences per chunk when streaming features (``chunk * P * d`` float64 values in memory).
+CHUNK_SEQUENCES = 4096
+
+Features = np.ndarray | Callable[[np.ndarray], np.ndarray]
+
+
+# --------------------------------------------------------------------------- sufficient statistics
+class _Moments(NamedTuple):
+    """Weighted moments of augmented features ``a = [x - shift, 1]`` and targets ``y``.
+
+    ``xx = sum_i w_i a_i a_i^T`` ``(d+1, d+1)``, ``xy = sum_i w_i a_i y_i^T`` ``(d+1, m)``,
+    ``yy = sum_i w_i y_i**2`` ``(m,)``. ``xx[-1, -1]`` is the total weight and ``xy[-1]`` the weighted
+    sum of ``y``.
+    """
+
+    xx: np.ndarray
+    xy: np.ndarray
+    yy: np.ndarray
+
+
+def _augment(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``(n, d) -> (n, d+1)`` float64 ``[x - shift, 1]``."""
+    out = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float64)
+    np.subtract(x, shift, out=out[:, :-1], casting="unsafe")
+    out[:, -1] = 1.0
+    return out
+
+
+def _moments(a: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> _Moments:
+    aw = a if w is None else a * w[:, None]
+    yw = y if w is None else y * w[:, None]
+    return _Moments(aw.T @ a, aw.T @ y, (yw * y).sum(0))
+
+
+def _solve(xx: np.ndarray, xy: np.ndarray, rcond: float = RCOND) -> np.ndarray:
+    """Least-squares coefficients ``beta (d+1, m)`` from the normal equations ``xx beta = xy``.
+
+    Jacobi-scales ``xx`` (so features of different magnitudes are treated alike), then inverts it on
+    the eigenvectors whose eigenvalues exceed ``rcond`` times the largest: the minimum-norm solution
+    when features are collinear.
+    """
+    scale = np.sqrt(np.clip(np.diag(xx), 0.0, None))
+    scale[scale == 0] = 1.0
+    g = xx / np.outer(scale, scale)
+    evals, evecs = np.linalg.eigh(g)
+    keep = evals > rcond * max(evals[-1], 0.0)
+    if not keep.any():
+        return np.zeros_like(xy)
+    v = evecs[:, keep]
+    beta = v @ ((v.T @ (xy / scale[:, None])) / evals[keep, None])
+    return beta / scale[:, None]
+
+
+def _split_beta(beta: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``beta`` on ``[x - shift, 1]`` -> ``(coef (m, d), intercept (m,))`` on raw ``x``."""
+    coef = beta[:-1].T
+    intercept = beta[-1] - shift @ beta[:-1]
+    return coef, intercept
+
+
+# ---------------------------------------------------------------------------------- estimator
+def _as_2d(name: str, value, width: int | None = None) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim == 1 and name == "y":
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (points, {'features' if name == 'X' else 'outputs'}); "
+                         f"got shape {arr.shape}")
+    if width is not None and arr.shape[1] != width:
+        raise ValueError(f"{name} has {arr.shape[1]} columns; the probe was fitted on {width}")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    return arr
+
+
+def _as_weights(sample_weight, n: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},); got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("sample_weight must be finite, non-negative and not all zero")
+    return w
+
+
+class BeliefProbe:
+    """Ordinary least squares from activations to beliefs, ``y_hat = X coef_^T + intercept_``.
+
+    Equivalent to ``sklearn.linear_model.LinearRegression(fit_intercept=True)`` (the tests check it),
+    solved from the normal equations in float64 so that the fit streams over float32 activations
+    and the shuffle control can reuse ``X^T W X``.
+
+    Args:
+        fit_intercept: fit ``intercept_`` (the paper's probe does); if False it is zero.
+        rcond: relative eigenvalue cut-off for collinear features (see :data:`RCOND`).
+
+    Attributes:
+        coef_: ``(S, d)`` the linear map.
+        intercept_: ``(S,)``.
+        n_features_in_: ``d``.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(100, 4))
+        >>> y = X @ np.ones((4, 3)) + 0.5
+        >>> probe = BeliefProbe().fit(X, y)
+        >>> bool(np.allclose(probe.predict(X), y))
+        True
+    """
+
+    def __init__(self, fit_intercept: bool = True, rcond: float = RCOND):
+        self.fit_intercept = fit_intercept
+        self.rcond = rcond
+
+    def fit(self, X, y, sample_weight=None) -> BeliefProbe:
+        """Fit on ``X (N, d)`` and ``y (N, S)`` with optional ``sample_weight (N,)``; returns self."""
+        X = _as_2d("X", X)
+        y = _as_2d("y", y).astype(np.float64)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+        if X.shape[0] == 0:
+            raise ValueError("cannot fit a probe on zero points")
+        w = _as_weights(sample_weight, X.shape[0])
+        wsum = X.shape[0] if w is None else w.sum()
+        shift = (X.sum(0, dtype=np.float64) if w is None else w @ X) / wsum
+        if not self.fit_intercept:
+            shift = np.zeros(X.shape[1])
+        a = _augment(X, shift)
+        m = _moments(a, y, w)
+        if self.fit_intercept:
+            beta = _solve(m.xx, m.xy, self.rcond)
+        else:
+            beta = np.zeros((X.shape[1] + 1, y.shape[1]))
+            beta[:-1] = _solve(m.xx[:-1, :-1], m.xy[:-1], self.rcond)
+        self._set(beta, shift)
+        return self
+
+    def _set(self, beta: np.ndarray, shift: np.ndarray) -> BeliefProbe:
+        self.coef_, self.intercept_ = _split_beta(beta, shift)
+        self.n_features_in_ = self.coef_.shape[1]
+        return self
+
+    @classmethod
+    def _from_beta(cls, beta: np.ndarray, shift: np.ndarray, **params) -> BeliefProbe:
+        return cls(**params)._set(beta, shift)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise ValueError("this BeliefProbe is not fitted yet; call fit(X, y) first")
+
+    def predict(self, X) -> np.ndarray:
+        """``(N, d) -> (N, S)`` float64 predicted beliefs."""
+        self._check_fitted()
+        X = _as_2d("X", X, self.n_features_in_)
+        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 averaged uniformly over belief coordinates (as ``sklearn.metrics.r2_score``)."""
+        y = _as_2d("y", y).astype(np.float64)
+        return regression_scores(self.predict(X), y, sample_weight)["r2"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - sklearn protocol
+        """Hyperparameters, as scikit-learn's ``get_params``."""
+        return {"fit_intercept": self.fit_intercept, "rcond": self.rcond}
+
+    def __repr__(self) -> str:
+        return f"BeliefProbe(fit_intercept={self.fit_intercept}, rcond={self.rcond:g})"
+
+
+def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
+    """Scores of predicted beliefs ``(N, S)`` against true ones.
+
+    Returns:
+        dict with ``mse`` (mean over points and coordinates, weighted over points), ``rmse``,
+        ``r2`` (uniform average over coordinates of ``1 - SSE_c / SST_c``) and ``mean_distance``
+        (mean Euclidean distance between predicted and true belief).
+    """
+    y_pred = _as_2d("y_pred", y_pred).astype(np.float64)
+    y_true = _as_2d("y", y_true).astype(np.float64)
+    if y_pred.shape != y_true.shape:
+        raise ValueError(f"predictions {y_pred.shape} and targets {y_true.shape} differ in shape")
+    w = _as_weights(sample_weight, y_true.shape[0])
+    w = np.ones(y_true.shape[0]) if w is None else w
+    wsum = w.sum()
+    sq = (y_pred - y_true) ** 2
+    sse = w @ sq
+    mean = w @ y_true / wsum
+    sst = w @ (y_true - mean) ** 2
+    mse = float(sse.sum() / (wsum * y_true.shape[1]))
+    return {
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "r2": float(np.mean(1.0 - sse / np.where(sst > 0, sst, np.nan))),
+        "mean_distance": float(w @ np.sqrt(sq.sum(1)) / wsum),
+    }
+
+
+# -------------------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class ProbeInputs:
+    """The probe's data set: input sequences and the belief at every position.
+
+    Attributes:
+        tokens: ``(N, P)`` int32 input sequences (``P = n_ctx``).
+        beliefs: ``(N, P, S)`` float64; ``beliefs[n, t]`` is the belief after ``tokens[n, :t+1]``.
+        weights: ``(N, P)`` float64 point weights, or None for the unweighted protocol.
+        protocol: ``"enumerated"`` (every word of nonzero probability, unweighted) or
+            ``"sampled"`` (distinct prefixes weighted once by their probability).
+    """
+
+    tokens: np.ndarray
+    beliefs: np.ndarray
+    weights: np.ndarray | None
+    protocol: str
+
+    @property
+    def num_points(self) -> int:
+        """``N * P``."""
+        return int(self.tokens.size)
+
+
+def _prefix_probabilities(hmm, tokens: np.ndarray, next_token_probs: np.ndarray) -> np.ndarray:
+    """``(N, P)`` probability of each prefix ``x_1..x_t``, from the filter's predictive probabilities."""
+    first = (hmm.initial_distribution @ hmm.emission_probabilities)[tokens[:, 0]]
+    cond = np.take_along_axis(next_token_probs[:, :-1], tokens[:, 1:, None], axis=2)[..., 0]
+    return np.exp(np.cumsum(np.log(np.concatenate([first[:, None], cond], axis=1)), axis=1))
+
+
+def distinct_prefix_weights(hmm, tokens: np.ndarray, next_token_probs: np.ndarray) -> np.ndarray:
+    """Weight each distinct prefix once by its probability.
+
+    The first sequence holding prefix ``x_1..x_t`` carries weight ``P(x_1..x_t)`` at position ``t``;
+    later copies of the same prefix carry 0 (not count x probability).
+
+    Returns:
+        ``(N, P)`` float64 weights.
+    """
+    n, P = tokens.shape
+    probs = _prefix_probabilities(hmm, tokens, next_token_probs)
+    weights = np.zeros((n, P))
+    # Prefix identity: an exact integer code per prefix when it fits in int64, else the rows.
+    use_codes = hmm.vocab_size**P < 2**62
+    code = np.zeros(n, dtype=np.int64)
+    for t in range(P):
+        if use_codes:
+            code = code * hmm.vocab_size + tokens[:, t]
+            _, first = np.unique(code, return_index=True)
+        else:
+            _, first = np.unique(tokens[:, : t + 1], axis=0, return_index=True)
+        weights[first, t] = probs[first, t]
+    return weights
+
+
+def probe_inputs(hmm, n_ctx: int, *, max_points: int = MAX_ENUMERATED_POINTS,
+                 num_sequences: int = 20_000, seed: int = 0) -> ProbeInputs:
+    """The probe's inputs for a process: enumerated when small enough, else sampled.
+
+    If ``V**n_ctx * n_ctx <= max_points``, every word of length ``n_ctx`` with nonzero probability,
+    each labelled at all positions, unweighted (the paper's protocol; for Mess3, all 3^10 words).
+    Otherwise ``num_sequences`` sampled words (stationary start, ``seed``) with each distinct prefix
+    weighted once by its probability.
+
+    Returns:
+        :class:`ProbeInputs`.
+    """
+    from compmech.inference import all_words, filter_beliefs, sample
+
+    if int(n_ctx) != n_ctx or n_ctx < 1:
+        raise ValueError(f"n_ctx must be an integer >= 1; got {n_ctx}")
+    V = hmm.vocab_size
+    if V**n_ctx * n_ctx <= max_points:
+        words = all_words(V, n_ctx)
+        filtered = filter_beliefs(hmm, words, allow_impossible=True)
+        possible = filtered.possible[:, -1]
+        return ProbeInputs(words[possible], filtered.beliefs[possible], None, "enumerated")
+    samples = sample(hmm, num_sequences, n_ctx, seed=seed)
+    filtered = filter_beliefs(hmm, samples.tokens)
+    weights = distinct_prefix_weights(hmm, samples.tokens, filtered.next_token_probs)
+    return ProbeInputs(samples.tokens, samples.beliefs, weights, "sampled")
+
+
+def sequence_folds(num_sequences: int, n_folds: int = DEFAULT_FOLDS, seed: int = 0) -> np.ndarray:
+    """Assign each sequence to one of ``n_folds`` folds of (near) equal size, at random.
+
+    Splitting by sequence keeps all positions of a sequence on one side.
+
+    Returns:
+        ``(num_sequences,)`` int64 fold labels in ``[0, n_folds)``.
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2; got {n_folds}")
+    if num_sequences < n_folds:
+        raise ValueError(f"{num_sequences} sequences cannot be split into {n_folds} folds")
+    order = np.random.default_rng(seed).permutation(num_sequences)
+    folds = np.empty(num_sequences, dtype=np.int64)
+    folds[order] = np.arange(num_sequences) * n_folds // num_sequences
+    return folds
+
+
+# ------------------------------------------------------------------------------------ features
+def onehot_features(tokens: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Baseline features: one-hot of (last token, position), ``(N, P) -> (N, P, V * P)`` float32.
+
+    A linear probe on these predicts the mean belief of each (token, position) pair: the best any
+    function of the current token and position can do.
+    """
+    tokens = np.asarray(tokens)
+    n, P = tokens.shape
+    out = np.zeros((n, P, vocab_size * P), dtype=np.float32)
+    index = tokens * P + np.arange(P)[None, :]
+    np.put_along_axis(out, index[..., None], 1.0, axis=2)
+    return out
+
+
+def random_features(shape: tuple[int, int], width: int, seed: int) -> np.ndarray:
+    """Baseline features: i.i.d. standard normal ``(N, P, width)`` float32, one draw per point."""
+    return np.random.default_rng(seed).standard_normal((*shape, width), dtype=np.float32)
+
+
+def concatenated(arrays: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Features that concatenate several ``(N, P, d_i)`` arrays along the last axis, built lazily
+    per chunk of sequences (so 590,490 points x many hooks are never held in float64 at once)."""
+    if not arrays:
+        raise ValueError("concatenated() needs at least one array")
+
+    def features(idx: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(a[idx], dtype=np.float64) for a in arrays], axis=-1)
+
+    features.shape = (*arrays[0].shape[:2], sum(a.shape[-1] for a in arrays))  # type: ignore[attr-defined]
+    return features
+
+
+def _feature_chunk(features: Features, idx: np.ndarray) -> np.ndarray:
+    chunk = features(idx) if callable(features) else features[idx]
+    return chunk.reshape(-1, chunk.shape[-1])
+
+
+def _feature_shape(features: Features) -> tuple[int, ...]:
+    shape = getattr(features, "shape", None)
+    if shape is None:
+        raise ValueError("callable features need a .shape attribute (N, P, d)")
+    return tuple(shape)
+
+
+# ----------------------------------------------------------------------------- cross-validation
+@dataclass
+class ProbeResult:
+    """A probe fitted on one fold and scored on the rest, with its spread and shuffle control.
+
+    Attributes:
+        scores: held-out ``mse``, ``rmse``, ``r2``, ``mean_distance`` of the probe trained on
+            ``train_fold`` (20% of sequences for 5 folds) and tested on the other folds (80%).
+        train_mse: in-sample MSE of the same probe.
+        fold_mse: ``(k,)`` held-out MSE when each fold in turn is the training fold (the spread).
+        shuffle_scores: the shuffle control: the belief rows permuted across all points, the probe
+            refitted on the training fold, scored against the **true** test beliefs.
+        shuffle_fold_mse: ``(k,)`` the same for every training fold.
+        belief_variance: variance of the test beliefs, averaged over coordinates (what predicting
+            the test centroid would score; the shuffle control should come close).
+        probe: the fitted :class:`BeliefProbe` (trained on ``train_fold``).
+        shuffle_probe: the probe fitted to the shuffled beliefs.
+        n_train, n_test: number of points (sequences x positions) on each side.
+        n_features: ``d``.
+        train_fold, n_folds: the split.
+    """
+
+    scores: dict[str, float]
+    train_mse: float
+    fold_mse: np.ndarray
+    shuffle_scores: dict[str, float]
+    shuffle_fold_mse: np.ndarray
+    belief_variance: float
+    probe: BeliefProbe
+    shuffle_probe: BeliefProbe
+    n_train: int
+    n_test: int
+    n_features: int
+    train_fold: int
+    n_folds: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready numbers (the probe's coefficients are left out)."""
+        return {
+            "mse_test": self.scores["mse"],
+            "rmse_test": self.scores["rmse"],
+            "r2_test": self.scores["r2"],
+            "mean_distance_test": self.scores["mean_distance"],
+            "mse_train": self.train_mse,
+            "mse_folds": self.fold_mse.tolist(),
+            "mse_folds_mean": float(self.fold_mse.mean()),
+            "mse_folds_std": float(self.fold_mse.std(ddof=1)) if self.fold_mse.size > 1 else 0.0,
+            "shuffle_mse": self.shuffle_scores["mse"],
+            "shuffle_r2": self.shuffle_scores["r2"],
+            "shuffle_mse_folds": self.shuffle_fold_mse.tolist(),
+            "belief_variance": self.belief_variance,
+            "n_train_points": self.n_train,
+            "n_test_points": self.n_test,
+            "n_features": self.n_features,
+            "train_fold": self.train_fold,
+            "n_folds": self.n_folds,
+        }
+
+
+def _check_inputs(shape, beliefs, folds, weights):
+    N, P = shape[:2]
+    if beliefs.shape[:2] != (N, P):
+        raise ValueError(f"features are {shape[:2]} (sequences, positions) but beliefs {beliefs.shape[:2]}")
+    if folds.shape != (N,):
+        raise ValueError(f"folds must have shape ({N},); got {folds.shape}")
+    if weights is not None and weights.shape != (N, P):
+        raise ValueError(f"weights must have shape ({N}, {P}); got {weights.shape}")
+
+
+def cross_validated_probe(features: Features, beliefs, folds, *, weights=None, train_fold: int = 0,
+                          spread: bool = True, shuffle: bool = True, shuffle_seed: int = 0,
+                          chunk_sequences: int = CHUNK_SEQUENCES) -> ProbeResult:
+    """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
+
+    One streaming pass accumulates, per fold, ``X^T W X``, ``X^T W [Y, Y_shuffled]`` and
+    ``sum W Y^2`` over augmented features ``[x - shift, 1]``; the probes (true and shuffled beliefs,
+    one per training fold) are solved from them; a second pass predicts every point with every probe
+    at once and accumulates squared errors and distances per fold. Every score is against the true
+    beliefs.
+
+    Args:
+        features: ``(N, P, d)`` array (float32 is fine) or a callable ``idx -> (len(idx), P, d)``
+            with a ``.shape`` attribute (see :func:`concatenated`).
+        beliefs: ``(N, P, S)`` true beliefs.
+        folds: ``(N,)`` fold of each sequence (:func:`sequence_folds`).
+        weights: optional ``(N, P)`` point weights (the sampled protocol); None = unweighted.
+        train_fold: the fold the reported probe is trained on.
+        spread: also fit on every other fold (the k-fold spread).
+        shuffle: run the shuffle control.
+        shuffle_seed: seed of the permutation of belief rows across all ``N * P`` points.
+        chunk_sequences: sequences per chunk.
+
+    Returns:
+        :class:`ProbeResult`.
+    """
+    shape = _feature_shape(features)
+    beliefs = np.asarray(beliefs, dtype=np.float64)
+    folds = np.asarray(folds)
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+    _check_inputs(shape, beliefs, folds, weights)
+    N, P, d = shape
+    S = beliefs.shape[-1]
+    k = int(folds.max()) + 1
+    if not 0 <= train_fold < k:
+        raise ValueError(f"train_fold must be in [0, {k}); got {train_fold}")
+    fit_folds = list(range(k)) if spread else [train_fold]
+    if spread:
+        fit_folds.remove(train_fold)
+        fit_folds.insert(0, train_fold)
+    order = np.argsort(folds, kind="stable")
+    bounds = np.searchsorted(folds[order], np.arange(k + 1))
+
+    flat_beliefs = beliefs.reshape(N * P, S)
+    if shuffle:
+        permuted = flat_beliefs[np.random.default_rng(shuffle_seed).permutation(N * P)]
+        targets = np.concatenate([flat_beliefs, permuted], axis=1).reshape(N, P, 2 * S)
+    else:
+        targets = beliefs
+    flat_weights = None if weights is None else weights
+
+    def chunks(f):
+        for start in range(bounds[f], bounds[f + 1], chunk_sequences):
+            yield order[start:min(start + chunk_sequences, bounds[f + 1])]
+
+    first = order[:min(chunk_sequences, N)]
+    shift = _feature_chunk(features, first).mean(0, dtype=np.float64)
+
+    # Pass 1: per-fold moments (only the folds that are trained on need X^T W X).
+    m = targets.shape[-1]
+    xx = np.zeros((k, d + 1, d + 1))
+    xy = np.zeros((k, d + 1, m))
+    yy = np.zeros((k, m))
+    for f in range(k):
+        for idx in chunks(f):
+            w = None if flat_weights is None else flat_weights[idx].reshape(-1)
+            y = targets[idx].reshape(-1, m)
+            if f in fit_folds:
+                a = _augment(_feature_chunk(features, idx), shift)
+                mom = _moments(a, y, w)
+                xx[f] += mom.xx
+                xy[f] += mom.xy
+                yy[f] += mom.yy
+            else:  # only the sums needed for the test set's variance
+                ones = np.ones(y.shape[0]) if w is None else w
+                xy[f, -1] += ones @ y
+                xx[f, -1, -1] += ones.sum()
+                yy[f] += ones @ (y * y)
+
+    betas = []
+    for f in fit_folds:
+        if xx[f, -1, -1] <= 0:
+            raise ValueError(f"fold {f} has no weight to train on")
+        betas.append(_solve(xx[f], xy[f], RCOND))  # (d+1, m): true then shuffled columns
+    # (d+1, n_fits * m) -> predictions for every probe at once
+    stacked = np.concatenate(betas, axis=1)
+    n_fits = len(fit_folds)
+
+    # Pass 2: squared error per (fit, output block, fold, coordinate) and distances.
+    n_blocks = m // S
+    sse = np.zeros((n_fits, n_blocks, k, S))
+    dist = np.zeros((n_fits, n_blocks, k))
+    for f in range(k):
+        for idx in chunks(f):
+            a = _augment(_feature_chunk(features, idx), shift)
+            pred = (a @ stacked).reshape(-1, n_fits, n_blocks, S)
+            err = pred - beliefs[idx].reshape(-1, 1, 1, S)
+            sq = err * err
+            if flat_weights is None:
+                sse[:, :, f] += sq.sum(0)
+                dist[:, :, f] += np.sqrt(sq.sum(-1)).sum(0)
+            else:
+                w = flat_weights[idx].reshape(-1)
+                sse[:, :, f] += np.einsum("n,nbjs->bjs", w, sq)
+                dist[:, :, f] += np.einsum("n,nbj->bj", w, np.sqrt(sq.sum(-1)))
+
+    wsum = xx[:, -1, -1]
+    ysum = xy[:, -1, :S]
+    ysq = yy[:, :S]
+
+    def held_out(fit: int, block: int) -> dict[str, float]:
+        f = fit_folds[fit]
+        test = np.arange(k) != f
+        w_test = wsum[test].sum()
+        sse_c = sse[fit, block, test].sum(0)
+        sst_c = ysq[test].sum(0) - ysum[test].sum(0) ** 2 / w_test
+        mse = float(sse_c.sum() / (w_test * S))
+        return {
+            "mse": mse,
+            "rmse": float(np.sqrt(mse)),
+            "r2": float(np.mean(1.0 - sse_c / np.where(sst_c > 0, sst_c, np.nan))),
+            "mean_distance": float(dist[fit, block, test].sum() / w_test),
+        }
+
+    test = np.arange(k) != train_fold
+    w_test = wsum[test].sum()
+    variance = float(((ysq[test].sum(0) - ysum[test].sum(0) ** 2 / w_test) / w_test).mean())
+    fold_mse = np.array([held_out(i, 0)["mse"] for i in range(n_fits)])
+    shuffle_fold = np.array([held_out(i, 1)["mse"] for i in range(n_fits)]) if shuffle else np.array([])
+    nan_scores = {"mse": float("nan"), "rmse": float("nan"), "r2": float("nan"),
+                  "mean_distance": float("nan")}
+    point_counts = np.bincount(folds, minlength=k) * P
+    return ProbeResult(
+        scores=held_out(0, 0),
+        train_mse=float(sse[0, 0, train_fold].sum() / (wsum[train_fold] * S)),
+        fold_mse=fold_mse,
+        shuffle_scores=held_out(0, 1) if shuffle else nan_scores,
+        shuffle_fold_mse=shuffle_fold,
+        belief_variance=variance,
+        probe=BeliefProbe._from_beta(betas[0][:, :S], shift),
+        shuffle_probe=BeliefProbe._from_beta(betas[0][:, S:], shift) if shuffle else None,
+        n_train=int(point_counts[train_fold]),
+        n_test=int(point_counts[test].sum()),
+        n_features=d,
+        train_fold=train_fold,
+        n_folds=k,
+    )
+
+
+def predict_features(probe: BeliefProbe, features: Features, idx: np.ndarray | None = None,
+                     chunk_sequences: int = CHUNK_SEQUENCES) -> np.ndarray:
+    """Predicted beliefs ``(n, P, S)`` for the sequences ``idx`` (default: all), chunk by chunk."""
+    shape = _feature_shape(features)
+    idx = np.arange(shape[0]) if idx is None else np.asarray(idx)
+    out = np.empty((idx.size, shape[1], probe.coef_.shape[0]))
+    for start in range(0, idx.size, chunk_sequences):
+        part = idx[start:start + chunk_sequences]
+        x = _feature_chunk(features, part)
+        out[start:start + part.size] = probe.predict(x).reshape(part.size, shape[1], -1)
+    return out
+
+
+def affine_subspace_projection(probe: BeliefProbe, X) -> np.ndarray:
+    """Project activations onto the probe's affine subspace of the residual stream.
+
+    The probe reads ``X`` only through ``coef_ (S, d)``; beliefs sum to one, so (up to rounding) the
+    rows of ``coef_`` span ``S - 1`` dimensions. Returns ``(N, S - 1)`` coordinates of ``X`` (centred
+    on its mean) in an orthonormal basis of that span, ordered by singular value: the residual stream
+    itself, not the probe's output, seen in the plane where the beliefs live.
+    """
+    probe._check_fitted()
+    X = _as_2d("X", X, probe.n_features_in_).astype(np.float64)
+    _, _, vt = np.linalg.svd(probe.coef_, full_matrices=False)
+    basis = vt[: max(probe.coef_.shape[0] - 1, 1)]
+    return (X - X.mean(0)) @ basis.T
+
+
+__all__ = [
+    "BeliefProbe",
+    "ProbeInputs",
+    "ProbeResult",
+    "affine_subspace_projection",
+    "concatenated",
+    "cross_validated_probe",
+    "distinct_prefix_weights",
+    "onehot_features",
+    "predict_features",
+    "probe_inputs",
+    "random_features",
+    "regression_scores",
+    "sequence_folds",
+]

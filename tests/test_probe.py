@@ -1,0 +1,265 @@
+"""The belief probe: exact recovery, equivalence with scikit-learn, the split, the controls."""
+
+import numpy as np
+import pytest
+
+import compmech
+from compmech.probe import (
+    BeliefProbe,
+    affine_subspace_projection,
+    concatenated,
+    cross_validated_probe,
+    distinct_prefix_weights,
+    onehot_features,
+    predict_features,
+    probe_inputs,
+    random_features,
+    regression_scores,
+    sequence_folds,
+)
+
+
+def _planted(n_seq=600, P=5, d=12, S=3, seed=0, noise=0.0):
+    """Random features, beliefs that are an exact affine image of them (plus optional noise)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_seq, P, d)).astype(np.float32) * 3.0 + 5.0  # offset: intercept matters
+    W = rng.normal(size=(d, S))
+    b = rng.normal(size=S)
+    Y = X.astype(np.float64) @ W + b + noise * rng.normal(size=(n_seq, P, S))
+    return X, Y, W, b
+
+
+# ----------------------------------------------------------------------------------- estimator
+def test_probe_recovers_planted_affine_map_exactly():
+    X, Y, W, b = _planted()
+    probe = BeliefProbe().fit(X.reshape(-1, X.shape[-1]), Y.reshape(-1, 3))
+    np.testing.assert_allclose(probe.coef_, W.T, atol=1e-9)
+    np.testing.assert_allclose(probe.intercept_, b, atol=1e-8)
+    assert regression_scores(probe.predict(X.reshape(-1, 12)), Y.reshape(-1, 3))["mse"] < 1e-20
+
+
+def test_probe_matches_sklearn_linear_regression_with_weights():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 7))
+    y = rng.dirichlet(np.ones(3), size=500)
+    w = rng.uniform(0.1, 2.0, size=500)
+    ours = BeliefProbe().fit(X, y, sample_weight=w)
+    ref = LinearRegression().fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-10)
+    assert ours.score(X, y, w) == pytest.approx(ref.score(X, y, w), abs=1e-10)
+    nointercept = BeliefProbe(fit_intercept=False).fit(X, y)
+    ref0 = LinearRegression(fit_intercept=False).fit(X, y)
+    np.testing.assert_allclose(nointercept.coef_, ref0.coef_, atol=1e-10)
+    np.testing.assert_allclose(nointercept.intercept_, 0.0)
+
+
+def test_probe_handles_collinear_features_like_lstsq():
+    """A LayerNorm output sums to zero: the normal matrix is singular; we give the lstsq solution."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 6))
+    X -= X.mean(1, keepdims=True)  # rows sum to zero, like ln_final.hook_normalized
+    y = rng.dirichlet(np.ones(3), size=400)
+    probe = BeliefProbe().fit(X, y)
+    A = np.hstack([X, np.ones((400, 1))])
+    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    np.testing.assert_allclose(probe.predict(X), A @ beta, atol=1e-10)
+
+
+def test_regression_scores_match_sklearn_metrics():
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    rng = np.random.default_rng(3)
+    y = rng.dirichlet(np.ones(3), size=300)
+    pred = y + 0.05 * rng.normal(size=y.shape)
+    w = rng.uniform(size=300)
+    s = regression_scores(pred, y, w)
+    assert s["mse"] == pytest.approx(mean_squared_error(y, pred, sample_weight=w), rel=1e-12)
+    assert s["r2"] == pytest.approx(r2_score(y, pred, sample_weight=w), rel=1e-12)
+    assert s["rmse"] == pytest.approx(np.sqrt(s["mse"]))
+    assert s["mean_distance"] == pytest.approx(np.average(np.linalg.norm(pred - y, axis=1), weights=w))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: BeliefProbe().fit(np.ones((3, 2, 2)), np.ones((3, 3))), "2-D"),
+        (lambda: BeliefProbe().fit(np.ones((3, 2)), np.ones((4, 3))), "rows"),
+        (lambda: BeliefProbe().fit(np.ones((3, 2)), np.ones((3, 3)), [1, -1, 1]), "non-negative"),
+        (lambda: BeliefProbe().predict(np.ones((3, 2))), "not fitted"),
+        (lambda: BeliefProbe().fit(np.ones((3, 2)), np.ones((3, 3))).predict(np.ones((3, 5))), "columns"),
+        (lambda: sequence_folds(3, 5), "cannot be split"),
+    ],
+)
+def test_bad_input_raises_clear_value_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------------------- split
+def test_folds_are_balanced_seeded_and_split_by_sequence():
+    folds = sequence_folds(59_049, 5, seed=7)
+    counts = np.bincount(folds)
+    assert counts.max() - counts.min() <= 1
+    np.testing.assert_array_equal(folds, sequence_folds(59_049, 5, seed=7))
+    assert not np.array_equal(folds, sequence_folds(59_049, 5, seed=8))
+    # 20% train / 80% test, and every sequence's positions fall on one side only: the split is a
+    # per-sequence label broadcast over positions, so train and test point sets are disjoint by
+    # sequence index.
+    P = 10
+    point_sequence = np.repeat(np.arange(59_049), P)
+    point_train = np.repeat(folds == 0, P)
+    assert set(point_sequence[point_train]).isdisjoint(point_sequence[~point_train])
+    assert abs(point_train.mean() - 0.2) < 1e-4
+
+
+def test_cross_validated_probe_trains_on_one_fold_and_tests_on_the_rest():
+    """The held-out score equals a direct fit on fold 0's sequences scored on the other folds'."""
+    X, Y, _, _ = _planted(noise=0.3, seed=4)
+    folds = sequence_folds(X.shape[0], 5, seed=0)
+    res = cross_validated_probe(X, Y, folds, chunk_sequences=37)
+    tr, te = folds == 0, folds != 0
+    direct = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3))
+    expected = regression_scores(direct.predict(X[te].reshape(-1, 12)), Y[te].reshape(-1, 3))
+    for key in ("mse", "rmse", "r2", "mean_distance"):
+        assert res.scores[key] == pytest.approx(expected[key], rel=1e-10), key
+    np.testing.assert_allclose(res.probe.coef_, direct.coef_, atol=1e-10)
+    assert res.n_train == tr.sum() * 5 and res.n_test == te.sum() * 5
+    # the spread: fold f trained alone, tested on the others
+    for f in range(5):
+        p = BeliefProbe().fit(X[folds == f].reshape(-1, 12), Y[folds == f].reshape(-1, 3))
+        mse = regression_scores(p.predict(X[folds != f].reshape(-1, 12)), Y[folds != f].reshape(-1, 3))["mse"]
+        assert res.fold_mse[f] == pytest.approx(mse, rel=1e-10)
+    assert res.train_mse < res.scores["mse"]
+
+
+def test_planted_map_gives_zero_held_out_error():
+    X, Y, _, _ = _planted(seed=5)
+    res = cross_validated_probe(X, Y, sequence_folds(X.shape[0], 5, seed=1))
+    assert res.scores["mse"] < 1e-18
+    assert res.scores["r2"] == pytest.approx(1.0, abs=1e-12)
+    assert np.all(res.fold_mse < 1e-18)
+
+
+def test_shuffle_control_scores_about_the_belief_variance():
+    """Permuting belief rows across points destroys the map: predictions collapse to the centroid."""
+    X = np.random.default_rng(6).normal(size=(8000, 5, 8)).astype(np.float32)
+    Y = np.exp(X[..., :3].astype(np.float64))
+    Y /= Y.sum(-1, keepdims=True)  # belief-like targets, a smooth function of X
+    res = cross_validated_probe(X, Y, sequence_folds(8000, 5, seed=2), shuffle_seed=3)
+    var = res.belief_variance
+    assert res.scores["mse"] < 0.5 * var
+    # chance alignment of the shuffled probe with the signal moves it by O(d / n_train)
+    assert res.shuffle_scores["mse"] == pytest.approx(var, rel=0.01)
+    assert abs(res.shuffle_scores["r2"]) < 0.01
+    shuffled_pred = res.shuffle_probe.predict(X.reshape(-1, 8))
+    np.testing.assert_allclose(shuffled_pred.mean(0), Y.reshape(-1, 3).mean(0), atol=0.01)
+    assert shuffled_pred.std(0).max() < 0.1 * np.sqrt(var)  # collapsed onto the centroid
+    # direct check: fit to permuted rows, score against the true test beliefs
+    flat = Y.reshape(-1, 3)
+    perm = flat[np.random.default_rng(3).permutation(flat.shape[0])].reshape(Y.shape)
+    folds = sequence_folds(8000, 5, seed=2)
+    p = BeliefProbe().fit(X[folds == 0].reshape(-1, 8), perm[folds == 0].reshape(-1, 3))
+    direct = regression_scores(p.predict(X[folds != 0].reshape(-1, 8)), Y[folds != 0].reshape(-1, 3))
+    assert res.shuffle_scores["mse"] == pytest.approx(direct["mse"], rel=1e-10)
+
+
+def test_weighted_cross_validation_matches_direct_weighted_fit():
+    X, Y, _, _ = _planted(noise=0.2, seed=8)
+    w = np.random.default_rng(0).uniform(size=Y.shape[:2])
+    folds = sequence_folds(X.shape[0], 5, seed=0)
+    res = cross_validated_probe(X, Y, folds, weights=w, shuffle=False, spread=False)
+    tr, te = folds == 0, folds != 0
+    p = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3), w[tr].reshape(-1))
+    expected = regression_scores(p.predict(X[te].reshape(-1, 12)), Y[te].reshape(-1, 3), w[te].reshape(-1))
+    assert res.scores["mse"] == pytest.approx(expected["mse"], rel=1e-10)
+    assert res.scores["r2"] == pytest.approx(expected["r2"], rel=1e-10)
+    assert res.fold_mse.shape == (1,)
+
+
+def test_concatenated_features_equal_the_explicit_concatenation():
+    X, Y, _, _ = _planted(noise=0.1, seed=9)
+    A, B = X[..., :5], X[..., 5:]
+    folds = sequence_folds(X.shape[0], 5, seed=0)
+    lazy = cross_validated_probe(concatenated([A, B]), Y, folds, chunk_sequences=50)
+    eager = cross_validated_probe(X, Y, folds)
+    assert lazy.scores["mse"] == pytest.approx(eager.scores["mse"], rel=1e-10)
+    np.testing.assert_allclose(predict_features(lazy.probe, concatenated([A, B])),
+                               predict_features(eager.probe, X), atol=1e-10)
+
+
+# ----------------------------------------------------------------------------------- baselines
+def test_onehot_baseline_predicts_the_mean_belief_per_token_and_position():
+    hmm = compmech.get_process("mess3")
+    inputs = probe_inputs(hmm, 4)
+    F = onehot_features(inputs.tokens, 3)
+    assert F.shape == (81, 4, 12) and np.all(F.sum(-1) == 1)
+    probe = BeliefProbe().fit(F.reshape(-1, 12), inputs.beliefs.reshape(-1, 3))
+    pred = probe.predict(F.reshape(-1, 12)).reshape(81, 4, 3)
+    for t in range(4):
+        for v in range(3):
+            sel = inputs.tokens[:, t] == v
+            mean = inputs.beliefs[sel, t].mean(0)
+            np.testing.assert_allclose(pred[sel, t], np.broadcast_to(mean, (sel.sum(), 3)), atol=1e-10)
+
+
+def test_random_features_are_seeded_noise_of_the_given_width():
+    R = random_features((50, 4), 16, seed=3)
+    assert R.shape == (50, 4, 16) and R.dtype == np.float32
+    np.testing.assert_array_equal(R, random_features((50, 4), 16, seed=3))
+    assert abs(R.std() - 1) < 0.05
+
+
+# -------------------------------------------------------------------------------------- inputs
+def test_probe_inputs_enumerate_every_possible_word_unweighted():
+    hmm = compmech.get_process("mess3")
+    inputs = probe_inputs(hmm, 5)
+    assert inputs.protocol == "enumerated" and inputs.weights is None
+    assert inputs.tokens.shape == (243, 5) and inputs.beliefs.shape == (243, 5, 3)
+    np.testing.assert_allclose(inputs.beliefs, compmech.filter_beliefs(hmm, inputs.tokens).beliefs)
+    # a process with forbidden words keeps only words of nonzero probability
+    z1r = probe_inputs(compmech.get_process("z1r"), 6)
+    assert np.all(np.isfinite(z1r.beliefs))
+    assert np.all(compmech.log_probability(compmech.get_process("z1r"), z1r.tokens) > -np.inf)
+    assert len(z1r.tokens) < 2**6
+
+
+def test_sampled_inputs_weight_each_distinct_prefix_once_by_probability():
+    hmm = compmech.get_process("mess3")
+    inputs = probe_inputs(hmm, 4, max_points=10, num_sequences=500, seed=1)
+    assert inputs.protocol == "sampled"
+    w = inputs.weights
+    for t in range(4):
+        prefixes = {}
+        for n in range(500):
+            prefixes.setdefault(tuple(inputs.tokens[n, : t + 1]), []).append(w[n, t])
+        for prefix, ws in prefixes.items():
+            assert sum(x > 0 for x in ws) == 1  # once, not count x probability
+            p = np.exp(compmech.log_probability(hmm, np.array(prefix)))
+            assert max(ws) == pytest.approx(p, rel=1e-10)
+    # at position 1 all three tokens are seen: weights sum to one
+    assert w[:, 0].sum() == pytest.approx(1.0)
+
+
+def test_distinct_prefix_weights_fall_back_to_rows_for_long_contexts():
+    hmm = compmech.get_process("golden_mean")
+    s = compmech.sample(hmm, 50, 70, seed=0)  # 2**70 codes overflow int64
+    nt = compmech.filter_beliefs(hmm, s.tokens).next_token_probs
+    w = distinct_prefix_weights(hmm, s.tokens, nt)
+    assert w[:, 0].sum() == pytest.approx(1.0) and np.all(w >= 0)
+
+
+def test_affine_subspace_projection_is_an_affine_image_of_the_predictions():
+    X, Y, _, _ = _planted(n_seq=200, d=10, seed=10)
+    Y = np.exp(Y / 5)
+    Y /= Y.sum(-1, keepdims=True)
+    flatX, flatY = X.reshape(-1, 10), Y.reshape(-1, 3)
+    probe = BeliefProbe().fit(flatX, flatY)
+    Z = affine_subspace_projection(probe, flatX)
+    assert Z.shape == (flatX.shape[0], 2)
+    # predictions are an affine function of the 2-D coordinates (exactly: the probe reads only them)
+    A = np.hstack([Z, np.ones((Z.shape[0], 1))])
+    beta, *_ = np.linalg.lstsq(A, probe.predict(flatX), rcond=None)
+    np.testing.assert_allclose(A @ beta, probe.predict(flatX), atol=1e-8)
