@@ -9,10 +9,19 @@ one vectorised pass per level.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from compmech.hmm import HMM
-from compmech.msp import DEFAULT_MAX_LEVEL_NODES, iter_belief_levels
+from compmech.msp import (
+    DEFAULT_MAX_LEVEL_NODES,
+    DEFAULT_TOL,
+    MixedStatePresentation,
+    blackwell_sample,
+    iter_belief_levels,
+    mixed_state_presentation,
+)
 
 LN2 = float(np.log(2.0))
 
@@ -131,3 +140,203 @@ def optimal_cross_entropy_nats(hmm: HMM, n_ctx: int, bos: bool = False, *,
     n_ctx = _check_length(n_ctx, "n_ctx")
     h = myopic_entropy(hmm, n_ctx + 1, max_nodes=max_nodes)
     return (h[:n_ctx] if bos else h[1:]) * LN2
+
+
+# ---------------------------------------------------------------------------- asymptotic measures
+class EntropyRate(NamedTuple):
+    """The entropy rate ``h_mu`` and how it was obtained.
+
+    Attributes:
+        bits: ``h_mu`` in bits per token.
+        stderr_bits: standard error (0 when exact).
+        method: ``"unifilar"`` (exact, ``sum_i pi_i H[P(. | i)]`` over the generator's states),
+            ``"msp"`` (exact, same formula over the finite recurrent MSP) or ``"blackwell"``
+            (estimate ``E_Blackwell[H[P(. | eta)]]`` from sampled beliefs).
+        num_points: beliefs sampled for a Blackwell estimate (0 otherwise).
+    """
+
+    bits: float
+    stderr_bits: float
+    method: str
+    num_points: int = 0
+
+    @property
+    def nats(self) -> float:
+        """``h_mu`` in nats."""
+        return self.bits * LN2
+
+    @property
+    def exact(self) -> bool:
+        """Whether ``h_mu`` is exact (not a sampled estimate)."""
+        return self.method != "blackwell"
+
+
+def _finite_msp(hmm: HMM, tol: float, max_states: int) -> MixedStatePresentation | None:
+    msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
+    if msp.truncated or msp.num_recurrent_components != 1:
+        return None
+    return msp
+
+
+def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = DEFAULT_TOL,
+                 max_states: int = 10_000, msp: MixedStatePresentation | None = None) -> EntropyRate:
+    """Entropy rate ``h_mu = lim_L h(L)`` in bits per token.
+
+    * Unifilar generator: exact, ``h_mu = sum_i pi_i H[P(. | i)]`` with ``P(x | i) = sum_j T[x,i,j]``.
+    * Otherwise, if the MSP closes within ``max_states`` with one recurrent component: exact, the
+      same formula over the recurrent MSP states weighted by their stationary distribution.
+    * Otherwise (an infinite MSP, e.g. Mess3): the Blackwell estimate
+      ``h_mu = E_{eta ~ Blackwell}[H[P(. | eta)]]`` from ``num_points`` beliefs of
+      :func:`compmech.msp.blackwell_sample` (1000 independent chains); the standard error is the
+      spread of the chains' means over ``sqrt(#chains)``, which accounts for the autocorrelation
+      within each chain (batch means with one batch per chain).
+
+    Args:
+        hmm: an ergodic process.
+        num_points: Blackwell sample size (only used for an estimate).
+        seed: seed for the Blackwell sample.
+        tol: merge tolerance for the MSP.
+        max_states: MSP state cap before falling back to the estimate.
+        msp: an already built MSP of ``hmm`` to reuse.
+
+    Returns:
+        :class:`EntropyRate`.
+
+    Example:
+        >>> import compmech
+        >>> round(compmech.entropy_rate(compmech.get_process("golden_mean")).bits, 6)
+        0.666667
+    """
+    emissions = hmm.emission_probabilities  # (S, V)
+    if hmm.is_unifilar:
+        pi = hmm.stationary_distribution
+        return EntropyRate(float(pi @ entropy_bits(emissions)), 0.0, "unifilar")
+    if msp is None:
+        msp = _finite_msp(hmm, tol, max_states)
+    elif msp.truncated or msp.num_recurrent_components != 1:
+        msp = None
+    if msp is not None:
+        pi = msp.recurrent_stationary_distribution()
+        return EntropyRate(float(pi @ entropy_bits(msp.beliefs @ emissions)), 0.0, "msp")
+    sample = blackwell_sample(hmm, num_points, seed)
+    per_point = entropy_bits(sample.beliefs @ emissions)  # (C, K)
+    chain_means = per_point.mean(axis=1)
+    num_chains = chain_means.shape[0]
+    stderr = float(chain_means.std(ddof=1) / np.sqrt(num_chains)) if num_chains > 1 else np.inf
+    return EntropyRate(float(per_point.mean()), stderr, "blackwell", int(per_point.size))
+
+
+class ExcessEntropy(NamedTuple):
+    """Excess entropy ``E = sum_{L >= 1} (h(L) - h_mu)`` from partial sums.
+
+    Attributes:
+        bits: the partial sum ``sum_{L <= depth} (h(L) - h_mu)``.
+        stderr_bits: ``depth * stderr(h_mu)`` when ``h_mu`` is estimated, else 0.
+        depth: the number of terms summed.
+        tol: the stopping tolerance on a term ``h(L) - h_mu`` (bits).
+        converged: whether a term fell below the tolerance before ``max_length`` or the level cap.
+        entropy_rate: the :class:`EntropyRate` used.
+    """
+
+    bits: float
+    stderr_bits: float
+    depth: int
+    tol: float
+    converged: bool
+    entropy_rate: EntropyRate
+
+
+def excess_entropy(hmm: HMM, *, tol: float = 1e-6, max_length: int = 256,
+                   rate: EntropyRate | None = None, max_nodes: int = 2_000_000,
+                   merge_tol: float = 1e-12, **rate_kwargs) -> ExcessEntropy:
+    """Excess entropy ``E = sum_{L >= 1} (h(L) - h_mu)`` in bits (``h(L)`` from the stationary start).
+
+    Terms are added level by level (:func:`myopic_entropy`'s propagation) until a term falls below
+    ``tol`` (``h(L)`` is non-increasing, so all later terms are smaller), ``max_length`` is reached
+    or a level would exceed ``max_nodes`` (``converged=False``). When ``h_mu`` is a Blackwell estimate
+    with standard error ``s``, a term counts as small once it is below ``tol + 3 s`` and ``h``
+    itself has stopped changing (``h(L-1) - h(L) < tol``); the result's standard error is
+    ``depth * s``.
+
+    Args:
+        hmm: the process (started from ``hmm.initial_distribution``, normally stationary).
+        tol: stopping tolerance on a term (bits).
+        max_length: largest ``L`` summed.
+        rate: a precomputed :func:`entropy_rate`; computed with ``rate_kwargs`` otherwise.
+        max_nodes: cap on the size of one level of the propagation.
+        merge_tol: tolerance for merging equal beliefs within a level.
+
+    Returns:
+        :class:`ExcessEntropy`.
+    """
+    max_length = _check_length(max_length, "max_length")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0; got {tol}")
+    if rate is None:
+        rate = entropy_rate(hmm, **rate_kwargs)
+    emissions = hmm.emission_probabilities
+    total, depth, converged, previous = 0.0, 0, False, np.inf
+    levels = iter_belief_levels(hmm, max_length - 1, tol=merge_tol, max_nodes=max_nodes)
+    try:
+        for level in levels:
+            h = float(level.probabilities @ entropy_bits(level.beliefs @ emissions))
+            term = h - rate.bits
+            total += term
+            depth = level.depth + 1
+            small = term < tol + 3 * rate.stderr_bits
+            if rate.stderr_bits > 0:
+                small = small and previous - h < tol
+            previous = h
+            if small:
+                converged = True
+                break
+    except ValueError:  # the next level would exceed max_nodes
+        pass
+    return ExcessEntropy(total, depth * rate.stderr_bits, depth, float(tol), converged, rate)
+
+
+class StatisticalComplexity(NamedTuple):
+    """Statistical complexity ``C_mu = H[pi over causal states]`` (bits), or why it is unavailable.
+
+    Attributes:
+        bits: ``C_mu``, or ``None`` when the recurrent MSP is not finite within the cap.
+        num_causal_states: number of recurrent MSP states (``None`` with ``bits``).
+        reason: why ``bits`` is ``None`` (empty string otherwise).
+    """
+
+    bits: float | None
+    num_causal_states: int | None
+    reason: str = ""
+
+
+def statistical_complexity(hmm: HMM, *, tol: float = DEFAULT_TOL, max_states: int = 10_000,
+                           msp: MixedStatePresentation | None = None) -> StatisticalComplexity:
+    """``C_mu``: entropy (bits) of the stationary distribution over the recurrent MSP states.
+
+    For a synchronising unifilar presentation these are the causal states (the epsilon-machine).
+    An infinite MSP (truncated at ``max_states``) has no finite recurrent part to measure, and
+    ``bits`` is ``None`` with the reason.
+
+    Args:
+        hmm: the process.
+        tol: belief merge tolerance.
+        max_states: MSP state cap.
+        msp: an already built MSP of ``hmm`` to reuse.
+
+    Returns:
+        :class:`StatisticalComplexity`.
+    """
+    if msp is None:
+        msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
+    if msp.truncated:
+        return StatisticalComplexity(
+            None, None,
+            f"the mixed-state presentation did not close within {msp.num_states} states "
+            "(infinite MSP); C_mu of the recurrent part is not finite-state computable here",
+        )
+    if msp.num_recurrent_components != 1:
+        return StatisticalComplexity(
+            None, None, f"the MSP has {msp.num_recurrent_components} closed components, not one"
+        )
+    pi = msp.recurrent_stationary_distribution()
+    return StatisticalComplexity(float(entropy_bits(pi[msp.recurrent])), msp.num_recurrent)
