@@ -104,23 +104,26 @@ def _predictive(E: jax.Array, eta: jax.Array) -> jax.Array:
     return jnp.stack(cols)
 
 
-def _filter_scan(T: jax.Array, eta0: jax.Array, tokens: jax.Array, unroll: int = 1):
-    """State-major filter. ``eta0 (S, B)``, ``tokens (L, B)`` -> beliefs ``(L, S, B)``,
-    log normalisers ``(L, B)``, possible ``(L, B)``."""
+def _filter_scan(T: jax.Array, eta0: jax.Array, tokens: jax.Array):
+    """State-major filter. ``eta0 (S, B)``, ``tokens (L, B)`` -> beliefs ``(L, S, B)`` and log
+    normalisers ``(L, B)``. A zero normaliser (impossible prefix) gives ``log 0 = -inf`` at that step
+    and NaN beliefs and normalisers after it; callers turn that into a ``possible`` mask."""
 
-    def step(carry, x):
-        eta, alive = carry
+    def step(eta, x):
         unnorm = _unnormalised_update(T, eta, x)
         z = unnorm.sum(0)
-        alive = alive & (z > 0)
-        safe_z = jnp.where(alive, z, 1.0)
-        new = jnp.where(alive[None, :], unnorm / safe_z[None, :], jnp.nan)
-        log_z = jnp.where(alive, jnp.log(safe_z), -jnp.inf)
-        return (new, alive), (new, log_z, alive)
+        new = unnorm / z[None, :]
+        return new, (new, jnp.log(z))
 
-    alive0 = jnp.ones(tokens.shape[1:], dtype=bool)
-    _, out = jax.lax.scan(step, (eta0, alive0), tokens, unroll=unroll)
+    _, out = jax.lax.scan(step, eta0, tokens)
     return out
+
+
+def _possible_and_log_probability(log_z):
+    """``possible (L, B)`` and the word log probabilities ``(B,)`` from per-step log normalisers."""
+    possible = jnp.isfinite(log_z)
+    log_prob = jnp.where(possible.all(0), log_z.sum(0), -jnp.inf)
+    return possible, log_prob
 
 
 def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int = 1):
@@ -156,9 +159,9 @@ def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens
     """
     B = tokens.shape[0]
     eta0 = jnp.broadcast_to(initial_belief[:, None], (initial_belief.shape[0], B))
-    beliefs, log_z, possible = _filter_scan(
-        transition_matrices, eta0.astype(transition_matrices.dtype), tokens.T
-    )
+    beliefs, log_z = _filter_scan(transition_matrices, eta0.astype(transition_matrices.dtype), tokens.T)
+    possible = jnp.isfinite(log_z)
+    log_z = jnp.where(jnp.cumsum(~possible, axis=0) > 0, -jnp.inf, log_z)
     return jnp.transpose(beliefs, (2, 0, 1)), log_z.T, possible.T
 
 
@@ -195,6 +198,7 @@ def _sample_state_major(transition_matrices, initial_belief, key, num_sequences,
 
 
 _filter_jit = jax.jit(_filter_scan)
+_possible_jit = jax.jit(_possible_and_log_probability)
 _sample_jit = jax.jit(_sample_state_major, static_argnames=("num_sequences", "seq_len"))
 
 
@@ -256,10 +260,11 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
     B = flat_tokens.shape[0]
     with jax.enable_x64(True):
         eta0 = np.broadcast_to(init[:, None], (S, B))
-        beliefs, log_z, possible = _filter_jit(
+        beliefs, log_z = _filter_jit(
             jnp.asarray(hmm.transition_matrices), jnp.asarray(eta0), jnp.asarray(flat_tokens.T)
         )
-        log_prob = np.asarray(log_z.sum(0))
+        possible, log_prob = _possible_jit(log_z)
+        log_prob = np.asarray(log_prob)
         # State-major (L, S, B) results are returned as (B, L, S) views: no copy.
         beliefs = np.asarray(beliefs).transpose(2, 0, 1)
         possible = np.asarray(possible).T

@@ -1,0 +1,66 @@
+"""Data subcommands: ``processes`` (the catalogue) and ``generate`` (datasets)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from compmech.cli.common import (
+    UsageError,
+    add_process_arguments,
+    check_output_path,
+    print_json,
+    process_from_args,
+)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("processes", help="list the process catalogue",
+                              description="List the catalogue's processes with parameters and defaults.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_processes)
+
+    p = subparsers.add_parser(
+        "generate", help="sample a dataset of tokens and beliefs (.npz)",
+        description="Sample sequences from a process, with the belief after each token, into an "
+        ".npz file (tokens (N, L) int32, beliefs (N, L, S) float32, metadata JSON). Memory stays "
+        "bounded: the file is streamed chunk by chunk.",
+    )
+    add_process_arguments(p)
+    p.add_argument("--num-sequences", "-n", type=int, required=True, metavar="N")
+    p.add_argument("--seq-len", "-l", type=int, required=True, metavar="L")
+    p.add_argument("--seed", type=int, required=True, metavar="S")
+    p.add_argument("--out", "-o", required=True, metavar="F.npz")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_generate)
+
+
+def run_processes(args: argparse.Namespace) -> int:
+    from compmech.processes import PROCESSES, process_parameters
+
+    catalogue = {name: process_parameters(name) for name in sorted(PROCESSES)}
+    if args.json:
+        print_json(catalogue)
+        return 0
+    for name, params in catalogue.items():
+        doc = (PROCESSES[name].__doc__ or "").strip().splitlines()[0]
+        listing = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
+        print(f"{name:<24} {listing}\n{'':<24} {doc}")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from compmech.datasets import generate_dataset
+
+    if not str(args.out).endswith(".npz"):
+        raise UsageError(f"--out must end in .npz; got {args.out}")
+    for what, value in (("--num-sequences", args.num_sequences), ("--seq-len", args.seq_len)):
+        if value < 1:
+            raise UsageError(f"{what} must be >= 1; got {value}")
+    out = check_output_path(args.out, args.force)
+    hmm = process_from_args(args)
+    generate_dataset(hmm, args.num_sequences, args.seq_len, args.seed, out, force=args.force,
+                     progress=not args.quiet and sys.stderr.isatty())
+    print(f"wrote {out}: {args.num_sequences} x {args.seq_len} tokens of {hmm.name} with beliefs")
+    return 0

@@ -1,0 +1,181 @@
+"""Datasets of sampled sequences with their beliefs, streamed to ``.npz`` files in bounded memory.
+
+File format (``numpy.load`` reads it): ``tokens`` ``(N, L)`` int32, ``beliefs`` ``(N, L, S)``
+float32 (the belief **after** each token), and ``metadata``, a JSON string with the process, its
+parameters and transition matrices, the seed, the chunk layout and the package version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from compmech.hmm import HMM
+from compmech.inference import sample
+
+#: Tokens per generated chunk; memory stays bounded by a few chunks whatever N and L are.
+CHUNK_TOKENS = 1 << 20
+
+
+class Dataset(NamedTuple):
+    """A loaded dataset file.
+
+    Attributes:
+        tokens: ``(N, L)`` int32.
+        beliefs: ``(N, L, S)`` float32, the belief after each token.
+        metadata: the decoded ``metadata`` JSON.
+    """
+
+    tokens: np.ndarray
+    beliefs: np.ndarray
+    metadata: dict[str, Any]
+
+
+class _Chunk(NamedTuple):
+    first_sequence: int
+    num_sequences: int
+    first_step: int
+    num_steps: int
+
+
+def _chunks(num_sequences: int, seq_len: int) -> Iterator[_Chunk]:
+    """Blocks of whole sequences, or, for sequences longer than a chunk, blocks of time steps of
+    one sequence; either way each chunk is contiguous in the row-major ``(N, L)`` file."""
+    if seq_len <= CHUNK_TOKENS:
+        per_chunk = max(1, CHUNK_TOKENS // seq_len)
+        for start in range(0, num_sequences, per_chunk):
+            yield _Chunk(start, min(per_chunk, num_sequences - start), 0, seq_len)
+    else:
+        for n in range(num_sequences):
+            for t in range(0, seq_len, CHUNK_TOKENS):
+                yield _Chunk(n, 1, t, min(CHUNK_TOKENS, seq_len - t))
+
+
+def iterate_samples(hmm: HMM, num_sequences: int, seq_len: int, seed: int):
+    """Yield ``(chunk, tokens, beliefs)`` covering ``num_sequences`` sequences of ``seq_len``.
+
+    Chunk ``k`` is sampled with the key ``fold_in(key(seed), k)``; a long sequence split over
+    several chunks carries its belief from one chunk to the next, so it is one exact sample path.
+    The output depends only on the arguments (the chunk size is a module constant).
+    """
+    key = jax.random.key(int(seed))
+    belief = None
+    for index, chunk in enumerate(_chunks(num_sequences, seq_len)):
+        init = belief if chunk.first_step > 0 else None
+        out = sample(hmm, chunk.num_sequences, chunk.num_steps, jax.random.fold_in(key, index), init)
+        belief = out.beliefs[0, -1]
+        yield chunk, out.tokens, out.beliefs
+
+
+def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out: str | os.PathLike,
+                     *, force: bool = False, progress: bool = False) -> Path:
+    """Sample a dataset and stream it to ``out`` (an ``.npz``) without holding it in memory.
+
+    The file is written under a temporary name and moved into place at the end, so an existing
+    file is never left half-written; it is replaced only with ``force=True``.
+
+    Args:
+        hmm: the process.
+        num_sequences: ``N``.
+        seq_len: ``L``.
+        seed: integer seed (same seed, same bytes).
+        out: destination path.
+        force: overwrite an existing file.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The path written.
+    """
+    for what, value in (("num_sequences", num_sequences), ("seq_len", seq_len)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{what} must be an integer >= 1; got {value}")
+    if isinstance(seed, bool) or int(seed) != seed:
+        raise ValueError(f"seed must be an integer; got {seed!r}")
+    out = Path(out)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
+    N, L, S = int(num_sequences), int(seq_len), hmm.num_states
+    metadata = _metadata(hmm, N, L, int(seed))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
+    try:
+        with _progress_bar(2 * N * L, progress) as bar, zipfile.ZipFile(
+            tmp_name, "w", compression=zipfile.ZIP_STORED, allowZip64=True
+        ) as archive:
+            # Two passes regenerate the same chunks (cheaper than buffering one array on disk).
+            for name, shape, dtype, pick in (
+                ("tokens", (N, L), np.int32, lambda t, b: t),
+                ("beliefs", (N, L, S), np.float32, lambda t, b: b),
+            ):
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    _write_npy_header(member, shape, dtype)
+                    for chunk, tokens, beliefs in iterate_samples(hmm, N, L, seed):
+                        member.write(np.ascontiguousarray(pick(tokens, beliefs), dtype=dtype).tobytes())
+                        bar.update(chunk.num_sequences * chunk.num_steps)
+            with archive.open("metadata.npy", "w") as member:
+                np.lib.format.write_array(member, np.array(json.dumps(metadata)))
+        os.replace(tmp_name, out)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a file written by :func:`generate_dataset` (or ``compmech generate``).
+
+    Raises:
+        ValueError: when the file is missing or lacks ``tokens``, ``beliefs`` or ``metadata``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"dataset file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"tokens", "beliefs", "metadata"} - set(data.files)
+            if missing:
+                raise ValueError(f"dataset {path} lacks {sorted(missing)}; is it from compmech generate?")
+            return Dataset(data["tokens"], data["beliefs"], json.loads(str(data["metadata"])))
+    except (OSError, zipfile.BadZipFile) as err:
+        raise ValueError(f"dataset {path} is not a readable .npz file: {err}") from err
+
+
+def _metadata(hmm: HMM, N: int, L: int, seed: int) -> dict[str, Any]:
+    from compmech import __version__
+
+    return {
+        "process": hmm.name,
+        "params": dict(hmm.params),
+        "hmm": hmm.to_dict(),
+        "transition_matrices": hmm.transition_matrices.tolist(),
+        "num_sequences": N,
+        "seq_len": L,
+        "seed": seed,
+        "chunk_tokens": CHUNK_TOKENS,
+        "beliefs_alignment": "beliefs[n, t] is the belief after tokens[n, :t + 1]",
+        "compmech_version": __version__,
+    }
+
+
+def _write_npy_header(fh, shape: tuple[int, ...], dtype) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": tuple(shape)}
+    np.lib.format.write_array_header_2_0(fh, header)
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="tok", unit_scale=True, disable=not enabled, leave=False,
+                desc="generate")
