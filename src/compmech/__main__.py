@@ -1,0 +1,7 @@
+"""``python -m compmech`` runs the command line."""
+
+import sys
+
+from compmech.cli import main
+
+sys.exit(main())
