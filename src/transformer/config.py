@@ -1,0 +1,238 @@
+"""Frozen configuration dataclasses for the model and for a training run.
+
+``ModelConfig`` uses TransformerLens names; its defaults are the Mess3 model of Shai et al. (2024).
+``TrainConfig`` holds everything needed to rebuild a run and round-trips through JSON
+(``to_dict`` / ``from_dict``); it is what ``config.json`` in a run directory contains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Activation functions the MLP accepts (TransformerLens names).
+ACT_FNS = ("relu", "gelu", "gelu_new", "silu")
+#: Optimisers :func:`transformer.train` knows.
+OPTIMIZERS = ("adamw", "sgd")
+#: Devices ``TrainConfig.device`` accepts.
+DEVICES = ("cpu", "gpu", "auto")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _non_negative_float(name: str, value: Any, positive: bool = False) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a number; got {value!r}") from err
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a decoder-only transformer (TransformerLens names).
+
+    Pre-LayerNorm blocks ``resid_mid = resid_pre + attn(LN(resid_pre))``,
+    ``resid_post = resid_mid + mlp(LN(resid_mid))``, a final LayerNorm, learned positional
+    embeddings and causal attention.
+
+    Attributes:
+        n_layers: number of blocks.
+        d_model: residual-stream width.
+        n_heads: attention heads per block.
+        d_head: width of each head.
+        d_mlp: hidden width of the MLP.
+        n_ctx: number of input positions.
+        d_vocab: number of input/output tokens, including a BOS token when one is used.
+        act_fn: MLP activation, one of :data:`ACT_FNS`.
+    """
+
+    n_layers: int = 4
+    d_model: int = 64
+    n_heads: int = 1
+    d_head: int = 8
+    d_mlp: int = 256
+    n_ctx: int = 10
+    d_vocab: int = 3
+    act_fn: str = "relu"
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx"):
+            _positive_int(name, getattr(self, name))
+        _positive_int("d_vocab", self.d_vocab, minimum=2)
+        if self.act_fn not in ACT_FNS:
+            raise ValueError(f"act_fn must be one of {ACT_FNS}; got {self.act_fn!r}")
+
+    @property
+    def num_params(self) -> int:
+        """Number of trainable parameters."""
+        d, a, m, v, p = self.d_model, self.n_heads * self.d_head, self.d_mlp, self.d_vocab, self.n_ctx
+        per_block = 4 * d + (d * 3 * a + 3 * a) + (a * d + d) + (d * m + m) + (m * d + d)
+        return v * d + p * d + self.n_layers * per_block + 2 * d + d * v + v
+
+    def flops_per_token(self) -> float:
+        """Matmul FLOPs of one forward pass per token (multiply-add = 2), attention included."""
+        d, a, m, p = self.d_model, self.n_heads * self.d_head, self.d_mlp, self.n_ctx
+        per_block = 2 * d * 3 * a + 2 * a * d + 4 * d * m + 2 * 2 * a * p
+        return float(self.n_layers * per_block + 2 * d * self.d_vocab)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"model config: unknown keys {unknown}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to rebuild a training run.
+
+    The data are sequences of ``n_ctx + 1`` tokens (``n_ctx`` with ``bos``, which prepends a BOS
+    token of id ``V``) drawn fresh every step from the process's stationary start, or rows of a fixed
+    ``dataset`` file written by ``compmech generate``.
+
+    Attributes:
+        process: catalogue name of the process (ignored when ``hmm`` is given).
+        process_params: parameters of the catalogue process.
+        hmm: an inline HMM as a dict in :meth:`compmech.HMM.to_dict` format, or ``None``.
+        model: the :class:`ModelConfig`. Its ``d_vocab`` must be ``V`` (``V + 1`` with ``bos``).
+        steps: number of optimiser steps.
+        batch_size: global batch (sequences per step, split over devices).
+        lr: peak learning rate.
+        optimizer: ``"adamw"`` (linear warmup then cosine decay to ``lr * final_lr_fraction``) or
+            ``"sgd"`` (constant ``lr``, like the paper).
+        warmup_steps: linear-warmup steps of the AdamW schedule.
+        final_lr_fraction: the cosine ends at ``lr * final_lr_fraction``.
+        weight_decay: AdamW decoupled weight decay, applied to matrices only.
+        b1, b2: Adam moment decay rates.
+        momentum: SGD momentum (0 = plain SGD).
+        grad_clip: clip gradients to this global norm (0 disables clipping).
+        seed: seed for the initialisation and the data.
+        bos: prepend a BOS token (id ``V``) to every sequence.
+        dataset: path of an ``.npz`` from ``compmech generate`` to train on instead of fresh samples.
+        eval_every: exact evaluation every this many steps (and at step 0 and at the end).
+        eval_max_words: enumerate all words when ``V**n_words`` is at most this; else evaluate on
+            ``eval_samples`` sampled sequences (a fixed set).
+        eval_samples: size of the sampled evaluation set.
+        log_every: write a training-loss line to ``metrics.jsonl`` every this many steps.
+        checkpoints_per_decade: density of the log-spaced checkpoint schedule (plus step 0, the
+            end, and every ``checkpoint_every`` steps).
+        checkpoint_every: also checkpoint every this many steps (0 = only log-spaced).
+        steps_per_call: optimiser steps fused in one compiled call (``lax.scan``); results do not
+            depend on it.
+        minutes: if set, a wall-clock budget: ``steps`` is fixed after warmup from the measured speed
+            so that training ends within the budget (the chosen value is written to config.json).
+        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` (a GPU when JAX sees one).
+    """
+
+    process: str = "mess3"
+    process_params: Mapping[str, Any] = field(default_factory=dict)
+    hmm: Mapping[str, Any] | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    steps: int = 20_000
+    batch_size: int = 256
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    warmup_steps: int = 200
+    final_lr_fraction: float = 0.01
+    weight_decay: float = 0.0
+    b1: float = 0.9
+    b2: float = 0.99
+    momentum: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    bos: bool = False
+    dataset: str | None = None
+    eval_every: int = 2000
+    eval_max_words: int = 200_000
+    eval_samples: int = 100_000
+    log_every: int = 100
+    checkpoints_per_decade: int = 8
+    checkpoint_every: int = 0
+    steps_per_call: int = 50
+    minutes: float | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, ModelConfig):
+            raise ValueError("model must be a ModelConfig")
+        for name in ("steps", "batch_size", "eval_every", "log_every", "steps_per_call",
+                     "eval_max_words", "eval_samples", "checkpoints_per_decade"):
+            _positive_int(name, getattr(self, name))
+        for name in ("warmup_steps", "checkpoint_every", "seed"):
+            _positive_int(name, getattr(self, name), minimum=0)
+        _non_negative_float("lr", self.lr, positive=True)
+        for name in ("weight_decay", "momentum", "grad_clip", "final_lr_fraction", "b1", "b2"):
+            _non_negative_float(name, getattr(self, name))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}; got {self.device!r}")
+        if self.minutes is not None:
+            _non_negative_float("minutes", self.minutes, positive=True)
+        object.__setattr__(self, "process_params", dict(self.process_params))
+        if self.hmm is not None:
+            object.__setattr__(self, "hmm", dict(self.hmm))
+
+    @property
+    def seq_len(self) -> int:
+        """Length of the sampled process words per training sequence (``n_ctx + 1``, or ``n_ctx``
+        with BOS)."""
+        return self.model.n_ctx if self.bos else self.model.n_ctx + 1
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Predicted tokens per optimiser step, ``batch_size * n_ctx``."""
+        return self.batch_size * self.model.n_ctx
+
+    def build_hmm(self):
+        """The :class:`compmech.HMM` this run trains on."""
+        from compmech.hmm import HMM
+        from compmech.processes import get_process
+
+        if self.hmm is not None:
+            return HMM.from_dict(self.hmm, source="TrainConfig.hmm")
+        return get_process(self.process, **self.process_params)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["model"] = self.model.to_dict()
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys are errors."""
+        if not isinstance(data, Mapping):
+            raise ValueError("train config must be a JSON object")
+        data = dict(data)
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"train config: unknown keys {unknown}")
+        if "model" in data and not isinstance(data["model"], ModelConfig):
+            data["model"] = ModelConfig.from_dict(data["model"])
+        return cls(**data)
+
+
+__all__ = ["ACT_FNS", "DEVICES", "OPTIMIZERS", "ModelConfig", "TrainConfig"]

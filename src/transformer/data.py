@@ -1,0 +1,204 @@
+"""Training data (sampled inside the compiled step, or from a fixed dataset file) and the exact
+evaluation set.
+
+Token layout. Without BOS a training sequence is ``n_ctx + 1`` process tokens
+``x_1 .. x_{n_ctx+1}``; inputs are ``x_1 .. x_{n_ctx}`` and targets ``x_2 .. x_{n_ctx+1}``, so input
+position ``t`` (1-based) predicts ``x_{t+1}`` from ``x_1..x_t`` (best loss ``h(t+1)``). With BOS the
+sequence is ``BOS x_1 .. x_{n_ctx}`` with ``BOS = V``; position 0 predicts ``x_1`` from nothing
+(best loss ``h(1)``), position ``t`` predicts ``x_{t+1}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from compmech.hmm import HMM
+from compmech.inference import all_words, filter_beliefs, sample, sample_jax
+
+
+def split_inputs_targets(words: jax.Array, bos_token: int | None) -> tuple[jax.Array, jax.Array]:
+    """Inputs and next-token targets from process words.
+
+    Args:
+        words: ``(B, L)`` process tokens.
+        bos_token: the BOS id (``V``) or ``None``.
+
+    Returns:
+        ``(inputs, targets)``, each ``(B, L - 1)`` without BOS or ``(B, L)`` with BOS.
+    """
+    if bos_token is None:
+        return words[:, :-1], words[:, 1:]
+    return with_bos(words[:, :-1], bos_token), words
+
+
+def with_bos(tokens, bos_token: int):
+    """Prepend the BOS token: ``(B, P) -> (B, P + 1)`` (numpy in, numpy out; JAX in, JAX out)."""
+    xp = jnp if isinstance(tokens, jax.Array) else np
+    tokens = xp.asarray(tokens)
+    bos = xp.full((tokens.shape[0], 1), bos_token, dtype=tokens.dtype)
+    return xp.concatenate([bos, tokens], axis=1)
+
+
+def sample_batch(transition_matrices: jax.Array, initial_belief: jax.Array, key: jax.Array,
+                 batch_size: int, seq_len: int, bos_token: int | None):
+    """Fresh training data, traceable (used inside the compiled train step).
+
+    Args:
+        transition_matrices: ``(V, S, S)`` float32.
+        initial_belief: ``(S,)`` float32 start distribution (stationary).
+        key: PRNG key for this step.
+        batch_size: ``B``.
+        seq_len: ``L`` process tokens per sequence (``n_ctx + 1``, or ``n_ctx`` with BOS).
+        bos_token: BOS id or ``None``.
+
+    Returns:
+        ``(inputs (B, n_ctx) int32, targets (B, n_ctx) int32)``.
+    """
+    words, _ = sample_jax(transition_matrices, initial_belief, key, batch_size, seq_len)
+    return split_inputs_targets(words, bos_token)
+
+
+def dataset_batch(dataset_tokens: jax.Array, key: jax.Array, batch_size: int, seq_len: int,
+                  bos_token: int | None):
+    """A batch of rows drawn uniformly with replacement from a fixed dataset, traceable.
+
+    Args:
+        dataset_tokens: ``(N, L_file)`` int32 with ``L_file >= seq_len``; the first ``seq_len``
+            tokens of each row are used.
+    """
+    rows = jax.random.randint(key, (batch_size,), 0, dataset_tokens.shape[0])
+    words = jnp.take(dataset_tokens, rows, axis=0)[:, :seq_len]
+    return split_inputs_targets(words, bos_token)
+
+
+def load_dataset(path: str | os.PathLike, hmm: HMM | None, seq_len: int) -> tuple[np.ndarray, dict]:
+    """Read the ``tokens`` and ``metadata`` of an ``.npz`` written by ``compmech generate``.
+
+    Args:
+        path: the file.
+        hmm: when given, the tokens must lie in its vocabulary.
+        seq_len: tokens needed per row.
+
+    Returns:
+        ``(tokens (N, L) int32, metadata dict)``.
+
+    Raises:
+        ValueError: on a missing or malformed file, rows shorter than ``seq_len`` or tokens outside
+            the vocabulary.
+    """
+    if not os.path.exists(path):
+        raise ValueError(f"dataset file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "tokens" not in data:
+                raise ValueError(f"dataset {path} has no 'tokens' array")
+            tokens = np.asarray(data["tokens"])
+            raw_meta = data["metadata"] if "metadata" in data else None
+    except (OSError, EOFError) as err:
+        raise ValueError(f"dataset {path} is not a readable .npz file: {err}") from err
+    metadata: dict[str, Any] = {}
+    if raw_meta is not None:
+        try:
+            metadata = json.loads(str(raw_meta))
+        except json.JSONDecodeError:
+            metadata = {}
+    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"dataset {path}: 'tokens' must be a 2-D integer array; got "
+                         f"{tokens.dtype} {tokens.shape}")
+    if tokens.shape[1] < seq_len:
+        raise ValueError(f"dataset {path}: rows have {tokens.shape[1]} tokens but training needs "
+                         f"{seq_len} (n_ctx + 1 without BOS, n_ctx with BOS)")
+    if tokens.shape[0] == 0:
+        raise ValueError(f"dataset {path} has no rows")
+    if hmm is not None and (tokens.min() < 0 or tokens.max() >= hmm.vocab_size):
+        raise ValueError(f"dataset {path}: tokens outside 0..{hmm.vocab_size - 1}")
+    return tokens.astype(np.int32), metadata
+
+
+class EvalSet(NamedTuple):
+    """Inputs and exact next-token distributions for the probability-weighted evaluation.
+
+    The loss at position ``t`` is ``sum_n weights[n] * CE(true_probs[n, t], model(inputs[n])[t])``,
+    which equals the expected cross-entropy over all words because the position-``t`` term depends
+    only on the prefix and the weights marginalise over the rest.
+
+    Attributes:
+        inputs: ``(N, n_ctx)`` int32 model inputs (BOS first when used).
+        weights: ``(N,)`` float64, summing to 1 (word probabilities, or ``1/N`` when sampled).
+        true_probs: ``(N, n_ctx, V)`` float64, ``P(next token | prefix)`` at each position.
+        exact: whether all words were enumerated (otherwise a fixed sample).
+    """
+
+    inputs: np.ndarray
+    weights: np.ndarray
+    true_probs: np.ndarray
+    exact: bool
+
+    def optimal_loss_nats(self) -> np.ndarray:
+        """``(n_ctx,)`` the best achievable loss per position, ``E[H(next | prefix)]`` in nats."""
+        p = self.true_probs
+        ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=-1)
+        return self.weights @ ent
+
+
+def build_eval_set(hmm: HMM, n_ctx: int, bos: bool, max_words: int = 200_000,
+                   num_samples: int = 100_000, seed: int = 0) -> EvalSet:
+    """All context words with their probabilities when ``V**n`` is small, else a fixed sample.
+
+    ``n`` (process tokens in the input) is ``n_ctx`` without BOS and ``n_ctx - 1`` with it.
+    Impossible words (probability 0) are dropped.
+
+    Args:
+        hmm: the process.
+        n_ctx: model context length.
+        bos: whether inputs start with BOS (id ``V``).
+        max_words: enumerate when ``V**n <= max_words``.
+        num_samples: size of the sample otherwise.
+        seed: seed of the sample.
+    """
+    V = hmm.vocab_size
+    n = n_ctx - 1 if bos else n_ctx
+    start_probs = hmm.initial_distribution @ hmm.emission_probabilities  # P(x_1)
+    if n == 0:
+        words = np.zeros((1, 0), dtype=np.int32)
+        weights = np.ones(1)
+        true_probs = np.zeros((1, 0, V))
+        exact = True
+    else:
+        exact = V**n <= max_words
+        if exact:
+            words = all_words(V, n)
+            filtered = filter_beliefs(hmm, words, allow_impossible=True)
+            weights = np.exp(filtered.log_probability)
+            keep = weights > 0
+            words, weights = words[keep], weights[keep]
+            true_probs = filtered.next_token_probs[keep]
+        else:
+            words = sample(hmm, num_samples, n, seed).tokens
+            weights = np.full(num_samples, 1.0 / num_samples)
+            true_probs = filter_beliefs(hmm, words).next_token_probs
+        weights = weights / weights.sum()
+    if bos:
+        inputs = with_bos(words, V)
+        first = np.broadcast_to(start_probs[None, None, :], (len(words), 1, V))
+        true_probs = np.concatenate([first, true_probs], axis=1)
+    else:
+        inputs = words
+    return EvalSet(inputs.astype(np.int32), weights, np.ascontiguousarray(true_probs), exact)
+
+
+__all__ = [
+    "EvalSet",
+    "build_eval_set",
+    "dataset_batch",
+    "load_dataset",
+    "sample_batch",
+    "split_inputs_targets",
+    "with_bos",
+]

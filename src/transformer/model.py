@@ -1,0 +1,265 @@
+"""Decoder-only transformer in Flax with a residual-stream cache (TransformerLens hook names).
+
+Architecture (pre-LayerNorm, as in TransformerLens' ``normalization_type="LN"``)::
+
+    resid_pre_0  = W_E[tokens] + W_pos[:P]                       hook_embed + hook_pos_embed
+    resid_mid_l  = resid_pre_l + Attn_l(LN1_l(resid_pre_l))      causal, merged QKV projection
+    resid_post_l = resid_mid_l + MLP_l(LN2_l(resid_mid_l))       W_out act(W_in x + b_in) + b_out
+    resid_pre_{l+1} = resid_post_l
+    logits = LN_final(resid_post_{L-1}) W_U + b_U
+
+All arrays are float32. Shapes: ``tokens (B, P)`` int with ``P <= n_ctx``; every cache entry is
+``(B, P, d_model)``; logits are ``(B, P, d_vocab)``. Position ``t`` only sees tokens ``0..t``.
+
+Parameters are a plain nested dict (a Flax ``params`` collection)::
+
+    W_E (d_vocab, d_model)                W_pos (n_ctx, d_model)
+    blocks_{l}/ln1/{w, b} (d_model,)      blocks_{l}/attn/W_QKV (d_model, 3 * n_heads * d_head)
+    blocks_{l}/attn/b_QKV (3 * n_heads * d_head,)
+    blocks_{l}/attn/W_O (n_heads * d_head, d_model), b_O (d_model,)
+    blocks_{l}/ln2/{w, b}                 blocks_{l}/mlp/W_in (d_model, d_mlp), b_in, W_out, b_out
+    ln_final/{w, b}                       W_U (d_model, d_vocab), b_U (d_vocab,)
+
+The QKV projection's output columns are ``[q heads | k heads | v heads]``, each ``n_heads * d_head``
+wide, head-major.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from transformer.config import ModelConfig
+
+#: LayerNorm epsilon (TransformerLens default).
+LN_EPS = 1e-5
+#: Standard deviation of the token and position embeddings at initialisation.
+EMBED_INIT_STD = 0.02
+#: Additive mask for future positions (finite so that softmax never sees ``-inf - -inf``).
+MASK_VALUE = -1e30
+
+
+def _row(v: jax.Array, ndim: int) -> jax.Array:
+    """Reshape a ``(n,)`` vector to broadcast against the last axis of a rank-``ndim`` array."""
+    return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
+def _activation(name: str):
+    if name == "relu":
+        return jax.nn.relu
+    if name == "gelu":
+        return functools.partial(jax.nn.gelu, approximate=False)
+    if name == "gelu_new":
+        return functools.partial(jax.nn.gelu, approximate=True)
+    if name == "silu":
+        return jax.nn.silu
+    raise ValueError(f"unknown act_fn {name!r}")
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the last axis with a learned scale ``w`` and bias ``b``."""
+
+    d_model: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        w = self.param("w", nn.initializers.ones, (self.d_model,))
+        b = self.param("b", nn.initializers.zeros, (self.d_model,))
+        mean = x.mean(-1, keepdims=True)
+        centred = x - mean
+        var = (centred * centred).mean(-1, keepdims=True)
+        normed = centred * jax.lax.rsqrt(var + LN_EPS)
+        return normed * _row(w, x.ndim) + _row(b, x.ndim)
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention with one merged ``W_QKV`` projection."""
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        B, P, D = x.shape
+        H, dh = cfg.n_heads, cfg.d_head
+        W_QKV = self.param("W_QKV", nn.initializers.lecun_normal(), (D, 3 * H * dh))
+        b_QKV = self.param("b_QKV", nn.initializers.zeros, (3 * H * dh,))
+        out_std = 1.0 / math.sqrt(H * dh) / math.sqrt(2 * cfg.n_layers)
+        W_O = self.param("W_O", nn.initializers.normal(out_std), (H * dh, D))
+        b_O = self.param("b_O", nn.initializers.zeros, (D,))
+        qkv = (x @ W_QKV + _row(b_QKV, 3)).reshape(B, P, 3, H, dh)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (1.0 / math.sqrt(dh))
+        causal = jnp.tril(jnp.ones((P, P), dtype=bool))[None, None]
+        scores = jnp.where(causal, scores, MASK_VALUE)
+        pattern = jax.nn.softmax(scores, axis=-1)
+        z = jnp.einsum("bhqk,bkhd->bqhd", pattern, v).reshape(B, P, H * dh)
+        return z @ W_O + _row(b_O, 3)
+
+
+class MLP(nn.Module):
+    """``W_out act(W_in x + b_in) + b_out``."""
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        D, M = cfg.d_model, cfg.d_mlp
+        W_in = self.param("W_in", nn.initializers.lecun_normal(), (D, M))
+        b_in = self.param("b_in", nn.initializers.zeros, (M,))
+        out_std = 1.0 / math.sqrt(M) / math.sqrt(2 * cfg.n_layers)
+        W_out = self.param("W_out", nn.initializers.normal(out_std), (M, D))
+        b_out = self.param("b_out", nn.initializers.zeros, (D,))
+        hidden = _activation(cfg.act_fn)(x @ W_in + _row(b_in, x.ndim))
+        return hidden @ W_out + _row(b_out, x.ndim)
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block; returns ``(resid_mid, resid_post)``."""
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, resid_pre: jax.Array) -> tuple[jax.Array, jax.Array]:
+        resid_mid = resid_pre + Attention(self.cfg, name="attn")(
+            LayerNorm(self.cfg.d_model, name="ln1")(resid_pre))
+        resid_post = resid_mid + MLP(self.cfg, name="mlp")(
+            LayerNorm(self.cfg.d_model, name="ln2")(resid_mid))
+        return resid_mid, resid_post
+
+
+class Transformer(nn.Module):
+    """The whole model; ``__call__(tokens) -> (logits, cache)``.
+
+    Attributes:
+        cfg: the :class:`ModelConfig`.
+    """
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, tokens: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        cfg = self.cfg
+        B, P = tokens.shape
+        W_E = self.param("W_E", nn.initializers.normal(EMBED_INIT_STD), (cfg.d_vocab, cfg.d_model))
+        W_pos = self.param("W_pos", nn.initializers.normal(EMBED_INIT_STD), (cfg.n_ctx, cfg.d_model))
+        W_U = self.param("W_U", nn.initializers.lecun_normal(), (cfg.d_model, cfg.d_vocab))
+        b_U = self.param("b_U", nn.initializers.zeros, (cfg.d_vocab,))
+        cache: dict[str, jax.Array] = {}
+        embed = jnp.take(W_E, tokens, axis=0)  # (B, P, D)
+        pos = jnp.broadcast_to(W_pos[None, :P], (B, P, cfg.d_model))
+        cache["hook_embed"] = embed
+        cache["hook_pos_embed"] = pos
+        resid = embed + pos
+        for layer in range(cfg.n_layers):
+            cache[f"blocks.{layer}.hook_resid_pre"] = resid
+            resid_mid, resid = Block(cfg, name=f"blocks_{layer}")(resid)
+            cache[f"blocks.{layer}.hook_resid_mid"] = resid_mid
+            cache[f"blocks.{layer}.hook_resid_post"] = resid
+        normalized = LayerNorm(cfg.d_model, name="ln_final")(resid)
+        cache["ln_final.hook_normalized"] = normalized
+        logits = normalized @ W_U + _row(b_U, 3)
+        return logits, cache
+
+
+def hook_names(model_config: ModelConfig) -> list[str]:
+    """Every cache key of :func:`run_with_cache`, in the order of the forward pass."""
+    names = ["hook_embed", "hook_pos_embed"]
+    for layer in range(model_config.n_layers):
+        names += [f"blocks.{layer}.hook_resid_{k}" for k in ("pre", "mid", "post")]
+    return names + ["ln_final.hook_normalized"]
+
+
+def _as_key(key_or_seed) -> jax.Array:
+    if isinstance(key_or_seed, bool):
+        raise ValueError("key_or_seed must be an integer seed or a JAX key")
+    if isinstance(key_or_seed, int):
+        return jax.random.key(key_or_seed)
+    if isinstance(key_or_seed, jax.Array):
+        return key_or_seed
+    try:
+        import numpy as np
+
+        if isinstance(key_or_seed, np.integer):
+            return jax.random.key(int(key_or_seed))
+    except ImportError:  # pragma: no cover
+        pass
+    raise ValueError(f"key_or_seed must be an integer seed or a JAX key; got {type(key_or_seed)}")
+
+
+def init_params(model_config: ModelConfig, key_or_seed) -> dict:
+    """Initial parameters (float32), a nested dict laid out as in the module docstring.
+
+    Args:
+        model_config: the model shape.
+        key_or_seed: an integer seed or a JAX PRNG key.
+    """
+    return _init_jit(model_config, _as_key(key_or_seed))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init_jit(model_config: ModelConfig, key: jax.Array) -> dict:
+    dummy = jnp.zeros((1, model_config.n_ctx), dtype=jnp.int32)
+    variables = Transformer(model_config).init(key, dummy)
+    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), variables["params"])
+
+
+def run_with_cache(params, model_config: ModelConfig, tokens) -> tuple[jax.Array, dict]:
+    """Forward pass returning the logits and the residual stream at every hook.
+
+    Compiled once per (config, shape); also traceable inside another ``jax.jit``, where only the
+    outputs used are computed.
+
+    Args:
+        params: from :func:`init_params` or a checkpoint.
+        model_config: the model shape.
+        tokens: ``(B, P)`` integers in ``[0, d_vocab)``, ``P <= n_ctx``.
+
+    Returns:
+        ``(logits (B, P, d_vocab), cache)`` where ``cache`` maps each name of :func:`hook_names`
+        to a ``(B, P, d_model)`` float32 array.
+    """
+    logits, cache = _run_with_cache_jit(params, model_config, jnp.asarray(tokens))
+    return logits, {name: cache[name] for name in hook_names(model_config)}
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _run_with_cache_jit(params, model_config: ModelConfig, tokens):
+    return Transformer(model_config).apply({"params": params}, tokens)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def forward(params, model_config: ModelConfig, tokens) -> jax.Array:
+    """Logits ``(B, P, d_vocab)`` for ``tokens (B, P)``; see :func:`run_with_cache`."""
+    return run_with_cache(params, model_config, tokens)[0]
+
+
+def token_losses(params, model_config: ModelConfig, inputs: jax.Array,
+                 targets: jax.Array) -> jax.Array:
+    """Per-token cross-entropy in nats, ``-log softmax(logits)[target]``.
+
+    Args:
+        inputs: ``(B, P)`` input tokens.
+        targets: ``(B, P)`` next tokens.
+
+    Returns:
+        ``(B, P)`` float32 losses.
+    """
+    logits = forward(params, model_config, inputs)
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    return -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+
+
+__all__ = [
+    "Transformer",
+    "forward",
+    "hook_names",
+    "init_params",
+    "run_with_cache",
+    "token_losses",
+]

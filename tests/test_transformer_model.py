@@ -1,0 +1,138 @@
+"""Model invariants: causality, hook names/shapes/equalities, config round-trips, activations."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import transformer
+from transformer import ModelConfig, TrainConfig
+
+TINY = ModelConfig(n_layers=2, d_model=16, n_heads=2, d_head=4, d_mlp=32, n_ctx=6, d_vocab=4)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return transformer.init_params(TINY, 0)
+
+
+def _random_tokens(n, p, vocab, seed):
+    return np.random.default_rng(seed).integers(0, vocab, size=(n, p)).astype(np.int32)
+
+
+def test_defaults_are_the_paper_model():
+    cfg = ModelConfig()
+    assert (cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.n_ctx, cfg.d_vocab,
+            cfg.act_fn) == (4, 64, 1, 8, 256, 10, 3, "relu")
+    params = transformer.init_params(cfg, 0)
+    leaves = jax.tree_util.tree_leaves(params)
+    assert sum(a.size for a in leaves) == cfg.num_params
+    assert all(a.dtype == jnp.float32 for a in leaves)
+
+
+def test_hook_names_and_shapes(params):
+    tokens = _random_tokens(3, 5, TINY.d_vocab, 0)
+    logits, cache = transformer.run_with_cache(params, TINY, tokens)
+    assert logits.shape == (3, 5, TINY.d_vocab) and logits.dtype == jnp.float32
+    expected = ["hook_embed", "hook_pos_embed"]
+    for layer in range(TINY.n_layers):
+        expected += [f"blocks.{layer}.hook_resid_{k}" for k in ("pre", "mid", "post")]
+    expected.append("ln_final.hook_normalized")
+    assert list(cache) == expected == transformer.hook_names(TINY)
+    for name, value in cache.items():
+        assert value.shape == (3, 5, TINY.d_model), name
+
+
+def test_hook_equalities(params):
+    tokens = _random_tokens(4, 6, TINY.d_vocab, 1)
+    logits, cache = transformer.run_with_cache(params, TINY, tokens)
+    np.testing.assert_array_equal(cache["blocks.0.hook_resid_pre"],
+                                  cache["hook_embed"] + cache["hook_pos_embed"])
+    np.testing.assert_array_equal(cache["hook_embed"], np.asarray(params["W_E"])[tokens])
+    np.testing.assert_array_equal(cache["hook_pos_embed"][1], params["W_pos"][:6])
+    for layer in range(TINY.n_layers - 1):
+        np.testing.assert_array_equal(cache[f"blocks.{layer}.hook_resid_post"],
+                                      cache[f"blocks.{layer + 1}.hook_resid_pre"])
+    # final LayerNorm: zero mean, unit variance before the affine map; logits = normalized W_U + b
+    last = np.asarray(cache[f"blocks.{TINY.n_layers - 1}.hook_resid_post"], np.float64)
+    mu, var = last.mean(-1, keepdims=True), last.var(-1, keepdims=True)
+    ln = (last - mu) / np.sqrt(var + 1e-5) * np.asarray(params["ln_final"]["w"]) + np.asarray(
+        params["ln_final"]["b"])
+    np.testing.assert_allclose(cache["ln_final.hook_normalized"], ln, atol=1e-5)
+    np.testing.assert_allclose(
+        logits, ln @ np.asarray(params["W_U"]) + np.asarray(params["b_U"]), atol=1e-4)
+    np.testing.assert_array_equal(transformer.forward(params, TINY, tokens), logits)
+
+
+@pytest.mark.parametrize("t", [0, 2, 5])
+def test_causality(params, t):
+    """Changing token t leaves logits and every residual stream at positions < t unchanged, and
+    changes them at position t."""
+    tokens = _random_tokens(8, 6, TINY.d_vocab, 2)
+    changed = tokens.copy()
+    changed[:, t] = (changed[:, t] + 1) % TINY.d_vocab
+    la, ca = transformer.run_with_cache(params, TINY, tokens)
+    lb, cb = transformer.run_with_cache(params, TINY, changed)
+    np.testing.assert_array_equal(la[:, :t], lb[:, :t])
+    for name in ca:
+        np.testing.assert_array_equal(ca[name][:, :t], cb[name][:, :t], err_msg=name)
+    assert np.abs(np.asarray(la[:, t]) - np.asarray(lb[:, t])).max() > 1e-6
+
+
+def test_shorter_inputs_match_prefix(params):
+    tokens = _random_tokens(5, 6, TINY.d_vocab, 3)
+    full = transformer.forward(params, TINY, tokens)
+    short = transformer.forward(params, TINY, tokens[:, :3])
+    np.testing.assert_allclose(short, full[:, :3], atol=1e-6)
+
+
+def test_init_params_deterministic_and_seeded():
+    a = transformer.init_params(TINY, 7)
+    b = transformer.init_params(TINY, jax.random.key(7))
+    c = transformer.init_params(TINY, 8)
+    for x, y, z in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b),
+                       jax.tree_util.tree_leaves(c), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert any(not np.array_equal(x, z) for x, z in zip(
+        jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(c), strict=True) if x.std() > 0)
+
+
+def test_collect_activations_matches_cache_and_batches(params):
+    tokens = _random_tokens(37, 6, TINY.d_vocab, 4)
+    hooks = ["blocks.1.hook_resid_post", "hook_embed"]
+    acts = transformer.collect_activations(params, TINY, tokens, hooks=hooks, batch_size=8)
+    assert set(acts) == set(hooks)
+    _, cache = transformer.run_with_cache(params, TINY, tokens)
+    for h in hooks:
+        assert acts[h].shape == (37, 6, TINY.d_model) and acts[h].dtype == np.float32
+        assert isinstance(acts[h], np.ndarray)
+        np.testing.assert_allclose(acts[h], cache[h], atol=1e-5)
+    everything = transformer.collect_activations(params, TINY, tokens[:3])
+    assert list(everything) == transformer.hook_names(TINY)
+
+
+def test_collect_activations_rejects_bad_input(params):
+    with pytest.raises(ValueError, match="unknown hooks"):
+        transformer.collect_activations(params, TINY, [[0, 1]], hooks=["blocks.9.hook_resid_post"])
+    with pytest.raises(ValueError, match="0..3"):
+        transformer.collect_activations(params, TINY, [[0, 4]])
+    with pytest.raises(ValueError, match="n_ctx"):
+        transformer.collect_activations(params, TINY, np.zeros((1, 7), int))
+
+
+def test_config_round_trip_and_validation():
+    cfg = TrainConfig(process="z1r", process_params={"p": 0.3}, model=TINY, steps=10, bos=True)
+    again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and isinstance(again.model, ModelConfig)
+    with pytest.raises(ValueError, match="act_fn"):
+        ModelConfig(act_fn="tanh")
+    with pytest.raises(ValueError, match="n_layers"):
+        ModelConfig(n_layers=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="lion")
+    with pytest.raises(ValueError, match="unknown keys"):
+        TrainConfig.from_dict({"stepz": 3})
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=0)
