@@ -1,0 +1,512 @@
+"""Geometry of belief clouds: simplex and PCA projections, colours, fractal dimensions, Lyapunov.
+
+Point-cloud estimators work on any ``(N, d)`` array (the theory's beliefs, a probe's predicted
+beliefs, or 2-D projections) so that predicted and learned fractals can be compared with
+:func:`fractal_dimensions`. Each estimate carries its scaling (fit) range. The Lyapunov spectrum and
+Kaplan-Yorke dimension are properties of an HMM's belief dynamics (Jurgens & Crutchfield 2021).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from compmech.hmm import HMM
+
+SQRT3_2 = float(np.sqrt(3.0) / 2.0)
+
+
+# ----------------------------------------------------------------------------------- projections
+def simplex_projection(beliefs) -> np.ndarray:
+    """Project beliefs on the 2-simplex to the plane: ``x = b1 + b2 / 2``, ``y = (sqrt(3)/2) b2``.
+
+    State 0 maps to (0, 0), state 1 to (1, 0), state 2 to (1/2, sqrt(3)/2).
+
+    Args:
+        beliefs: ``(..., 3)``.
+
+    Returns:
+        ``(..., 2)`` float64.
+    """
+    b = np.asarray(beliefs, dtype=np.float64)
+    if b.shape[-1:] != (3,):
+        raise ValueError(
+            f"simplex_projection needs beliefs over 3 states, shape (..., 3); got {b.shape} "
+            "(use pca_projection for other sizes)"
+        )
+    return np.stack([b[..., 1] + 0.5 * b[..., 2], SQRT3_2 * b[..., 2]], axis=-1)
+
+
+class PCA(NamedTuple):
+    """A principal-component fit.
+
+    Attributes:
+        mean: ``(d,)`` the points' (weighted) mean.
+        components: ``(k, d)`` orthonormal principal axes, by decreasing variance.
+        explained_variance: ``(k,)`` variance along each axis.
+        explained_variance_ratio: ``(k,)`` fraction of the total variance.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+
+    def transform(self, points) -> np.ndarray:
+        """``(N, d) -> (N, k)`` coordinates along the principal axes."""
+        return (np.asarray(points, dtype=np.float64) - self.mean) @ self.components.T
+
+
+def pca(points, k: int, weights=None) -> PCA:
+    """Principal components of ``(N, d)`` points (optionally weighted, e.g. by probability).
+
+    Args:
+        points: ``(N, d)``.
+        k: number of components, ``1 <= k <= d``.
+        weights: optional ``(N,)`` non-negative weights.
+
+    Returns:
+        :class:`PCA`.
+    """
+    X = _points(points)
+    N, d = X.shape
+    if isinstance(k, bool) or int(k) != k or not 1 <= k <= d:
+        raise ValueError(f"k must be an integer in [1, {d}]; got {k}")
+    w = _weights(weights, N)
+    mean = w @ X
+    C = (X - mean).T @ ((X - mean) * w[:, None])
+    values, vectors = np.linalg.eigh(C)
+    order = np.argsort(values)[::-1][: int(k)]
+    values = np.clip(values[order], 0.0, None)
+    components = vectors[:, order].T
+    # Fix signs so the largest coordinate of each axis is positive (deterministic output).
+    flip = np.sign(components[np.arange(int(k)), np.abs(components).argmax(axis=1)])
+    components = components * flip[:, None]
+    total = float(np.clip(np.linalg.eigvalsh(C), 0.0, None).sum())
+    ratio = values / total if total > 0 else np.zeros_like(values)
+    return PCA(mean, components, values, ratio)
+
+
+def pca_projection(points, k: int = 2, weights=None) -> np.ndarray:
+    """``(N, d) -> (N, k)`` coordinates of the points on their top ``k`` principal axes."""
+    return pca(points, k, weights).transform(points)
+
+
+def belief_colors(beliefs) -> np.ndarray:
+    """RGB colours ``(N, 3)`` in [0, 1] for beliefs ``(N, S)``.
+
+    Three states: RGB = the belief itself. Two states: ``(b0, 0, b1)``. More states: the top three
+    principal coordinates, each rescaled to [0, 1].
+    """
+    b = _points(beliefs)
+    S = b.shape[1]
+    if S == 3:
+        rgb = b
+    elif S == 2:
+        rgb = np.stack([b[:, 0], np.zeros(b.shape[0]), b[:, 1]], axis=1)
+    elif S == 1:
+        rgb = np.ones((b.shape[0], 3)) * 0.5
+    else:
+        coords = pca_projection(b, 3)
+        lo, hi = coords.min(axis=0), coords.max(axis=0)
+        rgb = (coords - lo) / np.where(hi > lo, hi - lo, 1.0)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------ point-cloud dims
+class DimensionEstimate(NamedTuple):
+    """A fractal dimension from the slope of a log-log scaling law.
+
+    Attributes:
+        dimension: the fitted slope.
+        fit_range: ``(scale_min, scale_max)``, the range of box sizes (or radii) used in the fit,
+            in units of the cloud's largest extent.
+        scales: ``(K,)`` all scales evaluated (box size or radius, in units of the extent).
+        values: ``(K,)`` the quantity regressed on ``log(1/scale)`` (or ``log scale``): log box count,
+            box-occupation entropy (nats), or log correlation sum.
+        fitted: ``(K,)`` bool, which scales were in the fit.
+        method: ``"box_counting"``, ``"information"`` or ``"correlation"``.
+    """
+
+    dimension: float
+    fit_range: tuple
+    scales: np.ndarray
+    values: np.ndarray
+    fitted: np.ndarray
+    method: str
+
+
+class FractalDimensions(NamedTuple):
+    """All point-cloud dimension estimates of one cloud (see :func:`fractal_dimensions`)."""
+
+    box_counting: DimensionEstimate
+    information: DimensionEstimate
+    correlation: DimensionEstimate
+
+    def as_dict(self) -> dict:
+        """JSON-ready ``{method: {"dimension", "fit_range"}}``."""
+        return {
+            e.method: {"dimension": e.dimension, "fit_range": [float(v) for v in e.fit_range]}
+            for e in self
+        }
+
+
+def _points(points) -> np.ndarray:
+    X = np.asarray(points, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise ValueError(f"points must have shape (N, d) with N >= 2; got {np.shape(points)}")
+    if not np.isfinite(X).all():
+        raise ValueError("points contain NaN or infinite values")
+    return X
+
+
+def _weights(weights, N: int) -> np.ndarray:
+    if weights is None:
+        return np.full(N, 1.0 / N)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (N,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights must be {N} finite non-negative numbers with a positive sum")
+    return w / w.sum()
+
+
+def _normalized(X: np.ndarray) -> np.ndarray:
+    """Shift to the origin and scale by the largest extent, so the cloud fits in [0, 1]^d."""
+    lo = X.min(axis=0)
+    extent = float((X.max(axis=0) - lo).max())
+    if extent == 0:
+        raise ValueError("all points coincide; a fractal dimension needs a cloud with extent")
+    return (X - lo) / extent
+
+
+def _box_occupation(U: np.ndarray, eps: float, w: np.ndarray) -> np.ndarray:
+    """Mass of each occupied grid box of side ``eps`` for points ``U`` in [0, 1]^d (weights ``w``)."""
+    n_side = int(np.floor(1.0 / eps)) + 1
+    cells = np.minimum(np.floor(U / eps).astype(np.int64), n_side - 1)
+    N, d = U.shape
+    if d * np.log2(n_side) < 62:
+        ids = cells @ (n_side ** np.arange(d, dtype=np.int64))
+        if n_side**d <= 8 * N:  # few boxes: count directly, O(N)
+            mass = np.bincount(ids, weights=w, minlength=n_side**d)
+            return mass[mass > 0]
+        ids.sort()
+        order = None
+    else:
+        from compmech.msp import unique_rows
+
+        ids = unique_rows(cells)[1]
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    if order is None and np.all(w == w[0]):
+        counts = np.diff(np.append(starts, N))
+        return counts * w[0]
+    order = np.argsort(cells @ (n_side ** np.arange(d, dtype=np.int64)), kind="stable") if (
+        order is None) else order
+    mass = np.add.reduceat(w[order], starts)
+    return mass[mass > 0]
+
+
+def _box_statistics(points, weights, num_scales: int, min_scale: float | None):
+    X = _points(points)
+    N = X.shape[0]
+    w = _weights(weights, N)
+    U = _normalized(X)
+    if min_scale is None:
+        min_scale = max(N ** (-1.0 / min(U.shape[1], 3)) / 64, 2.0**-20)
+    scales = np.geomspace(0.5, min_scale, int(num_scales))
+    counts = np.empty(num_scales)
+    entropies = np.empty(num_scales)
+    for k, eps in enumerate(scales):  # one vectorised pass per scale
+        mass = _box_occupation(U, eps, w)
+        counts[k] = mass.shape[0]
+        entropies[k] = -(mass * np.log(mass)).sum()
+    return N, scales, counts, entropies
+
+
+def _fit(x: np.ndarray, y: np.ndarray, fitted: np.ndarray) -> float:
+    if fitted.sum() < 2:
+        return float("nan")
+    slope, _ = np.polyfit(x[fitted], y[fitted], 1)
+    return float(slope)
+
+
+def _box_fit_mask(scales: np.ndarray, counts: np.ndarray, N: int, max_scale: float) -> np.ndarray:
+    """Scaling range for box statistics: boxes at most ``max_scale`` wide (coarser boxes see the
+    cloud's overall shape) and still resolved by the sample (>= 10 points per occupied box on
+    average, ``N(eps) <= N / 10``; finer boxes saturate at one point each)."""
+    return (scales <= max_scale) & (counts <= N / 10)
+
+
+def box_counting_dimension(points, *, weights=None, num_scales: int = 24,
+                           min_scale: float | None = None, max_scale: float = 0.1,
+                           _stats=None) -> DimensionEstimate:
+    """Box-counting (capacity) dimension: slope of ``log N(eps)`` against ``log(1/eps)``.
+
+    ``N(eps)`` is the number of occupied grid boxes of side ``eps`` (in units of the cloud's largest
+    extent). The fit uses every scale with ``eps <= max_scale`` down to the scale where the sample
+    stops resolving boxes (``N(eps) <= #points / 10``), reported as ``fit_range``. Finite samples
+    of very non-uniform measures undercount sparse boxes, so this is a lower estimate there.
+
+    Args:
+        points: ``(N, d)`` (or ``(N,)``) point cloud.
+        weights: ignored for counting (accepted so all estimators share a signature).
+        num_scales: number of box sizes, geometrically spaced from 1/2 to ``min_scale``.
+        min_scale: smallest box size (default from the sample size).
+        max_scale: largest box size in the fit.
+
+    Returns:
+        :class:`DimensionEstimate`.
+    """
+    N, scales, counts, entropies = _stats or _box_statistics(points, weights, num_scales, min_scale)
+    x, y = np.log(1.0 / scales), np.log(counts)
+    fitted = _box_fit_mask(scales, counts, N, max_scale)
+    return DimensionEstimate(_fit(x, y, fitted), _range(scales, fitted), scales, y, fitted,
+                             "box_counting")
+
+
+def information_dimension(points, *, weights=None, num_scales: int = 24,
+                          min_scale: float | None = None, max_scale: float = 0.1,
+                          _stats=None) -> DimensionEstimate:
+    """Information dimension: slope of the box-occupation entropy ``H(eps) = -sum p_i ln p_i``
+    against ``ln(1/eps)``, with ``p_i`` the (weighted) fraction of points in box ``i``.
+
+    Same scales and fit range as :func:`box_counting_dimension`. ``weights`` (e.g. word
+    probabilities of MSP tree nodes) weight the points.
+    """
+    N, scales, counts, entropies = _stats or _box_statistics(points, weights, num_scales, min_scale)
+    x = np.log(1.0 / scales)
+    fitted = _box_fit_mask(scales, counts, N, max_scale)
+    return DimensionEstimate(_fit(x, entropies, fitted), _range(scales, fitted), scales, entropies,
+                             fitted, "information")
+
+
+def correlation_dimension(points, *, weights=None, max_points: int = 3000, seed=0,
+                          num_scales: int = 16, fit_fraction: tuple = (1e-4, 1e-2),
+                          ) -> DimensionEstimate:
+    """Correlation dimension (Grassberger-Procaccia): slope of ``log C(r)`` against ``log r``.
+
+    ``C(r)`` is the (weighted) fraction of pairs of distinct points closer than ``r`` (Euclidean),
+    computed on a random subsample of ``max_points`` points. The fit uses the radii at which
+    ``C(r)`` lies in ``fit_fraction`` (small enough to avoid the cloud's overall shape, large enough
+    for many pairs).
+
+    Args:
+        points: ``(N, d)`` point cloud.
+        weights: optional ``(N,)`` weights (pair weight ``w_i w_j``).
+        max_points: subsample size (pairs cost ``O(max_points^2)`` memory and time).
+        seed: seed of the subsample.
+        num_scales: radii evaluated inside the fit range.
+        fit_fraction: ``(C_min, C_max)`` correlation-sum range of the fit.
+
+    Returns:
+        :class:`DimensionEstimate` (radii in units of the cloud's largest extent).
+    """
+    from scipy.spatial.distance import pdist
+
+    X = _points(points)
+    N = X.shape[0]
+    w = _weights(weights, N)
+    U = _normalized(X)
+    rng = np.random.default_rng(seed)
+    m = min(int(max_points), N)
+    if weights is None:
+        pick = rng.choice(N, size=m, replace=False) if m < N else np.arange(N)
+        duplicate_pairs = 0.0
+    else:  # draw points with probability w; pairs of the same draw are not pairs of points
+        pick = rng.choice(N, size=m, replace=True, p=w)
+        _, counts = np.unique(pick, return_counts=True)
+        duplicate_pairs = float((counts * (counts - 1) / 2).sum())
+    dist = pdist(U[pick])
+    num_pairs = dist.shape[0] - duplicate_pairs
+    positive = dist[dist > 0]
+    if positive.shape[0] < 10 or num_pairs <= 0:
+        raise ValueError("too few distinct points for a correlation dimension")
+    zero_pairs = dist.shape[0] - positive.shape[0] - duplicate_pairs  # distinct but coincident
+    edges = np.geomspace(positive.min(), positive.max() * (1 + 1e-12), 400)
+    hist, _ = np.histogram(positive, bins=edges)
+    C = (zero_pairs + np.concatenate([[0.0], np.cumsum(hist)])) / num_pairs  # C(r) at edges
+    lo_c, hi_c = fit_fraction
+    inside = (C >= lo_c) & (C <= hi_c)
+    if inside.sum() < 3:  # too few pairs for the nominal range: use the smallest resolvable radii
+        inside = (C > 0) & (C <= max(hi_c, np.sort(C[C > 0])[min(5, (C > 0).sum() - 1)]))
+    r_lo, r_hi = edges[inside].min(), edges[inside].max()
+    scales = np.geomspace(r_lo, r_hi, int(num_scales))
+    values = np.log(np.interp(np.log(scales), np.log(edges), C))
+    fitted = np.isfinite(values)
+    slope = _fit(np.log(scales), values, fitted)
+    return DimensionEstimate(slope, _range(scales, fitted), scales, values, fitted, "correlation")
+
+
+def _range(scales: np.ndarray, fitted: np.ndarray) -> tuple:
+    if not fitted.any():
+        return (float("nan"), float("nan"))
+    return (float(scales[fitted].min()), float(scales[fitted].max()))
+
+
+def fractal_dimensions(points, *, weights=None, seed=0, num_scales: int = 24,
+                       max_correlation_points: int = 3000) -> FractalDimensions:
+    """Box-counting, information and correlation dimensions of any point cloud.
+
+    Works on beliefs ``(N, S)``, a probe's predicted beliefs, or 2-D projections ``(N, 2)`` alike:
+    dimensions are intrinsic, so a cloud on the 2-simplex gives the same value in 3-D barycentric
+    coordinates or projected to the plane (up to estimator noise).
+
+    Args:
+        points: ``(N, d)`` point cloud.
+        weights: optional ``(N,)`` weights (used by the information and correlation estimators).
+        seed: seed for the correlation subsample.
+        num_scales: box sizes for the box estimators.
+        max_correlation_points: subsample size for Grassberger-Procaccia.
+
+    Returns:
+        :class:`FractalDimensions`, each with its fit range.
+
+    Example:
+        >>> import numpy as np
+        >>> line = np.linspace(0, 1, 20_000)[:, None] * np.array([[1.0, 2.0]])
+        >>> round(fractal_dimensions(line).box_counting.dimension, 1)
+        1.0
+    """
+    stats = _box_statistics(points, weights, num_scales, None)
+    return FractalDimensions(
+        box_counting_dimension(points, _stats=stats),
+        information_dimension(points, weights=weights, _stats=stats),
+        correlation_dimension(points, weights=weights, max_points=max_correlation_points,
+                              seed=seed),
+    )
+
+
+# ------------------------------------------------------------------------------------- Lyapunov
+class LyapunovSpectrum(NamedTuple):
+    """Lyapunov exponents of the belief dynamics on the simplex (nats per token).
+
+    Attributes:
+        exponents: ``(S - 1,)`` ``lambda_1 >= ... >= lambda_{S-1}``, mean over chains.
+        stderr: ``(S - 1,)`` standard error over independent chains.
+        num_steps: tokens per chain.
+        num_chains: independent chains.
+    """
+
+    exponents: np.ndarray
+    stderr: np.ndarray
+    num_steps: int
+    num_chains: int
+
+
+def tangent_basis(num_states: int) -> np.ndarray:
+    """``(S, S - 1)`` orthonormal basis of the simplex's tangent space ``{v : sum(v) = 0}``."""
+    S = int(num_states)
+    centering = np.eye(S) - 1.0 / S
+    q, _ = np.linalg.qr(centering[:, : S - 1])
+    return q
+
+
+def _lyapunov_kernel(T, U, previous, tokens, beliefs):
+    """Traceable QR iteration over chains. ``previous (C, S)``, ``tokens (C, K)``,
+    ``beliefs (C, K, S)``; returns ``(C, S-1)`` summed ``log |diag R|``."""
+    import jax
+    import jax.numpy as jnp
+
+    C, K, S = beliefs.shape
+    emit = T.sum(-1)  # (V, S): T[x] 1
+
+    def step(carry, inputs):
+        Q, logs, prev = carry
+        x, new = inputs  # (C,), (C, S)
+        Tx = T[x]  # (C, S, S)
+        c = emit[x]  # (C, S)
+        z = (prev * c).sum(-1)
+        J = (Tx - c[:, :, None] * new[:, None, :]) / z[:, None, None]  # d eta' = d eta J
+        A = jnp.einsum("si,csj,jk->cik", U, J, U)  # row action on tangent coordinates
+        Qn, R = jnp.linalg.qr(jnp.swapaxes(A, 1, 2) @ Q)
+        d = jnp.abs(jnp.diagonal(R, axis1=1, axis2=2))
+        return (Qn, logs + jnp.log(d), new), None
+
+    Q0 = jnp.broadcast_to(jnp.eye(S - 1, dtype=T.dtype), (C, S - 1, S - 1))
+    init = (Q0, jnp.zeros((C, S - 1), dtype=T.dtype), previous)
+    (_, logs, _), _ = jax.lax.scan(step, init, (tokens.T, jnp.swapaxes(beliefs, 0, 1)))
+    return logs
+
+
+_lyapunov_jit = None
+
+
+def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100, seed=0,
+                      burn_in: int = 200, sample=None) -> LyapunovSpectrum:
+    """Lyapunov spectrum of the random belief-update maps, restricted to the simplex (QR method).
+
+    Along Blackwell chains ``eta_t = f_{x_t}(eta_{t-1})`` with ``f_x(eta) = eta T[x] / (eta T[x] 1)``,
+    the Jacobian (row-vector convention, ``d eta' = d eta J``) is
+    ``J = (T[x] - (T[x] 1) eta') / (eta T[x] 1)``; it maps the tangent space ``{sum v = 0}`` to
+    itself. With an orthonormal tangent basis ``U (S, S-1)`` the reduced map is ``A = U^T J U``;
+    ``Q_t R_t = A_t^T Q_{t-1}`` and ``lambda_i = mean_t log |R_t[i, i]|`` (nats per token).
+    An exponent is ``-inf`` when the maps collapse beliefs (a synchronising unifilar process).
+
+    Args:
+        hmm: the process (``S >= 2`` states).
+        num_steps: tokens per chain after burn-in.
+        num_chains: independent chains (their spread gives the standard error).
+        seed: seed of the chains.
+        burn_in: tokens discarded per chain.
+        sample: a :class:`compmech.msp.BlackwellSample` to reuse instead of sampling.
+
+    Returns:
+        :class:`LyapunovSpectrum`.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from compmech.msp import blackwell_sample
+
+    global _lyapunov_jit
+    if hmm.num_states < 2:
+        raise ValueError("the Lyapunov spectrum needs an HMM with at least 2 states")
+    if sample is None:
+        sample = blackwell_sample(hmm, int(num_steps) * int(num_chains), seed,
+                                  num_chains=int(num_chains), burn_in=burn_in)
+    if _lyapunov_jit is None:
+        _lyapunov_jit = jax.jit(_lyapunov_kernel)
+    C, K, _ = sample.beliefs.shape
+    with jax.enable_x64(True):
+        with np.errstate(divide="ignore"):
+            logs = np.asarray(_lyapunov_jit(
+                jnp.asarray(hmm.transition_matrices), jnp.asarray(tangent_basis(hmm.num_states)),
+                jnp.asarray(sample.previous_beliefs), jnp.asarray(sample.tokens),
+                jnp.asarray(sample.beliefs),
+            ))
+    per_chain = np.sort(logs / K, axis=1)[:, ::-1]
+    with np.errstate(invalid="ignore"):
+        stderr = per_chain.std(axis=0, ddof=1) / np.sqrt(C) if C > 1 else np.full(
+            per_chain.shape[1], np.inf)
+    return LyapunovSpectrum(per_chain.mean(axis=0), np.nan_to_num(stderr, nan=0.0), K, C)
+
+
+def kaplan_yorke_dimension(exponents, entropy_rate_nats: float) -> float:
+    """Kaplan-Yorke (Lyapunov) dimension of the Blackwell measure (Jurgens & Crutchfield 2021).
+
+    With ``lambda_1 >= lambda_2 >= ...`` and ``h`` the entropy rate in nats,
+    ``D = k + (h + sum_{i<=k} lambda_i) / |lambda_{k+1}|``, ``k`` the largest index with
+    ``h + sum_{i<=k} lambda_i >= 0``; ``D`` is capped at the simplex dimension ``len(exponents)``.
+
+    Args:
+        exponents: ``(S - 1,)`` Lyapunov exponents in nats per token.
+        entropy_rate_nats: ``h_mu`` in nats per token.
+
+    Returns:
+        the dimension (float).
+    """
+    lam = np.sort(np.asarray(exponents, dtype=np.float64))[::-1]
+    h = float(entropy_rate_nats)
+    if not h >= 0:
+        raise ValueError(f"entropy_rate_nats must be >= 0; got {h}")
+    partial = h + np.concatenate([[0.0], np.cumsum(lam)])  # partial[k] = h + sum_{i<=k}
+    nonneg = np.flatnonzero(partial >= 0)
+    k = int(nonneg.max())
+    if k >= lam.shape[0]:
+        return float(lam.shape[0])
+    if np.isinf(lam[k]):
+        return float(k)
+    return float(k + partial[k] / abs(lam[k]))
