@@ -10,6 +10,14 @@ Example:
     (4, 10, 3)
 """
 
+from compmech.geometry import (
+    belief_colors,
+    fractal_dimensions,
+    kaplan_yorke_dimension,
+    lyapunov_spectrum,
+    pca_projection,
+    simplex_projection,
+)
 from compmech.hmm import HMM, load_hmm, save_hmm
 from compmech.inference import (
     Filtered,
@@ -22,33 +30,56 @@ from compmech.inference import (
 )
 from compmech.information import (
     block_entropy,
+    entropy_rate,
+    excess_entropy,
     myopic_entropy,
     optimal_cross_entropy_nats,
+    statistical_complexity,
     synchronization_profile,
 )
-from compmech.msp import MixedStateTree, mixed_state_tree
+from compmech.msp import (
+    MixedStatePresentation,
+    MixedStateTree,
+    blackwell_beliefs,
+    blackwell_sample,
+    mixed_state_presentation,
+    mixed_state_tree,
+)
 from compmech.processes import PROCESSES, get_process, process_parameters
 
 __version__ = "0.1.0"
 
 __all__ = [
     "HMM",
+    "MixedStatePresentation",
     "MixedStateTree",
     "PROCESSES",
     "Filtered",
     "Samples",
     "all_words",
+    "belief_colors",
+    "blackwell_beliefs",
+    "blackwell_sample",
     "block_entropy",
+    "entropy_rate",
     "enumerate_words",
+    "excess_entropy",
     "filter_beliefs",
+    "fractal_dimensions",
     "get_process",
+    "kaplan_yorke_dimension",
     "load_hmm",
     "log_probability",
+    "lyapunov_spectrum",
+    "mixed_state_presentation",
     "mixed_state_tree",
     "myopic_entropy",
     "optimal_cross_entropy_nats",
+    "pca_projection",
     "process_parameters",
     "sample",
     "save_hmm",
+    "simplex_projection",
+    "statistical_complexity",
     "synchronization_profile",
 ]

@@ -17,6 +17,7 @@ from compmech.hmm import HMM
 from compmech.msp import (
     DEFAULT_MAX_LEVEL_NODES,
     DEFAULT_TOL,
+    BlackwellSample,
     MixedStatePresentation,
     blackwell_sample,
     iter_belief_levels,
@@ -179,7 +180,8 @@ def _finite_msp(hmm: HMM, tol: float, max_states: int) -> MixedStatePresentation
 
 
 def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = DEFAULT_TOL,
-                 max_states: int = 10_000, msp: MixedStatePresentation | None = None) -> EntropyRate:
+                 max_states: int = 10_000, msp: MixedStatePresentation | None = None,
+                 sample: BlackwellSample | None = None) -> EntropyRate:
     """Entropy rate ``h_mu = lim_L h(L)`` in bits per token.
 
     * Unifilar generator: exact, ``h_mu = sum_i pi_i H[P(. | i)]`` with ``P(x | i) = sum_j T[x,i,j]``.
@@ -198,6 +200,7 @@ def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = 
         tol: merge tolerance for the MSP.
         max_states: MSP state cap before falling back to the estimate.
         msp: an already built MSP of ``hmm`` to reuse.
+        sample: an already drawn :class:`compmech.msp.BlackwellSample` of ``hmm`` to reuse.
 
     Returns:
         :class:`EntropyRate`.
@@ -218,7 +221,8 @@ def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = 
     if msp is not None:
         pi = msp.recurrent_stationary_distribution()
         return EntropyRate(float(pi @ entropy_bits(msp.beliefs @ emissions)), 0.0, "msp")
-    sample = blackwell_sample(hmm, num_points, seed)
+    if sample is None:
+        sample = blackwell_sample(hmm, num_points, seed)
     per_point = entropy_bits(sample.beliefs @ emissions)  # (C, K)
     chain_means = per_point.mean(axis=1)
     num_chains = chain_means.shape[0]
