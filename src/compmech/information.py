@@ -181,7 +181,7 @@ def _finite_msp(hmm: HMM, tol: float, max_states: int) -> MixedStatePresentation
 
 def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = DEFAULT_TOL,
                  max_states: int = 10_000, msp: MixedStatePresentation | None = None,
-                 sample: BlackwellSample | None = None) -> EntropyRate:
+                 sample: BlackwellSample | None = None, method: str = "auto") -> EntropyRate:
     """Entropy rate ``h_mu = lim_L h(L)`` in bits per token.
 
     * Unifilar generator: exact, ``h_mu = sum_i pi_i H[P(. | i)]`` with ``P(x | i) = sum_j T[x,i,j]``.
@@ -201,6 +201,8 @@ def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = 
         max_states: MSP state cap before falling back to the estimate.
         msp: an already built MSP of ``hmm`` to reuse.
         sample: an already drawn :class:`compmech.msp.BlackwellSample` of ``hmm`` to reuse.
+        method: ``"auto"`` (the first exact method that applies, else the estimate) or
+            ``"blackwell"`` to force the estimate (e.g. to check it against an exact value).
 
     Returns:
         :class:`EntropyRate`.
@@ -210,11 +212,15 @@ def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = 
         >>> round(compmech.entropy_rate(compmech.get_process("golden_mean")).bits, 6)
         0.666667
     """
+    if method not in ("auto", "blackwell"):
+        raise ValueError(f"method must be 'auto' or 'blackwell'; got {method!r}")
     emissions = hmm.emission_probabilities  # (S, V)
-    if hmm.is_unifilar:
+    if method == "auto" and hmm.is_unifilar:
         pi = hmm.stationary_distribution
         return EntropyRate(float(pi @ entropy_bits(emissions)), 0.0, "unifilar")
-    if msp is None:
+    if method == "blackwell":
+        msp = None
+    elif msp is None:
         msp = _finite_msp(hmm, tol, max_states)
     elif msp.truncated or msp.num_recurrent_components != 1:
         msp = None
