@@ -1,0 +1,137 @@
+"""Probe subcommands: ``probe``, ``figures``, ``reproduce``.
+
+``compmech probe RUN_DIR`` writes ``RUN_DIR/probe.json`` (and ``probe_points.npz`` for the figures);
+``compmech figures RUN_DIR`` writes ``RUN_DIR/figures/``; ``compmech reproduce mess3|rrxor|z1r --out
+DIR`` trains, probes and draws with the published settings and prints a summary table. Existing
+outputs are never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compmech.cli.common import UsageError
+
+EXPERIMENTS = ("mess3", "rrxor", "z1r")
+
+
+def _checkpoints(value: str):
+    if value in ("all", "last"):
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'all', 'last' or a number of log-spaced checkpoints; got {value!r}") from None
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"a number of checkpoints must be >= 2; got {n}")
+    return n
+
+
+def _positive_minutes(value: str) -> float:
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of minutes; got {value!r}") from None
+    if not minutes > 0 or minutes != minutes or minutes == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes; got {value!r}")
+    return minutes
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "probe", help="probe a training run for beliefs (writes RUN_DIR/probe.json)",
+        description="Fit linear probes from the residual stream to beliefs (all inputs, 20%% train "
+        "/ 80%% test by sequence, OLS with intercept), with the shuffle control and the untrained, "
+        "one-hot and random-feature baselines; and the headline hook at every checkpoint.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `compmech train`")
+    p.add_argument("--checkpoints", type=_checkpoints, default="all", metavar="all|last|N",
+                   help="checkpoints for the curve over training: all (default), last (and the "
+                   "initialisation), or N log-spaced")
+    p.add_argument("--hooks", nargs="+", metavar="HOOK",
+                   help="hooks to probe at the last checkpoint (default: embedding, every block's "
+                   "output, final LayerNorm, and 'concat' of the residual hooks)")
+    p.add_argument("--headline", metavar="HOOK",
+                   help="hook of the summary and of the curve (default: the last block's output)")
+    p.add_argument("--seed", type=int, default=0, help="seed of folds, shuffle, random features")
+    p.add_argument("--no-fractal", action="store_true", help="skip the fractal comparison")
+    p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run_probe)
+
+    f = subparsers.add_parser(
+        "figures", help="draw a probed run (writes RUN_DIR/figures/)",
+        description="Theory vs learned belief geometry side by side, per-layer grid, shuffle "
+        "control, loss per position, probe over training, emergence grid and GIF (PNG + PDF).")
+    f.add_argument("run_dir", metavar="RUN_DIR", help="a run probed with `compmech probe`")
+    f.add_argument("--seed", type=int, default=0, help="seed of the drawn subsample")
+    f.add_argument("--force", action="store_true", help="overwrite an existing figures folder")
+    f.set_defaults(func=run_figures)
+
+    r = subparsers.add_parser(
+        "reproduce", help="train, probe and draw a published experiment",
+        description="Reproduce Shai et al. (2024): train the paper's model on the process (our "
+        "optimiser, a wall-clock budget), probe it with the paper's protocol, draw the figures, and "
+        "print the results beside the paper's.")
+    r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
+    r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
+    r.add_argument("--minutes", type=_positive_minutes, default=None,
+                   help="training wall-clock budget (default 2)")
+    r.add_argument("--checkpoints", type=_checkpoints, default="all", metavar="all|last|N",
+                   help="checkpoints probed for the curve over training (default all)")
+    r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
+    r.add_argument("--tiny", action="store_true",
+                   help="a seconds-long tiny model and context (to check the pipeline)")
+    r.add_argument("--force", action="store_true", help="overwrite DIR")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(func=run_reproduce)
+
+
+def _run_dir(path: str) -> Path:
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is not a directory")
+    if not (run_dir / "config.json").is_file():
+        raise UsageError(f"{run_dir} is not a run directory (no config.json)")
+    return run_dir
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from compmech.analysis import analyze_run, summary_lines
+
+    run_dir = _run_dir(args.run_dir)
+    report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
+                         headline=args.headline, seed=args.seed, force=args.force,
+                         fractal=not args.no_fractal, progress=not args.quiet)
+    print("\n".join(summary_lines(report)))
+    print(f"wrote {run_dir / 'probe.json'}")
+    return 0
+
+
+def run_figures(args: argparse.Namespace) -> int:
+    from compmech.analysis import make_figures
+
+    run_dir = _run_dir(args.run_dir)
+    paths = make_figures(run_dir, force=args.force, seed=args.seed, progress=False)
+    print(f"wrote {len(paths)} files to {run_dir / 'figures'}")
+    return 0
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    from compmech.analysis import DEFAULT_MINUTES, reproduce, summary_lines
+
+    if args.tiny and args.minutes is not None:
+        raise UsageError("--tiny trains for a fixed few steps; drop --minutes")
+    minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
+    report = reproduce(args.experiment, args.out, minutes=minutes, tiny=args.tiny,
+                       force=args.force, seed=args.seed, checkpoints=args.checkpoints,
+                       progress=not args.quiet)
+    print()
+    print("\n".join(summary_lines(report)))
+    print(f"total wall time    {report['reproduce_wall_time_s']:.0f} s (train + probe + figures)")
+    print(f"results in {args.out}/probe.json, figures in {args.out}/figures/")
+    return 0
+
+
+__all__ = ["register", "run_probe", "run_figures", "run_reproduce"]
