@@ -15,17 +15,24 @@ from compmech.information import (
 CATALOGUE = ["z1r", "mess3", "rrxor", "even", "golden_mean", "sns", "nond"]
 
 
-def _block_entropy_by_enumeration(hmm, length):
+def _block_entropies_by_enumeration(hmm, length):
+    """H(1..L) from the exact probabilities of all words of length L (lexicographic order, so
+    summing consecutive blocks gives the probabilities of the prefixes of length k)."""
     _, probs = compmech.enumerate_words(hmm, length)
-    probs = probs[probs > 0]
-    return float(-(probs * np.log2(probs)).sum())
+    V = hmm.vocab_size
+    out = []
+    for k in range(1, length + 1):
+        p = probs.reshape(V**k, -1).sum(1)
+        p = p[p > 0]
+        out.append(-(p * np.log2(p)).sum())
+    return np.array(out)
 
 
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_block_and_myopic_entropy_match_word_enumeration(name):
     hmm = compmech.get_process(name)
     L = 5
-    brute_H = np.array([_block_entropy_by_enumeration(hmm, k) for k in range(1, L + 1)])
+    brute_H = _block_entropies_by_enumeration(hmm, L)
     np.testing.assert_allclose(block_entropy(hmm, L), brute_H, rtol=0, atol=1e-11)
     brute_h = np.diff(np.concatenate([[0.0], brute_H]))
     np.testing.assert_allclose(myopic_entropy(hmm, L), brute_h, rtol=0, atol=1e-11)
@@ -35,9 +42,10 @@ def test_myopic_entropy_from_non_stationary_start_matches_enumeration():
     hmm = compmech.get_process("random_hmm", num_states=4, vocab_size=3, seed=3)
     init = np.array([0.7, 0.1, 0.2, 0.0])
     L = 4
+    _, probs = compmech.enumerate_words(hmm, L, initial_distribution=init)
     brute = []
     for k in range(1, L + 1):
-        _, p = compmech.enumerate_words(hmm, k, initial_distribution=init)
+        p = probs.reshape(3**k, -1).sum(1)
         p = p[p > 0]
         brute.append(-(p * np.log2(p)).sum())
     h = myopic_entropy(hmm, L, initial_distribution=init)
@@ -98,3 +106,83 @@ def test_bad_lengths_raise():
 def test_level_cap_raises_with_advice():
     with pytest.raises(ValueError, match="max_nodes"):
         myopic_entropy(compmech.get_process("mess3"), 8, max_nodes=100)
+
+
+# --------------------------------------------------------------------------- asymptotic measures
+def _binary_entropy(p):
+    return float(-(p * np.log2(p) + (1 - p) * np.log2(1 - p)))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3, 0.8])
+def test_entropy_rates_derived_by_hand(p):
+    # Golden mean and even: pi_A solves pi_A = p pi_A + pi_B with pi_B = (1 - p) pi_A, so
+    # pi_A = 1 / (2 - p); only A is random, so h_mu = pi_A H_b(p).
+    # Z1R: only SR (probability 1/3) is random, so h_mu = H_b(p) / 3.
+    for name, expected in (("golden_mean", _binary_entropy(p) / (2 - p)),
+                           ("even", _binary_entropy(p) / (2 - p)),
+                           ("z1r", _binary_entropy(p) / 3)):
+        rate = compmech.entropy_rate(compmech.get_process(name, p=p))
+        assert rate.method == "unifilar" and rate.exact and rate.stderr_bits == 0.0
+        assert rate.bits == pytest.approx(expected, abs=1e-13)
+        assert rate.nats == pytest.approx(expected * np.log(2), abs=1e-13)
+
+
+def test_golden_mean_excess_entropy_and_complexity_derived_by_hand():
+    # Golden mean is Markov of order 1: h(L) = h_mu for L >= 2, so E = H(1) - h_mu with
+    # P(X = 1) = pi_A (1 - p); its causal states are A, B, so C_mu = H_b(pi_A).
+    p = 0.3
+    hmm = compmech.get_process("golden_mean", p=p)
+    pi_a = 1 / (2 - p)
+    h_mu = pi_a * _binary_entropy(p)
+    E = compmech.excess_entropy(hmm)
+    assert E.converged and E.depth == 2 and E.stderr_bits == 0.0
+    assert E.bits == pytest.approx(_binary_entropy(pi_a * (1 - p)) - h_mu, abs=1e-12)
+    C = compmech.statistical_complexity(hmm)
+    assert C.bits == pytest.approx(_binary_entropy(pi_a), abs=1e-12)
+    assert C.num_causal_states == 2 and C.reason == ""
+
+
+def test_excess_entropy_is_the_limit_of_block_entropy_minus_linear_growth():
+    # E = lim_L H(L) - L h_mu; for the even process the terms decay geometrically.
+    hmm = compmech.get_process("even")
+    E = compmech.excess_entropy(hmm, tol=1e-12)
+    assert E.converged
+    L = 120
+    H = block_entropy(hmm, L)
+    assert E.bits == pytest.approx(H[-1] - L * E.entropy_rate.bits, abs=1e-10)
+
+
+def test_blackwell_estimate_agrees_with_exact_rate_within_reported_error():
+    hmm = compmech.get_process("even", p=0.3)
+    exact = compmech.entropy_rate(hmm)
+    est = compmech.entropy_rate(hmm, method="blackwell", num_points=400_000, seed=2)
+    assert est.method == "blackwell" and not est.exact and est.num_points >= 400_000
+    assert 0 < est.stderr_bits < 0.01
+    assert abs(est.bits - exact.bits) < 4 * est.stderr_bits
+
+
+def test_nonunifilar_finite_msp_rate_is_exact_and_equals_limit_of_myopic_entropy():
+    hmm = compmech.get_process("nond")
+    rate = compmech.entropy_rate(hmm)
+    assert rate.method == "msp" and rate.stderr_bits == 0.0
+    assert rate.bits == pytest.approx(myopic_entropy(hmm, 12)[-1], abs=1e-12)
+
+
+def test_mess3_rate_is_estimated_and_bracketed_by_myopic_entropy():
+    hmm = compmech.get_process("mess3")
+    rate = compmech.entropy_rate(hmm, num_points=200_000)
+    assert rate.method == "blackwell" and rate.stderr_bits > 0
+    h = myopic_entropy(hmm, 11)
+    # h(L) decreases to h_mu; for Mess3 h(10) - h(11) ~ 1e-6, so h(11) is within 1e-5 of h_mu.
+    assert np.all(np.diff(h) <= 1e-15)
+    assert abs(rate.bits - h[-1]) < 4 * rate.stderr_bits + 1e-5
+    E = compmech.excess_entropy(hmm, rate=rate)
+    assert E.stderr_bits == pytest.approx(E.depth * rate.stderr_bits)
+    assert E.bits > 0
+    C = compmech.statistical_complexity(hmm, max_states=300)
+    assert C.bits is None and "infinite" in C.reason
+
+
+def test_entropy_rate_rejects_unknown_method():
+    with pytest.raises(ValueError, match="method"):
+        compmech.entropy_rate(compmech.get_process("even"), method="magic")
