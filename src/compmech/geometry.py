@@ -252,7 +252,8 @@ def box_counting_dimension(points, *, weights=None, num_scales: int = 24,
 
     Args:
         points: ``(N, d)`` (or ``(N,)``) point cloud.
-        weights: ignored for counting (accepted so all estimators share a signature).
+        weights: optional ``(N,)``; only boxes holding positive weight count (the support of the
+            weighted measure).
         num_scales: number of box sizes, geometrically spaced from 1/2 to ``min_scale``.
         min_scale: smallest box size (default from the sample size).
         max_scale: largest box size in the fit.
@@ -285,13 +286,14 @@ def information_dimension(points, *, weights=None, num_scales: int = 24,
 
 def correlation_dimension(points, *, weights=None, max_points: int = 3000, seed=0,
                           num_scales: int = 16, fit_fraction: tuple = (1e-4, 1e-2),
-                          ) -> DimensionEstimate:
+                          min_radius: float = 1e-10) -> DimensionEstimate:
     """Correlation dimension (Grassberger-Procaccia): slope of ``log C(r)`` against ``log r``.
 
     ``C(r)`` is the (weighted) fraction of pairs of distinct points closer than ``r`` (Euclidean),
     computed on a random subsample of ``max_points`` points. The fit uses the radii at which
     ``C(r)`` lies in ``fit_fraction`` (small enough to avoid the cloud's overall shape, large enough
-    for many pairs).
+    for many pairs) and above ``min_radius`` (distances near float64 round-off carry no geometry;
+    strongly contracting belief maps put many Blackwell pairs there).
 
     Args:
         points: ``(N, d)`` point cloud.
@@ -300,6 +302,7 @@ def correlation_dimension(points, *, weights=None, max_points: int = 3000, seed=
         seed: seed of the subsample.
         num_scales: radii evaluated inside the fit range.
         fit_fraction: ``(C_min, C_max)`` correlation-sum range of the fit.
+        min_radius: smallest radius used, in units of the cloud's extent.
 
     Returns:
         :class:`DimensionEstimate` (radii in units of the cloud's largest extent).
@@ -325,13 +328,16 @@ def correlation_dimension(points, *, weights=None, max_points: int = 3000, seed=
     if positive.shape[0] < 10 or num_pairs <= 0:
         raise ValueError("too few distinct points for a correlation dimension")
     zero_pairs = dist.shape[0] - positive.shape[0] - duplicate_pairs  # distinct but coincident
-    edges = np.geomspace(positive.min(), positive.max() * (1 + 1e-12), 400)
+    edges = np.geomspace(min(positive.min(), min_radius), positive.max() * (1 + 1e-12), 400)
     hist, _ = np.histogram(positive, bins=edges)
     C = (zero_pairs + np.concatenate([[0.0], np.cumsum(hist)])) / num_pairs  # C(r) at edges
     lo_c, hi_c = fit_fraction
-    inside = (C >= lo_c) & (C <= hi_c)
+    inside = (C >= lo_c) & (C <= hi_c) & (edges >= min_radius)
     if inside.sum() < 3:  # too few pairs for the nominal range: use the smallest resolvable radii
-        inside = (C > 0) & (C <= max(hi_c, np.sort(C[C > 0])[min(5, (C > 0).sum() - 1)]))
+        above = (C > 0) & (edges >= min_radius)
+        if above.sum() < 3:
+            raise ValueError("too few pairs above min_radius for a correlation dimension")
+        inside = above & (C <= max(hi_c, np.sort(C[above])[min(5, above.sum() - 1)]))
     r_lo, r_hi = edges[inside].min(), edges[inside].max()
     scales = np.geomspace(r_lo, r_hi, int(num_scales))
     values = np.log(np.interp(np.log(scales), np.log(edges), C))
