@@ -328,8 +328,12 @@ def correlation_dimension(points, *, weights=None, max_points: int = 3000, seed=
     if positive.shape[0] < 10 or num_pairs <= 0:
         raise ValueError("too few distinct points for a correlation dimension")
     zero_pairs = dist.shape[0] - positive.shape[0] - duplicate_pairs  # distinct but coincident
-    edges = np.geomspace(min(positive.min(), min_radius), positive.max() * (1 + 1e-12), 400)
-    hist, _ = np.histogram(positive, bins=edges)
+    log_lo = np.log(min(positive.min(), min_radius))
+    log_hi = np.log(positive.max()) + 1e-9
+    num_bins = 400
+    edges = np.exp(np.linspace(log_lo, log_hi, num_bins + 1))
+    bins = ((np.log(positive) - log_lo) * (num_bins / (log_hi - log_lo))).astype(np.int64)
+    hist = np.bincount(np.clip(bins, 0, num_bins - 1), minlength=num_bins)
     C = (zero_pairs + np.concatenate([[0.0], np.cumsum(hist)])) / num_pairs  # C(r) at edges
     lo_c, hi_c = fit_fraction
     inside = (C >= lo_c) & (C <= hi_c) & (edges >= min_radius)
@@ -410,34 +414,25 @@ def tangent_basis(num_states: int) -> np.ndarray:
     return q
 
 
-def _lyapunov_kernel(T, U, previous, tokens, beliefs):
-    """Traceable QR iteration over chains. ``previous (C, S)``, ``tokens (C, K)``,
-    ``beliefs (C, K, S)``; returns ``(C, S-1)`` summed ``log |diag R|``."""
-    import jax
-    import jax.numpy as jnp
-
+def _lyapunov_logs(T: np.ndarray, U: np.ndarray, previous: np.ndarray, tokens: np.ndarray,
+                   beliefs: np.ndarray) -> np.ndarray:
+    """QR iteration over chains: ``previous (C, S)``, ``tokens (C, K)``, ``beliefs (C, K, S)``;
+    returns ``(C, S-1)`` summed ``log |diag R|``. Each step is one batched pass over all chains."""
     C, K, S = beliefs.shape
-    emit = T.sum(-1)  # (V, S): T[x] 1
-
-    def step(carry, inputs):
-        Q, logs, prev = carry
-        x, new = inputs  # (C,), (C, S)
-        Tx = T[x]  # (C, S, S)
+    emit = T.sum(axis=2)  # (V, S): T[x] 1
+    Q = np.broadcast_to(np.eye(S - 1), (C, S - 1, S - 1)).copy()
+    logs = np.zeros((C, S - 1))
+    prev = previous
+    for k in range(K):
+        x, new = tokens[:, k], beliefs[:, k]
         c = emit[x]  # (C, S)
-        z = (prev * c).sum(-1)
-        J = (Tx - c[:, :, None] * new[:, None, :]) / z[:, None, None]  # d eta' = d eta J
-        A = jnp.einsum("si,csj,jk->cik", U, J, U)  # row action on tangent coordinates
-        Qn, R = jnp.linalg.qr(jnp.swapaxes(A, 1, 2) @ Q)
-        d = jnp.abs(jnp.diagonal(R, axis1=1, axis2=2))
-        return (Qn, logs + jnp.log(d), new), None
-
-    Q0 = jnp.broadcast_to(jnp.eye(S - 1, dtype=T.dtype), (C, S - 1, S - 1))
-    init = (Q0, jnp.zeros((C, S - 1), dtype=T.dtype), previous)
-    (_, logs, _), _ = jax.lax.scan(step, init, (tokens.T, jnp.swapaxes(beliefs, 0, 1)))
+        z = (prev * c).sum(axis=1)
+        J = (T[x] - c[:, :, None] * new[:, None, :]) / z[:, None, None]  # d eta' = d eta J
+        A = np.einsum("si,csj,jl->cil", U, J, U)  # row action on tangent coordinates
+        Q, R = np.linalg.qr(np.swapaxes(A, 1, 2) @ Q)
+        logs += np.log(np.abs(np.diagonal(R, axis1=1, axis2=2)))
+        prev = new
     return logs
-
-
-_lyapunov_jit = None
 
 
 def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100, seed=0,
@@ -462,27 +457,17 @@ def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100,
     Returns:
         :class:`LyapunovSpectrum`.
     """
-    import jax
-    import jax.numpy as jnp
-
     from compmech.msp import blackwell_sample
 
-    global _lyapunov_jit
     if hmm.num_states < 2:
         raise ValueError("the Lyapunov spectrum needs an HMM with at least 2 states")
     if sample is None:
         sample = blackwell_sample(hmm, int(num_steps) * int(num_chains), seed,
                                   num_chains=int(num_chains), burn_in=burn_in)
-    if _lyapunov_jit is None:
-        _lyapunov_jit = jax.jit(_lyapunov_kernel)
     C, K, _ = sample.beliefs.shape
-    with jax.enable_x64(True):
-        with np.errstate(divide="ignore"):
-            logs = np.asarray(_lyapunov_jit(
-                jnp.asarray(hmm.transition_matrices), jnp.asarray(tangent_basis(hmm.num_states)),
-                jnp.asarray(sample.previous_beliefs), jnp.asarray(sample.tokens),
-                jnp.asarray(sample.beliefs),
-            ))
+    with np.errstate(divide="ignore"):
+        logs = _lyapunov_logs(hmm.transition_matrices, tangent_basis(hmm.num_states),
+                              sample.previous_beliefs, sample.tokens, sample.beliefs)
     per_chain = np.sort(logs / K, axis=1)[:, ::-1]
     with np.errstate(invalid="ignore"):
         stderr = per_chain.std(axis=0, ddof=1) / np.sqrt(C) if C > 1 else np.full(

@@ -620,36 +620,23 @@ class BlackwellSample(NamedTuple):
         return self.beliefs.reshape(-1, self.beliefs.shape[-1])
 
 
-def _blackwell_kernel(T, init, key, num_chains: int, burn_in: int, steps: int):
-    """Traceable: ``num_chains`` belief chains, ``burn_in`` discarded steps, ``steps`` kept ones."""
-    import jax
-    import jax.numpy as jnp
-
-    V, S, _ = T.shape
-    flat = jnp.transpose(T, (1, 0, 2)).reshape(S, V * S)
-
-    def step(eta, u):
-        joint = (eta @ flat).reshape(num_chains, V, S)
-        cdf = jnp.cumsum(joint.sum(-1), axis=-1)  # (C, V)
-        x = (cdf[:, :-1] <= (u * cdf[:, -1])[:, None]).sum(-1)
-        unnorm = jnp.take_along_axis(joint, x[:, None, None], axis=1)[:, 0]
-        return unnorm / unnorm.sum(-1, keepdims=True), x
-
-    key_burn, key_keep = jax.random.split(key)
-    eta0 = jnp.broadcast_to(init, (num_chains, S))
-    u_burn = jax.random.uniform(key_burn, (burn_in, num_chains), dtype=T.dtype)
-    start = jax.lax.fori_loop(0, burn_in, lambda t, eta: step(eta, u_burn[t])[0], eta0)
-    u_keep = jax.random.uniform(key_keep, (steps, num_chains), dtype=T.dtype)
-
-    def keep(eta, u):
-        new, x = step(eta, u)
-        return new, (x.astype(jnp.int32), new)
-
-    _, (tokens, beliefs) = jax.lax.scan(keep, start, u_keep)
-    return start, tokens.T, jnp.swapaxes(beliefs, 0, 1)
+def _rng(seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer or a numpy Generator; got {type(seed).__name__}")
+    return np.random.default_rng(int(seed))
 
 
-_blackwell_jit = None
+def _advance(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int, u: np.ndarray):
+    """One step of every chain: draw ``x ~ eta T[.] 1`` by inverse CDF, return ``(eta', x)``."""
+    C, S = beliefs.shape
+    joint = (beliefs @ flat).reshape(C, vocab_size, S)
+    cdf = np.cumsum(joint.sum(axis=2), axis=1)  # (C, V)
+    x = (cdf[:, :-1] <= (u * cdf[:, -1])[:, None]).sum(axis=1)
+    new = joint[np.arange(C), x]
+    new /= new.sum(axis=1, keepdims=True)
+    return new, x
 
 
 def blackwell_sample(hmm: HMM, num_points: int, seed, *, num_chains: int = 1000,
@@ -661,42 +648,41 @@ def blackwell_sample(hmm: HMM, num_points: int, seed, *, num_chains: int = 1000,
     (``x ~ eta T[.] 1``) and updating the belief; the first ``burn_in`` beliefs of each chain are
     discarded and the next ``K = ceil(num_points / num_chains)`` kept. For an ergodic process the
     belief distribution at time ``t`` converges to the Blackwell measure, so this samples the same
-    measure as one long sequence, with ``num_chains`` times fewer sequential steps (one long
-    ``lax.scan`` costs ~10 us per step on CPU; a batch of chains amortises that). Chains are
-    independent, which also gives honest standard errors (spread of chain means).
+    measure as one long sequence with ``num_chains`` times fewer sequential steps. Each step is one
+    float64 numpy pass over all chains (``(C, S) @ (S, V*S)``); for the default 1000 chains this
+    beats a compiled ``lax.scan`` once JAX's compile time is counted (10^6 points in ~0.2 s).
+    Chains are independent, which also gives honest standard errors (spread of chain means).
 
     Args:
         hmm: the process (ergodic for the measure to be unique).
         num_points: total number of beliefs wanted, ``>= 1``.
-        seed: an integer seed or a JAX key.
+        seed: an integer seed or a ``numpy.random.Generator``.
         num_chains: independent chains ``C`` (capped at ``num_points``).
         burn_in: tokens discarded per chain, ``>= 1``.
 
     Returns:
         :class:`BlackwellSample` with ``C * K >= num_points`` beliefs.
     """
-    import jax
-    import jax.numpy as jnp
-
-    from compmech.inference import _key
-
-    global _blackwell_jit
     for what, value, low in (("num_points", num_points, 1), ("num_chains", num_chains, 1),
                              ("burn_in", burn_in, 1)):
         if isinstance(value, bool) or int(value) != value or value < low:
             raise ValueError(f"{what} must be an integer >= {low}; got {value}")
-    num_chains = int(min(num_chains, num_points))
-    steps = -(-int(num_points) // num_chains)
-    if _blackwell_jit is None:
-        _blackwell_jit = jax.jit(_blackwell_kernel,
-                                 static_argnames=("num_chains", "burn_in", "steps"))
-    with jax.enable_x64(True):
-        start, tokens, beliefs = _blackwell_jit(
-            jnp.asarray(hmm.transition_matrices), jnp.asarray(hmm.initial_distribution),
-            _key(seed), num_chains=num_chains, burn_in=int(burn_in), steps=steps,
-        )
-        return BlackwellSample(np.asarray(beliefs), np.asarray(tokens), np.asarray(start),
-                               int(burn_in))
+    rng = _rng(seed)
+    C = int(min(num_chains, num_points))
+    K = -(-int(num_points) // C)
+    V, S = hmm.vocab_size, hmm.num_states
+    flat = flat_transitions(hmm)
+    eta = np.broadcast_to(hmm.initial_distribution, (C, S)).copy()
+    for u in rng.random((int(burn_in), C)):
+        eta, _ = _advance(eta, flat, V, u)
+    start = eta
+    beliefs = np.empty((K, C, S))
+    tokens = np.empty((K, C), dtype=np.int32)
+    for k, u in enumerate(rng.random((K, C))):  # one vectorised pass over all chains per step
+        eta, tokens[k] = _advance(eta, flat, V, u)
+        beliefs[k] = eta
+    return BlackwellSample(np.ascontiguousarray(beliefs.transpose(1, 0, 2)),
+                           np.ascontiguousarray(tokens.T), start, int(burn_in))
 
 
 def blackwell_beliefs(hmm: HMM, num_points: int, seed, *, num_chains: int = 1000,

@@ -1,21 +1,65 @@
-"""Theory subcommands: ``info`` (and, later, ``msp``)."""
+"""Theory subcommands: ``info`` (facts and information measures) and ``msp`` (mixed states)."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import time
 
-from compmech.cli.common import add_process_arguments, print_json, process_from_args
+import numpy as np
+
+from compmech.cli.common import (
+    UsageError,
+    add_process_arguments,
+    check_output_path,
+    print_json,
+    process_from_args,
+)
+
+#: Largest MSP tree level the automatic ``--depth`` allows (``V^(L-1)`` words).
+AUTO_DEPTH_MAX_WORDS = 1_000_000
+#: ``--depth`` when it is not given, unless the vocabulary forces a smaller one.
+DEFAULT_DEPTH = 10
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("info", help="facts about a process (JSON with --json)",
-                              description="Facts about a process: states, tokens, stationary "
-                              "distribution, unifilarity.")
+    p = subparsers.add_parser(
+        "info", help="facts and information measures of a process (JSON with --json)",
+        description="Facts about a process (states, tokens, stationary distribution, unifilarity) "
+        "and its information measures: entropy rate, block and myopic entropies, excess entropy, "
+        "statistical complexity, the mixed-state presentation's size, and the fractal dimensions "
+        "of its Blackwell measure. Entropies in bits.")
     add_process_arguments(p)
+    p.add_argument("--depth", type=int, default=None, metavar="L",
+                   help=f"block/myopic entropies for L = 1..depth (default {DEFAULT_DEPTH}, or "
+                   "less when the vocabulary is large)")
+    p.add_argument("--max-states", type=int, default=10_000, metavar="N",
+                   help="cap on mixed states before the MSP is reported truncated (default 10000)")
+    p.add_argument("--tol", type=float, default=1e-9,
+                   help="max-norm tolerance for merging beliefs (default 1e-9)")
+    p.add_argument("--num-points", type=int, default=1_000_000, metavar="N",
+                   help="Blackwell beliefs sampled for estimates on an infinite MSP (default 10^6)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the Blackwell sample")
+    p.add_argument("--basic", action="store_true",
+                   help="only the basic facts (no information measures)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_info)
 
+    m = subparsers.add_parser(
+        "msp", help="the mixed-state presentation tree: save it and draw it on the simplex",
+        description="Build the mixed-state (belief) tree of a process to a depth, save it as .npz "
+        "and/or draw it on the 2-simplex (3 states) or its PCA plane: colours RGB = belief, "
+        "points sized by probability, the generating HMM's states marked.")
+    add_process_arguments(m)
+    m.add_argument("--depth", type=int, required=True, metavar="L", help="word length")
+    m.add_argument("--out", metavar="F.npz", help="save the tree's arrays here")
+    m.add_argument("--plot", metavar="F.png", help="draw the tree here")
+    m.add_argument("--force", action="store_true", help="overwrite existing output files")
+    m.add_argument("--json", action="store_true", help="print the summary as JSON")
+    m.set_defaults(func=run_msp)
 
+
+# ------------------------------------------------------------------------------------------ info
 def process_info(hmm) -> dict:
     """The basic facts printed by ``compmech info``."""
     return {
@@ -30,12 +74,172 @@ def process_info(hmm) -> dict:
     }
 
 
+def auto_depth(vocab_size: int) -> int:
+    """Largest ``L <= DEFAULT_DEPTH`` whose deepest propagated level has at most 10^6 words."""
+    if vocab_size <= 1:
+        return DEFAULT_DEPTH
+    fits = 1 + int(math.floor(math.log(AUTO_DEPTH_MAX_WORDS) / math.log(vocab_size)))
+    return max(1, min(DEFAULT_DEPTH, fits))
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float = 1e-9,
+                        num_points: int = 1_000_000, seed: int = 0) -> dict:
+    """The information measures reported by ``compmech info`` (JSON-ready, bits).
+
+    Builds the MSP once and, when it is infinite (truncated), one Blackwell sample shared by the
+    entropy-rate estimate, the point-cloud dimensions (on up to 2*10^5 of its beliefs) and the
+    Lyapunov spectrum (on up to 100 of its chains).
+    """
+    from compmech.geometry import fractal_dimensions, kaplan_yorke_dimension, lyapunov_spectrum
+    from compmech.information import (
+        entropy_rate,
+        excess_entropy,
+        myopic_entropy,
+        statistical_complexity,
+        synchronization_profile,
+    )
+    from compmech.msp import BlackwellSample, blackwell_sample, mixed_state_presentation
+
+    msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
+    sample = None
+    if msp.truncated or msp.num_recurrent_components != 1:
+        sample = blackwell_sample(hmm, num_points, seed)
+    rate = entropy_rate(hmm, msp=msp, sample=sample, tol=tol, max_states=max_states)
+    h = myopic_entropy(hmm, depth)
+    E = excess_entropy(hmm, rate=rate)
+    C = statistical_complexity(hmm, msp=msp)
+    out = {
+        "entropy_rate_bits": rate.bits,
+        "entropy_rate_method": rate.method,
+    }
+    if not rate.exact:
+        out["entropy_rate_stderr_bits"] = rate.stderr_bits
+        out["entropy_rate_num_points"] = rate.num_points
+    out.update({
+        "depth": depth,
+        "block_entropy_bits": np.cumsum(h).tolist(),
+        "myopic_entropy_bits": h.tolist(),
+        "synchronization_profile_bits": synchronization_profile(hmm, depth).tolist(),
+        "excess_entropy_bits": E.bits,
+        "excess_entropy": {"stderr_bits": E.stderr_bits, "depth": E.depth, "tol_bits": E.tol,
+                           "converged": E.converged},
+        "statistical_complexity_bits": C.bits,
+    })
+    if C.bits is None:
+        out["statistical_complexity_reason"] = C.reason
+    else:
+        out["num_causal_states"] = C.num_causal_states
+    out["msp"] = {
+        "num_states": msp.num_states,
+        "num_recurrent": msp.num_recurrent,
+        "num_transient": msp.num_transient,
+        "truncated": msp.truncated,
+        "max_states": int(max_states),
+        "tol": float(tol),
+    }
+    if sample is None:
+        out["fractal_dimension"] = {
+            "note": f"finite recurrent MSP: the Blackwell measure sits on {msp.num_recurrent} "
+                    "points, so every dimension is 0",
+            "box_counting": {"dimension": 0.0, "fit_range": None},
+            "information": {"dimension": 0.0, "fit_range": None},
+            "correlation": {"dimension": 0.0, "fit_range": None},
+            "kaplan_yorke": 0.0,
+        }
+        return out
+    dims = fractal_dimensions(sample.points[:200_000], seed=seed).as_dict()
+    dims["num_points"] = int(min(200_000, sample.points.shape[0]))
+    if hmm.num_states >= 2:
+        chains = BlackwellSample(sample.beliefs[:100], sample.tokens[:100],
+                                 sample.previous_beliefs[:100], sample.burn_in)
+        spectrum = lyapunov_spectrum(hmm, sample=chains)
+        dims["lyapunov_exponents_nats"] = [_finite(v) for v in spectrum.exponents]
+        dims["lyapunov_stderr_nats"] = [_finite(v) for v in spectrum.stderr]
+        dims["kaplan_yorke"] = kaplan_yorke_dimension(spectrum.exponents, rate.nats)
+    out["fractal_dimension"] = dims
+    return out
+
+
 def run_info(args: argparse.Namespace) -> int:
     hmm = process_from_args(args)
     info = process_info(hmm)
+    if not args.basic:
+        depth = auto_depth(hmm.vocab_size) if args.depth is None else args.depth
+        if depth < 1:
+            raise UsageError(f"--depth must be >= 1; got {depth}")
+        if args.max_states < 1 or args.num_points < 1:
+            raise UsageError("--max-states and --num-points must be >= 1")
+        info.update(information_summary(hmm, depth=depth, max_states=args.max_states,
+                                        tol=args.tol, num_points=args.num_points, seed=args.seed))
     if args.json:
         print_json(info)
     else:
         for key, value in info.items():
-            print(f"{key:>24}: {value}")
+            print(f"{key:>30}: {value}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- msp
+def tree_arrays(tree, hmm) -> dict:
+    """Flat arrays of a :class:`compmech.msp.MixedStateTree` for ``np.savez``.
+
+    ``beliefs (N, S)``, ``probabilities (N,)``, ``depth (N,)``, ``parent (N,)`` (global index, -1
+    at the root), ``token (N,)`` (-1 at the root), plus the HMM's ``transition_matrices``.
+    """
+    offsets = np.cumsum([0] + [p.shape[0] for p in tree.probabilities])
+    parent = np.concatenate(
+        [np.full(1, -1, dtype=np.int64)]
+        + [tree.parents[d] + offsets[d - 1] for d in range(1, tree.depth + 1)]
+    )
+    return {
+        "beliefs": tree.all_beliefs(),
+        "probabilities": tree.all_probabilities(),
+        "depth": tree.all_depths(),
+        "parent": parent,
+        "token": np.concatenate(tree.tokens).astype(np.int32),
+        "transition_matrices": np.asarray(hmm.transition_matrices),
+        "initial_distribution": np.asarray(hmm.initial_distribution),
+        "state_names": np.array(hmm.state_names),
+    }
+
+
+def run_msp(args: argparse.Namespace) -> int:
+    from compmech.msp import mixed_state_tree
+
+    hmm = process_from_args(args)
+    if args.depth < 0:
+        raise UsageError(f"--depth must be >= 0; got {args.depth}")
+    out_path = check_output_path(args.out, args.force) if args.out else None
+    plot_path = check_output_path(args.plot, args.force) if args.plot else None
+    if out_path is not None and out_path.suffix != ".npz":
+        raise UsageError(f"--out must end in .npz; got {out_path}")
+    start = time.perf_counter()
+    tree = mixed_state_tree(hmm, args.depth)
+    seconds = time.perf_counter() - start
+    summary = {
+        "name": hmm.name,
+        "params": dict(hmm.params),
+        "depth": tree.depth,
+        "num_nodes": tree.num_nodes,
+        "nodes_per_level": [int(p.shape[0]) for p in tree.probabilities],
+        "seconds": seconds,
+    }
+    if out_path is not None:
+        np.savez_compressed(out_path, **tree_arrays(tree, hmm))
+        summary["out"] = str(out_path)
+    if plot_path is not None:
+        from compmech.plotting import plot_mixed_state_tree, save_figure
+
+        save_figure(plot_mixed_state_tree(tree, hmm), plot_path)
+        summary["plot"] = str(plot_path)
+    if args.json:
+        print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key:>16}: {value}")
     return 0
