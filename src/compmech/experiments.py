@@ -1,0 +1,828 @@
+"""Experiments beyond the paper: the residual-stream bottleneck and sweeps across processes.
+
+Two questions the published work leaves open (issue 6):
+
+* **Bottleneck.** What happens to the belief geometry when the residual stream is too narrow to hold
+  it? :func:`run_bottleneck` trains the Mess3 model with ``d_model`` narrowed to each width (heads,
+  ``d_head`` and ``d_mlp`` stay the paper's) and reports, per width, the loss gap to the optimum per
+  position, the held-out probe MSE beside the shuffle control and the untrained network, and the
+  fractal dimensions of the probe's predicted beliefs beside the theory's. For width 1 it studies the
+  single coordinate itself (:func:`structure_1d`): how many distinct clusters it splits into at each
+  resolution and its box-counting dimension, beside the MSP projected onto its best 1-D linear
+  direction (:func:`best_linear_direction`), at every checkpoint.
+* **Sweep.** How does the learned geometry track the theory across a family of processes?
+  :func:`run_sweep` trains one model per Mess3 ``(x, alpha)`` grid point (plus Z1R, RRXOR, even and
+  golden mean) and reports the theory's and the learned fractal dimensions and the probe MSE.
+
+Both experiments are a list of independent *jobs* (train a model, then analyse it), run serially or in
+parallel worker processes (:func:`run_jobs`), each writing ``results/<name>.json`` when finished; a
+job whose result exists is not redone, and an interrupted training run is resumed from its last state.
+Each experiment folder is self-contained: ``runs/`` (training runs), ``results/`` (one JSON and one
+``.npz`` of figure data per job), PNG figures, ``summary.json`` and ``README.md`` with the numbers.
+
+A note on tiny widths (measured, and visible in the results): the model is pre-LayerNorm, and
+LayerNorm of a width-1 vector is its bias alone (``x - mean(x) = 0``). At ``d_model = 1`` every block
+therefore reads a constant, attention and MLP add constants, and the final LayerNorm makes the logits
+constant: the network is a unigram model whose residual coordinate is ``W_E[x_t] + W_pos[t] +
+const`` (at most ``V * n_ctx`` distinct values). At ``d_model = 2`` LayerNorm outputs only a soft sign
+of ``x_0 - x_1``; at ``d_model = d`` its output lies on a ``(d - 2)``-sphere. The bottleneck is thus
+harder than the width alone suggests; the report says so next to the numbers.
+
+Heavy dependencies (flax, optax, matplotlib) are imported inside the functions that need them, so
+``import compmech.experiments`` stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+#: Residual-stream widths of the bottleneck experiment.
+DEFAULT_WIDTHS = (1, 2, 3, 4, 8, 16, 64)
+#: Resolutions (fractions of the point set's range) at which 1-D clusters are counted.
+DEFAULT_RESOLUTIONS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
+#: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
+DEFAULT_X = (0.05, 0.10, 0.15, 0.20, 0.25)
+DEFAULT_ALPHA = (0.45, 0.55, 0.65, 0.75, 0.85)
+#: Other processes of the sweep's summary table (catalogue defaults).
+DEFAULT_EXTRAS = ("z1r", "rrxor", "even", "golden_mean")
+#: Points drawn per figure panel / kept in each job's figure data.
+FIGURE_POINTS = 20_000
+RESULTS_DIR = "results"
+RUNS_DIR = "runs"
+MANIFEST = "experiment.json"
+
+
+# ===================================================================== 1-D fractal analysis
+def _values_1d(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must be a 1-D array of at least 2 numbers; got shape {np.shape(values)}")
+    if not np.isfinite(v).all():
+        raise ValueError("values contain NaN or infinite numbers")
+    return v
+
+
+def cluster_counts_1d(values, resolutions=DEFAULT_RESOLUTIONS) -> np.ndarray:
+    """Number of distinct clusters of a 1-D point set at each resolution.
+
+    Two points belong to the same cluster when they are joined by a chain of points whose successive
+    gaps are at most ``eps * range`` (single-linkage clustering at scale ``eps``): with the values
+    sorted, the count is ``1 + #{gaps > eps * range}``. For the middle-thirds Cantor set it is
+    ``2^j`` for ``3^-(j+1) <= eps < 3^-j``.
+
+    Args:
+        values: ``(N,)`` (or ``(N, 1)``) points.
+        resolutions: ``(K,)`` scales ``eps`` as fractions of the range ``max - min``.
+
+    Returns:
+        ``(K,)`` int64 cluster counts (all 1 when every point coincides).
+    """
+    v = np.sort(_values_1d(values))
+    res = np.asarray(resolutions, dtype=np.float64)
+    extent = v[-1] - v[0]
+    if extent == 0:
+        return np.ones(res.shape, dtype=np.int64)
+    gaps = np.sort(np.diff(v)) / extent
+    return (1 + gaps.size - np.searchsorted(gaps, res, side="right")).astype(np.int64)
+
+
+def cluster_dimension_1d(resolutions, counts, num_points: int) -> float:
+    """Slope of ``log(#clusters)`` against ``log(1/eps)``: a gap-based dimension of a 1-D set.
+
+    Uses the resolutions ``eps <= 0.25`` at which the sample still resolves clusters
+    (``#clusters <= num_points / 10``, as for box counting). NaN with fewer than two such scales.
+    """
+    res = np.asarray(resolutions, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    fit = (res <= 0.25) & (c <= num_points / 10)
+    if fit.sum() < 2:
+        return float("nan")
+    slope, _ = np.polyfit(np.log(1.0 / res[fit]), np.log(c[fit]), 1)
+    return float(slope)
+
+
+class Structure1D(NamedTuple):
+    """How a 1-D point set splits into sub-ranges (see :func:`structure_1d`).
+
+    Attributes:
+        num_points: ``N``.
+        num_distinct: number of distinct values (exact equality).
+        range: ``max - min``.
+        resolutions: ``(K,)`` scales as fractions of the range.
+        cluster_counts: ``(K,)`` clusters at each scale (:func:`cluster_counts_1d`).
+        cluster_dimension: slope of ``log(#clusters)`` vs ``log(1/eps)``.
+        box_counting: :class:`compmech.geometry.DimensionEstimate` of the set on the line
+            (NaN dimension when the set has no extent).
+    """
+
+    num_points: int
+    num_distinct: int
+    range: float
+    resolutions: np.ndarray
+    cluster_counts: np.ndarray
+    cluster_dimension: float
+    box_counting: Any
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary."""
+        bc = self.box_counting
+        return {
+            "num_points": self.num_points,
+            "num_distinct": self.num_distinct,
+            "range": self.range,
+            "resolutions": [float(r) for r in self.resolutions],
+            "cluster_counts": [int(c) for c in self.cluster_counts],
+            "cluster_dimension": _finite_or_none(self.cluster_dimension),
+            "box_counting_dimension": _finite_or_none(bc.dimension if bc is not None else math.nan),
+            "box_counting_fit_range": None if bc is None else [_finite_or_none(v) for v in bc.fit_range],
+        }
+
+
+def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS) -> Structure1D:
+    """Cluster counts at several resolutions and box-counting dimension of a 1-D point set.
+
+    The box-counting dimension is :func:`compmech.geometry.box_counting_dimension` of the points on
+    the line (a set of finitely many distinct values has dimension 0 at fine scales).
+
+    Args:
+        values: ``(N,)`` points, e.g. a width-1 residual coordinate over all inputs.
+        resolutions: scales for :func:`cluster_counts_1d`.
+
+    Returns:
+        :class:`Structure1D`.
+
+    Example:
+        >>> import numpy as np
+        >>> cantor = (2 * (np.arange(2**10)[:, None] >> np.arange(10) & 1) * 3.0 ** -np.arange(1, 11)).sum(1)
+        >>> structure_1d(cantor, [0.5 / 3, 0.5 / 9]).cluster_counts.tolist()
+        [2, 4]
+    """
+    from compmech.geometry import box_counting_dimension
+
+    v = _values_1d(values)
+    res = np.asarray(resolutions, dtype=np.float64)
+    counts = cluster_counts_1d(v, res)
+    extent = float(v.max() - v.min())
+    box = box_counting_dimension(v[:, None]) if extent > 0 else None
+    return Structure1D(int(v.size), int(np.unique(v).size), extent, res, counts,
+                       cluster_dimension_1d(res, counts, v.size), box)
+
+
+class LinearDirection(NamedTuple):
+    """A 1-D linear direction in belief space and the beliefs' coordinates along it.
+
+    Attributes:
+        direction: ``(S,)`` unit vector with ``sum(direction) = 0`` (a direction within the simplex).
+        coordinates: ``(N,)`` ``beliefs @ direction``.
+        r2: share of the target's variance explained (``"regression"``) or of the beliefs' total
+            variance captured (``"pca"``).
+        method: ``"regression"`` or ``"pca"``.
+    """
+
+    direction: np.ndarray
+    coordinates: np.ndarray
+    r2: float
+    method: str
+
+
+def best_linear_direction(beliefs, target=None, weights=None) -> LinearDirection:
+    """The best 1-D linear view of a belief cloud.
+
+    * With ``target`` (e.g. a width-1 network's coordinate at the same points): the direction ``u``
+      of the least-squares fit ``target ~ c * (beliefs @ u) + b`` (a :class:`compmech.probe.BeliefProbe`
+      from beliefs to the target), so the projection is the linear function of the belief that best
+      matches the coordinate; oriented so that it increases with the target.
+    * Without: the first principal axis of the beliefs (largest spread, :func:`compmech.geometry.pca`).
+
+    Beliefs sum to one, so only the component of ``u`` within the simplex (``sum(u) = 0``) matters;
+    that component is returned, normalised.
+
+    Args:
+        beliefs: ``(N, S)``.
+        target: optional ``(N,)`` values to match.
+        weights: optional ``(N,)`` point weights.
+
+    Returns:
+        :class:`LinearDirection`.
+    """
+    b = np.asarray(beliefs, dtype=np.float64)
+    if b.ndim != 2 or b.shape[0] < 2:
+        raise ValueError(f"beliefs must have shape (N, S) with N >= 2; got {b.shape}")
+    if target is None:
+        from compmech.geometry import pca
+
+        fit = pca(b, 1, weights)
+        u = fit.components[0] - fit.components[0].mean()
+        norm = np.linalg.norm(u)
+        u = u / norm if norm > 0 else u
+        return LinearDirection(u, b @ u, float(fit.explained_variance_ratio[0]), "pca")
+    from compmech.probe import BeliefProbe
+
+    t = np.asarray(target, dtype=np.float64).reshape(-1)
+    if t.shape[0] != b.shape[0]:
+        raise ValueError(f"target has {t.shape[0]} values but beliefs have {b.shape[0]} rows")
+    probe = BeliefProbe().fit(b, t[:, None], sample_weight=weights)
+    u = probe.coef_[0] - probe.coef_[0].mean()
+    norm = np.linalg.norm(u)
+    u = u / norm if norm > 0 else u
+    return LinearDirection(u, b @ u, float(probe.score(b, t[:, None], weights)), "regression")
+
+
+def _finite_or_none(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# ===================================================================== jobs (train + analyse)
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(obj):
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.integer | bool):
+        return obj if isinstance(obj, bool) else int(obj)
+    if isinstance(obj, np.floating | float):
+        return _finite_or_none(obj)
+    return obj
+
+
+def result_path(out_dir, name: str) -> Path:
+    """``out_dir/results/<name>.json``: a job is finished exactly when this file exists."""
+    return Path(out_dir) / RESULTS_DIR / f"{name}.json"
+
+
+def _train_or_resume(train_config, run_dir: Path, progress: bool):
+    """Train into ``run_dir``; resume an interrupted run there (refusing a different config)."""
+    import transformer
+    from transformer.config import TrainConfig
+
+    if (run_dir / "config.json").exists():
+        saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        mine, theirs = train_config.to_dict(), saved.to_dict()
+        if train_config.minutes is not None:  # the budget fixes ``steps`` after warmup
+            mine.pop("steps"), theirs.pop("steps")
+        if mine != theirs:
+            raise ValueError(f"{run_dir} holds a run with a different configuration; remove it or "
+                             "use another output folder")
+        if (run_dir / "checkpoints" / "train_state.msgpack").exists():
+            transformer.train(None, run_dir, resume=True, progress=progress)
+            return transformer.load_run(run_dir)
+        transformer.train(train_config, run_dir, force=True, progress=progress)  # no state: restart
+        return transformer.load_run(run_dir)
+    transformer.train(train_config, run_dir, progress=progress)
+    return transformer.load_run(run_dir)
+
+
+def _probe_hook(model_config) -> str:
+    return f"blocks.{model_config.n_layers - 1}.hook_resid_post"
+
+
+def _activations(run, params, inputs, hook: str) -> np.ndarray:
+    """``(N, P, d_model)`` activations at ``hook`` aligned with ``inputs.beliefs`` (BOS dropped)."""
+    import transformer
+
+    acts = transformer.collect_activations(params, run.model_config, run.model_inputs(inputs.tokens),
+                                           hooks=[hook])[hook]
+    return acts[:, 1:] if run.bos_token is not None else acts
+
+
+def _loss_record(run) -> dict:
+    evals = [m for m in run.metrics if "eval_loss" in m]
+    if not evals:
+        return {}
+    first, last = evals[0], evals[-1]
+    gap = np.asarray(last["eval_loss"]) - np.asarray(last["optimal_loss"])
+    return {
+        "eval_loss": last["eval_loss"], "optimal_loss": last["optimal_loss"],
+        "initial_eval_loss": first["eval_loss"],
+        "loss_gap_per_position": gap.tolist(), "loss_gap": float(gap.mean()),
+        "relative_loss": last.get("relative_loss"), "eval_step": last["step"],
+    }
+
+
+_THEORY_CACHE: dict[str, dict] = {}
+
+
+def _theory_dimensions(hmm, beliefs: np.ndarray, seed: int, blackwell_points: int = 200_000) -> dict:
+    """Fractal dimensions of the theory's belief cloud and the Kaplan-Yorke dimension.
+
+    One Blackwell sample (``blackwell_points`` beliefs in 100 chains) serves both the Lyapunov
+    spectrum and the entropy rate. Cached per process within this Python process (all widths of the
+    bottleneck share it).
+    """
+    from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
+    from compmech.information import entropy_rate
+    from compmech.msp import blackwell_sample
+
+    key = json.dumps([hmm.to_dict(), list(beliefs.shape), seed, blackwell_points], default=str)
+    if key in _THEORY_CACHE:
+        return _THEORY_CACHE[key]
+    out: dict[str, Any] = {"point_cloud": _dimensions_or_none(beliefs, seed)}
+    try:
+        sample = blackwell_sample(hmm, blackwell_points, seed, num_chains=100)
+        spectrum = lyapunov_spectrum(hmm, sample=sample)
+        rate = entropy_rate(hmm, sample=sample)
+        out["lyapunov_exponents"] = spectrum.exponents.tolist()
+        out["kaplan_yorke"] = kaplan_yorke_dimension(spectrum.exponents, rate.nats)
+        out["entropy_rate_bits"] = rate.bits
+    except ValueError as err:  # e.g. a 1-state process
+        out["kaplan_yorke"] = None
+        out["kaplan_yorke_error"] = str(err)
+    _THEORY_CACHE[key] = out
+    return out
+
+
+def _dimensions_or_none(points: np.ndarray, seed: int) -> dict | None:
+    from compmech.geometry import fractal_dimensions
+
+    try:
+        return fractal_dimensions(points, seed=seed).as_dict()
+    except ValueError:  # a cloud with no extent
+        return None
+
+
+def _subsample_index(n: int, k: int, seed: int) -> np.ndarray:
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def _checkpoints_to_analyse(steps: Sequence[int], k: int) -> list[int]:
+    steps = sorted(steps)
+    if len(steps) <= k:
+        return steps
+    pick = np.unique(np.round(np.linspace(0, len(steps) - 1, k)).astype(int))
+    return [steps[i] for i in pick]
+
+
+def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
+    """Train one model and analyse it; write ``results/<name>.json`` (and ``.npz`` figure data).
+
+    Args:
+        job: ``{"name": str, "train_config": TrainConfig.to_dict(), "labels": dict (copied into the
+            result), "analyse_1d": bool, "max_checkpoints": int, "seed": int}``.
+        out_dir: the experiment folder.
+        progress: show the training progress bar.
+
+    Returns:
+        The result dict (also written as JSON): ``labels``, ``train`` (steps, tokens, wall time),
+        ``loss`` (:func:`_loss_record`), ``probe`` (held-out MSE etc. of the trained network,
+        ``untrained_mse``, ``shuffle_mse``), ``dimensions`` (``theory`` and ``learned``), and for
+        1-D jobs ``structure_1d`` (per checkpoint) and ``msp_structure_1d``.
+    """
+    from compmech.probe import cross_validated_probe, predict_features, probe_inputs, sequence_folds
+    from transformer.config import TrainConfig
+
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    name = job["name"]
+    seed = int(job.get("seed", 0))
+    config = TrainConfig.from_dict(job["train_config"])
+    run = _train_or_resume(config, out_dir / RUNS_DIR / name, progress)
+    t_train = time.perf_counter() - t0
+    hmm = run.hmm
+    cfg = run.model_config
+    n_inputs = cfg.n_ctx - 1 if run.config.bos else cfg.n_ctx
+    inputs = probe_inputs(hmm, n_inputs, seed=seed)
+    folds = sequence_folds(inputs.tokens.shape[0], seed=seed)
+    hook = _probe_hook(cfg)
+    final_step = run.checkpoint_steps[-1]
+
+    acts = _activations(run, run.load_params(final_step), inputs, hook)
+    trained = cross_validated_probe(acts, inputs.beliefs, folds, weights=inputs.weights,
+                                    spread=False, shuffle_seed=seed)
+    untrained = cross_validated_probe(_activations(run, run.load_params(0), inputs, hook),
+                                      inputs.beliefs, folds, weights=inputs.weights, spread=False,
+                                      shuffle=False)
+    predicted = predict_features(trained.probe, acts).reshape(-1, hmm.num_states)
+    true = inputs.beliefs.reshape(-1, hmm.num_states)
+
+    result: dict[str, Any] = {
+        "name": name,
+        "labels": dict(job.get("labels", {})),
+        "process": hmm.name,
+        "process_params": dict(run.config.process_params),
+        "model": cfg.to_dict(),
+        "train": {"steps": final_step, "tokens_seen": run.tokens_seen(final_step),
+                  "batch_size": run.config.batch_size, "minutes_budget": run.config.minutes,
+                  "wall_seconds": _last_wall_time(run)},
+        "loss": _loss_record(run),
+        "probe": {**trained.summary(), "hook": hook, "protocol": inputs.protocol,
+                  "untrained_mse": untrained.scores["mse"],
+                  "shuffle_mse": trained.shuffle_scores["mse"]},
+        "dimensions": {"theory": _theory_dimensions(hmm, true, seed),
+                       "learned": _dimensions_or_none(predicted, seed)},
+    }
+    pick = _subsample_index(true.shape[0], FIGURE_POINTS, seed)
+    arrays = {"true": true[pick].astype(np.float32), "predicted": predicted[pick].astype(np.float32)}
+
+    if job.get("analyse_1d") and cfg.d_model == 1:
+        result["structure_1d"], result["msp_structure_1d"], extra = _analyse_1d(
+            run, inputs, hook, true, int(job.get("max_checkpoints", 8)))
+        arrays.update(extra)
+    result["analysis_seconds"] = time.perf_counter() - t0 - t_train
+    result["seconds"] = time.perf_counter() - t0
+    (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out_dir / RESULTS_DIR / f"{name}.npz", **arrays)  # before the JSON marker
+    _atomic_write_text(result_path(out_dir, name), json.dumps(_jsonable(result), indent=1) + "\n")
+    return result
+
+
+def _last_wall_time(run) -> float | None:
+    walls = [m["wall_time"] for m in run.metrics if "wall_time" in m]
+    return float(walls[-1]) if walls else None
+
+
+def _analyse_1d(run, inputs, hook: str, true: np.ndarray, max_checkpoints: int):
+    """The single coordinate at each (selected) checkpoint vs the MSP's best 1-D projection."""
+    per_step = []
+    final = None
+    for step in _checkpoints_to_analyse(run.checkpoint_steps, max_checkpoints):
+        coord = _activations(run, run.load_params(step), inputs, hook).reshape(-1)
+        s = structure_1d(coord)
+        per_step.append({"step": step, "tokens_seen": run.tokens_seen(step), **s.as_dict()})
+        final = coord
+    fit = best_linear_direction(true, target=final)
+    pca_dir = best_linear_direction(true)
+    msp = {
+        "regression_direction": fit.direction.tolist(), "regression_r2": fit.r2,
+        "regression": structure_1d(fit.coordinates).as_dict(),
+        "pca_direction": pca_dir.direction.tolist(), "pca_variance_ratio": pca_dir.r2,
+        "pca": structure_1d(pca_dir.coordinates).as_dict(),
+    }
+    arrays = {"coordinate": final.astype(np.float32), "msp_projection": fit.coordinates,
+              "coordinate_beliefs": true.astype(np.float32)}
+    return per_step, msp, arrays
+
+
+def _run_job_quiet(job, out_dir):
+    """Worker entry point (module level so that spawned processes can import it)."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    return run_job(job, out_dir, progress=False)
+
+
+def run_jobs(jobs: Sequence[Mapping[str, Any]], out_dir, *, workers: int = 1,
+             on_result: Callable[[dict], None] | None = None, progress: bool = False) -> dict:
+    """Run jobs not yet finished (no ``results/<name>.json``), serially or in worker processes.
+
+    Args:
+        jobs: job dicts (see :func:`run_job`); names must be unique.
+        out_dir: the experiment folder.
+        workers: ``<= 1`` runs in this process; more uses a ``ProcessPoolExecutor`` (``spawn``) of
+            that many processes, each training on its own (CPU threads are shared).
+        on_result: called with each result as it arrives (finished ones first, in job order).
+        progress: training progress bars (serial mode only).
+
+    Returns:
+        ``{"results": {name: result}, "computed": [names run now], "skipped": [names reused]}``.
+    """
+    names = [j["name"] for j in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("job names must be unique")
+    out_dir = Path(out_dir)
+    (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    skipped, todo = [], []
+    for job in jobs:
+        path = result_path(out_dir, job["name"])
+        if path.exists():
+            results[job["name"]] = json.loads(path.read_text())
+            skipped.append(job["name"])
+            if on_result:
+                on_result(results[job["name"]])
+        else:
+            todo.append(job)
+    computed = []
+    if int(workers) <= 1:
+        for job in todo:
+            results[job["name"]] = run_job(job, out_dir, progress=progress)
+            computed.append(job["name"])
+            if on_result:
+                on_result(results[job["name"]])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx) as pool:
+            futures = {pool.submit(_run_job_quiet, dict(job), str(out_dir)): job["name"]
+                       for job in todo}
+            for fut in as_completed(futures):
+                name = futures[fut]
+                results[name] = fut.result()
+                computed.append(name)
+                if on_result:
+                    on_result(results[name])
+    return {"results": {n: results[n] for n in names}, "computed": computed, "skipped": skipped}
+
+
+def _check_manifest(out_dir: Path, settings: dict, force: bool) -> None:
+    """Refuse to mix two different experiments in one folder (unless ``force``)."""
+    path = out_dir / MANIFEST
+    settings = _jsonable(settings)
+    if path.exists() and not force:
+        saved = json.loads(path.read_text())
+        if saved != settings:
+            diff = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+            raise ValueError(f"{out_dir} holds an experiment with different settings ({', '.join(diff)}); "
+                             "use another folder, or force=True to rewrite its report")
+    _atomic_write_text(path, json.dumps(settings, indent=1) + "\n")
+
+
+def _base_config(base_config, overrides: Mapping[str, Any]):
+    from transformer.config import TrainConfig
+
+    base = TrainConfig() if base_config is None else base_config
+    if isinstance(base, Mapping):
+        base = TrainConfig.from_dict(base)
+    return base.replace(**overrides) if overrides else base
+
+
+# ===================================================================== bottleneck
+def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width: float | None = 2.0,
+                    steps: int | None = None, process: str = "mess3",
+                    process_params: Mapping[str, Any] | None = None, base_config=None,
+                    seed: int = 0, max_checkpoints: int = 8) -> list[dict]:
+    """The bottleneck experiment's jobs: one per width, ``ModelConfig(d_model=width)``, the rest of
+    the model (heads, ``d_head``, ``d_mlp``, layers) and the training as in ``base_config``.
+
+    Args:
+        widths: residual-stream widths (positive integers, distinct).
+        minutes_per_width: wall-clock training budget per width (``TrainConfig.minutes``); ``None``
+            trains for exactly ``steps``.
+        steps: optimiser steps (required when ``minutes_per_width`` is ``None``; with a budget it
+            only bounds the warm-up measurement).
+        process, process_params: the process (default: the paper's Mess3).
+        base_config: a :class:`transformer.TrainConfig` (or its dict) whose model and optimiser
+            settings are used (default ``TrainConfig()``).
+        seed: seed of initialisation, data, probe split and subsamples.
+        max_checkpoints: checkpoints analysed for the width-1 coordinate over training.
+    """
+    widths = [int(w) for w in widths]
+    if not widths or len(set(widths)) != len(widths) or min(widths) < 1:
+        raise ValueError(f"widths must be distinct positive integers; got {widths}")
+    from compmech.processes import get_process
+
+    hmm = get_process(process, **dict(process_params or {}))
+    overrides: dict[str, Any] = {"process": process, "process_params": dict(process_params or {}),
+                                 "seed": int(seed), "minutes": minutes_per_width}
+    if steps is not None:
+        overrides["steps"] = int(steps)
+    elif minutes_per_width is None:
+        raise ValueError("give minutes_per_width or steps")
+    base = _base_config(base_config, overrides)
+    vocab = hmm.vocab_size + (1 if base.bos else 0)
+    jobs = []
+    for w in widths:
+        model = base.model.__class__(**{**base.model.to_dict(), "d_model": w, "d_vocab": vocab})
+        cfg = base.replace(model=model)
+        jobs.append({"name": f"width_{w:03d}", "train_config": cfg.to_dict(),
+                     "labels": {"width": w}, "analyse_1d": w == 1,
+                     "max_checkpoints": int(max_checkpoints), "seed": int(seed)})
+    return jobs
+
+
+def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
+                   minutes_per_width: float | None = 2.0, steps: int | None = None,
+                   process: str = "mess3", process_params: Mapping[str, Any] | None = None,
+                   base_config=None, seed: int = 0, workers: int = 1, max_checkpoints: int = 8,
+                   force: bool = False, progress: bool = True, log: Callable[[str], None] | None = print
+                   ) -> dict:
+    """The bottleneck experiment: train at each residual width, analyse, write the report folder.
+
+    Resumable: a width whose ``results/width_WWW.json`` exists is not redone, an interrupted training
+    run continues from its last state. The report (``summary.json``, ``README.md``, PNG figures) is
+    rebuilt from all results at the end.
+
+    Args:
+        out_dir: the experiment folder (created).
+        widths, minutes_per_width, steps, process, process_params, base_config, seed,
+            max_checkpoints: see :func:`bottleneck_jobs`.
+        workers: parallel worker processes (1 = in this process).
+        force: rewrite a folder that holds an experiment with other settings (results of widths
+            already finished are still reused; delete them to redo).
+        progress: training progress bars (serial mode).
+        log: where table lines go (``None`` = silent).
+
+    Returns:
+        The summary dict (also ``out_dir/summary.json``), with ``"files"`` listing what was written.
+
+    Example:
+        >>> run_bottleneck("reports/bn", widths=(1, 2, 3, 64), minutes_per_width=1.0)  # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    jobs = bottleneck_jobs(widths, minutes_per_width=minutes_per_width, steps=steps, process=process,
+                           process_params=process_params, base_config=base_config, seed=seed,
+                           max_checkpoints=max_checkpoints)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(out_dir, {"experiment": "bottleneck", "process": process,
+                              "process_params": dict(process_params or {}), "seed": seed,
+                              "minutes_per_width": minutes_per_width, "steps": steps,
+                              "model": {k: v for k, v in jobs[0]["train_config"]["model"].items()
+                                        if k != "d_model"}}, force)
+    t0 = time.perf_counter()
+    printer = _TablePrinter(BOTTLENECK_COLUMNS, log)
+    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, progress=progress)
+    from compmech.experiment_reports import write_bottleneck_report
+
+    summary = write_bottleneck_report(out_dir, [ran["results"][j["name"]] for j in jobs],
+                                      wall_seconds=time.perf_counter() - t0, computed=ran["computed"])
+    return summary
+
+
+# ===================================================================== sweep
+def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
+               extras: Sequence[str] = DEFAULT_EXTRAS, *, minutes_per_point: float | None = 2.0,
+               steps: int | None = None, base_config=None, seed: int = 0) -> list[dict]:
+    """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process.
+
+    Every point trains the same model shape (``base_config.model`` with ``d_vocab`` set to the
+    process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``).
+    """
+    from compmech.processes import get_process
+
+    overrides: dict[str, Any] = {"seed": int(seed), "minutes": minutes_per_point}
+    if steps is not None:
+        overrides["steps"] = int(steps)
+    elif minutes_per_point is None:
+        raise ValueError("give minutes_per_point or steps")
+    base = _base_config(base_config, overrides)
+    points = [("mess3", {"x": float(x), "alpha": float(a)}, f"mess3_x{x:.3f}_a{a:.3f}")
+              for x in xs for a in alphas]
+    points += [(name, {}, name) for name in extras]
+    jobs = []
+    for process, params, name in points:
+        hmm = get_process(process, **params)  # validates the parameters now
+        vocab = hmm.vocab_size + (1 if base.bos else 0)
+        model = base.model.__class__(**{**base.model.to_dict(), "d_vocab": vocab})
+        cfg = base.replace(process=process, process_params=params, model=model, hmm=None)
+        jobs.append({"name": name, "train_config": cfg.to_dict(),
+                     "labels": {"process": process, **params}, "seed": int(seed)})
+    return jobs
+
+
+def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
+              extras: Sequence[str] = DEFAULT_EXTRAS, minutes_per_point: float | None = 2.0,
+              steps: int | None = None, base_config=None, seed: int = 0, workers: int = 1,
+              force: bool = False, progress: bool = False,
+              log: Callable[[str], None] | None = print) -> dict:
+    """The process sweep: one trained model per Mess3 ``(x, alpha)`` point and per extra process.
+
+    Prints one table line per point as it finishes (finished points of an earlier, interrupted
+    invocation first), then writes heat maps, ``summary.json`` and ``README.md``.
+
+    Args:
+        out_dir: the experiment folder.
+        xs, alphas: the Mess3 grid (rows ``x``, columns ``alpha``).
+        extras: other catalogue processes (default parameters) for the summary table.
+        minutes_per_point: training budget per point; ``None`` trains exactly ``steps``.
+        steps: optimiser steps (see :func:`bottleneck_jobs`).
+        base_config: model/optimiser settings (:class:`transformer.TrainConfig`).
+        seed: seed of every point.
+        workers: parallel worker processes.
+        force: see :func:`run_bottleneck`.
+        progress: training progress bars (serial mode).
+        log: where table lines go.
+
+    Returns:
+        The summary dict (also ``summary.json``).
+    """
+    out_dir = Path(out_dir)
+    jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
+                      base_config=base_config, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(out_dir, {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas),
+                              "extras": list(extras), "seed": seed,
+                              "minutes_per_point": minutes_per_point, "steps": steps,
+                              "model": jobs[0]["train_config"]["model"]}, force)
+    t0 = time.perf_counter()
+    printer = _TablePrinter(SWEEP_COLUMNS, log)
+    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, progress=progress)
+    from compmech.experiment_reports import write_sweep_report
+
+    return write_sweep_report(out_dir, [ran["results"][j["name"]] for j in jobs], xs=list(xs),
+                              alphas=list(alphas), wall_seconds=time.perf_counter() - t0,
+                              computed=ran["computed"], workers=workers)
+
+
+# ===================================================================== table lines
+def _get(result: Mapping, path: str):
+    cur: Any = result
+    for key in path.split("."):
+        if not isinstance(cur, Mapping) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+#: (header, path in the result dict, format) of the printed/markdown tables.
+BOTTLENECK_COLUMNS = (
+    ("width", "labels.width", "d"),
+    ("steps", "train.steps", "d"),
+    ("loss gap (nats)", "loss.loss_gap", ".4f"),
+    ("probe MSE", "probe.mse_test", ".2e"),
+    ("untrained MSE", "probe.untrained_mse", ".2e"),
+    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
+    ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
+    ("learned corr dim", "dimensions.learned.correlation.dimension", ".2f"),
+    ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
+    ("minutes", "seconds", ".1f"),
+)
+SWEEP_COLUMNS = (
+    ("point", "name", "s"),
+    ("steps", "train.steps", "d"),
+    ("loss gap (nats)", "loss.loss_gap", ".4f"),
+    ("probe MSE", "probe.mse_test", ".2e"),
+    ("untrained MSE", "probe.untrained_mse", ".2e"),
+    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
+    ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
+    ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
+    ("theory KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
+    ("minutes", "seconds", ".1f"),
+)
+
+
+def table_row(result: Mapping, columns) -> list[str]:
+    """The cells of one result in a table with ``columns`` ((header, path, format) triples)."""
+    cells = []
+    for _, path, spec in columns:
+        value = _get(result, path)
+        if path == "seconds" and value is not None:
+            value = value / 60.0
+        cells.append(_fmt(value, spec))
+    return cells
+
+
+class _TablePrinter:
+    """Prints a header, then one aligned line per result."""
+
+    def __init__(self, columns, log):
+        self.columns, self.log, self.started = columns, log, False
+        self.widths = [max(len(h), 10) for h, _, _ in columns]
+
+    def line(self, cells) -> str:
+        return "  ".join(c.rjust(w) for c, w in zip(cells, self.widths, strict=True))
+
+    def __call__(self, result: dict) -> None:
+        if self.log is None:
+            return
+        if not self.started:
+            self.log(self.line([h for h, _, _ in self.columns]))
+            self.started = True
+        self.log(self.line(table_row(result, self.columns)))
+
+
+__all__ = [
+    "BOTTLENECK_COLUMNS",
+    "DEFAULT_ALPHA",
+    "DEFAULT_EXTRAS",
+    "DEFAULT_RESOLUTIONS",
+    "DEFAULT_WIDTHS",
+    "DEFAULT_X",
+    "LinearDirection",
+    "SWEEP_COLUMNS",
+    "Structure1D",
+    "best_linear_direction",
+    "bottleneck_jobs",
+    "cluster_counts_1d",
+    "cluster_dimension_1d",
+    "result_path",
+    "run_bottleneck",
+    "run_job",
+    "run_jobs",
+    "run_sweep",
+    "structure_1d",
+    "sweep_jobs",
+    "table_row",
+]

@@ -1,0 +1,183 @@
+"""Bottleneck and sweep experiments: the 1-D fractal analysis against known sets, and tiny end-to-end
+runs (real training of tiny models for a few steps), including resuming a partly finished sweep."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from compmech.experiments import (
+    best_linear_direction,
+    bottleneck_jobs,
+    cluster_counts_1d,
+    result_path,
+    run_bottleneck,
+    run_sweep,
+    structure_1d,
+)
+
+LOG2_LOG3 = math.log(2) / math.log(3)
+
+
+def cantor_points(levels: int) -> np.ndarray:
+    """Left end points of the 2^levels intervals of the middle-thirds Cantor set at ``levels``."""
+    digits = (np.arange(2**levels)[:, None] >> np.arange(levels)) & 1
+    return (2 * digits * 3.0 ** -np.arange(1, levels + 1)).sum(1)
+
+
+# ----------------------------------------------------------------------- 1-D analysis, known answers
+def test_cantor_cluster_counts_are_powers_of_two():
+    x = cantor_points(12)
+    x = x / (x.max() - x.min())  # range 1 (the largest point is 1 - 3^-12)
+    res = 0.5 * 3.0 ** -np.arange(0, 9)  # between consecutive gap sizes 3^-j
+    counts = cluster_counts_1d(x, res)
+    np.testing.assert_array_equal(counts, 2 ** np.arange(0, 9))
+
+
+def test_cantor_dimensions_are_log2_over_log3():
+    s = structure_1d(cantor_points(14), resolutions=np.geomspace(0.2, 1e-5, 30))
+    assert s.num_distinct == 2**14
+    assert abs(s.cluster_dimension - LOG2_LOG3) < 0.03, s.cluster_dimension
+    assert abs(s.box_counting.dimension - LOG2_LOG3) < 0.06, s.box_counting.dimension
+
+
+def test_interval_has_dimension_one_and_finite_set_dimension_zero():
+    line = structure_1d(np.random.default_rng(0).uniform(size=200_000))
+    assert abs(line.box_counting.dimension - 1.0) < 0.05
+    # an interval is one cluster at every resolution coarser than the typical gap
+    assert line.cluster_counts[0] == 1
+    finite = structure_1d(np.repeat(np.arange(7.0), 1000))
+    assert finite.num_distinct == 7
+    np.testing.assert_array_equal(finite.cluster_counts[1:], 7)  # all resolutions < 1/6
+    assert abs(finite.box_counting.dimension) < 0.05
+    assert abs(finite.cluster_dimension) < 1e-9
+
+
+def test_constant_values_are_one_cluster_and_bad_values_raise():
+    s = structure_1d(np.zeros(10))
+    assert s.num_distinct == 1 and (s.cluster_counts == 1).all()
+    assert s.box_counting is None and s.as_dict()["box_counting_dimension"] is None
+    with pytest.raises(ValueError, match="NaN"):
+        structure_1d([0.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match="1-D"):
+        structure_1d(np.zeros((4, 2)))
+
+
+def test_best_linear_direction_recovers_a_planted_direction():
+    rng = np.random.default_rng(1)
+    beliefs = rng.dirichlet(np.ones(3), size=5000)
+    u = np.array([1.0, -2.0, 1.0]) / math.sqrt(6)  # sum 0, unit
+    target = 3.0 * beliefs @ u + 0.7
+    fit = best_linear_direction(beliefs, target=target)
+    np.testing.assert_allclose(fit.direction, u, atol=1e-9)  # sign: increases with the target
+    assert fit.r2 > 1 - 1e-12
+    np.testing.assert_allclose(fit.coordinates, beliefs @ u, atol=1e-12)
+    fit_neg = best_linear_direction(beliefs, target=-target)
+    np.testing.assert_allclose(fit_neg.direction, -u, atol=1e-9)
+
+
+def test_best_linear_direction_pca_finds_the_long_axis():
+    rng = np.random.default_rng(2)
+    t = rng.uniform(-0.3, 0.3, 4000)
+    u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
+    v = np.array([1.0, 1.0, -2.0]) / math.sqrt(6)
+    beliefs = 1 / 3 + t[:, None] * u + 0.01 * rng.normal(size=4000)[:, None] * v
+    fit = best_linear_direction(beliefs)
+    assert abs(abs(fit.direction @ u) - 1) < 1e-3
+    assert fit.r2 > 0.99 and abs(fit.direction.sum()) < 1e-12
+
+
+def test_bad_arguments_raise_one_line_errors():
+    with pytest.raises(ValueError, match="distinct positive"):
+        bottleneck_jobs((1, 1), minutes_per_width=None, steps=5)
+    with pytest.raises(ValueError, match="minutes_per_width or steps"):
+        bottleneck_jobs((1,), minutes_per_width=None)
+    with pytest.raises(ValueError, match="rows"):
+        best_linear_direction(np.ones((5, 3)) / 3, target=np.ones(4))
+
+
+# ----------------------------------------------------------------------- tiny end-to-end runs
+def tiny_config():
+    from transformer import ModelConfig, TrainConfig
+
+    return TrainConfig(model=ModelConfig(n_layers=1, d_model=2, d_head=2, d_mlp=4, n_ctx=3),
+                       steps=10, batch_size=16, eval_every=10, log_every=10, steps_per_call=5,
+                       warmup_steps=2, checkpoints_per_decade=1)
+
+
+@pytest.fixture(scope="module")
+def bottleneck_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bottleneck")
+    lines = []
+    summary = run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
+                             base_config=tiny_config(), progress=False, log=lines.append)
+    return out, summary, lines
+
+
+def test_bottleneck_end_to_end(bottleneck_dir):
+    out, summary, lines = bottleneck_dir
+    for name in summary["files"]:
+        assert (out / name).is_file(), name
+    assert len(lines) == 3  # header + one line per width, printed as they finished
+    rows = {r["labels"]["width"]: r for r in summary["rows"]}
+    assert sorted(rows) == [1, 2]
+    for r in rows.values():
+        gap = np.array(r["loss"]["loss_gap_per_position"])
+        assert gap.shape == (3,) and (gap > -1e-4).all()  # nobody beats the optimum
+        assert r["model"]["d_model"] == r["labels"]["width"]
+        assert 0 < r["probe"]["mse_test"] and 0 < r["probe"]["untrained_mse"]
+        assert r["train"]["steps"] == 10
+    one = rows[1]
+    steps = [s["step"] for s in one["structure_1d"]]
+    assert steps[0] == 0 and steps[-1] == 10
+    # pre-LayerNorm at width 1: the coordinate is W_E[x_t] + W_pos[t] + const, so at most
+    # V * n_ctx distinct values whatever the training (a real property; breaks if the model changes)
+    for s in one["structure_1d"]:
+        assert s["num_distinct"] <= 3 * 3
+    assert one["msp_structure_1d"]["regression"]["num_distinct"] > 9  # the MSP is richer
+    data = np.load(out / "results" / "width_001.npz")
+    assert data["coordinate"].shape == (27 * 3,)
+    assert "width1_coordinate.png" in summary["files"]
+    assert "structure_1d" not in rows[2]
+
+
+def test_bottleneck_resume_and_settings_guard(bottleneck_dir):
+    out, _, _ = bottleneck_dir
+    before = result_path(out, "width_002").stat().st_mtime_ns
+    again = run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
+                           base_config=tiny_config(), progress=False, log=None)
+    assert again["environment"]["computed_now"] == []
+    assert result_path(out, "width_002").stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match="different settings"):
+        run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10, seed=1,
+                       base_config=tiny_config(), progress=False, log=None)
+
+
+def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
+    kwargs = dict(xs=(0.05, 0.2), alphas=(0.6, 0.85), extras=(), minutes_per_point=None, steps=10,
+                  base_config=tiny_config())
+    lines = []
+    summary = run_sweep(tmp_path, log=lines.append, **kwargs)
+    assert len(lines) == 1 + 4
+    assert sorted(summary["environment"]["computed_now"]) == sorted(r["name"] for r in summary["rows"])
+    assert (tmp_path / "sweep_heatmaps.png").is_file() and (tmp_path / "README.md").is_file()
+    names = [r["name"] for r in summary["rows"]]
+    assert names[0] == "mess3_x0.050_a0.600"
+    # theory: Kaplan-Yorke dimension lies in [0, 2] for every Mess3 point
+    for r in summary["rows"]:
+        assert 0 <= r["dimensions"]["theory"]["kaplan_yorke"] <= 2
+
+    # interrupt: two points lose their result; the other two must not be redone
+    kept, lost = names[:2], names[2:]
+    mtimes = {n: result_path(tmp_path, n).stat().st_mtime_ns for n in kept}
+    for n in lost:
+        result_path(tmp_path, n).unlink()
+    lines.clear()
+    again = run_sweep(tmp_path, log=lines.append, **kwargs)
+    assert sorted(again["environment"]["computed_now"]) == sorted(lost)
+    for n in kept:
+        assert result_path(tmp_path, n).stat().st_mtime_ns == mtimes[n]
+    assert len(lines) == 1 + 4  # finished points are still printed in the table
+    table = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["name"] for r in table["rows"]] == names
