@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from compmech.geometry import belief_colors, pca, simplex_projection
+from compmech.geometry import SQRT3_2, belief_colors, pca, simplex_projection
 from compmech.hmm import HMM
 
 
@@ -72,6 +72,8 @@ def plot_beliefs(beliefs, hmm: HMM, *, weights=None, ax=None, title: str | None 
         outline = np.vstack([corners, corners[:1]])
         ax.plot(outline[:, 0], outline[:, 1], color="0.6", lw=0.8, zorder=0)
         ax.set_aspect("equal")
+        ax.set_xlim(-0.08, 1.08)
+        ax.set_ylim(-0.08, SQRT3_2 + 0.08)
         ax.axis("off")
     elif labels is not None:
         ax.set_xlabel(labels[0])
@@ -81,7 +83,7 @@ def plot_beliefs(beliefs, hmm: HMM, *, weights=None, ax=None, title: str | None 
         ax.scatter(*corners[k], marker="^", s=60, facecolor="none", edgecolor="k", zorder=3)
         offset = corners[k] - centre
         offset = 0.06 * offset / (np.linalg.norm(offset) or 1.0)
-        ax.annotate(str(name), corners[k] + offset, ha="center", va="center", fontsize=10)
+        ax.text(*(corners[k] + offset), str(name), ha="center", va="center", fontsize=11)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
