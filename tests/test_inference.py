@@ -174,6 +174,20 @@ def test_filter_from_explicit_start_matches_brute_force(name):
     check_against_oracle(hmm, words, init=init)
 
 
+def test_filter_and_sample_large_model_match_brute_force():
+    """A model with V * S * S = 300 terms (kernels may take a different, non-unrolled path)."""
+    hmm = get_process("random_hmm", num_states=10, vocab_size=3, seed=5, concentration=0.5)
+    samples = sample(hmm, 16, 64, seed=2)
+    f = filter_beliefs(hmm, samples.tokens)
+    np.testing.assert_allclose(samples.beliefs, f.beliefs, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(f.beliefs.sum(-1), 1.0, rtol=0, atol=1e-12)
+    rng = np.random.default_rng(3)
+    words = np.concatenate([samples.tokens[:2, :3], rng.integers(0, 3, size=(2, 3))]).astype(np.int32)
+    check_against_oracle(hmm, words)
+    _, probs = enumerate_words(hmm, 4)
+    assert abs(probs.sum() - 1) < 1e-12
+
+
 # ------------------------------------------------------------- brute-force oracle: random HMMs
 @settings(max_examples=25, deadline=None)
 @given(hmms_with_words())
