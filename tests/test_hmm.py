@@ -370,3 +370,19 @@ def test_json_invalid_hmm_inside(tmp_path):
 def test_json_missing_file(tmp_path):
     with pytest.raises(ValueError, match="not found"):
         load_hmm(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("params", None, "'params' must be an object"),
+    ("params", [1, 2], "'params' must be an object"),
+    ("state_names", 5, "'state_names' must be a list of strings"),
+    ("token_names", "ab", "'token_names' must be a list of strings"),
+    ("initial_distribution", "a", "'initial_distribution' must be a list of numbers"),
+    ("initial_distribution", [0.5, 0.6], "sum to 1"),
+])
+def test_json_malformed_fields(tmp_path, field, value, match):
+    """Wrong types inside a JSON file give ValueError naming the field (not TypeError)."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"transition_matrices": golden_mean_T().tolist(), field: value}))
+    with pytest.raises(ValueError, match=match):
+        load_hmm(path)

@@ -169,11 +169,23 @@ class HMM:
                 f"{source}: 'transition_matrices' must be nested lists of numbers of shape (V, S, S)"
             ) from err
         init = data.get("initial_distribution")
+        if init is not None:
+            try:
+                init = np.asarray(init, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{source}: 'initial_distribution' must be a list of numbers") from err
+        params = data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise ValueError(f"{source}: 'params' must be an object; got {type(params).__name__}")
+        for key in ("state_names", "token_names"):
+            names = data.get(key)
+            if names is not None and (isinstance(names, str) or not isinstance(names, Sequence)):
+                raise ValueError(f"{source}: {key!r} must be a list of strings")
         return cls(
             T,
-            initial_distribution=None if init is None else np.asarray(init, dtype=np.float64),
+            initial_distribution=init,
             name=str(data.get("name", "custom")),
-            params=dict(data.get("params", {})),
+            params=dict(params),
             state_names=data.get("state_names"),
             token_names=data.get("token_names"),
         )
