@@ -469,6 +469,9 @@ def test_non_integer_tokens():
         filter_beliefs(get_process("z1r"), [0.5, 1.0])
     with pytest.raises(ValueError, match="scalar"):
         filter_beliefs(get_process("z1r"), 0)
+    for empty in ([], np.zeros((2, 0), dtype=int)):
+        with pytest.raises(ValueError, match=r"L >= 1; got shape"):
+            filter_beliefs(get_process("z1r"), empty)
 
 
 def test_bad_initial_distribution_in_filter():

@@ -207,6 +207,8 @@ def _as_tokens(hmm: HMM, tokens) -> np.ndarray:
     tokens = np.asarray(tokens)
     if tokens.ndim == 0:
         raise ValueError("tokens must have shape (..., L) with L >= 1; got a scalar")
+    if tokens.shape[-1] == 0:
+        raise ValueError(f"tokens must have shape (..., L) with L >= 1; got shape {tokens.shape}")
     if tokens.size and not np.issubdtype(tokens.dtype, np.integer):
         if not np.all(np.equal(np.mod(tokens, 1), 0)):
             raise ValueError(f"tokens must be integers; got dtype {tokens.dtype}")
