@@ -96,8 +96,8 @@ def test_merged_levels_equal_tree_levels_grouped_by_belief():
     tree = compmech.mixed_state_tree(hmm, 6)
     for level in iter_belief_levels(hmm, 6):
         b, p = merge_beliefs(tree.beliefs[level.depth], tree.probabilities[level.depth], 1e-12)
-        order_a = np.lexsort(level.beliefs.T)
-        order_b = np.lexsort(b.T)
+        order_a = np.lexsort(np.round(level.beliefs, 9).T)
+        order_b = np.lexsort(np.round(b, 9).T)
         np.testing.assert_allclose(level.beliefs[order_a], b[order_b], atol=1e-12)
         np.testing.assert_allclose(level.probabilities[order_a], p[order_b], atol=1e-14)
 

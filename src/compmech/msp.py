@@ -49,9 +49,11 @@ def expand(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int):
     """
     N, S = beliefs.shape
     joint = (beliefs @ flat).reshape(N, vocab_size, S)
-    next_probs = joint.sum(axis=2)
-    safe = np.where(next_probs > 0, next_probs, 1.0)
-    joint /= safe[:, :, None]
+    next_probs = beliefs @ flat.reshape(S, vocab_size, S).sum(axis=2)  # (N, V) by one matmul
+    if (next_probs > 0).all():
+        joint /= next_probs[:, :, None]
+    else:
+        joint /= np.where(next_probs > 0, next_probs, 1.0)[:, :, None]
     return next_probs, joint
 
 
@@ -204,14 +206,19 @@ def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None) -> Iterato
     probs = np.ones(1)
     yield beliefs, probs, np.full(1, -1, dtype=np.int64), np.full(1, -1, dtype=np.int32)
     for _ in range(depth):
+        N = beliefs.shape[0]
         next_probs, children = expand(beliefs, flat, V)
-        child_probs = probs[:, None] * next_probs  # (N, V)
-        keep = child_probs.reshape(-1) > 0
-        idx = np.flatnonzero(keep)
-        beliefs = children.reshape(-1, S)[idx]
-        probs = child_probs.reshape(-1)[idx]
-        parents = idx // V
-        tokens = (idx % V).astype(np.int32)
+        child_probs = (probs[:, None] * next_probs).reshape(-1)  # (N * V,)
+        if (child_probs > 0).all():  # every word continues: no gather needed
+            beliefs, probs = children.reshape(-1, S), child_probs
+            parents = np.repeat(np.arange(N, dtype=np.int64), V)
+            tokens = np.tile(np.arange(V, dtype=np.int32), N)
+        else:
+            idx = np.flatnonzero(child_probs > 0)
+            beliefs = children.reshape(-1, S)[idx]
+            probs = child_probs[idx]
+            parents = idx // V
+            tokens = (idx % V).astype(np.int32)
         yield beliefs, probs, parents, tokens
 
 
@@ -274,8 +281,11 @@ def iter_belief_levels(hmm: HMM, depth: int, *, tol: float = 1e-12, initial_dist
             )
         next_probs, children = expand(beliefs, flat, V)
         child_probs = (probs[:, None] * next_probs).reshape(-1)
-        idx = np.flatnonzero(child_probs > 0)
-        beliefs, probs = merge_beliefs(children.reshape(-1, S)[idx], child_probs[idx], tol)
+        children = children.reshape(-1, S)
+        if not (child_probs > 0).all():
+            idx = np.flatnonzero(child_probs > 0)
+            children, child_probs = children[idx], child_probs[idx]
+        beliefs, probs = merge_beliefs(children, child_probs, tol)
         yield BeliefLevel(d, beliefs, probs)
 
 
