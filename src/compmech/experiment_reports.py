@@ -264,8 +264,10 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
         markdown_table(results, BOTTLENECK_COLUMNS),
         "",
         "Loss gap = mean over positions of (held-out cross-entropy - myopic-entropy optimum). "
-        "Dimensions are of the probe's predicted beliefs (learned) and of the true beliefs of the same "
-        "points (theory), with the same estimators (`compmech.geometry.fractal_dimensions`).",
+        "Dimensions (`compmech.analysis.fractal_comparison`): of the distinct true beliefs (theory, "
+        "at most 10k of them) and of the probe's predictions at the same points (learned), with the "
+        "same estimators (`compmech.geometry.fractal_dimensions`). One-hot: probe on the (last token "
+        "x position) one-hot, the best any function of the current token and position can do.",
         "",
     ]
     one = [r for r in results if "structure_1d" in r]
@@ -407,8 +409,9 @@ def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_sec
         "",
         markdown_table(results, SWEEP_COLUMNS),
         "",
-        "Theory box dim: box-counting dimension of the true beliefs of all probe points (every "
-        "length-n_ctx word at every position); learned: the same estimator on the probe's predictions. "
+        "Theory box dim: box-counting dimension of the distinct true beliefs of the probe points (every "
+        "length-n_ctx word at every position; at most 10k); learned: the same estimator on the "
+        "probe's predictions at those points. "
         "KY: Kaplan-Yorke (Lyapunov) dimension of the Blackwell measure.",
         "",
         "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",

@@ -289,6 +289,9 @@ def _train_or_resume(train_config, run_dir: Path, progress: bool):
         if mine != theirs:
             raise ValueError(f"{run_dir} holds a run with a different configuration; remove it or "
                              "use another output folder")
+        run = transformer.load_run(run_dir)
+        if run.checkpoint_steps and run.checkpoint_steps[-1] >= run.config.steps:
+            return run  # finished earlier (its analysis was interrupted)
         if (run_dir / "checkpoints" / "train_state.msgpack").exists():
             transformer.train(None, run_dir, resume=True, progress=progress)
             return transformer.load_run(run_dir)
@@ -296,19 +299,6 @@ def _train_or_resume(train_config, run_dir: Path, progress: bool):
         return transformer.load_run(run_dir)
     transformer.train(train_config, run_dir, progress=progress)
     return transformer.load_run(run_dir)
-
-
-def _probe_hook(model_config) -> str:
-    return f"blocks.{model_config.n_layers - 1}.hook_resid_post"
-
-
-def _activations(run, params, inputs, hook: str) -> np.ndarray:
-    """``(N, P, d_model)`` activations at ``hook`` aligned with ``inputs.beliefs`` (BOS dropped)."""
-    import transformer
-
-    acts = transformer.collect_activations(params, run.model_config, run.model_inputs(inputs.tokens),
-                                           hooks=[hook])[hook]
-    return acts[:, 1:] if run.bos_token is not None else acts
 
 
 def _loss_record(run) -> dict:
@@ -328,8 +318,8 @@ def _loss_record(run) -> dict:
 _THEORY_CACHE: dict[str, dict] = {}
 
 
-def _theory_dimensions(hmm, beliefs: np.ndarray, seed: int, blackwell_points: int = 200_000) -> dict:
-    """Fractal dimensions of the theory's belief cloud and the Kaplan-Yorke dimension.
+def _kaplan_yorke(hmm, seed: int, blackwell_points: int = 200_000) -> dict:
+    """Kaplan-Yorke dimension of the Blackwell measure, with the Lyapunov exponents and ``h_mu``.
 
     One Blackwell sample (``blackwell_points`` beliefs in 100 chains) serves both the Lyapunov
     spectrum and the entropy rate. Cached per process within this Python process (all widths of the
@@ -339,10 +329,10 @@ def _theory_dimensions(hmm, beliefs: np.ndarray, seed: int, blackwell_points: in
     from compmech.information import entropy_rate
     from compmech.msp import blackwell_sample
 
-    key = json.dumps([hmm.to_dict(), list(beliefs.shape), seed, blackwell_points], default=str)
+    key = json.dumps([hmm.to_dict(), seed, blackwell_points], default=str)
     if key in _THEORY_CACHE:
         return _THEORY_CACHE[key]
-    out: dict[str, Any] = {"point_cloud": _dimensions_or_none(beliefs, seed)}
+    out: dict[str, Any] = {}
     try:
         sample = blackwell_sample(hmm, blackwell_points, seed, num_chains=100)
         spectrum = lyapunov_spectrum(hmm, sample=sample)
@@ -355,15 +345,6 @@ def _theory_dimensions(hmm, beliefs: np.ndarray, seed: int, blackwell_points: in
         out["kaplan_yorke_error"] = str(err)
     _THEORY_CACHE[key] = out
     return out
-
-
-def _dimensions_or_none(points: np.ndarray, seed: int) -> dict | None:
-    from compmech.geometry import fractal_dimensions
-
-    try:
-        return fractal_dimensions(points, seed=seed).as_dict()
-    except ValueError:  # a cloud with no extent
-        return None
 
 
 def _subsample_index(n: int, k: int, seed: int) -> np.ndarray:
@@ -383,6 +364,11 @@ def _checkpoints_to_analyse(steps: Sequence[int], k: int) -> list[int]:
 def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     """Train one model and analyse it; write ``results/<name>.json`` (and ``.npz`` figure data).
 
+    The probe is :func:`compmech.analysis.analyze_run` on the last block's output (the paper's
+    protocol, with the shuffle control and the untrained, one-hot and random-feature baselines, and
+    its fractal comparison of the true and predicted belief clouds); its ``probe.json`` stays in the
+    run directory.
+
     Args:
         job: ``{"name": str, "train_config": TrainConfig.to_dict(), "labels": dict (copied into the
             result), "analyse_1d": bool, "max_checkpoints": int, "seed": int}``.
@@ -391,11 +377,13 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
 
     Returns:
         The result dict (also written as JSON): ``labels``, ``train`` (steps, tokens, wall time),
-        ``loss`` (:func:`_loss_record`), ``probe`` (held-out MSE etc. of the trained network,
-        ``untrained_mse``, ``shuffle_mse``), ``dimensions`` (``theory`` and ``learned``), and for
-        1-D jobs ``structure_1d`` (per checkpoint) and ``msp_structure_1d``.
+        ``loss`` (per-position gap to the optimum), ``probe`` (held-out MSE of the trained network,
+        ``shuffle_mse``, ``untrained_mse``, ``onehot_mse``, ``random_mse``), ``dimensions``
+        (``theory``: point cloud and Kaplan-Yorke; ``learned``: the probe's predictions;
+        ``residual_projection``), and for width-1 jobs ``structure_1d`` (per checkpoint) and
+        ``msp_structure_1d``.
     """
-    from compmech.probe import cross_validated_probe, predict_features, probe_inputs, sequence_folds
+    from compmech.analysis import POINTS_FILE, analyze_run, last_hook
     from transformer.config import TrainConfig
 
     t0 = time.perf_counter()
@@ -403,25 +391,19 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     name = job["name"]
     seed = int(job.get("seed", 0))
     config = TrainConfig.from_dict(job["train_config"])
-    run = _train_or_resume(config, out_dir / RUNS_DIR / name, progress)
+    run_dir = out_dir / RUNS_DIR / name
+    run = _train_or_resume(config, run_dir, progress)
     t_train = time.perf_counter() - t0
-    hmm = run.hmm
-    cfg = run.model_config
-    n_inputs = cfg.n_ctx - 1 if run.config.bos else cfg.n_ctx
-    inputs = probe_inputs(hmm, n_inputs, seed=seed)
-    folds = sequence_folds(inputs.tokens.shape[0], seed=seed)
-    hook = _probe_hook(cfg)
-    final_step = run.checkpoint_steps[-1]
-
-    acts = _activations(run, run.load_params(final_step), inputs, hook)
-    trained = cross_validated_probe(acts, inputs.beliefs, folds, weights=inputs.weights,
-                                    spread=False, shuffle_seed=seed)
-    untrained = cross_validated_probe(_activations(run, run.load_params(0), inputs, hook),
-                                      inputs.beliefs, folds, weights=inputs.weights, spread=False,
-                                      shuffle=False)
-    predicted = predict_features(trained.probe, acts).reshape(-1, hmm.num_states)
-    true = inputs.beliefs.reshape(-1, hmm.num_states)
-
+    hmm, cfg = run.hmm, run.model_config
+    hook = last_hook(cfg)
+    report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
+                         progress=False)
+    final_step = report["step"]
+    probe = dict(report["hooks"][hook])
+    for key, value in probe.pop("baselines", {}).items():
+        probe[f"{key}_mse"] = value
+    probe.pop("baselines_r2", None)
+    fractal = report.get("fractal") or {}
     result: dict[str, Any] = {
         "name": name,
         "labels": dict(job.get("labels", {})),
@@ -432,18 +414,21 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
                   "batch_size": run.config.batch_size, "minutes_budget": run.config.minutes,
                   "wall_seconds": _last_wall_time(run)},
         "loss": _loss_record(run),
-        "probe": {**trained.summary(), "hook": hook, "protocol": inputs.protocol,
-                  "untrained_mse": untrained.scores["mse"],
-                  "shuffle_mse": trained.shuffle_scores["mse"]},
-        "dimensions": {"theory": _theory_dimensions(hmm, true, seed),
-                       "learned": _dimensions_or_none(predicted, seed)},
+        "probe": {"hook": hook, "protocol": report["protocol"]["inputs"], **probe},
+        "dimensions": {
+            "theory": {"point_cloud": fractal.get("dimensions_true"), **_kaplan_yorke(hmm, seed)},
+            "learned": fractal.get("dimensions_predicted"),
+            "residual_projection": fractal.get("dimensions_residual_projection"),
+            "pairwise_distance_correlation": fractal.get("pairwise_distance_correlation"),
+            "num_distinct_points": fractal.get("num_distinct_points"),
+        },
     }
-    pick = _subsample_index(true.shape[0], FIGURE_POINTS, seed)
-    arrays = {"true": true[pick].astype(np.float32), "predicted": predicted[pick].astype(np.float32)}
+    with np.load(run_dir / POINTS_FILE) as points:
+        arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
 
     if job.get("analyse_1d") and cfg.d_model == 1:
         result["structure_1d"], result["msp_structure_1d"], extra = _analyse_1d(
-            run, inputs, hook, true, int(job.get("max_checkpoints", 8)))
+            run, hook, seed, int(job.get("max_checkpoints", 8)))
         arrays.update(extra)
     result["analysis_seconds"] = time.perf_counter() - t0 - t_train
     result["seconds"] = time.perf_counter() - t0
@@ -458,12 +443,17 @@ def _last_wall_time(run) -> float | None:
     return float(walls[-1]) if walls else None
 
 
-def _analyse_1d(run, inputs, hook: str, true: np.ndarray, max_checkpoints: int):
-    """The single coordinate at each (selected) checkpoint vs the MSP's best 1-D projection."""
+def _analyse_1d(run, hook: str, seed: int, max_checkpoints: int):
+    """The single coordinate at each (selected) checkpoint vs the MSP's best 1-D projection, over
+    every probe input and position (:func:`compmech.analysis.probe_data`)."""
+    from compmech.analysis import collect, probe_data
+
+    data = probe_data(run, seed=seed)
+    true = data.beliefs.reshape(-1, data.beliefs.shape[-1])
     per_step = []
     final = None
     for step in _checkpoints_to_analyse(run.checkpoint_steps, max_checkpoints):
-        coord = _activations(run, run.load_params(step), inputs, hook).reshape(-1)
+        coord = collect(run, run.load_params(step), data, [hook])[hook].reshape(-1)
         s = structure_1d(coord)
         per_step.append({"step": step, "tokens_seen": run.tokens_seen(step), **s.as_dict()})
         final = coord
@@ -753,10 +743,12 @@ BOTTLENECK_COLUMNS = (
     ("loss gap (nats)", "loss.loss_gap", ".4f"),
     ("probe MSE", "probe.mse_test", ".2e"),
     ("untrained MSE", "probe.untrained_mse", ".2e"),
+    ("one-hot MSE", "probe.onehot_mse", ".2e"),
     ("shuffle MSE", "probe.shuffle_mse", ".2e"),
     ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
     ("learned corr dim", "dimensions.learned.correlation.dimension", ".2f"),
     ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
+    ("theory corr dim", "dimensions.theory.point_cloud.correlation.dimension", ".2f"),
     ("minutes", "seconds", ".1f"),
 )
 SWEEP_COLUMNS = (
@@ -765,6 +757,7 @@ SWEEP_COLUMNS = (
     ("loss gap (nats)", "loss.loss_gap", ".4f"),
     ("probe MSE", "probe.mse_test", ".2e"),
     ("untrained MSE", "probe.untrained_mse", ".2e"),
+    ("one-hot MSE", "probe.onehot_mse", ".2e"),
     ("shuffle MSE", "probe.shuffle_mse", ".2e"),
     ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
     ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
