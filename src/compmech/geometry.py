@@ -395,7 +395,7 @@ class LyapunovSpectrum(NamedTuple):
 
     Attributes:
         exponents: ``(S - 1,)`` ``lambda_1 >= ... >= lambda_{S-1}``, mean over chains.
-        stderr: ``(S - 1,)`` standard error over independent chains.
+        stderr: ``(S - 1,)`` standard error over independent chains (NaN for a ``-inf`` exponent).
         num_steps: tokens per chain.
         num_chains: independent chains.
     """
@@ -472,7 +472,7 @@ def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100,
     with np.errstate(invalid="ignore"):
         stderr = per_chain.std(axis=0, ddof=1) / np.sqrt(C) if C > 1 else np.full(
             per_chain.shape[1], np.inf)
-    return LyapunovSpectrum(per_chain.mean(axis=0), np.nan_to_num(stderr, nan=0.0), K, C)
+    return LyapunovSpectrum(per_chain.mean(axis=0), stderr, K, C)
 
 
 def kaplan_yorke_dimension(exponents, entropy_rate_nats: float) -> float:

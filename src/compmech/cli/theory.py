@@ -161,6 +161,9 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         dims["lyapunov_exponents_nats"] = [_finite(v) for v in spectrum.exponents]
         dims["lyapunov_stderr_nats"] = [_finite(v) for v in spectrum.stderr]
         dims["kaplan_yorke"] = kaplan_yorke_dimension(spectrum.exponents, rate.nats)
+        if np.isinf(spectrum.exponents).any():
+            dims["lyapunov_note"] = ("null exponents are -inf: some token collapses every belief "
+                                     "to one point (the process synchronises on it)")
     out["fractal_dimension"] = dims
     return out
 
