@@ -74,7 +74,7 @@ def test_generate_refuses_to_overwrite_without_force(tmp_path, capsys):
     [
         (["generate", "nope", "-n", "2", "-l", "3", "--seed", "0"], "unknown process 'nope'; valid processes: even"),
         (["generate", "mess3", "-p", "y=1", "-n", "2", "-l", "3", "--seed", "0"], "has no parameter y; valid parameters: x=0.05"),
-        (["generate", "mess3", "-p", "x=0.9", "-n", "2", "-l", "3", "--seed", "0"], "x must be in [0, 0.5]"),
+        (["generate", "mess3", "-p", "x=0.9", "-n", "2", "-l", "3", "--seed", "0"], "x must be in (0, 0.5]"),
         (["generate", "mess3", "-p", "x", "-n", "2", "-l", "3", "--seed", "0"], "must look like KEY=VALUE"),
         (["generate", "mess3", "-n", "0", "-l", "3", "--seed", "0"], "--num-sequences must be >= 1"),
         (["generate", "mess3", "-n", "2", "-l", "3"], "required: --seed"),

@@ -24,9 +24,9 @@ def test_mess3_matches_formula(x, alpha):
     assert hmm.params == {"x": x, "alpha": alpha}
 
 
-def test_mess3_x_zero_is_reported_non_ergodic():
+def test_mess3_x_zero_is_rejected_as_non_ergodic():
     # x = 0: the hidden state never changes, so every distribution is stationary.
-    with pytest.raises(ValueError, match="not ergodic"):
+    with pytest.raises(ValueError, match=r"x must be in \(0, 0.5\].*not ergodic"):
         mess3(x=0.0)
 
 

@@ -49,8 +49,11 @@ def mess3(x: float = 0.05, alpha: float = 0.85) -> HMM:
     """
     x = _check_probability("x", x)
     alpha = _check_probability("alpha", alpha)
-    if x > 0.5:
-        raise ValueError(f"parameter x must be in [0, 0.5] (so that 1 - 2x >= 0); got {x}")
+    if not 0 < x <= 0.5:
+        raise ValueError(
+            f"parameter x must be in (0, 0.5]: x = 0 freezes the hidden state (not ergodic) and "
+            f"x > 0.5 makes 1 - 2x negative; got {x}"
+        )
     b = (1.0 - alpha) / 2.0
     y = 1.0 - 2.0 * x
     eye = np.eye(3)
