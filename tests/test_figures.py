@@ -104,7 +104,7 @@ def test_emergence_gif_has_one_frame_per_checkpoint(clouds, tmp_path):
 def test_caption_lists_baselines_and_controls():
     text = fg.baseline_caption(2e-4, {"untrained": 0.02, "onehot": 0.03, "random": 0.05}, 0.051,
                                0.05)
-    for word in ("held-out MSE 0.0002", "untrained", "one-hot", "random", "shuffled", "variance"):
+    for word in ("held-out MSE 2.0e-04", "untrained", "one-hot", "random", "shuffled", "variance"):
         assert word in text
 
 

@@ -205,11 +205,23 @@ def test_onehot_baseline_predicts_the_mean_belief_per_token_and_position():
             np.testing.assert_allclose(pred[sel, t], np.broadcast_to(mean, (sel.sum(), 3)), atol=1e-10)
 
 
-def test_random_features_are_seeded_noise_of_the_given_width():
-    R = random_features((50, 4), 16, seed=3)
-    assert R.shape == (50, 4, 16) and R.dtype == np.float32
-    np.testing.assert_array_equal(R, random_features((50, 4), 16, seed=3))
-    assert abs(R.std() - 1) < 0.05
+def test_random_features_are_seeded_normal_noise_independent_of_chunking():
+    R = random_features((500, 4), 16, seed=3)
+    assert R.shape == (500, 4, 16)
+    full = R(np.arange(500))
+    assert full.shape == (500, 4, 16) and full.dtype == np.float32
+    np.testing.assert_array_equal(full[[7, 3]], R(np.array([7, 3])))
+    np.testing.assert_array_equal(full, random_features((500, 4), 16, seed=3)(np.arange(500)))
+    assert not np.array_equal(full, random_features((500, 4), 16, seed=4)(np.arange(500)))
+    flat = full.reshape(-1, 16).astype(np.float64)
+    assert abs(flat.mean()) < 0.02 and abs(flat.std() - 1) < 0.02
+    corr = np.corrcoef(flat.T)
+    assert np.abs(corr - np.eye(16)).max() < 5 / np.sqrt(flat.shape[0])  # 5 sigma
+    from scipy import stats
+
+    assert stats.kstest(flat[:, 5], "norm").pvalue > 1e-3
+    odd = random_features((10, 2), 5, seed=0)(np.arange(10))
+    assert odd.shape == (10, 2, 5)
 
 
 # -------------------------------------------------------------------------------------- inputs

@@ -190,9 +190,10 @@ def collect(run, params, data: ProbeData, hooks: Sequence[str]) -> dict[str, np.
 
 
 # ------------------------------------------------------------------------------------- probing
-def _probe(features, data: ProbeData, *, full: bool, seed: int) -> ProbeResult:
+def _probe(features, data: ProbeData, *, spread: bool = False, shuffle: bool = False,
+           seed: int = 0) -> ProbeResult:
     return cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
-                                 spread=full, shuffle=full, shuffle_seed=seed)
+                                 spread=spread, shuffle=shuffle, shuffle_seed=seed)
 
 
 def baseline_results(run, data: ProbeData, hooks: Sequence[str], *, seed: int = 0,
@@ -210,17 +211,15 @@ def baseline_results(run, data: ProbeData, hooks: Sequence[str], *, seed: int = 
         if 0 not in run.checkpoint_steps:
             raise ValueError(f"{run.run_dir} has no step-0 checkpoint: the untrained baseline needs it")
         untrained_acts = collect(run, run.load_params(0), data, hooks)
-    onehot = _probe(onehot_features(data.tokens, mc.d_vocab), data, full=False, seed=seed)
+    onehot = _probe(onehot_features(data.tokens, mc.d_vocab), data)
     by_width: dict[int, ProbeResult] = {}
     out = {}
     for hook in hooks:
         width = mc.d_model * (len(residual_hooks(mc)) if hook == CONCAT else 1)
         if width not in by_width:
-            feats = random_features(data.tokens.shape, width, seed=seed + width)
-            by_width[width] = _probe(feats, data, full=False, seed=seed)
-            del feats
+            by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
         out[hook] = {
-            "untrained": _probe(_features(untrained_acts, hook, mc), data, full=False, seed=seed),
+            "untrained": _probe(_features(untrained_acts, hook, mc), data),
             "onehot": onehot,
             "random": by_width[width],
         }
@@ -237,7 +236,7 @@ def _pairwise_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fractal_comparison(true: np.ndarray, predicted: np.ndarray, projected: np.ndarray | None = None,
-                       *, seed: int = 0, max_points: int = 20_000,
+                       *, seed: int = 0, max_points: int = 10_000,
                        pair_points: int = 2_000) -> dict[str, Any]:
     """Compare the learned belief cloud with the true one.
 
@@ -376,7 +375,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
     _log(progress, f"probe: {data.num_sequences} sequences x {P} positions ({data.protocol}), "
                    f"checkpoint {last}, hooks {', '.join(hooks)}")
 
-    # Trained network, last checkpoint: every hook, full cross-validation and shuffle control.
+    # Trained network, last checkpoint: every hook with the shuffle control; the headline hook
+    # also with the spread over the five training folds.
     t = time.perf_counter()
     acts = collect(run, run.load_params(last), data, hooks)
     timing["forward_trained_s"] = time.perf_counter() - t
@@ -384,21 +384,26 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
     results: dict[str, ProbeResult] = {}
     for hook in hooks:
         feats = _features(acts, hook, mc)
-        results[hook] = res = _probe(feats, data, full=True, seed=seed)
+        results[hook] = res = _probe(feats, data, spread=hook == headline, shuffle=True, seed=seed)
         arrays[f"pred/{hook}"] = _predict_points(res.probe, feats, points, P)
         arrays[f"shuffle/{hook}"] = _predict_points(res.shuffle_probe, feats, points, P)
+    timing["probe_trained_s"] = time.perf_counter() - t
     fractal_json = None
     if fractal:
+        t = time.perf_counter()
         feats = _features(acts, headline, mc)
-        flat = (feats(np.arange(data.num_sequences)) if callable(feats) else feats)
-        flat = flat.reshape(-1, flat.shape[-1])[points]
+        seq, pos = np.divmod(points, P)
+        flat = (feats(seq) if callable(feats) else feats[seq])[np.arange(seq.size), pos]
         projected = affine_subspace_projection(results[headline].probe, flat)
         arrays["projection"] = projected.astype(np.float32)
         fractal_json = fractal_comparison(arrays["true"].astype(np.float64),
                                           arrays[f"pred/{headline}"].astype(np.float64),
                                           projected, seed=seed)
-    del acts
-    timing["probe_trained_s"] = time.perf_counter() - t
+        timing["fractal_s"] = time.perf_counter() - t
+        del flat
+    del acts, feats
+    _log(progress, f"  trained network probed ({timing['forward_trained_s']:.1f} s forward, "
+                   f"{timing['probe_trained_s']:.1f} s probes)")
 
     # Baselines beside every hook.
     t = time.perf_counter()
@@ -408,6 +413,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
     baselines = baseline_results(run, data, hooks, seed=seed, untrained_acts=untrained_acts)
     del untrained_acts
     timing["baselines_s"] = time.perf_counter() - t
+    _log(progress, f"  baselines ({timing['forward_untrained_s']:.1f} s forward, "
+                   f"{timing['baselines_s']:.1f} s probes)")
 
     # Over training: the headline hook at each selected checkpoint (no spread, no shuffle).
     t = time.perf_counter()
@@ -419,8 +426,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
             res = baselines[headline]["untrained"]
         else:
             acts_step = collect(run, run.load_params(step), data, [headline])
-            res = _probe(_features(acts_step, headline, mc), data, full=False, seed=seed)
             feats = _features(acts_step, headline, mc)
+            res = _probe(feats, data)
         if step not in (0, last):
             arrays[f"checkpoint/{step}"] = _predict_points(res.probe, feats, points, P)
             del acts_step, feats
@@ -490,7 +497,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"+- {r['mse_folds_std']:.2g}; R^2 {r['r2_test']:.4f})",
         f"shuffle control    {r['shuffle_mse']:.3g}  (belief variance {r['belief_variance']:.3g})",
         f"untrained network  {b['untrained']:.3g}",
-        f"token x pos 1-hot  {b['onehot']:.3g}",
+        f"one-hot tok x pos  {b['onehot']:.3g}",
         f"random features    {b['random']:.3g}",
     ]
     if "paper" in report:
@@ -524,10 +531,8 @@ def make_figures(run_dir, *, force: bool = False, seed: int = 0,
         FileExistsError: the figures folder exists and is not empty, and ``force`` is False.
         FileNotFoundError: no ``probe.json`` (run :func:`analyze_run` first).
     """
-    from transformer import load_run
-
     from compmech import figures as fg
-    from compmech.information import optimal_cross_entropy_nats  # noqa: F401 - see loss figure
+    from transformer import load_run
 
     run_dir = Path(run_dir)
     report = load_report(run_dir)
@@ -614,6 +619,9 @@ def make_figures(run_dir, *, force: bool = False, seed: int = 0,
 # ----------------------------------------------------------------------------------- reproduce
 #: Default wall-clock training budget of :func:`reproduce`, in minutes.
 DEFAULT_MINUTES = 2.0
+#: Checkpoints :func:`reproduce` probes for the curve (log-spaced; each costs one forward pass of
+#: all inputs, ~2-4 s for Mess3 on 2 cores). ``compmech probe RUN --checkpoints all`` does every one.
+REPRODUCE_CHECKPOINTS = 12
 
 
 def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
@@ -655,7 +663,7 @@ def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, t
 
 
 def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
-              force: bool = False, seed: int = 0, checkpoints: str | int = "all",
+              force: bool = False, seed: int = 0, checkpoints: str | int = REPRODUCE_CHECKPOINTS,
               progress: bool = True) -> dict[str, Any]:
     """Train -> probe -> figures for a published experiment; returns the probe report.
 

@@ -130,7 +130,7 @@ def save(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf"))
 
 
 def _fmt(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2g}" if x < 1e-2 else f"{x:.3f}"
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.1e}" if x < 1e-2 else f"{x:.3f}"
 
 
 def baseline_caption(mse: float, baselines: dict[str, float] | None, shuffle_mse: float | None,
@@ -170,7 +170,8 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
     _scatter(axes[1], plane, predicted, true, seed=seed)
     _same_limits(axes, plane, theory_beliefs, predicted)
     axes[0].set_title("theory: mixed-state presentation", fontsize=10)
-    axes[1].set_title("learned: probe of the residual stream", fontsize=10)
+    axes[1].set_title("learned: probe of the residual stream\n(held-out points, colour = true belief)",
+                      fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
     if caption:

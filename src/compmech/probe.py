@@ -353,9 +353,44 @@ def onehot_features(tokens: np.ndarray, vocab_size: int) -> np.ndarray:
     return out
 
 
-def random_features(shape: tuple[int, int], width: int, seed: int) -> np.ndarray:
-    """Baseline features: i.i.d. standard normal ``(N, P, width)`` float32, one draw per point."""
-    return np.random.default_rng(seed).standard_normal((*shape, width), dtype=np.float32)
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A bijective 64-bit integer hash (SplitMix64's finaliser), vectorised over uint64 arrays."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def random_features(shape: tuple[int, int], width: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Baseline features: i.i.d. standard normal, ``width`` per point, for ``shape = (N, P)`` points.
+
+    Returned lazily as a callable ``idx -> (len(idx), P, width)`` float32 (with a ``.shape``), so that
+    590,490 points x 384 features never sit in memory. Each value is a fixed function of
+    ``(seed, sequence, position, feature)`` (a counter-based hash turned normal by Box-Muller), so
+    every chunking of the sequences sees the same features.
+    """
+    N, P = shape
+    if width < 1:
+        raise ValueError(f"width must be >= 1; got {width}")
+    half = (width + 1) // 2
+    salt = _splitmix64(np.array([seed], dtype=np.uint64))[0]
+
+    def features(idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.uint64)
+        counter = ((idx[:, None, None] * np.uint64(P) + np.arange(P, dtype=np.uint64)[None, :, None])
+                   * np.uint64(half) + np.arange(half, dtype=np.uint64)[None, None, :])
+        with np.errstate(over="ignore"):
+            bits = _splitmix64(counter ^ salt)
+        # two 26-bit uniforms in (0, 1) per hash, then Box-Muller: two normals per hash
+        u1 = ((bits >> np.uint64(38)).astype(np.float64) + 0.5) / 2.0**26
+        u2 = (((bits >> np.uint64(12)) & np.uint64(2**26 - 1)).astype(np.float64) + 0.5) / 2.0**26
+        radius = np.sqrt(-2.0 * np.log(u1))
+        angle = 2.0 * np.pi * u2
+        out = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+        return out[..., :width].astype(np.float32)
+
+    features.shape = (N, P, width)  # type: ignore[attr-defined]
+    return features
 
 
 def concatenated(arrays: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:

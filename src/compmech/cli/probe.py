@@ -78,8 +78,8 @@ def register(subparsers) -> None:
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
                    help="training wall-clock budget (default 2)")
-    r.add_argument("--checkpoints", type=_checkpoints, default="all", metavar="all|last|N",
-                   help="checkpoints probed for the curve over training (default all)")
+    r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
+                   help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
     r.add_argument("--tiny", action="store_true",
                    help="a seconds-long tiny model and context (to check the pipeline)")
@@ -119,13 +119,14 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from compmech.analysis import DEFAULT_MINUTES, reproduce, summary_lines
+    from compmech.analysis import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce, summary_lines
 
     if args.tiny and args.minutes is not None:
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes")
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     report = reproduce(args.experiment, args.out, minutes=minutes, tiny=args.tiny,
-                       force=args.force, seed=args.seed, checkpoints=args.checkpoints,
+                       force=args.force, seed=args.seed,
+                       checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
                        progress=not args.quiet)
     print()
     print("\n".join(summary_lines(report)))
