@@ -4,6 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import compmech
 from compmech.information import entropy_bits
@@ -244,3 +246,50 @@ def test_blackwell_is_reproducible_and_seeded():
     assert not np.array_equal(a, c)
     with pytest.raises(ValueError, match="num_points"):
         compmech.blackwell_beliefs(hmm, 0, seed=0)
+
+
+# ------------------------------------------------------------------------ random stochastic HMMs
+def _numpy_word_probabilities(hmm, L):
+    """``(V**L,)`` P(word) for all words in lexicographic order by plain matrix products."""
+    T, pi = hmm.transition_matrices, hmm.initial_distribution
+    vectors = pi[None, :]
+    for _ in range(L):  # extend every word by every token: (n, S) -> (n * V, S)
+        vectors = np.einsum("ns,xst->nxt", vectors, T).reshape(-1, hmm.num_states)
+    return vectors.sum(1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    num_states=st.integers(1, 4),
+    vocab_size=st.integers(1, 3),
+    seed=st.integers(0, 10_000),
+    concentration=st.sampled_from([0.05, 0.3, 1.0]),
+)
+def test_random_hmm_tree_entropies_and_graph(num_states, vocab_size, seed, concentration):
+    hmm = compmech.get_process("random_hmm", num_states=num_states, vocab_size=vocab_size,
+                               seed=seed, concentration=concentration)
+    L = 4
+    tree = compmech.mixed_state_tree(hmm, L)
+    H = []
+    for d in range(1, L + 1):
+        p = _numpy_word_probabilities(hmm, d)
+        nonzero = p[p > 0]
+        np.testing.assert_allclose(np.sort(tree.probabilities[d]), np.sort(nonzero), rtol=1e-9,
+                                   atol=1e-300)
+        np.testing.assert_allclose(tree.probabilities[d].sum(), 1.0, atol=1e-12)
+        H.append(-(nonzero * np.log2(nonzero)).sum())
+    np.testing.assert_allclose(compmech.block_entropy(hmm, L), H, atol=1e-10)
+    msp = compmech.mixed_state_presentation(hmm, max_states=300)
+    _check_graph_invariants(hmm, msp)
+    assert msp.num_states <= 300
+    assert msp.truncated == (not msp.expanded.all())
+
+
+def test_max_depth_truncates_and_depths_are_shortest_word_lengths():
+    hmm = compmech.get_process("mess3")
+    msp = compmech.mixed_state_presentation(hmm, max_depth=3)
+    assert msp.truncated and msp.num_states == 1 + 3 + 9 + 27
+    np.testing.assert_array_equal(np.bincount(msp.depth), [1, 3, 9, 27])
+    assert (~msp.expanded == (msp.depth == 3)).all()
+    closed = compmech.mixed_state_presentation(compmech.get_process("rrxor"), max_depth=50)
+    assert not closed.truncated and closed.depth.max() < 50
