@@ -186,25 +186,18 @@ def _box_occupation(U: np.ndarray, eps: float, w: np.ndarray) -> np.ndarray:
     n_side = int(np.floor(1.0 / eps)) + 1
     cells = np.minimum(np.floor(U / eps).astype(np.int64), n_side - 1)
     N, d = U.shape
-    if d * np.log2(n_side) < 62:
+    if d * np.log2(n_side) < 62:  # one int64 id per box
         ids = cells @ (n_side ** np.arange(d, dtype=np.int64))
         if n_side**d <= 8 * N:  # few boxes: count directly, O(N)
             mass = np.bincount(ids, weights=w, minlength=n_side**d)
             return mass[mass > 0]
-        ids.sort()
-        order = None
     else:
         from compmech.msp import unique_rows
 
         ids = unique_rows(cells)[1]
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
-    if order is None and np.all(w == w[0]):
-        counts = np.diff(np.append(starts, N))
-        return counts * w[0]
-    order = np.argsort(cells @ (n_side ** np.arange(d, dtype=np.int64)), kind="stable") if (
-        order is None) else order
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_ids[1:] != sorted_ids[:-1]]))
     mass = np.add.reduceat(w[order], starts)
     return mass[mass > 0]
 
