@@ -119,8 +119,8 @@ def test_bottleneck_end_to_end(bottleneck_dir):
     out, summary, lines = bottleneck_dir
     for name in summary["files"]:
         assert (out / name).is_file(), name
-    assert len(lines) == 3  # header + one line per width, printed as they finished
-    rows = {r["labels"]["width"]: r for r in summary["rows"]}
+    assert len(lines) == 4  # header + one line per job, printed as they finished
+    rows = {r["labels"]["width"]: r for r in summary["rows"] if r["labels"]["variant"] == "residual"}
     assert sorted(rows) == [1, 2]
     for r in rows.values():
         gap = np.array(r["loss"]["loss_gap_per_position"])
@@ -140,6 +140,21 @@ def test_bottleneck_end_to_end(bottleneck_dir):
     assert data["coordinate"].shape == (27 * 3,)
     assert "width1_coordinate.png" in summary["files"]
     assert "structure_1d" not in rows[2]
+
+
+def test_linear_bottleneck_variant(bottleneck_dir):
+    out, summary, _ = bottleneck_dir
+    (linear,) = [r for r in summary["rows"] if r["labels"]["variant"] == "linear"]
+    assert linear["model"]["bottleneck_width"] == 1 and linear["model"]["d_model"] == 2
+    gap = np.array(linear["loss"]["loss_gap_per_position"])
+    assert gap.shape == (3,) and (gap > -1e-4).all()
+    # z is not confined to V * n_ctx values: it depends on the whole context
+    assert linear["structure_1d"][-1]["num_distinct"] > 9
+    assert linear["structure_1d"][0]["step"] == 0
+    for key in ("mse_test", "shuffle_mse", "untrained_mse", "onehot_mse", "before_bottleneck_mse"):
+        assert linear["probe"][key] > 0
+    assert (out / "linear_001_coordinate.png").is_file()
+    assert (out / "runs" / "linear_001" / "done.json").is_file()
 
 
 def test_bottleneck_resume_and_settings_guard(bottleneck_dir):

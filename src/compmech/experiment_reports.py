@@ -70,7 +70,13 @@ def _environment(wall_seconds: float, computed, workers: int = 1) -> dict:
 
 
 # ===================================================================== bottleneck
-def _metrics_figure(results: Sequence[dict], path: Path) -> Path:
+def _variant(r: dict) -> str:
+    return r["labels"].get("variant", "residual")
+
+
+def _metrics_figure(all_results: Sequence[dict], path: Path) -> Path:
+    results = [r for r in all_results if _variant(r) == "residual"]
+    linear = [r for r in all_results if _variant(r) == "linear"]
     w = np.array([r["labels"]["width"] for r in results], dtype=float)
     gap = np.array([_num(_get(r, "loss.loss_gap")) for r in results])
     mse = np.array([_num(_get(r, "probe.mse_test")) for r in results])
@@ -84,15 +90,28 @@ def _metrics_figure(results: Sequence[dict], path: Path) -> Path:
     a1.plot(w, mse, "o-", label="trained (held-out)")
     a1.plot(w, unt, "s--", color="0.5", label="untrained network")
     a1.plot(w, shuf, "x:", color="C1", label="shuffle control")
+    for r in linear:
+        lw = r["labels"]["width"]
+        a0.plot([lw], [max(_num(_get(r, "loss.loss_gap")), 1e-6)], "*", ms=11, color="C4",
+                label=f"linear bottleneck {lw} after d_model-{r['model']['d_model']} blocks")
+        a1.plot([lw], [_num(_get(r, "probe.mse_test"))], "*", ms=11, color="C4",
+                label=f"linear bottleneck {lw} (probe of z)")
+        a1.plot([lw], [_num(_get(r, "probe.before_bottleneck_mse"))], "P", ms=8, color="C4",
+                label="  same net, residual before the bottleneck")
+    if linear:
+        a0.legend(fontsize=6, frameon=False)
     a1.set_yscale("log")
     a1.set_ylabel("probe MSE")
     a1.legend(fontsize=7, frameon=False)
     for method, marker in (("box_counting", "o"), ("information", "^"), ("correlation", "s")):
         learned = [_num(_get(r, f"dimensions.learned.{method}.dimension")) for r in results]
-        theory = _num(_get(results[-1], f"dimensions.theory.point_cloud.{method}.dimension"))
+        theory = _num(_get(all_results[-1], f"dimensions.theory.point_cloud.{method}.dimension"))
         line, = a2.plot(w, learned, marker + "-", ms=4, label=f"learned, {method.replace('_', '-')}")
         a2.axhline(theory, color=line.get_color(), ls="--", lw=0.8)
-    ky = _get(results[-1], "dimensions.theory.kaplan_yorke")
+    for r in linear:
+        a2.plot([r["labels"]["width"]], [_num(_get(r, "dimensions.learned.box_counting.dimension"))],
+                "*", ms=11, color="C4", label="linear bottleneck, box-counting")
+    ky = _get(all_results[-1], "dimensions.theory.kaplan_yorke")
     if ky is not None:
         a2.axhline(ky, color="k", ls=":", lw=1, label="theory, Kaplan-Yorke")
     a2.set_ylabel("dimension (dashed: theory, same estimator)")
@@ -115,7 +134,8 @@ def _loss_position_figure(results: Sequence[dict], path: Path) -> Path:
         if gap is None:
             continue
         ax.plot(np.arange(1, len(gap) + 1), np.clip(gap, 1e-6, None), "o-", ms=3,
-                color=f"C{i % 10}", label=f"width {r['labels']['width']}")
+                color=f"C{i % 10}", ls="-" if _variant(r) == "residual" else "--",
+                label=f"{'linear ' if _variant(r) == 'linear' else ''}width {r['labels']['width']}")
     ax.set_yscale("log")
     ax.set_xlabel("input position t")
     ax.set_ylabel("loss - optimum (nats)")
@@ -127,7 +147,7 @@ def _loss_position_figure(results: Sequence[dict], path: Path) -> Path:
 def _geometry_figure(out_dir: Path, results: Sequence[dict], path: Path) -> Path | None:
     from compmech.figures import panel_grid
 
-    data = [(r, _npz(out_dir, r["name"])) for r in results]
+    data = [(r, _npz(out_dir, r["name"])) for r in results if _variant(r) == "residual"]
     data = [(r, d) for r, d in data if "predicted" in d]
     if not data:
         return None
@@ -136,6 +156,22 @@ def _geometry_figure(out_dir: Path, results: Sequence[dict], path: Path) -> Path
                d["predicted"].astype(np.float64)) for r, d in data]
     fig = panel_grid(panels, true, theory_beliefs=true, ncols=4,
                      title="probe of the last residual stream, coloured by true belief")
+    return _save_png(fig, path)
+
+
+def _linear_geometry_figure(out_dir: Path, result: dict, path: Path) -> Path | None:
+    from compmech.figures import side_by_side
+
+    d = _npz(out_dir, result["name"])
+    if "predicted" not in d:
+        return None
+    true = d["true"].astype(np.float64)
+    p = result["probe"]
+    caption = (f"probe of z: held-out MSE {p['mse_test']:.2g}; untrained {p['untrained_mse']:.2g}; "
+               f"one-hot {p['onehot_mse']:.2g}; shuffle {p['shuffle_mse']:.2g}; residual before the "
+               f"bottleneck {p['before_bottleneck_mse']:.2g}")
+    fig = side_by_side(true, d["predicted"].astype(np.float64), true, caption=caption,
+                       title=f"linear bottleneck of width {result['labels']['width']} after the last block")
     return _save_png(fig, path)
 
 
@@ -160,7 +196,9 @@ def _width1_figure(out_dir: Path, result: dict, path: Path) -> Path | None:
     s_net = result["structure_1d"][-1]
     s_msp = result["msp_structure_1d"]["regression"]
     for col, (values, title, s) in enumerate((
-            (coord, "network: the single residual coordinate (all inputs x positions)", s_net),
+            (coord, "network: the single " + ("bottleneck coordinate z" if _variant(result) == "linear"
+                                              else "residual coordinate")
+             + " (all inputs x positions)", s_net),
             (proj, "theory: MSP beliefs on their best 1-D linear direction", s_msp))):
         _strip(axes[0, col], values[pick], colors, seed=col)
         axes[0, col].set_title(title, fontsize=8)
@@ -225,14 +263,18 @@ def write_bottleneck_report(out_dir, results: Sequence[dict], *, wall_seconds: f
                             computed=()) -> dict:
     """Figures, ``summary.json`` and ``README.md`` of the bottleneck experiment in ``out_dir``."""
     out_dir = Path(out_dir)
-    results = sorted(results, key=lambda r: r["labels"]["width"])
+    results = sorted(results, key=lambda r: (_variant(r) != "residual", r["labels"]["width"]))
     files = [_metrics_figure(results, out_dir / "bottleneck_metrics.png"),
              _loss_position_figure(results, out_dir / "bottleneck_loss_per_position.png"),
              _geometry_figure(out_dir, results, out_dir / "bottleneck_geometry.png")]
-    one = [r for r in results if r["labels"]["width"] == 1 and "structure_1d" in r]
-    if one:
-        files.append(_width1_figure(out_dir, one[0], out_dir / "width1_coordinate.png"))
-        files.append(_width1_training_figure(one[0], out_dir / "width1_over_training.png"))
+    for r in results:
+        if _variant(r) == "linear":
+            files.append(_linear_geometry_figure(out_dir, r, out_dir / f"{r['name']}_geometry.png"))
+    for r in results:
+        if "structure_1d" in r:
+            stem = "width1" if _variant(r) == "residual" else r["name"]
+            files.append(_width1_figure(out_dir, r, out_dir / f"{stem}_coordinate.png"))
+            files.append(_width1_training_figure(r, out_dir / f"{stem}_over_training.png"))
     files = [f for f in files if f is not None]
     first = results[0]
     summary = {
@@ -255,11 +297,15 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
     lines = [
         f"# Bottleneck experiment: {summary['process']} {summary['process_params'] or '(defaults)'}",
         "",
-        f"Residual stream narrowed to d_model in {[r['labels']['width'] for r in results]}; other "
+        "Residual variant: the residual stream narrowed to d_model in "
+        f"{[r['labels']['width'] for r in results if _variant(r) == 'residual']}; other "
         f"model settings: {m['n_layers']} layers, {m['n_heads']} head(s) of d_head {m['d_head']}, "
         f"d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}, {m['act_fn']}. Training budget per width: "
         + (f"{budget} min" if budget else f"{results[0]['train']['steps']} steps") + ". Probe: OLS on "
-        f"`{results[0]['probe']['hook']}`, all inputs x positions, 20% train / 80% test by sequence.",
+        f"`{results[0]['probe']['hook']}`, all inputs x positions, 20% train / 80% test by sequence. "
+        "Linear variant: the unchanged model with a linear map to `width` numbers z after its last "
+        "block, then `LN(z W_up + b) W_out + b` to the logits; its probe reads z "
+        "(`before_bottleneck_mse` in summary.json: the 64-d residual just before it).",
         "",
         markdown_table(results, BOTTLENECK_COLUMNS),
         "",
@@ -270,15 +316,16 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
         "x position) one-hot, the best any function of the current token and position can do.",
         "",
     ]
-    one = [r for r in results if "structure_1d" in r]
-    if one:
-        r = one[0]
+    for r in [r for r in results if "structure_1d" in r]:
         s, msp = r["structure_1d"][-1], r["msp_structure_1d"]
+        linear = _variant(r) == "linear"
+        what = ("the bottleneck coordinate z (linear bottleneck after the last block of the "
+                f"d_model-{r['model']['d_model']} model)" if linear else "the single residual coordinate")
         lines += [
-            "## Width 1: the single coordinate",
+            f"## Width 1, {r['labels'].get('variant', 'residual')} variant: {what}",
             "",
-            f"At the last checkpoint (step {s['step']}) the coordinate takes {s['num_distinct']} "
-            f"distinct values over {s['num_points']} points; box-counting dimension "
+            f"At the last checkpoint (step {s['step']}) it takes {s['num_distinct']} distinct values "
+            f"over {s['num_points']} points; box-counting dimension "
             f"{_fmt_dim(s['box_counting_dimension'])}, cluster-count slope "
             f"{_fmt_dim(s['cluster_dimension'])}. The MSP on its best 1-D direction (fit to the "
             f"coordinate, R^2 {msp['regression_r2']:.3f}): {msp['regression']['num_distinct']} distinct "
@@ -293,13 +340,15 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
             lines.append(f"| {row['step']} | {row['tokens_seen']} | {row['num_distinct']} | "
                          + " | ".join(str(c) for c in row["cluster_counts"])
                          + f" | {_fmt_dim(row['box_counting_dimension'])} |")
-        lines += [
-            "",
-            "Why width 1 is degenerate in this architecture: LayerNorm of a 1-vector is its bias "
-            "(`x - mean(x) = 0`), so every block reads a constant and the final LayerNorm makes the "
-            "logits constant; the coordinate is `W_E[x_t] + W_pos[t] + const` (at most V x n_ctx values).",
-            "",
-        ]
+        lines.append("")
+        if not linear:
+            lines += [
+                "Why the residual width-1 model is degenerate: LayerNorm of a 1-vector is its bias "
+                "(`x - mean(x) = 0`), so every block reads a constant and the final LayerNorm makes the "
+                "logits constant; the coordinate is `W_E[x_t] + W_pos[t] + const` (at most V x n_ctx "
+                "values) and the network is a unigram model. The linear variant avoids this.",
+                "",
+            ]
     lines += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in files] + [""]
     env = summary["environment"]
     lines += [f"Total job time {summary['total_job_seconds'] / 60:.1f} min (this invocation "

@@ -9,7 +9,10 @@ Two questions the published work leaves open (issue 6):
   fractal dimensions of the probe's predicted beliefs beside the theory's. For width 1 it studies the
   single coordinate itself (:func:`structure_1d`): how many distinct clusters it splits into at each
   resolution and its box-counting dimension, beside the MSP projected onto its best 1-D linear
-  direction (:func:`best_linear_direction`), at every checkpoint.
+  direction (:func:`best_linear_direction`), at every checkpoint. Because a pre-LayerNorm network
+  cannot use a width-1 stream at all (see below), a second variant keeps the paper's model and
+  inserts a linear bottleneck of width 1 after its last block (:func:`train_linear_bottleneck`); its
+  one coordinate ``z`` is what the 1-D analysis is really about.
 * **Sweep.** How does the learned geometry track the theory across a family of processes?
   :func:`run_sweep` trains one model per Mess3 ``(x, alpha)`` grid point (plus Z1R, RRXOR, even and
   golden mean) and reports the theory's and the learned fractal dimensions and the probe MSE.
@@ -386,6 +389,8 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     from compmech.analysis import POINTS_FILE, analyze_run, last_hook
     from transformer.config import TrainConfig
 
+    if job.get("linear_bottleneck"):
+        return _run_linear_bottleneck_job(job, out_dir, progress)
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     name = job["name"]
@@ -444,19 +449,30 @@ def _last_wall_time(run) -> float | None:
 
 
 def _analyse_1d(run, hook: str, seed: int, max_checkpoints: int):
-    """The single coordinate at each (selected) checkpoint vs the MSP's best 1-D projection, over
-    every probe input and position (:func:`compmech.analysis.probe_data`)."""
+    """The single residual coordinate at each (selected) checkpoint vs the MSP's best 1-D projection,
+    over every probe input and position (:func:`compmech.analysis.probe_data`)."""
     from compmech.analysis import collect, probe_data
 
     data = probe_data(run, seed=seed)
     true = data.beliefs.reshape(-1, data.beliefs.shape[-1])
+
+    def coordinate(step: int) -> np.ndarray:
+        return collect(run, run.load_params(step), data, [hook])[hook].reshape(-1)
+
+    steps = _checkpoints_to_analyse(run.checkpoint_steps, max_checkpoints)
+    return _structure_over_training(steps, coordinate, run.tokens_seen, true)
+
+
+def _structure_over_training(steps, coordinate: Callable[[int], np.ndarray],
+                             tokens_seen: Callable[[int], int], true: np.ndarray):
+    """:func:`structure_1d` of ``coordinate(step)`` at each step; the MSP's best 1-D projections
+    (regression on the last step's coordinate, and the first principal axis)."""
     per_step = []
     final = None
-    for step in _checkpoints_to_analyse(run.checkpoint_steps, max_checkpoints):
-        coord = collect(run, run.load_params(step), data, [hook])[hook].reshape(-1)
-        s = structure_1d(coord)
-        per_step.append({"step": step, "tokens_seen": run.tokens_seen(step), **s.as_dict()})
-        final = coord
+    for step in steps:
+        final = np.asarray(coordinate(step), dtype=np.float64)
+        per_step.append({"step": int(step), "tokens_seen": int(tokens_seen(step)),
+                         **structure_1d(final).as_dict()})
     fit = best_linear_direction(true, target=final)
     pca_dir = best_linear_direction(true)
     msp = {
@@ -553,17 +569,300 @@ def _base_config(base_config, overrides: Mapping[str, Any]):
     return base.replace(**overrides) if overrides else base
 
 
+# ===================================================================== linear-bottleneck variant
+def _linear_bottleneck_module(model_config, width: int):
+    """The paper's model with a width-``width`` linear bottleneck after its last block.
+
+    ``z = resid_post_last W_down + b_down`` (``width`` numbers per position), then
+    ``logits = LN(z W_up + b_up) W_out + b_out``: everything the network predicts passes through
+    ``z``. The base model is :class:`transformer.model.Transformer` itself (its own final LayerNorm
+    and unembedding are left unused).
+    """
+    import flax.linen as nn
+
+    from transformer.model import LayerNorm, Transformer
+
+    last = f"blocks.{model_config.n_layers - 1}.hook_resid_post"
+
+    class LinearBottleneckTransformer(nn.Module):
+        @nn.compact
+        def __call__(self, tokens):
+            _, cache = Transformer(model_config, name="base")(tokens)
+            resid = cache[last]
+            z = nn.Dense(width, name="down")(resid)
+            up = LayerNorm(model_config.d_model, name="ln_out")(
+                nn.Dense(model_config.d_model, name="up")(z))
+            logits = nn.Dense(model_config.d_vocab, name="unembed")(up)
+            return logits, z, resid
+
+    return LinearBottleneckTransformer()
+
+
+class _LinearRun(NamedTuple):
+    """What the analysis needs from a linear-bottleneck run (duck-types the bits of ``Run`` used)."""
+
+    run_dir: Path
+    config: Any
+    width: int
+    module: Any
+    checkpoint_steps: list
+    metrics: list
+
+    def tokens_seen(self, step: int) -> int:
+        return int(step) * self.config.tokens_per_step
+
+    def load_params(self, step: int):
+        import jax
+        import jax.numpy as jnp
+        from flax import serialization
+
+        template = self.module.init(jax.random.key(0), jnp.zeros((1, self.config.model.n_ctx), jnp.int32))
+        data = (self.run_dir / "checkpoints" / f"params_{int(step):08d}.msgpack").read_bytes()
+        return serialization.from_bytes(template["params"], data)
+
+
+def train_linear_bottleneck(config, width: int, run_dir, *, progress: bool = False) -> _LinearRun:
+    """Train the paper's model with a width-``width`` linear bottleneck after its last block.
+
+    The optimiser, learning-rate schedule, data sampler, checkpoint schedule and exact evaluation
+    set are the transformer package's (:func:`transformer.training.make_optimizer`,
+    :func:`~transformer.training.learning_rate`, :func:`transformer.data.sample_batch`,
+    :func:`~transformer.training.checkpoint_schedule`, :func:`transformer.data.build_eval_set`);
+    only the loop is ours, since :func:`transformer.train` trains its own architecture. A finished run
+    (``done.json``) is reused; an unfinished one is restarted (no mid-run resume for this variant).
+
+    Writes ``config.json`` (the TrainConfig plus ``bottleneck_width``), ``metrics.jsonl`` (step 0 and
+    final evaluations, same keys as :func:`transformer.train`), ``checkpoints/params_*.msgpack``.
+    """
+    import jax
+    import jax.numpy as jnp
+    from flax import serialization
+
+    from compmech.information import optimal_cross_entropy_nats
+    from transformer.activations import batched_map
+    from transformer.data import build_eval_set, sample_batch
+    from transformer.training import checkpoint_schedule, learning_rate, make_optimizer
+
+    run_dir = Path(run_dir)
+    module = _linear_bottleneck_module(config.model, int(width))
+    header = {"train_config": config.to_dict(), "bottleneck_width": int(width)}
+    if (run_dir / "done.json").exists():
+        saved = json.loads((run_dir / "config.json").read_text())
+        mine = dict(header["train_config"])
+        theirs = dict(saved["train_config"])
+        if config.minutes is not None:
+            mine.pop("steps"), theirs.pop("steps")
+        if mine != theirs or saved["bottleneck_width"] != int(width):
+            raise ValueError(f"{run_dir} holds a run with a different configuration; remove it or "
+                             "use another output folder")
+        return _load_linear_run(run_dir, module)
+    if config.bos:
+        raise ValueError("the linear-bottleneck variant trains without BOS")
+    if config.dataset is not None:
+        raise ValueError("the linear-bottleneck variant samples fresh data (dataset must be None)")
+    hmm = config.build_hmm()
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    n_ctx, V, B, k = config.model.n_ctx, hmm.vocab_size, config.batch_size, config.steps_per_call
+    key = jax.random.key(config.seed)
+    params = module.init(jax.random.fold_in(key, 0), jnp.zeros((1, n_ctx), jnp.int32))["params"]
+    tx = make_optimizer(config)
+    opt_state = tx.init(params)
+    T32 = jnp.asarray(hmm.transition_matrices, jnp.float32)
+    init32 = jnp.asarray(hmm.initial_distribution, jnp.float32)
+    data_key = jax.random.fold_in(key, 1)
+
+    def loss_fn(p, inputs, targets):
+        logp = jax.nn.log_softmax(module.apply({"params": p}, inputs)[0], axis=-1)
+        return -jnp.take_along_axis(logp, targets[..., None], axis=-1).mean()
+
+    def chunk(p, o, step0, total):
+        def body(carry, i):
+            p, o = carry
+            step = step0 + i
+            inputs, targets = sample_batch(T32, init32, jax.random.fold_in(data_key, step), B,
+                                           config.seq_len, None)
+            loss, grads = jax.value_and_grad(loss_fn)(p, inputs, targets)
+            updates, o = tx.update(grads, o, p)
+            lr = learning_rate(config, step, total)
+            return (jax.tree_util.tree_map(lambda a, u: a - lr * u, p, updates), o), loss
+
+        (p, o), losses = jax.lax.scan(body, (p, o), jnp.arange(k))
+        return p, o, losses
+
+    chunk = jax.jit(chunk, donate_argnums=(0, 1))
+    eval_set = build_eval_set(hmm, n_ctx, False, config.eval_max_words, config.eval_samples,
+                              seed=config.seed + 1)
+    optimum = (optimal_cross_entropy_nats(hmm, n_ctx) if eval_set.exact
+               else eval_set.optimal_loss_nats())
+
+    @jax.jit
+    def ce(p, inputs, probs):
+        logq = jax.nn.log_softmax(module.apply({"params": p}, inputs)[0], axis=-1)[..., :V]
+        return -(probs * logq).sum(-1)
+
+    probs32 = eval_set.true_probs.astype(np.float32)
+    t_start = time.perf_counter()
+
+    def evaluate(p, step: int, train_loss) -> None:
+        losses = eval_set.weights @ batched_map(lambda t, q: ce(p, t, q), eval_set.inputs, 8192,
+                                                probs32).astype(np.float64)
+        record = {"step": step, "tokens_seen": step * config.tokens_per_step,
+                  "wall_time": time.perf_counter() - t_start, "train_loss": train_loss,
+                  "eval_loss": losses.tolist(), "optimal_loss": optimum.tolist(),
+                  "eval_loss_mean": float(losses.mean()), "optimal_loss_mean": float(optimum.mean()),
+                  "loss_gap": float(losses.mean() - optimum.mean()),
+                  "relative_loss": float(losses.mean() / optimum.mean())}
+        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def save(p, step: int) -> None:
+        path = run_dir / "checkpoints" / f"params_{step:08d}.msgpack"
+        path.write_bytes(serialization.to_bytes(jax.device_get(p)))
+
+    total = max(k, (int(config.steps) // k) * k)
+    budget = None if config.minutes is None else 60.0 * config.minutes
+    _atomic_write_text(run_dir / "config.json", json.dumps(header, indent=1) + "\n")
+    evaluate(params, 0, None)
+    save(params, 0)
+    marks = {((s + k - 1) // k) * k for s in checkpoint_schedule(total, config.checkpoints_per_decade)}
+    step, losses_seen, measured = 0, [], None
+    while step < total:
+        t0 = time.perf_counter()
+        params, opt_state, losses = chunk(params, opt_state, jnp.int32(step), jnp.int32(total))
+        losses = np.asarray(losses)
+        if not np.isfinite(losses).all():
+            raise ValueError(f"{run_dir}: the loss became NaN/inf near step {step}; lower the lr")
+        step += k
+        losses_seen.append(losses)
+        if step == 2 * k and budget is not None:  # first chunk compiled; the second is the speed
+            per_step = (time.perf_counter() - t0) / k
+            left = budget * 0.97 - (time.perf_counter() - t_start) - 10.0  # 10 s for evaluations
+            total = max(step, step + int(left / per_step) // k * k)
+            marks = {((s + k - 1) // k) * k
+                     for s in checkpoint_schedule(total, config.checkpoints_per_decade)}
+            measured = per_step
+        if step in marks or step >= total:
+            save(params, step)
+        if progress and step % (10 * k) == 0:
+            print(f"  linear bottleneck width {width}: step {step}/{total} loss {losses.mean():.4f}")
+    evaluate(params, step, float(np.concatenate(losses_seen[-20:]).mean()))
+    config = config.replace(steps=step)
+    header["train_config"] = config.to_dict()
+    header["seconds_per_step"] = measured
+    _atomic_write_text(run_dir / "config.json", json.dumps(header, indent=1) + "\n")
+    _atomic_write_text(run_dir / "done.json", json.dumps({"steps": step}) + "\n")
+    return _load_linear_run(run_dir, module)
+
+
+def _load_linear_run(run_dir: Path, module) -> _LinearRun:
+    from transformer.config import TrainConfig
+
+    header = json.loads((run_dir / "config.json").read_text())
+    config = TrainConfig.from_dict(header["train_config"])
+    steps = sorted(int(f.stem.split("_")[1]) for f in (run_dir / "checkpoints").glob("params_*.msgpack"))
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+               if line.strip()]
+    return _LinearRun(run_dir, config, int(header["bottleneck_width"]), module, steps, metrics)
+
+
+def _run_linear_bottleneck_job(job: Mapping[str, Any], out_dir, progress: bool) -> dict:
+    """Train and analyse the linear-bottleneck variant (probe of ``z``, and of the residual stream
+    just before the bottleneck; 1-D structure of ``z`` over training when ``width == 1``)."""
+    import jax
+
+    from compmech.analysis import fractal_comparison
+    from compmech.probe import (
+        cross_validated_probe,
+        onehot_features,
+        predict_features,
+        probe_inputs,
+        sequence_folds,
+    )
+    from transformer.activations import batched_map
+    from transformer.config import TrainConfig
+
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    name, seed, width = job["name"], int(job.get("seed", 0)), int(job["linear_bottleneck"])
+    config = TrainConfig.from_dict(job["train_config"])
+    run = train_linear_bottleneck(config, width, out_dir / RUNS_DIR / name, progress=progress)
+    t_train = time.perf_counter() - t0
+    hmm = config.build_hmm()
+    inputs = probe_inputs(hmm, config.model.n_ctx, seed=seed)
+    folds = sequence_folds(inputs.tokens.shape[0], seed=seed)
+    fn = jax.jit(lambda p, t: run.module.apply({"params": p}, t)[1:])
+
+    def features(step: int):
+        params = run.load_params(step)
+        return batched_map(lambda t: fn(params, t), inputs.tokens.astype(np.int32), 2048)
+
+    last = run.checkpoint_steps[-1]
+    z, resid = features(last)
+    z0, _ = features(0)
+    probe = lambda f, **kw: cross_validated_probe(f, inputs.beliefs, folds,  # noqa: E731
+                                                  weights=inputs.weights, spread=False, **kw)
+    trained = probe(z, shuffle_seed=seed)
+    upstream = probe(resid, shuffle=False)
+    untrained = probe(z0, shuffle=False)
+    onehot = probe(onehot_features(inputs.tokens, hmm.vocab_size), shuffle=False)
+    S = hmm.num_states
+    true = inputs.beliefs.reshape(-1, S)
+    predicted = predict_features(trained.probe, z).reshape(-1, S)
+    fractal = fractal_comparison(true, predicted, seed=seed)
+    result: dict[str, Any] = {
+        "name": name,
+        "labels": dict(job.get("labels", {})),
+        "process": hmm.name,
+        "process_params": dict(config.process_params),
+        "model": {**config.model.to_dict(), "bottleneck_width": width},
+        "train": {"steps": last, "tokens_seen": run.tokens_seen(last),
+                  "batch_size": config.batch_size, "minutes_budget": config.minutes,
+                  "wall_seconds": _last_wall_time(run)},
+        "loss": _loss_record(run),
+        "probe": {"hook": "bottleneck z", "protocol": inputs.protocol, **trained.summary(),
+                  "shuffle_mse": trained.shuffle_scores["mse"],
+                  "untrained_mse": untrained.scores["mse"], "onehot_mse": onehot.scores["mse"],
+                  "before_bottleneck_mse": upstream.scores["mse"]},
+        "dimensions": {
+            "theory": {"point_cloud": fractal.get("dimensions_true"), **_kaplan_yorke(hmm, seed)},
+            "learned": fractal.get("dimensions_predicted"),
+            "pairwise_distance_correlation": fractal.get("pairwise_distance_correlation"),
+            "num_distinct_points": fractal.get("num_distinct_points"),
+        },
+    }
+    pick = _subsample_index(true.shape[0], FIGURE_POINTS, seed)
+    arrays = {"true": true[pick].astype(np.float32), "predicted": predicted[pick].astype(np.float32)}
+    if width == 1:
+        steps = _checkpoints_to_analyse(run.checkpoint_steps, int(job.get("max_checkpoints", 8)))
+        result["structure_1d"], result["msp_structure_1d"], extra = _structure_over_training(
+            steps, lambda s: features(s)[0].reshape(-1), run.tokens_seen, true)
+        arrays.update(extra)
+    result["analysis_seconds"] = time.perf_counter() - t0 - t_train
+    result["seconds"] = time.perf_counter() - t0
+    (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out_dir / RESULTS_DIR / f"{name}.npz", **arrays)
+    _atomic_write_text(result_path(out_dir, name), json.dumps(_jsonable(result), indent=1) + "\n")
+    return result
+
+
 # ===================================================================== bottleneck
 def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width: float | None = 2.0,
                     steps: int | None = None, process: str = "mess3",
                     process_params: Mapping[str, Any] | None = None, base_config=None,
-                    seed: int = 0, max_checkpoints: int = 8) -> list[dict]:
-    """The bottleneck experiment's jobs: one per width, ``ModelConfig(d_model=width)``, the rest of
-    the model (heads, ``d_head``, ``d_mlp``, layers) and the training as in ``base_config``.
+                    seed: int = 0, max_checkpoints: int = 8,
+                    linear_widths: Sequence[int] = (1,)) -> list[dict]:
+    """The bottleneck experiment's jobs.
+
+    * ``"residual"`` variant, one job per width in ``widths``: ``ModelConfig(d_model=width)``, the
+      rest of the model (heads, ``d_head``, ``d_mlp``, layers) and the training as ``base_config``.
+    * ``"linear"`` variant, one job per width in ``linear_widths``: the ``base_config`` model
+      (d_model 64 by default) with a linear bottleneck of that width after its last block
+      (:func:`train_linear_bottleneck`).
 
     Args:
         widths: residual-stream widths (positive integers, distinct).
-        minutes_per_width: wall-clock training budget per width (``TrainConfig.minutes``); ``None``
+        minutes_per_width: wall-clock training budget per job (``TrainConfig.minutes``); ``None``
             trains for exactly ``steps``.
         steps: optimiser steps (required when ``minutes_per_width`` is ``None``; with a budget it
             only bounds the warm-up measurement).
@@ -571,11 +870,14 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
         base_config: a :class:`transformer.TrainConfig` (or its dict) whose model and optimiser
             settings are used (default ``TrainConfig()``).
         seed: seed of initialisation, data, probe split and subsamples.
-        max_checkpoints: checkpoints analysed for the width-1 coordinate over training.
+        max_checkpoints: checkpoints analysed for a width-1 coordinate over training.
+        linear_widths: bottleneck widths of the linear variant (``()`` for none).
     """
     widths = [int(w) for w in widths]
-    if not widths or len(set(widths)) != len(widths) or min(widths) < 1:
-        raise ValueError(f"widths must be distinct positive integers; got {widths}")
+    linear_widths = [int(w) for w in linear_widths]
+    for what, ws, allow_empty in (("widths", widths, False), ("linear_widths", linear_widths, True)):
+        if (not ws and not allow_empty) or len(set(ws)) != len(ws) or (ws and min(ws) < 1):
+            raise ValueError(f"{what} must be distinct positive integers; got {ws}")
     from compmech.processes import get_process
 
     hmm = get_process(process, **dict(process_params or {}))
@@ -585,6 +887,8 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
         overrides["steps"] = int(steps)
     elif minutes_per_width is None:
         raise ValueError("give minutes_per_width or steps")
+    elif "steps" not in overrides:
+        overrides["steps"] = 10_000_000  # the budget decides
     base = _base_config(base_config, overrides)
     vocab = hmm.vocab_size + (1 if base.bos else 0)
     jobs = []
@@ -592,7 +896,13 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
         model = base.model.__class__(**{**base.model.to_dict(), "d_model": w, "d_vocab": vocab})
         cfg = base.replace(model=model)
         jobs.append({"name": f"width_{w:03d}", "train_config": cfg.to_dict(),
-                     "labels": {"width": w}, "analyse_1d": w == 1,
+                     "labels": {"variant": "residual", "width": w}, "analyse_1d": w == 1,
+                     "max_checkpoints": int(max_checkpoints), "seed": int(seed)})
+    for w in linear_widths:
+        model = base.model.__class__(**{**base.model.to_dict(), "d_vocab": vocab})
+        cfg = base.replace(model=model, bos=False)
+        jobs.append({"name": f"linear_{w:03d}", "train_config": cfg.to_dict(),
+                     "labels": {"variant": "linear", "width": w}, "linear_bottleneck": w,
                      "max_checkpoints": int(max_checkpoints), "seed": int(seed)})
     return jobs
 
@@ -601,9 +911,10 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
                    minutes_per_width: float | None = 2.0, steps: int | None = None,
                    process: str = "mess3", process_params: Mapping[str, Any] | None = None,
                    base_config=None, seed: int = 0, workers: int = 1, max_checkpoints: int = 8,
-                   force: bool = False, progress: bool = True, log: Callable[[str], None] | None = print
-                   ) -> dict:
-    """The bottleneck experiment: train at each residual width, analyse, write the report folder.
+                   linear_widths: Sequence[int] = (1,), force: bool = False, progress: bool = True,
+                   log: Callable[[str], None] | None = print) -> dict:
+    """The bottleneck experiment: train at each residual width (and the linear-bottleneck variant at
+    each of ``linear_widths``), analyse, write the report folder.
 
     Resumable: a width whose ``results/width_WWW.json`` exists is not redone, an interrupted training
     run continues from its last state. The report (``summary.json``, ``README.md``, PNG figures) is
@@ -612,7 +923,7 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
     Args:
         out_dir: the experiment folder (created).
         widths, minutes_per_width, steps, process, process_params, base_config, seed,
-            max_checkpoints: see :func:`bottleneck_jobs`.
+            max_checkpoints, linear_widths: see :func:`bottleneck_jobs`.
         workers: parallel worker processes (1 = in this process).
         force: rewrite a folder that holds an experiment with other settings (results of widths
             already finished are still reused; delete them to redo).
@@ -628,7 +939,7 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
     out_dir = Path(out_dir)
     jobs = bottleneck_jobs(widths, minutes_per_width=minutes_per_width, steps=steps, process=process,
                            process_params=process_params, base_config=base_config, seed=seed,
-                           max_checkpoints=max_checkpoints)
+                           max_checkpoints=max_checkpoints, linear_widths=linear_widths)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(out_dir, {"experiment": "bottleneck", "process": process,
                               "process_params": dict(process_params or {}), "seed": seed,
@@ -738,6 +1049,7 @@ def _fmt(value, spec: str) -> str:
 
 #: (header, path in the result dict, format) of the printed/markdown tables.
 BOTTLENECK_COLUMNS = (
+    ("variant", "labels.variant", "s"),
     ("width", "labels.width", "d"),
     ("steps", "train.steps", "d"),
     ("loss gap (nats)", "loss.loss_gap", ".4f"),
