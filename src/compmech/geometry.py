@@ -55,7 +55,9 @@ class PCA(NamedTuple):
 
     def transform(self, points) -> np.ndarray:
         """``(N, d) -> (N, k)`` coordinates along the principal axes."""
-        return (np.asarray(points, dtype=np.float64) - self.mean) @ self.components.T
+        from compmech.msp import tall_matmul
+
+        return tall_matmul(np.asarray(points, dtype=np.float64) - self.mean, self.components.T)
 
 
 def pca(points, k: int, weights=None) -> PCA:

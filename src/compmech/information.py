@@ -22,6 +22,7 @@ from compmech.msp import (
     blackwell_sample,
     iter_belief_levels,
     mixed_state_presentation,
+    tall_matmul,
 )
 
 LN2 = float(np.log(2.0))
@@ -66,8 +67,8 @@ def myopic_entropy(hmm: HMM, max_length: int, *, initial_distribution=None, tol:
     levels = iter_belief_levels(hmm, max_length - 1, tol=tol,
                                 initial_distribution=initial_distribution, max_nodes=max_nodes)
     for level in levels:
-        next_probs = level.beliefs @ emissions  # (N, V)
-        out[level.depth] = level.probabilities @ entropy_bits(next_probs)
+        next_probs = tall_matmul(level.beliefs, emissions)  # (N, V)
+        out[level.depth] = (level.probabilities * entropy_bits(next_probs)).sum()
     return out
 
 
@@ -97,7 +98,7 @@ def synchronization_profile(hmm: HMM, max_length: int, *, initial_distribution=N
     out = np.empty(max_length + 1)
     for level in iter_belief_levels(hmm, max_length, tol=tol,
                                     initial_distribution=initial_distribution, max_nodes=max_nodes):
-        out[level.depth] = level.probabilities @ entropy_bits(level.beliefs)
+        out[level.depth] = (level.probabilities * entropy_bits(level.beliefs)).sum()
     return out
 
 
@@ -226,10 +227,12 @@ def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = 
         msp = None
     if msp is not None:
         pi = msp.recurrent_stationary_distribution()
-        return EntropyRate(float(pi @ entropy_bits(msp.beliefs @ emissions)), 0.0, "msp")
+        return EntropyRate(float(pi @ entropy_bits(tall_matmul(msp.beliefs, emissions))), 0.0,
+                           "msp")
     if sample is None:
         sample = blackwell_sample(hmm, num_points, seed)
-    per_point = entropy_bits(sample.beliefs @ emissions)  # (C, K)
+    C, K, S = sample.beliefs.shape
+    per_point = entropy_bits(tall_matmul(sample.points, emissions)).reshape(C, K)
     chain_means = per_point.mean(axis=1)
     num_chains = chain_means.shape[0]
     stderr = float(chain_means.std(ddof=1) / np.sqrt(num_chains)) if num_chains > 1 else np.inf
@@ -289,7 +292,8 @@ def excess_entropy(hmm: HMM, *, tol: float = 1e-6, max_length: int = 256,
     levels = iter_belief_levels(hmm, max_length - 1, tol=merge_tol, max_nodes=max_nodes)
     try:
         for level in levels:
-            h = float(level.probabilities @ entropy_bits(level.beliefs @ emissions))
+            h = float((level.probabilities
+                       * entropy_bits(tall_matmul(level.beliefs, emissions))).sum())
             term = h - rate.bits
             total += term
             depth = level.depth + 1
