@@ -40,6 +40,10 @@ RCOND = 1e-12
 MAX_ENUMERATED_POINTS = 1_000_000
 #: Sequences per chunk when streaming features (``chunk * P * d`` float64 values in memory).
 CHUNK_SEQUENCES = 4096
+#: BLAS threads used by :func:`cross_validated_probe`. One: the matrices are small (d <= a few
+#: hundred), and a multi-threaded OpenBLAS on a busy machine spin-waits (measured 12x slower on 2
+#: shared cores); one thread does the 3^10 Mess3 Gram matrices in ~0.25 s.
+BLAS_THREADS = 1
 
 Features = np.ndarray | Callable[[np.ndarray], np.ndarray]
 
@@ -362,12 +366,13 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 def random_features(shape: tuple[int, int], width: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Baseline features: i.i.d. standard normal, ``width`` per point, for ``shape = (N, P)`` points.
+    """Baseline features: i.i.d. noise, ``width`` values per point, for ``shape = (N, P)`` points.
 
-    Returned lazily as a callable ``idx -> (len(idx), P, width)`` float32 (with a ``.shape``), so that
-    590,490 points x 384 features never sit in memory. Each value is a fixed function of
-    ``(seed, sequence, position, feature)`` (a counter-based hash turned normal by Box-Muller), so
-    every chunking of the sequences sees the same features.
+    Uniform on ``[-sqrt 3, sqrt 3]`` (mean 0, variance 1). Returned lazily as a callable
+    ``idx -> (len(idx), P, width)`` float32 (with a ``.shape``), so that 590,490 points x 384
+    features never sit in memory. Each value is a fixed function of ``(seed, sequence, position,
+    feature)`` (a counter-based hash, two 32-bit draws per 64-bit hash), so every chunking of the
+    sequences sees the same features.
     """
     N, P = shape
     if width < 1:
@@ -381,13 +386,9 @@ def random_features(shape: tuple[int, int], width: int, seed: int) -> Callable[[
                    * np.uint64(half) + np.arange(half, dtype=np.uint64)[None, None, :])
         with np.errstate(over="ignore"):
             bits = _splitmix64(counter ^ salt)
-        # two 26-bit uniforms in (0, 1) per hash, then Box-Muller: two normals per hash
-        u1 = ((bits >> np.uint64(38)).astype(np.float64) + 0.5) / 2.0**26
-        u2 = (((bits >> np.uint64(12)) & np.uint64(2**26 - 1)).astype(np.float64) + 0.5) / 2.0**26
-        radius = np.sqrt(-2.0 * np.log(u1))
-        angle = 2.0 * np.pi * u2
-        out = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
-        return out[..., :width].astype(np.float32)
+        words = bits.view(np.uint32).reshape(*bits.shape[:-1], 2 * half)[..., :width]
+        scale = np.float32(2.0 * np.sqrt(3.0) / 2.0**32)
+        return words.astype(np.float32) * scale - np.float32(np.sqrt(3.0))
 
     features.shape = (N, P, width)  # type: ignore[attr-defined]
     return features
@@ -491,6 +492,21 @@ def _check_inputs(shape, beliefs, folds, weights):
 def cross_validated_probe(features: Features, beliefs, folds, *, weights=None, train_fold: int = 0,
                           spread: bool = True, shuffle: bool = True, shuffle_seed: int = 0,
                           chunk_sequences: int = CHUNK_SEQUENCES) -> ProbeResult:
+    """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
+
+    See :func:`_cross_validated_probe` (run with :data:`BLAS_THREADS` BLAS threads).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        return _cross_validated_probe(features, beliefs, folds, weights=weights,
+                                      train_fold=train_fold, spread=spread, shuffle=shuffle,
+                                      shuffle_seed=shuffle_seed, chunk_sequences=chunk_sequences)
+
+
+def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train_fold: int,
+                           spread: bool, shuffle: bool, shuffle_seed: int,
+                           chunk_sequences: int) -> ProbeResult:
     """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
 
     One streaming pass accumulates, per fold, ``X^T W X``, ``X^T W [Y, Y_shuffled]`` and
