@@ -147,6 +147,7 @@ def test_excess_entropy_is_the_limit_of_block_entropy_minus_linear_growth():
     hmm = compmech.get_process("even")
     E = compmech.excess_entropy(hmm, tol=1e-12)
     assert E.converged
+    assert E.lower_bound_bits <= E.bits and E.bits - E.lower_bound_bits < 1e-9
     L = 120
     H = block_entropy(hmm, L)
     assert E.bits == pytest.approx(H[-1] - L * E.entropy_rate.bits, abs=1e-10)
@@ -179,6 +180,10 @@ def test_mess3_rate_is_estimated_and_bracketed_by_myopic_entropy():
     E = compmech.excess_entropy(hmm, rate=rate)
     assert E.stderr_bits == pytest.approx(E.depth * rate.stderr_bits)
     assert E.bits > 0
+    # the h_mu-free bounds bracket the estimates within their errors
+    assert E.rate_upper_bound_bits == pytest.approx(myopic_entropy(hmm, E.depth)[-1], abs=1e-12)
+    assert rate.bits < E.rate_upper_bound_bits + 4 * rate.stderr_bits
+    assert E.lower_bound_bits < E.bits + 4 * E.stderr_bits
     C = compmech.statistical_complexity(hmm, max_states=300)
     assert C.bits is None and "infinite" in C.reason
 

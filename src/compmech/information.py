@@ -249,6 +249,10 @@ class ExcessEntropy(NamedTuple):
         tol: the stopping tolerance on a term ``h(L) - h_mu`` (bits).
         converged: whether a term fell below the tolerance before ``max_length`` or the level cap.
         entropy_rate: the :class:`EntropyRate` used.
+        lower_bound_bits: ``sum_{L <= depth} (h(L) - h(depth))``, a rigorous lower bound on ``E``
+            that needs no ``h_mu`` (``h`` is non-increasing and ``h(depth) >= h_mu``); tight when
+            ``h`` has converged, so it is the better number when ``h_mu`` is only estimated.
+        rate_upper_bound_bits: ``h(depth)``, a rigorous upper bound on ``h_mu``.
     """
 
     bits: float
@@ -257,6 +261,8 @@ class ExcessEntropy(NamedTuple):
     tol: float
     converged: bool
     entropy_rate: EntropyRate
+    lower_bound_bits: float
+    rate_upper_bound_bits: float
 
 
 def excess_entropy(hmm: HMM, *, tol: float = 1e-6, max_length: int = 256,
@@ -289,11 +295,13 @@ def excess_entropy(hmm: HMM, *, tol: float = 1e-6, max_length: int = 256,
         rate = entropy_rate(hmm, **rate_kwargs)
     emissions = hmm.emission_probabilities
     total, depth, converged, previous = 0.0, 0, False, np.inf
+    myopic = []
     levels = iter_belief_levels(hmm, max_length - 1, tol=merge_tol, max_nodes=max_nodes)
     try:
         for level in levels:
             h = float((level.probabilities
                        * entropy_bits(tall_matmul(level.beliefs, emissions))).sum())
+            myopic.append(h)
             term = h - rate.bits
             total += term
             depth = level.depth + 1
@@ -306,7 +314,9 @@ def excess_entropy(hmm: HMM, *, tol: float = 1e-6, max_length: int = 256,
                 break
     except ValueError:  # the next level would exceed max_nodes
         pass
-    return ExcessEntropy(total, depth * rate.stderr_bits, depth, float(tol), converged, rate)
+    lower = float(sum(myopic) - len(myopic) * myopic[-1])
+    return ExcessEntropy(total, depth * rate.stderr_bits, depth, float(tol), converged, rate,
+                         lower, myopic[-1])
 
 
 class StatisticalComplexity(NamedTuple):

@@ -127,7 +127,8 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         "synchronization_profile_bits": synchronization_profile(hmm, depth).tolist(),
         "excess_entropy_bits": E.bits,
         "excess_entropy": {"stderr_bits": E.stderr_bits, "depth": E.depth, "tol_bits": E.tol,
-                           "converged": E.converged},
+                           "converged": E.converged, "lower_bound_bits": E.lower_bound_bits,
+                           "entropy_rate_upper_bound_bits": E.rate_upper_bound_bits},
         "statistical_complexity_bits": C.bits,
     })
     if C.bits is None:
