@@ -33,7 +33,7 @@ def entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
     """Shannon entropy ``-sum p log2 p`` along ``axis`` (``0 log 0 = 0``); ``p`` need not be 1-D."""
     p = np.asarray(p, dtype=np.float64)
     logs = np.log2(np.where(p > 0, p, 1.0))
-    return -(p * logs).sum(axis=axis)
+    return 0.0 - (p * logs).sum(axis=axis)  # 0.0 - x: no negative zero for a certain outcome
 
 
 def _check_length(length, what: str) -> int:
