@@ -163,7 +163,13 @@ def test_blackwell_estimate_agrees_with_exact_rate_within_reported_error():
 
 
 def test_nonunifilar_finite_msp_rate_is_exact_and_equals_limit_of_myopic_entropy():
-    hmm = compmech.get_process("nond")
+    # Non-unifilar (state 0 emits 1 to states 1 or 2) yet its MSP is finite: 3 mixed states.
+    T = np.zeros((2, 3, 3))
+    T[1, 0, 1] = T[1, 0, 2] = 0.5
+    T[0, 1, 0] = T[1, 1, 2] = 0.5
+    T[0, 2, 0] = T[1, 2, 1] = 0.5
+    hmm = compmech.HMM(T)
+    assert not hmm.is_unifilar
     rate = compmech.entropy_rate(hmm)
     assert rate.method == "msp" and rate.stderr_bits == 0.0
     assert rate.bits == pytest.approx(myopic_entropy(hmm, 12)[-1], abs=1e-12)

@@ -117,18 +117,17 @@ def simple_nonunifilar_source(p: float = 0.5, q: float = 0.5) -> HMM:
 
 
 def nond() -> HMM:
-    """A three-state nonunifilar binary process in the style of "Nond" (Crutchfield & Marzen).
+    """Nond (Marzen & Crutchfield 2017, "Nearly maximally predictive features"): three states.
 
-    0 emits 1 and goes to 1 or 2 (1/2 each); 1 emits 0 -> 0 or 1 -> 2 (1/2 each);
-    2 emits 0 -> 0 or 1 -> 1 (1/2 each). Its mixed-state presentation is countably infinite.
+    State 0 emits 0 and goes to 2; state 1 emits 1 and goes to 0 or 1 (1/2 each); state 2 emits 1
+    and goes to 0, 1 or 2 (1/3 each). Not unifilar; its mixed-state presentation is countably
+    infinite (beliefs converge geometrically, so merging within a tolerance makes it finite).
     """
     T = np.zeros((2, 3, 3))
-    T[1, 0, 1] = 0.5
-    T[1, 0, 2] = 0.5
-    T[0, 1, 0] = 0.5
-    T[1, 1, 2] = 0.5
-    T[0, 2, 0] = 0.5
-    T[1, 2, 1] = 0.5
+    T[0, 0, 2] = 1.0
+    T[1, 1, 0] = 0.5
+    T[1, 1, 1] = 0.5
+    T[1, 2, :] = 1.0 / 3.0
     return HMM(T, name="nond", params={})
 
 
