@@ -275,3 +275,16 @@ def test_affine_subspace_projection_is_an_affine_image_of_the_predictions():
     A = np.hstack([Z, np.ones((Z.shape[0], 1))])
     beta, *_ = np.linalg.lstsq(A, probe.predict(flatX), rcond=None)
     np.testing.assert_allclose(A @ beta, probe.predict(flatX), atol=1e-8)
+
+
+def test_eighty_twenty_split_trains_on_four_folds():
+    X, Y, _, _ = _planted(noise=0.3, seed=11)
+    folds = sequence_folds(X.shape[0], 5, seed=0)
+    res = cross_validated_probe(X, Y, folds, train_fold=3, train_folds=4)
+    tr = np.isin(folds, [3, 4, 0, 1])
+    direct = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3))
+    expected = regression_scores(direct.predict(X[~tr].reshape(-1, 12)), Y[~tr].reshape(-1, 3))
+    assert res.scores["mse"] == pytest.approx(expected["mse"], rel=1e-10)
+    assert res.n_train == tr.sum() * 5 and res.fold_mse.shape == (5,)
+    with pytest.raises(ValueError, match="train_folds"):
+        cross_validated_probe(X, Y, folds, train_folds=5)

@@ -16,6 +16,7 @@ fold. Beside every fit: the shuffle control, the untrained network (the run's st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -136,6 +137,7 @@ class ProbeData:
     folds: np.ndarray
     protocol: str
     seed: int
+    train_folds: int = 1
 
     @property
     def num_sequences(self) -> int:
@@ -150,8 +152,9 @@ class ProbeData:
             "num_sequences": n,
             "positions": P,
             "num_points": n * P,
-            "split": f"by sequence, {DEFAULT_FOLDS} folds: train on fold 0 "
-                     f"({100 // DEFAULT_FOLDS}%), test on the rest",
+            "split": f"by sequence, {DEFAULT_FOLDS} folds: train on {self.train_folds} "
+                     f"({100 * self.train_folds // DEFAULT_FOLDS}%), test on the rest",
+            "train_fraction": self.train_folds / DEFAULT_FOLDS,
             "estimator": "ordinary least squares with intercept",
             "error": "mean squared error over test points and belief coordinates",
             "seed": self.seed,
@@ -194,7 +197,23 @@ def collect(run, params, data: ProbeData, hooks: Sequence[str]) -> dict[str, np.
 def _probe(features, data: ProbeData, *, spread: bool = False, shuffle: bool = False,
            seed: int = 0) -> ProbeResult:
     return cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
-                                 spread=spread, shuffle=shuffle, shuffle_seed=seed)
+                                 train_folds=data.train_folds, spread=spread, shuffle=shuffle,
+                                 shuffle_seed=seed)
+
+
+#: ``split="auto"`` keeps the paper's 20% / 80% split when the training side has at least this many
+#: points per probe coefficient (widest probed features + 1); else it trains on 80%.
+MIN_POINTS_PER_COEFFICIENT = 10
+SPLITS = {"20/80": 1, "80/20": DEFAULT_FOLDS - 1}
+
+
+def _train_folds(split: str, num_points: int, width: int) -> int:
+    if split == "auto":
+        small = num_points / DEFAULT_FOLDS < MIN_POINTS_PER_COEFFICIENT * (width + 1)
+        return SPLITS["80/20"] if small else SPLITS["20/80"]
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'auto', '20/80' or '80/20'; got {split!r}")
+    return SPLITS[split]
 
 
 def baseline_results(run, data: ProbeData, hooks: Sequence[str], *, seed: int = 0,
@@ -276,7 +295,8 @@ def fractal_comparison(true: np.ndarray, predicted: np.ndarray, projected: np.nd
 def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
     """Flat indices (into ``N * P``) of held-out points kept for the figures."""
     P = data.tokens.shape[1]
-    test = np.flatnonzero(np.repeat(data.folds != 0, P))
+    train = np.isin(data.folds, np.arange(data.train_folds))
+    test = np.flatnonzero(np.repeat(~train, P))
     if data.weights is not None:
         test = test[data.weights.reshape(-1)[test] > 0]
     if test.size > FIGURE_POINTS:
@@ -319,6 +339,7 @@ def _result_json(result: ProbeResult, baselines: dict[str, ProbeResult]) -> dict
 
 def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
                 headline: str | None = None, seed: int = 0, force: bool = False,
+                split: str = "auto",
                 max_points: int = MAX_ENUMERATED_POINTS, num_sequences: int = 20_000,
                 fractal: bool = True, progress: bool | Callable = True) -> dict[str, Any]:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
@@ -332,6 +353,10 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
             ``"concat"``); default :func:`layer_hooks`.
         headline: the hook of the summary and the curve; default :func:`last_hook` (the paper's).
         seed: seed of the folds, the shuffle control, the random features and the subsamples.
+        split: ``"20/80"`` (the paper's: train on 20% of sequences), ``"80/20"``, or ``"auto"``:
+            20/80 unless the training side would have fewer than
+            :data:`MIN_POINTS_PER_COEFFICIENT` points per coefficient of the widest probe (tiny
+            enumerations such as RRXOR's 436 or Z1R's words), then 80/20. Recorded in the report.
         force: overwrite an existing ``probe.json``.
         max_points: enumerate all words up to this many points (see :func:`probe_inputs`).
         num_sequences: sampled sequences otherwise.
@@ -366,6 +391,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
     last = steps[-1]
 
     data = probe_data(run, seed=seed, max_points=max_points, num_sequences=num_sequences)
+    width = max(mc.d_model * (len(residual_hooks(mc)) if h == CONCAT else 1) for h in hooks)
+    data = dataclasses.replace(data, train_folds=_train_folds(split, data.tokens.size, width))
     P = data.tokens.shape[1]
     points = _figure_points(data, seed)
     arrays: dict[str, np.ndarray] = {
@@ -482,6 +509,11 @@ def load_report(run_dir) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _split_name(report: dict[str, Any]) -> str:
+    train = round(100 * report["protocol"].get("train_fraction", 0.2))
+    return f"{train}/{100 - train}"
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The headline result with its controls, as printed lines."""
     hook = report["headline_hook"]
@@ -493,7 +525,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"training           {report['step']:,} steps, {report['tokens_seen']:,} tokens"
         + (f", {wall:.0f} s" if wall is not None else ""),
         f"probe site         {hook} ({report['protocol']['num_points']:,} points, "
-        f"{report['protocol']['inputs']}, 20/80 split by sequence)",
+        f"{report['protocol']['inputs']}, {_split_name(report)} split by sequence)",
         f"held-out MSE       {r['mse_test']:.3g}  (folds {r['mse_folds_mean']:.3g} "
         f"+- {r['mse_folds_std']:.2g}; R^2 {r['r2_test']:.4f})",
         f"shuffle control    {r['shuffle_mse']:.3g}  (belief variance {r['belief_variance']:.3g})",

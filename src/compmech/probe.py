@@ -454,6 +454,7 @@ class ProbeResult:
     n_features: int
     train_fold: int
     n_folds: int
+    train_folds: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -475,6 +476,7 @@ class ProbeResult:
             "n_test_points": self.n_test,
             "n_features": self.n_features,
             "train_fold": self.train_fold,
+            "train_folds": self.train_folds,
             "n_folds": self.n_folds,
         }
 
@@ -490,8 +492,9 @@ def _check_inputs(shape, beliefs, folds, weights):
 
 
 def cross_validated_probe(features: Features, beliefs, folds, *, weights=None, train_fold: int = 0,
-                          spread: bool = True, shuffle: bool = True, shuffle_seed: int = 0,
-                          chunk_sequences: int = CHUNK_SEQUENCES) -> ProbeResult:
+                          train_folds: int = 1, spread: bool = True, shuffle: bool = True,
+                          shuffle_seed: int = 0, chunk_sequences: int = CHUNK_SEQUENCES
+                          ) -> ProbeResult:
     """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
 
     See :func:`_cross_validated_probe` (run with :data:`BLAS_THREADS` BLAS threads).
@@ -500,12 +503,13 @@ def cross_validated_probe(features: Features, beliefs, folds, *, weights=None, t
 
     with threadpool_limits(BLAS_THREADS, user_api="blas"):
         return _cross_validated_probe(features, beliefs, folds, weights=weights,
-                                      train_fold=train_fold, spread=spread, shuffle=shuffle,
+                                      train_fold=train_fold, train_folds=train_folds,
+                                      spread=spread, shuffle=shuffle,
                                       shuffle_seed=shuffle_seed, chunk_sequences=chunk_sequences)
 
 
 def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train_fold: int,
-                           spread: bool, shuffle: bool, shuffle_seed: int,
+                           train_folds: int, spread: bool, shuffle: bool, shuffle_seed: int,
                            chunk_sequences: int) -> ProbeResult:
     """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
 
@@ -521,8 +525,10 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
         beliefs: ``(N, P, S)`` true beliefs.
         folds: ``(N,)`` fold of each sequence (:func:`sequence_folds`).
         weights: optional ``(N, P)`` point weights (the sampled protocol); None = unweighted.
-        train_fold: the fold the reported probe is trained on.
-        spread: also fit on every other fold (the k-fold spread).
+        train_fold: the first fold of the reported probe's training set.
+        train_folds: how many consecutive folds (mod k) form a training set: 1 of 5 is the paper's
+            20% train / 80% test; 4 of 5 is the usual 80% / 20% for small data sets.
+        spread: also fit with every other fold as first training fold (the k-fold spread).
         shuffle: run the shuffle control.
         shuffle_seed: seed of the permutation of belief rows across all ``N * P`` points.
         chunk_sequences: sequences per chunk.
@@ -540,10 +546,11 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
     k = int(folds.max()) + 1
     if not 0 <= train_fold < k:
         raise ValueError(f"train_fold must be in [0, {k}); got {train_fold}")
-    fit_folds = list(range(k)) if spread else [train_fold]
-    if spread:
-        fit_folds.remove(train_fold)
-        fit_folds.insert(0, train_fold)
+    if not 1 <= train_folds < k:
+        raise ValueError(f"train_folds must be in [1, {k}); got {train_folds}")
+    firsts = [train_fold] + ([f for f in range(k) if f != train_fold] if spread else [])
+    train_sets = [np.isin(np.arange(k), [(r + j) % k for j in range(train_folds)]) for r in firsts]
+    gram_folds = np.any(train_sets, axis=0)
     order = np.argsort(folds, kind="stable")
     bounds = np.searchsorted(folds[order], np.arange(k + 1))
 
@@ -571,7 +578,7 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
         for idx in chunks(f):
             w = None if flat_weights is None else flat_weights[idx].reshape(-1)
             y = targets[idx].reshape(-1, m)
-            if f in fit_folds:
+            if gram_folds[f]:
                 a = _augment(_feature_chunk(features, idx), shift)
                 mom = _moments(a, y, w)
                 xx[f] += mom.xx
@@ -584,13 +591,14 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
                 yy[f] += ones @ (y * y)
 
     betas = []
-    for f in fit_folds:
-        if xx[f, -1, -1] <= 0:
-            raise ValueError(f"fold {f} has no weight to train on")
-        betas.append(_solve(xx[f], xy[f], RCOND))  # (d+1, m): true then shuffled columns
+    for train in train_sets:
+        if xx[train, -1, -1].sum() <= 0:
+            raise ValueError(f"folds {np.flatnonzero(train).tolist()} have no weight to train on")
+        # (d+1, m): true then shuffled columns
+        betas.append(_solve(xx[train].sum(0), xy[train].sum(0), RCOND))
     # (d+1, n_fits * m) -> predictions for every probe at once
     stacked = np.concatenate(betas, axis=1)
-    n_fits = len(fit_folds)
+    n_fits = len(train_sets)
 
     # Pass 2: squared error per (fit, output block, fold, coordinate) and distances.
     n_blocks = m // S
@@ -615,8 +623,7 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
     ysq = yy[:, :S]
 
     def held_out(fit: int, block: int) -> dict[str, float]:
-        f = fit_folds[fit]
-        test = np.arange(k) != f
+        test = ~train_sets[fit]
         w_test = wsum[test].sum()
         sse_c = sse[fit, block, test].sum(0)
         sst_c = ysq[test].sum(0) - ysum[test].sum(0) ** 2 / w_test
@@ -628,7 +635,7 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
             "mean_distance": float(dist[fit, block, test].sum() / w_test),
         }
 
-    test = np.arange(k) != train_fold
+    train, test = train_sets[0], ~train_sets[0]
     w_test = wsum[test].sum()
     variance = float(((ysq[test].sum(0) - ysum[test].sum(0) ** 2 / w_test) / w_test).mean())
     fold_mse = np.array([held_out(i, 0)["mse"] for i in range(n_fits)])
@@ -638,18 +645,19 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
     point_counts = np.bincount(folds, minlength=k) * P
     return ProbeResult(
         scores=held_out(0, 0),
-        train_mse=float(sse[0, 0, train_fold].sum() / (wsum[train_fold] * S)),
+        train_mse=float(sse[0, 0, train].sum() / (wsum[train].sum() * S)),
         fold_mse=fold_mse,
         shuffle_scores=held_out(0, 1) if shuffle else nan_scores,
         shuffle_fold_mse=shuffle_fold,
         belief_variance=variance,
         probe=BeliefProbe._from_beta(betas[0][:, :S], shift),
         shuffle_probe=BeliefProbe._from_beta(betas[0][:, S:], shift) if shuffle else None,
-        n_train=int(point_counts[train_fold]),
+        n_train=int(point_counts[train].sum()),
         n_test=int(point_counts[test].sum()),
         n_features=d,
         train_fold=train_fold,
         n_folds=k,
+        train_folds=train_folds,
     )
 
 

@@ -55,6 +55,9 @@ def register(subparsers) -> None:
     p.add_argument("--headline", metavar="HOOK",
                    help="hook of the summary and of the curve (default: the last block's output)")
     p.add_argument("--seed", type=int, default=0, help="seed of folds, shuffle, random features")
+    p.add_argument("--split", choices=("auto", "20/80", "80/20"), default="auto",
+                   help="train/test share of sequences; auto (default) = the paper's 20/80 unless "
+                   "the training side has < 10 points per probe coefficient, then 80/20")
     p.add_argument("--no-fractal", action="store_true", help="skip the fractal comparison")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -103,6 +106,7 @@ def run_probe(args: argparse.Namespace) -> int:
     run_dir = _run_dir(args.run_dir)
     report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
                          headline=args.headline, seed=args.seed, force=args.force,
+                         split=args.split,
                          fractal=not args.no_fractal, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
