@@ -189,9 +189,9 @@ def _width1_figure(out_dir: Path, result: dict, path: Path) -> Path | None:
         return None
     coord, proj, beliefs = d["coordinate"].astype(np.float64), d["msp_projection"], d["coordinate_beliefs"]
     rng = np.random.default_rng(0)
-    pick = rng.choice(coord.size, size=min(coord.size, 20_000), replace=False)
+    pick = rng.choice(coord.size, size=min(coord.size, 8_000), replace=False)
     colors = belief_colors(beliefs[pick])
-    fig = _figure(figsize=(10.0, 4.6))
+    fig = _figure(figsize=(9.0, 4.2))
     axes = fig.subplots(2, 2, gridspec_kw={"height_ratios": [1.3, 1]}, sharex="col")
     s_net = result["structure_1d"][-1]
     s_msp = result["msp_structure_1d"]["regression"]
@@ -203,7 +203,7 @@ def _width1_figure(out_dir: Path, result: dict, path: Path) -> Path | None:
         _strip(axes[0, col], values[pick], colors, seed=col)
         axes[0, col].set_title(title, fontsize=8)
         # histogram on all points, stacked by the dominant state's colour
-        bins = np.linspace(values.min(), values.max(), 400)
+        bins = np.linspace(values.min(), values.max(), 300)
         dominant = beliefs.argmax(1)
         for k, c in enumerate(("red", "green", "blue")[:beliefs.shape[1]]):
             axes[1, col].hist(values[dominant == k], bins=bins, color=c, alpha=0.55, lw=0,
@@ -213,8 +213,8 @@ def _width1_figure(out_dir: Path, result: dict, path: Path) -> Path | None:
         clusters = ", ".join(f"{c}@{r:g}" for r, c in zip(s["resolutions"][::2],
                                                            s["cluster_counts"][::2], strict=False))
         bc = s.get("box_counting_dimension")
-        axes[1, col].set_xlabel(f"{s['num_distinct']} distinct values; clusters@resolution: {clusters}; "
-                                f"box dim {bc if bc is None else round(bc, 2)}", fontsize=6.5)
+        axes[1, col].set_title(f"{s['num_distinct']} distinct values; clusters@resolution {clusters}; "
+                               f"box dim {bc if bc is None else round(bc, 2)}", fontsize=6.5)
         for ax in axes[:, col]:
             ax.tick_params(labelsize=7)
     fig.tight_layout()

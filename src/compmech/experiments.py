@@ -104,7 +104,8 @@ def cluster_dimension_1d(resolutions, counts, num_points: int) -> float:
     """Slope of ``log(#clusters)`` against ``log(1/eps)``: a gap-based dimension of a 1-D set.
 
     Uses the resolutions ``eps <= 0.25`` at which the sample still resolves clusters
-    (``#clusters <= num_points / 10``, as for box counting). NaN with fewer than two such scales.
+    (``#clusters <= num_points / 10``, as for box counting; pass the number of *distinct* points).
+    NaN with fewer than two such scales.
     """
     res = np.asarray(resolutions, dtype=np.float64)
     c = np.asarray(counts, dtype=np.float64)
@@ -178,8 +179,9 @@ def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS) -> Structure1D:
     counts = cluster_counts_1d(v, res)
     extent = float(v.max() - v.min())
     box = box_counting_dimension(v[:, None]) if extent > 0 else None
-    return Structure1D(int(v.size), int(np.unique(v).size), extent, res, counts,
-                       cluster_dimension_1d(res, counts, v.size), box)
+    distinct = int(np.unique(v).size)
+    return Structure1D(int(v.size), distinct, extent, res, counts,
+                       cluster_dimension_1d(res, counts, distinct), box)
 
 
 class LinearDirection(NamedTuple):
@@ -576,7 +578,9 @@ def _linear_bottleneck_module(model_config, width: int):
     ``z = resid_post_last W_down + b_down`` (``width`` numbers per position), then
     ``logits = LN(z W_up + b_up) W_out + b_out``: everything the network predicts passes through
     ``z``. The base model is :class:`transformer.model.Transformer` itself (its own final LayerNorm
-    and unembedding are left unused).
+    and unembedding are left unused). For ``width = 1`` the readout ``LN(z W_up + b_up)`` traces an
+    arc (a half circle in the plane of ``W_up`` and ``b_up``, centred), so the predictions the network
+    can make form a 1-D curve of next-token distributions parametrised by ``z``.
     """
     import flax.linen as nn
 
@@ -590,8 +594,11 @@ def _linear_bottleneck_module(model_config, width: int):
             _, cache = Transformer(model_config, name="base")(tokens)
             resid = cache[last]
             z = nn.Dense(width, name="down")(resid)
+            # A random b_up makes LN(z W_up + b_up) a smooth arc in z; with b_up = 0 it would be
+            # sign(z) (LayerNorm of a rank-1 input) and z would get no gradient.
             up = LayerNorm(model_config.d_model, name="ln_out")(
-                nn.Dense(model_config.d_model, name="up")(z))
+                nn.Dense(model_config.d_model, name="up",
+                         bias_init=nn.initializers.normal(1.0))(z))
             logits = nn.Dense(model_config.d_vocab, name="unembed")(up)
             return logits, z, resid
 
