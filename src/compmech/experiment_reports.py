@@ -260,7 +260,7 @@ def _width1_training_figure(result: dict, path: Path) -> Path | None:
 
 
 def write_bottleneck_report(out_dir, results: Sequence[dict], *, wall_seconds: float,
-                            computed=()) -> dict:
+                            computed=(), failed=None, workers: int = 1) -> dict:
     """Figures, ``summary.json`` and ``README.md`` of the bottleneck experiment in ``out_dir``."""
     out_dir = Path(out_dir)
     results = sorted(results, key=lambda r: (_variant(r) != "residual", r["labels"]["width"]))
@@ -283,7 +283,8 @@ def write_bottleneck_report(out_dir, results: Sequence[dict], *, wall_seconds: f
         "model_except_width": {k: v for k, v in first["model"].items() if k != "d_model"},
         "rows": results,
         "total_job_seconds": float(sum(_num(r.get("seconds"), 0.0) for r in results)),
-        "environment": _environment(wall_seconds, computed),
+        "environment": _environment(wall_seconds, computed, workers),
+        "failed": dict(failed or {}),
         "files": [f.name for f in files] + ["summary.json", "README.md"],
     }
     _atomic_write_text(out_dir / "summary.json", json.dumps(_jsonable(summary), indent=1) + "\n")
@@ -349,12 +350,20 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
                 "values) and the network is a unigram model. The linear variant avoids this.",
                 "",
             ]
+    lines += _failure_lines(summary)
     lines += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in files] + [""]
     env = summary["environment"]
     lines += [f"Total job time {summary['total_job_seconds'] / 60:.1f} min (this invocation "
               f"{env['wall_seconds_this_invocation'] / 60:.1f} min, {env['workers']} worker(s), "
               f"devices {env['devices']}), {env['date']}.", ""]
     return "\n".join(lines)
+
+
+def _failure_lines(summary: dict) -> list[str]:
+    if not summary.get("failed"):
+        return []
+    return (["**Failed (no result; rerun the same command to retry):**", ""]
+            + [f"- `{name}`: {msg}" for name, msg in summary["failed"].items()] + [""])
 
 
 def _fmt_dim(x) -> str:
@@ -430,7 +439,7 @@ def _scatter_theory_vs_learned(results: Sequence[dict], path: Path) -> Path:
 
 
 def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_seconds: float,
-                       computed=(), workers: int = 1) -> dict:
+                       computed=(), failed=None, workers: int = 1) -> dict:
     """Heat maps, ``summary.json`` and ``README.md`` of the sweep in ``out_dir``."""
     out_dir = Path(out_dir)
     files = [_heatmaps(results, xs, alphas, out_dir / "sweep_heatmaps.png"),
@@ -441,6 +450,7 @@ def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_sec
         "model": first["model"], "rows": list(results),
         "total_job_seconds": float(sum(_num(r.get("seconds"), 0.0) for r in results)),
         "environment": _environment(wall_seconds, computed, workers),
+        "failed": dict(failed or {}),
         "files": [f.name for f in files] + ["summary.json", "README.md"],
     }
     _atomic_write_text(out_dir / "summary.json", json.dumps(_jsonable(summary), indent=1) + "\n")
@@ -458,6 +468,7 @@ def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_sec
         "",
         markdown_table(results, SWEEP_COLUMNS),
         "",
+        *_failure_lines(summary),
         "Theory box dim: box-counting dimension of the distinct true beliefs of the probe points (every "
         "length-n_ctx word at every position; at most 10k); learned: the same estimator on the "
         "probe's predictions at those points. "

@@ -403,8 +403,14 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     t_train = time.perf_counter() - t0
     hmm, cfg = run.hmm, run.model_config
     hook = last_hook(cfg)
-    report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
-                         progress=False)
+    fractal_error = None
+    try:
+        report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
+                             progress=False)
+    except ValueError as err:  # the fractal comparison needs enough distinct beliefs (finite MSPs)
+        fractal_error = str(err)
+        report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
+                             progress=False, fractal=False)
     final_step = report["step"]
     probe = dict(report["hooks"][hook])
     for key, value in probe.pop("baselines", {}).items():
@@ -428,6 +434,7 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
             "residual_projection": fractal.get("dimensions_residual_projection"),
             "pairwise_distance_correlation": fractal.get("pairwise_distance_correlation"),
             "num_distinct_points": fractal.get("num_distinct_points"),
+            "error": fractal_error,
         },
     }
     with np.load(run_dir / POINTS_FILE) as points:
@@ -495,7 +502,8 @@ def _run_job_quiet(job, out_dir):
 
 
 def run_jobs(jobs: Sequence[Mapping[str, Any]], out_dir, *, workers: int = 1,
-             on_result: Callable[[dict], None] | None = None, progress: bool = False) -> dict:
+             on_result: Callable[[dict], None] | None = None,
+             on_failure: Callable[[str, str], None] | None = None, progress: bool = False) -> dict:
     """Run jobs not yet finished (no ``results/<name>.json``), serially or in worker processes.
 
     Args:
@@ -504,10 +512,14 @@ def run_jobs(jobs: Sequence[Mapping[str, Any]], out_dir, *, workers: int = 1,
         workers: ``<= 1`` runs in this process; more uses a ``ProcessPoolExecutor`` (``spawn``) of
             that many processes, each training on its own (CPU threads are shared).
         on_result: called with each result as it arrives (finished ones first, in job order).
+        on_failure: called with ``(name, message)`` when a job raises a ``ValueError`` or
+            ``RuntimeError`` (e.g. a diverged training run); the other jobs go on, and the failed one
+            has no result file, so the next invocation retries it.
         progress: training progress bars (serial mode only).
 
     Returns:
-        ``{"results": {name: result}, "computed": [names run now], "skipped": [names reused]}``.
+        ``{"results": {name: result}, "computed": [names run now], "skipped": [names reused],
+        "failed": {name: message}}``.
     """
     names = [j["name"] for j in jobs]
     if len(set(names)) != len(names):
@@ -525,10 +537,21 @@ def run_jobs(jobs: Sequence[Mapping[str, Any]], out_dir, *, workers: int = 1,
                 on_result(results[job["name"]])
         else:
             todo.append(job)
-    computed = []
+    computed: list[str] = []
+    failed: dict[str, str] = {}
+
+    def failure(name: str, err: BaseException) -> None:
+        failed[name] = f"{type(err).__name__}: {err}"
+        if on_failure:
+            on_failure(name, failed[name])
+
     if int(workers) <= 1:
         for job in todo:
-            results[job["name"]] = run_job(job, out_dir, progress=progress)
+            try:
+                results[job["name"]] = run_job(job, out_dir, progress=progress)
+            except (ValueError, RuntimeError, FloatingPointError) as err:
+                failure(job["name"], err)
+                continue
             computed.append(job["name"])
             if on_result:
                 on_result(results[job["name"]])
@@ -542,11 +565,16 @@ def run_jobs(jobs: Sequence[Mapping[str, Any]], out_dir, *, workers: int = 1,
                        for job in todo}
             for fut in as_completed(futures):
                 name = futures[fut]
-                results[name] = fut.result()
+                try:
+                    results[name] = fut.result()
+                except (ValueError, RuntimeError, FloatingPointError) as err:
+                    failure(name, err)
+                    continue
                 computed.append(name)
                 if on_result:
                     on_result(results[name])
-    return {"results": {n: results[n] for n in names}, "computed": computed, "skipped": skipped}
+    return {"results": {n: results[n] for n in names if n in results}, "computed": computed,
+            "skipped": skipped, "failed": failed}
 
 
 def _check_manifest(out_dir: Path, settings: dict, force: bool) -> None:
@@ -955,12 +983,15 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
                                         if k != "d_model"}}, force)
     t0 = time.perf_counter()
     printer = _TablePrinter(BOTTLENECK_COLUMNS, log)
-    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, progress=progress)
+    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, on_failure=printer.failure,
+                   progress=progress)
     from compmech.experiment_reports import write_bottleneck_report
 
-    summary = write_bottleneck_report(out_dir, [ran["results"][j["name"]] for j in jobs],
-                                      wall_seconds=time.perf_counter() - t0, computed=ran["computed"])
-    return summary
+    done = [ran["results"][j["name"]] for j in jobs if j["name"] in ran["results"]]
+    if not done:
+        raise ValueError(f"every job failed: {ran['failed']}")
+    return write_bottleneck_report(out_dir, done, wall_seconds=time.perf_counter() - t0,
+                                   computed=ran["computed"], failed=ran["failed"], workers=workers)
 
 
 # ===================================================================== sweep
@@ -1030,12 +1061,16 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
                               "model": jobs[0]["train_config"]["model"]}, force)
     t0 = time.perf_counter()
     printer = _TablePrinter(SWEEP_COLUMNS, log)
-    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, progress=progress)
+    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, on_failure=printer.failure,
+                   progress=progress)
     from compmech.experiment_reports import write_sweep_report
 
-    return write_sweep_report(out_dir, [ran["results"][j["name"]] for j in jobs], xs=list(xs),
-                              alphas=list(alphas), wall_seconds=time.perf_counter() - t0,
-                              computed=ran["computed"], workers=workers)
+    done = [ran["results"][j["name"]] for j in jobs if j["name"] in ran["results"]]
+    if not done:
+        raise ValueError(f"every job failed: {ran['failed']}")
+    return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas),
+                              wall_seconds=time.perf_counter() - t0, computed=ran["computed"],
+                              failed=ran["failed"], workers=workers)
 
 
 # ===================================================================== table lines
@@ -1113,6 +1148,10 @@ class _TablePrinter:
             self.log(self.line([h for h, _, _ in self.columns]))
             self.started = True
         self.log(self.line(table_row(result, self.columns)))
+
+    def failure(self, name: str, message: str) -> None:
+        if self.log is not None:
+            self.log(f"FAILED {name}: {message} (no result written; rerun to retry)")
 
 
 __all__ = [
