@@ -25,6 +25,8 @@ def main(argv=None) -> int:
                         help="train exactly this many steps instead of a time budget")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default=None,
+                        help="training device (default cpu)")
     parser.add_argument("--max-checkpoints", type=int, default=8,
                         help="checkpoints analysed for the width-1 coordinate over training")
     parser.add_argument("--force", action="store_true",
@@ -33,7 +35,7 @@ def main(argv=None) -> int:
     try:
         summary = run_bottleneck(args.out, widths=args.widths,
                                  minutes_per_width=None if args.steps else args.minutes,
-                                 steps=args.steps, seed=args.seed, workers=args.workers,
+                                 steps=args.steps, seed=args.seed, workers=args.workers, device=args.device,
                                  max_checkpoints=args.max_checkpoints, force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -29,13 +29,15 @@ def main(argv=None) -> int:
                         help="train exactly this many steps instead of a time budget")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default=None,
+                        help="training device (default cpu)")
     parser.add_argument("--force", action="store_true",
                         help="rewrite a folder holding an experiment with other settings")
     args = parser.parse_args(argv)
     try:
         summary = run_sweep(args.out, xs=args.xs, alphas=args.alphas, extras=args.extras,
                             minutes_per_point=None if args.steps else args.minutes,
-                            steps=args.steps, seed=args.seed, workers=args.workers,
+                            steps=args.steps, seed=args.seed, workers=args.workers, device=args.device,
                             force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

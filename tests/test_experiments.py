@@ -196,3 +196,16 @@ def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
     assert len(lines) == 1 + 4  # finished points are still printed in the table
     table = json.loads((tmp_path / "summary.json").read_text())
     assert [r["name"] for r in table["rows"]] == names
+
+
+def test_a_failing_job_is_reported_and_left_unfinished(tmp_path):
+    from compmech.experiments import run_jobs
+
+    good = json.loads(json.dumps(tiny_config().to_dict()))
+    bad = {**good, "no_such_option": 1}
+    failures = []
+    ran = run_jobs([{"name": "bad", "train_config": bad}], tmp_path,
+                   on_failure=lambda name, msg: failures.append((name, msg)))
+    assert ran["failed"].keys() == {"bad"} and "no_such_option" in ran["failed"]["bad"]
+    assert failures and failures[0][0] == "bad"
+    assert not result_path(tmp_path, "bad").exists() and ran["results"] == {}

@@ -496,8 +496,12 @@ def _structure_over_training(steps, coordinate: Callable[[int], np.ndarray],
 
 
 def _run_job_quiet(job, out_dir):
-    """Worker entry point (module level so that spawned processes can import it)."""
+    """Worker entry point (module level so that spawned processes can import it).
+
+    Several workers may share one GPU, so none pre-allocates most of its memory (set before the
+    first JAX computation of the process)."""
     os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     return run_job(job, out_dir, progress=False)
 
 
@@ -657,6 +661,17 @@ class _LinearRun(NamedTuple):
 
 
 def train_linear_bottleneck(config, width: int, run_dir, *, progress: bool = False) -> _LinearRun:
+    """Train the paper's model with a width-``width`` linear bottleneck after its last block, on
+    ``config.device``; see :func:`_train_linear_bottleneck`."""
+    import jax
+
+    from transformer.training import select_devices
+
+    with jax.default_device(select_devices(config.device)[0]):
+        return _train_linear_bottleneck(config, width, run_dir, progress=progress)
+
+
+def _train_linear_bottleneck(config, width: int, run_dir, *, progress: bool = False) -> _LinearRun:
     """Train the paper's model with a width-``width`` linear bottleneck after its last block.
 
     The optimiser, learning-rate schedule, data sampler, checkpoint schedule and exact evaluation
@@ -886,7 +901,7 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
                     steps: int | None = None, process: str = "mess3",
                     process_params: Mapping[str, Any] | None = None, base_config=None,
                     seed: int = 0, max_checkpoints: int = 8,
-                    linear_widths: Sequence[int] = (1,)) -> list[dict]:
+                    linear_widths: Sequence[int] = (1,), device: str | None = None) -> list[dict]:
     """The bottleneck experiment's jobs.
 
     * ``"residual"`` variant, one job per width in ``widths``: ``ModelConfig(d_model=width)``, the
@@ -907,6 +922,7 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
         seed: seed of initialisation, data, probe split and subsamples.
         max_checkpoints: checkpoints analysed for a width-1 coordinate over training.
         linear_widths: bottleneck widths of the linear variant (``()`` for none).
+        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` for training (default: ``base_config``'s).
     """
     widths = [int(w) for w in widths]
     linear_widths = [int(w) for w in linear_widths]
@@ -918,6 +934,8 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
     hmm = get_process(process, **dict(process_params or {}))
     overrides: dict[str, Any] = {"process": process, "process_params": dict(process_params or {}),
                                  "seed": int(seed), "minutes": minutes_per_width}
+    if device is not None:
+        overrides["device"] = device
     if steps is not None:
         overrides["steps"] = int(steps)
     elif minutes_per_width is None:
@@ -946,7 +964,8 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
                    minutes_per_width: float | None = 2.0, steps: int | None = None,
                    process: str = "mess3", process_params: Mapping[str, Any] | None = None,
                    base_config=None, seed: int = 0, workers: int = 1, max_checkpoints: int = 8,
-                   linear_widths: Sequence[int] = (1,), force: bool = False, progress: bool = True,
+                   linear_widths: Sequence[int] = (1,), device: str | None = None,
+                   force: bool = False, progress: bool = True,
                    log: Callable[[str], None] | None = print) -> dict:
     """The bottleneck experiment: train at each residual width (and the linear-bottleneck variant at
     each of ``linear_widths``), analyse, write the report folder.
@@ -958,7 +977,7 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
     Args:
         out_dir: the experiment folder (created).
         widths, minutes_per_width, steps, process, process_params, base_config, seed,
-            max_checkpoints, linear_widths: see :func:`bottleneck_jobs`.
+            max_checkpoints, linear_widths, device: see :func:`bottleneck_jobs`.
         workers: parallel worker processes (1 = in this process).
         force: rewrite a folder that holds an experiment with other settings (results of widths
             already finished are still reused; delete them to redo).
@@ -974,7 +993,8 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
     out_dir = Path(out_dir)
     jobs = bottleneck_jobs(widths, minutes_per_width=minutes_per_width, steps=steps, process=process,
                            process_params=process_params, base_config=base_config, seed=seed,
-                           max_checkpoints=max_checkpoints, linear_widths=linear_widths)
+                           max_checkpoints=max_checkpoints, linear_widths=linear_widths,
+                           device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(out_dir, {"experiment": "bottleneck", "process": process,
                               "process_params": dict(process_params or {}), "seed": seed,
@@ -997,15 +1017,19 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
 # ===================================================================== sweep
 def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
                extras: Sequence[str] = DEFAULT_EXTRAS, *, minutes_per_point: float | None = 2.0,
-               steps: int | None = None, base_config=None, seed: int = 0) -> list[dict]:
+               steps: int | None = None, base_config=None, seed: int = 0,
+               device: str | None = None) -> list[dict]:
     """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process.
 
     Every point trains the same model shape (``base_config.model`` with ``d_vocab`` set to the
-    process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``).
+    process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``), on ``device``
+    (default: ``base_config``'s).
     """
     from compmech.processes import get_process
 
     overrides: dict[str, Any] = {"seed": int(seed), "minutes": minutes_per_point}
+    if device is not None:
+        overrides["device"] = device
     if steps is not None:
         overrides["steps"] = int(steps)
     elif minutes_per_point is None:
@@ -1028,7 +1052,7 @@ def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAUL
 def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
               extras: Sequence[str] = DEFAULT_EXTRAS, minutes_per_point: float | None = 2.0,
               steps: int | None = None, base_config=None, seed: int = 0, workers: int = 1,
-              force: bool = False, progress: bool = False,
+              device: str | None = None, force: bool = False, progress: bool = False,
               log: Callable[[str], None] | None = print) -> dict:
     """The process sweep: one trained model per Mess3 ``(x, alpha)`` point and per extra process.
 
@@ -1044,6 +1068,7 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
         base_config: model/optimiser settings (:class:`transformer.TrainConfig`).
         seed: seed of every point.
         workers: parallel worker processes.
+        device: training device, ``"cpu"``, ``"gpu"`` or ``"auto"`` (default: ``base_config``'s).
         force: see :func:`run_bottleneck`.
         progress: training progress bars (serial mode).
         log: where table lines go.
@@ -1053,7 +1078,7 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
     """
     out_dir = Path(out_dir)
     jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
-                      base_config=base_config, seed=seed)
+                      base_config=base_config, seed=seed, device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(out_dir, {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas),
                               "extras": list(extras), "seed": seed,
