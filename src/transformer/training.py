@@ -26,8 +26,8 @@ Run directory layout::
 
 from __future__ import annotations
 
+import functools
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -53,6 +53,8 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "train_state.msgpack"
 #: Sequences per compiled evaluation call.
 EVAL_BATCH = 8192
+#: Tokens per micro-batch per device when ``micro_batch_size`` is 0 (automatic).
+DEFAULT_MICRO_TOKENS = 640
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
 BUDGET_MARGIN = 0.03
 
@@ -146,7 +148,7 @@ def make_optimizer(config: TrainConfig, total_steps: jax.Array | None = None):
             parts.append(optax.add_decayed_weights(config.weight_decay, mask=_matrix_mask))
     elif config.momentum > 0:
         parts.append(optax.trace(decay=config.momentum))
-    return optax.chain(*parts)
+    return optax.chain(*parts) if parts else optax.identity()
 
 
 # ----------------------------------------------------------------------------------- devices
@@ -168,8 +170,18 @@ def maybe_initialize_distributed() -> bool:
     return True
 
 
-def select_devices(device: str) -> list:
-    """The devices to train on: all devices of the requested platform (all processes)."""
+def select_devices(device: str, num_devices: int = 0) -> list:
+    """The devices to train on: all (or the first ``num_devices``) devices of the platform."""
+    devices = _platform_devices(device)
+    if num_devices:
+        if num_devices > len(devices):
+            raise ValueError(f"num_devices {num_devices} but JAX sees only {len(devices)} "
+                             f"{devices[0].platform} device(s)")
+        devices = devices[:num_devices]
+    return devices
+
+
+def _platform_devices(device: str) -> list:
     if device == "auto":
         return jax.devices()
     try:
@@ -183,6 +195,28 @@ def select_devices(device: str) -> list:
 
 
 # ----------------------------------------------------------------------------------- compiled
+#: Config fields that do not change the compiled train function (reset before caching it).
+_NOT_COMPILED = dict(steps=1, eval_every=1, eval_max_words=1, eval_samples=1, log_every=1,
+                     checkpoints_per_decade=1, checkpoint_every=0, minutes=None, device="cpu",
+                     num_devices=0, process="", process_params={}, hmm=None)
+_CHUNK_CACHE: dict = {}
+
+
+def cached_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
+                       dataset_tokens: jax.Array | None):
+    """:func:`build_train_chunk`, reusing the compiled function of an identical earlier setup."""
+    if dataset_tokens is not None:
+        return build_train_chunk(config, hmm, mesh, dataset_tokens)
+    key = (config.replace(**_NOT_COMPILED).to_json(), hmm.transition_matrices.tobytes(),
+           hmm.initial_distribution.tobytes(), hmm.transition_matrices.shape,
+           tuple(d.id for d in mesh.devices.flat))
+    if key not in _CHUNK_CACHE:
+        if len(_CHUNK_CACHE) >= 8:
+            _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
+        _CHUNK_CACHE[key] = build_train_chunk(config, hmm, mesh, dataset_tokens)
+    return _CHUNK_CACHE[key]
+
+
 def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
                       dataset_tokens: jax.Array | None):
     """The compiled ``chunk(state, stop, total_steps) -> (state, losses (k,))``.
@@ -215,10 +249,27 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     def loss_fn(params, inputs, targets):
         return token_losses(params, model_config, inputs, targets).mean()
 
+    micro = micro_batch_size(config, mesh.size)
+    n_micro = config.batch_size // micro
+
+    def loss_and_grads(params, inputs, targets):
+        if n_micro == 1:
+            return jax.value_and_grad(loss_fn)(params, inputs, targets)
+        # strided micro-batches (rows j, j + n, j + 2n, ...) keep each device's rows local
+        split = lambda a: jnp.swapaxes(a.reshape(micro, n_micro, -1), 0, 1)  # noqa: E731
+
+        def body(acc, batch):
+            loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
+            return jax.tree_util.tree_map(jnp.add, acc, (loss, grads)), None
+
+        zero = (jnp.zeros((), jnp.float32), jax.tree_util.tree_map(jnp.zeros_like, params))
+        (loss, grads), _ = jax.lax.scan(body, zero, (split(inputs), split(targets)))
+        return jax.tree_util.tree_map(lambda a: a / n_micro, (loss, grads))
+
     def one_step(state: TrainState, total_steps):
         inputs, targets = get_batch(state.step)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, inputs, targets)
-        finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+        loss, grads = loss_and_grads(state.params, inputs, targets)
+        finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads))
         updates, new_opt = tx.update(grads, state.opt_state, state.params)
         lr = learning_rate(config, state.step, total_steps)
         new_params = jax.tree_util.tree_map(lambda p, u: p - lr * u, state.params, updates)
@@ -243,20 +294,41 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     return jax.jit(chunk, donate_argnums=0, out_shardings=replicated), tx
 
 
-def build_evaluator(model_config: ModelConfig, eval_set: EvalSet):
-    """``evaluate(params) -> (n_ctx,)`` float64 probability-weighted cross-entropy per position.
+def micro_batch_size(config: TrainConfig, n_devices: int = 1) -> int:
+    """Sequences per gradient micro-batch (a ``lax.scan`` accumulates their mean gradient).
 
-    The per-token cross-entropy ``-sum_v p_true[v] log q[v]`` is computed in float32 on the
-    device; the weighted sum over sequences is done in float64 on the host.
+    ``config.micro_batch_size`` when set (0 = automatic: about ``DEFAULT_MICRO_TOKENS`` tokens
+    per device, which keeps a micro-batch's activations in the CPU's L2 cache), rounded down to a
+    divisor of the batch that is a multiple of the device count.
     """
-    V = eval_set.true_probs.shape[-1]
+    B = config.batch_size
+    want = config.micro_batch_size or max(
+        n_devices, n_devices * (DEFAULT_MICRO_TOKENS // config.model.n_ctx))
+    want = min(max(want, n_devices), B)
+    for m in range(want, 0, -1):
+        if B % m == 0 and m % n_devices == 0:
+            return m
+    return B
 
+
+@functools.lru_cache(maxsize=16)
+def _compiled_cross_entropy(model_config: ModelConfig, V: int):
     @jax.jit
     def ce(params, inputs, true_probs):
         # log-softmax over all d_vocab outputs (a BOS column still takes probability mass)
         logq = jax.nn.log_softmax(forward(params, model_config, inputs), axis=-1)[..., :V]
         return -(true_probs * logq).sum(-1)
 
+    return ce
+
+
+def build_evaluator(model_config: ModelConfig, eval_set: EvalSet):
+    """``evaluate(params) -> (n_ctx,)`` float64 probability-weighted cross-entropy per position.
+
+    The per-token cross-entropy ``-sum_v p_true[v] log q[v]`` is computed in float32 on the
+    device; the weighted sum over sequences is done in float64 on the host.
+    """
+    ce = _compiled_cross_entropy(model_config, eval_set.true_probs.shape[-1])
     probs32 = eval_set.true_probs.astype(np.float32)
 
     def evaluate(params):
@@ -398,7 +470,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
         config.build_hmm()  # validate before touching the disk
     config = _prepare_run_dir(run_dir, config, resume, force) if is_main else config
     hmm = config.build_hmm()
-    devices = select_devices(config.device)
+    devices = select_devices(config.device, config.num_devices)
     _check_config(config, hmm, len(devices))
     mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -407,7 +479,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
     if config.dataset is not None:
         tokens, _ = load_dataset(config.dataset, hmm, config.seq_len)
         dataset_tokens = jax.device_put(tokens, replicated)
-    chunk_fn, tx = build_train_chunk(config, hmm, mesh, dataset_tokens)
+    chunk_fn, tx = cached_train_chunk(config, hmm, mesh, dataset_tokens)
 
     eval_set = build_eval_set(hmm, config.model.n_ctx, config.bos, config.eval_max_words,
                               config.eval_samples, seed=config.seed + 1)
@@ -481,6 +553,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
         save_state(state, 0)
     else:
         eval_cost = None
+        last_eval = _last_eval_record(metrics_path)
 
     bar = None
     if progress and is_main:
@@ -595,6 +668,14 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
         run_dir=run_dir, config=config, params=final_params, step=step,
         tokens_seen=step * tokens_per_step, final_eval=last_eval, wall_time=now(),
         tokens_per_second=(train_steps * tokens_per_step / train_time) if train_time else 0.0)
+
+
+def _last_eval_record(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    evals = [r for r in records if "eval_loss" in r]
+    return evals[-1] if evals else None
 
 
 def _steps_for_budget(seconds_left: float, step: int, measure_from: tuple[float, int],

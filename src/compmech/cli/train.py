@@ -1,0 +1,181 @@
+"""``compmech train``: train a transformer on a process (the ``transformer`` package does the work).
+
+Settings come, in increasing precedence, from the defaults of :class:`transformer.TrainConfig`
+(the fast Mess3 recipe), a ``--config FILE.json`` (a ``TrainConfig`` dict, e.g. another run's
+``config.json``), and the flags given explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from compmech.cli.common import UsageError, parse_params
+
+#: Flags that map one-to-one onto ``TrainConfig`` fields.
+_TRAIN_FLAGS = {
+    "steps": "steps", "minutes": "minutes", "batch_size": "batch_size", "lr": "lr",
+    "seed": "seed", "optimizer": "optimizer", "warmup_steps": "warmup_steps",
+    "weight_decay": "weight_decay", "momentum": "momentum", "grad_clip": "grad_clip",
+    "bos": "bos", "dataset": "dataset", "eval_every": "eval_every", "log_every": "log_every",
+    "checkpoints_per_decade": "checkpoints_per_decade", "checkpoint_every": "checkpoint_every",
+    "steps_per_call": "steps_per_call", "micro_batch_size": "micro_batch_size",
+    "device": "device", "num_devices": "num_devices",
+}
+#: Flags that map onto ``ModelConfig`` fields.
+_MODEL_FLAGS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "act_fn")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a transformer on a process (run dir with metrics and checkpoints)",
+        description="Train a decoder-only transformer on sequences sampled fresh from a process "
+        "(default: the paper's Mess3 model with a fast AdamW recipe). Writes RUN_DIR/config.json, "
+        "metrics.jsonl (exact per-position loss next to the optimum) and log-spaced checkpoints. "
+        "Uses all local devices of --device (data parallel); multi-host when "
+        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID are set.")
+    p.add_argument("--process", dest="name", metavar="NAME", help="catalogue process, e.g. mess3")
+    p.add_argument("-p", "--param", dest="params", action="append", metavar="KEY=VALUE",
+                   help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85)")
+    p.add_argument("--hmm-file", metavar="F.json", help="train on an HMM from a JSON file")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
+    p.add_argument("--config", metavar="FILE.json", help="TrainConfig JSON (e.g. a config.json)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN_DIR from its last checkpoint with its saved config")
+    p.add_argument("--force", action="store_true", help="delete an existing RUN_DIR first")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int, help="optimiser steps (default 20000)")
+    g.add_argument("--minutes", type=float,
+                   help="wall-clock budget: the number of steps is chosen after warmup from the "
+                   "measured speed so that the run (evaluations included) ends in time")
+    g.add_argument("--batch-size", type=int, help="sequences per step (default 256)")
+    g.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
+    g.add_argument("--seed", type=int, help="seed of the initialisation and data (default 0)")
+    g.add_argument("--optimizer", choices=("adamw", "sgd"),
+                   help="adamw (warmup + cosine, default) or sgd (constant lr, like the paper)")
+    g.add_argument("--warmup-steps", type=int)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--grad-clip", type=float, help="global-norm clip (0 = off; default 1)")
+    g.add_argument("--bos", action="store_const", const=True, default=None,
+                   help="prepend a BOS token")
+    g.add_argument("--dataset", metavar="F.npz",
+                   help="train on a fixed dataset from `compmech generate` instead of fresh samples")
+    g.add_argument("--eval-every", type=int, help="exact evaluation every K steps")
+    g.add_argument("--log-every", type=int)
+    g.add_argument("--checkpoints-per-decade", type=int)
+    g.add_argument("--checkpoint-every", type=int)
+    g.add_argument("--steps-per-call", type=int, help="steps fused per compiled call")
+    g.add_argument("--micro-batch-size", type=int, help="gradient micro-batch (0 = auto)")
+    g.add_argument("--device", choices=("cpu", "gpu", "auto"), help="default cpu")
+    g.add_argument("--num-devices", type=int, help="use the first N devices (default all)")
+    m = p.add_argument_group("model (defaults: the paper's Mess3 model)")
+    m.add_argument("--n-layers", type=int)
+    m.add_argument("--d-model", type=int)
+    m.add_argument("--n-heads", type=int)
+    m.add_argument("--d-head", type=int)
+    m.add_argument("--d-mlp", type=int)
+    m.add_argument("--n-ctx", type=int)
+    m.add_argument("--act-fn", choices=("relu", "gelu", "gelu_new", "silu"))
+    p.set_defaults(func=run_train)
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    names = [f for f in list(_TRAIN_FLAGS) + list(_MODEL_FLAGS) if getattr(args, f) is not None]
+    if args.name or args.params or args.hmm_file:
+        names.append("process")
+    if args.config:
+        names.append("config")
+    return names
+
+
+def build_config(args: argparse.Namespace):
+    """The :class:`transformer.TrainConfig` described by the arguments."""
+    from transformer import ModelConfig, TrainConfig
+
+    data: dict = {}
+    if args.config:
+        try:
+            data = json.loads(Path(args.config).read_text())
+        except FileNotFoundError as err:
+            raise UsageError(f"config file not found: {args.config}") from err
+        except json.JSONDecodeError as err:
+            raise UsageError(f"config file {args.config} is not valid JSON: {err.msg}") from err
+        if not isinstance(data, dict):
+            raise UsageError(f"config file {args.config} must hold a JSON object")
+    params = parse_params(args.params)
+    if args.hmm_file:
+        if args.name or params:
+            raise UsageError("give either --process NAME [-p ...] or --hmm-file, not both")
+        from compmech.hmm import load_hmm
+
+        data["hmm"] = load_hmm(args.hmm_file).to_dict()
+    elif args.name:
+        data.update(process=args.name, process_params=params, hmm=None)
+    elif params:
+        raise UsageError("-p parameters need --process NAME")
+    elif "process" not in data and "hmm" not in data and not args.dataset:
+        raise UsageError("a process is required: --process NAME (or --hmm-file, --config, "
+                         "--dataset)")
+    for flag, field_name in _TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            data[field_name] = value
+    if args.dataset and not args.name and not args.hmm_file and "hmm" not in data \
+            and "process" not in data:
+        data["hmm"] = _dataset_hmm(args.dataset)
+    model = dict(data.get("model") or {})
+    for flag in _MODEL_FLAGS:
+        value = getattr(args, flag)
+        if value is not None:
+            model[flag] = value
+    model.pop("d_vocab", None)  # always derived from the process (+1 for BOS)
+    config = TrainConfig.from_dict({**data, "model": ModelConfig.from_dict(model)})
+    vocab = config.build_hmm().vocab_size + (1 if config.bos else 0)
+    return config.replace(model=ModelConfig.from_dict({**config.model.to_dict(), "d_vocab": vocab}))
+
+
+def _dataset_hmm(path: str) -> dict:
+    from compmech.datasets import load_dataset
+
+    meta = load_dataset(path).metadata
+    if "hmm" not in meta:
+        raise UsageError(f"dataset {path} does not record its process; pass --process NAME")
+    return meta["hmm"]
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import transformer  # heavy (flax, optax): imported only when training
+
+    out = Path(args.out)
+    if args.resume:
+        if args.force:
+            raise UsageError("--resume and --force contradict each other")
+        ignored = _given(args)
+        if ignored:
+            print(f"compmech train: resuming {out} with its saved config.json; ignoring "
+                  + ", ".join(f"--{n.replace('_', '-')}" for n in ignored), file=sys.stderr)
+        config = None
+    else:
+        config = build_config(args)
+        if out.exists() and any(out.iterdir()) and not args.force:
+            raise UsageError(f"run directory {out} already exists; pass --resume to continue it "
+                             "or --force to start over")
+    try:
+        result = transformer.train(config, out, resume=args.resume, force=args.force,
+                                   progress=not args.no_progress)
+    except transformer.TrainingDiverged as err:
+        print(f"compmech: error: {err}", file=sys.stderr)
+        return 1
+    ev = result.final_eval or {}
+    print(f"trained {result.step} steps ({result.tokens_seen:,} tokens) in "
+          f"{result.wall_time:.1f} s, {result.tokens_per_second:,.0f} tokens/s -> {out}")
+    if ev:
+        kind = "exact" if ev["eval_exact"] else "sampled"
+        print(f"{kind} eval loss {ev['eval_loss_mean']:.6f} nats/token, optimum "
+              f"{ev['optimal_loss_mean']:.6f}, gap {ev['loss_gap']:.2e} "
+              f"(relative {ev['relative_loss']:.5f})")
+    return 0
