@@ -472,7 +472,9 @@ def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_sec
         "Theory box dim: box-counting dimension of the distinct true beliefs of the probe points (every "
         "length-n_ctx word at every position; at most 10k); learned: the same estimator on the "
         "probe's predictions at those points. "
-        "KY: Kaplan-Yorke (Lyapunov) dimension of the Blackwell measure.",
+        "KY: Kaplan-Yorke (Lyapunov) dimension of the Blackwell measure (for a finite MSP the "
+        "measure is atomic, dimension 0, but the formula gives h/|lambda_1| > 0). Distance corr: "
+        "Pearson correlation of pairwise distances, true vs predicted beliefs (2,000 points).",
         "",
         "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",
         f"Total job time {summary['total_job_seconds'] / 60:.1f} min; this invocation "

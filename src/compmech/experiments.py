@@ -256,6 +256,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are for reading
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -1141,6 +1142,7 @@ SWEEP_COLUMNS = (
     ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
     ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
     ("theory KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
+    ("distance corr", "dimensions.pairwise_distance_correlation", ".3f"),
     ("minutes", "seconds", ".1f"),
 )
 
