@@ -620,6 +620,13 @@ def make_figures(run_dir, *, force: bool = False, seed: int = 0,
     curve = report["curve"]
     rel = [(m["tokens_seen"], m["relative_loss"] - 1.0) for m in evals
            if m.get("relative_loss") is not None]
+    optimum = evals[-1].get("optimal_loss_mean") if evals else None
+    train_rel = ([], [])
+    if optimum:
+        for m in run.metrics:
+            if m.get("train_loss") is not None:
+                train_rel[0].append(m["tokens_seen"])
+                train_rel[1].append(m["train_loss"] / optimum - 1.0)
     paper = PAPER.get(report["process"], {}).get("curve")
     fg.training_curves([c["tokens_seen"] for c in curve], [c["mse_test"] for c in curve],
                        [t for t, _ in rel], [v for _, v in rel],
@@ -627,6 +634,7 @@ def make_figures(run_dir, *, force: bool = False, seed: int = 0,
                                   "random": r["baselines"]["random"],
                                   "shuffled": r["shuffle_mse"]},
                        paper=paper, title=f"{name}: probe over training ({hook_label(head)})",
+                       train_relative_loss=train_rel,
                        stem=out / "training")
     written += [out / "training.png", out / "training.pdf"]
 

@@ -98,9 +98,12 @@ def _subsample(n: int, max_points: int, seed: int) -> np.ndarray:
 
 
 def _scatter(ax, plane: BeliefPlane, points: np.ndarray, color_beliefs: np.ndarray, *,
-             max_points: int = MAX_POINTS, seed: int = 0, size: float = 0.6) -> None:
+             max_points: int = MAX_POINTS, seed: int = 0, size: float | None = None) -> None:
     idx = _subsample(points.shape[0], max_points, seed)
     xy = plane.xy(points[idx])
+    if size is None:  # few distinct points (RRXOR's 36 beliefs) need larger markers
+        distinct = np.unique(np.round(xy, 6), axis=0).shape[0]
+        size = float(np.clip(2000.0 / max(distinct, 1), 0.6, 25.0))
     ax.scatter(xy[:, 0], xy[:, 1], c=plane.colors(color_beliefs[idx]), s=size, lw=0,
                rasterized=True)
     plane.decorate(ax)
@@ -166,7 +169,7 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
     plane = BeliefPlane(theory_beliefs)
     fig = Figure(figsize=(8.0, 4.4))
     axes = fig.subplots(1, 2)
-    _scatter(axes[0], plane, theory_beliefs, theory_beliefs, seed=seed, size=1.5)
+    _scatter(axes[0], plane, theory_beliefs, theory_beliefs, seed=seed)
     _scatter(axes[1], plane, predicted, true, seed=seed)
     _same_limits(axes, plane, theory_beliefs, predicted)
     axes[0].set_title("theory: mixed-state presentation", fontsize=10)
@@ -175,8 +178,11 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
     if title:
         fig.suptitle(title, fontsize=11)
     if caption:
-        fig.text(0.5, 0.02, caption, ha="center", fontsize=7.5, wrap=True)
-    fig.subplots_adjust(left=0.02, right=0.98, top=0.85, bottom=0.1, wspace=0.05)
+        fig.text(0.5, 0.01, caption, ha="center", fontsize=7.5, wrap=True)
+    if plane.simplex:
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.85, bottom=0.1, wspace=0.05)
+    else:  # room for the axis labels and tick labels of the PCA view
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.82, bottom=0.2, wspace=0.25)
     if stem is not None:
         save(fig, stem)
     return fig
@@ -201,7 +207,7 @@ def panel_grid(panels: Sequence[tuple[str, np.ndarray]], true: np.ndarray, *,
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax, (label, pred) in zip(axes, items, strict=False):
         if pred is None:
-            _scatter(ax, plane, theory_beliefs, theory_beliefs, seed=seed, size=1.0)
+            _scatter(ax, plane, theory_beliefs, theory_beliefs, seed=seed)
         else:
             _scatter(ax, plane, pred, true, seed=seed)
         ax.set_title(label, fontsize=8)
@@ -248,10 +254,12 @@ def loss_per_position(eval_loss: np.ndarray, optimal: np.ndarray, *, initial_los
 def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: np.ndarray | None,
                     relative_loss: np.ndarray | None, *, baselines: dict[str, float] | None = None,
                     paper: dict[float, float] | None = None, title: str = "",
+                    train_relative_loss: tuple | None = None,
                     stem: str | Path | None = None) -> Figure:
     """Probe MSE vs tokens seen (log-log) beside the relative excess loss vs tokens seen.
 
-    ``paper`` maps tokens to the published MSE (drawn as crosses); ``baselines`` as dotted lines.
+    ``paper`` maps tokens to the published MSE (drawn as crosses); ``baselines`` as dotted lines;
+    ``train_relative_loss = (tokens, loss / optimum - 1)`` of the training batches as a line.
     """
     tokens = np.asarray(tokens, dtype=float)
     mse = np.asarray(mse, dtype=float)
@@ -273,7 +281,14 @@ def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: n
         rt = np.asarray(relative_loss_tokens, dtype=float)
         rl = np.asarray(relative_loss, dtype=float)
         ok = (rt > 0) & (rl > 0)
-        ax2.loglog(rt[ok], rl[ok], "o-", ms=3, color="C3")
+        ax2.loglog(rt[ok], rl[ok], "o", ms=4, color="C3", label="held-out (exact)")
+    if train_relative_loss is not None and len(train_relative_loss[0]):
+        tt = np.asarray(train_relative_loss[0], dtype=float)
+        tl = np.asarray(train_relative_loss[1], dtype=float)
+        ok = (tt > 0) & (tl > 0)
+        ax2.loglog(tt[ok], tl[ok], "-", lw=1, color="C0", alpha=0.7, label="training batches")
+    if ax2.lines:
+        ax2.legend(fontsize=7, frameon=False)
     ax2.set_xlabel("training tokens seen")
     ax2.set_ylabel("relative excess loss (loss / optimum - 1)")
     if title:
@@ -295,8 +310,7 @@ def emergence_gif(frames: Sequence[tuple[str, np.ndarray]], true: np.ndarray,
     for label, pred in frames:
         fig = Figure(figsize=(6.0, 3.2))
         a0, a1 = fig.subplots(1, 2)
-        _scatter(a0, plane, theory_beliefs, theory_beliefs, seed=seed, size=1.0,
-                 max_points=max_points)
+        _scatter(a0, plane, theory_beliefs, theory_beliefs, seed=seed, max_points=max_points)
         _scatter(a1, plane, pred, true, seed=seed, max_points=max_points)
         _same_limits([a0, a1], plane, theory_beliefs, pred)
         a0.set_title("theory (MSP)", fontsize=9)
