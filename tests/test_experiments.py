@@ -135,6 +135,7 @@ def test_bottleneck_end_to_end(bottleneck_dir):
     # V * n_ctx distinct values whatever the training (a real property; breaks if the model changes)
     for s in one["structure_1d"]:
         assert s["num_distinct"] <= 3 * 3
+        assert s["max_abs_change_from_first"] == 0.0  # no gradient crosses LayerNorm of a 1-vector
     assert one["msp_structure_1d"]["regression"]["num_distinct"] > 9  # the MSP is richer
     data = np.load(out / "results" / "width_001.npz")
     assert data["coordinate"].shape == (27 * 3,)
@@ -151,6 +152,7 @@ def test_linear_bottleneck_variant(bottleneck_dir):
     # z is not confined to V * n_ctx values: it depends on the whole context
     assert linear["structure_1d"][-1]["num_distinct"] > 9
     assert linear["structure_1d"][0]["step"] == 0
+    assert linear["structure_1d"][-1]["max_abs_change_from_first"] > 0  # z does train
     for key in ("mse_test", "shuffle_mse", "untrained_mse", "onehot_mse", "before_bottleneck_mse"):
         assert linear["probe"][key] > 0
     assert (out / "linear_001_coordinate.png").is_file()

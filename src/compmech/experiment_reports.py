@@ -333,12 +333,16 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
             f"values, box-counting dimension {_fmt_dim(msp['regression']['box_counting_dimension'])}, "
             f"cluster slope {_fmt_dim(msp['regression']['cluster_dimension'])}.",
             "",
-            "| step | tokens | distinct | " + " | ".join(
+            "| step | tokens | max change since step 0 | distinct | " + " | ".join(
                 f"clusters@{x:g}" for x in s["resolutions"]) + " | box dim |",
-            "|---:|---:|---:|" + "---:|" * len(s["resolutions"]) + "---:|",
+            "|---:|---:|---:|---:|" + "---:|" * len(s["resolutions"]) + "---:|",
         ]
-        for row in [*r["structure_1d"], {"step": "MSP", "tokens_seen": "", **msp["regression"]}]:
-            lines.append(f"| {row['step']} | {row['tokens_seen']} | {row['num_distinct']} | "
+        msp_row = {"step": "MSP", "tokens_seen": "", "max_abs_change_from_first": None,
+                   **msp["regression"]}
+        for row in [*r["structure_1d"], msp_row]:
+            change = row.get("max_abs_change_from_first")
+            lines.append(f"| {row['step']} | {row['tokens_seen']} | "
+                         f"{'' if change is None else format(change, '.3g')} | {row['num_distinct']} | "
                          + " | ".join(str(c) for c in row["cluster_counts"])
                          + f" | {_fmt_dim(row['box_counting_dimension'])} |")
         lines.append("")
@@ -347,7 +351,8 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
                 "Why the residual width-1 model is degenerate: LayerNorm of a 1-vector is its bias "
                 "(`x - mean(x) = 0`), so every block reads a constant and the final LayerNorm makes the "
                 "logits constant; the coordinate is `W_E[x_t] + W_pos[t] + const` (at most V x n_ctx "
-                "values) and the network is a unigram model. The linear variant avoids this.",
+                "values) and the network is a unigram model; no gradient crosses that LayerNorm, so the "
+                "embeddings never move (column 'max change'). The linear variant avoids this.",
                 "",
             ]
     lines += _failure_lines(summary)

@@ -27,8 +27,10 @@ A note on tiny widths (measured, and visible in the results): the model is pre-L
 LayerNorm of a width-1 vector is its bias alone (``x - mean(x) = 0``). At ``d_model = 1`` every block
 therefore reads a constant, attention and MLP add constants, and the final LayerNorm makes the logits
 constant: the network is a unigram model whose residual coordinate is ``W_E[x_t] + W_pos[t] +
-const`` (at most ``V * n_ctx`` distinct values). At ``d_model = 2`` LayerNorm outputs only a soft sign
-of ``x_0 - x_1``; at ``d_model = d`` its output lies on a ``(d - 2)``-sphere. The bottleneck is thus
+const`` (at most ``V * n_ctx`` distinct values); and as no gradient crosses that LayerNorm, the
+embeddings never move (``max_abs_change_from_first`` in the width-1 results). At ``d_model = 2``
+LayerNorm outputs only a soft sign of ``x_0 - x_1``; at ``d_model = d`` its output lies on a
+``(d - 2)``-sphere. The bottleneck is thus
 harder than the width alone suggests; the report says so next to the numbers.
 
 Heavy dependencies (flax, optax, matplotlib) are imported inside the functions that need them, so
@@ -478,10 +480,12 @@ def _structure_over_training(steps, coordinate: Callable[[int], np.ndarray],
     """:func:`structure_1d` of ``coordinate(step)`` at each step; the MSP's best 1-D projections
     (regression on the last step's coordinate, and the first principal axis)."""
     per_step = []
-    final = None
+    final = first = None
     for step in steps:
         final = np.asarray(coordinate(step), dtype=np.float64)
+        first = final if first is None else first
         per_step.append({"step": int(step), "tokens_seen": int(tokens_seen(step)),
+                         "max_abs_change_from_first": float(np.abs(final - first).max()),
                          **structure_1d(final).as_dict()})
     fit = best_linear_direction(true, target=final)
     pca_dir = best_linear_direction(true)
