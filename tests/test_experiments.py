@@ -11,6 +11,7 @@ from compmech.experiments import (
     best_linear_direction,
     bottleneck_jobs,
     cluster_counts_1d,
+    label_runs_1d,
     result_path,
     run_bottleneck,
     run_sweep,
@@ -62,6 +63,25 @@ def test_constant_values_are_one_cluster_and_bad_values_raise():
         structure_1d([0.0, np.nan, 1.0])
     with pytest.raises(ValueError, match="1-D"):
         structure_1d(np.zeros((4, 2)))
+
+
+def test_label_runs_count_interleaving():
+    eye = np.eye(3)
+    x = np.arange(12.0)
+    blocks = eye[np.repeat([0, 1, 2], 4)]  # R R R R G G G G B B B B
+    alternating = eye[np.arange(12) % 3]  # R G B R G B ...
+    res = [0.5, 0.05]  # one cluster; every point its own cluster
+    np.testing.assert_array_equal(label_runs_1d(x, blocks, res), [1, 3])
+    np.testing.assert_array_equal(label_runs_1d(x, alternating, res), [1, 12])
+    # order along the line is what counts, not the order of the input
+    perm = np.random.default_rng(0).permutation(12)
+    np.testing.assert_array_equal(label_runs_1d(x[perm], alternating[perm], res), [1, 12])
+    # a cluster takes the label of its mean belief: pairs (0,1), (2,3), ... merged at eps = 1.5/11
+    pairs = np.repeat(np.arange(6.0) * 3, 2) + np.tile([0, 1], 6)
+    labels = eye[np.repeat([0, 1, 0, 1, 2, 2], 2)]
+    np.testing.assert_array_equal(label_runs_1d(pairs, labels, [1.5 / 16]), [5])
+    with pytest.raises(ValueError, match="beliefs must have shape"):
+        label_runs_1d(x, blocks[:5])
 
 
 def test_best_linear_direction_recovers_a_planted_direction():

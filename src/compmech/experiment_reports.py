@@ -229,17 +229,21 @@ def _width1_training_figure(result: dict, path: Path) -> Path | None:
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"]
-    fig = _figure(figsize=(9.5, 3.4))
-    a0, a1 = fig.subplots(1, 2)
-    for i, s in enumerate(per_step):
-        a0.loglog(s["resolutions"], s["cluster_counts"], "o-", ms=3, lw=1,
-                  color=cmap(i / max(len(per_step) - 1, 1)), label=f"step {s['step']}")
-    for key, style, label in (("regression", "k--", "MSP, best direction"),
-                              ("pca", "k:", "MSP, first principal axis")):
-        a0.loglog(msp[key]["resolutions"], msp[key]["cluster_counts"], style, lw=1.2, label=label)
-    a0.invert_xaxis()
-    a0.set_xlabel("resolution (fraction of the range)")
-    a0.set_ylabel("distinct clusters")
+    fig = _figure(figsize=(13.0, 3.4))
+    a0, a3, a1 = fig.subplots(1, 3)
+    for ax, key, ylabel in ((a0, "cluster_counts", "distinct clusters"),
+                            (a3, "label_runs", "runs of the dominant state along the clusters")):
+        for i, s in enumerate(per_step):
+            if s.get(key) is not None:
+                ax.loglog(s["resolutions"], s[key], "o-", ms=3, lw=1,
+                          color=cmap(i / max(len(per_step) - 1, 1)), label=f"step {s['step']}")
+        for mkey, style, label in (("regression", "k--", "MSP, best direction"),
+                                   ("pca", "k:", "MSP, first principal axis")):
+            if msp[mkey].get(key) is not None:
+                ax.loglog(msp[mkey]["resolutions"], msp[mkey][key], style, lw=1.2, label=label)
+        ax.invert_xaxis()
+        ax.set_xlabel("resolution (fraction of the range)")
+        ax.set_ylabel(ylabel, fontsize=8)
     a0.legend(fontsize=6, frameon=False, ncol=2)
     tokens = np.array([max(s["tokens_seen"], 1) for s in per_step], dtype=float)
     a1.semilogx(tokens, [_num(s["box_counting_dimension"]) for s in per_step], "o-",
@@ -253,7 +257,7 @@ def _width1_training_figure(result: dict, path: Path) -> Path | None:
     a1.set_xlabel("training tokens seen (step 0 drawn at 1)")
     a1.set_ylabel("1-D dimension")
     a1.legend(fontsize=6, frameon=False)
-    for ax in (a0, a1):
+    for ax in (a0, a3, a1):
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     return _save_png(fig, path)
@@ -345,6 +349,11 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
                          f"{'' if change is None else format(change, '.3g')} | {row['num_distinct']} | "
                          + " | ".join(str(c) for c in row["cluster_counts"])
                          + f" | {_fmt_dim(row['box_counting_dimension'])} |")
+        if s.get("label_runs") is not None:
+            lines += ["", "Interleaving: runs of the dominant state along the clusters, at the same "
+                      f"resolutions: network (last step) {s['label_runs']}; MSP projection "
+                      f"{msp['regression']['label_runs']} (about 3 = one block per state; many = "
+                      "interleaved sub-ranges)."]
         lines.append("")
         if not linear:
             lines += [

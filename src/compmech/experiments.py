@@ -129,7 +129,9 @@ class Structure1D(NamedTuple):
         cluster_counts: ``(K,)`` clusters at each scale (:func:`cluster_counts_1d`).
         cluster_dimension: slope of ``log(#clusters)`` vs ``log(1/eps)``.
         box_counting: :class:`compmech.geometry.DimensionEstimate` of the set on the line
-            (NaN dimension when the set has no extent).
+            (``None`` when the set has no extent).
+        label_runs: ``(K,)`` at each scale, the number of runs of equal labels along the clusters in
+            order (:func:`label_runs_1d`), or ``None`` when no labels were given.
     """
 
     num_points: int
@@ -139,6 +141,7 @@ class Structure1D(NamedTuple):
     cluster_counts: np.ndarray
     cluster_dimension: float
     box_counting: Any
+    label_runs: np.ndarray | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready summary."""
@@ -152,10 +155,50 @@ class Structure1D(NamedTuple):
             "cluster_dimension": _finite_or_none(self.cluster_dimension),
             "box_counting_dimension": _finite_or_none(bc.dimension if bc is not None else math.nan),
             "box_counting_fit_range": None if bc is None else [_finite_or_none(v) for v in bc.fit_range],
+            "label_runs": None if self.label_runs is None else [int(c) for c in self.label_runs],
         }
 
 
-def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS) -> Structure1D:
+def label_runs_1d(values, beliefs, resolutions=DEFAULT_RESOLUTIONS) -> np.ndarray:
+    """How interleaved a 1-D point set is: runs of equal dominant state along its clusters.
+
+    At each resolution the points are grouped into clusters as in :func:`cluster_counts_1d`; each
+    cluster is labelled by the state with the largest mean belief over its points; the result is the
+    number of maximal runs of equal labels in the clusters' order along the line. A coordinate that
+    orders the beliefs like a plain projection of the simplex gives about ``S`` runs (one block per
+    region); one that splits into interleaved sub-ranges, as a fractal folded onto a line would,
+    gives many more.
+
+    Args:
+        values: ``(N,)`` points.
+        beliefs: ``(N, S)`` the belief of each point.
+        resolutions: ``(K,)`` scales as fractions of the range.
+
+    Returns:
+        ``(K,)`` int64 numbers of runs (1 when the points coincide).
+    """
+    v = _values_1d(values)
+    b = np.asarray(beliefs, dtype=np.float64)
+    if b.ndim != 2 or b.shape[0] != v.size:
+        raise ValueError(f"beliefs must have shape ({v.size}, S); got {b.shape}")
+    order = np.argsort(v, kind="stable")
+    v, b = v[order], b[order]
+    extent = v[-1] - v[0]
+    res = np.asarray(resolutions, dtype=np.float64)
+    if extent == 0:
+        return np.ones(res.shape, dtype=np.int64)
+    gaps = np.diff(v) / extent
+    out = np.empty(res.shape, dtype=np.int64)
+    for k, eps in enumerate(res):  # one vectorised pass per scale
+        cluster = np.concatenate([[0], np.cumsum(gaps > eps)])
+        sums = np.zeros((cluster[-1] + 1, b.shape[1]))
+        np.add.at(sums, cluster, b)
+        label = sums.argmax(1)
+        out[k] = 1 + int((label[1:] != label[:-1]).sum())
+    return out
+
+
+def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS, beliefs=None) -> Structure1D:
     """Cluster counts at several resolutions and box-counting dimension of a 1-D point set.
 
     The box-counting dimension is :func:`compmech.geometry.box_counting_dimension` of the points on
@@ -164,6 +207,7 @@ def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS) -> Structure1D:
     Args:
         values: ``(N,)`` points, e.g. a width-1 residual coordinate over all inputs.
         resolutions: scales for :func:`cluster_counts_1d`.
+        beliefs: optional ``(N, S)`` beliefs of the points, for :func:`label_runs_1d`.
 
     Returns:
         :class:`Structure1D`.
@@ -182,8 +226,9 @@ def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS) -> Structure1D:
     extent = float(v.max() - v.min())
     box = box_counting_dimension(v[:, None]) if extent > 0 else None
     distinct = int(np.unique(v).size)
+    runs = None if beliefs is None else label_runs_1d(v, beliefs, res)
     return Structure1D(int(v.size), distinct, extent, res, counts,
-                       cluster_dimension_1d(res, counts, distinct), box)
+                       cluster_dimension_1d(res, counts, distinct), box, runs)
 
 
 class LinearDirection(NamedTuple):
@@ -486,14 +531,14 @@ def _structure_over_training(steps, coordinate: Callable[[int], np.ndarray],
         first = final if first is None else first
         per_step.append({"step": int(step), "tokens_seen": int(tokens_seen(step)),
                          "max_abs_change_from_first": float(np.abs(final - first).max()),
-                         **structure_1d(final).as_dict()})
+                         **structure_1d(final, beliefs=true).as_dict()})
     fit = best_linear_direction(true, target=final)
     pca_dir = best_linear_direction(true)
     msp = {
         "regression_direction": fit.direction.tolist(), "regression_r2": fit.r2,
-        "regression": structure_1d(fit.coordinates).as_dict(),
+        "regression": structure_1d(fit.coordinates, beliefs=true).as_dict(),
         "pca_direction": pca_dir.direction.tolist(), "pca_variance_ratio": pca_dir.r2,
-        "pca": structure_1d(pca_dir.coordinates).as_dict(),
+        "pca": structure_1d(pca_dir.coordinates, beliefs=true).as_dict(),
     }
     arrays = {"coordinate": final.astype(np.float32), "msp_projection": fit.coordinates,
               "coordinate_beliefs": true.astype(np.float32)}
@@ -1199,6 +1244,7 @@ __all__ = [
     "bottleneck_jobs",
     "cluster_counts_1d",
     "cluster_dimension_1d",
+    "label_runs_1d",
     "result_path",
     "run_bottleneck",
     "run_job",
