@@ -231,3 +231,18 @@ def test_a_failing_job_is_reported_and_left_unfinished(tmp_path):
     assert ran["failed"].keys() == {"bad"} and "no_such_option" in ran["failed"]["bad"]
     assert failures and failures[0][0] == "bad"
     assert not result_path(tmp_path, "bad").exists() and ran["results"] == {}
+
+
+def test_export_gallery_keeps_images_small_and_links_working(bottleneck_dir, tmp_path):
+    from compmech.experiment_reports import export_gallery
+
+    out, summary, _ = bottleneck_dir
+    written = export_gallery(out, tmp_path / "gallery", prefix="bottleneck", max_kb=60)
+    pngs = [p for p in written if p.suffix == ".png"]
+    assert len(pngs) == sum(name.endswith(".png") for name in summary["files"])
+    assert all(p.stat().st_size <= 60 * 1024 for p in pngs)
+    text = (tmp_path / "gallery" / "bottleneck.md").read_text()
+    for p in pngs:
+        assert f"]({p.name})" in text
+    with pytest.raises(FileExistsError):
+        export_gallery(out, tmp_path / "gallery", prefix="bottleneck")

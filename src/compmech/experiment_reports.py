@@ -499,4 +499,47 @@ def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_sec
     return summary
 
 
-__all__ = ["markdown_table", "write_bottleneck_report", "write_sweep_report"]
+# ===================================================================== gallery
+def export_gallery(report_dir, gallery_dir, *, prefix: str, max_kb: int = 300,
+                   force: bool = False) -> list[Path]:
+    """Copy a report's PNGs and README into a gallery folder, each PNG under ``max_kb``.
+
+    ``report_dir/NAME.png`` becomes ``gallery_dir/PREFIX_NAME.png`` (``NAME.png`` when it already
+    starts with the prefix; palette-quantised, then scaled
+    down, until it fits ``max_kb``); ``README.md`` becomes ``PREFIX.md`` with its image links
+    rewritten. Existing gallery files are not overwritten unless ``force``.
+
+    Returns:
+        The files written.
+    """
+    from PIL import Image
+
+    report_dir, gallery_dir = Path(report_dir), Path(gallery_dir)
+    pngs = sorted(report_dir.glob("*.png"))
+    names = [p.name if p.name.startswith(prefix) else f"{prefix}_{p.name}" for p in pngs]
+    targets = [gallery_dir / n for n in names] + [gallery_dir / f"{prefix}.md"]
+    clash = [t for t in targets if t.exists()]
+    if clash and not force:
+        raise FileExistsError(f"{clash[0]} exists; pass force=True to replace the gallery files")
+    gallery_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src, dst in zip(pngs, targets, strict=False):
+        image = Image.open(src).convert("RGB")
+        scale = 1.0
+        while True:
+            size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+            small = image.resize(size, Image.LANCZOS) if scale < 1 else image
+            small.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(dst, optimize=True)
+            if dst.stat().st_size <= max_kb * 1024 or scale < 0.3:
+                break
+            scale *= 0.85
+        written.append(dst)
+    text = (report_dir / "README.md").read_text()
+    for p, n in zip(pngs, names, strict=True):
+        text = text.replace(f"]({p.name})", f"]({n})")
+    _atomic_write_text(gallery_dir / f"{prefix}.md", text)
+    written.append(gallery_dir / f"{prefix}.md")
+    return written
+
+
+__all__ = ["export_gallery", "markdown_table", "write_bottleneck_report", "write_sweep_report"]
