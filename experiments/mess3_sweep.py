@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default=None,
                         help="training device (default cpu)")
+    parser.add_argument("--gallery", default=None, metavar="DIR",
+                        help="also copy the figures (each < 300 KB) and README into DIR, e.g. docs/gallery")
     parser.add_argument("--force", action="store_true",
                         help="rewrite a folder holding an experiment with other settings")
     args = parser.parse_args(argv)
@@ -39,9 +41,16 @@ def main(argv=None) -> int:
                             minutes_per_point=None if args.steps else args.minutes,
                             steps=args.steps, seed=args.seed, workers=args.workers, device=args.device,
                             force=args.force)
+        if args.gallery:
+            from compmech.experiment_reports import export_gallery
+
+            export_gallery(args.out, args.gallery, prefix="sweep", force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if summary.get("failed"):
+        print(f"{len(summary['failed'])} job(s) failed; rerun the same command to retry them",
+              file=sys.stderr)
     print(f"report: {args.out}/README.md ({', '.join(summary['files'])})")
     return 0
 
