@@ -418,9 +418,9 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     """Train one model and analyse it; write ``results/<name>.json`` (and ``.npz`` figure data).
 
     The probe is :func:`compmech.analysis.analyze_run` on the last block's output (the paper's
-    protocol, with the shuffle control and the untrained, one-hot and random-feature baselines, and
-    its fractal comparison of the true and predicted belief clouds); its ``probe.json`` stays in the
-    run directory.
+    protocol, with the shuffle control and the untrained, one-hot and random-feature baselines; its
+    ``probe.json`` stays in the run directory), then :func:`compmech.analysis.fractal_comparison` of
+    the true and predicted belief clouds at its held-out figure points.
 
     Args:
         job: ``{"name": str, "train_config": TrainConfig.to_dict(), "labels": dict (copied into the
@@ -432,8 +432,8 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
         The result dict (also written as JSON): ``labels``, ``train`` (steps, tokens, wall time),
         ``loss`` (per-position gap to the optimum), ``probe`` (held-out MSE of the trained network,
         ``shuffle_mse``, ``untrained_mse``, ``onehot_mse``, ``random_mse``), ``dimensions``
-        (``theory``: point cloud and Kaplan-Yorke; ``learned``: the probe's predictions;
-        ``residual_projection``), and for width-1 jobs ``structure_1d`` (per checkpoint) and
+        (``theory``: point cloud and Kaplan-Yorke; ``learned``: the probe's predictions), and for
+        width-1 jobs ``structure_1d`` (per checkpoint) and
         ``msp_structure_1d``.
     """
     from compmech.analysis import POINTS_FILE, analyze_run, last_hook
@@ -451,20 +451,16 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     t_train = time.perf_counter() - t0
     hmm, cfg = run.hmm, run.model_config
     hook = last_hook(cfg)
-    fractal_error = None
-    try:
-        report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
-                             progress=False)
-    except ValueError as err:  # the fractal comparison needs enough distinct beliefs (finite MSPs)
-        fractal_error = str(err)
-        report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
-                             progress=False, fractal=False)
+    report = analyze_run(run_dir, checkpoints="last", hooks=[hook], seed=seed, force=True,
+                         progress=False, fractal=False)
+    with np.load(run_dir / POINTS_FILE) as points:
+        arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
+    fractal, fractal_error = _fractal_or_error(arrays["true"], arrays["predicted"], seed)
     final_step = report["step"]
     probe = dict(report["hooks"][hook])
     for key, value in probe.pop("baselines", {}).items():
         probe[f"{key}_mse"] = value
     probe.pop("baselines_r2", None)
-    fractal = report.get("fractal") or {}
     result: dict[str, Any] = {
         "name": name,
         "labels": dict(job.get("labels", {})),
@@ -479,14 +475,11 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
         "dimensions": {
             "theory": {"point_cloud": fractal.get("dimensions_true"), **_kaplan_yorke(hmm, seed)},
             "learned": fractal.get("dimensions_predicted"),
-            "residual_projection": fractal.get("dimensions_residual_projection"),
             "pairwise_distance_correlation": fractal.get("pairwise_distance_correlation"),
             "num_distinct_points": fractal.get("num_distinct_points"),
             "error": fractal_error,
         },
     }
-    with np.load(run_dir / POINTS_FILE) as points:
-        arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
 
     if job.get("analyse_1d") and cfg.d_model == 1:
         result["structure_1d"], result["msp_structure_1d"], extra = _analyse_1d(
@@ -498,6 +491,18 @@ def run_job(job: Mapping[str, Any], out_dir, progress: bool = False) -> dict:
     np.savez_compressed(out_dir / RESULTS_DIR / f"{name}.npz", **arrays)  # before the JSON marker
     _atomic_write_text(result_path(out_dir, name), json.dumps(_jsonable(result), indent=1) + "\n")
     return result
+
+
+def _fractal_or_error(true: np.ndarray, predicted: np.ndarray, seed: int) -> tuple[dict, str | None]:
+    """:func:`compmech.analysis.fractal_comparison` of held-out points, or ``({}, message)`` when
+    the cloud is too small for the estimators (a finite MSP with few beliefs)."""
+    from compmech.analysis import fractal_comparison
+
+    try:
+        return fractal_comparison(np.asarray(true, np.float64), np.asarray(predicted, np.float64),
+                                  seed=seed), None
+    except ValueError as err:
+        return {}, str(err)
 
 
 def _last_wall_time(run) -> float | None:
@@ -701,13 +706,11 @@ class _LinearRun(NamedTuple):
         return int(step) * self.config.tokens_per_step
 
     def load_params(self, step: int):
-        import jax
-        import jax.numpy as jnp
+        """Parameters at ``step``: a nested dict of arrays (no template needed for plain dicts)."""
         from flax import serialization
 
-        template = self.module.init(jax.random.key(0), jnp.zeros((1, self.config.model.n_ctx), jnp.int32))
         data = (self.run_dir / "checkpoints" / f"params_{int(step):08d}.msgpack").read_bytes()
-        return serialization.from_bytes(template["params"], data)
+        return serialization.msgpack_restore(data)
 
 
 def train_linear_bottleneck(config, width: int, run_dir, *, progress: bool = False) -> _LinearRun:
@@ -871,7 +874,6 @@ def _run_linear_bottleneck_job(job: Mapping[str, Any], out_dir, progress: bool) 
     just before the bottleneck; 1-D structure of ``z`` over training when ``width == 1``)."""
     import jax
 
-    from compmech.analysis import fractal_comparison
     from compmech.probe import (
         cross_validated_probe,
         onehot_features,
@@ -909,7 +911,7 @@ def _run_linear_bottleneck_job(job: Mapping[str, Any], out_dir, progress: bool) 
     S = hmm.num_states
     true = inputs.beliefs.reshape(-1, S)
     predicted = predict_features(trained.probe, z).reshape(-1, S)
-    fractal = fractal_comparison(true, predicted, seed=seed)
+    fractal, fractal_error = _fractal_or_error(true, predicted, seed)
     result: dict[str, Any] = {
         "name": name,
         "labels": dict(job.get("labels", {})),
@@ -929,6 +931,7 @@ def _run_linear_bottleneck_job(job: Mapping[str, Any], out_dir, progress: bool) 
             "learned": fractal.get("dimensions_predicted"),
             "pairwise_distance_correlation": fractal.get("pairwise_distance_correlation"),
             "num_distinct_points": fractal.get("num_distinct_points"),
+            "error": fractal_error,
         },
     }
     pick = _subsample_index(true.shape[0], FIGURE_POINTS, seed)
