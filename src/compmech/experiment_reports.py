@@ -133,7 +133,7 @@ def _loss_position_figure(results: Sequence[dict], path: Path) -> Path:
         gap = _get(r, "loss.loss_gap_per_position")
         if gap is None:
             continue
-        ax.plot(np.arange(1, len(gap) + 1), np.clip(gap, 1e-6, None), "o-", ms=3,
+        ax.plot(np.arange(1, len(gap) + 1), np.clip(gap, 1e-6, None), marker="o", ms=3,
                 color=f"C{i % 10}", ls="-" if _variant(r) == "residual" else "--",
                 label=f"{'linear ' if _variant(r) == 'linear' else ''}width {r['labels']['width']}")
     ax.set_yscale("log")
