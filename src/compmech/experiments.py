@@ -191,8 +191,7 @@ def label_runs_1d(values, beliefs, resolutions=DEFAULT_RESOLUTIONS) -> np.ndarra
     out = np.empty(res.shape, dtype=np.int64)
     for k, eps in enumerate(res):  # one vectorised pass per scale
         cluster = np.concatenate([[0], np.cumsum(gaps > eps)])
-        sums = np.zeros((cluster[-1] + 1, b.shape[1]))
-        np.add.at(sums, cluster, b)
+        sums = np.stack([np.bincount(cluster, weights=b[:, j]) for j in range(b.shape[1])], axis=1)
         label = sums.argmax(1)
         out[k] = 1 + int((label[1:] != label[:-1]).sum())
     return out
