@@ -533,6 +533,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"one-hot tok x pos  {b['onehot']:.3g}",
         f"random features    {b['random']:.3g}",
     ]
+    fr = report.get("fractal")
+    if fr:
+        t, p = fr["dimensions_true"], fr["dimensions_predicted"]
+        lines.append(
+            f"fractal dims       box {t['box_counting']['dimension']:.2f} true vs "
+            f"{p['box_counting']['dimension']:.2f} learned, correlation "
+            f"{t['correlation']['dimension']:.2f} vs {p['correlation']['dimension']:.2f}; "
+            f"pairwise-distance r = {fr['pairwise_distance_correlation']:.3f}")
     if "paper" in report:
         lines.append(f"paper (Shai 2024)  {report['paper']['mse']:.2g} after "
                      f"{report['paper']['tokens']:.3g} tokens")
