@@ -103,7 +103,7 @@ def _scatter(ax, plane: BeliefPlane, points: np.ndarray, color_beliefs: np.ndarr
     xy = plane.xy(points[idx])
     if size is None:  # few distinct points (RRXOR's 36 beliefs) need larger markers
         distinct = np.unique(np.round(xy, 6), axis=0).shape[0]
-        size = float(np.clip(2000.0 / max(distinct, 1), 0.6, 25.0))
+        size = float(np.clip(2000.0 / max(distinct, 1), 0.8, 25.0))
     ax.scatter(xy[:, 0], xy[:, 1], c=plane.colors(color_beliefs[idx]), s=size, lw=0,
                rasterized=True)
     plane.decorate(ax)
