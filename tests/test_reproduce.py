@@ -208,3 +208,22 @@ def test_experiment_scripts_call_the_library(name):
     script = REPO / "experiments" / f"reproduce_{name}.py"
     out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--minutes" in out.stdout
+
+
+def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
+    """Above the enumeration limit the probe runs on sampled words, prefixes weighted once."""
+    import shutil
+
+    from compmech.analysis import analyze_run
+
+    run_dir, _ = tiny_run
+    copy = tmp_path / "sampled"
+    shutil.copytree(run_dir, copy)
+    report = analyze_run(copy, checkpoints="last", hooks=["blocks.1.hook_resid_post"],
+                         max_points=100, num_sequences=400, force=True, progress=False,
+                         split="20/80")
+    proto = report["protocol"]
+    assert proto["inputs"] == "sampled" and "weighted once" in proto["weighting"]
+    assert proto["num_sequences"] == 400 and proto["train_fraction"] == 0.2
+    r = report["hooks"]["blocks.1.hook_resid_post"]
+    assert r["mse_test"] < r["baselines"]["random"]
