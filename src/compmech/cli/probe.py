@@ -42,8 +42,8 @@ def _positive_minutes(value: str) -> float:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "probe", help="probe a training run for beliefs (writes RUN_DIR/probe.json)",
-        description="Fit linear probes from the residual stream to beliefs (all inputs, 20%% train "
-        "/ 80%% test by sequence, OLS with intercept), with the shuffle control and the untrained, "
+        description="Fit linear probes from the residual stream to beliefs (all inputs, 20% train "
+        "/ 80% test by sequence, OLS with intercept), with the shuffle control and the untrained, "
         "one-hot and random-feature baselines; and the headline hook at every checkpoint.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `compmech train`")
     p.add_argument("--checkpoints", type=_checkpoints, default="all", metavar="all|last|N",
