@@ -255,6 +255,10 @@ def _pairwise_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(da, db)[0, 1])
 
 
+#: Fewer distinct beliefs than this (RRXOR has 36) give no scaling range for dimension estimates.
+MIN_FRACTAL_POINTS = 500
+
+
 def fractal_comparison(true: np.ndarray, predicted: np.ndarray, projected: np.ndarray | None = None,
                        *, seed: int = 0, max_points: int = 10_000,
                        pair_points: int = 2_000) -> dict[str, Any]:
@@ -284,8 +288,12 @@ def fractal_comparison(true: np.ndarray, predicted: np.ndarray, projected: np.nd
     clouds = {"true": true, "predicted": predicted}
     if projected is not None:
         clouds["residual_projection"] = projected
-    for name, cloud in clouds.items():
-        out[f"dimensions_{name}"] = fractal_dimensions(cloud[first], seed=seed).as_dict()
+    if first.size >= MIN_FRACTAL_POINTS:
+        for name, cloud in clouds.items():
+            out[f"dimensions_{name}"] = fractal_dimensions(cloud[first], seed=seed).as_dict()
+    else:
+        out["dimensions_note"] = (f"only {first.size} distinct beliefs (a finite mixed-state "
+                                  "presentation): no scaling range, dimensions not estimated")
     pairs = first if first.size <= pair_points else rng.choice(first, pair_points, replace=False)
     out["pairwise_distance_correlation"] = _pairwise_correlation(true[pairs], predicted[pairs])
     out["pairwise_points"] = int(pairs.size)
@@ -534,7 +542,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"random features    {b['random']:.3g}",
     ]
     fr = report.get("fractal")
-    if fr:
+    if fr and "dimensions_true" not in fr:
+        lines.append(f"geometry           pairwise-distance r = "
+                     f"{fr['pairwise_distance_correlation']:.3f} ({fr['num_distinct_points']} "
+                     "distinct beliefs: no fractal dimensions)")
+    elif fr:
         t, p = fr["dimensions_true"], fr["dimensions_predicted"]
         lines.append(
             f"fractal dims       box {t['box_counting']['dimension']:.2f} true vs "
