@@ -43,9 +43,10 @@ def bench_batch(batch: int, steps_per_call: int, calls: int, repeats: int) -> fl
                          steps=10**9)
     hmm = compmech.get_process("mess3")
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
-    chunk, tx = build_train_chunk(config, hmm, mesh, None)
+    chunk, init_opt_state = build_train_chunk(config, hmm, mesh, None)
     params = init_params(config.model, 0)
-    state = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+    state = TrainState(jnp.zeros((), jnp.int32), params, init_opt_state(params),
+                       jnp.zeros((), jnp.int32))
     stop = jnp.asarray(10**9, jnp.int32)
     total = jnp.asarray(10**6, jnp.int32)
     state, _ = chunk(state, stop, total)  # compile

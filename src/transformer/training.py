@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import serialization
+from jax.flatten_util import ravel_pytree
 
 from transformer.activations import batched_map
 from transformer.config import ModelConfig, TrainConfig
@@ -51,12 +52,21 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "train_state.msgpack"
-#: Sequences per compiled evaluation call.
-EVAL_BATCH = 8192
+#: Sequences per compiled evaluation call (small chunks stay in cache: 4x faster than 8192).
+EVAL_BATCH = 256
 #: Tokens per micro-batch per device when ``micro_batch_size`` is 0 (automatic).
-DEFAULT_MICRO_TOKENS = 640
+DEFAULT_MICRO_TOKENS = 320
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
 BUDGET_MARGIN = 0.03
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 class TrainingDiverged(RuntimeError):
@@ -133,19 +143,15 @@ def learning_rate(config: TrainConfig, count: jax.Array, total_steps: jax.Array)
     return jnp.where(count + 1.0 < warm, ramp, cosine)
 
 
-def _matrix_mask(params):
-    return jax.tree_util.tree_map(lambda a: a.ndim >= 2, params)
-
-
 def make_optimizer(config: TrainConfig, total_steps: jax.Array | None = None):
-    """The optax transformation; the learning rate is injected per step (see :func:`learning_rate`)."""
+    """The optax transformation (clipping, Adam moments or SGD momentum), applied to the flat
+    parameter vector; the learning rate (see :func:`learning_rate`) and AdamW's decoupled weight
+    decay on matrices are applied by the train step."""
     parts = []
     if config.grad_clip > 0:
         parts.append(optax.clip_by_global_norm(config.grad_clip))
     if config.optimizer == "adamw":
         parts.append(optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=1e-8))
-        if config.weight_decay > 0:
-            parts.append(optax.add_decayed_weights(config.weight_decay, mask=_matrix_mask))
     elif config.momentum > 0:
         parts.append(optax.trace(decay=config.momentum))
     return optax.chain(*parts) if parts else optax.identity()
@@ -246,52 +252,64 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
             targets = jax.lax.with_sharding_constraint(targets, batch_sharding)
         return inputs, targets
 
-    def loss_fn(params, inputs, targets):
-        return token_losses(params, model_config, inputs, targets).mean()
+    # Parameters travel through the scan as one flat float32 vector: the optimiser update, the
+    # gradient accumulation and the finiteness checks are then single fused loops instead of one
+    # small kernel per parameter array.
+    _, unravel = ravel_pytree(init_params(model_config, 0))
+    decay_mask = ravel_pytree(jax.tree_util.tree_map(
+        lambda a: jnp.full(a.shape, a.ndim >= 2, jnp.float32), init_params(model_config, 0)))[0]
+
+    def loss_fn(flat, inputs, targets):
+        return token_losses(unravel(flat), model_config, inputs, targets).mean()
 
     micro = micro_batch_size(config, mesh.size)
     n_micro = config.batch_size // micro
 
-    def loss_and_grads(params, inputs, targets):
+    def loss_and_grads(flat, inputs, targets):
         if n_micro == 1:
-            return jax.value_and_grad(loss_fn)(params, inputs, targets)
+            return jax.value_and_grad(loss_fn)(flat, inputs, targets)
         # strided micro-batches (rows j, j + n, j + 2n, ...) keep each device's rows local
         split = lambda a: jnp.swapaxes(a.reshape(micro, n_micro, -1), 0, 1)  # noqa: E731
 
         def body(acc, batch):
-            loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
-            return jax.tree_util.tree_map(jnp.add, acc, (loss, grads)), None
+            loss, grads = jax.value_and_grad(loss_fn)(flat, *batch)
+            return (acc[0] + loss, acc[1] + grads), None
 
-        zero = (jnp.zeros((), jnp.float32), jax.tree_util.tree_map(jnp.zeros_like, params))
+        zero = (jnp.zeros((), jnp.float32), jnp.zeros_like(flat))
         (loss, grads), _ = jax.lax.scan(body, zero, (split(inputs), split(targets)))
-        return jax.tree_util.tree_map(lambda a: a / n_micro, (loss, grads))
+        return loss / n_micro, grads / n_micro
 
-    def one_step(state: TrainState, total_steps):
-        inputs, targets = get_batch(state.step)
-        loss, grads = loss_and_grads(state.params, inputs, targets)
-        finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads))
-        updates, new_opt = tx.update(grads, state.opt_state, state.params)
-        lr = learning_rate(config, state.step, total_steps)
-        new_params = jax.tree_util.tree_map(lambda p, u: p - lr * u, state.params, updates)
+    def one_step(carry, total_steps):
+        step, flat, opt_state, diverged_at = carry
+        inputs, targets = get_batch(step)
+        loss, grads = loss_and_grads(flat, inputs, targets)
+        finite = jnp.isfinite(loss) & jnp.isfinite(grads).all()
+        updates, new_opt = tx.update(grads, opt_state, flat)
+        if config.optimizer == "adamw" and config.weight_decay > 0:
+            updates = updates + config.weight_decay * decay_mask * flat
+        lr = learning_rate(config, step, total_steps)
+        new_flat = flat - lr * updates
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: jnp.where(finite, a, b), new, old)
-        return TrainState(
-            step=jnp.where(finite, state.step + 1, state.step),
-            params=keep(new_params, state.params),
-            opt_state=keep(new_opt, state.opt_state),
-            diverged_at=jnp.where(finite, state.diverged_at, state.step + 1),
-        ), loss
+        return (jnp.where(finite, step + 1, step), keep(new_flat, flat), keep(new_opt, opt_state),
+                jnp.where(finite, diverged_at, step + 1)), loss
 
     def chunk(state: TrainState, stop, total_steps):
-        def body(s, _):
-            active = (s.step < stop) & (s.diverged_at == 0)
+        def body(c, _):
+            active = (c[0] < stop) & (c[3] == 0)
             return jax.lax.cond(active, lambda t: one_step(t, total_steps),
-                                lambda t: (t, jnp.float32(jnp.nan)), s)
+                                lambda t: (t, jnp.float32(jnp.nan)), c)
 
-        return jax.lax.scan(body, state, None, length=config.steps_per_call)
+        carry = (state.step, ravel_pytree(state.params)[0], state.opt_state, state.diverged_at)
+        (step, flat, opt_state, diverged_at), losses = jax.lax.scan(
+            body, carry, None, length=config.steps_per_call)
+        return TrainState(step, unravel(flat), opt_state, diverged_at), losses
+
+    def init_opt_state(params):
+        return tx.init(ravel_pytree(params)[0])
 
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    return jax.jit(chunk, donate_argnums=0, out_shardings=replicated), tx
+    return jax.jit(chunk, donate_argnums=0, out_shardings=replicated), init_opt_state
 
 
 def micro_batch_size(config: TrainConfig, n_devices: int = 1) -> int:
@@ -343,6 +361,7 @@ def build_evaluator(model_config: ModelConfig, eval_set: EvalSet):
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; use the usual mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -386,15 +405,22 @@ def optimal_loss_nats(hmm, model_config: ModelConfig, bos: bool, eval_set: EvalS
     return eval_set.optimal_loss_nats()
 
 
-def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, force: bool) -> TrainConfig:
+def _saved_config(run_dir: Path) -> TrainConfig:
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.exists():
+        raise ValueError(f"cannot resume: {config_path} does not exist")
+    if not (run_dir / CHECKPOINT_DIR / STATE_FILE).exists():
+        raise ValueError(f"cannot resume: {run_dir} has no {CHECKPOINT_DIR}/{STATE_FILE}")
+    try:
+        return TrainConfig.from_dict(json.loads(config_path.read_text()))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"cannot resume: {config_path} is not valid JSON ({err.msg})") from err
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, force: bool) -> None:
     config_path = run_dir / CONFIG_FILE
     if resume:
-        if not config_path.exists():
-            raise ValueError(f"cannot resume: {config_path} does not exist")
-        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        if not (run_dir / CHECKPOINT_DIR / STATE_FILE).exists():
-            raise ValueError(f"cannot resume: {run_dir} has no {CHECKPOINT_DIR}/{STATE_FILE}")
-        return saved
+        return
     if run_dir.exists() and any(run_dir.iterdir()):
         if not force:
             raise FileExistsError(f"run directory {run_dir} already exists; pass --resume to "
@@ -405,7 +431,6 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, force: bo
         shutil.rmtree(run_dir)
     (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
     _atomic_write_text(config_path, config.to_json() + "\n")
-    return config
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
@@ -466,20 +491,21 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
     is_main = jax.process_index() == 0
     if config is None and not resume:
         raise ValueError("config is required unless resuming")
-    if config is not None and not resume:
-        config.build_hmm()  # validate before touching the disk
-    config = _prepare_run_dir(run_dir, config, resume, force) if is_main else config
+    if resume:
+        config = _saved_config(run_dir)
+    # validate everything before touching the disk
     hmm = config.build_hmm()
     devices = select_devices(config.device, config.num_devices)
     _check_config(config, hmm, len(devices))
     mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-
     dataset_tokens = None
     if config.dataset is not None:
         tokens, _ = load_dataset(config.dataset, hmm, config.seq_len)
         dataset_tokens = jax.device_put(tokens, replicated)
-    chunk_fn, tx = cached_train_chunk(config, hmm, mesh, dataset_tokens)
+    if is_main:
+        _prepare_run_dir(run_dir, config, resume, force)
+    chunk_fn, init_opt_state = cached_train_chunk(config, hmm, mesh, dataset_tokens)
 
     eval_set = build_eval_set(hmm, config.model.n_ctx, config.bos, config.eval_max_words,
                               config.eval_samples, seed=config.seed + 1)
@@ -492,7 +518,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
     steps_fixed = budget_s is None
 
     params = init_params(config.model, jax.random.fold_in(jax.random.key(config.seed), 0))
-    template = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params),
+    template = TrainState(jnp.zeros((), jnp.int32), params, init_opt_state(params),
                           jnp.zeros((), jnp.int32))
     wall_offset = 0.0
     if resume:
