@@ -116,8 +116,13 @@ def _metrics_figure(all_results: Sequence[dict], path: Path) -> Path:
         a2.axhline(ky, color="k", ls=":", lw=1, label="theory, Kaplan-Yorke")
     a2.set_ylabel("dimension (dashed: theory, same estimator)")
     a2.legend(fontsize=6, frameon=False)
+    if not any(np.isfinite(line.get_ydata()).any() for line in a2.get_lines()):
+        a2.text(0.5, 0.5, "no dimensions\n(too few distinct beliefs)", ha="center",
+                transform=a2.transAxes, fontsize=8)
+    widths = np.array([r["labels"]["width"] for r in all_results], dtype=float)
     for ax in (a0, a1, a2):
         ax.set_xscale("log", base=2)
+        ax.set_xlim(widths.min() / 1.4, widths.max() * 1.4)
         ax.set_xticks(w)
         ax.set_xticklabels([str(int(v)) for v in w])
         ax.set_xlabel("residual width d_model")
