@@ -33,8 +33,9 @@ def crossing_times(run_dir: Path) -> tuple[list[tuple[int, float, float]], dict[
     optimum = optimal_loss_nats(run.hmm, cfg.model, cfg.bos, eval_set).mean()
     wall = {m["step"]: m["wall_time"] for m in run.metrics}
     rows = []
+    last = run.checkpoint_steps[-1]
     for step in run.checkpoint_steps:
-        if step in wall and step >= 100:
+        if step in wall and step >= 0.25 * last:
             rows.append((step, wall[step], float(evaluate(run.load_params(step)).mean() - optimum)))
     first = {t: next((w for _, w, g in rows if g <= t), None) for t in THRESHOLDS}
     return rows, first
@@ -50,7 +51,7 @@ def main() -> None:
     for minutes in args.minutes:
         out = Path(args.out) / f"mess3_{minutes:g}min"
         config = TrainConfig(minutes=minutes, eval_every=10**7, seed=args.seed,
-                             checkpoints_per_decade=20)
+                             checkpoints_per_decade=12)
         t0 = time.perf_counter()
         result = transformer.train(config, out, force=True, progress=False)
         elapsed = time.perf_counter() - t0

@@ -148,7 +148,7 @@ class TrainConfig:
     process_params: Mapping[str, Any] = field(default_factory=dict)
     hmm: Mapping[str, Any] | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
-    steps: int = 20_000
+    steps: int = 4_000
     batch_size: int = 256
     lr: float = 3e-3
     optimizer: str = "adamw"
@@ -162,7 +162,7 @@ class TrainConfig:
     seed: int = 0
     bos: bool = False
     dataset: str | None = None
-    eval_every: int = 2000
+    eval_every: int = 1000
     eval_max_words: int = 200_000
     eval_samples: int = 100_000
     log_every: int = 100

@@ -54,6 +54,9 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "train_state.msgpack"
 #: Sequences per compiled evaluation call (small chunks stay in cache: 4x faster than 8192).
 EVAL_BATCH = 256
+#: The full train state (for --resume) is rewritten at a checkpoint step at most this often, at
+#: the end, and on Ctrl-C.
+STATE_SAVE_SECONDS = 30.0
 #: Tokens per micro-batch per device when ``micro_batch_size`` is 0 (automatic).
 DEFAULT_MICRO_TOKENS = 320
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
@@ -143,15 +146,25 @@ def learning_rate(config: TrainConfig, count: jax.Array, total_steps: jax.Array)
     return jnp.where(count + 1.0 < warm, ramp, cosine)
 
 
-def make_optimizer(config: TrainConfig, total_steps: jax.Array | None = None):
-    """The optax transformation (clipping, Adam moments or SGD momentum), applied to the flat
-    parameter vector; the learning rate (see :func:`learning_rate`) and AdamW's decoupled weight
-    decay on matrices are applied by the train step."""
+def make_optimizer(config: TrainConfig, weight_decay: bool = True):
+    """The optax transformation without the learning rate: gradient clipping, then Adam moments
+    (``adamw``) or momentum (``sgd``), then AdamW's decoupled weight decay on matrices (``ndim >=
+    2``). Apply ``params - learning_rate(...) * updates`` yourself (see :func:`learning_rate`).
+
+    Args:
+        config: the run's config.
+        weight_decay: include the weight-decay term (the fused train step, which works on a flat
+            parameter vector, adds it itself and passes False).
+    """
     parts = []
     if config.grad_clip > 0:
         parts.append(optax.clip_by_global_norm(config.grad_clip))
     if config.optimizer == "adamw":
         parts.append(optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=1e-8))
+        if weight_decay and config.weight_decay > 0:
+            parts.append(optax.add_decayed_weights(
+                config.weight_decay,
+                mask=lambda params: jax.tree_util.tree_map(lambda a: a.ndim >= 2, params)))
     elif config.momentum > 0:
         parts.append(optax.trace(decay=config.momentum))
     return optax.chain(*parts) if parts else optax.identity()
@@ -231,7 +244,7 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     ``< stop`` and no divergence happened, otherwise it is a no-op (loss NaN).
     """
     model_config = config.model
-    tx = make_optimizer(config)
+    tx = make_optimizer(config, weight_decay=False)
     bos_token = hmm.vocab_size if config.bos else None
     T32 = jnp.asarray(hmm.transition_matrices, dtype=jnp.float32)
     init32 = jnp.asarray(hmm.initial_distribution, dtype=jnp.float32)
@@ -358,14 +371,15 @@ def build_evaluator(model_config: ModelConfig, eval_set: EvalSet):
 
 
 # ----------------------------------------------------------------------------------- run dir
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; use the usual mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -539,7 +553,10 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
     def now() -> float:
         return wall_offset + time.perf_counter() - t_start
 
+    last_state_save = [time.perf_counter()]
+
     def save_state(current: TrainState, step_: int) -> None:
+        last_state_save[0] = time.perf_counter()
         if not is_main:
             return
         blob = {"state": serialization.to_state_dict(_to_host(current)), "wall_time": now(),
@@ -549,7 +566,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
     def save_params(current: TrainState, step_: int) -> None:
         if is_main:
             _atomic_write_bytes(params_path(run_dir, step_),
-                                serialization.to_bytes(_to_host(current.params)))
+                                serialization.to_bytes(_to_host(current.params)), sync=False)
 
     def write_metrics(record: dict) -> None:
         if is_main:
@@ -635,7 +652,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
                     train_steps += done
                 first_call = False
                 step += done
-                if measure_from is None:
+                if measure_from is None and step >= config.warmup_steps // 2:
                     measure_from = (time.perf_counter(), step)
                 if bar is not None:
                     bar.update(done)
@@ -665,9 +682,11 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
                     bar.set_postfix(post, refresh=False)
             if step in ckpt_marks:
                 save_params(state, step)
-            if step in ckpt_marks or step == stop_limit:
+            if step == stop_limit or (step in ckpt_marks and time.perf_counter()
+                                      - last_state_save[0] > STATE_SAVE_SECONDS):
                 save_state(state, step)
-            if not steps_fixed and step >= max(config.warmup_steps, 2 * k) and measure_from:
+            if not steps_fixed and step >= max(config.warmup_steps, 2 * k) and measure_from \
+                    and step > measure_from[1]:
                 total = _steps_for_budget(budget_s - now(), step, measure_from, config, eval_cost)
                 steps_fixed = True
                 config = config.replace(steps=total)

@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="delete an existing RUN_DIR first")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int, help="optimiser steps (default 20000)")
+    g.add_argument("--steps", type=int, help="optimiser steps (default 4000)")
     g.add_argument("--minutes", type=float,
                    help="wall-clock budget: the number of steps is chosen after warmup from the "
                    "measured speed so that the run (evaluations included) ends in time")
