@@ -1086,6 +1086,8 @@ def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAUL
         overrides["steps"] = int(steps)
     elif minutes_per_point is None:
         raise ValueError("give minutes_per_point or steps")
+    else:
+        overrides["steps"] = 10_000_000  # the budget decides
     base = _base_config(base_config, overrides)
     points = [("mess3", {"x": float(x), "alpha": float(a)}, f"mess3_x{x:.3f}_a{a:.3f}")
               for x in xs for a in alphas]
