@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--steps-per-call", type=int, default=50)
     parser.add_argument("--calls", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     cfg = ModelConfig()
     peak = matmul_peak_gflops()

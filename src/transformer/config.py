@@ -139,7 +139,9 @@ class TrainConfig:
             device on CPU, where small working sets run faster); the step's gradient is the mean
             over the whole batch either way.
         minutes: if set, a wall-clock budget: ``steps`` is fixed after warmup from the measured speed
-            so that training ends within the budget (the chosen value is written to config.json).
+            so that training ends within the budget (the chosen value is written to config.json);
+            if the machine then slows down, training stops early at a log step, evaluated and
+            checkpointed (its metrics line has ``"stopped_by_budget": true``).
         device: ``"cpu"``, ``"gpu"`` or ``"auto"`` (a GPU when JAX sees one).
         num_devices: data-parallel over the first this many devices of that platform (0 = all).
     """

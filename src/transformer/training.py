@@ -478,7 +478,9 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
     ``train_loss`` (mean over the steps since the last line; ``null`` at step 0); evaluation lines
     add ``eval_loss`` and ``optimal_loss`` (``(n_ctx,)`` nats per input position), their means
     ``eval_loss_mean``/``optimal_loss_mean``, ``loss_gap`` (mean difference, nats),
-    ``relative_loss`` (ratio of means), ``eval_exact`` and ``eval_seconds``.
+    ``relative_loss`` (ratio of means), ``eval_exact`` and ``eval_seconds``. A run stopped early
+    by its ``minutes`` budget marks its last line ``"stopped_by_budget": true``; a diverged run
+    ends with ``"diverged": true``.
 
     Args:
         config: the run's :class:`TrainConfig`. With ``resume`` the saved ``config.json`` is used
@@ -657,15 +659,21 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
                 if bar is not None:
                     bar.update(done)
             # ---- boundary work
+            # with a time budget, stop early (evaluated and checkpointed) if the machine got slower
+            over_budget = (budget_s is not None and steps_fixed and step < total
+                           and now() + (eval_cost or 0.0) > budget_s)
+            final = step == total or over_budget
             record: dict[str, Any] = {}
-            if step % config.log_every == 0 or step == total or step in ckpt_marks \
+            if step % config.log_every == 0 or final or step in ckpt_marks \
                     or step % config.eval_every == 0:
                 losses_host = [np.asarray(l)[:n] for l, n in pending_losses]
                 pending_losses.clear()
                 train_loss = float(np.concatenate(losses_host).mean()) if losses_host else None
                 record = {"step": step, "tokens_seen": step * tokens_per_step, "wall_time": now(),
                           "lr": lr_at(step), "train_loss": train_loss}
-            if step % config.eval_every == 0 or step == total:
+            if over_budget:
+                record["stopped_by_budget"] = True
+            if step % config.eval_every == 0 or final:
                 t_eval0 = time.perf_counter()
                 last_eval = eval_record(state)
                 eval_cost = time.perf_counter() - t_eval0
@@ -680,11 +688,13 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
                     if train_time > 0:
                         post["tok/s"] = f"{train_steps * tokens_per_step / train_time:,.0f}"
                     bar.set_postfix(post, refresh=False)
-            if step in ckpt_marks:
+            if step in ckpt_marks or over_budget:
                 save_params(state, step)
-            if step == stop_limit or (step in ckpt_marks and time.perf_counter()
-                                      - last_state_save[0] > STATE_SAVE_SECONDS):
+            if step == stop_limit or over_budget or (step in ckpt_marks and time.perf_counter()
+                                                     - last_state_save[0] > STATE_SAVE_SECONDS):
                 save_state(state, step)
+            if over_budget:
+                break
             if not steps_fixed and step >= max(config.warmup_steps, 2 * k) and measure_from \
                     and step > measure_from[1]:
                 total = _steps_for_budget(budget_s - now(), step, measure_from, config, eval_cost)
