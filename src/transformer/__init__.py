@@ -19,7 +19,6 @@ from transformer.model import forward, hook_names, init_params, run_with_cache, 
 from transformer.runs import Run, load_run
 from transformer.training import TrainingDiverged, TrainResult, train
 
-
 __all__ = [
     "EvalSet",
     "ModelConfig",
