@@ -289,6 +289,7 @@ def write_bottleneck_report(out_dir, results: Sequence[dict], *, wall_seconds: f
     summary = {
         "experiment": "bottleneck",
         "process": first["process"], "process_params": first["process_params"],
+        "num_states": int(np.asarray(_npz(out_dir, first["name"]).get("true", np.zeros((1, 3)))).shape[1]),
         "model_except_width": {k: v for k, v in first["model"].items() if k != "d_model"},
         "rows": results,
         "total_job_seconds": float(sum(_num(r.get("seconds"), 0.0) for r in results)),
@@ -324,6 +325,12 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
         "at most 10k of them) and of the probe's predictions at the same points (learned), with the "
         "same estimators (`compmech.geometry.fractal_dimensions`). One-hot: probe on the (last token "
         "x position) one-hot, the best any function of the current token and position can do.",
+        "",
+        "Reading the residual variant: every block (and the unembedding) reads the stream through "
+        "LayerNorm, whose output has its mean and its norm removed, so it lies on a (d - 2)-sphere: "
+        "one point at d = 1, two points (a sign) at d = 2, a circle at d = 3, a 2-sphere at d = 4. "
+        f"The {summary['num_states'] - 1}-D belief simplex of this process can first be read at "
+        f"d = {summary['num_states'] + 1}.",
         "",
     ]
     for r in [r for r in results if "structure_1d" in r]:

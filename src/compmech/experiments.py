@@ -30,8 +30,9 @@ constant: the network is a unigram model whose residual coordinate is ``W_E[x_t]
 const`` (at most ``V * n_ctx`` distinct values); and as no gradient crosses that LayerNorm, the
 embeddings never move (``max_abs_change_from_first`` in the width-1 results). At ``d_model = 2``
 LayerNorm outputs only a soft sign of ``x_0 - x_1``; at ``d_model = d`` its output lies on a
-``(d - 2)``-sphere. The bottleneck is thus
-harder than the width alone suggests; the report says so next to the numbers.
+``(d - 2)``-sphere (mean and norm removed), so a 3-state process's 2-D belief simplex can first be
+read at ``d_model = 4``. The bottleneck is thus harder than the width alone suggests; the report says
+so next to the numbers.
 
 Heavy dependencies (flax, optax, matplotlib) are imported inside the functions that need them, so
 ``import compmech.experiments`` stays light.
