@@ -661,7 +661,7 @@ def train(config: TrainConfig, workdir, resume: bool = False, force: bool = Fals
             # ---- boundary work
             # with a time budget, stop early (evaluated and checkpointed) if the machine got slower
             over_budget = (budget_s is not None and steps_fixed and step < total
-                           and now() + (eval_cost or 0.0) > budget_s)
+                           and now() + (eval_cost or 0.0) > budget_s * (1 - BUDGET_MARGIN / 2))
             final = step == total or over_budget
             record: dict[str, Any] = {}
             if step % config.log_every == 0 or final or step in ckpt_marks \
