@@ -16,8 +16,9 @@ import numpy as np
 from transformer.config import ModelConfig
 from transformer.model import hook_names, run_with_cache
 
-#: Default number of sequences per compiled call.
-DEFAULT_BATCH_SIZE = 8192
+#: Default number of sequences per compiled call (on a 2-core CPU, 256 runs all 3^10 Mess3 inputs
+#: through the paper model ~2.5x faster than 8192: the activations stay in cache).
+DEFAULT_BATCH_SIZE = 256
 
 
 @functools.lru_cache(maxsize=32)
