@@ -23,6 +23,7 @@ from compmech import (
     sample,
 )
 from compmech.inference import filter_jax
+from strategies import stochastic_arrays
 
 TOL = 1e-12
 
@@ -92,22 +93,6 @@ def test_oracle_sanity():
                                rtol=0, atol=1e-15)
     assert oracle_probability(T, pi, [1, 1]) == 0
     assert abs(oracle_probability(T, pi, [0, 0]) - (2 / 3 * 0.25 + 1 / 3 * 0.5)) < 1e-15
-
-
-@st.composite
-def stochastic_arrays(draw, max_states=4, max_vocab=3):
-    """Random valid ``(V, S, S)`` arrays (S in 1..4, V in 1..3) with some exact zeros."""
-    S = draw(st.integers(1, max_states))
-    V = draw(st.integers(1, max_vocab))
-    T = np.zeros((V, S, S))
-    for i in range(S):
-        vals = draw(st.lists(st.one_of(st.just(0.0), st.floats(0.01, 1.0)),
-                             min_size=V * S, max_size=V * S))
-        row = np.array(vals)
-        if row.sum() == 0:
-            row[draw(st.integers(0, V * S - 1))] = 1.0
-        T[:, i, :] = (row / row.sum()).reshape(V, S)
-    return T
 
 
 @st.composite
