@@ -218,8 +218,9 @@ def _width1_figure(out_dir: Path, result: dict, path: Path) -> Path | None:
         clusters = ", ".join(f"{c}@{r:g}" for r, c in zip(s["resolutions"][::2],
                                                            s["cluster_counts"][::2], strict=False))
         bc = s.get("box_counting_dimension")
-        axes[1, col].set_title(f"{s['num_distinct']} distinct values; clusters@resolution {clusters}; "
-                               f"box dim {bc if bc is None else round(bc, 2)}", fontsize=6.5)
+        axes[1, col].set_title(f"{s['num_distinct']} distinct values, box dim "
+                               f"{bc if bc is None else round(bc, 2)}\nclusters@resolution {clusters}",
+                               fontsize=6.5)
         for ax in axes[:, col]:
             ax.tick_params(labelsize=7)
     fig.tight_layout()
