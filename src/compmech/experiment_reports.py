@@ -432,7 +432,9 @@ def _heatmaps(results: Sequence[dict], xs, alphas, path: Path) -> Path:
         im = ax.imshow(grid, origin="lower", cmap="viridis" if k < 3 else "magma", aspect="auto", **kw)
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
-                ax.text(j, i, format(v, spec), ha="center", va="center", fontsize=6.5, color="w")
+                bright = im.norm(v) > 0.6  # dark text on the bright end of both colour maps
+                ax.text(j, i, format(v, spec), ha="center", va="center", fontsize=6.5,
+                        color="k" if bright else "w")
         ax.set_xticks(range(len(alphas)))
         ax.set_xticklabels([f"{a:g}" for a in alphas], fontsize=7)
         ax.set_yticks(range(len(xs)))
