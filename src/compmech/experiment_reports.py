@@ -380,10 +380,17 @@ def _bottleneck_markdown(summary: dict, results: Sequence[dict], files) -> str:
     lines += _failure_lines(summary)
     lines += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in files] + [""]
     env = summary["environment"]
-    lines += [f"Total job time {summary['total_job_seconds'] / 60:.1f} min (this invocation "
-              f"{env['wall_seconds_this_invocation'] / 60:.1f} min, {env['workers']} worker(s), "
-              f"devices {env['devices']}), {env['date']}.", ""]
+    lines += [f"Total job time {summary['total_job_seconds'] / 60:.1f} min; {_invocation(env)}.", ""]
     return "\n".join(lines)
+
+
+def _invocation(env: dict) -> str:
+    """What the last invocation did, in words."""
+    where = f"{env['workers']} worker(s), devices {env['devices']}, {env['date']}"
+    if not env["computed_now"]:
+        return f"report rebuilt from finished results ({where})"
+    return (f"the last invocation ran {len(env['computed_now'])} job(s) in "
+            f"{env['wall_seconds_this_invocation'] / 60:.1f} min wall ({where})")
 
 
 def _failure_lines(summary: dict) -> list[str]:
@@ -506,9 +513,7 @@ def write_sweep_report(out_dir, results: Sequence[dict], *, xs, alphas, wall_sec
         "Pearson correlation of pairwise distances, true vs predicted beliefs (2,000 points).",
         "",
         "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",
-        f"Total job time {summary['total_job_seconds'] / 60:.1f} min; this invocation "
-        f"{env['wall_seconds_this_invocation'] / 60:.1f} min with {workers} worker(s) on "
-        f"{env['devices']}, {env['date']}.", "",
+        f"Total job time {summary['total_job_seconds'] / 60:.1f} min; {_invocation(env)}.", "",
     ])
     _atomic_write_text(out_dir / "README.md", text)
     return summary
