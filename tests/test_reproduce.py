@@ -227,3 +227,18 @@ def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
     assert proto["num_sequences"] == 400 and proto["train_fraction"] == 0.2
     r = report["hooks"]["blocks.1.hook_resid_post"]
     assert r["mse_test"] < r["baselines"]["random"]
+
+
+def test_reproduce_bottleneck_is_wired_to_the_experiment(tmp_path, monkeypatch, capsys):
+    import compmech.experiments as experiments
+    from compmech.cli import main
+
+    calls = []
+    monkeypatch.setattr(experiments, "run_bottleneck", lambda out, **kw: calls.append((out, kw)) or {})
+    assert main(["reproduce", "bottleneck", "--out", str(tmp_path / "b"), "--minutes", "0.5", "--quiet"]) == 0
+    out, kw = calls[-1]
+    assert out == str(tmp_path / "b")
+    assert kw["widths"] == experiments.DEFAULT_WIDTHS and kw["minutes_per_width"] == 0.5
+    assert kw["steps"] is None and kw["log"] is None
+    assert main(["reproduce", "bottleneck", "--out", str(tmp_path / "t"), "--tiny", "--quiet"]) == 0
+    assert calls[-1][1]["widths"] == (1, 2) and calls[-1][1]["steps"] == 60

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "bottleneck")
 
 
 def _checkpoints(value: str):
@@ -76,11 +76,13 @@ def register(subparsers) -> None:
         "reproduce", help="train, probe and draw a published experiment",
         description="Reproduce Shai et al. (2024): train the paper's model on the process (our "
         "optimiser, a wall-clock budget), probe it with the paper's protocol, draw the figures, and "
-        "print the results beside the paper's.")
+        "print the results beside the paper's. `bottleneck` trains Mess3 models with the residual "
+        "stream narrowed to widths 1..64 (--minutes per width) and writes a report; rerunning the "
+        "same command resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
-                   help="training wall-clock budget (default 2)")
+                   help="training wall-clock budget (default 2; per width for bottleneck)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
@@ -128,6 +130,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if args.tiny and args.minutes is not None:
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes")
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
+    if args.experiment == "bottleneck":
+        return _run_bottleneck(args, minutes)
     report = reproduce(args.experiment, args.out, minutes=minutes, tiny=args.tiny,
                        force=args.force, seed=args.seed,
                        checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
@@ -136,6 +140,24 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(report)))
     print(f"total wall time    {report['reproduce_wall_time_s']:.0f} s (train + probe + figures)")
     print(f"results in {args.out}/probe.json, figures in {args.out}/figures/")
+    return 0
+
+
+def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
+    """Mess3 with the residual stream narrowed to each width (rerunning the command resumes it)."""
+    from compmech.analysis import reproduction_config
+    from compmech.experiments import DEFAULT_WIDTHS, run_bottleneck
+
+    run_bottleneck(
+        args.out,
+        widths=(1, 2) if args.tiny else DEFAULT_WIDTHS,
+        minutes_per_width=minutes,
+        steps=60 if args.tiny else None,
+        base_config=reproduction_config("mess3", tiny=True) if args.tiny else None,
+        seed=args.seed, force=args.force, progress=not args.quiet,
+        log=None if args.quiet else print,
+    )
+    print(f"report in {args.out}/README.md")
     return 0
 
 
