@@ -113,17 +113,18 @@ def _filter_scan(T: jax.Array, eta0: jax.Array, tokens: jax.Array):
         unnorm = _unnormalised_update(T, eta, x)
         z = unnorm.sum(0)
         new = unnorm / z[None, :]
-        return new, (new, jnp.log(z))
+        return new, (new, z)
 
-    _, out = jax.lax.scan(step, eta0, tokens)
-    return out
+    _, (beliefs, z) = jax.lax.scan(step, eta0, tokens)
+    return beliefs, jnp.log(z)  # one vectorised log after the loop is cheaper than one per step
 
 
-def _possible_and_log_probability(log_z):
-    """``possible (L, B)`` and the word log probabilities ``(B,)`` from per-step log normalisers."""
+def _filter_with_log_probability(T: jax.Array, eta0: jax.Array, tokens: jax.Array):
+    """:func:`_filter_scan` plus ``possible (L, B)`` and the word log probabilities ``(B,)``."""
+    beliefs, log_z = _filter_scan(T, eta0, tokens)
     possible = jnp.isfinite(log_z)
     log_prob = jnp.where(possible.all(0), log_z.sum(0), -jnp.inf)
-    return possible, log_prob
+    return beliefs, possible, log_prob
 
 
 def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int = 1):
@@ -197,8 +198,7 @@ def _sample_state_major(transition_matrices, initial_belief, key, num_sequences,
     return _sample_scan(transition_matrices, eta0, uniforms)
 
 
-_filter_jit = jax.jit(_filter_scan)
-_possible_jit = jax.jit(_possible_and_log_probability)
+_filter_jit = jax.jit(_filter_with_log_probability)
 _sample_jit = jax.jit(_sample_state_major, static_argnames=("num_sequences", "seq_len"))
 
 
@@ -262,10 +262,9 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
     B = flat_tokens.shape[0]
     with jax.enable_x64(True):
         eta0 = np.broadcast_to(init[:, None], (S, B))
-        beliefs, log_z = _filter_jit(
+        beliefs, possible, log_prob = _filter_jit(
             jnp.asarray(hmm.transition_matrices), jnp.asarray(eta0), jnp.asarray(flat_tokens.T)
         )
-        possible, log_prob = _possible_jit(log_z)
         log_prob = np.asarray(log_prob)
         # State-major (L, S, B) results are returned as (B, L, S) views: no copy.
         beliefs = np.asarray(beliefs).transpose(2, 0, 1)
