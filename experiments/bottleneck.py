@@ -11,9 +11,10 @@ interruption and finished widths are not redone.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
-from compmech.experiments import DEFAULT_WIDTHS, run_bottleneck
+from compmech.experiments import DEFAULT_WIDTHS, run_bottleneck, run_from_script
 
 
 def main(argv=None) -> int:
@@ -34,23 +35,11 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="rewrite a folder holding an experiment with other settings")
     args = parser.parse_args(argv)
-    try:
-        summary = run_bottleneck(args.out, widths=args.widths,
-                                 minutes_per_width=None if args.steps else args.minutes,
-                                 steps=args.steps, seed=args.seed, workers=args.workers, device=args.device,
-                                 max_checkpoints=args.max_checkpoints, force=args.force)
-        if args.gallery:
-            from compmech.experiment_reports import export_gallery
-
-            export_gallery(args.out, args.gallery, prefix="bottleneck", force=args.force)
-    except (ValueError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if summary.get("failed"):
-        print(f"{len(summary['failed'])} job(s) failed; rerun the same command to retry them",
-              file=sys.stderr)
-    print(f"report: {args.out}/README.md ({', '.join(summary['files'])})")
-    return 0
+    run = functools.partial(run_bottleneck, args.out, widths=args.widths,
+                            minutes_per_width=None if args.steps else args.minutes,
+                            steps=args.steps, seed=args.seed, workers=args.workers, device=args.device,
+                            max_checkpoints=args.max_checkpoints, force=args.force)
+    return run_from_script(run, args.out, gallery=args.gallery, prefix="bottleneck", force=args.force)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ prints the table as points finish.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
-from compmech.experiments import DEFAULT_ALPHA, DEFAULT_EXTRAS, DEFAULT_X, run_sweep
+from compmech.experiments import DEFAULT_ALPHA, DEFAULT_EXTRAS, DEFAULT_X, run_from_script, run_sweep
 
 
 def main(argv=None) -> int:
@@ -36,23 +37,11 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="rewrite a folder holding an experiment with other settings")
     args = parser.parse_args(argv)
-    try:
-        summary = run_sweep(args.out, xs=args.xs, alphas=args.alphas, extras=args.extras,
+    run = functools.partial(run_sweep, args.out, xs=args.xs, alphas=args.alphas, extras=args.extras,
                             minutes_per_point=None if args.steps else args.minutes,
                             steps=args.steps, seed=args.seed, workers=args.workers, device=args.device,
                             force=args.force)
-        if args.gallery:
-            from compmech.experiment_reports import export_gallery
-
-            export_gallery(args.out, args.gallery, prefix="sweep", force=args.force)
-    except (ValueError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if summary.get("failed"):
-        print(f"{len(summary['failed'])} job(s) failed; rerun the same command to retry them",
-              file=sys.stderr)
-    print(f"report: {args.out}/README.md ({', '.join(summary['files'])})")
-    return 0
+    return run_from_script(run, args.out, gallery=args.gallery, prefix="sweep", force=args.force)
 
 
 if __name__ == "__main__":

@@ -1154,6 +1154,39 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
 
 
 # ===================================================================== table lines
+def run_from_script(run: Callable[[], Mapping], out_dir, *, gallery=None, prefix: str,
+                    force: bool = False) -> int:
+    """Shared tail of the experiment scripts: run, optionally export a gallery, report.
+
+    Args:
+        run: builds the experiment (e.g. a ``functools.partial`` of :func:`run_sweep`) and returns
+            its summary.
+        out_dir: the experiment folder, for the message.
+        gallery: folder to copy the figures and README into, or ``None``.
+        prefix: gallery file-name prefix (``"bottleneck"``, ``"sweep"``).
+        force: passed to the gallery export.
+
+    Returns:
+        The exit code: 0, or 2 after a one-line error on stderr.
+    """
+    import sys
+
+    try:
+        summary = run()
+        if gallery:
+            from compmech.experiment_reports import export_gallery
+
+            export_gallery(out_dir, gallery, prefix=prefix, force=force)
+    except (ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if summary.get("failed"):
+        print(f"{len(summary['failed'])} job(s) failed; rerun the same command to retry them",
+              file=sys.stderr)
+    print(f"report: {out_dir}/README.md ({', '.join(summary['files'])})")
+    return 0
+
+
 def _get(result: Mapping, path: str):
     cur: Any = result
     for key in path.split("."):
@@ -1236,6 +1269,7 @@ class _TablePrinter:
 
 
 __all__ = [
+    "run_from_script",
     "BOTTLENECK_COLUMNS",
     "DEFAULT_ALPHA",
     "DEFAULT_EXTRAS",
