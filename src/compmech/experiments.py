@@ -1048,23 +1048,35 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
                            process_params=process_params, base_config=base_config, seed=seed,
                            max_checkpoints=max_checkpoints, linear_widths=linear_widths,
                            device=device)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_manifest(out_dir, {"experiment": "bottleneck", "process": process,
-                              "process_params": dict(process_params or {}), "seed": seed,
-                              "minutes_per_width": minutes_per_width, "steps": steps,
-                              "model": {k: v for k, v in jobs[0]["train_config"]["model"].items()
-                                        if k != "d_model"}}, force)
-    t0 = time.perf_counter()
-    printer = _TablePrinter(BOTTLENECK_COLUMNS, log)
-    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, on_failure=printer.failure,
-                   progress=progress)
+    manifest = {"experiment": "bottleneck", "process": process,
+                "process_params": dict(process_params or {}), "seed": seed,
+                "minutes_per_width": minutes_per_width, "steps": steps,
+                "model": {k: v for k, v in jobs[0]["train_config"]["model"].items() if k != "d_model"}}
+    done, ran, wall = _run_experiment(jobs, out_dir, manifest, BOTTLENECK_COLUMNS, workers=workers,
+                                      progress=progress, log=log, force=force)
     from compmech.experiment_reports import write_bottleneck_report
 
+    return write_bottleneck_report(out_dir, done, wall_seconds=wall, computed=ran["computed"],
+                                   failed=ran["failed"], workers=workers)
+
+
+def _run_experiment(jobs, out_dir: Path, manifest: Mapping, columns, *, workers: int, progress: bool,
+                    log, force: bool):
+    """Check the folder's settings, run the unfinished jobs, print the table as they finish.
+
+    Returns:
+        ``(finished results in job order, run_jobs' dict, wall seconds)``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(out_dir, manifest, force)
+    t0 = time.perf_counter()
+    printer = _TablePrinter(columns, log)
+    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, on_failure=printer.failure,
+                   progress=progress)
     done = [ran["results"][j["name"]] for j in jobs if j["name"] in ran["results"]]
     if not done:
         raise ValueError(f"every job failed: {ran['failed']}")
-    return write_bottleneck_report(out_dir, done, wall_seconds=time.perf_counter() - t0,
-                                   computed=ran["computed"], failed=ran["failed"], workers=workers)
+    return done, ran, time.perf_counter() - t0
 
 
 # ===================================================================== sweep
@@ -1134,23 +1146,15 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
     out_dir = Path(out_dir)
     jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
                       base_config=base_config, seed=seed, device=device)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_manifest(out_dir, {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas),
-                              "extras": list(extras), "seed": seed,
-                              "minutes_per_point": minutes_per_point, "steps": steps,
-                              "model": jobs[0]["train_config"]["model"]}, force)
-    t0 = time.perf_counter()
-    printer = _TablePrinter(SWEEP_COLUMNS, log)
-    ran = run_jobs(jobs, out_dir, workers=workers, on_result=printer, on_failure=printer.failure,
-                   progress=progress)
+    manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
+                "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
+                "model": jobs[0]["train_config"]["model"]}
+    done, ran, wall = _run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
+                                      progress=progress, log=log, force=force)
     from compmech.experiment_reports import write_sweep_report
 
-    done = [ran["results"][j["name"]] for j in jobs if j["name"] in ran["results"]]
-    if not done:
-        raise ValueError(f"every job failed: {ran['failed']}")
-    return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas),
-                              wall_seconds=time.perf_counter() - t0, computed=ran["computed"],
-                              failed=ran["failed"], workers=workers)
+    return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas), wall_seconds=wall,
+                              computed=ran["computed"], failed=ran["failed"], workers=workers)
 
 
 # ===================================================================== table lines
