@@ -316,31 +316,19 @@ def test_json_minimal_file(tmp_path):
     assert hmm.name == "custom"
 
 
-def test_json_missing_transition_matrices(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (json.dumps({"name": "x", "params": {}}), "missing required key 'transition_matrices'"),
+        ('{"transition_matrices": [[[1.0]]]', "not valid JSON"),
+        (json.dumps({"transition_matrices": [[[1.0]]], "transitions": 1}), r"unknown keys \['transitions'\]"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
+def test_json_file_errors(tmp_path, text, message):
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"name": "x", "params": {}}))
-    with pytest.raises(ValueError, match="missing required key 'transition_matrices'"):
-        load_hmm(path)
-
-
-def test_json_malformed(tmp_path):
-    path = tmp_path / "bad.json"
-    path.write_text('{"transition_matrices": [[[1.0]]')
-    with pytest.raises(ValueError, match="not valid JSON"):
-        load_hmm(path)
-
-
-def test_json_unknown_key(tmp_path):
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"transition_matrices": [[[1.0]]], "transitions": 1}))
-    with pytest.raises(ValueError, match=r"unknown keys \['transitions'\]"):
-        load_hmm(path)
-
-
-def test_json_not_an_object(tmp_path):
-    path = tmp_path / "bad.json"
-    path.write_text("[1, 2]")
-    with pytest.raises(ValueError, match="JSON object"):
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
         load_hmm(path)
 
 
