@@ -192,7 +192,9 @@ def test_time_budget_sets_steps(tmp_path):
 
 
 def test_micro_batch_size():
-    assert micro_batch_size(tiny_config(batch_size=256)) == 64  # 320 tokens / n_ctx 5
+    assert micro_batch_size(tiny_config(batch_size=256)) == 256  # 5120 tokens / n_ctx 5 = 1024
+    assert micro_batch_size(tiny_config(batch_size=2048)) == 1024
+    assert micro_batch_size(tiny_config(batch_size=1536)) == 768  # largest divisor <= 1024
     assert micro_batch_size(tiny_config(batch_size=96, micro_batch_size=40)) == 32
     assert micro_batch_size(tiny_config(batch_size=64), n_devices=2) == 64
 

@@ -127,6 +127,17 @@ def _filter_with_log_probability(T: jax.Array, eta0: jax.Array, tokens: jax.Arra
     return beliefs, possible, log_prob
 
 
+def _cumsum_rows(a: jax.Array) -> jax.Array:
+    """``jnp.cumsum(a, axis=0)``, as running adds when the axis is short (XLA's CPU cumsum is a
+    slow reduce-window; the order of the additions is the same)."""
+    if a.shape[0] > 16:
+        return jnp.cumsum(a, axis=0)
+    rows = [a[0]]
+    for v in range(1, a.shape[0]):
+        rows.append(rows[-1] + a[v])
+    return jnp.stack(rows)
+
+
 def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int = 1):
     """State-major sampler. ``eta0 (S, N)``, ``uniforms (L, N)`` -> tokens ``(L, N)`` int32 and
     beliefs ``(L, S, N)``."""
@@ -134,7 +145,7 @@ def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int
 
     def step(eta, u):
         probs = _predictive(E, eta)  # (V, N)
-        cdf = jnp.cumsum(probs, axis=0)
+        cdf = _cumsum_rows(probs)
         threshold = u * cdf[-1]
         x = (cdf[:-1] <= threshold[None, :]).sum(0).astype(jnp.int32)
         unnorm = _unnormalised_update(T, eta, x)

@@ -135,8 +135,8 @@ class TrainConfig:
         checkpoint_every: also checkpoint every this many steps (0 = only log-spaced).
         steps_per_call: optimiser steps fused in one compiled call (``lax.scan``); results do not
             depend on it.
-        micro_batch_size: sequences per gradient micro-batch (0 = automatic, about 320 tokens per
-            device on CPU, where small working sets run faster); the step's gradient is the mean
+        micro_batch_size: sequences per gradient micro-batch (0 = automatic, about 5120 tokens per
+            device, which bounds activation memory); the step's gradient is the mean
             over the whole batch either way.
         minutes: if set, a wall-clock budget: ``steps`` is fixed after warmup from the measured speed
             so that training ends within the budget (the chosen value is written to config.json);

@@ -82,23 +82,24 @@ class Attention(nn.Module):
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, batch_shape: tuple[int, int]) -> jax.Array:
         cfg = self.cfg
-        B, P, D = x.shape
+        B, P = batch_shape
+        D = x.shape[-1]
         H, dh = cfg.n_heads, cfg.d_head
         W_QKV = self.param("W_QKV", nn.initializers.lecun_normal(), (D, 3 * H * dh))
         b_QKV = self.param("b_QKV", nn.initializers.zeros, (3 * H * dh,))
         out_std = 1.0 / math.sqrt(H * dh) / math.sqrt(2 * cfg.n_layers)
         W_O = self.param("W_O", nn.initializers.normal(out_std), (H * dh, D))
         b_O = self.param("b_O", nn.initializers.zeros, (D,))
-        qkv = (x @ W_QKV + _row(b_QKV, 3)).reshape(B, P, 3, H, dh)
+        qkv = (x @ W_QKV + _row(b_QKV, 2)).reshape(B, P, 3, H, dh)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (1.0 / math.sqrt(dh))
         causal = jnp.tril(jnp.ones((P, P), dtype=bool))[None, None]
         scores = jnp.where(causal, scores, MASK_VALUE)
         pattern = jax.nn.softmax(scores, axis=-1)
-        z = jnp.einsum("bhqk,bkhd->bqhd", pattern, v).reshape(B, P, H * dh)
-        return z @ W_O + _row(b_O, 3)
+        z = jnp.einsum("bhqk,bkhd->bqhd", pattern, v).reshape(B * P, H * dh)
+        return z @ W_O + _row(b_O, 2)
 
 
 class MLP(nn.Module):
@@ -120,14 +121,16 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-LayerNorm transformer block; returns ``(resid_mid, resid_post)``."""
+    """Pre-LayerNorm transformer block on ``(B * P, d_model)`` rows; returns
+    ``(resid_mid, resid_post)``."""
 
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, resid_pre: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, resid_pre: jax.Array,
+                 batch_shape: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
         resid_mid = resid_pre + Attention(self.cfg, name="attn")(
-            LayerNorm(self.cfg.d_model, name="ln1")(resid_pre))
+            LayerNorm(self.cfg.d_model, name="ln1")(resid_pre), batch_shape)
         resid_post = resid_mid + MLP(self.cfg, name="mlp")(
             LayerNorm(self.cfg.d_model, name="ln2")(resid_mid))
         return resid_mid, resid_post
@@ -150,21 +153,25 @@ class Transformer(nn.Module):
         W_pos = self.param("W_pos", nn.initializers.normal(EMBED_INIT_STD), (cfg.n_ctx, cfg.d_model))
         W_U = self.param("W_U", nn.initializers.lecun_normal(), (cfg.d_model, cfg.d_vocab))
         b_U = self.param("b_U", nn.initializers.zeros, (cfg.d_vocab,))
+        D = cfg.d_model
+        # The residual stream is computed on (B * P, D) rows: XLA's CPU matmuls and their
+        # gradients run faster on 2-D operands than on (B, P, D) ones.
         cache: dict[str, jax.Array] = {}
         embed = jnp.take(W_E, tokens, axis=0)  # (B, P, D)
-        pos = jnp.broadcast_to(W_pos[None, :P], (B, P, cfg.d_model))
+        pos = jnp.broadcast_to(W_pos[None, :P], (B, P, D))
         cache["hook_embed"] = embed
         cache["hook_pos_embed"] = pos
-        resid = embed + pos
+        resid = (embed + pos).reshape(B * P, D)
+        unflat = lambda a: a.reshape(B, P, D)  # noqa: E731
         for layer in range(cfg.n_layers):
-            cache[f"blocks.{layer}.hook_resid_pre"] = resid
-            resid_mid, resid = Block(cfg, name=f"blocks_{layer}")(resid)
-            cache[f"blocks.{layer}.hook_resid_mid"] = resid_mid
-            cache[f"blocks.{layer}.hook_resid_post"] = resid
+            cache[f"blocks.{layer}.hook_resid_pre"] = unflat(resid)
+            resid_mid, resid = Block(cfg, name=f"blocks_{layer}")(resid, (B, P))
+            cache[f"blocks.{layer}.hook_resid_mid"] = unflat(resid_mid)
+            cache[f"blocks.{layer}.hook_resid_post"] = unflat(resid)
         normalized = LayerNorm(cfg.d_model, name="ln_final")(resid)
-        cache["ln_final.hook_normalized"] = normalized
-        logits = normalized @ W_U + _row(b_U, 3)
-        return logits, cache
+        cache["ln_final.hook_normalized"] = unflat(normalized)
+        logits = normalized @ W_U + _row(b_U, 2)
+        return logits.reshape(B, P, cfg.d_vocab), cache
 
 
 def hook_names(model_config: ModelConfig) -> list[str]:
@@ -252,7 +259,7 @@ def token_losses(params, model_config: ModelConfig, inputs: jax.Array,
     """
     logits = forward(params, model_config, inputs)
     logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    return -(logp * jax.nn.one_hot(targets, logp.shape[-1], dtype=logp.dtype)).sum(-1)
 
 
 __all__ = [

@@ -58,7 +58,7 @@ EVAL_BATCH = 256
 #: the end, and on Ctrl-C.
 STATE_SAVE_SECONDS = 30.0
 #: Tokens per micro-batch per device when ``micro_batch_size`` is 0 (automatic).
-DEFAULT_MICRO_TOKENS = 320
+DEFAULT_MICRO_TOKENS = 5120
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
 BUDGET_MARGIN = 0.03
 
@@ -329,7 +329,7 @@ def micro_batch_size(config: TrainConfig, n_devices: int = 1) -> int:
     """Sequences per gradient micro-batch (a ``lax.scan`` accumulates their mean gradient).
 
     ``config.micro_batch_size`` when set (0 = automatic: about ``DEFAULT_MICRO_TOKENS`` tokens
-    per device, which keeps a micro-batch's activations in the CPU's L2 cache), rounded down to a
+    per device, which bounds activation memory; smaller ones were slower on CPU), rounded down to a
     divisor of the batch that is a multiple of the device count.
     """
     B = config.batch_size
