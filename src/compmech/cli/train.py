@@ -47,11 +47,11 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="delete an existing RUN_DIR first")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int, help="optimiser steps (default 4000)")
+    g.add_argument("--steps", type=int, help="optimiser steps (default 1200)")
     g.add_argument("--minutes", type=float,
                    help="wall-clock budget: the number of steps is chosen after warmup from the "
                    "measured speed so that the run (evaluations included) ends in time")
-    g.add_argument("--batch-size", type=int, help="sequences per step (default 256)")
+    g.add_argument("--batch-size", type=int, help="sequences per step (default 1024)")
     g.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
     g.add_argument("--seed", type=int, help="seed of the initialisation and data (default 0)")
     g.add_argument("--optimizer", choices=("adamw", "sgd"),
