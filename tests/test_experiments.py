@@ -189,6 +189,10 @@ def test_bottleneck_resume_and_settings_guard(bottleneck_dir):
     with pytest.raises(ValueError, match="different settings"):
         run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10, seed=1,
                        base_config=tiny_config(), progress=False, log=None)
+    other_batch = tiny_config().replace(batch_size=2 * tiny_config().batch_size)
+    with pytest.raises(ValueError, match=r"different settings \(recipe\)"):
+        run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
+                       base_config=other_batch, progress=False, log=None)
 
 
 def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):

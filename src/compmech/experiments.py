@@ -636,6 +636,17 @@ def run_jobs(jobs: Sequence[Mapping[str, Any]], out_dir, *, workers: int = 1,
             "skipped": skipped, "failed": failed}
 
 
+#: TrainConfig fields shared by every job of an experiment that change its results.
+RECIPE_FIELDS = ("batch_size", "lr", "optimizer", "warmup_steps", "final_lr_fraction", "weight_decay",
+                 "b1", "b2", "momentum", "grad_clip", "bos")
+
+
+def _recipe(train_config: Mapping) -> dict:
+    """The optimiser settings of a job's config dict (part of the experiment's manifest, so that a
+    folder trained with another recipe is not silently resumed)."""
+    return {k: train_config[k] for k in RECIPE_FIELDS if k in train_config}
+
+
 def _check_manifest(out_dir: Path, settings: dict, force: bool) -> None:
     """Refuse to mix two different experiments in one folder (unless ``force``)."""
     path = out_dir / MANIFEST
@@ -1051,7 +1062,8 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
     manifest = {"experiment": "bottleneck", "process": process,
                 "process_params": dict(process_params or {}), "seed": seed,
                 "minutes_per_width": minutes_per_width, "steps": steps,
-                "model": {k: v for k, v in jobs[0]["train_config"]["model"].items() if k != "d_model"}}
+                "model": {k: v for k, v in jobs[0]["train_config"]["model"].items() if k != "d_model"},
+                "recipe": _recipe(jobs[0]["train_config"])}
     done, ran, wall = _run_experiment(jobs, out_dir, manifest, BOTTLENECK_COLUMNS, workers=workers,
                                       progress=progress, log=log, force=force)
     from compmech.experiment_reports import write_bottleneck_report
@@ -1148,7 +1160,7 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
                       base_config=base_config, seed=seed, device=device)
     manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
                 "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
-                "model": jobs[0]["train_config"]["model"]}
+                "model": jobs[0]["train_config"]["model"], "recipe": _recipe(jobs[0]["train_config"])}
     done, ran, wall = _run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
                                       progress=progress, log=log, force=force)
     from compmech.experiment_reports import write_sweep_report
