@@ -259,7 +259,7 @@ def token_losses(params, model_config: ModelConfig, inputs: jax.Array,
     """
     logits = forward(params, model_config, inputs)
     logp = jax.nn.log_softmax(logits, axis=-1)
-    return -(logp * jax.nn.one_hot(targets, logp.shape[-1], dtype=logp.dtype)).sum(-1)
+    return -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
 
 
 __all__ = [
