@@ -521,3 +521,11 @@ def test_filter_jax_follows_float32():
     f = filter_beliefs(hmm, tokens)
     np.testing.assert_allclose(np.asarray(beliefs), f.beliefs, rtol=0, atol=1e-5)
     np.testing.assert_allclose(np.asarray(log_norms).sum(-1), f.log_probability, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 16, 20])
+def test_short_axis_cumsum_equals_cumsum_bitwise(rows):
+    from compmech.inference import _cumsum_rows
+
+    a = jnp.asarray(np.random.default_rng(rows).random((rows, 7)), jnp.float32)
+    np.testing.assert_array_equal(_cumsum_rows(a), jnp.cumsum(a, axis=0))

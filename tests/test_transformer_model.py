@@ -66,6 +66,53 @@ def test_hook_equalities(params):
     np.testing.assert_array_equal(transformer.forward(params, TINY, tokens), logits)
 
 
+def _reference_forward(p, cfg, tokens):
+    """The architecture written out in float64 numpy, one sequence, head and query at a time."""
+    def ln(x, q):
+        c = x - x.mean(-1, keepdims=True)
+        return c / np.sqrt((c * c).mean(-1, keepdims=True) + 1e-5) * q["w"] + q["b"]
+
+    H, dh = cfg.n_heads, cfg.d_head
+    outputs = []
+    for seq in tokens:
+        P = len(seq)
+        resid = p["W_E"][seq] + p["W_pos"][:P]
+        posts = []
+        for layer in range(cfg.n_layers):
+            blk = p[f"blocks_{layer}"]
+            qkv = ln(resid, blk["ln1"]) @ blk["attn"]["W_QKV"] + blk["attn"]["b_QKV"]
+            z = np.zeros((P, H * dh))
+            for h in range(H):
+                q, k, v = (qkv[:, j * H * dh + h * dh: j * H * dh + (h + 1) * dh] for j in range(3))
+                for i in range(P):
+                    s = k[: i + 1] @ q[i] / np.sqrt(dh)
+                    w = np.exp(s - s.max())
+                    z[i, h * dh:(h + 1) * dh] = (w / w.sum()) @ v[: i + 1]
+            resid = resid + z @ blk["attn"]["W_O"] + blk["attn"]["b_O"]
+            hidden = np.maximum(ln(resid, blk["ln2"]) @ blk["mlp"]["W_in"] + blk["mlp"]["b_in"], 0)
+            resid = resid + hidden @ blk["mlp"]["W_out"] + blk["mlp"]["b_out"]
+            posts.append(resid)
+        logits = ln(resid, p["ln_final"]) @ p["W_U"] + p["b_U"]
+        outputs.append((logits, posts))
+    return outputs
+
+
+def test_forward_matches_a_reference_implementation(params):
+    """Every parameter (biases included) perturbed, two heads: logits and resid_post equal an
+    independent float64 loop implementation."""
+    rng = np.random.default_rng(5)
+    noisy = jax.tree_util.tree_map(
+        lambda a: np.asarray(a, np.float64) + 0.3 * rng.normal(size=a.shape), params)
+    tokens = _random_tokens(5, 6, TINY.d_vocab, 6)
+    logits, cache = transformer.run_with_cache(
+        jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), noisy), TINY, tokens)
+    for b, (ref_logits, ref_posts) in enumerate(_reference_forward(noisy, TINY, tokens)):
+        np.testing.assert_allclose(logits[b], ref_logits, atol=2e-4, rtol=1e-4)
+        for layer, post in enumerate(ref_posts):
+            np.testing.assert_allclose(cache[f"blocks.{layer}.hook_resid_post"][b], post,
+                                       atol=2e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("t", [0, 2, 5])
 def test_causality(params, t):
     """Changing token t leaves logits and every residual stream at positions < t unchanged, and
