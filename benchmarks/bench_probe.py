@@ -29,17 +29,18 @@ def peak_rss_gb() -> float:
 
 def full_probe(run_like, params, params0, seed: int = 0) -> dict[str, float]:
     """One full evaluation; returns the stage timings (s) and the headline numbers."""
-    from compmech import analysis
+    import transformer
+    from compmech.pipeline import probing
     from compmech.probe import cross_validated_probe, onehot_features, random_features
 
-    hook = analysis.last_hook(run_like.model_config)
+    hook = transformer.last_hook(run_like.model_config)
     t = {}
     t0 = time.perf_counter()
-    data = analysis.probe_data(run_like, seed=seed)
+    data = probing.probe_data(run_like, seed=seed)
     t["inputs+beliefs"] = time.perf_counter() - t0
 
     s = time.perf_counter()
-    acts = analysis.collect(run_like, params, data, [hook])[hook]
+    acts = probing.collect(run_like, params, data, [hook])[hook]
     t["forward (trained)"] = time.perf_counter() - s
     s = time.perf_counter()
     res = cross_validated_probe(acts, data.beliefs, data.folds, spread=True, shuffle=True,
@@ -48,7 +49,7 @@ def full_probe(run_like, params, params0, seed: int = 0) -> dict[str, float]:
     del acts
 
     s = time.perf_counter()
-    acts0 = analysis.collect(run_like, params0, data, [hook])[hook]
+    acts0 = probing.collect(run_like, params0, data, [hook])[hook]
     t["forward (untrained)"] = time.perf_counter() - s
     s = time.perf_counter()
     untrained = cross_validated_probe(acts0, data.beliefs, data.folds, spread=False, shuffle=False)
@@ -90,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import transformer
-    from compmech import analysis
+    from compmech.pipeline import probing
 
     if args.run:
         run = transformer.load_run(args.run)
@@ -102,7 +103,7 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     print(f"# probe benchmark: Mess3, all 3^10 inputs, {os.cpu_count()} CPUs, "
-          f"load average {load:.1f} at start, forward batch {analysis.FORWARD_BATCH}")
+          f"load average {load:.1f} at start, forward batch {probing.FORWARD_BATCH}")
     full_probe(run, params, params0)  # warm-up: compilation
     best: dict[str, float] = {}
     for _ in range(args.repeats):
@@ -123,7 +124,7 @@ def main() -> None:
         import compmech
 
         words = compmech.all_words(3, 10)
-        hook = analysis.last_hook(run.model_config)
+        hook = transformer.last_hook(run.model_config)
         print("forward pass alone (59,049 x 10 tokens):")
         for bs in args.batch_sizes:
             transformer.collect_activations(params, run.model_config, words[:bs], [hook], bs)

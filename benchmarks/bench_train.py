@@ -19,7 +19,7 @@ import numpy as np
 
 import compmech
 from transformer import ModelConfig, TrainConfig, init_params
-from transformer.training import TrainState, build_train_chunk
+from transformer.step import TrainState, build_train_chunk
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:

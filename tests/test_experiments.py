@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from compmech.experiments import (
+from compmech.pipeline.bottleneck import bottleneck_jobs, run_bottleneck
+from compmech.pipeline.jobs import ExperimentSummary, Job, result_path, run_jobs
+from compmech.pipeline.reports import export_gallery
+from compmech.pipeline.sweep import run_sweep
+from compmech.structure1d import (
     best_linear_direction,
-    bottleneck_jobs,
     cluster_counts_1d,
     label_runs_1d,
-    result_path,
-    run_bottleneck,
-    run_sweep,
     structure_1d,
 )
 
@@ -137,46 +137,71 @@ def bottleneck_dir(tmp_path_factory):
 
 def test_bottleneck_end_to_end(bottleneck_dir):
     out, summary, lines = bottleneck_dir
-    for name in summary["files"]:
+    for name in summary.files:
         assert (out / name).is_file(), name
+    assert ExperimentSummary.read(out / "summary.json") == summary  # typed, round-trips
     assert len(lines) == 4  # header + one line per job, printed as they finished
-    rows = {r["labels"]["width"]: r for r in summary["rows"] if r["labels"]["variant"] == "residual"}
+    rows = {r.labels["width"]: r for r in summary.rows if r.labels["variant"] == "residual"}
     assert sorted(rows) == [1, 2]
     for r in rows.values():
-        gap = np.array(r["loss"]["loss_gap_per_position"])
+        gap = np.array(r.loss.loss_gap_per_position)
         assert gap.shape == (3,) and (gap > -1e-4).all()  # nobody beats the optimum
-        assert r["model"]["d_model"] == r["labels"]["width"]
-        assert 0 < r["probe"]["mse_test"] and 0 < r["probe"]["untrained_mse"]
-        assert r["train"]["steps"] == 10
+        assert r.model["d_model"] == r.labels["width"]
+        assert 0 < r.probe.mse_test and 0 < r.probe.untrained_mse
+        assert r.train.steps == 10
     one = rows[1]
-    steps = [s["step"] for s in one["structure_1d"]]
+    steps = [s["step"] for s in one.structure_1d]
     assert steps[0] == 0 and steps[-1] == 10
     # pre-LayerNorm at width 1: the coordinate is W_E[x_t] + W_pos[t] + const, so at most
     # V * n_ctx distinct values whatever the training (a real property; breaks if the model changes)
-    for s in one["structure_1d"]:
+    for s in one.structure_1d:
         assert s["num_distinct"] <= 3 * 3
         assert s["max_abs_change_from_first"] == 0.0  # no gradient crosses LayerNorm of a 1-vector
-    assert one["msp_structure_1d"]["regression"]["num_distinct"] > 9  # the MSP is richer
+    assert one.msp_structure_1d["regression"]["num_distinct"] > 9  # the MSP is richer
     data = np.load(out / "results" / "width_001.npz")
     assert data["coordinate"].shape == (27 * 3,)
-    assert "width1_coordinate.png" in summary["files"]
-    assert "structure_1d" not in rows[2]
+    assert "width1_coordinate.png" in summary.files
+    assert rows[2].structure_1d is None
 
 
 def test_linear_bottleneck_variant(bottleneck_dir):
     out, summary, _ = bottleneck_dir
-    (linear,) = [r for r in summary["rows"] if r["labels"]["variant"] == "linear"]
-    assert linear["model"]["bottleneck_width"] == 1 and linear["model"]["d_model"] == 2
-    gap = np.array(linear["loss"]["loss_gap_per_position"])
+    (linear,) = [r for r in summary.rows if r.labels["variant"] == "linear"]
+    assert linear.model["arch"] == "linear_bottleneck"
+    assert linear.model["bottleneck_width"] == 1 and linear.model["d_model"] == 2
+    gap = np.array(linear.loss.loss_gap_per_position)
     assert gap.shape == (3,) and (gap > -1e-4).all()
     # z is not confined to V * n_ctx values: it depends on the whole context
-    assert linear["structure_1d"][-1]["num_distinct"] > 9
-    assert linear["structure_1d"][0]["step"] == 0
-    assert linear["structure_1d"][-1]["max_abs_change_from_first"] > 0  # z does train
+    assert linear.structure_1d[-1]["num_distinct"] > 9
+    assert linear.structure_1d[0]["step"] == 0
+    assert linear.structure_1d[-1]["max_abs_change_from_first"] > 0  # z does train
     for key in ("mse_test", "shuffle_mse", "untrained_mse", "onehot_mse", "before_bottleneck_mse"):
-        assert linear["probe"][key] > 0
+        assert getattr(linear.probe, key) > 0
+    assert linear.probe.hook == "bottleneck.hook_z"
     assert (out / "linear_001_coordinate.png").is_file()
-    assert (out / "runs" / "linear_001" / "done.json").is_file()
+    # trained by the shared loop: an ordinary run directory, resumable like any run
+    assert (out / "runs" / "linear_001" / "checkpoints" / "train_state.msgpack").is_file()
+
+
+def test_linear_bottleneck_resumes_like_any_run(tmp_path):
+    """Interrupted and resumed, the bottleneck model ends with the same parameters."""
+    import transformer
+
+    (job,) = bottleneck_jobs((1,), minutes_per_width=None, steps=10, base_config=tiny_config(),
+                             linear_widths=(1,))[1:]
+    config = transformer.TrainConfig.from_dict(job.train_config)
+    full = transformer.train(config, tmp_path / "full", progress=False)
+    transformer.train(config, tmp_path / "cut", progress=False, stop_after=5)
+    resumed = transformer.train(None, tmp_path / "cut", resume=True, progress=False)
+    assert resumed.step == full.step == 10
+    for a, b in zip(jax_leaves(full.params), jax_leaves(resumed.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def jax_leaves(tree):
+    import jax
+
+    return jax.tree_util.tree_leaves(tree)
 
 
 def test_bottleneck_resume_and_settings_guard(bottleneck_dir):
@@ -184,7 +209,7 @@ def test_bottleneck_resume_and_settings_guard(bottleneck_dir):
     before = result_path(out, "width_002").stat().st_mtime_ns
     again = run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
                            base_config=tiny_config(), progress=False, log=None)
-    assert again["environment"]["computed_now"] == []
+    assert again.environment["computed_now"] == []
     assert result_path(out, "width_002").stat().st_mtime_ns == before
     with pytest.raises(ValueError, match="different settings"):
         run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10, seed=1,
@@ -201,13 +226,13 @@ def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
     lines = []
     summary = run_sweep(tmp_path, log=lines.append, **kwargs)
     assert len(lines) == 1 + 4
-    assert sorted(summary["environment"]["computed_now"]) == sorted(r["name"] for r in summary["rows"])
+    assert sorted(summary.environment["computed_now"]) == sorted(r.name for r in summary.rows)
     assert (tmp_path / "sweep_heatmaps.png").is_file() and (tmp_path / "README.md").is_file()
-    names = [r["name"] for r in summary["rows"]]
+    names = [r.name for r in summary.rows]
     assert names[0] == "mess3_x0.050_a0.600"
     # theory: Kaplan-Yorke dimension lies in [0, 2] for every Mess3 point
-    for r in summary["rows"]:
-        assert 0 <= r["dimensions"]["theory"]["kaplan_yorke"] <= 2
+    for r in summary.rows:
+        assert 0 <= r.dimensions.theory["kaplan_yorke"] <= 2
 
     # interrupt: two points lose their result; the other two must not be redone
     kept, lost = names[:2], names[2:]
@@ -216,7 +241,7 @@ def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
         result_path(tmp_path, n).unlink()
     lines.clear()
     again = run_sweep(tmp_path, log=lines.append, **kwargs)
-    assert sorted(again["environment"]["computed_now"]) == sorted(lost)
+    assert sorted(again.environment["computed_now"]) == sorted(lost)
     for n in kept:
         assert result_path(tmp_path, n).stat().st_mtime_ns == mtimes[n]
     assert len(lines) == 1 + 4  # finished points are still printed in the table
@@ -225,25 +250,31 @@ def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
 
 
 def test_a_failing_job_is_reported_and_left_unfinished(tmp_path):
-    from compmech.experiments import run_jobs
-
     good = json.loads(json.dumps(tiny_config().to_dict()))
     bad = {**good, "no_such_option": 1}
     failures = []
-    ran = run_jobs([{"name": "bad", "train_config": bad}], tmp_path,
+    ran = run_jobs([Job("bad", bad)], tmp_path,
                    on_failure=lambda name, msg: failures.append((name, msg)))
-    assert ran["failed"].keys() == {"bad"} and "no_such_option" in ran["failed"]["bad"]
+    assert ran.failed.keys() == {"bad"} and "no_such_option" in ran.failed["bad"]
     assert failures and failures[0][0] == "bad"
-    assert not result_path(tmp_path, "bad").exists() and ran["results"] == {}
+    assert not result_path(tmp_path, "bad").exists() and ran.results == {}
+
+
+def test_a_report_column_naming_a_missing_field_raises(bottleneck_dir):
+    from compmech.pipeline.jobs import table_row
+
+    _, summary, _ = bottleneck_dir
+    row = summary.rows[0]
+    assert table_row(row, [("probe", "probe.mse_test", ".2e")]) == [f"{row.probe.mse_test:.2e}"]
+    with pytest.raises(KeyError, match="mse_tset"):
+        table_row(row, [("typo", "probe.mse_tset", ".2e")])
 
 
 def test_export_gallery_keeps_images_small_and_links_working(bottleneck_dir, tmp_path):
-    from compmech.experiment_reports import export_gallery
-
     out, summary, _ = bottleneck_dir
     written = export_gallery(out, tmp_path / "gallery", prefix="bottleneck", max_kb=60)
     pngs = [p for p in written if p.suffix == ".png"]
-    assert len(pngs) == sum(name.endswith(".png") for name in summary["files"])
+    assert len(pngs) == sum(name.endswith(".png") for name in summary.files)
     assert all(p.stat().st_size <= 60 * 1024 for p in pngs)
     text = (tmp_path / "gallery" / "bottleneck.md").read_text()
     for p in pngs:
@@ -266,4 +297,4 @@ def test_scripts_report_bad_arguments_in_one_line(script, argv, message, tmp_pat
     spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path / "x"), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("compmech: error: ") and message in err and err.count("\n") == 1

@@ -1,13 +1,11 @@
-"""Figure functions on synthetic belief clouds: panels, files, projections, and light imports."""
+"""Figure functions on synthetic belief clouds: panels, files, projections."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from compmech import figures as fg
 from compmech.geometry import simplex_projection
+from compmech.pipeline import figures as fg
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +104,3 @@ def test_caption_lists_baselines_and_controls():
                                0.05)
     for word in ("held-out MSE 2.0e-04", "untrained", "one-hot", "random", "shuffled", "variance"):
         assert word in text
-
-
-def test_import_compmech_stays_light():
-    code = ("import sys, compmech, compmech.probe, compmech.analysis, compmech.cli.probe; "
-            "heavy = [m for m in ('matplotlib', 'sklearn', 'flax', 'optax') if m in sys.modules]; "
-            "print(heavy); sys.exit(1 if heavy else 0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr

@@ -54,18 +54,25 @@ def test_z1r_matches_definition(p):
 
 @pytest.mark.parametrize("p1,p2", [(0.5, 0.5), (0.2, 0.7)])
 def test_rrxor_matches_definition(p1, p2):
-    S, Z, O, TT, F = range(5)
-    expected = np.zeros((2, 5, 5))
-    expected[0, S, Z] = p1
-    expected[1, S, O] = 1 - p1
-    expected[0, Z, F] = p2
-    expected[1, Z, TT] = 1 - p2
-    expected[0, O, TT] = p2
-    expected[1, O, F] = 1 - p2
-    expected[1, TT, S] = 1.0
-    expected[0, F, S] = 1.0
+    """Word probabilities from S against the definition: two bits with P(0) = p1 then P(0) = p2,
+    then their XOR, then the same again (derived by hand, not from the matrices)."""
     hmm = rrxor(p1, p2)
-    np.testing.assert_allclose(hmm.transition_matrices, expected, rtol=0, atol=TOL)
+    start = np.eye(5)[0]
+    words, probs = enumerate_words(hmm, 6, initial_distribution=start)
+    expected = np.ones(len(words))
+    for block in (0, 3):
+        a, b, c = words[:, block], words[:, block + 1], words[:, block + 2]
+        expected *= np.where(a == 0, p1, 1 - p1) * np.where(b == 0, p2, 1 - p2) * (c == a ^ b)
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=TOL)
+    # stationary words mix the three phases of the cycle (a, b, a^b), each with probability 1/3
+    words3, probs3 = enumerate_words(hmm, 3)
+    bit = lambda w, q: np.where(w == 0, q, 1 - q)  # noqa: E731
+    x, y, z = words3.T
+    xor_zero = p1 * p2 + (1 - p1) * (1 - p2)
+    at_s = bit(x, p1) * bit(y, p2) * (z == x ^ y)                               # a b a^b
+    after_a = sum(bit(a, p1) * bit(x, p2) * (y == a ^ x) for a in (0, 1)) * bit(z, p1)  # b a^b a'
+    after_b = np.where(x == 0, xor_zero, 1 - xor_zero) * bit(y, p1) * bit(z, p2)  # a^b a' b'
+    np.testing.assert_allclose(probs3, (at_s + after_a + after_b) / 3, rtol=0, atol=TOL)
     assert tuple(hmm.state_names) == ("S", "0", "1", "T", "F")
 
 

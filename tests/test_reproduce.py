@@ -12,15 +12,10 @@ import numpy as np
 import pytest
 
 import compmech
-from compmech.analysis import (
-    CONCAT,
-    PROBE_FILE,
-    fractal_comparison,
-    layer_hooks,
-    probe_data,
-    reproduction_config,
-)
 from compmech.cli import main
+from compmech.pipeline.fractal import fractal_comparison
+from compmech.pipeline.probing import CONCAT, PROBE_FILE, analyze_run, layer_hooks, probe_data
+from compmech.pipeline.reproduce import reproduction_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +49,7 @@ def test_probe_json_has_every_hook_with_baselines_and_the_curve(tiny_run):
     import transformer
 
     run = transformer.load_run(run_dir)
-    assert set(report["hooks"]) == set(layer_hooks(run.model_config))
+    assert set(report["hooks"]) == set(layer_hooks(run))
     for hook, r in report["hooks"].items():
         for key in ("mse_test", "rmse_test", "r2_test", "shuffle_mse", "belief_variance"):
             assert np.isfinite(r[key]), (hook, key)
@@ -203,10 +198,12 @@ def test_reproduction_configs_use_the_published_models():
         reproduction_config("golden")
 
 
-@pytest.mark.parametrize("name", ["mess3", "rrxor", "z1r"])
-def test_experiment_scripts_call_the_library(name):
-    script = REPO / "experiments" / f"reproduce_{name}.py"
-    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
+@pytest.mark.parametrize("script, argv", [("reproduce.py", ["mess3", "--help"]),
+                                          ("bottleneck.py", ["--help"]),
+                                          ("mess3_sweep.py", ["--help"])])
+def test_experiment_scripts_call_the_library(script, argv):
+    out = subprocess.run([sys.executable, str(REPO / "experiments" / script), *argv],
+                         capture_output=True, text=True)
     assert out.returncode == 0 and "--minutes" in out.stdout
 
 
@@ -214,24 +211,23 @@ def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
     """Above the enumeration limit the probe runs on sampled words, prefixes weighted once."""
     import shutil
 
-    from compmech.analysis import analyze_run
-
     run_dir, _ = tiny_run
     copy = tmp_path / "sampled"
     shutil.copytree(run_dir, copy)
     report = analyze_run(copy, checkpoints="last", hooks=["blocks.1.hook_resid_post"],
                          max_points=100, num_sequences=400, force=True, progress=False,
                          split="20/80")
-    proto = report["protocol"]
-    assert proto["inputs"] == "sampled" and "weighted once" in proto["weighting"]
-    assert proto["num_sequences"] == 400 and proto["train_fraction"] == 0.2
-    r = report["hooks"]["blocks.1.hook_resid_post"]
-    assert r["mse_test"] < r["baselines"]["random"]
+    proto = report.protocol
+    assert proto.inputs == "sampled" and "weighted once" in proto.weighting
+    assert proto.num_sequences == 400 and proto.train_fraction == 0.2
+    r = report.hooks["blocks.1.hook_resid_post"]
+    assert r.mse_test < r.baselines["random"]
+    # the typed report round-trips through probe.json
+    assert type(report).read(copy / PROBE_FILE) == report
 
 
 def test_reproduce_bottleneck_is_wired_to_the_experiment(tmp_path, monkeypatch, capsys):
-    import compmech.experiments as experiments
-    from compmech.cli import main
+    from compmech.pipeline import bottleneck as experiments
 
     calls = []
     monkeypatch.setattr(experiments, "run_bottleneck", lambda out, **kw: calls.append((out, kw)) or {})

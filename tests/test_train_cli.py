@@ -1,8 +1,6 @@
 """``compmech train``: a new user's run, resume, errors as one line with exit code 2."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -67,11 +65,3 @@ def test_errors_are_one_line(tmp_path, monkeypatch, capsys, argv, message):
     assert err.startswith("compmech: error:") and err.count("\n") == 1
     assert message.lower() in err.lower()
     assert not (tmp_path / "R" / "config.json").exists()
-
-
-def test_import_compmech_stays_light():
-    code = ("import sys, compmech, compmech.cli, compmech.cli.train; "
-            "bad = [m for m in ('flax', 'optax', 'transformer', 'orbax') if m in sys.modules]; "
-            "print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -10,6 +10,7 @@ Example:
     (4, 10, 3)
 """
 
+from compmech._version import __version__ as __version__
 from compmech.geometry import (
     belief_colors,
     fractal_dimensions,
@@ -46,8 +47,6 @@ from compmech.msp import (
     mixed_state_tree,
 )
 from compmech.processes import PROCESSES, get_process, process_parameters
-
-__version__ = "0.1.0"
 
 __all__ = [
     "HMM",

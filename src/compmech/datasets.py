@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from compmech._version import __version__
+from compmech.files import atomic_output
 from compmech.hmm import HMM
 from compmech.inference import sample
 
@@ -30,12 +31,12 @@ class Dataset(NamedTuple):
 
     Attributes:
         tokens: ``(N, L)`` int32.
-        beliefs: ``(N, L, S)`` float32, the belief after each token.
+        beliefs: ``(N, L, S)`` float32, the belief after each token (``None`` when not loaded).
         metadata: the decoded ``metadata`` JSON.
     """
 
     tokens: np.ndarray
-    beliefs: np.ndarray
+    beliefs: np.ndarray | None
     metadata: dict[str, Any]
 
 
@@ -104,56 +105,79 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
     N, L, S = int(num_sequences), int(seq_len), hmm.num_states
     metadata = _metadata(hmm, N, L, int(seed))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
-    try:
-        with _progress_bar(2 * N * L, progress) as bar, zipfile.ZipFile(
-            tmp_name, "w", compression=zipfile.ZIP_STORED, allowZip64=True
-        ) as archive:
-            # Two passes regenerate the same chunks (cheaper than buffering one array on disk).
-            for name, shape, dtype, pick in (
-                ("tokens", (N, L), np.int32, lambda t, b: t),
-                ("beliefs", (N, L, S), np.float32, lambda t, b: b),
-            ):
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    _write_npy_header(member, shape, dtype)
-                    for chunk, tokens, beliefs in iterate_samples(hmm, N, L, seed):
-                        member.write(np.ascontiguousarray(pick(tokens, beliefs), dtype=dtype).tobytes())
-                        bar.update(chunk.num_sequences * chunk.num_steps)
-            with archive.open("metadata.npy", "w") as member:
-                np.lib.format.write_array(member, np.array(json.dumps(metadata)))
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as fh, _progress_bar(2 * N * L, progress) as bar, zipfile.ZipFile(
+        fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True
+    ) as archive:
+        # Two passes regenerate the same chunks (cheaper than buffering one array on disk).
+        for name, shape, dtype, pick in (
+            ("tokens", (N, L), np.int32, lambda t, b: t),
+            ("beliefs", (N, L, S), np.float32, lambda t, b: b),
+        ):
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                _write_npy_header(member, shape, dtype)
+                for chunk, tokens, beliefs in iterate_samples(hmm, N, L, seed):
+                    member.write(np.ascontiguousarray(pick(tokens, beliefs), dtype=dtype).tobytes())
+                    bar.update(chunk.num_sequences * chunk.num_steps)
+        with archive.open("metadata.npy", "w") as member:
+            np.lib.format.write_array(member, np.array(json.dumps(metadata)))
     return out
 
 
-def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Read a file written by :func:`generate_dataset` (or ``compmech generate``).
+def load_dataset(path: str | os.PathLike, *, beliefs: bool = True, hmm: HMM | None = None,
+                 min_length: int | None = None) -> Dataset:
+    """Read a dataset file written by :func:`generate_dataset` (or ``compmech generate``).
+
+    The one reader of dataset files: training reads only the tokens (``beliefs=False``, so a
+    10^8-token file does not load its beliefs), with the checks it needs.
+
+    Args:
+        path: the ``.npz`` file.
+        beliefs: also load ``beliefs`` (required then); otherwise ``Dataset.beliefs`` is ``None``.
+        hmm: when given, every token must lie in its vocabulary.
+        min_length: when given, rows must hold at least this many tokens.
+
+    Returns:
+        :class:`Dataset` (``metadata`` is ``{}`` for a file without one).
 
     Raises:
-        ValueError: when the file is missing or lacks ``tokens``, ``beliefs`` or ``metadata``.
+        ValueError: a missing or unreadable file, a missing array, ``tokens`` not a non-empty 2-D
+            integer array, rows shorter than ``min_length``, or tokens outside ``hmm``'s vocabulary.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"dataset file not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = {"tokens", "beliefs", "metadata"} - set(data.files)
+            missing = {"tokens", "beliefs"} - set(data.files) if beliefs else {"tokens"} - set(data.files)
             if missing:
                 raise ValueError(f"dataset {path} lacks {sorted(missing)}; is it from compmech generate?")
-            return Dataset(data["tokens"], data["beliefs"], json.loads(str(data["metadata"])))
-    except (OSError, zipfile.BadZipFile) as err:
+            tokens = data["tokens"]
+            belief_array = data["beliefs"] if beliefs else None
+            raw_meta = str(data["metadata"]) if "metadata" in data.files else None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"dataset {path} is not a readable .npz file: {err}") from err
+    _check_tokens(path, tokens, hmm, min_length)
+    try:
+        metadata = json.loads(raw_meta) if raw_meta is not None else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"dataset {path}: its metadata is not valid JSON ({err.msg})") from err
+    return Dataset(tokens.astype(np.int32, copy=False), belief_array, metadata)
+
+
+def _check_tokens(path: Path, tokens: np.ndarray, hmm: HMM | None, min_length: int | None) -> None:
+    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"dataset {path}: 'tokens' must be a 2-D integer array; got "
+                         f"{tokens.dtype} {tokens.shape}")
+    if tokens.shape[0] == 0:
+        raise ValueError(f"dataset {path} has no rows")
+    if min_length is not None and tokens.shape[1] < min_length:
+        raise ValueError(f"dataset {path}: rows have {tokens.shape[1]} tokens but {min_length} are "
+                         "needed")
+    if hmm is not None and (tokens.min() < 0 or tokens.max() >= hmm.vocab_size):
+        raise ValueError(f"dataset {path}: tokens outside 0..{hmm.vocab_size - 1}")
 
 
 def _metadata(hmm: HMM, N: int, L: int, seed: int) -> dict[str, Any]:
-    from compmech import __version__
-
     return {
         "process": hmm.name,
         "params": dict(hmm.params),

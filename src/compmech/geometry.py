@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from compmech.hmm import HMM
+from compmech.msp import blackwell_sample, tall_matmul, unique_rows
 
 SQRT3_2 = float(np.sqrt(3.0) / 2.0)
 
@@ -55,8 +56,6 @@ class PCA(NamedTuple):
 
     def transform(self, points) -> np.ndarray:
         """``(N, d) -> (N, k)`` coordinates along the principal axes."""
-        from compmech.msp import tall_matmul
-
         return tall_matmul(np.asarray(points, dtype=np.float64) - self.mean, self.components.T)
 
 
@@ -194,8 +193,6 @@ def _box_occupation(U: np.ndarray, eps: float, w: np.ndarray) -> np.ndarray:
             mass = np.bincount(ids, weights=w, minlength=n_side**d)
             return mass[mass > 0]
     else:
-        from compmech.msp import unique_rows
-
         ids = unique_rows(cells)[1]
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
@@ -452,8 +449,6 @@ def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100,
     Returns:
         :class:`LyapunovSpectrum`.
     """
-    from compmech.msp import blackwell_sample
-
     if hmm.num_states < 2:
         raise ValueError("the Lyapunov spectrum needs an HMM with at least 2 states")
     if sample is None:

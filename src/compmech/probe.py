@@ -31,6 +31,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from compmech.inference import all_words, filter_beliefs, sample
+
 #: Default number of folds: training on one fold of five is the paper's 20% train / 80% test split.
 DEFAULT_FOLDS = 5
 #: Eigenvalues of the (Jacobi-scaled) normal matrix below ``RCOND * largest`` are treated as zero,
@@ -308,8 +310,6 @@ def probe_inputs(hmm, n_ctx: int, *, max_points: int = MAX_ENUMERATED_POINTS,
     Returns:
         :class:`ProbeInputs`.
     """
-    from compmech.inference import all_words, filter_beliefs, sample
-
     if int(n_ctx) != n_ctx or n_ctx < 1:
         raise ValueError(f"n_ctx must be an integer >= 1; got {n_ctx}")
     V = hmm.vocab_size
@@ -543,122 +543,165 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
     _check_inputs(shape, beliefs, folds, weights)
     N, P, d = shape
     S = beliefs.shape[-1]
-    k = int(folds.max()) + 1
-    if not 0 <= train_fold < k:
-        raise ValueError(f"train_fold must be in [0, {k}); got {train_fold}")
-    if not 1 <= train_folds < k:
-        raise ValueError(f"train_folds must be in [1, {k}); got {train_folds}")
-    firsts = [train_fold] + ([f for f in range(k) if f != train_fold] if spread else [])
-    train_sets = [np.isin(np.arange(k), [(r + j) % k for j in range(train_folds)]) for r in firsts]
-    gram_folds = np.any(train_sets, axis=0)
-    order = np.argsort(folds, kind="stable")
-    bounds = np.searchsorted(folds[order], np.arange(k + 1))
-
-    flat_beliefs = beliefs.reshape(N * P, S)
+    layout = _FoldLayout.build(folds, train_fold, train_folds, spread, chunk_sequences)
+    targets = beliefs
     if shuffle:
-        permuted = flat_beliefs[np.random.default_rng(shuffle_seed).permutation(N * P)]
-        targets = np.concatenate([flat_beliefs, permuted], axis=1).reshape(N, P, 2 * S)
-    else:
-        targets = beliefs
-    flat_weights = None if weights is None else weights
-
-    def chunks(f):
-        for start in range(bounds[f], bounds[f + 1], chunk_sequences):
-            yield order[start:min(start + chunk_sequences, bounds[f + 1])]
-
-    first = order[:min(chunk_sequences, N)]
-    shift = _feature_chunk(features, first).mean(0, dtype=np.float64)
-
-    # Pass 1: per-fold moments (only the folds that are trained on need X^T W X).
-    m = targets.shape[-1]
-    xx = np.zeros((k, d + 1, d + 1))
-    xy = np.zeros((k, d + 1, m))
-    yy = np.zeros((k, m))
-    for f in range(k):
-        for idx in chunks(f):
-            w = None if flat_weights is None else flat_weights[idx].reshape(-1)
-            y = targets[idx].reshape(-1, m)
-            if gram_folds[f]:
-                a = _augment(_feature_chunk(features, idx), shift)
-                mom = _moments(a, y, w)
-                xx[f] += mom.xx
-                xy[f] += mom.xy
-                yy[f] += mom.yy
-            else:  # only the sums needed for the test set's variance
-                ones = np.ones(y.shape[0]) if w is None else w
-                xy[f, -1] += ones @ y
-                xx[f, -1, -1] += ones.sum()
-                yy[f] += ones @ (y * y)
-
+        flat = beliefs.reshape(N * P, S)
+        permuted = flat[np.random.default_rng(shuffle_seed).permutation(N * P)]
+        targets = np.concatenate([flat, permuted], axis=1).reshape(N, P, 2 * S)
+    shift = _feature_chunk(features, layout.order[:min(chunk_sequences, N)]).mean(0, dtype=np.float64)
+    xx, xy, yy = _fold_moments(features, targets, weights, layout, shift)
     betas = []
-    for train in train_sets:
+    for train in layout.train_sets:
         if xx[train, -1, -1].sum() <= 0:
             raise ValueError(f"folds {np.flatnonzero(train).tolist()} have no weight to train on")
-        # (d+1, m): true then shuffled columns
-        betas.append(_solve(xx[train].sum(0), xy[train].sum(0), RCOND))
-    # (d+1, n_fits * m) -> predictions for every probe at once
-    stacked = np.concatenate(betas, axis=1)
-    n_fits = len(train_sets)
-
-    # Pass 2: squared error per (fit, output block, fold, coordinate) and distances.
-    n_blocks = m // S
-    sse = np.zeros((n_fits, n_blocks, k, S))
-    dist = np.zeros((n_fits, n_blocks, k))
-    for f in range(k):
-        for idx in chunks(f):
-            a = _augment(_feature_chunk(features, idx), shift)
-            pred = (a @ stacked).reshape(-1, n_fits, n_blocks, S)
-            err = pred - beliefs[idx].reshape(-1, 1, 1, S)
-            sq = err * err
-            if flat_weights is None:
-                sse[:, :, f] += sq.sum(0)
-                dist[:, :, f] += np.sqrt(sq.sum(-1)).sum(0)
-            else:
-                w = flat_weights[idx].reshape(-1)
-                sse[:, :, f] += np.einsum("n,nbjs->bjs", w, sq)
-                dist[:, :, f] += np.einsum("n,nbj->bj", w, np.sqrt(sq.sum(-1)))
-
-    wsum = xx[:, -1, -1]
-    ysum = xy[:, -1, :S]
-    ysq = yy[:, :S]
-
-    def held_out(fit: int, block: int) -> dict[str, float]:
-        test = ~train_sets[fit]
-        w_test = wsum[test].sum()
-        sse_c = sse[fit, block, test].sum(0)
-        sst_c = ysq[test].sum(0) - ysum[test].sum(0) ** 2 / w_test
-        mse = float(sse_c.sum() / (w_test * S))
-        return {
-            "mse": mse,
-            "rmse": float(np.sqrt(mse)),
-            "r2": float(np.mean(1.0 - sse_c / np.where(sst_c > 0, sst_c, np.nan))),
-            "mean_distance": float(dist[fit, block, test].sum() / w_test),
-        }
-
-    train, test = train_sets[0], ~train_sets[0]
-    w_test = wsum[test].sum()
-    variance = float(((ysq[test].sum(0) - ysum[test].sum(0) ** 2 / w_test) / w_test).mean())
-    fold_mse = np.array([held_out(i, 0)["mse"] for i in range(n_fits)])
-    shuffle_fold = np.array([held_out(i, 1)["mse"] for i in range(n_fits)]) if shuffle else np.array([])
+        betas.append(_solve(xx[train].sum(0), xy[train].sum(0), RCOND))  # true, shuffled columns
+    sse, dist = _fold_errors(features, beliefs, weights, layout, shift, betas)
+    scores = _HeldOut(layout, sse, dist, wsum=xx[:, -1, -1], ysum=xy[:, -1, :S], ysq=yy[:, :S])
+    train, test = layout.train_sets[0], ~layout.train_sets[0]
+    n_fits = len(layout.train_sets)
     nan_scores = {"mse": float("nan"), "rmse": float("nan"), "r2": float("nan"),
                   "mean_distance": float("nan")}
-    point_counts = np.bincount(folds, minlength=k) * P
+    point_counts = np.bincount(folds, minlength=layout.k) * P
     return ProbeResult(
-        scores=held_out(0, 0),
-        train_mse=float(sse[0, 0, train].sum() / (wsum[train].sum() * S)),
-        fold_mse=fold_mse,
-        shuffle_scores=held_out(0, 1) if shuffle else nan_scores,
-        shuffle_fold_mse=shuffle_fold,
-        belief_variance=variance,
+        scores=scores(0, 0),
+        train_mse=float(sse[0, 0, train].sum() / (scores.wsum[train].sum() * S)),
+        fold_mse=np.array([scores(i, 0)["mse"] for i in range(n_fits)]),
+        shuffle_scores=scores(0, 1) if shuffle else nan_scores,
+        shuffle_fold_mse=np.array([scores(i, 1)["mse"] for i in range(n_fits)]) if shuffle
+        else np.array([]),
+        belief_variance=scores.variance(test),
         probe=BeliefProbe._from_beta(betas[0][:, :S], shift),
         shuffle_probe=BeliefProbe._from_beta(betas[0][:, S:], shift) if shuffle else None,
         n_train=int(point_counts[train].sum()),
         n_test=int(point_counts[test].sum()),
         n_features=d,
         train_fold=train_fold,
-        n_folds=k,
+        n_folds=layout.k,
         train_folds=train_folds,
     )
+
+
+class _FoldLayout(NamedTuple):
+    """Which folds each fit trains on, and the sequences of each fold in chunks.
+
+    Attributes:
+        k: number of folds.
+        train_sets: one ``(k,)`` bool mask per fit (the reported fit first, then the spread).
+        gram_folds: ``(k,)`` folds some fit trains on (they need ``X^T W X``).
+        order: sequence indices sorted by fold.
+        bounds: ``(k + 1,)`` fold ``f`` is ``order[bounds[f]:bounds[f + 1]]``.
+        chunk: sequences per chunk.
+    """
+
+    k: int
+    train_sets: list
+    gram_folds: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+    chunk: int
+
+    @classmethod
+    def build(cls, folds: np.ndarray, train_fold: int, train_folds: int, spread: bool,
+              chunk: int) -> _FoldLayout:
+        k = int(folds.max()) + 1
+        if not 0 <= train_fold < k:
+            raise ValueError(f"train_fold must be in [0, {k}); got {train_fold}")
+        if not 1 <= train_folds < k:
+            raise ValueError(f"train_folds must be in [1, {k}); got {train_folds}")
+        firsts = [train_fold] + ([f for f in range(k) if f != train_fold] if spread else [])
+        train_sets = [np.isin(np.arange(k), [(r + j) % k for j in range(train_folds)])
+                      for r in firsts]
+        order = np.argsort(folds, kind="stable")
+        bounds = np.searchsorted(folds[order], np.arange(k + 1))
+        return cls(k, train_sets, np.any(train_sets, axis=0), order, bounds, int(chunk))
+
+    def chunks(self, f: int):
+        """Index arrays of fold ``f``'s sequences, ``chunk`` at a time."""
+        for start in range(self.bounds[f], self.bounds[f + 1], self.chunk):
+            yield self.order[start:min(start + self.chunk, self.bounds[f + 1])]
+
+
+def _fold_moments(features: Features, targets: np.ndarray, weights, layout: _FoldLayout,
+                  shift: np.ndarray):
+    """Pass 1: per-fold ``X^T W X`` ``(k, d+1, d+1)``, ``X^T W Y`` ``(k, d+1, m)`` and
+    ``sum W Y^2`` ``(k, m)`` on ``[x - shift, 1]`` (folds never trained on: only the sums a test
+    set's variance needs)."""
+    d, m, k = shift.shape[0], targets.shape[-1], layout.k
+    xx, xy, yy = np.zeros((k, d + 1, d + 1)), np.zeros((k, d + 1, m)), np.zeros((k, m))
+    for f in range(k):
+        for idx in layout.chunks(f):
+            w = None if weights is None else weights[idx].reshape(-1)
+            y = targets[idx].reshape(-1, m)
+            if layout.gram_folds[f]:
+                mom = _moments(_augment(_feature_chunk(features, idx), shift), y, w)
+                xx[f] += mom.xx
+                xy[f] += mom.xy
+                yy[f] += mom.yy
+            else:
+                ones = np.ones(y.shape[0]) if w is None else w
+                xy[f, -1] += ones @ y
+                xx[f, -1, -1] += ones.sum()
+                yy[f] += ones @ (y * y)
+    return xx, xy, yy
+
+
+def _fold_errors(features: Features, beliefs: np.ndarray, weights, layout: _FoldLayout,
+                 shift: np.ndarray, betas: list[np.ndarray]):
+    """Pass 2: predict every point with every fit at once; squared errors ``(fits, blocks, k, S)``
+    and Euclidean distances ``(fits, blocks, k)`` per fold, against the true beliefs (block 0: the
+    probe of the true beliefs, block 1: of the shuffled ones)."""
+    S = beliefs.shape[-1]
+    stacked = np.concatenate(betas, axis=1)  # (d+1, n_fits * m)
+    n_fits, n_blocks = len(betas), betas[0].shape[1] // S
+    sse = np.zeros((n_fits, n_blocks, layout.k, S))
+    dist = np.zeros((n_fits, n_blocks, layout.k))
+    for f in range(layout.k):
+        for idx in layout.chunks(f):
+            a = _augment(_feature_chunk(features, idx), shift)
+            pred = (a @ stacked).reshape(-1, n_fits, n_blocks, S)
+            sq = (pred - beliefs[idx].reshape(-1, 1, 1, S)) ** 2
+            if weights is None:
+                sse[:, :, f] += sq.sum(0)
+                dist[:, :, f] += np.sqrt(sq.sum(-1)).sum(0)
+            else:
+                w = weights[idx].reshape(-1)
+                sse[:, :, f] += np.einsum("n,nbjs->bjs", w, sq)
+                dist[:, :, f] += np.einsum("n,nbj->bj", w, np.sqrt(sq.sum(-1)))
+    return sse, dist
+
+
+class _HeldOut(NamedTuple):
+    """Held-out scores from the per-fold sums: ``self(fit, block)`` scores that fit on its test
+    folds."""
+
+    layout: _FoldLayout
+    sse: np.ndarray
+    dist: np.ndarray
+    wsum: np.ndarray
+    ysum: np.ndarray
+    ysq: np.ndarray
+
+    def _sst(self, test: np.ndarray) -> np.ndarray:
+        w_test = self.wsum[test].sum()
+        return self.ysq[test].sum(0) - self.ysum[test].sum(0) ** 2 / w_test
+
+    def variance(self, test: np.ndarray) -> float:
+        """The test beliefs' variance, averaged over coordinates."""
+        return float((self._sst(test) / self.wsum[test].sum()).mean())
+
+    def __call__(self, fit: int, block: int) -> dict[str, float]:
+        test = ~self.layout.train_sets[fit]
+        w_test = self.wsum[test].sum()
+        sse_c = self.sse[fit, block, test].sum(0)
+        sst_c = self._sst(test)
+        mse = float(sse_c.sum() / (w_test * sse_c.shape[0]))
+        return {
+            "mse": mse,
+            "rmse": float(np.sqrt(mse)),
+            "r2": float(np.mean(1.0 - sse_c / np.where(sst_c > 0, sst_c, np.nan))),
+            "mean_distance": float(self.dist[fit, block, test].sum() / w_test),
+        }
 
 
 def predict_features(probe: BeliefProbe, features: Features, idx: np.ndarray | None = None,

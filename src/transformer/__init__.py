@@ -1,4 +1,6 @@
-"""A small JAX/Flax decoder-only transformer whose residual stream can be probed for beliefs.
+"""Models whose activations can be probed for beliefs: a registry of JAX/Flax architectures (the
+paper's decoder-only transformer, its linear-bottleneck variant), one training loop for all of them,
+run directories and activation collection.
 
 Example:
     >>> import transformer
@@ -13,14 +15,27 @@ Training: ``transformer.train(TrainConfig(...), "runs/x")``; reading a run back:
 """
 
 from transformer.activations import collect_activations
-from transformer.config import ModelConfig, TrainConfig
+from transformer.config import LinearBottleneckConfig, ModelConfig, TrainConfig, model_config_from_dict
 from transformer.data import EvalSet, build_eval_set, with_bos
-from transformer.model import forward, hook_names, init_params, run_with_cache, token_losses
+from transformer.registry import (
+    ARCHITECTURES,
+    forward,
+    hook_label,
+    hook_names,
+    init_params,
+    last_hook,
+    probe_hooks,
+    residual_hooks,
+    run_with_cache,
+    token_losses,
+)
 from transformer.runs import Run, load_run
 from transformer.training import TrainingDiverged, TrainResult, train
 
 __all__ = [
+    "ARCHITECTURES",
     "EvalSet",
+    "LinearBottleneckConfig",
     "ModelConfig",
     "Run",
     "TrainConfig",
@@ -29,9 +44,14 @@ __all__ = [
     "build_eval_set",
     "collect_activations",
     "forward",
+    "hook_label",
     "hook_names",
     "init_params",
+    "last_hook",
     "load_run",
+    "model_config_from_dict",
+    "probe_hooks",
+    "residual_hooks",
     "run_with_cache",
     "token_losses",
     "train",

@@ -1,4 +1,4 @@
-"""Residual-stream activations for many sequences, batched and compiled once per shape.
+"""Activations of any registered model for many sequences, batched and compiled once per shape.
 
 Only the requested hooks are returned from the compiled function, so XLA neither computes nor stores
 the others (nor the logits, when no hook needs them).
@@ -13,8 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from transformer.config import ModelConfig
-from transformer.model import hook_names, run_with_cache
+from transformer.registry import hook_names, hook_widths, run_with_cache
 
 #: Default number of sequences per compiled call (on a 2-core CPU, 256 runs all 3^10 Mess3 inputs
 #: through the paper model ~2.5x faster than 8192: the activations stay in cache).
@@ -22,7 +21,7 @@ DEFAULT_BATCH_SIZE = 256
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled_hooks(model_config: ModelConfig, hooks: tuple[str, ...]):
+def _compiled_hooks(model_config, hooks: tuple[str, ...]):
     def fn(params, tokens):
         _, cache = run_with_cache(params, model_config, tokens)
         return {name: cache[name] for name in hooks}
@@ -30,7 +29,7 @@ def _compiled_hooks(model_config: ModelConfig, hooks: tuple[str, ...]):
     return jax.jit(fn)
 
 
-def check_tokens(tokens, model_config: ModelConfig) -> np.ndarray:
+def check_tokens(tokens, model_config) -> np.ndarray:
     """Validate model inputs: ``(N, P)`` integers in ``[0, d_vocab)`` with ``1 <= P <= n_ctx``."""
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or tokens.shape[1] < 1:
@@ -88,22 +87,22 @@ def batched_map(fn, tokens: np.ndarray, batch_size: int, *extra: np.ndarray):
     return jax.tree_util.tree_unflatten(treedef, leaves_out)
 
 
-def collect_activations(params, model_config: ModelConfig, tokens,
+def collect_activations(params, model_config, tokens,
                         hooks: Sequence[str] | None = None,
                         batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, np.ndarray]:
-    """Residual-stream activations of many sequences.
+    """Activations (hooks) of many sequences, for any registered architecture.
 
     Args:
         params: model parameters.
-        model_config: the model shape.
+        model_config: the model config.
         tokens: ``(N, P)`` model inputs (include the BOS token yourself when the model uses one,
             e.g. with :func:`transformer.with_bos`).
         hooks: names from :func:`transformer.hook_names`; all of them when ``None``.
-        batch_size: sequences per compiled call (memory is ``O(batch_size * P * d_model)`` per
+        batch_size: sequences per compiled call (memory is ``O(batch_size * P * width)`` per
             hook on the device, plus the ``(N, P, d_model)`` float32 results on the host).
 
     Returns:
-        ``{hook: (N, P, d_model) float32 numpy array}``.
+        ``{hook: (N, P, width) float32 numpy array}``.
 
     Example:
         >>> import transformer
@@ -123,7 +122,8 @@ def collect_activations(params, model_config: ModelConfig, tokens,
     if not hooks:
         return {}
     if tokens.shape[0] == 0:
-        return {h: np.zeros((0, tokens.shape[1], model_config.d_model), np.float32) for h in hooks}
+        widths = hook_widths(model_config)
+        return {h: np.zeros((0, tokens.shape[1], widths[h]), np.float32) for h in hooks}
     fn = _compiled_hooks(model_config, hooks)
     params = jax.tree_util.tree_map(jnp.asarray, params)
     out = batched_map(lambda t: fn(params, t), tokens, batch_size)

@@ -12,7 +12,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from compmech.hmm import HMM
+from compmech.processes import get_process
 
 #: Activation functions the MLP accepts (TransformerLens names).
 ACT_FNS = ("relu", "gelu", "gelu_new", "silu")
@@ -58,6 +61,9 @@ class ModelConfig:
         act_fn: MLP activation, one of :data:`ACT_FNS`.
     """
 
+    #: Registry name of the architecture (``config.json`` stores it as ``model.arch``).
+    ARCH: ClassVar[str] = "transformer"
+
     n_layers: int = 4
     d_model: int = 64
     n_heads: int = 1
@@ -66,8 +72,11 @@ class ModelConfig:
     n_ctx: int = 10
     d_vocab: int = 3
     act_fn: str = "relu"
+    arch: str = "transformer"
 
     def __post_init__(self) -> None:
+        if self.arch != self.ARCH:
+            raise ValueError(f"{type(self).__name__} is arch {self.ARCH!r}, not {self.arch!r}")
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx"):
             _positive_int(name, getattr(self, name))
         _positive_int("d_vocab", self.d_vocab, minimum=2)
@@ -88,14 +97,71 @@ class ModelConfig:
         return float(self.n_layers * per_block + 2 * d * self.d_vocab)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """JSON-ready fields, with ``"arch"`` first."""
+        return {"arch": self.arch, **dataclasses.asdict(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict` (``arch`` may be omitted); unknown keys are errors."""
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"model config: unknown keys {unknown}")
         return cls(**data)
+
+    def replace(self, **changes) -> ModelConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class LinearBottleneckConfig(ModelConfig):
+    """The transformer of :class:`ModelConfig` with a linear bottleneck after its last block.
+
+    ``z = resid_post_last W_down + b_down`` (``bottleneck_width`` numbers per position), then
+    ``logits = LN(z W_up + b_up) W_out + b_out``: everything the network predicts passes through
+    ``z`` (the model's own final LayerNorm and unembedding are unused).
+
+    Attributes:
+        bottleneck_width: the width of ``z``.
+    """
+
+    ARCH: ClassVar[str] = "linear_bottleneck"
+
+    arch: str = "linear_bottleneck"
+    bottleneck_width: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive_int("bottleneck_width", self.bottleneck_width)
+
+    @property
+    def num_params(self) -> int:
+        """Number of trainable parameters (the unused final LayerNorm and unembedding included)."""
+        d, w, v = self.d_model, self.bottleneck_width, self.d_vocab
+        return super().num_params + (d * w + w) + (w * d + d) + 2 * d + (d * v + v)
+
+    def flops_per_token(self) -> float:
+        """Matmul FLOPs of one forward pass per token (the unused unembedding left out)."""
+        d, w, v = self.d_model, self.bottleneck_width, self.d_vocab
+        return super().flops_per_token() - 2 * d * v + 2 * (d * w + w * d + d * v)
+
+
+#: Model config classes by architecture name (``config.json``'s ``model.arch``).
+MODEL_CONFIGS: dict[str, type] = {cls.ARCH: cls for cls in (ModelConfig, LinearBottleneckConfig)}
+
+
+def model_config_from_dict(data: Mapping[str, Any]):
+    """The model config described by ``data`` (a ``to_dict()`` of any registered architecture).
+
+    A dict without ``"arch"`` is a transformer :class:`ModelConfig` (run directories written before
+    architectures were registered).
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError("model config must be a JSON object")
+    arch = data.get("arch", "transformer")
+    if arch not in MODEL_CONFIGS:
+        raise ValueError(f"unknown model arch {arch!r}; valid: {', '.join(MODEL_CONFIGS)}")
+    return MODEL_CONFIGS[arch].from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -110,7 +176,9 @@ class TrainConfig:
         process: catalogue name of the process (ignored when ``hmm`` is given).
         process_params: parameters of the catalogue process.
         hmm: an inline HMM as a dict in :meth:`compmech.HMM.to_dict` format, or ``None``.
-        model: the :class:`ModelConfig`. Its ``d_vocab`` must be ``V`` (``V + 1`` with ``bos``).
+        model: the model config (:class:`ModelConfig` for the transformer, or another registered
+            architecture's, see :data:`MODEL_CONFIGS`). Its ``d_vocab`` must be ``V`` (``V + 1``
+            with ``bos``).
         steps: number of optimiser steps.
         batch_size: global batch (sequences per step, split over devices). 1024 gave the lowest
             Mess3 probe error in a 2-minute budget (256, 2048 and 4096 were worse); see README.
@@ -178,8 +246,9 @@ class TrainConfig:
     num_devices: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.model, ModelConfig):
-            raise ValueError("model must be a ModelConfig")
+        if not isinstance(self.model, tuple(MODEL_CONFIGS.values())):
+            raise ValueError(f"model must be a model config ({', '.join(MODEL_CONFIGS)}); got "
+                             f"{type(self.model).__name__}")
         for name in ("steps", "batch_size", "eval_every", "log_every", "steps_per_call",
                      "eval_max_words", "eval_samples", "checkpoints_per_decade"):
             _positive_int(name, getattr(self, name))
@@ -210,11 +279,8 @@ class TrainConfig:
         """Predicted tokens per optimiser step, ``batch_size * n_ctx``."""
         return self.batch_size * self.model.n_ctx
 
-    def build_hmm(self):
+    def build_hmm(self) -> HMM:
         """The :class:`compmech.HMM` this run trains on."""
-        from compmech.hmm import HMM
-        from compmech.processes import get_process
-
         if self.hmm is not None:
             return HMM.from_dict(self.hmm, source="TrainConfig.hmm")
         return get_process(self.process, **self.process_params)
@@ -240,9 +306,10 @@ class TrainConfig:
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"train config: unknown keys {unknown}")
-        if "model" in data and not isinstance(data["model"], ModelConfig):
-            data["model"] = ModelConfig.from_dict(data["model"])
+        if "model" in data and not isinstance(data["model"], tuple(MODEL_CONFIGS.values())):
+            data["model"] = model_config_from_dict(data["model"])
         return cls(**data)
 
 
-__all__ = ["ACT_FNS", "DEVICES", "OPTIMIZERS", "ModelConfig", "TrainConfig"]
+__all__ = ["ACT_FNS", "DEVICES", "MODEL_CONFIGS", "OPTIMIZERS", "LinearBottleneckConfig", "ModelConfig",
+           "TrainConfig", "model_config_from_dict"]

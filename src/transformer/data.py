@@ -10,14 +10,13 @@ sequence is ``BOS x_1 .. x_{n_ctx}`` with ``BOS = V``; position 0 predicts ``x_1
 
 from __future__ import annotations
 
-import json
-import os
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from compmech.datasets import load_dataset
 from compmech.hmm import HMM
 from compmech.inference import all_words, filter_beliefs, sample, sample_jax
 
@@ -77,48 +76,14 @@ def dataset_batch(dataset_tokens: jax.Array, key: jax.Array, batch_size: int, se
     return split_inputs_targets(words, bos_token)
 
 
-def load_dataset(path: str | os.PathLike, hmm: HMM | None, seq_len: int) -> tuple[np.ndarray, dict]:
-    """Read the ``tokens`` and ``metadata`` of an ``.npz`` written by ``compmech generate``.
-
-    Args:
-        path: the file.
-        hmm: when given, the tokens must lie in its vocabulary.
-        seq_len: tokens needed per row.
-
-    Returns:
-        ``(tokens (N, L) int32, metadata dict)``.
+def load_dataset_tokens(path, hmm: HMM, seq_len: int) -> np.ndarray:
+    """``(N, L)`` int32 tokens of a dataset file from ``compmech generate`` for training on it.
 
     Raises:
-        ValueError: on a missing or malformed file, rows shorter than ``seq_len`` or tokens outside
-            the vocabulary.
+        ValueError: a missing or malformed file, rows shorter than ``seq_len`` (``n_ctx + 1``
+            without BOS, ``n_ctx`` with BOS) or tokens outside ``hmm``'s vocabulary.
     """
-    if not os.path.exists(path):
-        raise ValueError(f"dataset file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "tokens" not in data:
-                raise ValueError(f"dataset {path} has no 'tokens' array")
-            tokens = np.asarray(data["tokens"])
-            raw_meta = data["metadata"] if "metadata" in data else None
-    except (OSError, EOFError) as err:
-        raise ValueError(f"dataset {path} is not a readable .npz file: {err}") from err
-    metadata: dict[str, Any] = {}
-    if raw_meta is not None:
-        try:
-            metadata = json.loads(str(raw_meta))
-        except json.JSONDecodeError:
-            metadata = {}
-    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
-        raise ValueError(f"dataset {path}: 'tokens' must be a 2-D integer array; got "
-                         f"{tokens.dtype} {tokens.shape}")
-    if tokens.shape[1] < seq_len:
-        raise ValueError(f"dataset {path}: rows have {tokens.shape[1]} tokens but training needs "
-                         f"{seq_len} (n_ctx + 1 without BOS, n_ctx with BOS)")
-    if tokens.shape[0] == 0:
-        raise ValueError(f"dataset {path} has no rows")
-    if hmm is not None and (tokens.min() < 0 or tokens.max() >= hmm.vocab_size):
-        raise ValueError(f"dataset {path}: tokens outside 0..{hmm.vocab_size - 1}")
-    return tokens.astype(np.int32), metadata
+    return load_dataset(path, beliefs=False, hmm=hmm, min_length=seq_len).tokens
 
 
 class EvalSet(NamedTuple):
@@ -197,7 +162,7 @@ __all__ = [
     "EvalSet",
     "build_eval_set",
     "dataset_batch",
-    "load_dataset",
+    "load_dataset_tokens",
     "sample_batch",
     "split_inputs_targets",
     "with_bos",

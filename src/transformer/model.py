@@ -175,98 +175,50 @@ class Transformer(nn.Module):
 
 
 def hook_names(model_config: ModelConfig) -> list[str]:
-    """Every cache key of :func:`run_with_cache`, in the order of the forward pass."""
+    """Every cache key of the transformer, in the order of the forward pass."""
     names = ["hook_embed", "hook_pos_embed"]
     for layer in range(model_config.n_layers):
         names += [f"blocks.{layer}.hook_resid_{k}" for k in ("pre", "mid", "post")]
     return names + ["ln_final.hook_normalized"]
 
 
-def _as_key(key_or_seed) -> jax.Array:
-    if isinstance(key_or_seed, bool):
-        raise ValueError("key_or_seed must be an integer seed or a JAX key")
-    if isinstance(key_or_seed, int):
-        return jax.random.key(key_or_seed)
-    if isinstance(key_or_seed, jax.Array):
-        return key_or_seed
-    try:
-        import numpy as np
-
-        if isinstance(key_or_seed, np.integer):
-            return jax.random.key(int(key_or_seed))
-    except ImportError:  # pragma: no cover
-        pass
-    raise ValueError(f"key_or_seed must be an integer seed or a JAX key; got {type(key_or_seed)}")
+def residual_hooks(model_config: ModelConfig) -> list[str]:
+    """The residual stream at the embedding and after each block (what ``concat`` joins)."""
+    return ["blocks.0.hook_resid_pre"] + [
+        f"blocks.{layer}.hook_resid_post" for layer in range(model_config.n_layers)
+    ]
 
 
-def init_params(model_config: ModelConfig, key_or_seed) -> dict:
-    """Initial parameters (float32), a nested dict laid out as in the module docstring.
-
-    Args:
-        model_config: the model shape.
-        key_or_seed: an integer seed or a JAX PRNG key.
-    """
-    return _init_jit(model_config, _as_key(key_or_seed))
+def probe_hooks(model_config: ModelConfig) -> list[str]:
+    """The per-layer probe grid: embedding, each block's output, the final LayerNorm."""
+    return residual_hooks(model_config) + ["ln_final.hook_normalized"]
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _init_jit(model_config: ModelConfig, key: jax.Array) -> dict:
-    dummy = jnp.zeros((1, model_config.n_ctx), dtype=jnp.int32)
-    variables = Transformer(model_config).init(key, dummy)
-    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), variables["params"])
+def last_hook(model_config: ModelConfig) -> str:
+    """The paper's probe site: the last block's output, before the final LayerNorm."""
+    return f"blocks.{model_config.n_layers - 1}.hook_resid_post"
 
 
-def run_with_cache(params, model_config: ModelConfig, tokens) -> tuple[jax.Array, dict]:
-    """Forward pass returning the logits and the residual stream at every hook.
-
-    Compiled once per (config, shape); also traceable inside another ``jax.jit``, where only the
-    outputs used are computed.
-
-    Args:
-        params: from :func:`init_params` or a checkpoint.
-        model_config: the model shape.
-        tokens: ``(B, P)`` integers in ``[0, d_vocab)``, ``P <= n_ctx``.
-
-    Returns:
-        ``(logits (B, P, d_vocab), cache)`` where ``cache`` maps each name of :func:`hook_names`
-        to a ``(B, P, d_model)`` float32 array.
-    """
-    logits, cache = _run_with_cache_jit(params, model_config, jnp.asarray(tokens))
-    return logits, {name: cache[name] for name in hook_names(model_config)}
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _run_with_cache_jit(params, model_config: ModelConfig, tokens):
-    return Transformer(model_config).apply({"params": params}, tokens)
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def forward(params, model_config: ModelConfig, tokens) -> jax.Array:
-    """Logits ``(B, P, d_vocab)`` for ``tokens (B, P)``; see :func:`run_with_cache`."""
-    return run_with_cache(params, model_config, tokens)[0]
-
-
-def token_losses(params, model_config: ModelConfig, inputs: jax.Array,
-                 targets: jax.Array) -> jax.Array:
-    """Per-token cross-entropy in nats, ``-log softmax(logits)[target]``.
-
-    Args:
-        inputs: ``(B, P)`` input tokens.
-        targets: ``(B, P)`` next tokens.
-
-    Returns:
-        ``(B, P)`` float32 losses.
-    """
-    logits = forward(params, model_config, inputs)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+def hook_label(name: str) -> str:
+    """A short human label for a transformer hook."""
+    if name == "blocks.0.hook_resid_pre":
+        return "embedding"
+    if name == "ln_final.hook_normalized":
+        return "final LayerNorm"
+    if name.startswith("blocks.") and name.endswith("hook_resid_post"):
+        return f"block {int(name.split('.')[1]) + 1} output"
+    return name
 
 
 __all__ = [
+    "Attention",
+    "Block",
+    "LayerNorm",
+    "MLP",
     "Transformer",
-    "forward",
+    "hook_label",
     "hook_names",
-    "init_params",
-    "run_with_cache",
-    "token_losses",
+    "last_hook",
+    "probe_hooks",
+    "residual_hooks",
 ]

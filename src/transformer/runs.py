@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from functools import cached_property
 from pathlib import Path
 
@@ -12,12 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from transformer.config import ModelConfig, TrainConfig
+from compmech.hmm import HMM
+from transformer import registry
 from transformer.data import with_bos
-from transformer.model import init_params
-from transformer.training import CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, params_path
-
-_PARAMS_RE = re.compile(r"^params_(\d{8})\.msgpack$")
+from transformer.rundir import RunDirectory
 
 
 class Run:
@@ -26,7 +22,7 @@ class Run:
     Attributes:
         run_dir: the directory.
         config: the :class:`TrainConfig` from ``config.json``.
-        model_config: ``config.model``.
+        model_config: ``config.model`` (any registered architecture's config).
         hmm: the :class:`compmech.HMM` trained on.
         checkpoint_steps: sorted steps with saved parameters, starting with 0 (the initialisation).
         metrics: the records of ``metrics.jsonl`` (see :func:`transformer.train`).
@@ -40,33 +36,46 @@ class Run:
 
     def __init__(self, run_dir) -> None:
         self.run_dir = Path(run_dir)
-        config_path = self.run_dir / CONFIG_FILE
-        if not config_path.is_file():
-            raise ValueError(f"{self.run_dir} is not a run directory (no {CONFIG_FILE})")
-        try:
-            self.config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{config_path} is not valid JSON: {err.msg}") from err
-        self.model_config: ModelConfig = self.config.model
+        self.files = RunDirectory(self.run_dir, writer=False)
+        self.config = self.files.read_config()
+        self.model_config = self.config.model
 
     @cached_property
-    def hmm(self):
+    def hmm(self) -> HMM:
         return self.config.build_hmm()
 
     @property
     def checkpoint_steps(self) -> list[int]:
-        folder = self.run_dir / CHECKPOINT_DIR
-        if not folder.is_dir():
-            return []
-        return sorted(int(m.group(1)) for f in folder.iterdir()
-                      if (m := _PARAMS_RE.match(f.name)))
+        return self.files.checkpoint_steps()
 
     @property
     def metrics(self) -> list[dict]:
-        path = self.run_dir / METRICS_FILE
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return self.files.read_metrics()
+
+    @property
+    def training_wall_time(self) -> float | None:
+        """Seconds of training (cumulative over resumes) at the last metrics record, or None."""
+        times = [m["wall_time"] for m in self.metrics if m.get("wall_time") is not None]
+        return float(times[-1]) if times else None
+
+    # hook names of this run's architecture (see transformer.registry)
+    def hook_names(self) -> list[str]:
+        return registry.hook_names(self.model_config)
+
+    def residual_hooks(self) -> list[str]:
+        return registry.residual_hooks(self.model_config)
+
+    def probe_hooks(self) -> list[str]:
+        return registry.probe_hooks(self.model_config)
+
+    def last_hook(self) -> str:
+        return registry.last_hook(self.model_config)
+
+    def hook_label(self, name: str) -> str:
+        return registry.hook_label(self.model_config, name)
+
+    def hook_widths(self) -> dict[str, int]:
+        return registry.hook_widths(self.model_config)
 
     @property
     def bos_token(self) -> int | None:
@@ -101,9 +110,8 @@ class Run:
         if step not in steps:
             raise ValueError(f"no checkpoint at step {step} in {self.run_dir}; available: "
                              f"{steps[:5]}{'...' if len(steps) > 5 else ''}{steps[-1:]}")
-        template = init_params(self.model_config, 0)
-        data = params_path(self.run_dir, step).read_bytes()
-        params = serialization.from_bytes(template, data)
+        template = registry.init_params(self.model_config, 0)
+        params = serialization.from_bytes(template, self.files.read_params_bytes(step))
         return jax.tree_util.tree_map(jnp.asarray, params)
 
     def __repr__(self) -> str:

@@ -2,8 +2,9 @@
 
 Each subcommand lives in a module of this package that defines ``register(subparsers)``; the module
 adds its parser and sets ``func=run_function`` with ``set_defaults``. ``run_function(args) -> int``
-only turns arguments into a config and calls the library. Heavy imports (flax, optax, sklearn,
-matplotlib) happen inside the run functions, so ``compmech --help`` stays fast.
+only turns arguments into a config and calls one pipeline or library function. The pipeline and the
+models pull in flax, optax and matplotlib, so the run functions import them when they run (the one
+place our own modules are imported inside functions), and ``compmech --help`` stays fast.
 
 Every user error is raised as :class:`~compmech.cli.common.UsageError` or ``ValueError`` and printed
 as one line on stderr with exit code 2.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from compmech._version import __version__
 from compmech.cli.common import ArgumentParser, UsageError
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
@@ -22,13 +24,12 @@ COMMAND_MODULES = (
     "compmech.cli.theory",
     "compmech.cli.train",
     "compmech.cli.probe",
+    "compmech.cli.experiment",
 )
 
 
 def build_parser() -> ArgumentParser:
     """The top-level parser with every available subcommand."""
-    from compmech import __version__
-
     parser = ArgumentParser(
         prog="compmech",
         description="Computational mechanics of belief states, and probes of transformers for them.",
@@ -37,13 +38,7 @@ def build_parser() -> ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     subparsers.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:  # a command module not written yet
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -12,6 +12,8 @@ from compmech.cli.common import (
     print_json,
     process_from_args,
 )
+from compmech.datasets import generate_dataset
+from compmech.processes import PROCESSES, process_parameters
 
 
 def register(subparsers) -> None:
@@ -37,8 +39,6 @@ def register(subparsers) -> None:
 
 
 def run_processes(args: argparse.Namespace) -> int:
-    from compmech.processes import PROCESSES, process_parameters
-
     catalogue = {name: process_parameters(name) for name in sorted(PROCESSES)}
     if args.json:
         print_json(catalogue)
@@ -51,8 +51,6 @@ def run_processes(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from compmech.datasets import generate_dataset
-
     if not str(args.out).endswith(".npz"):
         raise UsageError(f"--out must end in .npz; got {args.out}")
     for what, value in (("--num-sequences", args.num_sequences), ("--seq-len", args.seq_len)):

@@ -103,7 +103,7 @@ def _run_dir(path: str) -> Path:
 
 
 def run_probe(args: argparse.Namespace) -> int:
-    from compmech.analysis import analyze_run, summary_lines
+    from compmech.pipeline.probing import analyze_run, summary_lines
 
     run_dir = _run_dir(args.run_dir)
     report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
@@ -116,7 +116,7 @@ def run_probe(args: argparse.Namespace) -> int:
 
 
 def run_figures(args: argparse.Namespace) -> int:
-    from compmech.analysis import make_figures
+    from compmech.pipeline.figures import make_figures
 
     run_dir = _run_dir(args.run_dir)
     paths = make_figures(run_dir, force=args.force, seed=args.seed, progress=False)
@@ -125,7 +125,8 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from compmech.analysis import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce, summary_lines
+    from compmech.pipeline.probing import summary_lines
+    from compmech.pipeline.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
 
     if args.tiny and args.minutes is not None:
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes")
@@ -138,15 +139,15 @@ def run_reproduce(args: argparse.Namespace) -> int:
                        progress=not args.quiet)
     print()
     print("\n".join(summary_lines(report)))
-    print(f"total wall time    {report['reproduce_wall_time_s']:.0f} s (train + probe + figures)")
+    print(f"total wall time    {report.reproduce_wall_time_s:.0f} s (train + probe + figures)")
     print(f"results in {args.out}/probe.json, figures in {args.out}/figures/")
     return 0
 
 
 def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
     """Mess3 with the residual stream narrowed to each width (rerunning the command resumes it)."""
-    from compmech.analysis import reproduction_config
-    from compmech.experiments import DEFAULT_WIDTHS, run_bottleneck
+    from compmech.pipeline.bottleneck import DEFAULT_WIDTHS, run_bottleneck
+    from compmech.pipeline.reproduce import reproduction_config
 
     run_bottleneck(
         args.out,

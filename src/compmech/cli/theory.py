@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
@@ -15,11 +14,15 @@ from compmech.cli.common import (
     print_json,
     process_from_args,
 )
-
-#: Largest MSP tree level the automatic ``--depth`` allows (``V^(L-1)`` words).
-AUTO_DEPTH_MAX_WORDS = 1_000_000
-#: ``--depth`` when it is not given, unless the vocabulary forces a smaller one.
-DEFAULT_DEPTH = 10
+from compmech.files import atomic_output
+from compmech.msp import mixed_state_tree
+from compmech.pipeline.process_info import (
+    DEFAULT_DEPTH,
+    auto_depth,
+    information_summary,
+    process_info,
+    tree_arrays,
+)
 
 
 def register(subparsers) -> None:
@@ -59,116 +62,6 @@ def register(subparsers) -> None:
     m.set_defaults(func=run_msp)
 
 
-# ------------------------------------------------------------------------------------------ info
-def process_info(hmm) -> dict:
-    """The basic facts printed by ``compmech info``."""
-    return {
-        "name": hmm.name,
-        "params": dict(hmm.params),
-        "num_states": hmm.num_states,
-        "vocab_size": hmm.vocab_size,
-        "state_names": list(hmm.state_names),
-        "token_names": list(hmm.token_names),
-        "stationary_distribution": hmm.stationary_distribution.tolist(),
-        "unifilar": hmm.is_unifilar,
-    }
-
-
-def auto_depth(vocab_size: int) -> int:
-    """Largest ``L <= DEFAULT_DEPTH`` whose deepest propagated level has at most 10^6 words."""
-    if vocab_size <= 1:
-        return DEFAULT_DEPTH
-    fits = 1 + int(math.floor(math.log(AUTO_DEPTH_MAX_WORDS) / math.log(vocab_size)))
-    return max(1, min(DEFAULT_DEPTH, fits))
-
-
-def _finite(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float = 1e-9,
-                        num_points: int = 1_000_000, seed: int = 0) -> dict:
-    """The information measures reported by ``compmech info`` (JSON-ready, bits).
-
-    Builds the MSP once and, when it is infinite (truncated), one Blackwell sample shared by the
-    entropy-rate estimate, the point-cloud dimensions (on up to 2*10^5 of its beliefs) and the
-    Lyapunov spectrum (on up to 100 of its chains).
-    """
-    from compmech.geometry import fractal_dimensions, kaplan_yorke_dimension, lyapunov_spectrum
-    from compmech.information import (
-        entropy_rate,
-        excess_entropy,
-        myopic_entropy,
-        statistical_complexity,
-        synchronization_profile,
-    )
-    from compmech.msp import BlackwellSample, blackwell_sample, mixed_state_presentation
-
-    msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
-    sample = None
-    if msp.truncated or msp.num_recurrent_components != 1:
-        sample = blackwell_sample(hmm, num_points, seed)
-    rate = entropy_rate(hmm, msp=msp, sample=sample, tol=tol, max_states=max_states)
-    h = myopic_entropy(hmm, depth)
-    E = excess_entropy(hmm, rate=rate)
-    C = statistical_complexity(hmm, msp=msp)
-    out = {
-        "entropy_rate_bits": rate.bits,
-        "entropy_rate_method": rate.method,
-    }
-    if not rate.exact:
-        out["entropy_rate_stderr_bits"] = rate.stderr_bits
-        out["entropy_rate_num_points"] = rate.num_points
-    out.update({
-        "depth": depth,
-        "block_entropy_bits": np.cumsum(h).tolist(),
-        "myopic_entropy_bits": h.tolist(),
-        "synchronization_profile_bits": synchronization_profile(hmm, depth).tolist(),
-        "excess_entropy_bits": E.bits,
-        "excess_entropy": {"stderr_bits": E.stderr_bits, "depth": E.depth, "tol_bits": E.tol,
-                           "converged": E.converged, "lower_bound_bits": E.lower_bound_bits,
-                           "entropy_rate_upper_bound_bits": E.rate_upper_bound_bits},
-        "statistical_complexity_bits": C.bits,
-    })
-    if C.bits is None:
-        out["statistical_complexity_reason"] = C.reason
-    else:
-        out["num_causal_states"] = C.num_causal_states
-    out["msp"] = {
-        "num_states": msp.num_states,
-        "num_recurrent": msp.num_recurrent,
-        "num_transient": msp.num_transient,
-        "truncated": msp.truncated,
-        "max_states": int(max_states),
-        "tol": float(tol),
-    }
-    if sample is None:
-        out["fractal_dimension"] = {
-            "note": f"finite recurrent MSP: the Blackwell measure sits on {msp.num_recurrent} "
-                    "points, so every dimension is 0",
-            "box_counting": {"dimension": 0.0, "fit_range": None},
-            "information": {"dimension": 0.0, "fit_range": None},
-            "correlation": {"dimension": 0.0, "fit_range": None},
-            "kaplan_yorke": 0.0,
-        }
-        return out
-    dims = fractal_dimensions(sample.points[:200_000], seed=seed).as_dict()
-    dims["num_points"] = int(min(200_000, sample.points.shape[0]))
-    if hmm.num_states >= 2:
-        chains = BlackwellSample(sample.beliefs[:100], sample.tokens[:100],
-                                 sample.previous_beliefs[:100], sample.burn_in)
-        spectrum = lyapunov_spectrum(hmm, sample=chains)
-        dims["lyapunov_exponents_nats"] = [_finite(v) for v in spectrum.exponents]
-        dims["lyapunov_stderr_nats"] = [_finite(v) for v in spectrum.stderr]
-        dims["kaplan_yorke"] = kaplan_yorke_dimension(spectrum.exponents, rate.nats)
-        if np.isinf(spectrum.exponents).any():
-            dims["lyapunov_note"] = ("null exponents are -inf: some token collapses every belief "
-                                     "to one point (the process synchronises on it)")
-    out["fractal_dimension"] = dims
-    return out
-
-
 def run_info(args: argparse.Namespace) -> int:
     hmm = process_from_args(args)
     info = process_info(hmm)
@@ -188,33 +81,7 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------- msp
-def tree_arrays(tree, hmm) -> dict:
-    """Flat arrays of a :class:`compmech.msp.MixedStateTree` for ``np.savez``.
-
-    ``beliefs (N, S)``, ``probabilities (N,)``, ``depth (N,)``, ``parent (N,)`` (global index, -1
-    at the root), ``token (N,)`` (-1 at the root), plus the HMM's ``transition_matrices``.
-    """
-    offsets = np.cumsum([0] + [p.shape[0] for p in tree.probabilities])
-    parent = np.concatenate(
-        [np.full(1, -1, dtype=np.int64)]
-        + [tree.parents[d] + offsets[d - 1] for d in range(1, tree.depth + 1)]
-    )
-    return {
-        "beliefs": tree.all_beliefs(),
-        "probabilities": tree.all_probabilities(),
-        "depth": tree.all_depths(),
-        "parent": parent,
-        "token": np.concatenate(tree.tokens).astype(np.int32),
-        "transition_matrices": np.asarray(hmm.transition_matrices),
-        "initial_distribution": np.asarray(hmm.initial_distribution),
-        "state_names": np.array(hmm.state_names),
-    }
-
-
 def run_msp(args: argparse.Namespace) -> int:
-    from compmech.msp import mixed_state_tree
-
     hmm = process_from_args(args)
     if args.depth < 0:
         raise UsageError(f"--depth must be >= 0; got {args.depth}")
@@ -234,12 +101,15 @@ def run_msp(args: argparse.Namespace) -> int:
         "seconds": seconds,
     }
     if out_path is not None:
-        np.savez_compressed(out_path, **tree_arrays(tree, hmm))
+        with atomic_output(out_path) as fh:
+            np.savez_compressed(fh, **tree_arrays(tree, hmm))
         summary["out"] = str(out_path)
     if plot_path is not None:
-        from compmech.plotting import plot_mixed_state_tree, save_figure
+        from compmech.pipeline import figures  # matplotlib: only when drawing
 
-        save_figure(plot_mixed_state_tree(tree, hmm), plot_path)
+        stem = plot_path.parent / plot_path.stem if plot_path.suffix else plot_path
+        figures.save(figures.mixed_state_tree_figure(tree, hmm), stem,
+                     formats=(plot_path.suffix.lstrip(".") or "png",))
         summary["plot"] = str(plot_path)
     if args.json:
         print_json(summary)

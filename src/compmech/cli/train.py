@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from compmech.cli.common import UsageError, parse_params
+from compmech.datasets import load_dataset
+from compmech.hmm import load_hmm
 
 #: Flags that map one-to-one onto ``TrainConfig`` fields.
 _TRAIN_FLAGS = {
@@ -94,7 +96,7 @@ def _given(args: argparse.Namespace) -> list[str]:
 
 def build_config(args: argparse.Namespace):
     """The :class:`transformer.TrainConfig` described by the arguments."""
-    from transformer import ModelConfig, TrainConfig
+    from transformer import TrainConfig, model_config_from_dict  # flax: only when training
 
     data: dict = {}
     if args.config:
@@ -110,8 +112,6 @@ def build_config(args: argparse.Namespace):
     if args.hmm_file:
         if args.name or params:
             raise UsageError("give either --process NAME [-p ...] or --hmm-file, not both")
-        from compmech.hmm import load_hmm
-
         data["hmm"] = load_hmm(args.hmm_file).to_dict()
     elif args.name:
         data.update(process=args.name, process_params=params, hmm=None)
@@ -133,22 +133,20 @@ def build_config(args: argparse.Namespace):
         if value is not None:
             model[flag] = value
     model.pop("d_vocab", None)  # always derived from the process (+1 for BOS)
-    config = TrainConfig.from_dict({**data, "model": ModelConfig.from_dict(model)})
+    config = TrainConfig.from_dict({**data, "model": model_config_from_dict(model)})
     vocab = config.build_hmm().vocab_size + (1 if config.bos else 0)
-    return config.replace(model=ModelConfig.from_dict({**config.model.to_dict(), "d_vocab": vocab}))
+    return config.replace(model=model_config_from_dict({**config.model.to_dict(), "d_vocab": vocab}))
 
 
 def _dataset_hmm(path: str) -> dict:
-    from compmech.datasets import load_dataset
-
-    meta = load_dataset(path).metadata
+    meta = load_dataset(path, beliefs=False).metadata
     if "hmm" not in meta:
         raise UsageError(f"dataset {path} does not record its process; pass --process NAME")
     return meta["hmm"]
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import transformer  # heavy (flax, optax): imported only when training
+    import transformer  # flax, optax: imported only when training
 
     out = Path(args.out)
     if args.resume:

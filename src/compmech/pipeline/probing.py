@@ -1,0 +1,615 @@
+"""Probe a training run: every hook with its controls and baselines, the headline hook at every
+checkpoint; writes ``RUN_DIR/probe.json`` (a :class:`ProbeReport`) and ``RUN_DIR/probe_points.npz``
+(the held-out predictions the figures draw).
+
+Protocol (``shared/SCIENCE.md``): every word of length ``n_ctx`` with nonzero probability (all 3^10
+for Mess3) when ``V**n_ctx * n_ctx <= 10^6`` points, unweighted, each position labelled with the
+belief after the tokens up to it; otherwise sampled words whose distinct prefixes are weighted once
+by their probability. Sequences are split into 5 folds at random (seeded); the reported probe is
+trained on fold 0 (20%) and tested on the other four (80%); the spread is the same with each fold
+as training fold. Beside every fit: the shuffle control, the untrained network (the run's step-0
+checkpoint), a (last token x position) one-hot and i.i.d. random features of the same width.
+
+Works for every registered architecture: the hooks come from the run's model
+(:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`CONCAT`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compmech.files import atomic_output
+from compmech.pipeline.fractal import fractal_comparison
+from compmech.pipeline.records import Record
+from compmech.probe import (
+    DEFAULT_FOLDS,
+    MAX_ENUMERATED_POINTS,
+    ProbeResult,
+    affine_subspace_projection,
+    concatenated,
+    cross_validated_probe,
+    onehot_features,
+    predict_features,
+    probe_inputs,
+    random_features,
+    sequence_folds,
+)
+from transformer import Run, collect_activations, load_run
+
+#: Sequences per compiled forward call: small batches stay in cache (measured on 2 shared cores,
+#: 59,049 x 10 tokens: 128 -> 2.8 s, 256 -> 3.0 s, 512 -> 3.9 s, 1024 -> 5.7 s, 8192 -> 9-17 s).
+FORWARD_BATCH = 256
+#: Pseudo-hook: the concatenation of every residual-stream hook (embedding, each layer's output).
+CONCAT = "concat"
+#: Files written into a run directory.
+PROBE_FILE = "probe.json"
+POINTS_FILE = "probe_points.npz"
+#: Held-out points kept (seeded subsample) for the figures.
+FIGURE_POINTS = 30_000
+#: ``split="auto"`` keeps the paper's 20% / 80% split when the training side has at least this many
+#: points per probe coefficient (widest probed features + 1); else it trains on 80%.
+MIN_POINTS_PER_COEFFICIENT = 10
+SPLITS = {"20/80": 1, "80/20": DEFAULT_FOLDS - 1}
+#: The published numbers (Shai et al. 2024): held-out MSE of the last-layer probe over training.
+PAPER = {
+    "mess3": {"mse": 3.9e-4, "tokens": 629e6, "steps": 1_000_000, "wall": "~56 h",
+              "curve": {640_000: 8.41e-3, 3_200_000: 2.48e-3, 629_000_000: 3.9e-4}},
+}
+
+
+# ---------------------------------------------------------------------------------------- hooks
+def layer_hooks(run: Run) -> list[str]:
+    """The per-layer grid of a run: its model's probe hooks, then the concatenation."""
+    return run.probe_hooks() + [CONCAT]
+
+
+def hook_label(run: Run, name: str) -> str:
+    """A short human label for a hook (or :data:`CONCAT`) of this run's model."""
+    return "all layers (concatenated)" if name == CONCAT else run.hook_label(name)
+
+
+def _check_hooks(hooks: Sequence[str], run: Run) -> list[str]:
+    valid = run.hook_names() + [CONCAT]
+    bad = [h for h in hooks if h not in valid]
+    if bad:
+        raise ValueError(f"unknown hooks {bad}; valid: {', '.join(valid)}")
+    if not hooks:
+        raise ValueError("give at least one hook")
+    return list(dict.fromkeys(hooks))
+
+
+def _model_hooks(hooks: Sequence[str], run: Run) -> list[str]:
+    """The model hooks needed to build ``hooks`` (the concatenation needs every residual hook)."""
+    need: list[str] = []
+    for h in hooks:
+        need += run.residual_hooks() if h == CONCAT else [h]
+    return list(dict.fromkeys(need))
+
+
+def _features(acts: dict[str, np.ndarray], hook: str, run: Run):
+    if hook == CONCAT:
+        return concatenated([acts[h] for h in run.residual_hooks()])
+    return acts[hook]
+
+
+# ----------------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class ProbeData:
+    """The probe's inputs for one run, aligned with the model's input positions.
+
+    Attributes:
+        tokens: ``(N, n_ctx)`` model inputs (with the BOS token when the run uses one).
+        beliefs: ``(N, n_ctx, S)``; position ``t`` holds the belief after the process tokens seen so
+            far (the initial belief at a BOS position).
+        weights: ``(N, n_ctx)`` point weights, or None (unweighted).
+        folds: ``(N,)`` fold of each sequence.
+        protocol: ``"enumerated"`` or ``"sampled"``.
+        seed: the seed of the folds (and of the sample when sampled).
+        train_folds: folds trained on (1 of 5: the paper's 20/80 split).
+    """
+
+    tokens: np.ndarray
+    beliefs: np.ndarray
+    weights: np.ndarray | None
+    folds: np.ndarray
+    protocol: str
+    seed: int
+    train_folds: int = 1
+
+    @property
+    def num_sequences(self) -> int:
+        return int(self.tokens.shape[0])
+
+    def describe(self) -> ProbeProtocol:
+        n, P = self.tokens.shape
+        return ProbeProtocol(
+            inputs=self.protocol,
+            weighting="unweighted" if self.weights is None
+            else "distinct prefixes weighted once by probability",
+            num_sequences=n, positions=P, num_points=n * P,
+            split=f"by sequence, {DEFAULT_FOLDS} folds: train on {self.train_folds} "
+                  f"({100 * self.train_folds // DEFAULT_FOLDS}%), test on the rest",
+            train_fraction=self.train_folds / DEFAULT_FOLDS,
+            estimator="ordinary least squares with intercept",
+            error="mean squared error over test points and belief coordinates",
+            seed=self.seed)
+
+
+def probe_data(run: Run, *, seed: int = 0, max_points: int = MAX_ENUMERATED_POINTS,
+               num_sequences: int = 20_000) -> ProbeData:
+    """Build the probe's data set for a run (see the module docstring for the protocol)."""
+    hmm, mc = run.hmm, run.model_config
+    bos = run.bos_token is not None
+    n_words = mc.n_ctx - 1 if bos else mc.n_ctx
+    if n_words < 1:
+        raise ValueError("a BOS model needs n_ctx >= 2 to be probed")
+    inputs = probe_inputs(hmm, n_words, max_points=max_points, num_sequences=num_sequences, seed=seed)
+    tokens = run.model_inputs(inputs.tokens).astype(np.int32)
+    beliefs, weights = inputs.beliefs, inputs.weights
+    if bos:
+        n = beliefs.shape[0]
+        prior = np.broadcast_to(hmm.initial_distribution, (n, 1, hmm.num_states))
+        beliefs = np.concatenate([prior, beliefs], axis=1)
+        if weights is not None:
+            first = np.zeros((n, 1))
+            first[0] = 1.0  # the empty prefix, once
+            weights = np.concatenate([first, weights], axis=1)
+    folds = sequence_folds(tokens.shape[0], DEFAULT_FOLDS, seed=seed)
+    return ProbeData(tokens, np.ascontiguousarray(beliefs), weights, folds, inputs.protocol, seed)
+
+
+def collect(run: Run, params, data: ProbeData, hooks: Sequence[str]) -> dict[str, np.ndarray]:
+    """Activations ``{hook: (N, n_ctx, width) float32}`` of the probe's inputs, one forward pass."""
+    return collect_activations(params, run.model_config, data.tokens,
+                               hooks=_model_hooks(hooks, run), batch_size=FORWARD_BATCH)
+
+
+def _train_folds(split: str, num_points: int, width: int) -> int:
+    if split == "auto":
+        small = num_points / DEFAULT_FOLDS < MIN_POINTS_PER_COEFFICIENT * (width + 1)
+        return SPLITS["80/20"] if small else SPLITS["20/80"]
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'auto', '20/80' or '80/20'; got {split!r}")
+    return SPLITS[split]
+
+
+def _probe(features, data: ProbeData, *, spread: bool = False, shuffle: bool = False,
+           seed: int = 0) -> ProbeResult:
+    return cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
+                                 train_folds=data.train_folds, spread=spread, shuffle=shuffle,
+                                 shuffle_seed=seed)
+
+
+# -------------------------------------------------------------------------------------- results
+@dataclass
+class ProbeProtocol(Record):
+    """How the probe's points were chosen, split and scored (``probe.json``'s ``protocol``)."""
+
+    inputs: str
+    weighting: str
+    num_sequences: int
+    positions: int
+    num_points: int
+    split: str
+    train_fraction: float
+    estimator: str
+    error: str
+    seed: int
+
+
+@dataclass
+class HookReport(Record):
+    """One probed hook at the last checkpoint: held-out scores, spread, shuffle control and the
+    baselines' held-out MSE (and R^2) beside it (see :class:`compmech.probe.ProbeResult`)."""
+
+    mse_test: float
+    rmse_test: float
+    r2_test: float | None
+    mean_distance_test: float
+    mse_train: float
+    mse_folds: list[float]
+    mse_folds_mean: float
+    mse_folds_std: float
+    shuffle_mse: float | None
+    shuffle_r2: float | None
+    shuffle_mse_folds: list[float]
+    belief_variance: float
+    n_train_points: int
+    n_test_points: int
+    n_features: int
+    train_fold: int
+    train_folds: int
+    n_folds: int
+    baselines: dict[str, float] = field(default_factory=dict)
+    baselines_r2: dict[str, float | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(cls, result: ProbeResult, baselines: dict[str, ProbeResult]) -> HookReport:
+        return cls(**result.summary(),
+                   baselines={k: v.scores["mse"] for k, v in baselines.items()},
+                   baselines_r2={k: v.scores["r2"] for k, v in baselines.items()})
+
+
+@dataclass
+class CurvePoint(Record):
+    """The headline hook's held-out probe at one checkpoint."""
+
+    step: int
+    tokens_seen: int
+    hook: str
+    mse_test: float
+    r2_test: float | None
+
+
+@dataclass
+class ProbeReport(Record):
+    """``probe.json``: the probe of one run.
+
+    Attributes:
+        run_dir: the run directory.
+        process, process_params: the process trained on.
+        model: the model config (``to_dict()``).
+        step, tokens_seen: the last checkpoint, and the training tokens it had seen.
+        training_wall_time_s: training wall time at the last metrics record.
+        protocol: :class:`ProbeProtocol`.
+        headline_hook: the hook of the summary and of the curve.
+        hooks: ``{hook: HookReport}`` at the last checkpoint.
+        curve: the headline hook at each probed checkpoint.
+        fractal: the fractal comparison of the headline hook (see
+            :func:`compmech.pipeline.fractal.fractal_comparison`), or ``None``.
+        timing: seconds per stage.
+        paper: the published numbers for this process, when there are some.
+        reproduce_wall_time_s: set by :func:`compmech.pipeline.reproduce.reproduce`.
+    """
+
+    run_dir: str
+    process: str
+    process_params: dict[str, Any]
+    model: dict[str, Any]
+    step: int
+    tokens_seen: int
+    training_wall_time_s: float | None
+    protocol: ProbeProtocol
+    headline_hook: str
+    hooks: dict[str, HookReport]
+    curve: list[CurvePoint]
+    fractal: dict[str, Any] | None
+    timing: dict[str, float]
+    paper: dict[str, float] | None = None
+    reproduce_wall_time_s: float | None = None
+
+    @property
+    def headline(self) -> HookReport:
+        return self.hooks[self.headline_hook]
+
+    @property
+    def split_name(self) -> str:
+        train = round(100 * self.protocol.train_fraction)
+        return f"{train}/{100 - train}"
+
+
+def load_report(run_dir) -> ProbeReport:
+    """Read ``RUN_DIR/probe.json``."""
+    path = Path(run_dir) / PROBE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run `compmech probe {run_dir}` first")
+    return ProbeReport.read(path)
+
+
+# ------------------------------------------------------------------------------------- probing
+def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: int = 0,
+                     untrained_acts: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+    """Held-out scores of the baselines beside each hook.
+
+    ``untrained``: the same hook of the run's initialisation (step 0); ``onehot``: the (last token x
+    position) one-hot; ``random``: i.i.d. normal features of the hook's width.
+
+    Returns:
+        ``{hook: {"untrained": ProbeResult, "onehot": ..., "random": ...}}``.
+    """
+    if untrained_acts is None:
+        if 0 not in run.checkpoint_steps:
+            raise ValueError(f"{run.run_dir} has no step-0 checkpoint: the untrained baseline needs it")
+        untrained_acts = collect(run, run.load_params(0), data, hooks)
+    onehot = _probe(onehot_features(data.tokens, run.model_config.d_vocab), data)
+    by_width: dict[int, ProbeResult] = {}
+    out = {}
+    for hook in hooks:
+        untrained = _features(untrained_acts, hook, run)
+        width = untrained.shape[-1]
+        if width not in by_width:
+            by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
+        out[hook] = {"untrained": _probe(untrained, data), "onehot": onehot,
+                     "random": by_width[width]}
+    return out
+
+
+def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
+    """Flat indices (into ``N * P``) of held-out points kept for the figures."""
+    P = data.tokens.shape[1]
+    train = np.isin(data.folds, np.arange(data.train_folds))
+    test = np.flatnonzero(np.repeat(~train, P))
+    if data.weights is not None:
+        test = test[data.weights.reshape(-1)[test] > 0]
+    if test.size > FIGURE_POINTS:
+        test = np.sort(np.random.default_rng(seed).choice(test, FIGURE_POINTS, replace=False))
+    return test
+
+
+def _predict_points(probe, features, flat_idx: np.ndarray, P: int) -> np.ndarray:
+    seq, pos = np.divmod(flat_idx, P)
+    uniq, inverse = np.unique(seq, return_inverse=True)
+    pred = predict_features(probe, features, uniq)  # (n_unique, P, S)
+    return pred[inverse, pos].astype(np.float32)
+
+
+def _select_steps(steps: list[int], checkpoints) -> list[int]:
+    if checkpoints == "all":
+        return steps
+    if checkpoints == "last":
+        return sorted({steps[0], steps[-1]})
+    n = int(checkpoints)
+    if n < 2:
+        raise ValueError("--checkpoints N needs N >= 2 (the initialisation and the last step)")
+    if n >= len(steps):
+        return steps
+    pos = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
+    return sorted({steps[0], steps[-1], *(steps[i] for i in pos)})
+
+
+def _log(progress, message: str) -> None:
+    if progress:
+        (progress if callable(progress) else print)(message)
+
+
+class _Timer:
+    """Seconds per named stage (``with timer("stage"): ...``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    def __call__(self, name: str):
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, timer: _Timer, name: str) -> None:
+        self.timer, self.name = timer, name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.timer.seconds[self.name] = time.perf_counter() - self.t0
+
+
+@dataclass
+class _ProbeJob:
+    """What one :func:`analyze_run` call probes (resolved from its arguments)."""
+
+    run: Run
+    data: ProbeData
+    hooks: list[str]
+    headline: str
+    curve_steps: list[int]
+    last: int
+    points: np.ndarray
+    seed: int
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def positions(self) -> int:
+        return int(self.data.tokens.shape[1])
+
+
+def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
+             num_sequences) -> _ProbeJob:
+    headline = headline or run.last_hook()
+    hooks = _check_hooks(list(hooks) if hooks else layer_hooks(run), run)
+    if headline not in hooks:
+        hooks = [headline] + hooks
+    _check_hooks([headline], run)
+    steps = run.checkpoint_steps
+    if not steps or steps[0] != 0:
+        raise ValueError(f"{run.run_dir} needs checkpoints including step 0 (the untrained "
+                         f"baseline); found {steps[:3]}")
+    data = probe_data(run, seed=seed, max_points=max_points, num_sequences=num_sequences)
+    widths = run.hook_widths()
+    width = max(sum(widths[h] for h in _model_hooks([hook], run)) for hook in hooks)
+    data = dataclasses.replace(data, train_folds=_train_folds(split, data.tokens.size, width))
+    points = _figure_points(data, seed)
+    job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, checkpoints), steps[-1],
+                    points, seed)
+    job.arrays["true"] = data.beliefs.reshape(-1, data.beliefs.shape[-1])[points].astype(np.float32)
+    job.arrays["point_index"] = points
+    return job
+
+
+def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool):
+    """Every hook at the last checkpoint with the shuffle control (the headline also with the
+    spread over folds); predictions of the figure points; the fractal comparison."""
+    run, data, P = job.run, job.data, job.positions
+    with timer("forward_trained_s"):
+        acts = collect(run, run.load_params(job.last), data, job.hooks)
+    results: dict[str, ProbeResult] = {}
+    with timer("probe_trained_s"):
+        for hook in job.hooks:
+            feats = _features(acts, hook, run)
+            results[hook] = res = _probe(feats, data, spread=hook == job.headline, shuffle=True,
+                                         seed=job.seed)
+            job.arrays[f"pred/{hook}"] = _predict_points(res.probe, feats, job.points, P)
+            job.arrays[f"shuffle/{hook}"] = _predict_points(res.shuffle_probe, feats, job.points, P)
+    comparison = None
+    if fractal:
+        with timer("fractal_s"):
+            feats = _features(acts, job.headline, run)
+            seq, pos = np.divmod(job.points, P)
+            flat = (feats(seq) if callable(feats) else feats[seq])[np.arange(seq.size), pos]
+            projected = affine_subspace_projection(results[job.headline].probe, flat)
+            job.arrays["projection"] = projected.astype(np.float32)
+            comparison = fractal_comparison(job.arrays["true"].astype(np.float64),
+                                            job.arrays[f"pred/{job.headline}"].astype(np.float64),
+                                            projected, seed=job.seed)
+    return results, comparison
+
+
+def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
+                 progress) -> list[CurvePoint]:
+    """The headline hook at each selected checkpoint (no spread, no shuffle)."""
+    run, data, head = job.run, job.data, job.headline
+    curve = []
+    for step in job.curve_steps:
+        if step == job.last:
+            res = results[head]
+        elif step == 0:
+            res = baselines[head]["untrained"]
+        else:
+            feats = _features(collect(run, run.load_params(step), data, [head]), head, run)
+            res = _probe(feats, data)
+            job.arrays[f"checkpoint/{step}"] = _predict_points(res.probe, feats, job.points,
+                                                               job.positions)
+        curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores["mse"],
+                                res.scores["r2"]))
+        _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
+                       f"MSE {res.scores['mse']:.3g}")
+    return curve
+
+
+def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
+                headline: str | None = None, seed: int = 0, force: bool = False,
+                split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
+                num_sequences: int = 20_000, fractal: bool = True,
+                progress: bool | Callable = True) -> ProbeReport:
+    """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
+    at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
+
+    Args:
+        run_dir: a run written by :func:`transformer.train`.
+        checkpoints: ``"all"``, ``"last"`` (the initialisation and the last step) or an integer ``N``
+            (``N`` log-spaced checkpoints) for the curve over training.
+        hooks: hooks probed at the last checkpoint (names of :func:`transformer.hook_names` or
+            ``"concat"``); default :func:`layer_hooks`.
+        headline: the hook of the summary and the curve; default the model's
+            :func:`transformer.last_hook` (for the transformer: the paper's).
+        seed: seed of the folds, the shuffle control, the random features and the subsamples.
+        split: ``"20/80"`` (the paper's: train on 20% of sequences), ``"80/20"``, or ``"auto"``:
+            20/80 unless the training side would have fewer than
+            :data:`MIN_POINTS_PER_COEFFICIENT` points per coefficient of the widest probe (tiny
+            enumerations such as RRXOR's 436 or Z1R's words), then 80/20. Recorded in the report.
+        force: overwrite an existing ``probe.json``.
+        max_points: enumerate all words up to this many points (see :func:`probe_inputs`).
+        num_sequences: sampled sequences otherwise.
+        fractal: run the fractal comparison for the headline hook.
+        progress: print progress lines (or a callable taking them).
+
+    Returns:
+        The :class:`ProbeReport` written to ``probe.json``.
+
+    Raises:
+        FileExistsError: ``probe.json`` exists and ``force`` is False.
+    """
+    timer = _Timer()
+    run = load_run(run_dir)
+    out_path = Path(run_dir) / PROBE_FILE
+    if out_path.exists() and not force:
+        raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
+    with timer("data_s"):
+        job = _resolve(run, checkpoints=checkpoints, hooks=hooks, headline=headline, seed=seed,
+                       split=split, max_points=max_points, num_sequences=num_sequences)
+    _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
+                   f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
+    results, comparison = _probe_trained(job, timer, fractal)
+    _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
+                   f"{timer.seconds['probe_trained_s']:.1f} s probes)")
+    with timer("forward_untrained_s"):
+        untrained = collect(run, run.load_params(0), job.data, job.hooks)
+    with timer("baselines_s"):
+        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained)
+    del untrained
+    _log(progress, f"  baselines ({timer.seconds['forward_untrained_s']:.1f} s forward, "
+                   f"{timer.seconds['baselines_s']:.1f} s probes)")
+    with timer("curve_s"):
+        curve = _probe_curve(job, results, baselines, progress)
+    timer.seconds["total_s"] = time.perf_counter() - timer.start
+    paper = PAPER.get(run.hmm.name)
+    report = ProbeReport(
+        run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
+        model=run.model_config.to_dict(), step=job.last, tokens_seen=run.tokens_seen(job.last),
+        training_wall_time_s=run.training_wall_time, protocol=job.data.describe(),
+        headline_hook=job.headline,
+        hooks={h: HookReport.from_result(results[h], baselines[h]) for h in job.hooks},
+        curve=curve, fractal=comparison, timing=timer.seconds,
+        paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]})
+    with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
+        np.savez_compressed(fh, **job.arrays)
+    report.write(out_path)
+    return report
+
+
+def summary_lines(report: ProbeReport) -> list[str]:
+    """The headline result with its controls, as printed lines."""
+    r, b = report.headline, report.headline.baselines
+    wall = report.training_wall_time_s
+    lines = [
+        f"process            {report.process} {report.process_params}",
+        f"training           {report.step:,} steps, {report.tokens_seen:,} tokens"
+        + (f", {wall:.0f} s" if wall is not None else ""),
+        f"probe site         {report.headline_hook} ({report.protocol.num_points:,} points, "
+        f"{report.protocol.inputs}, {report.split_name} split by sequence)",
+        f"held-out MSE       {r.mse_test:.3g}  (folds {r.mse_folds_mean:.3g} "
+        f"+- {r.mse_folds_std:.2g}; R^2 {_num(r.r2_test, '.4f')})",
+        f"shuffle control    {_num(r.shuffle_mse, '.3g')}  (belief variance {r.belief_variance:.3g})",
+        f"untrained network  {b['untrained']:.3g}",
+        f"one-hot tok x pos  {b['onehot']:.3g}",
+        f"random features    {b['random']:.3g}",
+    ]
+    fr = report.fractal
+    if fr and "dimensions_true" not in fr:
+        lines.append(f"geometry           pairwise-distance r = "
+                     f"{_num(fr['pairwise_distance_correlation'], '.3f')} "
+                     f"({fr['num_distinct_points']} distinct beliefs: no fractal dimensions)")
+    elif fr:
+        t, p = fr["dimensions_true"], fr["dimensions_predicted"]
+        lines.append(
+            f"fractal dims       box {_num(t['box_counting']['dimension'], '.2f')} true vs "
+            f"{_num(p['box_counting']['dimension'], '.2f')} learned, correlation "
+            f"{_num(t['correlation']['dimension'], '.2f')} vs "
+            f"{_num(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
+            f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
+    if report.paper:
+        lines.append(f"paper (Shai 2024)  {report.paper['mse']:.2g} after "
+                     f"{report.paper['tokens']:.3g} tokens")
+    return lines
+
+
+def _num(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+__all__ = [
+    "CONCAT",
+    "CurvePoint",
+    "HookReport",
+    "PAPER",
+    "POINTS_FILE",
+    "PROBE_FILE",
+    "ProbeData",
+    "ProbeProtocol",
+    "ProbeReport",
+    "analyze_run",
+    "baseline_results",
+    "collect",
+    "hook_label",
+    "layer_hooks",
+    "load_report",
+    "probe_data",
+    "summary_lines",
+]

@@ -1,0 +1,123 @@
+"""Typed results: dataclasses that are written to JSON and read back into the same types.
+
+Every pipeline result (probe reports, experiment results and summaries) subclasses :class:`Record`:
+``to_dict()`` gives JSON-ready data (NaN and infinities become ``null``), ``from_dict()`` rebuilds
+the dataclass, nested records included, refusing unknown or missing keys. :func:`get_field` reads a
+dotted path (``"probe.mse_test"``) and raises when a name does not exist, so that a report column
+naming a missing field fails instead of printing "n/a".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from compmech.files import to_jsonable, write_json
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base class of typed results (subclasses are ``@dataclass``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (nested records as dicts)."""
+        return to_jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
+        """Rebuild from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: ``data`` is not a mapping, has unknown keys, or lacks a field without a
+                default.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown keys {unknown}")
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for name, f in fields.items():
+            if name in data:
+                values[name] = _convert(hints[name], data[name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{cls.__name__}: missing key {name!r}")
+        return cls(**values)
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def read(cls: type[R], path: str | os.PathLike) -> R:
+        """Read a file written by :meth:`write`.
+
+        Raises:
+            FileNotFoundError: no such file.
+            ValueError: not valid JSON, or not this record's fields.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err.msg}") from err
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
+
+
+def _convert(hint, value):
+    """``value`` (from JSON) as the type ``hint``: records, and lists/dicts/optionals of them."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return hint.from_dict(value)
+    if origin is list and args:
+        return [_convert(args[0], v) for v in value]
+    if origin is dict and len(args) == 2:
+        return {k: _convert(args[1], v) for k, v in value.items()}
+    return value
+
+
+def get_field(obj, path: str):
+    """The value at a dotted ``path`` of records and dicts, e.g. ``"probe.mse_test"``.
+
+    A ``None`` on the way gives ``None`` (a value that is absent for this row, printed as "n/a");
+    a name that is neither a field nor a key raises.
+
+    Raises:
+        KeyError: a name in ``path`` does not exist (a typo in a report column).
+    """
+    current = obj
+    for name in path.split("."):
+        if current is None:
+            return None
+        if isinstance(current, Mapping):
+            if name not in current:
+                raise KeyError(f"{path!r}: no key {name!r} (keys: {sorted(current)})")
+            current = current[name]
+        elif dataclasses.is_dataclass(current):
+            if name not in {f.name for f in dataclasses.fields(current)}:
+                raise KeyError(f"{path!r}: {type(current).__name__} has no field {name!r}")
+            current = getattr(current, name)
+        else:
+            raise KeyError(f"{path!r}: cannot read {name!r} of a {type(current).__name__}")
+    return current
+
+
+__all__ = ["Record", "get_field"]

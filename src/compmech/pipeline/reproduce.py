@@ -1,0 +1,89 @@
+"""One-command reproductions of published results: train -> probe -> figures, with the paper's model
+and data and our optimiser, and a summary table beside the paper's numbers."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from compmech.pipeline.figures import make_figures
+from compmech.pipeline.probing import CONCAT, ProbeReport, analyze_run
+from compmech.processes import get_process
+from transformer import ModelConfig, TrainConfig, train
+
+#: Default wall-clock training budget of :func:`reproduce`, in minutes.
+DEFAULT_MINUTES = 2.0
+#: Checkpoints :func:`reproduce` probes for the curve (log-spaced; each costs one forward pass of
+#: all inputs, ~2-4 s for Mess3 on 2 cores). ``compmech probe RUN --checkpoints all`` does every one.
+REPRODUCE_CHECKPOINTS = 12
+#: The published experiments: process parameters and the model's changes from the paper's Mess3
+#: model; the hook of the headline probe (``None``: the last block's output).
+EXPERIMENTS = {
+    "mess3": ({"x": 0.05, "alpha": 0.85}, {}, None),
+    "rrxor": ({"p1": 0.5, "p2": 0.5}, {"d_model": 128, "n_heads": 4, "d_head": 16, "d_mlp": 512},
+              CONCAT),
+    "z1r": ({"p": 0.5}, {}, None),
+}
+
+
+def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
+                        seed: int = 0) -> TrainConfig:
+    """The training config of a published experiment (our optimiser, the paper's model and data).
+
+    * ``mess3``: Mess3(x=0.05, alpha=0.85); 4 layers, d_model 64, 1 head of 8, d_mlp 256, n_ctx 10.
+    * ``rrxor``: RRXOR(0.5, 0.5); d_model 128, 4 heads of 16, d_mlp 512, n_ctx 10.
+    * ``z1r``: Z1R(0.5); the Mess3 model with a 2-token vocabulary.
+
+    ``tiny`` shrinks the model, context and training to seconds (for tests); ``minutes`` is the
+    wall-clock budget handed to :func:`transformer.train`.
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    params, model_overrides, _ = EXPERIMENTS[name]
+    vocab = get_process(name, **params).vocab_size
+    if tiny:
+        model = ModelConfig(n_layers=2, d_model=16, n_heads=1, d_head=4, d_mlp=32, n_ctx=5,
+                            d_vocab=vocab)
+        return TrainConfig(process=name, process_params=params, model=model, steps=60,
+                           batch_size=32, lr=3e-3, warmup_steps=5, eval_every=20, log_every=10,
+                           checkpoints_per_decade=4, steps_per_call=10, seed=seed)
+    model = ModelConfig(d_vocab=vocab, **model_overrides)
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a positive number; got {minutes}")
+    return TrainConfig(process=name, process_params=params, model=model, seed=seed,
+                       steps=10_000_000 if minutes is not None else 20_000, minutes=minutes)
+
+
+def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
+              force: bool = False, seed: int = 0, checkpoints: str | int = REPRODUCE_CHECKPOINTS,
+              progress: bool = True) -> ProbeReport:
+    """Train -> probe -> figures for a published experiment; returns the probe report (with
+    ``reproduce_wall_time_s`` set).
+
+    Args:
+        name: ``"mess3"``, ``"rrxor"`` or ``"z1r"``.
+        out: the run directory (must not exist or be empty unless ``force``).
+        minutes: training wall-clock budget.
+        tiny: seconds-long settings for tests.
+        force: overwrite ``out``.
+        seed: seed of training and probe.
+        checkpoints: which checkpoints the curve probes (see
+            :func:`compmech.pipeline.probing.analyze_run`).
+        progress: progress output.
+    """
+    config = reproduction_config(name, minutes=minutes, tiny=tiny, seed=seed)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
+    t0 = time.perf_counter()
+    train(config, out, force=force, progress=progress)
+    report = analyze_run(out, checkpoints=checkpoints, headline=EXPERIMENTS[name][2], seed=seed,
+                         force=True, progress=progress)
+    make_figures(out, force=True, seed=seed, progress=progress)
+    report.reproduce_wall_time_s = time.perf_counter() - t0
+    return report
+
+
+__all__ = ["DEFAULT_MINUTES", "EXPERIMENTS", "REPRODUCE_CHECKPOINTS", "reproduce",
+           "reproduction_config"]

@@ -1,0 +1,208 @@
+"""The process sweep: how does the learned geometry track the theory across a family of processes?
+
+:func:`run_sweep` trains one model per Mess3 ``(x, alpha)`` grid point (plus Z1R, RRXOR, even and
+golden mean) and reports the theory's and the learned fractal dimensions and the probe MSE, with
+heat maps over the grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compmech.files import atomic_write_text
+from compmech.pipeline import figures
+from compmech.pipeline.jobs import (
+    ExperimentSummary,
+    Job,
+    JobResult,
+    config_with,
+    markdown_table,
+    recipe,
+    run_experiment,
+)
+from compmech.pipeline.records import get_field
+from compmech.pipeline.reports import environment, failure_lines, invocation_text
+from compmech.processes import get_process
+
+#: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
+DEFAULT_X = (0.05, 0.10, 0.15, 0.20, 0.25)
+DEFAULT_ALPHA = (0.45, 0.55, 0.65, 0.75, 0.85)
+#: Other processes of the sweep's summary table (catalogue defaults).
+DEFAULT_EXTRAS = ("z1r", "rrxor", "even", "golden_mean")
+
+SWEEP_COLUMNS = (
+    ("point", "name", "s"),
+    ("steps", "train.steps", "d"),
+    ("loss gap (nats)", "loss.loss_gap", ".4f"),
+    ("probe MSE", "probe.mse_test", ".2e"),
+    ("untrained MSE", "probe.untrained_mse", ".2e"),
+    ("one-hot MSE", "probe.onehot_mse", ".2e"),
+    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
+    ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
+    ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
+    ("theory KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
+    ("distance corr", "dimensions.pairwise_distance_correlation", ".3f"),
+    ("minutes", "seconds", ".1f"),
+)
+
+
+def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
+               extras: Sequence[str] = DEFAULT_EXTRAS, *, minutes_per_point: float | None = 2.0,
+               steps: int | None = None, base_config=None, seed: int = 0,
+               device: str | None = None) -> list[Job]:
+    """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process.
+
+    Every point trains the same model shape (``base_config.model`` with ``d_vocab`` set to the
+    process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``), on ``device``
+    (default: ``base_config``'s).
+    """
+    if steps is None and minutes_per_point is None:
+        raise ValueError("give minutes_per_point or steps")
+    overrides: dict[str, Any] = {"seed": int(seed), "minutes": minutes_per_point,
+                                 "steps": int(steps) if steps is not None else 10_000_000}
+    if device is not None:
+        overrides["device"] = device
+    base = config_with(base_config, overrides)
+    points = [("mess3", {"x": float(x), "alpha": float(a)}, f"mess3_x{x:.3f}_a{a:.3f}")
+              for x in xs for a in alphas]
+    points += [(name, {}, name) for name in extras]
+    jobs = []
+    for process, params, name in points:
+        hmm = get_process(process, **params)  # validates the parameters now
+        model = base.model.replace(d_vocab=hmm.vocab_size + (1 if base.bos else 0))
+        cfg = base.replace(process=process, process_params=params, model=model, hmm=None)
+        jobs.append(Job(name, cfg.to_dict(), {"process": process, **params}, int(seed)))
+    return jobs
+
+
+def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
+              extras: Sequence[str] = DEFAULT_EXTRAS, minutes_per_point: float | None = 2.0,
+              steps: int | None = None, base_config=None, seed: int = 0, workers: int = 1,
+              device: str | None = None, force: bool = False, progress: bool = False,
+              log: Callable[[str], None] | None = print) -> ExperimentSummary:
+    """The process sweep: one trained model per Mess3 ``(x, alpha)`` point and per extra process.
+
+    Prints one table line per point as it finishes (finished points of an earlier, interrupted
+    invocation first), then writes heat maps, ``summary.json`` and ``README.md``.
+
+    Args:
+        out_dir: the experiment folder.
+        xs, alphas: the Mess3 grid (rows ``x``, columns ``alpha``).
+        extras: other catalogue processes (default parameters) for the summary table.
+        minutes_per_point: training budget per point; ``None`` trains exactly ``steps``.
+        steps: optimiser steps (see :func:`compmech.pipeline.bottleneck.bottleneck_jobs`).
+        base_config: model/optimiser settings (:class:`transformer.TrainConfig`).
+        seed: seed of every point.
+        workers: parallel worker processes.
+        device: training device, ``"cpu"``, ``"gpu"`` or ``"auto"`` (default: ``base_config``'s).
+        force: rewrite a folder that holds an experiment with other settings.
+        progress: training progress bars (serial mode).
+        log: where table lines go.
+
+    Returns:
+        The :class:`~compmech.pipeline.jobs.ExperimentSummary` (also ``summary.json``).
+    """
+    out_dir = Path(out_dir)
+    jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
+                      base_config=base_config, seed=seed, device=device)
+    manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
+                "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
+                "model": jobs[0].train_config["model"], "recipe": recipe(jobs[0].train_config)}
+    done, outcome, wall = run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
+                                         progress=progress, log=log, force=force)
+    return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas), wall_seconds=wall,
+                              computed=outcome.computed, failed=outcome.failed, workers=workers)
+
+
+# ------------------------------------------------------------------------------------ report
+def grid(results: Sequence[JobResult], xs, alphas, path: str, transform=None) -> np.ndarray:
+    """``(len(xs), len(alphas))`` the value at ``path`` of each Mess3 point (NaN where missing)."""
+    out = np.full((len(xs), len(alphas)), np.nan)
+    index = {(round(r.labels.get("x", -1), 9), round(r.labels.get("alpha", -1), 9)): r
+             for r in results if r.labels.get("process") == "mess3"}
+    for i, x in enumerate(xs):
+        for j, a in enumerate(alphas):
+            r = index.get((round(float(x), 9), round(float(a), 9)))
+            v = None if r is None else get_field(r, path)
+            if v is not None:
+                out[i, j] = transform(v) if transform else v
+    return out
+
+
+def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas) -> list[Path]:
+    maps = [
+        ("theory: Kaplan-Yorke dimension",
+         grid(results, xs, alphas, "dimensions.theory.kaplan_yorke"), ".2f", True),
+        ("theory: box-counting dim (3^n_ctx beliefs)",
+         grid(results, xs, alphas, "dimensions.theory.point_cloud.box_counting.dimension"), ".2f",
+         True),
+        ("learned: box-counting dim (probe output)",
+         grid(results, xs, alphas, "dimensions.learned.box_counting.dimension"), ".2f", True),
+        ("log10 held-out probe MSE", grid(results, xs, alphas, "probe.mse_test",
+                                         lambda v: math.log10(max(v, 1e-300))), ".2f", False),
+    ]
+    files = figures.save(figures.heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
+    points = []
+    for r in results:
+        t = get_field(r, "dimensions.theory.point_cloud.box_counting.dimension")
+        learned = get_field(r, "dimensions.learned.box_counting.dimension")
+        if t is not None and learned is not None:
+            points.append((t, learned, r.name, r.labels.get("process") == "mess3"))
+    fig = figures.theory_vs_learned(points, xlabel="theory box-counting dimension",
+                                    ylabel="learned box-counting dimension")
+    return files + figures.save(fig, out_dir / "sweep_theory_vs_learned")
+
+
+def write_sweep_report(out_dir, results: Sequence[JobResult], *, xs, alphas, wall_seconds: float,
+                       computed=(), failed=None, workers: int = 1) -> ExperimentSummary:
+    """Heat maps, ``summary.json`` and ``README.md`` of the sweep in ``out_dir``."""
+    out_dir = Path(out_dir)
+    files = _report_figures(out_dir, results, xs, alphas)
+    first = results[0]
+    summary = ExperimentSummary(
+        experiment="sweep", settings={"xs": list(xs), "alphas": list(alphas), "model": first.model},
+        rows=list(results), total_job_seconds=float(sum(r.seconds for r in results)),
+        environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
+        files=[f.name for f in files] + ["summary.json", "README.md"])
+    summary.write(out_dir / "summary.json")
+    atomic_write_text(out_dir / "README.md",
+                      _markdown(summary, results, [f for f in files if f.suffix == ".png"]))
+    return summary
+
+
+def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
+    m, first = summary.settings["model"], results[0]
+    budget = first.train.minutes_budget
+    xs, alphas = summary.settings["xs"], summary.settings["alphas"]
+    return "\n".join([
+        "# Process sweep",
+        "",
+        f"Mess3 grid x in {xs} (rows) x alpha in {alphas} (columns), plus "
+        f"{[r.name for r in results if r.labels.get('process') != 'mess3']}. One model per point: "
+        f"{m['n_layers']} layers, d_model {m['d_model']}, {m['n_heads']} head(s) of {m['d_head']}, "
+        f"d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}; training "
+        + (f"{budget} min" if budget else f"{first.train.steps} steps") + " per point.",
+        "",
+        markdown_table(results, SWEEP_COLUMNS),
+        "",
+        *failure_lines(summary.failed),
+        "Theory box dim: box-counting dimension of the distinct true beliefs of the probe points (every "
+        "length-n_ctx word at every position; at most 10k); learned: the same estimator on the "
+        "probe's predictions at those points, fitted over all scales. "
+        "KY: Kaplan-Yorke (Lyapunov) dimension of the Blackwell measure (for a finite MSP the "
+        "measure is atomic, dimension 0, but the formula gives h/|lambda_1| > 0). Distance corr: "
+        "Pearson correlation of pairwise distances, true vs predicted beliefs (2,000 points).",
+        "",
+        "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",
+        f"Total job time {summary.total_job_seconds / 60:.1f} min; "
+        f"{invocation_text(summary.environment)}.", "",
+    ])
+
+
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_EXTRAS", "DEFAULT_X", "SWEEP_COLUMNS", "grid", "run_sweep",
+           "sweep_jobs", "write_sweep_report"]

@@ -1,0 +1,209 @@
+"""The model registry: every architecture behind one interface, so that one training loop, one
+activation collector and one probe serve them all.
+
+An :class:`Architecture` names a Flax module whose ``__call__(tokens (B, P)) -> (logits (B, P, V),
+cache)`` returns the logits and a dict of named activations (hooks), each ``(B, P, width)``; and the
+hook lists the probe needs. Model configs carry their architecture's name (``config.arch``), so the
+generic functions below dispatch on the config alone:
+
+* :func:`init_params` / :func:`run_with_cache` / :func:`forward` / :func:`token_losses`;
+* :func:`hook_names` (every cache key), :func:`residual_hooks` (the streams the ``concat`` probe
+  joins), :func:`probe_hooks` (the per-layer probe grid), :func:`last_hook` (the headline probe
+  site), :func:`hook_label` (a short human label).
+
+Registered: ``transformer`` (:mod:`transformer.model`, the paper's model) and ``linear_bottleneck``
+(:mod:`transformer.bottleneck`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from transformer import bottleneck as bottleneck_model
+from transformer import model as transformer_model
+from transformer.config import MODEL_CONFIGS
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One registered model family.
+
+    Attributes:
+        name: the registry name (``config.arch``).
+        module: ``config -> flax.linen.Module`` with ``__call__(tokens) -> (logits, cache)``.
+        hook_names: ``config -> [hook]``, every cache key in forward order.
+        residual_hooks: ``config -> [hook]``, the streams the ``concat`` probe joins.
+        probe_hooks: ``config -> [hook]``, the per-layer probe grid.
+        last_hook: ``config -> hook``, the headline probe site.
+        hook_label: ``hook -> str``, a short human label.
+    """
+
+    name: str
+    module: Callable[[Any], nn.Module]
+    hook_names: Callable[[Any], list[str]]
+    residual_hooks: Callable[[Any], list[str]]
+    probe_hooks: Callable[[Any], list[str]]
+    last_hook: Callable[[Any], str]
+    hook_label: Callable[[str], str]
+
+
+ARCHITECTURES: dict[str, Architecture] = {}
+
+
+def register(arch: Architecture) -> Architecture:
+    """Add an architecture (its config class must be in :data:`transformer.config.MODEL_CONFIGS`)."""
+    if arch.name not in MODEL_CONFIGS:
+        raise ValueError(f"architecture {arch.name!r} has no config class in MODEL_CONFIGS")
+    ARCHITECTURES[arch.name] = arch
+    return arch
+
+
+register(Architecture(
+    "transformer", transformer_model.Transformer, transformer_model.hook_names,
+    transformer_model.residual_hooks, transformer_model.probe_hooks, transformer_model.last_hook,
+    transformer_model.hook_label))
+register(Architecture(
+    "linear_bottleneck", bottleneck_model.LinearBottleneckTransformer, bottleneck_model.hook_names,
+    transformer_model.residual_hooks, bottleneck_model.probe_hooks, bottleneck_model.last_hook,
+    bottleneck_model.hook_label))
+
+
+def architecture(model_config) -> Architecture:
+    """The :class:`Architecture` of a model config (by ``model_config.arch``)."""
+    name = getattr(model_config, "arch", None)
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown model arch {name!r}; registered: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]
+
+
+# ----------------------------------------------------------------------------------- hooks
+def hook_names(model_config) -> list[str]:
+    """Every cache key of :func:`run_with_cache`, in the order of the forward pass."""
+    return architecture(model_config).hook_names(model_config)
+
+
+def residual_hooks(model_config) -> list[str]:
+    """The activations the ``concat`` probe joins (embedding and each layer's output)."""
+    return architecture(model_config).residual_hooks(model_config)
+
+
+def probe_hooks(model_config) -> list[str]:
+    """The per-layer probe grid of the architecture."""
+    return architecture(model_config).probe_hooks(model_config)
+
+
+def last_hook(model_config) -> str:
+    """The headline probe site (for the transformer: the paper's last block output)."""
+    return architecture(model_config).last_hook(model_config)
+
+
+def hook_label(model_config, name: str) -> str:
+    """A short human label for a hook of this model."""
+    return architecture(model_config).hook_label(name)
+
+
+# ----------------------------------------------------------------------------------- apply
+def _as_key(key_or_seed) -> jax.Array:
+    if isinstance(key_or_seed, bool):
+        raise ValueError("key_or_seed must be an integer seed or a JAX key")
+    if isinstance(key_or_seed, int | np.integer):
+        return jax.random.key(int(key_or_seed))
+    if isinstance(key_or_seed, jax.Array):
+        return key_or_seed
+    raise ValueError(f"key_or_seed must be an integer seed or a JAX key; got {type(key_or_seed)}")
+
+
+def init_params(model_config, key_or_seed) -> dict:
+    """Initial parameters (float32) of any registered model, a nested dict.
+
+    Args:
+        model_config: the model config.
+        key_or_seed: an integer seed or a JAX PRNG key.
+    """
+    return _init_jit(model_config, _as_key(key_or_seed))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init_jit(model_config, key: jax.Array) -> dict:
+    dummy = jnp.zeros((1, model_config.n_ctx), dtype=jnp.int32)
+    variables = architecture(model_config).module(model_config).init(key, dummy)
+    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), variables["params"])
+
+
+def run_with_cache(params, model_config, tokens) -> tuple[jax.Array, dict]:
+    """Forward pass returning the logits and every hook's activations.
+
+    Compiled once per (config, shape); also traceable inside another ``jax.jit``, where only the
+    outputs used are computed.
+
+    Args:
+        params: from :func:`init_params` or a checkpoint.
+        model_config: the model config.
+        tokens: ``(B, P)`` integers in ``[0, d_vocab)``, ``P <= n_ctx``.
+
+    Returns:
+        ``(logits (B, P, d_vocab), cache)`` where ``cache`` maps each name of :func:`hook_names`
+        to a ``(B, P, width)`` float32 array.
+    """
+    logits, cache = _run_with_cache_jit(params, model_config, jnp.asarray(tokens))
+    return logits, {name: cache[name] for name in hook_names(model_config)}
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _run_with_cache_jit(params, model_config, tokens):
+    return architecture(model_config).module(model_config).apply({"params": params}, tokens)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def forward(params, model_config, tokens) -> jax.Array:
+    """Logits ``(B, P, d_vocab)`` for ``tokens (B, P)``; see :func:`run_with_cache`."""
+    return run_with_cache(params, model_config, tokens)[0]
+
+
+def token_losses(params, model_config, inputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """Per-token cross-entropy in nats, ``-log softmax(logits)[target]``.
+
+    Args:
+        inputs: ``(B, P)`` input tokens.
+        targets: ``(B, P)`` next tokens.
+
+    Returns:
+        ``(B, P)`` float32 losses.
+    """
+    logits = forward(params, model_config, inputs)
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    return -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+
+
+def hook_widths(model_config) -> dict[str, int]:
+    """``{hook: width}`` of every hook (from shapes alone; nothing is computed)."""
+    params = jax.eval_shape(lambda: init_params(model_config, 0))
+    tokens = jax.ShapeDtypeStruct((1, model_config.n_ctx), jnp.int32)
+    _, cache = jax.eval_shape(lambda p, t: run_with_cache(p, model_config, t), params, tokens)
+    return {name: int(a.shape[-1]) for name, a in cache.items()}
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "Architecture",
+    "architecture",
+    "forward",
+    "hook_label",
+    "hook_names",
+    "hook_widths",
+    "init_params",
+    "last_hook",
+    "probe_hooks",
+    "register",
+    "residual_hooks",
+    "run_with_cache",
+    "token_losses",
+]
