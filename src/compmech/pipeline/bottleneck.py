@@ -35,6 +35,7 @@ import numpy as np
 from compmech.files import atomic_write_text
 from compmech.pipeline import figures
 from compmech.pipeline.jobs import (
+    PROBE_COLUMNS,
     ExperimentSummary,
     Job,
     JobResult,
@@ -55,12 +56,7 @@ DEFAULT_WIDTHS = (1, 2, 3, 4, 8, 16, 64)
 BOTTLENECK_COLUMNS = (
     ("variant", "labels.variant", "s"),
     ("width", "labels.width", "d"),
-    ("steps", "train.steps", "d"),
-    ("loss gap (nats)", "loss.loss_gap", ".4f"),
-    ("probe MSE", "probe.mse_test", ".2e"),
-    ("untrained MSE", "probe.untrained_mse", ".2e"),
-    ("one-hot MSE", "probe.onehot_mse", ".2e"),
-    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
+    *PROBE_COLUMNS,
     ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
     ("learned corr dim", "dimensions.learned.correlation.dimension", ".2f"),
     ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),

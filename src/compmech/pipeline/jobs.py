@@ -475,6 +475,15 @@ def config_with(config, overrides: Mapping[str, Any]) -> TrainConfig:
 # ------------------------------------------------------------------------------------ tables
 #: A table column: (header, dotted path in a :class:`JobResult`, number format).
 Column = tuple[str, str, str]
+#: The columns every experiment table has: training, loss gap, probe and its controls.
+PROBE_COLUMNS: tuple[Column, ...] = (
+    ("steps", "train.steps", "d"),
+    ("loss gap (nats)", "loss.loss_gap", ".4f"),
+    ("probe MSE", "probe.mse_test", ".2e"),
+    ("untrained MSE", "probe.untrained_mse", ".2e"),
+    ("one-hot MSE", "probe.onehot_mse", ".2e"),
+    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
+)
 
 
 def _fmt(value, spec: str) -> str:
@@ -551,6 +560,7 @@ __all__ = [
     "JobResult",
     "JobsOutcome",
     "LossSummary",
+    "PROBE_COLUMNS",
     "ProbeSummary",
     "TablePrinter",
     "TrainSummary",

@@ -17,6 +17,7 @@ import numpy as np
 from compmech.files import atomic_write_text
 from compmech.pipeline import figures
 from compmech.pipeline.jobs import (
+    PROBE_COLUMNS,
     ExperimentSummary,
     Job,
     JobResult,
@@ -37,12 +38,7 @@ DEFAULT_EXTRAS = ("z1r", "rrxor", "even", "golden_mean")
 
 SWEEP_COLUMNS = (
     ("point", "name", "s"),
-    ("steps", "train.steps", "d"),
-    ("loss gap (nats)", "loss.loss_gap", ".4f"),
-    ("probe MSE", "probe.mse_test", ".2e"),
-    ("untrained MSE", "probe.untrained_mse", ".2e"),
-    ("one-hot MSE", "probe.onehot_mse", ".2e"),
-    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
+    *PROBE_COLUMNS,
     ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
     ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
     ("theory KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
