@@ -298,3 +298,30 @@ def test_scripts_report_bad_arguments_in_one_line(script, argv, message, tmp_pat
     assert module.main(["--out", str(tmp_path / "x"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("compmech: error: ") and message in err and err.count("\n") == 1
+
+
+def test_two_invocations_share_the_work(bottleneck_dir, tmp_path):
+    """A job another process is running is not started again: it is waited for and read back."""
+    import shutil
+    import threading
+
+    from compmech.pipeline.jobs import job_lock
+
+    out, _, _ = bottleneck_dir
+    folder = tmp_path / "copy"
+    shutil.copytree(out, folder)
+    saved = result_path(folder, "width_002").read_text()
+    result_path(folder, "width_002").unlink()
+    jobs = bottleneck_jobs((1, 2), minutes_per_width=None, steps=10, base_config=tiny_config())
+    holder = job_lock(folder, "width_002").acquire()  # "another invocation" runs this job
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(ran=run_jobs(jobs, folder)))
+    worker.start()
+    worker.join(timeout=5)
+    assert worker.is_alive()  # it finished the free jobs and waits for the busy one
+    result_path(folder, "width_002").write_text(saved)  # the other invocation finishes it
+    holder.release()
+    worker.join(timeout=60)
+    ran = outcome["ran"]
+    assert ran.computed == [] and sorted(ran.skipped) == sorted(j.name for j in jobs)
+    assert ran.results["width_002"].to_dict() == json.loads(saved)

@@ -21,6 +21,7 @@ from compmech._version import __version__
 from compmech.files import atomic_output
 from compmech.hmm import HMM
 from compmech.inference import sample
+from compmech.resources import require_disk
 
 #: Tokens per generated chunk; memory stays bounded by a few chunks whatever N and L are.
 CHUNK_TOKENS = 1 << 20
@@ -81,7 +82,8 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
     """Sample a dataset and stream it to ``out`` (an ``.npz``) without holding it in memory.
 
     The file is written under a temporary name and moved into place at the end, so an existing
-    file is never left half-written; it is replaced only with ``force=True``.
+    file is never left half-written; it is replaced only with ``force=True``. A request that
+    cannot fit on the disk is refused before any work, with the estimate in the message.
 
     Args:
         hmm: the process.
@@ -94,6 +96,12 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: bad arguments, or the file would not fit on the disk.
+        FileExistsError: ``out`` exists and ``force`` is False.
+        compmech.files.WriteError: the disk filled up (or another OS error) while writing; no
+            partial file is left.
     """
     for what, value in (("num_sequences", num_sequences), ("seq_len", seq_len)):
         if int(value) != value or value < 1:
@@ -104,6 +112,7 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
     N, L, S = int(num_sequences), int(seq_len), hmm.num_states
+    require_disk(out, dataset_bytes(N, L, S), f"generating {N * L:,} tokens with beliefs")
     metadata = _metadata(hmm, N, L, int(seed))
     with atomic_output(out) as fh, _progress_bar(2 * N * L, progress) as bar, zipfile.ZipFile(
         fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True
@@ -121,6 +130,12 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
         with archive.open("metadata.npy", "w") as member:
             np.lib.format.write_array(member, np.array(json.dumps(metadata)))
     return out
+
+
+def dataset_bytes(num_sequences: int, seq_len: int, num_states: int) -> int:
+    """Size in bytes of a dataset file: int32 tokens and float32 beliefs (plus 64 KB of headers
+    and metadata)."""
+    return int(num_sequences) * int(seq_len) * 4 * (1 + int(num_states)) + 65_536
 
 
 def load_dataset(path: str | os.PathLike, *, beliefs: bool = True, hmm: HMM | None = None,

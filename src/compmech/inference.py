@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from compmech.hmm import HMM
+from compmech.resources import format_bytes
 
 #: Largest number of words :func:`enumerate_words` will build.
 MAX_ENUMERATED_WORDS = 50_000_000
@@ -354,8 +355,9 @@ def all_words(vocab_size: int, length: int) -> np.ndarray:
     n = vocab_size**length
     if n > MAX_ENUMERATED_WORDS:
         raise ValueError(
-            f"{vocab_size}^{length} = {n} words is more than {MAX_ENUMERATED_WORDS}; "
-            "use sampled sequences instead"
+            f"{vocab_size}^{length} = {n:.3g} words is more than {MAX_ENUMERATED_WORDS:,} (they "
+            f"would take about {format_bytes(4.0 * n * length)} as int32); use sampled sequences "
+            "instead"
         )
     index = np.arange(n, dtype=np.int64)
     powers = vocab_size ** np.arange(length - 1, -1, -1, dtype=np.int64)

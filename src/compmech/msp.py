@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from compmech.hmm import HMM
+from compmech.resources import require_memory
 
 #: Default tolerance (max-norm) under which two beliefs are treated as the same mixed state.
 DEFAULT_TOL = 1e-9
@@ -235,7 +236,14 @@ def mixed_state_tree(hmm: HMM, depth: int, initial_distribution=None) -> MixedSt
     """
     depth = _check_depth(depth)
     beliefs, probs, parents, tokens = [], [], [], []
-    for level in iter_tree_levels(hmm, depth, initial_distribution):
+    node_bytes = 8 * hmm.num_states + 8 + 8 + 4  # belief, probability, parent, token
+    held = [0]  # bytes of the levels kept so far (read by the level iterator's memory check)
+    levels = iter_tree_levels(hmm, depth, initial_distribution, bytes_held=lambda: held[0])
+    for d, level in enumerate(levels):
+        held[0] += level[1].shape[0] * node_bytes
+        sizes = [p.shape[0] for p in probs[-3:]] + [level[1].shape[0]]
+        if d >= 4 and d < depth:
+            _require_tree_fits(hmm, depth, d, sizes, held[0], node_bytes)
         beliefs.append(level[0])
         probs.append(level[1])
         parents.append(level[2])
@@ -243,10 +251,28 @@ def mixed_state_tree(hmm: HMM, depth: int, initial_distribution=None) -> MixedSt
     return MixedStateTree(tuple(beliefs), tuple(probs), tuple(parents), tuple(tokens))
 
 
-def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None) -> Iterator[tuple]:
+def _require_tree_fits(hmm: HMM, depth: int, d: int, sizes: list[int], held: int,
+                       node_bytes: int) -> None:
+    """Refuse early a tree that clearly cannot fit: if the slowest branching of the last three
+    levels (``sizes``: their word counts, then this level's) went on to ``depth``, would the tree
+    need more than twice the available memory? (The per-level check of :func:`iter_tree_levels`
+    catches the rest.)"""
+    ratio = min(b / max(a, 1) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    n_now, remaining = sizes[-1], depth - d
+    rest = n_now * remaining if ratio == 1 else n_now * ratio * (ratio**remaining - 1) / (ratio - 1)
+    require_memory(held + rest * node_bytes,
+                   f"the mixed-state tree of {hmm.name!r} to depth {depth} (about {rest:.3g} more "
+                   f"words at {ratio:.3g} per word per level)", fraction=2.0)
+
+
+def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None, *,
+                     bytes_held=None) -> Iterator[tuple]:
     """Yield the MSP tree level by level, ``(beliefs, probabilities, parents, tokens)``.
 
-    Only the current level is held, so memory is bounded by the widest level.
+    Only the current level is held, so memory is bounded by the widest level. Before each level is
+    built, its largest possible size (``V`` children per node, plus ``bytes_held()`` bytes the
+    caller keeps) is checked against the available memory: a tree too deep to fit is refused with
+    the estimate, instead of filling the memory.
     """
     depth = _check_depth(depth)
     V, S = hmm.vocab_size, hmm.num_states
@@ -254,8 +280,11 @@ def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None) -> Iterato
     beliefs = _initial_belief(hmm, initial_distribution)[None, :]
     probs = np.ones(1)
     yield beliefs, probs, np.full(1, -1, dtype=np.int64), np.full(1, -1, dtype=np.int32)
-    for _ in range(depth):
+    for d in range(depth):
         N = beliefs.shape[0]
+        held = bytes_held() if bytes_held is not None else 0
+        require_memory(held + N * V * (3 * 8 * S + 24), f"level {d + 1} of the mixed-state tree of "
+                       f"{hmm.name!r} (up to {N * V:,} words)")
         next_probs, children = expand(beliefs, flat, V)
         child_probs = (probs[:, None] * next_probs).reshape(-1)  # (N * V,)
         if (child_probs > 0).all():  # every word continues: no gather needed

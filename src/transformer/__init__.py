@@ -30,7 +30,7 @@ from transformer.registry import (
     token_losses,
 )
 from transformer.runs import Run, load_run
-from transformer.training import TrainingDiverged, TrainResult, train
+from transformer.training import TrainingDiverged, TrainingInterrupted, TrainResult, train
 
 __all__ = [
     "ARCHITECTURES",
@@ -41,6 +41,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "build_eval_set",
     "collect_activations",
     "forward",

@@ -7,8 +7,11 @@ Layout::
     checkpoints/params_{step:08d}.msgpack   parameters at each scheduled step (step 0 = init)
     checkpoints/train_state.msgpack         latest full state (params, optimiser, step) for resume
 
-Every file is written atomically (:mod:`compmech.files`). On a multi-host run only process 0
-writes: a :class:`RunDirectory` opened with ``writer=False`` reads but never writes.
+Every file is written atomically (:mod:`compmech.files`), and ``metrics.jsonl`` one whole line per
+``write``; a reader that meets a torn last line (a hard kill or power loss mid-write) ignores it with
+a warning. A run directory has one writer at a time (:meth:`RunDirectory.lock`, an ``flock`` the
+kernel releases when the process dies). On a multi-host run only process 0 writes: a
+:class:`RunDirectory` opened with ``writer=False`` reads but never writes.
 """
 
 from __future__ import annotations
@@ -16,12 +19,21 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 from flax import serialization
 
-from compmech.files import atomic_write_bytes, atomic_write_text
+from compmech.files import (
+    LOCK_FILE,
+    FileLock,
+    append_line,
+    atomic_write_bytes,
+    atomic_write_text,
+    directory_lock,
+    is_empty_folder,
+)
 from transformer.config import TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -95,11 +107,29 @@ class RunDirectory:
             raise ValueError(f"cannot resume: {err}") from err
 
     def read_metrics(self) -> list[dict]:
-        """The records of ``metrics.jsonl`` (``[]`` when there is none)."""
+        """The records of ``metrics.jsonl`` (``[]`` when there is none).
+
+        A torn last line (the process was killed while appending it) is left out with a warning.
+
+        Raises:
+            ValueError: a line other than the last is not valid JSON (the file is corrupt).
+        """
         if not self.metrics_path.exists():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines()
-                if line.strip()]
+        text = self.metrics_path.read_text()
+        lines = [line for line in text.split("\n") if line.strip()]
+        records = []
+        for k, line in enumerate(lines):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                if k == len(lines) - 1 and not text.endswith("\n"):
+                    warnings.warn(f"{self.metrics_path}: ignoring a torn last line (the writer was "
+                                  "stopped while appending it)", stacklevel=2)
+                    break
+                raise ValueError(f"{self.metrics_path} line {k + 1} is not valid JSON: "
+                                 f"{err.msg}") from err
+        return records
 
     def last_eval(self) -> dict | None:
         """The last metrics record with an evaluation, or ``None``."""
@@ -122,6 +152,14 @@ class RunDirectory:
         return serialization.msgpack_restore(self.state_path.read_bytes())
 
     # ------------------------------------------------------------------------------- writing
+    def lock(self, purpose: str) -> FileLock:
+        """The exclusive writer lock of this run directory (``with run_dir.lock("compmech
+        train"): ...``); a second writer gets :class:`compmech.files.LockBusy` naming this one's
+        pid. A no-op lock for a non-writer."""
+        if not self.writer:
+            return _NoLock()
+        return directory_lock(self.path, purpose, "run directory")
+
     def prepare(self, config: TrainConfig, *, resume: bool, force: bool) -> None:
         """Make the directory ready for a new run (or leave it as it is to resume).
 
@@ -132,14 +170,16 @@ class RunDirectory:
         """
         if resume or not self.writer:
             return
-        if self.path.exists() and any(self.path.iterdir()):
+        if not is_empty_folder(self.path):
             if not force:
                 raise FileExistsError(f"run directory {self.path} already exists; pass --resume to "
                                       "continue it or --force to start over")
             if not self.config_path.exists() and not self.metrics_path.exists():
                 raise ValueError(f"{self.path} is not empty and does not look like a run directory; "
                                  "refusing to delete it")
-            shutil.rmtree(self.path)
+            for child in self.path.iterdir():  # everything but the lock this process holds
+                if child.name != LOCK_FILE:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         self.write_config(config)
 
@@ -148,10 +188,9 @@ class RunDirectory:
             atomic_write_text(self.config_path, config.to_json() + "\n")
 
     def append_metrics(self, record: dict) -> None:
-        """Append one record (one line) to ``metrics.jsonl``."""
+        """Append one record (one line, one ``write``) to ``metrics.jsonl``."""
         if self.writer:
-            with open(self.metrics_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_line(self.metrics_path, json.dumps(record))
 
     def truncate_metrics(self, last_step: int) -> None:
         """Drop the records after ``last_step`` (a resume continues from there)."""
@@ -167,9 +206,21 @@ class RunDirectory:
                                sync=False)
 
     def write_state(self, blob: dict[str, Any]) -> None:
-        """Save the resume state: ``{"state": state dict, "wall_time", "steps", "steps_fixed"}``."""
+        """Save the resume state: ``{"state": state dict, "wall_time", "steps", "steps_fixed",
+        "record", "checkpoint"}`` (``record``: the metrics line of that step, written after the
+        state; ``checkpoint``: whether a parameter checkpoint belongs to that step)."""
         if self.writer:
             atomic_write_bytes(self.state_path, serialization.msgpack_serialize(blob))
+
+
+class _NoLock:
+    """What a non-writer holds instead of a lock."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
 
 
 __all__ = ["CHECKPOINT_DIR", "CONFIG_FILE", "METRICS_FILE", "RunDirectory", "STATE_FILE",

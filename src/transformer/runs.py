@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from compmech.files import FileLock, directory_lock
 from compmech.hmm import HMM
 from transformer import registry
 from transformer.data import with_bos
@@ -47,6 +48,11 @@ class Run:
     @property
     def checkpoint_steps(self) -> list[int]:
         return self.files.checkpoint_steps()
+
+    def lock(self, purpose: str) -> FileLock:
+        """The run directory's exclusive writer lock, for a process that writes into the run
+        (probe, figures); refused with :class:`compmech.files.LockBusy` while training runs."""
+        return directory_lock(self.run_dir, purpose, "run directory")
 
     @property
     def metrics(self) -> list[dict]:

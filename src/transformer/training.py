@@ -10,6 +10,9 @@ own. The file layout is documented in :mod:`transformer.rundir`.
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +33,67 @@ from transformer.rundir import RunDirectory
 from transformer.schedules import checkpoint_schedule, learning_rate
 from transformer.step import TrainState, build_evaluator, cached_train_chunk
 
-#: The full train state (for resume) is rewritten at a checkpoint step at most this often, at
-#: the end, and on Ctrl-C.
-STATE_SAVE_SECONDS = 30.0
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
 BUDGET_MARGIN = 0.03
 
 
 class TrainingDiverged(RuntimeError):
     """The loss or a gradient became NaN/inf; the run directory keeps the last good checkpoints."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT or SIGTERM after saving its state, a checkpoint and a metrics
+    record at the step it reached; ``train(None, run_dir, resume=True)`` continues from there.
+    (A ``KeyboardInterrupt``, so that code that stops on Ctrl-C stops on it too.)
+
+    Attributes:
+        step: the step saved.
+        signum: the signal (``signal.SIGINT`` or ``signal.SIGTERM``).
+        run_dir: the run directory.
+    """
+
+    def __init__(self, step: int, signum: int, run_dir: Path) -> None:
+        self.step, self.signum, self.run_dir = int(step), int(signum), Path(run_dir)
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name} at step {self.step}; state, checkpoint and metrics "
+                         f"saved; continue with: compmech train --out {self.run_dir} --resume")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.step, self.signum, str(self.run_dir)))
+
+
+class StopSignals:
+    """While active (a ``with`` block in the main thread), SIGINT and SIGTERM ask the loop to stop
+    at the end of the running compiled chunk (:attr:`received`); a second signal exits at once
+    (``SystemExit(128 + signum)``; every file already written is complete, since writes are
+    atomic). Outside the main thread it does nothing (signals go to the main thread only)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        if self.received is not None:
+            raise SystemExit(128 + signum)
+        self.received = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
 
 @dataclass
@@ -311,17 +366,27 @@ class Trainer:
         self.last_eval: dict | None = None
         self.pending: list[tuple[jax.Array, int]] = []
         self.train_time, self.train_steps, self.first_call = 0.0, 0, True
-        self.last_state_save = time.perf_counter()
+        self.signals = StopSignals()
         self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step,
                                f"train {setup.hmm.name}")
 
     def _restore(self, template: TrainState) -> tuple[TrainState, float]:
+        """The saved state; completes what a hard kill may have cut short: the metrics line and the
+        parameter checkpoint of the saved step are written after the state, so they are
+        written again here when missing."""
         blob = self.run_dir.read_state()
         state = serialization.from_state_dict(template, blob["state"])
         self.budget.fixed = self.budget.fixed or bool(blob.get("steps_fixed", True))
         if not self.budget.fixed and "steps" in blob:
             self.config = self.config.replace(steps=int(blob["steps"]))
-        self.run_dir.truncate_metrics(int(state.step))
+        step = int(state.step)
+        self.run_dir.truncate_metrics(step)
+        record = json.loads(blob["record"]) if blob.get("record") else None
+        metrics = self.run_dir.read_metrics()
+        if record is not None and (not metrics or metrics[-1]["step"] < step):
+            self.run_dir.append_metrics(record)
+        if blob.get("checkpoint") and step not in self.run_dir.checkpoint_steps():
+            self.run_dir.write_params(step, _to_host(state.params))
         return state, float(blob["wall_time"])
 
     def _replan(self, total: int) -> None:
@@ -351,32 +416,43 @@ class Trainer:
             "eval_seconds": self.eval_cost}
         return self.last_eval
 
-    def save_state(self) -> None:
-        self.last_state_save = time.perf_counter()
+    def save(self, record: dict | None = None, checkpoint: bool = False) -> None:
+        """Persist this step: the resume state first, then the parameter checkpoint (when
+        ``checkpoint``), then the metrics ``record``. A hard kill between any two leaves the
+        state at this step, so the newest checkpoint and the last metrics line never run ahead of
+        it; the state carries the record and the checkpoint flag, and a resume writes what is
+        missing (:meth:`_restore`)."""
         blob = {"state": serialization.to_state_dict(_to_host(self.state)),
                 "wall_time": self.clock.now(), "steps": self.plan.total,
-                "steps_fixed": self.budget.fixed}
+                "steps_fixed": self.budget.fixed,
+                "record": None if record is None else json.dumps(record),
+                "checkpoint": bool(checkpoint)}
         self.run_dir.write_state(blob)
-
-    def save_params(self) -> None:
-        self.run_dir.write_params(self.step, _to_host(self.state.params))
+        if checkpoint:
+            self.run_dir.write_params(self.step, _to_host(self.state.params))
+        if record is not None:
+            self.run_dir.append_metrics(record)
+            self.bar.show(record, self.tokens_per_second())
 
     # ---------------------------------------------------------------------------- the loop
     def run(self) -> TrainResult:
-        """Train from the current step to the plan's end (or the budget's); returns the result."""
+        """Train from the current step to the plan's end (or the budget's); returns the result.
+
+        Raises:
+            TrainingInterrupted: SIGINT or SIGTERM arrived (everything was saved at that step).
+        """
         if self.step == 0:
             self._start()
         else:
             self.last_eval = self.run_dir.last_eval()
         try:
-            while self.step < self.plan.stop:
-                self._advance_to(self.plan.next_boundary(self.step))
-                if self._boundary():
-                    break
-        except KeyboardInterrupt:
-            if self.step > 0:
-                self.save_state()
-            raise
+            with self.signals:
+                while self.step < self.plan.stop:
+                    self._advance_to(self.plan.next_boundary(self.step))
+                    if self.signals.received is not None:
+                        self._stop(self.signals.received)
+                    if self._boundary():
+                        break
         finally:
             self.bar.close()
         return TrainResult(self.run_dir.path, self.config, _to_host(self.state.params), self.step,
@@ -388,9 +464,14 @@ class Trainer:
         record = {"step": 0, "tokens_seen": 0, "wall_time": None, "lr": self.lr_at(0),
                   "train_loss": None, **self.evaluation()}
         record["wall_time"] = self.clock.now()
-        self.run_dir.append_metrics(record)
-        self.save_params()
-        self.save_state()
+        self.save(record, checkpoint=True)
+
+    def _stop(self, signum: int) -> None:
+        """Save everything at the step reached, then raise :class:`TrainingInterrupted`."""
+        record = self._train_record()
+        record["interrupted"] = signal.Signals(signum).name
+        self.save(record, checkpoint=True)
+        raise TrainingInterrupted(self.step, signum, self.run_dir.path)
 
     def _advance_to(self, target: int) -> None:
         """Run compiled chunks until ``target`` steps are done (the last chunk stops there)."""
@@ -412,6 +493,8 @@ class Trainer:
             self.step += done
             self.budget.observe(self.step)
             self.bar.update(done)
+            if self.signals.received is not None:
+                return
 
     def _diverged(self, bad: int) -> None:
         self.run_dir.append_metrics({"step": bad, "tokens_seen": bad * self.config.tokens_per_step,
@@ -426,21 +509,16 @@ class Trainer:
         step, plan = self.step, self.plan
         over = self.budget.exceeded(self.clock.now(), step, plan.total, self.eval_cost)
         final = step == plan.total or over
-        record: dict[str, Any] = {}
+        record: dict[str, Any] | None = None
         if plan.is_log(step) or final:
             record = self._train_record()
-        if over:
-            record["stopped_by_budget"] = True
-        if plan.is_eval(step) or final:
-            record.update(self.evaluation())
-        if record:
-            self.run_dir.append_metrics(record)
-            self.bar.show(record, self.tokens_per_second())
-        if step in plan.checkpoints or over:
-            self.save_params()
-        if step == plan.stop or over or (step in plan.checkpoints and time.perf_counter()
-                                         - self.last_state_save > STATE_SAVE_SECONDS):
-            self.save_state()
+            if over:
+                record["stopped_by_budget"] = True
+            if plan.is_eval(step) or final:
+                record.update(self.evaluation())
+        checkpoint = step in plan.checkpoints or over or step == plan.stop
+        if record is not None or checkpoint:
+            self.save(record, checkpoint)
         if not over and self.budget.ready_to_fix(self.config, step):
             self._fix_budget()
         return over
@@ -462,7 +540,7 @@ class Trainer:
         self.config = self.config.replace(steps=total)
         self.run_dir.write_config(self.config)
         self._replan(total)
-        self.save_state()
+        self.save()
         self.bar.set_total(total)
 
 
@@ -493,9 +571,17 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
     Returns:
         :class:`TrainResult`.
 
+    Interruption: on SIGINT or SIGTERM the running compiled chunk finishes, the state, a parameter
+    checkpoint and a metrics record are written at the step reached, and
+    :class:`TrainingInterrupted` is raised; ``resume=True`` then continues from exactly that step
+    (bitwise as an uninterrupted run). The state is saved at every logged step, so a hard kill loses
+    at most ``log_every`` steps.
+
     Raises:
         FileExistsError: ``workdir`` exists and neither ``resume`` nor ``force`` was given.
+        compmech.files.LockBusy: another process is writing ``workdir``.
         TrainingDiverged: a NaN/inf loss or gradient; earlier checkpoints are kept.
+        TrainingInterrupted: SIGINT or SIGTERM (see above).
         ValueError: inconsistent configuration.
     """
     started = time.perf_counter()
@@ -506,11 +592,12 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
     elif config is None:
         raise ValueError("config is required unless resuming")
     setup = build_setup(config)  # validates everything before touching the disk
-    run_dir.prepare(config, resume=resume, force=force)
-    trainer = Trainer(setup, run_dir, resume=resume, progress=progress, stop_after=stop_after,
-                      started=started)
-    return trainer.run()
+    with run_dir.lock("compmech train"):
+        run_dir.prepare(config, resume=resume, force=force)
+        trainer = Trainer(setup, run_dir, resume=resume, progress=progress,
+                          stop_after=stop_after, started=started)
+        return trainer.run()
 
 
-__all__ = ["Budget", "StepPlan", "TrainResult", "Trainer", "TrainingDiverged", "build_setup",
-           "optimal_loss_nats", "train"]
+__all__ = ["Budget", "StepPlan", "StopSignals", "TrainResult", "Trainer", "TrainingDiverged",
+           "TrainingInterrupted", "build_setup", "optimal_loss_nats", "train"]

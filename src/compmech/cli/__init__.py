@@ -48,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)
-    except (UsageError, ValueError, FileExistsError, FileNotFoundError) as err:
+    except (UsageError, ValueError, OSError) as err:  # OSError: FileExistsError, WriteError, ...
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"compmech: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("compmech: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or training stopped by SIGINT/SIGTERM after saving
+        print(f"compmech: {stop}" if str(stop) else "compmech: interrupted", file=sys.stderr)
+        return int(getattr(stop, "exit_code", 130))
 
 
 __all__ = ["main", "build_parser"]

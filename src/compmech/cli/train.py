@@ -14,6 +14,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError, parse_params
 from compmech.datasets import load_dataset
+from compmech.files import is_empty_folder
 from compmech.hmm import load_hmm
 
 #: Flags that map one-to-one onto ``TrainConfig`` fields.
@@ -159,7 +160,7 @@ def run_train(args: argparse.Namespace) -> int:
         config = None
     else:
         config = build_config(args)
-        if out.exists() and any(out.iterdir()) and not args.force:
+        if not is_empty_folder(out) and not args.force:
             raise UsageError(f"run directory {out} already exists; pass --resume to continue it "
                              "or --force to start over")
     try:

@@ -398,17 +398,25 @@ def make_figures(run_dir, *, force: bool = False, seed: int = 0,
         FileExistsError: the figures folder exists and is not empty, and ``force`` is False.
         FileNotFoundError: no ``probe.json`` (run :func:`compmech.pipeline.probing.analyze_run`
             first).
+        compmech.files.LockBusy: another process is writing the run directory.
     """
     run_dir = Path(run_dir)
     report = load_report(run_dir)
     points_path = run_dir / POINTS_FILE
     if not points_path.is_file():
         raise FileNotFoundError(f"{points_path} not found; run `compmech probe {run_dir}` again")
+    run = load_run(run_dir)
+    with run.lock("compmech figures"):
+        return _make_figures(run, report, run_dir, force=force, seed=seed, progress=progress)
+
+
+def _make_figures(run: Run, report, run_dir: Path, *, force: bool, seed: int,
+                  progress) -> list[Path]:
     out = run_dir / FIGURES_DIR
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite")
     out.mkdir(exist_ok=True)
-    run = load_run(run_dir)
+    points_path = run_dir / POINTS_FILE
     with np.load(points_path) as data:
         arrays = {k: data[k] for k in data.files}
     true = arrays["true"].astype(np.float64)

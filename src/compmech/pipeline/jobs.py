@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compmech.files import atomic_output, to_jsonable, write_json
+from compmech.files import FileLock, LockBusy, atomic_output, to_jsonable, write_json
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
 from compmech.information import entropy_rate
 from compmech.msp import blackwell_sample
@@ -315,7 +315,29 @@ def structure_over_training(run: Run, hook: str, seed: int, max_checkpoints: int
     return per_step, msp, arrays
 
 
+def job_lock(out_dir, name: str) -> FileLock:
+    """The lock of one job (``results/<name>.lock``): held by whoever runs the job, so that two
+    invocations on one folder (or two workers) never run it twice."""
+    folder = Path(out_dir) / RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / f"{name}.lock", "an experiment job", f"job {name!r} of {out_dir}")
+
+
 def run_job(job: Job, out_dir, progress: bool = False) -> JobResult:
+    """Run one job under its lock (:func:`job_lock`); a job another process finished meanwhile is
+    read back, not redone.
+
+    Raises:
+        compmech.files.LockBusy: another process is running this job.
+    """
+    with job_lock(out_dir, job.name):
+        path = result_path(out_dir, job.name)
+        if path.exists():
+            return JobResult.read(path)
+        return _run_job(job, Path(out_dir), progress)
+
+
+def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     """Train one model and analyse it; write ``results/<name>.json`` (and ``.npz`` figure data).
 
     The probe is :func:`compmech.pipeline.probing.analyze_run` on the model's headline hook (the
@@ -326,7 +348,6 @@ def run_job(job: Job, out_dir, progress: bool = False) -> JobResult:
     with ``job.analyse_1d``, that coordinate's 1-D structure over training.
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
     config = TrainConfig.from_dict(job.train_config)
     run_dir = out_dir / RUNS_DIR / job.name
     run = train_or_resume(config, run_dir, progress)
@@ -378,6 +399,10 @@ def run_jobs(jobs: Sequence[Job], out_dir, *, workers: int = 1,
              progress: bool = False) -> JobsOutcome:
     """Run jobs not yet finished (no ``results/<name>.json``), serially or in worker processes.
 
+    Several invocations on one folder share the work: a job another process is running (its lock
+    is held) is left to it and waited for at the end; if that process died without finishing it,
+    this one runs it.
+
     Args:
         jobs: the jobs; names must be unique.
         out_dir: the experiment folder.
@@ -390,7 +415,7 @@ def run_jobs(jobs: Sequence[Job], out_dir, *, workers: int = 1,
         progress: training progress bars (serial mode only).
 
     Returns:
-        :class:`JobsOutcome`.
+        :class:`JobsOutcome` (jobs finished by another invocation count as ``skipped``).
     """
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
@@ -398,7 +423,7 @@ def run_jobs(jobs: Sequence[Job], out_dir, *, workers: int = 1,
     out_dir = Path(out_dir)
     (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     results: dict[str, JobResult] = {}
-    skipped, todo, computed, failed = [], [], [], {}
+    skipped, todo, computed, failed, busy = [], [], [], {}, []
 
     def finished(result: JobResult, now: bool) -> None:
         results[result.name] = result
@@ -406,10 +431,13 @@ def run_jobs(jobs: Sequence[Job], out_dir, *, workers: int = 1,
         if on_result:
             on_result(result)
 
-    def failure(name: str, err: BaseException) -> None:
-        failed[name] = f"{type(err).__name__}: {err}"
+    def failure(job: Job, err: BaseException) -> None:
+        if isinstance(err, LockBusy):
+            busy.append(job)
+            return
+        failed[job.name] = f"{type(err).__name__}: {err}"
         if on_failure:
-            on_failure(name, failed[name])
+            on_failure(job.name, failed[job.name])
 
     for job in jobs:
         path = result_path(out_dir, job.name)
@@ -418,14 +446,25 @@ def run_jobs(jobs: Sequence[Job], out_dir, *, workers: int = 1,
         else:
             todo.append(job)
     if int(workers) <= 1:
-        for job in todo:
-            try:
-                finished(run_job(job, out_dir, progress=progress), now=True)
-            except JOB_ERRORS as err:
-                failure(job.name, err)
+        _run_serially(todo, out_dir, progress, finished, failure)
     else:
         _run_in_pool(todo, out_dir, int(workers), finished, failure)
+    for job in busy:  # another invocation holds these: wait for it, then read (or run) them
+        job_lock(out_dir, job.name).acquire(blocking=True).release()
+        path = result_path(out_dir, job.name)
+        if path.exists():
+            finished(JobResult.read(path), now=False)
+        else:
+            _run_serially([job], out_dir, progress, finished, failure)
     return JobsOutcome({n: results[n] for n in names if n in results}, computed, skipped, failed)
+
+
+def _run_serially(todo: Sequence[Job], out_dir: Path, progress: bool, finished, failure) -> None:
+    for job in todo:
+        try:
+            finished(run_job(job, out_dir, progress=progress), now=True)
+        except (*JOB_ERRORS, LockBusy) as err:
+            failure(job, err)
 
 
 def _run_in_pool(todo: Sequence[Job], out_dir: Path, workers: int, finished, failure) -> None:
@@ -434,12 +473,11 @@ def _run_in_pool(todo: Sequence[Job], out_dir: Path, workers: int, finished, fai
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_job_quiet, job.to_dict(), str(out_dir)): job.name
-                   for job in todo}
+        futures = {pool.submit(_run_job_quiet, job.to_dict(), str(out_dir)): job for job in todo}
         for fut in as_completed(futures):
             try:
                 finished(JobResult.from_dict(fut.result()), now=True)
-            except JOB_ERRORS as err:
+            except (*JOB_ERRORS, LockBusy) as err:
                 failure(futures[fut], err)
 
 
@@ -566,6 +604,7 @@ __all__ = [
     "TrainSummary",
     "config_with",
     "check_manifest",
+    "job_lock",
     "load_figure_data",
     "markdown_table",
     "recipe",

@@ -515,10 +515,21 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
 
     Raises:
         FileExistsError: ``probe.json`` exists and ``force`` is False.
+        compmech.files.LockBusy: another process is writing the run directory.
     """
-    timer = _Timer()
     run = load_run(run_dir)
-    out_path = Path(run_dir) / PROBE_FILE
+    with run.lock("compmech probe"):
+        return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
+                        headline=headline, seed=seed, force=force, split=split,
+                        max_points=max_points, num_sequences=num_sequences, fractal=fractal,
+                        progress=progress)
+
+
+def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
+             max_points, num_sequences, fractal, progress) -> ProbeReport:
+    """:func:`analyze_run` once the run directory is locked."""
+    timer = _Timer()
+    out_path = run_dir / PROBE_FILE
     if out_path.exists() and not force:
         raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
     with timer("data_s"):

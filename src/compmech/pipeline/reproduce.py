@@ -7,6 +7,7 @@ import math
 import time
 from pathlib import Path
 
+from compmech.files import is_empty_folder
 from compmech.pipeline.figures import make_figures
 from compmech.pipeline.probing import CONCAT, ProbeReport, analyze_run
 from compmech.processes import get_process
@@ -74,7 +75,7 @@ def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: 
     """
     config = reproduction_config(name, minutes=minutes, tiny=tiny, seed=seed)
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
+    if not is_empty_folder(out) and not force:
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
     t0 = time.perf_counter()
     train(config, out, force=force, progress=progress)
