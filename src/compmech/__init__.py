@@ -10,6 +10,7 @@ Example:
     (4, 10, 3)
 """
 
+from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
 from compmech.geometry import (
     belief_colors,
     fractal_dimensions,
@@ -51,6 +52,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "HMM",
+    "DimensionFit",
+    "GeometryComparison",
     "MixedStatePresentation",
     "MixedStateTree",
     "PROCESSES",
@@ -61,6 +64,7 @@ __all__ = [
     "blackwell_beliefs",
     "blackwell_sample",
     "block_entropy",
+    "compare_geometry",
     "entropy_rate",
     "enumerate_words",
     "excess_entropy",
