@@ -191,6 +191,11 @@ def test_weights_select_the_measure(mess3):
     assert weighted.num_points == 10_000
     assert weighted.noise_rms == pytest.approx(alone.noise_rms, rel=1e-12)
     assert weighted.extent == alone.extent  # the support of the weights
+    K = min(weighted.scales.shape[0], alone.scales.shape[0])  # the grids' ends follow the subsamples
+    np.testing.assert_array_equal(weighted.scales[:K], alone.scales[:K])
+    for name in ("entropy_true_bits", "entropy_predicted_bits", "box_count_true", "box_count_predicted"):
+        np.testing.assert_allclose(getattr(weighted, name)[:K], getattr(alone, name)[:K], rtol=1e-12,
+                                   err_msg=name)
     assert 1.0 <= weighted.resolution / weighted.noise_rms <= 3.0
     assert compare_geometry(t, p).resolution > 3 * weighted.resolution
 

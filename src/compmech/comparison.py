@@ -414,12 +414,11 @@ def _kernel_distance(s_aa: np.ndarray, s_bb: np.ndarray, s_ab: np.ndarray) -> np
 
 
 # ------------------------------------------------------------------------------------ box entropy
-def _box_statistics(clouds: list[np.ndarray], w: np.ndarray, scales: np.ndarray,
-                    offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Box entropies (bits) and occupied-box counts, each ``(len(clouds), K)``, on grids of side
-    ``eps`` with one origin for all clouds, shifted by ``offset * scales[0]``."""
-    lo = np.min([c.min(axis=0) for c in clouds], axis=0) - offset * scales[0]
-    span = float(np.max([(c.max(axis=0) - lo).max() for c in clouds])) * (1.0 + 1e-12)
+def _box_statistics(clouds: list[np.ndarray], w: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                    scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Box entropies (bits) and occupied-box counts, each ``(len(clouds), K)``, of clouds lying in
+    the box ``[lo, hi]``, on grids of side ``eps`` with the origin ``lo`` (all clouds alike)."""
+    span = float((hi - lo).max()) * (1.0 + 1e-12)
     entropies = np.empty((len(clouds), scales.shape[0]))
     counts = np.empty((len(clouds), scales.shape[0]), dtype=np.int64)
     for i, cloud in enumerate(clouds):
@@ -479,13 +478,15 @@ def _grid(extent: float, floor: float) -> np.ndarray:
 
 def _diameter(X: np.ndarray) -> float:
     """Diameter of a cloud by farthest-point sweeps from its centroid (exact for most shapes, else a
-    lower bound; depends on distances only, so it is the same in any orthonormal basis)."""
-    a = int(np.argmax(((X - X.mean(axis=0)) ** 2).sum(axis=1)))
+    lower bound; it uses distances only, so it is the same in any orthonormal basis)."""
+    norms = (X * X).sum(axis=1)
+    a = X[int(np.argmax(((X - X.mean(axis=0)) ** 2).sum(axis=1)))]
     best = 0.0
-    for _ in range(3):
-        d2 = ((X - X[a]) ** 2).sum(axis=1)
-        a = int(np.argmax(d2))
-        best = max(best, float(d2[a]))
+    for _ in range(3):  # |x - a|^2 = |x|^2 - 2 x.a + |a|^2
+        d2 = norms - 2.0 * tall_matmul(X, a[:, None])[:, 0]
+        k = int(np.argmax(d2))
+        best = max(best, float(((X[k] - a) ** 2).sum()))
+        a = X[k]
     return math.sqrt(best)
 
 
@@ -642,7 +643,14 @@ def compare_geometry(true, predicted, *, weights=None, lyapunov_nats: float | No
     resolution, at_floor = _resolution(scales, distance_predicted <= threshold)
     null_resolution, _ = _resolution(scales, distance_null <= threshold)
 
-    entropies, counts = _box_statistics([Xt, Xp, Xn], w, scales, offset)
+    # One frame for the three clouds from the true cloud and the residuals alone (not from the null's
+    # draw): the null lies within the true cloud's box widened by the largest residual per axis.
+    positive = slice(None) if num_points == N else w > 0
+    bt, bp, bn, bw = Xt[positive], Xp[positive], Xn[positive], w[positive]
+    reach = np.abs(bp - bt).max(axis=0)
+    lo = np.minimum(bt.min(axis=0) - reach, bp.min(axis=0)) - offset * scales[0]
+    hi = np.maximum(bt.max(axis=0) + reach, bp.max(axis=0))
+    entropies, counts = _box_statistics([bt, bp, bn], bw, lo, hi, scales)
     box_resolution, _ = _resolution(scales, np.abs(entropies[2] - entropies[0])
                                     <= ENTROPY_TOLERANCE_BITS)
     correlation = [_correlation_sums(h, K) for h in (h_tt, h_pp, h_nn)]
