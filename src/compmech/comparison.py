@@ -17,6 +17,7 @@ levels of the fractal (tokens of history) that the representation resolves.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
@@ -48,8 +49,9 @@ SATURATED_STEPS = 2
 FIT_MAX_FRACTION = 0.1
 #: A dimension needs fitted scales spanning at least this many decades ("about one decade").
 MIN_FIT_DECADES = 0.9
-#: Random half-splits of the true subsample averaged in the sampling-noise reference.
-NUM_SPLITS = 2
+#: The true subsample is dealt into this many random groups; the sampling-noise reference averages
+#: over all C(8, 4) / 2 = 35 splits into two halves of 4 groups each.
+NUM_GROUPS = 8
 #: Finest grid index.
 MAX_STEPS = LOW_OCTAVES * STEPS_PER_OCTAVE
 
@@ -115,7 +117,7 @@ class GeometryComparison:
         distance_predicted, distance_null: ``(K,)`` kernel distance ``rho(eps)`` in [0, 1] of the
             predicted cloud (of the null model) to the true cloud.
         distance_split: ``(K,)`` sampling-noise reference: ``rho`` between random halves of the
-            true subsample (root-mean of ``|rho^2|`` over ``NUM_SPLITS`` splits).
+            true subsample (root-mean of ``|rho^2|`` over 35 splits, see :func:`compare_geometry`).
         tolerance_curve: ``(K,)`` ``max(tolerance, distance_split)``, the agreement threshold.
         tolerance: the effect-size tolerance on ``rho``.
         resolution: smallest grid scale at which the predicted cloud agrees with the truth there
@@ -364,22 +366,38 @@ def _cross_pairs(X: np.ndarray, Y: np.ndarray, c: np.ndarray | None, extent2: fl
     return _PairHistogram(counts - diag_counts, sums - diag_sums, float(total))
 
 
-def _split_pairs(b: np.ndarray, d2: np.ndarray, c: np.ndarray | None, pairs, labels: np.ndarray):
-    """Histograms ``(AA, BB, AB)`` of the true subsample's pairs for the halves ``labels == 0`` /
-    ``1`` (pair categories ``labels_i + labels_j``: 0 AA, 2 BB, 1 AB)."""
-    category = labels[pairs[0]] + labels[pairs[1]]  # int8
-    weights = None if c is None else c[pairs[0]] * c[pairs[1]]
-    index = category.astype(np.int64)
-    index *= _NUM_BINS
+def _group_kernel_totals(b: np.ndarray, d2: np.ndarray, c: np.ndarray | None, pairs,
+                         groups: np.ndarray, num_groups: int, scales: np.ndarray):
+    """Kernel totals of the true subsample's pairs by group pair: ``T (G, G, K)``, the summed pair
+    weight times ``exp(-d^2 / (2 eps^2))`` over pairs with one point in group ``a`` and one in ``b``
+    (upper triangle ``a <= b`` filled), and the pair weights ``P (G, G)``."""
+    ga, gb = groups[pairs[0]], groups[pairs[1]]
+    index = (np.minimum(ga, gb).astype(np.int64) * num_groups + np.maximum(ga, gb)) * _NUM_BINS
     index += b
-    counts, sums = _binned(index, d2, weights, 3 * _NUM_BINS)
-    mult = np.ones(labels.shape[0]) if c is None else c
-    na, nb = mult[labels == 0], mult[labels == 1]
-    totals = ((na.sum() ** 2 - (na**2).sum()) / 2, (nb.sum() ** 2 - (nb**2).sum()) / 2,
-              na.sum() * nb.sum())
-    return tuple(_PairHistogram(counts[k * _NUM_BINS:(k + 1) * _NUM_BINS],
-                                sums[k * _NUM_BINS:(k + 1) * _NUM_BINS], float(total))
-                 for k, total in zip((0, 2, 1), totals, strict=True))
+    weights = None if c is None else c[pairs[0]] * c[pairs[1]]
+    counts, sums = _binned(index, d2, weights, num_groups**2 * _NUM_BINS)
+    counts = counts.reshape(num_groups, num_groups, _NUM_BINS)
+    sums = sums.reshape(num_groups, num_groups, _NUM_BINS)
+    totals = counts.sum(axis=2)
+    T = np.zeros((num_groups, num_groups, scales.shape[0]))
+    for a, g in zip(*np.triu_indices(num_groups), strict=True):
+        T[a, g] = _kernel_sums(_PairHistogram(counts[a, g], sums[a, g], 1.0), scales)
+    return T, totals
+
+
+def _split_distance(T: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Sampling-noise reference ``(K,)``: ``sqrt(mean |rho^2|)`` over the splits of the groups into
+    two equal halves (group 0 always in the first, so each split is counted once)."""
+    G = P.shape[0]
+    upper = np.triu(np.ones((G, G), dtype=bool))
+    mmd2 = []
+    for rest in itertools.combinations(range(1, G), G // 2 - 1):
+        in_a = np.isin(np.arange(G), (0, *rest))
+        aa, bb = upper & np.outer(in_a, in_a), upper & np.outer(~in_a, ~in_a)
+        ab = upper & (np.outer(in_a, ~in_a) | np.outer(~in_a, in_a))
+        s = [T[m].sum(axis=0) / P[m].sum() for m in (aa, bb, ab)]
+        mmd2.append(np.abs(_normalized_mmd2(*s)))
+    return np.sqrt(np.clip(np.mean(mmd2, axis=0), 0.0, 1.0))
 
 
 def _scale_bins(num_scales: int) -> np.ndarray:
@@ -535,9 +553,11 @@ def compare_geometry(true, predicted, *, weights=None, lyapunov_nats: float | No
 
     **Agreement and resolution.** The predicted cloud agrees with the truth at ``eps`` iff
     ``rho_pred(eps) <= max(tolerance, rho_split(eps))``; ``rho_split`` (``distance_split``) is the
-    distance between two random halves of the true subsample, root-mean of ``|rho^2|`` over
-    ``NUM_SPLITS`` splits: how far another sample of the theory's measure would be, i.e.
-    differences the sample cannot resolve. ``resolution`` is the smallest grid scale at which the
+    distance between two random halves of the true subsample: the subsample is dealt into 8 random
+    groups and ``rho_split = sqrt(mean |rho^2|)`` over the 35 splits into 4 + 4 groups (all from one
+    pass over the pairs). It is how far another sample of the theory's measure would be, i.e.
+    differences the sample cannot resolve (halves are noisier than the full sample, so it errs
+    towards agreement by up to ~sqrt 2). ``resolution`` is the smallest grid scale at which the
     predicted cloud agrees there *and at every larger scale* (``None`` if it disagrees at the
     extent). With the default tolerance 0.1 (smoothed densities within ~10% in relative L2 norm),
     isotropic Gaussian noise of standard deviation ``sigma`` per axis gives ``resolution`` between
@@ -632,13 +652,10 @@ def compare_geometry(true, predicted, *, weights=None, lyapunov_nats: float | No
     saturated = np.flatnonzero((distance_predicted >= SATURATED) & (distance_null >= SATURATED))
     K = scales.shape[0] if saturated.size == 0 else min(scales.shape[0], saturated[0] + SATURATED_STEPS + 1)
     scales, distance_predicted, distance_null = scales[:K], distance_predicted[:K], distance_null[:K]
-    split_mmd2 = []
-    for _ in range(NUM_SPLITS):
-        labels = np.zeros(unique.shape[0], dtype=np.int8)
-        labels[rng.permutation(unique.shape[0])[: unique.shape[0] // 2]] = 1
-        aa, bb, ab = _split_pairs(b_tt, d2_tt, c, pairs, labels)
-        split_mmd2.append(np.abs(_normalized_mmd2(*(_kernel_sums(h, scales) for h in (aa, bb, ab)))))
-    distance_split = np.sqrt(np.clip(np.mean(split_mmd2, axis=0), 0.0, 1.0))
+    num_groups = NUM_GROUPS if unique.shape[0] >= 8 * NUM_GROUPS else 2
+    groups = (rng.permutation(unique.shape[0]) % num_groups).astype(np.int8)
+    distance_split = _split_distance(*_group_kernel_totals(b_tt, d2_tt, c, pairs, groups, num_groups,
+                                                           scales))
     threshold = np.maximum(tolerance, distance_split)
     resolution, at_floor = _resolution(scales, distance_predicted <= threshold)
     null_resolution, _ = _resolution(scales, distance_null <= threshold)
