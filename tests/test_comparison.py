@@ -17,6 +17,7 @@ from compmech.comparison import _resolution, compare_geometry, plane_basis, plan
 from compmech.geometry import tangent_basis
 
 N = 30_000
+FAST = 1500  # pair subsample for tests that do not calibrate the resolution
 CANTOR_DIMENSION = math.log(2) / math.log(3)
 
 
@@ -85,7 +86,7 @@ def test_resolution_is_the_smallest_scale_with_agreement_at_all_larger_scales():
 
 # ------------------------------------------------------------------------ synthetic resolutions
 def test_identical_clouds_are_resolved_down_to_the_bottom_of_the_grid(mess3):
-    res = compare_geometry(mess3, mess3, lyapunov_nats=-0.5)
+    res = compare_geometry(mess3, mess3, lyapunov_nats=-0.5, max_pair_points=FAST)
     assert res.resolution == res.scales[-1] and res.resolution_at_floor
     assert res.noise_rms == 0 and res.off_plane_rms < 1e-12
     assert res.distance_predicted.max() < 1e-6  # round-off of the pair sums
@@ -115,7 +116,7 @@ def test_resolution_grows_with_the_noise_and_stays_within_1_to_3_noise_rms(noisy
 
 def test_a_different_mess3_disagrees_at_every_scale_below_the_extent(mess3):
     other = compmech.blackwell_beliefs(compmech.get_process("mess3", x=0.15, alpha=0.6), N, seed=1)
-    res = compare_geometry(mess3, other)
+    res = compare_geometry(mess3, other, max_pair_points=FAST)
     assert res.resolution is None or res.resolution >= res.extent * (1 - 1e-12)
     assert not res.agrees[1:].any()
     assert res.dimension_true is None and res.dimension_predicted is None
@@ -133,7 +134,7 @@ def test_a_permuted_cloud_has_the_true_geometry_although_its_null_model_does_not
     # Every predicted point is another true point: per-point errors as large as the cloud, yet the
     # predicted measure is the true one; the null model spreads the same residuals at random.
     predicted = mess3[np.random.default_rng(2).permutation(N)]
-    res = compare_geometry(mess3, predicted)
+    res = compare_geometry(mess3, predicted, max_pair_points=FAST)
     assert res.noise_rms > 0.3 * res.extent
     assert res.resolution < 0.01 * res.extent
     assert res.null_resolution is None or res.null_resolution > 0.3 * res.extent
@@ -174,8 +175,8 @@ def test_no_dimension_when_less_than_a_decade_lies_above_the_resolution(noisy_me
 def test_uniform_weights_give_the_unweighted_result(mess3):
     t = mess3[:10_000]
     p = t + in_plane_noise(10_000, 0.01)
-    plain = compare_geometry(t, p, seed=3).as_dict()
-    weighted = compare_geometry(t, p, weights=np.full(10_000, 0.37), seed=3).as_dict()
+    plain = compare_geometry(t, p, seed=3, max_pair_points=FAST).as_dict()
+    weighted = compare_geometry(t, p, weights=np.full(10_000, 0.37), seed=3, max_pair_points=FAST).as_dict()
     assert plain.keys() == weighted.keys()
     for key, value in plain.items():
         if isinstance(value, list):
@@ -213,8 +214,8 @@ def test_integer_weights_are_multiplicities(mess3):
     t = mess3[:8000]
     p = t + in_plane_noise(8000, 0.01)
     k = np.random.default_rng(7).integers(1, 4, 8000)
-    weighted = compare_geometry(t, p, weights=k)
-    repeated = compare_geometry(np.repeat(t, k, axis=0), np.repeat(p, k, axis=0))
+    weighted = compare_geometry(t, p, weights=k, max_pair_points=FAST)
+    repeated = compare_geometry(np.repeat(t, k, axis=0), np.repeat(p, k, axis=0), max_pair_points=FAST)
     assert weighted.noise_rms == pytest.approx(repeated.noise_rms, rel=1e-12)
     K = min(weighted.scales.shape[0], repeated.scales.shape[0])
     for name in ("entropy_true_bits", "entropy_predicted_bits", "box_count_true", "box_count_predicted"):
@@ -227,7 +228,7 @@ def test_integer_weights_are_multiplicities(mess3):
 
 def test_levels_resolved_is_log_resolution_over_the_top_exponent(noisy_mess3, mess3):
     lam = -0.62
-    res = compare_geometry(mess3, mess3 + in_plane_noise(N, 0.01), lyapunov_nats=lam)
+    res = compare_geometry(mess3, mess3 + in_plane_noise(N, 0.01), lyapunov_nats=lam, max_pair_points=FAST)
     assert res.levels_resolved == pytest.approx(math.log(res.resolution) / lam, rel=1e-12)
     assert res.levels_resolved > 0 and res.lyapunov_nats == lam
     assert noisy_mess3[0.01].levels_resolved is None and noisy_mess3[0.01].lyapunov_nats is None
@@ -265,8 +266,8 @@ def test_a_rotated_plane_with_its_normal_gives_the_same_comparison(mess3):
     Q, _ = np.linalg.qr(np.random.default_rng(6).normal(size=(3, 3)))
     r = np.ones(3) @ Q
     lifted = p @ Q + 0.05 * r / np.linalg.norm(r)
-    rotated = compare_geometry(t @ Q, lifted, normal=r)
-    plain = compare_geometry(t, p)
+    rotated = compare_geometry(t @ Q, lifted, normal=r, max_pair_points=FAST)
+    plain = compare_geometry(t, p, max_pair_points=FAST)
     assert rotated.off_plane_rms == pytest.approx(0.05, rel=1e-9)
     assert rotated.noise_rms == pytest.approx(plain.noise_rms, rel=1e-9)
     assert rotated.resolution == pytest.approx(plain.resolution, rel=1e-12)
