@@ -11,6 +11,7 @@ Example:
 """
 
 from compmech._version import __version__ as __version__
+from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
 from compmech.geometry import (
     belief_colors,
     fractal_dimensions,
@@ -50,6 +51,8 @@ from compmech.processes import PROCESSES, get_process, process_parameters
 
 __all__ = [
     "HMM",
+    "DimensionFit",
+    "GeometryComparison",
     "MixedStatePresentation",
     "MixedStateTree",
     "PROCESSES",
@@ -60,6 +63,7 @@ __all__ = [
     "blackwell_beliefs",
     "blackwell_sample",
     "block_entropy",
+    "compare_geometry",
     "entropy_rate",
     "enumerate_words",
     "excess_entropy",

@@ -185,10 +185,14 @@ def _normalized(X: np.ndarray) -> np.ndarray:
 def _box_occupation(U: np.ndarray, eps: float, w: np.ndarray) -> np.ndarray:
     """Mass of each occupied grid box of side ``eps`` for points ``U`` in [0, 1]^d (weights ``w``)."""
     n_side = int(np.floor(1.0 / eps)) + 1
-    cells = np.minimum(np.floor(U / eps).astype(np.int64), n_side - 1)
+    cells = (U * (1.0 / eps)).astype(np.int64)  # U >= 0: truncation is the floor
+    np.minimum(cells, n_side - 1, out=cells)
     N, d = U.shape
     if d * np.log2(n_side) < 62:  # one int64 id per box
-        ids = cells @ (n_side ** np.arange(d, dtype=np.int64))
+        ids = cells[:, d - 1].copy()
+        for axis in range(d - 2, -1, -1):  # Horner: sum_a cells[:, a] n_side^a (no integer matmul)
+            ids *= n_side
+            ids += cells[:, axis]
         if n_side**d <= 8 * N:  # few boxes: count directly, O(N)
             mass = np.bincount(ids, weights=w, minlength=n_side**d)
             return mass[mass > 0]
