@@ -3,6 +3,18 @@
 File format (``numpy.load`` reads it): ``tokens`` ``(N, L)`` int32, ``beliefs`` ``(N, L, S)``
 float32 (the belief **after** each token), and ``metadata``, a JSON string with the process, its
 parameters and transition matrices, the seed, the chunk layout and the package version.
+
+For a GHMM the beliefs are its signed beliefs on the plane ``eta r = 1`` (``r`` is in
+``metadata["hmm"]["right_eigenvector"]``). With ``generate_dataset(..., factors=True)`` a mixture
+or product (built by :mod:`compmech.compose`) also stores its factored beliefs, aligned like
+``beliefs`` and float32, and lists their names in ``metadata["factor_arrays"]``:
+
+* mixture of ``K`` components: ``component_posterior`` ``(N, L, K)``,
+  ``P(component k | x_1..x_t)``, and ``component_beliefs_<k>`` ``(N, L, S_k)``, component ``k``'s
+  belief (NaN where its posterior is 0);
+* product of ``F`` factors: ``factor_beliefs_<f>`` ``(N, L, S_f)``, factor ``f``'s belief.
+
+The arrays that every file has keep their format.
 """
 
 from __future__ import annotations
@@ -18,7 +30,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from compmech.hmm import HMM
+from compmech.compose import factor_array_names, factor_arrays
+from compmech.hmm import Process
 from compmech.inference import sample
 
 #: Tokens per generated chunk; memory stays bounded by a few chunks whatever N and L are.
@@ -59,7 +72,7 @@ def _chunks(num_sequences: int, seq_len: int) -> Iterator[_Chunk]:
                 yield _Chunk(n, 1, t, min(CHUNK_TOKENS, seq_len - t))
 
 
-def iterate_samples(hmm: HMM, num_sequences: int, seq_len: int, seed: int):
+def iterate_samples(hmm: Process, num_sequences: int, seq_len: int, seed: int):
     """Yield ``(chunk, tokens, beliefs)`` covering ``num_sequences`` sequences of ``seq_len``.
 
     Chunk ``k`` is sampled with the key ``fold_in(key(seed), k)``; a long sequence split over
@@ -75,21 +88,24 @@ def iterate_samples(hmm: HMM, num_sequences: int, seq_len: int, seed: int):
         yield chunk, out.tokens, out.beliefs
 
 
-def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out: str | os.PathLike,
-                     *, force: bool = False, progress: bool = False) -> Path:
+def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
+                     out: str | os.PathLike, *, force: bool = False, progress: bool = False,
+                     factors: bool = False) -> Path:
     """Sample a dataset and stream it to ``out`` (an ``.npz``) without holding it in memory.
 
     The file is written under a temporary name and moved into place at the end, so an existing
     file is never left half-written; it is replaced only with ``force=True``.
 
     Args:
-        hmm: the process.
+        hmm: the process (HMM or GHMM).
         num_sequences: ``N``.
         seq_len: ``L``.
         seed: integer seed (same seed, same bytes).
         out: destination path.
         force: overwrite an existing file.
         progress: show a progress bar on stderr.
+        factors: also store the factored beliefs of a mixture or product (see the module
+            docstring); tokens and beliefs are the same bytes as without.
 
     Returns:
         The path written.
@@ -102,22 +118,31 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
+    if factors and hmm.structure is None:
+        raise ValueError(f"factors=True needs a mixture or product process; {hmm.name!r} has no "
+                         "factors (build it with compmech.mixture or compmech.product)")
     N, L, S = int(num_sequences), int(seq_len), hmm.num_states
     metadata = _metadata(hmm, N, L, int(seed))
+    members = [
+        ("tokens", (N, L), np.int32, lambda t, b: t),
+        ("beliefs", (N, L, S), np.float32, lambda t, b: b),
+    ]
+    if factors:
+        metadata["factor_arrays"] = factor_array_names(hmm)
+        for name, shape in _factor_shapes(hmm, N, L).items():
+            members.append((name, shape, np.float32,
+                            lambda t, b, name=name: factor_arrays(hmm, b)[name]))
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
     try:
-        with _progress_bar(2 * N * L, progress) as bar, zipfile.ZipFile(
+        with _progress_bar(len(members) * N * L, progress) as bar, zipfile.ZipFile(
             tmp_name, "w", compression=zipfile.ZIP_STORED, allowZip64=True
         ) as archive:
-            # Two passes regenerate the same chunks (cheaper than buffering one array on disk).
-            for name, shape, dtype, pick in (
-                ("tokens", (N, L), np.int32, lambda t, b: t),
-                ("beliefs", (N, L, S), np.float32, lambda t, b: b),
-            ):
+            # One pass per array regenerates the same chunks (cheaper than buffering on disk).
+            for name, shape, dtype, pick in members:
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                     _write_npy_header(member, shape, dtype)
                     for chunk, tokens, beliefs in iterate_samples(hmm, N, L, seed):
@@ -151,11 +176,20 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise ValueError(f"dataset {path} is not a readable .npz file: {err}") from err
 
 
-def _metadata(hmm: HMM, N: int, L: int, seed: int) -> dict[str, Any]:
+def _factor_shapes(hmm: Process, N: int, L: int) -> dict[str, tuple]:
+    structure = hmm.structure
+    sizes = [(N, L, n) for n in structure.num_states]
+    if structure.kind == "mixture":
+        sizes = [(N, L, structure.num_factors), *sizes]
+    return dict(zip(factor_array_names(hmm), sizes, strict=True))
+
+
+def _metadata(hmm: Process, N: int, L: int, seed: int) -> dict[str, Any]:
     from compmech import __version__
 
     return {
         "process": hmm.name,
+        "kind": hmm.kind,
         "params": dict(hmm.params),
         "hmm": hmm.to_dict(),
         "transition_matrices": hmm.transition_matrices.tolist(),
