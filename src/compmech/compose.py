@@ -56,7 +56,8 @@ from compmech.hmm import (
     register_spec_kind,
     zero_tolerance,
 )
-from compmech.inference import enumerate_words, filter_beliefs
+from compmech.inference import MAX_ENUMERATED_WORDS, filter_beliefs
+from compmech.msp import mixed_state_tree
 from compmech.processes import CATALOGUE, get_process
 
 #: A GHMM's enumerated block probabilities at or below this count as zero in a Markov approximation.
@@ -335,9 +336,7 @@ def markov_approximation(process: Process, order: int, name: str | None = None) 
     if drift > 1e-9:
         raise ValueError(f"markov_approximation needs a process started from a stationary vector; "
                          f"{process.name!r} starts {drift:.3g} away from one")
-    _, probs = enumerate_words(process, k + 1)
-    tol = 0.0 if process.kind == "hmm" else BLOCK_ZERO_TOL
-    blocks = np.where(probs > tol, probs, 0.0).reshape(V**k, V)  # rows: context, cols: next token
+    blocks = _block_probabilities(process, k + 1).reshape(V**k, V)  # rows: context, cols: token
     context_probs = blocks.sum(axis=1)
     keep = np.flatnonzero(context_probs > 0)
     index = np.full(V**k, -1, dtype=np.int64)
@@ -358,6 +357,21 @@ def markov_approximation(process: Process, order: int, name: str | None = None) 
                params={"process": process.name, "params": dict(process.params), "order": k},
                state_names=_context_names(keep, k, process.token_names),
                token_names=process.token_names)
+
+
+def _block_probabilities(process: Process, length: int) -> np.ndarray:
+    """``(V**length,)`` ``P(w)`` of every word in lexicographic order, from the mixed-state tree
+    (words the tree drops, of probability zero, stay 0; GHMM round-off below
+    :data:`BLOCK_ZERO_TOL` is set to 0)."""
+    V = process.vocab_size
+    if V**length > MAX_ENUMERATED_WORDS:
+        raise ValueError(f"{V}^{length} blocks is more than {MAX_ENUMERATED_WORDS}; use a lower order")
+    tree = mixed_state_tree(process, length)
+    index = tree.words(length).astype(np.int64) @ (V ** np.arange(length - 1, -1, -1, dtype=np.int64))
+    probs = np.zeros(V**length)
+    probs[index] = tree.probabilities[length]
+    tol = 0.0 if process.kind == "hmm" else BLOCK_ZERO_TOL
+    return np.where(probs > tol, probs, 0.0)
 
 
 def _context_names(contexts: np.ndarray, k: int, token_names) -> list[str]:
