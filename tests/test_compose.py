@@ -376,14 +376,16 @@ def test_dataset_with_factored_beliefs(tmp_path, monkeypatch, build, n, length):
     meta = json.loads(str(a["metadata"]))
     reference = compmech.factored_beliefs(process, a["tokens"])
     np.testing.assert_allclose(a["beliefs"], reference.beliefs, atol=2e-6)  # aligned, carried
-    stored = [a[name] for name in meta["factor_arrays"]]
-    expected = list(reference.factor_beliefs)
-    if reference.component_posterior is not None:
-        expected = [reference.component_posterior, *expected]
-    assert len(stored) == len(expected)
-    for got, want in zip(stored, expected, strict=True):
-        assert got.dtype == np.float32 and got.shape == want.shape
-        np.testing.assert_allclose(got, want, atol=2e-6)
+    if reference.component_posterior is not None:  # the documented names
+        expected = {"component_posterior": reference.component_posterior,
+                    **{f"component_beliefs_{k}": v for k, v in enumerate(reference.factor_beliefs)}}
+    else:
+        expected = {f"factor_beliefs_{f}": v for f, v in enumerate(reference.factor_beliefs)}
+    assert sorted(meta["factor_arrays"]) == sorted(expected)
+    assert set(a.files) == {"tokens", "beliefs", "metadata", *expected}
+    for name, want in expected.items():
+        assert a[name].dtype == np.float32 and a[name].shape == want.shape
+        np.testing.assert_allclose(a[name], want, atol=2e-6)
 
 
 def test_dataset_factors_need_a_composed_process(tmp_path):

@@ -453,13 +453,14 @@ def test_million_token_filtering_is_stable():
     np.testing.assert_allclose(f.beliefs @ g.right_eigenvector, 1.0, atol=1e-12)
     reference, boundaries = _chunked_log_probability(g.transition_matrices, g.initial_distribution,
                                                      g.right_eigenvector, tokens)
-    assert abs(f.log_probability - reference) < 1e-9 * abs(reference)
+    # float64 round-off of ~1.4e6 nats summed over 10^6 steps is ~1e-8; float32 would be ~1e-5
+    assert abs(f.log_probability - reference) < 1e-6
     np.testing.assert_allclose(f.beliefs[999::1000], boundaries, atol=1e-9)
     # chain rule: log P = sum_t log P(x_t | x_<t)
     predictive = np.concatenate([g.initial_distribution @ g.emission_probabilities[None, :],
                                  f.next_token_probs[:-1]])
     chain = np.log(predictive[np.arange(L), tokens]).sum()
-    assert abs(chain - f.log_probability) < 1e-9 * abs(reference)
+    assert abs(chain - f.log_probability) < 1e-6
 
 
 # ------------------------------------------------------------------------------------ geometry
