@@ -19,8 +19,8 @@ Both types share one interface, so every theory function takes either: ``transit
 ``stationary_distribution``, ``is_ergodic``, ``is_unifilar``, ``name``, ``params``,
 ``state_names``, ``token_names``, ``structure`` (how a mixture or product was composed, else
 ``None``), ``kind``, ``with_initial_distribution`` and ``to_dict``. :func:`normaliser` tells the
-kernels whether to normalise beliefs by their sum (``r = 1``: the classical code path, kept
-bitwise) or by ``eta r``.
+kernels whether to normalise beliefs by their sum (an HMM: the classical code path, kept bitwise)
+or by ``eta r`` (a GHMM).
 
 JSON: :func:`load_hmm` reads one object whose ``kind`` is ``"hmm"`` (the default: files without
 ``kind`` load as classical HMMs exactly as before), ``"ghmm"``, or a composition spec
@@ -479,10 +479,10 @@ Process = HMM | GHMM
 
 
 def normaliser(process: Process) -> np.ndarray | None:
-    """``None`` when ``r = 1`` (beliefs are normalised by their sum: the classical code path,
-    bitwise unchanged), else the ``(S,)`` right eigenvector ``r`` (normalise by ``eta r``)."""
-    r = process.right_eigenvector
-    return None if process.kind == "hmm" or bool((r == 1.0).all()) else r
+    """``None`` for a classical HMM (``r = 1``: beliefs are normalised by their sum, the classical
+    code path, bitwise unchanged), else the GHMM's ``(S,)`` right eigenvector ``r`` (normalise by
+    ``eta r``, with the GHMM zero tolerance; also when ``r`` happens to be all ones)."""
+    return None if process.kind == "hmm" else process.right_eigenvector
 
 
 def zero_tolerance(process: Process) -> float:

@@ -9,8 +9,8 @@ Alignment: for input tokens ``x_1 .. x_L`` the belief at position ``t`` (0-based
 the belief **after** seeing ``x_1 .. x_t``; it gives the distribution of ``x_{t+1}``.
 
 Every function takes a classical :class:`~compmech.hmm.HMM` or a :class:`~compmech.hmm.GHMM`.
-Beliefs are normalised by ``eta T[x] r`` with ``r`` the right eigenvector; when ``r = 1`` (every
-HMM) the kernels take the classical path (normalise by the sum), bitwise unchanged. For a GHMM a
+Beliefs are normalised by ``eta T[x] r`` with ``r`` the right eigenvector; for an HMM (``r = 1``)
+the kernels take the classical path (normalise by the sum), bitwise unchanged. For a GHMM a
 conditional probability at or below :data:`~compmech.hmm.GHMM_ZERO_TOL` counts as zero (an
 impossible token), and the sampler clips signed round-off below zero.
 """
