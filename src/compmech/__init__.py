@@ -2,6 +2,11 @@
 
 Light at import: numpy and JAX only (no flax, optax or scikit-learn).
 
+Processes are classical :class:`HMM` s or generalized :class:`GHMM` s (signed matrices, quantum and
+post-quantum processes); every theory function takes either. :func:`mixture`, :func:`product` and
+:func:`markov_approximation` compose processes; :func:`load_hmm` (alias :func:`load_process`) reads
+any of them, or a composition spec, from JSON, and :func:`process_from_dict` from a dict.
+
 Example:
     >>> import compmech
     >>> hmm = compmech.get_process("mess3")
@@ -12,15 +17,39 @@ Example:
 
 from compmech._version import __version__ as __version__
 from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
+from compmech.compose import (
+    FactoredBeliefs,
+    factor_beliefs,
+    factored_beliefs,
+    joint_tokens,
+    markov_approximation,
+    mixture,
+    product,
+    product_tokens,
+    resolve_process,
+)
 from compmech.geometry import (
     belief_colors,
+    belief_plane_basis,
+    belief_plane_coordinates,
+    belief_plane_projection,
     fractal_dimensions,
     kaplan_yorke_dimension,
     lyapunov_spectrum,
     pca_projection,
     simplex_projection,
 )
-from compmech.hmm import HMM, load_hmm, save_hmm
+from compmech.hmm import (
+    GHMM,
+    HMM,
+    Composition,
+    Process,
+    change_basis,
+    load_hmm,
+    load_process,
+    process_from_dict,
+    save_hmm,
+)
 from compmech.inference import (
     Filtered,
     Samples,
@@ -47,39 +76,65 @@ from compmech.msp import (
     mixed_state_presentation,
     mixed_state_tree,
 )
-from compmech.processes import PROCESSES, get_process, process_parameters
+from compmech.processes import (
+    CATALOGUE,
+    GENERALIZED_PROCESSES,
+    PROCESSES,
+    get_process,
+    process_parameters,
+)
 
 __all__ = [
+    "CATALOGUE",
+    "GENERALIZED_PROCESSES",
+    "GHMM",
     "HMM",
     "DimensionFit",
     "GeometryComparison",
+    "Composition",
+    "FactoredBeliefs",
     "MixedStatePresentation",
     "MixedStateTree",
     "PROCESSES",
     "Filtered",
+    "Process",
     "Samples",
     "all_words",
     "belief_colors",
+    "belief_plane_basis",
+    "belief_plane_coordinates",
+    "belief_plane_projection",
     "blackwell_beliefs",
     "blackwell_sample",
     "block_entropy",
     "compare_geometry",
+    "change_basis",
     "entropy_rate",
     "enumerate_words",
     "excess_entropy",
+    "factor_beliefs",
+    "factored_beliefs",
     "filter_beliefs",
     "fractal_dimensions",
     "get_process",
+    "joint_tokens",
     "kaplan_yorke_dimension",
     "load_hmm",
+    "load_process",
     "log_probability",
     "lyapunov_spectrum",
+    "markov_approximation",
     "mixed_state_presentation",
     "mixed_state_tree",
+    "mixture",
     "myopic_entropy",
     "optimal_cross_entropy_nats",
     "pca_projection",
+    "process_from_dict",
     "process_parameters",
+    "product",
+    "product_tokens",
+    "resolve_process",
     "sample",
     "save_hmm",
     "simplex_projection",

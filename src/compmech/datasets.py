@@ -3,11 +3,24 @@
 File format (``numpy.load`` reads it): ``tokens`` ``(N, L)`` int32, ``beliefs`` ``(N, L, S)``
 float32 (the belief **after** each token), and ``metadata``, a JSON string with the process, its
 parameters and transition matrices, the seed, the chunk layout and the package version.
+
+For a GHMM the beliefs are its signed beliefs on the plane ``eta r = 1`` (``r`` is in
+``metadata["hmm"]["right_eigenvector"]``). With ``generate_dataset(..., factors=True)`` a mixture
+or product (built by :mod:`compmech.compose`) also stores its factored beliefs, aligned like
+``beliefs`` and float32, and lists their names in ``metadata["factor_arrays"]``:
+
+* mixture of ``K`` components: ``component_posterior`` ``(N, L, K)``,
+  ``P(component k | x_1..x_t)``, and ``component_beliefs_<k>`` ``(N, L, S_k)``, component ``k``'s
+  belief (NaN where its posterior is 0);
+* product of ``F`` factors: ``factor_beliefs_<f>`` ``(N, L, S_f)``, factor ``f``'s belief.
+
+The arrays that every file has keep their format.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from collections.abc import Iterator
@@ -18,8 +31,9 @@ import jax
 import numpy as np
 
 from compmech._version import __version__
+from compmech.compose import factor_array_names, factor_arrays
 from compmech.files import atomic_output
-from compmech.hmm import HMM
+from compmech.hmm import Process
 from compmech.inference import sample
 from compmech.resources import require_disk
 
@@ -61,7 +75,7 @@ def _chunks(num_sequences: int, seq_len: int) -> Iterator[_Chunk]:
                 yield _Chunk(n, 1, t, min(CHUNK_TOKENS, seq_len - t))
 
 
-def iterate_samples(hmm: HMM, num_sequences: int, seq_len: int, seed: int):
+def iterate_samples(hmm: Process, num_sequences: int, seq_len: int, seed: int):
     """Yield ``(chunk, tokens, beliefs)`` covering ``num_sequences`` sequences of ``seq_len``.
 
     Chunk ``k`` is sampled with the key ``fold_in(key(seed), k)``; a long sequence split over
@@ -77,8 +91,9 @@ def iterate_samples(hmm: HMM, num_sequences: int, seq_len: int, seed: int):
         yield chunk, out.tokens, out.beliefs
 
 
-def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out: str | os.PathLike,
-                     *, force: bool = False, progress: bool = False) -> Path:
+def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
+                     out: str | os.PathLike, *, force: bool = False, progress: bool = False,
+                     factors: bool = False) -> Path:
     """Sample a dataset and stream it to ``out`` (an ``.npz``) without holding it in memory.
 
     The file is written under a temporary name and moved into place at the end, so an existing
@@ -86,13 +101,15 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
     cannot fit on the disk is refused before any work, with the estimate in the message.
 
     Args:
-        hmm: the process.
+        hmm: the process (HMM or GHMM).
         num_sequences: ``N``.
         seq_len: ``L``.
         seed: integer seed (same seed, same bytes).
         out: destination path.
         force: overwrite an existing file.
         progress: show a progress bar on stderr.
+        factors: also store the factored beliefs of a mixture or product (see the module
+            docstring); tokens and beliefs are the same bytes as without.
 
     Returns:
         The path written.
@@ -111,17 +128,26 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
+    if factors and hmm.structure is None:
+        raise ValueError(f"factors=True needs a mixture or product process; {hmm.name!r} has no "
+                         "factors (build it with compmech.mixture or compmech.product)")
     N, L, S = int(num_sequences), int(seq_len), hmm.num_states
-    require_disk(out, dataset_bytes(N, L, S), f"generating {N * L:,} tokens with beliefs")
     metadata = _metadata(hmm, N, L, int(seed))
-    with atomic_output(out) as fh, _progress_bar(2 * N * L, progress) as bar, zipfile.ZipFile(
-        fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True
-    ) as archive:
-        # Two passes regenerate the same chunks (cheaper than buffering one array on disk).
-        for name, shape, dtype, pick in (
-            ("tokens", (N, L), np.int32, lambda t, b: t),
-            ("beliefs", (N, L, S), np.float32, lambda t, b: b),
-        ):
+    members = [
+        ("tokens", (N, L), np.int32, lambda t, b: t),
+        ("beliefs", (N, L, S), np.float32, lambda t, b: b),
+    ]
+    if factors:
+        metadata["factor_arrays"] = factor_array_names(hmm)
+        for name, shape in _factor_shapes(hmm, N, L).items():
+            members.append((name, shape, np.float32,
+                            lambda t, b, name=name: factor_arrays(hmm, b)[name]))
+    needed = sum(math.prod(shape) * np.dtype(dtype).itemsize for _, shape, dtype, _ in members)
+    require_disk(out, needed + 65_536, f"generating {N * L:,} tokens with beliefs")
+    with atomic_output(out) as fh, _progress_bar(len(members) * N * L, progress) as bar, \
+            zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        # One pass per array regenerates the same chunks (cheaper than buffering on disk).
+        for name, shape, dtype, pick in members:
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                 _write_npy_header(member, shape, dtype)
                 for chunk, tokens, beliefs in iterate_samples(hmm, N, L, seed):
@@ -132,13 +158,7 @@ def generate_dataset(hmm: HMM, num_sequences: int, seq_len: int, seed: int, out:
     return out
 
 
-def dataset_bytes(num_sequences: int, seq_len: int, num_states: int) -> int:
-    """Size in bytes of a dataset file: int32 tokens and float32 beliefs (plus 64 KB of headers
-    and metadata)."""
-    return int(num_sequences) * int(seq_len) * 4 * (1 + int(num_states)) + 65_536
-
-
-def load_dataset(path: str | os.PathLike, *, beliefs: bool = True, hmm: HMM | None = None,
+def load_dataset(path: str | os.PathLike, *, beliefs: bool = True, hmm: Process | None = None,
                  min_length: int | None = None) -> Dataset:
     """Read a dataset file written by :func:`generate_dataset` (or ``compmech generate``).
 
@@ -179,7 +199,7 @@ def load_dataset(path: str | os.PathLike, *, beliefs: bool = True, hmm: HMM | No
     return Dataset(tokens.astype(np.int32, copy=False), belief_array, metadata)
 
 
-def _check_tokens(path: Path, tokens: np.ndarray, hmm: HMM | None, min_length: int | None) -> None:
+def _check_tokens(path: Path, tokens: np.ndarray, hmm: Process | None, min_length: int | None) -> None:
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
         raise ValueError(f"dataset {path}: 'tokens' must be a 2-D integer array; got "
                          f"{tokens.dtype} {tokens.shape}")
@@ -192,9 +212,18 @@ def _check_tokens(path: Path, tokens: np.ndarray, hmm: HMM | None, min_length: i
         raise ValueError(f"dataset {path}: tokens outside 0..{hmm.vocab_size - 1}")
 
 
-def _metadata(hmm: HMM, N: int, L: int, seed: int) -> dict[str, Any]:
+def _factor_shapes(hmm: Process, N: int, L: int) -> dict[str, tuple]:
+    structure = hmm.structure
+    sizes = [(N, L, n) for n in structure.num_states]
+    if structure.kind == "mixture":
+        sizes = [(N, L, structure.num_factors), *sizes]
+    return dict(zip(factor_array_names(hmm), sizes, strict=True))
+
+
+def _metadata(hmm: Process, N: int, L: int, seed: int) -> dict[str, Any]:
     return {
         "process": hmm.name,
+        "kind": hmm.kind,
         "params": dict(hmm.params),
         "hmm": hmm.to_dict(),
         "transition_matrices": hmm.transition_matrices.tolist(),

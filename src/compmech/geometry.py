@@ -1,9 +1,15 @@
-"""Geometry of belief clouds: simplex and PCA projections, colours, fractal dimensions, Lyapunov.
+"""Geometry of belief clouds: simplex, belief-plane and PCA projections, colours, fractal
+dimensions, Lyapunov spectra.
 
 Point-cloud estimators work on any ``(N, d)`` array (the theory's beliefs, a probe's predicted
 beliefs, or 2-D projections) so that predicted and learned fractals can be compared with
 :func:`fractal_dimensions`. Each estimate carries its scaling (fit) range. The Lyapunov spectrum and
 Kaplan-Yorke dimension are properties of an HMM's belief dynamics (Jurgens & Crutchfield 2021).
+
+GHMM beliefs live on the affine plane ``eta r = 1`` (not the simplex) and may have negative
+entries: :func:`belief_plane_coordinates` gives isometric ``(S - 1)``-dimensional coordinates on
+that plane (for an HMM, ``r = 1``, the plane of the simplex), :func:`belief_plane_projection` a 2-D
+(or ``k``-D) view, and the Lyapunov spectrum uses the plane's tangent space ``{v : v r = 0}``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from compmech.hmm import HMM
+from compmech.hmm import Process, normaliser
 from compmech.msp import blackwell_sample, tall_matmul, unique_rows
 
 SQRT3_2 = float(np.sqrt(3.0) / 2.0)
@@ -94,14 +100,81 @@ def pca_projection(points, k: int = 2, weights=None) -> np.ndarray:
     return pca(points, k, weights).transform(points)
 
 
-def belief_colors(beliefs) -> np.ndarray:
+def belief_plane_basis(right_eigenvector) -> np.ndarray:
+    """``(S, S - 1)`` orthonormal basis of the belief plane's tangent space ``{v : v r = 0}``.
+
+    Deterministic: the unit vectors other than the one of ``r``'s largest entry (in magnitude),
+    projected onto ``r``'s orthogonal complement and orthonormalised by Gram-Schmidt (QR with a
+    positive diagonal). For ``r = (1, 0, 0)`` (``tom_quantum``) it is ``(e_1, e_2)``.
+
+    Args:
+        right_eigenvector: ``(S,)`` ``r`` (all ones for an HMM).
+    """
+    r = np.asarray(right_eigenvector, dtype=np.float64)
+    if r.ndim != 1 or not np.isfinite(r).all() or not np.abs(r).max() > 0:
+        raise ValueError(f"right_eigenvector must be a finite non-zero vector; got {r.tolist()}")
+    S = r.shape[0]
+    u = r / np.linalg.norm(r)
+    keep = np.delete(np.eye(S), int(np.argmax(np.abs(r))), axis=1)  # (S, S - 1)
+    q, R = np.linalg.qr(keep - np.outer(u, u @ keep))
+    return q * np.where(np.diagonal(R) < 0, -1.0, 1.0)[None, :]
+
+
+def belief_plane_coordinates(beliefs, right_eigenvector) -> np.ndarray:
+    """``(..., S) -> (..., S - 1)`` coordinates of beliefs on the plane ``eta r = 1``.
+
+    ``c = eta U`` with ``U`` the orthonormal basis of ``{v : v r = 0}`` from
+    :func:`belief_plane_basis`. On the plane this is an isometry (distances between beliefs are
+    kept), so for an HMM (``r = 1``) it agrees with the simplex up to an isometry of the plane: for
+    three states, with :func:`simplex_projection` up to an isometry and the factor ``sqrt(2)`` (that
+    projection draws the simplex with unit sides, whose true length is ``sqrt(2)``). For
+    ``tom_quantum`` (``r = e_0``) the coordinates are ``(eta_1, eta_2)``, the Bloch disk.
+
+    Args:
+        beliefs: ``(..., S)`` beliefs with ``eta r = 1``.
+        right_eigenvector: ``(S,)`` ``r``.
+
+    Returns:
+        ``(..., S - 1)`` float64.
+    """
+    b = np.asarray(beliefs, dtype=np.float64)
+    U = belief_plane_basis(right_eigenvector)
+    if b.shape[-1:] != (U.shape[0],):
+        raise ValueError(f"beliefs must have shape (..., {U.shape[0]}); got {b.shape}")
+    return (tall_matmul(b.reshape(-1, U.shape[0]), U)).reshape(*b.shape[:-1], U.shape[1])
+
+
+def belief_plane_projection(beliefs, right_eigenvector, k: int = 2, weights=None) -> np.ndarray:
+    """``(N, S) -> (N, k)`` a ``k``-D view of beliefs on the plane ``eta r = 1``.
+
+    The plane coordinates (:func:`belief_plane_coordinates`) themselves when ``S - 1 == k`` (e.g.
+    a 3-state GHMM in 2-D), else their top ``k`` principal components (optionally weighted).
+    """
+    coords = belief_plane_coordinates(beliefs, right_eigenvector)
+    if coords.ndim != 2:
+        raise ValueError(f"beliefs must have shape (N, S); got {np.shape(beliefs)}")
+    if coords.shape[1] == k:
+        return coords
+    return pca_projection(coords, k, weights)
+
+
+def belief_colors(beliefs, right_eigenvector=None) -> np.ndarray:
     """RGB colours ``(N, 3)`` in [0, 1] for beliefs ``(N, S)``.
 
     Three states: RGB = the belief itself. Two states: ``(b0, 0, b1)``. More states: the top three
-    principal coordinates, each rescaled to [0, 1].
+    principal coordinates, each rescaled to [0, 1]. With a ``right_eigenvector`` other than all
+    ones (GHMM beliefs, signed), the belief-plane coordinates are rescaled to [0, 1] instead
+    (padded with 0.5 when the plane has fewer than three dimensions).
     """
     b = _points(beliefs)
     S = b.shape[1]
+    if right_eigenvector is not None and not (np.asarray(right_eigenvector) == 1).all():
+        coords = belief_plane_coordinates(b, right_eigenvector)
+        coords = pca_projection(coords, 3) if coords.shape[1] > 3 else coords
+        lo, hi = coords.min(axis=0), coords.max(axis=0)
+        rgb = np.full((b.shape[0], 3), 0.5)
+        rgb[:, : coords.shape[1]] = (coords - lo) / np.where(hi > lo, hi - lo, 1.0)
+        return rgb
     if S == 3:
         rgb = b
     elif S == 2:
@@ -411,11 +484,12 @@ def tangent_basis(num_states: int) -> np.ndarray:
 
 
 def _lyapunov_logs(T: np.ndarray, U: np.ndarray, previous: np.ndarray, tokens: np.ndarray,
-                   beliefs: np.ndarray) -> np.ndarray:
+                   beliefs: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
     """QR iteration over chains: ``previous (C, S)``, ``tokens (C, K)``, ``beliefs (C, K, S)``;
-    returns ``(C, S-1)`` summed ``log |diag R|``. Each step is one batched pass over all chains."""
+    returns ``(C, S-1)`` summed ``log |diag R|``. Each step is one batched pass over all chains.
+    ``r``: a GHMM's right eigenvector (``None``: ``r = 1``)."""
     C, K, S = beliefs.shape
-    emit = T.sum(axis=2)  # (V, S): T[x] 1
+    emit = T.sum(axis=2) if r is None else T @ r  # (V, S): T[x] r
     Q = np.broadcast_to(np.eye(S - 1), (C, S - 1, S - 1)).copy()
     logs = np.zeros((C, S - 1))
     prev = previous
@@ -431,14 +505,16 @@ def _lyapunov_logs(T: np.ndarray, U: np.ndarray, previous: np.ndarray, tokens: n
     return logs
 
 
-def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100, seed=0,
+def lyapunov_spectrum(hmm: Process, *, num_steps: int = 2000, num_chains: int = 100, seed=0,
                       burn_in: int = 200, sample=None) -> LyapunovSpectrum:
-    """Lyapunov spectrum of the random belief-update maps, restricted to the simplex (QR method).
+    """Lyapunov spectrum of the random belief-update maps, restricted to the belief plane (QR).
 
-    Along Blackwell chains ``eta_t = f_{x_t}(eta_{t-1})`` with ``f_x(eta) = eta T[x] / (eta T[x] 1)``,
+    Along Blackwell chains ``eta_t = f_{x_t}(eta_{t-1})`` with ``f_x(eta) = eta T[x] / (eta T[x] r)``,
     the Jacobian (row-vector convention, ``d eta' = d eta J``) is
-    ``J = (T[x] - (T[x] 1) eta') / (eta T[x] 1)``; it maps the tangent space ``{sum v = 0}`` to
-    itself. With an orthonormal tangent basis ``U (S, S-1)`` the reduced map is ``A = U^T J U``;
+    ``J = (T[x] - (T[x] r) eta') / (eta T[x] r)``; it maps the tangent space ``{v r = 0}`` to
+    itself (``{sum v = 0}``, the simplex's, for an HMM). With an orthonormal tangent basis
+    ``U (S, S-1)`` (:func:`tangent_basis` for an HMM, :func:`belief_plane_basis` for a GHMM) the
+    reduced map is ``A = U^T J U``;
     ``Q_t R_t = A_t^T Q_{t-1}`` and ``lambda_i = mean_t log |R_t[i, i]|`` (nats per token).
     An exponent is ``-inf`` when the maps collapse beliefs (a synchronising unifilar process).
 
@@ -460,8 +536,10 @@ def lyapunov_spectrum(hmm: HMM, *, num_steps: int = 2000, num_chains: int = 100,
                                   num_chains=int(num_chains), burn_in=burn_in)
     C, K, _ = sample.beliefs.shape
     with np.errstate(divide="ignore"):
-        logs = _lyapunov_logs(hmm.transition_matrices, tangent_basis(hmm.num_states),
-                              sample.previous_beliefs, sample.tokens, sample.beliefs)
+        r = normaliser(hmm)
+        U = tangent_basis(hmm.num_states) if r is None else belief_plane_basis(r)
+        logs = _lyapunov_logs(hmm.transition_matrices, U, sample.previous_beliefs, sample.tokens,
+                              sample.beliefs, r)
     per_chain = np.sort(logs / K, axis=1)[:, ::-1]
     with np.errstate(invalid="ignore"):
         stderr = per_chain.std(axis=0, ddof=1) / np.sqrt(C) if C > 1 else np.full(

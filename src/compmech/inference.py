@@ -7,6 +7,12 @@ float32 training step.
 
 Alignment: for input tokens ``x_1 .. x_L`` the belief at position ``t`` (0-based index ``t - 1``) is
 the belief **after** seeing ``x_1 .. x_t``; it gives the distribution of ``x_{t+1}``.
+
+Every function takes a classical :class:`~compmech.hmm.HMM` or a :class:`~compmech.hmm.GHMM`.
+Beliefs are normalised by ``eta T[x] r`` with ``r`` the right eigenvector; for an HMM (``r = 1``)
+the kernels take the classical path (normalise by the sum), bitwise unchanged. For a GHMM a
+conditional probability at or below :data:`~compmech.hmm.GHMM_ZERO_TOL` counts as zero (an
+impossible token), and the sampler clips signed round-off below zero.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from compmech.hmm import HMM
+from compmech.hmm import GHMM_ZERO_TOL, Process, normaliser
 from compmech.resources import format_bytes
 
 #: Largest number of words :func:`enumerate_words` will build.
@@ -35,7 +41,8 @@ class Filtered:
             impossible word).
         possible: ``(..., L)`` bool, whether ``x_1..x_t`` has nonzero probability. Beliefs after an
             impossible prefix are NaN (only returned with ``allow_impossible=True``).
-        emission_probabilities: ``(S, V)`` ``P(v | state i)`` of the filtered HMM.
+        emission_probabilities: ``(S, V)`` ``E[i, v] = (T[v] r)_i`` of the filtered process
+            (``P(v | state i)`` for an HMM), so that ``P(v | eta) = eta @ E``.
     """
 
     beliefs: np.ndarray
@@ -45,7 +52,7 @@ class Filtered:
 
     @property
     def next_token_probs(self) -> np.ndarray:
-        """``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] 1`` (computed on access)."""
+        """``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] r`` (computed on access)."""
         return self.beliefs @ self.emission_probabilities
 
 
@@ -105,27 +112,56 @@ def _predictive(E: jax.Array, eta: jax.Array) -> jax.Array:
     return jnp.stack(cols)
 
 
-def _filter_scan(T: jax.Array, eta0: jax.Array, tokens: jax.Array):
+def _filter_scan(T: jax.Array, eta0: jax.Array, tokens: jax.Array, r: jax.Array | None = None):
     """State-major filter. ``eta0 (S, B)``, ``tokens (L, B)`` -> beliefs ``(L, S, B)`` and log
     normalisers ``(L, B)``. A zero normaliser (impossible prefix) gives ``log 0 = -inf`` at that step
-    and NaN beliefs and normalisers after it; callers turn that into a ``possible`` mask."""
+    and NaN beliefs and normalisers after it; callers turn that into a ``possible`` mask. ``r``:
+    the right eigenvector of a GHMM, or ``None`` to normalise by the sum (classical)."""
 
     def step(eta, x):
         unnorm = _unnormalised_update(T, eta, x)
-        z = unnorm.sum(0)
-        new = unnorm / z[None, :]
+        new, z = _normalise(unnorm, r)
         return new, (new, z)
 
     _, (beliefs, z) = jax.lax.scan(step, eta0, tokens)
     return beliefs, jnp.log(z)  # one vectorised log after the loop is cheaper than one per step
 
 
-def _filter_with_log_probability(T: jax.Array, eta0: jax.Array, tokens: jax.Array):
+def _filter_with_log_probability(T: jax.Array, eta0: jax.Array, tokens: jax.Array,
+                                 r: jax.Array | None = None):
     """:func:`_filter_scan` plus ``possible (L, B)`` and the word log probabilities ``(B,)``."""
-    beliefs, log_z = _filter_scan(T, eta0, tokens)
+    beliefs, log_z = _filter_scan(T, eta0, tokens, r)
     possible = jnp.isfinite(log_z)
     log_prob = jnp.where(possible.all(0), log_z.sum(0), -jnp.inf)
     return beliefs, possible, log_prob
+
+
+def _weighted_sum(r: jax.Array, unnorm: jax.Array) -> jax.Array:
+    """``r @ unnorm``: ``r (S,)``, ``unnorm (S, B)`` -> ``(B,)`` (unrolled for small ``S``)."""
+    S = unnorm.shape[0]
+    if S * S > UNROLL_LIMIT:
+        return r @ unnorm
+    terms = [r[j] * unnorm[j] for j in range(S)]
+    return sum(terms[1:], terms[0])
+
+
+def _zero_tol(dtype) -> float:
+    """GHMM conditional probabilities at or below this are zero (scaled up for float32)."""
+    return max(GHMM_ZERO_TOL, 64 * float(jnp.finfo(dtype).eps))
+
+
+def _normalise(unnorm: jax.Array, r: jax.Array | None):
+    """``(eta', z)`` with ``z = unnorm 1`` (``r is None``, the classical path) or ``unnorm r``.
+
+    For a GHMM a normaliser at or below the zero tolerance is an impossible token: ``z = 0`` and
+    NaN beliefs, as a classical zero normaliser gives."""
+    if r is None:
+        z = unnorm.sum(0)
+        return unnorm / z[None, :], z
+    z = _weighted_sum(r, unnorm)
+    ok = z > _zero_tol(unnorm.dtype)
+    new = jnp.where(ok[None, :], unnorm / jnp.where(ok, z, 1.0)[None, :], jnp.nan)
+    return new, jnp.where(ok, z, 0.0)
 
 
 def _cumsum_rows(a: jax.Array) -> jax.Array:
@@ -139,31 +175,42 @@ def _cumsum_rows(a: jax.Array) -> jax.Array:
     return jnp.stack(rows)
 
 
-def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int = 1):
+def _sample_scan(T: jax.Array, eta0: jax.Array, uniforms: jax.Array, unroll: int = 1,
+                 r: jax.Array | None = None):
     """State-major sampler. ``eta0 (S, N)``, ``uniforms (L, N)`` -> tokens ``(L, N)`` int32 and
-    beliefs ``(L, S, N)``."""
-    E = T.sum(axis=2).T  # (S, V)
+    beliefs ``(L, S, N)``. ``r``: a GHMM's right eigenvector, or ``None`` (classical, ``r = 1``)."""
+    E = T.sum(axis=2).T if r is None else (T @ r).T  # (S, V)
 
     def step(eta, u):
         probs = _predictive(E, eta)  # (V, N)
+        if r is not None:  # signed round-off must not give a token negative mass
+            probs = jnp.maximum(probs, 0.0)
         cdf = _cumsum_rows(probs)
         threshold = u * cdf[-1]
         x = (cdf[:-1] <= threshold[None, :]).sum(0).astype(jnp.int32)
         unnorm = _unnormalised_update(T, eta, x)
-        new = unnorm / unnorm.sum(0)[None, :]
+        if r is None:
+            new = unnorm / unnorm.sum(0)[None, :]
+        else:
+            new = unnorm / _weighted_sum(r, unnorm)[None, :]
         return new, (x, new)
 
     _, (tokens, beliefs) = jax.lax.scan(step, eta0, uniforms, unroll=unroll)
     return tokens, beliefs
 
 
-def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens: jax.Array):
+def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens: jax.Array, *,
+               right_eigenvector: jax.Array | None = None):
     """Traceable belief filter over a batch (dtype follows ``transition_matrices``).
+
+    ``eta_t = eta_{t-1} T[x_t] / (eta_{t-1} T[x_t] r)``, with ``r = 1`` (normalise by the sum)
+    unless ``right_eigenvector`` is given.
 
     Args:
         transition_matrices: ``(V, S, S)``.
         initial_belief: ``(S,)`` start belief.
         tokens: ``(B, L)`` integers in ``[0, V)``.
+        right_eigenvector: ``(S,)`` ``r`` of a GHMM (``None``: classical, ``r = 1``).
 
     Returns:
         ``(beliefs (B, L, S), log_norms (B, L), possible (B, L))`` where ``beliefs[b, t]`` is the
@@ -172,18 +219,21 @@ def filter_jax(transition_matrices: jax.Array, initial_belief: jax.Array, tokens
     """
     B = tokens.shape[0]
     eta0 = jnp.broadcast_to(initial_belief[:, None], (initial_belief.shape[0], B))
-    beliefs, log_z = _filter_scan(transition_matrices, eta0.astype(transition_matrices.dtype), tokens.T)
+    dtype = transition_matrices.dtype
+    r = None if right_eigenvector is None else jnp.asarray(right_eigenvector, dtype=dtype)
+    beliefs, log_z = _filter_scan(transition_matrices, eta0.astype(dtype), tokens.T, r)
     possible = jnp.isfinite(log_z)
     log_z = jnp.where(jnp.cumsum(~possible, axis=0) > 0, -jnp.inf, log_z)
     return jnp.transpose(beliefs, (2, 0, 1)), log_z.T, possible.T
 
 
 def sample_jax(transition_matrices: jax.Array, initial_belief: jax.Array, key: jax.Array,
-               num_sequences: int, seq_len: int):
+               num_sequences: int, seq_len: int, *, right_eigenvector: jax.Array | None = None):
     """Traceable sampler: tokens drawn from the belief's predictive distribution, step by step.
 
-    Drawing ``x_{t+1} ~ eta_t T[.] 1`` and updating ``eta`` gives exactly the process's word
-    distribution (no hidden states needed) and the aligned beliefs for free.
+    Drawing ``x_{t+1} ~ eta_t T[.] r`` and updating ``eta`` gives exactly the process's word
+    distribution (no hidden states needed, so GHMMs sample the same way) and the aligned beliefs
+    for free. Without ``right_eigenvector`` (``r = 1``) results are those of the classical sampler.
 
     Args:
         transition_matrices: ``(V, S, S)``; its dtype sets the computation's dtype.
@@ -191,23 +241,26 @@ def sample_jax(transition_matrices: jax.Array, initial_belief: jax.Array, key: j
         key: a JAX PRNG key.
         num_sequences: ``N``.
         seq_len: ``L``.
+        right_eigenvector: ``(S,)`` ``r`` of a GHMM (cast to the matrices' dtype), or ``None``.
 
     Returns:
         ``(tokens (N, L) int32, beliefs (N, L, S))``, ``beliefs[n, t]`` being the belief after
         ``tokens[n, :t + 1]``.
     """
     tokens, beliefs = _sample_state_major(
-        transition_matrices, initial_belief, key, num_sequences, seq_len
+        transition_matrices, initial_belief, key, num_sequences, seq_len, right_eigenvector
     )
     return tokens.T, jnp.transpose(beliefs, (2, 0, 1))
 
 
-def _sample_state_major(transition_matrices, initial_belief, key, num_sequences, seq_len):
+def _sample_state_major(transition_matrices, initial_belief, key, num_sequences, seq_len,
+                        right_eigenvector=None):
     dtype = transition_matrices.dtype
     S = initial_belief.shape[0]
     eta0 = jnp.broadcast_to(initial_belief[:, None], (S, num_sequences)).astype(dtype)
     uniforms = jax.random.uniform(key, (seq_len, num_sequences), dtype=dtype)
-    return _sample_scan(transition_matrices, eta0, uniforms)
+    r = None if right_eigenvector is None else jnp.asarray(right_eigenvector, dtype=dtype)
+    return _sample_scan(transition_matrices, eta0, uniforms, r=r)
 
 
 _filter_jit = jax.jit(_filter_with_log_probability)
@@ -215,7 +268,7 @@ _sample_jit = jax.jit(_sample_state_major, static_argnames=("num_sequences", "se
 
 
 # ---------------------------------------------------------------------------------- public API
-def _as_tokens(hmm: HMM, tokens) -> np.ndarray:
+def _as_tokens(hmm: Process, tokens) -> np.ndarray:
     tokens = np.asarray(tokens)
     if tokens.ndim == 0:
         raise ValueError("tokens must have shape (..., L) with L >= 1; got a scalar")
@@ -235,22 +288,24 @@ def _as_tokens(hmm: HMM, tokens) -> np.ndarray:
     return tokens.astype(np.int32)
 
 
-def _initial(hmm: HMM, initial_distribution) -> np.ndarray:
+def _initial(hmm: Process, initial_distribution) -> np.ndarray:
     if initial_distribution is None:
         return hmm.initial_distribution
     return hmm.with_initial_distribution(initial_distribution).initial_distribution
 
 
-def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
+def filter_beliefs(hmm: Process, tokens, initial_distribution=None, *,
                    allow_impossible: bool = False) -> Filtered:
-    """Bayesian filtering of beliefs over hidden states, batched over leading axes.
+    """Bayesian filtering of beliefs, batched over leading axes.
 
     ``eta_0`` is the initial distribution (stationary by default); after token ``x_t``,
-    ``eta_t = eta_{t-1} T[x_t] / (eta_{t-1} T[x_t] 1)``. The belief at position ``t`` is the one
-    **after** seeing ``x_1 .. x_t``. Normalising at each step keeps 10^6-token words exact.
+    ``eta_t = eta_{t-1} T[x_t] / (eta_{t-1} T[x_t] r)`` (``r = 1`` for an HMM, the right
+    eigenvector for a GHMM, whose beliefs lie on the plane ``eta r = 1``). The belief at position
+    ``t`` is the one **after** seeing ``x_1 .. x_t``. Normalising at each step keeps 10^6-token
+    words exact.
 
     Args:
-        hmm: the process.
+        hmm: the process (HMM or GHMM).
         tokens: integer array of shape ``(..., L)``.
         initial_distribution: ``(S,)`` start belief; defaults to ``hmm.initial_distribution``.
         allow_impossible: if False (default), a word of probability zero raises ``ValueError``;
@@ -275,7 +330,8 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
     with jax.enable_x64(True):
         eta0 = np.broadcast_to(init[:, None], (S, B))
         beliefs, possible, log_prob = _filter_jit(
-            jnp.asarray(hmm.transition_matrices), jnp.asarray(eta0), jnp.asarray(flat_tokens.T)
+            jnp.asarray(hmm.transition_matrices), jnp.asarray(eta0), jnp.asarray(flat_tokens.T),
+            _jax_normaliser(hmm),
         )
         log_prob = np.asarray(log_prob)
         # State-major (L, S, B) results are returned as (B, L, S) views: no copy.
@@ -297,8 +353,8 @@ def filter_beliefs(hmm: HMM, tokens, initial_distribution=None, *,
     )
 
 
-def log_probability(hmm: HMM, tokens, initial_distribution=None) -> np.ndarray:
-    """Natural log of each word's probability, ``log(pi T[x_1] ... T[x_L] 1)``.
+def log_probability(hmm: Process, tokens, initial_distribution=None) -> np.ndarray:
+    """Natural log of each word's probability, ``log(pi T[x_1] ... T[x_L] r)`` (``r = 1`` for an HMM).
 
     Args:
         hmm: the process.
@@ -311,6 +367,11 @@ def log_probability(hmm: HMM, tokens, initial_distribution=None) -> np.ndarray:
     return filter_beliefs(hmm, tokens, initial_distribution, allow_impossible=True).log_probability
 
 
+def _jax_normaliser(hmm: Process):
+    r = normaliser(hmm)
+    return None if r is None else jnp.asarray(r)
+
+
 def _key(seed) -> jax.Array:
     if isinstance(seed, (int, np.integer)):
         return jax.random.key(int(seed))
@@ -319,14 +380,15 @@ def _key(seed) -> jax.Array:
     raise ValueError(f"seed must be an integer or a JAX key; got {type(seed).__name__}")
 
 
-def sample(hmm: HMM, num_sequences: int, seq_len: int, seed, initial_distribution=None) -> Samples:
+def sample(hmm: Process, num_sequences: int, seq_len: int, seed, initial_distribution=None) -> Samples:
     """Sample ``num_sequences`` words of length ``seq_len`` with their aligned beliefs.
 
-    Sequences start from the stationary distribution (or ``initial_distribution``). The same seed
-    gives the same bytes.
+    Sequences start from the stationary distribution (or ``initial_distribution``). Each token is
+    drawn from ``P(x | eta) = eta T[x] r`` and the belief updated (for a GHMM the belief is the
+    state). The same seed gives the same bytes.
 
     Args:
-        hmm: the process.
+        hmm: the process (HMM or GHMM).
         num_sequences: ``N >= 1``.
         seq_len: ``L >= 1``.
         seed: an integer seed or a JAX key.
@@ -345,6 +407,7 @@ def sample(hmm: HMM, num_sequences: int, seq_len: int, seed, initial_distributio
         tokens, beliefs = _sample_jit(
             jnp.asarray(hmm.transition_matrices), jnp.asarray(init), key,
             num_sequences=int(num_sequences), seq_len=int(seq_len),
+            right_eigenvector=_jax_normaliser(hmm),
         )
         # State-major (L, N) and (L, S, N) results are returned as (N, L) and (N, L, S) views.
         return Samples(np.asarray(tokens).T, np.asarray(beliefs).transpose(2, 0, 1))
@@ -364,7 +427,7 @@ def all_words(vocab_size: int, length: int) -> np.ndarray:
     return ((index[:, None] // powers[None, :]) % vocab_size).astype(np.int32)
 
 
-def enumerate_words(hmm: HMM, length: int, initial_distribution=None):
+def enumerate_words(hmm: Process, length: int, initial_distribution=None):
     """Every word of length ``L`` with its exact probability.
 
     Returns:

@@ -1,7 +1,10 @@
 """Information measures of a process: block and myopic entropies, entropy rate, excess entropy,
 statistical complexity, synchronisation, and the optimal per-position cross-entropy.
 
-Entropies are in bits unless the name ends in ``_nats``. All computations are float64. The
+Entropies are in bits unless the name ends in ``_nats``. All computations are float64. Every
+function takes an HMM or a GHMM (``P(x | eta) = eta T[x] r``); :func:`synchronization_profile` is
+classical only (a GHMM belief is signed and has no entropy), and the exact "unifilar" entropy rate
+applies to classical HMMs only (a GHMM uses the MSP or the Blackwell estimate). The
 finite-length measures are computed from the distribution over mixed states at each depth
 (:func:`compmech.msp.iter_belief_levels`): ``h(L) = sum_{eta at depth L-1} P(eta) H[P(. | eta)]``,
 one vectorised pass per level.
@@ -13,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from compmech.hmm import HMM
+from compmech.hmm import Process
 from compmech.msp import (
     DEFAULT_MAX_LEVEL_NODES,
     DEFAULT_TOL,
@@ -43,12 +46,13 @@ def _check_length(length, what: str) -> int:
 
 
 # -------------------------------------------------------------------------- finite-L measures
-def myopic_entropy(hmm: HMM, max_length: int, *, initial_distribution=None, tol: float = 1e-12,
+def myopic_entropy(hmm: Process, max_length: int, *, initial_distribution=None, tol: float = 1e-12,
                    max_nodes: int = DEFAULT_MAX_LEVEL_NODES) -> np.ndarray:
     """Myopic entropies ``h(L) = H(L) - H(L-1)`` in bits for ``L = 1 .. max_length``.
 
     ``h(L) = H[X_L | X_1 .. X_{L-1}] = sum_{eta at depth L-1} P(eta) H[P(. | eta)]`` with
-    ``P(x | eta) = eta T[x] 1``, computed from the merged mixed-state distribution at each depth.
+    ``P(x | eta) = eta T[x] r`` (``r = 1`` for an HMM), computed from the merged mixed-state
+    distribution at each depth.
 
     Args:
         hmm: the process; words start from ``initial_distribution`` (default the HMM's, usually
@@ -72,7 +76,7 @@ def myopic_entropy(hmm: HMM, max_length: int, *, initial_distribution=None, tol:
     return out
 
 
-def block_entropy(hmm: HMM, max_length: int, **kwargs) -> np.ndarray:
+def block_entropy(hmm: Process, max_length: int, **kwargs) -> np.ndarray:
     """Block entropies ``H(L) = -sum_{|w| = L} P(w) log2 P(w)`` for ``L = 1 .. max_length`` (bits).
 
     By the chain rule ``H(L) = sum_{k <= L} h(k)`` (:func:`myopic_entropy`, same keyword arguments).
@@ -83,7 +87,7 @@ def block_entropy(hmm: HMM, max_length: int, **kwargs) -> np.ndarray:
     return np.cumsum(myopic_entropy(hmm, max_length, **kwargs))
 
 
-def synchronization_profile(hmm: HMM, max_length: int, *, initial_distribution=None,
+def synchronization_profile(hmm: Process, max_length: int, *, initial_distribution=None,
                             tol: float = 1e-12,
                             max_nodes: int = DEFAULT_MAX_LEVEL_NODES) -> np.ndarray:
     """Expected uncertainty (bits) about the hidden state after ``L = 0 .. max_length`` tokens.
@@ -93,7 +97,14 @@ def synchronization_profile(hmm: HMM, max_length: int, *, initial_distribution=N
 
     Returns:
         ``(L_max + 1,)`` float64, entry ``L`` is ``U(L)`` (entry 0 is ``H[initial distribution]``).
+
+    Raises:
+        ValueError: for a GHMM, whose beliefs are signed vectors on the plane ``eta r = 1``, not
+            distributions over hidden states, so ``H[eta]`` is undefined.
     """
+    if hmm.kind != "hmm":
+        raise ValueError(f"synchronization_profile needs a classical HMM: {hmm.name!r} is a GHMM, "
+                         "whose signed beliefs have no entropy (there are no hidden states)")
     max_length = _check_depth_arg(max_length)
     out = np.empty(max_length + 1)
     for level in iter_belief_levels(hmm, max_length, tol=tol,
@@ -108,7 +119,7 @@ def _check_depth_arg(length) -> int:
     return int(length)
 
 
-def optimal_cross_entropy_nats(hmm: HMM, n_ctx: int, bos: bool = False, *,
+def optimal_cross_entropy_nats(hmm: Process, n_ctx: int, bos: bool = False, *,
                                max_nodes: int = DEFAULT_MAX_LEVEL_NODES) -> np.ndarray:
     """The lowest expected cross-entropy (nats) a next-token model can reach at each input position.
 
@@ -173,19 +184,20 @@ class EntropyRate(NamedTuple):
         return self.method != "blackwell"
 
 
-def _finite_msp(hmm: HMM, tol: float, max_states: int) -> MixedStatePresentation | None:
+def _finite_msp(hmm: Process, tol: float, max_states: int) -> MixedStatePresentation | None:
     msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
     if msp.truncated or msp.num_recurrent_components != 1:
         return None
     return msp
 
 
-def entropy_rate(hmm: HMM, *, num_points: int = 1_000_000, seed=0, tol: float = DEFAULT_TOL,
+def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: float = DEFAULT_TOL,
                  max_states: int = 10_000, msp: MixedStatePresentation | None = None,
                  sample: BlackwellSample | None = None, method: str = "auto") -> EntropyRate:
     """Entropy rate ``h_mu = lim_L h(L)`` in bits per token.
 
-    * Unifilar generator: exact, ``h_mu = sum_i pi_i H[P(. | i)]`` with ``P(x | i) = sum_j T[x,i,j]``.
+    * Unifilar generator (classical HMMs only): exact, ``h_mu = sum_i pi_i H[P(. | i)]`` with
+      ``P(x | i) = sum_j T[x,i,j]``.
     * Otherwise, if the MSP closes within ``max_states`` with one recurrent component: exact, the
       same formula over the recurrent MSP states weighted by their stationary distribution.
     * Otherwise (an infinite MSP, e.g. Mess3): the Blackwell estimate
@@ -265,7 +277,7 @@ class ExcessEntropy(NamedTuple):
     rate_upper_bound_bits: float
 
 
-def excess_entropy(hmm: HMM, *, tol: float = 1e-6, max_length: int = 256,
+def excess_entropy(hmm: Process, *, tol: float = 1e-6, max_length: int = 256,
                    rate: EntropyRate | None = None, max_nodes: int = 2_000_000,
                    merge_tol: float = 1e-12, **rate_kwargs) -> ExcessEntropy:
     """Excess entropy ``E = sum_{L >= 1} (h(L) - h_mu)`` in bits (``h(L)`` from the stationary start).
@@ -333,7 +345,7 @@ class StatisticalComplexity(NamedTuple):
     reason: str = ""
 
 
-def statistical_complexity(hmm: HMM, *, tol: float = DEFAULT_TOL, max_states: int = 10_000,
+def statistical_complexity(hmm: Process, *, tol: float = DEFAULT_TOL, max_states: int = 10_000,
                            msp: MixedStatePresentation | None = None) -> StatisticalComplexity:
     """``C_mu``: entropy (bits) of the stationary distribution over the recurrent MSP states.
 

@@ -7,6 +7,11 @@ index the mixed states at depth ``L`` (the MSP tree); merging equal beliefs give
 itself a unifilar HMM whose recurrent part is the epsilon-machine for a synchronising unifilar
 presentation.
 
+For a GHMM the same holds with ``r`` in place of ``1`` (``P(x | eta) = eta T[x] r``); beliefs lie
+on the plane ``eta r = 1`` and conditional probabilities at or below
+:data:`~compmech.hmm.GHMM_ZERO_TOL` count as zero (those children are dropped). The MSP of a GHMM
+is still a classical unifilar HMM over its mixed states.
+
 Everything here computes in float64. The tree and graph are built level by level: one pass is a
 handful of numpy array operations over the whole level (no per-node Python work).
 """
@@ -18,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from compmech.hmm import HMM
+from compmech.hmm import HMM, Process, normaliser, zero_tolerance
 from compmech.resources import require_memory
 
 #: Default tolerance (max-norm) under which two beliefs are treated as the same mixed state.
@@ -51,27 +56,37 @@ def tall_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def flat_transitions(hmm_or_T) -> np.ndarray:
     """``(V, S, S) -> (S, V*S)`` float64 so that ``eta @ flat`` holds every ``eta T[x]`` at once."""
-    T = hmm_or_T.transition_matrices if isinstance(hmm_or_T, HMM) else np.asarray(hmm_or_T)
+    T = np.asarray(getattr(hmm_or_T, "transition_matrices", hmm_or_T))
     V, S, _ = T.shape
     return np.ascontiguousarray(np.transpose(T, (1, 0, 2)).reshape(S, V * S), dtype=np.float64)
 
 
-def expand(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int):
+def expand(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int, emissions=None,
+           zero_tol: float = 0.0):
     """All one-token successors of a level of beliefs.
 
     Args:
         beliefs: ``(N, S)`` beliefs.
         flat: ``(S, V*S)`` from :func:`flat_transitions`.
         vocab_size: ``V``.
+        emissions: ``(S, V)`` ``E[i, x] = (T[x] r)_i`` of a GHMM; ``None`` for ``r = 1`` (summing
+            ``flat``, the classical path).
+        zero_tol: conditional probabilities ``<= zero_tol`` are set to exactly 0 (GHMM round-off);
+            0 leaves them untouched.
 
     Returns:
-        ``(next_probs (N, V), children (N, V, S))`` with ``next_probs[n, x] = eta_n T[x] 1`` and
+        ``(next_probs (N, V), children (N, V, S))`` with ``next_probs[n, x] = eta_n T[x] r`` and
         ``children[n, x] = eta_n T[x] / next_probs[n, x]`` (rows with ``next_probs == 0`` are left
-        unnormalised zeros; callers drop them).
+        unnormalised; callers drop them).
     """
     N, S = beliefs.shape
     joint = tall_matmul(beliefs, flat).reshape(N, vocab_size, S)
-    next_probs = tall_matmul(beliefs, flat.reshape(S, vocab_size, S).sum(axis=2))  # (N, V)
+    if emissions is None:
+        next_probs = tall_matmul(beliefs, flat.reshape(S, vocab_size, S).sum(axis=2))  # (N, V)
+    else:
+        next_probs = tall_matmul(beliefs, emissions)
+    if zero_tol:
+        next_probs = np.where(next_probs > zero_tol, next_probs, 0.0)
     if (next_probs > 0).all():
         joint /= next_probs[:, :, None]
     else:
@@ -207,13 +222,19 @@ def _check_depth(depth, what: str = "depth") -> int:
     return int(depth)
 
 
-def _initial_belief(hmm: HMM, initial_distribution) -> np.ndarray:
+def _expansion(hmm: Process) -> tuple:
+    """``(flat, emissions or None, zero_tol)`` arguments of :func:`expand` for ``hmm``."""
+    emissions = None if normaliser(hmm) is None else hmm.emission_probabilities
+    return flat_transitions(hmm), emissions, zero_tolerance(hmm)
+
+
+def _initial_belief(hmm: Process, initial_distribution) -> np.ndarray:
     if initial_distribution is None:
         return np.array(hmm.initial_distribution, dtype=np.float64)
     return np.array(hmm.with_initial_distribution(initial_distribution).initial_distribution)
 
 
-def mixed_state_tree(hmm: HMM, depth: int, initial_distribution=None) -> MixedStateTree:
+def mixed_state_tree(hmm: Process, depth: int, initial_distribution=None) -> MixedStateTree:
     """Every nonzero-probability word of length ``<= depth`` with its probability and belief.
 
     Level ``d + 1`` is computed from level ``d`` in one vectorised pass:
@@ -251,7 +272,7 @@ def mixed_state_tree(hmm: HMM, depth: int, initial_distribution=None) -> MixedSt
     return MixedStateTree(tuple(beliefs), tuple(probs), tuple(parents), tuple(tokens))
 
 
-def _require_tree_fits(hmm: HMM, depth: int, d: int, sizes: list[int], held: int,
+def _require_tree_fits(hmm: Process, depth: int, d: int, sizes: list[int], held: int,
                        node_bytes: int) -> None:
     """Refuse early a tree that clearly cannot fit: if the slowest branching of the last three
     levels (``sizes``: their word counts, then this level's) went on to ``depth``, would the tree
@@ -265,7 +286,7 @@ def _require_tree_fits(hmm: HMM, depth: int, d: int, sizes: list[int], held: int
                    f"words at {ratio:.3g} per word per level)", fraction=2.0)
 
 
-def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None, *,
+def iter_tree_levels(hmm: Process, depth: int, initial_distribution=None, *,
                      bytes_held=None) -> Iterator[tuple]:
     """Yield the MSP tree level by level, ``(beliefs, probabilities, parents, tokens)``.
 
@@ -276,7 +297,7 @@ def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None, *,
     """
     depth = _check_depth(depth)
     V, S = hmm.vocab_size, hmm.num_states
-    flat = flat_transitions(hmm)
+    flat, emissions, zero_tol = _expansion(hmm)
     beliefs = _initial_belief(hmm, initial_distribution)[None, :]
     probs = np.ones(1)
     yield beliefs, probs, np.full(1, -1, dtype=np.int64), np.full(1, -1, dtype=np.int32)
@@ -285,7 +306,7 @@ def iter_tree_levels(hmm: HMM, depth: int, initial_distribution=None, *,
         held = bytes_held() if bytes_held is not None else 0
         require_memory(held + N * V * (3 * 8 * S + 24), f"level {d + 1} of the mixed-state tree of "
                        f"{hmm.name!r} (up to {N * V:,} words)")
-        next_probs, children = expand(beliefs, flat, V)
+        next_probs, children = expand(beliefs, flat, V, emissions, zero_tol)
         child_probs = (probs[:, None] * next_probs).reshape(-1)  # (N * V,)
         if (child_probs > 0).all():  # every word continues: no gather needed
             beliefs, probs = children.reshape(-1, S), child_probs
@@ -325,7 +346,7 @@ def merge_beliefs(beliefs: np.ndarray, probabilities: np.ndarray, tol: float):
     return beliefs[first], merged
 
 
-def iter_belief_levels(hmm: HMM, depth: int, *, tol: float = 1e-12, initial_distribution=None,
+def iter_belief_levels(hmm: Process, depth: int, *, tol: float = 1e-12, initial_distribution=None,
                        max_nodes: int = DEFAULT_MAX_LEVEL_NODES) -> Iterator[BeliefLevel]:
     """Propagate the distribution over mixed states level by level, merging equal beliefs.
 
@@ -346,7 +367,7 @@ def iter_belief_levels(hmm: HMM, depth: int, *, tol: float = 1e-12, initial_dist
     """
     depth = _check_depth(depth)
     V, S = hmm.vocab_size, hmm.num_states
-    flat = flat_transitions(hmm)
+    flat, emissions, zero_tol = _expansion(hmm)
     beliefs = _initial_belief(hmm, initial_distribution)[None, :]
     probs = np.ones(1)
     yield BeliefLevel(0, beliefs, probs)
@@ -357,7 +378,7 @@ def iter_belief_levels(hmm: HMM, depth: int, *, tol: float = 1e-12, initial_dist
                 f"{beliefs.shape[0] * V} nodes (> max_nodes={max_nodes}); the process has too many "
                 "distinct mixed states for this depth: ask for a smaller depth or raise max_nodes"
             )
-        next_probs, children = expand(beliefs, flat, V)
+        next_probs, children = expand(beliefs, flat, V, emissions, zero_tol)
         child_probs = (probs[:, None] * next_probs).reshape(-1)
         children = children.reshape(-1, S)
         if not (child_probs > 0).all():
@@ -546,7 +567,7 @@ def _sparse_stationary(P) -> np.ndarray:
     return pi / pi.sum()
 
 
-def mixed_state_presentation(hmm: HMM, tol: float = DEFAULT_TOL, max_states: int = 10_000,
+def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states: int = 10_000,
                              max_depth: int | None = None,
                              initial_distribution=None) -> MixedStatePresentation:
     """Build the MSP graph by breadth-first search over new distinct beliefs.
@@ -580,7 +601,7 @@ def mixed_state_presentation(hmm: HMM, tol: float = DEFAULT_TOL, max_states: int
     if max_depth is not None:
         max_depth = _check_depth(max_depth, "max_depth")
     V, S = hmm.vocab_size, hmm.num_states
-    flat = flat_transitions(hmm)
+    flat, emissions, zero_tol = _expansion(hmm)
     init = _initial_belief(hmm, initial_distribution)
 
     beliefs = [init[None, :]]
@@ -599,7 +620,7 @@ def mixed_state_presentation(hmm: HMM, tol: float = DEFAULT_TOL, max_states: int
             unexpanded, truncated = frontier, True
             break
         level += 1
-        next_probs, children = expand(frontier_beliefs, flat, V)
+        next_probs, children = expand(frontier_beliefs, flat, V, emissions, zero_tol)
         flat_probs = next_probs.reshape(-1)
         idx = np.flatnonzero(flat_probs > 0)
         src_local, tok = idx // V, idx % V
@@ -716,27 +737,30 @@ def _rng(seed) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-def _advance(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int, u: np.ndarray):
-    """One step of every chain: draw ``x ~ eta T[.] 1`` by inverse CDF, return ``(eta', x)``."""
+def _advance(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int, u: np.ndarray, r=None):
+    """One step of every chain: draw ``x ~ eta T[.] r`` by inverse CDF, return ``(eta', x)``
+    (``r = None``: ``r = 1``, the classical path; a GHMM's signed round-off is clipped at 0)."""
     C, S = beliefs.shape
     joint = (beliefs @ flat).reshape(C, vocab_size, S)
-    cdf = np.cumsum(joint.sum(axis=2), axis=1)  # (C, V)
+    probs = joint.sum(axis=2) if r is None else np.maximum(joint @ r, 0.0)
+    cdf = np.cumsum(probs, axis=1)  # (C, V)
     x = (cdf[:, :-1] <= (u * cdf[:, -1])[:, None]).sum(axis=1)
     new = joint[np.arange(C), x]
-    new /= new.sum(axis=1, keepdims=True)
+    new /= new.sum(axis=1, keepdims=True) if r is None else (new @ r)[:, None]
     return new, x
 
 
-def blackwell_sample(hmm: HMM, num_points: int, seed, *, num_chains: int = 1000,
+def blackwell_sample(hmm: Process, num_points: int, seed, *, num_chains: int = 1000,
                      burn_in: int = 200) -> BlackwellSample:
     """Sample beliefs from the Blackwell measure (the stationary distribution of mixed states).
 
     Runs ``num_chains`` independent copies of the process in parallel from the HMM's initial
     distribution, drawing each token from the current belief's predictive distribution
-    (``x ~ eta T[.] 1``) and updating the belief; the first ``burn_in`` beliefs of each chain are
-    discarded and the next ``K = ceil(num_points / num_chains)`` kept. For an ergodic process the
-    belief distribution at time ``t`` converges to the Blackwell measure, so this samples the same
-    measure as one long sequence with ``num_chains`` times fewer sequential steps. Each step is one
+    (``x ~ eta T[.] r``, ``r = 1`` for an HMM) and updating the belief; the first ``burn_in``
+    beliefs of each chain are discarded and the next ``K = ceil(num_points / num_chains)`` kept.
+    For an ergodic process the belief distribution at time ``t`` converges to the Blackwell
+    measure, so this samples the same measure as one long sequence with ``num_chains`` times
+    fewer sequential steps. Each step is one
     float64 numpy pass over all chains (``(C, S) @ (S, V*S)``); for the default 1000 chains this
     beats a compiled ``lax.scan`` once JAX's compile time is counted (10^6 points in ~0.2 s).
     Chains are independent, which also gives honest standard errors (spread of chain means).
@@ -759,21 +783,21 @@ def blackwell_sample(hmm: HMM, num_points: int, seed, *, num_chains: int = 1000,
     C = int(min(num_chains, num_points))
     K = -(-int(num_points) // C)
     V, S = hmm.vocab_size, hmm.num_states
-    flat = flat_transitions(hmm)
+    flat, r = flat_transitions(hmm), normaliser(hmm)
     eta = np.broadcast_to(hmm.initial_distribution, (C, S)).copy()
     for u in rng.random((int(burn_in), C)):
-        eta, _ = _advance(eta, flat, V, u)
+        eta, _ = _advance(eta, flat, V, u, r)
     start = eta
     beliefs = np.empty((K, C, S))
     tokens = np.empty((K, C), dtype=np.int32)
     for k, u in enumerate(rng.random((K, C))):  # one vectorised pass over all chains per step
-        eta, tokens[k] = _advance(eta, flat, V, u)
+        eta, tokens[k] = _advance(eta, flat, V, u, r)
         beliefs[k] = eta
     return BlackwellSample(np.ascontiguousarray(beliefs.transpose(1, 0, 2)),
                            np.ascontiguousarray(tokens.T), start, int(burn_in))
 
 
-def blackwell_beliefs(hmm: HMM, num_points: int, seed, *, num_chains: int = 1000,
+def blackwell_beliefs(hmm: Process, num_points: int, seed, *, num_chains: int = 1000,
                       burn_in: int = 200) -> np.ndarray:
     """``(num_points, S)`` beliefs sampled from the Blackwell measure (see :func:`blackwell_sample`).
 

@@ -1,7 +1,12 @@
-"""Catalogue of processes: plain functions returning :class:`~compmech.hmm.HMM`, and a registry.
+"""Catalogue of processes: plain functions returning :class:`~compmech.hmm.HMM` or
+:class:`~compmech.hmm.GHMM`, and registries by name.
 
 Canonical forms and parameter names follow ``shared/SCIENCE.md``. Each function checks its parameters
-and builds ``T[x, i, j] = P(emit x, go to j | in state i)``.
+and builds ``T[x, i, j]`` (for an HMM, ``P(emit x, go to j | in state i)``).
+
+:data:`PROCESSES` holds the classical HMMs (every entry is a stochastic ``T``), and
+:data:`GENERALIZED_PROCESSES` the generalized ones (quantum and post-quantum, signed ``T``);
+:func:`get_process` and :func:`process_parameters` look names up in both (:data:`CATALOGUE`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from compmech.hmm import HMM
+from compmech.hmm import GHMM, HMM, Process
 
 
 def _check_probability(name: str, value: float, *, open_interval: bool = False) -> float:
@@ -177,6 +182,95 @@ def random_hmm(num_states: int = 3, vocab_size: int = 2, seed: int = 0,
     )
 
 
+def coin(p: float = 0.5) -> HMM:
+    """Biased coin: one state, token 0 with probability ``p`` and token 1 with ``1 - p`` (i.i.d.)."""
+    p = _check_probability("p", p)
+    T = np.array([[[p]], [[1.0 - p]]])
+    return HMM(T, name="coin", params={"p": p}, state_names=("A",))
+
+
+# ------------------------------------------------------------------------ generalized processes
+def _check_finite(name: str, value: float) -> float:
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"parameter {name} must be finite; got {value}")
+    return value
+
+
+def tom_quantum(alpha: float = 1.0, beta: float = float(np.sqrt(51.0))) -> GHMM:
+    """The "Bloch walk" quantum process: 4 tokens, 3 states (a GHMM).
+
+    With ``gamma^2 = 1 / (4 (alpha^2 + beta^2))``, ``c = 1/4``, ``m = (alpha^2 - beta^2) gamma^2``
+    and ``o = 2 alpha beta gamma^2``:
+    ``T[0] = [[c,0,o],[0,m,0],[o,0,c]]``, ``T[1] = [[c,0,-o],[0,m,0],[-o,0,c]]``,
+    ``T[2] = [[c,o,0],[o,c,0],[0,0,m]]``, ``T[3] = [[c,-o,0],[-o,c,0],[0,0,m]]``.
+    ``M`` is diagonal, ``r = mu = (1, 0, 0)``: beliefs are ``(1, y, z)``.
+    """
+    alpha = _check_finite("alpha", alpha)
+    beta = _check_finite("beta", beta)
+    if alpha**2 + beta**2 == 0:
+        raise ValueError("parameters alpha and beta must not both be 0")
+    gamma2 = 1.0 / (4.0 * (alpha**2 + beta**2))
+    c, m, o = 0.25, (alpha**2 - beta**2) * gamma2, 2.0 * alpha * beta * gamma2
+    T = np.array([
+        [[c, 0, o], [0, m, 0], [o, 0, c]],
+        [[c, 0, -o], [0, m, 0], [-o, 0, c]],
+        [[c, o, 0], [o, c, 0], [0, 0, m]],
+        [[c, -o, 0], [-o, c, 0], [0, 0, m]],
+    ])
+    return GHMM(T, right_eigenvector=np.array([1.0, 0.0, 0.0]), name="tom_quantum",
+                params={"alpha": alpha, "beta": beta})
+
+
+def post_quantum(alpha: float = float(np.e), beta: float = 0.5) -> GHMM:
+    """The post-quantum example process: 3 tokens, 3 states (a GHMM).
+
+    ``T[0] = outer([1, 1, 0], [1, -1, -1])`` and ``T[k] = [[v,0,0],[0,1,0],[0,ln v,1]]`` with
+    ``v = alpha`` for ``k = 1`` and ``v = beta`` for ``k = 2``; all three are then divided by the
+    largest ``|eigenvalue|`` of their sum. Requires ``alpha > 1 > beta > 0`` and
+    ``alpha + beta != 2``.
+    """
+    alpha = _check_finite("alpha", alpha)
+    beta = _check_finite("beta", beta)
+    if not alpha > 1.0 > beta > 0.0:
+        raise ValueError(f"parameters must satisfy alpha > 1 > beta > 0; got alpha={alpha}, "
+                         f"beta={beta}")
+    if abs(alpha + beta - 2.0) < 1e-12:
+        raise ValueError(f"parameters must satisfy alpha + beta != 2; got {alpha + beta}")
+
+    def diagonal_token(v: float) -> np.ndarray:
+        return np.array([[v, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, np.log(v), 1.0]])
+
+    T = np.stack([np.outer([1.0, 1.0, 0.0], [1.0, -1.0, -1.0]), diagonal_token(alpha),
+                  diagonal_token(beta)])
+    T = T / np.abs(np.linalg.eigvals(T.sum(axis=0))).max()
+    return GHMM(T, name="post_quantum", params={"alpha": alpha, "beta": beta})
+
+
+def fanizza(alpha: float = 2000.0, lam: float = 0.49) -> GHMM:
+    """Fanizza et al.'s process: 2 tokens, 4 states (a GHMM).
+
+    With ``a = (1 - lam cos alpha + lam sin alpha) / (1 - 2 lam cos alpha + lam^2)``,
+    ``b = (1 - lam cos alpha - lam sin alpha) / (1 - 2 lam cos alpha + lam^2)``,
+    ``p0 = [1 - (2/(1-lam) - a - b)/4, 1/(2(1-lam)), -a/4, -b/4]`` and
+    ``w = [1, 1-lam, 1 + lam (sin alpha - cos alpha), 1 - lam (sin alpha + cos alpha)]``:
+    ``T[0] = outer(w, p0)``, ``T[1] = lam [[0,0,0,0],[0,1,0,0],[0,0,cos alpha,-sin alpha],
+    [0,0,sin alpha,cos alpha]]``. Rows of ``M`` sum to 1, so ``r = 1``.
+    """
+    alpha = _check_finite("alpha", alpha)
+    lam = _check_probability("lam", lam, open_interval=True)
+    ca, sa = np.cos(alpha), np.sin(alpha)
+    den = 1.0 - 2.0 * lam * ca + lam**2
+    a = (1.0 - lam * ca + lam * sa) / den
+    b = (1.0 - lam * ca - lam * sa) / den
+    p0 = np.array([1.0 - (2.0 / (1.0 - lam) - a - b) / 4.0, 1.0 / (2.0 * (1.0 - lam)),
+                   -a / 4.0, -b / 4.0])
+    w = np.array([1.0, 1.0 - lam, 1.0 + lam * (sa - ca), 1.0 - lam * (sa + ca)])
+    T1 = lam * np.array([[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, ca, -sa], [0, 0, sa, ca]])
+    T = np.stack([np.outer(w, p0), T1])
+    return GHMM(T, right_eigenvector=np.ones(4), name="fanizza", params={"alpha": alpha, "lam": lam})
+
+
 PROCESSES: dict[str, Callable[..., HMM]] = {
     "z1r": z1r,
     "mess3": mess3,
@@ -187,7 +281,30 @@ PROCESSES: dict[str, Callable[..., HMM]] = {
     "nond": nond,
     "generalized_golden_mean": generalized_golden_mean,
     "random_hmm": random_hmm,
+    "coin": coin,
 }
+
+#: Generalized (signed) processes by name; kept apart so that every :data:`PROCESSES` entry stays
+#: a stochastic HMM.
+GENERALIZED_PROCESSES: dict[str, Callable[..., GHMM]] = {
+    "tom_quantum": tom_quantum,
+    "post_quantum": post_quantum,
+    "fanizza": fanizza,
+}
+
+#: Every catalogue process, classical and generalized, by name.
+CATALOGUE: dict[str, Callable[..., Process]] = {**PROCESSES, **GENERALIZED_PROCESSES}
+
+#: Single-state (i.i.d.) entries of :data:`PROCESSES`, building blocks for mixtures and products;
+#: error messages list them apart from the HMMs with hidden structure.
+IID_PROCESSES = ("coin",)
+
+
+def _catalogue_listing() -> str:
+    """``"a, b, ...; i.i.d.: coin; generalized (GHMM): ..."`` for error messages."""
+    hmms = sorted(set(PROCESSES) - set(IID_PROCESSES))
+    return (f"{', '.join(hmms)}; i.i.d.: {', '.join(IID_PROCESSES)}; generalized (GHMM): "
+            f"{', '.join(sorted(GENERALIZED_PROCESSES))}")
 
 
 def process_parameters(name: str) -> dict[str, Any]:
@@ -196,7 +313,7 @@ def process_parameters(name: str) -> dict[str, Any]:
     return {k: p.default for k, p in inspect.signature(fn).parameters.items()}
 
 
-def get_process(name: str, **params: Any) -> HMM:
+def get_process(name: str, **params: Any) -> Process:
     """Build a catalogue process by name, e.g. ``get_process("mess3", x=0.1)``.
 
     Raises:
@@ -213,10 +330,10 @@ def get_process(name: str, **params: Any) -> HMM:
     return fn(**params)
 
 
-def _lookup(name: str) -> Callable[..., HMM]:
+def _lookup(name: str) -> Callable[..., Process]:
     try:
-        return PROCESSES[name]
+        return CATALOGUE[name]
     except KeyError:
         raise ValueError(
-            f"unknown process {name!r}; valid processes: {', '.join(sorted(PROCESSES))}"
+            f"unknown process {name!r}; valid processes: {_catalogue_listing()}"
         ) from None
