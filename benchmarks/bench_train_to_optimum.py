@@ -37,7 +37,7 @@ def crossing_times(run_dir: Path) -> tuple[list[tuple[int, float, float]], dict[
     last = run.checkpoint_steps[-1]
     for step in run.checkpoint_steps:
         if step in wall and step >= 0.25 * last:
-            rows.append((step, wall[step], float(evaluate(run.load_params(step)).mean() - optimum)))
+            rows.append((step, wall[step], float(evaluate(run.load_params(step)).loss.mean() - optimum)))
     first = {t: next((w for _, w, g in rows if g <= t), None) for t in THRESHOLDS}
     return rows, first
 

@@ -117,7 +117,7 @@ def test_exact_eval_equals_bruteforce_over_words():
     from transformer.step import build_evaluator
     from transformer.training import optimal_loss_nats
 
-    fast = build_evaluator(cfg, eval_set)(params)
+    fast = build_evaluator(cfg, eval_set)(params).loss
     words, probs = compmech.enumerate_words(hmm, cfg.n_ctx + 1)
     logp = np.asarray(jax.nn.log_softmax(transformer.forward(params, cfg, words[:, :-1]), -1),
                       np.float64)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from compmech.hmm import HMM
+from compmech.hmm import Process, process_from_dict
 from compmech.processes import get_process
 
 #: Activation functions the MLP accepts (TransformerLens names).
@@ -175,7 +175,8 @@ class TrainConfig:
     Attributes:
         process: catalogue name of the process (ignored when ``hmm`` is given).
         process_params: parameters of the catalogue process.
-        hmm: an inline HMM as a dict in :meth:`compmech.HMM.to_dict` format, or ``None``.
+        hmm: an inline process as a dict (:meth:`compmech.HMM.to_dict` or
+            :meth:`compmech.GHMM.to_dict` format, or a mixture/product spec), or ``None``.
         model: the model config (:class:`ModelConfig` for the transformer, or another registered
             architecture's, see :data:`MODEL_CONFIGS`). Its ``d_vocab`` must be ``V`` (``V + 1``
             with ``bos``).
@@ -279,10 +280,10 @@ class TrainConfig:
         """Predicted tokens per optimiser step, ``batch_size * n_ctx``."""
         return self.batch_size * self.model.n_ctx
 
-    def build_hmm(self) -> HMM:
-        """The :class:`compmech.HMM` this run trains on."""
+    def build_hmm(self) -> Process:
+        """The process this run trains on (a :class:`compmech.HMM` or :class:`compmech.GHMM`)."""
         if self.hmm is not None:
-            return HMM.from_dict(self.hmm, source="TrainConfig.hmm")
+            return process_from_dict(self.hmm, source="TrainConfig.hmm")
         return get_process(self.process, **self.process_params)
 
     def replace(self, **changes) -> TrainConfig:

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from compmech.hmm import normaliser
 from transformer.activations import batched_map
 from transformer.config import TrainConfig
 from transformer.data import EvalSet, dataset_batch, sample_batch
@@ -84,6 +85,8 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     bos_token = hmm.vocab_size if config.bos else None
     T32 = jnp.asarray(hmm.transition_matrices, dtype=jnp.float32)
     init32 = jnp.asarray(hmm.initial_distribution, dtype=jnp.float32)
+    r = normaliser(hmm)  # None for a classical HMM (r = 1: the classical sampler)
+    r32 = None if r is None else jnp.asarray(r, dtype=jnp.float32)
     data_key = jax.random.fold_in(jax.random.key(config.seed), 1)
     multi = mesh.size > 1
     batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
@@ -92,7 +95,7 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         key = jax.random.fold_in(data_key, step)
         if dataset_tokens is None:
             inputs, targets = sample_batch(T32, init32, key, config.batch_size, config.seq_len,
-                                           bos_token)
+                                           bos_token, right_eigenvector=r32)
         else:
             inputs, targets = dataset_batch(dataset_tokens, key, config.batch_size,
                                             config.seq_len, bos_token)
@@ -182,29 +185,48 @@ def micro_batch_size(config: TrainConfig, n_devices: int = 1) -> int:
 def _compiled_cross_entropy(model_config, V: int):
     @jax.jit
     def ce(params, inputs, true_probs):
-        # log-softmax over all d_vocab outputs (a BOS column still takes probability mass)
+        # log-softmax over all d_vocab outputs (a BOS column still takes probability mass);
+        # true_probs (b, K, P, V): the cross-entropy against K distributions at once -> (b, K, P)
         logq = jax.nn.log_softmax(forward(params, model_config, inputs), axis=-1)[..., :V]
-        return -(true_probs * logq).sum(-1)
+        return -(true_probs * logq[:, None]).sum(-1)
 
     return ce
 
 
+class Evaluation(NamedTuple):
+    """What :func:`build_evaluator`'s function returns (nats per input position).
+
+    Attributes:
+        loss: ``(n_ctx,)`` the probability-weighted cross-entropy per position.
+        component_loss: ``(K, n_ctx)`` for a mixture: the same on each component's data, against
+            that component's own next-token distribution (``(0, n_ctx)`` otherwise).
+    """
+
+    loss: np.ndarray
+    component_loss: np.ndarray
+
+
 def build_evaluator(model_config, eval_set: EvalSet):
-    """``evaluate(params) -> (n_ctx,)`` float64 probability-weighted cross-entropy per position.
+    """``evaluate(params) -> Evaluation`` (float64): the exact probability-weighted cross-entropy
+    per position, and for a mixture the same on each component's data.
 
     The per-token cross-entropy ``-sum_v p_true[v] log q[v]`` is computed in float32 on the
-    device; the weighted sum over sequences is done in float64 on the host.
+    device (one forward pass for the mixture and all its components); the weighted sums over
+    sequences are done in float64 on the host.
     """
     ce = _compiled_cross_entropy(model_config, eval_set.true_probs.shape[-1])
-    probs32 = eval_set.true_probs.astype(np.float32)
+    sets = [eval_set.true_probs] + [c.true_probs for c in eval_set.components]
+    probs32 = np.stack(sets, axis=1).astype(np.float32)  # (N, K + 1, P, V)
+    weights = np.stack([eval_set.weights] + [c.weights for c in eval_set.components])
 
-    def evaluate(params):
+    def evaluate(params) -> Evaluation:
         per_token = batched_map(lambda t, p: ce(params, t, p), eval_set.inputs, EVAL_BATCH,
-                                probs32)
-        return eval_set.weights @ per_token.astype(np.float64)
+                                probs32).astype(np.float64)  # (N, K + 1, P)
+        losses = np.einsum("kn,nkp->kp", weights, per_token)
+        return Evaluation(losses[0], losses[1:])
 
     return evaluate
 
 
-__all__ = ["EVAL_BATCH", "TrainState", "build_evaluator", "build_train_chunk", "cached_train_chunk",
-           "micro_batch_size"]
+__all__ = ["EVAL_BATCH", "Evaluation", "TrainState", "build_evaluator", "build_train_chunk",
+           "cached_train_chunk", "micro_batch_size"]

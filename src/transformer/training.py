@@ -262,7 +262,7 @@ class TrainingSetup:
         chunk: the compiled ``chunk(state, stop, total) -> (state, losses)``.
         init_opt_state: ``params -> optimiser state``.
         eval_set: the exact (or sampled) evaluation set.
-        evaluate: ``params -> (n_ctx,)`` loss per position (nats).
+        evaluate: ``params -> Evaluation`` loss per position (nats), and per mixture component.
         optimum: ``(n_ctx,)`` the best achievable loss per position (nats).
     """
 
@@ -405,8 +405,8 @@ class Trainer:
     def evaluation(self) -> dict:
         """Evaluate the current parameters: the ``eval_*`` fields of a metrics record."""
         t0 = time.perf_counter()
-        losses = self.setup.evaluate(self.state.params)
-        optimum = self.setup.optimum
+        result = self.setup.evaluate(self.state.params)
+        losses, optimum = result.loss, self.setup.optimum
         mean, opt_mean = float(losses.mean()), float(optimum.mean())
         self.eval_cost = time.perf_counter() - t0
         self.last_eval = {
@@ -414,6 +414,12 @@ class Trainer:
             "eval_loss_mean": mean, "optimal_loss_mean": opt_mean, "loss_gap": mean - opt_mean,
             "relative_loss": mean / opt_mean, "eval_exact": bool(self.setup.eval_set.exact),
             "eval_seconds": self.eval_cost}
+        components = self.setup.eval_set.components
+        if components:  # a mixture: the in-context curves
+            self.last_eval.update(
+                component_names=[c.name for c in components],
+                component_eval_loss=result.component_loss.tolist(),
+                component_optimal_loss=[c.optimal_loss_nats().tolist() for c in components])
         return self.last_eval
 
     def save(self, record: dict | None = None, checkpoint: bool = False) -> None:
@@ -553,8 +559,10 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
     ``train_loss`` (mean over the steps since the last line; ``null`` at step 0); evaluation lines
     add ``eval_loss`` and ``optimal_loss`` (``(n_ctx,)`` nats per input position), their means
     ``eval_loss_mean``/``optimal_loss_mean``, ``loss_gap`` (mean difference, nats),
-    ``relative_loss`` (ratio of means), ``eval_exact`` and ``eval_seconds``. A run stopped early
-    by its ``minutes`` budget marks its last line ``"stopped_by_budget": true``; a diverged run
+    ``relative_loss`` (ratio of means), ``eval_exact`` and ``eval_seconds``; for a mixture also
+    ``component_names``, ``component_eval_loss`` (``(K, n_ctx)``: the loss on each component's data)
+    and ``component_optimal_loss`` (each component's own optimum), the in-context curves. A run
+    stopped early by its ``minutes`` budget marks its last line ``"stopped_by_budget": true``; a diverged run
     ends with ``"diverged": true``.
 
     Args:

@@ -13,7 +13,7 @@ from compmech.cli.common import (
     process_from_args,
 )
 from compmech.datasets import generate_dataset
-from compmech.processes import PROCESSES, process_parameters
+from compmech.processes import CATALOGUE, process_parameters
 
 
 def register(subparsers) -> None:
@@ -39,12 +39,12 @@ def register(subparsers) -> None:
 
 
 def run_processes(args: argparse.Namespace) -> int:
-    catalogue = {name: process_parameters(name) for name in sorted(PROCESSES)}
+    catalogue = {name: process_parameters(name) for name in sorted(CATALOGUE)}
     if args.json:
         print_json(catalogue)
         return 0
     for name, params in catalogue.items():
-        doc = (PROCESSES[name].__doc__ or "").strip().splitlines()[0]
+        doc = (CATALOGUE[name].__doc__ or "").strip().splitlines()[0]
         listing = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
         print(f"{name:<24} {listing}\n{'':<24} {doc}")
     return 0

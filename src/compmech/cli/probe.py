@@ -13,7 +13,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "bottleneck")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck")
 
 
 def _checkpoints(value: str):

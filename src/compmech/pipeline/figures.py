@@ -25,6 +25,7 @@ from compmech.geometry import SQRT3_2, pca, simplex_projection
 from compmech.msp import MixedStateTree, mixed_state_tree
 from compmech.pipeline.probing import PAPER, POINTS_FILE, hook_label, load_report
 from compmech.pipeline.records import get_field
+from compmech.pipeline.targets import belief_targets
 from transformer import Run, load_run
 
 #: Most points drawn per panel (a seeded subsample beyond this; the metrics use every point).
@@ -237,21 +238,33 @@ def panel_grid(panels: Sequence[tuple[str, np.ndarray]], true: np.ndarray, *,
 
 
 def loss_per_position(eval_loss: np.ndarray, optimal: np.ndarray, *, initial_loss=None,
+                      components: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
                       title: str = "", stem: str | Path | None = None) -> Figure:
-    """Held-out cross-entropy per input position (nats) against the optimum ``h(t+1) ln 2``."""
+    """Held-out cross-entropy per input position (nats) against the optimum ``h(t+1) ln 2``.
+
+    ``components`` (a mixture's in-context curves): ``(name, loss on that component's data, that
+    component's own optimum)`` per component, drawn beside the mixture's: the gap between the two
+    closes as the context identifies the component.
+    """
     eval_loss = np.asarray(eval_loss, dtype=float)
     optimal = np.asarray(optimal, dtype=float)
     pos = np.arange(1, eval_loss.size + 1)
-    fig = Figure(figsize=(4.8, 3.4))
+    fig = Figure(figsize=(4.8 if not components else 6.0, 3.4))
     ax = fig.subplots()
     if initial_loss is not None:
         ax.plot(pos, initial_loss, "o-", color="0.7", ms=3, label="untrained")
-    ax.plot(pos, eval_loss, "o-", color="C0", ms=3, label="trained")
-    ax.plot(pos, optimal, "k--", lw=1, label="optimum (myopic entropy)")
+    ax.plot(pos, eval_loss, "o-", color="C0", ms=3, label="trained" if not components
+            else "trained, mixture")
+    ax.plot(pos, optimal, "k--", lw=1, label="optimum (myopic entropy)" if not components
+            else "optimum, mixture (Bayes over components)")
+    for k, (name, loss, best) in enumerate(components):
+        color = f"C{k + 1}"
+        ax.plot(pos, loss, "s-", ms=2.5, lw=1, color=color, label=f"trained, on {name}")
+        ax.plot(pos, best, ":", lw=1.2, color=color, label=f"optimum knowing {name}")
     ax.set_xlabel("input position t")
     ax.set_ylabel("cross-entropy (nats)")
     ax.set_xticks(pos)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=7 if components else 8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -378,12 +391,14 @@ def mixed_state_tree_figure(tree: MixedStateTree, hmm, *, title: str | None = No
 
 # ------------------------------------------------------------------------------ a run's folder
 def theory_beliefs(run: Run, data_beliefs: np.ndarray) -> np.ndarray:
-    """The theory's beliefs for a run: every node of the mixed-state tree to depth ``n_ctx`` (or,
-    when the tree is too large, the distinct true beliefs of the probe's points)."""
+    """The theory's beliefs for a run, as the probe's targets read them
+    (:func:`compmech.pipeline.targets.belief_targets`): every node of the mixed-state tree to depth
+    ``n_ctx`` (or, when the tree is too large, the distinct targets of the probe's points,
+    ``data_beliefs``)."""
     depth = run.model_config.n_ctx - (1 if run.bos_token is not None else 0)
     if run.hmm.vocab_size**depth <= 2_000_000:
         try:
-            return mixed_state_tree(run.hmm, depth).all_beliefs()
+            return belief_targets(run.hmm, mixed_state_tree(run.hmm, depth).all_beliefs())
         except ValueError:
             pass
     return np.unique(np.round(data_beliefs, 12), axis=0)
@@ -467,8 +482,12 @@ class _RunFigures:
         evals = [m for m in metrics if m.get("eval_loss") is not None]
         written: list[Path] = []
         if evals:
+            last = evals[-1]
+            components = list(zip(last.get("component_names", []),
+                                  last.get("component_eval_loss", []),
+                                  last.get("component_optimal_loss", []), strict=True))
             fig = loss_per_position(
-                evals[-1]["eval_loss"], evals[-1]["optimal_loss"],
+                last["eval_loss"], last["optimal_loss"], components=components,
                 initial_loss=evals[0]["eval_loss"] if len(evals) > 1 else None,
                 title=f"{self.name}: held-out loss per position (step {evals[-1]['step']:,})")
             written += save(fig, self.out / "loss_per_position")

@@ -28,6 +28,13 @@ import numpy as np
 from compmech.files import atomic_output
 from compmech.pipeline.fractal import fractal_comparison
 from compmech.pipeline.records import Record
+from compmech.pipeline.targets import (
+    belief_targets,
+    factor_targets,
+    probe_factors,
+    subspace_angles_deg,
+    target_description,
+)
 from compmech.probe import (
     DEFAULT_FOLDS,
     MAX_ENUMERATED_POINTS,
@@ -106,13 +113,17 @@ class ProbeData:
 
     Attributes:
         tokens: ``(N, n_ctx)`` model inputs (with the BOS token when the run uses one).
-        beliefs: ``(N, n_ctx, S)``; position ``t`` holds the belief after the process tokens seen so
-            far (the initial belief at a BOS position).
+        beliefs: ``(N, n_ctx, k)`` the probe's targets; position ``t`` holds the belief after the
+            process tokens seen so far (the initial belief at a BOS position), as
+            :func:`compmech.pipeline.targets.belief_targets` reads it (``k = S`` for an HMM, the
+            ``S - 1`` belief-plane coordinates for a GHMM).
         weights: ``(N, n_ctx)`` point weights, or None (unweighted).
         folds: ``(N,)`` fold of each sequence.
         protocol: ``"enumerated"`` or ``"sampled"``.
         seed: the seed of the folds (and of the sample when sampled).
         train_folds: folds trained on (1 of 5: the paper's 20/80 split).
+        target: what ``beliefs`` holds, in words.
+        joint_beliefs: ``(N, n_ctx, S)`` the beliefs themselves (for the factor targets).
     """
 
     tokens: np.ndarray
@@ -122,6 +133,8 @@ class ProbeData:
     protocol: str
     seed: int
     train_folds: int = 1
+    target: str = "belief"
+    joint_beliefs: np.ndarray | None = None
 
     @property
     def num_sequences(self) -> int:
@@ -139,7 +152,7 @@ class ProbeData:
             train_fraction=self.train_folds / DEFAULT_FOLDS,
             estimator="ordinary least squares with intercept",
             error="mean squared error over test points and belief coordinates",
-            seed=self.seed)
+            seed=self.seed, target=self.target)
 
 
 def probe_data(run: Run, *, seed: int = 0, max_points: int = MAX_ENUMERATED_POINTS,
@@ -162,7 +175,9 @@ def probe_data(run: Run, *, seed: int = 0, max_points: int = MAX_ENUMERATED_POIN
             first[0] = 1.0  # the empty prefix, once
             weights = np.concatenate([first, weights], axis=1)
     folds = sequence_folds(tokens.shape[0], DEFAULT_FOLDS, seed=seed)
-    return ProbeData(tokens, np.ascontiguousarray(beliefs), weights, folds, inputs.protocol, seed)
+    joint = np.ascontiguousarray(beliefs)
+    return ProbeData(tokens, np.ascontiguousarray(belief_targets(hmm, joint)), weights, folds,
+                     inputs.protocol, seed, target=target_description(hmm), joint_beliefs=joint)
 
 
 def collect(run: Run, params, data: ProbeData, hooks: Sequence[str]) -> dict[str, np.ndarray]:
@@ -202,6 +217,7 @@ class ProbeProtocol(Record):
     estimator: str
     error: str
     seed: int
+    target: str = "belief"
 
 
 @dataclass
@@ -267,6 +283,11 @@ class ProbeReport(Record):
         timing: seconds per stage.
         paper: the published numbers for this process, when there are some.
         reproduce_wall_time_s: set by :func:`compmech.pipeline.reproduce.reproduce`.
+        factors: mixtures and products: ``{target: {hook: scores}}`` for the component posterior
+            and each component's or factor's belief, at the headline hook and the concatenation
+            (:mod:`compmech.pipeline.targets`).
+        factor_angles_deg: products: ``{"f,g": principal angles}`` between the subspaces the probes
+            of factor ``f`` and factor ``g`` read at the headline hook (90 = orthogonal).
     """
 
     run_dir: str
@@ -284,6 +305,8 @@ class ProbeReport(Record):
     timing: dict[str, float]
     paper: dict[str, float] | None = None
     reproduce_wall_time_s: float | None = None
+    factors: dict[str, dict[str, dict[str, float | None]]] | None = None
+    factor_angles_deg: dict[str, list[float]] | None = None
 
     @property
     def headline(self) -> HookReport:
@@ -483,6 +506,29 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
     return curve
 
 
+def _probe_factor_targets(job: _ProbeJob):
+    """Mixtures and products: the extra targets at the headline hook and the concatenation, and
+    for a product the principal angles between the factors' probe subspaces."""
+    run, data = job.run, job.data
+    targets = factor_targets(run.hmm, data.joint_beliefs, data.weights)
+    hooks = list(dict.fromkeys([job.headline, CONCAT]))
+    acts = collect(run, run.load_params(job.last), data, hooks)
+    scores: dict[str, dict[str, dict]] = {name: {} for name in targets}
+    headline_probes = {}
+    for hook in hooks:
+        fits = probe_factors(_features(acts, hook, run), targets, data.folds, data.train_folds,
+                             seed=job.seed)
+        for name, fit in fits.items():
+            scores[name][hook] = fit.scores
+        if hook == job.headline:
+            headline_probes = {n: f.probe for n, f in fits.items() if n.startswith("factor_")}
+    names = sorted(headline_probes)
+    angles = {f"{a.rsplit('_', 1)[1]},{b.rsplit('_', 1)[1]}":
+              subspace_angles_deg(headline_probes[a], headline_probes[b])
+              for i, a in enumerate(names) for b in names[i + 1:]}
+    return scores, (angles or None)
+
+
 def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
                 headline: str | None = None, seed: int = 0, force: bool = False,
                 split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
@@ -549,6 +595,10 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                    f"{timer.seconds['baselines_s']:.1f} s probes)")
     with timer("curve_s"):
         curve = _probe_curve(job, results, baselines, progress)
+    factors, angles = None, None
+    if run.hmm.structure is not None:
+        with timer("factors_s"):
+            factors, angles = _probe_factor_targets(job)
     timer.seconds["total_s"] = time.perf_counter() - timer.start
     paper = PAPER.get(run.hmm.name)
     report = ProbeReport(
@@ -558,7 +608,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h]) for h in job.hooks},
         curve=curve, fractal=comparison, timing=timer.seconds,
-        paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]})
+        paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
+        factors=factors, factor_angles_deg=angles)
     with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
         np.savez_compressed(fh, **job.arrays)
     report.write(out_path)
@@ -595,10 +646,25 @@ def summary_lines(report: ProbeReport) -> list[str]:
             f"{_num(t['correlation']['dimension'], '.2f')} vs "
             f"{_num(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
             f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
+    for name, by_hook in (report.factors or {}).items():
+        cells = ", ".join(f"{hook_short(h)} {_num(v['mse_test'], '.3g')} (shuffle "
+                          f"{_num(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
+        lines.append(f"{name:<18} {cells}")
+    for pair, angles in (report.factor_angles_deg or {}).items():
+        lines.append(f"factors {pair} angles  {', '.join(f'{a:.0f}' for a in angles)} degrees "
+                     "between their probe subspaces")
     if report.paper:
         lines.append(f"paper (Shai 2024)  {report.paper['mse']:.2g} after "
                      f"{report.paper['tokens']:.3g} tokens")
     return lines
+
+
+def hook_short(name: str) -> str:
+    """``"blocks.3.hook_resid_post" -> "resid_post@3"``; other names unchanged."""
+    parts = name.split(".")
+    if len(parts) == 3 and parts[0] == "blocks":
+        return f"{parts[2].removeprefix('hook_')}@{parts[1]}"
+    return name
 
 
 def _num(value, spec: str) -> str:

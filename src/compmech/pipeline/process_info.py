@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from compmech.geometry import fractal_dimensions, kaplan_yorke_dimension, lyapunov_spectrum
+from compmech.hmm import GHMM, HMM
 from compmech.information import (
     entropy_rate,
     excess_entropy,
@@ -25,17 +26,26 @@ DEFAULT_DEPTH = 10
 
 
 def process_info(hmm) -> dict:
-    """The basic facts printed by ``compmech info``."""
-    return {
+    """The basic facts printed by ``compmech info`` (HMM or GHMM, ergodic or a mixture)."""
+    out = {
         "name": hmm.name,
+        "kind": hmm.kind,
         "params": dict(hmm.params),
         "num_states": hmm.num_states,
         "vocab_size": hmm.vocab_size,
         "state_names": list(hmm.state_names),
         "token_names": list(hmm.token_names),
-        "stationary_distribution": hmm.stationary_distribution.tolist(),
+        "ergodic": hmm.is_ergodic,
+        "stationary_distribution": hmm.stationary_distribution.tolist() if hmm.is_ergodic
+        else None,
+        "initial_distribution": hmm.initial_distribution.tolist(),
         "unifilar": hmm.is_unifilar,
     }
+    if isinstance(hmm, GHMM):
+        out["right_eigenvector"] = hmm.right_eigenvector.tolist()
+    if hmm.structure is not None:
+        out["structure"] = hmm.structure.to_dict()
+    return out
 
 
 def auto_depth(vocab_size: int) -> int:
@@ -78,7 +88,8 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         "depth": depth,
         "block_entropy_bits": np.cumsum(h).tolist(),
         "myopic_entropy_bits": h.tolist(),
-        "synchronization_profile_bits": synchronization_profile(hmm, depth).tolist(),
+        "synchronization_profile_bits": synchronization_profile(hmm, depth).tolist()
+        if isinstance(hmm, HMM) else None,
         "excess_entropy_bits": E.bits,
         "excess_entropy": {"stderr_bits": E.stderr_bits, "depth": E.depth, "tol_bits": E.tol,
                            "converged": E.converged, "lower_bound_bits": E.lower_bound_bits,

@@ -25,6 +25,9 @@ EXPERIMENTS = {
     "rrxor": ({"p1": 0.5, "p2": 0.5}, {"d_model": 128, "n_heads": 4, "d_head": 16, "d_mlp": 512},
               CONCAT),
     "z1r": ({"p": 0.5}, {}, None),
+    # a generalized HMM: the Bloch walk with the literature's parameters, on the paper's model
+    # with the context of Riechers et al. (2025)'s probes (all length-8 inputs)
+    "tom_quantum": ({"alpha": 1.0, "beta": 51**0.5}, {"n_ctx": 8}, None),
 }
 
 
@@ -35,6 +38,9 @@ def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, t
     * ``mess3``: Mess3(x=0.05, alpha=0.85); 4 layers, d_model 64, 1 head of 8, d_mlp 256, n_ctx 10.
     * ``rrxor``: RRXOR(0.5, 0.5); d_model 128, 4 heads of 16, d_mlp 512, n_ctx 10.
     * ``z1r``: Z1R(0.5); the Mess3 model with a 2-token vocabulary.
+    * ``tom_quantum``: the Bloch walk (alpha 1, beta sqrt 51), a 3-state generalized HMM with 4
+      tokens; the Mess3 model with n_ctx 8 (all 4^8 inputs enumerated for the probe, which reads
+      the beliefs' plane coordinates).
 
     ``tiny`` shrinks the model, context and training to seconds (for tests); ``minutes`` is the
     wall-clock budget handed to :func:`transformer.train`.
@@ -44,8 +50,8 @@ def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, t
     params, model_overrides, _ = EXPERIMENTS[name]
     vocab = get_process(name, **params).vocab_size
     if tiny:
-        model = ModelConfig(n_layers=2, d_model=16, n_heads=1, d_head=4, d_mlp=32, n_ctx=5,
-                            d_vocab=vocab)
+        model = ModelConfig(n_layers=2, d_model=16, n_heads=1, d_head=4, d_mlp=32,
+                            n_ctx=5 if vocab <= 3 else 4, d_vocab=vocab)
         return TrainConfig(process=name, process_params=params, model=model, steps=60,
                            batch_size=32, lr=3e-3, warmup_steps=5, eval_every=20, log_every=10,
                            checkpoints_per_decade=4, steps_per_call=10, seed=seed)

@@ -1,0 +1,125 @@
+"""What the probe regresses onto, for every kind of process.
+
+* The belief itself for a classical HMM (its ``S`` coordinates, the paper's protocol).
+* For a generalized HMM, its belief-plane coordinates (``S - 1`` numbers,
+  :func:`compmech.geometry.belief_plane_coordinates`): the beliefs are signed and live on the plane
+  ``eta r = 1``, and these coordinates are an isometry of that plane.
+* For a mixture, also the posterior over components and each component's own belief; for a product,
+  each factor's belief (:func:`compmech.factor_beliefs`), each probed on its own
+  (:func:`probe_factors`); for a product, the principal angles between the factors' probe subspaces
+  say whether the network keeps them in orthogonal subspaces.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from compmech.compose import factor_beliefs
+from compmech.geometry import belief_plane_coordinates
+from compmech.hmm import GHMM, Process
+from compmech.probe import BeliefProbe, cross_validated_probe
+
+
+def belief_targets(hmm: Process, beliefs: np.ndarray) -> np.ndarray:
+    """``(..., S) -> (..., k)``: the probe's targets for beliefs of ``hmm`` (the beliefs for an HMM,
+    the belief-plane coordinates for a GHMM)."""
+    if isinstance(hmm, GHMM):
+        return belief_plane_coordinates(beliefs, hmm.right_eigenvector)
+    return np.asarray(beliefs, dtype=np.float64)
+
+
+def target_description(hmm: Process) -> str:
+    """How :func:`belief_targets` reads a belief, in words (for ``probe.json``)."""
+    if isinstance(hmm, GHMM):
+        return (f"belief-plane coordinates ({hmm.num_states - 1} numbers: an orthonormal basis of "
+                "{v : v r = 0}, compmech.geometry.belief_plane_coordinates)")
+    return f"belief ({hmm.num_states} probabilities)"
+
+
+class FactorTarget(NamedTuple):
+    """One extra probe target: ``values (N, P, k)`` and point ``weights (N, P)`` (zero where the
+    target is undefined, e.g. the belief of a ruled-out component)."""
+
+    values: np.ndarray
+    weights: np.ndarray | None
+
+
+def _factor_right_eigenvectors(hmm: Process) -> list[np.ndarray]:
+    s = hmm.structure
+    if s.kind == "product":
+        return [np.asarray(r, dtype=np.float64) for r in s.right_eigenvectors]
+    r = hmm.right_eigenvector
+    return [r[b] for b in s.blocks()]
+
+
+def factor_targets(hmm: Process, beliefs: np.ndarray,
+                   weights: np.ndarray | None) -> dict[str, FactorTarget]:
+    """The extra targets of a mixture (``component_posterior``, ``component_belief_<k>``) or a
+    product (``factor_belief_<f>``); ``{}`` for other processes.
+
+    Args:
+        hmm: the process.
+        beliefs: ``(N, P, S)`` joint beliefs at the probe's points.
+        weights: ``(N, P)`` the probe's point weights (``None``: unweighted).
+    """
+    if hmm.structure is None:
+        return {}
+    split = factor_beliefs(hmm, beliefs)
+    base = np.ones(beliefs.shape[:2]) if weights is None else weights
+    out: dict[str, FactorTarget] = {}
+    if split.component_posterior is not None:
+        out["component_posterior"] = FactorTarget(split.component_posterior, weights)
+    kind = "component" if hmm.structure.kind == "mixture" else "factor"
+    for k, (part, r) in enumerate(zip(split.factor_beliefs, _factor_right_eigenvectors(hmm),
+                                      strict=True)):
+        defined = np.isfinite(part).all(-1)
+        part = np.where(defined[..., None], part, 0.0)
+        if not np.allclose(r, 1.0):  # a GHMM factor: its own plane coordinates
+            part = belief_plane_coordinates(part, r)
+        out[f"{kind}_belief_{k}"] = FactorTarget(
+            part, None if defined.all() and weights is None else base * defined)
+    return out
+
+
+class FactorProbe(NamedTuple):
+    """A target probed at one hook: scores and the fitted probe (for subspace angles)."""
+
+    scores: dict[str, float]
+    probe: BeliefProbe
+
+
+def probe_factors(features, targets: dict[str, FactorTarget], folds: np.ndarray,
+                  train_folds: int, seed: int = 0) -> dict[str, FactorProbe]:
+    """Each extra target probed on ``features (N, P, d)`` with the run's split: held-out MSE and R^2,
+    the shuffle control and the target's variance."""
+    out = {}
+    for name, target in targets.items():
+        res = cross_validated_probe(features, target.values, folds, weights=target.weights,
+                                    train_folds=train_folds, spread=False, shuffle=True,
+                                    shuffle_seed=seed)
+        out[name] = FactorProbe({"mse_test": res.scores["mse"], "r2_test": res.scores["r2"],
+                                 "shuffle_mse": res.shuffle_scores["mse"],
+                                 "variance": res.belief_variance}, res.probe)
+    return out
+
+
+def subspace_angles_deg(a: BeliefProbe, b: BeliefProbe, rank_tol: float = 1e-6) -> list[float]:
+    """Principal angles (degrees, ascending) between the subspaces two probes read.
+
+    A probe ``y = x W^T + c`` reads ``x`` only through the row space of ``W``; its orthonormal basis
+    (singular vectors above ``rank_tol`` times the largest singular value) spans that subspace. The
+    cosines of the principal angles are the singular values of ``Q_a^T Q_b``: 90 degrees means the
+    two factors are held in orthogonal subspaces.
+    """
+    def basis(w: np.ndarray) -> np.ndarray:
+        _, s, vt = np.linalg.svd(w, full_matrices=False)
+        return vt[s > rank_tol * s[0]].T  # (d, rank)
+
+    cos = np.linalg.svd(basis(a.coef_).T @ basis(b.coef_), compute_uv=False)
+    return sorted(float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))) for c in cos)
+
+
+__all__ = ["FactorProbe", "FactorTarget", "belief_targets", "factor_targets", "probe_factors",
+           "subspace_angles_deg", "target_description"]
