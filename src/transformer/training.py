@@ -85,7 +85,7 @@ class StopSignals:
         self.received = signum
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() and not self._previous:
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handler)
         return self
@@ -348,10 +348,12 @@ class Trainer:
         stop_after: stop (as if interrupted) once this many steps are done.
         started: ``time.perf_counter()`` when the invocation started (the clock and the budget
             count from there, setup included).
+        signals: the active :class:`StopSignals` of the invocation (a new one when ``None``).
     """
 
     def __init__(self, setup: TrainingSetup, run_dir: RunDirectory, *, resume: bool,
-                 progress: bool, stop_after: int | None, started: float | None = None) -> None:
+                 progress: bool, stop_after: int | None, started: float | None = None,
+                 signals: StopSignals | None = None) -> None:
         self.setup, self.run_dir, self.stop_after = setup, run_dir, stop_after
         self.config = setup.config
         self.budget = Budget(self.config)
@@ -366,7 +368,9 @@ class Trainer:
         self.last_eval: dict | None = None
         self.pending: list[tuple[jax.Array, int]] = []
         self.train_time, self.train_steps, self.first_call = 0.0, 0, True
-        self.signals = StopSignals()
+        self.signals = signals if signals is not None else StopSignals()
+        metrics = run_dir.read_metrics() if resume else []
+        self.last_record_step = metrics[-1]["step"] if metrics else None
         self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step,
                                f"train {setup.hmm.name}")
 
@@ -438,6 +442,7 @@ class Trainer:
             self.run_dir.write_params(self.step, _to_host(self.state.params))
         if record is not None:
             self.run_dir.append_metrics(record)
+            self.last_record_step = record["step"]
             self.bar.show(record, self.tokens_per_second())
 
     # ---------------------------------------------------------------------------- the loop
@@ -447,13 +452,15 @@ class Trainer:
         Raises:
             TrainingInterrupted: SIGINT or SIGTERM arrived (everything was saved at that step).
         """
-        if self.step == 0:
-            self._start()
-        else:
-            self.last_eval = self.run_dir.last_eval()
         try:
             with self.signals:
+                if self.step == 0:
+                    self._start()
+                else:
+                    self.last_eval = self.run_dir.last_eval()
                 while self.step < self.plan.stop:
+                    if self.signals.received is not None:  # e.g. a signal during the setup
+                        self._stop(self.signals.received)
                     self._advance_to(self.plan.next_boundary(self.step))
                     if self.signals.received is not None:
                         self._stop(self.signals.received)
@@ -473,9 +480,12 @@ class Trainer:
         self.save(record, checkpoint=True)
 
     def _stop(self, signum: int) -> None:
-        """Save everything at the step reached, then raise :class:`TrainingInterrupted`."""
-        record = self._train_record()
-        record["interrupted"] = signal.Signals(signum).name
+        """Save everything at the step reached, then raise :class:`TrainingInterrupted` (no new
+        metrics line when that step has one already: one record per step)."""
+        record = None
+        if self.step != self.last_record_step:
+            record = self._train_record()
+            record["interrupted"] = signal.Signals(signum).name
         self.save(record, checkpoint=True)
         raise TrainingInterrupted(self.step, signum, self.run_dir.path)
 
@@ -595,16 +605,27 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
     started = time.perf_counter()
     maybe_initialize_distributed()
     run_dir = RunDirectory(workdir, writer=jax.process_index() == 0)
-    if resume:
-        config = run_dir.resumable_config()
-    elif config is None:
-        raise ValueError("config is required unless resuming")
-    setup = build_setup(config)  # validates everything before touching the disk
-    with run_dir.lock("compmech train"):
-        run_dir.prepare(config, resume=resume, force=force)
-        trainer = Trainer(setup, run_dir, resume=resume, progress=progress,
-                          stop_after=stop_after, started=started)
-        return trainer.run()
+    with StopSignals() as signals:  # a stop during the setup is honoured after step 0 is saved
+        if resume:
+            if not run_dir.path.is_dir():
+                raise ValueError(f"cannot resume: {run_dir.path} does not exist")
+            with run_dir.lock("compmech train"):
+                setup = build_setup(run_dir.resumable_config())
+                return _run(setup, run_dir, True, False, progress, stop_after, started, signals)
+        if config is None:
+            raise ValueError("config is required unless resuming")
+        setup = build_setup(config)  # validates everything before touching the disk
+        with run_dir.lock("compmech train"):
+            return _run(setup, run_dir, False, force, progress, stop_after, started, signals)
+
+
+def _run(setup: TrainingSetup, run_dir: RunDirectory, resume: bool, force: bool, progress: bool,
+         stop_after: int | None, started: float, signals: StopSignals) -> TrainResult:
+    """Prepare the (locked) run directory and run the loop."""
+    run_dir.prepare(setup.config, resume=resume, force=force)
+    trainer = Trainer(setup, run_dir, resume=resume, progress=progress, stop_after=stop_after,
+                      started=started, signals=signals)
+    return trainer.run()
 
 
 __all__ = ["Budget", "StepPlan", "StopSignals", "TrainResult", "Trainer", "TrainingDiverged",
