@@ -615,100 +615,168 @@ def compare_geometry(true, predicted, *, weights=None, lyapunov_nats: float | No
         (True, 0.014)
     """
     t, p = _clouds(true, predicted)
-    N, S = t.shape
     _check_options(tolerance, max_pair_points, lyapunov_nats, min_scale)
-    r = _normal(normal, S)
-    w = _weights(weights, N)
     rng = _rng(seed)
+    clouds = _plane_clouds(t, p, _weights(weights, t.shape[0]), normal, rng)
+    pairs = _kernel_comparison(clouds, rng, tolerance, max_pair_points, min_scale)
+    dims = _box_and_dimensions(clouds, pairs)
+    levels = None
+    if lyapunov_nats is not None and pairs.resolution is not None:
+        levels = math.log(pairs.resolution) / float(lyapunov_nats)
+    return GeometryComparison(
+        scales=pairs.scales, extent=clouds.extent,
+        entropy_true_bits=dims.entropies[0], entropy_predicted_bits=dims.entropies[1],
+        entropy_null_bits=dims.entropies[2],
+        box_count_true=dims.counts[0], box_count_predicted=dims.counts[1],
+        box_count_null=dims.counts[2],
+        correlation_true=pairs.correlation[0], correlation_predicted=pairs.correlation[1],
+        correlation_null=pairs.correlation[2],
+        distance_predicted=pairs.distance_predicted, distance_null=pairs.distance_null,
+        distance_split=pairs.distance_split, tolerance_curve=pairs.threshold,
+        tolerance=float(tolerance), resolution=pairs.resolution,
+        null_resolution=pairs.null_resolution, resolution_at_floor=pairs.at_floor,
+        box_resolution=dims.box_resolution, noise_rms=clouds.noise_rms,
+        off_plane_rms=clouds.off_plane_rms,
+        dimension_true=dims.dim_true, dimension_predicted=dims.dim_predicted,
+        dimension_note=dims.dim_note, information_dimension_true=dims.info_true,
+        information_dimension_predicted=dims.info_predicted,
+        information_dimension_note=dims.info_note,
+        lyapunov_nats=None if lyapunov_nats is None else float(lyapunov_nats),
+        levels_resolved=levels, num_points=clouds.num_points,
+        num_pair_points=pairs.num_pair_points, normal=clouds.normal)
 
+
+class _PlaneClouds(NamedTuple):
+    """The true, predicted and null clouds in plane coordinates, and what the grid needs."""
+
+    Xt: np.ndarray
+    Xp: np.ndarray
+    Xn: np.ndarray
+    w: np.ndarray
+    normal: np.ndarray
+    noise_rms: float
+    off_plane_rms: float
+    extent: float
+    offset: np.ndarray
+    num_points: int
+
+
+def _plane_clouds(t: np.ndarray, p: np.ndarray, w: np.ndarray, normal, rng) -> _PlaneClouds:
+    """Both clouds in plane coordinates, the null model (true + reassigned residuals), the noise."""
+    N, S = t.shape
+    r = _normal(normal, S)
     Xt, off_true = plane_coordinates(t, normal)
     if np.abs(off_true).max() > 1e-6:
         raise ValueError(f"true beliefs are not on the plane b . r = 1 (largest distance "
                          f"{np.abs(off_true).max():.2g}); pass the plane's normal=r")
     Xp, off_pred = plane_coordinates(p, normal)
     resid = Xp - Xt
-    noise_rms = math.sqrt(float(w @ (resid**2).sum(axis=1)))
-    off_plane_rms = math.sqrt(float(w @ off_pred**2))
     extent = _diameter(Xt[w > 0])
     if not extent > 0:
         raise ValueError("all true beliefs coincide: the comparison needs a cloud with extent")
-
     offset = rng.random(S - 1)
     Xn = Xt + resid[_systematic(w, N, rng.permutation(N))]
-    num_points = int((w > 0).sum())
-    picks = _systematic(w, min(int(max_pair_points), num_points), rng.permutation(N))
+    return _PlaneClouds(Xt, Xp, Xn, w, r, math.sqrt(float(w @ (resid**2).sum(axis=1))),
+                        math.sqrt(float(w @ off_pred**2)), extent, offset, int((w > 0).sum()))
+
+
+class _KernelComparison(NamedTuple):
+    """The scale grid, the kernel distances, the resolutions and the correlation sums."""
+
+    scales: np.ndarray
+    distance_predicted: np.ndarray
+    distance_null: np.ndarray
+    distance_split: np.ndarray
+    threshold: np.ndarray
+    resolution: float | None
+    null_resolution: float | None
+    at_floor: bool
+    correlation: list
+    enough_pairs: np.ndarray
+    num_pair_points: int
+
+
+def _kernel_comparison(c: _PlaneClouds, rng, tolerance: float, max_pair_points: int,
+                       min_scale: float | None) -> _KernelComparison:
+    """Pair statistics of a subsample: the grid, the kernel distances of the predicted cloud, the
+    null model and the split halves, and the resolutions they give."""
+    N = c.Xt.shape[0]
+    picks = _systematic(c.w, min(int(max_pair_points), c.num_points), rng.permutation(N))
     unique, mult = np.unique(picks, return_counts=True)
-    c = None if mult.max() == 1 else mult.astype(np.float64)
+    counts = None if mult.max() == 1 else mult.astype(np.float64)
     pairs = _condensed_pairs(unique.shape[0])
+    e2 = c.extent**2
+    h_tt, b_tt, d2_tt = _self_pairs(c.Xt[unique], counts, pairs, e2)
+    h_pp = _self_pairs(c.Xp[unique], counts, pairs, e2)[0]
+    h_nn = _self_pairs(c.Xn[unique], counts, pairs, e2)[0]
+    h_tp = _cross_pairs(c.Xt[unique], c.Xp[unique], counts, e2)
+    h_tn = _cross_pairs(c.Xt[unique], c.Xn[unique], counts, e2)
 
-    e2 = extent**2
-    h_tt, b_tt, d2_tt = _self_pairs(Xt[unique], c, pairs, e2)
-    h_pp = _self_pairs(Xp[unique], c, pairs, e2)[0]
-    h_nn = _self_pairs(Xn[unique], c, pairs, e2)[0]
-    h_tp = _cross_pairs(Xt[unique], Xp[unique], c, e2)
-    h_tn = _cross_pairs(Xt[unique], Xn[unique], c, e2)
-
-    scales = _grid(extent, max(_pair_floor(h_tt, extent), min_scale or 0.0))
+    scales = _grid(c.extent, max(_pair_floor(h_tt, c.extent), min_scale or 0.0))
     s_tt = _kernel_sums(h_tt, scales)
-    distance_predicted = _kernel_distance(s_tt, _kernel_sums(h_pp, scales), _kernel_sums(h_tp, scales))
-    distance_null = _kernel_distance(s_tt, _kernel_sums(h_nn, scales), _kernel_sums(h_tn, scales))
-    saturated = np.flatnonzero((distance_predicted >= SATURATED) & (distance_null >= SATURATED))
-    K = scales.shape[0] if saturated.size == 0 else min(scales.shape[0], saturated[0] + SATURATED_STEPS + 1)
-    scales, distance_predicted, distance_null = scales[:K], distance_predicted[:K], distance_null[:K]
+    d_pred = _kernel_distance(s_tt, _kernel_sums(h_pp, scales), _kernel_sums(h_tp, scales))
+    d_null = _kernel_distance(s_tt, _kernel_sums(h_nn, scales), _kernel_sums(h_tn, scales))
+    saturated = np.flatnonzero((d_pred >= SATURATED) & (d_null >= SATURATED))
+    K = scales.shape[0] if saturated.size == 0 else min(scales.shape[0],
+                                                        saturated[0] + SATURATED_STEPS + 1)
+    scales, d_pred, d_null = scales[:K], d_pred[:K], d_null[:K]
     num_groups = NUM_GROUPS if unique.shape[0] >= 8 * NUM_GROUPS else 2
     groups = (rng.permutation(unique.shape[0]) % num_groups).astype(np.int8)
-    distance_split = _split_distance(*_group_kernel_totals(b_tt, d2_tt, c, pairs, groups, num_groups,
-                                                           scales))
-    threshold = np.maximum(tolerance, distance_split)
-    resolution, at_floor = _resolution(scales, distance_predicted <= threshold)
-    null_resolution, _ = _resolution(scales, distance_null <= threshold)
+    d_split = _split_distance(*_group_kernel_totals(b_tt, d2_tt, counts, pairs, groups,
+                                                    num_groups, scales))
+    threshold = np.maximum(tolerance, d_split)
+    resolution, at_floor = _resolution(scales, d_pred <= threshold)
+    null_resolution, _ = _resolution(scales, d_null <= threshold)
+    correlation = [_correlation_sums(h, K) for h in (h_tt, h_pp, h_nn)]
+    enough = (correlation[0] * h_tt.total >= MIN_PAIRS) & (correlation[1] * h_pp.total >= MIN_PAIRS)
+    return _KernelComparison(scales, d_pred, d_null, d_split, threshold, resolution,
+                             null_resolution, at_floor, correlation, enough, int(picks.shape[0]))
 
-    # One frame for the three clouds from the true cloud and the residuals alone (not from the null's
-    # draw): the null lies within the true cloud's box widened by the largest residual per axis.
-    positive = slice(None) if num_points == N else w > 0
-    bt, bp, bn, bw = Xt[positive], Xp[positive], Xn[positive], w[positive]
+
+class _Dimensions(NamedTuple):
+    """Box statistics of the three clouds and the dimensions fitted above the resolution."""
+
+    entropies: np.ndarray
+    counts: np.ndarray
+    box_resolution: float | None
+    dim_true: DimensionFit | None
+    dim_predicted: DimensionFit | None
+    dim_note: str
+    info_true: DimensionFit | None
+    info_predicted: DimensionFit | None
+    info_note: str
+
+
+def _box_and_dimensions(c: _PlaneClouds, k: _KernelComparison) -> _Dimensions:
+    """Box entropies and counts on the grid; the correlation and information dimensions fitted
+    over the scales at or above the resolution (and, for boxes, ``box_resolution``)."""
+    scales = k.scales
+    # One frame for the three clouds from the true cloud and the residuals alone (not from the
+    # null's draw): the null lies within the true cloud's box widened by the largest residual.
+    positive = slice(None) if c.num_points == c.Xt.shape[0] else c.w > 0
+    bt, bp, bn, bw = c.Xt[positive], c.Xp[positive], c.Xn[positive], c.w[positive]
     reach = np.abs(bp - bt).max(axis=0)
-    lo = np.minimum(bt.min(axis=0) - reach, bp.min(axis=0)) - offset * scales[0]
+    lo = np.minimum(bt.min(axis=0) - reach, bp.min(axis=0)) - c.offset * scales[0]
     hi = np.maximum(bt.max(axis=0) + reach, bp.max(axis=0))
     entropies, counts = _box_statistics([bt, bp, bn], bw, lo, hi, scales)
     box_resolution, _ = _resolution(scales, np.abs(entropies[2] - entropies[0])
                                     <= ENTROPY_TOLERANCE_BITS)
-    correlation = [_correlation_sums(h, K) for h in (h_tt, h_pp, h_nn)]
 
     def at_or_above(bound):
-        return scales >= bound if bound is not None else np.zeros(K, dtype=bool)
+        return scales >= bound if bound is not None else np.zeros(scales.shape[0], dtype=bool)
 
-    fit_scales = at_or_above(resolution) & (scales <= FIT_MAX_FRACTION * extent)
-    enough_pairs = (correlation[0] * h_tt.total >= MIN_PAIRS) & (correlation[1] * h_pp.total >= MIN_PAIRS)
+    fit_scales = at_or_above(k.resolution) & (scales <= FIT_MAX_FRACTION * c.extent)
     with np.errstate(divide="ignore"):
-        log_c = [np.log(x) for x in correlation[:2]]
-    (dim_t, dim_p), dim_note = _fits(scales, fit_scales & enough_pairs, np.log(scales), log_c,
+        log_c = [np.log(x) for x in k.correlation[:2]]
+    (dim_t, dim_p), dim_note = _fits(scales, fit_scales & k.enough_pairs, np.log(scales), log_c,
                                      "correlation")
     box_mask = fit_scales & at_or_above(box_resolution) \
-        & _box_fit_mask(scales / extent, counts[0], num_points, 1.0) \
-        & _box_fit_mask(scales / extent, counts[1], num_points, 1.0)
+        & _box_fit_mask(scales / c.extent, counts[0], c.num_points, 1.0) \
+        & _box_fit_mask(scales / c.extent, counts[1], c.num_points, 1.0)
     (info_t, info_p), info_note = _fits(scales, box_mask, np.log2(1.0 / scales), entropies[:2],
                                         "information")
-    if resolution is None:
-        dim_note = info_note = "not fitted: the predicted cloud disagrees with the truth at every scale"
-
-    levels = None
-    if lyapunov_nats is not None and resolution is not None:
-        levels = math.log(resolution) / float(lyapunov_nats)
-    return GeometryComparison(
-        scales=scales, extent=extent,
-        entropy_true_bits=entropies[0], entropy_predicted_bits=entropies[1],
-        entropy_null_bits=entropies[2],
-        box_count_true=counts[0], box_count_predicted=counts[1], box_count_null=counts[2],
-        correlation_true=correlation[0], correlation_predicted=correlation[1],
-        correlation_null=correlation[2],
-        distance_predicted=distance_predicted, distance_null=distance_null,
-        distance_split=distance_split, tolerance_curve=threshold, tolerance=float(tolerance),
-        resolution=resolution, null_resolution=null_resolution, resolution_at_floor=at_floor,
-        box_resolution=box_resolution, noise_rms=noise_rms, off_plane_rms=off_plane_rms,
-        dimension_true=dim_t, dimension_predicted=dim_p, dimension_note=dim_note,
-        information_dimension_true=info_t, information_dimension_predicted=info_p,
-        information_dimension_note=info_note,
-        lyapunov_nats=None if lyapunov_nats is None else float(lyapunov_nats),
-        levels_resolved=levels, num_points=num_points, num_pair_points=int(picks.shape[0]),
-        normal=r)
+    if k.resolution is None:
+        dim_note = info_note = ("not fitted: the predicted cloud disagrees with the truth at every "
+                                "scale")
+    return _Dimensions(entropies, counts, box_resolution, dim_t, dim_p, dim_note, info_t, info_p,
+                       info_note)

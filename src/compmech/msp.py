@@ -626,25 +626,14 @@ def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states:
         src_local, tok = idx // V, idx % V
         child = children.reshape(-1, S)[idx]
         child_keys = _row_keys(quantize(child, tol))
-        pos = np.searchsorted(known_keys, child_keys)
-        pos_c = np.minimum(pos, known_keys.shape[0] - 1)
-        found = known_keys[pos_c] == child_keys
-        target = np.where(found, known_ids[pos_c], -1)
-        new_keys, first, inverse = np.unique(child_keys[~found], return_index=True,
-                                             return_inverse=True)
-        order = np.argsort(first, kind="stable")  # number new states in order of appearance
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.shape[0])
-        room = max_states - num_states
-        new_ids = num_states + rank
-        target[~found] = new_ids[inverse]
-        if order.shape[0] > room:
+        target, found, new_keys, first, order = _match_states(known_keys, known_ids, child_keys,
+                                                              num_states)
+        if order.shape[0] > max_states - num_states:
             truncated = True
-            kept_new = order[:room]
-            ok_child = target < max_states
+            kept_new = order[:max_states - num_states]
             # A frontier state is expanded only when all of its successors are states.
             ok_src = np.ones(frontier.shape[0], dtype=bool)
-            np.logical_and.at(ok_src, src_local, ok_child)
+            np.logical_and.at(ok_src, src_local, target < max_states)
             unexpanded = frontier[~ok_src]
             keep_edge = ok_src[src_local]
             src_local, tok, target = src_local[keep_edge], tok[keep_edge], target[keep_edge]
@@ -688,6 +677,27 @@ def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states:
         tol=float(tol),
         vocab_size=V,
     )
+
+
+def _match_states(known_keys: np.ndarray, known_ids: np.ndarray, child_keys: np.ndarray,
+                  num_states: int):
+    """Look successors up among the known states (``known_keys`` sorted); number the new ones
+    ``num_states, num_states + 1, ...`` in order of appearance.
+
+    Returns:
+        ``(target state of each child, found (bool), the new distinct keys, index of each new key's
+        first child among the unfound ones, order of the new keys by first appearance)``.
+    """
+    pos = np.minimum(np.searchsorted(known_keys, child_keys), known_keys.shape[0] - 1)
+    found = known_keys[pos] == child_keys
+    target = np.where(found, known_ids[pos], -1)
+    new_keys, first, inverse = np.unique(child_keys[~found], return_index=True,
+                                         return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    target[~found] = (num_states + rank)[inverse]
+    return target, found, new_keys, first, order
 
 
 def _closed_components(n: int, source: np.ndarray, target: np.ndarray, expanded: np.ndarray):
