@@ -30,6 +30,16 @@ against a random change of the same Euclidean norm drawn along the activations' 
 (direction ``C^(1/2) z``, ``z`` standard normal) and the same drawn within the probe's null space
 (``C^(1/2) z`` projected onto ``{v : W v = 0}``).
 
+**The probe in its minimum-norm form.** Where the activations do not vary (the span of the
+centred activations is smaller than ``R^d``: the embedding of 3 tokens and 10 positions spans 12
+of 64 dimensions; a LayerNorm output satisfies one linear constraint), a least-squares probe's
+coefficients are not determined by the data, and :class:`compmech.probe.BeliefProbe` solves a
+Jacobi-scaled system whose solution has components there. Those components change no prediction
+on the data but would steer ``Delta`` into directions the activations never take. So when the
+activations' mean ``mu`` and covariance ``C`` are given, the probe is first reduced to its
+minimum-norm form ``W' = W Pi``, ``b' = b + W (I - Pi) mu`` (``Pi`` the projector onto the span of
+``C``; every prediction on the data is unchanged) (:func:`reduce_probe`).
+
 ``W^+`` keeps the singular values above ``RTOL`` times the largest: beliefs sum to 1, so an OLS
 probe's rows sum to (rounding-level) zero and ``W`` has rank ``S - 1``; the target residual
 ``eta* - W x - b`` is then orthogonal to the dropped direction up to rounding. When the probe's
@@ -136,6 +146,29 @@ def null_space_directions(coef, n: int, seed: int, rtol: float = RTOL) -> np.nda
     return random_directions(n, basis.shape[0], seed) @ basis
 
 
+def span_projector(covariance, rtol: float = RTOL) -> np.ndarray:
+    """``(d, d)`` orthogonal projector onto the eigenvectors of ``C`` whose eigenvalues exceed
+    ``rtol`` times the largest (the span of the centred activations)."""
+    vals, vecs = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
+    keep = vecs[:, vals > rtol * max(vals[-1], 0.0)]
+    return keep @ keep.T
+
+
+def reduce_probe(coef, intercept, mean, covariance,
+                 rtol: float = RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """The probe in its minimum-norm form on the activations' span (module docstring):
+    ``W' = W Pi``, ``b' = b + W (I - Pi) mu``; ``W' x + b' = W x + b`` for every ``x`` in
+    ``mu + span(C)``.
+
+    Returns:
+        ``(coef' (S, d), intercept' (S,))``.
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    proj = span_projector(covariance, rtol)
+    off_span = coef - coef @ proj
+    return coef @ proj, np.asarray(intercept, dtype=np.float64) + off_span @ np.asarray(mean)
+
+
 def covariance_change(coef, intercept, x, target, covariance, rtol: float = RTOL) -> np.ndarray:
     """``Delta_cov = C W^T (W C W^T)^+ (eta* - W x - b)``: the change of least ``Delta^T C^+ Delta``
     (the activations' own metric) that makes the probe decode ``eta*``.
@@ -225,7 +258,7 @@ class InterventionEffects:
 
 def intervention_effects(features, coef, intercept, beliefs, targets, emission,
                          readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0,
-                         covariance=None, rtol: float = RTOL) -> InterventionEffects:
+                         mean=None, covariance=None, rtol: float = RTOL) -> InterventionEffects:
     """Intervene on ``N`` activations and compare the read-out with the theory (module docstring).
 
     Args:
@@ -238,8 +271,10 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
         readout: ``(N, d)`` changes -> ``(N, V')`` the network's next-token distributions when
             each activation is moved by its change and the rest of the network runs.
         seed: seed of the random and null-space directions.
-        covariance: ``(d, d)`` covariance of the activations, for the ``*_cov`` conditions
-            (``None``: those are NaN).
+        mean, covariance: ``(d,)`` mean and ``(d, d)`` covariance of the activations (over all
+            the probe's points): the probe is reduced to its minimum-norm form
+            (:func:`reduce_probe`) and the ``*_cov`` conditions are run; ``None``: the probe is
+            used as given and the ``*_cov`` conditions are NaN.
         rtol: the pseudo-inverse's cut-off.
 
     Returns:
@@ -249,6 +284,10 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
     n, d = x.shape
     coef = np.asarray(coef, dtype=np.float64)
     intercept = np.asarray(intercept, dtype=np.float64)
+    if covariance is not None:
+        if mean is None:
+            raise ValueError("give the activations' mean with their covariance")
+        coef, intercept = reduce_probe(coef, intercept, mean, covariance, rtol)
     delta = minimum_norm_change(coef, intercept, x, targets, rtol)
     norms = np.linalg.norm(delta, axis=1)
     changes = {"none": np.zeros_like(delta), "intervened": delta,
@@ -452,9 +491,9 @@ def summarize(hook: str, label: str, probe_mse: float, coef: np.ndarray, feature
         else float((kl["intervened_cov"] < kl["random_cov"]).mean()))
 
 
-def activation_covariance(acts: np.ndarray, weights: np.ndarray | None,
-                          chunk: int = 4096) -> np.ndarray:
-    """``(d, d)`` covariance of activations ``(N, P, d)`` over every point (weighted by
+def activation_moments(acts: np.ndarray, weights: np.ndarray | None,
+                       chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean (d,), covariance (d, d))`` of activations ``(N, P, d)`` over every point (weighted by
     ``weights (N, P)`` when given), accumulated in float64 chunk by chunk."""
     n, P, d = acts.shape
     w_all = np.ones((n, P)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -466,7 +505,7 @@ def activation_covariance(acts: np.ndarray, weights: np.ndarray | None,
         s1 += w @ x
         s2 += (x * w[:, None]).T @ x
     mean = s1 / total
-    return s2 / total - np.outer(mean, mean)
+    return mean, s2 / total - np.outer(mean, mean)
 
 
 def _train_folds(num_points: int, width: int) -> int:
@@ -518,15 +557,16 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
     for i, hook in enumerate(hooks):
         acts = collect(run, params, data, [hook])[hook]  # one hook at a time: memory
         probe, mse = fit_probe(acts, data)
-        covariance = activation_covariance(acts, data.weights)
+        mean, covariance = activation_moments(acts, data.weights)
         x = acts[pairs.sequence, pairs.position].astype(np.float64)
         del acts
         readout = model_readout(params, run.model_config, hook, data.tokens[pairs.sequence],
                                 pairs.position)
         effects[hook] = eff = intervention_effects(
             x, probe.coef_, probe.intercept_, pairs.beliefs, pairs.targets, emission, readout,
-            seed=seed + 1000 * (i + 1), covariance=covariance)
-        out[hook] = summarize(hook, run.hook_label(hook), mse, probe.coef_, x, eff)
+            seed=seed + 1000 * (i + 1), mean=mean, covariance=covariance)
+        coef, _ = reduce_probe(probe.coef_, probe.intercept_, mean, covariance)
+        out[hook] = summarize(hook, run.hook_label(hook), mse, coef, x, eff)
         if progress:
             m = out[hook].mean_kl_bits
             progress(f"  {hook}: KL none {m['none']:.3g}, intervened {m['intervened']:.3g}, "
@@ -569,7 +609,7 @@ __all__ = [
     "InterventionReport",
     "Pairs",
     "RTOL",
-    "activation_covariance",
+    "activation_moments",
     "analyze_interventions",
     "covariance_change",
     "fit_probe",
@@ -581,7 +621,9 @@ __all__ = [
     "null_space_basis",
     "null_space_directions",
     "random_directions",
+    "reduce_probe",
     "sample_pairs",
+    "span_projector",
     "spread_directions",
     "summarize",
 ]
