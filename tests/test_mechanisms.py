@@ -25,6 +25,19 @@ from transformer import LinearBottleneckConfig, ModelConfig
 TINY = ModelConfig(n_layers=2, d_model=16, n_heads=2, d_head=4, d_mlp=32, n_ctx=6, d_vocab=3)
 
 
+def planted(rate, P, parity="all"):
+    """``A[t, s] = rate^(t-s) [t - s admitted by parity] / row sum``, built entry by entry (an
+    oracle independent of :func:`decay_pattern`)."""
+    ok = {"all": lambda k: True, "even": lambda k: k % 2 == 0, "odd": lambda k: k % 2 == 1}[parity]
+    A = np.zeros((P, P))
+    for t in range(P):
+        for s in range(t + 1):
+            A[t, s] = rate ** (t - s) if ok(t - s) else 0.0
+        if A[t].sum() > 0:
+            A[t] /= A[t].sum()
+    return A
+
+
 def _tokens(n, p, vocab, seed):
     return np.random.default_rng(seed).integers(0, vocab, size=(n, p)).astype(np.int32)
 
@@ -66,7 +79,8 @@ def test_decay_pattern_is_row_normalised_powers():
                                           (1.3, "all"), (0.35, "even"), (0.6, "odd")])
 def test_fit_recovers_the_rate_of_noisy_planted_patterns(rate, parity):
     rng = np.random.default_rng(int(rate * 100))
-    clean = decay_pattern(rate, 10, parity)
+    clean = planted(rate, 10, parity)
+    np.testing.assert_allclose(decay_pattern(rate, 10, parity), clean, atol=1e-14)
     exact = fit_decay(clean, parity)
     assert exact.rate == pytest.approx(rate, rel=1e-6) and exact.explained == pytest.approx(1.0)
     noisy = np.tril(clean + rng.normal(0.0, 0.004, clean.shape))
@@ -79,7 +93,7 @@ def test_fit_recovers_the_rate_of_noisy_planted_patterns(rate, parity):
 
 def test_standard_error_is_calibrated():
     """Over many noise draws the spread of rho_hat matches the reported standard error."""
-    rate, clean = 0.7, decay_pattern(0.7, 10)
+    rate, clean = 0.7, planted(0.7, 10)
     fits = [fit_decay(np.tril(clean + np.random.default_rng(s).normal(0, 0.003, clean.shape)))
             for s in range(60)]
     z = np.array([(f.rate - rate) / f.rate_se for f in fits])
@@ -90,7 +104,7 @@ def test_standard_error_is_calibrated():
 def test_parity_split_patterns_of_a_negative_lambda():
     """Two heads on even and odd distances (a negative lambda's update) are recognised as such."""
     lam = -0.5
-    even, odd = decay_pattern(abs(lam), 10, "even"), decay_pattern(abs(lam), 10, "odd")
+    even, odd = planted(abs(lam), 10, "even"), planted(abs(lam), 10, "odd")
     odd[0, 0] = 1.0  # row 0 can only attend to itself
     h_even, h_odd = head_attention(even, 0, 0), head_attention(odd, 0, 1)
     assert h_even.best_parity == "even" and h_odd.best_parity == "odd"

@@ -70,11 +70,14 @@ def attention_figure(report: AttentionReport, layers: Sequence[int] | None = Non
         raise ValueError("no heads to draw")
     rows = sorted({h.layer for h in heads})
     cols = max(h.head for h in heads) + 1
-    fig = Figure(figsize=(3.2 * cols, 2.6 * len(rows)), layout="constrained")
-    axes = fig.subplots(len(rows), cols, squeeze=False)
+    one_row = cols == 1  # one head per layer: the layers side by side
+    shape = (1, len(rows)) if one_row else (len(rows), cols)
+    fig = Figure(figsize=(3.0 * shape[1], 2.6 * shape[0]), layout="constrained")
+    axes = fig.subplots(*shape, squeeze=False)
     positions = len(heads[0].profile)
     for h in heads:
-        _head_panel(axes[rows.index(h.layer), h.head], h, report.theory_lambda, positions)
+        ax = axes[0, rows.index(h.layer)] if one_row else axes[rows.index(h.layer), h.head]
+        _head_panel(ax, h, report.theory_lambda, positions)
     for ax in axes[:, 0]:
         ax.set_ylabel("mean attention")
     fig.suptitle(f"{report.process} {report.process_params}: attention vs distance", fontsize=10)
@@ -85,32 +88,72 @@ def _subsample(n: int, k: int, seed: int) -> np.ndarray:
     return np.arange(n) if n <= k else np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
 
 
-def intervention_figure(report: InterventionReport, effects: dict[str, InterventionEffects],
-                        seed: int = 0) -> Figure:
-    """Per hook: the theory's ``P(x | eta*)`` against the model's next-token probability after the
-    intervention (colour) and after the random change of the same norm (grey)."""
-    hooks = list(effects)
-    fig = Figure(figsize=(2.8 * len(hooks), 3.0), layout="constrained")
-    axes = fig.subplots(1, len(hooks), squeeze=False)[0]
-    for ax, hook in zip(axes, hooks, strict=True):
-        e = effects[hook]
-        idx = _subsample(e.predicted.shape[0], FIGURE_PAIRS, seed)
-        V = e.predicted.shape[1]
-        p = e.predicted[idx].ravel()
-        ax.plot([0, 1], [0, 1], color="black", lw=0.8)
-        ax.scatter(p, e.probs["random"][idx, :V].ravel(), s=2, color="0.6", alpha=0.5,
-                   rasterized=True, label="random, same norm")
-        ax.scatter(p, e.probs["intervened"][idx, :V].ravel(), s=2, color="tab:blue", alpha=0.5,
-                   rasterized=True, label="intervened")
-        m = report.hooks[hook].mean_kl_bits
-        ax.set_title(f"{report.hooks[hook].label}\nKL {m['intervened']:.3f} vs random "
-                     f"{m['random']:.3f} bits", fontsize=8)
-        ax.set_xlabel("theory P(x | eta*)")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-    axes[0].set_ylabel("model next-token probability")
-    axes[0].legend(fontsize=6, loc="upper left", markerscale=4)
+#: The intervention figure's rows: (condition, its random control, label, colour).
+FIGURE_ROWS = (("intervened", "random", "minimum-norm change", "tab:blue"),
+               ("intervened_cov", "random_cov", "least change in the activations' metric",
+                "tab:orange"))
+
+
+def intervention_figure(report: InterventionReport, arrays: dict[str, dict], seed: int = 0) -> Figure:
+    """Per hook (columns) and kind of change (rows: Euclidean minimum norm; activations' metric):
+    the theory's ``P(x | eta*)`` against the model's next-token probability after the
+    intervention (colour) and after the random change of the same norm (grey).
+
+    Args:
+        report: the intervention report.
+        arrays: ``{hook: {"predicted": (N, V), "probs": {condition: (N, V')}}}``
+            (:func:`intervention_arrays` or :func:`load_intervention_arrays`).
+        seed: seed of the drawn pairs.
+    """
+    hooks = list(arrays)
+    rows = [r for r in FIGURE_ROWS if all(r[0] in arrays[h]["probs"] for h in hooks)]
+    fig = Figure(figsize=(2.3 * len(hooks), 2.4 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), len(hooks), squeeze=False)
+    for j, hook in enumerate(hooks):
+        a, summary = arrays[hook], report.hooks[hook]
+        idx = _subsample(a["predicted"].shape[0], FIGURE_PAIRS, seed)
+        V = a["predicted"].shape[1]
+        p = a["predicted"][idx].ravel()
+        for i, (cond, control, label, colour) in enumerate(rows):
+            ax = axes[i, j]
+            ax.plot([0, 1], [0, 1], color="black", lw=0.8)
+            ax.scatter(p, a["probs"][control][idx, :V].ravel(), s=1.5, color="0.65", alpha=0.5,
+                       rasterized=True, label="random, same norm")
+            ax.scatter(p, a["probs"][cond][idx, :V].ravel(), s=1.5, color=colour, alpha=0.5,
+                       rasterized=True, label=label)
+            m = summary.mean_kl_bits
+            ax.set_title(f"{summary.label}: KL {m[cond]:.3f}\n(random {m[control]:.3f}, none "
+                         f"{m['none']:.3f} bits)", fontsize=7)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.tick_params(labelsize=6)
+            if j == 0:
+                ax.set_ylabel("model P(next token)", fontsize=7)
+                ax.legend(fontsize=5, loc="upper left", markerscale=4)
+            if i == len(rows) - 1:
+                ax.set_xlabel("theory P(x | eta*)", fontsize=7)
     return fig
+
+
+def intervention_arrays(effects: dict[str, InterventionEffects]) -> dict[str, dict]:
+    """The figure's arrays of in-memory effects."""
+    return {h: {"predicted": e.predicted, "probs": e.probs} for h, e in effects.items()}
+
+
+def load_intervention_arrays(run_dir) -> dict[str, dict]:
+    """The figure's arrays from ``mechanisms/interventions.npz``."""
+    out: dict[str, dict] = {}
+    with np.load(Path(run_dir) / MECHANISMS_DIR / "interventions.npz") as data:
+        for key in data.files:
+            if "/" not in key:
+                continue
+            hook, kind, *rest = key.split("/")
+            entry = out.setdefault(hook, {"probs": {}})
+            if kind == "predicted":
+                entry["predicted"] = data[key]
+            elif kind == "probs":
+                entry["probs"][rest[0]] = data[key]
+    return out
 
 
 # -------------------------------------------------------------------------------- writers
@@ -169,7 +212,7 @@ def run_interventions(run_dir, *, hooks: Sequence[str] | None = None,
         with atomic_output(folder / "interventions.npz") as fh:
             np.savez_compressed(fh, **arrays)
         paths = [folder / "interventions.npz"]
-        paths += figures.save(intervention_figure(report, effects, seed),
+        paths += figures.save(intervention_figure(report, intervention_arrays(effects), seed),
                               folder / "intervention_probabilities")
         paths.append(report.write(folder / INTERVENTIONS_FILE))
     return report, paths
@@ -180,7 +223,9 @@ __all__ = [
     "INTERVENTIONS_FILE",
     "MECHANISMS_DIR",
     "attention_figure",
+    "intervention_arrays",
     "intervention_figure",
+    "load_intervention_arrays",
     "run_attention_analysis",
     "run_interventions",
 ]
