@@ -2,7 +2,11 @@
 intervention must be exact, and a tiny trained transformer where it must beat its controls."""
 
 import json
+from dataclasses import dataclass
 
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -15,6 +19,7 @@ from compmech.pipeline.interventions import (
     intervention_effects,
     kl_divergence_bits,
     minimum_norm_change,
+    model_readout,
     null_space_directions,
     random_directions,
     spread_directions,
@@ -181,3 +186,85 @@ def test_cli_mechanisms_and_intervene(trained_run, capsys):
     assert (trained_run / "mechanisms" / "intervention_probabilities.png").is_file()
     assert cli.main(["intervene", str(trained_run), "--hooks", "nope", "--force"]) == 2
     assert "cannot intervene" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ the patch contract
+@dataclass(frozen=True)
+class TinyRNNConfig:
+    """A recurrent model's config, as a registered architecture would have it."""
+
+    arch: str = "tiny_rnn_test"
+    d_vocab: int = 3
+    d_hidden: int = 5
+    n_ctx: int = 6
+
+
+class TinyRNN(nn.Module):
+    """An Elman network meeting the patch contract of :class:`transformer.registry.Architecture`:
+    ``h_t = tanh(W_E[x_t] + h_{t-1} W_h) + delta_t``, recorded as ``layers.0.hook_hidden``,
+    carried to ``t + 1`` and read out at ``t``."""
+
+    cfg: TinyRNNConfig
+
+    @nn.compact
+    def __call__(self, tokens, patches=None):
+        patches = patches or {}
+        B, P = tokens.shape
+        H = self.cfg.d_hidden
+        W_E = self.param("W_E", nn.initializers.normal(1.0), (self.cfg.d_vocab, H))
+        W_h = self.param("W_h", nn.initializers.normal(0.5), (H, H))
+        embed = W_E[tokens] + patches.get("hook_embed", 0.0)
+        delta = patches.get("layers.0.hook_hidden", jnp.zeros((B, P, H)))
+
+        def step(h, inputs):
+            e, d = inputs
+            h = jnp.tanh(e + h @ W_h) + d
+            return h, h
+
+        _, hidden = jax.lax.scan(step, jnp.zeros((B, H)),
+                                 (embed.transpose(1, 0, 2), delta.transpose(1, 0, 2)))
+        hidden = hidden.transpose(1, 0, 2)
+        logits = nn.Dense(self.cfg.d_vocab, name="out")(hidden)
+        return logits, {"hook_embed": embed, "layers.0.hook_hidden": hidden}
+
+
+@pytest.fixture()
+def tiny_rnn(monkeypatch):
+    from transformer import config as config_module
+    from transformer import registry
+
+    names = lambda cfg: ["hook_embed", "layers.0.hook_hidden"]  # noqa: E731
+    monkeypatch.setitem(config_module.MODEL_CONFIGS, "tiny_rnn_test", TinyRNNConfig)
+    monkeypatch.setitem(registry.ARCHITECTURES, "tiny_rnn_test", registry.Architecture(
+        "tiny_rnn_test", TinyRNN, names, names, names, lambda cfg: "layers.0.hook_hidden", str,
+        patch_hooks=names))
+    cfg = TinyRNNConfig()
+    return cfg, transformer.init_params(cfg, 0)
+
+
+def test_a_recurrent_model_meeting_the_contract_takes_interventions(tiny_rnn):
+    cfg, params = tiny_rnn
+    tokens = np.random.default_rng(0).integers(0, 3, size=(4, 6)).astype(np.int32)
+    logits, cache = transformer.run_with_cache(params, cfg, tokens)
+    zero = {"layers.0.hook_hidden": np.zeros((4, 6, 5), np.float32)}
+    np.testing.assert_allclose(transformer.run_with_patches(params, cfg, tokens, zero)[0], logits,
+                               atol=1e-6)
+    delta = np.zeros((4, 6, 5), np.float32)
+    delta[:, 2] = 0.7
+    patched, pcache = transformer.run_with_patches(params, cfg, tokens,
+                                                   {"layers.0.hook_hidden": delta})
+    change = np.abs(np.asarray(patched) - np.asarray(logits)).max(axis=(0, 2))
+    assert np.all(change[:2] == 0) and change[2] > 1e-3 and change[3] > 1e-4  # carried on
+    np.testing.assert_allclose(pcache["layers.0.hook_hidden"][:, 2],
+                               cache["layers.0.hook_hidden"][:, 2] + 0.7, atol=1e-6)
+    # the intervention read-out: the next-token distribution at the patched position
+    position = np.array([2, 2, 4, 5], np.int32)
+    readout = model_readout(params, cfg, "layers.0.hook_hidden", tokens, position)
+    d = np.random.default_rng(1).normal(size=(4, 5))
+    full = np.zeros((4, 6, 5), np.float32)
+    full[np.arange(4), position] = d
+    expected = jax.nn.softmax(transformer.run_with_patches(
+        params, cfg, tokens, {"layers.0.hook_hidden": full})[0][np.arange(4), position], axis=-1)
+    np.testing.assert_allclose(readout(d), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="no attention patterns"):
+        transformer.attention_patterns(params, cfg, tokens)

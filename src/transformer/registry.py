@@ -52,6 +52,17 @@ class Architecture:
             patches, ``__call__(tokens, patches={hook: (B, P, width) delta})``: each delta is added
             to the activation where the hook is recorded and the rest of the network runs from the
             patched value (see :func:`run_with_patches`); ``None``: the model takes no patches.
+
+    The patch contract a module meets to declare ``patch_hooks`` (what ``compmech intervene``
+    relies on): ``patches`` defaults to ``None`` and an absent hook changes nothing, so that
+    ``__call__(tokens)`` is the plain forward pass and a zero patch reproduces it; the cache holds
+    the patched value; and everything computed from the hook's activation uses the patched value.
+    For a recurrent model with hidden states ``h^l_t`` recorded as ``layers.{l}.hook_hidden``, the
+    patch ``delta[:, t]`` is added to ``h^l_t`` before it is recorded, before layer ``l + 1`` reads
+    it at time ``t`` and before the recurrence carries it to ``t + 1`` (inside a ``lax.scan`` over
+    time: pass the patches, transposed to ``(P, B, width)``, among the scanned inputs and add
+    ``delta_t`` to the new carry); a state carried in several parts (an LSTM's ``(h, c)``) is
+    patched in the parts its hook records. Outputs before ``t`` are then untouched (causality).
     """
 
     name: str

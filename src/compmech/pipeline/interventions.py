@@ -585,7 +585,7 @@ def _fmt(v) -> str:
 
 def intervention_lines(report: InterventionReport) -> list[str]:
     """The per-hook table (mean KL in bits, +- standard error), as printed lines."""
-    head = (f"{'hook':<26} {'probe MSE':>9} {'own':>6} {'none':>6} | {'|Delta|':>7} "
+    head = (f"{'hook':<26} {'probe MSE':>9} {'own':>8} {'none':>6} | {'|Delta|':>7} "
             f"{'interv.':>7} {'random':>6} {'null':>6} | {'|D_cov|':>7} {'interv.':>7} "
             f"{'random':>6} {'null':>6}")
     lines = [f"mean KL(P(.|eta*) || model) in bits over {report.num_pairs} pairs; own = "
@@ -593,7 +593,7 @@ def intervention_lines(report: InterventionReport) -> list[str]:
              "activations' metric (cov)", head]
     for h in report.hooks.values():
         m = h.mean_kl_bits
-        lines.append(f"{h.hook:<26} {h.probe_mse_test:>9.2e} {h.own_kl_bits:>6.3f} "
+        lines.append(f"{h.hook:<26} {h.probe_mse_test:>9.2e} {h.own_kl_bits:>8.2e} "
                      f"{_fmt(m['none']):>6} | {h.mean_norm:>7.3g} {_fmt(m['intervened']):>7} "
                      f"{_fmt(m['random']):>6} {_fmt(m['null_space']):>6} | "
                      f"{_fmt(h.mean_cov_norm):>7} {_fmt(m['intervened_cov']):>7} "
