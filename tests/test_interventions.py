@@ -24,6 +24,7 @@ from compmech.pipeline.interventions import (
     random_directions,
     spread_directions,
 )
+from compmech.pipeline.probing import probe_data
 from compmech.probe import BeliefProbe
 from compmech.processes import get_process
 from transformer import ModelConfig, TrainConfig
@@ -147,8 +148,9 @@ def test_linear_toy_intervention_reaches_the_target_prediction_exactly(toy_setup
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("intervene") / "run"
-    model = ModelConfig(n_layers=1, d_model=16, n_heads=1, d_head=8, d_mlp=32, n_ctx=6, d_vocab=3)
-    cfg = TrainConfig(process="mess3", model=model, steps=300, batch_size=64, lr=1e-2,
+    # with a BOS token (id 3): the pairs skip the BOS position, the attention fit drops its column
+    model = ModelConfig(n_layers=1, d_model=16, n_heads=1, d_head=8, d_mlp=32, n_ctx=6, d_vocab=4)
+    cfg = TrainConfig(process="mess3", model=model, steps=300, batch_size=64, lr=1e-2, bos=True,
                       warmup_steps=20, eval_every=300, log_every=100, steps_per_call=50, seed=0)
     transformer.train(cfg, out, progress=False)
     return out
@@ -167,6 +169,9 @@ def test_intervention_on_a_trained_model_beats_the_random_control(trained_run):
     # pairs are held-out points with targets distinct from the input's belief
     assert pairs.sequence.shape == (300,) and np.all(
         np.abs(pairs.targets - pairs.beliefs).max(1) > 1e-9)
+    assert pairs.position.min() >= 1  # never the BOS position
+    # the inputs are held-out sequences, and the recorded beliefs are theirs
+    assert np.all(probe_data(run, seed=0).folds[pairs.sequence] != 0)
 
 
 def test_cli_mechanisms_and_intervene(trained_run, capsys):
@@ -174,7 +179,8 @@ def test_cli_mechanisms_and_intervene(trained_run, capsys):
     out = capsys.readouterr().out
     assert "theory lambda +0.8500" in out
     report = json.loads((trained_run / "mechanisms" / "attention.json").read_text())
-    assert report["heads"][0]["fit"]["rate"] > 0
+    assert report["heads"][0]["fit"]["rate"] > 0 and report["first_position"] == 1
+    assert len(report["heads"][0]["profile"]) == 5  # the BOS position dropped
     assert (trained_run / "mechanisms" / "attention_vs_distance.png").is_file()
     assert cli.main(["mechanisms", str(trained_run)]) == 2  # exists: refused without --force
     assert "--force" in capsys.readouterr().err

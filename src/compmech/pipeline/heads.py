@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compmech.files import atomic_write_text
+from compmech.information import myopic_entropy
 from compmech.pipeline import figures
 from compmech.pipeline.jobs import (
     RUNS_DIR,
@@ -52,7 +53,7 @@ HEADS_COLUMNS = (
     ("lambda", "labels.lambda", "+.3f"),
     ("heads", "labels.n_heads", "d"),
     ("steps", "train.steps", "d"),
-    ("loss gap (nats)", "loss.loss_gap", ".4f"),
+    ("loss gap (nats)", "loss.loss_gap", ".2e"),
     ("probe MSE", "probe.mse_test", ".2e"),
     ("shuffle MSE", "probe.shuffle_mse", ".2e"),
     ("minutes", "seconds", ".1f"),
@@ -141,6 +142,22 @@ def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] 
 
 
 # ------------------------------------------------------------------------------------ report
+def context_value_nats(hmm, n_words: int, k: int) -> float:
+    """What context beyond the last ``k`` tokens is worth: the optimal loss of a predictor seeing
+    only the last ``k`` tokens minus the optimum, averaged over the ``n_words`` positions, in nats
+    (``mean_t h(min(t, k) + 1) - h(t + 1)`` with the myopic entropies ``h``). A model's loss gap
+    above this value means it has not even learned the order-``k`` statistics."""
+    h = myopic_entropy(hmm, n_words) * math.log(2.0)
+    t = np.arange(n_words)
+    return float((h[np.minimum(t, k)] - h[t]).mean())
+
+
+def _context_values(result: JobResult) -> tuple[float, float]:
+    hmm = get_process("mess3", **result.process_params)
+    n_words = result.model["n_ctx"] - (result.model["d_vocab"] - hmm.vocab_size)
+    return context_value_nats(hmm, n_words, 1), context_value_nats(hmm, n_words, 2)
+
+
 def job_attention(out_dir, result: JobResult) -> AttentionReport:
     """The attention analysis of a job's run (read from its ``mechanisms/attention.json`` when an
     earlier report wrote it for the same checkpoint)."""
@@ -171,13 +188,16 @@ def _fmt(v, spec: str) -> str:
 
 def heads_table(results: Sequence[JobResult], attention: dict[str, AttentionReport]) -> str:
     """The markdown table: one row per model with its first-layer head fits."""
-    head = ["x", "lambda", "heads", "steps", "loss gap (nats)", "probe MSE", "shuffle MSE",
+    head = ["x", "lambda", "heads", "steps", "context beyond 1 / 2 tokens (nats)",
+            "loss gap (nats)", "probe MSE", "shuffle MSE",
             "head fits: best rho parity (explained); all-distance rho+-se (explained)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for r in results:
+        one, two = _context_values(r)
         lines.append("| " + " | ".join([
             f"{r.labels['x']:.3f}", f"{r.labels['lambda']:+.2f}", str(r.labels["n_heads"]),
-            str(r.train.steps), _fmt(r.loss.loss_gap if r.loss else None, ".4f"),
+            str(r.train.steps), f"{one:.2e} / {two:.2e}",
+            _fmt(r.loss.loss_gap if r.loss else None, ".2e"),
             _fmt(r.probe.mse_test, ".2e"), _fmt(r.probe.shuffle_mse, ".2e"),
             head_fit_text(attention[r.name])]) + " |")
     return "\n".join(lines)
@@ -195,8 +215,8 @@ def verdict_lines(results: Sequence[JobResult]) -> list[str]:
             continue
         lo, hi = rows[min(rows)], rows[max(rows)]
         lines.append(
-            f"- x = {x:.3f} (lambda {mess3_lambda(x):+.2f}): loss gap {lo.loss.loss_gap:.4f} with "
-            f"{min(rows)} head(s), {hi.loss.loss_gap:.4f} with {max(rows)} "
+            f"- x = {x:.3f} (lambda {mess3_lambda(x):+.2f}): loss gap {lo.loss.loss_gap:.2e} with "
+            f"{min(rows)} head(s), {hi.loss.loss_gap:.2e} with {max(rows)} "
             f"(ratio {_ratio(lo.loss.loss_gap, hi.loss.loss_gap)}); probe MSE "
             f"{lo.probe.mse_test:.2e} vs {hi.probe.mse_test:.2e}")
     return lines
@@ -286,6 +306,11 @@ def _markdown(summary: ExperimentSummary, results, attention, pngs) -> str:
         "cannot alternate in sign), two heads recover.", "",
         heads_table(results, attention), "", *verdict_lines(results), "",
         *failure_lines(summary.failed),
+        "Context beyond 1 / 2 tokens: what the optimal predictor gains over one that sees only "
+        "the last 1 / 2 tokens (mean over positions, from the myopic entropies): the part of the "
+        "loss an attention layer can win beyond the current token's own embedding (with 1) and "
+        "beyond the previous token (with 2). A loss gap of that size means the model has not "
+        "learned that part. ",
         "Head fits: the first layer's mean attention pattern (all inputs, weighted by probability) "
         "fitted by the row-normalised decay rho^(t-s) on all distances, or on even / odd distances "
         "only (the best of the three by explained fraction, then the all-distance fit with its "
@@ -298,5 +323,5 @@ def _markdown(summary: ExperimentSummary, results, attention, pngs) -> str:
 
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_HEADS", "DEFAULT_HEAD_WIDTH", "DEFAULT_MINUTES", "DEFAULT_X",
-           "HEADS_COLUMNS", "attention_grid", "heads_figure", "heads_jobs", "heads_table",
-           "job_attention", "mess3_lambda", "run_heads", "verdict_lines", "write_heads_report"]
+           "HEADS_COLUMNS", "attention_grid", "context_value_nats", "heads_figure", "heads_jobs",
+           "heads_table", "job_attention", "mess3_lambda", "run_heads", "verdict_lines", "write_heads_report"]
