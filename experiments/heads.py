@@ -4,10 +4,11 @@ error and each head's attention fit against the theory's prediction (one head fa
 lambda < 0, two recover).
 
 Resumable and parallel over worker processes; the arguments are those of `compmech experiment heads`
-(`--xs`, `--heads`, `--head-width`, `--alpha`, `--minutes`, `--steps`, `--workers`, `--gallery DIR`):
+(`--xs`, `--heads`, `--head-width`, `--alpha`, `--steps` (default 600), `--minutes`, `--workers`,
+`--gallery DIR`):
 
     python experiments/heads.py --out reports/heads
-    python experiments/heads.py --out reports/heads_small --xs 0.05 0.45 --minutes 0.5
+    python experiments/heads.py --out reports/heads_small --xs 0.05 0.45 --steps 300
 """
 
 import sys

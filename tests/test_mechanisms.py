@@ -95,7 +95,7 @@ def test_standard_error_is_calibrated():
     """Over many noise draws the spread of rho_hat matches the reported standard error."""
     rate, clean = 0.7, planted(0.7, 10)
     fits = [fit_decay(np.tril(clean + np.random.default_rng(s).normal(0, 0.003, clean.shape)))
-            for s in range(60)]
+            for s in range(40)]
     z = np.array([(f.rate - rate) / f.rate_se for f in fits])
     assert 0.6 < z.std() < 1.6, z.std()
     assert abs(z.mean()) < 0.5

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="experiment folder (created; reused to resume)")
     p.add_argument("--minutes", type=float, default=None,
-                   help="training budget per job (default 2; heads: 1)")
+                   help="training budget per job (default 2; heads trains 600 steps unless given)")
     p.add_argument("--steps", type=int, default=None,
                    help="train exactly this many steps instead of a time budget")
     p.add_argument("--seed", type=int, default=0)
@@ -59,7 +59,7 @@ def _common(args: argparse.Namespace) -> dict:
     if args.minutes is not None and not args.minutes > 0:
         raise UsageError(f"--minutes must be > 0; got {args.minutes}")
     minutes = args.minutes if args.minutes is not None else (
-        1.0 if args.experiment == "heads" else 2.0)
+        None if args.experiment == "heads" else 2.0)
     return dict(minutes=None if args.steps else minutes, steps=args.steps, seed=args.seed,
                 workers=args.workers, device=args.device, force=args.force,
                 log=None if args.quiet else print)
@@ -76,6 +76,8 @@ def run_experiment(args: argparse.Namespace) -> int:
     if args.experiment == "heads":
         if args.widths or args.alphas or args.extras is not None:
             raise UsageError("--widths, --alphas and --extras are not heads options")
+        if minutes is None and common["steps"] is None:
+            common["steps"] = heads.DEFAULT_STEPS
         summary = heads.run_heads(
             args.out, xs=args.xs or heads.DEFAULT_X, heads=args.heads or heads.DEFAULT_HEADS,
             alpha=heads.DEFAULT_ALPHA if args.alpha is None else args.alpha,

@@ -45,7 +45,9 @@ DEFAULT_HEADS = (1, 2)
 DEFAULT_ALPHA = 0.85
 #: ``n_heads * d_head`` of every model.
 DEFAULT_HEAD_WIDTH = 16
-DEFAULT_MINUTES = 1.0
+#: Optimiser steps per model (a fixed count rather than a time budget, so that every model gets the
+#: same schedule whatever the machine's load: 200 warmup steps, then the cosine).
+DEFAULT_STEPS = 600
 
 HEADS_COLUMNS = (
     ("run", "name", "s"),
@@ -67,8 +69,8 @@ def mess3_lambda(x: float) -> float:
 
 def heads_jobs(xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_HEADS, *,
                alpha: float = DEFAULT_ALPHA, head_width: int = DEFAULT_HEAD_WIDTH,
-               n_layers: int = 1, minutes_per_job: float | None = DEFAULT_MINUTES,
-               steps: int | None = None, base_config=None, seed: int = 0,
+               n_layers: int = 1, minutes_per_job: float | None = None,
+               steps: int | None = DEFAULT_STEPS, base_config=None, seed: int = 0,
                device: str | None = None) -> list[Job]:
     """One job per ``(x, n_heads)``: a ``n_layers``-layer transformer (the rest of
     ``base_config.model``) with ``n_heads`` heads of ``head_width // n_heads``.
@@ -78,6 +80,8 @@ def heads_jobs(xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_H
     """
     if steps is None and minutes_per_job is None:
         raise ValueError("give minutes_per_job or steps")
+    if minutes_per_job is not None:
+        steps = None
     heads = [int(h) for h in heads]
     if not heads or min(heads) < 1 or len(set(heads)) != len(heads):
         raise ValueError(f"heads must be distinct positive integers; got {heads}")
@@ -104,7 +108,7 @@ def heads_jobs(xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_H
 
 def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_HEADS,
               alpha: float = DEFAULT_ALPHA, head_width: int = DEFAULT_HEAD_WIDTH, n_layers: int = 1,
-              minutes_per_job: float | None = DEFAULT_MINUTES, steps: int | None = None,
+              minutes_per_job: float | None = None, steps: int | None = DEFAULT_STEPS,
               base_config=None, seed: int = 0, workers: int = 1, device: str | None = None,
               force: bool = False, progress: bool = False,
               log: Callable[[str], None] | None = print) -> ExperimentSummary:
@@ -117,8 +121,9 @@ def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] 
         alpha: Mess3 ``alpha``.
         head_width: ``n_heads * d_head`` of every model.
         n_layers: transformer layers (1: the theory's setting).
-        minutes_per_job: training budget per model; ``None`` trains exactly ``steps``.
-        steps: optimiser steps.
+        minutes_per_job: training budget per model (then ``steps`` is ignored); ``None`` trains
+            exactly ``steps``.
+        steps: optimiser steps (default :data:`DEFAULT_STEPS`).
         base_config: other model and optimiser settings (:class:`transformer.TrainConfig`).
         seed, workers, device, force, progress, log: as :func:`compmech.pipeline.sweep.run_sweep`.
 
@@ -322,6 +327,6 @@ def _markdown(summary: ExperimentSummary, results, attention, pngs) -> str:
     ])
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_HEADS", "DEFAULT_HEAD_WIDTH", "DEFAULT_MINUTES", "DEFAULT_X",
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_HEADS", "DEFAULT_HEAD_WIDTH", "DEFAULT_STEPS", "DEFAULT_X",
            "HEADS_COLUMNS", "attention_grid", "context_value_nats", "heads_figure", "heads_jobs",
            "heads_table", "job_attention", "mess3_lambda", "run_heads", "verdict_lines", "write_heads_report"]
