@@ -27,18 +27,27 @@ from transformer.model import LayerNorm, Transformer
 
 
 class LinearBottleneckTransformer(nn.Module):
-    """``__call__(tokens (B, P)) -> (logits (B, P, d_vocab), cache)``; see the module docstring."""
+    """``__call__(tokens (B, P), patches=None) -> (logits (B, P, d_vocab), cache)``; see the module
+    docstring. ``patches`` as in :class:`transformer.model.Transformer`, for every hook of
+    :func:`hook_names` (``bottleneck.hook_z`` and ``bottleneck.hook_readout`` included)."""
 
     cfg: LinearBottleneckConfig
 
     @nn.compact
-    def __call__(self, tokens: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def __call__(self, tokens: jax.Array,
+                 patches: dict[str, jax.Array] | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
         cfg = self.cfg
-        _, base_cache = Transformer(cfg, name="base")(tokens)
+        patches = patches or {}
+        base_patches = {k: v for k, v in patches.items() if not k.startswith("bottleneck.")}
+        _, base_cache = Transformer(cfg, name="base")(tokens, base_patches)
         resid = base_cache[transformer_model.last_hook(cfg)]
         z = nn.Dense(cfg.bottleneck_width, name="down")(resid)
+        if "bottleneck.hook_z" in patches:
+            z = z + patches["bottleneck.hook_z"]
         readout = LayerNorm(cfg.d_model, name="ln_out")(
             nn.Dense(cfg.d_model, name="up", bias_init=nn.initializers.normal(1.0))(z))
+        if "bottleneck.hook_readout" in patches:
+            readout = readout + patches["bottleneck.hook_readout"]
         logits = nn.Dense(cfg.d_vocab, name="unembed")(readout)
         cache = {name: base_cache[name] for name in transformer_model.hook_names(cfg)
                  if name != "ln_final.hook_normalized"}

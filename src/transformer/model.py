@@ -98,6 +98,9 @@ class Attention(nn.Module):
         causal = jnp.tril(jnp.ones((P, P), dtype=bool))[None, None]
         scores = jnp.where(causal, scores, MASK_VALUE)
         pattern = jax.nn.softmax(scores, axis=-1)
+        # (B, H, P, P); kept only when the "intermediates" collection is mutable (see
+        # attention_patterns), so the cache contract and the compiled forward pass are unchanged.
+        self.sow("intermediates", "pattern", pattern)
         z = jnp.einsum("bhqk,bkhd->bqhd", pattern, v).reshape(B * P, H * dh)
         return z @ W_O + _row(b_O, 2)
 
@@ -127,17 +130,25 @@ class Block(nn.Module):
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, resid_pre: jax.Array,
-                 batch_shape: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, resid_pre: jax.Array, batch_shape: tuple[int, int],
+                 mid_patch: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         resid_mid = resid_pre + Attention(self.cfg, name="attn")(
             LayerNorm(self.cfg.d_model, name="ln1")(resid_pre), batch_shape)
+        if mid_patch is not None:
+            resid_mid = resid_mid + mid_patch
         resid_post = resid_mid + MLP(self.cfg, name="mlp")(
             LayerNorm(self.cfg.d_model, name="ln2")(resid_mid))
         return resid_mid, resid_post
 
 
 class Transformer(nn.Module):
-    """The whole model; ``__call__(tokens) -> (logits, cache)``.
+    """The whole model; ``__call__(tokens, patches=None) -> (logits, cache)``.
+
+    ``patches`` (optional) maps hook names to additive changes ``(B, P, d_model)``: each is added to
+    the activation where that hook is recorded, the cache records the patched value, and the rest of
+    the network runs from it (``blocks.{l}.hook_resid_post`` and ``blocks.{l+1}.hook_resid_pre``
+    are one point of the stream: a patch of the first reaches the second, and a patch of the second
+    is added on top). Without patches the computation is the plain forward pass.
 
     Attributes:
         cfg: the :class:`ModelConfig`.
@@ -146,8 +157,10 @@ class Transformer(nn.Module):
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, tokens: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def __call__(self, tokens: jax.Array,
+                 patches: dict[str, jax.Array] | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
         cfg = self.cfg
+        patches = patches or {}
         B, P = tokens.shape
         W_E = self.param("W_E", nn.initializers.normal(EMBED_INIT_STD), (cfg.d_vocab, cfg.d_model))
         W_pos = self.param("W_pos", nn.initializers.normal(EMBED_INIT_STD), (cfg.n_ctx, cfg.d_model))
@@ -157,19 +170,27 @@ class Transformer(nn.Module):
         # The residual stream is computed on (B * P, D) rows: XLA's CPU matmuls and their
         # gradients run faster on 2-D operands than on (B, P, D) ones.
         cache: dict[str, jax.Array] = {}
-        embed = jnp.take(W_E, tokens, axis=0)  # (B, P, D)
-        pos = jnp.broadcast_to(W_pos[None, :P], (B, P, D))
-        cache["hook_embed"] = embed
-        cache["hook_pos_embed"] = pos
-        resid = (embed + pos).reshape(B * P, D)
         unflat = lambda a: a.reshape(B, P, D)  # noqa: E731
+
+        def hook(name: str, value: jax.Array) -> jax.Array:
+            """Record ``value`` (rows or (B, P, D)) under ``name``, with its patch added."""
+            if name in patches:
+                value = value + patches[name].reshape(value.shape)
+            cache[name] = unflat(value)
+            return value
+
+        embed = hook("hook_embed", jnp.take(W_E, tokens, axis=0))  # (B, P, D)
+        pos = hook("hook_pos_embed", jnp.broadcast_to(W_pos[None, :P], (B, P, D)))
+        resid = (embed + pos).reshape(B * P, D)
         for layer in range(cfg.n_layers):
-            cache[f"blocks.{layer}.hook_resid_pre"] = unflat(resid)
-            resid_mid, resid = Block(cfg, name=f"blocks_{layer}")(resid, (B, P))
-            cache[f"blocks.{layer}.hook_resid_mid"] = unflat(resid_mid)
-            cache[f"blocks.{layer}.hook_resid_post"] = unflat(resid)
-        normalized = LayerNorm(cfg.d_model, name="ln_final")(resid)
-        cache["ln_final.hook_normalized"] = unflat(normalized)
+            resid = hook(f"blocks.{layer}.hook_resid_pre", resid)
+            mid_name = f"blocks.{layer}.hook_resid_mid"
+            mid_patch = patches[mid_name].reshape(B * P, D) if mid_name in patches else None
+            resid_mid, resid = Block(cfg, name=f"blocks_{layer}")(resid, (B, P), mid_patch)
+            cache[mid_name] = unflat(resid_mid)
+            resid = hook(f"blocks.{layer}.hook_resid_post", resid)
+        normalized = hook("ln_final.hook_normalized",
+                          LayerNorm(cfg.d_model, name="ln_final")(resid))
         logits = normalized @ W_U + _row(b_U, 2)
         return logits.reshape(B, P, cfg.d_vocab), cache
 

@@ -9,7 +9,10 @@ generic functions below dispatch on the config alone:
 * :func:`init_params` / :func:`run_with_cache` / :func:`forward` / :func:`token_losses`;
 * :func:`hook_names` (every cache key), :func:`residual_hooks` (the streams the ``concat`` probe
   joins), :func:`probe_hooks` (the per-layer probe grid), :func:`last_hook` (the headline probe
-  site), :func:`hook_label` (a short human label).
+  site), :func:`hook_label` (a short human label);
+* :func:`run_with_patches` (the forward pass with additive changes at hooks, for interventions;
+  architectures that declare ``patch_hooks``) and :func:`attention_patterns` (the softmax patterns
+  of every attention layer, for models that have them).
 
 Registered: ``transformer`` (:mod:`transformer.model`, the paper's model) and ``linear_bottleneck``
 (:mod:`transformer.bottleneck`).
@@ -26,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 from transformer import bottleneck as bottleneck_model
 from transformer import model as transformer_model
@@ -44,6 +48,21 @@ class Architecture:
         probe_hooks: ``config -> [hook]``, the per-layer probe grid.
         last_hook: ``config -> hook``, the headline probe site.
         hook_label: ``hook -> str``, a short human label.
+        patch_hooks: ``config -> [hook]``, the hooks at which ``module(config)`` accepts additive
+            patches, ``__call__(tokens, patches={hook: (B, P, width) delta})``: each delta is added
+            to the activation where the hook is recorded and the rest of the network runs from the
+            patched value (see :func:`run_with_patches`); ``None``: the model takes no patches.
+
+    The patch contract a module meets to declare ``patch_hooks`` (what ``compmech intervene``
+    relies on): ``patches`` defaults to ``None`` and an absent hook changes nothing, so that
+    ``__call__(tokens)`` is the plain forward pass and a zero patch reproduces it; the cache holds
+    the patched value; and everything computed from the hook's activation uses the patched value.
+    For a recurrent model with hidden states ``h^l_t`` recorded as ``layers.{l}.hook_hidden``, the
+    patch ``delta[:, t]`` is added to ``h^l_t`` before it is recorded, before layer ``l + 1`` reads
+    it at time ``t`` and before the recurrence carries it to ``t + 1`` (inside a ``lax.scan`` over
+    time: pass the patches, transposed to ``(P, B, width)``, among the scanned inputs and add
+    ``delta_t`` to the new carry); a state carried in several parts (an LSTM's ``(h, c)``) is
+    patched in the parts its hook records. Outputs before ``t`` are then untouched (causality).
     """
 
     name: str
@@ -53,6 +72,7 @@ class Architecture:
     probe_hooks: Callable[[Any], list[str]]
     last_hook: Callable[[Any], str]
     hook_label: Callable[[str], str]
+    patch_hooks: Callable[[Any], list[str]] | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -69,11 +89,11 @@ def register(arch: Architecture) -> Architecture:
 register(Architecture(
     "transformer", transformer_model.Transformer, transformer_model.hook_names,
     transformer_model.residual_hooks, transformer_model.probe_hooks, transformer_model.last_hook,
-    transformer_model.hook_label))
+    transformer_model.hook_label, patch_hooks=transformer_model.hook_names))
 register(Architecture(
     "linear_bottleneck", bottleneck_model.LinearBottleneckTransformer, bottleneck_model.hook_names,
     transformer_model.residual_hooks, bottleneck_model.probe_hooks, bottleneck_model.last_hook,
-    bottleneck_model.hook_label))
+    bottleneck_model.hook_label, patch_hooks=bottleneck_model.hook_names))
 
 
 def architecture(model_config) -> Architecture:
@@ -183,6 +203,103 @@ def token_losses(params, model_config, inputs: jax.Array, targets: jax.Array) ->
     return -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
 
 
+# ---------------------------------------------------------------------------- interventions
+def patch_hooks(model_config) -> list[str]:
+    """The hooks :func:`run_with_patches` accepts for this model (``[]`` when it takes none)."""
+    fn = architecture(model_config).patch_hooks
+    return [] if fn is None else fn(model_config)
+
+
+def _check_patches(model_config, tokens: jax.Array, patches) -> dict[str, jax.Array]:
+    valid = patch_hooks(model_config)
+    if not valid:
+        raise ValueError(f"architecture {model_config.arch!r} does not support patches")
+    unknown = sorted(set(patches) - set(valid))
+    if unknown:
+        raise ValueError(f"cannot patch hooks {unknown}; patchable hooks are {valid}")
+    widths = dict(_hook_widths_cached(model_config))
+    out = {}
+    for name, delta in patches.items():
+        delta = jnp.asarray(delta, jnp.float32)
+        want = (*tokens.shape, widths[name])
+        if delta.shape != want:
+            raise ValueError(f"patch of {name} has shape {delta.shape}; expected {want} "
+                             "(batch, positions, width)")
+        out[name] = delta
+    return out
+
+
+def run_with_patches(params, model_config, tokens, patches: dict) -> tuple[jax.Array, dict]:
+    """Forward pass with additive changes at hooks; the rest of the network runs from them.
+
+    ``patches[hook]`` is added to the activation where ``hook`` is recorded; the cache holds the
+    patched values and every later computation uses them (the intervention of "move the residual
+    stream at a hook, run the rest of the network"). A zero patch reproduces
+    :func:`run_with_cache`.
+
+    Args:
+        params: model parameters.
+        model_config: the model config (its architecture must declare ``patch_hooks``).
+        tokens: ``(B, P)`` integers.
+        patches: ``{hook: (B, P, width) delta}`` for hooks of :func:`patch_hooks`.
+
+    Returns:
+        ``(logits (B, P, d_vocab), cache)`` as :func:`run_with_cache`.
+    """
+    tokens = jnp.asarray(tokens)
+    patches = _check_patches(model_config, tokens, patches)
+    logits, cache = _run_with_patches_jit(params, model_config, tokens, patches)
+    return logits, {name: cache[name] for name in hook_names(model_config)}
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _run_with_patches_jit(params, model_config, tokens, patches):
+    return architecture(model_config).module(model_config).apply({"params": params}, tokens, patches)
+
+
+def attention_patterns(params, model_config, tokens) -> dict[int, jax.Array]:
+    """The softmax attention pattern of every attention layer.
+
+    A module exposes a pattern by ``self.sow("intermediates", "pattern", pattern)`` in a submodule
+    named ``attn`` under one named ``blocks_{layer}`` (as :class:`transformer.model.Attention`);
+    nothing is kept in ordinary forward passes.
+
+    Args:
+        params: model parameters.
+        model_config: the model config.
+        tokens: ``(B, P)`` integers.
+
+    Returns:
+        ``{layer: (B, n_heads, P, P) float32}``; entry ``[b, h, t, s]`` is the weight position
+        ``t`` gives position ``s <= t`` (rows sum to 1; zero above the diagonal).
+
+    Raises:
+        ValueError: the model has no attention layers.
+    """
+    found = _attention_patterns_jit(params, model_config, jnp.asarray(tokens))
+    if not found:
+        raise ValueError(f"architecture {model_config.arch!r} has no attention patterns")
+    return dict(sorted(found.items()))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _attention_patterns_jit(params, model_config, tokens) -> dict[int, jax.Array]:
+    module = architecture(model_config).module(model_config)
+    _, state = module.apply({"params": params}, tokens, mutable=["intermediates"])
+    flat = traverse_util.flatten_dict(state.get("intermediates", {}))
+    out = {}
+    for path, value in flat.items():
+        blocks = [p for p in path if isinstance(p, str) and p.startswith("blocks_")]
+        if len(path) >= 2 and path[-2:] == ("attn", "pattern") and blocks:
+            out[int(blocks[-1].split("_")[1])] = value[0] if isinstance(value, tuple) else value
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _hook_widths_cached(model_config) -> tuple[tuple[str, int], ...]:
+    return tuple(hook_widths(model_config).items())
+
+
 def hook_widths(model_config) -> dict[str, int]:
     """``{hook: width}`` of every hook (from shapes alone; nothing is computed)."""
     params = jax.eval_shape(lambda: init_params(model_config, 0))
@@ -195,15 +312,18 @@ __all__ = [
     "ARCHITECTURES",
     "Architecture",
     "architecture",
+    "attention_patterns",
     "forward",
     "hook_label",
     "hook_names",
     "hook_widths",
     "init_params",
     "last_hook",
+    "patch_hooks",
     "probe_hooks",
     "register",
     "residual_hooks",
     "run_with_cache",
+    "run_with_patches",
     "token_losses",
 ]

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "compmech.cli.train",
     "compmech.cli.probe",
     "compmech.cli.experiment",
+    "compmech.cli.mechanisms",
 )
 
 

@@ -1,4 +1,5 @@
-"""``compmech experiment bottleneck|sweep``: the experiments beyond the paper, with every setting.
+"""``compmech experiment bottleneck|sweep|heads``: the experiments beyond the paper, with every
+setting.
 
 Each writes a self-contained report folder (figures, ``summary.json``, ``README.md``) and resumes
 after an interruption (rerun the same command: finished jobs are not redone).
@@ -14,15 +15,18 @@ from compmech.cli.common import UsageError
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "experiment", help="run an experiment beyond the paper (bottleneck, sweep) into a report folder",
+        "experiment", help="run an experiment beyond the paper (bottleneck, sweep, heads) into a "
+        "report folder",
         description="Train, probe and report one experiment as resumable jobs: `bottleneck` (Mess3 "
         "with the residual stream narrowed to each width, and a width-1 linear bottleneck), `sweep` "
-        "(one model per Mess3 (x, alpha) grid point plus other processes). Rerunning the same "
-        "command resumes it; a folder holding other settings is refused.")
-    p.add_argument("experiment", choices=("bottleneck", "sweep"), help="which experiment")
+        "(one model per Mess3 (x, alpha) grid point plus other processes), `heads` (one-layer "
+        "models with 1 and 2 heads on Mess3 across x = 1/3, where lambda = 1 - 3x changes sign). "
+        "Rerunning the same command resumes it; a folder holding other settings is refused.")
+    p.add_argument("experiment", choices=("bottleneck", "sweep", "heads"), help="which experiment")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="experiment folder (created; reused to resume)")
-    p.add_argument("--minutes", type=float, default=2.0, help="training budget per job (default 2)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="training budget per job (default 2; heads trains 600 steps unless given)")
     p.add_argument("--steps", type=int, default=None,
                    help="train exactly this many steps instead of a time budget")
     p.add_argument("--seed", type=int, default=0)
@@ -33,10 +37,16 @@ def register(subparsers) -> None:
                    help="bottleneck: residual widths (default 1 2 3 4 8 16 64)")
     p.add_argument("--max-checkpoints", type=int, default=8,
                    help="bottleneck: checkpoints analysed for the width-1 coordinate over training")
-    p.add_argument("--xs", type=float, nargs="+", default=None, help="sweep: Mess3 x values")
+    p.add_argument("--xs", type=float, nargs="+", default=None,
+                   help="sweep, heads: Mess3 x values (heads default 0.05 0.15 0.25 0.40 0.45)")
     p.add_argument("--alphas", type=float, nargs="+", default=None, help="sweep: Mess3 alpha values")
     p.add_argument("--extras", nargs="*", default=None,
                    help="sweep: other catalogue processes for the summary table")
+    p.add_argument("--heads", type=int, nargs="+", default=None,
+                   help="heads: numbers of attention heads (default 1 2)")
+    p.add_argument("--head-width", type=int, default=None,
+                   help="heads: n_heads x d_head of every model (default 16)")
+    p.add_argument("--alpha", type=float, default=None, help="heads: Mess3 alpha (default 0.85)")
     p.add_argument("--gallery", default=None, metavar="DIR",
                    help="also copy the figures (each < 300 KB) and README into DIR, e.g. docs/gallery")
     p.add_argument("--force", action="store_true",
@@ -48,18 +58,32 @@ def register(subparsers) -> None:
 def _common(args: argparse.Namespace) -> dict:
     if args.minutes is not None and not args.minutes > 0:
         raise UsageError(f"--minutes must be > 0; got {args.minutes}")
-    return dict(minutes=None if args.steps else args.minutes, steps=args.steps, seed=args.seed,
+    minutes = args.minutes if args.minutes is not None else (
+        None if args.experiment == "heads" else 2.0)
+    return dict(minutes=None if args.steps else minutes, steps=args.steps, seed=args.seed,
                 workers=args.workers, device=args.device, force=args.force,
                 log=None if args.quiet else print)
 
 
 def run_experiment(args: argparse.Namespace) -> int:
-    from compmech.pipeline import bottleneck, sweep  # flax, matplotlib: only when running
+    from compmech.pipeline import bottleneck, heads, sweep  # flax, matplotlib: only when running
     from compmech.pipeline.reports import export_gallery
 
     common = _common(args)
     minutes = common.pop("minutes")
-    if args.experiment == "bottleneck":
+    if args.experiment != "heads" and (args.heads or args.head_width or args.alpha is not None):
+        raise UsageError("--heads, --head-width and --alpha are heads options")
+    if args.experiment == "heads":
+        if args.widths or args.alphas or args.extras is not None:
+            raise UsageError("--widths, --alphas and --extras are not heads options")
+        if minutes is None and common["steps"] is None:
+            common["steps"] = heads.DEFAULT_STEPS
+        summary = heads.run_heads(
+            args.out, xs=args.xs or heads.DEFAULT_X, heads=args.heads or heads.DEFAULT_HEADS,
+            alpha=heads.DEFAULT_ALPHA if args.alpha is None else args.alpha,
+            head_width=args.head_width or heads.DEFAULT_HEAD_WIDTH, minutes_per_job=minutes,
+            **common)
+    elif args.experiment == "bottleneck":
         if args.xs or args.alphas or args.extras is not None:
             raise UsageError("--xs, --alphas and --extras are sweep options")
         summary = bottleneck.run_bottleneck(
