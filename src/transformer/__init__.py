@@ -1,6 +1,6 @@
 """Models whose activations can be probed for beliefs: a registry of JAX/Flax architectures (the
-paper's decoder-only transformer, its linear-bottleneck variant), one training loop for all of them,
-run directories and activation collection.
+paper's decoder-only transformer, its linear-bottleneck variant, stacked LSTMs, GRUs and tanh RNNs),
+one training loop for all of them, run directories and activation collection.
 
 Example:
     >>> import transformer
@@ -15,7 +15,17 @@ Training: ``transformer.train(TrainConfig(...), "runs/x")``; reading a run back:
 """
 
 from transformer.activations import collect_activations
-from transformer.config import LinearBottleneckConfig, ModelConfig, TrainConfig, model_config_from_dict
+from transformer.config import (
+    GRUConfig,
+    LinearBottleneckConfig,
+    LSTMConfig,
+    ModelConfig,
+    RecurrentConfig,
+    RNNConfig,
+    TrainConfig,
+    model_config_from_dict,
+    recurrent_config,
+)
 from transformer.data import EvalSet, build_eval_set, with_bos
 from transformer.registry import (
     ARCHITECTURES,
@@ -38,8 +48,12 @@ from transformer.training import TrainingDiverged, TrainingInterrupted, TrainRes
 __all__ = [
     "ARCHITECTURES",
     "EvalSet",
+    "GRUConfig",
+    "LSTMConfig",
     "LinearBottleneckConfig",
     "ModelConfig",
+    "RNNConfig",
+    "RecurrentConfig",
     "Run",
     "TrainConfig",
     "TrainResult",
@@ -55,6 +69,7 @@ __all__ = [
     "last_hook",
     "load_run",
     "model_config_from_dict",
+    "recurrent_config",
     "patch_hooks",
     "probe_hooks",
     "residual_hooks",

@@ -146,8 +146,111 @@ class LinearBottleneckConfig(ModelConfig):
         return super().flops_per_token() - 2 * d * v + 2 * (d * w + w * d + d * v)
 
 
+@dataclass(frozen=True)
+class RecurrentConfig:
+    """Shape of a stacked recurrent network (:mod:`transformer.recurrent`); defaults: 4 layers of
+    width 64, as in Riechers, Elliott & Shai (2025).
+
+    Use a subclass (:class:`LSTMConfig`, :class:`GRUConfig`, :class:`RNNConfig`) or
+    :func:`recurrent_config`; each has its ``ARCH``.
+
+    Attributes:
+        n_layers: number of stacked recurrent layers.
+        d_hidden: width of every layer's hidden state (and of the token embedding).
+        n_ctx: number of input positions (the network itself has no limit; evaluation, probes and
+            the data use it).
+        d_vocab: number of input/output tokens, including a BOS token when one is used.
+    """
+
+    #: Registry name of the architecture (``model.arch`` in ``config.json``); set by subclasses.
+    ARCH: ClassVar[str] = ""
+    #: Gates per cell: the recurrent matrices are ``(d_hidden, GATES * d_hidden)``.
+    GATES: ClassVar[int] = 1
+
+    n_layers: int = 4
+    d_hidden: int = 64
+    n_ctx: int = 10
+    d_vocab: int = 3
+    arch: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.ARCH:
+            raise ValueError("RecurrentConfig is abstract; use LSTMConfig, GRUConfig, RNNConfig "
+                             "or recurrent_config(arch, ...)")
+        if self.arch != self.ARCH:
+            raise ValueError(f"{type(self).__name__} is arch {self.ARCH!r}, not {self.arch!r}")
+        for name in ("n_layers", "d_hidden", "n_ctx"):
+            _positive_int(name, getattr(self, name))
+        _positive_int("d_vocab", self.d_vocab, minimum=2)
+
+    @property
+    def num_params(self) -> int:
+        """Number of trainable parameters."""
+        H, G, V = self.d_hidden, self.GATES, self.d_vocab
+        per_layer = 2 * H * G * H + G * H + (H if self.arch == "gru" else 0)
+        return V * H + self.n_layers * per_layer + H * V + V
+
+    def flops_per_token(self) -> float:
+        """Matmul FLOPs of one forward pass per token (multiply-add = 2)."""
+        H, G = self.d_hidden, self.GATES
+        return float(self.n_layers * 2 * 2 * H * G * H + 2 * H * self.d_vocab)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, with ``"arch"`` first."""
+        return {"arch": self.arch, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecurrentConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are errors."""
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"model config: unknown keys {unknown}")
+        return cls(**data)
+
+    def replace(self, **changes) -> RecurrentConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class LSTMConfig(RecurrentConfig):
+    """A stacked LSTM (see :class:`RecurrentConfig`)."""
+
+    ARCH: ClassVar[str] = "lstm"
+    GATES: ClassVar[int] = 4
+    arch: str = "lstm"
+
+
+@dataclass(frozen=True)
+class GRUConfig(RecurrentConfig):
+    """A stacked GRU (see :class:`RecurrentConfig`)."""
+
+    ARCH: ClassVar[str] = "gru"
+    GATES: ClassVar[int] = 3
+    arch: str = "gru"
+
+
+@dataclass(frozen=True)
+class RNNConfig(RecurrentConfig):
+    """A stacked vanilla (Elman, tanh) RNN (see :class:`RecurrentConfig`)."""
+
+    ARCH: ClassVar[str] = "rnn"
+    GATES: ClassVar[int] = 1
+    arch: str = "rnn"
+
+
+#: The recurrent architectures, by name.
+RECURRENT_CONFIGS: dict[str, type] = {cls.ARCH: cls for cls in (LSTMConfig, GRUConfig, RNNConfig)}
 #: Model config classes by architecture name (``config.json``'s ``model.arch``).
 MODEL_CONFIGS: dict[str, type] = {cls.ARCH: cls for cls in (ModelConfig, LinearBottleneckConfig)}
+MODEL_CONFIGS.update(RECURRENT_CONFIGS)
+
+
+def recurrent_config(arch: str, **fields) -> RecurrentConfig:
+    """The recurrent config of ``arch`` (``"lstm"``, ``"gru"`` or ``"rnn"``) with ``fields``."""
+    if arch not in RECURRENT_CONFIGS:
+        raise ValueError(f"unknown recurrent arch {arch!r}; valid: {', '.join(RECURRENT_CONFIGS)}")
+    return RECURRENT_CONFIGS[arch](**fields)
 
 
 def model_config_from_dict(data: Mapping[str, Any]):
@@ -177,7 +280,8 @@ class TrainConfig:
         process_params: parameters of the catalogue process.
         hmm: an inline process as a dict (:meth:`compmech.HMM.to_dict` or
             :meth:`compmech.GHMM.to_dict` format, or a mixture/product spec), or ``None``.
-        model: the model config (:class:`ModelConfig` for the transformer, or another registered
+        model: the model config (:class:`ModelConfig` for the transformer, a
+            :class:`RecurrentConfig` for ``lstm``/``gru``/``rnn``, or another registered
             architecture's, see :data:`MODEL_CONFIGS`). Its ``d_vocab`` must be ``V`` (``V + 1``
             with ``bos``).
         steps: number of optimiser steps.
@@ -312,5 +416,6 @@ class TrainConfig:
         return cls(**data)
 
 
-__all__ = ["ACT_FNS", "DEVICES", "MODEL_CONFIGS", "OPTIMIZERS", "LinearBottleneckConfig", "ModelConfig",
-           "TrainConfig", "model_config_from_dict"]
+__all__ = ["ACT_FNS", "DEVICES", "MODEL_CONFIGS", "OPTIMIZERS", "RECURRENT_CONFIGS", "GRUConfig",
+           "LSTMConfig", "LinearBottleneckConfig", "ModelConfig", "RNNConfig", "RecurrentConfig",
+           "TrainConfig", "model_config_from_dict", "recurrent_config"]

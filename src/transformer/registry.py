@@ -14,8 +14,9 @@ generic functions below dispatch on the config alone:
   architectures that declare ``patch_hooks``) and :func:`attention_patterns` (the softmax patterns
   of every attention layer, for models that have them).
 
-Registered: ``transformer`` (:mod:`transformer.model`, the paper's model) and ``linear_bottleneck``
-(:mod:`transformer.bottleneck`).
+Registered: ``transformer`` (:mod:`transformer.model`, the paper's model), ``linear_bottleneck``
+(:mod:`transformer.bottleneck`), and the recurrent ``lstm``, ``gru`` and ``rnn``
+(:mod:`transformer.recurrent`; hooks ``hook_embed`` and ``layers.{l}.hook_hidden``, all patchable).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from flax import traverse_util
 
 from transformer import bottleneck as bottleneck_model
 from transformer import model as transformer_model
-from transformer.config import MODEL_CONFIGS
+from transformer import recurrent as recurrent_model
+from transformer.config import MODEL_CONFIGS, RECURRENT_CONFIGS
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ register(Architecture(
     "linear_bottleneck", bottleneck_model.LinearBottleneckTransformer, bottleneck_model.hook_names,
     transformer_model.residual_hooks, bottleneck_model.probe_hooks, bottleneck_model.last_hook,
     bottleneck_model.hook_label, patch_hooks=bottleneck_model.hook_names))
+for _name in RECURRENT_CONFIGS:
+    register(Architecture(
+        _name, recurrent_model.RecurrentNetwork, recurrent_model.hook_names,
+        recurrent_model.hook_names, recurrent_model.hook_names, recurrent_model.last_hook,
+        recurrent_model.hook_label, patch_hooks=recurrent_model.hook_names))
 
 
 def architecture(model_config) -> Architecture:
