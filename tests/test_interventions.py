@@ -2,11 +2,8 @@
 intervention must be exact, and a tiny trained transformer where it must beat its controls."""
 
 import json
-from dataclasses import dataclass
 
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -27,7 +24,7 @@ from compmech.pipeline.interventions import (
 from compmech.pipeline.probing import probe_data
 from compmech.probe import BeliefProbe
 from compmech.processes import get_process
-from transformer import ModelConfig, TrainConfig
+from transformer import ModelConfig, TrainConfig, recurrent_config
 
 
 def _rank_deficient_probe(S=3, d=7, seed=0):
@@ -195,57 +192,13 @@ def test_cli_mechanisms_and_intervene(trained_run, capsys):
 
 
 # ------------------------------------------------------------------------------ the patch contract
-@dataclass(frozen=True)
-class TinyRNNConfig:
-    """A recurrent model's config, as a registered architecture would have it."""
-
-    arch: str = "tiny_rnn_test"
-    d_vocab: int = 3
-    d_hidden: int = 5
-    n_ctx: int = 6
-
-
-class TinyRNN(nn.Module):
-    """An Elman network meeting the patch contract of :class:`transformer.registry.Architecture`:
-    ``h_t = tanh(W_E[x_t] + h_{t-1} W_h) + delta_t``, recorded as ``layers.0.hook_hidden``,
-    carried to ``t + 1`` and read out at ``t``."""
-
-    cfg: TinyRNNConfig
-
-    @nn.compact
-    def __call__(self, tokens, patches=None):
-        patches = patches or {}
-        B, P = tokens.shape
-        H = self.cfg.d_hidden
-        W_E = self.param("W_E", nn.initializers.normal(1.0), (self.cfg.d_vocab, H))
-        W_h = self.param("W_h", nn.initializers.normal(0.5), (H, H))
-        embed = W_E[tokens] + patches.get("hook_embed", 0.0)
-        delta = patches.get("layers.0.hook_hidden", jnp.zeros((B, P, H)))
-
-        def step(h, inputs):
-            e, d = inputs
-            h = jnp.tanh(e + h @ W_h) + d
-            return h, h
-
-        _, hidden = jax.lax.scan(step, jnp.zeros((B, H)),
-                                 (embed.transpose(1, 0, 2), delta.transpose(1, 0, 2)))
-        hidden = hidden.transpose(1, 0, 2)
-        logits = nn.Dense(self.cfg.d_vocab, name="out")(hidden)
-        return logits, {"hook_embed": embed, "layers.0.hook_hidden": hidden}
-
-
-@pytest.fixture()
-def tiny_rnn(monkeypatch):
-    from transformer import config as config_module
-    from transformer import registry
-
-    names = lambda cfg: ["hook_embed", "layers.0.hook_hidden"]  # noqa: E731
-    monkeypatch.setitem(config_module.MODEL_CONFIGS, "tiny_rnn_test", TinyRNNConfig)
-    monkeypatch.setitem(registry.ARCHITECTURES, "tiny_rnn_test", registry.Architecture(
-        "tiny_rnn_test", TinyRNN, names, names, names, lambda cfg: "layers.0.hook_hidden", str,
-        patch_hooks=names))
-    cfg = TinyRNNConfig()
-    return cfg, transformer.init_params(cfg, 0)
+@pytest.fixture(params=["rnn", "lstm", "gru"])
+def tiny_rnn(request):
+    """A registered recurrent model (one layer of width 5), meeting the patch contract of
+    :class:`transformer.registry.Architecture`."""
+    cfg = recurrent_config(request.param, n_layers=1, d_hidden=5, n_ctx=6, d_vocab=3)
+    params = jax.tree_util.tree_map(lambda a: a + 0.3, transformer.init_params(cfg, 0))
+    return cfg, params
 
 
 def test_a_recurrent_model_meeting_the_contract_takes_interventions(tiny_rnn):

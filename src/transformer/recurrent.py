@@ -70,7 +70,7 @@ def _gru_step(W_h, b_hn, carry, xp):
     hp = h @ W_h
     r = jax.nn.sigmoid(xp[..., :H] + hp[..., :H])
     z = jax.nn.sigmoid(xp[..., H:2 * H] + hp[..., H:2 * H])
-    n = jnp.tanh(xp[..., 2 * H:] + r * (hp[..., 2 * H:] + b_hn))
+    n = jnp.tanh(xp[..., 2 * H:] + r * (hp[..., 2 * H:] + b_hn[None]))
     h = (1.0 - z) * n + z * h
     return h, h
 
@@ -154,7 +154,7 @@ class RecurrentNetwork(nn.Module):
             cache[f"layers.{layer}.hook_hidden"] = x
         W_U = self.param("W_U", nn.initializers.lecun_normal(), (H, cfg.d_vocab))
         b_U = self.param("b_U", nn.initializers.zeros, (cfg.d_vocab,))
-        return x @ W_U + b_U, cache
+        return x @ W_U + b_U[None, None], cache
 
 
 class RecurrentLayer(nn.Module):
@@ -172,7 +172,7 @@ class RecurrentLayer(nn.Module):
         b = self.param("b", _lstm_bias_init if self.arch == "lstm" else nn.initializers.zeros,
                        (GH,))
         b_hn = self.param("b_hn", nn.initializers.zeros, (H,)) if self.arch == "gru" else None
-        return run_layer(self.arch, W_h, b_hn, x @ W_x + b, delta)
+        return run_layer(self.arch, W_h, b_hn, x @ W_x + b[None, None], delta)
 
 
 # ------------------------------------------------------------------------------------ hooks
