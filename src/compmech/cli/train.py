@@ -1,4 +1,5 @@
-"""``compmech train``: train a transformer on a process (the ``transformer`` package does the work).
+"""``compmech train``: train a transformer (or ``--arch lstm|gru|rnn``) on a process (the
+``transformer`` package does the work).
 
 Settings come, in increasing precedence, from the defaults of :class:`transformer.TrainConfig`
 (the fast Mess3 recipe), a ``--config FILE.json`` (a ``TrainConfig`` dict, e.g. another run's
@@ -27,14 +28,21 @@ _TRAIN_FLAGS = {
     "steps_per_call": "steps_per_call", "micro_batch_size": "micro_batch_size",
     "device": "device", "num_devices": "num_devices",
 }
-#: Flags that map onto ``ModelConfig`` fields.
-_MODEL_FLAGS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "act_fn")
+#: Flags that map onto model config fields.
+_MODEL_FLAGS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "act_fn", "d_hidden")
+#: Architectures ``--arch`` accepts.
+ARCHS = ("transformer", "lstm", "gru", "rnn")
+#: Model flags that apply to the transformer only, and to the recurrent networks only.
+_TRANSFORMER_FLAGS = ("d_model", "n_heads", "d_head", "d_mlp", "act_fn")
+_RECURRENT_FLAGS = ("d_hidden",)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "train", help="train a transformer on a process (run dir with metrics and checkpoints)",
-        description="Train a decoder-only transformer on sequences sampled fresh from a process "
+        "train", help="train a transformer or a recurrent network on a process (run dir with "
+        "metrics and checkpoints)",
+        description="Train a decoder-only transformer (or, with --arch, an LSTM, GRU or tanh RNN) "
+        "on sequences sampled fresh from a process "
         "(default: the paper's Mess3 model with a fast AdamW recipe). Writes RUN_DIR/config.json, "
         "metrics.jsonl (exact per-position loss next to the optimum) and log-spaced checkpoints. "
         "Uses all local devices of --device (data parallel); multi-host when "
@@ -75,19 +83,25 @@ def register(subparsers) -> None:
     g.add_argument("--micro-batch-size", type=int, help="gradient micro-batch (0 = auto)")
     g.add_argument("--device", choices=("cpu", "gpu", "auto"), help="default cpu")
     g.add_argument("--num-devices", type=int, help="use the first N devices (default all)")
-    m = p.add_argument_group("model (defaults: the paper's Mess3 model)")
+    m = p.add_argument_group("model (defaults: the paper's Mess3 model; recurrent: 4 layers of "
+                             "width 64)")
+    m.add_argument("--arch", choices=ARCHS,
+                   help="architecture (default transformer, or that of --config); lstm, gru and "
+                   "rnn take --n-layers, --d-hidden, --n-ctx")
     m.add_argument("--n-layers", type=int)
-    m.add_argument("--d-model", type=int)
-    m.add_argument("--n-heads", type=int)
-    m.add_argument("--d-head", type=int)
-    m.add_argument("--d-mlp", type=int)
+    m.add_argument("--d-model", type=int, help="transformer only")
+    m.add_argument("--n-heads", type=int, help="transformer only")
+    m.add_argument("--d-head", type=int, help="transformer only")
+    m.add_argument("--d-mlp", type=int, help="transformer only")
     m.add_argument("--n-ctx", type=int)
-    m.add_argument("--act-fn", choices=("relu", "gelu", "gelu_new", "silu"))
+    m.add_argument("--act-fn", choices=("relu", "gelu", "gelu_new", "silu"),
+                   help="transformer only")
+    m.add_argument("--d-hidden", type=int, help="lstm, gru, rnn: hidden width (default 64)")
     p.set_defaults(func=run_train)
 
 
 def _given(args: argparse.Namespace) -> list[str]:
-    names = [f for f in list(_TRAIN_FLAGS) + list(_MODEL_FLAGS) if getattr(args, f) is not None]
+    names = [f for f in [*_TRAIN_FLAGS, *_MODEL_FLAGS, "arch"] if getattr(args, f) is not None]
     if args.name or args.params or args.hmm_file:
         names.append("process")
     if args.config:
@@ -128,7 +142,7 @@ def build_config(args: argparse.Namespace):
     if args.dataset and not args.name and not args.hmm_file and "hmm" not in data \
             and "process" not in data:
         data["hmm"] = _dataset_hmm(args.dataset)
-    model = dict(data.get("model") or {})
+    model = _model_fields(args, dict(data.get("model") or {}))
     for flag in _MODEL_FLAGS:
         value = getattr(args, flag)
         if value is not None:
@@ -137,6 +151,24 @@ def build_config(args: argparse.Namespace):
     config = TrainConfig.from_dict({**data, "model": model_config_from_dict(model)})
     vocab = config.build_hmm().vocab_size + (1 if config.bos else 0)
     return config.replace(model=model_config_from_dict({**config.model.to_dict(), "d_vocab": vocab}))
+
+
+def _model_fields(args: argparse.Namespace, model: dict) -> dict:
+    """The model dict of ``--config`` switched to ``--arch`` (a different architecture keeps only
+    ``n_ctx``), with the flags that do not apply to that architecture refused."""
+    saved = model.get("arch", "transformer")
+    arch = args.arch or saved
+    if arch != saved:
+        model = {k: v for k, v in model.items() if k == "n_ctx"}
+    if arch != "transformer":
+        model["arch"] = arch
+    recurrent = arch in ("lstm", "gru", "rnn")
+    wrong = _TRANSFORMER_FLAGS if recurrent else _RECURRENT_FLAGS
+    given = [f"--{f.replace('_', '-')}" for f in wrong if getattr(args, f) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: not a setting of the {arch} model "
+                         f"({'--n-layers, --d-hidden, --n-ctx' if recurrent else 'see --help'})")
+    return model
 
 
 def _dataset_hmm(path: str) -> dict:
