@@ -50,6 +50,35 @@ BLAS_THREADS = 1
 Features = np.ndarray | Callable[[np.ndarray], np.ndarray]
 
 
+#: The probe's scores, defined once (written into ``probe.json``). ``w_i`` are the point weights
+#: (1 for every point when unweighted); every score is normalised by the total weight, so that it
+#: does not scale with the number of points (duplicating every point, or multiplying every weight by
+#: a constant, changes nothing).
+SCORE_DEFINITIONS = {
+    "mse": "sum_i w_i sum_c (yhat_ic - y_ic)^2 / (C sum_i w_i): weighted mean over test points i "
+           "and belief coordinates c (C of them)",
+    "rmse": "sqrt(mse)",
+    "r2": "mean over coordinates c of 1 - SSE_c / SST_c, SSE_c = sum_i w_i (yhat_ic - y_ic)^2, "
+          "SST_c = sum_i w_i (y_ic - ybar_c)^2 with ybar_c the weighted mean of the test points "
+          "(sklearn's r2_score with sample_weight, multioutput='uniform_average'); undefined (NaN) "
+          "when a coordinate is constant on the test points",
+    "mean_distance": "sum_i w_i ||yhat_i - y_i||_2 / sum_i w_i",
+    "belief_variance": "mean over c of SST_c / sum_i w_i (the mse of predicting the test mean)",
+}
+#: Cut-offs of the regularisation sweep (:func:`rcond_sweep`): singular values of the
+#: Jacobi-scaled, weighted, augmented design matrix below ``rcond`` times the largest are dropped.
+RCOND_GRID = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+#: Inner folds of the sweep's validation (within the training sequences).
+INNER_FOLDS = 3
+
+
+def r2_from_sums(sse_c: np.ndarray, sst_c: np.ndarray) -> float:
+    """R^2 as :data:`SCORE_DEFINITIONS` states it: ``mean_c (1 - SSE_c / SST_c)`` (NaN when some
+    ``SST_c`` is zero)."""
+    sse_c, sst_c = np.asarray(sse_c, np.float64), np.asarray(sst_c, np.float64)
+    return float(np.mean(1.0 - sse_c / np.where(sst_c > 0, sst_c, np.nan)))
+
+
 # --------------------------------------------------------------------------- sufficient statistics
 class _Moments(NamedTuple):
     """Weighted moments of augmented features ``a = [x - shift, 1]`` and targets ``y``.
@@ -218,9 +247,8 @@ def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
     """Scores of predicted beliefs ``(N, S)`` against true ones.
 
     Returns:
-        dict with ``mse`` (mean over points and coordinates, weighted over points), ``rmse``,
-        ``r2`` (uniform average over coordinates of ``1 - SSE_c / SST_c``) and ``mean_distance``
-        (mean Euclidean distance between predicted and true belief).
+        dict with ``mse``, ``rmse``, ``r2`` and ``mean_distance`` as :data:`SCORE_DEFINITIONS`
+        defines them.
     """
     y_pred = _as_2d("y_pred", y_pred).astype(np.float64)
     y_true = _as_2d("y", y_true).astype(np.float64)
@@ -237,7 +265,7 @@ def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
     return {
         "mse": mse,
         "rmse": float(np.sqrt(mse)),
-        "r2": float(np.mean(1.0 - sse / np.where(sst > 0, sst, np.nan))),
+        "r2": r2_from_sums(sse, sst),
         "mean_distance": float(w @ np.sqrt(sq.sum(1)) / wsum),
     }
 
@@ -298,26 +326,46 @@ def distinct_prefix_weights(hmm, tokens: np.ndarray, next_token_probs: np.ndarra
     return weights
 
 
+#: Point weightings of the enumerated protocol (:func:`probe_inputs`).
+WEIGHTINGS = ("uniform", "probability")
+
+
 def probe_inputs(hmm, n_ctx: int, *, max_points: int = MAX_ENUMERATED_POINTS,
-                 num_sequences: int = 20_000, seed: int = 0) -> ProbeInputs:
+                 num_sequences: int = 20_000, seed: int = 0,
+                 weighting: str = "uniform") -> ProbeInputs:
     """The probe's inputs for a process: enumerated when small enough, else sampled.
 
     If ``V**n_ctx * n_ctx <= max_points``, every word of length ``n_ctx`` with nonzero probability,
-    each labelled at all positions, unweighted (the paper's protocol; for Mess3, all 3^10 words).
+    each labelled at all positions (the paper's protocol; for Mess3, all 3^10 words), weighted by
+    ``weighting``:
+
+    * ``"uniform"``: every point weight 1 (Shai et al. 2024);
+    * ``"probability"``: the point ``(n, t)`` of word ``n`` carries ``P(word n)`` (Riechers et al.
+      2025's probability-weighted least squares). Words sharing the prefix ``x_1..x_t`` then carry
+      ``P(x_1..x_t)`` at position ``t`` in total (the same as weighting each distinct prefix once
+      by its probability), and every position carries total weight 1.
+
     Otherwise ``num_sequences`` sampled words (stationary start, ``seed``) with each distinct prefix
-    weighted once by its probability.
+    weighted once by its probability (whatever ``weighting``: the sample already follows the
+    process's probabilities).
 
     Returns:
         :class:`ProbeInputs`.
     """
     if int(n_ctx) != n_ctx or n_ctx < 1:
         raise ValueError(f"n_ctx must be an integer >= 1; got {n_ctx}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}; got {weighting!r}")
     V = hmm.vocab_size
     if V**n_ctx * n_ctx <= max_points:
         words = all_words(V, n_ctx)
         filtered = filter_beliefs(hmm, words, allow_impossible=True)
         possible = filtered.possible[:, -1]
-        return ProbeInputs(words[possible], filtered.beliefs[possible], None, "enumerated")
+        weights = None
+        if weighting == "probability":
+            prob = np.exp(filtered.log_probability[possible])
+            weights = np.repeat((prob / prob.sum())[:, None], n_ctx, axis=1)
+        return ProbeInputs(words[possible], filtered.beliefs[possible], weights, "enumerated")
     samples = sample(hmm, num_sequences, n_ctx, seed=seed)
     filtered = filter_beliefs(hmm, samples.tokens)
     weights = distinct_prefix_weights(hmm, samples.tokens, filtered.next_token_probs)
@@ -355,6 +403,70 @@ def onehot_features(tokens: np.ndarray, vocab_size: int) -> np.ndarray:
     index = tokens * P + np.arange(P)[None, :]
     np.put_along_axis(out, index[..., None], 1.0, axis=2)
     return out
+
+
+def markov_codes(tokens: np.ndarray, vocab_size: int, order: int) -> np.ndarray:
+    """The last ``order`` tokens at every position as one integer, ``(N, P) -> (N, P)`` int64.
+
+    ``code[n, t] = sum_j c_j (V + 1)^j`` with ``c_j = x_{t-j}`` for ``j <= t`` and the pad symbol
+    ``V`` before the start (so a context shorter than ``order`` is seen whole).
+    """
+    tokens = np.asarray(tokens, dtype=np.int64)
+    if order < 1:
+        raise ValueError(f"order must be >= 1; got {order}")
+    n, P = tokens.shape
+    padded = np.concatenate([np.full((n, order - 1), vocab_size, np.int64), tokens], axis=1)
+    code = np.zeros((n, P), np.int64)
+    for j in range(order):  # x_{t-j} sits at padded column t + order - 1 - j
+        code += padded[:, order - 1 - j:order - 1 - j + P] * (vocab_size + 1) ** j
+    return code
+
+
+def markov_features(tokens: np.ndarray, vocab_size: int, order: int) -> np.ndarray:
+    """Markov-order-``order`` features: one-hot of :func:`markov_codes`, ``(N, P, (V+1)^order)``
+    float32. A linear probe on them predicts the mean belief given the last ``order`` tokens."""
+    code = markov_codes(tokens, vocab_size, order)
+    out = np.zeros((*code.shape, (vocab_size + 1) ** order), dtype=np.float32)
+    np.put_along_axis(out, code[..., None], 1.0, axis=2)
+    return out
+
+
+def category_mean_scores(codes: np.ndarray, beliefs, folds, train_folds, *, weights=None
+                         ) -> dict[str, float]:
+    """Held-out scores of the best predictor that sees only a category per point (e.g. the last
+    ``k`` tokens, :func:`markov_codes`): the weighted mean training belief of its category.
+
+    That is the least-squares probe on the category's one-hot features (computed from per-category
+    sums, not a ``(V+1)^k``-wide Gram matrix); a category absent from the training points is
+    predicted by the mean of all training points.
+
+    Args:
+        codes: ``(N, P)`` integer category of each point.
+        beliefs: ``(N, P, C)`` targets.
+        folds: ``(N,)`` fold of each sequence.
+        train_folds: the folds trained on (an iterable of fold labels); the others are tested.
+        weights: ``(N, P)`` point weights or None.
+
+    Returns:
+        ``mse``, ``rmse``, ``r2``, ``mean_distance`` on the test points (:data:`SCORE_DEFINITIONS`).
+    """
+    codes = np.asarray(codes)
+    beliefs = np.asarray(beliefs, np.float64)
+    C = beliefs.shape[-1]
+    train = np.isin(np.asarray(folds), list(train_folds))
+    w = np.ones(codes.shape) if weights is None else np.asarray(weights, np.float64)
+    _, cat = np.unique(codes.reshape(-1), return_inverse=True)
+    cat = cat.reshape(codes.shape)
+    K = int(cat.max()) + 1
+    wt, ct, yt = w[train].reshape(-1), cat[train].reshape(-1), beliefs[train].reshape(-1, C)
+    wsum = np.bincount(ct, weights=wt, minlength=K)
+    ysum = np.stack([np.bincount(ct, weights=wt * yt[:, c], minlength=K) for c in range(C)], 1)
+    overall = (wt @ yt) / wt.sum()
+    means = np.where(wsum[:, None] > 0, ysum / np.where(wsum > 0, wsum, 1.0)[:, None], overall)
+    test_w = w[~train].reshape(-1)
+    keep = test_w > 0
+    return regression_scores(means[cat[~train].reshape(-1)][keep],
+                             beliefs[~train].reshape(-1, C)[keep], test_w[keep])
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -432,6 +544,9 @@ class ProbeResult:
         shuffle_scores: the shuffle control: the belief rows permuted across all points, the probe
             refitted on the training fold, scored against the **true** test beliefs.
         shuffle_fold_mse: ``(k,)`` the same for every training fold.
+        pooled_scores: with the spread, the scores over every fit's test points pooled (k-fold
+            cross-validation when each fit trains on all folds but one: every point is tested
+            once); SST about the weighted mean of all the pooled points.
         belief_variance: variance of the test beliefs, averaged over coordinates (what predicting
             the test centroid would score; the shuffle control should come close).
         probe: the fitted :class:`BeliefProbe` (trained on ``train_fold``).
@@ -456,10 +571,14 @@ class ProbeResult:
     n_folds: int
     train_folds: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    pooled_scores: dict[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers (the probe's coefficients are left out)."""
+        pooled = self.pooled_scores or {}
         return {
+            "mse_pooled": pooled.get("mse"),
+            "r2_pooled": pooled.get("r2"),
             "mse_test": self.scores["mse"],
             "rmse_test": self.scores["rmse"],
             "r2_test": self.scores["r2"],
@@ -563,6 +682,7 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
     nan_scores = {"mse": float("nan"), "rmse": float("nan"), "r2": float("nan"),
                   "mean_distance": float("nan")}
     point_counts = np.bincount(folds, minlength=layout.k) * P
+    pooled = scores.pooled(0) if spread else None
     return ProbeResult(
         scores=scores(0, 0),
         train_mse=float(sse[0, 0, train].sum() / (scores.wsum[train].sum() * S)),
@@ -579,6 +699,7 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
         train_fold=train_fold,
         n_folds=layout.k,
         train_folds=train_folds,
+        pooled_scores=pooled,
     )
 
 
@@ -690,6 +811,18 @@ class _HeldOut(NamedTuple):
         """The test beliefs' variance, averaged over coordinates."""
         return float((self._sst(test) / self.wsum[test].sum()).mean())
 
+    def pooled(self, block: int) -> dict[str, float]:
+        """Scores over every fit's test points together (each fit scored on its own test folds)."""
+        sse_c = sum(self.sse[i, block, ~t].sum(0) for i, t in enumerate(self.layout.train_sets))
+        dist = sum(self.dist[i, block, ~t].sum() for i, t in enumerate(self.layout.train_sets))
+        counts = sum((~t).astype(np.float64) for t in self.layout.train_sets)  # tests per fold
+        w = counts @ self.wsum
+        ybar = (counts @ self.ysum) / w
+        sst_c = counts @ self.ysq - w * ybar**2
+        mse = float(sse_c.sum() / (w * sse_c.shape[0]))
+        return {"mse": mse, "rmse": float(np.sqrt(mse)), "r2": r2_from_sums(sse_c, sst_c),
+                "mean_distance": float(dist / w)}
+
     def __call__(self, fit: int, block: int) -> dict[str, float]:
         test = ~self.layout.train_sets[fit]
         w_test = self.wsum[test].sum()
@@ -699,9 +832,118 @@ class _HeldOut(NamedTuple):
         return {
             "mse": mse,
             "rmse": float(np.sqrt(mse)),
-            "r2": float(np.mean(1.0 - sse_c / np.where(sst_c > 0, sst_c, np.nan))),
+            "r2": r2_from_sums(sse_c, sst_c),
             "mean_distance": float(self.dist[fit, block, test].sum() / w_test),
         }
+
+
+# ----------------------------------------------------------------------------- regularisation
+@dataclass
+class SweepResult:
+    """The regularisation sweep of :func:`rcond_sweep` for each outer fit.
+
+    Attributes:
+        rconds: the candidate cut-offs (:data:`RCOND_GRID`).
+        chosen: ``(fits,)`` the cut-off inner validation chose for each outer training set.
+        inner_mse: ``(fits, len(rconds))`` inner-validation MSE of each candidate.
+        test_mse: ``(fits, len(rconds))`` outer held-out MSE of each candidate (refitted on the
+            whole training set; reported, never used to choose).
+        scores: held-out scores of the chosen probe of fit 0; ``pooled``: over every fit's test
+            points (k-fold cross-validation when the fits leave one fold out each).
+    """
+
+    rconds: list[float]
+    chosen: list[float]
+    inner_mse: np.ndarray
+    test_mse: np.ndarray
+    scores: dict[str, float]
+    pooled: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        return {"rconds": list(self.rconds), "chosen_rcond": self.chosen,
+                "inner_mse": self.inner_mse.tolist(), "test_mse_per_rcond": self.test_mse.tolist(),
+                "mse_test": self.scores["mse"], "r2_test": self.scores["r2"],
+                "mse_pooled": self.pooled["mse"], "r2_pooled": self.pooled["r2"]}
+
+
+def _sse_from_moments(beta: np.ndarray, xx: np.ndarray, xy: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """Per-coordinate ``sum_i w_i (a_i beta - y_i)^2`` from the moments of the points."""
+    return yy - 2.0 * np.einsum("jc,jc->c", xy, beta) + np.einsum("jc,jk,kc->c", beta, xx, beta)
+
+
+def _scores_from_moments(betas, cells_xx, cells_xy, cells_yy, test_masks) -> dict[str, float]:
+    """Scores (no mean distance: it needs the points) of fits ``betas[i]`` on cells
+    ``test_masks[i]``, pooled."""
+    sse = sum(_sse_from_moments(b, cells_xx[t].sum(0), cells_xy[t].sum(0), cells_yy[t].sum(0))
+              for b, t in zip(betas, test_masks, strict=True))
+    counts = sum(t.astype(np.float64) for t in test_masks)
+    w = counts @ cells_xx[:, -1, -1]
+    ybar = (counts @ cells_xy[:, -1]) / w
+    sst = counts @ cells_yy - w * ybar**2
+    mse = float(sse.sum() / (w * sse.shape[0]))
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "r2": r2_from_sums(sse, sst)}
+
+
+def rcond_sweep(features: Features, beliefs, folds, *, train_folds: int = 1, spread: bool = False,
+                weights=None, rconds=RCOND_GRID, inner_folds: int = INNER_FOLDS, seed: int = 0,
+                chunk_sequences: int = CHUNK_SEQUENCES) -> SweepResult:
+    """The probe with its cut-off ``rcond`` chosen by inner validation, scored on held-out folds.
+
+    Each outer training set (folds ``0 .. train_folds - 1``, and with ``spread`` every rotation, as
+    :func:`cross_validated_probe`) is split by sequence into ``inner_folds`` inner folds; each
+    candidate is fitted on all inner folds but one and validated on that one, the candidate with the
+    least total validation error is refitted on the whole training set and scored on the outer
+    test folds. The cut-off drops singular values of the Jacobi-scaled, weighted, augmented design
+    matrix below ``rcond`` times the largest (eigenvalues of its normal matrix below ``rcond^2``).
+    Everything comes from one streaming pass of moments per (fold, inner fold) cell.
+
+    Returns:
+        :class:`SweepResult`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    shape = _feature_shape(features)
+    beliefs = np.asarray(beliefs, dtype=np.float64)
+    folds = np.asarray(folds)
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+    _check_inputs(shape, beliefs, folds, weights)
+    N = shape[0]
+    outer = _FoldLayout.build(folds, 0, train_folds, spread, chunk_sequences)
+    J = int(inner_folds)
+    inner = sequence_folds(N, J, seed=seed + 7919)
+    cells = folds * J + inner
+    order = np.argsort(cells, kind="stable")
+    n_cells = outer.k * J
+    layout = _FoldLayout(n_cells, [], np.ones(n_cells, bool), order,
+                         np.searchsorted(cells[order], np.arange(n_cells + 1)), int(chunk_sequences))
+    shift = _feature_chunk(features, order[:min(chunk_sequences, N)]).mean(0, dtype=np.float64)
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        xx, xy, yy = _fold_moments(features, beliefs, weights, layout, shift)
+    cell_fold, cell_inner = np.divmod(np.arange(n_cells), J)
+    rconds = [float(r) for r in rconds]
+    inner_mse = np.zeros((len(outer.train_sets), len(rconds)))
+    test_mse = np.zeros_like(inner_mse)
+    chosen, betas, tests = [], [], []
+    for i, train_set in enumerate(outer.train_sets):
+        in_train = train_set[cell_fold]
+        for r, rcond in enumerate(rconds):
+            fits, vals = [], []
+            for j in range(J):
+                fit_cells, val_cells = in_train & (cell_inner != j), in_train & (cell_inner == j)
+                if xx[val_cells, -1, -1].sum() <= 0 or xx[fit_cells, -1, -1].sum() <= 0:
+                    continue
+                fits.append(_solve(xx[fit_cells].sum(0), xy[fit_cells].sum(0), rcond**2))
+                vals.append(val_cells)
+            inner_mse[i, r] = _scores_from_moments(fits, xx, xy, yy, vals)["mse"]
+            beta = _solve(xx[in_train].sum(0), xy[in_train].sum(0), rcond**2)
+            test_mse[i, r] = _scores_from_moments([beta], xx, xy, yy, [~in_train])["mse"]
+        best = int(np.argmin(inner_mse[i]))
+        chosen.append(rconds[best])
+        betas.append(_solve(xx[in_train].sum(0), xy[in_train].sum(0), rconds[best] ** 2))
+        tests.append(~in_train)
+    return SweepResult(rconds, chosen, inner_mse, test_mse,
+                       scores=_scores_from_moments(betas[:1], xx, xy, yy, tests[:1]),
+                       pooled=_scores_from_moments(betas, xx, xy, yy, tests))
 
 
 def predict_features(probe: BeliefProbe, features: Features, idx: np.ndarray | None = None,
@@ -733,9 +975,18 @@ def affine_subspace_projection(probe: BeliefProbe, X) -> np.ndarray:
 
 
 __all__ = [
+    "RCOND_GRID",
+    "SCORE_DEFINITIONS",
+    "WEIGHTINGS",
     "BeliefProbe",
     "ProbeInputs",
     "ProbeResult",
+    "SweepResult",
+    "category_mean_scores",
+    "markov_codes",
+    "markov_features",
+    "r2_from_sums",
+    "rcond_sweep",
     "affine_subspace_projection",
     "concatenated",
     "cross_validated_probe",
