@@ -2,6 +2,7 @@
 the Markov-order-k baselines, against scikit-learn and brute-force constructions."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -194,3 +195,54 @@ def test_category_mean_of_unseen_categories_is_the_training_mean():
     s = category_mean_scores(codes, beliefs, np.array([0, 0, 1]), [0])
     pred = np.array([[2.0], [2.0]])  # codes 2 never trained on: mean of the training points
     assert s["mse"] == pytest.approx(regression_scores(pred, np.array([[5.0], [7.0]]))["mse"])
+
+
+# ------------------------------------------------------------------------------ the pipeline
+@pytest.fixture(scope="module")
+def gru_run(tmp_path_factory):
+    import transformer
+    from transformer import GRUConfig, TrainConfig
+
+    out = tmp_path_factory.mktemp("protocols") / "run"
+    cfg = TrainConfig(process="mess3", model=GRUConfig(n_layers=1, d_hidden=8, n_ctx=5, d_vocab=4),
+                      bos=True, steps=40, batch_size=32, lr=1e-2, warmup_steps=5, eval_every=40,
+                      log_every=20, steps_per_call=20)
+    transformer.train(cfg, out, progress=False)
+    return out
+
+
+def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
+    import transformer
+    from compmech.pipeline.probing import analyze_run, probe_data
+
+    run = transformer.load_run(gru_run)
+    data = probe_data(run, weighting="probability", n_folds=4)
+    assert data.weights.shape == (81, 5)  # 3^4 words after the BOS
+    np.testing.assert_allclose(data.weights.sum(0), 1.0, atol=1e-12)
+    report = analyze_run(gru_run, checkpoints="last", seed=0, force=True, progress=False,
+                         fractal=False, weighting="probability", folds=4, rcond_sweep=True)
+    proto = report.protocol
+    assert proto.kfold and proto.n_folds == 4 and proto.weighting_option == "probability"
+    assert set(proto.definitions) >= {"mse", "r2"} and proto.markov_orders == [1, 2, 3]
+    head = report.headline
+    assert head.mse_test == pytest.approx(head.mse_pooled) and head.train_folds == 3
+    assert len(head.mse_folds) == 4
+    assert {"markov_1", "markov_2", "markov_3", "onehot", "untrained"} <= set(head.baselines)
+    # the BOS is one of the k tokens: the last 2 inputs at position t are (x_{t-1}, x_t)
+    assert head.baselines["markov_1"] >= head.baselines["markov_2"] >= head.baselines["markov_3"]
+    reg = head.regularisation
+    assert len(reg["chosen_rcond"]) == 4 and set(reg["chosen_rcond"]) <= set(RCOND_GRID)
+    saved = json.loads((gru_run / "probe.json").read_text())
+    assert saved["hooks"][report.headline_hook]["regularisation"]["rconds"] == list(RCOND_GRID)
+
+
+def test_cli_probe_protocol_flags(gru_run, capsys):
+    from compmech.cli import main
+
+    assert main(["probe", str(gru_run), "--folds", "3", "--weighting", "probability",
+                 "--checkpoints", "last", "--no-fractal", "--quiet", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "3-fold cross-validation" in out and "Markov order k" in out
+    assert main(["probe", str(gru_run), "--folds", "3", "--split", "20/80", "--force"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["probe", str(gru_run), "--folds", "1", "--force"]) == 2

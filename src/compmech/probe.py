@@ -444,7 +444,8 @@ def category_mean_scores(codes: np.ndarray, beliefs, folds, train_folds, *, weig
         codes: ``(N, P)`` integer category of each point.
         beliefs: ``(N, P, C)`` targets.
         folds: ``(N,)`` fold of each sequence.
-        train_folds: the folds trained on (an iterable of fold labels); the others are tested.
+        train_folds: the folds trained on (fold labels; the others are tested), or a list of such
+            lists: one fit each, scored on the pooled test points of all fits (k-fold).
         weights: ``(N, P)`` point weights or None.
 
     Returns:
@@ -453,20 +454,27 @@ def category_mean_scores(codes: np.ndarray, beliefs, folds, train_folds, *, weig
     codes = np.asarray(codes)
     beliefs = np.asarray(beliefs, np.float64)
     C = beliefs.shape[-1]
-    train = np.isin(np.asarray(folds), list(train_folds))
+    folds = np.asarray(folds)
     w = np.ones(codes.shape) if weights is None else np.asarray(weights, np.float64)
     _, cat = np.unique(codes.reshape(-1), return_inverse=True)
     cat = cat.reshape(codes.shape)
     K = int(cat.max()) + 1
-    wt, ct, yt = w[train].reshape(-1), cat[train].reshape(-1), beliefs[train].reshape(-1, C)
-    wsum = np.bincount(ct, weights=wt, minlength=K)
-    ysum = np.stack([np.bincount(ct, weights=wt * yt[:, c], minlength=K) for c in range(C)], 1)
-    overall = (wt @ yt) / wt.sum()
-    means = np.where(wsum[:, None] > 0, ysum / np.where(wsum > 0, wsum, 1.0)[:, None], overall)
-    test_w = w[~train].reshape(-1)
-    keep = test_w > 0
-    return regression_scores(means[cat[~train].reshape(-1)][keep],
-                             beliefs[~train].reshape(-1, C)[keep], test_w[keep])
+    train_folds = list(train_folds)
+    splits = train_folds if train_folds and not np.isscalar(train_folds[0]) else [train_folds]
+    preds, trues, ws = [], [], []
+    for split in splits:
+        train = np.isin(folds, list(split))
+        wt, ct, yt = w[train].reshape(-1), cat[train].reshape(-1), beliefs[train].reshape(-1, C)
+        wsum = np.bincount(ct, weights=wt, minlength=K)
+        ysum = np.stack([np.bincount(ct, weights=wt * yt[:, c], minlength=K) for c in range(C)], 1)
+        overall = (wt @ yt) / wt.sum()
+        means = np.where(wsum[:, None] > 0, ysum / np.where(wsum > 0, wsum, 1.0)[:, None], overall)
+        test_w = w[~train].reshape(-1)
+        keep = test_w > 0
+        preds.append(means[cat[~train].reshape(-1)][keep])
+        trues.append(beliefs[~train].reshape(-1, C)[keep])
+        ws.append(test_w[keep])
+    return regression_scores(np.concatenate(preds), np.concatenate(trues), np.concatenate(ws))
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:

@@ -29,6 +29,16 @@ def _checkpoints(value: str):
     return n
 
 
+def _folds(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of folds; got {value!r}") from None
+    if k < 2:
+        raise argparse.ArgumentTypeError(f"k-fold cross-validation needs K >= 2; got {k}")
+    return k
+
+
 def _positive_minutes(value: str) -> float:
     try:
         minutes = float(value)
@@ -58,6 +68,14 @@ def register(subparsers) -> None:
     p.add_argument("--split", choices=("auto", "20/80", "80/20"), default="auto",
                    help="train/test share of sequences; auto (default) = the paper's 20/80 unless "
                    "the training side has < 10 points per probe coefficient, then 80/20")
+    p.add_argument("--weighting", choices=("uniform", "probability"), default="uniform",
+                   help="enumerated inputs: uniform (every point weighs 1, default) or probability "
+                   "(point (word, t) weighs P(word): probability-weighted least squares)")
+    p.add_argument("--folds", type=_folds, metavar="K",
+                   help="K-fold cross-validation by sequence (each fold tested once by the probe "
+                   "trained on the other K-1, scores pooled) instead of --split")
+    p.add_argument("--rcond-sweep", action="store_true",
+                   help="also fit every hook with its rcond cut-off chosen by inner validation")
     p.add_argument("--no-fractal", action="store_true", help="skip the fractal comparison")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -106,9 +124,12 @@ def run_probe(args: argparse.Namespace) -> int:
     from compmech.pipeline.probing import analyze_run, summary_lines
 
     run_dir = _run_dir(args.run_dir)
+    if args.folds is not None and args.split != "auto":
+        raise UsageError("give either --split or --folds K, not both")
     report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
                          headline=args.headline, seed=args.seed, force=args.force,
-                         split=args.split,
+                         split=args.split, weighting=args.weighting, folds=args.folds,
+                         rcond_sweep=args.rcond_sweep,
                          fractal=not args.no_fractal, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")

@@ -38,14 +38,20 @@ from compmech.pipeline.targets import (
 from compmech.probe import (
     DEFAULT_FOLDS,
     MAX_ENUMERATED_POINTS,
+    RCOND_GRID,
+    SCORE_DEFINITIONS,
+    WEIGHTINGS,
     ProbeResult,
     affine_subspace_projection,
+    category_mean_scores,
     concatenated,
     cross_validated_probe,
+    markov_codes,
     onehot_features,
     predict_features,
     probe_inputs,
     random_features,
+    rcond_sweep,
     sequence_folds,
 )
 from transformer import Run, collect_activations, load_run
@@ -64,6 +70,8 @@ FIGURE_POINTS = 30_000
 #: points per probe coefficient (widest probed features + 1); else it trains on 80%.
 MIN_POINTS_PER_COEFFICIENT = 10
 SPLITS = {"20/80": 1, "80/20": DEFAULT_FOLDS - 1}
+#: Orders ``k`` of the Markov-order baselines (the best predictor seeing only the last k tokens).
+MARKOV_ORDERS = (1, 2, 3)
 #: The published numbers (Shai et al. 2024): held-out MSE of the last-layer probe over training.
 PAPER = {
     "mess3": {"mse": 3.9e-4, "tokens": 629e6, "steps": 1_000_000, "wall": "~56 h",
@@ -124,6 +132,10 @@ class ProbeData:
         train_folds: folds trained on (1 of 5: the paper's 20/80 split).
         target: what ``beliefs`` holds, in words.
         joint_beliefs: ``(N, n_ctx, S)`` the beliefs themselves (for the factor targets).
+        n_folds: number of folds.
+        weighting: ``"uniform"`` or ``"probability"`` (see :func:`compmech.probe.probe_inputs`).
+        kfold: k-fold cross-validation: every fit trains on all folds but one, each fold is
+            tested once, and the reported scores are pooled over all folds.
     """
 
     tokens: np.ndarray
@@ -135,49 +147,83 @@ class ProbeData:
     train_folds: int = 1
     target: str = "belief"
     joint_beliefs: np.ndarray | None = None
+    n_folds: int = DEFAULT_FOLDS
+    weighting: str = "uniform"
+    kfold: bool = False
 
     @property
     def num_sequences(self) -> int:
         return int(self.tokens.shape[0])
 
-    def describe(self) -> ProbeProtocol:
+    def _weighting_text(self) -> str:
+        if self.weights is None:
+            return "unweighted"
+        if self.protocol == "sampled":
+            return "distinct prefixes weighted once by probability"
+        return "probability-weighted: point (word, t) carries P(word), so each prefix carries its " \
+               "probability and every position weighs 1"
+
+    def _split_text(self) -> str:
+        k = self.n_folds
+        if self.kfold:
+            return (f"{k}-fold cross-validation by sequence: each fold tested once by the probe "
+                    f"trained on the other {k - 1}; scores pooled over all folds")
+        return (f"by sequence, {k} folds: train on {self.train_folds} "
+                f"({100 * self.train_folds // k}%), test on the rest")
+
+    def describe(self, *, sweep: bool = False) -> ProbeProtocol:
         n, P = self.tokens.shape
         return ProbeProtocol(
             inputs=self.protocol,
-            weighting="unweighted" if self.weights is None
-            else "distinct prefixes weighted once by probability",
+            weighting=self._weighting_text(),
             num_sequences=n, positions=P, num_points=n * P,
-            split=f"by sequence, {DEFAULT_FOLDS} folds: train on {self.train_folds} "
-                  f"({100 * self.train_folds // DEFAULT_FOLDS}%), test on the rest",
-            train_fraction=self.train_folds / DEFAULT_FOLDS,
+            split=self._split_text(),
+            train_fraction=self.train_folds / self.n_folds,
             estimator="ordinary least squares with intercept",
-            error="mean squared error over test points and belief coordinates",
-            seed=self.seed, target=self.target)
+            error="mean squared error over test points and belief coordinates (weighted)",
+            seed=self.seed, target=self.target, weighting_option=self.weighting,
+            n_folds=self.n_folds, kfold=self.kfold, definitions=dict(SCORE_DEFINITIONS),
+            markov_orders=list(MARKOV_ORDERS),
+            regularisation=(f"rcond sweep over {list(RCOND_GRID)} (singular-value cut-off of the "
+                            "Jacobi-scaled weighted design), chosen per fit by 3-fold inner "
+                            "validation within the training sequences") if sweep else None)
 
 
 def probe_data(run: Run, *, seed: int = 0, max_points: int = MAX_ENUMERATED_POINTS,
-               num_sequences: int = 20_000) -> ProbeData:
-    """Build the probe's data set for a run (see the module docstring for the protocol)."""
+               num_sequences: int = 20_000, weighting: str = "uniform",
+               n_folds: int = DEFAULT_FOLDS) -> ProbeData:
+    """Build the probe's data set for a run (see the module docstring for the protocol).
+
+    ``weighting`` (``"uniform"`` or ``"probability"``) weighs the enumerated inputs (see
+    :func:`compmech.probe.probe_inputs`); with a BOS token its position carries the same weights as
+    the first process position. ``n_folds`` folds by sequence.
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}; got {weighting!r}")
     hmm, mc = run.hmm, run.model_config
     bos = run.bos_token is not None
     n_words = mc.n_ctx - 1 if bos else mc.n_ctx
     if n_words < 1:
         raise ValueError("a BOS model needs n_ctx >= 2 to be probed")
-    inputs = probe_inputs(hmm, n_words, max_points=max_points, num_sequences=num_sequences, seed=seed)
+    inputs = probe_inputs(hmm, n_words, max_points=max_points, num_sequences=num_sequences, seed=seed,
+                          weighting=weighting)
     tokens = run.model_inputs(inputs.tokens).astype(np.int32)
     beliefs, weights = inputs.beliefs, inputs.weights
     if bos:
         n = beliefs.shape[0]
         prior = np.broadcast_to(hmm.initial_distribution, (n, 1, hmm.num_states))
         beliefs = np.concatenate([prior, beliefs], axis=1)
-        if weights is not None:
+        if weights is not None and inputs.protocol == "sampled":
             first = np.zeros((n, 1))
             first[0] = 1.0  # the empty prefix, once
             weights = np.concatenate([first, weights], axis=1)
-    folds = sequence_folds(tokens.shape[0], DEFAULT_FOLDS, seed=seed)
+        elif weights is not None:
+            weights = np.concatenate([weights[:, :1], weights], axis=1)
+    folds = sequence_folds(tokens.shape[0], n_folds, seed=seed)
     joint = np.ascontiguousarray(beliefs)
     return ProbeData(tokens, np.ascontiguousarray(belief_targets(hmm, joint)), weights, folds,
-                     inputs.protocol, seed, target=target_description(hmm), joint_beliefs=joint)
+                     inputs.protocol, seed, target=target_description(hmm), joint_beliefs=joint,
+                     n_folds=n_folds, weighting=weighting)
 
 
 def collect(run: Run, params, data: ProbeData, hooks: Sequence[str]) -> dict[str, np.ndarray]:
@@ -197,9 +243,37 @@ def _train_folds(split: str, num_points: int, width: int) -> int:
 
 def _probe(features, data: ProbeData, *, spread: bool = False, shuffle: bool = False,
            seed: int = 0) -> ProbeResult:
-    return cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
-                                 train_folds=data.train_folds, spread=spread, shuffle=shuffle,
-                                 shuffle_seed=seed)
+    """The probe of ``features``; with k-fold cross-validation its scores are the pooled ones."""
+    res = cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
+                                train_folds=data.train_folds, spread=spread or data.kfold,
+                                shuffle=shuffle, shuffle_seed=seed)
+    if data.kfold:
+        res.scores = res.pooled_scores
+    return res
+
+
+def _train_sets(data: ProbeData) -> list[list[int]]:
+    """The training folds of each fit the reported scores pool (one fit unless k-fold)."""
+    k = data.n_folds
+    firsts = range(k) if data.kfold else [0]
+    return [[(r + j) % k for j in range(data.train_folds)] for r in firsts]
+
+
+@dataclass
+class BaselineScores:
+    """A baseline's held-out scores (``mse``, ``rmse``, ``r2``, ``mean_distance``)."""
+
+    scores: dict[str, float]
+
+
+def markov_baselines(data: ProbeData, vocab_size: int,
+                     orders: Sequence[int] = MARKOV_ORDERS) -> dict[str, BaselineScores]:
+    """``{"markov_k": scores}``: the best predictor seeing only the last ``k`` model inputs
+    (:func:`compmech.probe.markov_codes`; the mean training belief of each window), on the probe's
+    split. With a BOS token, the BOS counts as one of the ``k``."""
+    return {f"markov_{k}": BaselineScores(category_mean_scores(
+        markov_codes(data.tokens, vocab_size, k), data.beliefs, data.folds, _train_sets(data),
+        weights=data.weights)) for k in orders}
 
 
 # -------------------------------------------------------------------------------------- results
@@ -218,6 +292,12 @@ class ProbeProtocol(Record):
     error: str
     seed: int
     target: str = "belief"
+    weighting_option: str = "uniform"
+    n_folds: int = DEFAULT_FOLDS
+    kfold: bool = False
+    definitions: dict[str, str] = field(default_factory=dict)
+    markov_orders: list[int] = field(default_factory=list)
+    regularisation: str | None = None
 
 
 @dataclass
@@ -245,12 +325,17 @@ class HookReport(Record):
     n_folds: int
     baselines: dict[str, float] = field(default_factory=dict)
     baselines_r2: dict[str, float | None] = field(default_factory=dict)
+    mse_pooled: float | None = None
+    r2_pooled: float | None = None
+    regularisation: dict[str, Any] | None = None
 
     @classmethod
-    def from_result(cls, result: ProbeResult, baselines: dict[str, ProbeResult]) -> HookReport:
+    def from_result(cls, result: ProbeResult, baselines: dict[str, ProbeResult],
+                    regularisation: dict[str, Any] | None = None) -> HookReport:
         return cls(**result.summary(),
                    baselines={k: v.scores["mse"] for k, v in baselines.items()},
-                   baselines_r2={k: v.scores["r2"] for k, v in baselines.items()})
+                   baselines_r2={k: v.scores["r2"] for k, v in baselines.items()},
+                   regularisation=regularisation)
 
 
 @dataclass
@@ -332,16 +417,19 @@ def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: i
     """Held-out scores of the baselines beside each hook.
 
     ``untrained``: the same hook of the run's initialisation (step 0); ``onehot``: the (last token x
-    position) one-hot; ``random``: i.i.d. normal features of the hook's width.
+    position) one-hot; ``random``: i.i.d. normal features of the hook's width; ``markov_k``
+    (k in :data:`MARKOV_ORDERS`): the best predictor seeing only the last k tokens
+    (:func:`markov_baselines`).
 
     Returns:
-        ``{hook: {"untrained": ProbeResult, "onehot": ..., "random": ...}}``.
+        ``{hook: {"untrained": ProbeResult, "onehot": ..., "random": ..., "markov_1": ...}}``.
     """
     if untrained_acts is None:
         if 0 not in run.checkpoint_steps:
             raise ValueError(f"{run.run_dir} has no step-0 checkpoint: the untrained baseline needs it")
         untrained_acts = collect(run, run.load_params(0), data, hooks)
     onehot = _probe(onehot_features(data.tokens, run.model_config.d_vocab), data)
+    markov = markov_baselines(data, run.model_config.d_vocab)
     by_width: dict[int, ProbeResult] = {}
     out = {}
     for hook in hooks:
@@ -350,7 +438,7 @@ def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: i
         if width not in by_width:
             by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
         out[hook] = {"untrained": _probe(untrained, data), "onehot": onehot,
-                     "random": by_width[width]}
+                     "random": by_width[width], **markov}
     return out
 
 
@@ -427,6 +515,7 @@ class _ProbeJob:
     points: np.ndarray
     seed: int
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    sweep: bool = False
 
     @property
     def positions(self) -> int:
@@ -434,7 +523,7 @@ class _ProbeJob:
 
 
 def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
-             num_sequences) -> _ProbeJob:
+             num_sequences, weighting="uniform", folds=None, sweep=False) -> _ProbeJob:
     headline = headline or run.last_hook()
     hooks = _check_hooks(list(hooks) if hooks else layer_hooks(run), run)
     if headline not in hooks:
@@ -444,13 +533,21 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
     if not steps or steps[0] != 0:
         raise ValueError(f"{run.run_dir} needs checkpoints including step 0 (the untrained "
                          f"baseline); found {steps[:3]}")
-    data = probe_data(run, seed=seed, max_points=max_points, num_sequences=num_sequences)
+    if folds is not None and split != "auto":
+        raise ValueError("give either a split or a number of folds for k-fold cross-validation")
+    if folds is not None and (int(folds) != folds or folds < 2):
+        raise ValueError(f"folds must be an integer >= 2; got {folds!r}")
+    data = probe_data(run, seed=seed, max_points=max_points, num_sequences=num_sequences,
+                      weighting=weighting, n_folds=DEFAULT_FOLDS if folds is None else int(folds))
     widths = run.hook_widths()
     width = max(sum(widths[h] for h in _model_hooks([hook], run)) for hook in hooks)
-    data = dataclasses.replace(data, train_folds=_train_folds(split, data.tokens.size, width))
+    if folds is None:
+        data = dataclasses.replace(data, train_folds=_train_folds(split, data.tokens.size, width))
+    else:
+        data = dataclasses.replace(data, train_folds=int(folds) - 1, kfold=True)
     points = _figure_points(data, seed)
     job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, checkpoints), steps[-1],
-                    points, seed)
+                    points, seed, sweep=sweep)
     job.arrays["true"] = data.beliefs.reshape(-1, data.beliefs.shape[-1])[points].astype(np.float32)
     job.arrays["point_index"] = points
     return job
@@ -470,6 +567,13 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool):
                                          seed=job.seed)
             job.arrays[f"pred/{hook}"] = _predict_points(res.probe, feats, job.points, P)
             job.arrays[f"shuffle/{hook}"] = _predict_points(res.shuffle_probe, feats, job.points, P)
+    if job.sweep:
+        with timer("rcond_sweep_s"):
+            for hook in job.hooks:
+                results[hook].extra["regularisation"] = rcond_sweep(
+                    _features(acts, hook, run), data.beliefs, data.folds,
+                    train_folds=data.train_folds, spread=data.kfold, weights=data.weights,
+                    seed=job.seed).summary()
     comparison = None
     if fractal:
         with timer("fractal_s"):
@@ -533,7 +637,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
                 headline: str | None = None, seed: int = 0, force: bool = False,
                 split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
                 num_sequences: int = 20_000, fractal: bool = True,
-                progress: bool | Callable = True) -> ProbeReport:
+                progress: bool | Callable = True, weighting: str = "uniform",
+                folds: int | None = None, rcond_sweep: bool = False) -> ProbeReport:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
     at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
 
@@ -555,6 +660,14 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         num_sequences: sampled sequences otherwise.
         fractal: run the fractal comparison for the headline hook.
         progress: print progress lines (or a callable taking them).
+        weighting: ``"uniform"`` (every enumerated point weighs 1, Shai et al. 2024) or
+            ``"probability"`` (point ``(word, t)`` weighs ``P(word)``, Riechers et al. 2025); see
+            :func:`compmech.probe.probe_inputs`.
+        folds: ``K`` for K-fold cross-validation by sequence (each fold tested once by the probe
+            trained on the other K - 1; the reported scores pooled over folds) instead of
+            ``split``.
+        rcond_sweep: also fit every hook with its cut-off chosen by inner validation
+            (:func:`compmech.probe.rcond_sweep`), reported as each hook's ``regularisation``.
 
     Returns:
         The :class:`ProbeReport` written to ``probe.json``.
@@ -568,11 +681,12 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
                         headline=headline, seed=seed, force=force, split=split,
                         max_points=max_points, num_sequences=num_sequences, fractal=fractal,
-                        progress=progress)
+                        progress=progress, weighting=weighting, folds=folds, sweep=rcond_sweep)
 
 
 def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
-             max_points, num_sequences, fractal, progress) -> ProbeReport:
+             max_points, num_sequences, fractal, progress, weighting="uniform", folds=None,
+             sweep=False) -> ProbeReport:
     """:func:`analyze_run` once the run directory is locked."""
     timer = _Timer()
     out_path = run_dir / PROBE_FILE
@@ -580,7 +694,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
     with timer("data_s"):
         job = _resolve(run, checkpoints=checkpoints, hooks=hooks, headline=headline, seed=seed,
-                       split=split, max_points=max_points, num_sequences=num_sequences)
+                       split=split, max_points=max_points, num_sequences=num_sequences,
+                       weighting=weighting, folds=folds, sweep=sweep)
     _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     results, comparison = _probe_trained(job, timer, fractal)
@@ -604,9 +719,11 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     report = ProbeReport(
         run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
         model=run.model_config.to_dict(), step=job.last, tokens_seen=run.tokens_seen(job.last),
-        training_wall_time_s=run.training_wall_time, protocol=job.data.describe(),
+        training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
         headline_hook=job.headline,
-        hooks={h: HookReport.from_result(results[h], baselines[h]) for h in job.hooks},
+        hooks={h: HookReport.from_result(results[h], baselines[h],
+                                         results[h].extra.get("regularisation"))
+               for h in job.hooks},
         curve=curve, fractal=comparison, timing=timer.seconds,
         paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
         factors=factors, factor_angles_deg=angles)
@@ -625,7 +742,9 @@ def summary_lines(report: ProbeReport) -> list[str]:
         f"training           {report.step:,} steps, {report.tokens_seen:,} tokens"
         + (f", {wall:.0f} s" if wall is not None else ""),
         f"probe site         {report.headline_hook} ({report.protocol.num_points:,} points, "
-        f"{report.protocol.inputs}, {report.split_name} split by sequence)",
+        f"{report.protocol.inputs}, {report.protocol.weighting_option} weights, "
+        + (f"{report.protocol.n_folds}-fold cross-validation)" if report.protocol.kfold
+           else f"{report.split_name} split by sequence)"),
         f"held-out MSE       {r.mse_test:.3g}  (folds {r.mse_folds_mean:.3g} "
         f"+- {r.mse_folds_std:.2g}; R^2 {_num(r.r2_test, '.4f')})",
         f"shuffle control    {_num(r.shuffle_mse, '.3g')}  (belief variance {r.belief_variance:.3g})",
@@ -633,6 +752,17 @@ def summary_lines(report: ProbeReport) -> list[str]:
         f"one-hot tok x pos  {b['onehot']:.3g}",
         f"random features    {b['random']:.3g}",
     ]
+    markov = [k for k in b if k.startswith("markov_")]
+    if markov:
+        lines.append("Markov order k     " + ", ".join(
+            f"k={k.split('_')[1]} {b[k]:.3g}" for k in markov) + "  (best predictor seeing the "
+            "last k tokens)")
+    if r.regularisation:
+        reg = r.regularisation
+        mse = reg["mse_pooled"] if report.protocol.kfold else reg["mse_test"]
+        lines.append(f"rcond sweep        MSE {mse:.3g} with rcond "
+                     f"{', '.join(f'{c:g}' for c in sorted(set(reg['chosen_rcond'])))} chosen by "
+                     "inner validation")
     fr = report.fractal
     if fr and "dimensions_true" not in fr:
         lines.append(f"geometry           pairwise-distance r = "
@@ -673,6 +803,8 @@ def _num(value, spec: str) -> str:
 
 __all__ = [
     "CONCAT",
+    "MARKOV_ORDERS",
+    "BaselineScores",
     "CurvePoint",
     "HookReport",
     "PAPER",
@@ -687,6 +819,7 @@ __all__ = [
     "hook_label",
     "layer_hooks",
     "load_report",
+    "markov_baselines",
     "probe_data",
     "summary_lines",
 ]
