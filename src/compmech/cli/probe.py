@@ -13,7 +13,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures")
 
 
 def _checkpoints(value: str):
@@ -95,8 +95,10 @@ def register(subparsers) -> None:
         description="Reproduce Shai et al. (2024): train the paper's model on the process (our "
         "optimiser, a wall-clock budget), probe it with the paper's protocol, draw the figures, and "
         "print the results beside the paper's. `bottleneck` trains Mess3 models with the residual "
-        "stream narrowed to widths 1..64 (--minutes per width) and writes a report; rerunning the "
-        "same command resumes it.")
+        "stream narrowed to widths 1..64 (--minutes per width) and writes a report; "
+        "`architectures` trains a transformer, LSTM, GRU and RNN on Mess3 and the three quantum "
+        "processes (--minutes per model, default 1) and probes each with both protocols; "
+        "rerunning either command resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
@@ -108,6 +110,12 @@ def register(subparsers) -> None:
                    help="a seconds-long tiny model and context (to check the pipeline)")
     r.add_argument("--force", action="store_true", help="overwrite DIR")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--workers", type=int, default=1,
+                   help="architectures: parallel worker processes (default 1)")
+    r.add_argument("--processes", nargs="+", metavar="NAME",
+                   help="architectures: rows (default mess3 tom_quantum post_quantum fanizza)")
+    r.add_argument("--archs", nargs="+", metavar="ARCH",
+                   help="architectures: columns (default transformer lstm gru rnn)")
     r.set_defaults(func=run_reproduce)
 
 
@@ -151,6 +159,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if args.tiny and args.minutes is not None:
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes")
+    if (args.processes or args.archs or args.workers != 1) and args.experiment != "architectures":
+        raise UsageError("--processes, --archs and --workers apply to `reproduce architectures`")
+    if args.experiment == "architectures":
+        return _run_architectures(args)
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
         return _run_bottleneck(args, minutes)
@@ -181,6 +193,23 @@ def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
     )
     print(f"report in {args.out}/README.md")
     return 0
+
+
+def _run_architectures(args: argparse.Namespace) -> int:
+    """Transformer, LSTM, GRU and RNN on Mess3 and the quantum processes, both probe protocols."""
+    from compmech.pipeline import architectures
+
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    summary = architectures.run_architectures(
+        args.out, processes=args.processes or tuple(architectures.PROCESSES),
+        archs=args.archs or architectures.ARCHS,
+        minutes=None if args.tiny else (args.minutes or architectures.DEFAULT_MINUTES),
+        tiny=args.tiny, seed=args.seed, workers=args.workers, force=args.force,
+        progress=False, log=None if args.quiet else print)
+    print(f"{len(summary.rows)} models; report in {args.out}/README.md, figure "
+          f"{args.out}/architectures.png")
+    return 0 if not summary.failed else 1
 
 
 __all__ = ["register", "run_probe", "run_figures", "run_reproduce"]

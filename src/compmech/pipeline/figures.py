@@ -44,14 +44,16 @@ class BeliefPlane:
     belief. Otherwise: the first two principal axes of the reference beliefs
     (:func:`compmech.geometry.pca`); colour = the first three principal coordinates rescaled to
     ``[0, 1]`` over the reference, so every panel uses the same projection and the same colours.
+    ``simplex=False`` forces the principal axes for three columns that are not probabilities (a
+    generalized HMM's belief-plane coordinates).
     """
 
-    def __init__(self, reference_beliefs: np.ndarray):
+    def __init__(self, reference_beliefs: np.ndarray, simplex: bool | None = None):
         ref = np.asarray(reference_beliefs, dtype=np.float64)
         if ref.ndim != 2 or ref.shape[1] < 2:
             raise ValueError(f"beliefs must have shape (N, S) with S >= 2; got {ref.shape}")
         self.num_states = ref.shape[1]
-        self.simplex = self.num_states == 3
+        self.simplex = self.num_states == 3 if simplex is None else bool(simplex and ref.shape[1] == 3)
         if not self.simplex:
             self.pca = pca(ref, min(3, self.num_states))
             coords = self.pca.transform(ref)
@@ -232,6 +234,47 @@ def panel_grid(panels: Sequence[tuple[str, np.ndarray]], true: np.ndarray, *,
         fig.text(0.5, 0.01, caption, ha="center", fontsize=7)
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9 if title else 0.95, bottom=0.06,
                         wspace=0.08, hspace=0.3)
+    if stem is not None:
+        save(fig, stem)
+    return fig
+
+
+def architecture_grid(rows: Sequence[tuple[str, np.ndarray, dict]], columns: Sequence[str], *,
+                      title: str = "", stem: str | Path | None = None, seed: int = 0) -> Figure:
+    """Rows of belief clouds: the theory, then one learned cloud per network.
+
+    Args:
+        rows: ``(label, theory_beliefs (M, k), {column: (predicted (N, k), true (N, k),
+            caption)}, simplex)`` per row (e.g. per process; ``simplex``: the targets are
+            probabilities of three states, drawn in the simplex); a missing column leaves its
+            panel empty.
+        columns: the network names, in column order (after the theory's).
+        title: figure title.
+        stem: if given, saved as ``stem.png`` and ``stem.pdf``.
+        seed: seed of the drawn subsample.
+    """
+    ncols = 1 + len(columns)
+    fig = Figure(figsize=(2.5 * ncols, 2.6 * len(rows) + 0.6))
+    axes = np.atleast_2d(fig.subplots(len(rows), ncols)).reshape(len(rows), ncols)
+    for i, (label, theory, panels, simplex) in enumerate(rows):
+        plane = BeliefPlane(theory, simplex=simplex)
+        _scatter(axes[i, 0], plane, theory, theory, seed=seed)
+        axes[i, 0].set_title(f"{label}: theory", fontsize=8)
+        clouds = [theory]
+        for j, name in enumerate(columns, start=1):
+            ax = axes[i, j]
+            if name not in panels:
+                ax.set_axis_off()
+                continue
+            predicted, true, caption = panels[name]
+            _scatter(ax, plane, predicted, true, seed=seed)
+            ax.set_title(f"{name}\n{caption}", fontsize=6.5)
+            clouds.append(predicted)
+        _same_limits([axes[i, j] for j in range(ncols) if axes[i, j].axison], plane, *clouds)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.03, right=0.98, top=0.92 if title else 0.96, bottom=0.03,
+                        wspace=0.25, hspace=0.55)
     if stem is not None:
         save(fig, stem)
     return fig

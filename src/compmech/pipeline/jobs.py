@@ -51,6 +51,13 @@ class Job(Record):
         seed: seed of the probe split and subsamples.
         analyse_1d: study the headline coordinate over training when it is one number wide.
         max_checkpoints: checkpoints analysed for that coordinate.
+        protocols: probe protocols, ``[{"name": ..., **analyze_run options}]`` (options
+            ``weighting``, ``folds``, ``split``, ``rcond_sweep``); empty: the paper's protocol
+            alone. The first gives ``probe`` and the figure data; each is summarised in
+            ``JobResult.protocols``.
+        layers: probe every layer of the model (its probe hooks), not only the headline hook.
+        dimensions: compare the learned and true belief clouds' dimensions (``False``: skipped,
+            ``JobResult.dimensions`` is ``None``).
     """
 
     name: str
@@ -59,6 +66,9 @@ class Job(Record):
     seed: int = 0
     analyse_1d: bool = False
     max_checkpoints: int = 8
+    protocols: list[dict[str, Any]] = field(default_factory=list)
+    layers: bool = False
+    dimensions: bool = True
 
 
 @dataclass
@@ -139,11 +149,13 @@ class JobResult(Record):
     train: TrainSummary
     loss: LossSummary | None
     probe: ProbeSummary
-    dimensions: DimensionSummary
+    dimensions: DimensionSummary | None
     structure_1d: list[dict[str, Any]] | None = None
     msp_structure_1d: dict[str, Any] | None = None
     analysis_seconds: float = 0.0
     seconds: float = 0.0
+    num_params: int | None = None
+    protocols: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -278,6 +290,22 @@ def _probe_summary(report: ProbeReport, hook: str, before: str | None) -> ProbeS
         before_bottleneck_mse=None if before is None else report.hooks[before].mse_test)
 
 
+def protocol_summary(report: ProbeReport) -> dict[str, Any]:
+    """One probe protocol's numbers for a job result: the protocol, and per hook the held-out
+    scores (pooled ones for k-fold), shuffle control, baselines and the rcond sweep's choice."""
+    hooks = {}
+    for name, r in report.hooks.items():
+        reg = r.regularisation
+        hooks[name] = {
+            "mse_test": r.mse_test, "r2_test": r.r2_test, "shuffle_mse": r.shuffle_mse,
+            "belief_variance": r.belief_variance, "baselines": dict(r.baselines),
+            "rcond_mse": None if reg is None else
+            (reg["mse_pooled"] if report.protocol.kfold else reg["mse_test"]),
+            "rcond_chosen": None if reg is None else reg["chosen_rcond"]}
+    return {"protocol": report.protocol.to_dict(), "headline_hook": report.headline_hook,
+            "hooks": hooks}
+
+
 def _checkpoints_to_analyse(steps: Sequence[int], k: int) -> list[int]:
     steps = sorted(steps)
     if len(steps) <= k:
@@ -354,17 +382,29 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     t_train = time.perf_counter() - t0
     hook = run.last_hook()
     before = run.residual_hooks()[-1] if run.model_config.arch == "linear_bottleneck" else None
-    report = analyze_run(run_dir, checkpoints="last", hooks=[hook] + ([before] if before else []),
-                         seed=job.seed, force=True, progress=False, fractal=False)
-    with np.load(run_dir / POINTS_FILE) as points:
-        arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
+    hooks = [hook] + ([before] if before else []) + (run.probe_hooks() if job.layers else [])
+    specs = list(job.protocols) or [{"name": "paper"}]
+    reports = {}
+    for i, spec in enumerate(specs):
+        options = {k: v for k, v in spec.items() if k != "name"}
+        reports[spec["name"]] = analyze_run(
+            run_dir, checkpoints="last", hooks=list(dict.fromkeys(hooks)), headline=hook,
+            seed=job.seed, force=True, progress=False, fractal=False, **options)
+        if i == 0:
+            with np.load(run_dir / POINTS_FILE) as points:
+                arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
+    report = reports[specs[0]["name"]]
     result = JobResult(
         name=job.name, labels=dict(job.labels), process=run.hmm.name,
         process_params=dict(run.config.process_params), model=run.model_config.to_dict(),
         train=TrainSummary(report.step, run.tokens_seen(report.step), run.config.batch_size,
                            run.config.minutes, run.training_wall_time),
         loss=_loss_summary(run), probe=_probe_summary(report, hook, before),
-        dimensions=_dimensions(run.hmm, arrays["true"], arrays["predicted"], job.seed))
+        dimensions=_dimensions(run.hmm, arrays["true"], arrays["predicted"], job.seed)
+        if job.dimensions else None,
+        num_params=getattr(run.model_config, "num_params", None),
+        protocols={name: protocol_summary(r) for name, r in reports.items()}
+        if job.protocols else None)
     if job.analyse_1d and run.hook_widths()[hook] == 1:
         result.structure_1d, result.msp_structure_1d, extra = structure_over_training(
             run, hook, job.seed, job.max_checkpoints)
@@ -607,6 +647,7 @@ __all__ = [
     "job_lock",
     "load_figure_data",
     "markdown_table",
+    "protocol_summary",
     "recipe",
     "result_path",
     "run_experiment",
