@@ -54,7 +54,8 @@ def test_probe_json_has_every_hook_with_baselines_and_the_curve(tiny_run):
         for key in ("mse_test", "rmse_test", "r2_test", "shuffle_mse", "belief_variance"):
             assert np.isfinite(r[key]), (hook, key)
         assert r["rmse_test"] == pytest.approx(np.sqrt(r["mse_test"]))
-        assert set(r["baselines"]) == {"untrained", "onehot", "random"}
+        assert set(r["baselines"]) == {"untrained", "onehot", "random", "markov_1", "markov_2",
+                                       "markov_3"}
         assert len(r["mse_folds"]) == (5 if hook == report["headline_hook"] else 1)
         assert r["n_train_points"] + r["n_test_points"] == report["protocol"]["num_points"]
     head = report["hooks"][report["headline_hook"]]
