@@ -20,7 +20,11 @@ chunk so that 590,490 points x 64 dimensions never need a float64 copy of the wh
   on every other fold (the spread), and runs the shuffle control, all from one pass of sufficient
   statistics (``X^T W X`` per fold; the shuffle control reuses it since only ``y`` is permuted) and
   one pass of predictions.
-* :func:`onehot_features` and :func:`random_features` are the baselines' features.
+* :func:`onehot_features` and :func:`random_features` are the baselines' features;
+  :func:`markov_codes` / :func:`category_mean_scores` the Markov-order-k baselines (the best
+  predictor seeing the last k tokens), :func:`markov_features` their one-hot features.
+* :func:`rcond_sweep` chooses the eigenvalue cut-off by inner validation (from moments alone).
+* :data:`SCORE_DEFINITIONS` defines every score once (R^2 included; :func:`r2_from_sums`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 ``compmech probe RUN_DIR`` writes ``RUN_DIR/probe.json`` (and ``probe_points.npz`` for the figures);
 ``compmech figures RUN_DIR`` writes ``RUN_DIR/figures/``; ``compmech reproduce mess3|rrxor|z1r --out
-DIR`` trains, probes and draws with the published settings and prints a summary table. Existing
-outputs are never overwritten without ``--force``.
+DIR`` trains, probes and draws with the published settings and prints a summary table;
+``compmech reproduce architectures --out DIR`` trains a transformer, LSTM, GRU and RNN on Mess3 and
+the quantum processes and probes each with both protocols. Existing outputs are never overwritten
+without ``--force``.
 """
 
 from __future__ import annotations

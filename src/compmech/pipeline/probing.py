@@ -10,6 +10,11 @@ trained on fold 0 (20%) and tested on the other four (80%); the spread is the sa
 as training fold. Beside every fit: the shuffle control, the untrained network (the run's step-0
 checkpoint), a (last token x position) one-hot and i.i.d. random features of the same width.
 
+Options (Riechers et al. 2025's protocol beside ours, written into ``probe.json``): ``weighting=
+"probability"`` weighs point (word, t) of the enumeration by ``P(word)``; ``folds=K`` replaces the
+split by K-fold cross-validation with pooled scores; ``rcond_sweep`` adds, per hook, the probe whose
+cut-off inner validation chose; the Markov-order-1..3 baselines are always beside the controls.
+
 Works for every registered architecture: the hooks come from the run's model
 (:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`CONCAT`.
 """
