@@ -1,6 +1,12 @@
 """Recurrent networks: each cell against a step-by-step NumPy oracle (and flax's own cells), causality
 of every architecture, the patch contract, config round trips, training to the optimum and resume."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -257,3 +263,31 @@ def test_a_recurrent_run_resumes_bitwise(tmp_path):
     for a, b in zip(jax.tree_util.tree_leaves(resumed.params),
                     jax.tree_util.tree_leaves(full.params), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_two_devices_give_the_same_loss_curve_for_a_gru(tmp_path):
+    script = textwrap.dedent(f"""
+        import json, transformer
+        from transformer import GRUConfig, TrainConfig
+        import jax
+        assert len(jax.devices()) == 2
+        cfg = TrainConfig(process="mess3", model=GRUConfig(n_layers=2, d_hidden=8, n_ctx=5),
+                          steps=20, batch_size=32, lr=1e-2, warmup_steps=5, eval_every=20,
+                          log_every=5, steps_per_call=5, seed=1, micro_batch_size=8)
+        curves = {{}}
+        for n in (1, 2):
+            transformer.train(cfg.replace(num_devices=n), r"{tmp_path}/d%d" % n, progress=False)
+            curves[n] = [(m["step"], m["train_loss"])
+                         for m in transformer.load_run(r"{tmp_path}/d%d" % n).metrics if m["step"] > 0]
+        print(json.dumps(curves))
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    curves = json.loads(out.stdout.strip().splitlines()[-1])
+    one, two = np.array(curves["1"]), np.array(curves["2"])
+    assert one.shape == two.shape and one[-1, 0] == 20
+    assert np.ptp(one[:, 1]) > 1e-3
+    np.testing.assert_allclose(two[:, 1], one[:, 1], rtol=2e-5)
