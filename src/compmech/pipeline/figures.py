@@ -274,7 +274,7 @@ def architecture_grid(rows: Sequence[tuple[str, np.ndarray, dict]], columns: Seq
     if title:
         fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(left=0.03, right=0.98, top=0.92 if title else 0.96, bottom=0.03,
-                        wspace=0.25, hspace=0.55)
+                        wspace=0.35, hspace=0.55)
     if stem is not None:
         save(fig, stem)
     return fig
