@@ -74,3 +74,16 @@ def test_rerun_reuses_results_and_cli_errors(tiny_grid, capsys):
     assert main(["reproduce", "architectures", "--tiny", "--out", str(out / "y"), "--archs",
                  "cnn"]) == 2
     assert "unknown architectures" in capsys.readouterr().err
+
+
+def test_a_ghmm_with_three_plane_coordinates_is_not_drawn_in_the_simplex(tiny_grid):
+    from compmech.pipeline import figures
+
+    coords = np.random.default_rng(0).normal(size=(50, 3))  # fanizza: 4 states, 3 coordinates
+    assert figures.BeliefPlane(coords).simplex
+    plane = figures.BeliefPlane(coords, simplex=False)
+    assert not plane.simplex and plane.xy(coords).shape == (50, 2)
+    np.testing.assert_allclose(plane.xy(coords).mean(0), 0.0, atol=1e-12)  # principal axes
+    out, _, _ = tiny_grid
+    written = figures.make_figures(out / "runs" / "fanizza_gru", force=True, progress=False)
+    assert any(p.name == "side_by_side.png" for p in written)

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from compmech.files import atomic_output
 from compmech.geometry import SQRT3_2, pca, simplex_projection
+from compmech.hmm import GHMM
 from compmech.msp import MixedStateTree, mixed_state_tree
 from compmech.pipeline.probing import PAPER, POINTS_FILE, hook_label, load_report
 from compmech.pipeline.records import get_field
@@ -166,7 +167,7 @@ def baseline_caption(mse: float, baselines: dict[str, float] | None, shuffle_mse
 # ---------------------------------------------------------------------------------- figures
 def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.ndarray, *,
                  caption: str = "", title: str = "", stem: str | Path | None = None,
-                 seed: int = 0) -> Figure:
+                 seed: int = 0, simplex: bool | None = None) -> Figure:
     """Two panels: "theory (MSP)" | "learned (residual stream)", same axes, RGB = true belief.
 
     Args:
@@ -177,8 +178,10 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
         title: figure title.
         stem: if given, saved as ``stem.png`` and ``stem.pdf``.
         seed: seed of the subsample drawn when there are more than :data:`MAX_POINTS` points.
+        simplex: ``False`` for three coordinates that are not probabilities (see
+            :class:`BeliefPlane`).
     """
-    plane = BeliefPlane(theory_beliefs)
+    plane = BeliefPlane(theory_beliefs, simplex=simplex)
     fig = Figure(figsize=(8.0, 4.4))
     axes = fig.subplots(1, 2)
     _scatter(axes[0], plane, theory_beliefs, theory_beliefs, seed=seed)
@@ -202,13 +205,15 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
 
 def panel_grid(panels: Sequence[tuple[str, np.ndarray]], true: np.ndarray, *,
                theory_beliefs: np.ndarray | None = None, ncols: int = 4, title: str = "",
-               caption: str = "", stem: str | Path | None = None, seed: int = 0) -> Figure:
+               caption: str = "", stem: str | Path | None = None, seed: int = 0,
+               simplex: bool | None = None) -> Figure:
     """A grid of belief clouds: one panel per ``(label, predicted (N, S))``, coloured by ``true``.
 
     Used for the per-layer grid (embedding, each block, final LN, concatenation), the shuffle
     control and the emergence over training. With ``theory_beliefs`` the first panel is the theory.
+    ``simplex=False``: three coordinates that are not probabilities (see :class:`BeliefPlane`).
     """
-    plane = BeliefPlane(theory_beliefs if theory_beliefs is not None else true)
+    plane = BeliefPlane(theory_beliefs if theory_beliefs is not None else true, simplex=simplex)
     items = list(panels)
     if theory_beliefs is not None:
         items = [("theory (MSP)", None)] + items
@@ -366,11 +371,12 @@ def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: n
 
 def emergence_gif(frames: Sequence[tuple[str, np.ndarray]], true: np.ndarray,
                   theory_beliefs: np.ndarray, path: str | Path, *, duration_ms: int = 600,
-                  seed: int = 0, max_points: int = 15_000) -> Path:
-    """An animated GIF: the learned belief cloud at each checkpoint beside the theory."""
+                  seed: int = 0, max_points: int = 15_000, simplex: bool | None = None) -> Path:
+    """An animated GIF: the learned belief cloud at each checkpoint beside the theory
+    (``simplex`` as :class:`BeliefPlane`)."""
     from PIL import Image
 
-    plane = BeliefPlane(theory_beliefs)
+    plane = BeliefPlane(theory_beliefs, simplex=simplex)
     images = []
     for label, pred in frames:
         fig = Figure(figsize=(6.0, 3.2))
@@ -493,6 +499,8 @@ class _RunFigures:
         self.out, self.seed = out, seed
         self.head = report.headline_hook
         self.name = report.process + "".join(f", {k}={v}" for k, v in report.process_params.items())
+        # a generalized HMM's targets are belief-plane coordinates, never simplex points
+        self.simplex = False if isinstance(run.hmm, GHMM) else None
 
     def geometry(self) -> list[Path]:
         """Side by side, the per-layer grid and the shuffle control."""
@@ -501,14 +509,16 @@ class _RunFigures:
         title = (f"{self.name}: belief geometry, theory vs {label} "
                  f"({self.report.tokens_seen:,} training tokens)")
         written = save(side_by_side(self.theory, self.arrays[f"pred/{head}"], self.true,
-                                    caption=caption, title=title, seed=self.seed),
+                                    caption=caption, title=title, seed=self.seed,
+                                    simplex=self.simplex),
                        self.out / "side_by_side")
         hooks = [h for h in self.report.hooks if f"pred/{h}" in self.arrays]
         panels = [(f"{hook_label(self.run, h)}\nMSE {self.report.hooks[h].mse_test:.2g}",
                    self.arrays[f"pred/{h}"]) for h in hooks]
         written += save(panel_grid(panels, self.true, theory_beliefs=self.theory, ncols=4,
                                    title=f"{self.name}: probe at each layer (held-out points, "
-                                         "colour = true belief)", seed=self.seed),
+                                         "colour = true belief)", seed=self.seed,
+                                   simplex=self.simplex),
                         self.out / "layers")
         shuffle = [(f"trained probe, MSE {r.mse_test:.2g}", self.arrays[f"pred/{head}"]),
                    (f"shuffled labels, MSE {r.shuffle_mse:.2g}", self.arrays[f"shuffle/{head}"])]
@@ -516,7 +526,7 @@ class _RunFigures:
                                    title=f"{self.name}: shuffle control at {label}",
                                    caption="shuffle: belief rows permuted across all points, probe "
                                            "refitted, scored against the true beliefs",
-                                   seed=self.seed), self.out / "shuffle")
+                                   seed=self.seed, simplex=self.simplex), self.out / "shuffle")
         return written
 
     def curves(self) -> list[Path]:
@@ -568,10 +578,10 @@ class _RunFigures:
         pick = np.unique(np.round(np.linspace(0, len(frames) - 1, min(8, len(frames))))).astype(int)
         fig = panel_grid([frames[i] for i in pick], self.true, theory_beliefs=self.theory, ncols=3,
                          title=f"{self.name}: emergence of the belief geometry over training",
-                         seed=self.seed)
+                         seed=self.seed, simplex=self.simplex)
         written = save(fig, self.out / "emergence")
         return written + [emergence_gif(frames, self.true, self.theory, self.out / "emergence.gif",
-                                        seed=self.seed)]
+                                        seed=self.seed, simplex=self.simplex)]
 
 
 # ------------------------------------------------------------------------------ experiment panels
