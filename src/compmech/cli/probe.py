@@ -104,7 +104,8 @@ def register(subparsers) -> None:
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
-                   help="training wall-clock budget (default 2; per width for bottleneck)")
+                   help="training wall-clock budget (default 2; per width for bottleneck; per "
+                   "model for architectures, default 1)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
