@@ -58,7 +58,14 @@ def register(subparsers) -> None:
     p.add_argument("--split", choices=("auto", "20/80", "80/20"), default="auto",
                    help="train/test share of sequences; auto (default) = the paper's 20/80 unless "
                    "the training side has < 10 points per probe coefficient, then 80/20")
-    p.add_argument("--no-fractal", action="store_true", help="skip the fractal comparison")
+    p.add_argument("--no-fractal", action="store_true",
+                   help="skip the old fractal comparison (dimensions fitted over all scales)")
+    p.add_argument("--no-geometry", action="store_true",
+                   help="skip the scale-by-scale comparison (resolution, levels resolved) at each "
+                   "checkpoint")
+    p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=["knn", "mlp"],
+                   help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
+                   "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_probe)
@@ -109,7 +116,8 @@ def run_probe(args: argparse.Namespace) -> int:
     report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
                          headline=args.headline, seed=args.seed, force=args.force,
                          split=args.split,
-                         fractal=not args.no_fractal, progress=not args.quiet)
+                         fractal=not args.no_fractal, geometry=not args.no_geometry,
+                         decoders=args.decoders, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0
