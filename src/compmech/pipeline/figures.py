@@ -915,7 +915,7 @@ def heatmaps(maps: Sequence[tuple[str, np.ndarray, str, bool]], xs, alphas) -> F
 
 
 def theory_vs_learned(points: Sequence[tuple[float, float, str, bool]], *, xlabel: str,
-                      ylabel: str) -> Figure:
+                      ylabel: str, title: str = "") -> Figure:
     """Scatter of ``(theory, learned, name, is_mess3)`` dimensions with the diagonal; non-Mess3
     points named."""
     fig = Figure(figsize=(4.0, 3.6))
@@ -926,8 +926,10 @@ def theory_vs_learned(points: Sequence[tuple[float, float, str, bool]], *, xlabe
             ax.annotate(name, (t, learned), fontsize=6)
     lim = ax.get_xlim()
     ax.plot(lim, lim, "k:", lw=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -27,7 +27,7 @@ from compmech.information import entropy_rate
 from compmech.msp import blackwell_sample
 from compmech.pipeline.fractal import fractal_comparison
 from compmech.pipeline.probing import POINTS_FILE, ProbeReport, analyze_run, collect, probe_data
-from compmech.pipeline.records import Record, get_field
+from compmech.pipeline.records import GeometryRecord, Record, get_field
 from compmech.structure1d import best_linear_direction, structure_1d
 from transformer import Run, TrainConfig, load_run, train
 
@@ -129,7 +129,12 @@ class DimensionSummary(Record):
 
 @dataclass
 class JobResult(Record):
-    """``results/<name>.json``: what one job measured."""
+    """``results/<name>.json``: what one job measured.
+
+    ``geometry``: the headline probe's held-out predictions against the true beliefs scale by
+    scale at the last checkpoint (:func:`compmech.compare_geometry`: resolution, levels resolved,
+    dimensions above the resolution); ``None`` when the comparison was impossible.
+    """
 
     name: str
     labels: dict[str, Any]
@@ -144,6 +149,7 @@ class JobResult(Record):
     msp_structure_1d: dict[str, Any] | None = None
     analysis_seconds: float = 0.0
     seconds: float = 0.0
+    geometry: GeometryRecord | None = None
 
 
 @dataclass
@@ -158,6 +164,7 @@ class ExperimentSummary(Record):
         environment: workers, devices, machine and date of the last invocation.
         failed: ``{name: message}`` of jobs that failed in the last invocation.
         files: the report's files.
+        statistics: experiment-level numbers (the sweep: rank correlations across the grid).
     """
 
     experiment: str
@@ -167,6 +174,7 @@ class ExperimentSummary(Record):
     environment: dict[str, Any]
     failed: dict[str, str]
     files: list[str]
+    statistics: dict[str, Any] = field(default_factory=dict)
 
 
 class JobsOutcome(NamedTuple):
@@ -343,7 +351,8 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     The probe is :func:`compmech.pipeline.probing.analyze_run` on the model's headline hook (the
     paper's protocol, with the shuffle control and the untrained, one-hot and random-feature
     baselines; its ``probe.json`` stays in the run directory; for the linear-bottleneck model also
-    the residual stream before the bottleneck), then the fractal comparison of the true and
+    the residual stream before the bottleneck; the scale-by-scale geometry comparison of its
+    held-out predictions, ``result.geometry``), then the all-scales fractal comparison of the true and
     predicted belief clouds at its held-out figure points, and, for a one-number-wide headline hook
     with ``job.analyse_1d``, that coordinate's 1-D structure over training.
     """
@@ -355,7 +364,8 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     hook = run.last_hook()
     before = run.residual_hooks()[-1] if run.model_config.arch == "linear_bottleneck" else None
     report = analyze_run(run_dir, checkpoints="last", hooks=[hook] + ([before] if before else []),
-                         seed=job.seed, force=True, progress=False, fractal=False)
+                         seed=job.seed, force=True, progress=False, fractal=False,
+                         geometry=True, decoders=())
     with np.load(run_dir / POINTS_FILE) as points:
         arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
     result = JobResult(
@@ -364,7 +374,8 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
         train=TrainSummary(report.step, run.tokens_seen(report.step), run.config.batch_size,
                            run.config.minutes, run.training_wall_time),
         loss=_loss_summary(run), probe=_probe_summary(report, hook, before),
-        dimensions=_dimensions(run.hmm, arrays["true"], arrays["predicted"], job.seed))
+        dimensions=_dimensions(run.hmm, arrays["true"], arrays["predicted"], job.seed),
+        geometry=report.geometry)
     if job.analyse_1d and run.hook_widths()[hook] == 1:
         result.structure_1d, result.msp_structure_1d, extra = structure_over_training(
             run, hook, job.seed, job.max_checkpoints)
