@@ -21,7 +21,9 @@ drawn (seeded) from the training side (with probability proportional to the poin
 probe is weighted, then unweighted). The probe scores them on held-out points whose input prefix
 never occurs on the training side (:func:`compmech.pipeline.probing.novel_prefix_points`): with a
 split by sequence, short prefixes are shared between the sides, identical prefixes give identical
-activations, and a nearest-neighbour decoder would copy their beliefs whatever the network.
+activations, and a nearest-neighbour decoder would copy their beliefs whatever the network. Even
+there, a nonlinear decoder can read recent tokens from any deterministic function of them, so the
+probe also fits the same decoders to the untrained network (the control to read them against).
 """
 
 from __future__ import annotations
@@ -113,9 +115,10 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
 
 def training_subsample(train_points: np.ndarray, weights: np.ndarray | None, *, seed: int,
                        max_points: int = TRAIN_POINTS) -> np.ndarray:
-    """At most ``max_points`` of ``train_points`` (flat indices), seeded: uniformly without
-    replacement, or with probabilities proportional to ``weights[train_points]`` (with replacement,
-    so that the unweighted fit on them estimates the weighted one)."""
+    """A seeded subsample of ``train_points`` (flat indices): unweighted, at most ``max_points``
+    drawn uniformly without replacement; weighted, ``max_points`` draws with probabilities
+    proportional to ``weights[train_points]`` (with replacement, so that the unweighted fit on
+    them estimates the weighted one)."""
     rng = np.random.default_rng(seed)
     pts = np.asarray(train_points)
     if weights is None:
@@ -125,7 +128,7 @@ def training_subsample(train_points: np.ndarray, weights: np.ndarray | None, *, 
     w = np.asarray(weights, dtype=np.float64).reshape(-1)[pts]
     keep = w > 0
     pts, w = pts[keep], w[keep]
-    return np.sort(rng.choice(pts, size=min(max_points, pts.size), replace=True, p=w / w.sum()))
+    return np.sort(rng.choice(pts, size=max_points, replace=True, p=w / w.sum()))
 
 
 def feature_rows(features, flat: np.ndarray, positions: int) -> np.ndarray:

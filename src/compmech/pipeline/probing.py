@@ -297,7 +297,8 @@ class DecoderReport(Record):
     Attributes:
         decoder: ``"linear"`` (the probe itself, trained on the whole training side),
             ``"linear_subsample"``, ``"knn"`` or ``"mlp"`` (trained on ``train_points`` of it,
-            :mod:`compmech.pipeline.decoders`).
+            :mod:`compmech.pipeline.decoders`); ``"untrained_knn"``, ``"untrained_mlp"``: the
+            control, the same decoder on the untrained network (step 0).
         hook: the hook (or ``"concat"``).
         mse_test: mean squared error over the held-out figure points and target coordinates.
         train_points: training points used.
@@ -668,7 +669,9 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
                     decoders: Sequence[str]) -> dict[str, dict[str, DecoderReport]]:
     """The linear probe beside nonlinear decoders for the headline hook and the concatenation:
     each decoder trained on one seeded subsample of the training side; all scored on the held-out
-    points with novel prefixes (:func:`novel_prefix_points`)."""
+    points with novel prefixes (:func:`novel_prefix_points`). Control: the nonlinear decoders on
+    the untrained network's headline hook (``untrained_knn``, ``untrained_mlp``): what any
+    deterministic function of the recent tokens gives such a decoder."""
     run, P = job.run, job.positions
     missing = [h for h in _model_hooks([job.headline, CONCAT], run) if h not in acts]
     if missing:
@@ -702,6 +705,16 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
                                        job.compare(fit.predicted, hook=hook, step=job.last,
                                                    decoder=kind, points=test))
         out[hook] = rows
+    # the control: the same decoders on the untrained network (step 0) at the headline hook
+    feats = _features(collect(run, run.load_params(0), job.data, [job.headline]), job.headline, run)
+    for kind in decoders:
+        t0 = time.perf_counter()
+        fit = dec.decode(kind, feats, targets, train, test, P, seed=job.seed, test_weights=w)
+        name = f"untrained_{kind}"
+        job.arrays[f"decoder/{name}/{job.headline}"] = fit.predicted.astype(np.float32)
+        out[job.headline][name] = DecoderReport(
+            name, job.headline, fit.mse, fit.train_points, time.perf_counter() - t0,
+            job.compare(fit.predicted, hook=job.headline, step=0, decoder=name, points=test))
     return out
 
 
