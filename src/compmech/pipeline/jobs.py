@@ -51,6 +51,8 @@ class Job(Record):
         seed: seed of the probe split and subsamples.
         analyse_1d: study the headline coordinate over training when it is one number wide.
         max_checkpoints: checkpoints analysed for that coordinate.
+        decoders: nonlinear decoders fitted at the headline hook beside the linear probe
+            (:mod:`compmech.pipeline.decoders`; e.g. ``["knn"]``), with the untrained control.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Job(Record):
     seed: int = 0
     analyse_1d: bool = False
     max_checkpoints: int = 8
+    decoders: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +137,8 @@ class JobResult(Record):
     ``geometry``: the headline probe's held-out predictions against the true beliefs scale by
     scale at the last checkpoint (:func:`compmech.compare_geometry`: resolution, levels resolved,
     dimensions above the resolution); ``None`` when the comparison was impossible.
+    ``decoder_geometry``: with ``Job.decoders``, ``{decoder: GeometryRecord}`` of the headline hook on
+    the held-out novel-prefix points (``linear``, each decoder, ``untrained_<decoder>``).
     """
 
     name: str
@@ -150,6 +155,7 @@ class JobResult(Record):
     analysis_seconds: float = 0.0
     seconds: float = 0.0
     geometry: GeometryRecord | None = None
+    decoder_geometry: dict[str, GeometryRecord | None] | None = None
 
 
 @dataclass
@@ -365,7 +371,7 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     before = run.residual_hooks()[-1] if run.model_config.arch == "linear_bottleneck" else None
     report = analyze_run(run_dir, checkpoints="last", hooks=[hook] + ([before] if before else []),
                          seed=job.seed, force=True, progress=False, fractal=False,
-                         geometry=True, decoders=())
+                         geometry=True, decoders=tuple(job.decoders), decoder_concat=False)
     with np.load(run_dir / POINTS_FILE) as points:
         arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
     result = JobResult(
@@ -375,7 +381,9 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
                            run.config.minutes, run.training_wall_time),
         loss=_loss_summary(run), probe=_probe_summary(report, hook, before),
         dimensions=_dimensions(run.hmm, arrays["true"], arrays["predicted"], job.seed),
-        geometry=report.geometry)
+        geometry=report.geometry,
+        decoder_geometry=None if not report.decoders else {
+            kind: r.geometry for kind, r in report.decoders.get(hook, {}).items()})
     if job.analyse_1d and run.hook_widths()[hook] == 1:
         result.structure_1d, result.msp_structure_1d, extra = structure_over_training(
             run, hook, job.seed, job.max_checkpoints)

@@ -548,6 +548,7 @@ class _ProbeJob:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     geometry: bool = True
     lyapunov_nats: float | None = None
+    decoder_hooks: tuple[str, ...] = ()
 
     @property
     def positions(self) -> int:
@@ -673,7 +674,7 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     the untrained network's headline hook (``untrained_knn``, ``untrained_mlp``): what any
     deterministic function of the recent tokens gives such a decoder."""
     run, P = job.run, job.positions
-    missing = [h for h in _model_hooks([job.headline, CONCAT], run) if h not in acts]
+    missing = [h for h in _model_hooks(list(job.decoder_hooks), run) if h not in acts]
     if missing:
         acts = {**acts, **collect(run, run.load_params(job.last), job.data, missing)}
     targets = job.flat_targets
@@ -685,7 +686,7 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     job.arrays["decoder_points"] = test
     w = None if job.data.weights is None else job.data.weights.reshape(-1)[test]
     out: dict[str, dict[str, DecoderReport]] = {}
-    for hook in dict.fromkeys([job.headline, CONCAT]):
+    for hook in job.decoder_hooks:
         feats = _features(acts, hook, run)
         rows = {}
         if hook in results:
@@ -771,7 +772,7 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
                 headline: str | None = None, seed: int = 0, force: bool = False,
                 split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
                 num_sequences: int = 20_000, fractal: bool = True, geometry: bool = True,
-                decoders: Sequence[str] = DEFAULT_DECODERS,
+                decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
                 progress: bool | Callable = True) -> ProbeReport:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
     at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
@@ -800,6 +801,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         decoders: nonlinear decoders (``"knn"``, ``"mlp"``, :mod:`compmech.pipeline.decoders`)
             fitted beside the linear probe at the last checkpoint for the headline hook and the
             concatenation; ``()`` for none.
+        decoder_concat: also fit the decoders to the concatenation of layers (else the headline
+            hook only).
         progress: print progress lines (or a callable taking them).
 
     Returns:
@@ -814,7 +817,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
                         headline=headline, seed=seed, force=force, split=split,
                         max_points=max_points, num_sequences=num_sequences, fractal=fractal,
-                        geometry=geometry, decoders=_check_decoders(decoders), progress=progress)
+                        geometry=geometry, decoders=_check_decoders(decoders),
+                        decoder_concat=decoder_concat, progress=progress)
 
 
 def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
@@ -825,7 +829,8 @@ def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
 
 
 def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
-             max_points, num_sequences, fractal, geometry, decoders, progress) -> ProbeReport:
+             max_points, num_sequences, fractal, geometry, decoders, decoder_concat,
+             progress) -> ProbeReport:
     """:func:`analyze_run` once the run directory is locked."""
     timer = _Timer()
     out_path = run_dir / PROBE_FILE
@@ -837,6 +842,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
+    job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
     lyapunov_note = None
     if geometry:
         with timer("lyapunov_s"):

@@ -46,8 +46,13 @@ SWEEP_COLUMNS = (
     ("learned dim >= res", "geometry.dimension_predicted", ".2f"),
     ("theory KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
     ("learned box dim, all scales", "dimensions.learned.box_counting.dimension", ".2f"),
+    ("kNN resolution", "decoder_geometry.knn.resolution", ".3g"),
+    ("kNN levels", "decoder_geometry.knn.levels_resolved", ".2f"),
+    ("kNN learned dim >= res", "decoder_geometry.knn.dimension_predicted", ".2f"),
     ("minutes", "seconds", ".1f"),
 )
+#: Nonlinear decoders of every sweep point (beside the linear probe, on novel-prefix points).
+DEFAULT_DECODERS = ("knn",)
 #: ``(name, x path, y path)`` of the rank correlations across the Mess3 grid in the summary.
 RANK_CORRELATIONS = (
     ("theory_vs_learned_dimension", "geometry.dimension_true", "geometry.dimension_predicted"),
@@ -57,18 +62,20 @@ RANK_CORRELATIONS = (
      "geometry.dimension_true"),
     ("kaplan_yorke_vs_levels_resolved", "dimensions.theory.kaplan_yorke",
      "geometry.levels_resolved"),
+    ("theory_vs_knn_dimension", "decoder_geometry.knn.dimension_true",
+     "decoder_geometry.knn.dimension_predicted"),
 )
 
 
 def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
                extras: Sequence[str] = DEFAULT_EXTRAS, *, minutes_per_point: float | None = 2.0,
                steps: int | None = None, base_config=None, seed: int = 0,
-               device: str | None = None) -> list[Job]:
+               device: str | None = None, decoders: Sequence[str] = DEFAULT_DECODERS) -> list[Job]:
     """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process.
 
     Every point trains the same model shape (``base_config.model`` with ``d_vocab`` set to the
     process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``), on ``device``
-    (default: ``base_config``'s).
+    (default: ``base_config``'s); each probe also fits ``decoders`` at the headline hook.
     """
     if steps is None and minutes_per_point is None:
         raise ValueError("give minutes_per_point or steps")
@@ -85,7 +92,8 @@ def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAUL
         hmm = get_process(process, **params)  # validates the parameters now
         model = base.model.replace(d_vocab=hmm.vocab_size + (1 if base.bos else 0))
         cfg = base.replace(process=process, process_params=params, model=model, hmm=None)
-        jobs.append(Job(name, cfg.to_dict(), {"process": process, **params}, int(seed)))
+        jobs.append(Job(name, cfg.to_dict(), {"process": process, **params}, int(seed),
+                        decoders=list(decoders)))
     return jobs
 
 
@@ -93,7 +101,8 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
               extras: Sequence[str] = DEFAULT_EXTRAS, minutes_per_point: float | None = 2.0,
               steps: int | None = None, base_config=None, seed: int = 0, workers: int = 1,
               device: str | None = None, force: bool = False, progress: bool = False,
-              log: Callable[[str], None] | None = print) -> ExperimentSummary:
+              log: Callable[[str], None] | None = print,
+              decoders: Sequence[str] = DEFAULT_DECODERS) -> ExperimentSummary:
     """The process sweep: one trained model per Mess3 ``(x, alpha)`` point and per extra process.
 
     Prints one table line per point as it finishes (finished points of an earlier, interrupted
@@ -112,15 +121,17 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
         force: rewrite a folder that holds an experiment with other settings.
         progress: training progress bars (serial mode).
         log: where table lines go.
+        decoders: nonlinear decoders beside the linear probe (``()``: none).
 
     Returns:
         The :class:`~compmech.pipeline.jobs.ExperimentSummary` (also ``summary.json``).
     """
     out_dir = Path(out_dir)
     jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
-                      base_config=base_config, seed=seed, device=device)
+                      base_config=base_config, seed=seed, device=device, decoders=decoders)
     manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
                 "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
+                "decoders": list(decoders),
                 "model": jobs[0].train_config["model"], "recipe": recipe(jobs[0].train_config)}
     done, outcome, wall = run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
                                          progress=progress, log=log, force=force)
@@ -197,6 +208,18 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
          False),
     ]
     files += figures.save(figures.heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
+    knn = [
+        ("kNN points: theory correlation dim\n(scales above the kNN resolution)",
+         grid(results, xs, alphas, "decoder_geometry.knn.dimension_true"), ".2f", True),
+        ("kNN decoder: learned correlation dim\nabove its resolution",
+         grid(results, xs, alphas, "decoder_geometry.knn.dimension_predicted"), ".2f", True),
+        ("kNN decoder: log10 resolution",
+         grid(results, xs, alphas, "decoder_geometry.knn.resolution", _log10), ".2f", False),
+        ("linear probe, same points: log10 resolution",
+         grid(results, xs, alphas, "decoder_geometry.linear.resolution", _log10), ".2f", False),
+    ]
+    if any(np.isfinite(g).any() for _, g, _, _ in knn):
+        files += figures.save(figures.heatmaps(knn, xs, alphas), out_dir / "sweep_heatmaps_knn")
     points = []
     for r in results:
         t = get_field(r, "geometry.dimension_true")
@@ -263,7 +286,10 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         "the Blackwell measure (for a finite MSP the measure is atomic, dimension 0, but the "
         "formula gives h/|lambda_1| > 0). Learned box dim, all scales: the old estimate on the "
         "probe's predictions, fitted over all scales, so that below the resolution it measures the "
-        "probe's error.",
+        "probe's error. kNN: a k-nearest-neighbour decoder of the same hook trained on the same "
+        "training side and scored on the held-out points whose input prefix is not on the training "
+        "side (`compmech.pipeline.decoders`); its resolution against the linear probe's on those "
+        "points says whether the network holds finer structure than a linear read-out shows.",
         "",
         "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",
         f"Total job time {summary.total_job_seconds / 60:.1f} min; "
@@ -277,7 +303,9 @@ def _rank_lines(statistics: dict[str, Any]) -> list[str]:
              "kaplan_yorke_vs_learned_dimension": "Kaplan-Yorke vs learned dimension above the "
                                                   "resolution",
              "kaplan_yorke_vs_theory_dimension": "Kaplan-Yorke vs theory dimension (same scales)",
-             "kaplan_yorke_vs_levels_resolved": "Kaplan-Yorke dimension vs levels resolved"}
+             "kaplan_yorke_vs_levels_resolved": "Kaplan-Yorke dimension vs levels resolved",
+             "theory_vs_knn_dimension": "theory vs kNN-decoded dimension above the kNN "
+                                        "resolution (held-out novel-prefix points)"}
     lines = ["Spearman rank correlations across the Mess3 grid:", ""]
     for key, label in names.items():
         r = statistics.get(key)
@@ -287,6 +315,6 @@ def _rank_lines(statistics: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_EXTRAS", "DEFAULT_X", "RANK_CORRELATIONS", "SWEEP_COLUMNS",
-           "grid", "rank_correlation", "run_sweep", "sweep_jobs", "sweep_statistics",
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_DECODERS", "DEFAULT_EXTRAS", "DEFAULT_X", "RANK_CORRELATIONS",
+           "SWEEP_COLUMNS", "grid", "rank_correlation", "run_sweep", "sweep_jobs", "sweep_statistics",
            "write_sweep_report"]
