@@ -261,3 +261,12 @@ def test_sweep_summary_reports_the_spearman_correlation_of_planted_dimensions(tm
     assert ExperimentSummary.read(tmp_path / "summary.json").statistics == summary.statistics
     for stem in ("sweep_heatmaps", "sweep_heatmaps_reference", "sweep_theory_vs_learned"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 2000
+
+
+def test_decoders_option_belongs_to_the_sweep(tmp_path, capsys):
+    from compmech.cli import main
+
+    assert main(["experiment", "bottleneck", "--out", str(tmp_path), "--decoders", "knn"]) == 2
+    assert "--decoders is a sweep option" in capsys.readouterr().err
+    assert main(["probe", str(tmp_path), "--decoders", "svm"]) == 2
+    assert "invalid choice: 'svm'" in capsys.readouterr().err
