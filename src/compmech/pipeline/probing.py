@@ -688,7 +688,7 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     out: dict[str, dict[str, DecoderReport]] = {}
     for hook in job.decoder_hooks:
         feats = _features(acts, hook, run)
-        rows = {}
+        rows: dict[str, DecoderReport] = {}
         if hook in results:
             t0 = time.perf_counter()
             pred = _predict_points(results[hook].probe, feats, test, P).astype(np.float64)
@@ -697,26 +697,28 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
                 "linear", hook, mse, int(train_side.size), time.perf_counter() - t0,
                 job.compare(pred, hook=hook, step=job.last, points=test))
         for kind in ("linear_subsample", *decoders):
-            t0 = time.perf_counter()
-            fit = dec.decode("linear" if kind == "linear_subsample" else kind, feats, targets,
-                             train, test, P, seed=job.seed, test_weights=w)
-            seconds = time.perf_counter() - t0
-            job.arrays[f"decoder/{kind}/{hook}"] = fit.predicted.astype(np.float32)
-            rows[kind] = DecoderReport(kind, hook, fit.mse, fit.train_points, seconds,
-                                       job.compare(fit.predicted, hook=hook, step=job.last,
-                                                   decoder=kind, points=test))
+            rows[kind] = _decoder_report(job, "linear" if kind == "linear_subsample" else kind,
+                                         feats, hook, train, test, w, name=kind, step=job.last)
         out[hook] = rows
     # the control: the same decoders on the untrained network (step 0) at the headline hook
     feats = _features(collect(run, run.load_params(0), job.data, [job.headline]), job.headline, run)
     for kind in decoders:
-        t0 = time.perf_counter()
-        fit = dec.decode(kind, feats, targets, train, test, P, seed=job.seed, test_weights=w)
-        name = f"untrained_{kind}"
-        job.arrays[f"decoder/{name}/{job.headline}"] = fit.predicted.astype(np.float32)
-        out[job.headline][name] = DecoderReport(
-            name, job.headline, fit.mse, fit.train_points, time.perf_counter() - t0,
-            job.compare(fit.predicted, hook=job.headline, step=0, decoder=name, points=test))
+        out[job.headline][f"untrained_{kind}"] = _decoder_report(
+            job, kind, feats, job.headline, train, test, w, name=f"untrained_{kind}", step=0)
     return out
+
+
+def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, train: np.ndarray,
+                    test: np.ndarray, weights, *, name: str, step: int) -> DecoderReport:
+    """Fit one decoder, keep its held-out predictions for the figures, compare them with the truth."""
+    t0 = time.perf_counter()
+    fit = dec.decode(kind, feats, job.flat_targets, train, test, job.positions, seed=job.seed,
+                     test_weights=weights)
+    seconds = time.perf_counter() - t0
+    job.arrays[f"decoder/{name}/{hook}"] = fit.predicted.astype(np.float32)
+    return DecoderReport(name, hook, fit.mse, fit.train_points, seconds,
+                         job.compare(fit.predicted, hook=hook, step=step, decoder=name,
+                                     points=test))
 
 
 def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
