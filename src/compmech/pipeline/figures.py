@@ -887,7 +887,8 @@ def structure_over_training(per_step: Sequence[dict], msp: dict) -> Figure:
 
 def heatmaps(maps: Sequence[tuple[str, np.ndarray, str, bool]], xs, alphas) -> Figure:
     """Heat maps over a Mess3 ``(x, alpha)`` grid, one per ``(title, grid (len(xs), len(alphas)),
-    number format, is_dimension)``; dimension maps share one colour scale."""
+    number format, is_dimension)``; dimension maps share one colour scale; a map without any value
+    says so."""
     fig = Figure(figsize=(4.0 * len(maps), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(maps)))
     dims = np.concatenate([g.ravel() for _, g, _, is_dim in maps if is_dim] or [np.zeros(0)])
@@ -897,6 +898,9 @@ def heatmaps(maps: Sequence[tuple[str, np.ndarray, str, bool]], xs, alphas) -> F
         kw = {"vmin": vmin, "vmax": vmax} if is_dim else {}
         im = ax.imshow(grid, origin="lower", cmap="viridis" if is_dim else "magma", aspect="auto",
                        **kw)
+        if not np.isfinite(grid).any():
+            ax.text(0.5, 0.5, "n/a at every point", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
                 bright = im.norm(v) > 0.6  # dark text on the bright end of both colour maps
