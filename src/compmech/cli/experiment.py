@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=None, help="sweep: Mess3 alpha values")
     p.add_argument("--extras", nargs="*", default=None,
                    help="sweep: other catalogue processes for the summary table")
+    p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=None,
+                   help="sweep: nonlinear decoders beside the linear probe at every point "
+                   "(default knn; none: --decoders)")
     p.add_argument("--heads", type=int, nargs="+", default=None,
                    help="heads: numbers of attention heads (default 1 2)")
     p.add_argument("--head-width", type=int, default=None,
@@ -71,6 +74,8 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     common = _common(args)
     minutes = common.pop("minutes")
+    if args.experiment != "sweep" and args.decoders is not None:
+        raise UsageError("--decoders is a sweep option")
     if args.experiment != "heads" and (args.heads or args.head_width or args.alpha is not None):
         raise UsageError("--heads, --head-width and --alpha are heads options")
     if args.experiment == "heads":
@@ -95,7 +100,9 @@ def run_experiment(args: argparse.Namespace) -> int:
         summary = sweep.run_sweep(
             args.out, xs=args.xs or sweep.DEFAULT_X, alphas=args.alphas or sweep.DEFAULT_ALPHA,
             extras=sweep.DEFAULT_EXTRAS if args.extras is None else args.extras,
-            minutes_per_point=minutes, **common)
+            minutes_per_point=minutes,
+            decoders=sweep.DEFAULT_DECODERS if args.decoders is None else tuple(args.decoders),
+            **common)
     if args.gallery:
         export_gallery(args.out, args.gallery, prefix=args.experiment, force=args.force)
     if summary.failed:

@@ -78,7 +78,14 @@ def register(subparsers) -> None:
                    "trained on the other K-1, scores pooled) instead of --split")
     p.add_argument("--rcond-sweep", action="store_true",
                    help="also fit every hook with its rcond cut-off chosen by inner validation")
-    p.add_argument("--no-fractal", action="store_true", help="skip the fractal comparison")
+    p.add_argument("--no-fractal", action="store_true",
+                   help="skip the old fractal comparison (dimensions fitted over all scales)")
+    p.add_argument("--no-geometry", action="store_true",
+                   help="skip the scale-by-scale comparison (resolution, levels resolved) at each "
+                   "checkpoint")
+    p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=["knn", "mlp"],
+                   help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
+                   "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_probe)
@@ -141,7 +148,8 @@ def run_probe(args: argparse.Namespace) -> int:
                          headline=args.headline, seed=args.seed, force=args.force,
                          split=args.split, weighting=args.weighting, folds=args.folds,
                          rcond_sweep=args.rcond_sweep,
-                         fractal=not args.no_fractal, progress=not args.quiet)
+                         fractal=not args.no_fractal, geometry=not args.no_geometry,
+                         decoders=args.decoders, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0

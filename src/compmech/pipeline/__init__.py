@@ -1,8 +1,12 @@
 """The pipeline layer: what happens to a trained run, one module per stage.
 
 * :mod:`~compmech.pipeline.probing` - probe a run (every hook, controls, baselines, every
-  checkpoint) into ``probe.json`` (:class:`~compmech.pipeline.probing.ProbeReport`);
-* :mod:`~compmech.pipeline.fractal` - dimension estimates of learned vs true belief clouds;
+  checkpoint, with the scale-by-scale geometry of :func:`compmech.compare_geometry`) into
+  ``probe.json`` (:class:`~compmech.pipeline.probing.ProbeReport`);
+* :mod:`~compmech.pipeline.decoders` - nonlinear read-outs (k-nearest neighbours, a 2-layer MLP)
+  beside the linear probe;
+* :mod:`~compmech.pipeline.fractal` - dimension estimates of learned vs true belief clouds fitted
+  over all scales;
 * :mod:`~compmech.pipeline.figures` - every figure (belief clouds, MSPs, curves, experiment panels);
 * :mod:`~compmech.pipeline.reproduce` - one-command reproductions of published results;
 * :mod:`~compmech.pipeline.jobs` - experiments as resumable, parallel jobs with typed results;

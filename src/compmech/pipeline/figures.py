@@ -24,7 +24,14 @@ from compmech.files import atomic_output
 from compmech.geometry import SQRT3_2, pca, simplex_projection
 from compmech.hmm import GHMM
 from compmech.msp import MixedStateTree, mixed_state_tree
-from compmech.pipeline.probing import PAPER, POINTS_FILE, hook_label, load_report
+from compmech.pipeline.probing import (
+    PAPER,
+    POINTS_FILE,
+    dimension_text,
+    hook_label,
+    load_report,
+    resolution_text,
+)
 from compmech.pipeline.records import get_field
 from compmech.pipeline.targets import belief_targets
 from transformer import Run, load_run
@@ -398,6 +405,142 @@ def emergence_gif(frames: Sequence[tuple[str, np.ndarray]], true: np.ndarray,
     return path
 
 
+# ------------------------------------------------------------------------------ scale by scale
+def _mark_scale(ax, value, label: str, color, ls: str) -> None:
+    if value is not None and np.isfinite(value) and value > 0:
+        ax.axvline(value, color=color, ls=ls, lw=1, label=label)
+
+
+def _distance_panel(ax, entries: Sequence[tuple[str, object]], *, null: bool = True) -> None:
+    """Kernel distance ``rho(eps)`` of each ``(label, GeometryComparison)`` to the truth, with the
+    agreement threshold, and each resolution as a vertical line of the same colour."""
+    for i, (label, c) in enumerate(entries):
+        color = f"C{i}"
+        res = "none" if c.resolution is None else f"{c.resolution:.2g}"
+        ax.semilogx(c.scales, c.distance_predicted, "o-", ms=2.5, lw=1, color=color,
+                    label=f"{label} (resolution {res})")
+        _mark_scale(ax, c.resolution, None, color, "-")
+    c = entries[0][1]
+    if null:
+        ax.semilogx(c.scales, c.distance_null, "s--", ms=2, lw=0.8, color="0.45",
+                    label=f"null: truth + permuted residuals ({_fmt_scale(c.null_resolution)})")
+    ax.semilogx(c.scales, c.tolerance_curve, "k:", lw=1, label="agreement threshold")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("scale eps (belief-plane distance)")
+    ax.set_ylabel("kernel distance to the truth at eps")
+    ax.invert_xaxis()
+
+
+def _fmt_scale(value) -> str:
+    return "none" if value is None else f"{value:.2g}"
+
+
+def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Figure:
+    """The predicted cloud against the truth scale by scale (one
+    :class:`compmech.comparison.GeometryComparison`): kernel distance (predicted, null model,
+    threshold), correlation sums and box entropies of the true, predicted and null clouds; the
+    resolution (solid), the null model's (dashed) and the residual RMS (grey) marked; scales below
+    the resolution shaded (there the predicted cloud shows the error, not the fractal)."""
+    fig = Figure(figsize=(12.0, 3.6))
+    a0, a1, a2 = fig.subplots(1, 3)
+    _distance_panel(a0, [("predicted", c)])
+    a0.legend(fontsize=6.5, frameon=False, loc="upper left")
+    with np.errstate(divide="ignore"):
+        for ax, key, ylabel in ((a1, "correlation", "correlation sum C(eps)"),
+                                (a2, "entropy", "box-occupation entropy (bits)")):
+            suffix = "" if key == "correlation" else "_bits"
+            for name, color, ls in (("true", "k", "-"), ("predicted", "C0", "-"),
+                                    ("null", "0.45", "--")):
+                y = getattr(c, f"{key}_{name}{suffix}")
+                plot = ax.loglog if key == "correlation" else ax.semilogx
+                plot(c.scales, np.where(y > 0, y, np.nan) if key == "correlation" else y, ls,
+                     color=color, marker="o", ms=2, lw=1, label=name)
+            ax.set_xlabel("scale eps (belief-plane distance)")
+            ax.set_ylabel(ylabel)
+            ax.invert_xaxis()
+    for ax in (a0, a1, a2):
+        _mark_scale(ax, c.resolution, None, "C0", "-")
+        _mark_scale(ax, c.null_resolution, None, "0.45", "--")
+        _mark_scale(ax, c.noise_rms, None, "0.7", ":")
+        if c.resolution is not None:
+            ax.axvspan(c.scales[-1] / 1.2, c.resolution, color="0.92", zorder=0)
+        ax.tick_params(labelsize=7)
+    fits = [f for f in (c.dimension_true, c.dimension_predicted) if f is not None]
+    if fits:
+        lo, hi = fits[0].fit_range
+        a1.axvspan(lo, hi, color="C2", alpha=0.12, zorder=0, label="dimension fit range")
+    a1.legend(fontsize=7, frameon=False)
+    a2.legend(fontsize=7, frameon=False)
+    levels = "" if c.levels_resolved is None else f", {c.levels_resolved:.1f} levels resolved"
+    dims = ("dims above resolution: correlation " + " vs ".join(
+        f"{f.dimension:.2f}+-{f.stderr:.2f}" for f in fits) + " (true vs predicted)") if len(
+        fits) == 2 else (c.dimension_note or "")
+    fig.suptitle((f"{title}\n" if title else "") + f"resolution {_fmt_scale(c.resolution)} (null "
+                 f"model {_fmt_scale(c.null_resolution)}, residual RMS {c.noise_rms:.2g}){levels}; "
+                 f"{dims}", fontsize=8.5)
+    fig.tight_layout()
+    if stem is not None:
+        save(fig, stem)
+    return fig
+
+
+def decoder_scales(panels: Sequence[tuple[str, Sequence[tuple[str, object]]]], *,
+                   title: str = "") -> Figure:
+    """Kernel distance to the truth against scale for several decoders (linear probe, kNN, MLP) on
+    the same held-out points, one panel per ``(hook label, [(decoder, GeometryComparison)])``."""
+    fig = Figure(figsize=(5.2 * len(panels), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (label, entries) in zip(axes, panels, strict=True):
+        _distance_panel(ax, entries, null=False)
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=6.5, frameon=False, loc="upper left")
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def geometry_over_training(tokens, mse, resolution, null_resolution, noise_rms, levels, *,
+                           title: str = "", stem: str | Path | None = None) -> Figure:
+    """Over training (tokens seen): the probe MSE beside the resolution (with the null model's and
+    the residual RMS) and the levels of the fractal resolved. The initialisation (0 tokens) is a
+    horizontal line."""
+    tokens = np.asarray(tokens, dtype=float)
+    series = {k: np.array([np.nan if v is None else float(v) for v in vals])
+              for k, vals in (("mse", mse), ("res", resolution), ("null", null_resolution),
+                              ("rms", noise_rms), ("levels", levels))}
+    keep = tokens > 0
+    fig = Figure(figsize=(12.0, 3.4))
+    a0, a1, a2 = fig.subplots(1, 3)
+    for ax, items, ylabel, log in (
+            (a0, [("mse", "probe MSE (held-out)", "C0", "o-")], "probe MSE", True),
+            (a1, [("res", "resolution", "C3", "o-"), ("null", "null model's resolution", "0.45",
+                                                        "s--"),
+                  ("rms", "residual RMS", "0.7", "^:")], "scale (belief-plane distance)", True),
+            (a2, [("levels", "levels resolved = ln(resolution) / lambda_1", "C2", "o-")],
+             "levels (tokens of history)", False)):
+        for key, label, color, style in items:
+            y = series[key]
+            (ax.loglog if log else ax.semilogx)(tokens[keep], y[keep], style, ms=3, color=color,
+                                                label=label)
+            if (~keep).any() and np.isfinite(y[~keep][0]):
+                ax.axhline(y[~keep][0], color=color, lw=0.8, alpha=0.5)
+        ax.set_xlabel("training tokens seen (line: initialisation)")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7, frameon=False)
+        ax.tick_params(labelsize=7)
+    if not np.isfinite(series["levels"]).any():
+        a2.text(0.5, 0.5, "no levels\n(no negative finite top Lyapunov exponent\nor no resolution)",
+                ha="center", va="center", transform=a2.transAxes, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if stem is not None:
+        save(fig, stem)
+    return fig
+
+
 # ------------------------------------------------------------------------------ mixed states
 def mixed_state_tree_figure(tree: MixedStateTree, hmm, *, title: str | None = None) -> Figure:
     """Every node of a mixed-state tree in the belief plane, coloured by belief and sized by its word
@@ -456,7 +599,8 @@ def theory_beliefs(run: Run, data_beliefs: np.ndarray) -> np.ndarray:
 def make_figures(run_dir, *, force: bool = False, seed: int = 0,
                  progress: bool | Callable = True) -> list[Path]:
     """Write ``RUN_DIR/figures/``: side by side, per-layer grid, shuffle control, loss per position,
-    probe over training, emergence grid and GIF (PNG + PDF each; the GIF alone).
+    probe over training, emergence grid and GIF, and (when ``probe.json`` has them) the scale-by-
+    scale comparison, resolution over training and the decoders (PNG + PDF each; the GIF alone).
 
     Raises:
         FileExistsError: the figures folder exists and is not empty, and ``force`` is False.
@@ -485,7 +629,8 @@ def _make_figures(run: Run, report, run_dir: Path, *, force: bool, seed: int,
         arrays = {k: data[k] for k in data.files}
     true = arrays["true"].astype(np.float64)
     context = _RunFigures(run, report, arrays, true, theory_beliefs(run, true), out, seed)
-    written = context.geometry() + context.curves() + context.emergence()
+    written = (context.geometry() + context.curves() + context.emergence()
+               + context.scale_by_scale())
     if progress:
         (progress if callable(progress) else print)(f"figures: {len(written)} files in {out}")
     return written
@@ -506,6 +651,10 @@ class _RunFigures:
         """Side by side, the per-layer grid and the shuffle control."""
         r, head, label = self.report.headline, self.head, hook_label(self.run, self.head)
         caption = baseline_caption(r.mse_test, r.baselines, r.shuffle_mse, r.belief_variance)
+        if self.report.geometry is not None:
+            caption += (f"\nlearned vs theory, scale by scale (held-out points): "
+                        f"{resolution_text(self.report.geometry)}; dimensions above the "
+                        f"resolution: {dimension_text(self.report.geometry)}")
         title = (f"{self.name}: belief geometry, theory vs {label} "
                  f"({self.report.tokens_seen:,} training tokens)")
         written = save(side_by_side(self.theory, self.arrays[f"pred/{head}"], self.true,
@@ -527,6 +676,42 @@ class _RunFigures:
                                    caption="shuffle: belief rows permuted across all points, probe "
                                            "refitted, scored against the true beliefs",
                                    seed=self.seed, simplex=self.simplex), self.out / "shuffle")
+        return written
+
+    def scale_by_scale(self) -> list[Path]:
+        """The headline probe against the theory scale by scale (``geometry_scales``), resolution
+        and levels resolved over training (``geometry_training``), and the linear probe beside the
+        nonlinear decoders (``decoders``); each only when ``probe.json`` has it."""
+        written: list[Path] = []
+        label = hook_label(self.run, self.head)
+        if self.report.geometry is not None:
+            written += save(geometry_scales(
+                self.report.geometry.result(),
+                title=f"{self.name}: {label} vs theory, scale by scale "
+                      f"({self.report.tokens_seen:,} training tokens, held-out points)"),
+                self.out / "geometry_scales")
+        curve = [c for c in self.report.curve if c.geometry is not None]
+        if curve:
+            g = [c.geometry for c in curve]
+            written += save(geometry_over_training(
+                [c.tokens_seen for c in curve], [c.mse_test for c in curve],
+                [x.resolution for x in g], [x.null_resolution for x in g],
+                [x.noise_rms for x in g], [x.levels_resolved for x in g],
+                title=f"{self.name}: resolution of the learned geometry over training ({label})"),
+                self.out / "geometry_training")
+        panels = []
+        for hook, rows in (self.report.decoders or {}).items():
+            entries = [(kind, r.geometry.result()) for kind, r in rows.items()
+                       if r.geometry is not None and kind != "linear_subsample"]
+            if entries:
+                n = next(iter(rows.values())).geometry.num_points
+                panels.append((f"{hook_label(self.run, hook)} ({n:,} novel-prefix points)",
+                               entries))
+        if panels:
+            written += save(decoder_scales(
+                panels, title=f"{self.name}: linear probe vs nonlinear decoders, scale by scale "
+                              "(same split; held-out points whose prefix is not in training)"),
+                self.out / "decoders")
         return written
 
     def curves(self) -> list[Path]:
@@ -755,7 +940,8 @@ def structure_over_training(per_step: Sequence[dict], msp: dict) -> Figure:
 
 def heatmaps(maps: Sequence[tuple[str, np.ndarray, str, bool]], xs, alphas) -> Figure:
     """Heat maps over a Mess3 ``(x, alpha)`` grid, one per ``(title, grid (len(xs), len(alphas)),
-    number format, is_dimension)``; dimension maps share one colour scale."""
+    number format, is_dimension)``; dimension maps share one colour scale; a map without any value
+    says so."""
     fig = Figure(figsize=(4.0 * len(maps), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(maps)))
     dims = np.concatenate([g.ravel() for _, g, _, is_dim in maps if is_dim] or [np.zeros(0)])
@@ -765,6 +951,9 @@ def heatmaps(maps: Sequence[tuple[str, np.ndarray, str, bool]], xs, alphas) -> F
         kw = {"vmin": vmin, "vmax": vmax} if is_dim else {}
         im = ax.imshow(grid, origin="lower", cmap="viridis" if is_dim else "magma", aspect="auto",
                        **kw)
+        if not np.isfinite(grid).any():
+            ax.text(0.5, 0.5, "n/a at every point", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
                 bright = im.norm(v) > 0.6  # dark text on the bright end of both colour maps
@@ -783,7 +972,7 @@ def heatmaps(maps: Sequence[tuple[str, np.ndarray, str, bool]], xs, alphas) -> F
 
 
 def theory_vs_learned(points: Sequence[tuple[float, float, str, bool]], *, xlabel: str,
-                      ylabel: str) -> Figure:
+                      ylabel: str, title: str = "") -> Figure:
     """Scatter of ``(theory, learned, name, is_mess3)`` dimensions with the diagonal; non-Mess3
     points named."""
     fig = Figure(figsize=(4.0, 3.6))
@@ -794,8 +983,10 @@ def theory_vs_learned(points: Sequence[tuple[float, float, str, bool]], *, xlabe
             ax.annotate(name, (t, learned), fontsize=6)
     lim = ax.get_xlim()
     ax.plot(lim, lim, "k:", lw=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -808,7 +999,10 @@ __all__ = [
     "baseline_caption",
     "bottleneck_metrics",
     "coordinate_1d",
+    "decoder_scales",
     "emergence_gif",
+    "geometry_over_training",
+    "geometry_scales",
     "heatmaps",
     "loss_gap_per_position",
     "loss_per_position",

@@ -49,7 +49,9 @@ def fractal_comparison(true: np.ndarray, predicted: np.ndarray, projected: np.nd
     if first.size > max_points:
         first = rng.choice(first, size=max_points, replace=False)
     first = np.sort(first)
-    out: dict[str, Any] = {"num_distinct_points": int(first.size)}
+    out: dict[str, Any] = {"num_distinct_points": int(first.size),
+                           "fitted_over": "all scales (below the probe's resolution these measure "
+                                          "its error; see compmech.compare_geometry)"}
     clouds = {"true": true, "predicted": predicted}
     if projected is not None:
         clouds["residual_projection"] = projected

@@ -27,7 +27,7 @@ from compmech.information import entropy_rate
 from compmech.msp import blackwell_sample
 from compmech.pipeline.fractal import fractal_comparison
 from compmech.pipeline.probing import POINTS_FILE, ProbeReport, analyze_run, collect, probe_data
-from compmech.pipeline.records import Record, get_field
+from compmech.pipeline.records import GeometryRecord, Record, get_field
 from compmech.structure1d import best_linear_direction, structure_1d
 from transformer import Run, TrainConfig, load_run, train
 
@@ -58,6 +58,8 @@ class Job(Record):
         layers: probe every layer of the model (its probe hooks), not only the headline hook.
         dimensions: compare the learned and true belief clouds' dimensions (``False``: skipped,
             ``JobResult.dimensions`` is ``None``).
+        decoders: nonlinear decoders fitted at the headline hook beside the linear probe
+            (:mod:`compmech.pipeline.decoders`; e.g. ``["knn"]``), with the untrained control.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Job(Record):
     protocols: list[dict[str, Any]] = field(default_factory=list)
     layers: bool = False
     dimensions: bool = True
+    decoders: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -139,7 +142,14 @@ class DimensionSummary(Record):
 
 @dataclass
 class JobResult(Record):
-    """``results/<name>.json``: what one job measured."""
+    """``results/<name>.json``: what one job measured.
+
+    ``geometry``: the headline probe's held-out predictions against the true beliefs scale by
+    scale at the last checkpoint (:func:`compmech.compare_geometry`: resolution, levels resolved,
+    dimensions above the resolution); ``None`` when the comparison was impossible.
+    ``decoder_geometry``: with ``Job.decoders``, ``{decoder: GeometryRecord}`` of the headline hook on
+    the held-out novel-prefix points (``linear``, each decoder, ``untrained_<decoder>``).
+    """
 
     name: str
     labels: dict[str, Any]
@@ -156,6 +166,8 @@ class JobResult(Record):
     seconds: float = 0.0
     num_params: int | None = None
     protocols: dict[str, dict[str, Any]] | None = None
+    geometry: GeometryRecord | None = None
+    decoder_geometry: dict[str, GeometryRecord | None] | None = None
 
 
 @dataclass
@@ -170,6 +182,7 @@ class ExperimentSummary(Record):
         environment: workers, devices, machine and date of the last invocation.
         failed: ``{name: message}`` of jobs that failed in the last invocation.
         files: the report's files.
+        statistics: experiment-level numbers (the sweep: rank correlations across the grid).
     """
 
     experiment: str
@@ -179,6 +192,7 @@ class ExperimentSummary(Record):
     environment: dict[str, Any]
     failed: dict[str, str]
     files: list[str]
+    statistics: dict[str, Any] = field(default_factory=dict)
 
 
 class JobsOutcome(NamedTuple):
@@ -371,7 +385,8 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     The probe is :func:`compmech.pipeline.probing.analyze_run` on the model's headline hook (the
     paper's protocol, with the shuffle control and the untrained, one-hot and random-feature
     baselines; its ``probe.json`` stays in the run directory; for the linear-bottleneck model also
-    the residual stream before the bottleneck), then the fractal comparison of the true and
+    the residual stream before the bottleneck; the scale-by-scale geometry comparison of its
+    held-out predictions, ``result.geometry``), then the all-scales fractal comparison of the true and
     predicted belief clouds at its held-out figure points, and, for a one-number-wide headline hook
     with ``job.analyse_1d``, that coordinate's 1-D structure over training.
     """
@@ -387,10 +402,12 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     reports = {}
     for i, spec in enumerate(specs):
         options = {k: v for k, v in spec.items() if k != "name"}
+        first = i == 0
         reports[spec["name"]] = analyze_run(
             run_dir, checkpoints="last", hooks=list(dict.fromkeys(hooks)), headline=hook,
-            seed=job.seed, force=True, progress=False, fractal=False, **options)
-        if i == 0:
+            seed=job.seed, force=True, progress=False, fractal=False, geometry=first,
+            decoders=tuple(job.decoders) if first else (), decoder_concat=False, **options)
+        if first:
             with np.load(run_dir / POINTS_FILE) as points:
                 arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
     report = reports[specs[0]["name"]]
@@ -404,7 +421,10 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
         if job.dimensions else None,
         num_params=getattr(run.model_config, "num_params", None),
         protocols={name: protocol_summary(r) for name, r in reports.items()}
-        if job.protocols else None)
+        if job.protocols else None,
+        geometry=report.geometry,
+        decoder_geometry=None if not report.decoders else {
+            kind: r.geometry for kind, r in report.decoders.get(hook, {}).items()})
     if job.analyse_1d and run.hook_widths()[hook] == 1:
         result.structure_1d, result.msp_structure_1d, extra = structure_over_training(
             run, hook, job.seed, job.max_checkpoints)

@@ -15,6 +15,20 @@ Options (Riechers et al. 2025's protocol beside ours, written into ``probe.json`
 split by K-fold cross-validation with pooled scores; ``rcond_sweep`` adds, per hook, the probe whose
 cut-off inner validation chose; the Markov-order-1..3 baselines are always beside the controls.
 
+Geometry (``SCIENCE.md``, "Geometry of a learned belief cloud against the theory"): at every
+probed checkpoint the held-out predictions of the headline hook are compared with the true beliefs
+scale by scale (:func:`compmech.compare_geometry`, in the orthonormal affine coordinates of the
+simplex, or of the belief plane for a GHMM), giving the representation's **resolution** and, with
+the process's top Lyapunov exponent, the **levels resolved**. To keep this cheap it runs on the
+figure points (at most :data:`FIGURE_POINTS` held-out points, a seeded subsample) with
+``compare_geometry``'s default pair subsample (3,000 draws); about 1-2 s per checkpoint for Mess3.
+At the last checkpoint nonlinear decoders (:mod:`compmech.pipeline.decoders`: k-nearest
+neighbours, a 2-layer MLP) are fitted on a seeded subsample of the same training side, for the
+headline hook and the concatenation of layers, and their resolution is reported beside the linear
+probe's, all on the held-out points whose input prefix never occurs on the training side (split by
+sequence, short prefixes are shared; there a nonlinear decoder could copy the belief of a training
+point with identical activations).
+
 Works for every registered architecture: the hooks come from the run's model
 (:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`CONCAT`.
 """
@@ -22,6 +36,7 @@ Works for every registered architecture: the hooks come from the run's model
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,9 +45,13 @@ from typing import Any
 
 import numpy as np
 
+from compmech.comparison import compare_geometry
 from compmech.files import atomic_output
+from compmech.geometry import lyapunov_spectrum
+from compmech.hmm import GHMM
+from compmech.pipeline import decoders as dec
 from compmech.pipeline.fractal import fractal_comparison
-from compmech.pipeline.records import Record
+from compmech.pipeline.records import GeometryRecord, Record
 from compmech.pipeline.targets import (
     belief_targets,
     factor_targets,
@@ -77,6 +96,12 @@ MIN_POINTS_PER_COEFFICIENT = 10
 SPLITS = {"20/80": 1, "80/20": DEFAULT_FOLDS - 1}
 #: Orders ``k`` of the Markov-order baselines (the best predictor seeing only the last k tokens).
 MARKOV_ORDERS = (1, 2, 3)
+#: Nonlinear decoders fitted at the last checkpoint by default (see :mod:`.decoders`).
+DEFAULT_DECODERS = ("knn", "mlp")
+#: The top Lyapunov exponent for ``levels_resolved``: tokens per chain and chains.
+LYAPUNOV_STEPS, LYAPUNOV_CHAINS = 1000, 50
+#: Fewest held-out novel-prefix points for the decoders (else they are not reported).
+MIN_DECODER_POINTS = 8
 #: The published numbers (Shai et al. 2024): held-out MSE of the last-layer probe over training.
 PAPER = {
     "mess3": {"mse": 3.9e-4, "tokens": 629e6, "steps": 1_000_000, "wall": "~56 h",
@@ -352,6 +377,31 @@ class CurvePoint(Record):
     hook: str
     mse_test: float
     r2_test: float | None
+    geometry: GeometryRecord | None = None
+
+
+@dataclass
+class DecoderReport(Record):
+    """A decoder of the beliefs at one hook (last checkpoint), scored on the held-out figure points.
+
+    Attributes:
+        decoder: ``"linear"`` (the probe itself, trained on the whole training side),
+            ``"linear_subsample"``, ``"knn"`` or ``"mlp"`` (trained on ``train_points`` of it,
+            :mod:`compmech.pipeline.decoders`); ``"untrained_knn"``, ``"untrained_mlp"``: the
+            control, the same decoder on the untrained network (step 0).
+        hook: the hook (or ``"concat"``).
+        mse_test: mean squared error over the held-out figure points and target coordinates.
+        train_points: training points used.
+        seconds: fit and prediction time.
+        geometry: the scale-by-scale comparison of its predictions (``None`` if it failed).
+    """
+
+    decoder: str
+    hook: str
+    mse_test: float
+    train_points: int
+    seconds: float
+    geometry: GeometryRecord | None
 
 
 @dataclass
@@ -378,6 +428,13 @@ class ProbeReport(Record):
             (:mod:`compmech.pipeline.targets`).
         factor_angles_deg: products: ``{"f,g": principal angles}`` between the subspaces the probes
             of factor ``f`` and factor ``g`` read at the headline hook (90 = orthogonal).
+        geometry: the headline hook's held-out predictions against the true beliefs scale by scale
+            at the last checkpoint (:func:`compmech.compare_geometry`: resolution, levels resolved,
+            dimensions fitted above the resolution); each curve point has its own.
+        geometry_note: why ``geometry`` is ``None`` (or a remark on the Lyapunov exponent).
+        lyapunov_nats: the process's top Lyapunov exponent used for ``levels_resolved``, or ``None``.
+        decoders: ``{hook: {decoder: DecoderReport}}`` at the last checkpoint for the headline hook
+            and the concatenation: the linear probe beside nonlinear decoders.
     """
 
     run_dir: str
@@ -397,6 +454,10 @@ class ProbeReport(Record):
     reproduce_wall_time_s: float | None = None
     factors: dict[str, dict[str, dict[str, float | None]]] | None = None
     factor_angles_deg: dict[str, list[float]] | None = None
+    geometry: GeometryRecord | None = None
+    geometry_note: str | None = None
+    lyapunov_nats: float | None = None
+    decoders: dict[str, dict[str, DecoderReport]] | None = None
 
     @property
     def headline(self) -> HookReport:
@@ -457,6 +518,64 @@ def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
     if test.size > FIGURE_POINTS:
         test = np.sort(np.random.default_rng(seed).choice(test, FIGURE_POINTS, replace=False))
     return test
+
+
+def top_lyapunov_nats(hmm, seed: int = 0) -> tuple[float | None, str | None]:
+    """The process's top Lyapunov exponent (nats per token) for ``levels_resolved``, or ``None``
+    and the reason (a synchronising process's is ``-inf``; a non-contracting one's is ``>= 0``).
+
+    :func:`compmech.lyapunov_spectrum` on ``LYAPUNOV_CHAINS`` chains of ``LYAPUNOV_STEPS`` tokens.
+    """
+    try:
+        lam = float(lyapunov_spectrum(hmm, num_steps=LYAPUNOV_STEPS, num_chains=LYAPUNOV_CHAINS,
+                                      seed=seed, burn_in=100).exponents[0])
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:
+        return None, f"no Lyapunov exponent ({err}): levels resolved not given"
+    if not math.isfinite(lam):
+        return None, ("the top Lyapunov exponent is -inf (the belief maps collapse beliefs onto "
+                      "finitely many): levels resolved not given")
+    if lam >= 0:
+        return None, (f"the top Lyapunov exponent is {lam:.3g} >= 0 (no mean contraction): levels "
+                      "resolved not given")
+    return lam, None
+
+
+def geometry_points(hmm, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The probe's targets as points on a plane ``b . r = 1`` for :func:`compmech.compare_geometry`.
+
+    An HMM's targets are its beliefs (on the simplex, ``r = 1``). A GHMM's are already the
+    orthonormal belief-plane coordinates (:func:`compmech.pipeline.targets.belief_targets`), an
+    isometry of its plane; a constant last coordinate 1 with ``r = e_last`` puts them on a plane
+    whose in-plane coordinates are exactly these, so that scales are belief-plane distances in
+    both cases.
+
+    Returns:
+        ``(points (N, S'), normal (S',) or None)``.
+    """
+    t = np.asarray(targets, dtype=np.float64)
+    if isinstance(hmm, GHMM):
+        normal = np.zeros(t.shape[1] + 1)
+        normal[-1] = 1.0
+        return np.concatenate([t, np.ones((t.shape[0], 1))], axis=1), normal
+    return t, None
+
+
+def geometry_record(hmm, true_targets: np.ndarray, predicted_targets: np.ndarray, *,
+                    weights=None, lyapunov_nats: float | None = None, seed: int = 0,
+                    hook: str = "", step: int = 0, tokens_seen: int = 0,
+                    decoder: str = "linear") -> tuple[GeometryRecord | None, str | None]:
+    """:func:`compmech.compare_geometry` of predicted against true probe targets of ``hmm``
+    (:func:`geometry_points` coordinates), as a :class:`GeometryRecord`; ``(None, reason)`` when
+    the comparison is impossible (e.g. every true belief the same)."""
+    true, normal = geometry_points(hmm, true_targets)
+    pred, _ = geometry_points(hmm, predicted_targets)
+    try:
+        c = compare_geometry(true, pred, weights=weights, lyapunov_nats=lyapunov_nats, seed=seed,
+                             normal=normal)
+    except ValueError as err:
+        return None, f"no geometry comparison: {err}"
+    return GeometryRecord.from_comparison(c, hook=hook, step=step, tokens_seen=tokens_seen,
+                                          decoder=decoder), None
 
 
 def _predict_points(probe, features, flat_idx: np.ndarray, P: int) -> np.ndarray:
@@ -521,10 +640,32 @@ class _ProbeJob:
     seed: int
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     sweep: bool = False
+    geometry: bool = True
+    lyapunov_nats: float | None = None
+    decoder_hooks: tuple[str, ...] = ()
 
     @property
     def positions(self) -> int:
         return int(self.data.tokens.shape[1])
+
+    @property
+    def flat_targets(self) -> np.ndarray:
+        """``(N * P, k)`` the probe's targets, flat."""
+        return self.data.beliefs.reshape(-1, self.data.beliefs.shape[-1])
+
+    def compare(self, predicted: np.ndarray, *, hook: str, step: int, decoder: str = "linear",
+                points: np.ndarray | None = None) -> GeometryRecord | None:
+        """:func:`geometry_record` of predictions at ``points`` (default: the figure points);
+        ``None`` when geometry is off or the comparison is impossible (e.g. every belief alike)."""
+        if not self.geometry:
+            return None
+        points = self.points if points is None else points
+        weights = None if self.data.weights is None else self.data.weights.reshape(-1)[points]
+        record, _ = geometry_record(self.run.hmm, self.flat_targets[points], predicted,
+                                    weights=weights, lyapunov_nats=self.lyapunov_nats,
+                                    seed=self.seed, hook=hook, step=step,
+                                    tokens_seen=self.run.tokens_seen(step), decoder=decoder)
+        return record
 
 
 def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
@@ -558,9 +699,10 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
     return job
 
 
-def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool):
+def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Sequence[str]):
     """Every hook at the last checkpoint with the shuffle control (the headline also with the
-    spread over folds); predictions of the figure points; the fractal comparison."""
+    spread over folds); predictions of the figure points; the all-scales fractal comparison; the
+    nonlinear decoders."""
     run, data, P = job.run, job.data, job.positions
     with timer("forward_trained_s"):
         acts = collect(run, run.load_params(job.last), data, job.hooks)
@@ -590,7 +732,102 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool):
             comparison = fractal_comparison(job.arrays["true"].astype(np.float64),
                                             job.arrays[f"pred/{job.headline}"].astype(np.float64),
                                             projected, seed=job.seed)
-    return results, comparison
+    reports = None
+    if decoders:
+        with timer("decoders_s"):
+            reports = _probe_decoders(job, acts, results, decoders)
+    return results, comparison, reports
+
+
+def _train_points(data: ProbeData) -> np.ndarray:
+    """Flat indices of the training side of the split (positive weight)."""
+    P = data.tokens.shape[1]
+    train = np.flatnonzero(np.repeat(np.isin(data.folds, np.arange(data.train_folds)), P))
+    if data.weights is not None:
+        train = train[data.weights.reshape(-1)[train] > 0]
+    return train
+
+
+def _prefix_hashes(tokens: np.ndarray) -> np.ndarray:
+    """``(N, P)`` uint64 hash of each prefix ``tokens[n, :t+1]`` (polynomial, wrapping)."""
+    h = np.zeros(tokens.shape[0], dtype=np.uint64)
+    out = np.empty(tokens.shape, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for t in range(tokens.shape[1]):  # positions only (n_ctx steps), vectorised over sequences
+            h = h * np.uint64(0x100000001B3) + tokens[:, t].astype(np.uint64) + np.uint64(1)
+            out[:, t] = h
+    return out
+
+
+def novel_prefix_points(data: ProbeData, *, seed: int, max_points: int = FIGURE_POINTS) -> np.ndarray:
+    """Held-out flat points whose input prefix (the tokens the model has seen there) occurs nowhere
+    on the training side: a decoder cannot score there by looking up a training point with the
+    same activations. At most ``max_points`` (seeded subsample), positive weight only."""
+    P = data.tokens.shape[1]
+    hashes = _prefix_hashes(data.tokens).reshape(-1)
+    train = _train_points(data)
+    test = np.flatnonzero(~np.repeat(np.isin(data.folds, np.arange(data.train_folds)), P))
+    if data.weights is not None:
+        test = test[data.weights.reshape(-1)[test] > 0]
+    test = test[~np.isin(hashes[test], hashes[train])]
+    if test.size > max_points:
+        test = np.sort(np.random.default_rng(seed).choice(test, max_points, replace=False))
+    return test
+
+
+def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[str, ProbeResult],
+                    decoders: Sequence[str]) -> dict[str, dict[str, DecoderReport]]:
+    """The linear probe beside nonlinear decoders for the headline hook and the concatenation:
+    each decoder trained on one seeded subsample of the training side; all scored on the held-out
+    points with novel prefixes (:func:`novel_prefix_points`). Control: the nonlinear decoders on
+    the untrained network's headline hook (``untrained_knn``, ``untrained_mlp``): what any
+    deterministic function of the recent tokens gives such a decoder."""
+    run, P = job.run, job.positions
+    missing = [h for h in _model_hooks(list(job.decoder_hooks), run) if h not in acts]
+    if missing:
+        acts = {**acts, **collect(run, run.load_params(job.last), job.data, missing)}
+    targets = job.flat_targets
+    train_side = _train_points(job.data)
+    train = dec.training_subsample(train_side, job.data.weights, seed=job.seed)
+    test = novel_prefix_points(job.data, seed=job.seed)
+    if test.size < MIN_DECODER_POINTS:
+        return {}
+    job.arrays["decoder_points"] = test
+    w = None if job.data.weights is None else job.data.weights.reshape(-1)[test]
+    out: dict[str, dict[str, DecoderReport]] = {}
+    for hook in job.decoder_hooks:
+        feats = _features(acts, hook, run)
+        rows: dict[str, DecoderReport] = {}
+        if hook in results:
+            t0 = time.perf_counter()
+            pred = _predict_points(results[hook].probe, feats, test, P).astype(np.float64)
+            mse = float(np.average(((pred - targets[test]) ** 2).mean(axis=1), weights=w))
+            rows["linear"] = DecoderReport(
+                "linear", hook, mse, int(train_side.size), time.perf_counter() - t0,
+                job.compare(pred, hook=hook, step=job.last, points=test))
+        for kind in ("linear_subsample", *decoders):
+            rows[kind] = _decoder_report(job, "linear" if kind == "linear_subsample" else kind,
+                                         feats, hook, train, test, w, name=kind, step=job.last)
+        out[hook] = rows
+    # the control: the same decoders on the untrained network (step 0) at the headline hook
+    feats = _features(collect(run, run.load_params(0), job.data, [job.headline]), job.headline, run)
+    for kind in decoders:
+        out[job.headline][f"untrained_{kind}"] = _decoder_report(
+            job, kind, feats, job.headline, train, test, w, name=f"untrained_{kind}", step=0)
+    return out
+
+
+def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, train: np.ndarray,
+                    test: np.ndarray, weights, *, name: str, step: int) -> DecoderReport:
+    """Fit one decoder, keep its held-out predictions for the figures, compare them with the truth."""
+    t0 = time.perf_counter()
+    fit = dec.decode(kind, feats, job.flat_targets, train, test, job.positions, seed=job.seed,
+                     test_weights=weights)
+    seconds = time.perf_counter() - t0
+    job.arrays[f"decoder/{name}/{hook}"] = fit.predicted.astype(np.float32)
+    return DecoderReport(name, hook, fit.mse, fit.train_points, seconds,
+                         job.compare(fit.predicted, hook=hook, step=step, decoder=name,
+                                     points=test))
 
 
 def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
@@ -608,10 +845,14 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
             res = _probe(feats, data)
             job.arrays[f"checkpoint/{step}"] = _predict_points(res.probe, feats, job.points,
                                                                job.positions)
+        pred = job.arrays.get(f"pred/{head}" if step == job.last else f"checkpoint/{step}")
+        geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
+                                                         step=step)
         curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores["mse"],
-                                res.scores["r2"]))
+                                res.scores["r2"], geometry))
+        resolution = "" if geometry is None else f"  resolution {_num(geometry.resolution, '.3g')}"
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
-                       f"MSE {res.scores['mse']:.3g}")
+                       f"MSE {res.scores['mse']:.3g}{resolution}")
     return curve
 
 
@@ -641,7 +882,8 @@ def _probe_factor_targets(job: _ProbeJob):
 def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
                 headline: str | None = None, seed: int = 0, force: bool = False,
                 split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
-                num_sequences: int = 20_000, fractal: bool = True,
+                num_sequences: int = 20_000, fractal: bool = True, geometry: bool = True,
+                decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
                 progress: bool | Callable = True, weighting: str = "uniform",
                 folds: int | None = None, rcond_sweep: bool = False) -> ProbeReport:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
@@ -663,7 +905,16 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         force: overwrite an existing ``probe.json``.
         max_points: enumerate all words up to this many points (see :func:`probe_inputs`).
         num_sequences: sampled sequences otherwise.
-        fractal: run the fractal comparison for the headline hook.
+        fractal: run the old fractal comparison for the headline hook (dimensions fitted over
+            all scales, :func:`compmech.pipeline.fractal.fractal_comparison`).
+        geometry: compare the headline hook's held-out predictions with the true beliefs scale by
+            scale at every probed checkpoint (:func:`compmech.compare_geometry`; resolution and
+            levels resolved).
+        decoders: nonlinear decoders (``"knn"``, ``"mlp"``, :mod:`compmech.pipeline.decoders`)
+            fitted beside the linear probe at the last checkpoint for the headline hook and the
+            concatenation; ``()`` for none.
+        decoder_concat: also fit the decoders to the concatenation of layers (else the headline
+            hook only).
         progress: print progress lines (or a callable taking them).
         weighting: ``"uniform"`` (every enumerated point weighs 1, Shai et al. 2024) or
             ``"probability"`` (point ``(word, t)`` weighs ``P(word)``, Riechers et al. 2025); see
@@ -686,12 +937,21 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
                         headline=headline, seed=seed, force=force, split=split,
                         max_points=max_points, num_sequences=num_sequences, fractal=fractal,
-                        progress=progress, weighting=weighting, folds=folds, sweep=rcond_sweep)
+                        geometry=geometry, decoders=_check_decoders(decoders),
+                        decoder_concat=decoder_concat, progress=progress, weighting=weighting,
+                        folds=folds, sweep=rcond_sweep)
+
+
+def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
+    bad = [d for d in decoders if d not in ("knn", "mlp")]
+    if bad:
+        raise ValueError(f"unknown decoders {bad}; choose from knn, mlp")
+    return tuple(dict.fromkeys(decoders))
 
 
 def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
-             max_points, num_sequences, fractal, progress, weighting="uniform", folds=None,
-             sweep=False) -> ProbeReport:
+             max_points, num_sequences, fractal, geometry, decoders, decoder_concat,
+             progress, weighting="uniform", folds=None, sweep=False) -> ProbeReport:
     """:func:`analyze_run` once the run directory is locked."""
     timer = _Timer()
     out_path = run_dir / PROBE_FILE
@@ -703,18 +963,35 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                        weighting=weighting, folds=folds, sweep=sweep)
     _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
-    results, comparison = _probe_trained(job, timer, fractal)
+    job.geometry = geometry
+    job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
+    lyapunov_note = None
+    if geometry:
+        with timer("lyapunov_s"):
+            job.lyapunov_nats, lyapunov_note = top_lyapunov_nats(run.hmm, seed)
+    results, comparison, decoder_reports = _probe_trained(job, timer, fractal, decoders)
     _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
                    f"{timer.seconds['probe_trained_s']:.1f} s probes)")
     with timer("forward_untrained_s"):
         untrained = collect(run, run.load_params(0), job.data, job.hooks)
     with timer("baselines_s"):
         baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained)
+    job.arrays["checkpoint/0"] = _predict_points(baselines[job.headline]["untrained"].probe,
+                                                 _features(untrained, job.headline, run),
+                                                 job.points, job.positions)
     del untrained
     _log(progress, f"  baselines ({timer.seconds['forward_untrained_s']:.1f} s forward, "
                    f"{timer.seconds['baselines_s']:.1f} s probes)")
     with timer("curve_s"):
         curve = _probe_curve(job, results, baselines, progress)
+    last = curve[-1].geometry if curve and curve[-1].step == job.last else None
+    if last is None and geometry:
+        last = job.compare(job.arrays[f"pred/{job.headline}"].astype(np.float64),
+                           hook=job.headline, step=job.last)
+    geometry_note = lyapunov_note
+    if geometry and last is None:
+        geometry_note = geometry_record(run.hmm, job.flat_targets[job.points],
+                                        job.arrays[f"pred/{job.headline}"], seed=seed)[1]
     factors, angles = None, None
     if run.hmm.structure is not None:
         with timer("factors_s"):
@@ -731,7 +1008,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                for h in job.hooks},
         curve=curve, fractal=comparison, timing=timer.seconds,
         paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
-        factors=factors, factor_angles_deg=angles)
+        factors=factors, factor_angles_deg=angles, geometry=last, geometry_note=geometry_note,
+        lyapunov_nats=job.lyapunov_nats, decoders=decoder_reports)
     with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
         np.savez_compressed(fh, **job.arrays)
     report.write(out_path)
@@ -770,17 +1048,18 @@ def summary_lines(report: ProbeReport) -> list[str]:
                      "inner validation")
     fr = report.fractal
     if fr and "dimensions_true" not in fr:
-        lines.append(f"geometry           pairwise-distance r = "
+        lines.append(f"distances          pairwise-distance r = "
                      f"{_num(fr['pairwise_distance_correlation'], '.3f')} "
                      f"({fr['num_distinct_points']} distinct beliefs: no fractal dimensions)")
     elif fr:
         t, p = fr["dimensions_true"], fr["dimensions_predicted"]
         lines.append(
-            f"fractal dims       box {_num(t['box_counting']['dimension'], '.2f')} true vs "
+            f"dims, all scales   box {_num(t['box_counting']['dimension'], '.2f')} true vs "
             f"{_num(p['box_counting']['dimension'], '.2f')} learned, correlation "
             f"{_num(t['correlation']['dimension'], '.2f')} vs "
             f"{_num(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
             f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
+    lines += geometry_lines(report)
     for name, by_hook in (report.factors or {}).items():
         cells = ", ".join(f"{hook_short(h)} {_num(v['mse_test'], '.3g')} (shuffle "
                           f"{_num(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
@@ -791,6 +1070,48 @@ def summary_lines(report: ProbeReport) -> list[str]:
     if report.paper:
         lines.append(f"paper (Shai 2024)  {report.paper['mse']:.2g} after "
                      f"{report.paper['tokens']:.3g} tokens")
+    return lines
+
+
+def resolution_text(g: GeometryRecord | None) -> str:
+    """``"resolution 0.031 (null 0.029, noise RMS 0.014), 2.3 levels"``, or why there is none."""
+    if g is None:
+        return "no geometry comparison"
+    if g.resolution is None:
+        text = "no resolution (disagrees at the cloud's extent)"
+    else:
+        text = f"resolution {g.resolution:.3g}" + (" (grid floor)" if g.resolution_at_floor else "")
+    text += f" (null model {_num(g.null_resolution, '.3g')}, noise RMS {g.noise_rms:.3g})"
+    if g.levels_resolved is not None:
+        text += f", {g.levels_resolved:.1f} levels resolved"
+    return text
+
+
+def dimension_text(g: GeometryRecord | None) -> str:
+    """The correlation dimensions fitted above the resolution, with their fit range."""
+    if g is None or g.dimension_true is None:
+        return "not fitted" if g is None else (g.dimension_note or "not fitted")
+    lo, hi = g.dimension_fit_range
+    return (f"correlation {g.dimension_true:.2f} +- {g.dimension_stderr_true:.2f} true vs "
+            f"{g.dimension_predicted:.2f} +- {g.dimension_stderr_predicted:.2f} learned "
+            f"(eps {lo:.2g}..{hi:.2g})")
+
+
+def geometry_lines(report: ProbeReport) -> list[str]:
+    """Resolution, levels resolved and the dimensions above the resolution; the decoders."""
+    if report.geometry is None and report.geometry_note is None:
+        return []
+    lines = [f"geometry           {resolution_text(report.geometry)}"]
+    if report.geometry is not None:
+        lam = report.lyapunov_nats
+        lines.append(f"dims above res.    {dimension_text(report.geometry)}"
+                     + ("" if lam is None else f"; lambda_1 {lam:.3g} nats/token"))
+    if report.geometry_note:
+        lines.append(f"                   ({report.geometry_note})")
+    for hook, rows in (report.decoders or {}).items():
+        cells = ", ".join(f"{kind} {_num(None if r.geometry is None else r.geometry.resolution, '.3g')}"
+                          f" (MSE {r.mse_test:.2g})" for kind, r in rows.items())
+        lines.append(f"decoders @{hook_short(hook):<8} resolution {cells}")
     return lines
 
 
@@ -811,6 +1132,7 @@ __all__ = [
     "MARKOV_ORDERS",
     "BaselineScores",
     "CurvePoint",
+    "DecoderReport",
     "HookReport",
     "PAPER",
     "POINTS_FILE",
@@ -821,10 +1143,16 @@ __all__ = [
     "analyze_run",
     "baseline_results",
     "collect",
+    "dimension_text",
+    "geometry_lines",
+    "geometry_points",
+    "geometry_record",
     "hook_label",
     "layer_hooks",
     "load_report",
     "markov_baselines",
     "probe_data",
+    "resolution_text",
     "summary_lines",
+    "top_lyapunov_nats",
 ]

@@ -15,9 +15,11 @@ import os
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from compmech.comparison import GeometryComparison
 from compmech.files import to_jsonable, write_json
 
 R = TypeVar("R", bound="Record")
@@ -94,6 +96,77 @@ def _convert(hint, value):
     return value
 
 
+@dataclass
+class GeometryRecord(Record):
+    """A predicted (learned) belief cloud against the true one, scale by scale: the headline numbers
+    of :func:`compmech.compare_geometry` for tables and figures, and the whole comparison.
+
+    Attributes:
+        hook: where the predictions were read (a hook name or ``"concat"``).
+        step, tokens_seen: the checkpoint.
+        decoder: ``"linear"`` (the probe), ``"linear_subsample"``, ``"knn"`` or ``"mlp"``
+            (:mod:`compmech.pipeline.decoders`).
+        num_points: held-out points compared.
+        resolution: smallest scale (belief-plane distance) at and above which the predicted cloud
+            agrees with the truth (``None``: it disagrees already at the cloud's extent).
+        null_resolution: the same for the null model (truth + permuted residuals).
+        resolution_at_floor: the predicted cloud agreed at every scale of the grid.
+        noise_rms: RMS residual (in-plane vector norm), beside the resolution.
+        extent: the true cloud's diameter.
+        lyapunov_nats: top Lyapunov exponent passed, or ``None``.
+        levels_resolved: ``ln(resolution) / lyapunov_nats`` (tokens of history resolved), or ``None``.
+        dimension_true, dimension_predicted: correlation dimensions fitted above the resolution
+            (``None`` with ``dimension_note`` when less than about a decade of scales remains).
+        dimension_stderr_true, dimension_stderr_predicted: their regression standard errors.
+        dimension_fit_range: ``[eps_min, eps_max]`` of that fit, or ``None``.
+        dimension_note: why the dimensions are ``None``.
+        comparison: :meth:`compmech.comparison.GeometryComparison.as_dict` (every per-scale curve);
+            :meth:`result` rebuilds it.
+    """
+
+    hook: str
+    step: int
+    tokens_seen: int
+    decoder: str
+    num_points: int
+    resolution: float | None
+    null_resolution: float | None
+    resolution_at_floor: bool
+    noise_rms: float
+    extent: float
+    lyapunov_nats: float | None
+    levels_resolved: float | None
+    dimension_true: float | None
+    dimension_predicted: float | None
+    dimension_stderr_true: float | None
+    dimension_stderr_predicted: float | None
+    dimension_fit_range: list[float] | None
+    dimension_note: str | None
+    comparison: dict[str, Any]
+
+    @classmethod
+    def from_comparison(cls, c: GeometryComparison, *, hook: str, step: int, tokens_seen: int,
+                        decoder: str = "linear") -> GeometryRecord:
+        """The record of one :class:`~compmech.comparison.GeometryComparison`."""
+        t, p = c.dimension_true, c.dimension_predicted
+        return cls(hook=hook, step=int(step), tokens_seen=int(tokens_seen), decoder=decoder,
+                   num_points=c.num_points, resolution=c.resolution,
+                   null_resolution=c.null_resolution, resolution_at_floor=bool(c.resolution_at_floor),
+                   noise_rms=c.noise_rms, extent=c.extent, lyapunov_nats=c.lyapunov_nats,
+                   levels_resolved=c.levels_resolved,
+                   dimension_true=None if t is None else t.dimension,
+                   dimension_predicted=None if p is None else p.dimension,
+                   dimension_stderr_true=None if t is None else t.stderr,
+                   dimension_stderr_predicted=None if p is None else p.stderr,
+                   dimension_fit_range=None if t is None else [float(v) for v in t.fit_range],
+                   dimension_note=c.dimension_note, comparison=to_jsonable(c.as_dict()))
+
+    def result(self) -> GeometryComparison:
+        """The full comparison (per-scale arrays) back as a
+        :class:`~compmech.comparison.GeometryComparison`."""
+        return GeometryComparison.from_dict(self.comparison)
+
+
 def get_field(obj, path: str):
     """The value at a dotted ``path`` of records and dicts, e.g. ``"probe.mse_test"``.
 
@@ -120,4 +193,4 @@ def get_field(obj, path: str):
     return current
 
 
-__all__ = ["Record", "get_field"]
+__all__ = ["GeometryRecord", "Record", "get_field"]
