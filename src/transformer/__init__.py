@@ -33,10 +33,18 @@ from transformer.registry import (
     token_losses,
 )
 from transformer.runs import Run, load_run
-from transformer.training import TrainingDiverged, TrainingInterrupted, TrainResult, train
+from transformer.training import (
+    EnsembleResult,
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainResult,
+    train,
+    train_ensemble,
+)
 
 __all__ = [
     "ARCHITECTURES",
+    "EnsembleResult",
     "EvalSet",
     "LinearBottleneckConfig",
     "ModelConfig",
@@ -62,5 +70,6 @@ __all__ = [
     "run_with_patches",
     "token_losses",
     "train",
+    "train_ensemble",
     "with_bos",
 ]

@@ -14,6 +14,10 @@ Design (why it is fast and resumable):
 * Data parallelism: the batch axis of the sampled data is sharded over a 1-D ``jax.sharding.Mesh``
   of all local (or, after ``jax.distributed.initialize()``, global) devices; parameters and
   optimiser state are replicated; XLA inserts the gradient all-reduce.
+* Seed ensembles: with ``members = N`` the same chunk is ``jax.vmap``-ped over a leading member
+  axis of the state and of the data keys (member ``i`` draws its data from ``fold_in(key(seed_i),
+  1)`` and starts from ``fold_in(key(seed_i), 0)``, exactly like a single run with that seed), and
+  the member axis is sharded over the mesh instead of the batch.
 
 Every registered architecture trains here unchanged: the step only calls
 :func:`transformer.registry.token_losses` and :func:`transformer.registry.init_params`.
@@ -59,26 +63,49 @@ _CHUNK_CACHE: dict = {}
 
 
 def cached_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
-                       dataset_tokens: jax.Array | None):
+                       dataset_tokens: jax.Array | None, members: int = 0):
     """:func:`build_train_chunk`, reusing the compiled function of an identical earlier setup."""
     if dataset_tokens is not None:
-        return build_train_chunk(config, hmm, mesh, dataset_tokens)
-    key = (config.replace(**_NOT_COMPILED).to_json(), hmm.transition_matrices.tobytes(),
+        return build_train_chunk(config, hmm, mesh, dataset_tokens, members)
+    compiled = config.replace(**_NOT_COMPILED)
+    if members:  # the seeds are an input of the ensemble's chunk
+        compiled = compiled.replace(seed=0)
+    key = (compiled.to_json(), hmm.transition_matrices.tobytes(),
            hmm.initial_distribution.tobytes(), hmm.transition_matrices.shape,
-           tuple(d.id for d in mesh.devices.flat))
+           tuple(d.id for d in mesh.devices.flat), int(members))
     if key not in _CHUNK_CACHE:
         if len(_CHUNK_CACHE) >= 8:
             _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
-        _CHUNK_CACHE[key] = build_train_chunk(config, hmm, mesh, dataset_tokens)
+        _CHUNK_CACHE[key] = build_train_chunk(config, hmm, mesh, dataset_tokens, members)
     return _CHUNK_CACHE[key]
 
 
+def data_key(seed: int) -> jax.Array:
+    """The data key of a run with ``seed``: step ``s`` draws its batch from ``fold_in(key, s)``."""
+    return jax.random.fold_in(jax.random.key(seed), 1)
+
+
+def init_key(seed: int) -> jax.Array:
+    """The initialisation key of a run with ``seed``."""
+    return jax.random.fold_in(jax.random.key(seed), 0)
+
+
+def member_sharding(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
+    """The sharding of an ensemble's arrays: the leading member axis split over the mesh."""
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+
+
 def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
-                      dataset_tokens: jax.Array | None):
+                      dataset_tokens: jax.Array | None, members: int = 0):
     """The compiled ``chunk(state, stop, total_steps) -> (state, losses (k,))``.
 
     Runs ``k = steps_per_call`` iterations; iteration ``i`` trains step ``state.step`` if it is
     ``< stop`` and no divergence happened, otherwise it is a no-op (loss NaN).
+
+    With ``members = N > 0`` (a seed ensemble) it is ``chunk(state, data_keys, stop, total_steps)
+    -> (state, losses (N, k))``: every leaf of ``state`` has a leading member axis of size ``N``,
+    ``data_keys`` is ``(N,)`` (:func:`data_key` of each seed), and the members are sharded over
+    the mesh (``N`` must be a multiple of its size).
     """
     model_config = config.model
     tx = make_optimizer(config, weight_decay=False)
@@ -87,12 +114,11 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     init32 = jnp.asarray(hmm.initial_distribution, dtype=jnp.float32)
     r = normaliser(hmm)  # None for a classical HMM (r = 1: the classical sampler)
     r32 = None if r is None else jnp.asarray(r, dtype=jnp.float32)
-    data_key = jax.random.fold_in(jax.random.key(config.seed), 1)
-    multi = mesh.size > 1
+    multi = mesh.size > 1 and not members  # an ensemble shards members, not the batch
     batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
-    def get_batch(step):
-        key = jax.random.fold_in(data_key, step)
+    def get_batch(key_of_data, step):
+        key = jax.random.fold_in(key_of_data, step)
         if dataset_tokens is None:
             inputs, targets = sample_batch(T32, init32, key, config.batch_size, config.seq_len,
                                            bos_token, right_eigenvector=r32)
@@ -114,7 +140,7 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     def loss_fn(flat, inputs, targets):
         return token_losses(unravel(flat), model_config, inputs, targets).mean()
 
-    micro = micro_batch_size(config, mesh.size)
+    micro = micro_batch_size(config, 1 if members else mesh.size)
     n_micro = config.batch_size // micro
 
     def loss_and_grads(flat, inputs, targets):
@@ -131,9 +157,9 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         (loss, grads), _ = jax.lax.scan(body, zero, (split(inputs), split(targets)))
         return loss / n_micro, grads / n_micro
 
-    def one_step(carry, total_steps):
+    def one_step(carry, key_of_data, total_steps):
         step, flat, opt_state, diverged_at = carry
-        inputs, targets = get_batch(step)
+        inputs, targets = get_batch(key_of_data, step)
         loss, grads = loss_and_grads(flat, inputs, targets)
         finite = jnp.isfinite(loss) & jnp.isfinite(grads).all()
         updates, new_opt = tx.update(grads, opt_state, flat)
@@ -146,10 +172,10 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         return (jnp.where(finite, step + 1, step), keep(new_flat, flat), keep(new_opt, opt_state),
                 jnp.where(finite, diverged_at, step + 1)), loss
 
-    def chunk(state: TrainState, stop, total_steps):
+    def member_chunk(state: TrainState, key_of_data, stop, total_steps):
         def body(c, _):
             active = (c[0] < stop) & (c[3] == 0)
-            return jax.lax.cond(active, lambda t: one_step(t, total_steps),
+            return jax.lax.cond(active, lambda t: one_step(t, key_of_data, total_steps),
                                 lambda t: (t, jnp.float32(jnp.nan)), c)
 
         carry = (state.step, ravel_pytree(state.params)[0], state.opt_state, state.diverged_at)
@@ -159,6 +185,18 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
 
     def init_opt_state(params):
         return tx.init(ravel_pytree(params)[0])
+
+    if members:
+        if members % mesh.size:
+            raise ValueError(f"an ensemble of {members} seeds cannot be split over {mesh.size} "
+                             "devices: use a multiple of the device count, or --num-devices")
+        ensemble = jax.vmap(member_chunk, in_axes=(0, 0, None, None))
+        return (jax.jit(ensemble, donate_argnums=0, out_shardings=member_sharding(mesh)),
+                init_opt_state)
+    single_key = data_key(config.seed)
+
+    def chunk(state: TrainState, stop, total_steps):
+        return member_chunk(state, single_key, stop, total_steps)
 
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     return jax.jit(chunk, donate_argnums=0, out_shardings=replicated), init_opt_state
@@ -229,4 +267,4 @@ def build_evaluator(model_config, eval_set: EvalSet):
 
 
 __all__ = ["EVAL_BATCH", "Evaluation", "TrainState", "build_evaluator", "build_train_chunk",
-           "cached_train_chunk", "micro_batch_size"]
+           "cached_train_chunk", "data_key", "init_key", "member_sharding", "micro_batch_size"]
