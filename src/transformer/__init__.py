@@ -32,7 +32,7 @@ from transformer.registry import (
     run_with_patches,
     token_losses,
 )
-from transformer.runs import Run, load_run
+from transformer.runs import Ensemble, Run, load_ensemble, load_run
 from transformer.training import (
     EnsembleResult,
     TrainingDiverged,
@@ -44,6 +44,7 @@ from transformer.training import (
 
 __all__ = [
     "ARCHITECTURES",
+    "Ensemble",
     "EnsembleResult",
     "EvalSet",
     "LinearBottleneckConfig",
@@ -61,6 +62,7 @@ __all__ = [
     "hook_names",
     "init_params",
     "last_hook",
+    "load_ensemble",
     "load_run",
     "model_config_from_dict",
     "patch_hooks",

@@ -58,7 +58,7 @@ class TrainState(NamedTuple):
 #: Config fields that do not change the compiled train function (reset before caching it).
 _NOT_COMPILED = dict(steps=1, eval_every=1, eval_max_words=1, eval_samples=1, log_every=1,
                      checkpoints_per_decade=1, checkpoint_every=0, minutes=None, device="cpu",
-                     num_devices=0, process="", process_params={}, hmm=None)
+                     num_devices=0, device_used=None, process="", process_params={}, hmm=None)
 _CHUNK_CACHE: dict = {}
 
 

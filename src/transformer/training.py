@@ -398,6 +398,7 @@ def build_setup(config: TrainConfig, seeds: Sequence[int] | None = None) -> Trai
     hmm = config.build_hmm()
     devices = select_devices(config.device, config.num_devices)
     _check_config(config, hmm, len(devices))
+    config = config.replace(device_used=f"{devices[0].platform} x{len(devices)}")
     if seeds is not None:
         seeds = check_seeds(seeds)
         if jax.process_count() > 1:
