@@ -14,10 +14,11 @@ Design (why it is fast and resumable):
 * Data parallelism: the batch axis of the sampled data is sharded over a 1-D ``jax.sharding.Mesh``
   of all local (or, after ``jax.distributed.initialize()``, global) devices; parameters and
   optimiser state are replicated; XLA inserts the gradient all-reduce.
-* Seed ensembles: with ``members = N`` the same chunk is ``jax.vmap``-ped over a leading member
-  axis of the state and of the data keys (member ``i`` draws its data from ``fold_in(key(seed_i),
-  1)`` and starts from ``fold_in(key(seed_i), 0)``, exactly like a single run with that seed), and
-  the member axis is sharded over the mesh instead of the batch.
+* Seed ensembles: with ``members = N`` the same step is ``jax.vmap``-ped over a leading member
+  axis of the state and of the data keys, inside the scan (whose stop test stays unbatched);
+  member ``i`` draws its data from ``fold_in(key(seed_i), 1)`` and starts from
+  ``fold_in(key(seed_i), 0)``, exactly like a single run with that seed, and the member axis is
+  sharded over the mesh instead of the batch.
 
 Every registered architecture trains here unchanged: the step only calls
 :func:`transformer.registry.token_losses` and :func:`transformer.registry.init_params`.
@@ -172,16 +173,15 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         return (jnp.where(finite, step + 1, step), keep(new_flat, flat), keep(new_opt, opt_state),
                 jnp.where(finite, diverged_at, step + 1)), loss
 
-    def member_chunk(state: TrainState, key_of_data, stop, total_steps):
+    def chunk_of(step_fn, state: TrainState, flat, stop, nan_losses):
+        """``steps_per_call`` iterations of ``step_fn`` on the carry, each a no-op (NaN loss)
+        once ``stop`` is reached or a divergence happened."""
         def body(c, _):
-            active = (c[0] < stop) & (c[3] == 0)
-            return jax.lax.cond(active, lambda t: one_step(t, key_of_data, total_steps),
-                                lambda t: (t, jnp.float32(jnp.nan)), c)
+            active = (jnp.max(c[0]) < stop) & (jnp.max(c[3]) == 0)
+            return jax.lax.cond(active, step_fn, lambda t: (t, nan_losses), c)
 
-        carry = (state.step, ravel_pytree(state.params)[0], state.opt_state, state.diverged_at)
-        (step, flat, opt_state, diverged_at), losses = jax.lax.scan(
-            body, carry, None, length=config.steps_per_call)
-        return TrainState(step, unravel(flat), opt_state, diverged_at), losses
+        carry = (state.step, flat, state.opt_state, state.diverged_at)
+        return jax.lax.scan(body, carry, None, length=config.steps_per_call)
 
     def init_opt_state(params):
         return tx.init(ravel_pytree(params)[0])
@@ -190,13 +190,27 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         if members % mesh.size:
             raise ValueError(f"an ensemble of {members} seeds cannot be split over {mesh.size} "
                              "devices: use a multiple of the device count, or --num-devices")
-        ensemble = jax.vmap(member_chunk, in_axes=(0, 0, None, None))
-        return (jax.jit(ensemble, donate_argnums=0, out_shardings=member_sharding(mesh)),
+
+        def ensemble_chunk(state: TrainState, data_keys, stop, total_steps):
+            # the scan and its stop test stay outside the vmap (one shared, unbatched condition:
+            # the members step together), so that only the step itself is batched
+            step_all = jax.vmap(one_step, in_axes=(0, 0, None))
+            flat = jax.vmap(lambda p: ravel_pytree(p)[0])(state.params)
+            (step, flat, opt_state, diverged_at), losses = chunk_of(
+                lambda c: step_all(c, data_keys, total_steps), state, flat, stop,
+                jnp.full((members,), jnp.nan, jnp.float32))
+            return (TrainState(step, jax.vmap(unravel)(flat), opt_state, diverged_at),
+                    losses.T)
+
+        return (jax.jit(ensemble_chunk, donate_argnums=0, out_shardings=member_sharding(mesh)),
                 init_opt_state)
     single_key = data_key(config.seed)
 
     def chunk(state: TrainState, stop, total_steps):
-        return member_chunk(state, single_key, stop, total_steps)
+        (step, flat, opt_state, diverged_at), losses = chunk_of(
+            lambda c: one_step(c, single_key, total_steps), state,
+            ravel_pytree(state.params)[0], stop, jnp.float32(jnp.nan))
+        return TrainState(step, unravel(flat), opt_state, diverged_at), losses
 
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     return jax.jit(chunk, donate_argnums=0, out_shardings=replicated), init_opt_state
