@@ -211,3 +211,16 @@ def test_members_shard_over_two_devices_with_the_same_result(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["1"][0] != out["1"][1]
     np.testing.assert_allclose(out["2"], out["1"], rtol=1e-5)
+
+
+def test_any_registered_architecture_trains_as_an_ensemble(tmp_path):
+    from transformer import LinearBottleneckConfig
+
+    model = LinearBottleneckConfig(n_layers=1, d_model=16, n_heads=1, d_head=8, d_mlp=32, n_ctx=5,
+                                   d_vocab=3, bottleneck_width=2)
+    config = tiny_config(model=model, steps=10)
+    ens = transformer.train_ensemble(config, [2, 5], tmp_path / "ens", progress=False)
+    for seed, member in zip((2, 5), ens.members, strict=True):
+        single = transformer.train(config.replace(seed=seed), tmp_path / f"s{seed}", progress=False)
+        assert relative_difference(member.params, single.params) < 1e-4
+        assert transformer.load_run(member.run_dir).model_config == model
