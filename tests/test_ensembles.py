@@ -224,3 +224,37 @@ def test_any_registered_architecture_trains_as_an_ensemble(tmp_path):
         single = transformer.train(config.replace(seed=seed), tmp_path / f"s{seed}", progress=False)
         assert relative_difference(member.params, single.params) < 1e-4
         assert transformer.load_run(member.run_dir).model_config == model
+
+
+def test_a_process_sweep_trains_each_process_as_its_single_run(tmp_path):
+    grid = transformer.training.sweep_grid(x=[0.05, 0.15], alpha=[0.85])
+    assert grid == [{"x": 0.05, "alpha": 0.85}, {"x": 0.15, "alpha": 0.85}]
+    config = tiny_config(steps=10)
+    sweep = transformer.train_ensemble(config, [1], tmp_path / "sweep", processes=grid,
+                                       progress=False)
+    names = [m.run_dir.name for m in sweep.members]
+    assert names == ["x=0.05_alpha=0.85_seed-1", "x=0.15_alpha=0.85_seed-1"]
+    for params, member in zip(grid, sweep.members, strict=True):
+        run = transformer.load_run(member.run_dir)
+        assert run.config.process_params == params and run.hmm.params["x"] == params["x"]
+        single = transformer.train(config.replace(seed=1, process_params=params),
+                                   tmp_path / f"x{params['x']}", progress=False)
+        assert relative_difference(member.params, single.params) < 1e-4
+        # each member is evaluated against its own process's optimum
+        assert member.final_eval["optimal_loss_mean"] == pytest.approx(
+            single.final_eval["optimal_loss_mean"], rel=1e-12)
+        assert member.final_eval["eval_loss_mean"] == pytest.approx(
+            single.final_eval["eval_loss_mean"], rel=1e-5)
+    a, b = sweep.members
+    assert a.final_eval["optimal_loss_mean"] != b.final_eval["optimal_loss_mean"]
+    resumed = transformer.train_ensemble(None, None, tmp_path / "sweep", resume=True,
+                                         progress=False)
+    assert [m.run_dir.name for m in resumed.members] == names
+
+
+def test_a_sweep_needs_processes_of_equal_shapes(tmp_path):
+    with pytest.raises(ValueError, match="differ only in seed and process|same vocabulary"):
+        transformer.training.build_setup(None, member_configs=[
+            tiny_config(), tiny_config(process="rrxor", model=TINY.replace(d_vocab=2))])
+    with pytest.raises(ValueError, match="same run"):
+        transformer.training.build_setup(None, member_configs=[tiny_config(), tiny_config()])

@@ -19,6 +19,7 @@ per member, and a manifest (:class:`EnsembleDirectory`)::
     ensemble.json                           {"seeds": [...], "members": ["seed-0", ...], "config"}
     ensemble_state.msgpack                  every member's state in one file (the resume point)
     seed-{s}/                               member with seed s: a run directory as above
+                                            (a process sweep's: e.g. x=0.05_alpha=0.85_seed-0/)
 """
 
 from __future__ import annotations
@@ -224,9 +225,14 @@ ENSEMBLE_FILE = "ensemble.json"
 ENSEMBLE_STATE_FILE = "ensemble_state.msgpack"
 
 
-def member_name(seed: int) -> str:
-    """The folder of the ensemble member with ``seed``: ``seed-{seed}``."""
-    return f"seed-{int(seed)}"
+def member_name(seed: int, params: dict | None = None) -> str:
+    """The folder of the ensemble member with ``seed``: ``seed-{seed}``; in a process sweep
+    prefixed by the member's swept parameters, ``x=0.05_alpha=0.85_seed-0``."""
+    prefix = "".join(f"{k}={v}_" for k, v in (params or {}).items())
+    name = f"{prefix}seed-{int(seed)}"
+    if "/" in name or name.startswith("."):
+        raise ValueError(f"cannot name an ensemble member folder {name!r}")
+    return name
 
 
 def is_ensemble(path) -> bool:
@@ -240,17 +246,22 @@ class EnsembleDirectory:
 
     Args:
         path: the folder.
-        seeds: the members' seeds (``None``: read them from the manifest).
+        seeds: the members' seeds (``None``: read them and the names from the manifest).
+        names: the members' folder names (default ``seed-{s}``).
         writer: as for :class:`RunDirectory`.
     """
 
-    def __init__(self, path, seeds=None, writer: bool = True) -> None:
+    def __init__(self, path, seeds=None, names=None, writer: bool = True) -> None:
         self.path = Path(path)
         self.writer = bool(writer)
         if seeds is None:
-            seeds = self.read_manifest()["seeds"]
+            manifest = self.read_manifest()
+            seeds, names = manifest["seeds"], manifest["members"]
         self.seeds = [int(s) for s in seeds]
-        self.members = [RunDirectory(self.path / member_name(s), writer=writer) for s in self.seeds]
+        names = [member_name(s) for s in self.seeds] if names is None else list(names)
+        if len(names) != len(self.seeds) or len(set(names)) < len(names):
+            raise ValueError(f"ensemble members need distinct names, one per seed; got {names}")
+        self.members = [RunDirectory(self.path / n, writer=writer) for n in names]
 
     @property
     def manifest_path(self) -> Path:
@@ -291,8 +302,14 @@ class EnsembleDirectory:
             return _NoLock()
         return directory_lock(self.path, purpose, "ensemble directory")
 
-    def prepare(self, config: TrainConfig, *, resume: bool, force: bool) -> None:
-        """Make the folder and every member ready for a new ensemble (nothing to do to resume).
+    def member_configs(self) -> list[TrainConfig]:
+        """Each member's saved config (what a resume trains)."""
+        return [member.read_config() for member in self.members]
+
+    def prepare(self, config: TrainConfig, *, resume: bool, force: bool,
+                member_configs=None) -> None:
+        """Make the folder and every member ready for a new ensemble (nothing to do to resume);
+        member ``i`` gets ``member_configs[i]`` (default: ``config`` with the member's seed).
 
         Raises:
             FileExistsError: the folder is not empty and neither ``resume`` nor ``force``.
@@ -312,8 +329,10 @@ class EnsembleDirectory:
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_manifest(config)
-        for seed, member in zip(self.seeds, self.members, strict=True):
-            member.prepare(config.replace(seed=seed), resume=False, force=False)
+        if member_configs is None:
+            member_configs = [config.replace(seed=s) for s in self.seeds]
+        for member, member_config in zip(self.members, member_configs, strict=True):
+            member.prepare(member_config, resume=False, force=False)
 
     def write_manifest(self, config: TrainConfig) -> None:
         if self.writer:

@@ -69,11 +69,13 @@ def cached_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     if dataset_tokens is not None:
         return build_train_chunk(config, hmm, mesh, dataset_tokens, members)
     compiled = config.replace(**_NOT_COMPILED)
-    if members:  # the seeds are an input of the ensemble's chunk
-        compiled = compiled.replace(seed=0)
-    key = (compiled.to_json(), hmm.transition_matrices.tobytes(),
-           hmm.initial_distribution.tobytes(), hmm.transition_matrices.shape,
-           tuple(d.id for d in mesh.devices.flat), int(members))
+    if members:  # the seeds and the processes are inputs of the ensemble's chunk
+        key = (compiled.replace(seed=0).to_json(), hmm.transition_matrices.shape,
+               normaliser(hmm) is None, tuple(d.id for d in mesh.devices.flat), int(members))
+    else:
+        key = (compiled.to_json(), hmm.transition_matrices.tobytes(),
+               hmm.initial_distribution.tobytes(), hmm.transition_matrices.shape,
+               tuple(d.id for d in mesh.devices.flat), 0)
     if key not in _CHUNK_CACHE:
         if len(_CHUNK_CACHE) >= 8:
             _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
@@ -91,6 +93,30 @@ def init_key(seed: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed), 0)
 
 
+def process_arrays(hmm) -> tuple:
+    """``(T (V, S, S), initial (S,), r (S,) or None)`` float32: what the sampler needs of a process
+    (``r = None`` for a classical HMM, whose right eigenvector is all ones)."""
+    r = normaliser(hmm)
+    return (np.asarray(hmm.transition_matrices, np.float32),
+            np.asarray(hmm.initial_distribution, np.float32),
+            None if r is None else np.asarray(r, np.float32))
+
+
+def stack_processes(hmms) -> tuple:
+    """:func:`process_arrays` of every member, stacked on a leading member axis.
+
+    Raises:
+        ValueError: the processes differ in vocabulary, number of states, or kind (HMM or GHMM).
+    """
+    arrays = [process_arrays(h) for h in hmms]
+    shapes = {(a[0].shape, a[2] is None) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError("the members' processes must have the same vocabulary size, number of "
+                         "states and kind (HMM or GHMM) to train in one program; got "
+                         + ", ".join(f"{h.name} {h.transition_matrices.shape}" for h in hmms))
+    return tuple(None if parts[0] is None else np.stack(parts) for parts in zip(*arrays, strict=True))
+
+
 def member_sharding(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
     """The sharding of an ensemble's arrays: the leading member axis split over the mesh."""
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
@@ -103,24 +129,22 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
     Runs ``k = steps_per_call`` iterations; iteration ``i`` trains step ``state.step`` if it is
     ``< stop`` and no divergence happened, otherwise it is a no-op (loss NaN).
 
-    With ``members = N > 0`` (a seed ensemble) it is ``chunk(state, data_keys, stop, total_steps)
-    -> (state, losses (N, k))``: every leaf of ``state`` has a leading member axis of size ``N``,
-    ``data_keys`` is ``(N,)`` (:func:`data_key` of each seed), and the members are sharded over
-    the mesh (``N`` must be a multiple of its size).
+    With ``members = N > 0`` (a seed ensemble or a process sweep) it is ``chunk(state, data_keys,
+    processes, stop, total_steps) -> (state, losses (N, k))``: every leaf of ``state`` has a
+    leading member axis of size ``N``, ``data_keys`` is ``(N,)`` (:func:`data_key` of each seed),
+    ``processes`` the members' processes (:func:`stack_processes`; ``hmm`` then only fixes their
+    shapes), and the members are sharded over the mesh (``N`` must be a multiple of its size).
     """
     model_config = config.model
     tx = make_optimizer(config, weight_decay=False)
     bos_token = hmm.vocab_size if config.bos else None
-    T32 = jnp.asarray(hmm.transition_matrices, dtype=jnp.float32)
-    init32 = jnp.asarray(hmm.initial_distribution, dtype=jnp.float32)
-    r = normaliser(hmm)  # None for a classical HMM (r = 1: the classical sampler)
-    r32 = None if r is None else jnp.asarray(r, dtype=jnp.float32)
     multi = mesh.size > 1 and not members  # an ensemble shards members, not the batch
     batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
-    def get_batch(key_of_data, step):
+    def get_batch(key_of_data, process, step):
         key = jax.random.fold_in(key_of_data, step)
         if dataset_tokens is None:
+            T32, init32, r32 = process  # r32 None for a classical HMM (the classical sampler)
             inputs, targets = sample_batch(T32, init32, key, config.batch_size, config.seq_len,
                                            bos_token, right_eigenvector=r32)
         else:
@@ -158,9 +182,9 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         (loss, grads), _ = jax.lax.scan(body, zero, (split(inputs), split(targets)))
         return loss / n_micro, grads / n_micro
 
-    def one_step(carry, key_of_data, total_steps):
+    def one_step(carry, key_of_data, process, total_steps):
         step, flat, opt_state, diverged_at = carry
-        inputs, targets = get_batch(key_of_data, step)
+        inputs, targets = get_batch(key_of_data, process, step)
         loss, grads = loss_and_grads(flat, inputs, targets)
         finite = jnp.isfinite(loss) & jnp.isfinite(grads).all()
         updates, new_opt = tx.update(grads, opt_state, flat)
@@ -191,13 +215,13 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
             raise ValueError(f"an ensemble of {members} seeds cannot be split over {mesh.size} "
                              "devices: use a multiple of the device count, or --num-devices")
 
-        def ensemble_chunk(state: TrainState, data_keys, stop, total_steps):
+        def ensemble_chunk(state: TrainState, data_keys, processes, stop, total_steps):
             # the scan and its stop test stay outside the vmap (one shared, unbatched condition:
             # the members step together), so that only the step itself is batched
-            step_all = jax.vmap(one_step, in_axes=(0, 0, None))
+            step_all = jax.vmap(one_step, in_axes=(0, 0, 0, None))
             flat = jax.vmap(lambda p: ravel_pytree(p)[0])(state.params)
             (step, flat, opt_state, diverged_at), losses = chunk_of(
-                lambda c: step_all(c, data_keys, total_steps), state, flat, stop,
+                lambda c: step_all(c, data_keys, processes, total_steps), state, flat, stop,
                 jnp.full((members,), jnp.nan, jnp.float32))
             return (TrainState(step, jax.vmap(unravel)(flat), opt_state, diverged_at),
                     losses.T)
@@ -205,10 +229,11 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         return (jax.jit(ensemble_chunk, donate_argnums=0, out_shardings=member_sharding(mesh)),
                 init_opt_state)
     single_key = data_key(config.seed)
+    single_process = tuple(None if a is None else jnp.asarray(a) for a in process_arrays(hmm))
 
     def chunk(state: TrainState, stop, total_steps):
         (step, flat, opt_state, diverged_at), losses = chunk_of(
-            lambda c: one_step(c, single_key, total_steps), state,
+            lambda c: one_step(c, single_key, single_process, total_steps), state,
             ravel_pytree(state.params)[0], stop, jnp.float32(jnp.nan))
         return TrainState(step, unravel(flat), opt_state, diverged_at), losses
 
@@ -281,4 +306,5 @@ def build_evaluator(model_config, eval_set: EvalSet):
 
 
 __all__ = ["EVAL_BATCH", "Evaluation", "TrainState", "build_evaluator", "build_train_chunk",
-           "cached_train_chunk", "data_key", "init_key", "member_sharding", "micro_batch_size"]
+           "cached_train_chunk", "data_key", "init_key", "member_sharding", "micro_batch_size",
+           "process_arrays", "stack_processes"]

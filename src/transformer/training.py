@@ -35,7 +35,7 @@ from transformer.config import TrainConfig
 from transformer.data import EvalSet, build_eval_set, load_dataset_tokens
 from transformer.devices import maybe_initialize_distributed, select_devices
 from transformer.registry import init_params
-from transformer.rundir import EnsembleDirectory, RunDirectory
+from transformer.rundir import EnsembleDirectory, RunDirectory, member_name
 from transformer.schedules import checkpoint_schedule, learning_rate
 from transformer.step import (
     TrainState,
@@ -44,6 +44,7 @@ from transformer.step import (
     data_key,
     init_key,
     member_sharding,
+    stack_processes,
 )
 
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
@@ -310,9 +311,12 @@ class TrainingSetup:
         chunk: the compiled ``chunk(state, stop, total) -> (state, losses)`` (an ensemble's:
             ``chunk(state, data_keys, stop, total)``, see :func:`transformer.step.build_train_chunk`).
         init_opt_state: ``params -> optimiser state``.
-        evals: one :class:`MemberEval` per member (one for a single run; ensemble members share
-            it when the evaluation is exact, since it then does not depend on the seed).
-        seeds: the ensemble's seeds, or ``None`` for a single run.
+        evals: one :class:`MemberEval` per member (one for a single run; members on the same
+            process share it when the evaluation is exact, since it then does not depend on the
+            seed).
+        member_configs: an ensemble's members' configs (differing only in seed and process), or
+            ``None`` for a single run.
+        processes: an ensemble's stacked processes (:func:`transformer.step.stack_processes`).
     """
 
     config: TrainConfig
@@ -322,7 +326,13 @@ class TrainingSetup:
     chunk: Any
     init_opt_state: Any
     evals: list[MemberEval]
-    seeds: tuple[int, ...] | None = None
+    member_configs: tuple[TrainConfig, ...] | None = None
+    processes: tuple | None = None
+
+    @property
+    def seeds(self) -> tuple[int, ...] | None:
+        """An ensemble's members' seeds (``None`` for a single run)."""
+        return None if self.member_configs is None else tuple(c.seed for c in self.member_configs)
 
     @property
     def eval_set(self) -> EvalSet:
@@ -371,6 +381,36 @@ def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     return seeds
 
 
+#: What may differ between the members of one compiled ensemble.
+_MEMBER_FIELDS = dict(seed=0, process="", process_params={}, hmm=None, device_used=None)
+
+
+def _process_identity(config: TrainConfig) -> str:
+    return json.dumps([config.process, config.process_params, config.hmm], sort_keys=True,
+                      default=str)
+
+
+def check_members(configs: Sequence[TrainConfig]) -> tuple[TrainConfig, ...]:
+    """An ensemble's member configs, validated: at least one; they may differ only in ``seed``
+    and the process (``process``, ``process_params``, ``hmm``), and no two are the same run."""
+    configs = tuple(configs)
+    if not configs:
+        raise ValueError("an ensemble needs at least one member")
+    base = configs[0].replace(**_MEMBER_FIELDS)
+    for c in configs[1:]:
+        if c.replace(**_MEMBER_FIELDS) != base:
+            diff = sorted(k for k, v in c.replace(**_MEMBER_FIELDS).to_dict().items()
+                          if base.to_dict()[k] != v)
+            raise ValueError("ensemble members may differ only in seed and process; these differ: "
+                             + ", ".join(diff))
+    runs = [(c.seed, _process_identity(c)) for c in configs]
+    if len(set(runs)) < len(runs):
+        raise ValueError("two ensemble members are the same run (same seed and process)")
+    if base.dataset is not None and len({r[1] for r in runs}) > 1:
+        raise ValueError("a process sweep samples its data: it cannot train on a --dataset")
+    return configs
+
+
 def optimal_loss_nats(hmm, model_config, bos: bool, eval_set: EvalSet) -> np.ndarray:
     """``(n_ctx,)`` best achievable loss per position (nats): exact from the myopic entropies
     (:func:`compmech.optimal_cross_entropy_nats`) when the evaluation enumerates every word, else
@@ -388,39 +428,60 @@ def _member_eval(config: TrainConfig, hmm, seed: int) -> MemberEval:
                       optimal_loss_nats(hmm, config.model, config.bos, eval_set))
 
 
-def build_setup(config: TrainConfig, seeds: Sequence[int] | None = None) -> TrainingSetup:
+def build_setup(config: TrainConfig, seeds: Sequence[int] | None = None,
+                member_configs: Sequence[TrainConfig] | None = None) -> TrainingSetup:
     """Validate ``config`` and build the process, devices, data, compiled step and evaluation.
 
     Args:
         config: the run's config.
-        seeds: an ensemble's seeds (``None``: a single run with ``config.seed``).
+        seeds: an ensemble's seeds (members ``config.replace(seed=s)``).
+        member_configs: or the members' configs (a process sweep: each member its own seed and
+            process, see :func:`check_members`); ``config`` is then ignored.
     """
+    if seeds is not None:
+        member_configs = [config.replace(seed=s) for s in check_seeds(seeds)]
+    if member_configs is not None:
+        member_configs = check_members(member_configs)
+        config = member_configs[0]
     hmm = config.build_hmm()
     devices = select_devices(config.device, config.num_devices)
     _check_config(config, hmm, len(devices))
-    config = config.replace(device_used=f"{devices[0].platform} x{len(devices)}")
-    if seeds is not None:
-        seeds = check_seeds(seeds)
+    used = f"{devices[0].platform} x{len(devices)}"
+    config = config.replace(device_used=used)
+    mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    processes = None
+    if member_configs is not None:
         if jax.process_count() > 1:
             raise ValueError("seed ensembles run on one process (its local devices); train one "
                              "ensemble per host instead")
-        if len(seeds) % len(devices):
-            raise ValueError(f"{len(seeds)} seeds cannot be split evenly over {len(devices)} "
-                             "devices: use a multiple of the device count, or --num-devices")
-        config = config.replace(seed=seeds[0])
-    mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
-    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        if len(member_configs) % len(devices):
+            raise ValueError(f"{len(member_configs)} members cannot be split evenly over "
+                             f"{len(devices)} devices: use a multiple of the device count, or "
+                             "--num-devices")
+        member_configs = tuple(c.replace(device_used=used) for c in member_configs)
+        hmms = [hmm] + [c.build_hmm() for c in member_configs[1:]]
+        for c, h in zip(member_configs[1:], hmms[1:], strict=True):
+            _check_config(c, h, len(devices))
+        processes = jax.device_put(stack_processes(hmms), member_sharding(mesh))
     dataset_tokens = None
     if config.dataset is not None:
         tokens = load_dataset_tokens(config.dataset, hmm, config.seq_len)
         dataset_tokens = jax.device_put(tokens, replicated)
-    chunk, init_opt_state = cached_train_chunk(config, hmm, mesh, dataset_tokens,
-                                               members=0 if seeds is None else len(seeds))
-    evals = [_member_eval(config, hmm, config.seed)]
-    if seeds is not None:  # an exact evaluation does not depend on the seed: share it
-        evals += [evals[0] if evals[0].eval_set.exact else _member_eval(config, hmm, s)
-                  for s in seeds[1:]]
-    return TrainingSetup(config, hmm, mesh, replicated, chunk, init_opt_state, evals, seeds)
+    chunk, init_opt_state = cached_train_chunk(
+        config, hmm, mesh, dataset_tokens, members=0 if member_configs is None else len(member_configs))
+    if member_configs is None:
+        evals = [_member_eval(config, hmm, config.seed)]
+    else:
+        evals, shared = [], {}
+        for c, h in zip(member_configs, hmms, strict=True):
+            key = _process_identity(c)  # an exact evaluation does not depend on the seed
+            unit = shared.get(key) or _member_eval(c, h, c.seed)
+            if unit.eval_set.exact:
+                shared[key] = unit
+            evals.append(unit)
+    return TrainingSetup(config, hmm, mesh, replicated, chunk, init_opt_state, evals,
+                         member_configs, processes)
 
 
 def _to_host(tree):
@@ -451,7 +512,7 @@ def _initial_state(setup: TrainingSetup) -> TrainState:
         return TrainState(jnp.zeros((), jnp.int32), params, setup.init_opt_state(params),
                           jnp.zeros((), jnp.int32))
 
-    if setup.seeds is None:
+    if setup.member_configs is None:
         return one(setup.config.seed)
     return _stack([one(s) for s in setup.seeds])
 
@@ -479,7 +540,7 @@ class Trainer:
         self.ensemble = run_dir if isinstance(run_dir, EnsembleDirectory) else None
         self.members: list[RunDirectory] = (self.ensemble.members if self.ensemble is not None
                                             else [run_dir])
-        self.stacked = setup.seeds is not None
+        self.stacked = setup.member_configs is not None
         self.config = setup.config
         self.budget = Budget(self.config)
         state, offset = _initial_state(setup), 0.0
@@ -500,7 +561,8 @@ class Trainer:
         self.signals = signals if signals is not None else StopSignals()
         metrics = self.members[0].read_metrics() if resume else []
         self.last_record_step = metrics[-1]["step"] if metrics else None
-        desc = f"train {setup.hmm.name}" + (f" x{setup.num_members} seeds" if self.stacked else "")
+        desc = f"train {setup.hmm.name}" + (f" x{setup.num_members} members" if self.stacked
+                                            else "")
         self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step, desc)
 
     def _split(self, host_tree) -> list:
@@ -510,7 +572,7 @@ class Trainer:
     def _member_configs(self) -> list[TrainConfig]:
         if not self.stacked:
             return [self.config]
-        return [self.config.replace(seed=s) for s in self.setup.seeds]
+        return [c.replace(steps=self.config.steps) for c in self.setup.member_configs]
 
     def _restore(self, template: TrainState) -> tuple[TrainState, float]:
         """The saved state; completes what a hard kill may have cut short: the metrics line and the
@@ -667,7 +729,8 @@ class Trainer:
 
     def _call_chunk(self, stop):
         if self.stacked:
-            return self.setup.chunk(self.state, self.data_keys, stop, self.total_dev)
+            return self.setup.chunk(self.state, self.data_keys, self.setup.processes, stop,
+                                    self.total_dev)
         return self.setup.chunk(self.state, stop, self.total_dev)
 
     def _advance_to(self, target: int) -> None:
@@ -817,25 +880,30 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
 
 def train_ensemble(config: TrainConfig | None, seeds: Sequence[int] | None, workdir,
                    resume: bool = False, force: bool = False, progress: bool = True,
-                   stop_after: int | None = None) -> EnsembleResult:
+                   stop_after: int | None = None,
+                   processes: Sequence[dict] | None = None) -> EnsembleResult:
     """Train one model per seed, all in one compiled program; each member is an ordinary run.
 
     Member ``i`` (seed ``s_i``: initialisation ``fold_in(key(s_i), 0)``, data
     ``fold_in(key(s_i), 1)``) trains exactly as ``train(config.replace(seed=s_i), ...)`` would, up
-    to float rounding: the compiled chunk of :func:`train` is ``jax.vmap``-ped over a member axis
-    of the parameters, optimiser state and data keys, and the members are sharded over the
+    to float rounding: the step of :func:`train` is ``jax.vmap``-ped over a member axis of the
+    parameters, optimiser state, data keys and processes, and the members are sharded over the
     devices (their number must be a multiple of the device count). ``workdir`` gets a manifest
     ``ensemble.json``, the joint resume state ``ensemble_state.msgpack`` and one run directory
-    ``seed-{s}`` per member (see :mod:`transformer.rundir`), which ``compmech probe`` and
+    per member (``seed-{s}``; see :mod:`transformer.rundir`), which ``compmech probe`` and
     ``figures`` read like any run. Budgets, checkpoints, stop signals (every member saved) and
     ``resume`` work as in :func:`train`.
 
     Args:
         config: the members' config (its ``seed`` is replaced by each member's). With ``resume``
-            the saved manifest is used instead (``config`` and ``seeds`` may be ``None``).
+            the saved member configs are used instead (``config`` and ``seeds`` may be ``None``).
         seeds: the members' seeds (distinct, non-negative).
         workdir: the ensemble directory (must not exist or be empty unless ``resume``/``force``).
         resume, force, progress, stop_after: as for :func:`train`.
+        processes: a process sweep: parameter sets of ``config.process`` (e.g. a Mess3 (x, alpha)
+            grid, :func:`sweep_grid`); every set is trained with every seed (members
+            ``params x seeds``, folders ``x=0.05_alpha=0.85_seed-0``). The processes must have
+            equal shapes (vocabulary, states); they enter the program as a batched input.
 
     Returns:
         :class:`EnsembleResult`.
@@ -857,14 +925,39 @@ def train_ensemble(config: TrainConfig | None, seeds: Sequence[int] | None, work
                 raise ValueError(f"cannot resume: {path} does not exist")
             ensemble = EnsembleDirectory(path, writer=writer)
             with ensemble.lock("compmech train"):
-                setup = build_setup(ensemble.resumable_config(), ensemble.seeds)
+                ensemble.resumable_config()  # it has a joint state
+                setup = build_setup(None, member_configs=ensemble.member_configs())
                 return _run(setup, ensemble, True, False, progress, stop_after, started, signals)
         if config is None or seeds is None:
             raise ValueError("config and seeds are required unless resuming")
-        setup = build_setup(config, seeds)
-        ensemble = EnsembleDirectory(workdir, setup.seeds, writer=writer)
+        seeds = check_seeds(seeds)
+        if processes is None:
+            configs, names = [config.replace(seed=s) for s in seeds], None
+        else:
+            if not processes:
+                raise ValueError("a process sweep needs at least one parameter set")
+            if config.hmm is not None:
+                raise ValueError("a process sweep varies a catalogue process's parameters; the "
+                                 "config has an inline HMM instead")
+            configs, names = [], []
+            for params in processes:
+                for s in seeds:
+                    configs.append(config.replace(
+                        seed=s, process_params={**config.process_params, **params}))
+                    names.append(member_name(s, params))
+        setup = build_setup(None, member_configs=configs)
+        ensemble = EnsembleDirectory(workdir, setup.seeds, names, writer=writer)
         with ensemble.lock("compmech train"):
             return _run(setup, ensemble, False, force, progress, stop_after, started, signals)
+
+
+def sweep_grid(**values: Sequence) -> list[dict]:
+    """Every combination of parameter values, in order: ``sweep_grid(x=[0.05, 0.1],
+    alpha=[0.6, 0.85])`` gives the four ``{"x": ..., "alpha": ...}`` of the grid."""
+    grid: list[dict] = [{}]
+    for name, options in values.items():
+        grid = [{**g, name: v} for g in grid for v in options]
+    return grid
 
 
 def _run(setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, resume: bool,
@@ -872,7 +965,11 @@ def _run(setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, resume
          signals: StopSignals):
     """Prepare the (locked) run directory and run the loop (an ensemble's members are locked
     too, once prepared)."""
-    run_dir.prepare(setup.config, resume=resume, force=force)
+    if isinstance(run_dir, EnsembleDirectory):
+        run_dir.prepare(setup.config, resume=resume, force=force,
+                        member_configs=setup.member_configs)
+    else:
+        run_dir.prepare(setup.config, resume=resume, force=force)
     with contextlib.ExitStack() as locks:
         if isinstance(run_dir, EnsembleDirectory):
             for member in run_dir.members:
@@ -884,4 +981,4 @@ def _run(setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, resume
 
 __all__ = ["Budget", "EnsembleResult", "MemberEval", "StepPlan", "StopSignals", "TrainResult",
            "Trainer", "TrainingDiverged", "TrainingInterrupted", "build_setup", "check_seeds",
-           "optimal_loss_nats", "train", "train_ensemble"]
+           "check_members", "optimal_loss_nats", "sweep_grid", "train", "train_ensemble"]
