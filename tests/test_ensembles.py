@@ -171,7 +171,7 @@ def test_cli_trains_probes_and_resumes_an_ensemble(tmp_path, capsys):
             "--log-every", "5", "--steps-per-call", "5", "--no-progress"]
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "ensemble of 2 seeds (1, 4)" in text and text.count("eval loss") == 2
+    assert "ensemble of 2 members (seed-1, seed-4)" in text and text.count("eval loss") == 2
     assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0  # done: no-op
     assert main(["probe", str(out), "--checkpoints", "last", "--no-fractal", "--quiet"]) == 0
     text = capsys.readouterr().out
@@ -258,3 +258,24 @@ def test_a_sweep_needs_processes_of_equal_shapes(tmp_path):
             tiny_config(), tiny_config(process="rrxor", model=TINY.replace(d_vocab=2))])
     with pytest.raises(ValueError, match="same run"):
         transformer.training.build_setup(None, member_configs=[tiny_config(), tiny_config()])
+
+
+def test_cli_process_sweep_and_its_report(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["train", "--process", "mess3", "-p", "alpha=0.85", "--sweep", "x=0.05,0.15",
+                 "--seeds", "0,1", "--out", str(out), "--steps", "10", "--batch-size", "16",
+                 "--n-layers", "1", "--d-model", "8", "--d-head", "4", "--d-mlp", "16",
+                 "--n-ctx", "4", "--warmup-steps", "2", "--eval-every", "10", "--log-every", "5",
+                 "--steps-per-call", "5", "--no-progress"]) == 0
+    names = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert names == ["x=0.05_seed-0", "x=0.05_seed-1", "x=0.15_seed-0", "x=0.15_seed-1"]
+    config = json.loads((out / "x=0.15_seed-1" / "config.json").read_text())
+    assert config["process_params"] == {"alpha": 0.85, "x": 0.15} and config["seed"] == 1
+    capsys.readouterr()
+    assert main(["probe", str(out), "--checkpoints", "last", "--no-fractal", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "(mess3 alpha=0.85 x=0.05)" in text and "(mess3 alpha=0.85 x=0.15)" in text
+    report = json.loads((out / "probe_ensemble.json").read_text())
+    group = report["groups"]["mess3 alpha=0.85 x=0.15"]["mse_test"]
+    assert group["values"] == report["scores"]["mse_test"]["values"][2:]
+    assert main(["train", "--process", "mess3", "--sweep", "x", "--out", str(tmp_path / "b")]) == 2

@@ -62,6 +62,10 @@ def register(subparsers) -> None:
                    help="train a seed ensemble in one compiled program (vmapped, members sharded "
                    "over the devices): N = seeds 0..N-1, A-B a range, A,B,C a list; each member is "
                    "an ordinary run in RUN_DIR/seed-{s}/")
+    g.add_argument("--sweep", action="append", metavar="KEY=V1,V2,..",
+                   help="a process sweep in the same program, repeatable: every combination of "
+                   "the values (e.g. --sweep x=0.05,0.1 --sweep alpha=0.6,0.85) with every seed of "
+                   "--seeds (default: --seed); members RUN_DIR/x=0.05_alpha=0.6_seed-0/, ...")
     g.add_argument("--optimizer", choices=("adamw", "sgd"),
                    help="adamw (warmup + cosine, default) or sgd (constant lr, like the paper)")
     g.add_argument("--warmup-steps", type=int)
@@ -161,7 +165,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError("give either --seed or --seeds, not both")
     if args.resume and is_ensemble(out):
         return _run_ensemble(args, transformer)
-    if args.seeds is not None and not args.resume:
+    if (args.seeds is not None or args.sweep) and not args.resume:
         return _run_ensemble(args, transformer)
     if args.resume:
         if args.force:
@@ -189,7 +193,7 @@ def run_train(args: argparse.Namespace) -> int:
 def _run_ensemble(args: argparse.Namespace, transformer) -> int:
     """``compmech train --seeds ...`` (or ``--resume`` of an ensemble directory)."""
     out = Path(args.out)
-    config, seeds = None, None
+    config, seeds, processes = None, None, None
     if args.resume:
         if args.force:
             raise UsageError("--resume and --force contradict each other")
@@ -199,23 +203,40 @@ def _run_ensemble(args: argparse.Namespace, transformer) -> int:
                   "ignoring " + ", ".join(f"--{n.replace('_', '-')}" for n in ignored),
                   file=sys.stderr)
     else:
-        config, seeds = build_config(args), args.seeds
+        config = build_config(args)
+        seeds = args.seeds if args.seeds is not None else [config.seed]
+        if args.sweep:
+            processes = transformer.training.sweep_grid(**_sweep_values(args.sweep))
         if not is_empty_folder(out) and not args.force:
             raise UsageError(f"ensemble directory {out} already exists; pass --resume to continue "
                              "it or --force to start over")
     try:
         result = transformer.train_ensemble(config, seeds, out, resume=args.resume,
-                                            force=args.force, progress=not args.no_progress)
+                                            force=args.force, progress=not args.no_progress,
+                                            processes=processes)
     except transformer.TrainingDiverged as err:
         print(f"compmech: error: {err}", file=sys.stderr)
         return 1
-    n = len(result.seeds)
-    print(f"trained an ensemble of {n} seeds ({', '.join(map(str, result.seeds))}) in one "
-          f"program: {result.wall_time:.1f} s, {result.tokens_per_second:,.0f} tokens/s in all, "
+    n = len(result.members)
+    print(f"trained an ensemble of {n} members ({', '.join(m.run_dir.name for m in result.members)})"
+          f" in one program: {result.wall_time:.1f} s, {result.tokens_per_second:,.0f} tokens/s in all, "
           f"{result.tokens_per_second / n:,.0f} per member -> {out}")
     for member in result.members:
         _print_result(member, member.run_dir, indent="  ")
     return 0
+
+
+def _sweep_values(items: list[str]) -> dict[str, list]:
+    """``["x=0.05,0.1", "alpha=0.6"] -> {"x": [0.05, 0.1], "alpha": [0.6]}``."""
+    values: dict[str, list] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise UsageError(f"--sweep {item!r} must look like KEY=V1,V2,..")
+        if key.strip() in values:
+            raise UsageError(f"--sweep names {key.strip()!r} twice")
+        values[key.strip()] = [parse_params([f"v={v}"])["v"] for v in raw.split(",")]
+    return values
 
 
 def _print_result(result, out, indent: str = "") -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,9 @@ class EnsembleReport(Record):
         headline_hook: the hook of the members' headline probe.
         scores: ``{name: SeedSpread}`` for ``mse_test``, ``r2_test``, ``mse_folds_std`` (the
             spread across folds, to compare with the spread across seeds), ``shuffle_mse``,
-            ``loss_gap`` (nats, at the last evaluation) and ``eval_loss_mean``.
+            ``loss_gap`` (nats, at the last evaluation) and ``eval_loss_mean``, over all members.
+        groups: a process sweep: ``{process label: scores}`` over each process's seeds (one group
+            for a seed ensemble).
     """
 
     run_dir: str
@@ -68,6 +70,7 @@ class EnsembleReport(Record):
     members: list[str]
     headline_hook: str
     scores: dict[str, SeedSpread]
+    groups: dict[str, dict[str, SeedSpread]] = field(default_factory=dict)
 
 
 def _last_eval(metrics: list[dict]) -> dict:
@@ -75,12 +78,9 @@ def _last_eval(metrics: list[dict]) -> dict:
     return evals[-1] if evals else {}
 
 
-def ensemble_report(path, reports: list[ProbeReport]) -> EnsembleReport:
-    """The spread across seeds of the members' probe reports (in seed order)."""
-    ensemble = load_ensemble(path)
+def _scores(reports: list[ProbeReport], evals: list[dict]) -> dict[str, SeedSpread]:
     heads = [r.headline for r in reports]
-    evals = [_last_eval(run.metrics) for run in ensemble.members]
-    scores = {
+    return {
         "mse_test": SeedSpread.of([h.mse_test for h in heads]),
         "r2_test": SeedSpread.of([h.r2_test for h in heads]),
         "mse_folds_std": SeedSpread.of([h.mse_folds_std for h in heads]),
@@ -88,8 +88,27 @@ def ensemble_report(path, reports: list[ProbeReport]) -> EnsembleReport:
         "loss_gap": SeedSpread.of([e.get("loss_gap") for e in evals]),
         "eval_loss_mean": SeedSpread.of([e.get("eval_loss_mean") for e in evals]),
     }
+
+
+def process_label(config) -> str:
+    """``"mess3 x=0.05 alpha=0.85"``: a member's process (its group in a sweep)."""
+    if config.hmm is not None:
+        return str(config.hmm.get("name", "hmm"))
+    return " ".join([config.process] + [f"{k}={v}" for k, v in config.process_params.items()])
+
+
+def ensemble_report(path, reports: list[ProbeReport]) -> EnsembleReport:
+    """The spread across seeds of the members' probe reports (in member order), over all members
+    and within each process of a sweep."""
+    ensemble = load_ensemble(path)
+    evals = [_last_eval(run.metrics) for run in ensemble.members]
+    labels = [process_label(run.config) for run in ensemble.members]
+    groups = {}
+    for label in dict.fromkeys(labels):
+        keep = [k for k, lab in enumerate(labels) if lab == label]
+        groups[label] = _scores([reports[k] for k in keep], [evals[k] for k in keep])
     return EnsembleReport(str(path), list(ensemble.seeds), [str(r.run_dir) for r in ensemble],
-                          reports[0].headline_hook, scores)
+                          reports[0].headline_hook, _scores(reports, evals), groups)
 
 
 def analyze_ensemble(path, *, force: bool = False, figures: bool = False,
@@ -147,23 +166,29 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 def ensemble_summary_lines(report: EnsembleReport) -> list[str]:
-    """Each member's headline numbers, then their mean +- standard deviation across seeds."""
+    """Each member's headline numbers, then their mean +- standard deviation across seeds (for
+    each process of a sweep)."""
     s = report.scores
-    lines = [f"ensemble of {len(report.seeds)} seeds, probe site {report.headline_hook}",
-             f"{'seed':>6}  {'held-out MSE':>12}  {'R^2':>7}  {'fold std':>9}  {'shuffle':>9}  "
-             f"{'loss gap':>9}"]
-    for k, seed in enumerate(report.seeds):
-        lines.append(f"{seed:>6}  {_cell(s['mse_test'].values[k], '.4g'):>12}  "
+    width = max(6, *(len(Path(m).name) for m in report.members))
+    lines = [f"ensemble of {len(report.members)} members, probe site {report.headline_hook}",
+             f"{'member':>{width}}  {'held-out MSE':>12}  {'R^2':>7}  {'fold std':>9}  "
+             f"{'shuffle':>9}  {'loss gap':>9}"]
+    for k, member in enumerate(report.members):
+        lines.append(f"{Path(member).name:>{width}}  {_cell(s['mse_test'].values[k], '.4g'):>12}  "
                      f"{_cell(s['r2_test'].values[k], '.4f'):>7}  "
                      f"{_cell(s['mse_folds_std'].values[k], '.2g'):>9}  "
                      f"{_cell(s['shuffle_mse'].values[k], '.3g'):>9}  "
                      f"{_cell(s['loss_gap'].values[k], '.2e'):>9}")
-    lines.append(f"mean +- std across seeds: held-out MSE {_pm(s['mse_test'], '.3g')}, "
-                 f"R^2 {_pm(s['r2_test'], '.4f')}, loss gap {_pm(s['loss_gap'], '.2e')} nats")
-    lines.append(f"spread across folds (mean fold std) {_cell(s['mse_folds_std'].mean, '.2g')} "
-                 f"vs across seeds {_cell(s['mse_test'].std, '.2g')}")
+    groups = report.groups if len(report.groups) > 1 else {"": s}
+    for label, g in groups.items():
+        where = f" ({label})" if label else ""
+        lines.append(f"mean +- std across seeds{where}: held-out MSE {_pm(g['mse_test'], '.3g')}, "
+                     f"R^2 {_pm(g['r2_test'], '.4f')}, loss gap {_pm(g['loss_gap'], '.2e')} nats")
+    if len(groups) == 1:
+        lines.append(f"spread across folds (mean fold std) {_cell(s['mse_folds_std'].mean, '.2g')}"
+                     f" vs across seeds {_cell(s['mse_test'].std, '.2g')}")
     return lines
 
 
 __all__ = ["ENSEMBLE_PROBE_FILE", "EnsembleReport", "SeedSpread", "analyze_ensemble",
-           "ensemble_report", "ensemble_summary_lines"]
+           "ensemble_report", "ensemble_summary_lines", "process_label"]
