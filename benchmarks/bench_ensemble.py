@@ -22,7 +22,14 @@ import numpy as np
 
 import compmech
 from transformer import ModelConfig, TrainConfig, init_params
-from transformer.step import TrainState, build_train_chunk, data_key, init_key, member_sharding
+from transformer.step import (
+    TrainState,
+    build_train_chunk,
+    data_key,
+    init_key,
+    member_sharding,
+    stack_processes,
+)
 
 
 def _state(config: TrainConfig, init_opt_state, seed: int) -> TrainState:
@@ -43,7 +50,8 @@ def seconds_per_step(config: TrainConfig, members: int, calls: int, repeats: int
         state = jax.device_put(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states),
                                member_sharding(mesh))
         keys = jnp.stack([data_key(s) for s in range(members)])
-        call = lambda st: chunk(st, keys, stop, total)  # noqa: E731
+        processes = stack_processes([hmm] * members)
+        call = lambda st: chunk(st, keys, processes, stop, total)  # noqa: E731
     else:
         state = _state(config, init_opt_state, 0)
         call = lambda st: chunk(st, stop, total)  # noqa: E731

@@ -38,6 +38,7 @@ from transformer.training import (
     TrainingDiverged,
     TrainingInterrupted,
     TrainResult,
+    sweep_grid,
     train,
     train_ensemble,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "residual_hooks",
     "run_with_cache",
     "run_with_patches",
+    "sweep_grid",
     "token_losses",
     "train",
     "train_ensemble",
