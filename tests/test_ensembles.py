@@ -279,3 +279,15 @@ def test_cli_process_sweep_and_its_report(tmp_path, capsys):
     group = report["groups"]["mess3 alpha=0.85 x=0.15"]["mse_test"]
     assert group["values"] == report["scores"]["mse_test"]["values"][2:]
     assert main(["train", "--process", "mess3", "--sweep", "x", "--out", str(tmp_path / "b")]) == 2
+
+
+def test_reproduce_with_seeds_probes_and_draws_every_member(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["reproduce", "mess3", "--tiny", "--seeds", "2", "--out", str(out), "--quiet"]) == 0
+    assert "mean +- std across seeds" in capsys.readouterr().out
+    for seed in (0, 1):
+        member = out / f"seed-{seed}"
+        assert (member / "probe.json").is_file() and any((member / "figures").iterdir())
+        assert json.loads((member / "config.json").read_text())["seed"] == seed
+    report = json.loads((out / "probe_ensemble.json").read_text())
+    assert report["seeds"] == [0, 1] and report["scores"]["mse_test"]["std"] > 0
