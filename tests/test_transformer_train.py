@@ -40,7 +40,9 @@ def full_run(tmp_path_factory):
 
 def test_run_directory_layout_and_load_run(full_run):
     run = transformer.load_run(full_run.run_dir)
-    assert run.config == tiny_config()
+    # the config as given, and the device that ran it (--device auto resolves to one platform)
+    assert run.config.replace(device_used=None) == tiny_config()
+    assert run.config.device_used == f"{jax.devices()[0].platform} x{len(jax.devices())}"
     assert run.model_config == TINY and run.hmm.name == "mess3"
     assert run.checkpoint_steps[0] == 0 and run.checkpoint_steps[-1] == 40
     assert run.checkpoint_steps == checkpoint_schedule(40, 8)

@@ -42,11 +42,21 @@ from transformer.registry import (
     run_with_patches,
     token_losses,
 )
-from transformer.runs import Run, load_run
-from transformer.training import TrainingDiverged, TrainingInterrupted, TrainResult, train
+from transformer.runs import Ensemble, Run, load_ensemble, load_run
+from transformer.training import (
+    EnsembleResult,
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainResult,
+    sweep_grid,
+    train,
+    train_ensemble,
+)
 
 __all__ = [
     "ARCHITECTURES",
+    "Ensemble",
+    "EnsembleResult",
     "EvalSet",
     "GRUConfig",
     "LSTMConfig",
@@ -67,6 +77,7 @@ __all__ = [
     "hook_names",
     "init_params",
     "last_hook",
+    "load_ensemble",
     "load_run",
     "model_config_from_dict",
     "recurrent_config",
@@ -75,7 +86,9 @@ __all__ = [
     "residual_hooks",
     "run_with_cache",
     "run_with_patches",
+    "sweep_grid",
     "token_losses",
     "train",
+    "train_ensemble",
     "with_bos",
 ]

@@ -316,8 +316,12 @@ class TrainConfig:
             so that training ends within the budget (the chosen value is written to config.json);
             if the machine then slows down, training stops early at a log step, evaluated and
             checkpointed (its metrics line has ``"stopped_by_budget": true``).
-        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` (a GPU when JAX sees one).
+        device: ``"auto"`` (default: a GPU when JAX sees one, else the CPU), ``"cpu"`` or
+            ``"gpu"``.
         num_devices: data-parallel over the first this many devices of that platform (0 = all).
+        device_used: written by :func:`transformer.train`: the platform the run trained on
+            (``"cpu"``, ``"gpu"``, ...) and the device count, e.g. ``"gpu x1"``; not an input
+            (whatever a config file holds here is replaced).
     """
 
     process: str = "mess3"
@@ -347,8 +351,9 @@ class TrainConfig:
     steps_per_call: int = 50
     micro_batch_size: int = 0
     minutes: float | None = None
-    device: str = "cpu"
+    device: str = "auto"
     num_devices: int = 0
+    device_used: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, tuple(MODEL_CONFIGS.values())):

@@ -12,6 +12,14 @@ Every file is written atomically (:mod:`compmech.files`), and ``metrics.jsonl`` 
 a warning. A run directory has one writer at a time (:meth:`RunDirectory.lock`, an ``flock`` the
 kernel releases when the process dies). On a multi-host run only process 0 writes: a
 :class:`RunDirectory` opened with ``writer=False`` reads but never writes.
+
+A seed ensemble (:func:`transformer.train_ensemble`) is a folder of ordinary run directories, one
+per member, and a manifest (:class:`EnsembleDirectory`)::
+
+    ensemble.json                           {"seeds": [...], "members": ["seed-0", ...], "config"}
+    ensemble_state.msgpack                  every member's state in one file (the resume point)
+    seed-{s}/                               member with seed s: a run directory as above
+                                            (a process sweep's: e.g. x=0.05_alpha=0.85_seed-0/)
 """
 
 from __future__ import annotations
@@ -213,6 +221,132 @@ class RunDirectory:
             atomic_write_bytes(self.state_path, serialization.msgpack_serialize(blob))
 
 
+ENSEMBLE_FILE = "ensemble.json"
+ENSEMBLE_STATE_FILE = "ensemble_state.msgpack"
+
+
+def member_name(seed: int, params: dict | None = None) -> str:
+    """The folder of the ensemble member with ``seed``: ``seed-{seed}``; in a process sweep
+    prefixed by the member's swept parameters, ``x=0.05_alpha=0.85_seed-0``."""
+    prefix = "".join(f"{k}={v}_" for k, v in (params or {}).items())
+    name = f"{prefix}seed-{int(seed)}"
+    if "/" in name or name.startswith("."):
+        raise ValueError(f"cannot name an ensemble member folder {name!r}")
+    return name
+
+
+def is_ensemble(path) -> bool:
+    """Whether ``path`` holds an ensemble manifest (``ensemble.json``)."""
+    return (Path(path) / ENSEMBLE_FILE).is_file()
+
+
+class EnsembleDirectory:
+    """The folder of a seed ensemble: its manifest, its joint resume state, and one
+    :class:`RunDirectory` per member (``seed-{s}``).
+
+    Args:
+        path: the folder.
+        seeds: the members' seeds (``None``: read them and the names from the manifest).
+        names: the members' folder names (default ``seed-{s}``).
+        writer: as for :class:`RunDirectory`.
+    """
+
+    def __init__(self, path, seeds=None, names=None, writer: bool = True) -> None:
+        self.path = Path(path)
+        self.writer = bool(writer)
+        if seeds is None:
+            manifest = self.read_manifest()
+            seeds, names = manifest["seeds"], manifest["members"]
+        self.seeds = [int(s) for s in seeds]
+        names = [member_name(s) for s in self.seeds] if names is None else list(names)
+        if len(names) != len(self.seeds) or len(set(names)) < len(names):
+            raise ValueError(f"ensemble members need distinct names, one per seed; got {names}")
+        self.members = [RunDirectory(self.path / n, writer=writer) for n in names]
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / ENSEMBLE_FILE
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / ENSEMBLE_STATE_FILE
+
+    def read_manifest(self) -> dict[str, Any]:
+        """``ensemble.json``: ``{"seeds", "members", "config"}``.
+
+        Raises:
+            ValueError: no manifest, or not valid JSON.
+        """
+        if not self.manifest_path.is_file():
+            raise ValueError(f"{self.path} is not an ensemble directory (no {ENSEMBLE_FILE})")
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{self.manifest_path} is not valid JSON: {err.msg}") from err
+
+    def resumable_config(self) -> TrainConfig:
+        """The ensemble's base config (member 0's seed), when it has a joint train state.
+
+        Raises:
+            ValueError: no manifest or no ``ensemble_state.msgpack``.
+        """
+        if not self.state_path.exists():
+            raise ValueError(f"cannot resume: {self.path} has no {ENSEMBLE_STATE_FILE}")
+        return TrainConfig.from_dict(self.read_manifest()["config"])
+
+    def read_state(self) -> dict[str, Any]:
+        return serialization.msgpack_restore(self.state_path.read_bytes())
+
+    def lock(self, purpose: str) -> FileLock:
+        if not self.writer:
+            return _NoLock()
+        return directory_lock(self.path, purpose, "ensemble directory")
+
+    def member_configs(self) -> list[TrainConfig]:
+        """Each member's saved config (what a resume trains)."""
+        return [member.read_config() for member in self.members]
+
+    def prepare(self, config: TrainConfig, *, resume: bool, force: bool,
+                member_configs=None) -> None:
+        """Make the folder and every member ready for a new ensemble (nothing to do to resume);
+        member ``i`` gets ``member_configs[i]`` (default: ``config`` with the member's seed).
+
+        Raises:
+            FileExistsError: the folder is not empty and neither ``resume`` nor ``force``.
+            ValueError: ``force`` on a non-empty folder that is not an ensemble directory.
+        """
+        if resume or not self.writer:
+            return
+        if not is_empty_folder(self.path):
+            if not force:
+                raise FileExistsError(f"ensemble directory {self.path} already exists; pass "
+                                      "--resume to continue it or --force to start over")
+            if not self.manifest_path.exists():
+                raise ValueError(f"{self.path} is not empty and is not an ensemble directory; "
+                                 "refusing to delete it")
+            for child in self.path.iterdir():
+                if child.name != LOCK_FILE:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.write_manifest(config)
+        if member_configs is None:
+            member_configs = [config.replace(seed=s) for s in self.seeds]
+        for member, member_config in zip(self.members, member_configs, strict=True):
+            member.prepare(member_config, resume=False, force=False)
+
+    def write_manifest(self, config: TrainConfig) -> None:
+        if self.writer:
+            atomic_write_text(self.manifest_path, json.dumps(
+                {"seeds": self.seeds, "members": [m.path.name for m in self.members],
+                 "config": config.to_dict()}, indent=1) + "\n")
+
+    def write_state(self, blob: dict[str, Any]) -> None:
+        """The joint resume state: ``{"state": stacked state dict, "wall_time", "steps",
+        "steps_fixed", "records": [per member], "checkpoint"}``."""
+        if self.writer:
+            atomic_write_bytes(self.state_path, serialization.msgpack_serialize(blob))
+
+
 class _NoLock:
     """What a non-writer holds instead of a lock."""
 
@@ -223,5 +357,6 @@ class _NoLock:
         return None
 
 
-__all__ = ["CHECKPOINT_DIR", "CONFIG_FILE", "METRICS_FILE", "RunDirectory", "STATE_FILE",
+__all__ = ["CHECKPOINT_DIR", "CONFIG_FILE", "ENSEMBLE_FILE", "ENSEMBLE_STATE_FILE", "METRICS_FILE",
+           "EnsembleDirectory", "RunDirectory", "STATE_FILE", "is_ensemble", "member_name",
            "params_path"]

@@ -13,8 +13,9 @@ from flax import serialization
 from compmech.files import FileLock, directory_lock
 from compmech.hmm import HMM
 from transformer import registry
+from transformer.config import TrainConfig
 from transformer.data import with_bos
-from transformer.rundir import RunDirectory
+from transformer.rundir import EnsembleDirectory, RunDirectory
 
 
 class Run:
@@ -130,4 +131,45 @@ def load_run(run_dir) -> Run:
     return Run(run_dir)
 
 
-__all__ = ["Run", "load_run"]
+class Ensemble:
+    """A seed ensemble on disk (written by :func:`transformer.train_ensemble`): one ordinary
+    :class:`Run` per member.
+
+    Attributes:
+        path: the ensemble directory.
+        seeds: the members' seeds.
+        members: one :class:`Run` per seed (``path/seed-{s}``).
+        config: the base config of the manifest (the first member's seed).
+
+    Example:
+        >>> ens = transformer.load_ensemble("runs/ens")                   # doctest: +SKIP
+        >>> [run.metrics[-1]["loss_gap"] for run in ens.members]          # doctest: +SKIP
+    """
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        files = EnsembleDirectory(self.path, writer=False)
+        self.seeds = files.seeds
+        self.config = TrainConfig.from_dict(files.read_manifest()["config"])
+        self.members = [Run(member.path) for member in files.members]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def __repr__(self) -> str:
+        return f"Ensemble({str(self.path)!r}, seeds={self.seeds})"
+
+
+def load_ensemble(path) -> Ensemble:
+    """Open an ensemble directory written by :func:`transformer.train_ensemble`.
+
+    Raises:
+        ValueError: ``path`` has no ``ensemble.json``, or a member is not a run directory.
+    """
+    return Ensemble(path)
+
+
+__all__ = ["Ensemble", "Run", "load_ensemble", "load_run"]

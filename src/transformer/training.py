@@ -6,14 +6,20 @@ up to the next boundary (a log, evaluation or checkpoint step), and evaluate and
 end. The run directory (:class:`~transformer.rundir.RunDirectory`), the wall-clock budget
 (:class:`Budget`), the step plan (:class:`StepPlan`) and the progress bar are small units of their
 own. The file layout is documented in :mod:`transformer.rundir`.
+
+A seed ensemble (:func:`train_ensemble`) runs through the same loop: the state carries a leading
+member axis, one compiled chunk trains every member (``jax.vmap``, members sharded over the
+devices), and each member is saved to its own ordinary run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +35,17 @@ from transformer.config import TrainConfig
 from transformer.data import EvalSet, build_eval_set, load_dataset_tokens
 from transformer.devices import maybe_initialize_distributed, select_devices
 from transformer.registry import init_params
-from transformer.rundir import RunDirectory
+from transformer.rundir import EnsembleDirectory, RunDirectory, member_name
 from transformer.schedules import checkpoint_schedule, learning_rate
-from transformer.step import TrainState, build_evaluator, cached_train_chunk
+from transformer.step import (
+    TrainState,
+    build_evaluator,
+    cached_train_chunk,
+    data_key,
+    init_key,
+    member_sharding,
+    stack_processes,
+)
 
 #: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
 BUDGET_MARGIN = 0.03
@@ -117,6 +131,26 @@ class TrainResult:
     step: int
     tokens_seen: int
     final_eval: dict | None
+    wall_time: float
+    tokens_per_second: float
+
+
+@dataclass
+class EnsembleResult:
+    """What :func:`train_ensemble` returns.
+
+    Attributes:
+        run_dir: the ensemble directory.
+        seeds: the members' seeds.
+        members: each member's :class:`TrainResult` (its ``run_dir`` is ``run_dir/seed-{s}``;
+            its ``tokens_per_second`` is the ensemble's divided by the number of members).
+        wall_time: seconds of training wall time, cumulative over resumes.
+        tokens_per_second: training throughput of all members together.
+    """
+
+    run_dir: Path
+    seeds: list[int]
+    members: list[TrainResult]
     wall_time: float
     tokens_per_second: float
 
@@ -251,19 +285,38 @@ class ProgressBar:
 
 # ----------------------------------------------------------------------------------- setup
 @dataclass
+class MemberEval:
+    """The evaluation of one run (or one ensemble member).
+
+    Attributes:
+        eval_set: the exact (or sampled) evaluation set.
+        evaluate: ``params -> Evaluation`` loss per position (nats), and per mixture component.
+        optimum: ``(n_ctx,)`` the best achievable loss per position (nats).
+    """
+
+    eval_set: EvalSet
+    evaluate: Any
+    optimum: np.ndarray
+
+
+@dataclass
 class TrainingSetup:
     """Everything built from a config before the first step (validated before any file is written).
 
     Attributes:
-        config: the run's config.
+        config: the run's config (for an ensemble: with the first member's seed).
         hmm: the process.
         mesh: the data-parallel device mesh.
         replicated: the sharding of replicated arrays on ``mesh``.
-        chunk: the compiled ``chunk(state, stop, total) -> (state, losses)``.
+        chunk: the compiled ``chunk(state, stop, total) -> (state, losses)`` (an ensemble's:
+            ``chunk(state, data_keys, stop, total)``, see :func:`transformer.step.build_train_chunk`).
         init_opt_state: ``params -> optimiser state``.
-        eval_set: the exact (or sampled) evaluation set.
-        evaluate: ``params -> Evaluation`` loss per position (nats), and per mixture component.
-        optimum: ``(n_ctx,)`` the best achievable loss per position (nats).
+        evals: one :class:`MemberEval` per member (one for a single run; members on the same
+            process share it when the evaluation is exact, since it then does not depend on the
+            seed).
+        member_configs: an ensemble's members' configs (differing only in seed and process), or
+            ``None`` for a single run.
+        processes: an ensemble's stacked processes (:func:`transformer.step.stack_processes`).
     """
 
     config: TrainConfig
@@ -272,9 +325,35 @@ class TrainingSetup:
     replicated: jax.sharding.NamedSharding
     chunk: Any
     init_opt_state: Any
-    eval_set: EvalSet
-    evaluate: Any
-    optimum: np.ndarray
+    evals: list[MemberEval]
+    member_configs: tuple[TrainConfig, ...] | None = None
+    processes: tuple | None = None
+
+    @property
+    def seeds(self) -> tuple[int, ...] | None:
+        """An ensemble's members' seeds (``None`` for a single run)."""
+        return None if self.member_configs is None else tuple(c.seed for c in self.member_configs)
+
+    @property
+    def eval_set(self) -> EvalSet:
+        return self.evals[0].eval_set
+
+    @property
+    def evaluate(self):
+        return self.evals[0].evaluate
+
+    @property
+    def optimum(self) -> np.ndarray:
+        return self.evals[0].optimum
+
+    @property
+    def num_members(self) -> int:
+        return 1 if self.seeds is None else len(self.seeds)
+
+    @property
+    def device_kind(self) -> str:
+        """The platform trained on (``"cpu"``, ``"gpu"``, ...)."""
+        return self.mesh.devices.flat[0].platform
 
 
 def _check_config(config: TrainConfig, hmm, n_devices: int) -> None:
@@ -290,6 +369,48 @@ def _check_config(config: TrainConfig, hmm, n_devices: int) -> None:
                          f"devices ({n_devices})")
 
 
+def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    """An ensemble's seeds, validated: at least one, distinct, non-negative integers."""
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds:
+        raise ValueError("an ensemble needs at least one seed")
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"the seeds of an ensemble must be distinct; got {list(seeds)}")
+    if min(seeds) < 0:
+        raise ValueError(f"seeds must be non-negative; got {list(seeds)}")
+    return seeds
+
+
+#: What may differ between the members of one compiled ensemble.
+_MEMBER_FIELDS = dict(seed=0, process="", process_params={}, hmm=None, device_used=None)
+
+
+def _process_identity(config: TrainConfig) -> str:
+    return json.dumps([config.process, config.process_params, config.hmm], sort_keys=True,
+                      default=str)
+
+
+def check_members(configs: Sequence[TrainConfig]) -> tuple[TrainConfig, ...]:
+    """An ensemble's member configs, validated: at least one; they may differ only in ``seed``
+    and the process (``process``, ``process_params``, ``hmm``), and no two are the same run."""
+    configs = tuple(configs)
+    if not configs:
+        raise ValueError("an ensemble needs at least one member")
+    base = configs[0].replace(**_MEMBER_FIELDS)
+    for c in configs[1:]:
+        if c.replace(**_MEMBER_FIELDS) != base:
+            diff = sorted(k for k, v in c.replace(**_MEMBER_FIELDS).to_dict().items()
+                          if base.to_dict()[k] != v)
+            raise ValueError("ensemble members may differ only in seed and process; these differ: "
+                             + ", ".join(diff))
+    runs = [(c.seed, _process_identity(c)) for c in configs]
+    if len(set(runs)) < len(runs):
+        raise ValueError("two ensemble members are the same run (same seed and process)")
+    if base.dataset is not None and len({r[1] for r in runs}) > 1:
+        raise ValueError("a process sweep samples its data: it cannot train on a --dataset")
+    return configs
+
+
 def optimal_loss_nats(hmm, model_config, bos: bool, eval_set: EvalSet) -> np.ndarray:
     """``(n_ctx,)`` best achievable loss per position (nats): exact from the myopic entropies
     (:func:`compmech.optimal_cross_entropy_nats`) when the evaluation enumerates every word, else
@@ -300,23 +421,67 @@ def optimal_loss_nats(hmm, model_config, bos: bool, eval_set: EvalSet) -> np.nda
     return eval_set.optimal_loss_nats()
 
 
-def build_setup(config: TrainConfig) -> TrainingSetup:
-    """Validate ``config`` and build the process, devices, data, compiled step and evaluation."""
+def _member_eval(config: TrainConfig, hmm, seed: int) -> MemberEval:
+    eval_set = build_eval_set(hmm, config.model.n_ctx, config.bos, config.eval_max_words,
+                              config.eval_samples, seed=seed + 1)
+    return MemberEval(eval_set, build_evaluator(config.model, eval_set),
+                      optimal_loss_nats(hmm, config.model, config.bos, eval_set))
+
+
+def build_setup(config: TrainConfig, seeds: Sequence[int] | None = None,
+                member_configs: Sequence[TrainConfig] | None = None) -> TrainingSetup:
+    """Validate ``config`` and build the process, devices, data, compiled step and evaluation.
+
+    Args:
+        config: the run's config.
+        seeds: an ensemble's seeds (members ``config.replace(seed=s)``).
+        member_configs: or the members' configs (a process sweep: each member its own seed and
+            process, see :func:`check_members`); ``config`` is then ignored.
+    """
+    if seeds is not None:
+        member_configs = [config.replace(seed=s) for s in check_seeds(seeds)]
+    if member_configs is not None:
+        member_configs = check_members(member_configs)
+        config = member_configs[0]
     hmm = config.build_hmm()
     devices = select_devices(config.device, config.num_devices)
     _check_config(config, hmm, len(devices))
+    used = f"{devices[0].platform} x{len(devices)}"
+    config = config.replace(device_used=used)
     mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    processes = None
+    if member_configs is not None:
+        if jax.process_count() > 1:
+            raise ValueError("seed ensembles run on one process (its local devices); train one "
+                             "ensemble per host instead")
+        if len(member_configs) % len(devices):
+            raise ValueError(f"{len(member_configs)} members cannot be split evenly over "
+                             f"{len(devices)} devices: use a multiple of the device count, or "
+                             "--num-devices")
+        member_configs = tuple(c.replace(device_used=used) for c in member_configs)
+        hmms = [hmm] + [c.build_hmm() for c in member_configs[1:]]
+        for c, h in zip(member_configs[1:], hmms[1:], strict=True):
+            _check_config(c, h, len(devices))
+        processes = jax.device_put(stack_processes(hmms), member_sharding(mesh))
     dataset_tokens = None
     if config.dataset is not None:
         tokens = load_dataset_tokens(config.dataset, hmm, config.seq_len)
         dataset_tokens = jax.device_put(tokens, replicated)
-    chunk, init_opt_state = cached_train_chunk(config, hmm, mesh, dataset_tokens)
-    eval_set = build_eval_set(hmm, config.model.n_ctx, config.bos, config.eval_max_words,
-                              config.eval_samples, seed=config.seed + 1)
-    return TrainingSetup(config, hmm, mesh, replicated, chunk, init_opt_state, eval_set,
-                         build_evaluator(config.model, eval_set),
-                         optimal_loss_nats(hmm, config.model, config.bos, eval_set))
+    chunk, init_opt_state = cached_train_chunk(
+        config, hmm, mesh, dataset_tokens, members=0 if member_configs is None else len(member_configs))
+    if member_configs is None:
+        evals = [_member_eval(config, hmm, config.seed)]
+    else:
+        evals, shared = [], {}
+        for c, h in zip(member_configs, hmms, strict=True):
+            key = _process_identity(c)  # an exact evaluation does not depend on the seed
+            unit = shared.get(key) or _member_eval(c, h, c.seed)
+            if unit.eval_set.exact:
+                shared[key] = unit
+            evals.append(unit)
+    return TrainingSetup(config, hmm, mesh, replicated, chunk, init_opt_state, evals,
+                         member_configs, processes)
 
 
 def _to_host(tree):
@@ -329,20 +494,37 @@ def _to_host(tree):
     return jax.tree_util.tree_map(get, tree)
 
 
+def _stack(trees: list):
+    """Pytrees of equal structure -> one pytree with a leading member axis."""
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _unstack(tree, n: int) -> list:
+    """Inverse of :func:`_stack` (on host arrays)."""
+    return [jax.tree_util.tree_map(lambda a, i=i: a[i], tree) for i in range(n)]
+
+
 def _initial_state(setup: TrainingSetup) -> TrainState:
-    config = setup.config
-    params = init_params(config.model, jax.random.fold_in(jax.random.key(config.seed), 0))
-    return TrainState(jnp.zeros((), jnp.int32), params, setup.init_opt_state(params),
-                      jnp.zeros((), jnp.int32))
+    """The state at step 0: a single run's, or every member's stacked (member ``i`` exactly as a
+    single run with seed ``i``)."""
+    def one(seed: int) -> TrainState:
+        params = init_params(setup.config.model, init_key(seed))
+        return TrainState(jnp.zeros((), jnp.int32), params, setup.init_opt_state(params),
+                          jnp.zeros((), jnp.int32))
+
+    if setup.member_configs is None:
+        return one(setup.config.seed)
+    return _stack([one(s) for s in setup.seeds])
 
 
 # ----------------------------------------------------------------------------------- loop
 class Trainer:
-    """The loop of one :func:`train` invocation (its mutable state in one place).
+    """The loop of one :func:`train` (or :func:`train_ensemble`) invocation (its mutable state in
+    one place). Records are lists with one entry per member (one entry for a single run).
 
     Args:
         setup: from :func:`build_setup`.
-        run_dir: the prepared run directory.
+        run_dir: the prepared run directory (an :class:`EnsembleDirectory` for an ensemble).
         resume: continue from the saved train state.
         progress: show a progress bar.
         stop_after: stop (as if interrupted) once this many steps are done.
@@ -351,46 +533,67 @@ class Trainer:
         signals: the active :class:`StopSignals` of the invocation (a new one when ``None``).
     """
 
-    def __init__(self, setup: TrainingSetup, run_dir: RunDirectory, *, resume: bool,
-                 progress: bool, stop_after: int | None, started: float | None = None,
-                 signals: StopSignals | None = None) -> None:
+    def __init__(self, setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, *,
+                 resume: bool, progress: bool, stop_after: int | None,
+                 started: float | None = None, signals: StopSignals | None = None) -> None:
         self.setup, self.run_dir, self.stop_after = setup, run_dir, stop_after
+        self.ensemble = run_dir if isinstance(run_dir, EnsembleDirectory) else None
+        self.members: list[RunDirectory] = (self.ensemble.members if self.ensemble is not None
+                                            else [run_dir])
+        self.stacked = setup.member_configs is not None
         self.config = setup.config
         self.budget = Budget(self.config)
         state, offset = _initial_state(setup), 0.0
         if resume:
             state, offset = self._restore(state)
         self.clock = Clock(offset, started)
-        self.state = jax.device_put(state, setup.replicated)
-        self.step = int(self.state.step)
+        self.sharding = member_sharding(setup.mesh) if self.stacked else setup.replicated
+        self.state = jax.device_put(state, self.sharding)
+        if self.stacked:
+            self.data_keys = jax.device_put(jnp.stack([data_key(s) for s in setup.seeds]),
+                                            self.sharding)
+        self.step = int(np.max(np.asarray(state.step)))
         self._replan(self.config.steps)
         self.eval_cost: float | None = None
-        self.last_eval: dict | None = None
+        self.last_eval: list[dict] | None = None
         self.pending: list[tuple[jax.Array, int]] = []
         self.train_time, self.train_steps, self.first_call = 0.0, 0, True
         self.signals = signals if signals is not None else StopSignals()
-        metrics = run_dir.read_metrics() if resume else []
+        metrics = self.members[0].read_metrics() if resume else []
         self.last_record_step = metrics[-1]["step"] if metrics else None
-        self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step,
-                               f"train {setup.hmm.name}")
+        desc = f"train {setup.hmm.name}" + (f" x{setup.num_members} members" if self.stacked
+                                            else "")
+        self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step, desc)
+
+    def _split(self, host_tree) -> list:
+        """A host pytree of the state (or a part of it) per member."""
+        return _unstack(host_tree, self.setup.num_members) if self.stacked else [host_tree]
+
+    def _member_configs(self) -> list[TrainConfig]:
+        if not self.stacked:
+            return [self.config]
+        return [c.replace(steps=self.config.steps) for c in self.setup.member_configs]
 
     def _restore(self, template: TrainState) -> tuple[TrainState, float]:
         """The saved state; completes what a hard kill may have cut short: the metrics line and the
         parameter checkpoint of the saved step are written after the state, so they are
-        written again here when missing."""
-        blob = self.run_dir.read_state()
+        written again here when missing (in every member)."""
+        blob = (self.ensemble or self.members[0]).read_state()
         state = serialization.from_state_dict(template, blob["state"])
         self.budget.fixed = self.budget.fixed or bool(blob.get("steps_fixed", True))
         if not self.budget.fixed and "steps" in blob:
             self.config = self.config.replace(steps=int(blob["steps"]))
-        step = int(state.step)
-        self.run_dir.truncate_metrics(step)
-        record = json.loads(blob["record"]) if blob.get("record") else None
-        metrics = self.run_dir.read_metrics()
-        if record is not None and (not metrics or metrics[-1]["step"] < step):
-            self.run_dir.append_metrics(record)
-        if blob.get("checkpoint") and step not in self.run_dir.checkpoint_steps():
-            self.run_dir.write_params(step, _to_host(state.params))
+        step = int(np.max(np.asarray(state.step)))
+        records = blob["records"] if self.ensemble is not None else [blob.get("record")]
+        host = self._split(_to_host(state))
+        for member, saved, member_state in zip(self.members, records, host, strict=True):
+            member.truncate_metrics(step)
+            record = json.loads(saved) if saved else None
+            metrics = member.read_metrics()
+            if record is not None and (not metrics or metrics[-1]["step"] < step):
+                member.append_metrics(record)
+            if blob.get("checkpoint") and step not in member.checkpoint_steps():
+                member.write_params(step, member_state.params)
         return state, float(blob["wall_time"])
 
     def _replan(self, total: int) -> None:
@@ -404,50 +607,71 @@ class Trainer:
                                    jnp.asarray(self.plan.total)))
 
     def tokens_per_second(self) -> float:
-        return self.train_steps * self.config.tokens_per_step / self.train_time if self.train_time else 0.0
+        """Training throughput of all members together (tokens/s)."""
+        if not self.train_time:
+            return 0.0
+        return (self.train_steps * self.config.tokens_per_step * self.setup.num_members
+                / self.train_time)
 
-    def evaluation(self) -> dict:
-        """Evaluate the current parameters: the ``eval_*`` fields of a metrics record."""
+    def evaluation(self) -> list[dict]:
+        """Evaluate the current parameters: the ``eval_*`` fields of each member's record."""
         t0 = time.perf_counter()
-        result = self.setup.evaluate(self.state.params)
-        losses, optimum = result.loss, self.setup.optimum
-        mean, opt_mean = float(losses.mean()), float(optimum.mean())
+        params = self._split(_to_host(self.state.params))
+        out = [self._evaluate(unit, p) for unit, p in zip(self.setup.evals, params, strict=True)]
         self.eval_cost = time.perf_counter() - t0
-        self.last_eval = {
+        for record in out:
+            record["eval_seconds"] = self.eval_cost / len(out)
+        self.last_eval = out
+        return out
+
+    @staticmethod
+    def _evaluate(unit: MemberEval, params) -> dict:
+        result = unit.evaluate(params)
+        losses, optimum = result.loss, unit.optimum
+        mean, opt_mean = float(losses.mean()), float(optimum.mean())
+        record = {
             "eval_loss": losses.tolist(), "optimal_loss": optimum.tolist(),
             "eval_loss_mean": mean, "optimal_loss_mean": opt_mean, "loss_gap": mean - opt_mean,
-            "relative_loss": mean / opt_mean, "eval_exact": bool(self.setup.eval_set.exact),
-            "eval_seconds": self.eval_cost}
-        components = self.setup.eval_set.components
+            "relative_loss": mean / opt_mean, "eval_exact": bool(unit.eval_set.exact)}
+        components = unit.eval_set.components
         if components:  # a mixture: the in-context curves
-            self.last_eval.update(
+            record.update(
                 component_names=[c.name for c in components],
                 component_eval_loss=result.component_loss.tolist(),
                 component_optimal_loss=[c.optimal_loss_nats().tolist() for c in components])
-        return self.last_eval
+        return record
 
-    def save(self, record: dict | None = None, checkpoint: bool = False) -> None:
-        """Persist this step: the resume state first, then the parameter checkpoint (when
-        ``checkpoint``), then the metrics ``record``. A hard kill between any two leaves the
-        state at this step, so the newest checkpoint and the last metrics line never run ahead of
-        it; the state carries the record and the checkpoint flag, and a resume writes what is
-        missing (:meth:`_restore`)."""
-        blob = {"state": serialization.to_state_dict(_to_host(self.state)),
-                "wall_time": self.clock.now(), "steps": self.plan.total,
-                "steps_fixed": self.budget.fixed,
-                "record": None if record is None else json.dumps(record),
-                "checkpoint": bool(checkpoint)}
-        self.run_dir.write_state(blob)
+    def save(self, records: list[dict] | None = None, checkpoint: bool = False) -> None:
+        """Persist this step: the resume state first (for an ensemble the joint state, then each
+        member's), then the parameter checkpoints (when ``checkpoint``), then the metrics
+        ``records`` (one per member). A hard kill between any two leaves the state at this step,
+        so the newest checkpoint and the last metrics line never run ahead of it; the state
+        carries the records and the checkpoint flag, and a resume writes what is missing
+        (:meth:`_restore`)."""
+        host = _to_host(self.state)
+        members = self._split(host)
+        lines = [None] * len(members) if records is None else [json.dumps(r) for r in records]
+        common = {"wall_time": self.clock.now(), "steps": self.plan.total,
+                  "steps_fixed": self.budget.fixed, "checkpoint": bool(checkpoint)}
+        if self.ensemble is not None:
+            self.ensemble.write_state({"state": serialization.to_state_dict(host), **common,
+                                       "records": lines})
+        for member, member_state, line in zip(self.members, members, lines, strict=True):
+            member.write_state({"state": serialization.to_state_dict(member_state), **common,
+                                "record": line})
         if checkpoint:
-            self.run_dir.write_params(self.step, _to_host(self.state.params))
-        if record is not None:
-            self.run_dir.append_metrics(record)
-            self.last_record_step = record["step"]
-            self.bar.show(record, self.tokens_per_second())
+            for member, member_state in zip(self.members, members, strict=True):
+                member.write_params(self.step, member_state.params)
+        if records is not None:
+            for member, record in zip(self.members, records, strict=True):
+                member.append_metrics(record)
+            self.last_record_step = records[0]["step"]
+            self.bar.show(records[0], self.tokens_per_second())
 
     # ---------------------------------------------------------------------------- the loop
-    def run(self) -> TrainResult:
-        """Train from the current step to the plan's end (or the budget's); returns the result.
+    def run(self) -> TrainResult | EnsembleResult:
+        """Train from the current step to the plan's end (or the budget's); returns the result
+        (an :class:`EnsembleResult` for an ensemble).
 
         Raises:
             TrainingInterrupted: SIGINT or SIGTERM arrived (everything was saved at that step).
@@ -457,7 +681,7 @@ class Trainer:
                 if self.step == 0:
                     self._start()
                 else:
-                    self.last_eval = self.run_dir.last_eval()
+                    self.last_eval = [m.last_eval() for m in self.members]
                 while self.step < self.plan.stop:
                     if self.signals.received is not None:  # e.g. a signal during the setup
                         self._stop(self.signals.received)
@@ -468,26 +692,46 @@ class Trainer:
                         break
         finally:
             self.bar.close()
-        return TrainResult(self.run_dir.path, self.config, _to_host(self.state.params), self.step,
-                           self.step * self.config.tokens_per_step, self.last_eval,
-                           self.clock.now(), self.tokens_per_second())
+        return self._result()
+
+    def _result(self) -> TrainResult | EnsembleResult:
+        params = self._split(_to_host(self.state.params))
+        evals = self.last_eval or [None] * len(params)
+        per_member = self.tokens_per_second() / self.setup.num_members
+        results = [TrainResult(member.path, config, p, self.step,
+                               self.step * self.config.tokens_per_step, ev, self.clock.now(),
+                               per_member)
+                   for member, config, p, ev in zip(self.members, self._member_configs(), params,
+                                                    evals, strict=True)]
+        if self.ensemble is None:
+            return results[0]
+        return EnsembleResult(self.ensemble.path, list(self.setup.seeds), results,
+                              self.clock.now(), self.tokens_per_second())
 
     def _start(self) -> None:
         """Step 0: evaluate the initialisation, checkpoint it, save the state."""
-        record = {"step": 0, "tokens_seen": 0, "wall_time": None, "lr": self.lr_at(0),
-                  "train_loss": None, **self.evaluation()}
-        record["wall_time"] = self.clock.now()
-        self.save(record, checkpoint=True)
+        records = [{"step": 0, "tokens_seen": 0, "wall_time": None, "lr": self.lr_at(0),
+                    "train_loss": None, **ev} for ev in self.evaluation()]
+        for record in records:
+            record["wall_time"] = self.clock.now()
+        self.save(records, checkpoint=True)
 
     def _stop(self, signum: int) -> None:
         """Save everything at the step reached, then raise :class:`TrainingInterrupted` (no new
         metrics line when that step has one already: one record per step)."""
-        record = None
+        records = None
         if self.step != self.last_record_step:
-            record = self._train_record()
-            record["interrupted"] = signal.Signals(signum).name
-        self.save(record, checkpoint=True)
+            records = self._train_records()
+            for record in records:
+                record["interrupted"] = signal.Signals(signum).name
+        self.save(records, checkpoint=True)
         raise TrainingInterrupted(self.step, signum, self.run_dir.path)
+
+    def _call_chunk(self, stop):
+        if self.stacked:
+            return self.setup.chunk(self.state, self.data_keys, self.setup.processes, stop,
+                                    self.total_dev)
+        return self.setup.chunk(self.state, stop, self.total_dev)
 
     def _advance_to(self, target: int) -> None:
         """Run compiled chunks until ``target`` steps are done (the last chunk stops there)."""
@@ -495,11 +739,11 @@ class Trainer:
         k = self.config.steps_per_call
         while self.step < target:
             t0 = time.perf_counter()
-            self.state, losses = self.setup.chunk(self.state, stop, self.total_dev)
-            diverged = int(self.state.diverged_at)  # the one sync per call
+            self.state, losses = self._call_chunk(stop)
+            diverged = np.asarray(self.state.diverged_at)  # the one sync per call
             dt = time.perf_counter() - t0
-            if diverged:
-                self._diverged(diverged - 1)
+            if diverged.any():
+                self._diverged(np.atleast_1d(diverged))
             done = min(k, target - self.step)
             self.pending.append((losses, done))
             if not self.first_call:  # the first call includes compilation
@@ -512,41 +756,53 @@ class Trainer:
             if self.signals.received is not None:
                 return
 
-    def _diverged(self, bad: int) -> None:
-        self.run_dir.append_metrics({"step": bad, "tokens_seen": bad * self.config.tokens_per_step,
-                                     "wall_time": self.clock.now(), "diverged": True})
+    def _diverged(self, diverged_at: np.ndarray) -> None:
+        """Mark each diverged member's metrics and raise :class:`TrainingDiverged`."""
+        bad_steps = []
+        for k, (member, flag) in enumerate(zip(self.members, diverged_at, strict=True)):
+            if flag:
+                bad = int(flag) - 1
+                bad_steps.append((k, bad))
+                member.append_metrics({"step": bad, "tokens_seen": bad * self.config.tokens_per_step,
+                                       "wall_time": self.clock.now(), "diverged": True})
+        k, bad = bad_steps[0]
+        which = f" (member {self.members[k].path.name})" if self.stacked else ""
         raise TrainingDiverged(
-            f"loss or gradient became NaN/inf at step {bad} (lr {self.config.lr}); checkpoints up "
-            f"to the last one before step {bad} are kept in {self.run_dir.checkpoint_dir}; lower "
-            "--lr or enable gradient clipping")
+            f"loss or gradient became NaN/inf at step {bad}{which} (lr {self.config.lr}); "
+            f"checkpoints up to the last one before step {bad} are kept in "
+            f"{self.members[k].checkpoint_dir}; lower --lr or enable gradient clipping")
 
     def _boundary(self) -> bool:
         """Log, evaluate, checkpoint and fix the budget at a boundary; True to stop now."""
         step, plan = self.step, self.plan
         over = self.budget.exceeded(self.clock.now(), step, plan.total, self.eval_cost)
         final = step == plan.total or over
-        record: dict[str, Any] | None = None
+        records: list[dict[str, Any]] | None = None
         if plan.is_log(step) or final:
-            record = self._train_record()
+            records = self._train_records()
             if over:
-                record["stopped_by_budget"] = True
+                for record in records:
+                    record["stopped_by_budget"] = True
             if plan.is_eval(step) or final:
-                record.update(self.evaluation())
+                for record, ev in zip(records, self.evaluation(), strict=True):
+                    record.update(ev)
         checkpoint = step in plan.checkpoints or over or step == plan.stop
-        if record is not None or checkpoint:
-            self.save(record, checkpoint)
+        if records is not None or checkpoint:
+            self.save(records, checkpoint)
         if not over and self.budget.ready_to_fix(self.config, step):
             self._fix_budget()
         return over
 
-    def _train_record(self) -> dict:
-        """The training-loss fields of a metrics record (mean loss since the last record)."""
-        losses = [np.asarray(loss)[:n] for loss, n in self.pending]
+    def _train_records(self) -> list[dict]:
+        """The training-loss fields of each member's metrics record (mean loss since the last
+        record)."""
+        losses = [np.asarray(loss)[..., :n] for loss, n in self.pending]
         self.pending.clear()
-        train_loss = float(np.concatenate(losses).mean()) if losses else None
-        return {"step": self.step, "tokens_seen": self.step * self.config.tokens_per_step,
-                "wall_time": self.clock.now(), "lr": self.lr_at(self.step),
-                "train_loss": train_loss}
+        means = (np.atleast_1d(np.concatenate(losses, axis=-1).mean(axis=-1)) if losses
+                 else [None] * self.setup.num_members)
+        return [{"step": self.step, "tokens_seen": self.step * self.config.tokens_per_step,
+                 "wall_time": self.clock.now(), "lr": self.lr_at(self.step),
+                 "train_loss": None if m is None else float(m)} for m in means]
 
     def _fix_budget(self) -> None:
         """Choose the number of steps that fit the budget; record it in ``config.json``."""
@@ -554,7 +810,10 @@ class Trainer:
                                            self.eval_cost)
         self.budget.fixed = True
         self.config = self.config.replace(steps=total)
-        self.run_dir.write_config(self.config)
+        for member, config in zip(self.members, self._member_configs(), strict=True):
+            member.write_config(config)
+        if self.ensemble is not None:
+            self.ensemble.write_manifest(self.config)
         self._replan(total)
         self.save()
         self.bar.set_total(total)
@@ -619,14 +878,107 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
             return _run(setup, run_dir, False, force, progress, stop_after, started, signals)
 
 
-def _run(setup: TrainingSetup, run_dir: RunDirectory, resume: bool, force: bool, progress: bool,
-         stop_after: int | None, started: float, signals: StopSignals) -> TrainResult:
-    """Prepare the (locked) run directory and run the loop."""
-    run_dir.prepare(setup.config, resume=resume, force=force)
-    trainer = Trainer(setup, run_dir, resume=resume, progress=progress, stop_after=stop_after,
-                      started=started, signals=signals)
-    return trainer.run()
+def train_ensemble(config: TrainConfig | None, seeds: Sequence[int] | None, workdir,
+                   resume: bool = False, force: bool = False, progress: bool = True,
+                   stop_after: int | None = None,
+                   processes: Sequence[dict] | None = None) -> EnsembleResult:
+    """Train one model per seed, all in one compiled program; each member is an ordinary run.
+
+    Member ``i`` (seed ``s_i``: initialisation ``fold_in(key(s_i), 0)``, data
+    ``fold_in(key(s_i), 1)``) trains exactly as ``train(config.replace(seed=s_i), ...)`` would, up
+    to float rounding: the step of :func:`train` is ``jax.vmap``-ped over a member axis of the
+    parameters, optimiser state, data keys and processes, and the members are sharded over the
+    devices (their number must be a multiple of the device count). ``workdir`` gets a manifest
+    ``ensemble.json``, the joint resume state ``ensemble_state.msgpack`` and one run directory
+    per member (``seed-{s}``; see :mod:`transformer.rundir`), which ``compmech probe`` and
+    ``figures`` read like any run. Budgets, checkpoints, stop signals (every member saved) and
+    ``resume`` work as in :func:`train`.
+
+    Args:
+        config: the members' config (its ``seed`` is replaced by each member's). With ``resume``
+            the saved member configs are used instead (``config`` and ``seeds`` may be ``None``).
+        seeds: the members' seeds (distinct, non-negative).
+        workdir: the ensemble directory (must not exist or be empty unless ``resume``/``force``).
+        resume, force, progress, stop_after: as for :func:`train`.
+        processes: a process sweep: parameter sets of ``config.process`` (e.g. a Mess3 (x, alpha)
+            grid, :func:`sweep_grid`); every set is trained with every seed (members
+            ``params x seeds``, folders ``x=0.05_alpha=0.85_seed-0``). The processes must have
+            equal shapes (vocabulary, states); they enter the program as a batched input.
+
+    Returns:
+        :class:`EnsembleResult`.
+
+    Raises:
+        As :func:`train`.
+
+    Example:
+        >>> result = train_ensemble(TrainConfig(steps=600), range(8), "runs/ens")  # doctest: +SKIP
+        >>> [m.final_eval["loss_gap"] for m in result.members]                     # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    maybe_initialize_distributed()
+    writer = jax.process_index() == 0
+    with StopSignals() as signals:
+        if resume:
+            path = Path(workdir)
+            if not path.is_dir():
+                raise ValueError(f"cannot resume: {path} does not exist")
+            ensemble = EnsembleDirectory(path, writer=writer)
+            with ensemble.lock("compmech train"):
+                ensemble.resumable_config()  # it has a joint state
+                setup = build_setup(None, member_configs=ensemble.member_configs())
+                return _run(setup, ensemble, True, False, progress, stop_after, started, signals)
+        if config is None or seeds is None:
+            raise ValueError("config and seeds are required unless resuming")
+        seeds = check_seeds(seeds)
+        if processes is None:
+            configs, names = [config.replace(seed=s) for s in seeds], None
+        else:
+            if not processes:
+                raise ValueError("a process sweep needs at least one parameter set")
+            if config.hmm is not None:
+                raise ValueError("a process sweep varies a catalogue process's parameters; the "
+                                 "config has an inline HMM instead")
+            configs, names = [], []
+            for params in processes:
+                for s in seeds:
+                    configs.append(config.replace(
+                        seed=s, process_params={**config.process_params, **params}))
+                    names.append(member_name(s, params))
+        setup = build_setup(None, member_configs=configs)
+        ensemble = EnsembleDirectory(workdir, setup.seeds, names, writer=writer)
+        with ensemble.lock("compmech train"):
+            return _run(setup, ensemble, False, force, progress, stop_after, started, signals)
 
 
-__all__ = ["Budget", "StepPlan", "StopSignals", "TrainResult", "Trainer", "TrainingDiverged",
-           "TrainingInterrupted", "build_setup", "optimal_loss_nats", "train"]
+def sweep_grid(**values: Sequence) -> list[dict]:
+    """Every combination of parameter values, in order: ``sweep_grid(x=[0.05, 0.1],
+    alpha=[0.6, 0.85])`` gives the four ``{"x": ..., "alpha": ...}`` of the grid."""
+    grid: list[dict] = [{}]
+    for name, options in values.items():
+        grid = [{**g, name: v} for g in grid for v in options]
+    return grid
+
+
+def _run(setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, resume: bool,
+         force: bool, progress: bool, stop_after: int | None, started: float,
+         signals: StopSignals):
+    """Prepare the (locked) run directory and run the loop (an ensemble's members are locked
+    too, once prepared)."""
+    if isinstance(run_dir, EnsembleDirectory):
+        run_dir.prepare(setup.config, resume=resume, force=force,
+                        member_configs=setup.member_configs)
+    else:
+        run_dir.prepare(setup.config, resume=resume, force=force)
+    with contextlib.ExitStack() as locks:
+        if isinstance(run_dir, EnsembleDirectory):
+            for member in run_dir.members:
+                locks.enter_context(member.lock("compmech train (ensemble)"))
+        trainer = Trainer(setup, run_dir, resume=resume, progress=progress, stop_after=stop_after,
+                          started=started, signals=signals)
+        return trainer.run()
+
+
+__all__ = ["Budget", "EnsembleResult", "MemberEval", "StepPlan", "StopSignals", "TrainResult",
+           "Trainer", "TrainingDiverged", "TrainingInterrupted", "build_setup", "check_seeds",
+           "check_members", "optimal_loss_nats", "sweep_grid", "train", "train_ensemble"]

@@ -79,3 +79,31 @@ def check_output_path(path: str | os.PathLike, force: bool) -> Path:
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout."""
     print(json.dumps(data, indent=2))
+
+
+#: The most seeds one ensemble takes on the command line (a guard against typos like 0-70000).
+MAX_SEEDS = 1024
+
+
+def parse_seeds(value: str) -> list[int]:
+    """``--seeds``: ``"8"`` (seeds 0..7), ``"0-7"`` (inclusive range) or ``"0,2,5"`` (a list; items
+    may be ranges, ``"0-3,8"``). An ``argparse`` type: raises ``ArgumentTypeError``."""
+    text = value.strip()
+    try:
+        if text.isdigit():
+            seeds = list(range(int(text)))
+        else:
+            seeds = []
+            for item in text.split(","):
+                lo, sep, hi = item.strip().partition("-")
+                seeds += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a count N (seeds 0..N-1), a range A-B or a list A,B,C; got {value!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"names no seed: {value!r}")
+    if len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"names a seed twice: {value!r}")
+    if len(seeds) > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"{len(seeds)} seeds; at most {MAX_SEEDS} per ensemble")
+    return seeds

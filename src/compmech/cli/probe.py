@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compmech.cli.common import UsageError
+from compmech.cli.common import UsageError, parse_seeds
 
 EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures")
 
@@ -57,7 +57,9 @@ def register(subparsers) -> None:
         description="Fit linear probes from the residual stream to beliefs (all inputs, 20% train "
         "/ 80% test by sequence, OLS with intercept), with the shuffle control and the untrained, "
         "one-hot and random-feature baselines; and the headline hook at every checkpoint.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `compmech train`")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `compmech train` (or an "
+                   "ensemble from `compmech train --seeds`: every member is probed, then the mean "
+                   "+- std across seeds is reported)")
     p.add_argument("--checkpoints", type=_checkpoints, default="all", metavar="all|last|N",
                    help="checkpoints for the curve over training: all (default), last (and the "
                    "initialisation), or N log-spaced")
@@ -116,6 +118,9 @@ def register(subparsers) -> None:
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
+    r.add_argument("--seeds", type=parse_seeds, default=None, metavar="N|A-B|A,B,..",
+                   help="a seed ensemble trained in one compiled program (N = seeds 0..N-1); "
+                   "every member probed and drawn, mean +- std across seeds reported")
     r.add_argument("--tiny", action="store_true",
                    help="a seconds-long tiny model and context (to check the pipeline)")
     r.add_argument("--force", action="store_true", help="overwrite DIR")
@@ -129,10 +134,12 @@ def register(subparsers) -> None:
     r.set_defaults(func=run_reproduce)
 
 
-def _run_dir(path: str) -> Path:
+def _run_dir(path: str, ensemble_ok: bool = False) -> Path:
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a directory")
+    if ensemble_ok and (run_dir / "ensemble.json").is_file():
+        return run_dir
     if not (run_dir / "config.json").is_file():
         raise UsageError(f"{run_dir} is not a run directory (no config.json)")
     return run_dir
@@ -141,9 +148,11 @@ def _run_dir(path: str) -> Path:
 def run_probe(args: argparse.Namespace) -> int:
     from compmech.pipeline.probing import analyze_run, summary_lines
 
-    run_dir = _run_dir(args.run_dir)
+    run_dir = _run_dir(args.run_dir, ensemble_ok=True)
     if args.folds is not None and args.split != "auto":
         raise UsageError("give either --split or --folds K, not both")
+    if (run_dir / "ensemble.json").is_file():
+        return _probe_ensemble(args, run_dir)
     report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
                          headline=args.headline, seed=args.seed, force=args.force,
                          split=args.split, weighting=args.weighting, folds=args.folds,
@@ -155,10 +164,36 @@ def run_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
+    from compmech.pipeline.ensembles import (
+        ENSEMBLE_PROBE_FILE,
+        analyze_ensemble,
+        ensemble_summary_lines,
+    )
+
+    report = analyze_ensemble(run_dir, force=args.force, progress=not args.quiet,
+                              checkpoints=args.checkpoints, hooks=args.hooks,
+                              headline=args.headline, seed=args.seed, split=args.split,
+                              weighting=args.weighting, folds=args.folds,
+                              rcond_sweep=args.rcond_sweep, fractal=not args.no_fractal,
+                              geometry=not args.no_geometry, decoders=args.decoders)
+    print("\n".join(ensemble_summary_lines(report)))
+    print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")
+    return 0
+
+
 def run_figures(args: argparse.Namespace) -> int:
     from compmech.pipeline.figures import make_figures
 
-    run_dir = _run_dir(args.run_dir)
+    run_dir = _run_dir(args.run_dir, ensemble_ok=True)
+    if (run_dir / "ensemble.json").is_file():
+        from transformer import load_ensemble
+
+        members = [run.run_dir for run in load_ensemble(run_dir)]
+        for member in members:
+            make_figures(member, force=args.force, seed=args.seed, progress=False)
+        print(f"wrote the figures of {len(members)} members to {run_dir}/seed-*/figures")
+        return 0
     paths = make_figures(run_dir, force=args.force, seed=args.seed, progress=False)
     print(f"wrote {len(paths)} files to {run_dir / 'figures'}")
     return 0
@@ -176,7 +211,11 @@ def run_reproduce(args: argparse.Namespace) -> int:
         return _run_architectures(args)
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
+        if args.seeds is not None:
+            raise UsageError("--seeds is not available for bottleneck")
         return _run_bottleneck(args, minutes)
+    if args.seeds is not None:
+        return _reproduce_ensemble(args, minutes)
     report = reproduce(args.experiment, args.out, minutes=minutes, tiny=args.tiny,
                        force=args.force, seed=args.seed,
                        checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
@@ -185,6 +224,20 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(report)))
     print(f"total wall time    {report.reproduce_wall_time_s:.0f} s (train + probe + figures)")
     print(f"results in {args.out}/probe.json, figures in {args.out}/figures/")
+    return 0
+
+
+def _reproduce_ensemble(args: argparse.Namespace, minutes: float | None) -> int:
+    from compmech.pipeline.ensembles import ensemble_summary_lines
+    from compmech.pipeline.reproduce import REPRODUCE_CHECKPOINTS, reproduce_ensemble
+
+    report = reproduce_ensemble(args.experiment, args.out, args.seeds, minutes=minutes,
+                                tiny=args.tiny, force=args.force, probe_seed=args.seed,
+                                checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
+                                progress=not args.quiet)
+    print()
+    print("\n".join(ensemble_summary_lines(report)))
+    print(f"results in {args.out}/probe_ensemble.json, members in {args.out}/seed-*/")
     return 0
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from compmech.cli.common import UsageError, parse_params
+from compmech.cli.common import UsageError, parse_params, parse_seeds
 from compmech.datasets import load_dataset
 from compmech.files import is_empty_folder
 from compmech.hmm import load_hmm
@@ -46,7 +46,8 @@ def register(subparsers) -> None:
         "(default: the paper's Mess3 model with a fast AdamW recipe). Writes RUN_DIR/config.json, "
         "metrics.jsonl (exact per-position loss next to the optimum) and log-spaced checkpoints. "
         "Uses all local devices of --device (data parallel); multi-host when "
-        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID are set.")
+        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID are set. --seeds trains "
+        "a seed ensemble in one compiled program: RUN_DIR/seed-{s}/ is each member's run.")
     p.add_argument("--process", dest="name", metavar="NAME", help="catalogue process, e.g. mess3")
     p.add_argument("-p", "--param", dest="params", action="append", metavar="KEY=VALUE",
                    help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85)")
@@ -65,6 +66,14 @@ def register(subparsers) -> None:
     g.add_argument("--batch-size", type=int, help="sequences per step (default 1024)")
     g.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
     g.add_argument("--seed", type=int, help="seed of the initialisation and data (default 0)")
+    g.add_argument("--seeds", type=parse_seeds, metavar="N|A-B|A,B,..",
+                   help="train a seed ensemble in one compiled program (vmapped, members sharded "
+                   "over the devices): N = seeds 0..N-1, A-B a range, A,B,C a list; each member is "
+                   "an ordinary run in RUN_DIR/seed-{s}/")
+    g.add_argument("--sweep", action="append", metavar="KEY=V1,V2,..",
+                   help="a process sweep in the same program, repeatable: every combination of "
+                   "the values (e.g. --sweep x=0.05,0.1 --sweep alpha=0.6,0.85) with every seed of "
+                   "--seeds (default: --seed); members RUN_DIR/x=0.05_alpha=0.6_seed-0/, ...")
     g.add_argument("--optimizer", choices=("adamw", "sgd"),
                    help="adamw (warmup + cosine, default) or sgd (constant lr, like the paper)")
     g.add_argument("--warmup-steps", type=int)
@@ -81,7 +90,8 @@ def register(subparsers) -> None:
     g.add_argument("--checkpoint-every", type=int)
     g.add_argument("--steps-per-call", type=int, help="steps fused per compiled call")
     g.add_argument("--micro-batch-size", type=int, help="gradient micro-batch (0 = auto)")
-    g.add_argument("--device", choices=("cpu", "gpu", "auto"), help="default cpu")
+    g.add_argument("--device", choices=("cpu", "gpu", "auto"),
+                   help="auto (default): a GPU when JAX sees one, else the CPU")
     g.add_argument("--num-devices", type=int, help="use the first N devices (default all)")
     m = p.add_argument_group("model (defaults: the paper's Mess3 model; recurrent: 4 layers of "
                              "width 64)")
@@ -180,8 +190,15 @@ def _dataset_hmm(path: str) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     import transformer  # flax, optax: imported only when training
+    from transformer.rundir import is_ensemble
 
     out = Path(args.out)
+    if args.seeds is not None and args.seed is not None:
+        raise UsageError("give either --seed or --seeds, not both")
+    if args.resume and is_ensemble(out):
+        return _run_ensemble(args, transformer)
+    if (args.seeds is not None or args.sweep) and not args.resume:
+        return _run_ensemble(args, transformer)
     if args.resume:
         if args.force:
             raise UsageError("--resume and --force contradict each other")
@@ -201,12 +218,65 @@ def run_train(args: argparse.Namespace) -> int:
     except transformer.TrainingDiverged as err:
         print(f"compmech: error: {err}", file=sys.stderr)
         return 1
+    _print_result(result, out)
+    return 0
+
+
+def _run_ensemble(args: argparse.Namespace, transformer) -> int:
+    """``compmech train --seeds ...`` (or ``--resume`` of an ensemble directory)."""
+    out = Path(args.out)
+    config, seeds, processes = None, None, None
+    if args.resume:
+        if args.force:
+            raise UsageError("--resume and --force contradict each other")
+        ignored = _given(args) + (["seeds"] if args.seeds is not None else [])
+        if ignored:
+            print(f"compmech train: resuming the ensemble {out} with its saved ensemble.json; "
+                  "ignoring " + ", ".join(f"--{n.replace('_', '-')}" for n in ignored),
+                  file=sys.stderr)
+    else:
+        config = build_config(args)
+        seeds = args.seeds if args.seeds is not None else [config.seed]
+        if args.sweep:
+            processes = transformer.training.sweep_grid(**_sweep_values(args.sweep))
+        if not is_empty_folder(out) and not args.force:
+            raise UsageError(f"ensemble directory {out} already exists; pass --resume to continue "
+                             "it or --force to start over")
+    try:
+        result = transformer.train_ensemble(config, seeds, out, resume=args.resume,
+                                            force=args.force, progress=not args.no_progress,
+                                            processes=processes)
+    except transformer.TrainingDiverged as err:
+        print(f"compmech: error: {err}", file=sys.stderr)
+        return 1
+    n = len(result.members)
+    print(f"trained an ensemble of {n} members ({', '.join(m.run_dir.name for m in result.members)})"
+          f" in one program: {result.wall_time:.1f} s, {result.tokens_per_second:,.0f} tokens/s in all, "
+          f"{result.tokens_per_second / n:,.0f} per member -> {out}")
+    for member in result.members:
+        _print_result(member, member.run_dir, indent="  ")
+    return 0
+
+
+def _sweep_values(items: list[str]) -> dict[str, list]:
+    """``["x=0.05,0.1", "alpha=0.6"] -> {"x": [0.05, 0.1], "alpha": [0.6]}``."""
+    values: dict[str, list] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise UsageError(f"--sweep {item!r} must look like KEY=V1,V2,..")
+        if key.strip() in values:
+            raise UsageError(f"--sweep names {key.strip()!r} twice")
+        values[key.strip()] = [parse_params([f"v={v}"])["v"] for v in raw.split(",")]
+    return values
+
+
+def _print_result(result, out, indent: str = "") -> None:
     ev = result.final_eval or {}
-    print(f"trained {result.step} steps ({result.tokens_seen:,} tokens) in "
+    print(f"{indent}trained {result.step} steps ({result.tokens_seen:,} tokens) in "
           f"{result.wall_time:.1f} s, {result.tokens_per_second:,.0f} tokens/s -> {out}")
     if ev:
         kind = "exact" if ev["eval_exact"] else "sampled"
-        print(f"{kind} eval loss {ev['eval_loss_mean']:.6f} nats/token, optimum "
+        print(f"{indent}{kind} eval loss {ev['eval_loss_mean']:.6f} nats/token, optimum "
               f"{ev['optimal_loss_mean']:.6f}, gap {ev['loss_gap']:.2e} "
               f"(relative {ev['relative_loss']:.5f})")
-    return 0

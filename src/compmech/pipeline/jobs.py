@@ -227,6 +227,7 @@ def train_or_resume(config: TrainConfig, run_dir: Path, progress: bool) -> Run:
         return load_run(run_dir)
     saved = load_run(run_dir)
     mine, theirs = config.to_dict(), saved.config.to_dict()
+    mine.pop("device_used"), theirs.pop("device_used")  # written by train: not a setting
     if config.minutes is not None:  # the budget fixes ``steps`` after warmup
         mine.pop("steps"), theirs.pop("steps")
     if mine != theirs:

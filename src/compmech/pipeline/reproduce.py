@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 from compmech.files import is_empty_folder
+from compmech.pipeline.ensembles import EnsembleReport, analyze_ensemble
 from compmech.pipeline.figures import make_figures
 from compmech.pipeline.probing import CONCAT, ProbeReport, analyze_run
 from compmech.processes import get_process
-from transformer import ModelConfig, TrainConfig, train
+from transformer import ModelConfig, TrainConfig, train, train_ensemble
 
 #: Default wall-clock training budget of :func:`reproduce`, in minutes.
 DEFAULT_MINUTES = 2.0
@@ -92,5 +93,30 @@ def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: 
     return report
 
 
+def reproduce_ensemble(name: str, out, seeds, *, minutes: float | None = DEFAULT_MINUTES,
+                       tiny: bool = False, force: bool = False, probe_seed: int = 0,
+                       checkpoints: str | int = REPRODUCE_CHECKPOINTS,
+                       progress: bool = True) -> EnsembleReport:
+    """:func:`reproduce` with a seed ensemble: every seed trained in one compiled program
+    (:func:`transformer.train_ensemble`), then each member probed and drawn; returns the report
+    of the spread across seeds (written to ``out/probe_ensemble.json``).
+
+    Args:
+        name, minutes, tiny, force, checkpoints, progress: as for :func:`reproduce` (the budget
+            is for the whole ensemble).
+        out: the ensemble directory (members in ``out/seed-{s}``).
+        seeds: the training seeds.
+        probe_seed: seed of every member's probe (folds, shuffle, random features).
+    """
+    config = reproduction_config(name, minutes=minutes, tiny=tiny)
+    out = Path(out)
+    if not is_empty_folder(out) and not force:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
+    train_ensemble(config, seeds, out, force=force, progress=progress)
+    return analyze_ensemble(out, force=True, figures=True, progress=progress,
+                            checkpoints=checkpoints, headline=EXPERIMENTS[name][2],
+                            seed=probe_seed)
+
+
 __all__ = ["DEFAULT_MINUTES", "EXPERIMENTS", "REPRODUCE_CHECKPOINTS", "reproduce",
-           "reproduction_config"]
+           "reproduce_ensemble", "reproduction_config"]
