@@ -294,6 +294,8 @@ def _word_counts(tokens, V):
 
 def _assert_four_sigma(counts, probs):
     N = counts.sum()
+    assert probs.min() > -1e-12  # a GHMM's word probabilities are >= 0 up to rounding
+    probs = np.clip(probs, 0.0, 1.0)
     sigma = np.sqrt(N * probs * (1 - probs))
     assert (np.abs(counts - N * probs) <= 4 * sigma + 1).all(), np.max(np.abs(counts - N * probs) / (sigma + 1e-300))
 
