@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
+from bench_train import seconds_per_step  # the same timed chunk as the transformer's benchmark
 
-import compmech
-from transformer import ModelConfig, TrainConfig, init_params, recurrent_config
-from transformer.step import TrainState, build_train_chunk
+from transformer import ModelConfig, recurrent_config
 
 
 def model_for(arch: str, n_ctx: int):
@@ -30,30 +26,6 @@ def model_for(arch: str, n_ctx: int):
     if arch == "transformer":
         return ModelConfig(n_ctx=n_ctx, d_vocab=3)
     return recurrent_config(arch, n_ctx=n_ctx, d_vocab=3)
-
-
-def seconds_per_step(model, batch: int, steps_per_call: int, calls: int, repeats: int) -> float:
-    """Best seconds per optimiser step over ``repeats`` runs of ``calls`` compiled chunks."""
-    config = TrainConfig(model=model, batch_size=batch, steps_per_call=steps_per_call, steps=10**9)
-    hmm = compmech.get_process("mess3")
-    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
-    chunk, init_opt_state = build_train_chunk(config, hmm, mesh, None)
-    params = init_params(model, 0)
-    state = TrainState(jnp.zeros((), jnp.int32), params, init_opt_state(params),
-                       jnp.zeros((), jnp.int32))
-    stop, total = jnp.asarray(10**9, jnp.int32), jnp.asarray(10**6, jnp.int32)
-    state, _ = chunk(state, stop, total)  # compile
-    int(state.step)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            state, losses = chunk(state, stop, total)
-            int(state.diverged_at)  # the per-call sync the training loop does
-        best = min(best, (time.perf_counter() - t0) / (calls * steps_per_call))
-    if not np.isfinite(np.asarray(losses)).all():
-        raise RuntimeError("non-finite training loss in the benchmark")
-    return best
 
 
 def main() -> None:

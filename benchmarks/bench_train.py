@@ -37,9 +37,10 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench_batch(batch: int, steps_per_call: int, calls: int, repeats: int) -> float:
-    """Best seconds per optimiser step."""
-    config = TrainConfig(model=ModelConfig(), batch_size=batch, steps_per_call=steps_per_call,
+def seconds_per_step(model, batch: int, steps_per_call: int, calls: int, repeats: int) -> float:
+    """Best seconds per optimiser step of ``model`` (any registered architecture's config) over
+    ``repeats`` runs of ``calls`` compiled chunks, Mess3 data sampled inside the step."""
+    config = TrainConfig(model=model, batch_size=batch, steps_per_call=steps_per_call,
                          steps=10**9)
     hmm = compmech.get_process("mess3")
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
@@ -78,7 +79,7 @@ def main() -> None:
     for batch in args.batches:
         # keep the work per repeat roughly constant
         calls = max(1, args.calls * 256 // batch) if batch < 256 else args.calls
-        per_step = bench_batch(batch, args.steps_per_call, calls, args.repeats)
+        per_step = seconds_per_step(ModelConfig(), batch, args.steps_per_call, calls, args.repeats)
         tokens = batch * cfg.n_ctx / per_step
         gflops = 3 * cfg.flops_per_token() * tokens / 1e9
         print(f"{batch:>6} {per_step * 1e3:>9.2f} {tokens:>11,.0f} {gflops:>9.1f} "

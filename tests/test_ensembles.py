@@ -1,11 +1,9 @@
 """Seed ensembles: N members trained as one vmapped program equal N single runs."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import jax
@@ -18,6 +16,7 @@ from compmech.cli.common import parse_seeds
 from compmech.pipeline.ensembles import SeedSpread
 from transformer import ModelConfig, TrainConfig
 from transformer.rundir import EnsembleDirectory, RunDirectory
+from two_devices import run_on_two_cpu_devices
 
 TINY = ModelConfig(n_layers=1, d_model=16, n_heads=1, d_head=8, d_mlp=32, n_ctx=5, d_vocab=3)
 
@@ -189,7 +188,7 @@ def test_cli_trains_probes_and_resumes_an_ensemble(tmp_path, capsys):
 
 
 def test_members_shard_over_two_devices_with_the_same_result(tmp_path):
-    script = textwrap.dedent(f"""
+    script = f"""
         import json, jax, numpy as np, transformer
         from transformer import ModelConfig, TrainConfig
         assert len(jax.devices()) == 2
@@ -202,13 +201,8 @@ def test_members_shard_over_two_devices_with_the_same_result(tmp_path):
                                            r"{tmp_path}/d%d" % n, progress=False)
             out[n] = [m.final_eval["eval_loss_mean"] for m in r.members]
         print(json.dumps(out))
-    """)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    """
+    out = run_on_two_cpu_devices(script)
     assert out["1"][0] != out["1"][1]
     np.testing.assert_allclose(out["2"], out["1"], rtol=1e-5)
 

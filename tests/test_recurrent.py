@@ -1,11 +1,6 @@
 """Recurrent networks: each cell against a step-by-step NumPy oracle (and flax's own cells), causality
 of every architecture, the patch contract, config round trips, training to the optimum and resume."""
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import flax.linen as nn
 import jax
@@ -16,6 +11,7 @@ import pytest
 import transformer
 from transformer import GRUConfig, LSTMConfig, ModelConfig, RNNConfig, TrainConfig, registry
 from transformer.config import LinearBottleneckConfig, RecurrentConfig, recurrent_config
+from two_devices import run_on_two_cpu_devices
 
 RECURRENT = ("rnn", "lstm", "gru")
 
@@ -266,7 +262,7 @@ def test_a_recurrent_run_resumes_bitwise(tmp_path):
 
 
 def test_two_devices_give_the_same_loss_curve_for_a_gru(tmp_path):
-    script = textwrap.dedent(f"""
+    script = f"""
         import json, transformer
         from transformer import GRUConfig, TrainConfig
         import jax
@@ -280,13 +276,8 @@ def test_two_devices_give_the_same_loss_curve_for_a_gru(tmp_path):
             curves[n] = [(m["step"], m["train_loss"])
                          for m in transformer.load_run(r"{tmp_path}/d%d" % n).metrics if m["step"] > 0]
         print(json.dumps(curves))
-    """)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    curves = json.loads(out.stdout.strip().splitlines()[-1])
+    """
+    curves = run_on_two_cpu_devices(script)
     one, two = np.array(curves["1"]), np.array(curves["2"])
     assert one.shape == two.shape and one[-1, 0] == 20
     assert np.ptp(one[:, 1]) > 1e-3

@@ -1,11 +1,6 @@
 """Training loop: loss reaches the exact optimum, exact evaluation, resume equality, devices,
 divergence, run directory, time budget."""
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +12,7 @@ import transformer
 from transformer import ModelConfig, TrainConfig
 from transformer.schedules import checkpoint_schedule
 from transformer.step import micro_batch_size
+from two_devices import run_on_two_cpu_devices
 
 TINY = ModelConfig(n_layers=1, d_model=16, n_heads=1, d_head=8, d_mlp=32, n_ctx=5, d_vocab=3)
 
@@ -205,7 +201,7 @@ def test_micro_batch_size():
 
 
 def test_two_devices_give_the_same_loss_curve(tmp_path):
-    script = textwrap.dedent(f"""
+    script = f"""
         import json, transformer
         from transformer import ModelConfig, TrainConfig
         import jax
@@ -219,13 +215,8 @@ def test_two_devices_give_the_same_loss_curve(tmp_path):
             curves[n] = [(m["step"], m["train_loss"])
                          for m in transformer.load_run(r"{tmp_path}/d%d" % n).metrics if m["step"] > 0]
         print(json.dumps(curves))
-    """)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    curves = json.loads(out.stdout.strip().splitlines()[-1])
+    """
+    curves = run_on_two_cpu_devices(script)
     one, two = np.array(curves["1"]), np.array(curves["2"])
     assert one.shape == two.shape and one[-1, 0] == 30 and len(one) >= 6
     np.testing.assert_array_equal(one[:, 0], two[:, 0])

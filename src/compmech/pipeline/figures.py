@@ -174,8 +174,9 @@ def baseline_caption(mse: float, baselines: dict[str, float] | None, shuffle_mse
 # ---------------------------------------------------------------------------------- figures
 def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.ndarray, *,
                  caption: str = "", title: str = "", stem: str | Path | None = None,
-                 seed: int = 0, simplex: bool | None = None) -> Figure:
-    """Two panels: "theory (MSP)" | "learned (residual stream)", same axes, RGB = true belief.
+                 seed: int = 0, simplex: bool | None = None,
+                 learned: str = "the residual stream") -> Figure:
+    """Two panels: "theory (MSP)" | "learned (probe of ``learned``)", same axes, RGB = true belief.
 
     Args:
         theory_beliefs: ``(M, S)`` the mixed-state beliefs (e.g. every node of the MSP tree).
@@ -187,6 +188,7 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
         seed: seed of the subsample drawn when there are more than :data:`MAX_POINTS` points.
         simplex: ``False`` for three coordinates that are not probabilities (see
             :class:`BeliefPlane`).
+        learned: what was probed, for the right panel's title (e.g. ``"layer 4 hidden"``).
     """
     plane = BeliefPlane(theory_beliefs, simplex=simplex)
     fig = Figure(figsize=(8.0, 4.4))
@@ -195,7 +197,7 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
     _scatter(axes[1], plane, predicted, true, seed=seed)
     _same_limits(axes, plane, theory_beliefs, predicted)
     axes[0].set_title("theory: mixed-state presentation", fontsize=10)
-    axes[1].set_title("learned: probe of the residual stream\n(held-out points, colour = true belief)",
+    axes[1].set_title(f"learned: probe of {learned}\n(held-out points, colour = true belief)",
                       fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
@@ -659,7 +661,9 @@ class _RunFigures:
                  f"({self.report.tokens_seen:,} training tokens)")
         written = save(side_by_side(self.theory, self.arrays[f"pred/{head}"], self.true,
                                     caption=caption, title=title, seed=self.seed,
-                                    simplex=self.simplex),
+                                    simplex=self.simplex,
+                                    learned="the residual stream" if self.run.model_config.arch
+                                    in ("transformer", "linear_bottleneck") else label),
                        self.out / "side_by_side")
         hooks = [h for h in self.report.hooks if f"pred/{h}" in self.arrays]
         panels = [(f"{hook_label(self.run, h)}\nMSE {self.report.hooks[h].mse_test:.2g}",
