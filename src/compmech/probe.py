@@ -612,6 +612,16 @@ class ProbeResult:
         }
 
 
+def _checked_inputs(features, beliefs, folds, weights):
+    """``(feature shape, beliefs, folds, weights)`` as float64/int arrays, checked together."""
+    shape = _feature_shape(features)
+    beliefs = np.asarray(beliefs, dtype=np.float64)
+    folds = np.asarray(folds)
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+    _check_inputs(shape, beliefs, folds, weights)
+    return shape, beliefs, folds, weights
+
+
 def _check_inputs(shape, beliefs, folds, weights):
     N, P = shape[:2]
     if beliefs.shape[:2] != (N, P):
@@ -667,11 +677,7 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
     Returns:
         :class:`ProbeResult`.
     """
-    shape = _feature_shape(features)
-    beliefs = np.asarray(beliefs, dtype=np.float64)
-    folds = np.asarray(folds)
-    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
-    _check_inputs(shape, beliefs, folds, weights)
+    shape, beliefs, folds, weights = _checked_inputs(features, beliefs, folds, weights)
     N, P, d = shape
     S = beliefs.shape[-1]
     layout = _FoldLayout.build(folds, train_fold, train_folds, spread, chunk_sequences)
@@ -914,11 +920,7 @@ def rcond_sweep(features: Features, beliefs, folds, *, train_folds: int = 1, spr
     """
     from threadpoolctl import threadpool_limits
 
-    shape = _feature_shape(features)
-    beliefs = np.asarray(beliefs, dtype=np.float64)
-    folds = np.asarray(folds)
-    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
-    _check_inputs(shape, beliefs, folds, weights)
+    shape, beliefs, folds, weights = _checked_inputs(features, beliefs, folds, weights)
     N = shape[0]
     outer = _FoldLayout.build(folds, 0, train_folds, spread, chunk_sequences)
     J = int(inner_folds)
