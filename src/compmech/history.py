@@ -116,15 +116,57 @@ def _dense(key: np.ndarray, bound: int) -> np.ndarray:
     return (np.cumsum(present) - 1)[key]
 
 
-def _group_means(code: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``(N*L, d)``: the ``w``-weighted mean of ``y`` over each point's group."""
-    G = int(code.max()) + 1
-    mass = np.bincount(code, weights=w, minlength=G)
-    sums = np.stack([np.bincount(code, weights=w * y[:, j], minlength=G)
-                     for j in range(y.shape[1])], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / mass[:, None]
-    return means[code]
+class MarkovLookups:
+    """Every Markov-k-plus-position lookup of one set of targets (``k = 0..L``), built once.
+
+    Args:
+        words: ``(N, L)`` integer tokens (position ``t`` holds the token just seen).
+        targets: ``(N, L, d)`` the true beliefs (or belief-plane coordinates) after each token.
+        weights: ``(N,)`` or ``(N, L)`` weights of the lookup's means (None: all equal).
+
+    Points are flat indices ``n * L + t``. Building costs ``L + 1`` vectorised passes over the
+    ``N L`` points; predictions and errors at a subset of points then cost only that subset.
+    """
+
+    def __init__(self, words, targets, *, weights=None) -> None:
+        x, y, w, _ = _check(words, targets, weights, None)
+        N, L, d = y.shape
+        self.context_length, self.num_points = L, N * L
+        yf, wf = y.reshape(-1, d), w.reshape(-1)
+        self.targets = yf
+        self.codes = context_codes(x)
+        self.means = []
+        for code in self.codes:
+            G = int(code.max()) + 1
+            mass = np.bincount(code, weights=wf, minlength=G)
+            sums = np.stack([np.bincount(code, weights=wf * yf[:, j], minlength=G)
+                             for j in range(d)], axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.means.append(sums / mass[:, None])
+
+    def predict(self, k: int, points=None) -> np.ndarray:
+        """``(P, d)`` the Markov-k lookup at flat ``points`` (default all, ``(N L, d)``); NaN
+        where the context has zero lookup weight."""
+        if not 0 <= int(k) <= self.context_length:
+            raise ValueError(f"k must be in [0, {self.context_length}]; got {k}")
+        code = self.codes[int(k)] if points is None else self.codes[int(k)][points]
+        return self.means[int(k)][code]
+
+    def errors(self, points=None, weights=None, *, measure: str = "mse") -> np.ndarray:
+        """``(L + 1,)`` the lookups' errors at flat ``points`` (default all) with point
+        ``weights`` (default equal), in ``measure``."""
+        idx = np.arange(self.num_points) if points is None else np.asarray(points)
+        w = np.ones(idx.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+        y = self.targets[idx]
+        whiten = _error_metric(y, w, measure)
+        out = np.empty(self.context_length + 1)
+        for k in range(self.context_length + 1):
+            pred = self.predict(k, idx)
+            if not np.isfinite(pred[w > 0]).all():
+                raise ValueError("a weighted point's context has zero lookup weight: give lookup "
+                                 "weights covering every point with positive weight")
+            out[k] = _errors(pred - y, w, whiten)
+        return out
 
 
 def markov_lookup(words, targets, k: int, *, weights=None) -> np.ndarray:
@@ -140,12 +182,8 @@ def markov_lookup(words, targets, k: int, *, weights=None) -> np.ndarray:
         ``(N, L, d)``: at each point the weighted mean target over the points with the same
         position and the same last ``k`` tokens (NaN in groups of zero weight).
     """
-    x, y, w, _ = _check(words, targets, weights, None)
-    N, L, d = y.shape
-    if not 0 <= int(k) <= L:
-        raise ValueError(f"k must be in [0, {L}]; got {k}")
-    code = context_codes(x)[int(k)]
-    return _group_means(code, y.reshape(-1, d), w.reshape(-1)).reshape(N, L, d)
+    y = np.asarray(targets)
+    return MarkovLookups(words, y, weights=weights).predict(k).reshape(y.shape)
 
 
 def _error_metric(y: np.ndarray, w: np.ndarray, measure: str) -> np.ndarray | None:
@@ -165,13 +203,26 @@ def _error_metric(y: np.ndarray, w: np.ndarray, measure: str) -> np.ndarray | No
     return vecs[:, keep] / np.sqrt(vals[keep])
 
 
-def _errors(residuals: np.ndarray, w: np.ndarray, whiten: np.ndarray | None) -> np.ndarray:
-    """Weighted mean error over points of ``residuals (..., P, d)`` with ``w (P,)``."""
+def _errors(residuals: np.ndarray, w: np.ndarray, whiten: np.ndarray | None) -> float:
+    """Weighted mean error over points of ``residuals (P, d)`` with ``w (P,)``."""
     if whiten is None:
         per_point = (residuals**2).mean(axis=-1)
     else:
         per_point = ((residuals @ whiten) ** 2).sum(axis=-1) / whiten.shape[1]
-    return per_point @ w / w.sum()
+    on = w > 0
+    return float(per_point[on] @ w[on] / w[on].sum())
+
+
+def prediction_error(true, predicted, *, weights=None, measure: str = "mse") -> float:
+    """The error of ``predicted (P, d)`` against ``true (P, d)`` in ``measure`` (see the module
+    docstring), weighted by ``weights (P,)`` (default equal); the whitening uses the covariance of
+    ``true`` under the same weights, as :meth:`MarkovLookups.errors` does."""
+    t = np.asarray(true, dtype=np.float64)
+    p = np.asarray(predicted, dtype=np.float64)
+    if p.shape != t.shape or t.ndim != 2:
+        raise ValueError(f"predicted must have the shape of true (P, d) {t.shape}; got {p.shape}")
+    w = np.ones(t.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    return _errors(p - t, w, _error_metric(t, w, measure))
 
 
 def lookup_errors(words, targets, *, weights=None, lookup_weights=None,
@@ -190,18 +241,9 @@ def lookup_errors(words, targets, *, weights=None, lookup_weights=None,
         ``(L + 1,)`` errors, non-increasing in ``k`` when ``lookup_weights`` is ``weights``.
     """
     x, y, w, lw = _check(words, targets, weights, lookup_weights)
-    N, L, d = y.shape
-    yf, wf, lwf = y.reshape(-1, d), w.reshape(-1), lw.reshape(-1)
-    on = wf > 0
-    whiten = _error_metric(yf[on], wf[on], measure)
-    out = np.empty(L + 1)
-    for k, code in enumerate(context_codes(x)):  # L + 1 vectorised passes
-        pred = _group_means(code, yf, lwf)[on]
-        if not np.isfinite(pred).all():
-            raise ValueError("a weighted point's context has zero lookup weight: give lookup "
-                             "weights covering every point with positive weight")
-        out[k] = _errors(pred - yf[on], wf[on], whiten)
-    return out
+    wf = w.reshape(-1)
+    points = np.flatnonzero(wf > 0)
+    return MarkovLookups(x, y, weights=lw).errors(points, wf[points], measure=measure)
 
 
 def history_tokens(errors, error: float) -> float:
@@ -271,12 +313,10 @@ def equivalent_history(hmm: Process, words, predicted, *, weights=None, lookup_w
     errors = lookup_errors(x, truth, weights=weights, lookup_weights=lookup_weights,
                            measure=measure)
     w = _weights(weights, x.shape, "weights").reshape(-1)
-    on = w > 0
     d = truth.shape[-1]
-    whiten = _error_metric(truth.reshape(-1, d)[on], w[on], measure)
-    error = float(_errors((p - truth).reshape(-1, d)[on], w[on], whiten))
+    error = prediction_error(truth.reshape(-1, d), p.reshape(-1, d), weights=w, measure=measure)
     return EquivalentHistory(history_tokens(errors, error), error, errors, measure, x.shape[1])
 
 
-__all__ = ["MEASURES", "EquivalentHistory", "context_codes", "default_measure",
-           "equivalent_history", "history_tokens", "lookup_errors", "markov_lookup"]
+__all__ = ["MEASURES", "EquivalentHistory", "MarkovLookups", "context_codes", "default_measure",
+           "equivalent_history", "history_tokens", "lookup_errors", "markov_lookup", "prediction_error"]
