@@ -55,10 +55,14 @@ def test_probe_json_carries_the_comparison_of_every_checkpoint(probed):
     np.testing.assert_allclose(pred.sum(1), 1.0, atol=1e-5)
     rms = math.sqrt(((pred - true) ** 2).sum(1).mean())
     assert g.noise_rms == pytest.approx(rms, rel=1e-4)
-    # levels resolved from Mess3's top Lyapunov exponent (-1.52 nats per token)
-    assert report.lyapunov_nats == pytest.approx(-1.52, abs=0.05)
-    assert g.resolution is not None and g.resolution > 0
-    assert g.levels_resolved == pytest.approx(math.log(g.resolution) / report.lyapunov_nats)
+    # the equivalent history: the prediction's error against the Markov-k lookups on the same points
+    assert g.error_measure == "mse" and g.error == pytest.approx(((pred - true) ** 2).mean(), rel=1e-4)
+    errors = report.lookup_errors["figure"]
+    assert len(errors) == report.protocol.positions + 1 and errors[-1] < 1e-20
+    assert g.equivalent_history == pytest.approx(compmech.history_tokens(errors, g.error))
+    assert 0 < g.resolution <= g.extent and g.null_resolution > 0
+    # every hook has its own geometry at the last checkpoint
+    assert all(h.geometry is not None and h.geometry.step == report.step for h in report.hooks.values())
     # every probed checkpoint has one; the last is the report's
     assert [c.step for c in report.curve] == [c.geometry.step for c in report.curve]
     assert report.curve[-1].geometry == g
@@ -70,7 +74,7 @@ def test_probe_json_carries_the_comparison_of_every_checkpoint(probed):
     assert np.all(np.diff(c.scales) < 0) and g.resolution in c.scales.tolist()
     raw = json.loads((run_dir / PROBE_FILE).read_text())
     assert raw["fractal"]["fitted_over"].startswith("all scales")
-    for key in ("resolution", "null_resolution", "noise_rms", "levels_resolved", "dimension_true",
+    for key in ("resolution", "null_resolution", "noise_rms", "equivalent_history", "dimension_true",
                 "dimension_predicted", "dimension_fit_range", "comparison"):
         assert key in raw["geometry"]
 
@@ -82,6 +86,13 @@ def test_decoders_sit_beside_the_linear_probe_on_novel_prefix_points(probed):
     rows = report.decoders[head]
     assert set(rows) == {"linear", "linear_subsample", "knn", "untrained_knn"}
     assert set(report.decoders[CONCAT]) == {"linear", "linear_subsample", "knn"}
+    # the Markov-k lookups on the same points: a lookup of k tokens has an equivalent history of k
+    lookups = report.lookups
+    assert set(lookups) == {f"markov_{k}" for k in (3, 5, 7) if k <= report.protocol.positions}
+    for name, r in lookups.items():
+        assert r.geometry.num_points == rows["knn"].geometry.num_points
+        assert r.geometry.equivalent_history == pytest.approx(int(name.split("_")[1]), abs=1e-6)
+    assert sum(report.decoder_points_per_position) == rows["knn"].geometry.num_points
     # the tiny run's training side is smaller than the subsample: the same least-squares fit as
     # the probe, scored on the same points (alignment of features, targets and points)
     assert rows["linear_subsample"].train_points == rows["linear"].train_points
@@ -122,23 +133,24 @@ def test_run_figures_render_and_the_caption_states_the_resolution(probed, monkey
             assert path.is_file() and path.stat().st_size > 2000, path
     (caption,) = captions
     assert f"resolution {report.geometry.resolution:.3g}" in caption
-    assert f"{report.geometry.levels_resolved:.1f} levels resolved" in caption
+    assert f"equivalent history {report.geometry.equivalent_history:.2f} tokens" in caption
 
 
 def test_scale_figure_marks_the_resolution():
     t = compmech.blackwell_beliefs(compmech.get_process("mess3"), 4000, seed=0)
     noise = np.random.default_rng(1).normal(size=(4000, 2)) * 0.02
     c = compmech.compare_geometry(t, t + noise @ compmech.geometry.tangent_basis(3).T,
-                                  lyapunov_nats=-1.5, max_pair_points=1000)
+                                  max_pair_points=1000)
     fig = figures.geometry_scales(c, title="test")
     axes = fig.axes
-    assert len(axes) == 3
+    assert len(axes) == 4
     for ax in axes:
         xs = [line.get_xdata()[0] for line in ax.get_lines() if len(line.get_xdata()) == 2
               and line.get_xdata()[0] == line.get_xdata()[1]]
         assert c.resolution in xs and c.noise_rms in xs
     curve = axes[0].get_lines()[0]
-    np.testing.assert_array_equal(curve.get_ydata(), c.distance_predicted)
+    np.testing.assert_array_equal(curve.get_ydata(), c.paired_fraction_predicted)
+    np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), c.distance_predicted)
     fig = figures.geometry_over_training([0, 10, 100], [0.1, 0.01, 0.001], [0.5, 0.1, 0.03],
                                          [0.4, 0.1, 0.03], [0.2, 0.05, 0.01], [0.4, 1.5, None])
     assert len(fig.axes) == 3

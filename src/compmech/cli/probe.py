@@ -83,7 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-fractal", action="store_true",
                    help="skip the old fractal comparison (dimensions fitted over all scales)")
     p.add_argument("--no-geometry", action="store_true",
-                   help="skip the scale-by-scale comparison (resolution, levels resolved) at each "
+                   help="skip the scale-by-scale comparison (paired resolution, equivalent history) at each "
                    "checkpoint")
     p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=["knn", "mlp"],
                    help="nonlinear decoders fitted beside the linear probe at the last checkpoint "

@@ -413,23 +413,37 @@ def _mark_scale(ax, value, label: str, color, ls: str) -> None:
         ax.axvline(value, color=color, ls=ls, lw=1, label=label)
 
 
-def _distance_panel(ax, entries: Sequence[tuple[str, object]], *, null: bool = True) -> None:
-    """Kernel distance ``rho(eps)`` of each ``(label, GeometryComparison)`` to the truth, with the
-    agreement threshold, and each resolution as a vertical line of the same colour."""
+def _paired_panel(ax, entries: Sequence[tuple[str, object]], *, null: bool = True) -> None:
+    """Paired statistics of each ``(label, GeometryComparison)``: the fraction of pairs at true
+    distance in ``[eps, 2 eps)`` that keep their distance, with the 1/2 threshold, and each paired
+    resolution as a vertical line of the same colour."""
     for i, (label, c) in enumerate(entries):
         color = f"C{i}"
-        res = "none" if c.resolution is None else f"{c.resolution:.2g}"
-        ax.semilogx(c.scales, c.distance_predicted, "o-", ms=2.5, lw=1, color=color,
-                    label=f"{label} (resolution {res})")
-        _mark_scale(ax, c.resolution, None, color, "-")
+        res = f"{c.resolution:.2g}" if c.resolved else "none"
+        ax.semilogx(c.scales, c.paired_fraction_predicted, "o-", ms=2.5, lw=1, color=color,
+                    label=f"{label} (paired resolution {res})")
+        _mark_scale(ax, c.resolution if c.resolved else None, None, color, "-")
     c = entries[0][1]
     if null:
-        ax.semilogx(c.scales, c.distance_null, "s--", ms=2, lw=0.8, color="0.45",
-                    label=f"null: truth + permuted residuals ({_fmt_scale(c.null_resolution)})")
+        ax.semilogx(c.scales, c.paired_fraction_null, "s--", ms=2, lw=0.8, color="0.45",
+                    label=f"null: truth + permuted residuals ({c.null_resolution:.2g})")
+    ax.axhline(0.5, color="k", ls=":", lw=1, label="half the pairs")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("scale eps (belief-plane distance)")
+    ax.set_ylabel(f"pairs keeping their distance (x{c.pair_tolerance:g})")
+    ax.invert_xaxis()
+
+
+def _distance_panel(ax, c) -> None:
+    """The measure comparison (diagnostic): kernel distance ``rho(eps)`` of the predicted cloud and
+    of the null model to the truth, with its agreement threshold."""
+    ax.semilogx(c.scales, c.distance_predicted, "o-", ms=2.5, lw=1, color="C0",
+                label=f"predicted (measure agrees to {_fmt_scale(c.distribution_resolution)})")
+    ax.semilogx(c.scales, c.distance_null, "s--", ms=2, lw=0.8, color="0.45", label="null model")
     ax.semilogx(c.scales, c.tolerance_curve, "k:", lw=1, label="agreement threshold")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("scale eps (belief-plane distance)")
-    ax.set_ylabel("kernel distance to the truth at eps")
+    ax.set_ylabel("kernel distance of the measures (blind to pairing)")
     ax.invert_xaxis()
 
 
@@ -439,13 +453,16 @@ def _fmt_scale(value) -> str:
 
 def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Figure:
     """The predicted cloud against the truth scale by scale (one
-    :class:`compmech.comparison.GeometryComparison`): kernel distance (predicted, null model,
-    threshold), correlation sums and box entropies of the true, predicted and null clouds; the
-    resolution (solid), the null model's (dashed) and the residual RMS (grey) marked; scales below
-    the resolution shaded (there the predicted cloud shows the error, not the fractal)."""
-    fig = Figure(figsize=(12.0, 3.6))
-    a0, a1, a2 = fig.subplots(1, 3)
-    _distance_panel(a0, [("predicted", c)])
+    :class:`compmech.comparison.GeometryComparison`): the paired statistic (pairs keeping their
+    distance, predicted and null model), the measure comparison (a diagnostic), correlation sums
+    and box entropies of the true, predicted and null clouds; the paired resolution (solid), the
+    null model's (dashed) and the residual RMS (grey) marked; scales below the resolution shaded
+    (there the predicted cloud shows the error, not the fractal)."""
+    fig = Figure(figsize=(15.0, 3.6))
+    ap, a0, a1, a2 = fig.subplots(1, 4)
+    _paired_panel(ap, [("predicted", c)])
+    ap.legend(fontsize=6.5, frameon=False, loc="lower left")
+    _distance_panel(a0, c)
     a0.legend(fontsize=6.5, frameon=False, loc="upper left")
     with np.errstate(divide="ignore"):
         for ax, key, ylabel in ((a1, "correlation", "correlation sum C(eps)"),
@@ -460,12 +477,11 @@ def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Fi
             ax.set_xlabel("scale eps (belief-plane distance)")
             ax.set_ylabel(ylabel)
             ax.invert_xaxis()
-    for ax in (a0, a1, a2):
+    for ax in (ap, a0, a1, a2):
         _mark_scale(ax, c.resolution, None, "C0", "-")
         _mark_scale(ax, c.null_resolution, None, "0.45", "--")
         _mark_scale(ax, c.noise_rms, None, "0.7", ":")
-        if c.resolution is not None:
-            ax.axvspan(c.scales[-1] / 1.2, c.resolution, color="0.92", zorder=0)
+        ax.axvspan(c.scales[-1] / 1.2, c.resolution, color="0.92", zorder=0)
         ax.tick_params(labelsize=7)
     fits = [f for f in (c.dimension_true, c.dimension_predicted) if f is not None]
     if fits:
@@ -473,13 +489,12 @@ def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Fi
         a1.axvspan(lo, hi, color="C2", alpha=0.12, zorder=0, label="dimension fit range")
     a1.legend(fontsize=7, frameon=False)
     a2.legend(fontsize=7, frameon=False)
-    levels = "" if c.levels_resolved is None else f", {c.levels_resolved:.1f} levels resolved"
-    dims = ("dims above resolution: correlation " + " vs ".join(
+    dims = ("point-cloud dims above the resolution: correlation " + " vs ".join(
         f"{f.dimension:.2f}+-{f.stderr:.2f}" for f in fits) + " (true vs predicted)") if len(
         fits) == 2 else (c.dimension_note or "")
-    fig.suptitle((f"{title}\n" if title else "") + f"resolution {_fmt_scale(c.resolution)} (null "
-                 f"model {_fmt_scale(c.null_resolution)}, residual RMS {c.noise_rms:.2g}){levels}; "
-                 f"{dims}", fontsize=8.5)
+    res = f"{c.resolution:.2g}" if c.resolved else f"none below the extent {c.extent:.2g}"
+    fig.suptitle((f"{title}\n" if title else "") + f"paired resolution {res} (null model "
+                 f"{c.null_resolution:.2g}, residual RMS {c.noise_rms:.2g}); {dims}", fontsize=8.5)
     fig.tight_layout()
     if stem is not None:
         save(fig, stem)
@@ -488,12 +503,13 @@ def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Fi
 
 def decoder_scales(panels: Sequence[tuple[str, Sequence[tuple[str, object]]]], *,
                    title: str = "") -> Figure:
-    """Kernel distance to the truth against scale for several decoders (linear probe, kNN, MLP) on
-    the same held-out points, one panel per ``(hook label, [(decoder, GeometryComparison)])``."""
+    """Pairs keeping their distance against scale for several decoders (linear probe, kNN, MLP,
+    Markov-k lookups) on the same held-out points, one panel per ``(label, [(decoder,
+    GeometryComparison)])``."""
     fig = Figure(figsize=(5.2 * len(panels), 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (label, entries) in zip(axes, panels, strict=True):
-        _distance_panel(ax, entries, null=False)
+        _paired_panel(ax, entries, null=False)
         ax.set_title(label, fontsize=9)
         ax.legend(fontsize=6.5, frameon=False, loc="upper left")
         ax.tick_params(labelsize=7)
@@ -503,25 +519,27 @@ def decoder_scales(panels: Sequence[tuple[str, Sequence[tuple[str, object]]]], *
     return fig
 
 
-def geometry_over_training(tokens, mse, resolution, null_resolution, noise_rms, levels, *,
-                           title: str = "", stem: str | Path | None = None) -> Figure:
-    """Over training (tokens seen): the probe MSE beside the resolution (with the null model's and
-    the residual RMS) and the levels of the fractal resolved. The initialisation (0 tokens) is a
-    horizontal line."""
+def geometry_over_training(tokens, mse, resolution, null_resolution, noise_rms, history, *,
+                           context: int | None = None, title: str = "",
+                           stem: str | Path | None = None) -> Figure:
+    """Over training (tokens seen): the probe MSE beside the paired resolution (with the null
+    model's and the residual RMS) and the equivalent history in tokens (the Markov-k lookup of the
+    same error; ``context`` marks its ceiling). The initialisation (0 tokens) is a horizontal
+    line."""
     tokens = np.asarray(tokens, dtype=float)
     series = {k: np.array([np.nan if v is None else float(v) for v in vals])
               for k, vals in (("mse", mse), ("res", resolution), ("null", null_resolution),
-                              ("rms", noise_rms), ("levels", levels))}
+                              ("rms", noise_rms), ("history", history))}
     keep = tokens > 0
     fig = Figure(figsize=(12.0, 3.4))
     a0, a1, a2 = fig.subplots(1, 3)
     for ax, items, ylabel, log in (
             (a0, [("mse", "probe MSE (held-out)", "C0", "o-")], "probe MSE", True),
-            (a1, [("res", "resolution", "C3", "o-"), ("null", "null model's resolution", "0.45",
-                                                        "s--"),
+            (a1, [("res", "paired resolution", "C3", "o-"),
+                  ("null", "null model's resolution", "0.45", "s--"),
                   ("rms", "residual RMS", "0.7", "^:")], "scale (belief-plane distance)", True),
-            (a2, [("levels", "levels resolved = ln(resolution) / lambda_1", "C2", "o-")],
-             "levels (tokens of history)", False)):
+            (a2, [("history", "equivalent history (Markov-k lookup of equal error)", "C2", "o-")],
+             "tokens", False)):
         for key, label, color, style in items:
             y = series[key]
             (ax.loglog if log else ax.semilogx)(tokens[keep], y[keep], style, ms=3, color=color,
@@ -532,9 +550,12 @@ def geometry_over_training(tokens, mse, resolution, null_resolution, noise_rms, 
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7, frameon=False)
         ax.tick_params(labelsize=7)
-    if not np.isfinite(series["levels"]).any():
-        a2.text(0.5, 0.5, "no levels\n(no negative finite top Lyapunov exponent\nor no resolution)",
-                ha="center", va="center", transform=a2.transAxes, fontsize=8)
+    if context is not None:
+        a2.axhline(context, color="k", ls=":", lw=1)
+        a2.set_ylim(-0.2, context + 0.5)
+    if not np.isfinite(series["history"]).any():
+        a2.text(0.5, 0.5, "no equivalent history", ha="center", va="center",
+                transform=a2.transAxes, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -684,7 +705,7 @@ class _RunFigures:
 
     def scale_by_scale(self) -> list[Path]:
         """The headline probe against the theory scale by scale (``geometry_scales``), resolution
-        and levels resolved over training (``geometry_training``), and the linear probe beside the
+        and equivalent history over training (``geometry_training``), and the linear probe beside the
         nonlinear decoders (``decoders``); each only when ``probe.json`` has it."""
         written: list[Path] = []
         label = hook_label(self.run, self.head)
@@ -700,21 +721,25 @@ class _RunFigures:
             written += save(geometry_over_training(
                 [c.tokens_seen for c in curve], [c.mse_test for c in curve],
                 [x.resolution for x in g], [x.null_resolution for x in g],
-                [x.noise_rms for x in g], [x.levels_resolved for x in g],
+                [x.noise_rms for x in g], [x.equivalent_history for x in g],
+                context=self.report.protocol.positions,
                 title=f"{self.name}: resolution of the learned geometry over training ({label})"),
                 self.out / "geometry_training")
         panels = []
+        lookups = [(kind, r.geometry.result()) for kind, r in (self.report.lookups or {}).items()
+                   if r.geometry is not None]
         for hook, rows in (self.report.decoders or {}).items():
             entries = [(kind, r.geometry.result()) for kind, r in rows.items()
-                       if r.geometry is not None and kind != "linear_subsample"]
+                       if r.geometry is not None and kind != "linear_subsample"] + lookups
             if entries:
                 n = next(iter(rows.values())).geometry.num_points
                 panels.append((f"{hook_label(self.run, hook)} ({n:,} novel-prefix points)",
                                entries))
         if panels:
             written += save(decoder_scales(
-                panels, title=f"{self.name}: linear probe vs nonlinear decoders, scale by scale "
-                              "(same split; held-out points whose prefix is not in training)"),
+                panels, title=f"{self.name}: linear probe vs nonlinear decoders and Markov-k "
+                              "lookups, scale by scale (held-out points whose prefix is not in "
+                              "training)"),
                 self.out / "decoders")
         return written
 

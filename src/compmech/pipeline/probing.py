@@ -16,18 +16,23 @@ split by K-fold cross-validation with pooled scores; ``rcond_sweep`` adds, per h
 cut-off inner validation chose; the Markov-order-1..3 baselines are always beside the controls.
 
 Geometry (``SCIENCE.md``, "Geometry of a learned belief cloud against the theory"): at every
-probed checkpoint the held-out predictions of the headline hook are compared with the true beliefs
-scale by scale (:func:`compmech.compare_geometry`, in the orthonormal affine coordinates of the
-simplex, or of the belief plane for a GHMM), giving the representation's **resolution** and, with
-the process's top Lyapunov exponent, the **levels resolved**. To keep this cheap it runs on the
-figure points (at most :data:`FIGURE_POINTS` held-out points, a seeded subsample) with
-``compare_geometry``'s default pair subsample (3,000 draws); about 1-2 s per checkpoint for Mess3.
-At the last checkpoint nonlinear decoders (:mod:`compmech.pipeline.decoders`: k-nearest
-neighbours, a 2-layer MLP) are fitted on a seeded subsample of the same training side, for the
-headline hook and the concatenation of layers, and their resolution is reported beside the linear
-probe's, all on the held-out points whose input prefix never occurs on the training side (split by
-sequence, short prefixes are shared; there a nonlinear decoder could copy the belief of a training
-point with identical activations).
+probed checkpoint the held-out predictions of the headline hook, and at the last checkpoint those of
+every hook, are compared with the true beliefs scale by scale (:func:`compmech.compare_geometry`,
+in the orthonormal affine coordinates of the simplex, or of the belief plane for a GHMM), giving
+the representation's **paired resolution** (down to which scale pairs of points keep their
+distances) beside its null model's, and its **equivalent history** (:mod:`compmech.history`: the
+``k`` at which the exact Markov-k-plus-position lookup, built once over all probe points with the
+probe's weights, has the same error on the same points). The comparison runs on the figure points
+(at most :data:`FIGURE_POINTS` held-out points, a seeded subsample) with ``compare_geometry``'s
+default pair subsample (3,000 draws). At the last checkpoint nonlinear decoders
+(:mod:`compmech.pipeline.decoders`: k-nearest neighbours, a 2-layer MLP) are fitted on a seeded
+subsample of the same training side, for the headline hook and the concatenation of layers, and
+scored beside the linear probe and the Markov-3/5/7 lookups (:data:`LOOKUP_ORDERS`) on the
+held-out points whose input prefix never occurs on the training side (split by sequence, short
+prefixes are shared; there a nonlinear decoder could copy the belief of a training point with
+identical activations). A kNN decoder outputs averages of true training beliefs, so it lands on
+the fractal whatever its pointwise error: read its paired resolution and error, never the
+dimension of its cloud.
 
 Works for every registered architecture: the hooks come from the run's model
 (:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`CONCAT`.
@@ -45,9 +50,11 @@ from typing import Any
 
 import numpy as np
 
+import hashlib
+
 from compmech.comparison import compare_geometry
 from compmech.files import atomic_output
-from compmech.geometry import lyapunov_spectrum
+from compmech.history import MarkovLookups, default_measure, history_tokens, prediction_error
 from compmech.hmm import GHMM
 from compmech.pipeline import decoders as dec
 from compmech.pipeline.fractal import fractal_comparison
@@ -98,8 +105,8 @@ SPLITS = {"20/80": 1, "80/20": DEFAULT_FOLDS - 1}
 MARKOV_ORDERS = (1, 2, 3)
 #: Nonlinear decoders fitted at the last checkpoint by default (see :mod:`.decoders`).
 DEFAULT_DECODERS = ("knn", "mlp")
-#: The top Lyapunov exponent for ``levels_resolved``: tokens per chain and chains.
-LYAPUNOV_STEPS, LYAPUNOV_CHAINS = 1000, 50
+#: Markov-k-plus-position lookups scored beside the decoders on the same points.
+LOOKUP_ORDERS = (3, 5, 7)
 #: Fewest held-out novel-prefix points for the decoders (else they are not reported).
 MIN_DECODER_POINTS = 8
 #: The published numbers (Shai et al. 2024): held-out MSE of the last-layer probe over training.
@@ -358,14 +365,16 @@ class HookReport(Record):
     mse_pooled: float | None = None
     r2_pooled: float | None = None
     regularisation: dict[str, Any] | None = None
+    geometry: GeometryRecord | None = None
 
     @classmethod
     def from_result(cls, result: ProbeResult, baselines: dict[str, ProbeResult],
-                    regularisation: dict[str, Any] | None = None) -> HookReport:
+                    regularisation: dict[str, Any] | None = None,
+                    geometry: GeometryRecord | None = None) -> HookReport:
         return cls(**result.summary(),
                    baselines={k: v.scores["mse"] for k, v in baselines.items()},
                    baselines_r2={k: v.scores["r2"] for k, v in baselines.items()},
-                   regularisation=regularisation)
+                   regularisation=regularisation, geometry=geometry)
 
 
 @dataclass
@@ -429,12 +438,19 @@ class ProbeReport(Record):
         factor_angles_deg: products: ``{"f,g": principal angles}`` between the subspaces the probes
             of factor ``f`` and factor ``g`` read at the headline hook (90 = orthogonal).
         geometry: the headline hook's held-out predictions against the true beliefs scale by scale
-            at the last checkpoint (:func:`compmech.compare_geometry`: resolution, levels resolved,
-            dimensions fitted above the resolution); each curve point has its own.
-        geometry_note: why ``geometry`` is ``None`` (or a remark on the Lyapunov exponent).
-        lyapunov_nats: the process's top Lyapunov exponent used for ``levels_resolved``, or ``None``.
+            at the last checkpoint (:func:`compmech.compare_geometry`: paired resolution, null
+            resolution, equivalent history, point-cloud dimensions fitted above the resolution);
+            each curve point and each hook has its own.
+        geometry_note: why ``geometry`` is ``None``.
         decoders: ``{hook: {decoder: DecoderReport}}`` at the last checkpoint for the headline hook
             and the concatenation: the linear probe beside nonlinear decoders.
+        lookups: the exact Markov-k-plus-position lookups (``markov_3``, ``markov_5``,
+            ``markov_7``, those with ``k <= n_ctx``) on the decoders' points, scored like them.
+        decoder_points_per_position: how the decoders' held-out novel-prefix points spread over
+            the positions ``0..n_ctx-1``.
+        lookup_errors: ``{"figure": [...], "decoder": [...]}`` the lookups' error for ``k = 0..n_ctx``
+            on the figure points and on the decoders' points (the equivalent history's scale).
+        error_measure: the measure of ``lookup_errors`` and of every ``equivalent_history``.
     """
 
     run_dir: str
@@ -456,8 +472,11 @@ class ProbeReport(Record):
     factor_angles_deg: dict[str, list[float]] | None = None
     geometry: GeometryRecord | None = None
     geometry_note: str | None = None
-    lyapunov_nats: float | None = None
     decoders: dict[str, dict[str, DecoderReport]] | None = None
+    lookups: dict[str, DecoderReport] | None = None
+    decoder_points_per_position: list[int] | None = None
+    lookup_errors: dict[str, list[float]] | None = None
+    error_measure: str | None = None
 
     @property
     def headline(self) -> HookReport:
@@ -520,26 +539,6 @@ def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
     return test
 
 
-def top_lyapunov_nats(hmm, seed: int = 0) -> tuple[float | None, str | None]:
-    """The process's top Lyapunov exponent (nats per token) for ``levels_resolved``, or ``None``
-    and the reason (a synchronising process's is ``-inf``; a non-contracting one's is ``>= 0``).
-
-    :func:`compmech.lyapunov_spectrum` on ``LYAPUNOV_CHAINS`` chains of ``LYAPUNOV_STEPS`` tokens.
-    """
-    try:
-        lam = float(lyapunov_spectrum(hmm, num_steps=LYAPUNOV_STEPS, num_chains=LYAPUNOV_CHAINS,
-                                      seed=seed, burn_in=100).exponents[0])
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:
-        return None, f"no Lyapunov exponent ({err}): levels resolved not given"
-    if not math.isfinite(lam):
-        return None, ("the top Lyapunov exponent is -inf (the belief maps collapse beliefs onto "
-                      "finitely many): levels resolved not given")
-    if lam >= 0:
-        return None, (f"the top Lyapunov exponent is {lam:.3g} >= 0 (no mean contraction): levels "
-                      "resolved not given")
-    return lam, None
-
-
 def geometry_points(hmm, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The probe's targets as points on a plane ``b . r = 1`` for :func:`compmech.compare_geometry`.
 
@@ -561,21 +560,27 @@ def geometry_points(hmm, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | 
 
 
 def geometry_record(hmm, true_targets: np.ndarray, predicted_targets: np.ndarray, *,
-                    weights=None, lyapunov_nats: float | None = None, seed: int = 0,
-                    hook: str = "", step: int = 0, tokens_seen: int = 0,
-                    decoder: str = "linear") -> tuple[GeometryRecord | None, str | None]:
+                    weights=None, seed: int = 0, hook: str = "", step: int = 0,
+                    tokens_seen: int = 0, decoder: str = "linear",
+                    lookup_errors: np.ndarray | None = None,
+                    measure: str | None = None) -> tuple[GeometryRecord | None, str | None]:
     """:func:`compmech.compare_geometry` of predicted against true probe targets of ``hmm``
-    (:func:`geometry_points` coordinates), as a :class:`GeometryRecord`; ``(None, reason)`` when
-    the comparison is impossible (e.g. every true belief the same)."""
+    (:func:`geometry_points` coordinates), as a :class:`GeometryRecord` with the predictions'
+    error (in ``measure``, default :func:`compmech.history.default_measure`) and, given the
+    lookups' errors on the same points, their equivalent history; ``(None, reason)`` when the
+    comparison is impossible (e.g. every true belief the same)."""
     true, normal = geometry_points(hmm, true_targets)
     pred, _ = geometry_points(hmm, predicted_targets)
+    measure = default_measure(hmm) if measure is None else measure
     try:
-        c = compare_geometry(true, pred, weights=weights, lyapunov_nats=lyapunov_nats, seed=seed,
-                             normal=normal)
+        c = compare_geometry(true, pred, weights=weights, seed=seed, normal=normal)
+        error = prediction_error(true_targets, predicted_targets, weights=weights, measure=measure)
     except ValueError as err:
         return None, f"no geometry comparison: {err}"
+    history = None if lookup_errors is None else history_tokens(lookup_errors, error)
     return GeometryRecord.from_comparison(c, hook=hook, step=step, tokens_seen=tokens_seen,
-                                          decoder=decoder), None
+                                          decoder=decoder, error=error, error_measure=measure,
+                                          equivalent_history=history), None
 
 
 def _predict_points(probe, features, flat_idx: np.ndarray, P: int) -> np.ndarray:
@@ -641,8 +646,9 @@ class _ProbeJob:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     sweep: bool = False
     geometry: bool = True
-    lyapunov_nats: float | None = None
     decoder_hooks: tuple[str, ...] = ()
+    lookups: MarkovLookups | None = None
+    lookup_errors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def positions(self) -> int:
@@ -653,18 +659,39 @@ class _ProbeJob:
         """``(N * P, k)`` the probe's targets, flat."""
         return self.data.beliefs.reshape(-1, self.data.beliefs.shape[-1])
 
+    @property
+    def measure(self) -> str:
+        """The error measure of the equivalent history (:func:`compmech.history.default_measure`)."""
+        return default_measure(self.run.hmm)
+
+    def point_weights(self, points: np.ndarray) -> np.ndarray | None:
+        return None if self.data.weights is None else self.data.weights.reshape(-1)[points]
+
+    def lookup_errors_at(self, points: np.ndarray) -> np.ndarray:
+        """``(n_ctx + 1,)`` the Markov-k lookups' errors at ``points`` (built once, cached per
+        point set)."""
+        key = hashlib.sha1(np.ascontiguousarray(points).tobytes()).hexdigest()
+        if key not in self.lookup_errors:
+            if self.lookups is None:
+                self.lookups = MarkovLookups(self.data.tokens, self.data.beliefs,
+                                             weights=self.data.weights)
+            self.lookup_errors[key] = self.lookups.errors(points, self.point_weights(points),
+                                                          measure=self.measure)
+        return self.lookup_errors[key]
+
     def compare(self, predicted: np.ndarray, *, hook: str, step: int, decoder: str = "linear",
                 points: np.ndarray | None = None) -> GeometryRecord | None:
-        """:func:`geometry_record` of predictions at ``points`` (default: the figure points);
-        ``None`` when geometry is off or the comparison is impossible (e.g. every belief alike)."""
+        """:func:`geometry_record` of predictions at ``points`` (default: the figure points), with
+        their equivalent history; ``None`` when geometry is off or the comparison is impossible
+        (e.g. every belief alike)."""
         if not self.geometry:
             return None
         points = self.points if points is None else points
-        weights = None if self.data.weights is None else self.data.weights.reshape(-1)[points]
         record, _ = geometry_record(self.run.hmm, self.flat_targets[points], predicted,
-                                    weights=weights, lyapunov_nats=self.lyapunov_nats,
-                                    seed=self.seed, hook=hook, step=step,
-                                    tokens_seen=self.run.tokens_seen(step), decoder=decoder)
+                                    weights=self.point_weights(points), seed=self.seed, hook=hook,
+                                    step=step, tokens_seen=self.run.tokens_seen(step),
+                                    decoder=decoder, lookup_errors=self.lookup_errors_at(points),
+                                    measure=self.measure)
         return record
 
 
@@ -701,8 +728,8 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
 
 def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Sequence[str]):
     """Every hook at the last checkpoint with the shuffle control (the headline also with the
-    spread over folds); predictions of the figure points; the all-scales fractal comparison; the
-    nonlinear decoders."""
+    spread over folds); predictions of the figure points and their geometry, hook by hook; the
+    all-scales fractal comparison; the nonlinear decoders."""
     run, data, P = job.run, job.data, job.positions
     with timer("forward_trained_s"):
         acts = collect(run, run.load_params(job.last), data, job.hooks)
@@ -714,6 +741,11 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Seque
                                          seed=job.seed)
             job.arrays[f"pred/{hook}"] = _predict_points(res.probe, feats, job.points, P)
             job.arrays[f"shuffle/{hook}"] = _predict_points(res.shuffle_probe, feats, job.points, P)
+    geometries: dict[str, GeometryRecord | None] = {}
+    with timer("geometry_s"):
+        for hook in job.hooks:
+            geometries[hook] = job.compare(job.arrays[f"pred/{hook}"].astype(np.float64),
+                                           hook=hook, step=job.last)
     if job.sweep:
         with timer("rcond_sweep_s"):
             for hook in job.hooks:
@@ -736,7 +768,7 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Seque
     if decoders:
         with timer("decoders_s"):
             reports = _probe_decoders(job, acts, results, decoders)
-    return results, comparison, reports
+    return results, comparison, reports, geometries
 
 
 def _train_points(data: ProbeData) -> np.ndarray:
@@ -793,7 +825,7 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     if test.size < MIN_DECODER_POINTS:
         return {}
     job.arrays["decoder_points"] = test
-    w = None if job.data.weights is None else job.data.weights.reshape(-1)[test]
+    w = job.point_weights(test)
     out: dict[str, dict[str, DecoderReport]] = {}
     for hook in job.decoder_hooks:
         feats = _features(acts, hook, run)
@@ -817,6 +849,23 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     return out
 
 
+def lookup_reports(job: _ProbeJob, points: np.ndarray) -> dict[str, DecoderReport]:
+    """The exact Markov-k-plus-position lookups (:data:`LOOKUP_ORDERS`, ``k <= n_ctx``) at
+    ``points``, scored and compared like a decoder (they need no training: each is the mean true
+    belief over all probe points with the same position and last ``k`` tokens)."""
+    job.lookup_errors_at(points)  # builds the lookups once
+    out = {}
+    for k in (k for k in LOOKUP_ORDERS if k <= job.positions):
+        t0 = time.perf_counter()
+        pred = job.lookups.predict(k, points)
+        mse = float(np.average(((pred - job.flat_targets[points]) ** 2).mean(axis=1),
+                               weights=job.point_weights(points)))
+        out[f"markov_{k}"] = DecoderReport(
+            f"markov_{k}", "tokens", mse, job.lookups.num_points, time.perf_counter() - t0,
+            job.compare(pred, hook="tokens", step=job.last, decoder=f"markov_{k}", points=points))
+    return out
+
+
 def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, train: np.ndarray,
                     test: np.ndarray, weights, *, name: str, step: int) -> DecoderReport:
     """Fit one decoder, keep its held-out predictions for the figures, compare them with the truth."""
@@ -831,8 +880,9 @@ def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, train: np.ndarr
 
 
 def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
-                 progress) -> list[CurvePoint]:
-    """The headline hook at each selected checkpoint (no spread, no shuffle)."""
+                 progress, last_geometry: GeometryRecord | None = None) -> list[CurvePoint]:
+    """The headline hook at each selected checkpoint (no spread, no shuffle); the last checkpoint's
+    geometry is ``last_geometry`` (already computed)."""
     run, data, head = job.run, job.data, job.headline
     curve = []
     for step in job.curve_steps:
@@ -846,11 +896,16 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
             job.arrays[f"checkpoint/{step}"] = _predict_points(res.probe, feats, job.points,
                                                                job.positions)
         pred = job.arrays.get(f"pred/{head}" if step == job.last else f"checkpoint/{step}")
-        geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
-                                                         step=step)
+        if step == job.last:
+            geometry = last_geometry
+        else:
+            geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
+                                                             step=step)
         curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores["mse"],
                                 res.scores["r2"], geometry))
-        resolution = "" if geometry is None else f"  resolution {_num(geometry.resolution, '.3g')}"
+        resolution = "" if geometry is None else (
+            f"  resolution {geometry.resolution:.3g}  history "
+            f"{_num(geometry.equivalent_history, '.2f')} tokens")
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
                        f"MSE {res.scores['mse']:.3g}{resolution}")
     return curve
@@ -908,8 +963,8 @@ def analyze_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str]
         fractal: run the old fractal comparison for the headline hook (dimensions fitted over
             all scales, :func:`compmech.pipeline.fractal.fractal_comparison`).
         geometry: compare the headline hook's held-out predictions with the true beliefs scale by
-            scale at every probed checkpoint (:func:`compmech.compare_geometry`; resolution and
-            levels resolved).
+            scale at every probed checkpoint, and every hook at the last one
+            (:func:`compmech.compare_geometry`: paired resolution; equivalent history).
         decoders: nonlinear decoders (``"knn"``, ``"mlp"``, :mod:`compmech.pipeline.decoders`)
             fitted beside the linear probe at the last checkpoint for the headline hook and the
             concatenation; ``()`` for none.
@@ -965,11 +1020,11 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
     job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
-    lyapunov_note = None
-    if geometry:
-        with timer("lyapunov_s"):
-            job.lyapunov_nats, lyapunov_note = top_lyapunov_nats(run.hmm, seed)
-    results, comparison, decoder_reports = _probe_trained(job, timer, fractal, decoders)
+    results, comparison, decoder_reports, geometries = _probe_trained(job, timer, fractal, decoders)
+    lookups = None
+    if decoder_reports and geometry:
+        with timer("lookups_s"):
+            lookups = lookup_reports(job, job.arrays["decoder_points"])
     _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
                    f"{timer.seconds['probe_trained_s']:.1f} s probes)")
     with timer("forward_untrained_s"):
@@ -983,12 +1038,9 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     _log(progress, f"  baselines ({timer.seconds['forward_untrained_s']:.1f} s forward, "
                    f"{timer.seconds['baselines_s']:.1f} s probes)")
     with timer("curve_s"):
-        curve = _probe_curve(job, results, baselines, progress)
-    last = curve[-1].geometry if curve and curve[-1].step == job.last else None
-    if last is None and geometry:
-        last = job.compare(job.arrays[f"pred/{job.headline}"].astype(np.float64),
-                           hook=job.headline, step=job.last)
-    geometry_note = lyapunov_note
+        curve = _probe_curve(job, results, baselines, progress, geometries.get(job.headline))
+    last = geometries.get(job.headline)
+    geometry_note = None
     if geometry and last is None:
         geometry_note = geometry_record(run.hmm, job.flat_targets[job.points],
                                         job.arrays[f"pred/{job.headline}"], seed=seed)[1]
@@ -1004,16 +1056,27 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h],
-                                         results[h].extra.get("regularisation"))
+                                         results[h].extra.get("regularisation"), geometries.get(h))
                for h in job.hooks},
         curve=curve, fractal=comparison, timing=timer.seconds,
         paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
         factors=factors, factor_angles_deg=angles, geometry=last, geometry_note=geometry_note,
-        lyapunov_nats=job.lyapunov_nats, decoders=decoder_reports)
+        decoders=decoder_reports, lookups=lookups,
+        decoder_points_per_position=None if "decoder_points" not in job.arrays else np.bincount(
+            job.arrays["decoder_points"] % job.positions, minlength=job.positions).tolist(),
+        lookup_errors=None if not geometry else _lookup_error_lists(job),
+        error_measure=job.measure if geometry else None)
     with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
         np.savez_compressed(fh, **job.arrays)
     report.write(out_path)
     return report
+
+
+def _lookup_error_lists(job: _ProbeJob) -> dict[str, list[float]]:
+    sets = {"figure": job.points}
+    if "decoder_points" in job.arrays:
+        sets["decoder"] = job.arrays["decoder_points"]
+    return {name: job.lookup_errors_at(points).tolist() for name, points in sets.items()}
 
 
 def summary_lines(report: ProbeReport) -> list[str]:
@@ -1074,16 +1137,18 @@ def summary_lines(report: ProbeReport) -> list[str]:
 
 
 def resolution_text(g: GeometryRecord | None) -> str:
-    """``"resolution 0.031 (null 0.029, noise RMS 0.014), 2.3 levels"``, or why there is none."""
+    """``"paired resolution 0.031 (null 0.029, noise RMS 0.014); equivalent history 5.3 tokens"``,
+    or why there is none."""
     if g is None:
         return "no geometry comparison"
-    if g.resolution is None:
-        text = "no resolution (disagrees at the cloud's extent)"
+    if not g.resolved:
+        text = f"paired resolution: none below the extent {g.extent:.3g}"
     else:
-        text = f"resolution {g.resolution:.3g}" + (" (grid floor)" if g.resolution_at_floor else "")
-    text += f" (null model {_num(g.null_resolution, '.3g')}, noise RMS {g.noise_rms:.3g})"
-    if g.levels_resolved is not None:
-        text += f", {g.levels_resolved:.1f} levels resolved"
+        text = f"paired resolution {g.resolution:.3g}" + (" (grid floor)" if g.resolution_at_floor
+                                                          else "")
+    text += f" (null model {g.null_resolution:.3g}, noise RMS {g.noise_rms:.3g})"
+    if g.equivalent_history is not None:
+        text += f"; equivalent history {g.equivalent_history:.2f} tokens"
     return text
 
 
@@ -1098,21 +1163,36 @@ def dimension_text(g: GeometryRecord | None) -> str:
 
 
 def geometry_lines(report: ProbeReport) -> list[str]:
-    """Resolution, levels resolved and the dimensions above the resolution; the decoders."""
+    """Paired resolution, equivalent history and the dimensions above the resolution; decoders."""
     if report.geometry is None and report.geometry_note is None:
         return []
     lines = [f"geometry           {resolution_text(report.geometry)}"]
     if report.geometry is not None:
-        lam = report.lyapunov_nats
-        lines.append(f"dims above res.    {dimension_text(report.geometry)}"
-                     + ("" if lam is None else f"; lambda_1 {lam:.3g} nats/token"))
+        lines.append(f"cloud dims > res.  {dimension_text(report.geometry)} (point clouds of the "
+                     "probe's words)")
     if report.geometry_note:
         lines.append(f"                   ({report.geometry_note})")
-    for hook, rows in (report.decoders or {}).items():
-        cells = ", ".join(f"{kind} {_num(None if r.geometry is None else r.geometry.resolution, '.3g')}"
-                          f" (MSE {r.mse_test:.2g})" for kind, r in rows.items())
-        lines.append(f"decoders @{hook_short(hook):<8} resolution {cells}")
+    layers = [(h, r.geometry) for h, r in report.hooks.items() if r.geometry is not None]
+    if len(layers) > 1:
+        lines.append("per layer          " + ", ".join(
+            f"{hook_short(h)} res {g.resolution:.2g} hist {_num(g.equivalent_history, '.1f')}"
+            for h, g in layers) + f" (paired resolution; equivalent history in tokens, "
+            f"{report.error_measure})")
+    for hook, rows in [*(report.decoders or {}).items(), ("lookups", report.lookups or {})]:
+        cells = ", ".join(f"{kind} {_decoder_cell(r)}" for kind, r in rows.items())
+        if cells:
+            lines.append(f"decoders @{hook_short(hook):<8} {cells}")
+    if report.decoder_points_per_position:
+        lines.append(f"decoder points     per position {report.decoder_points_per_position}")
     return lines
+
+
+def _decoder_cell(r: DecoderReport) -> str:
+    g = r.geometry
+    if g is None:
+        return f"MSE {r.mse_test:.2g}"
+    return (f"MSE {r.mse_test:.2g} res {g.resolution:.2g} (null {g.null_resolution:.2g}) "
+            f"hist {_num(g.equivalent_history, '.1f')}")
 
 
 def hook_short(name: str) -> str:
@@ -1153,6 +1233,6 @@ __all__ = [
     "markov_baselines",
     "probe_data",
     "resolution_text",
+    "lookup_reports",
     "summary_lines",
-    "top_lyapunov_nats",
 ]

@@ -99,23 +99,32 @@ def _convert(hint, value):
 @dataclass
 class GeometryRecord(Record):
     """A predicted (learned) belief cloud against the true one, scale by scale: the headline numbers
-    of :func:`compmech.compare_geometry` for tables and figures, and the whole comparison.
+    of :func:`compmech.compare_geometry` for tables and figures, the equivalent history
+    (:mod:`compmech.history`) of the same predictions, and the whole comparison.
 
     Attributes:
         hook: where the predictions were read (a hook name or ``"concat"``).
         step, tokens_seen: the checkpoint.
-        decoder: ``"linear"`` (the probe), ``"linear_subsample"``, ``"knn"`` or ``"mlp"``
-            (:mod:`compmech.pipeline.decoders`).
+        decoder: ``"linear"`` (the probe), ``"linear_subsample"``, ``"knn"``, ``"mlp"``
+            (:mod:`compmech.pipeline.decoders`) or ``"markov_k"`` (the exact Markov-k-plus-position
+            lookup on the same points).
         num_points: held-out points compared.
-        resolution: smallest scale (belief-plane distance) at and above which the predicted cloud
-            agrees with the truth (``None``: it disagrees already at the cloud's extent).
+        resolution: the paired resolution: smallest scale (belief-plane distance) down to which
+            pairs of points keep their distances in the prediction; the extent when nothing finer
+            is resolved (``resolved`` False).
         null_resolution: the same for the null model (truth + permuted residuals).
-        resolution_at_floor: the predicted cloud agreed at every scale of the grid.
+        resolved: whether any scale below the extent is resolved.
+        resolution_at_floor: every scale of the grid is resolved.
+        distribution_resolution: the measure comparison's (a diagnostic blind to the pairing).
         noise_rms: RMS residual (in-plane vector norm), beside the resolution.
         extent: the true cloud's diameter.
-        lyapunov_nats: top Lyapunov exponent passed, or ``None``.
-        levels_resolved: ``ln(resolution) / lyapunov_nats`` (tokens of history resolved), or ``None``.
-        dimension_true, dimension_predicted: correlation dimensions fitted above the resolution
+        error: the predictions' error at these points in ``error_measure`` (``"mse"``: the probe's
+            per-coordinate MSE; ``"whitened_mse"`` for a generalized HMM, presentation-invariant).
+        error_measure: the measure of ``error`` and of the equivalent history.
+        equivalent_history: tokens ``k`` (interpolated, ``0..n_ctx``) at which the exact
+            Markov-k-plus-position lookup's error on the same points equals ``error``.
+        dimension_true, dimension_predicted: correlation dimensions of the two point clouds (these
+            words and weights, not the process's Blackwell measure) fitted above the resolution
             (``None`` with ``dimension_note`` when less than about a decade of scales remains).
         dimension_stderr_true, dimension_stderr_predicted: their regression standard errors.
         dimension_fit_range: ``[eps_min, eps_max]`` of that fit, or ``None``.
@@ -129,13 +138,16 @@ class GeometryRecord(Record):
     tokens_seen: int
     decoder: str
     num_points: int
-    resolution: float | None
-    null_resolution: float | None
+    resolution: float
+    null_resolution: float
+    resolved: bool
     resolution_at_floor: bool
+    distribution_resolution: float | None
     noise_rms: float
     extent: float
-    lyapunov_nats: float | None
-    levels_resolved: float | None
+    error: float | None
+    error_measure: str | None
+    equivalent_history: float | None
     dimension_true: float | None
     dimension_predicted: float | None
     dimension_stderr_true: float | None
@@ -146,14 +158,19 @@ class GeometryRecord(Record):
 
     @classmethod
     def from_comparison(cls, c: GeometryComparison, *, hook: str, step: int, tokens_seen: int,
-                        decoder: str = "linear") -> GeometryRecord:
-        """The record of one :class:`~compmech.comparison.GeometryComparison`."""
+                        decoder: str = "linear", error: float | None = None,
+                        error_measure: str | None = None,
+                        equivalent_history: float | None = None) -> GeometryRecord:
+        """The record of one :class:`~compmech.comparison.GeometryComparison` (and the error and
+        equivalent history of the same predictions, when given)."""
         t, p = c.dimension_true, c.dimension_predicted
         return cls(hook=hook, step=int(step), tokens_seen=int(tokens_seen), decoder=decoder,
                    num_points=c.num_points, resolution=c.resolution,
-                   null_resolution=c.null_resolution, resolution_at_floor=bool(c.resolution_at_floor),
-                   noise_rms=c.noise_rms, extent=c.extent, lyapunov_nats=c.lyapunov_nats,
-                   levels_resolved=c.levels_resolved,
+                   null_resolution=c.null_resolution, resolved=bool(c.resolved),
+                   resolution_at_floor=bool(c.resolution_at_floor),
+                   distribution_resolution=c.distribution_resolution,
+                   noise_rms=c.noise_rms, extent=c.extent, error=error,
+                   error_measure=error_measure, equivalent_history=equivalent_history,
                    dimension_true=None if t is None else t.dimension,
                    dimension_predicted=None if p is None else p.dimension,
                    dimension_stderr_true=None if t is None else t.stderr,
