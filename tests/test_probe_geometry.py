@@ -240,11 +240,11 @@ def _planted_result(x, alpha, theory, learned, resolution):
 
     geometry = GeometryRecord(
         hook="h", step=10, tokens_seen=100, decoder="linear", num_points=100,
-        resolution=resolution, null_resolution=resolution, resolution_at_floor=False,
-        noise_rms=resolution / 2, extent=1.0, lyapunov_nats=-1.0,
-        levels_resolved=-math.log(resolution), dimension_true=theory, dimension_predicted=learned,
-        dimension_stderr_true=0.01, dimension_stderr_predicted=0.01, dimension_fit_range=[0.01, 0.1],
-        dimension_note=None, comparison={})
+        resolution=resolution, null_resolution=resolution, resolved=True, resolution_at_floor=False,
+        distribution_resolution=resolution, noise_rms=resolution / 2, extent=1.0, error=1e-3,
+        error_measure="mse", equivalent_history=-math.log(resolution), dimension_true=theory,
+        dimension_predicted=learned, dimension_stderr_true=0.01, dimension_stderr_predicted=0.01,
+        dimension_fit_range=[0.01, 0.1], dimension_note=None, comparison={})
     return JobResult(
         name=f"mess3_x{x}_a{alpha}", labels={"process": "mess3", "x": x, "alpha": alpha},
         process="mess3", process_params={"x": x, "alpha": alpha},

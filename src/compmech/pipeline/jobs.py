@@ -145,10 +145,11 @@ class JobResult(Record):
     """``results/<name>.json``: what one job measured.
 
     ``geometry``: the headline probe's held-out predictions against the true beliefs scale by
-    scale at the last checkpoint (:func:`compmech.compare_geometry`: resolution, levels resolved,
-    dimensions above the resolution); ``None`` when the comparison was impossible.
-    ``decoder_geometry``: with ``Job.decoders``, ``{decoder: GeometryRecord}`` of the headline hook on
-    the held-out novel-prefix points (``linear``, each decoder, ``untrained_<decoder>``).
+    scale at the last checkpoint (:func:`compmech.compare_geometry`: paired resolution, equivalent
+    history, point-cloud dimensions above the resolution); ``None`` when the comparison was
+    impossible. ``decoder_geometry``: with ``Job.decoders``, ``{decoder: GeometryRecord}`` of the
+    headline hook on the held-out novel-prefix points (``linear``, each decoder,
+    ``untrained_<decoder>``, and the exact lookups ``markov_3``, ``markov_5``, ``markov_7``).
     """
 
     name: str
@@ -425,7 +426,8 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
         if job.protocols else None,
         geometry=report.geometry,
         decoder_geometry=None if not report.decoders else {
-            kind: r.geometry for kind, r in report.decoders.get(hook, {}).items()})
+            **{kind: r.geometry for kind, r in report.decoders.get(hook, {}).items()},
+            **{kind: r.geometry for kind, r in (report.lookups or {}).items()}})
     if job.analyse_1d and run.hook_widths()[hook] == 1:
         result.structure_1d, result.msp_structure_1d, extra = structure_over_training(
             run, hook, job.seed, job.max_checkpoints)

@@ -39,29 +39,27 @@ DEFAULT_EXTRAS = ("z1r", "rrxor", "even", "golden_mean")
 SWEEP_COLUMNS = (
     ("point", "name", "s"),
     *PROBE_COLUMNS,
-    ("resolution", "geometry.resolution", ".3g"),
+    ("paired resolution", "geometry.resolution", ".3g"),
     ("null resolution", "geometry.null_resolution", ".3g"),
-    ("levels resolved", "geometry.levels_resolved", ".2f"),
-    ("theory dim >= res", "geometry.dimension_true", ".2f"),
-    ("learned dim >= res", "geometry.dimension_predicted", ".2f"),
-    ("theory KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
-    ("learned box dim, all scales", "dimensions.learned.box_counting.dimension", ".2f"),
+    ("equivalent history (tokens)", "geometry.equivalent_history", ".2f"),
+    ("cloud dim >= res: true", "geometry.dimension_true", ".2f"),
+    ("cloud dim >= res: probe", "geometry.dimension_predicted", ".2f"),
+    ("Blackwell KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
+    ("novel prefixes: linear history", "decoder_geometry.linear.equivalent_history", ".2f"),
+    ("kNN history", "decoder_geometry.knn.equivalent_history", ".2f"),
     ("kNN resolution", "decoder_geometry.knn.resolution", ".3g"),
-    ("kNN levels", "decoder_geometry.knn.levels_resolved", ".2f"),
-    ("kNN learned dim >= res", "decoder_geometry.knn.dimension_predicted", ".2f"),
+    ("Markov-5 lookup resolution", "decoder_geometry.markov_5.resolution", ".3g"),
     ("minutes", "seconds", ".1f"),
 )
 #: Nonlinear decoders of every sweep point (beside the linear probe, on novel-prefix points).
 DEFAULT_DECODERS = ("knn",)
 #: ``(name, x path, y path)`` of the rank correlations across the Mess3 grid in the summary.
+#: Each cross-process relation sits beside the same statistic for a network-free baseline (the
+#: exact Markov-5 lookup on the same points), which needs no network to reach the same value.
 RANK_CORRELATIONS = (
     ("theory_vs_learned_dimension", "geometry.dimension_true", "geometry.dimension_predicted"),
-    ("kaplan_yorke_vs_learned_dimension", "dimensions.theory.kaplan_yorke",
-     "geometry.dimension_predicted"),
-    ("kaplan_yorke_vs_theory_dimension", "dimensions.theory.kaplan_yorke",
-     "geometry.dimension_true"),
-    ("kaplan_yorke_vs_levels_resolved", "dimensions.theory.kaplan_yorke",
-     "geometry.levels_resolved"),
+    ("theory_vs_markov5_dimension", "decoder_geometry.markov_5.dimension_true",
+     "decoder_geometry.markov_5.dimension_predicted"),
     ("theory_vs_knn_dimension", "decoder_geometry.knn.dimension_true",
      "decoder_geometry.knn.dimension_predicted"),
 )
@@ -189,34 +187,34 @@ def _log10(v: float) -> float:
 def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
                     statistics: dict[str, Any]) -> list[Path]:
     maps = [
-        ("theory: correlation dim of the true cloud\n(scales above the resolution)",
-         grid(results, xs, alphas, "geometry.dimension_true"), ".2f", True),
-        ("learned: correlation dim above the resolution\n(probe's held-out predictions)",
-         grid(results, xs, alphas, "geometry.dimension_predicted"), ".2f", True),
-        ("log10 resolution (belief-plane distance)",
+        ("equivalent history (tokens): Markov-k lookup\nof the probe's error, same points",
+         grid(results, xs, alphas, "geometry.equivalent_history"), ".2f", True),
+        ("log10 paired resolution (belief-plane distance)",
          grid(results, xs, alphas, "geometry.resolution", _log10), ".2f", False),
-        ("levels resolved = ln(resolution) / lambda_1",
-         grid(results, xs, alphas, "geometry.levels_resolved"), ".2f", False),
-    ]
-    files = figures.save(figures.heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
-    extra = [
-        ("theory: Kaplan-Yorke dimension",
-         grid(results, xs, alphas, "dimensions.theory.kaplan_yorke"), ".2f", True),
-        ("learned: box-counting dim, all scales\n(the probe's error dominates fine scales)",
-         grid(results, xs, alphas, "dimensions.learned.box_counting.dimension"), ".2f", True),
+        ("log10 null resolution (truth + permuted residuals)",
+         grid(results, xs, alphas, "geometry.null_resolution", _log10), ".2f", False),
         ("log10 held-out probe MSE", grid(results, xs, alphas, "probe.mse_test", _log10), ".2f",
          False),
     ]
+    files = figures.save(figures.heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
+    extra = [
+        ("probe cloud (these words): correlation dim\nof the true points above the resolution",
+         grid(results, xs, alphas, "geometry.dimension_true"), ".2f", True),
+        ("probe cloud: correlation dim of the\npredictions above the resolution",
+         grid(results, xs, alphas, "geometry.dimension_predicted"), ".2f", True),
+        ("process: Kaplan-Yorke dimension\nof the Blackwell measure",
+         grid(results, xs, alphas, "dimensions.theory.kaplan_yorke"), ".2f", True),
+    ]
     files += figures.save(figures.heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
     knn = [
-        ("kNN points: theory correlation dim\n(scales above the kNN resolution)",
-         grid(results, xs, alphas, "decoder_geometry.knn.dimension_true"), ".2f", True),
-        ("kNN decoder: learned correlation dim\nabove its resolution",
-         grid(results, xs, alphas, "decoder_geometry.knn.dimension_predicted"), ".2f", True),
-        ("kNN decoder: log10 resolution",
+        ("novel-prefix points: linear probe's\nequivalent history (tokens)",
+         grid(results, xs, alphas, "decoder_geometry.linear.equivalent_history"), ".2f", True),
+        ("kNN decoder: equivalent history (tokens)",
+         grid(results, xs, alphas, "decoder_geometry.knn.equivalent_history"), ".2f", True),
+        ("kNN decoder: log10 paired resolution",
          grid(results, xs, alphas, "decoder_geometry.knn.resolution", _log10), ".2f", False),
-        ("linear probe, same points: log10 resolution",
-         grid(results, xs, alphas, "decoder_geometry.linear.resolution", _log10), ".2f", False),
+        ("Markov-5 lookup, same points:\nlog10 paired resolution",
+         grid(results, xs, alphas, "decoder_geometry.markov_5.resolution", _log10), ".2f", False),
     ]
     if any(np.isfinite(g).any() for _, g, _, _ in knn):
         files += figures.save(figures.heatmaps(knn, xs, alphas), out_dir / "sweep_heatmaps_knn")
@@ -228,8 +226,8 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
             points.append((t, learned, r.name, r.labels.get("process") == "mess3"))
     rho = statistics["theory_vs_learned_dimension"]
     fig = figures.theory_vs_learned(
-        points, xlabel="theory: correlation dim of the true cloud (same scales)",
-        ylabel="learned: correlation dim above the resolution",
+        points, xlabel="true probe cloud: correlation dim (scales above the resolution)",
+        ylabel="predicted probe cloud: correlation dim (same scales)",
         title=f"Mess3 grid: Spearman rho = {_num(rho['spearman'], '.2f')} "
               f"({rho['num_points']} points)")
     return files + figures.save(fig, out_dir / "sweep_theory_vs_learned")
@@ -274,22 +272,24 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         "",
         *failure_lines(summary.failed),
         *_rank_lines(summary.statistics),
-        "Resolution: the smallest scale (belief-plane distance) at and above which the probe's "
-        "held-out predictions agree with the true beliefs (kernel distance within the tolerance "
-        "calibrated on the sampling noise; `compmech.compare_geometry`); null resolution: the same "
-        "for the true beliefs plus the probe's residuals permuted across points (what an "
-        "unstructured error of that size allows). Levels resolved: ln(resolution) / lambda_1 "
-        "(lambda_1 the top Lyapunov exponent), the tokens of history whose structure the "
-        "representation resolves. Theory / learned dim >= res: correlation dimensions of the true "
-        "and of the predicted cloud fitted only over scales above the resolution (n/a when less "
-        "than about a decade of scales remains there). KY: Kaplan-Yorke (Lyapunov) dimension of "
-        "the Blackwell measure (for a finite MSP the measure is atomic, dimension 0, but the "
-        "formula gives h/|lambda_1| > 0). Learned box dim, all scales: the old estimate on the "
-        "probe's predictions, fitted over all scales, so that below the resolution it measures the "
-        "probe's error. kNN: a k-nearest-neighbour decoder of the same hook trained on the same "
-        "training side and scored on the held-out points whose input prefix is not on the training "
-        "side (`compmech.pipeline.decoders`); its resolution against the linear probe's on those "
-        "points says whether the network holds finer structure than a linear read-out shows.",
+        "Paired resolution: the smallest scale (belief-plane distance) down to which at least "
+        "half of the pairs of held-out points at that true distance keep it within a factor 1.25 "
+        "in the probe's predictions (`compmech.compare_geometry`); null resolution: the same for "
+        "the true beliefs plus the probe's residuals permuted across points (what an unstructured "
+        "error of that size allows). Equivalent history: the k at which the exact "
+        "Markov-k-plus-position lookup (the mean true belief given the position and the last k "
+        "tokens, over all probe words) has the probe's error on the same points "
+        "(`compmech.equivalent_history`); it summarises error in tokens, it does not say which "
+        "tokens the network uses, and it is at most n_ctx. Cloud dims: correlation dimensions of "
+        "the probe's point clouds (these words, equally weighted; not the process's Blackwell "
+        "measure) fitted only above the resolution (n/a when less than about a decade of scales "
+        "remains). Blackwell KY: the Kaplan-Yorke dimension of the process's Blackwell measure, a "
+        "different measure, shown for reference only (0 when the process synchronises). Novel "
+        "prefixes: held-out points whose input prefix is not on the training side, where the "
+        "linear probe, a k-nearest-neighbour decoder of the same hook (`compmech.pipeline."
+        "decoders`) and the exact Markov-5 lookup are scored side by side. A kNN decoder outputs "
+        "averages of true training beliefs, so its cloud lies on the fractal whatever its error: "
+        "read its equivalent history and paired resolution, not its dimension.",
         "",
         "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",
         f"Total job time {summary.total_job_seconds / 60:.1f} min; "
@@ -298,15 +298,14 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
 
 
 def _rank_lines(statistics: dict[str, Any]) -> list[str]:
-    names = {"theory_vs_learned_dimension": "theory vs learned dimension above the resolution "
-                                            "(same scales)",
-             "kaplan_yorke_vs_learned_dimension": "Kaplan-Yorke vs learned dimension above the "
-                                                  "resolution",
-             "kaplan_yorke_vs_theory_dimension": "Kaplan-Yorke vs theory dimension (same scales)",
-             "kaplan_yorke_vs_levels_resolved": "Kaplan-Yorke dimension vs levels resolved",
-             "theory_vs_knn_dimension": "theory vs kNN-decoded dimension above the kNN "
-                                        "resolution (held-out novel-prefix points)"}
-    lines = ["Spearman rank correlations across the Mess3 grid:", ""]
+    names = {"theory_vs_learned_dimension": "true vs probe-predicted cloud dimension above the "
+                                            "resolution (same scales)",
+             "theory_vs_markov5_dimension": "network-free baseline: true vs Markov-5-lookup cloud "
+                                            "dimension above its resolution (novel-prefix points)",
+             "theory_vs_knn_dimension": "true vs kNN-decoded cloud dimension above the kNN "
+                                        "resolution (novel-prefix points)"}
+    lines = ["Spearman rank correlations across the Mess3 grid (each beside the same statistic "
+             "for a network-free baseline):", ""]
     for key, label in names.items():
         r = statistics.get(key)
         if r is not None:
