@@ -30,22 +30,17 @@ def main() -> None:
 
     import compmech
     from compmech.pipeline import decoders as dec
-    from compmech.pipeline.probing import top_lyapunov_nats
 
     hmm = compmech.get_process("mess3")
-    t0 = time.perf_counter()
-    lam, _ = top_lyapunov_nats(hmm, seed=0)
-    print(f"top Lyapunov exponent {lam:.3f} nats/token: {time.perf_counter() - t0:.2f} s")
 
     n = args.train_points + args.test_points
     beliefs = compmech.blackwell_beliefs(hmm, n, seed=0)
     noise = np.random.default_rng(1).normal(size=(n, 2)) @ compmech.geometry.tangent_basis(3).T
     t0 = time.perf_counter()
     c = compmech.compare_geometry(beliefs[:args.test_points],
-                                  beliefs[:args.test_points] + 0.01 * noise[:args.test_points],
-                                  lyapunov_nats=lam)
+                                  beliefs[:args.test_points] + 0.01 * noise[:args.test_points])
     print(f"compare_geometry, {args.test_points:,} points: {time.perf_counter() - t0:.2f} s "
-          f"(resolution {c.resolution:.3g}, {c.levels_resolved:.2f} levels)")
+          f"(paired resolution {c.resolution:.3g}, null {c.null_resolution:.3g})")
 
     rng = np.random.default_rng(2)
     for width in (64, 320):

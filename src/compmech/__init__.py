@@ -39,6 +39,13 @@ from compmech.geometry import (
     pca_projection,
     simplex_projection,
 )
+from compmech.history import (
+    EquivalentHistory,
+    equivalent_history,
+    history_tokens,
+    lookup_errors,
+    markov_lookup,
+)
 from compmech.hmm import (
     GHMM,
     HMM,
@@ -49,13 +56,6 @@ from compmech.hmm import (
     load_process,
     process_from_dict,
     save_hmm,
-)
-from compmech.history import (
-    EquivalentHistory,
-    equivalent_history,
-    history_tokens,
-    lookup_errors,
-    markov_lookup,
 )
 from compmech.inference import (
     Filtered,

@@ -41,7 +41,7 @@ Works for every registered architecture: the hooks come from the run's model
 from __future__ import annotations
 
 import dataclasses
-import math
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,8 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import hashlib
 
 from compmech.comparison import compare_geometry
 from compmech.files import atomic_output
