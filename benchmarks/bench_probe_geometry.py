@@ -1,8 +1,8 @@
 """Benchmark: what the scale-by-scale geometry adds to `compmech probe`.
 
 Stages timed, on the sizes the probe uses for Mess3 (synthetic inputs of the same shapes, so no
-trained run is needed): the top Lyapunov exponent (50 chains x 1,000 tokens); one
-``compare_geometry`` of 30,000 held-out points (done once per probed checkpoint); and each decoder
+trained run is needed): one ``compare_geometry`` of 30,000 held-out points (done once per probed
+checkpoint and per hook at the last checkpoint); and each decoder
 (linear, kNN, 2-layer MLP) trained on 20,000 points of 64 and of 320 features (last layer and the
 concatenation of 5 residual hooks of the paper's model) and predicting 30,000 points. Features are
 an injective nonlinear image of Blackwell beliefs plus noise columns.
