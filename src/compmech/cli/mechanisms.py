@@ -6,17 +6,7 @@ from __future__ import annotations
 import argparse
 
 from compmech.cli.common import UsageError
-from compmech.cli.probe import _run_dir
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}")
-    return n
+from compmech.cli.probe import _positive_int, _run_dir
 
 
 def register(subparsers) -> None:

@@ -41,6 +41,16 @@ def _folds(value: str) -> int:
     return k
 
 
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}")
+    return n
+
+
 def _positive_minutes(value: str) -> float:
     try:
         minutes = float(value)
@@ -115,6 +125,10 @@ def register(subparsers) -> None:
     r.add_argument("--minutes", type=_positive_minutes, default=None,
                    help="training wall-clock budget (default 2; per width for bottleneck; per "
                    "model for architectures, default 1)")
+    r.add_argument("--steps", type=_positive_int, default=None,
+                   help="train exactly this many optimiser steps instead of a wall-clock budget "
+                   "(the same run on any machine and under any load; mess3, rrxor, z1r, "
+                   "tom_quantum)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
@@ -203,8 +217,12 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from compmech.pipeline.probing import summary_lines
     from compmech.pipeline.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
 
-    if args.tiny and args.minutes is not None:
-        raise UsageError("--tiny trains for a fixed few steps; drop --minutes")
+    if args.tiny and (args.minutes is not None or args.steps is not None):
+        raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
+    if args.steps is not None and (args.minutes is not None or args.seeds is not None
+                                   or args.experiment in ("architectures", "bottleneck")):
+        raise UsageError("--steps replaces --minutes for a single run of mess3, rrxor, z1r or "
+                         "tom_quantum")
     if (args.processes or args.archs or args.workers != 1) and args.experiment != "architectures":
         raise UsageError("--processes, --archs and --workers apply to `reproduce architectures`")
     if args.experiment == "architectures":
@@ -216,8 +234,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
         return _run_bottleneck(args, minutes)
     if args.seeds is not None:
         return _reproduce_ensemble(args, minutes)
-    report = reproduce(args.experiment, args.out, minutes=minutes, tiny=args.tiny,
-                       force=args.force, seed=args.seed,
+    report = reproduce(args.experiment, args.out, minutes=None if args.steps else minutes,
+                       steps=args.steps, tiny=args.tiny, force=args.force, seed=args.seed,
                        checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
                        progress=not args.quiet)
     print()

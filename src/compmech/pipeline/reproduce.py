@@ -65,7 +65,7 @@ def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, t
 
 def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
               force: bool = False, seed: int = 0, checkpoints: str | int = REPRODUCE_CHECKPOINTS,
-              progress: bool = True) -> ProbeReport:
+              progress: bool = True, steps: int | None = None) -> ProbeReport:
     """Train -> probe -> figures for a published experiment; returns the probe report (with
     ``reproduce_wall_time_s`` set).
 
@@ -79,8 +79,13 @@ def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: 
         checkpoints: which checkpoints the curve probes (see
             :func:`compmech.pipeline.probing.analyze_run`).
         progress: progress output.
+        steps: train exactly this many steps instead (``minutes`` must then be ``None``).
     """
+    if steps is not None and minutes is not None:
+        raise ValueError("give a wall-clock budget (minutes) or a number of steps, not both")
     config = reproduction_config(name, minutes=minutes, tiny=tiny, seed=seed)
+    if steps is not None:
+        config = config.replace(steps=int(steps))
     out = Path(out)
     if not is_empty_folder(out) and not force:
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
