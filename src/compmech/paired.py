@@ -133,13 +133,11 @@ def _resolve(scales: np.ndarray, fraction: np.ndarray, band_pairs: np.ndarray, c
     """Smallest scale resolved there and at every coarser band with evidence."""
     # a band at the extent holds only the few pairs at the diameter: no evidence of resolution
     defined = np.flatnonzero(~np.isnan(fraction) & (scales < extent * (1 - 1e-9)))
-    resolution, resolved, at_floor = float(extent), False, False
-    for k in defined:
-        if fraction[k] < PRESERVED_FRACTION:
-            break
-        resolution, resolved = float(scales[k]), True
-    else:
-        at_floor = defined.size > 0
+    failed = fraction[defined] < PRESERVED_FRACTION
+    good = defined[: int(np.argmax(failed)) if failed.any() else defined.size]  # until the first fail
+    resolved = good.size > 0
+    resolution = float(scales[good[-1]]) if resolved else float(extent)
+    at_floor = resolved and not failed.any()
     return PairedResolution(fraction, band_pairs, c, resolution, resolved, at_floor)
 
 
