@@ -164,7 +164,9 @@ def _blind_dimension(process, tol=1e-9):
 def test_prediction_blind_dimensions(name, blind):
     """The paper's delta direction: one-dimensional for Arch, Wing and Strata, none for Mess3;
     quantum RRXOR predicts through one of its three Bloch directions."""
-    assert _blind_dimension(compmech.get_process(name)) == blind
+    process = compmech.get_process(name)
+    assert _blind_dimension(process) == blind
+    assert compmech.prediction_blind_subspace(process).dimension == blind  # the library's answer
 
 
 # ----------------------------------------------------------------------- published facts (zoo)
