@@ -66,3 +66,24 @@ def entropy_bits(p):
     p = np.asarray(p, dtype=np.float64)
     nz = p[p > 0]
     return float(-(nz * np.log2(nz)).sum())
+
+
+def hidden_path_probability(T, pi, word):
+    """``P(w) = sum over hidden paths s_0..s_L of pi[s_0] prod_t T[w_t, s_{t-1}, s_t]``: every
+    path enumerated explicitly (vectorised over paths, not a matrix product)."""
+    T = np.asarray(T, dtype=np.float64)
+    S = T.shape[1]
+    L = len(word)
+    paths = np.indices((S,) * (L + 1)).reshape(L + 1, -1)  # (L + 1, S**(L + 1))
+    weight = np.asarray(pi, dtype=np.float64)[paths[0]]
+    for t, x in enumerate(word):
+        weight = weight * T[x, paths[t], paths[t + 1]]
+    return float(weight.sum())
+
+
+def kraus_word_probability(kraus, rho, word):
+    """``tr(K_w rho K_w^dagger)`` with ``K_w = K_{w_L} ... K_{w_1}`` (a quantum instrument)."""
+    state = np.asarray(rho, dtype=complex)
+    for x in word:
+        state = kraus[x] @ state @ kraus[x].conj().T
+    return float(np.trace(state).real)

@@ -7,6 +7,8 @@ and builds ``T[x, i, j]`` (for an HMM, ``P(emit x, go to j | in state i)``).
 :data:`PROCESSES` holds the classical HMMs (every entry is a stochastic ``T``), and
 :data:`GENERALIZED_PROCESSES` the generalized ones (quantum and post-quantum, signed ``T``);
 :func:`get_process` and :func:`process_parameters` look names up in both (:data:`CATALOGUE`).
+:mod:`compmech.zoo` and :mod:`compmech.wrappers` add their processes and wrappers
+(:data:`WRAPPERS`) with :func:`register_process`; :data:`REFERENCES` says where each comes from.
 """
 
 from __future__ import annotations
@@ -292,19 +294,62 @@ GENERALIZED_PROCESSES: dict[str, Callable[..., GHMM]] = {
     "fanizza": fanizza,
 }
 
-#: Every catalogue process, classical and generalized, by name.
+#: Every catalogue process, classical and generalized, by name (the zoo and the wrappers are added
+#: by :func:`register_process` when :mod:`compmech` is imported).
 CATALOGUE: dict[str, Callable[..., Process]] = {**PROCESSES, **GENERALIZED_PROCESSES}
 
 #: Single-state (i.i.d.) entries of :data:`PROCESSES`, building blocks for mixtures and products;
 #: error messages list them apart from the HMMs with hidden structure.
 IID_PROCESSES = ("coin",)
 
+#: Wrappers by name (:mod:`compmech.wrappers`): each takes a ``process`` and returns an HMM or GHMM.
+WRAPPERS: dict[str, Callable[..., Process]] = {}
+#: Where a catalogue process comes from (paper or library, with commit), by name.
+REFERENCES: dict[str, str] = {
+    "mess3": "Marzen & Crutchfield (2017); defaults of Shai et al. (2024), arXiv:2405.15943",
+    "rrxor": "Astera-org/simplexity@657aff7 simplexity/generative_processes/transition_matrices.py",
+    "tom_quantum": "Riechers, Elliott & Shai (2025), arXiv:2507.07432; Astera-org/simplexity@657aff7",
+    "post_quantum": "Riechers, Elliott & Shai (2025), arXiv:2507.07432; Astera-org/simplexity@657aff7",
+    "fanizza": "Riechers, Elliott & Shai (2025), arXiv:2507.07432; Astera-org/simplexity@657aff7",
+}
+#: Names registered by :func:`register_process` (the zoo), listed apart in error messages.
+_REGISTERED: list[str] = []
+
+
+def register_process(name: str, fn: Callable[..., Process], *, generalized: bool = False,
+                     wrapper: bool = False, reference: str = "") -> None:
+    """Add a process (or a wrapper) to the catalogue; used by :mod:`compmech.zoo` and
+    :mod:`compmech.wrappers` at import.
+
+    Args:
+        name: catalogue name (must be new).
+        fn: builder; every parameter needs a default (``compmech processes`` lists them).
+        generalized: a GHMM builder (goes to :data:`GENERALIZED_PROCESSES`, else
+            :data:`PROCESSES`).
+        wrapper: a wrapper of another process (goes to :data:`WRAPPERS`).
+        reference: where the definition comes from (:data:`REFERENCES`).
+    """
+    if name in CATALOGUE:
+        raise ValueError(f"process {name!r} is already in the catalogue")
+    (WRAPPERS if wrapper else GENERALIZED_PROCESSES if generalized else PROCESSES)[name] = fn
+    CATALOGUE[name] = fn
+    if reference:
+        REFERENCES[name] = reference
+    _REGISTERED.append(name)
+
 
 def _catalogue_listing() -> str:
-    """``"a, b, ...; i.i.d.: coin; generalized (GHMM): ..."`` for error messages."""
-    hmms = sorted(set(PROCESSES) - set(IID_PROCESSES))
-    return (f"{', '.join(hmms)}; i.i.d.: {', '.join(IID_PROCESSES)}; generalized (GHMM): "
-            f"{', '.join(sorted(GENERALIZED_PROCESSES))}")
+    """``"a, b, ...; i.i.d.: coin; generalized (GHMM): ...; zoo: ...; wrappers: ..."`` for error
+    messages."""
+    hmms = sorted(set(PROCESSES) - set(IID_PROCESSES) - set(_REGISTERED))
+    listing = (f"{', '.join(hmms)}; i.i.d.: {', '.join(IID_PROCESSES)}; generalized (GHMM): "
+               f"{', '.join(sorted(set(GENERALIZED_PROCESSES) - set(_REGISTERED)))}")
+    zoo = sorted(set(_REGISTERED) - set(WRAPPERS))
+    if zoo:
+        listing += f"; zoo: {', '.join(zoo)}"
+    if WRAPPERS:
+        listing += f"; wrappers: {', '.join(sorted(WRAPPERS))}"
+    return listing
 
 
 def process_parameters(name: str) -> dict[str, Any]:

@@ -13,12 +13,13 @@ from compmech.cli.common import (
     process_from_args,
 )
 from compmech.datasets import generate_dataset
-from compmech.processes import CATALOGUE, process_parameters
+from compmech.processes import CATALOGUE, REFERENCES, process_parameters
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("processes", help="list the process catalogue",
-                              description="List the catalogue's processes with parameters and defaults.")
+                              description="List the catalogue's processes with parameters, defaults "
+                              "and (where recorded) the paper or library each comes from.")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_processes)
 
@@ -47,6 +48,8 @@ def run_processes(args: argparse.Namespace) -> int:
         doc = (CATALOGUE[name].__doc__ or "").strip().splitlines()[0]
         listing = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
         print(f"{name:<24} {listing}\n{'':<24} {doc}")
+        if name in REFERENCES:
+            print(f"{'':<24} source: {REFERENCES[name]}")
     return 0
 
 
