@@ -123,6 +123,9 @@ def test_probe_with_force_reprobes_the_last_checkpoint_only(tiny_run, tmp_path):
         (["reproduce", "foo", "--out", "x"], "invalid choice"),
         (["reproduce", "mess3", "--out", "x", "--minutes", "-1"], "positive"),
         (["reproduce", "mess3", "--out", "x", "--tiny", "--minutes", "1"], "--tiny"),
+        (["reproduce", "mess3", "--out", "x", "--steps", "0"], "positive integer"),
+        (["reproduce", "mess3", "--out", "x", "--steps", "10", "--minutes", "1"], "--steps replaces"),
+        (["reproduce", "architectures", "--out", "x", "--steps", "10"], "--steps replaces"),
         (["probe", ".", "--checkpoints", "1"], ">= 2"),
     ],
 )
@@ -225,6 +228,19 @@ def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
     assert r.mse_test < r.baselines["random"]
     # the typed report round-trips through probe.json
     assert type(report).read(copy / PROBE_FILE) == report
+
+
+def test_reproduce_with_a_step_budget_trains_exactly_those_steps(monkeypatch):
+    from compmech.pipeline import reproduce as rp
+
+    seen = {}
+    monkeypatch.setattr(rp, "train", lambda config, out, **kw: seen.setdefault("config", config))
+    monkeypatch.setattr(rp, "analyze_run", lambda *a, **kw: rp.ProbeReport.__new__(rp.ProbeReport))
+    monkeypatch.setattr(rp, "make_figures", lambda *a, **kw: [])
+    rp.reproduce("mess3", "/nonexistent/empty", minutes=None, steps=37, progress=False)
+    assert seen["config"].steps == 37 and seen["config"].minutes is None
+    with pytest.raises(ValueError, match="not both"):
+        rp.reproduce("mess3", "/nonexistent/empty", minutes=2.0, steps=37)
 
 
 def test_reproduce_bottleneck_is_wired_to_the_experiment(tmp_path, monkeypatch, capsys):
