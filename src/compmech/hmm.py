@@ -55,6 +55,9 @@ VALIDATION_MAX_LENGTH = 8
 GHMM_ZERO_TOL = 1e-12
 #: Tolerance on ``M r = r`` and ``eta_0 r = 1`` for a GHMM.
 EIGENVECTOR_TOL = 1e-8
+#: ``token_order`` recorded in a product's structure: composite tokens and states are big-endian
+#: mixed radix (factor 0 most significant; see :mod:`compmech.tokens`).
+PRODUCT_TOKEN_ORDER = "big_endian"
 
 
 # ---------------------------------------------------------------------------------- composition
@@ -65,8 +68,10 @@ class Composition(NamedTuple):
     state when ``bos``), ``T`` is block diagonal, component ``k`` has ``num_states[k]`` states and
     ``vocab_sizes[k]`` own tokens mapped to shared tokens by ``vocab_maps[k]``.
     Product (``kind = "product"``): factor ``f`` has ``num_states[f]`` states, ``vocab_sizes[f]``
-    tokens and right eigenvector ``right_eigenvectors[f]``; token ``x = sum_f x_f prod_{g<f} V_g``
-    and state ``s = sum_f s_f prod_{g<f} S_g`` (factor 0 varies fastest).
+    tokens and right eigenvector ``right_eigenvectors[f]``; token ``x = sum_f x_f prod_{g>f} V_g``
+    and state ``s = sum_f s_f prod_{g>f} S_g`` (big-endian, factor 0 most significant: the order of
+    the Generative Processes Specification). Its dict carries ``"token_order": "big_endian"``; a
+    product structure without it was written with the old order (factor 0 fastest) and is refused.
 
     Attributes:
         kind: ``"mixture"`` or ``"product"``.
@@ -109,6 +114,7 @@ class Composition(NamedTuple):
                        bos=bool(self.bos))
         else:
             out["right_eigenvectors"] = [list(r) for r in self.right_eigenvectors]
+            out["token_order"] = PRODUCT_TOKEN_ORDER
         return out
 
 
@@ -118,6 +124,7 @@ def _validated_structure(structure: Any, T: np.ndarray, name: str) -> Compositio
         return None
     where = f"structure of {name!r}"
     if isinstance(structure, Mapping):
+        structure = _checked_token_order(structure, where)
         known = set(Composition._fields)
         unknown = sorted(set(structure) - known)
         if unknown:
@@ -148,6 +155,21 @@ def _validated_structure(structure: Any, T: np.ndarray, name: str) -> Compositio
     else:
         raise ValueError(f"{where}: kind must be 'mixture' or 'product'; got {structure.kind!r}")
     return structure
+
+
+def _checked_token_order(structure: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``structure`` without its ``token_order`` key; a product recorded before composite tokens
+    became big-endian (no ``token_order``) is refused, since its tokens and states are numbered
+    with factor 0 fastest."""
+    out = dict(structure)
+    order = out.pop("token_order", None)
+    if out.get("kind") == "product" and order != PRODUCT_TOKEN_ORDER:
+        raise ValueError(
+            f"{where}: this product was recorded with token order {order or 'factor 0 fastest'!r} "
+            "(written by an older compmech); composite tokens are now big-endian (factor 0 most "
+            "significant), so its tokens and beliefs would be misread: regenerate the dataset or "
+            "run from the process spec")
+    return out
 
 
 def _check_mixture_structure(c: Composition, T: np.ndarray, where: str) -> None:
