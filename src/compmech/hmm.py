@@ -609,12 +609,19 @@ def process_from_dict(data: Mapping[str, Any], source: str = "process data",
     * ``"ghmm"``: :class:`GHMM` (the format of :meth:`GHMM.to_dict`).
     * ``"mixture"``, ``"product"``, ``"markov_approximation"``: composition specs, built by
       :mod:`compmech.compose` (component files are resolved relative to ``base_dir``).
+    * no ``kind`` but a ``type`` (``"hmm"``, ``"ghmm"``, ``"factored"``, ``"nonergodic"``): a
+      Generative Processes Specification v1.0 object, read by :func:`compmech.spec.process_from_spec`
+      (an HMM/GHMM, the exact joint presentation of a composite, or a stateful process).
 
     Raises:
         ValueError: for an unknown ``kind`` or an invalid description (one line).
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: expected a JSON object at the top level")
+    if "type" in data and "kind" not in data:  # a Generative Processes Specification file
+        from compmech.spec import process_from_spec  # spec builds on this module: import late
+
+        return process_from_spec(data, source)
     kind = data.get("kind", "hmm")
     if kind == "hmm":
         return HMM.from_dict(data, source)
@@ -629,7 +636,9 @@ def process_from_dict(data: Mapping[str, Any], source: str = "process data",
 def load_hmm(path: str | os.PathLike) -> Process:
     """Load a process from a JSON file (an HMM, a GHMM, or a mixture/product spec).
 
-    The file is one object. Its optional ``kind`` is ``"hmm"`` (the default), ``"ghmm"``,
+    A file with a ``type`` key and no ``kind`` is a Generative Processes Specification v1.0
+    process (``docs/process-format.md``; :mod:`compmech.spec`). Otherwise the file is one object.
+    Its optional ``kind`` is ``"hmm"`` (the default), ``"ghmm"``,
     ``"mixture"``, ``"product"`` or ``"markov_approximation"`` (specs: see
     :mod:`compmech.compose`). An HMM or GHMM has the required key ``transition_matrices`` (nested
     lists of shape ``(V, S, S)``, ``T[x][i][j] = P(emit x, go to j | in i)`` for an HMM) and the

@@ -94,4 +94,48 @@ def decode_tokens(vocab_sizes: Sequence[int], tokens) -> np.ndarray:
     return (x[..., None] // radix_weights(sizes)) % sizes
 
 
-__all__ = ["decode_tokens", "encode_tokens", "radix_weights"]
+def _explicit_table(token_to_tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(table (V_c, F), sizes (F,), lookup)``: ``lookup[dense code]`` is the composite token of
+    that tuple, or -1 for a tuple outside the encoding."""
+    table = np.asarray(token_to_tuple)
+    if table.ndim != 2 or table.shape[0] == 0 or not np.issubdtype(table.dtype, np.integer) or (
+            table < 0).any():
+        raise ValueError("token_to_tuple must be a non-empty list of tuples of integers >= 0")
+    sizes = table.max(axis=0).astype(np.int64) + 1
+    codes = table.astype(np.int64) @ radix_weights(sizes)
+    if np.unique(codes).shape[0] != codes.shape[0]:
+        raise ValueError("token_to_tuple lists a tuple twice (the encoding must be a bijection)")
+    lookup = np.full(int(np.prod(sizes)), -1, dtype=np.int64)
+    lookup[codes] = np.arange(table.shape[0])
+    return table.astype(np.int64), sizes, lookup
+
+
+def encode_explicit(token_to_tuple, tuples) -> np.ndarray:
+    """Per-factor tuples ``(..., F)`` -> composite tokens under an explicit (sparse) encoding:
+    the token of a tuple is its position in ``token_to_tuple`` (spec §4.3.2).
+
+    Raises:
+        ValueError: for a tuple outside the encoding (outside the process vocabulary).
+    """
+    table, sizes, lookup = _explicit_table(token_to_tuple)
+    t = np.asarray(tuples, dtype=np.int64)
+    if t.shape[-1:] != (table.shape[1],):
+        raise ValueError(f"tuples must have shape (..., {table.shape[1]}); got {t.shape}")
+    inside = ((t >= 0) & (t < sizes)).all(axis=-1)
+    out = np.where(inside, lookup[np.where(inside[..., None], t, 0) @ radix_weights(sizes)], -1)
+    if (out < 0).any():
+        bad = t[np.unravel_index(int(np.argmax(out < 0)), out.shape)]
+        raise ValueError(f"tuple {bad.tolist()} is not in the explicit composite encoding")
+    return out
+
+
+def decode_explicit(token_to_tuple, tokens) -> np.ndarray:
+    """Composite tokens ``(...)`` -> tuples ``(..., F)``: rows of ``token_to_tuple``."""
+    table = np.asarray(token_to_tuple, dtype=np.int64)
+    x = np.asarray(tokens, dtype=np.int64)
+    if x.size and (x.min() < 0 or x.max() >= table.shape[0]):
+        raise ValueError(f"composite token outside 0..{table.shape[0] - 1} of the explicit encoding")
+    return table[x]
+
+
+__all__ = ["decode_explicit", "decode_tokens", "encode_explicit", "encode_tokens", "radix_weights"]
