@@ -551,6 +551,11 @@ _BASE_KEYS = {"kind", "transition_matrices", "initial_distribution", "name", "pa
 SPEC_KINDS: dict[str, Callable[[Mapping[str, Any], str, Path | None], Process]] = {}
 
 
+#: The reader of Generative Processes Specification objects (``type`` instead of ``kind``),
+#: registered by :mod:`compmech.spec`: ``reader(data, source) -> process``.
+SPEC_TYPE_READER: list[Callable[[Mapping[str, Any], str], Any]] = []
+
+
 def register_spec_kind(kind: str, builder: Callable[[Mapping[str, Any], str, Path | None], Process]):
     """Register a builder for JSON specs whose ``kind`` is ``kind`` (see :func:`process_from_dict`)."""
     SPEC_KINDS[kind] = builder
@@ -618,10 +623,8 @@ def process_from_dict(data: Mapping[str, Any], source: str = "process data",
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: expected a JSON object at the top level")
-    if "type" in data and "kind" not in data:  # a Generative Processes Specification file
-        from compmech.spec import process_from_spec  # spec builds on this module: import late
-
-        return process_from_spec(data, source)
+    if "type" in data and "kind" not in data and SPEC_TYPE_READER:  # a spec v1.0 process
+        return SPEC_TYPE_READER[0](data, source)
     kind = data.get("kind", "hmm")
     if kind == "hmm":
         return HMM.from_dict(data, source)

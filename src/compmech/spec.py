@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from compmech.compose import mixture
 from compmech.factored import FactoredProcess, StatefulMixture, perron_vectors
 from compmech.files import atomic_write_text
-from compmech.hmm import GHMM, HMM
+from compmech.hmm import GHMM, HMM, SPEC_TYPE_READER
 
 #: The specification version read and written.
 SPEC_VERSION = "1.0"
@@ -244,8 +245,6 @@ def _joint(native):
         comps = [_joint(c) for c in native.components]
         if not all(isinstance(c, (HMM, GHMM)) for c in comps):
             return native
-        from compmech.compose import mixture  # compose imports the theory kernels; keep it lazy
-
         joint = mixture(comps, native.weights, [m.tolist() for m in native.vocab_maps],
                         name=native.name)
     else:
@@ -443,6 +442,9 @@ def save_spec(process: Any, path: str | os.PathLike) -> Path:
     data = spec_dict(process)
     text = json.dumps(data, indent=1, allow_nan=False)
     return atomic_write_text(path, text + "\n")
+
+
+SPEC_TYPE_READER[:] = [process_from_spec]  # compmech.load_hmm reads spec files through this
 
 
 # ----------------------------------------------------------------------------------- generation
