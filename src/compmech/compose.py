@@ -257,7 +257,9 @@ def product(factors: Sequence[Any], name: str = "product") -> Process:
     for f in facs:  # each new factor is the less significant digit
         Vp, Sp = T.shape[0], T.shape[1]
         Vf, Sf = f.vocab_size, f.num_states
-        T = np.einsum("xij,ykl->xyikjl", T, f.transition_matrices).reshape(Vp * Vf, Sp * Sf, Sp * Sf)
+        F = f.transition_matrices  # outer product by broadcasting (faster than einsum here)
+        T = (T[:, None, :, None, :, None] * F[None, :, None, :, None, :]).reshape(
+            Vp * Vf, Sp * Sf, Sp * Sf)
         init = np.kron(init, f.initial_distribution)
         r = np.kron(r, f.right_eigenvector)
         states = [_join(a, b) for a in states for b in f.state_names]

@@ -295,16 +295,28 @@ class FactoredProcess(StatefulProcess):
 
     def update(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         states = np.asarray(states, dtype=np.float64)
-        tokens = np.asarray(tokens, dtype=np.int64)
-        _, frozen = self._normalised(states) if self.structure_type == "fully_conditional" else (
-            None, np.zeros(states.shape[0], dtype=bool))
+        if self.structure_type == "fully_conditional":
+            frozen = self._normalised(states)[1]
+        else:
+            frozen = np.zeros(states.shape[0], dtype=bool)
+        return self._update(states, np.asarray(tokens, dtype=np.int64), frozen)
+
+    def expand(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All one-token successors; the law (and the ``Z = 0`` rows) computed once per parent."""
+        states = np.asarray(states, dtype=np.float64)
+        N, V = states.shape[0], self.vocab_size
+        probs, frozen = self._normalised(states)
+        children = self._update(np.repeat(states, V, axis=0), np.tile(np.arange(V), N),
+                                np.repeat(frozen, V))
+        return probs, children.reshape(N, V, self.num_states)
+
+    def _update(self, states: np.ndarray, tokens: np.ndarray, frozen: np.ndarray) -> np.ndarray:
+        """The update of :meth:`update` given the rows in the ``Z = 0`` branch (``frozen``)."""
         parts = []
-        rows = np.arange(states.shape[0])
         for i, eta in enumerate(self.factor_states(states)):
             k = self.trans_variant[i][tokens]
             x = self.token_to_tuple[tokens, i]
-            allv = np.einsum("ns,kxst->nkxt", eta, self.variants[i])  # (N, K, V_i, S_i)
-            unnorm = allv[rows, k, x]
+            unnorm = np.einsum("ns,nst->nt", eta, self.variants[i][k, x])
             z = np.einsum("nt,nt->n", unnorm, self.normalisers[i][k])
             ok = z > 0
             new = np.where(ok[:, None], unnorm / np.where(ok, z, 1.0)[:, None], np.nan)
