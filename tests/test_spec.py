@@ -360,3 +360,45 @@ def test_theory_functions_on_stateful_processes(key):
     assert (np.abs(freq - probs) <= 5 * sigma + 1e-12).all()
     f = compmech.filter_beliefs(p, s.tokens[:50])
     np.testing.assert_allclose(f.beliefs, s.beliefs[:50], atol=1e-13)
+
+
+# ------------------------------------------------------------------------------------ CLI
+@pytest.mark.parametrize("key", ["sequential", "fully_conditional"])
+def test_cli_info_and_generate_read_spec_files(key, tmp_path, capsys):
+    from compmech.cli import main
+
+    path = tmp_path / f"{key}.json"
+    path.write_text(json.dumps(SPECS[key]))
+    assert main(["info", "--hmm-file", str(path), "--depth", "3", "--json",
+                 "--num-points", "2000"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    p = compmech.load_hmm(path)
+    H = [0.0] + [float(-(q[q > 0] * np.log2(q[q > 0])).sum())
+                 for q in (compmech.enumerate_words(p, L)[1] for L in (1, 2, 3))]
+    np.testing.assert_allclose(out["myopic_entropy_bits"], np.diff(H), rtol=0, atol=1e-12)
+    data = tmp_path / "d.npz"
+    assert main(["generate", "--hmm-file", str(path), "-n", "20", "-l", "6", "--seed", "3",
+                 "-o", str(data), "--quiet"]) == 0
+    ds = compmech.datasets.load_dataset(data)
+    f = compmech.filter_beliefs(p, ds.tokens)
+    np.testing.assert_allclose(ds.beliefs, f.beliefs, atol=1e-6)  # stored as float32
+    again = compmech.process_from_dict(ds.metadata["hmm"])  # the dataset names its process
+    np.testing.assert_allclose(compmech.enumerate_words(again, 2)[1],
+                               compmech.enumerate_words(p, 2)[1], rtol=0, atol=1e-15)
+
+
+def test_msp_graph_of_a_stateful_process_with_finite_mixed_states():
+    """1-state factors under the fully conditional coupling: the state never moves, so the MSP
+    has exactly one state whose law is the normalised product of conditionals."""
+    p = process_from_spec({"type": "factored", "structure": {"type": "fully_conditional",
+                                                             "control_maps": [[0, 1], [1, 0]]},
+                           "factors": [hmm_factor([[[[0.6]], [[0.4]]], [[[0.1]], [[0.9]]]], [1.0]),
+                                       hmm_factor([[[[0.7]], [[0.3]]], [[[0.2]], [[0.8]]]], [1.0])]})
+    msp = compmech.mixed_state_presentation(p)
+    assert msp.num_states == 1 and not msp.truncated
+    # (x0, x1) with k0 = x1 and k1 = 1 - x0: P(x0 | k0) P(x1 | k1)
+    law = np.array([0.6 * 0.2, 0.1 * 0.8, 0.4 * 0.7, 0.9 * 0.3])
+    law = law / law.sum()
+    np.testing.assert_allclose(compmech.enumerate_words(p, 1)[1], law, rtol=0, atol=1e-15)
+    rate = compmech.entropy_rate(p)
+    assert rate.exact and rate.bits == pytest.approx(-(law * np.log2(law)).sum(), abs=1e-12)

@@ -36,6 +36,7 @@ from compmech.files import atomic_output
 from compmech.hmm import Process
 from compmech.inference import sample
 from compmech.resources import require_disk
+from compmech.stateful import is_stateful
 
 #: Tokens per generated chunk; memory stays bounded by a few chunks whatever N and L are.
 CHUNK_TOKENS = 1 << 20
@@ -226,7 +227,7 @@ def _metadata(hmm: Process, N: int, L: int, seed: int) -> dict[str, Any]:
         "kind": hmm.kind,
         "params": dict(hmm.params),
         "hmm": hmm.to_dict(),
-        "transition_matrices": hmm.transition_matrices.tolist(),
+        "transition_matrices": None if is_stateful(hmm) else hmm.transition_matrices.tolist(),
         "num_sequences": N,
         "seq_len": L,
         "seed": seed,

@@ -354,6 +354,40 @@ class FactoredProcess(StatefulProcess):
         kw.update(changes)
         return FactoredProcess(**kw)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The spec v1.0 ``factored`` object (JSON-ready; :func:`compmech.spec.read_spec` reads
+        it back), with every factor's initial state explicit."""
+        states = self.factor_states(self.initial_distribution[None])
+        factors = [{"component_type": t, "transition_matrices": v.tolist(),
+                    "initial_state": s[0].tolist(), "vocab_size": int(v.shape[1])}
+                   for t, v, s in zip(self.component_types, self.variants, states, strict=True)]
+
+        def tables(which) -> list:
+            return [t.tolist() for t in which]
+
+        kind = self.structure_type
+        if kind == "independent":
+            structure: dict[str, Any] = {"type": kind, "variant_indices": [
+                int(t[0]) for t in self.emission_tables]}
+        elif kind in ("sequential", "fully_conditional"):
+            structure = {"type": kind, "control_maps": tables(self.emission_tables)}
+        elif self.emission_scheme == "fixed":
+            structure = {"type": kind, "transition_control_maps": tables(self.transition_tables),
+                         "emission_variant_indices": [int(t[0]) for t in self.emission_tables]}
+        else:
+            structure = {"type": kind, "transition_control_maps": tables(self.transition_tables),
+                         "emission_control_maps": tables(self.emission_tables)}
+        out: dict[str, Any] = {"type": "factored", "name": self.name, "factors": factors,
+                               "structure": structure}
+        if not self.is_dense:
+            out["composite_encoding"] = {"type": "explicit",
+                                         "token_to_tuple": self.token_to_tuple.tolist()}
+        return out
+
+    @property
+    def state_names(self) -> tuple:
+        return tuple(f"f{i}.s{j}" for i, n in enumerate(self.state_sizes) for j in range(n))
+
     @property
     def is_dense(self) -> bool:
         """Whether the encoding is the full big-endian radix (no explicit map needed)."""
@@ -495,6 +529,19 @@ class StatefulMixture(StatefulProcess):
                 upd[go] = c.update(s[go], local[go])
             new.append(upd)
         return np.concatenate(new, axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A ``nonergodic`` object; components in their own ``to_dict`` format (a spec object for
+        stateful components, our format for HMMs/GHMMs: :func:`compmech.spec.read_spec` reads
+        both; :func:`compmech.spec.spec_dict` gives the strict spec form)."""
+        return {"type": "nonergodic", "name": self.name,
+                "components": [c.to_dict() for c in self.components],
+                "weights": self.weights.tolist(), "vocab_maps": [m.tolist() for m in self.vocab_maps]}
+
+    @property
+    def state_names(self) -> tuple:
+        return tuple([f"beta{i}" for i in range(len(self.components))] + [
+            f"c{i}.{n}" for i, c in enumerate(self._inner) for n in c.state_names])
 
     def with_initial_distribution(self, state) -> StatefulMixture:
         return StatefulMixture(self.components, self.weights, self.vocab_maps, self.name,

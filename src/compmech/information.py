@@ -232,6 +232,15 @@ def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: floa
     """
     if method not in ("auto", "blackwell"):
         raise ValueError(f"method must be 'auto' or 'blackwell'; got {method!r}")
+    if is_stateful(hmm):  # a stateful process: exact through its MSP when that closes
+        msp = _finite_msp(hmm, tol, max_states) if msp is None else msp
+        if method == "blackwell" or msp is None or msp.truncated or msp.num_recurrent_components != 1:
+            raise ValueError(f"entropy_rate of the stateful process {hmm.name!r} needs a finite "
+                             "mixed-state presentation with one recurrent part (Blackwell "
+                             "sampling needs transition matrices)")
+        pi = msp.recurrent_stationary_distribution()
+        return EntropyRate(float(pi @ entropy_bits(hmm.token_probabilities(msp.beliefs))), 0.0,
+                           "msp")
     emissions = hmm.emission_probabilities  # (S, V)
     if method == "auto" and hmm.is_unifilar:
         pi = hmm.stationary_distribution

@@ -616,7 +616,7 @@ def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states:
     if max_depth is not None:
         max_depth = _check_depth(max_depth, "max_depth")
     V, S = hmm.vocab_size, hmm.num_states
-    flat, emissions, zero_tol = _expansion(hmm)
+    successors = _expander(hmm)
     init = _initial_belief(hmm, initial_distribution)
 
     beliefs = [init[None, :]]
@@ -635,7 +635,7 @@ def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states:
             unexpanded, truncated = frontier, True
             break
         level += 1
-        next_probs, children = expand(frontier_beliefs, flat, V, emissions, zero_tol)
+        next_probs, children = successors(frontier_beliefs)
         flat_probs = next_probs.reshape(-1)
         idx = np.flatnonzero(flat_probs > 0)
         src_local, tok = idx // V, idx % V

@@ -39,7 +39,7 @@ import numpy as np
 from compmech.compose import mixture
 from compmech.factored import FactoredProcess, StatefulMixture, perron_vectors
 from compmech.files import atomic_write_text
-from compmech.hmm import GHMM, HMM, SPEC_TYPE_READER
+from compmech.hmm import GHMM, HMM, SPEC_TYPE_READER, process_from_dict
 
 #: The specification version read and written.
 SPEC_VERSION = "1.0"
@@ -114,13 +114,21 @@ def read_spec(data: Mapping[str, Any], source: str = "spec process", *, strict: 
         comps = data["components"]
         if isinstance(comps, (str, Mapping)) or not isinstance(comps, Sequence) or not comps:
             raise ValueError(f"{source}: 'components' must be a non-empty list")
-        parts = [read_spec(c, f"{source}: components[{i}]", strict=strict) for i, c in enumerate(comps)]
+        parts = [_component(c, f"{source}: components[{i}]", strict) for i, c in enumerate(comps)]
         try:
             return StatefulMixture(parts, data["weights"], data["vocab_maps"], name=name)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
     raise ValueError(f"{source}: unknown type {kind!r}; spec v{SPEC_VERSION} types are "
                      f"{', '.join(SPEC_TYPES)}")
+
+
+def _component(data: Any, source: str, strict: bool):
+    """A mixture component: a spec object, or (our extension, written by
+    :meth:`StatefulMixture.to_dict`) one of our own process dicts with a ``kind``."""
+    if isinstance(data, Mapping) and "kind" in data and "type" not in data:
+        return process_from_dict(data, source)
+    return read_spec(data, source, strict=strict)
 
 
 def _read_base(data: Mapping[str, Any], source: str, kind: str, name: str):
@@ -407,30 +415,7 @@ def _product_factors(process) -> list[dict] | None:
 
 
 def _factored_dict(p: FactoredProcess) -> dict[str, Any]:
-    states = p.factor_states(p.initial_distribution[None])
-    factors = [{"component_type": t, "transition_matrices": v.tolist(),
-                "initial_state": s[0].tolist(), "vocab_size": int(v.shape[1])}
-               for t, v, s in zip(p.component_types, p.variants, states, strict=True)]
-
-    def tables(which) -> list:
-        return [t.tolist() for t in which]
-
-    kind = p.structure_type
-    if kind == "independent":
-        structure: dict[str, Any] = {"type": kind,
-                                     "variant_indices": [int(t[0]) for t in p.emission_tables]}
-    elif kind in ("sequential", "fully_conditional"):
-        structure = {"type": kind, "control_maps": tables(p.emission_tables)}
-    elif p.emission_scheme == "fixed":
-        structure = {"type": kind, "transition_control_maps": tables(p.transition_tables),
-                     "emission_variant_indices": [int(t[0]) for t in p.emission_tables]}
-    else:
-        structure = {"type": kind, "transition_control_maps": tables(p.transition_tables),
-                     "emission_control_maps": tables(p.emission_tables)}
-    out: dict[str, Any] = {"type": "factored", "factors": factors, "structure": structure}
-    if not p.is_dense:
-        out["composite_encoding"] = {"type": "explicit", "token_to_tuple": p.token_to_tuple.tolist()}
-    return out
+    return p.to_dict()
 
 
 def save_spec(process: Any, path: str | os.PathLike) -> Path:

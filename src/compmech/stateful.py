@@ -55,6 +55,16 @@ class StatefulProcess:
         return tuple(str(x) for x in range(self.vocab_size))
 
     @property
+    def state_names(self) -> tuple:
+        """Names of the state vector's entries."""
+        return tuple(f"s{k}" for k in range(self.num_states))
+
+    @property
+    def stationary_distribution(self) -> np.ndarray:
+        """Not defined: v1.0 defines no stationary object for these processes (§4.7, §5.7)."""
+        raise ValueError(f"{self.name!r} is a stateful process: no stationary state is defined")
+
+    @property
     def is_ergodic(self) -> bool:
         """``False``: no stationary object is claimed for a stateful process (spec §4.7)."""
         return False
