@@ -108,11 +108,31 @@ COND_TRANS = {"type": "factored", "factors": [hmm_factor([A0, random_stochastic(
               "structure": {"type": "conditional_transitions", "emission_variant_indices": [0, 1],
                             "transition_control_maps": [[0, 1, 1], [1, 0]]}}
 GHMM_BASE = {"type": "ghmm", "transition_matrices": nonneg_ghmm().tolist()}
+
+
+def shared_w_variants(seeds, S=2, V=2, d=(0.6, 1.7)) -> list:
+    """GHMM variants ``D^-1 T_k D`` of random HMMs with one ``D``: all share ``w = D^-1 1``."""
+    d = np.asarray(d)
+    return [(random_stochastic(S, V, np.random.default_rng(s)) * d[None, None, :] / d[None, :, None]
+             ).tolist() for s in seeds]
+
+
+def ghmm_factor(variants, init):
+    return {"component_type": "ghmm", "transition_matrices": variants, "initial_state": list(init)}
+
+
+GHMM_CHAIN = {"type": "factored", "structure": {"type": "sequential", "control_maps": [None, [1, 0]]},
+              "factors": [ghmm_factor(shared_w_variants([11]), [0.2, 0.9]),
+                          ghmm_factor(shared_w_variants([12, 13]), [1.0, 0.5])]}
+GHMM_CHAIN_DIFFERENT_W = {**GHMM_CHAIN, "factors": [
+    GHMM_CHAIN["factors"][0],
+    ghmm_factor(shared_w_variants([12]) + shared_w_variants([13], d=(1.0, 3.0)), [1.0, 0.5])]}
 NONERGODIC = {"type": "nonergodic", "components": [GHMM_BASE, FULLY], "weights": [0.25, 0.75],
               "vocab_maps": [[5, 1], [0, 1, 2, 3, 4, 6]]}
 SPECS = {"hmm": {"type": "hmm", "transition_matrices": compmech.get_process("mess3").transition_matrices.tolist()},
          "ghmm": GHMM_BASE, "sequential": SEQUENTIAL, "fully_conditional": FULLY,
-         "conditional_transitions": COND_TRANS, "nonergodic": NONERGODIC}
+         "conditional_transitions": COND_TRANS, "nonergodic": NONERGODIC,
+         "ghmm_chain": GHMM_CHAIN, "ghmm_chain_different_w": GHMM_CHAIN_DIFFERENT_W}
 
 
 def spec_word_probability(d, word) -> float:
@@ -136,9 +156,18 @@ def spec_word_probability(d, word) -> float:
     return factored_word_probability(d, word)
 
 
+def perron_w(T) -> np.ndarray:
+    M = np.asarray(T).sum(0)
+    vals, vecs = np.linalg.eig(M)
+    w = np.real(vecs[:, np.argmin(np.abs(vals - 1))])
+    return w / w.sum() * M.shape[0]
+
+
 def factored_word_probability(d, word) -> float:
-    """Factored oracle with HMM factors: per step, the joint from the selectors, then updates."""
+    """Factored oracle: per step, the joint from the selectors (``P(x|eta,k) = eta T_k[x] w_k /
+    (eta w_k)``), then the updates; states kept unnormalised (they are projective)."""
     fac = [np.array(f["transition_matrices"]) for f in d["factors"]]
+    ws = [[perron_w(Tk) for Tk in T] for T in fac]
     etas = [np.array(f["initial_state"], dtype=float) for f in d["factors"]]
     sizes = [T.shape[1] for T in fac]
     st_ = d["structure"]
@@ -164,13 +193,13 @@ def factored_word_probability(d, word) -> float:
                 return variant(i, t, st_["transition_control_maps"])
             return emit(i, t)
 
-        law = {t: np.prod([etas[i] @ fac[i][emit(i, t)][t[i]].sum(1) for i in range(len(sizes))])
+        law = {t: np.prod([(etas[i] @ fac[i][emit(i, t)][t[i]] @ ws[i][emit(i, t)])
+                           / (etas[i] @ ws[i][emit(i, t)]) for i in range(len(sizes))])
                for t in tuples}
         Z = sum(law.values()) if st_["type"] == "fully_conditional" else 1.0
         t = tuples[x]
         p *= law[t] / Z
         etas = [etas[i] @ fac[i][trans(i, t)][t[i]] for i in range(len(sizes))]
-        etas = [e / e.sum() for e in etas]
     return p
 
 
@@ -189,6 +218,10 @@ def test_linear_structures_load_as_joint_presentations():
     assert isinstance(process_from_spec(FULLY), FactoredProcess)
     assert isinstance(process_from_spec(COND_TRANS), FactoredProcess)
     assert isinstance(process_from_spec(NONERGODIC), StatefulMixture)
+    chain = process_from_spec(GHMM_CHAIN)
+    assert isinstance(chain, compmech.GHMM) and not np.allclose(chain.right_eigenvector, 1.0)
+    assert "different normalising vectors" in read_spec(GHMM_CHAIN_DIFFERENT_W).linear_obstacle()
+    assert isinstance(process_from_spec(GHMM_CHAIN_DIFFERENT_W), FactoredProcess)
     g = process_from_spec(GHMM_BASE)
     assert isinstance(g, compmech.GHMM)
     assert g.right_eigenvector.sum() == pytest.approx(g.num_states)  # spec gauge, sum w = S
