@@ -55,6 +55,9 @@ class Filtered:
     @property
     def next_token_probs(self) -> np.ndarray:
         """``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] r`` (computed on access)."""
+        if self.emission_probabilities is None:
+            raise ValueError("a stateful process's next-token law is not linear in its state: use "
+                             "process.token_probabilities(beliefs.reshape(-1, D))")
         return self.beliefs @ self.emission_probabilities
 
 
