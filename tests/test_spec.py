@@ -435,3 +435,26 @@ def test_msp_graph_of_a_stateful_process_with_finite_mixed_states():
     np.testing.assert_allclose(compmech.enumerate_words(p, 1)[1], law, rtol=0, atol=1e-15)
     rate = compmech.entropy_rate(p)
     assert rate.exact and rate.bits == pytest.approx(-(law * np.log2(law)).sum(), abs=1e-12)
+
+
+def test_generate_stores_the_spec_framing_layout(tmp_path, capsys):
+    from compmech.cli import main
+
+    out = tmp_path / "framed.npz"
+    assert main(["generate", "even", "-n", "7", "-l", "4", "--seed", "0", "-o", str(out),
+                 "--bos-token", "2", "--eos-token", "3", "--pad-token", "4", "--total-len", "9",
+                 "--quiet"]) == 0
+    with np.load(out) as data:
+        tokens, framed = data["tokens"], data["framed_tokens"]
+        meta = json.loads(str(data["metadata"]))
+    assert framed.shape == (7, 9) and meta["framing"]["total_len"] == 9
+    np.testing.assert_array_equal(framed[:, 0], 2)
+    np.testing.assert_array_equal(framed[:, 1:5], tokens)
+    np.testing.assert_array_equal(framed[:, 5], 3)
+    np.testing.assert_array_equal(framed[:, 6:], 4)
+    assert main(["generate", "even", "-n", "2", "-l", "4", "--seed", "0", "-o",
+                 str(tmp_path / "bad.npz"), "--bos-token", "1", "--quiet"]) == 2
+    assert "outside the process vocabulary" in capsys.readouterr().err
+    assert main(["generate", "even", "-n", "2", "-l", "4", "--seed", "0", "-o",
+                 str(tmp_path / "bad2.npz"), "--bos-token", "2", "--total-len", "7", "--quiet"]) == 2
+    assert "pad token" in capsys.readouterr().err
