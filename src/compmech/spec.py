@@ -403,6 +403,11 @@ def _product_factors(process) -> list[dict] | None:
                                                                     n[1] * m[1])
     if np.abs(rebuilt - joint).max() > 1e-12 * max(1.0, float(np.abs(joint).max())):
         return None
+    start = np.ones(1)
+    for e in starts:
+        start = np.kron(start, e)
+    if np.abs(start - np.asarray(process.initial_distribution)).max() > 1e-13:
+        return None  # started from a correlated state: only the joint form is exact
     out = []
     for k, (Tf, e) in enumerate(zip(factors, starts, strict=True)):
         if process.kind == "hmm":
