@@ -463,9 +463,9 @@ def test_generate_stores_the_spec_framing_layout(tmp_path, capsys):
 def test_a_product_started_from_a_correlated_state_is_written_as_its_joint(tmp_path):
     p = compmech.product(["even", "golden_mean"])
     correlated = p.with_initial_distribution([0.5, 0.0, 0.0, 0.5])
-    d = spec_dict(correlated)
+    d = compmech.spec_dict(correlated)
     assert d["type"] == "hmm"  # the factored form would lose the correlation
     q = compmech.load_hmm(compmech.save_spec(correlated, tmp_path / "c.json"))
     np.testing.assert_allclose(compmech.enumerate_words(q, 3)[1],
                                compmech.enumerate_words(correlated, 3)[1], rtol=0, atol=1e-15)
-    assert spec_dict(p)["type"] == "factored"
+    assert compmech.spec_dict(p)["type"] == "factored"
