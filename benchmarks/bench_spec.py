@@ -10,7 +10,8 @@ Run: ``python benchmarks/bench_spec.py [--repeats 3]``. Prints
    express (``save_spec`` refuses it; the message is printed), so the real process is timed from
    our own format (a ``{"kind": "product"}`` file), and the spec path is timed on a v1.0 file of
    the same sizes whose two 4-token factors are non-negative stand-ins (``random_hmm`` with 3
-   states and 4 tokens), both through its joint HMM and through the stateful protocol;
+   states and 4 tokens), both through its joint HMM and through the stateful protocol; the real
+   process is also timed through the stateful protocol (``compmech.independent_factors``);
 3. the mixed-state-tree speed of non-linear conditional processes (fully conditional,
    conditional transitions) against a linear one of the same sizes (a sequential chain: joint HMM
    and the same chain through the stateful protocol), five factors with two variants each.
@@ -95,9 +96,15 @@ def five_factor(folder: Path, repeats: int) -> None:
     def stateful_tree():
         return compmech.mixed_state_tree(read_spec(json.loads(spec_path.read_text())), 2)
 
+    def stateful_real():
+        factors = [compmech.resolve_process(f) for f in json.loads(ours.read_text())["factors"]]
+        return compmech.mixed_state_tree(compmech.independent_factors(factors), 2)
+
     for label, fn in [("ours (real: 3 mess3 + 2 tom_quantum), joint GHMM 243 states", load_and_tree(ours)),
                       ("spec v1.0 (2 stand-in HMM factors), joint HMM 243 states", load_and_tree(spec_path)),
-                      ("spec v1.0 (same file), stateful protocol, state 15", stateful_tree)]:
+                      ("spec v1.0 (same file), stateful protocol, state 15", stateful_tree),
+                      ("ours (real), factors through the stateful protocol, state 15",
+                       stateful_real)]:
         seconds, tree = best_seconds(fn, repeats)
         print(f"  {label}: load + depth-2 tree {seconds:.3f} s ({tree.probabilities[2].shape[0]:,} "
               f"words at depth 2, vocabulary {432})")

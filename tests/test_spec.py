@@ -469,3 +469,21 @@ def test_a_product_started_from_a_correlated_state_is_written_as_its_joint(tmp_p
     np.testing.assert_allclose(compmech.enumerate_words(q, 3)[1],
                                compmech.enumerate_words(correlated, 3)[1], rtol=0, atol=1e-15)
     assert compmech.spec_dict(p)["type"] == "factored"
+
+
+def test_independent_factors_with_signed_ghmms_match_the_joint_product():
+    names = ["mess3", ("tom_quantum", {"alpha": 1.0, "beta": 3.0}), "even"]
+    facs = [compmech.resolve_process(n) for n in names]
+    stateful = compmech.independent_factors(facs)
+    joint = compmech.product(facs)
+    words, probs = compmech.enumerate_words(joint, 2)
+    np.testing.assert_allclose(compmech.enumerate_words(stateful, 2)[1], probs, rtol=0, atol=1e-15)
+    tree = compmech.mixed_state_tree(stateful, 2)
+    joint_tree = compmech.mixed_state_tree(joint, 2)
+    np.testing.assert_array_equal(tree.words(2), joint_tree.words(2))
+    split = compmech.factor_beliefs(joint, joint_tree.beliefs[2])
+    for i, part in enumerate(stateful.factor_states(tree.beliefs[2])):
+        np.testing.assert_allclose(part, split.factor_beliefs[i], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="signed GHMM") as info:
+        compmech.spec_dict(stateful)
+    assert "\n" not in str(info.value)

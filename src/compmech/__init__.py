@@ -31,7 +31,7 @@ from compmech.compose import (
     product_tokens,
     resolve_process,
 )
-from compmech.factored import FactoredProcess, StatefulMixture
+from compmech.factored import FactoredProcess, StatefulMixture, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -135,6 +135,7 @@ __all__ = [
     "filter_beliefs",
     "fractal_dimensions",
     "get_process",
+    "independent_factors",
     "joint_tokens",
     "kaplan_yorke_dimension",
     "load_hmm",

@@ -154,7 +154,8 @@ class FactoredProcess(StatefulProcess):
                  transition_tables: Sequence[Any], initial_states: Sequence[Any] | None = None,
                  token_to_tuple: Any = None, name: str = "factored",
                  component_types: Sequence[str] | None = None,
-                 emission_scheme: str = "sequential", strict: bool = True) -> None:
+                 emission_scheme: str = "sequential", strict: bool = True,
+                 normalisers: Sequence[Any] | None = None) -> None:
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}; got {structure!r}")
         if not variants:
@@ -173,8 +174,12 @@ class FactoredProcess(StatefulProcess):
         self.vocab_sizes = tuple(int(v.shape[1]) for v in self.variants)
         self.state_sizes = tuple(int(v.shape[2]) for v in self.variants)
         self.component_types = tuple(component_types or ["ghmm"] * F)
-        perron = [[self._perron(v[k], f"factor {i} variant {k}") for k in range(v.shape[0])]
-                  for i, v in enumerate(self.variants)]
+        if normalisers is None:
+            perron = [[self._perron(v[k], f"factor {i} variant {k}") for k in range(v.shape[0])]
+                      for i, v in enumerate(self.variants)]
+        else:  # given (e.g. signed GHMM factors, outside v1.0): no Perron checks
+            perron = [[(np.asarray(w, dtype=np.float64), None) for w in ws] for ws in normalisers]
+        self.signed = normalisers is not None
         self.normalisers = tuple(np.stack([w for w, _ in p]) for p in perron)
         self.emission_parents = tuple(self._parents(i, "emission") for i in range(F))
         self.transition_parents = tuple(self._parents(i, "transition") for i in range(F))
@@ -257,6 +262,10 @@ class FactoredProcess(StatefulProcess):
                                      "must be given (spec §4.1)")
                 given = perron[i][0][1]
             eta = np.asarray(given, dtype=np.float64)
+            if self.signed and eta.shape == (self.state_sizes[i],) and np.isfinite(eta).all() and (
+                    abs(eta @ self.normalisers[i][0]) > 1e-12):
+                parts.append(eta / (eta @ self.normalisers[i][0]))
+                continue
             if eta.shape != (self.state_sizes[i],) or not np.isfinite(eta).all() or (
                     eta < 0).any() or not eta.sum() > 0:
                 raise ValueError(f"factor {i}: initial_state must be {self.state_sizes[i]} finite "
@@ -349,14 +358,21 @@ class FactoredProcess(StatefulProcess):
                   initial_states=[s for s in self.factor_states(self.initial_distribution[None])],
                   token_to_tuple=self.token_to_tuple, name=self.name,
                   component_types=self.component_types, emission_scheme=self.emission_scheme,
-                  strict=self.strict)
+                  strict=self.strict, normalisers=self.normalisers if self.signed else None)
         kw["initial_states"] = [s[0] for s in kw["initial_states"]]
         kw.update(changes)
         return FactoredProcess(**kw)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec v1.0 ``factored`` object (JSON-ready; :func:`compmech.spec.read_spec` reads
-        it back), with every factor's initial state explicit."""
+        it back), with every factor's initial state explicit.
+
+        Raises:
+            ValueError: for signed GHMM factors (:func:`independent_factors`), outside v1.0.
+        """
+        if any((v < 0).any() for v in self.variants):
+            raise ValueError(f"{self.name!r} has signed GHMM factors, which spec v1.0 cannot "
+                             "express; keep them in compmech's own format (compmech.save_hmm)")
         states = self.factor_states(self.initial_distribution[None])
         factors = [{"component_type": t, "transition_matrices": v.tolist(),
                     "initial_state": s[0].tolist(), "vocab_size": int(v.shape[1])}
@@ -445,6 +461,29 @@ class FactoredProcess(StatefulProcess):
         if classical:
             return HMM(T, **common)
         return GHMM(T, right_eigenvector=r, **common)
+
+
+def independent_factors(factors: Sequence[Any], name: str = "factored") -> FactoredProcess:
+    """Independent factors through the stateful protocol: state size ``sum_f S_f`` instead of
+    the joint ``prod_f S_f`` of :func:`compmech.product` (same words, same probabilities; the
+    tokens in the same big-endian order).
+
+    Accepts any HMMs and GHMMs, signed ones included (tom_quantum): their own right eigenvectors
+    normalise the states. Signed factors are outside spec v1.0, so :meth:`FactoredProcess.to_dict`
+    refuses them.
+
+    Args:
+        factors: HMM/GHMM objects.
+        name: the process's name.
+    """
+    facs = list(factors)
+    if not facs or not all(hasattr(f, "transition_matrices") for f in facs):
+        raise ValueError("independent_factors needs a non-empty list of HMMs/GHMMs")
+    return FactoredProcess(
+        [np.asarray(f.transition_matrices)[None] for f in facs], "independent", [0] * len(facs),
+        [0] * len(facs), initial_states=[f.initial_distribution for f in facs], name=name,
+        component_types=[f.kind for f in facs],
+        normalisers=[np.asarray(f.right_eigenvector)[None] for f in facs])
 
 
 class StatefulMixture(StatefulProcess):
@@ -548,4 +587,5 @@ class StatefulMixture(StatefulProcess):
                                initial_state=state)
 
 
-__all__ = ["FactoredProcess", "STRUCTURES", "StatefulMixture", "perron_vectors"]
+__all__ = ["FactoredProcess", "STRUCTURES", "StatefulMixture", "independent_factors",
+           "perron_vectors"]
