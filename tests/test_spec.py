@@ -487,3 +487,13 @@ def test_independent_factors_with_signed_ghmms_match_the_joint_product():
     with pytest.raises(ValueError, match="signed GHMM") as info:
         compmech.spec_dict(stateful)
     assert "\n" not in str(info.value)
+
+
+def test_our_compositions_refuse_stateful_components_in_one_line(tmp_path):
+    path = tmp_path / "fc.json"
+    path.write_text(json.dumps(FULLY))
+    for spec in ({"kind": "mixture", "components": [str(path), "mess3"], "weights": [0.5, 0.5]},
+                 {"kind": "product", "factors": [str(path), "mess3"]}):
+        with pytest.raises(ValueError, match="stateful") as info:
+            compmech.process_from_dict(spec)
+        assert "\n" not in str(info.value)

@@ -60,6 +60,7 @@ from compmech.hmm import (
 from compmech.inference import MAX_ENUMERATED_WORDS, filter_beliefs
 from compmech.msp import mixed_state_tree
 from compmech.processes import CATALOGUE, get_process
+from compmech.stateful import is_stateful
 from compmech.tokens import decode_tokens, encode_tokens
 
 #: A GHMM's enumerated block probabilities at or below this count as zero in a Markov approximation.
@@ -79,7 +80,7 @@ def resolve_process(entry: Any, base_dir: str | os.PathLike | None = None) -> Pr
     Returns:
         the process.
     """
-    if isinstance(entry, (HMM, GHMM)):
+    if isinstance(entry, (HMM, GHMM)) or is_stateful(entry):
         return entry
     base = Path(base_dir) if base_dir is not None else None
     if isinstance(entry, os.PathLike) or (
@@ -118,6 +119,16 @@ def _process_from_entry(entry: Mapping[str, Any], base: Path | None) -> Process:
             raise ValueError(f"component {entry!r}: a file entry has the single key 'file'")
         return resolve_process(Path(entry["file"]), base)
     return process_from_dict(entry, source="component", base_dir=base)
+
+
+def _linear(processes: list, what: str) -> list:
+    """``processes`` if each has transition matrices; a one-line error naming a stateful one."""
+    for p in processes:
+        if not isinstance(p, (HMM, GHMM)):
+            raise ValueError(f"a {what} is built from matrices, and {p.name!r} is a stateful "
+                             "(non-linear) process: write it as a spec 'nonergodic' mixture, or "
+                             "use compmech.StatefulMixture / compmech.independent_factors")
+    return processes
 
 
 def _checked_weights(weights: Any, K: int) -> np.ndarray:
@@ -176,7 +187,7 @@ def mixture(components: Sequence[Any], weights: Any, vocab_maps: Sequence[Any] |
         >>> m.num_states, m.vocab_size, m.is_ergodic
         (6, 3, False)
     """
-    comps = [resolve_process(c) for c in components]
+    comps = _linear([resolve_process(c) for c in components], "mixture")
     if not comps:
         raise ValueError("a mixture needs at least one component")
     w = _checked_weights(weights, len(comps))
@@ -249,7 +260,7 @@ def product(factors: Sequence[Any], name: str = "product") -> Process:
         >>> p.kind, p.num_states, p.vocab_size
         ('ghmm', 9, 12)
     """
-    facs = [resolve_process(f) for f in factors]
+    facs = _linear([resolve_process(f) for f in factors], "product")
     if not facs:
         raise ValueError("a product needs at least one factor")
     T, init, r = np.ones((1, 1, 1)), np.ones(1), np.ones(1)
