@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,10 +184,14 @@ def factored_word_probability(d, word) -> float:
             return maps[i][idx]
 
         def emit(i, t):
+            if st_["type"] == "independent":
+                return st_.get("variant_indices", [0] * len(sizes))[i]
             if st_["type"] == "sequential":
                 return 0 if i == 0 else st_["control_maps"][i][t[i - 1]]
             if st_["type"] == "fully_conditional":
                 return variant(i, t, st_["control_maps"])
+            if "emission_control_maps" in st_:
+                return 0 if i == 0 else st_["emission_control_maps"][i][t[i - 1]]
             return st_["emission_variant_indices"][i]
 
         def trans(i, t):
@@ -497,3 +503,50 @@ def test_our_compositions_refuse_stateful_components_in_one_line(tmp_path):
         with pytest.raises(ValueError, match="stateful") as info:
             compmech.process_from_dict(spec)
         assert "\n" not in str(info.value)
+
+
+@st.composite
+def factored_specs(draw):
+    """Random factored spec objects: 2-3 HMM factors, 1-2 variants, every structure."""
+    F = draw(st.integers(2, 3))
+    V = [draw(st.integers(1, 3)) for _ in range(F)]
+    S = [draw(st.integers(1, 2)) for _ in range(F)]
+    K = [draw(st.integers(1, 2)) for _ in range(F)]
+    seed = draw(st.integers(0, 10**6))
+    rng = np.random.default_rng(seed)
+    factors = [hmm_factor([random_stochastic(S[i], V[i], rng, 0.7) for _ in range(K[i])],
+                          rng.uniform(0.1, 1.0, S[i]).tolist()) for i in range(F)]
+    kind = draw(st.sampled_from(["independent", "sequential", "fully_conditional",
+                                 "conditional_transitions"]))
+
+    def table(i, n):
+        return [int(k) for k in rng.integers(0, K[i], n)]
+
+    def all_others(i):
+        return int(np.prod([V[j] for j in range(F) if j != i]))
+
+    if kind == "independent":
+        structure = {"type": kind, "variant_indices": [table(i, 1)[0] for i in range(F)]}
+    elif kind in ("sequential", "fully_conditional"):
+        maps = [None if (kind == "sequential" and i == 0) else
+                table(i, V[i - 1] if kind == "sequential" else all_others(i)) for i in range(F)]
+        structure = {"type": kind, "control_maps": maps}
+    else:
+        structure = {"type": kind, "transition_control_maps": [table(i, all_others(i)) for i in range(F)]}
+        if draw(st.booleans()):
+            structure["emission_variant_indices"] = [table(i, 1)[0] for i in range(F)]
+        else:
+            structure["emission_control_maps"] = [None] + [table(i, V[i - 1]) for i in range(1, F)]
+    return {"type": "factored", "factors": factors, "structure": structure}
+
+
+@settings(max_examples=30, deadline=None)
+@given(factored_specs())
+def test_random_factored_processes_match_the_formula_oracle(spec):
+    p = process_from_spec(spec)
+    words, probs = compmech.enumerate_words(p, 2)
+    expected = [factored_word_probability(spec, list(w)) for w in words]
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-14)
+    with tempfile.TemporaryDirectory() as folder:
+        q = compmech.load_hmm(compmech.save_spec(p, Path(folder) / "p.json"))
+    np.testing.assert_allclose(compmech.enumerate_words(q, 2)[1], probs, rtol=0, atol=1e-15)
