@@ -421,6 +421,12 @@ def test_cli_info_and_generate_read_spec_files(key, tmp_path, capsys):
     ds = compmech.datasets.load_dataset(data)
     f = compmech.filter_beliefs(p, ds.tokens)
     np.testing.assert_allclose(ds.beliefs, f.beliefs, atol=1e-6)  # stored as float32
+    tree_file = tmp_path / "tree.npz"
+    assert main(["msp", "--hmm-file", str(path), "--depth", "2", "--out", str(tree_file)]) == 0
+    with np.load(tree_file) as arrays:
+        np.testing.assert_allclose(arrays["probabilities"],
+                                   compmech.mixed_state_tree(p, 2).all_probabilities(), atol=0)
+    capsys.readouterr()
     again = compmech.process_from_dict(ds.metadata["hmm"])  # the dataset names its process
     np.testing.assert_allclose(compmech.enumerate_words(again, 2)[1],
                                compmech.enumerate_words(p, 2)[1], rtol=0, atol=1e-15)

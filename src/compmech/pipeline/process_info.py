@@ -161,7 +161,8 @@ def tree_arrays(tree, hmm) -> dict:
     """Flat arrays of a :class:`compmech.msp.MixedStateTree` for ``np.savez``.
 
     ``beliefs (N, S)``, ``probabilities (N,)``, ``depth (N,)``, ``parent (N,)`` (global index, -1
-    at the root), ``token (N,)`` (-1 at the root), plus the HMM's ``transition_matrices``.
+    at the root), ``token (N,)`` (-1 at the root), plus the HMM's ``transition_matrices`` (not for a
+    stateful process, whose "beliefs" are its state vectors).
     """
     offsets = np.cumsum([0] + [p.shape[0] for p in tree.probabilities])
     parent = np.concatenate(
@@ -174,7 +175,7 @@ def tree_arrays(tree, hmm) -> dict:
         "depth": tree.all_depths(),
         "parent": parent,
         "token": np.concatenate(tree.tokens).astype(np.int32),
-        "transition_matrices": np.asarray(hmm.transition_matrices),
+        **({} if is_stateful(hmm) else {"transition_matrices": np.asarray(hmm.transition_matrices)}),
         "initial_distribution": np.asarray(hmm.initial_distribution),
         "state_names": np.array(hmm.state_names),
     }
