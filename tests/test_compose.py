@@ -191,9 +191,15 @@ def test_mixture_errors(kw, match):
 
 # -------------------------------------------------------------------------------------- product
 def factor_words(word, sizes):
-    """Each factor's tokens of a joint word: ``x_f = (x // prod_{g<f} V_g) % V_f``."""
-    radix = np.concatenate([[1], np.cumprod(sizes)[:-1]])
-    return [tuple(int(x) // int(radix[f]) % sizes[f] for x in word) for f in range(len(sizes))]
+    """Each factor's tokens of a joint word, big-endian: ``x_f = (x // prod_{g>f} V_g) % V_f``
+    (written out digit by digit, independently of compmech.decode_tokens)."""
+    out = [[] for _ in sizes]
+    for x in word:
+        x = int(x)
+        for f in range(len(sizes) - 1, -1, -1):  # the last factor is the least significant digit
+            out[f].append(x % sizes[f])
+            x //= sizes[f]
+    return [tuple(o) for o in out]
 
 
 PRODUCTS = [["even", "golden_mean"], ["mess3", "tom_quantum"], ["tom_quantum", "fanizza"],
@@ -215,8 +221,8 @@ def test_product_word_probabilities_and_beliefs_factor(names):
     fb = compmech.factored_beliefs(p, words[keep])
     for n, w in enumerate(words[keep]):
         own = [belief_after(*parts(f), fw) for f, fw in zip(facs, factor_words(w, sizes), strict=True)]
-        outer = own[-1]
-        for b in own[-2::-1]:  # factor 0 varies fastest: kron(eta_{F-1}, ..., eta_0)
+        outer = own[0]
+        for b in own[1:]:  # big-endian: kron(eta_0, ..., eta_{F-1})
             outer = np.kron(outer, b)
         np.testing.assert_allclose(fb.beliefs[n, -1], outer, atol=1e-11)
         for f in range(len(facs)):
@@ -227,7 +233,7 @@ def test_product_tokens_round_trip_and_convention():
     p = compmech.product(["mess3", "even"])  # V = 3 * 2
     joint = np.arange(6)
     split = compmech.product_tokens(p, joint)
-    assert split.tolist() == [[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]]
+    assert split.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]]  # big-endian
     np.testing.assert_array_equal(compmech.joint_tokens(p, split), joint)
     with pytest.raises(ValueError, match="not a product"):
         compmech.product_tokens(get_process("mess3"), joint)

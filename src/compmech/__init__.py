@@ -5,7 +5,10 @@ Light at import: numpy and JAX only (no flax, optax or scikit-learn).
 Processes are classical :class:`HMM` s or generalized :class:`GHMM` s (signed matrices, quantum and
 post-quantum processes); every theory function takes either. :func:`mixture`, :func:`product` and
 :func:`markov_approximation` compose processes; :func:`load_hmm` (alias :func:`load_process`) reads
-any of them, or a composition spec, from JSON, and :func:`process_from_dict` from a dict.
+any of them, or a composition spec, from JSON, and :func:`process_from_dict` from a dict. Files of
+the Generative Processes Specification v1.0 load the same way (:mod:`compmech.spec`;
+:func:`save_spec` writes them); its non-linear factored processes are :class:`StatefulProcess` es,
+which the theory functions also accept. Composite tokens are big-endian (:func:`encode_tokens`).
 
 Example:
     >>> import compmech
@@ -34,6 +37,7 @@ from compmech.compose import (
     product_tokens,
     resolve_process,
 )
+from compmech.factored import FactoredProcess, StatefulMixture, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -98,6 +102,9 @@ from compmech.processes import (
     get_process,
     process_parameters,
 )
+from compmech.spec import load_spec, process_from_spec, read_spec, save_spec, spec_dict
+from compmech.stateful import StatefulProcess, as_stateful
+from compmech.tokens import decode_tokens, encode_tokens
 from compmech.wrappers import (
     binary_encoded,
     channel_matrix,
@@ -136,10 +143,21 @@ __all__ = [
     "REFERENCES",
     "WRAPPERS",
     "Filtered",
+    "StatefulProcess",
+    "StatefulMixture",
+    "FactoredProcess",
     "Process",
     "Samples",
     "all_words",
     "arch",
+    "spec_dict",
+    "save_spec",
+    "read_spec",
+    "process_from_spec",
+    "load_spec",
+    "encode_tokens",
+    "decode_tokens",
+    "as_stateful",
     "belief_colors",
     "belief_plane_basis",
     "belief_plane_coordinates",
@@ -164,6 +182,7 @@ __all__ = [
     "get_process",
     "history_tokens",
     "inflated_vocabulary",
+    "independent_factors",
     "joint_tokens",
     "kaplan_yorke_dimension",
     "leaky",

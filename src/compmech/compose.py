@@ -7,8 +7,9 @@ their factored beliefs, and JSON specs for them.
   in the component it started in, so the process is not ergodic. All-classical components give an
   :class:`~compmech.hmm.HMM`, otherwise a :class:`~compmech.hmm.GHMM`.
 * :func:`product`: independent factors emitting one token each, encoded as the single token
-  ``x = sum_f x_f prod_{g<f} V_g`` (factor 0 varies fastest); states likewise,
-  ``s = sum_f s_f prod_{g<f} S_g``, so ``T[x] = T_{F-1}[x_{F-1}] (x) ... (x) T_0[x_0]``
+  ``x = sum_f x_f prod_{g>f} V_g`` (big-endian mixed radix, factor 0 most significant: the order
+  of the Generative Processes Specification, :mod:`compmech.tokens`); states likewise,
+  ``s = sum_f s_f prod_{g>f} S_g``, so ``T[x] = T_0[x_0] (x) ... (x) T_{F-1}[x_{F-1}]``
   (Kronecker products), ``eta_0 = (x)_f eta_f`` and ``r = (x)_f r_f``.
 * :func:`markov_approximation`: the order-``k`` Markov chain with the process's exact
   ``(k + 1)``-block statistics, an HMM whose states are the last ``k`` tokens.
@@ -59,6 +60,8 @@ from compmech.hmm import (
 from compmech.inference import MAX_ENUMERATED_WORDS, filter_beliefs
 from compmech.msp import mixed_state_tree
 from compmech.processes import CATALOGUE, get_process
+from compmech.stateful import is_stateful
+from compmech.tokens import decode_tokens, encode_tokens
 
 #: A GHMM's enumerated block probabilities at or below this count as zero in a Markov approximation.
 BLOCK_ZERO_TOL = 1e-15
@@ -77,7 +80,7 @@ def resolve_process(entry: Any, base_dir: str | os.PathLike | None = None) -> Pr
     Returns:
         the process.
     """
-    if isinstance(entry, (HMM, GHMM)):
+    if isinstance(entry, (HMM, GHMM)) or is_stateful(entry):
         return entry
     base = Path(base_dir) if base_dir is not None else None
     if isinstance(entry, os.PathLike) or (
@@ -116,6 +119,16 @@ def _process_from_entry(entry: Mapping[str, Any], base: Path | None) -> Process:
             raise ValueError(f"component {entry!r}: a file entry has the single key 'file'")
         return resolve_process(Path(entry["file"]), base)
     return process_from_dict(entry, source="component", base_dir=base)
+
+
+def _linear(processes: list, what: str) -> list:
+    """``processes`` if each has transition matrices; a one-line error naming a stateful one."""
+    for p in processes:
+        if not isinstance(p, (HMM, GHMM)):
+            raise ValueError(f"a {what} is built from matrices, and {p.name!r} is a stateful "
+                             "(non-linear) process: write it as a spec 'nonergodic' mixture, or "
+                             "use compmech.StatefulMixture / compmech.independent_factors")
+    return processes
 
 
 def _checked_weights(weights: Any, K: int) -> np.ndarray:
@@ -174,7 +187,7 @@ def mixture(components: Sequence[Any], weights: Any, vocab_maps: Sequence[Any] |
         >>> m.num_states, m.vocab_size, m.is_ergodic
         (6, 3, False)
     """
-    comps = [resolve_process(c) for c in components]
+    comps = _linear([resolve_process(c) for c in components], "mixture")
     if not comps:
         raise ValueError("a mixture needs at least one component")
     w = _checked_weights(weights, len(comps))
@@ -227,10 +240,11 @@ def _mixture_token_names(comps, maps, V_shared: int, bos: bool) -> list[str]:
 def product(factors: Sequence[Any], name: str = "product") -> Process:
     """A factored process: independent factors, one token each, encoded as one token.
 
-    Token ``x = sum_f x_f prod_{g<f} V_g`` and state ``s = sum_f s_f prod_{g<f} S_g`` (factor 0
-    varies fastest), so ``T[x] = T_{F-1}[x_{F-1}] (x) ... (x) T_0[x_0]``, with start vector
-    ``(x)_f eta_f`` and ``r = (x)_f r_f``. ``P(w) = prod_f P_f(w^{(f)})`` and the entropy rate is
-    the sum of the factors'.
+    Token ``x = sum_f x_f prod_{g>f} V_g`` and state ``s = sum_f s_f prod_{g>f} S_g`` (big-endian,
+    factor 0 most significant; :func:`compmech.encode_tokens`), so
+    ``T[x] = T_0[x_0] (x) ... (x) T_{F-1}[x_{F-1}]``, with start vector ``(x)_f eta_f`` and
+    ``r = (x)_f r_f``. ``P(w) = prod_f P_f(w^{(f)})`` and the entropy rate is the sum of the
+    factors'.
 
     Args:
         factors: processes or anything :func:`resolve_process` accepts.
@@ -246,19 +260,21 @@ def product(factors: Sequence[Any], name: str = "product") -> Process:
         >>> p.kind, p.num_states, p.vocab_size
         ('ghmm', 9, 12)
     """
-    facs = [resolve_process(f) for f in factors]
+    facs = _linear([resolve_process(f) for f in factors], "product")
     if not facs:
         raise ValueError("a product needs at least one factor")
     T, init, r = np.ones((1, 1, 1)), np.ones(1), np.ones(1)
     states, tokens = [""], [""]
-    for f in facs:  # each new factor is the more significant digit
+    for f in facs:  # each new factor is the less significant digit
         Vp, Sp = T.shape[0], T.shape[1]
         Vf, Sf = f.vocab_size, f.num_states
-        T = np.einsum("xij,ykl->xyikjl", f.transition_matrices, T).reshape(Vf * Vp, Sf * Sp, Sf * Sp)
-        init = np.kron(f.initial_distribution, init)
-        r = np.kron(f.right_eigenvector, r)
-        states = [_join(a, b) for a in f.state_names for b in states]
-        tokens = [_join(a, b) for a in f.token_names for b in tokens]
+        F = f.transition_matrices  # outer product by broadcasting (faster than einsum here)
+        T = (T[:, None, :, None, :, None] * F[None, :, None, :, None, :]).reshape(
+            Vp * Vf, Sp * Sf, Sp * Sf)
+        init = np.kron(init, f.initial_distribution)
+        r = np.kron(r, f.right_eigenvector)
+        states = [_join(a, b) for a in states for b in f.state_names]
+        tokens = [_join(a, b) for a in tokens for b in f.token_names]
     structure = Composition(
         "product", tuple(f.name for f in facs), tuple(f.num_states for f in facs),
         tuple(f.vocab_size for f in facs),
@@ -273,31 +289,26 @@ def product(factors: Sequence[Any], name: str = "product") -> Process:
 
 def _join(high: str, low: str) -> str:
     """Label of a mixed-radix pair, factor 0 first: ``"x0|x1|..."``."""
-    return high if low == "" else f"{low}|{high}"
+    return low if high == "" else f"{high}|{low}"
 
 
 def product_tokens(process_or_vocab_sizes: Any, tokens) -> np.ndarray:
-    """``(...) -> (..., F)``: each factor's token ``x_f = (x // prod_{g<f} V_g) mod V_f``.
+    """``(...) -> (..., F)``: each factor's token ``x_f = (x // prod_{g>f} V_g) mod V_f``
+    (:func:`compmech.decode_tokens`, big-endian).
 
     Args:
         process_or_vocab_sizes: a product process (its ``structure``) or the factors' ``V_f``.
         tokens: integer array of joint tokens.
     """
     sizes = _product_sizes(process_or_vocab_sizes, "vocab_sizes")
-    radix = np.concatenate([[1], np.cumprod(sizes)[:-1]]).astype(np.int64)
-    tokens = np.asarray(tokens, dtype=np.int64)
-    return ((tokens[..., None] // radix) % np.asarray(sizes, dtype=np.int64)).astype(np.int32)
+    return decode_tokens(sizes, tokens).astype(np.int32)
 
 
 def joint_tokens(process_or_vocab_sizes: Any, factor_tokens) -> np.ndarray:
-    """``(..., F) -> (...)``: the joint token ``x = sum_f x_f prod_{g<f} V_g`` (inverse of
-    :func:`product_tokens`)."""
+    """``(..., F) -> (...)``: the joint token ``x = sum_f x_f prod_{g>f} V_g`` (inverse of
+    :func:`product_tokens`; :func:`compmech.encode_tokens`)."""
     sizes = _product_sizes(process_or_vocab_sizes, "vocab_sizes")
-    radix = np.concatenate([[1], np.cumprod(sizes)[:-1]]).astype(np.int64)
-    factor_tokens = np.asarray(factor_tokens, dtype=np.int64)
-    if factor_tokens.shape[-1:] != (len(sizes),):
-        raise ValueError(f"factor_tokens must have shape (..., {len(sizes)}); got {factor_tokens.shape}")
-    return (factor_tokens @ radix).astype(np.int32)
+    return encode_tokens(sizes, factor_tokens).astype(np.int32)
 
 
 def _product_sizes(process_or_sizes: Any, what: str) -> tuple:
@@ -409,7 +420,7 @@ def factor_beliefs(process: Process, beliefs) -> FactoredBeliefs:
       ``eta[block_k] / P(k | x_1..x_t)`` (NaN where the posterior is 0, or at most
       :data:`~compmech.hmm.GHMM_ZERO_TOL` for a GHMM: the component is ruled out).
     * Product: factor ``f``'s belief is the marginal of ``eta`` reshaped to
-      ``(S_{F-1}, ..., S_0)``, contracting every other factor's axis with its ``r_g``; for a
+      ``(S_0, ..., S_{F-1})`` (big-endian), contracting every other factor's axis with its ``r_g``; for a
       product start vector the joint belief is exactly ``(x)_f eta_f``.
 
     Args:
@@ -445,12 +456,11 @@ def _split_mixture(process: Process, structure: Composition, eta: np.ndarray) ->
 def _split_product(structure: Composition, eta: np.ndarray) -> FactoredBeliefs:
     F = structure.num_factors
     letters = "abcdefghijklmnopqrstuvwxyz"[:F]  # letters[f] indexes factor f's axis
-    tensor = eta.reshape(*eta.shape[:-1], *structure.num_states[::-1])
-    axes = "".join(letters[::-1])
+    tensor = eta.reshape(*eta.shape[:-1], *structure.num_states)  # big-endian: factor 0 first
     parts = []
     for f in range(F):
         others = [g for g in range(F) if g != f]
-        spec = ",".join([f"...{axes}"] + [letters[g] for g in others]) + f"->...{letters[f]}"
+        spec = ",".join([f"...{letters}"] + [letters[g] for g in others]) + f"->...{letters[f]}"
         parts.append(np.einsum(spec, tensor, *[np.asarray(structure.right_eigenvectors[g])
                                                for g in others]))
     return FactoredBeliefs("product", eta, tuple(parts), None)

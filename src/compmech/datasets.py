@@ -14,6 +14,11 @@ or product (built by :mod:`compmech.compose`) also stores its factored beliefs, 
   belief (NaN where its posterior is 0);
 * product of ``F`` factors: ``factor_beliefs_<f>`` ``(N, L, S_f)``, factor ``f``'s belief.
 
+With ``framing=...`` the file also has ``framed_tokens`` ``(N, total_len)`` int32, each row laid
+out as in the Generative Processes Specification (§6.2): ``[BOS, x_1 .. x_L, EOS, PAD, ...]``
+(framing tokens outside the process vocabulary; any of them may be left out), described in
+``metadata["framing"]``.
+
 The arrays that every file has keep their format.
 """
 
@@ -36,6 +41,8 @@ from compmech.files import atomic_output
 from compmech.hmm import Process
 from compmech.inference import sample
 from compmech.resources import require_disk
+from compmech.spec import generation_layout
+from compmech.stateful import is_stateful
 
 #: Tokens per generated chunk; memory stays bounded by a few chunks whatever N and L are.
 CHUNK_TOKENS = 1 << 20
@@ -91,9 +98,33 @@ def iterate_samples(hmm: Process, num_sequences: int, seq_len: int, seed: int):
         yield chunk, out.tokens, out.beliefs
 
 
+def _checked_framing(framing: Any, hmm: Process, L: int) -> dict[str, Any] | None:
+    """``framing`` (``{"bos", "eos", "pad", "total_len"}``, tokens or ``None``) checked, with
+    ``total_len`` defaulting to ``L`` plus the framing tokens used."""
+    if framing is None:
+        return None
+    if not isinstance(framing, dict) or set(framing) - {"bos", "eos", "pad", "total_len"}:
+        raise ValueError("framing must be a dict with keys among 'bos', 'eos', 'pad', 'total_len'")
+    tokens = {k: framing.get(k) for k in ("bos", "eos", "pad")}
+    for k, v in tokens.items():
+        if v is not None and (isinstance(v, bool) or int(v) != v or v < hmm.vocab_size):
+            raise ValueError(f"framing {k} token must be an integer outside the process vocabulary "
+                             f"(>= {hmm.vocab_size}); got {v!r}")
+    if L > CHUNK_TOKENS:
+        raise ValueError(f"framing needs sequences of at most {CHUNK_TOKENS} tokens; got {L}")
+    used = sum(tokens[k] is not None for k in ("bos", "eos"))
+    total = framing.get("total_len")
+    total = L + used if total is None else int(total)
+    if total < L + used or (total > L + used and tokens["pad"] is None):
+        raise ValueError(f"total_len {total} must be >= {L + used} (sequence plus BOS/EOS), and a "
+                         "longer one needs a pad token")
+    return {**{k: None if v is None else int(v) for k, v in tokens.items()}, "total_len": total,
+            "layout": "[BOS, x_1 .. x_L, EOS, PAD, ..., PAD] (spec v1.0 §6.2)"}
+
+
 def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
                      out: str | os.PathLike, *, force: bool = False, progress: bool = False,
-                     factors: bool = False) -> Path:
+                     factors: bool = False, framing: dict | None = None) -> Path:
     """Sample a dataset and stream it to ``out`` (an ``.npz``) without holding it in memory.
 
     The file is written under a temporary name and moved into place at the end, so an existing
@@ -110,6 +141,8 @@ def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
         progress: show a progress bar on stderr.
         factors: also store the factored beliefs of a mixture or product (see the module
             docstring); tokens and beliefs are the same bytes as without.
+        framing: also store ``framed_tokens`` (see the module docstring): a dict with the
+            framing tokens ``bos``, ``eos``, ``pad`` (each optional) and ``total_len``.
 
     Returns:
         The path written.
@@ -132,11 +165,16 @@ def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
         raise ValueError(f"factors=True needs a mixture or product process; {hmm.name!r} has no "
                          "factors (build it with compmech.mixture or compmech.product)")
     N, L, S = int(num_sequences), int(seq_len), hmm.num_states
+    frame = _checked_framing(framing, hmm, L)
     metadata = _metadata(hmm, N, L, int(seed))
     members = [
         ("tokens", (N, L), np.int32, lambda t, b: t),
         ("beliefs", (N, L, S), np.float32, lambda t, b: b),
     ]
+    if frame is not None:
+        metadata["framing"] = frame
+        members.append(("framed_tokens", (N, frame["total_len"]), np.int32, lambda t, b: generation_layout(
+            t, frame["total_len"], frame["bos"], frame["eos"], frame["pad"])))
     if factors:
         metadata["factor_arrays"] = factor_array_names(hmm)
         for name, shape in _factor_shapes(hmm, N, L).items():
@@ -226,7 +264,7 @@ def _metadata(hmm: Process, N: int, L: int, seed: int) -> dict[str, Any]:
         "kind": hmm.kind,
         "params": dict(hmm.params),
         "hmm": hmm.to_dict(),
-        "transition_matrices": hmm.transition_matrices.tolist(),
+        "transition_matrices": None if is_stateful(hmm) else hmm.transition_matrices.tolist(),
         "num_sequences": N,
         "seq_len": L,
         "seed": seed,

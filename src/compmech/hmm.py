@@ -55,6 +55,9 @@ VALIDATION_MAX_LENGTH = 8
 GHMM_ZERO_TOL = 1e-12
 #: Tolerance on ``M r = r`` and ``eta_0 r = 1`` for a GHMM.
 EIGENVECTOR_TOL = 1e-8
+#: ``token_order`` recorded in a product's structure: composite tokens and states are big-endian
+#: mixed radix (factor 0 most significant; see :mod:`compmech.tokens`).
+PRODUCT_TOKEN_ORDER = "big_endian"
 
 
 # ---------------------------------------------------------------------------------- composition
@@ -65,8 +68,10 @@ class Composition(NamedTuple):
     state when ``bos``), ``T`` is block diagonal, component ``k`` has ``num_states[k]`` states and
     ``vocab_sizes[k]`` own tokens mapped to shared tokens by ``vocab_maps[k]``.
     Product (``kind = "product"``): factor ``f`` has ``num_states[f]`` states, ``vocab_sizes[f]``
-    tokens and right eigenvector ``right_eigenvectors[f]``; token ``x = sum_f x_f prod_{g<f} V_g``
-    and state ``s = sum_f s_f prod_{g<f} S_g`` (factor 0 varies fastest).
+    tokens and right eigenvector ``right_eigenvectors[f]``; token ``x = sum_f x_f prod_{g>f} V_g``
+    and state ``s = sum_f s_f prod_{g>f} S_g`` (big-endian, factor 0 most significant: the order of
+    the Generative Processes Specification). Its dict carries ``"token_order": "big_endian"``; a
+    product structure without it was written with the old order (factor 0 fastest) and is refused.
 
     Attributes:
         kind: ``"mixture"`` or ``"product"``.
@@ -109,6 +114,7 @@ class Composition(NamedTuple):
                        bos=bool(self.bos))
         else:
             out["right_eigenvectors"] = [list(r) for r in self.right_eigenvectors]
+            out["token_order"] = PRODUCT_TOKEN_ORDER
         return out
 
 
@@ -118,6 +124,7 @@ def _validated_structure(structure: Any, T: np.ndarray, name: str) -> Compositio
         return None
     where = f"structure of {name!r}"
     if isinstance(structure, Mapping):
+        structure = _checked_token_order(structure, where)
         known = set(Composition._fields)
         unknown = sorted(set(structure) - known)
         if unknown:
@@ -148,6 +155,21 @@ def _validated_structure(structure: Any, T: np.ndarray, name: str) -> Compositio
     else:
         raise ValueError(f"{where}: kind must be 'mixture' or 'product'; got {structure.kind!r}")
     return structure
+
+
+def _checked_token_order(structure: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``structure`` without its ``token_order`` key; a product recorded before composite tokens
+    became big-endian (no ``token_order``) is refused, since its tokens and states are numbered
+    with factor 0 fastest."""
+    out = dict(structure)
+    order = out.pop("token_order", None)
+    if out.get("kind") == "product" and order != PRODUCT_TOKEN_ORDER:
+        raise ValueError(
+            f"{where}: this product was recorded with token order {order or 'factor 0 fastest'!r} "
+            "(written by an older compmech); composite tokens are now big-endian (factor 0 most "
+            "significant), so its tokens and beliefs would be misread: regenerate the dataset or "
+            "run from the process spec")
+    return out
 
 
 def _check_mixture_structure(c: Composition, T: np.ndarray, where: str) -> None:
@@ -529,6 +551,11 @@ _BASE_KEYS = {"kind", "transition_matrices", "initial_distribution", "name", "pa
 SPEC_KINDS: dict[str, Callable[[Mapping[str, Any], str, Path | None], Process]] = {}
 
 
+#: The reader of Generative Processes Specification objects (``type`` instead of ``kind``),
+#: registered by :mod:`compmech.spec`: ``reader(data, source) -> process``.
+SPEC_TYPE_READER: list[Callable[[Mapping[str, Any], str], Any]] = []
+
+
 def register_spec_kind(kind: str, builder: Callable[[Mapping[str, Any], str, Path | None], Process]):
     """Register a builder for JSON specs whose ``kind`` is ``kind`` (see :func:`process_from_dict`)."""
     SPEC_KINDS[kind] = builder
@@ -587,12 +614,17 @@ def process_from_dict(data: Mapping[str, Any], source: str = "process data",
     * ``"ghmm"``: :class:`GHMM` (the format of :meth:`GHMM.to_dict`).
     * ``"mixture"``, ``"product"``, ``"markov_approximation"``: composition specs, built by
       :mod:`compmech.compose` (component files are resolved relative to ``base_dir``).
+    * no ``kind`` but a ``type`` (``"hmm"``, ``"ghmm"``, ``"factored"``, ``"nonergodic"``): a
+      Generative Processes Specification v1.0 object, read by :func:`compmech.spec.process_from_spec`
+      (an HMM/GHMM, the exact joint presentation of a composite, or a stateful process).
 
     Raises:
         ValueError: for an unknown ``kind`` or an invalid description (one line).
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: expected a JSON object at the top level")
+    if "type" in data and "kind" not in data and SPEC_TYPE_READER:  # a spec v1.0 process
+        return SPEC_TYPE_READER[0](data, source)
     kind = data.get("kind", "hmm")
     if kind == "hmm":
         return HMM.from_dict(data, source)
@@ -607,7 +639,9 @@ def process_from_dict(data: Mapping[str, Any], source: str = "process data",
 def load_hmm(path: str | os.PathLike) -> Process:
     """Load a process from a JSON file (an HMM, a GHMM, or a mixture/product spec).
 
-    The file is one object. Its optional ``kind`` is ``"hmm"`` (the default), ``"ghmm"``,
+    A file with a ``type`` key and no ``kind`` is a Generative Processes Specification v1.0
+    process (``docs/process-format.md``; :mod:`compmech.spec`). Otherwise the file is one object.
+    Its optional ``kind`` is ``"hmm"`` (the default), ``"ghmm"``,
     ``"mixture"``, ``"product"`` or ``"markov_approximation"`` (specs: see
     :mod:`compmech.compose`). An HMM or GHMM has the required key ``transition_matrices`` (nested
     lists of shape ``(V, S, S)``, ``T[x][i][j] = P(emit x, go to j | in i)`` for an HMM) and the

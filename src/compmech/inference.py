@@ -26,6 +26,7 @@ import numpy as np
 
 from compmech.hmm import GHMM_ZERO_TOL, Process, normaliser
 from compmech.resources import format_bytes
+from compmech.stateful import filter_states, is_stateful, sample_states
 
 #: Largest number of words :func:`enumerate_words` will build.
 MAX_ENUMERATED_WORDS = 50_000_000
@@ -42,7 +43,8 @@ class Filtered:
         possible: ``(..., L)`` bool, whether ``x_1..x_t`` has nonzero probability. Beliefs after an
             impossible prefix are NaN (only returned with ``allow_impossible=True``).
         emission_probabilities: ``(S, V)`` ``E[i, v] = (T[v] r)_i`` of the filtered process
-            (``P(v | state i)`` for an HMM), so that ``P(v | eta) = eta @ E``.
+            (``P(v | state i)`` for an HMM), so that ``P(v | eta) = eta @ E``; ``None`` for a
+            stateful process (:mod:`compmech.stateful`), whose beliefs are its state vectors.
     """
 
     beliefs: np.ndarray
@@ -53,6 +55,9 @@ class Filtered:
     @property
     def next_token_probs(self) -> np.ndarray:
         """``(..., L, V)`` ``P(x_{t+1} = v | x_1..x_t) = eta_t T[v] r`` (computed on access)."""
+        if self.emission_probabilities is None:
+            raise ValueError("a stateful process's next-token law is not linear in its state: use "
+                             "process.token_probabilities(beliefs.reshape(-1, D))")
         return self.beliefs @ self.emission_probabilities
 
 
@@ -324,9 +329,13 @@ def filter_beliefs(hmm: Process, tokens, initial_distribution=None, *,
     tokens = _as_tokens(hmm, tokens)
     batch_shape, L = tokens.shape[:-1], tokens.shape[-1]
     S = hmm.num_states
-    init = _initial(hmm, initial_distribution)
     flat_tokens = tokens.reshape(-1, L)
     B = flat_tokens.shape[0]
+    if is_stateful(hmm):  # no matrices: the state/update protocol, one batched step per position
+        beliefs, log_prob, possible = filter_states(hmm, flat_tokens, initial_distribution)
+        return _filtered(hmm, flat_tokens, batch_shape, beliefs, log_prob, possible,
+                         allow_impossible, None)
+    init = _initial(hmm, initial_distribution)
     with jax.enable_x64(True):
         eta0 = np.broadcast_to(init[:, None], (S, B))
         beliefs, possible, log_prob = _filter_jit(
@@ -337,6 +346,13 @@ def filter_beliefs(hmm: Process, tokens, initial_distribution=None, *,
         # State-major (L, S, B) results are returned as (B, L, S) views: no copy.
         beliefs = np.asarray(beliefs).transpose(2, 0, 1)
         possible = np.asarray(possible).T
+    return _filtered(hmm, flat_tokens, batch_shape, beliefs, log_prob, possible, allow_impossible,
+                     hmm.emission_probabilities)
+
+
+def _filtered(hmm, flat_tokens, batch_shape, beliefs, log_prob, possible, allow_impossible,
+              emissions) -> Filtered:
+    L, S = flat_tokens.shape[1], beliefs.shape[-1]
     if not allow_impossible and not possible.all():
         b, t = np.argwhere(~possible)[0]
         word = np.unravel_index(b, batch_shape) if batch_shape else ()
@@ -349,7 +365,7 @@ def filter_beliefs(hmm: Process, tokens, initial_distribution=None, *,
         beliefs=beliefs.reshape(*batch_shape, L, S),
         log_probability=log_prob.reshape(batch_shape),
         possible=possible.reshape(*batch_shape, L),
-        emission_probabilities=hmm.emission_probabilities,
+        emission_probabilities=emissions,
     )
 
 
@@ -401,6 +417,9 @@ def sample(hmm: Process, num_sequences: int, seq_len: int, seed, initial_distrib
     for what, value in (("num_sequences", num_sequences), ("seq_len", seq_len)):
         if int(value) != value or value < 1:
             raise ValueError(f"{what} must be an integer >= 1; got {value}")
+    if is_stateful(hmm):
+        return Samples(*sample_states(hmm, int(num_sequences), int(seq_len), seed,
+                                      initial_distribution))
     init = _initial(hmm, initial_distribution)
     key = _key(seed)
     with jax.enable_x64(True):

@@ -27,6 +27,7 @@ from compmech.msp import (
     mixed_state_presentation,
     tall_matmul,
 )
+from compmech.stateful import is_stateful
 
 LN2 = float(np.log(2.0))
 
@@ -66,12 +67,16 @@ def myopic_entropy(hmm: Process, max_length: int, *, initial_distribution=None, 
         ``(L_max,)`` float64, entry ``L - 1`` is ``h(L)``.
     """
     max_length = _check_length(max_length, "max_length")
-    emissions = hmm.emission_probabilities  # (S, V)
+    if is_stateful(hmm):
+        predict = hmm.token_probabilities
+    else:
+        emissions = hmm.emission_probabilities  # (S, V)
+        predict = lambda beliefs: tall_matmul(beliefs, emissions)  # noqa: E731
     out = np.empty(max_length)
     levels = iter_belief_levels(hmm, max_length - 1, tol=tol,
                                 initial_distribution=initial_distribution, max_nodes=max_nodes)
     for level in levels:
-        next_probs = tall_matmul(level.beliefs, emissions)  # (N, V)
+        next_probs = predict(level.beliefs)  # (N, V)
         out[level.depth] = (level.probabilities * entropy_bits(next_probs)).sum()
     return out
 
@@ -227,6 +232,15 @@ def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: floa
     """
     if method not in ("auto", "blackwell"):
         raise ValueError(f"method must be 'auto' or 'blackwell'; got {method!r}")
+    if is_stateful(hmm):  # a stateful process: exact through its MSP when that closes
+        msp = _finite_msp(hmm, tol, max_states) if msp is None else msp
+        if method == "blackwell" or msp is None or msp.truncated or msp.num_recurrent_components != 1:
+            raise ValueError(f"entropy_rate of the stateful process {hmm.name!r} needs a finite "
+                             "mixed-state presentation with one recurrent part (Blackwell "
+                             "sampling needs transition matrices)")
+        pi = msp.recurrent_stationary_distribution()
+        return EntropyRate(float(pi @ entropy_bits(hmm.token_probabilities(msp.beliefs))), 0.0,
+                           "msp")
     emissions = hmm.emission_probabilities  # (S, V)
     if method == "auto" and hmm.is_unifilar:
         pi = hmm.stationary_distribution

@@ -25,6 +25,7 @@ import numpy as np
 
 from compmech.hmm import HMM, Process, normaliser, zero_tolerance
 from compmech.resources import require_memory
+from compmech.stateful import STATEFUL_ZERO_TOL, is_stateful
 
 #: Default tolerance (max-norm) under which two beliefs are treated as the same mixed state.
 DEFAULT_TOL = 1e-9
@@ -228,6 +229,20 @@ def _expansion(hmm: Process) -> tuple:
     return flat_transitions(hmm), emissions, zero_tolerance(hmm)
 
 
+def _expander(hmm: Process):
+    """``beliefs (N, S) -> (next_probs (N, V), children (N, V, S))`` for ``hmm``: :func:`expand`
+    for matrices, the process's own batched ``expand`` for a stateful process."""
+    if is_stateful(hmm):
+        def stateful(beliefs):
+            probs, children = hmm.expand(beliefs)
+            probs = np.where(probs > STATEFUL_ZERO_TOL, probs, 0.0)
+            return probs, children
+        return stateful
+    flat, emissions, zero_tol = _expansion(hmm)
+    V = hmm.vocab_size
+    return lambda beliefs: expand(beliefs, flat, V, emissions, zero_tol)
+
+
 def _initial_belief(hmm: Process, initial_distribution) -> np.ndarray:
     if initial_distribution is None:
         return np.array(hmm.initial_distribution, dtype=np.float64)
@@ -297,7 +312,7 @@ def iter_tree_levels(hmm: Process, depth: int, initial_distribution=None, *,
     """
     depth = _check_depth(depth)
     V, S = hmm.vocab_size, hmm.num_states
-    flat, emissions, zero_tol = _expansion(hmm)
+    successors = _expander(hmm)
     beliefs = _initial_belief(hmm, initial_distribution)[None, :]
     probs = np.ones(1)
     yield beliefs, probs, np.full(1, -1, dtype=np.int64), np.full(1, -1, dtype=np.int32)
@@ -306,7 +321,7 @@ def iter_tree_levels(hmm: Process, depth: int, initial_distribution=None, *,
         held = bytes_held() if bytes_held is not None else 0
         require_memory(held + N * V * (3 * 8 * S + 24), f"level {d + 1} of the mixed-state tree of "
                        f"{hmm.name!r} (up to {N * V:,} words)")
-        next_probs, children = expand(beliefs, flat, V, emissions, zero_tol)
+        next_probs, children = successors(beliefs)
         child_probs = (probs[:, None] * next_probs).reshape(-1)  # (N * V,)
         if (child_probs > 0).all():  # every word continues: no gather needed
             beliefs, probs = children.reshape(-1, S), child_probs
@@ -367,7 +382,7 @@ def iter_belief_levels(hmm: Process, depth: int, *, tol: float = 1e-12, initial_
     """
     depth = _check_depth(depth)
     V, S = hmm.vocab_size, hmm.num_states
-    flat, emissions, zero_tol = _expansion(hmm)
+    successors = _expander(hmm)
     beliefs = _initial_belief(hmm, initial_distribution)[None, :]
     probs = np.ones(1)
     yield BeliefLevel(0, beliefs, probs)
@@ -378,7 +393,7 @@ def iter_belief_levels(hmm: Process, depth: int, *, tol: float = 1e-12, initial_
                 f"{beliefs.shape[0] * V} nodes (> max_nodes={max_nodes}); the process has too many "
                 "distinct mixed states for this depth: ask for a smaller depth or raise max_nodes"
             )
-        next_probs, children = expand(beliefs, flat, V, emissions, zero_tol)
+        next_probs, children = successors(beliefs)
         child_probs = (probs[:, None] * next_probs).reshape(-1)
         children = children.reshape(-1, S)
         if not (child_probs > 0).all():
@@ -601,7 +616,7 @@ def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states:
     if max_depth is not None:
         max_depth = _check_depth(max_depth, "max_depth")
     V, S = hmm.vocab_size, hmm.num_states
-    flat, emissions, zero_tol = _expansion(hmm)
+    successors = _expander(hmm)
     init = _initial_belief(hmm, initial_distribution)
 
     beliefs = [init[None, :]]
@@ -620,7 +635,7 @@ def mixed_state_presentation(hmm: Process, tol: float = DEFAULT_TOL, max_states:
             unexpanded, truncated = frontier, True
             break
         level += 1
-        next_probs, children = expand(frontier_beliefs, flat, V, emissions, zero_tol)
+        next_probs, children = successors(frontier_beliefs)
         flat_probs = next_probs.reshape(-1)
         idx = np.flatnonzero(flat_probs > 0)
         src_local, tok = idx // V, idx % V

@@ -357,6 +357,10 @@ class TrainingSetup:
 
 
 def _check_config(config: TrainConfig, hmm, n_devices: int) -> None:
+    if not hasattr(hmm, "transition_matrices"):
+        raise ValueError(f"{hmm.name!r} is a stateful (non-linear) process without transition "
+                         "matrices; training samples on the device from matrices, so it cannot "
+                         "train on it yet (spec processes with a joint presentation train)")
     V = hmm.vocab_size
     want = V + 1 if config.bos else V
     if config.model.d_vocab != want:

@@ -36,6 +36,14 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", required=True, metavar="F.npz")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    framing = p.add_argument_group(
+        "framing", "also store framed_tokens laid out as [BOS, x_1..x_L, EOS, PAD...] (the "
+        "generative-processes spec v1.0, section 6.2); framing tokens lie outside the vocabulary")
+    framing.add_argument("--bos-token", type=int, metavar="ID")
+    framing.add_argument("--eos-token", type=int, metavar="ID")
+    framing.add_argument("--pad-token", type=int, metavar="ID")
+    framing.add_argument("--total-len", type=int, metavar="N",
+                         help="length of each framed row (default: L plus BOS and EOS)")
     p.set_defaults(func=run_generate)
 
 
@@ -61,7 +69,11 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UsageError(f"{what} must be >= 1; got {value}")
     out = check_output_path(args.out, args.force)
     hmm = process_from_args(args)
+    framing = {"bos": args.bos_token, "eos": args.eos_token, "pad": args.pad_token,
+               "total_len": args.total_len}
+    if all(v is None for v in framing.values()):
+        framing = None
     generate_dataset(hmm, args.num_sequences, args.seq_len, args.seed, out, force=args.force,
-                     progress=not args.quiet and sys.stderr.isatty())
+                     progress=not args.quiet and sys.stderr.isatty(), framing=framing)
     print(f"wrote {out}: {args.num_sequences} x {args.seq_len} tokens of {hmm.name} with beliefs")
     return 0

@@ -18,6 +18,7 @@ from compmech.information import (
     synchronization_profile,
 )
 from compmech.msp import BlackwellSample, blackwell_sample, mixed_state_presentation
+from compmech.stateful import is_stateful
 
 #: Largest MSP tree level the automatic ``--depth`` allows (``V^(L-1)`` words).
 AUTO_DEPTH_MAX_WORDS = 1_000_000
@@ -43,6 +44,9 @@ def process_info(hmm) -> dict:
     }
     if isinstance(hmm, GHMM):
         out["right_eigenvector"] = hmm.right_eigenvector.tolist()
+    if is_stateful(hmm):
+        out["state"] = ("stateful process (compmech.StatefulProcess): states are vectors updated "
+                        "by the process's own rule, not beliefs over hidden states")
     if hmm.structure is not None:
         out["structure"] = hmm.structure.to_dict()
     return out
@@ -72,6 +76,8 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
     msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
     sample = None
     if msp.truncated or msp.num_recurrent_components != 1:
+        if is_stateful(hmm):
+            return _stateful_summary(hmm, msp, depth, max_states, tol)
         sample = blackwell_sample(hmm, num_points, seed)
     rate = entropy_rate(hmm, msp=msp, sample=sample, tol=tol, max_states=max_states)
     h = myopic_entropy(hmm, depth)
@@ -134,11 +140,29 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
     return out
 
 
+def _stateful_summary(hmm, msp, depth: int, max_states: int, tol: float) -> dict:
+    """What ``compmech info`` can say about a stateful process (no matrices) whose MSP does not
+    close: the exact finite-length measures; Blackwell sampling and Lyapunov spectra need ``T``."""
+    h = myopic_entropy(hmm, depth)
+    return {
+        "depth": depth,
+        "block_entropy_bits": np.cumsum(h).tolist(),
+        "myopic_entropy_bits": h.tolist(),
+        "msp": {"num_states": msp.num_states, "num_recurrent": msp.num_recurrent,
+                "num_transient": msp.num_transient, "truncated": msp.truncated,
+                "max_states": int(max_states), "tol": float(tol)},
+        "note": "stateful (non-linear) process whose mixed-state presentation did not close: the "
+                "entropy rate, excess entropy, statistical complexity and dimensions need a "
+                "Blackwell sample of a linear presentation and are not reported",
+    }
+
+
 def tree_arrays(tree, hmm) -> dict:
     """Flat arrays of a :class:`compmech.msp.MixedStateTree` for ``np.savez``.
 
     ``beliefs (N, S)``, ``probabilities (N,)``, ``depth (N,)``, ``parent (N,)`` (global index, -1
-    at the root), ``token (N,)`` (-1 at the root), plus the HMM's ``transition_matrices``.
+    at the root), ``token (N,)`` (-1 at the root), plus the HMM's ``transition_matrices`` (not for a
+    stateful process, whose "beliefs" are its state vectors).
     """
     offsets = np.cumsum([0] + [p.shape[0] for p in tree.probabilities])
     parent = np.concatenate(
@@ -151,7 +175,7 @@ def tree_arrays(tree, hmm) -> dict:
         "depth": tree.all_depths(),
         "parent": parent,
         "token": np.concatenate(tree.tokens).astype(np.int32),
-        "transition_matrices": np.asarray(hmm.transition_matrices),
+        **({} if is_stateful(hmm) else {"transition_matrices": np.asarray(hmm.transition_matrices)}),
         "initial_distribution": np.asarray(hmm.initial_distribution),
         "state_names": np.array(hmm.state_names),
     }
