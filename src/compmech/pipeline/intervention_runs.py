@@ -67,6 +67,7 @@ from compmech.pipeline.targets import belief_targets
 from compmech.probe import DEFAULT_FOLDS, BeliefProbe, cross_validated_probe
 from transformer import Run, patch_hooks, run_with_patches
 from transformer.activations import batched_map
+from transformer.registry import hook_widths
 
 #: Default number of (input, target) pairs.
 DEFAULT_PAIRS = 2000
@@ -293,19 +294,32 @@ def model_readout(params, model_config, hook: str, tokens: np.ndarray, position:
     """The read-out of the intervention tests for a model: ``(N, d)`` changes at ``hook`` and
     position ``position[i]`` of sequence ``tokens[i]`` -> the next-token distribution after the rest
     of the network runs: ``(N, d_vocab)`` at that position (``offsets=None``), or
-    ``(N, len(offsets), d_vocab)`` at ``position + offset`` for each offset."""
+    ``(N, len(offsets), d_vocab)`` at ``position + offset`` for each offset.
+
+    Every call runs batches of :data:`PATCH_BATCH` sequences (the last one padded) reading offsets
+    0 and 1 (and any larger one asked for), so that one compiled function serves every test at a
+    hook."""
     if hook not in patch_hooks(model_config):
         raise ValueError(f"cannot intervene at {hook!r}; patchable hooks: {patch_hooks(model_config)}")
-    offs = (0,) if offsets is None else tuple(int(o) for o in offsets)
+    want = (0,) if offsets is None else tuple(int(o) for o in offsets)
+    if min(want) < 0:
+        raise ValueError(f"offsets must be >= 0; got {want}")
+    offs = tuple(range(max(1, *want) + 1))
     tokens = np.asarray(tokens, dtype=np.int32)
     position = np.asarray(position, dtype=np.int32)
-    if position.size and (position + max(offs)).max() >= tokens.shape[1]:
+    n = position.size
+    if n and (position + max(want)).max() >= tokens.shape[1]:
         raise ValueError("a read position lies beyond the context")
     fn = _patched_probs_fn(model_config, hook, offs)
+    pad = (-n) % PATCH_BATCH
+
+    def padded(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.repeat(a[:1], pad, axis=0)]) if pad else a
 
     def readout(delta: np.ndarray) -> np.ndarray:
-        out = batched_map(lambda t, p, dl: fn(params, t, p, dl), tokens, PATCH_BATCH, position,
-                          np.asarray(delta, dtype=np.float32))
+        out = batched_map(lambda t, p, dl: fn(params, t, p, dl), padded(tokens), PATCH_BATCH,
+                          padded(position), padded(np.asarray(delta, dtype=np.float32)))[:n]
+        out = out[:, list(want)]
         return out[:, 0] if offsets is None else out
 
     return readout
@@ -314,9 +328,7 @@ def model_readout(params, model_config, hook: str, tokens: np.ndarray, position:
 def reaches_next_position(params, model_config, hook: str) -> bool:
     """Whether a change at ``hook`` and position 0 can change the prediction at position 1 (a
     recurrent layer: yes; a transformer's last block output or final LayerNorm: no)."""
-    width = int(dict(jax.eval_shape(lambda: run_with_patches(
-        params, model_config, jnp.zeros((1, model_config.n_ctx), jnp.int32), {})[1]).items()
-    )[hook].shape[-1])
+    width = int(hook_widths(model_config)[hook])
     d = np.random.default_rng(0).normal(size=(1, width)) * 10.0
     readout = model_readout(params, model_config, hook, np.zeros((1, model_config.n_ctx)),
                             np.zeros(1), offsets=(1,))
