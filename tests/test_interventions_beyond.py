@@ -316,7 +316,8 @@ def test_intervene_on_tiny_runs_of_every_kind(tiny_run, capsys):
         for c in ("none", "intervened", "random", "null_space", "intervened_cov", "ceiling",
                   "same_belief", "shuffled_probe"):
             assert h.mean_kl_bits[c] is not None and np.isfinite(h.mean_kl_bits[c]), (h.hook, c)
-        assert h.decode_error < 1e-4
+        if h.probe_rank >= hmm.num_states - 1:  # else eta* is out of the probe's reach
+            assert h.decode_error < 1e-4, h.hook
         assert h.tv_from_none["none"] == 0.0
     # the stored pairs are beliefs (eta r = 1), also for a GHMM
     with np.load(run_dir / "mechanisms" / "interventions.npz") as arrays:
@@ -341,7 +342,8 @@ def test_intervene_on_tiny_runs_of_every_kind(tiny_run, capsys):
     else:
         assert report.blind_pairs > 0 and set(report.blind) == set(run.probe_hooks())
         for b in report.blind.values():
-            assert b.theory_tv_now_max < 1e-9 and b.decode_error < 1e-4
+            assert b.theory_tv_now_max < 1e-9
+            assert b.decode_error < 1e-4 or report.hooks[b.hook].probe_rank < hmm.num_states - 1
 
 
 def test_intervene_over_seeds_reports_the_seed_spread(tmp_path, capsys):
