@@ -364,3 +364,36 @@ def test_intervene_over_seeds_reports_the_seed_spread(tmp_path, capsys):
     assert spread.mean == pytest.approx(np.mean(values))
     assert spread.std == pytest.approx(np.std(values, ddof=1))
     assert "seed spread" in summary.spread
+
+
+# ------------------------------------------------------------------------------ the numbers script
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "intervention_numbers.py"
+    spec = importlib.util.spec_from_file_location("intervention_numbers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_intervention_numbers_script_on_a_tiny_budget(tmp_path, capsys):
+    script = _script()
+    assert script.main(["--out", str(tmp_path), "--tiny", "--processes", "rrxor", "--archs", "gru",
+                        "--seeds", "0", "1", "--pairs", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "== rrxor, gru: 2 seeds" in out and "seed spread" in out
+    assert "3-dimensional prediction-blind subspace" in out
+    summary = InterventionSeedReport.read(tmp_path / "rrxor_gru" / "mechanisms" /
+                                          "interventions_seeds.json")
+    assert len(summary.runs) == 2
+    row = summary.kl_bits["layers.0.hook_hidden"]
+    assert all(row[c].std is not None for c in ("none", "intervened", "ceiling", "same_belief"))
+    # the paper's RRXOR model and a GRU of the stated size
+    cfg = script.config("rrxor", "transformer", minutes=5.0, tiny=False)
+    assert (cfg.model.d_model, cfg.model.n_heads, cfg.model.d_head) == (128, 4, 16)
+    assert cfg.minutes == 5.0
+    gru = script.config("mess3", "gru", minutes=5.0, tiny=False).model
+    assert (gru.arch, gru.n_layers, gru.d_hidden, gru.n_ctx) == ("gru", 4, 64, 10)
+    assert script.main(["--out", str(tmp_path), "--seeds", "0", "0"]) == 2
