@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from compmech.blind import prediction_blind_subspace
 from compmech.hmm import Process
 from compmech.inference import log_probability
 from compmech.pipeline.intervention_records import (
@@ -371,10 +372,6 @@ def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float
 def blind_basis(process: Process) -> tuple[np.ndarray | None, str]:
     """``(basis (d_B, S) or None, note)``: the prediction-blind subspace, or why the blind test is
     not run."""
-    try:
-        from compmech import prediction_blind_subspace
-    except ImportError:
-        return None, "not run: compmech.prediction_blind_subspace is not available"
     basis = np.asarray(prediction_blind_subspace(process).basis, dtype=np.float64)
     if basis.shape[0] == 0:
         return basis, ("not applicable: no prediction-blind subspace (dimension 0); the belief is a "
