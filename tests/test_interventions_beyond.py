@@ -364,6 +364,15 @@ def test_intervene_over_seeds_reports_the_seed_spread(tmp_path, capsys):
     assert spread.mean == pytest.approx(np.mean(values))
     assert spread.std == pytest.approx(np.std(values, ddof=1))
     assert "seed spread" in summary.spread
+    # the same from the members named one by one, with the summary where asked
+    members = [str(tmp_path / "ens" / f"seed-{s}") for s in (0, 1)]
+    assert cli.main(["intervene", *members, "--pairs", "40", "--hooks", hook, "--quiet",
+                     "--summary", str(tmp_path / "seeds.json")]) == 2  # exists: --force needed
+    assert "--force" in capsys.readouterr().err
+    assert cli.main(["intervene", *members, "--pairs", "40", "--hooks", hook, "--quiet", "--force",
+                     "--summary", str(tmp_path / "seeds.json")]) == 0
+    again = InterventionSeedReport.read(tmp_path / "seeds.json")
+    assert again.kl_bits[hook]["intervened"].values == pytest.approx(values)  # same seed, same pairs
 
 
 # ------------------------------------------------------------------------------ the numbers script
