@@ -1,5 +1,6 @@
-"""Belief interventions on a trained run: the pairs, the model's read-outs, the reports and the
-spread over seeds (the tests themselves are in :mod:`compmech.pipeline.interventions`).
+"""Belief interventions on a trained run: the pairs, the model's read-outs and the analysis (the
+tests themselves are in :mod:`compmech.pipeline.interventions`, the records, tables and the spread
+over seeds in :mod:`compmech.pipeline.intervention_records`).
 
 **Pairs** (:func:`sample_pairs`): inputs are held-out (test-fold) sequences of the probe's data
 drawn with their word probability (uniformly when the data are already sampled), at a uniform

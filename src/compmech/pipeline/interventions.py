@@ -11,7 +11,7 @@ rest of the network runs from ``x + Delta``. Beliefs ``eta`` and targets ``eta*`
 passed as beliefs ``(N, S)`` (never as probe coordinates) so that the theory's prediction is
 ``P(x | eta*) = eta* T[x] r = (eta* E)_x`` for every kind of process.
 
-Three tests (``SHARED/SCIENCE.md``, "Beyond the next token", "Mechanisms and interventions"):
+Three tests (the science reference, "Beyond the next token", "Mechanisms and interventions"):
 
 * **Same position** (:func:`intervention_effects`): the network's next-token distribution ``q`` at
   ``t`` against ``P(. | eta*)``, by ``KL(P(. | eta*) || q)`` in bits.
