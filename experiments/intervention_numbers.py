@@ -9,9 +9,11 @@ along its 3-dimensional prediction-blind subspace), and the script prints, per h
 condition, the mean KL in bits (and TV) as mean ± sample standard deviation over the seeds (the
 seed spread). Each ensemble's ``mechanisms/interventions_seeds.json`` keeps the numbers.
 
-Budget: 4 ensembles x ``--minutes`` of training (default 5: 20 minutes) plus the interventions
-(about a minute per member at 500 pairs on 2 shared cores). For the README numbers, say what was
-run and for how long.
+Budget: 4 ensembles x ``--minutes`` of training (default 5: 20 minutes) plus the interventions of
+every member at every hook. Measured for one member at 500 pairs on the 2 shared cores under a
+load average of 12-15 (so an upper bound): Mess3 transformer (6 hooks) 146 s, RRXOR transformer
+(6 hooks) 78 s, Mess3 GRU (5 hooks) 206 s; with 3 seeds the interventions take about 30 minutes
+more. For the README numbers, say what was run and for how long.
 
     python experiments/intervention_numbers.py --out reports/interventions
     python experiments/intervention_numbers.py --out /tmp/iv --tiny      # seconds, for tests
