@@ -10,13 +10,12 @@ import pytest
 import transformer
 from compmech import cli
 from compmech.inference import all_words, filter_beliefs
+from compmech.pipeline.intervention_runs import analyze_interventions, model_readout
 from compmech.pipeline.interventions import (
-    analyze_interventions,
     covariance_change,
     intervention_effects,
     kl_divergence_bits,
     minimum_norm_change,
-    model_readout,
     null_space_directions,
     random_directions,
     spread_directions,

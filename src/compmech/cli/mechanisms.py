@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from compmech.cli.common import UsageError
 from compmech.cli.probe import _positive_int, _run_dir
@@ -29,8 +30,17 @@ def register(subparsers) -> None:
         "activation at one position by the minimum-norm change making the probe decode a target "
         "belief eta* (and by the change of least norm in the activations' own metric), run the rest "
         "of the network, and report KL(P(.|eta*) || prediction) in bits against no change, a random "
-        "change of the same norm and one in the probe's null space.")
-    i.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `compmech train`")
+        "change of the same norm, one in the probe's null space (with the total variation it "
+        "causes), a ceiling (a donor activation whose belief is eta*), a same-belief swap and the "
+        "same-size move of a probe fitted to shuffled targets; then the beyond-next-token test "
+        "(patch at t, compare the prediction at t+1 with P(.|update(eta*, x_t+1))) and, where the "
+        "process has a prediction-blind subspace, steering along it. Several runs (or an "
+        "ensemble): each run's report, then mean +- std over the runs (seed spread).")
+    i.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
+                   help="runs written by `compmech train` (seeds of one recipe), or an ensemble")
+    i.add_argument("--summary", metavar="FILE", default=None,
+                   help="with several runs: write the spread over seeds here (default: "
+                   "ENSEMBLE/mechanisms/interventions_seeds.json for an ensemble, else not written)")
     i.add_argument("--hooks", nargs="+", metavar="HOOK",
                    help="hooks to intervene at (default: the model's probe grid)")
     i.add_argument("--pairs", type=_positive_int, default=2000,
@@ -54,18 +64,52 @@ def run_mechanisms(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_intervene(args: argparse.Namespace) -> int:
-    from compmech.pipeline.interventions import intervention_lines
-    from compmech.pipeline.mechanism_reports import run_interventions
+def _intervention_runs(paths: list[str]) -> tuple[list[Path], Path | None]:
+    """The run directories named (an ensemble's members in its place) and the ensemble, if one
+    directory was named and it is an ensemble."""
+    from transformer import load_ensemble
 
-    run_dir = _run_dir(args.run_dir)
+    runs: list[Path] = []
+    for path in paths:
+        run_dir = _run_dir(path, ensemble_ok=True)
+        if (run_dir / "ensemble.json").is_file():
+            runs += [run.run_dir for run in load_ensemble(run_dir).members]
+        else:
+            runs.append(run_dir)
+    single = len(paths) == 1 and (Path(paths[0]) / "ensemble.json").is_file()
+    return runs, Path(paths[0]) if single else None
+
+
+def run_intervene(args: argparse.Namespace) -> int:
+    from compmech.pipeline.intervention_records import intervention_lines, seed_summary_lines
+    from compmech.pipeline.mechanism_reports import (
+        INTERVENTION_SEEDS_FILE,
+        MECHANISMS_DIR,
+        run_intervention_seeds,
+        run_interventions,
+    )
+
     if args.hooks is not None and not args.hooks:
         raise UsageError("--hooks needs at least one hook")
-    report, paths = run_interventions(run_dir, hooks=args.hooks, num_pairs=args.pairs,
-                                      seed=args.seed, step=args.step, force=args.force,
-                                      progress=None if args.quiet else print)
-    print("\n".join(intervention_lines(report)))
-    print(f"wrote {', '.join(p.name for p in paths)} to {run_dir / 'mechanisms'}")
+    runs, ensemble = _intervention_runs(args.run_dir)
+    options = dict(hooks=args.hooks, num_pairs=args.pairs, seed=args.seed, step=args.step,
+                   force=args.force, progress=None if args.quiet else print)
+    if len(runs) == 1:
+        report, paths = run_interventions(runs[0], **options)
+        print("\n".join(intervention_lines(report)))
+        print(f"wrote {', '.join(p.name for p in paths)} to {runs[0] / MECHANISMS_DIR}")
+        return 0
+    summary_path = args.summary
+    if summary_path is None and ensemble is not None:
+        (ensemble / MECHANISMS_DIR).mkdir(exist_ok=True)
+        summary_path = ensemble / MECHANISMS_DIR / INTERVENTION_SEEDS_FILE
+    reports, summary = run_intervention_seeds(runs, summary_path=summary_path, **options)
+    for report in reports:
+        print(f"run {report.run_dir}")
+        print("\n".join(intervention_lines(report)))
+    print("\n".join(seed_summary_lines(summary)))
+    if summary_path is not None:
+        print(f"wrote {summary_path}")
     return 0
 
 

@@ -1,30 +1,66 @@
 """Belief interventions: does the network use the belief its probe decodes?
 
-At a hook and a position, the activation ``x (d,)`` is moved by the smallest change that makes the
-probe ``eta_hat(x) = W x + b`` (``W = coef_ (S, d)``) decode a target belief ``eta*``:
+At a hook and a position ``t``, the activation ``x (d,)`` is moved by the smallest change that makes
+the probe ``eta_hat(x) = W x + b`` (``W = coef_ (k, d)``) decode a target belief ``eta*``:
 
-    Delta = W^+ (eta* - W x - b)          (W^+ the pseudo-inverse; the minimum-norm solution)
+    Delta = W^+ (tau(eta*) - W x - b)          (W^+ the pseudo-inverse; the minimum-norm solution)
 
-and the rest of the network runs from ``x + Delta`` (:func:`transformer.run_with_patches`). Its
-next-token distribution ``q`` is compared with the theory's ``P(x | eta*) = eta* T[x] r``
-(``eta* @ hmm.emission_probabilities``) by ``KL(P(. | eta*) || q)`` in bits, against three
-controls:
+(``tau`` maps a belief to the probe's coordinates: the belief itself for an HMM, its ``S - 1``
+belief-plane coordinates for a GHMM, :func:`compmech.pipeline.targets.belief_targets``), and the
+rest of the network runs from ``x + Delta``. Beliefs ``eta`` and targets ``eta*`` are always
+passed as beliefs ``(N, S)`` (never as probe coordinates) so that the theory's prediction is
+``P(x | eta*) = eta* T[x] r = (eta* E)_x`` for every kind of process.
+
+Three tests (the science reference, "Beyond the next token", "Mechanisms and interventions"):
+
+* **Same position** (:func:`intervention_effects`): the network's next-token distribution ``q`` at
+  ``t`` against ``P(. | eta*)``, by ``KL(P(. | eta*) || q)`` in bits.
+* **Beyond the next token** (:func:`ahead_effects`): patch at ``t``, let the true token ``x_{t+1}``
+  in, and compare the prediction at ``t + 1`` with ``P(x_{t+2} | update(eta*, x_{t+1}))``
+  (``update(eta, x) = eta T[x] / (eta T[x] r)``). ``eta*`` must give ``x_{t+1}`` a probability above
+  :data:`MIN_NEXT_PROBABILITY`. For Mess3 and tom_quantum the belief is a linear function of the
+  next-token distribution, so this test, like the first, cannot tell "uses a belief" from "encodes
+  its own prediction"; it tests whether the intervened state is carried into the next position's
+  computation.
+* **Prediction-blind steering** (:func:`blind_effects`): on a process with a prediction-blind
+  subspace (``v r = 0``, ``v E = 0``: RRXOR, Z1R, fanizza, mixtures), move the decoded belief only
+  along it, ``Delta = W^+ (tau(eta*) - tau(eta))`` with ``eta* - eta`` blind. The current prediction
+  must not move (``P(. | eta*) = P(. | eta)``); a network that carries its belief forward changes its
+  *later* prediction, towards ``P(x_{t+2} | update(eta*, x_{t+1}))``.
+
+A recurrent network carries its state forward, so a patch at ``t`` reaches ``t + 1`` directly. A
+transformer recomputes each position from the tokens: a patch at ``t`` reaches ``t + 1`` only
+through later layers' attention, so a patch at (or after) the last block's output cannot reach it
+at all, and a null beyond-next-token effect in a transformer does **not** mean that the belief is
+unused (the next position may recompute its own belief from the tokens).
+
+Conditions of the same-position and beyond tests (:data:`CONDITIONS`; KL against the theory under
+``eta*``, and the total variation ``TV(q_c, q_none)`` each causes):
 
 * ``none``: no change (how far the target's prediction is from the input's);
-* ``random``: a change of the same norm ``|Delta|`` in a uniformly random direction;
-* ``null_space``: a change of the same norm in a uniformly random direction of the probe's null
-  space (``W v = 0``: invisible to the probe).
-
-A network that uses the decoded belief moves its prediction to ``P(. | eta*)`` under the
-intervention (KL near the model's own error ``KL(P(. | eta) || q_0)``), not under the random change,
-and not at all under the null-space change; a network that merely contains the belief does not.
+* ``intervened``: ``Delta`` above;
+* ``random``: a change of the same norm ``|Delta|`` in a uniformly random direction (a floor: it aims
+  at nothing);
+* ``null_space``: a change of the same norm in a random direction of the probe's null space
+  (``W v = 0``). If the output depends only on the probe's belief, it does not move: read its TV
+  against the ``intervened`` and ``random`` TVs, and its KL against ``none`` (a null-space KL
+  *above* ``none`` means the output moved, i.e. it is **not** invariant);
+* ``intervened_cov``, ``random_cov``, ``null_space_cov``: the same in the activations' own metric
+  (below; NaN without a covariance);
+* ``ceiling``: the activation of a donor input whose belief is ``eta*`` patched in
+  (``Delta = x_donor - x``): what a perfect edit of the whole activation can reach;
+* ``same_belief``: the activation of a donor with (nearly) the same belief as the input: nothing
+  should change (its TV from ``none`` should be near 0; its KL near ``none``'s);
+* ``shuffled_probe``: the minimum-norm change that makes a probe fitted to shuffled targets decode
+  ``eta*``, rescaled to ``|Delta|``: the same-size move along directions chosen by a probe of
+  nothing.
 
 The Euclidean minimum-norm change favours directions in which the activations hardly vary (an OLS
 probe's coefficients are largest there), which the network may well ignore. So the same test is also
 run in the activations' own metric (``*_cov`` conditions, when a covariance ``C`` is given): the
 change minimising ``Delta^T C^+ Delta`` subject to decoding ``eta*``,
 
-    Delta_cov = C W^T (W C W^T)^+ (eta* - W x - b),
+    Delta_cov = C W^T (W C W^T)^+ (tau(eta*) - W x - b),
 
 against a random change of the same Euclidean norm drawn along the activations' spread
 (direction ``C^(1/2) z``, ``z`` standard normal) and the same drawn within the probe's null space
@@ -42,57 +78,36 @@ minimum-norm form ``W' = W Pi``, ``b' = b + W (I - Pi) mu`` (``Pi`` the projecto
 
 ``W^+`` keeps the singular values above ``RTOL`` times the largest: beliefs sum to 1, so an OLS
 probe's rows sum to (rounding-level) zero and ``W`` has rank ``S - 1``; the target residual
-``eta* - W x - b`` is then orthogonal to the dropped direction up to rounding. When the probe's
-rank is smaller than needed (a width-1 bottleneck), ``Delta`` is the least-squares change and the
-decoded belief misses ``eta*`` (reported as ``decode_error``).
+is then orthogonal to the dropped direction up to rounding. When the probe's rank is smaller than
+needed (a width-1 bottleneck), ``Delta`` is the least-squares change and the decoded belief misses
+``eta*`` (reported as ``decode_error``).
 
-**Pairs** (:func:`sample_pairs`): inputs are held-out (test-fold) sequences of the probe's data
-drawn with their word probability (uniformly when the data are already sampled), at a uniform
-process position; targets are the beliefs at independent draws of the same kind (beliefs the
-mixed-state presentation reaches within ``n_ctx`` tokens), redrawn until they differ from the
-input's belief. The same pairs serve every hook.
+The pairs, the model read-outs and the reports are in :mod:`compmech.pipeline.intervention_runs`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from compmech.inference import log_probability
-from compmech.pipeline.probing import (
-    MIN_POINTS_PER_COEFFICIENT,
-    SPLITS,
-    ProbeData,
-    collect,
-    probe_data,
-)
-from compmech.pipeline.records import Record
-from compmech.probe import DEFAULT_FOLDS, BeliefProbe, cross_validated_probe
-from transformer import Run, patch_hooks, run_with_patches
-from transformer.activations import batched_map
+from compmech.hmm import Process
 
 #: Relative singular-value cut-off of the probe's pseudo-inverse and null space.
 RTOL = 1e-8
-#: Default number of (input, target) pairs.
-DEFAULT_PAIRS = 2000
-#: Sequences per compiled patched forward call.
-PATCH_BATCH = 256
 #: Probabilities are floored here inside the KL (a model never gives exactly 0 after softmax in
 #: float32 unless it underflows; the floor keeps such a token finite).
 PROB_FLOOR = 1e-30
+#: The beyond-next-token test needs ``P(x_{t+1} | eta*)`` above this (the update divides by it).
+MIN_NEXT_PROBABILITY = 1e-9
 #: The conditions compared, in table order (``*_cov``: in the activations' metric; NaN without a
-#: covariance).
+#: covariance; ``ceiling``, ``same_belief``, ``shuffled_probe``: NaN when their donors or probe are
+#: not given).
 CONDITIONS = ("none", "intervened", "random", "null_space", "intervened_cov", "random_cov",
-              "null_space_cov")
+              "null_space_cov", "ceiling", "same_belief", "shuffled_probe")
+#: The conditions of the prediction-blind steering.
+BLIND_CONDITIONS = ("none", "blind", "random", "blind_cov", "random_cov")
 
 
 # ------------------------------------------------------------------------------- linear algebra
@@ -225,27 +240,160 @@ def kl_divergence_bits(p, q) -> np.ndarray:
     return terms.sum(axis=1)
 
 
+# ------------------------------------------------------------------------------- the theory
+def next_token_probabilities(process: Process, beliefs) -> np.ndarray:
+    """``(N, S) -> (N, V)``: ``P(x | eta) = eta T[x] r = (eta E)_x``.
+
+    Raises:
+        ValueError: ``beliefs`` are not ``(N, S)`` beliefs of ``process`` (e.g. probe coordinates).
+    """
+    return _check_beliefs(process.emission_probabilities.shape[0], beliefs, "beliefs") \
+        @ process.emission_probabilities
+
+
+def belief_update(process: Process, beliefs, tokens) -> tuple[np.ndarray, np.ndarray]:
+    """``update(eta, x) = eta T[x] / (eta T[x] r)`` row by row.
+
+    Args:
+        process: an HMM or GHMM.
+        beliefs: ``(N, S)`` beliefs.
+        tokens: ``(N,)`` tokens.
+
+    Returns:
+        ``(updated (N, S), P(x | eta) (N,))``; rows with ``P(x | eta) <= MIN_NEXT_PROBABILITY`` are
+        NaN.
+    """
+    T = np.asarray(process.transition_matrices, dtype=np.float64)
+    b = _check_beliefs(T.shape[1], beliefs, "beliefs")
+    tokens = np.asarray(tokens)
+    if tokens.shape != (b.shape[0],):
+        raise ValueError(f"tokens must have shape ({b.shape[0]},); got {tokens.shape}")
+    new = np.einsum("ns,nst->nt", b, T[tokens])
+    prob = new @ np.asarray(process.right_eigenvector, dtype=np.float64)
+    ok = prob > MIN_NEXT_PROBABILITY
+    return np.where(ok[:, None], new / np.where(ok, prob, 1.0)[:, None], np.nan), prob
+
+
+def _check_beliefs(S: int, beliefs, name: str) -> np.ndarray:
+    b = np.asarray(beliefs, dtype=np.float64)
+    if b.ndim != 2 or b.shape[1] != S:
+        raise ValueError(f"{name} must be (N, {S}) beliefs of the process (not probe coordinates; "
+                         f"map a GHMM's plane coordinates back with beliefs_from_targets); got "
+                         f"shape {b.shape}")
+    return b
+
+
+# ------------------------------------------------------------------------------- the changes
+@dataclass
+class Changes:
+    """The change of every condition and the probe they were computed with.
+
+    Attributes:
+        deltas: ``{condition: (N, d)}`` (conditions without their inputs are absent).
+        coef, intercept: the probe actually used (reduced to its minimum-norm form when a
+            covariance was given).
+        norms: ``(N,)`` ``|Delta|``; ``cov_norms``: ``(N,)`` ``|Delta_cov|`` (NaN without a
+            covariance).
+    """
+
+    deltas: dict[str, np.ndarray]
+    coef: np.ndarray
+    intercept: np.ndarray
+    norms: np.ndarray
+    cov_norms: np.ndarray
+
+
+def condition_changes(features, coef, intercept, target_coords, *, seed: int = 0, mean=None,
+                      covariance=None, ceiling_features=None, swap_features=None,
+                      shuffled_probe: tuple[np.ndarray, np.ndarray] | None = None,
+                      rtol: float = RTOL) -> Changes:
+    """The change of each condition of :data:`CONDITIONS` (module docstring).
+
+    Args:
+        features: ``(N, d)`` activations ``x``.
+        coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
+        target_coords: ``(N, k)`` ``tau(eta*)``, the targets in the probe's coordinates.
+        seed: seed of the random and null-space directions.
+        mean, covariance: ``(d,)``, ``(d, d)`` moments of the activations: the probe is reduced
+            (:func:`reduce_probe`) and the ``*_cov`` conditions are added.
+        ceiling_features: ``(N, d)`` activations of donors whose belief is ``eta*``.
+        swap_features: ``(N, d)`` activations of donors with (nearly) the input's belief.
+        shuffled_probe: ``(coef, intercept)`` of a probe fitted to shuffled targets.
+        rtol: the pseudo-inverse's cut-off.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    n, d = x.shape
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = np.asarray(intercept, dtype=np.float64)
+    target_coords = np.asarray(target_coords, dtype=np.float64)
+    if target_coords.shape != (n, coef.shape[0]):
+        raise ValueError(f"target coordinates must be ({n}, {coef.shape[0]}) (the probe's "
+                         f"coordinates); got {target_coords.shape}")
+    if covariance is not None:
+        if mean is None:
+            raise ValueError("give the activations' mean with their covariance")
+        coef, intercept = reduce_probe(coef, intercept, mean, covariance, rtol)
+    delta = minimum_norm_change(coef, intercept, x, target_coords, rtol)
+    norms = np.linalg.norm(delta, axis=1)
+    deltas = {"none": np.zeros_like(delta), "intervened": delta,
+              "random": norms[:, None] * random_directions(n, d, seed)}
+    null_dirs = null_space_directions(coef, n, seed + 1, rtol)
+    if null_dirs is not None:
+        deltas["null_space"] = norms[:, None] * null_dirs
+    cov_norms = np.full(n, np.nan)
+    if covariance is not None:
+        cov_delta = covariance_change(coef, intercept, x, target_coords, covariance, rtol)
+        cov_norms = np.linalg.norm(cov_delta, axis=1)
+        deltas["intervened_cov"] = cov_delta
+        deltas["random_cov"] = cov_norms[:, None] * spread_directions(covariance, n, seed + 2)
+        null = null_space_basis(coef, rtol)
+        if null.shape[0]:
+            deltas["null_space_cov"] = cov_norms[:, None] * spread_directions(covariance, n,
+                                                                              seed + 3, null)
+    for name, donor in (("ceiling", ceiling_features), ("same_belief", swap_features)):
+        if donor is not None:
+            donor = np.asarray(donor, dtype=np.float64)
+            if donor.shape != x.shape:
+                raise ValueError(f"{name} donors must be {x.shape}; got {donor.shape}")
+            deltas[name] = donor - x
+    if shuffled_probe is not None:
+        s_coef, s_intercept = (np.asarray(a, dtype=np.float64) for a in shuffled_probe)
+        if covariance is not None:
+            s_coef, s_intercept = reduce_probe(s_coef, s_intercept, mean, covariance, rtol)
+        s_delta = minimum_norm_change(s_coef, s_intercept, x, target_coords, rtol)
+        s_norm = np.linalg.norm(s_delta, axis=1, keepdims=True)
+        deltas["shuffled_probe"] = np.divide(s_delta * norms[:, None], s_norm,
+                                             out=np.zeros_like(s_delta), where=s_norm > 0)
+    return Changes(deltas, coef, intercept, norms, cov_norms)
+
+
 # ------------------------------------------------------------------------------- the effects
 @dataclass
 class InterventionEffects:
     """Per pair: the KL of each condition and the controls' bookkeeping.
 
     Attributes:
-        kl_bits: ``{condition: (N,)}`` ``KL(P(. | eta*) || q_condition)`` for
-            :data:`CONDITIONS`; ``null_space`` is NaN when the null space is ``{0}``.
-        own_kl_bits: ``(N,)`` ``KL(P(. | eta) || q_none)``: the model's error at its input's own
-            belief (the floor an intervention can reach).
+        kl_bits: ``{condition: (N,)}`` ``KL(theory under eta* || q_condition)`` for
+            :data:`CONDITIONS` (NaN where a condition was not run, e.g. ``null_space`` when the
+            null space is ``{0}``).
+        tv_from_none: ``{condition: (N,)}`` total variation ``TV(q_condition, q_none)``: how far
+            each change moves the output (``null_space`` near 0 when the output depends only on
+            the probe's belief; ``same_belief`` near 0 when it depends only on the belief).
+        own_kl_bits: ``(N,)`` ``KL(theory under eta || q_none)``: the model's error at its input's
+            own belief (the floor an intervention can reach).
         norms: ``(N,)`` ``|Delta|``.
         cov_norms: ``(N,)`` ``|Delta_cov|`` (NaN without a covariance).
-        decode_error: ``(N,)`` ``max |W (x + Delta) + b - eta*|`` (the larger of ``Delta`` and
+        decode_error: ``(N,)`` ``max |W (x + Delta) + b - tau(eta*)|`` (the larger of ``Delta`` and
             ``Delta_cov``).
-        null_output_change: ``(N,)`` total variation between ``q_null_space`` and ``q_none``.
-        random_output_change: ``(N,)`` the same for the random change.
-        predicted: ``(N, V)`` ``P(. | eta*)``.
-        probs: ``{condition: (N, V')}`` the model's next-token distributions.
+        null_output_change: ``(N,)`` ``tv_from_none["null_space"]``.
+        random_output_change: ``(N,)`` ``tv_from_none["random"]``.
+        predicted: ``(N, V)`` the theory under ``eta*`` (``P(. | eta*)``, or for the beyond test
+            ``P(. | update(eta*, x_{t+1}))``).
+        probs: ``{condition: (N, V')}`` the model's distributions at the read position.
     """
 
     kl_bits: dict[str, np.ndarray]
+    tv_from_none: dict[str, np.ndarray]
     own_kl_bits: np.ndarray
     norms: np.ndarray
     cov_norms: np.ndarray
@@ -256,16 +404,48 @@ class InterventionEffects:
     probs: dict[str, np.ndarray]
 
 
+def total_variation(p, q) -> np.ndarray:
+    """``(N,)`` ``0.5 sum_x |p(x) - q(x)|`` of ``(N, V)`` rows."""
+    return 0.5 * np.abs(np.asarray(p, dtype=np.float64) - np.asarray(q, dtype=np.float64)).sum(1)
+
+
+def _effects(changes: Changes, features, target_coords, readout, predicted,
+             own_predicted) -> InterventionEffects:
+    n = changes.norms.size
+    probs = {c: np.asarray(readout(v), dtype=np.float64) for c, v in changes.deltas.items()}
+    nan = np.full(n, np.nan)
+    kl = {c: kl_divergence_bits(predicted, probs[c]) if c in probs else nan for c in CONDITIONS}
+    tv = {c: total_variation(probs[c], probs["none"]) if c in probs else nan for c in CONDITIONS}
+    x = np.asarray(features, dtype=np.float64)
+    decode_error = np.max([
+        np.abs((x + changes.deltas[c]) @ changes.coef.T + changes.intercept - target_coords).max(1)
+        for c in ("intervened", "intervened_cov") if c in changes.deltas], axis=0)
+    return InterventionEffects(
+        kl_bits=kl, tv_from_none=tv, own_kl_bits=kl_divergence_bits(own_predicted, probs["none"]),
+        norms=changes.norms, cov_norms=changes.cov_norms, decode_error=decode_error,
+        null_output_change=tv["null_space"], random_output_change=tv["random"],
+        predicted=predicted, probs=probs)
+
+
+def _identity(beliefs: np.ndarray) -> np.ndarray:
+    return beliefs
+
+
 def intervention_effects(features, coef, intercept, beliefs, targets, emission,
                          readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0,
-                         mean=None, covariance=None, rtol: float = RTOL) -> InterventionEffects:
-    """Intervene on ``N`` activations and compare the read-out with the theory (module docstring).
+                         mean=None, covariance=None, rtol: float = RTOL,
+                         to_probe: Callable[[np.ndarray], np.ndarray] | None = None,
+                         ceiling_features=None, swap_features=None,
+                         shuffled_probe: tuple[np.ndarray, np.ndarray] | None = None
+                         ) -> InterventionEffects:
+    """The same-position test: intervene on ``N`` activations and compare the read-out at the same
+    position with ``P(. | eta*)`` (module docstring).
 
     Args:
         features: ``(N, d)`` activations ``x`` at the hook and position.
-        coef, intercept: the probe ``W (S, d)``, ``b (S,)``.
+        coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
         beliefs: ``(N, S)`` the inputs' true beliefs ``eta``.
-        targets: ``(N, S)`` target beliefs ``eta*``.
+        targets: ``(N, S)`` target beliefs ``eta*`` (beliefs, also for a GHMM).
         emission: ``(S, V)`` ``E[i, x] = (T[x] r)_i`` (``hmm.emission_probabilities``), so that
             ``P(. | eta) = eta E``.
         readout: ``(N, d)`` changes -> ``(N, V')`` the network's next-token distributions when
@@ -276,354 +456,184 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
             (:func:`reduce_probe`) and the ``*_cov`` conditions are run; ``None``: the probe is
             used as given and the ``*_cov`` conditions are NaN.
         rtol: the pseudo-inverse's cut-off.
+        to_probe: ``(N, S) -> (N, k)`` beliefs to the probe's coordinates (default: identity, the
+            probe of an HMM's beliefs; a GHMM's: :func:`~compmech.pipeline.targets.belief_targets`).
+        ceiling_features, swap_features, shuffled_probe: the donors and the shuffled probe of
+            :func:`condition_changes`.
 
     Returns:
         :class:`InterventionEffects`.
+
+    Raises:
+        ValueError: ``beliefs`` or ``targets`` are not ``(N, S)`` beliefs.
+    """
+    emission = np.asarray(emission, dtype=np.float64)
+    S = emission.shape[0]
+    beliefs = _check_beliefs(S, beliefs, "beliefs")
+    targets = _check_beliefs(S, targets, "targets")
+    coords = (to_probe or _identity)(targets)
+    changes = condition_changes(features, coef, intercept, coords, seed=seed, mean=mean,
+                                covariance=covariance, ceiling_features=ceiling_features,
+                                swap_features=swap_features, shuffled_probe=shuffled_probe,
+                                rtol=rtol)
+    return _effects(changes, features, coords, readout, targets @ emission, beliefs @ emission)
+
+
+def ahead_effects(features, coef, intercept, beliefs, targets, next_tokens, process: Process,
+                  readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0, mean=None,
+                  covariance=None, rtol: float = RTOL,
+                  to_probe: Callable[[np.ndarray], np.ndarray] | None = None,
+                  ceiling_features=None, swap_features=None,
+                  shuffled_probe: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> InterventionEffects:
+    """The beyond-next-token test: intervene at ``t``, read the prediction at ``t + 1`` (after the
+    true token ``x_{t+1}``), and compare it with ``P(. | update(eta*, x_{t+1}))``.
+
+    Args:
+        features, coef, intercept, beliefs, targets: as :func:`intervention_effects` (at ``t``).
+        next_tokens: ``(N,)`` the true ``x_{t+1}``; every target must give it probability above
+            :data:`MIN_NEXT_PROBABILITY`.
+        process: the process (its ``T`` and ``r``).
+        readout: ``(N, d)`` changes at ``t`` -> ``(N, V')`` the distributions at ``t + 1``.
+        seed, mean, covariance, rtol, to_probe, ceiling_features, swap_features, shuffled_probe:
+            as :func:`intervention_effects`.
+
+    Returns:
+        :class:`InterventionEffects` whose ``kl_bits`` compare with the updated targets' predictions
+        and ``own_kl_bits`` with ``P(. | update(eta, x_{t+1}))``.
+
+    Raises:
+        ValueError: a target gives ``x_{t+1}`` (near-)zero probability, or the shapes are wrong.
+    """
+    updated_star, prob = belief_update(process, targets, next_tokens)
+    if not (prob > MIN_NEXT_PROBABILITY).all():
+        raise ValueError(f"{int((prob <= MIN_NEXT_PROBABILITY).sum())} targets give their next "
+                         "token no probability; draw eta* among beliefs that allow it")
+    updated_own, own_prob = belief_update(process, beliefs, next_tokens)
+    if not (own_prob > MIN_NEXT_PROBABILITY).all():
+        raise ValueError("an input's own belief gives its next token no probability")
+    E = process.emission_probabilities
+    coords = (to_probe or _identity)(_check_beliefs(E.shape[0], targets, "targets"))
+    changes = condition_changes(features, coef, intercept, coords, seed=seed, mean=mean,
+                                covariance=covariance, ceiling_features=ceiling_features,
+                                swap_features=swap_features, shuffled_probe=shuffled_probe,
+                                rtol=rtol)
+    return _effects(changes, features, coords, readout, updated_star @ E, updated_own @ E)
+
+
+# ------------------------------------------------------------------------------- blind steering
+@dataclass
+class BlindEffects:
+    """Per pair: steering along the prediction-blind subspace (:data:`BLIND_CONDITIONS`).
+
+    Attributes:
+        tv_now: ``{condition: (N,)}`` ``TV(q_t, q_t none)``: the current prediction's change
+            (should stay near 0 for ``blind``; ``random`` of the same norm is the scale).
+        tv_later: ``{condition: (N,)}`` ``TV(q_{t+1}, q_{t+1} none)``: the later prediction's change.
+        theory_tv_later: ``(N,)`` ``TV(P(. | update(eta*, x)), P(. | update(eta, x)))``: how far a
+            network that carries its belief forward should move it.
+        kl_later: ``{condition: (N,)}`` ``KL(P(. | update(eta*, x)) || q_{t+1})``.
+        kl_later_own: ``{condition: (N,)}`` ``KL(P(. | update(eta, x)) || q_{t+1})``.
+        theory_tv_now: ``(N,)`` ``TV(P(. | eta*), P(. | eta))`` (0 up to rounding: a check).
+        norms: ``(N,)`` ``|Delta|`` of ``blind``; ``decode_error``: ``(N,)``
+            ``max |W Delta - (tau(eta*) - tau(eta))|``.
+    """
+
+    tv_now: dict[str, np.ndarray]
+    tv_later: dict[str, np.ndarray]
+    theory_tv_later: np.ndarray
+    kl_later: dict[str, np.ndarray]
+    kl_later_own: dict[str, np.ndarray]
+    theory_tv_now: np.ndarray
+    norms: np.ndarray
+    decode_error: np.ndarray
+
+
+def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, process: Process,
+                  readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0, mean=None,
+                  covariance=None, rtol: float = RTOL,
+                  to_probe: Callable[[np.ndarray], np.ndarray] | None = None) -> BlindEffects:
+    """Steer the decoded belief along the prediction-blind subspace only (module docstring).
+
+    Args:
+        features: ``(N, d)`` activations at ``t``.
+        coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
+        beliefs: ``(N, S)`` ``eta``; targets: ``(N, S)`` ``eta*`` with ``eta* - eta`` blind
+            (:func:`compmech.pipeline.intervention_runs.sample_blind_pairs`).
+        next_tokens: ``(N,)`` the true ``x_{t+1}``.
+        process: the process.
+        readout: ``(N, d)`` changes at ``t`` -> ``(N, 2, V')`` the distributions at ``t`` and
+            ``t + 1``.
+        seed: seed of the random directions.
+        mean, covariance: the activations' moments (reduce the probe; add the ``*_cov``
+            conditions).
+        rtol: the pseudo-inverse's cut-off.
+        to_probe: beliefs to the probe's coordinates (linear on the plane: the displacement's
+            coordinates are ``to_probe(eta*) - to_probe(eta)``).
     """
     x = np.asarray(features, dtype=np.float64)
     n, d = x.shape
+    E = process.emission_probabilities
+    beliefs = _check_beliefs(E.shape[0], beliefs, "beliefs")
+    targets = _check_beliefs(E.shape[0], targets, "targets")
+    tau = to_probe or _identity
+    shift = tau(targets) - tau(beliefs)
     coef = np.asarray(coef, dtype=np.float64)
     intercept = np.asarray(intercept, dtype=np.float64)
     if covariance is not None:
         if mean is None:
             raise ValueError("give the activations' mean with their covariance")
         coef, intercept = reduce_probe(coef, intercept, mean, covariance, rtol)
-    delta = minimum_norm_change(coef, intercept, x, targets, rtol)
+    zero = np.zeros_like(x)
+    delta = minimum_norm_change(coef, np.zeros(coef.shape[0]), zero, shift, rtol)
     norms = np.linalg.norm(delta, axis=1)
-    changes = {"none": np.zeros_like(delta), "intervened": delta,
-               "random": norms[:, None] * random_directions(n, d, seed)}
-    null_dirs = null_space_directions(coef, n, seed + 1, rtol)
-    if null_dirs is not None:
-        changes["null_space"] = norms[:, None] * null_dirs
+    deltas = {"none": zero, "blind": delta,
+              "random": norms[:, None] * random_directions(n, d, seed)}
     if covariance is not None:
-        cov_delta = covariance_change(coef, intercept, x, targets, covariance, rtol)
-        cov_norms = np.linalg.norm(cov_delta, axis=1, keepdims=True)
-        changes["intervened_cov"] = cov_delta
-        changes["random_cov"] = cov_norms * spread_directions(covariance, n, seed + 2)
-        null = null_space_basis(coef, rtol)
-        if null.shape[0]:
-            changes["null_space_cov"] = cov_norms * spread_directions(covariance, n, seed + 3, null)
-    probs = {c: np.asarray(readout(v), dtype=np.float64) for c, v in changes.items()}
-    emission = np.asarray(emission, dtype=np.float64)
-    predicted = np.asarray(targets, dtype=np.float64) @ emission
-    kl = {c: kl_divergence_bits(predicted, probs[c]) if c in probs else np.full(n, np.nan)
-          for c in CONDITIONS}
-    decode_error = np.max([np.abs((x + changes[c]) @ coef.T + intercept - targets).max(axis=1)
-                           for c in ("intervened", "intervened_cov") if c in changes], axis=0)
-    tv = (lambda c: 0.5 * np.abs(probs[c] - probs["none"]).sum(axis=1)  # noqa: E731
-          if c in probs else np.full(n, np.nan))
-    return InterventionEffects(
-        kl_bits=kl, own_kl_bits=kl_divergence_bits(np.asarray(beliefs) @ emission, probs["none"]),
-        norms=norms, cov_norms=np.linalg.norm(changes["intervened_cov"], axis=1)
-        if "intervened_cov" in changes else np.full(n, np.nan),
-        decode_error=decode_error,
-        null_output_change=tv("null_space"), random_output_change=tv("random"),
-        predicted=predicted, probs=probs)
+        cov_delta = covariance_change(coef, np.zeros(coef.shape[0]), zero, shift, covariance, rtol)
+        deltas["blind_cov"] = cov_delta
+        deltas["random_cov"] = (np.linalg.norm(cov_delta, axis=1, keepdims=True)
+                                * spread_directions(covariance, n, seed + 2))
+    probs = {c: np.asarray(readout(v), dtype=np.float64) for c, v in deltas.items()}
+    later_star = belief_update(process, targets, next_tokens)[0] @ E
+    later_own = belief_update(process, beliefs, next_tokens)[0] @ E
+    nan = np.full(n, np.nan)
 
+    def per(fn):
+        return {c: fn(probs[c]) if c in probs else nan for c in BLIND_CONDITIONS}
 
-# ------------------------------------------------------------------------------- the pairs
-@dataclass(frozen=True)
-class Pairs:
-    """``N`` (input, target) pairs: sequence index, position, the input's belief and the target."""
-
-    sequence: np.ndarray
-    position: np.ndarray
-    beliefs: np.ndarray
-    targets: np.ndarray
-
-
-def _point_weights(run: Run, data: ProbeData, first: int) -> np.ndarray:
-    """``(N,)`` probability of drawing each test-fold sequence (0 on the training folds)."""
-    test = ~np.isin(data.folds, np.arange(data.train_folds))
-    if data.protocol == "enumerated":
-        w = np.exp(log_probability(run.hmm, data.tokens[:, first:]))
-    else:
-        w = np.ones(data.num_sequences)
-    w = np.where(test, w, 0.0)
-    if not w.sum() > 0:
-        raise ValueError("no held-out sequences to intervene on")
-    return w / w.sum()
-
-
-def sample_pairs(run: Run, data: ProbeData, num_pairs: int, seed: int) -> Pairs:
-    """Draw (input, target) pairs as the module docstring describes."""
-    if int(num_pairs) < 1:
-        raise ValueError(f"num_pairs must be >= 1; got {num_pairs}")
-    first = 1 if run.bos_token is not None else 0
-    P = data.tokens.shape[1]
-    w = _point_weights(run, data, first)
-    rng = np.random.default_rng(seed)
-
-    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-        return rng.choice(w.size, size=n, p=w), rng.integers(first, P, size=n)
-
-    seq, pos = draw(num_pairs)
-    beliefs = data.beliefs[seq, pos]
-    tseq, tpos = draw(num_pairs)
-    targets = data.beliefs[tseq, tpos].copy()
-    for _ in range(100):  # redraw the few targets equal to their input's belief
-        same = np.abs(targets - beliefs).max(axis=1) < 1e-9
-        if not same.any():
-            break
-        a, b = draw(int(same.sum()))
-        targets[same] = data.beliefs[a, b]
-    return Pairs(seq, pos, beliefs.astype(np.float64), targets.astype(np.float64))
-
-
-# ------------------------------------------------------------------------------- the model
-@functools.lru_cache(maxsize=32)
-def _patched_probs_fn(model_config, hook: str):
-    def fn(params, tokens, position, delta):
-        P = tokens.shape[1]
-        onehot = jax.nn.one_hot(position, P, dtype=jnp.float32)
-        patch = onehot[:, :, None] * delta.astype(jnp.float32)[:, None, :]
-        logits, _ = run_with_patches(params, model_config, tokens, {hook: patch})
-        row = jnp.take_along_axis(logits, position[:, None, None], axis=1)[:, 0]
-        return jax.nn.softmax(row, axis=-1)
-
-    return jax.jit(fn)
-
-
-def model_readout(params, model_config, hook: str, tokens: np.ndarray,
-                  position: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """The read-out of :func:`intervention_effects` for a model: ``(N, d)`` changes at ``hook`` and
-    position ``position[i]`` of sequence ``tokens[i]`` -> ``(N, d_vocab)`` the next-token
-    distribution at that position after the rest of the network runs."""
-    if hook not in patch_hooks(model_config):
-        raise ValueError(f"cannot intervene at {hook!r}; patchable hooks: {patch_hooks(model_config)}")
-    fn = _patched_probs_fn(model_config, hook)
-    tokens = np.asarray(tokens, dtype=np.int32)
-    position = np.asarray(position, dtype=np.int32)
-
-    def readout(delta: np.ndarray) -> np.ndarray:
-        return batched_map(lambda t, p, dl: fn(params, t, p, dl), tokens, PATCH_BATCH, position,
-                           np.asarray(delta, dtype=np.float32))
-
-    return readout
-
-
-# ------------------------------------------------------------------------------- the report
-@dataclass
-class HookIntervention(Record):
-    """One hook's interventions over all pairs.
-
-    Attributes:
-        hook, label: the hook and its human label.
-        probe_mse_test: the probe's held-out MSE (the probe intervened with).
-        probe_rank: rank of its coefficient matrix; ``null_dim``: ``d - rank``.
-        mean_kl_bits: ``{condition: mean KL(P(. | eta*) || q)}`` (:data:`CONDITIONS`).
-        sem_kl_bits: standard errors of those means.
-        median_kl_bits: medians.
-        own_kl_bits: mean ``KL(P(. | eta) || q_none)`` (the model's own error).
-        mean_norm: mean ``|Delta|``; ``mean_cov_norm``: mean ``|Delta_cov|`` (``None``
-            without a covariance); ``mean_activation_norm``: mean ``|x|``.
-        decode_error: largest ``|W (x + Delta) + b - eta*|`` over pairs.
-        null_output_change, random_output_change: mean total variation from ``q_none``.
-        fraction_below_random: share of pairs whose intervened KL is below the random control's.
-        fraction_cov_below_random: the same for ``intervened_cov`` and ``random_cov``.
-    """
-
-    hook: str
-    label: str
-    probe_mse_test: float
-    probe_rank: int
-    null_dim: int
-    mean_kl_bits: dict[str, float | None]
-    sem_kl_bits: dict[str, float | None]
-    median_kl_bits: dict[str, float | None]
-    own_kl_bits: float
-    mean_norm: float
-    mean_cov_norm: float | None
-    mean_activation_norm: float
-    decode_error: float
-    null_output_change: float | None
-    random_output_change: float
-    fraction_below_random: float
-    fraction_cov_below_random: float | None
-
-
-@dataclass
-class InterventionReport(Record):
-    """``RUN_DIR/mechanisms/interventions.json``."""
-
-    run_dir: str
-    process: str
-    process_params: dict[str, Any]
-    model: dict[str, Any]
-    step: int
-    num_pairs: int
-    seed: int
-    pairs: str
-    hooks: dict[str, HookIntervention]
-    seconds: float
-
-
-PAIRS_DESCRIPTION = ("inputs: held-out (test-fold) sequences drawn with their probability at a "
-                     "uniform process position; targets: beliefs of independent draws of the same "
-                     "kind, distinct from the input's; the same pairs at every hook")
-
-
-def _stat(values: np.ndarray, fn) -> float | None:
-    return None if np.all(np.isnan(values)) else float(fn(values))
-
-
-def summarize(hook: str, label: str, probe_mse: float, coef: np.ndarray, features: np.ndarray,
-              effects: InterventionEffects, rtol: float = RTOL) -> HookIntervention:
-    """The :class:`HookIntervention` of one hook's effects."""
-    rank = _svd(coef, rtol)[3]
-    n = effects.norms.size
-    kl = effects.kl_bits
-    return HookIntervention(
-        hook=hook, label=label, probe_mse_test=float(probe_mse), probe_rank=rank,
-        null_dim=int(coef.shape[1] - rank),
-        mean_kl_bits={c: _stat(kl[c], np.mean) for c in CONDITIONS},
-        sem_kl_bits={c: _stat(kl[c], lambda v: v.std(ddof=1) / math.sqrt(n) if n > 1 else 0.0)
-                     for c in CONDITIONS},
-        median_kl_bits={c: _stat(kl[c], np.median) for c in CONDITIONS},
-        own_kl_bits=float(effects.own_kl_bits.mean()), mean_norm=float(effects.norms.mean()),
-        mean_cov_norm=_stat(effects.cov_norms, np.mean),
-        mean_activation_norm=float(np.linalg.norm(features, axis=1).mean()),
-        decode_error=float(effects.decode_error.max()),
-        null_output_change=_stat(effects.null_output_change, np.mean),
-        random_output_change=float(effects.random_output_change.mean()),
-        fraction_below_random=float((kl["intervened"] < kl["random"]).mean()),
-        fraction_cov_below_random=None if np.all(np.isnan(kl["intervened_cov"]))
-        else float((kl["intervened_cov"] < kl["random_cov"]).mean()))
-
-
-def activation_moments(acts: np.ndarray, weights: np.ndarray | None,
-                       chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean (d,), covariance (d, d))`` of activations ``(N, P, d)`` over every point (weighted by
-    ``weights (N, P)`` when given), accumulated in float64 chunk by chunk."""
-    n, P, d = acts.shape
-    w_all = np.ones((n, P)) if weights is None else np.asarray(weights, dtype=np.float64)
-    total, s1, s2 = 0.0, np.zeros(d), np.zeros((d, d))
-    for start in range(0, n, chunk):
-        x = acts[start:start + chunk].reshape(-1, d).astype(np.float64)
-        w = w_all[start:start + chunk].reshape(-1)
-        total += w.sum()
-        s1 += w @ x
-        s2 += (x * w[:, None]).T @ x
-    mean = s1 / total
-    return mean, s2 / total - np.outer(mean, mean)
-
-
-def _train_folds(num_points: int, width: int) -> int:
-    """The probe's split as ``compmech probe --split auto`` chooses it."""
-    small = num_points / DEFAULT_FOLDS < MIN_POINTS_PER_COEFFICIENT * (width + 1)
-    return SPLITS["80/20"] if small else SPLITS["20/80"]
-
-
-def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float]:
-    """The probe ``compmech probe`` fits at a hook (OLS with intercept on the training folds) and
-    its held-out MSE."""
-    result = cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
-                                   train_folds=data.train_folds)
-    return result.probe, float(result.scores["mse"])
-
-
-def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
-                          num_pairs: int = DEFAULT_PAIRS, seed: int = 0, step: int | None = None,
-                          progress: Callable[[str], None] | None = None
-                          ) -> tuple[InterventionReport, dict[str, InterventionEffects], Pairs]:
-    """Belief interventions at each hook of a run (nothing written).
-
-    Args:
-        run: a trained run.
-        hooks: hooks to intervene at (default: the model's probe grid, :func:`transformer.probe_hooks`).
-        num_pairs: (input, target) pairs (:func:`sample_pairs`).
-        seed: seed of the probe's folds, the pairs and the control directions.
-        step: checkpoint (default: the last).
-        progress: called with a line per hook.
-
-    Returns:
-        ``(report, {hook: InterventionEffects}, pairs)``.
-    """
-    t0 = time.perf_counter()
-    hooks = list(hooks) if hooks else run.probe_hooks()
-    valid = patch_hooks(run.model_config)
-    bad = [h for h in hooks if h not in valid]
-    if bad:
-        raise ValueError(f"cannot intervene at {bad}; patchable hooks: {', '.join(valid) or 'none'}")
-    step = run.checkpoint_steps[-1] if step is None else int(step)
-    params = run.load_params(step)
-    data = probe_data(run, seed=seed)
-    widths = run.hook_widths()
-    data = dataclasses.replace(data, train_folds=_train_folds(data.tokens.size,
-                                                              max(widths[h] for h in hooks)))
-    pairs = sample_pairs(run, data, num_pairs, seed)
-    emission = run.hmm.emission_probabilities
-    out, effects = {}, {}
-    for i, hook in enumerate(hooks):
-        acts = collect(run, params, data, [hook])[hook]  # one hook at a time: memory
-        probe, mse = fit_probe(acts, data)
-        mean, covariance = activation_moments(acts, data.weights)
-        x = acts[pairs.sequence, pairs.position].astype(np.float64)
-        del acts
-        readout = model_readout(params, run.model_config, hook, data.tokens[pairs.sequence],
-                                pairs.position)
-        effects[hook] = eff = intervention_effects(
-            x, probe.coef_, probe.intercept_, pairs.beliefs, pairs.targets, emission, readout,
-            seed=seed + 1000 * (i + 1), mean=mean, covariance=covariance)
-        coef, _ = reduce_probe(probe.coef_, probe.intercept_, mean, covariance)
-        out[hook] = summarize(hook, run.hook_label(hook), mse, coef, x, eff)
-        if progress:
-            m = out[hook].mean_kl_bits
-            progress(f"  {hook}: KL none {m['none']:.3g}, intervened {m['intervened']:.3g}, "
-                     f"random {m['random']:.3g}, null space {_fmt(m['null_space'])}; cov "
-                     f"{_fmt(m['intervened_cov'])}, random {_fmt(m['random_cov'])} bits")
-    report = InterventionReport(
-        run_dir=str(run.run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
-        model=run.model_config.to_dict(), step=step, num_pairs=int(num_pairs), seed=int(seed),
-        pairs=PAIRS_DESCRIPTION, hooks=out, seconds=time.perf_counter() - t0)
-    return report, effects, pairs
-
-
-def _fmt(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"
-
-
-def intervention_lines(report: InterventionReport) -> list[str]:
-    """The per-hook table (mean KL in bits, +- standard error), as printed lines."""
-    head = (f"{'hook':<26} {'probe MSE':>9} {'own':>8} {'none':>6} | {'|Delta|':>7} "
-            f"{'interv.':>7} {'random':>6} {'null':>6} | {'|D_cov|':>7} {'interv.':>7} "
-            f"{'random':>6} {'null':>6}")
-    lines = [f"mean KL(P(.|eta*) || model) in bits over {report.num_pairs} pairs; own = "
-             "KL(P(.|eta) || model) unpatched; left: Euclidean minimum-norm change, right: in the "
-             "activations' metric (cov)", head]
-    for h in report.hooks.values():
-        m = h.mean_kl_bits
-        lines.append(f"{h.hook:<26} {h.probe_mse_test:>9.2e} {h.own_kl_bits:>8.2e} "
-                     f"{_fmt(m['none']):>6} | {h.mean_norm:>7.3g} {_fmt(m['intervened']):>7} "
-                     f"{_fmt(m['random']):>6} {_fmt(m['null_space']):>6} | "
-                     f"{_fmt(h.mean_cov_norm):>7} {_fmt(m['intervened_cov']):>7} "
-                     f"{_fmt(m['random_cov']):>6} {_fmt(m['null_space_cov']):>6}")
-    return lines
+    return BlindEffects(
+        tv_now=per(lambda p: total_variation(p[:, 0], probs["none"][:, 0])),
+        tv_later=per(lambda p: total_variation(p[:, 1], probs["none"][:, 1])),
+        theory_tv_later=total_variation(later_star, later_own),
+        kl_later=per(lambda p: kl_divergence_bits(later_star, p[:, 1])),
+        kl_later_own=per(lambda p: kl_divergence_bits(later_own, p[:, 1])),
+        theory_tv_now=total_variation(targets @ E, beliefs @ E),
+        norms=norms, decode_error=np.abs(delta @ coef.T - shift).max(axis=1))
 
 
 __all__ = [
+    "BLIND_CONDITIONS",
     "CONDITIONS",
-    "DEFAULT_PAIRS",
-    "HookIntervention",
-    "InterventionEffects",
-    "InterventionReport",
-    "Pairs",
+    "MIN_NEXT_PROBABILITY",
     "RTOL",
-    "activation_moments",
-    "analyze_interventions",
+    "BlindEffects",
+    "Changes",
+    "InterventionEffects",
+    "ahead_effects",
+    "belief_update",
+    "blind_effects",
+    "condition_changes",
     "covariance_change",
-    "fit_probe",
     "intervention_effects",
-    "intervention_lines",
     "kl_divergence_bits",
     "minimum_norm_change",
-    "model_readout",
+    "next_token_probabilities",
     "null_space_basis",
     "null_space_directions",
     "random_directions",
     "reduce_probe",
-    "sample_pairs",
     "span_projector",
     "spread_directions",
-    "summarize",
+    "total_variation",
 ]

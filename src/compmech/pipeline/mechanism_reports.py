@@ -1,6 +1,7 @@
 """Write a run's mechanism analyses into ``RUN_DIR/mechanisms/``: the attention analysis
 (:mod:`compmech.pipeline.mechanisms`) and the belief interventions
-(:mod:`compmech.pipeline.interventions`), each as JSON, arrays and a figure.
+(:mod:`compmech.pipeline.interventions`, :mod:`compmech.pipeline.intervention_runs`), each as
+JSON, arrays and a figure.
 
 Files: ``attention.json``, ``attention_patterns.npz`` (``layer_{l}``: ``(n_heads, P, P)`` mean
 patterns over the process positions), ``attention_vs_distance.{png,pdf}``; ``interventions.json``,
@@ -18,12 +19,13 @@ from matplotlib.figure import Figure
 
 from compmech.files import atomic_output
 from compmech.pipeline import figures
-from compmech.pipeline.interventions import (
-    DEFAULT_PAIRS,
-    InterventionEffects,
+from compmech.pipeline.intervention_records import (
     InterventionReport,
-    analyze_interventions,
+    InterventionSeedReport,
+    seed_summary,
 )
+from compmech.pipeline.intervention_runs import DEFAULT_PAIRS, analyze_interventions
+from compmech.pipeline.interventions import InterventionEffects
 from compmech.pipeline.mechanisms import (
     AttentionReport,
     HeadAttention,
@@ -36,6 +38,8 @@ from transformer import load_run
 MECHANISMS_DIR = "mechanisms"
 ATTENTION_FILE = "attention.json"
 INTERVENTIONS_FILE = "interventions.json"
+#: The spread over seeds of several runs' interventions (in an ensemble's directory).
+INTERVENTION_SEEDS_FILE = "interventions_seeds.json"
 #: Pairs drawn per panel of the intervention figure.
 FIGURE_PAIRS = 600
 
@@ -218,14 +222,43 @@ def run_interventions(run_dir, *, hooks: Sequence[str] | None = None,
     return report, paths
 
 
+def run_intervention_seeds(run_dirs: Sequence, *, summary_path=None, force: bool = False,
+                           progress: Callable[[str], None] | None = None, **options
+                           ) -> tuple[list[InterventionReport], InterventionSeedReport]:
+    """:func:`run_interventions` on each run (seeds of one recipe), then their spread over seeds
+    (:func:`~compmech.pipeline.intervention_records.seed_summary`), written to ``summary_path``
+    when given.
+
+    Args:
+        run_dirs: run directories (at least one).
+        summary_path: where to write the :class:`InterventionSeedReport` (``None``: not written).
+        force: overwrite each run's ``interventions.json``.
+        progress: progress lines.
+        **options: ``hooks``, ``num_pairs``, ``seed``, ``step`` for every run.
+    """
+    if not run_dirs:
+        raise ValueError("give at least one run directory")
+    reports = []
+    for run_dir in run_dirs:
+        if progress:
+            progress(f"run {run_dir}")
+        reports.append(run_interventions(run_dir, force=force, progress=progress, **options)[0])
+    summary = seed_summary(reports)
+    if summary_path is not None:
+        summary.write(summary_path)
+    return reports, summary
+
+
 __all__ = [
     "ATTENTION_FILE",
     "INTERVENTIONS_FILE",
+    "INTERVENTION_SEEDS_FILE",
     "MECHANISMS_DIR",
     "attention_figure",
     "intervention_arrays",
     "intervention_figure",
     "load_intervention_arrays",
     "run_attention_analysis",
+    "run_intervention_seeds",
     "run_interventions",
 ]

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from compmech.compose import factor_beliefs
-from compmech.geometry import belief_plane_coordinates
+from compmech.geometry import belief_plane_basis, belief_plane_coordinates
 from compmech.hmm import GHMM, Process
 from compmech.probe import BeliefProbe, cross_validated_probe
 
@@ -28,6 +28,28 @@ def belief_targets(hmm: Process, beliefs: np.ndarray) -> np.ndarray:
     if isinstance(hmm, GHMM):
         return belief_plane_coordinates(beliefs, hmm.right_eigenvector)
     return np.asarray(beliefs, dtype=np.float64)
+
+
+def beliefs_from_targets(hmm: Process, targets: np.ndarray) -> np.ndarray:
+    """``(..., k) -> (..., S)``: the inverse of :func:`belief_targets` on the belief plane.
+
+    For a GHMM, ``eta = c U^T + r / (r . r)`` (``U`` the plane basis of
+    :func:`compmech.geometry.belief_plane_basis`, orthogonal to ``r``, so ``eta r = 1``); for an
+    HMM the targets are the beliefs.
+
+    Raises:
+        ValueError: ``targets`` do not have the probe's ``k`` coordinates.
+    """
+    t = np.asarray(targets, dtype=np.float64)
+    S = hmm.num_states
+    if isinstance(hmm, GHMM):
+        if t.shape[-1:] != (S - 1,):
+            raise ValueError(f"GHMM targets must have shape (..., {S - 1}); got {t.shape}")
+        r = np.asarray(hmm.right_eigenvector, dtype=np.float64)
+        return t @ belief_plane_basis(r).T + r / (r @ r)
+    if t.shape[-1:] != (S,):
+        raise ValueError(f"HMM targets must have shape (..., {S}); got {t.shape}")
+    return t
 
 
 def target_description(hmm: Process) -> str:
@@ -121,5 +143,5 @@ def subspace_angles_deg(a: BeliefProbe, b: BeliefProbe, rank_tol: float = 1e-6) 
     return sorted(float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))) for c in cos)
 
 
-__all__ = ["FactorProbe", "FactorTarget", "belief_targets", "factor_targets", "probe_factors",
-           "subspace_angles_deg", "target_description"]
+__all__ = ["FactorProbe", "FactorTarget", "belief_targets", "beliefs_from_targets",
+           "factor_targets", "probe_factors", "subspace_angles_deg", "target_description"]
