@@ -57,6 +57,13 @@ def test_tiny_grid_writes_the_table_figure_and_facts(tiny_grid):
             assert emb["mse_test"] == pytest.approx(emb["baselines"]["markov_1"], rel=1e-6)
     text = (out / "README.md").read_text()
     assert "| fanizza_gru |" in text and "Probe MSE per layer" in text and "t=4" in text
+    # the table leads with the presentation-invariant R^2 and says what MSE averages over
+    assert lines[0].index("iR2 prob") < lines[0].index("MSE unif") < lines[0].index("R2 prob ")
+    assert "Invariant R^2 per layer" in text and "S - 1 belief-plane coordinates" in text
+    for r in summary.rows:
+        head = r.protocols["probability"]["hooks"][r.probe.hook]
+        assert head["invariant_r2_test"] <= 1.0 and np.isfinite(head["invariant_r2_test"])
+        assert set(head["baselines_invariant_r2"]) == set(head["baselines"])
     assert (out / "architectures.png").is_file() and (out / "architectures.pdf").is_file()
     saved = json.loads((out / "summary.json").read_text())
     assert saved["experiment"] == "architectures" and len(saved["rows"]) == 4

@@ -197,7 +197,7 @@ def _exactly_invertible(M):
         A[col], A[pivot] = A[pivot], A[col]
         for r in range(col + 1, n):
             f = A[r][col] / A[col][col]
-            A[r] = [a - f * b for a, b in zip(A[r], A[col])]
+            A[r] = [a - f * b for a, b in zip(A[r], A[col], strict=True)]
     return True
 
 
