@@ -24,7 +24,9 @@ chunk so that 590,490 points x 64 dimensions never need a float64 copy of the wh
   :func:`markov_codes` / :func:`category_mean_scores` the Markov-order-k baselines (the best
   predictor seeing the last k tokens), :func:`markov_features` their one-hot features.
 * :func:`rcond_sweep` chooses the eigenvalue cut-off by inner validation (from moments alone).
-* :data:`SCORE_DEFINITIONS` defines every score once (R^2 included; :func:`r2_from_sums`).
+* :data:`SCORE_DEFINITIONS` defines every score once (R^2 included; :func:`r2_from_sums`), with
+  the presentation-invariant ``invariant_r2`` / ``whitened_mse`` (:func:`invariant_scores`): a
+  GHMM's MSE and R^2 change under a change of basis ``T -> S^-1 T S``, these do not.
 """
 
 from __future__ import annotations
