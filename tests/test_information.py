@@ -233,6 +233,19 @@ def test_rate_falls_back_to_blackwell_with_the_bound_beside_it_when_h_has_not_co
     assert (strict.bits > strict.upper_bound_bits) == ("above the rigorous" in strict.note)
 
 
+def test_non_ergodic_mixture_starts_the_myopic_entropies_from_its_stationary_mixture():
+    # sum_k w_k pi_k is stationary, so h(L) from it bounds h_mu = sum_k w_k h_k from above.
+    m = compmech.mixture([("mess3", {}), ("z1r", {})], [0.5, 0.5])
+    assert not m.is_ergodic
+    rate = compmech.entropy_rate(m, num_points=100_000, seed=0)
+    expected = 0.5 * (compmech.entropy_rate(compmech.get_process("mess3")).bits + 1 / 3)
+    assert rate.depth > 0 and rate.upper_bound_bits >= expected
+    if rate.method == "blackwell":  # h(L) converge slowly while the component is inferred
+        assert abs(rate.bits - expected) < 4 * rate.stderr_bits
+    else:
+        assert rate.method == "myopic_limit" and abs(rate.bits - expected) < 1e-4
+
+
 def test_myopic_limit_rejects_bad_arguments():
     with pytest.raises(ValueError, match="convergence_tol_bits"):
         compmech.myopic_limit(compmech.get_process("mess3"), convergence_tol_bits=0.0)

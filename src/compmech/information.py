@@ -249,6 +249,10 @@ def myopic_limit(hmm: Process, *, convergence_tol_bits: float = MYOPIC_CONVERGEN
                  merge_tol: float = 1e-12) -> MyopicLimit:
     """Exact ``h(L)`` level by level from the stationary start until they converge; their limit.
 
+    The start is the process's initial distribution when it is stationary (a non-ergodic
+    mixture's ``sum_k w_k pi_k``, whose ``h(L)`` converge to ``sum_k w_k h_k``), else the
+    stationary distribution.
+
     With ``d_L = h(L-1) - h(L)`` (``>= 0``: ``h`` is non-increasing from the stationary start),
     the propagation stops at the first ``L >= 3`` with ``d_L < convergence_tol_bits`` and either
     ``d_L <= 0`` (``h`` flat to round-off) or ``d_L < d_{L-1}`` (small and shrinking). The
@@ -277,7 +281,7 @@ def myopic_limit(hmm: Process, *, convergence_tol_bits: float = MYOPIC_CONVERGEN
         max_nodes = max(hmm.vocab_size, MYOPIC_MAX_ENTRIES // hmm.num_states)
     emissions = hmm.emission_probabilities  # (S, V)
     levels = iter_belief_levels(hmm, max_length - 1, tol=merge_tol, max_nodes=max_nodes,
-                                initial_distribution=hmm.stationary_distribution)
+                                initial_distribution=_stationary_start(hmm))
     h: list[float] = []
     reason = f"h(L) had not converged by max_length={max_length}"
     try:
@@ -292,6 +296,17 @@ def myopic_limit(hmm: Process, *, convergence_tol_bits: float = MYOPIC_CONVERGEN
     except ValueError as err:  # the next level would exceed max_nodes
         reason = f"h(L) had not converged by L={len(h)}: {err}"
     return MyopicLimit(np.asarray(h), False, h[-1], reason)
+
+
+def _stationary_start(hmm: Process) -> np.ndarray:
+    """The process's initial distribution when it is stationary (``eta M = eta``, e.g. a
+    non-ergodic mixture's ``sum_k w_k pi_k``), else the stationary distribution (which raises for
+    a non-ergodic process): ``h(L)`` is non-increasing only from a stationary start."""
+    start = np.asarray(hmm.initial_distribution, dtype=np.float64)
+    M = hmm.transition_matrices.sum(axis=0)
+    if np.allclose(start @ M, start, rtol=0.0, atol=1e-12):
+        return start
+    return hmm.stationary_distribution
 
 
 def _blackwell_estimate(hmm: Process, sample: BlackwellSample | None, num_points: int, seed):
