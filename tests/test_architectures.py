@@ -1,6 +1,7 @@
 """``compmech reproduce architectures``: the grid of processes x networks, on tiny settings."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -57,6 +58,14 @@ def test_tiny_grid_writes_the_table_figure_and_facts(tiny_grid):
             assert emb["mse_test"] == pytest.approx(emb["baselines"]["markov_1"], rel=1e-6)
     text = (out / "README.md").read_text()
     assert "| fanizza_gru |" in text and "Probe MSE per layer" in text and "t=4" in text
+    # the table leads with the presentation-invariant R^2 and says what MSE averages over
+    header = re.split(r"\s{2,}", lines[0].strip())
+    assert header.index("iR2 prob") < header.index("MSE unif") < header.index("R2 prob")
+    assert "Invariant R^2 per layer" in text and "S - 1 belief-plane coordinates" in text
+    for r in summary.rows:
+        head = r.protocols["probability"]["hooks"][r.probe.hook]
+        assert head["invariant_r2_test"] <= 1.0 and np.isfinite(head["invariant_r2_test"])
+        assert set(head["baselines_invariant_r2"]) == set(head["baselines"])
     assert (out / "architectures.png").is_file() and (out / "architectures.pdf").is_file()
     saved = json.loads((out / "summary.json").read_text())
     assert saved["experiment"] == "architectures" and len(saved["rows"]) == 4

@@ -37,8 +37,16 @@ def test_info_even_reports_exact_measures(capsys):
 def test_info_mess3_reports_estimates_and_geometry(capsys):
     out = _run_json(capsys, ["info", "mess3", "--depth", "4", "--num-points", "20000",
                              "--max-states", "500", "--json"])
-    assert out["entropy_rate_method"] == "blackwell"
-    assert out["entropy_rate_stderr_bits"] > 0
+    # the rate is the limit of the exact h(L), never above its bound; Blackwell beside it
+    assert out["entropy_rate_method"] == "myopic_limit" and "entropy_rate_stderr_bits" not in out
+    assert out["entropy_rate_bits"] <= out["entropy_rate_upper_bound_bits"]
+    assert abs(out["entropy_rate_bits"] - 1.144717) < 1e-5 and out["entropy_rate_depth"] == 12
+    assert out["entropy_rate_blackwell_stderr_bits"] > 0
+    assert out["entropy_rate_blackwell_num_points"] >= 20000
+    above = out["entropy_rate_blackwell_bits"] > out["entropy_rate_upper_bound_bits"]
+    assert above == ("above the rigorous" in out.get("entropy_rate_note", ""))
+    assert out["excess_entropy_bits"] >= out["excess_entropy"]["lower_bound_bits"]
+    assert out["synchronises"] is False and out["fractal_dimension"]["synchronises"] is False
     assert out["statistical_complexity_bits"] is None
     assert "did not close" in out["statistical_complexity_reason"]
     assert out["msp"]["truncated"] is True and out["msp"]["num_states"] == 500
@@ -50,6 +58,26 @@ def test_info_mess3_reports_estimates_and_geometry(capsys):
         assert 0 < lo < hi
     assert 0 < fd["kaplan_yorke"] < 2
     assert all(v < 0 for v in fd["lyapunov_exponents_nats"])
+
+
+@pytest.mark.parametrize("name", ["z1r", "rrxor"])
+def test_info_says_synchronising_processes_synchronise(name, capsys):
+    # Issue 20: their exponents were round-off (-16.5, -4.1); now -inf (null) and "synchronises".
+    out = _run_json(capsys, ["info", name, "--depth", "3", "--json"])
+    fd = out["fractal_dimension"]
+    assert out["synchronises"] is True and fd["synchronises"] is True
+    assert fd["lyapunov_exponents_nats"] == [None] * (out["num_states"] - 1)
+    assert "synchronises" in fd["lyapunov_note"] and fd["kaplan_yorke"] == 0.0
+    assert main(["info", name, "--depth", "3"]) == 0
+    assert "-inf (synchronises)" in capsys.readouterr().out
+
+
+def test_info_text_names_the_rate_method_and_the_blackwell_estimate(capsys):
+    assert main(["info", "mess3", "--depth", "3", "--num-points", "20000",
+                 "--max-states", "200"]) == 0
+    text = capsys.readouterr().out
+    assert "limit of the exact h(L)" in text and "Blackwell estimate beside it" in text
+    assert "entropy_rate_blackwell_bits" in text
 
 
 def test_info_basic_and_text_output(capsys):

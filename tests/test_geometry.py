@@ -184,6 +184,79 @@ def test_lyapunov_sum_is_mean_log_volume_contraction():
     assert np.all(spec.exponents < 0) and spec.exponents[0] >= spec.exponents[1]
 
 
+def _exactly_invertible(M):
+    """Whether the float matrix M is invertible, by exact rational elimination of its entries."""
+    from fractions import Fraction
+
+    A = [[Fraction(float(v)) for v in row] for row in M]
+    n = len(A)
+    for col in range(n):
+        pivot = next((r for r in range(col, n) if A[r][col] != 0), None)
+        if pivot is None:
+            return False
+        A[col], A[pivot] = A[pivot], A[col]
+        for r in range(col + 1, n):
+            f = A[r][col] / A[col][col]
+            A[r] = [a - f * b for a, b in zip(A[r], A[col], strict=True)]
+    return True
+
+
+def _has_synchronising_word(T, max_length):
+    """Oracle: some word w with |w| <= max_length has T[w] = T[w_1] .. T[w_L] of rank one (the
+    map eta -> eta T[w] / (eta T[w] r) is constant), by explicit products over all words. When
+    every T[x] is exactly invertible no product is singular, so there is none at any length."""
+    import itertools
+
+    if all(_exactly_invertible(Tx) for Tx in T):
+        return False
+    for L in range(1, max_length + 1):
+        for word in itertools.product(range(T.shape[0]), repeat=L):
+            P = np.linalg.multi_dot([np.eye(T.shape[1])] + [T[x] for x in word])
+            if np.any(P) and np.linalg.matrix_rank(P, tol=1e-12 * np.abs(P).max()) == 1:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("name", ["z1r", "rrxor", "even", "golden_mean", "mess3", "tom_quantum",
+                                  "post_quantum", "fanizza", "random_hmm"])
+def test_synchronisation_is_reported_exactly_when_a_word_collapses_the_beliefs(name):
+    # Issue 20: Z1R and RRXOR synchronise, yet round-off gave them finite exponents (-16.5, -4.1).
+    hmm = compmech.get_process(name)
+    spec = lyapunov_spectrum(hmm, num_steps=400, num_chains=20, seed=3)
+    syncs = _has_synchronising_word(hmm.transition_matrices, 5)
+    assert spec.synchronises == syncs
+    if syncs:
+        assert np.all(spec.exponents == -np.inf) and spec.num_synchronised_chains > 0
+        assert kaplan_yorke_dimension(spec.exponents, 0.5) == 0.0
+    else:
+        assert np.all(np.isfinite(spec.exponents)) and spec.num_synchronised_chains == 0
+
+
+def test_z1r_and_rrxor_synchronise_and_mess3_does_not():
+    for name in ("z1r", "rrxor"):
+        spec = lyapunov_spectrum(compmech.get_process(name), num_steps=500, num_chains=10)
+        assert spec.synchronises and spec.exponents[0] == -np.inf
+    spec = lyapunov_spectrum(compmech.get_process("mess3"), num_steps=2000, num_chains=100)
+    assert not spec.synchronises and spec.num_synchronised_chains == 0
+    assert spec.exponents[0] == pytest.approx(-1.52, abs=0.02)
+
+
+def test_strong_but_finite_contraction_is_not_mistaken_for_synchronisation():
+    # Near-deterministic emissions contract beliefs hard at every step, yet every T[x] is
+    # invertible, so no word collapses them: the exponents stay finite.
+    hmm = compmech.get_process("mess3", x=0.01, alpha=0.995)
+    assert all(_exactly_invertible(Tx) for Tx in hmm.transition_matrices)
+    spec = lyapunov_spectrum(hmm, num_steps=500, num_chains=20, seed=1)
+    assert not spec.synchronises and np.all(np.isfinite(spec.exponents))
+    assert spec.exponents[0] < -2.0
+
+
+def test_collapse_tol_is_validated():
+    with pytest.raises(ValueError, match="collapse_tol"):
+        lyapunov_spectrum(compmech.get_process("mess3"), num_steps=10, num_chains=2,
+                          collapse_tol=1.0)
+
+
 def test_kaplan_yorke_dimension_by_hand():
     lam = [-1.0, -2.0]
     assert kaplan_yorke_dimension(lam, 0.5) == pytest.approx(0.5)  # k = 0: h / |l1|

@@ -328,10 +328,13 @@ def test_quantum_sampling_frequencies(name):
 def test_blackwell_entropy_rate_and_lyapunov_are_basis_invariant():
     hmm = get_process("mess3")
     g, _ = changed(hmm, seed=3)
-    a = compmech.entropy_rate(hmm, num_points=200_000, seed=1)
-    b = compmech.entropy_rate(g, num_points=200_000, seed=1)
+    a = compmech.entropy_rate(hmm, num_points=200_000, seed=1, method="blackwell")
+    b = compmech.entropy_rate(g, num_points=200_000, seed=1, method="blackwell")
     assert a.method == b.method == "blackwell"
     assert abs(a.bits - b.bits) < 4 * np.hypot(a.stderr_bits, b.stderr_bits)
+    la_, lb_ = compmech.entropy_rate(hmm), compmech.entropy_rate(g)  # limits of the exact h(L)
+    assert la_.method == lb_.method == "myopic_limit" and la_.depth == lb_.depth
+    assert lb_.bits == pytest.approx(la_.bits, abs=1e-10)
     la = compmech.lyapunov_spectrum(hmm, num_steps=1000, num_chains=40, seed=2)
     lb = compmech.lyapunov_spectrum(g, num_steps=1000, num_chains=40, seed=2)
     np.testing.assert_allclose(lb.exponents, la.exponents, atol=0.01)

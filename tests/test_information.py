@@ -175,21 +175,92 @@ def test_nonunifilar_finite_msp_rate_is_exact_and_equals_limit_of_myopic_entropy
     assert rate.bits == pytest.approx(myopic_entropy(hmm, 12)[-1], abs=1e-12)
 
 
-def test_mess3_rate_is_estimated_and_bracketed_by_myopic_entropy():
+def _myopic_entropies_by_brute_force(T, pi, max_length):
+    """h(1..L) from H(L) = -sum_w P(w) log2 P(w) over all V^L words, with
+    P(w) = pi T[w_1] .. T[w_L] 1 by explicit products (one row per word, no merging)."""
+    vectors, H = pi[None, :], [0.0]
+    for _ in range(max_length):
+        vectors = np.einsum("ns,xst->nxt", vectors, T).reshape(-1, T.shape[1])  # words in order
+        H.append(entropy_bits(vectors.sum(axis=1)))
+    return np.diff(H)
+
+
+def test_mess3_rate_is_the_converged_limit_of_the_exact_myopic_entropies():
+    # Issue 20: the Blackwell estimate (1.14505 +- 0.00022) was reported above h(10). The rate is
+    # now the limit of the exact h(L), never above the rigorous bound h(L).
     hmm = compmech.get_process("mess3")
-    rate = compmech.entropy_rate(hmm, num_points=200_000)
+    h = _myopic_entropies_by_brute_force(hmm.transition_matrices, hmm.stationary_distribution, 13)
+    np.testing.assert_allclose(h[8:12], [1.144726, 1.144719, 1.144718, 1.144717], atol=6e-7)
+    rate = compmech.entropy_rate(hmm)
+    assert rate.method == "myopic_limit" and not rate.exact and rate.stderr_bits == 0.0
+    assert rate.bits <= h[11] and abs(rate.bits - 1.144717) < 1e-5
+    assert rate.depth == 12 and rate.upper_bound_bits == pytest.approx(h[11], abs=1e-12)
+    assert rate.extrapolation_bits == pytest.approx(rate.upper_bound_bits - rate.bits)
+    # the geometric extrapolation lands below h(13) (never computed by it) and within its tail
+    assert h[12] - 1e-7 < rate.bits < h[12]
+    # the Blackwell estimate is computed only when asked for
+    assert rate.num_points == 0 and np.isnan(rate.blackwell_bits) and rate.note == ""
+
+
+def test_blackwell_estimate_is_reported_beside_the_limit_unclipped():
+    hmm = compmech.get_process("mess3")
+    rate = compmech.entropy_rate(hmm, blackwell=True, num_points=200_000, seed=0)
+    alone = compmech.entropy_rate(hmm, method="blackwell", num_points=200_000, seed=0)
+    assert rate.method == "myopic_limit" and rate.bits <= rate.upper_bound_bits
+    assert rate.blackwell_bits == alone.bits and rate.blackwell_stderr_bits == alone.stderr_bits
+    assert rate.num_points == alone.num_points >= 200_000
+    assert abs(rate.blackwell_bits - rate.bits) < 4 * rate.blackwell_stderr_bits
+    above = rate.blackwell_bits > rate.upper_bound_bits
+    assert above == ("above the rigorous upper bound" in rate.note)
+
+
+def test_rate_falls_back_to_blackwell_with_the_bound_beside_it_when_h_has_not_converged():
+    hmm = compmech.get_process("mess3")
+    h = _myopic_entropies_by_brute_force(hmm.transition_matrices, hmm.stationary_distribution, 7)
+    # a level cap of 3^6 children stops the propagation after h(7), long before convergence
+    rate = compmech.entropy_rate(hmm, max_nodes=3**6, num_points=100_000, seed=1)
+    alone = compmech.entropy_rate(hmm, method="blackwell", num_points=100_000, seed=1)
     assert rate.method == "blackwell" and rate.stderr_bits > 0
-    h = myopic_entropy(hmm, 11)
-    # h(L) decreases to h_mu; for Mess3 h(10) - h(11) ~ 1e-6, so h(11) is within 1e-5 of h_mu.
-    assert np.all(np.diff(h) <= 1e-15)
-    assert abs(rate.bits - h[-1]) < 4 * rate.stderr_bits + 1e-5
+    assert rate.bits == alone.bits and rate.blackwell_bits == rate.bits
+    assert rate.depth == 7 and rate.upper_bound_bits == pytest.approx(h[-1], abs=1e-12)
+    assert "not converged" in rate.note
+    # a tolerance no h(L) meets: the estimate can land above the bound and is kept unclipped
+    strict = compmech.entropy_rate(hmm, convergence_tol_bits=1e-13, max_nodes=3**12,
+                                   num_points=200_000, seed=0)
+    assert strict.method == "blackwell" and strict.depth == 13
+    assert strict.bits == compmech.entropy_rate(hmm, method="blackwell", num_points=200_000,
+                                                seed=0).bits
+    assert (strict.bits > strict.upper_bound_bits) == ("above the rigorous" in strict.note)
+
+
+def test_non_ergodic_mixture_starts_the_myopic_entropies_from_its_stationary_mixture():
+    # sum_k w_k pi_k is stationary, so h(L) from it bounds h_mu = sum_k w_k h_k from above.
+    m = compmech.mixture([("mess3", {}), ("z1r", {})], [0.5, 0.5])
+    assert not m.is_ergodic
+    rate = compmech.entropy_rate(m, num_points=100_000, seed=0)
+    expected = 0.5 * (compmech.entropy_rate(compmech.get_process("mess3")).bits + 1 / 3)
+    assert rate.depth > 0 and rate.upper_bound_bits >= expected
+    if rate.method == "blackwell":  # h(L) converge slowly while the component is inferred
+        assert abs(rate.bits - expected) < 4 * rate.stderr_bits
+    else:
+        assert rate.method == "myopic_limit" and abs(rate.bits - expected) < 1e-4
+
+
+def test_myopic_limit_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="convergence_tol_bits"):
+        compmech.myopic_limit(compmech.get_process("mess3"), convergence_tol_bits=0.0)
+
+
+def test_mess3_excess_entropy_is_consistent_with_its_bounds():
+    # With the Blackwell rate above h(L), E fell below its own rigorous lower bound (0.5669 vs
+    # 0.5709); with the limit every term h(L) - h_mu is >= 0 and E >= the bound.
+    hmm = compmech.get_process("mess3")
+    rate = compmech.entropy_rate(hmm)
     E = compmech.excess_entropy(hmm, rate=rate)
-    assert E.stderr_bits == pytest.approx(E.depth * rate.stderr_bits)
-    assert E.bits > 0
-    # the h_mu-free bounds bracket the estimates within their errors
+    assert E.converged and E.stderr_bits == 0.0
+    assert E.lower_bound_bits <= E.bits < E.lower_bound_bits + 1e-5
+    assert rate.bits <= E.rate_upper_bound_bits
     assert E.rate_upper_bound_bits == pytest.approx(myopic_entropy(hmm, E.depth)[-1], abs=1e-12)
-    assert rate.bits < E.rate_upper_bound_bits + 4 * rate.stderr_bits
-    assert E.lower_bound_bits < E.bits + 4 * E.stderr_bits
     C = compmech.statistical_complexity(hmm, max_states=300)
     assert C.bits is None and "infinite" in C.reason
 

@@ -7,9 +7,11 @@ import compmech
 from compmech.probe import (
     BeliefProbe,
     affine_subspace_projection,
+    category_mean_scores,
     concatenated,
     cross_validated_probe,
     distinct_prefix_weights,
+    markov_codes,
     onehot_features,
     predict_features,
     probe_inputs,
@@ -288,3 +290,118 @@ def test_eighty_twenty_split_trains_on_four_folds():
     assert res.n_train == tr.sum() * 5 and res.fold_mse.shape == (5,)
     with pytest.raises(ValueError, match="train_folds"):
         cross_validated_probe(X, Y, folds, train_folds=5)
+
+
+# ------------------------------------------------------------- presentation-invariant scores
+def _two_presentations(name, n_ctx, seed):
+    """The probe's points of ``name`` and of the same process in a random basis ``T -> A^-1 T A``
+    (``A = I + 0.4 N(0, 1)``, condition number < 20): tokens, and each presentation's targets
+    (beliefs for an HMM, belief-plane coordinates for a GHMM), from each presentation's own
+    filter."""
+    hmm = compmech.get_process(name)
+    rng = np.random.default_rng(seed)
+    while True:
+        A = np.eye(hmm.num_states) + 0.4 * rng.standard_normal((hmm.num_states,) * 2)
+        if np.linalg.cond(A) < 20:
+            break
+    g = compmech.change_basis(hmm, A)
+    a, b = probe_inputs(hmm, n_ctx), probe_inputs(g, n_ctx)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+
+    def targets(process, beliefs):
+        if process.kind == "ghmm":
+            return compmech.belief_plane_coordinates(beliefs, process.right_eigenvector)
+        return beliefs
+
+    return a.tokens, a.beliefs, targets(hmm, a.beliefs), targets(g, b.beliefs)
+
+
+def _nonlinear_features(beliefs, seed, d=16, noise=0.05):
+    """Features that a linear probe decodes only partly: tanh of a random affine map of the true
+    beliefs, plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(beliefs.shape[-1], d)) * 2.0
+    return np.tanh(beliefs @ W + rng.normal(size=d)) + noise * rng.normal(size=(*beliefs.shape[:-1], d))
+
+
+@pytest.mark.parametrize("name", ["tom_quantum", "mess3"])
+def test_invariant_r2_is_unchanged_by_a_random_change_of_basis(name):
+    # tom_quantum: GHMM plane coordinates in two bases; mess3: simplex beliefs (3 coordinates,
+    # singular covariance) against the plane coordinates (2) of its random-basis GHMM.
+    tokens, beliefs, ya, yb = _two_presentations(name, 5, seed=3)
+    X = _nonlinear_features(beliefs, seed=4, d=6, noise=0.5)
+    folds = sequence_folds(tokens.shape[0], 5, seed=0)
+    ra = cross_validated_probe(X, ya, folds)
+    rb = cross_validated_probe(X, yb, folds)
+    for key in ("invariant_r2", "whitened_mse"):
+        assert rb.scores[key] == pytest.approx(ra.scores[key], abs=1e-9)
+        assert rb.pooled_scores[key] == pytest.approx(ra.pooled_scores[key], abs=1e-9)
+        assert rb.shuffle_scores[key] == pytest.approx(ra.shuffle_scores[key], abs=1e-9)
+    assert 0.2 < ra.scores["invariant_r2"] < 0.99  # a partial fit, not a trivial 0 or 1
+    # the plain scores do change, so the test can tell
+    assert abs(rb.scores["mse"] / ra.scores["mse"] - 1) > 0.05
+    assert abs(rb.scores["r2"] - ra.scores["r2"]) > 1e-3
+    # the Markov-order-2 baseline (category means) is equivariant too
+    codes = markov_codes(tokens, int(tokens.max()) + 1, 2)
+    ba = category_mean_scores(codes, ya, folds, [0])
+    bb = category_mean_scores(codes, yb, folds, [0])
+    assert bb["invariant_r2"] == pytest.approx(ba["invariant_r2"], abs=1e-9)
+    assert abs(bb["mse"] / ba["mse"] - 1) > 0.05
+    # summary (probe.json) keeps every old field and adds the new ones
+    summary = ra.summary()
+    assert summary["invariant_r2_test"] == ra.scores["invariant_r2"]
+    assert summary["mse_test"] == ra.scores["mse"] and "r2_test" in summary
+    assert summary["invariant_r2_pooled"] == ra.pooled_scores["invariant_r2"]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_validated_invariant_r2_equals_the_direct_score_of_its_predictions(weighted):
+    tokens, beliefs, y, _ = _two_presentations("tom_quantum", 4, seed=5)
+    X = _nonlinear_features(beliefs, seed=6)
+    folds = sequence_folds(tokens.shape[0], 5, seed=1)
+    weights = np.random.default_rng(2).random(tokens.shape) if weighted else None
+    res = cross_validated_probe(X, y, folds, weights=weights, spread=False, shuffle=False)
+    test = folds != 0
+    pred = predict_features(res.probe, X, np.flatnonzero(test))
+    direct = regression_scores(pred.reshape(-1, y.shape[-1]), y[test].reshape(-1, y.shape[-1]),
+                               None if weights is None else weights[test].reshape(-1))
+    for key in ("mse", "r2", "invariant_r2", "whitened_mse"):
+        assert res.scores[key] == pytest.approx(direct[key], abs=1e-10)
+
+
+def test_invariant_r2_is_plain_r2_on_planted_cases():
+    rng = np.random.default_rng(0)
+    beliefs = rng.dirichlet(np.ones(3), size=500)  # simplex: the covariance has rank 2
+    w = rng.random(500)
+    for weights in (None, w):
+        perfect = regression_scores(beliefs, beliefs, weights)
+        assert perfect["invariant_r2"] == 1.0 and perfect["whitened_mse"] == 0.0
+        mean = np.average(beliefs, axis=0, weights=weights)
+        centroid = regression_scores(np.broadcast_to(mean, beliefs.shape), beliefs, weights)
+        assert centroid["invariant_r2"] == pytest.approx(0.0, abs=1e-12)
+        assert centroid["r2"] == pytest.approx(0.0, abs=1e-12)
+    # isotropic error on whitened axis-aligned targets: invariant R^2 = plain R^2
+    y = rng.normal(size=(4000, 2)) * [2.0, 0.5]
+    y = (y - y.mean(0)) / y.std(0)
+    pred = y * 0.6  # shrinks both coordinates: residual -0.4 y, R^2 = 1 - 0.16 on each
+    s = regression_scores(pred, y)
+    assert s["r2"] == pytest.approx(0.84, abs=1e-12)
+    assert s["invariant_r2"] == pytest.approx(0.84, abs=1e-12)
+    # constant targets have no metric: NaN, not a number that looks like a score
+    assert np.isnan(regression_scores(np.ones((5, 2)), np.ones((5, 2)))["invariant_r2"])
+
+
+def test_invariant_r2_is_not_fooled_by_a_missing_low_variance_direction():
+    # Targets spread along a diagonal (variance 1) and across it (1e-4). A prediction that drops
+    # the thin direction entirely keeps plain R^2 near 1 (each coordinate mixes both), but it has
+    # lost one of the two dimensions of structure: invariant R^2 = 1/2.
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(20_000, 2)) * [1.0, 1e-2]
+    z -= z.mean(0)
+    z[:, 1] -= z[:, 0] * (z[:, 0] @ z[:, 1]) / (z[:, 0] @ z[:, 0])  # uncorrelated in the sample
+    rot = np.array([[1.0, 1.0], [-1.0, 1.0]]) / np.sqrt(2.0)
+    y = z @ rot
+    pred = (z * [1.0, 0.0]) @ rot
+    s = regression_scores(pred, y)
+    assert s["r2"] > 0.999 and s["mse"] < 1e-4
+    assert s["invariant_r2"] == pytest.approx(0.5, abs=1e-9)

@@ -459,20 +459,34 @@ def fractal_dimensions(points, *, weights=None, seed=0, num_scales: int = 24,
 
 
 # ------------------------------------------------------------------------------------- Lyapunov
+#: A QR pivot ``|R_t[i, i]|`` at or below this fraction of the step map's norm ``||A_t||_F`` is
+#: round-off standing for an exact zero (a singular step that kills the tracked direction): its
+#: log is ``-inf``. The catalogue's non-collapsing steps stay above 0.1; collapses sit at 1e-16
+#: and below.
+COLLAPSE_TOL = 1e-10
+
+
 class LyapunovSpectrum(NamedTuple):
     """Lyapunov exponents of the belief dynamics on the simplex (nats per token).
 
     Attributes:
-        exponents: ``(S - 1,)`` ``lambda_1 >= ... >= lambda_{S-1}``, mean over chains.
+        exponents: ``(S - 1,)`` ``lambda_1 >= ... >= lambda_{S-1}``, mean over chains; ``-inf``
+            where a chain's tangent map collapsed exactly (see :func:`lyapunov_spectrum`).
         stderr: ``(S - 1,)`` standard error over independent chains (NaN for a ``-inf`` exponent).
         num_steps: tokens per chain.
         num_chains: independent chains.
+        synchronises: whether the product of the tangent maps along some chain's word became
+            exactly zero, i.e. ``T[w]`` is rank one on the belief plane and maps every belief to
+            the same one (the beliefs synchronise): then every exponent is ``-inf``.
+        num_synchronised_chains: chains in which that happened.
     """
 
     exponents: np.ndarray
     stderr: np.ndarray
     num_steps: int
     num_chains: int
+    synchronises: bool = False
+    num_synchronised_chains: int = 0
 
 
 def tangent_basis(num_states: int) -> np.ndarray:
@@ -484,14 +498,24 @@ def tangent_basis(num_states: int) -> np.ndarray:
 
 
 def _lyapunov_logs(T: np.ndarray, U: np.ndarray, previous: np.ndarray, tokens: np.ndarray,
-                   beliefs: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
-    """QR iteration over chains: ``previous (C, S)``, ``tokens (C, K)``, ``beliefs (C, K, S)``;
-    returns ``(C, S-1)`` summed ``log |diag R|``. Each step is one batched pass over all chains.
-    ``r``: a GHMM's right eigenvector (``None``: ``r = 1``)."""
+                   beliefs: np.ndarray, r: np.ndarray | None = None,
+                   collapse_tol: float = COLLAPSE_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """QR iteration over chains: ``previous (C, S)``, ``tokens (C, K)``, ``beliefs (C, K, S)``.
+
+    Returns ``(logs, synchronised)``: ``(C, S-1)`` summed ``log |diag R|`` (``-inf`` where a
+    pivot was at round-off, ``|R_ii| <= collapse_tol ||A_t||_F``) and ``(C,)`` whether the whole
+    product ``A_1^T .. A_t^T = Q_t (R_t .. R_1)`` collapsed at some step. The triangular product
+    is tracked normalised (``N_t = R_t N_{t-1} / ||R_t N_{t-1}||``, ``||N|| = 1``); it collapses
+    when ``||R_t N_{t-1}||_F <= collapse_tol ||A_t||_F``, scale-free since ``||R_t|| = ||A_t||``.
+    Each step is one batched pass over all chains. ``r``: a GHMM's right eigenvector (``None``:
+    ``r = 1``)."""
     C, K, S = beliefs.shape
     emit = T.sum(axis=2) if r is None else T @ r  # (V, S): T[x] r
-    Q = np.broadcast_to(np.eye(S - 1), (C, S - 1, S - 1)).copy()
+    eye = np.eye(S - 1)
+    Q = np.broadcast_to(eye, (C, S - 1, S - 1)).copy()
+    N = Q.copy()
     logs = np.zeros((C, S - 1))
+    synchronised = np.zeros(C, dtype=bool)
     prev = previous
     for k in range(K):
         x, new = tokens[:, k], beliefs[:, k]
@@ -500,13 +524,24 @@ def _lyapunov_logs(T: np.ndarray, U: np.ndarray, previous: np.ndarray, tokens: n
         J = (T[x] - c[:, :, None] * new[:, None, :]) / z[:, None, None]  # d eta' = d eta J
         A = np.einsum("si,csj,jl->cil", U, J, U)  # row action on tangent coordinates
         Q, R = np.linalg.qr(np.swapaxes(A, 1, 2) @ Q)
-        logs += np.log(np.abs(np.diagonal(R, axis1=1, axis2=2)))
+        scale = collapse_tol * np.sqrt(np.einsum("cij,cij->c", A, A))  # (C,)
+        pivots = np.abs(np.diagonal(R, axis1=1, axis2=2))
+        logs += np.log(np.where(pivots > scale[:, None], pivots, 0.0))
+        N = R @ N
+        size = np.sqrt(np.einsum("cij,cij->c", N, N))
+        collapsed = size <= scale
+        if collapsed.any():
+            synchronised |= collapsed
+            N[collapsed] = eye
+            size[collapsed] = 1.0
+        N /= size[:, None, None]
         prev = new
-    return logs
+    return logs, synchronised
 
 
 def lyapunov_spectrum(hmm: Process, *, num_steps: int = 2000, num_chains: int = 100, seed=0,
-                      burn_in: int = 200, sample=None) -> LyapunovSpectrum:
+                      burn_in: int = 200, sample=None,
+                      collapse_tol: float = COLLAPSE_TOL) -> LyapunovSpectrum:
     """Lyapunov spectrum of the random belief-update maps, restricted to the belief plane (QR).
 
     Along Blackwell chains ``eta_t = f_{x_t}(eta_{t-1})`` with ``f_x(eta) = eta T[x] / (eta T[x] r)``,
@@ -516,7 +551,15 @@ def lyapunov_spectrum(hmm: Process, *, num_steps: int = 2000, num_chains: int = 
     ``U (S, S-1)`` (:func:`tangent_basis` for an HMM, :func:`belief_plane_basis` for a GHMM) the
     reduced map is ``A = U^T J U``;
     ``Q_t R_t = A_t^T Q_{t-1}`` and ``lambda_i = mean_t log |R_t[i, i]|`` (nats per token).
-    An exponent is ``-inf`` when the maps collapse beliefs (a synchronising unifilar process).
+
+    Exact collapse. A singular step can kill a tracked direction exactly; in floating point the
+    pivot ``R_t[i, i]`` is then round-off (``<= collapse_tol * ||A_t||_F``), not a finite
+    contraction, and is counted as 0, so ``lambda_i = -inf``. When the product of the tangent maps
+    along a chain's word is exactly zero (``T[w]`` maps every belief to one belief: a
+    synchronising word, such as Z1R's or RRXOR's, or a rank-one token map, such as
+    post_quantum's and fanizza's token 0) every exponent is ``-inf`` and ``synchronises`` is set.
+    An ergodic process repeats such a word with probability one, so one chain is proof.
+    Round-off exponents such as Z1R's former ``-16.5`` are never reported.
 
     Args:
         hmm: the process (``S >= 2`` states).
@@ -525,26 +568,31 @@ def lyapunov_spectrum(hmm: Process, *, num_steps: int = 2000, num_chains: int = 
         seed: seed of the chains.
         burn_in: tokens discarded per chain.
         sample: a :class:`compmech.msp.BlackwellSample` to reuse instead of sampling.
+        collapse_tol: the round-off level of a pivot relative to the step map's norm.
 
     Returns:
         :class:`LyapunovSpectrum`.
     """
     if hmm.num_states < 2:
         raise ValueError("the Lyapunov spectrum needs an HMM with at least 2 states")
+    if not 0 <= collapse_tol < 1:
+        raise ValueError(f"collapse_tol must be in [0, 1); got {collapse_tol}")
     if sample is None:
         sample = blackwell_sample(hmm, int(num_steps) * int(num_chains), seed,
                                   num_chains=int(num_chains), burn_in=burn_in)
     C, K, _ = sample.beliefs.shape
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         r = normaliser(hmm)
         U = tangent_basis(hmm.num_states) if r is None else belief_plane_basis(r)
-        logs = _lyapunov_logs(hmm.transition_matrices, U, sample.previous_beliefs, sample.tokens,
-                              sample.beliefs, r)
+        logs, synchronised = _lyapunov_logs(hmm.transition_matrices, U, sample.previous_beliefs,
+                                            sample.tokens, sample.beliefs, r, collapse_tol)
+    logs[synchronised] = -np.inf
     per_chain = np.sort(logs / K, axis=1)[:, ::-1]
     with np.errstate(invalid="ignore"):
         stderr = per_chain.std(axis=0, ddof=1) / np.sqrt(C) if C > 1 else np.full(
             per_chain.shape[1], np.inf)
-    return LyapunovSpectrum(per_chain.mean(axis=0), stderr, K, C)
+    num_sync = int(synchronised.sum())
+    return LyapunovSpectrum(per_chain.mean(axis=0), stderr, K, C, num_sync > 0, num_sync)
 
 
 def kaplan_yorke_dimension(exponents, entropy_rate_nats: float) -> float:

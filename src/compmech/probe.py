@@ -24,7 +24,9 @@ chunk so that 590,490 points x 64 dimensions never need a float64 copy of the wh
   :func:`markov_codes` / :func:`category_mean_scores` the Markov-order-k baselines (the best
   predictor seeing the last k tokens), :func:`markov_features` their one-hot features.
 * :func:`rcond_sweep` chooses the eigenvalue cut-off by inner validation (from moments alone).
-* :data:`SCORE_DEFINITIONS` defines every score once (R^2 included; :func:`r2_from_sums`).
+* :data:`SCORE_DEFINITIONS` defines every score once (R^2 included; :func:`r2_from_sums`), with
+  the presentation-invariant ``invariant_r2`` / ``whitened_mse`` (:func:`invariant_scores`): a
+  GHMM's MSE and R^2 change under a change of basis ``T -> S^-1 T S``, these do not.
 """
 
 from __future__ import annotations
@@ -68,7 +70,23 @@ SCORE_DEFINITIONS = {
           "when a coordinate is constant on the test points",
     "mean_distance": "sum_i w_i ||yhat_i - y_i||_2 / sum_i w_i",
     "belief_variance": "mean over c of SST_c / sum_i w_i (the mse of predicting the test mean)",
+    "whitened_mse": "tr(Sigma_t^+ Sigma_res) / rank(Sigma_t): the weighted mean squared Mahalanobis "
+                    "error per dimension, in the metric of the test targets' covariance "
+                    "Sigma_t = sum_i w_i (y_i - ybar)(y_i - ybar)^T / sum_i w_i, with "
+                    "Sigma_res = sum_i w_i (yhat_i - y_i)(yhat_i - y_i)^T / sum_i w_i and "
+                    "Sigma_t^+ the pseudo-inverse on the span of Sigma_t (eigenvalues above "
+                    "SPAN_RTOL x the largest; error outside the span, e.g. off the simplex "
+                    "plane, is not counted). Unchanged under any affine change of target "
+                    "coordinates that is injective on the span, e.g. a GHMM's T -> S^-1 T S; one "
+                    "definition for HMMs (S simplex coordinates) and GHMMs (S - 1 plane "
+                    "coordinates); 0 for a perfect prediction, 1 for predicting the test mean",
+    "invariant_r2": "1 - whitened_mse: R^2 in the metric of the targets' covariance, "
+                    "presentation-invariant (1 perfect, 0 the test mean, like r2)",
 }
+#: Eigenvalues of the targets' covariance at or below this fraction of the largest lie outside its
+#: span (the sum-to-one direction of simplex beliefs, whose variance is round-off) for
+#: ``whitened_mse`` / ``invariant_r2``.
+SPAN_RTOL = 1e-9
 #: Cut-offs of the regularisation sweep (:func:`rcond_sweep`): singular values of the
 #: Jacobi-scaled, weighted, augmented design matrix below ``rcond`` times the largest are dropped.
 RCOND_GRID = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -81,6 +99,47 @@ def r2_from_sums(sse_c: np.ndarray, sst_c: np.ndarray) -> float:
     ``SST_c`` is zero)."""
     sse_c, sst_c = np.asarray(sse_c, np.float64), np.asarray(sst_c, np.float64)
     return float(np.mean(1.0 - sse_c / np.where(sst_c > 0, sst_c, np.nan)))
+
+
+def invariant_scores(residual_moment: np.ndarray, target_covariance: np.ndarray) -> dict[str, float]:
+    """``whitened_mse`` and ``invariant_r2`` as :data:`SCORE_DEFINITIONS` states them.
+
+    ``whitened_mse = tr(Sigma_t^+ Sigma_res) / r`` with ``r = rank(Sigma_t)``; with the
+    eigendecomposition ``Sigma_t = sum_k lambda_k u_k u_k^T`` on its span (``lambda_k >
+    SPAN_RTOL * lambda_max``) it is ``sum_k (u_k^T Sigma_res u_k / lambda_k) / r``.
+
+    Why it does not depend on the presentation. A change of basis ``T -> A^-1 T A`` maps every
+    belief as ``eta -> eta A`` (the filter commutes with it), so the targets of the same histories
+    (simplex coordinates, or plane coordinates ``(eta - eta_0) B``) change by an affine map
+    ``y -> y M + c`` that is injective on their span. (i) The least-squares probe refitted on the
+    new targets is equivariant: ordinary least squares with an intercept is linear in the targets
+    and fits a constant exactly, so ``yhat -> yhat M + c``; so are the category-mean baselines
+    (weighted means of targets). (ii) Residuals then map as ``e -> e M``, so
+    ``Sigma_res -> M^T Sigma_res M`` and ``Sigma_t -> M^T Sigma_t M``. (iii) With
+    ``Sigma_t = U L U^T`` (``U`` its span) and ``V = M^T U`` of full column rank,
+    ``(V L V^T)^+ = V (V^T V)^-1 L^-1 (V^T V)^-1 V^T``; for ``Sigma_res = U R U^T`` (residuals in
+    the span, as for any prediction that is an affine combination of training targets lying in
+    the test targets' affine hull) ``tr((V L V^T)^+ V R V^T) = tr(L^-1 R) = tr(Sigma_t^+
+    Sigma_res)``, and the rank is unchanged. Plain ``mse`` (``tr(Sigma_res) / C``) and ``r2``
+    change under the same map.
+
+    Args:
+        residual_moment: ``(C, C)`` ``Sigma_res``, the weighted mean of ``(yhat - y)^T (yhat - y)``.
+        target_covariance: ``(C, C)`` ``Sigma_t``, the weighted covariance of the targets.
+
+    Returns:
+        ``{"whitened_mse": ..., "invariant_r2": ...}`` (NaN when the targets are constant).
+    """
+    sigma_t = np.asarray(target_covariance, np.float64)
+    sigma_t = 0.5 * (sigma_t + sigma_t.T)
+    evals, evecs = np.linalg.eigh(sigma_t)
+    keep = evals > SPAN_RTOL * max(float(evals[-1]), 0.0)
+    if not keep.any():
+        return {"whitened_mse": float("nan"), "invariant_r2": float("nan")}
+    u = evecs[:, keep]
+    along = np.einsum("ck,cd,dk->k", u, np.asarray(residual_moment, np.float64), u)
+    whitened = float((along / evals[keep]).sum() / keep.sum())
+    return {"whitened_mse": whitened, "invariant_r2": 1.0 - whitened}
 
 
 # --------------------------------------------------------------------------- sufficient statistics
@@ -251,8 +310,9 @@ def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
     """Scores of predicted beliefs ``(N, S)`` against true ones.
 
     Returns:
-        dict with ``mse``, ``rmse``, ``r2`` and ``mean_distance`` as :data:`SCORE_DEFINITIONS`
-        defines them.
+        dict with ``mse``, ``rmse``, ``r2``, ``mean_distance`` and the presentation-invariant
+        ``whitened_mse`` / ``invariant_r2`` (:func:`invariant_scores`) as
+        :data:`SCORE_DEFINITIONS` defines them.
     """
     y_pred = _as_2d("y_pred", y_pred).astype(np.float64)
     y_true = _as_2d("y", y_true).astype(np.float64)
@@ -266,11 +326,14 @@ def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
     mean = w @ y_true / wsum
     sst = w @ (y_true - mean) ** 2
     mse = float(sse.sum() / (wsum * y_true.shape[1]))
+    err, centred = y_pred - y_true, y_true - mean
     return {
         "mse": mse,
         "rmse": float(np.sqrt(mse)),
         "r2": r2_from_sums(sse, sst),
         "mean_distance": float(w @ np.sqrt(sq.sum(1)) / wsum),
+        **invariant_scores((err * w[:, None]).T @ err / wsum,
+                           (centred * w[:, None]).T @ centred / wsum),
     }
 
 
@@ -453,7 +516,8 @@ def category_mean_scores(codes: np.ndarray, beliefs, folds, train_folds, *, weig
         weights: ``(N, P)`` point weights or None.
 
     Returns:
-        ``mse``, ``rmse``, ``r2``, ``mean_distance`` on the test points (:data:`SCORE_DEFINITIONS`).
+        ``mse``, ``rmse``, ``r2``, ``mean_distance``, ``whitened_mse``, ``invariant_r2`` on the
+        test points (:func:`regression_scores`, :data:`SCORE_DEFINITIONS`).
     """
     codes = np.asarray(codes)
     beliefs = np.asarray(beliefs, np.float64)
@@ -549,8 +613,10 @@ class ProbeResult:
     """A probe fitted on one fold and scored on the rest, with its spread and shuffle control.
 
     Attributes:
-        scores: held-out ``mse``, ``rmse``, ``r2``, ``mean_distance`` of the probe trained on
-            ``train_fold`` (20% of sequences for 5 folds) and tested on the other folds (80%).
+        scores: held-out ``mse``, ``rmse``, ``r2``, ``mean_distance`` and the
+            presentation-invariant ``whitened_mse`` / ``invariant_r2`` (:func:`invariant_scores`)
+            of the probe trained on ``train_fold`` (20% of sequences for 5 folds) and tested on
+            the other folds (80%).
         train_mse: in-sample MSE of the same probe.
         fold_mse: ``(k,)`` held-out MSE when each fold in turn is the training fold (the spread).
         shuffle_scores: the shuffle control: the belief rows permuted across all points, the probe
@@ -594,6 +660,9 @@ class ProbeResult:
             "mse_test": self.scores["mse"],
             "rmse_test": self.scores["rmse"],
             "r2_test": self.scores["r2"],
+            "invariant_r2_test": self.scores.get("invariant_r2"),
+            "whitened_mse_test": self.scores.get("whitened_mse"),
+            "invariant_r2_pooled": pooled.get("invariant_r2"),
             "mean_distance_test": self.scores["mean_distance"],
             "mse_train": self.train_mse,
             "mse_folds": self.fold_mse.tolist(),
@@ -601,6 +670,7 @@ class ProbeResult:
             "mse_folds_std": float(self.fold_mse.std(ddof=1)) if self.fold_mse.size > 1 else 0.0,
             "shuffle_mse": self.shuffle_scores["mse"],
             "shuffle_r2": self.shuffle_scores["r2"],
+            "shuffle_invariant_r2": self.shuffle_scores.get("invariant_r2"),
             "shuffle_mse_folds": self.shuffle_fold_mse.tolist(),
             "belief_variance": self.belief_variance,
             "n_train_points": self.n_train,
@@ -693,12 +763,16 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
         if xx[train, -1, -1].sum() <= 0:
             raise ValueError(f"folds {np.flatnonzero(train).tolist()} have no weight to train on")
         betas.append(_solve(xx[train].sum(0), xy[train].sum(0), RCOND))  # true, shuffled columns
-    sse, dist = _fold_errors(features, beliefs, weights, layout, shift, betas)
-    scores = _HeldOut(layout, sse, dist, wsum=xx[:, -1, -1], ysum=xy[:, -1, :S], ysq=yy[:, :S])
+    w_all = None if weights is None else weights.reshape(-1)
+    y_shift = np.average(beliefs.reshape(-1, S), axis=0, weights=w_all)
+    sse, dist, res, ycov = _fold_errors(features, beliefs, weights, layout, shift, betas, y_shift)
+    scores = _HeldOut(layout, sse, dist, wsum=xx[:, -1, -1], ysum=xy[:, -1, :S], ysq=yy[:, :S],
+                      res=res, ycov=ycov, y_shift=y_shift)
     train, test = layout.train_sets[0], ~layout.train_sets[0]
     n_fits = len(layout.train_sets)
     nan_scores = {"mse": float("nan"), "rmse": float("nan"), "r2": float("nan"),
-                  "mean_distance": float("nan")}
+                  "mean_distance": float("nan"), "whitened_mse": float("nan"),
+                  "invariant_r2": float("nan")}
     point_counts = np.bincount(folds, minlength=layout.k) * P
     pooled = scores.pooled(0) if spread else None
     return ProbeResult(
@@ -786,28 +860,37 @@ def _fold_moments(features: Features, targets: np.ndarray, weights, layout: _Fol
 
 
 def _fold_errors(features: Features, beliefs: np.ndarray, weights, layout: _FoldLayout,
-                 shift: np.ndarray, betas: list[np.ndarray]):
-    """Pass 2: predict every point with every fit at once; squared errors ``(fits, blocks, k, S)``
-    and Euclidean distances ``(fits, blocks, k)`` per fold, against the true beliefs (block 0: the
-    probe of the true beliefs, block 1: of the shuffled ones)."""
+                 shift: np.ndarray, betas: list[np.ndarray], y_shift: np.ndarray):
+    """Pass 2: predict every point with every fit at once; per fold, against the true beliefs
+    (block 0: the probe of the true beliefs, block 1: of the shuffled ones): squared errors
+    ``(fits, blocks, k, S)``, Euclidean distances ``(fits, blocks, k)``, residual outer products
+    ``sum_i w_i e_i^T e_i`` ``(fits, blocks, k, S, S)``, and the targets' second moments about
+    ``y_shift``, ``sum_i w_i (y_i - y_shift)^T (y_i - y_shift)`` ``(k, S, S)``."""
     S = beliefs.shape[-1]
     stacked = np.concatenate(betas, axis=1)  # (d+1, n_fits * m)
     n_fits, n_blocks = len(betas), betas[0].shape[1] // S
     sse = np.zeros((n_fits, n_blocks, layout.k, S))
     dist = np.zeros((n_fits, n_blocks, layout.k))
+    res = np.zeros((n_fits, n_blocks, layout.k, S, S))
+    ycov = np.zeros((layout.k, S, S))
     for f in range(layout.k):
         for idx in layout.chunks(f):
             a = _augment(_feature_chunk(features, idx), shift)
-            pred = (a @ stacked).reshape(-1, n_fits, n_blocks, S)
-            sq = (pred - beliefs[idx].reshape(-1, 1, 1, S)) ** 2
-            if weights is None:
+            y = beliefs[idx].reshape(-1, S)
+            err = (a @ stacked).reshape(-1, n_fits, n_blocks, S) - y[:, None, None, :]
+            sq = err**2
+            w = None if weights is None else weights[idx].reshape(-1)
+            err_w = np.moveaxis(err if w is None else err * w[:, None, None, None], 0, -1)
+            res[:, :, f] += err_w @ np.moveaxis(err, 0, -2)  # (fits, blocks, S, n) @ (.., n, S)
+            centred = y - y_shift
+            ycov[f] += (centred if w is None else centred * w[:, None]).T @ centred
+            if w is None:
                 sse[:, :, f] += sq.sum(0)
                 dist[:, :, f] += np.sqrt(sq.sum(-1)).sum(0)
             else:
-                w = weights[idx].reshape(-1)
                 sse[:, :, f] += np.einsum("n,nbjs->bjs", w, sq)
                 dist[:, :, f] += np.einsum("n,nbj->bj", w, np.sqrt(sq.sum(-1)))
-    return sse, dist
+    return sse, dist, res, ycov
 
 
 class _HeldOut(NamedTuple):
@@ -820,6 +903,16 @@ class _HeldOut(NamedTuple):
     wsum: np.ndarray
     ysum: np.ndarray
     ysq: np.ndarray
+    res: np.ndarray
+    ycov: np.ndarray
+    y_shift: np.ndarray
+
+    def _invariant(self, residual_sum: np.ndarray, counts: np.ndarray) -> dict[str, float]:
+        """:func:`invariant_scores` of a test set that counts fold ``f`` ``counts[f]`` times."""
+        w = counts @ self.wsum
+        mean = (counts @ self.ysum) / w - self.y_shift
+        target_cov = np.tensordot(counts, self.ycov, axes=1) / w - np.outer(mean, mean)
+        return invariant_scores(residual_sum / w, target_cov)
 
     def _sst(self, test: np.ndarray) -> np.ndarray:
         w_test = self.wsum[test].sum()
@@ -838,8 +931,9 @@ class _HeldOut(NamedTuple):
         ybar = (counts @ self.ysum) / w
         sst_c = counts @ self.ysq - w * ybar**2
         mse = float(sse_c.sum() / (w * sse_c.shape[0]))
+        res = sum(self.res[i, block, ~t].sum(0) for i, t in enumerate(self.layout.train_sets))
         return {"mse": mse, "rmse": float(np.sqrt(mse)), "r2": r2_from_sums(sse_c, sst_c),
-                "mean_distance": float(dist / w)}
+                "mean_distance": float(dist / w), **self._invariant(res, counts)}
 
     def __call__(self, fit: int, block: int) -> dict[str, float]:
         test = ~self.layout.train_sets[fit]
@@ -852,6 +946,7 @@ class _HeldOut(NamedTuple):
             "rmse": float(np.sqrt(mse)),
             "r2": r2_from_sums(sse_c, sst_c),
             "mean_distance": float(self.dist[fit, block, test].sum() / w_test),
+            **self._invariant(self.res[fit, block, test].sum(0), test.astype(np.float64)),
         }
 
 
@@ -991,6 +1086,7 @@ def affine_subspace_projection(probe: BeliefProbe, X) -> np.ndarray:
 __all__ = [
     "RCOND_GRID",
     "SCORE_DEFINITIONS",
+    "SPAN_RTOL",
     "WEIGHTINGS",
     "BeliefProbe",
     "ProbeInputs",
@@ -999,6 +1095,7 @@ __all__ = [
     "category_mean_scores",
     "markov_codes",
     "markov_features",
+    "invariant_scores",
     "r2_from_sums",
     "rcond_sweep",
     "affine_subspace_projection",

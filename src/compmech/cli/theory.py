@@ -19,6 +19,7 @@ from compmech.msp import mixed_state_tree
 from compmech.pipeline.process_info import (
     DEFAULT_DEPTH,
     auto_depth,
+    describe_entropy_rate,
     information_summary,
     process_info,
     tree_arrays,
@@ -78,6 +79,10 @@ def run_info(args: argparse.Namespace) -> int:
     else:
         for key, value in info.items():
             print(f"{key:>30}: {value}")
+            if key == "entropy_rate_method":
+                print(f"{'entropy_rate':>30}: {describe_entropy_rate(info)}")
+            if key == "synchronises" and value:
+                print(f"{'lyapunov_exponents':>30}: -inf (synchronises)")
     return 0
 
 

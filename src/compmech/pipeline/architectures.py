@@ -16,6 +16,12 @@ Beside each: the shuffle control, the untrained network, the (token x position) 
 features and the Markov-order-1..3 baselines. The report (``README.md``, ``summary.json``,
 ``architectures.png``) gives per network the parameter count, tokens seen, loss gap to the optimum
 per position and probe error per layer.
+
+The table and the figure lead with the presentation-invariant R^2
+(:data:`compmech.probe.SCORE_DEFINITIONS` ``invariant_r2``), the only probe score comparable
+across the rows: MSE and plain R^2 of a generalized HMM change under a change of basis
+``T -> S^-1 T S`` of the same process, and its MSE averages over ``S - 1`` belief-plane
+coordinates where an HMM's averages over ``S`` simplex coordinates.
 """
 
 from __future__ import annotations
@@ -134,11 +140,22 @@ def headline(result: JobResult, protocol: str) -> dict[str, Any]:
 
 
 def _prob(key: str):
-    return lambda r: headline(r, "probability")[key]
+    return lambda r: headline(r, "probability").get(key)
 
 
-def _baseline(name: str):
-    return lambda r: headline(r, "probability")["baselines"].get(name)
+def _unif(key: str):
+    return lambda r: headline(r, "uniform").get(key)
+
+
+def _baseline(name: str, key: str = "baselines"):
+    return lambda r: headline(r, "probability").get(key, {}).get(name)
+
+
+#: What MSE averages over, said beside every MSE of the grid.
+MSE_NOTE = ("MSE averages over the target coordinates: S simplex coordinates for Mess3 (an HMM), "
+            "S - 1 belief-plane coordinates for a generalized HMM, so the same error reads "
+            "S / (S - 1) times larger on the GHMM rows, and a GHMM's MSE also depends on its "
+            "basis; the invariant R^2 (iR2) compares across rows")
 
 
 #: The table printed as jobs finish (and the first table of the report): header, value of a
@@ -148,7 +165,11 @@ COLUMNS: tuple[tuple[str, Callable[[JobResult], Any], str], ...] = (
     ("params", lambda r: r.num_params, "d"),
     ("tokens", lambda r: r.train.tokens_seen, ".3g"),
     ("loss gap", lambda r: get_field(r, "loss.loss_gap"), ".4f"),
-    ("MSE unif", lambda r: headline(r, "uniform")["mse_test"], ".2e"),
+    ("iR2 prob", _prob("invariant_r2_test"), ".4f"),
+    ("iR2 unif", _unif("invariant_r2_test"), ".4f"),
+    ("iR2 untrained", _baseline("untrained", "baselines_invariant_r2"), ".4f"),
+    ("iR2 Markov 3", _baseline("markov_3", "baselines_invariant_r2"), ".4f"),
+    ("MSE unif", _unif("mse_test"), ".2e"),
     ("MSE prob", _prob("mse_test"), ".2e"),
     ("R2 prob", _prob("r2_test"), ".3f"),
     ("rcond MSE", _prob("rcond_mse"), ".2e"),
@@ -192,9 +213,10 @@ def _printer(log):
     return on_result
 
 
-def per_layer_lines(results: Sequence[JobResult], protocol: str) -> list[str]:
-    """Probe MSE at every probe hook (embedding, each layer, and the transformer's final
-    LayerNorm) under ``protocol``."""
+def per_layer_lines(results: Sequence[JobResult], protocol: str, key: str = "mse_test",
+                    spec: str = ".2e") -> list[str]:
+    """A probe score (``key``: ``mse_test`` or ``invariant_r2_test``) at every probe hook
+    (embedding, each layer, and the transformer's final LayerNorm) under ``protocol``."""
     layers = max(int(r.model["n_layers"]) for r in results)
     final = any(r.model["arch"] == "transformer" for r in results)
     head = ["model", "embedding", *[f"layer {i}" for i in range(1, layers + 1)]]
@@ -203,7 +225,7 @@ def per_layer_lines(results: Sequence[JobResult], protocol: str) -> list[str]:
     for r in results:
         hooks = probe_hooks(model_config_from_dict(r.model))
         scores = r.protocols[protocol]["hooks"]
-        cells = [_cell(scores[h]["mse_test"], ".2e") if h in scores else "n/a" for h in hooks]
+        cells = [_cell(scores[h].get(key), spec) if h in scores else "n/a" for h in hooks]
         cells += [""] * (len(head) - 1 - len(cells))
         lines.append("| " + " | ".join([r.name, *cells]) + " |")
     return lines
@@ -277,18 +299,23 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
         theory = figures.theory_beliefs(load_run(out_dir / RUNS_DIR / found[0].name),
                                         first["true"].astype(np.float64))
         panels = {}
+        hmm = get_process(process, **PROCESSES[process])
+        coords = (f"{hmm.num_states - 1} plane coords" if isinstance(hmm, GHMM)
+                  else f"{hmm.num_states} simplex coords")
         for arch, arrays in data.items():
             r = by_key[(process, arch)]
-            caption = (f"MSE uniform {_cell(headline(r, 'uniform')['mse_test'], '.1e')}, "
-                       f"prob. {_cell(_prob('mse_test')(r), '.1e')}\n"
-                       f"shuffle {_cell(_prob('shuffle_mse')(r), '.1e')}, Markov-3 "
-                       f"{_cell(_baseline('markov_3')(r), '.1e')}")
+            caption = (f"iR2 uniform {_cell(_unif('invariant_r2_test')(r), '.3f')}, "
+                       f"prob. {_cell(_prob('invariant_r2_test')(r), '.3f')}, Markov-3 "
+                       f"{_cell(_baseline('markov_3', 'baselines_invariant_r2')(r), '.3f')}\n"
+                       f"MSE/{coords} unif. {_cell(_unif('mse_test')(r), '.1e')}, "
+                       f"prob. {_cell(_prob('mse_test')(r), '.1e')}")
             panels[arch] = (arrays["predicted"].astype(np.float64),
                             arrays["true"].astype(np.float64), caption)
         rows.append((process, theory, panels, not isinstance(get_process(process), GHMM)))
     fig = figures.architecture_grid(rows, list(archs),
                                     title="belief geometry: theory, then each network's last "
-                                          "layer (uniform-protocol probe, held-out points)")
+                                          "layer (uniform-protocol probe, held-out points); "
+                                          "iR2 = presentation-invariant R^2")
     return figures.save(fig, out_dir / "architectures")
 
 
@@ -332,11 +359,18 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         "probability protocol with the cut-off chosen by inner validation. Controls: shuffle = "
         "beliefs permuted across points; untrained = the same network at step 0; Markov k = the "
         "best predictor seeing only the last k tokens (mean training belief of each window). "
-        "MSE is weighted and normalised by the total weight, averaged over belief coordinates "
-        "(for a generalized HMM: its belief-plane coordinates). Loss gap: exact mean loss minus "
-        "the optimum, nats per token.",
+        "**iR2** = the presentation-invariant R^2, `1 - tr(Sigma_t^+ Sigma_res) / rank(Sigma_t)` "
+        "(R^2 in the metric of the held-out beliefs' covariance: unchanged under a change of "
+        "basis T -> S^-1 T S of a generalized HMM, one definition for HMMs and GHMMs; 1 perfect, "
+        "0 the mean belief); it leads because it is the score comparable across rows. "
+        "MSE is weighted and normalised by the total weight, averaged over belief coordinates. "
+        + MSE_NOTE + ". Loss gap: exact mean loss minus the optimum, nats per token.",
         "",
         *table_lines(results),
+        "",
+        "## Invariant R^2 per layer (probability protocol)",
+        "",
+        *per_layer_lines(results, "probability", "invariant_r2_test", ".4f"),
         "",
         "## Probe MSE per layer (probability protocol)",
         "",
@@ -357,6 +391,7 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
     ])
 
 
-__all__ = ["ARCHS", "COLUMNS", "headline", "DEFAULT_MINUTES", "N_CTX", "PROCESSES", "PROTOCOLS",
+__all__ = ["ARCHS", "COLUMNS", "headline", "DEFAULT_MINUTES", "MSE_NOTE", "N_CTX", "PROCESSES",
+           "PROTOCOLS",
            "architecture_jobs", "loss_gap_lines", "model_config", "per_layer_lines",
            "run_architectures", "table_lines", "write_report"]

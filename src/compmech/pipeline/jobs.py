@@ -314,7 +314,10 @@ def protocol_summary(report: ProbeReport) -> dict[str, Any]:
         reg = r.regularisation
         hooks[name] = {
             "mse_test": r.mse_test, "r2_test": r.r2_test, "shuffle_mse": r.shuffle_mse,
+            "invariant_r2_test": r.invariant_r2_test, "whitened_mse_test": r.whitened_mse_test,
+            "shuffle_invariant_r2": r.shuffle_invariant_r2,
             "belief_variance": r.belief_variance, "baselines": dict(r.baselines),
+            "baselines_invariant_r2": dict(r.baselines_invariant_r2),
             "rcond_mse": None if reg is None else
             (reg["mse_pooled"] if report.protocol.kfold else reg["mse_test"]),
             "rcond_chosen": None if reg is None else reg["chosen_rcond"]}

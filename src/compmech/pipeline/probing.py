@@ -363,6 +363,11 @@ class HookReport(Record):
     mse_pooled: float | None = None
     r2_pooled: float | None = None
     regularisation: dict[str, Any] | None = None
+    invariant_r2_test: float | None = None
+    whitened_mse_test: float | None = None
+    invariant_r2_pooled: float | None = None
+    shuffle_invariant_r2: float | None = None
+    baselines_invariant_r2: dict[str, float | None] = field(default_factory=dict)
     geometry: GeometryRecord | None = None
 
     @classmethod
@@ -372,6 +377,8 @@ class HookReport(Record):
         return cls(**result.summary(),
                    baselines={k: v.scores["mse"] for k, v in baselines.items()},
                    baselines_r2={k: v.scores["r2"] for k, v in baselines.items()},
+                   baselines_invariant_r2={k: v.scores.get("invariant_r2")
+                                           for k, v in baselines.items()},
                    regularisation=regularisation, geometry=geometry)
 
 

@@ -65,13 +65,90 @@ def _finite(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def entropy_rate_fields(rate) -> dict:
+    """The ``entropy_rate_*`` keys of ``compmech info --json`` for a
+    :class:`compmech.information.EntropyRate`.
+
+    ``entropy_rate_bits`` is the result (exact, the limit of the exact ``h(L)``, or the Blackwell
+    estimate when those had not converged) and ``entropy_rate_method`` names it. The rigorous
+    bound ``h(depth)`` and its depth are given whenever they were computed; the Blackwell estimate
+    always has its own keys (``entropy_rate_blackwell_*``), and ``entropy_rate_note`` says when
+    it lies above the bound (nothing is clipped).
+    """
+    out: dict = {"entropy_rate_bits": rate.bits, "entropy_rate_method": rate.method}
+    if rate.method == "blackwell":
+        out["entropy_rate_stderr_bits"] = rate.stderr_bits
+        out["entropy_rate_num_points"] = rate.num_points
+    if rate.depth > 0:
+        out["entropy_rate_upper_bound_bits"] = rate.upper_bound_bits
+        out["entropy_rate_depth"] = rate.depth
+    if rate.method == "myopic_limit":
+        out["entropy_rate_extrapolation_bits"] = rate.extrapolation_bits
+    if math.isfinite(rate.blackwell_bits):
+        out["entropy_rate_blackwell_bits"] = rate.blackwell_bits
+        out["entropy_rate_blackwell_stderr_bits"] = rate.blackwell_stderr_bits
+        out["entropy_rate_blackwell_num_points"] = rate.num_points
+    if rate.note:
+        out["entropy_rate_note"] = rate.note
+    return out
+
+
+def describe_entropy_rate(info: dict) -> str:
+    """One line for the text output of ``compmech info``: the rate, how it was obtained, its bound
+    and the Blackwell estimate beside it (from :func:`entropy_rate_fields`' keys)."""
+    method = info["entropy_rate_method"]
+    text = f"{info['entropy_rate_bits']:.7f} bits"
+    if method == "myopic_limit":
+        text += (f" (limit of the exact h(L), extrapolated from L = {info['entropy_rate_depth']}; "
+                 f"rigorous upper bound h({info['entropy_rate_depth']}) = "
+                 f"{info['entropy_rate_upper_bound_bits']:.7f})")
+    elif method == "blackwell":
+        text += f" +- {info['entropy_rate_stderr_bits']:.1e} (Blackwell estimate, standard error"
+        if "entropy_rate_depth" in info:
+            text += (f"; h(L) not converged, rigorous upper bound h({info['entropy_rate_depth']}) "
+                     f"= {info['entropy_rate_upper_bound_bits']:.7f}")
+        text += ")"
+    else:
+        text += f" (exact, {method})"
+    if method != "blackwell" and "entropy_rate_blackwell_bits" in info:
+        text += (f"; Blackwell estimate beside it {info['entropy_rate_blackwell_bits']:.7f} +- "
+                 f"{info['entropy_rate_blackwell_stderr_bits']:.1e}")
+    return text
+
+
+#: Chains and tokens per chain of the Lyapunov spectrum of a finite-MSP process in ``info``
+#: (only to detect synchronisation: its Blackwell measure sits on finitely many points).
+FINITE_MSP_LYAPUNOV_CHAINS, FINITE_MSP_LYAPUNOV_STEPS = 20, 500
+
+
+def _lyapunov_fields(hmm, spectrum) -> dict:
+    """Lyapunov keys of ``fractal_dimension``: exponents (``null`` for ``-inf``), their standard
+    errors and whether the beliefs synchronise (every exponent ``-inf``)."""
+    out = {
+        "lyapunov_exponents_nats": [_finite(v) for v in spectrum.exponents],
+        "lyapunov_stderr_nats": [_finite(v) for v in spectrum.stderr],
+        "synchronises": bool(spectrum.synchronises),
+    }
+    if spectrum.synchronises:
+        out["lyapunov_note"] = (
+            "synchronises: along a word the product of the belief-update maps collapsed exactly "
+            "(T[w] maps every belief to one), so every Lyapunov exponent is -inf (null here) and "
+            "the Kaplan-Yorke dimension is 0")
+    elif np.isinf(spectrum.exponents).any():
+        out["lyapunov_note"] = ("null exponents are -inf: a singular step map killed a tangent "
+                                "direction exactly")
+    return out
+
+
 def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float = 1e-9,
                         num_points: int = 1_000_000, seed: int = 0) -> dict:
     """The information measures reported by ``compmech info`` (JSON-ready, bits).
 
     Builds the MSP once and, when it is infinite (truncated), one Blackwell sample shared by the
-    entropy-rate estimate, the point-cloud dimensions (on up to 2*10^5 of its beliefs) and the
-    Lyapunov spectrum (on up to 100 of its chains).
+    Blackwell estimate of the entropy rate (reported beside the exact or myopic-limit rate, see
+    :func:`entropy_rate_fields`), the point-cloud dimensions (on up to 2*10^5 of its beliefs) and
+    the Lyapunov spectrum (on up to 100 of its chains). A finite MSP gets a short Lyapunov run
+    only to say whether the beliefs synchronise.
     """
     msp = mixed_state_presentation(hmm, tol=tol, max_states=max_states)
     sample = None
@@ -79,17 +156,12 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         if is_stateful(hmm):
             return _stateful_summary(hmm, msp, depth, max_states, tol)
         sample = blackwell_sample(hmm, num_points, seed)
-    rate = entropy_rate(hmm, msp=msp, sample=sample, tol=tol, max_states=max_states)
+    rate = entropy_rate(hmm, msp=msp, sample=sample, tol=tol, max_states=max_states,
+                        blackwell=sample is not None, num_points=num_points, seed=seed)
     h = myopic_entropy(hmm, depth)
     E = excess_entropy(hmm, rate=rate)
     C = statistical_complexity(hmm, msp=msp)
-    out = {
-        "entropy_rate_bits": rate.bits,
-        "entropy_rate_method": rate.method,
-    }
-    if not rate.exact:
-        out["entropy_rate_stderr_bits"] = rate.stderr_bits
-        out["entropy_rate_num_points"] = rate.num_points
+    out = entropy_rate_fields(rate)
     out.update({
         "depth": depth,
         "block_entropy_bits": np.cumsum(h).tolist(),
@@ -115,7 +187,7 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         "tol": float(tol),
     }
     if sample is None:
-        out["fractal_dimension"] = {
+        dims = {
             "note": f"finite recurrent MSP: the Blackwell measure sits on {msp.num_recurrent} "
                     "points, so every dimension is 0",
             "box_counting": {"dimension": 0.0, "fit_range": None},
@@ -123,6 +195,12 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
             "correlation": {"dimension": 0.0, "fit_range": None},
             "kaplan_yorke": 0.0,
         }
+        if hmm.num_states >= 2:
+            dims.update(_lyapunov_fields(hmm, lyapunov_spectrum(
+                hmm, num_steps=FINITE_MSP_LYAPUNOV_STEPS, num_chains=FINITE_MSP_LYAPUNOV_CHAINS,
+                seed=seed)))
+        out["fractal_dimension"] = dims
+        out["synchronises"] = dims.get("synchronises")
         return out
     dims = fractal_dimensions(sample.points[:200_000], seed=seed).as_dict()
     dims["num_points"] = int(min(200_000, sample.points.shape[0]))
@@ -130,13 +208,10 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         chains = BlackwellSample(sample.beliefs[:100], sample.tokens[:100],
                                  sample.previous_beliefs[:100], sample.burn_in)
         spectrum = lyapunov_spectrum(hmm, sample=chains)
-        dims["lyapunov_exponents_nats"] = [_finite(v) for v in spectrum.exponents]
-        dims["lyapunov_stderr_nats"] = [_finite(v) for v in spectrum.stderr]
+        dims.update(_lyapunov_fields(hmm, spectrum))
         dims["kaplan_yorke"] = kaplan_yorke_dimension(spectrum.exponents, rate.nats)
-        if np.isinf(spectrum.exponents).any():
-            dims["lyapunov_note"] = ("null exponents are -inf: some token collapses every belief "
-                                     "to one point (the process synchronises on it)")
     out["fractal_dimension"] = dims
+    out["synchronises"] = dims.get("synchronises")
     return out
 
 
@@ -181,5 +256,5 @@ def tree_arrays(tree, hmm) -> dict:
     }
 
 
-__all__ = ["AUTO_DEPTH_MAX_WORDS", "DEFAULT_DEPTH", "auto_depth", "information_summary",
-           "process_info", "tree_arrays"]
+__all__ = ["AUTO_DEPTH_MAX_WORDS", "DEFAULT_DEPTH", "auto_depth", "describe_entropy_rate",
+           "entropy_rate_fields", "information_summary", "process_info", "tree_arrays"]
