@@ -16,6 +16,12 @@ Example:
 """
 
 from compmech._version import __version__ as __version__
+from compmech.blind import (
+    BlindShare,
+    BlindSubspace,
+    prediction_blind_share,
+    prediction_blind_subspace,
+)
 from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
 from compmech.compose import (
     FactoredBeliefs,
@@ -88,6 +94,8 @@ __all__ = [
     "CATALOGUE",
     "GENERALIZED_PROCESSES",
     "GHMM",
+    "BlindShare",
+    "BlindSubspace",
     "HMM",
     "DimensionFit",
     "GeometryComparison",
@@ -130,6 +138,8 @@ __all__ = [
     "myopic_entropy",
     "optimal_cross_entropy_nats",
     "pca_projection",
+    "prediction_blind_share",
+    "prediction_blind_subspace",
     "process_from_dict",
     "process_parameters",
     "product",
