@@ -34,6 +34,7 @@ from compmech.compose import (
     product_tokens,
     resolve_process,
 )
+from compmech.decay import ConstrainedDecay, constrained_decay
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -100,6 +101,7 @@ __all__ = [
     "DimensionFit",
     "GeometryComparison",
     "Composition",
+    "ConstrainedDecay",
     "FactoredBeliefs",
     "MixedStatePresentation",
     "MixedStateTree",
@@ -116,6 +118,7 @@ __all__ = [
     "blackwell_sample",
     "block_entropy",
     "compare_geometry",
+    "constrained_decay",
     "change_basis",
     "entropy_rate",
     "enumerate_words",
