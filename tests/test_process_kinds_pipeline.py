@@ -96,6 +96,15 @@ def test_mixture_eval_has_each_components_optimum(mixture_run):
     # the loss on the mixture is the weighted loss on its components (same inputs, same model)
     per_comp = np.array(last["component_eval_loss"])
     np.testing.assert_allclose(0.3 * per_comp[0] + 0.7 * per_comp[1], last["eval_loss"], atol=1e-6)
+    # the achievable curve on each component's data: the Bayes-mixture predictor's loss
+    theory = compmech.mixture_component_losses(mix, 4)
+    np.testing.assert_allclose(last["component_bayes_loss"], theory.bayes_mixture, atol=1e-12)
+    np.testing.assert_allclose(0.3 * np.array(last["component_bayes_loss"][0])
+                               + 0.7 * np.array(last["component_bayes_loss"][1]), mixture_opt,
+                               atol=1e-12)
+    # (a model may beat the Bayes-mixture curve on one component's data at the cost of another's;
+    # only the weighted sum, the mixture's loss, is bounded by it)
+    assert (0.3 * per_comp[0] + 0.7 * per_comp[1] >= mixture_opt - 1e-6).all()
 
 
 def test_mixture_probe_reads_the_component_posterior(mixture_run):

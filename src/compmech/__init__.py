@@ -67,9 +67,11 @@ from compmech.inference import (
     sample,
 )
 from compmech.information import (
+    MixtureLosses,
     block_entropy,
     entropy_rate,
     excess_entropy,
+    mixture_component_losses,
     myopic_entropy,
     optimal_cross_entropy_nats,
     statistical_complexity,
@@ -104,6 +106,7 @@ __all__ = [
     "ConstrainedDecay",
     "FactoredBeliefs",
     "MixedStatePresentation",
+    "MixtureLosses",
     "MixedStateTree",
     "PROCESSES",
     "Filtered",
@@ -138,6 +141,7 @@ __all__ = [
     "mixed_state_presentation",
     "mixed_state_tree",
     "mixture",
+    "mixture_component_losses",
     "myopic_entropy",
     "optimal_cross_entropy_nats",
     "pca_projection",
