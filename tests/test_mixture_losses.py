@@ -99,4 +99,5 @@ def test_in_context_figure_draws_the_achievable_curve():
     assert "Bayes-mixture optimum on mess3 #0 (achievable)" in labels
     assert "optimum knowing mess3 #1 (not achievable)" in labels
     old = loss_per_position(opt + 0.01, opt, components=[c[:3] for c in comps])  # old metrics
-    assert not any("Bayes" in t.get_text() for t in old.axes[0].get_legend().get_texts())
+    assert not any("Bayes-mixture optimum on" in t.get_text()
+               for t in old.axes[0].get_legend().get_texts())
