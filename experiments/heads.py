@@ -4,11 +4,14 @@ error and each head's attention fit against the theory's prediction (one head fa
 lambda < 0, two recover).
 
 Resumable and parallel over worker processes; the arguments are those of `compmech experiment heads`
-(`--xs`, `--heads`, `--head-width`, `--alpha`, `--steps` (default 600), `--minutes`, `--workers`,
-`--gallery DIR`):
+(`--xs`, `--heads`, `--head-width`, `--alpha`, `--alphas` (the alpha sweep at fixed x, default
+x = 0.05: the first layer's decay against lambda and the constrained update's rho*), `--seeds`,
+`--steps` (default 600), `--minutes`, `--workers`, `--gallery DIR`):
 
     python experiments/heads.py --out reports/heads
     python experiments/heads.py --out reports/heads_small --xs 0.05 0.45 --steps 300
+    python experiments/heads.py --out reports/alpha --alphas 0.4 0.5 0.6 0.7 0.85 --heads 1 \
+        --seeds 0 1 2
 """
 
 import sys

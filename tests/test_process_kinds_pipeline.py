@@ -14,7 +14,12 @@ import compmech
 import transformer
 from compmech.cli import main
 from compmech.pipeline.probing import analyze_run, probe_data
-from compmech.pipeline.targets import factor_targets, subspace_angles_deg
+from compmech.pipeline.targets import (
+    encoding_angles_deg,
+    encoding_pattern,
+    factor_targets,
+    subspace_angles_deg,
+)
 from compmech.probe import BeliefProbe
 from transformer import ModelConfig, TrainConfig
 
@@ -96,6 +101,15 @@ def test_mixture_eval_has_each_components_optimum(mixture_run):
     # the loss on the mixture is the weighted loss on its components (same inputs, same model)
     per_comp = np.array(last["component_eval_loss"])
     np.testing.assert_allclose(0.3 * per_comp[0] + 0.7 * per_comp[1], last["eval_loss"], atol=1e-6)
+    # the achievable curve on each component's data: the Bayes-mixture predictor's loss
+    theory = compmech.mixture_component_losses(mix, 4)
+    np.testing.assert_allclose(last["component_bayes_loss"], theory.bayes_mixture, atol=1e-12)
+    np.testing.assert_allclose(0.3 * np.array(last["component_bayes_loss"][0])
+                               + 0.7 * np.array(last["component_bayes_loss"][1]), mixture_opt,
+                               atol=1e-12)
+    # (a model may beat the Bayes-mixture curve on one component's data at the cost of another's;
+    # only the weighted sum, the mixture's loss, is bounded by it)
+    assert (0.3 * per_comp[0] + 0.7 * per_comp[1] >= mixture_opt - 1e-6).all()
 
 
 def test_mixture_probe_reads_the_component_posterior(mixture_run):
@@ -136,6 +150,31 @@ def test_subspace_angles_against_known_subspaces():
     tilted = np.array([[1, 0, 0, 0], [0, np.cos(0.3), np.sin(0.3), 0]])
     assert subspace_angles_deg(probe(e[:2]), probe(tilted)) == pytest.approx([0, np.degrees(0.3)],
                                                                              abs=1e-6)
+
+
+def test_encoding_angles_see_orthogonal_storage_that_oblique_decoders_hide():
+    """Haufe et al. (2014): two factors stored on orthogonal axes, x = (y1 + n, y2 + n, n) with a
+    shared nuisance n. Least-squares decoders subtract n and meet at 60 degrees; the encoding
+    patterns C W^T find the axes the factors move (90 degrees)."""
+    rng = np.random.default_rng(0)
+    y1, y2, n = rng.standard_normal((3, 20_000))
+    x = np.stack([y1 + n, y2 + n, n], axis=-1)
+    p1 = BeliefProbe().fit(x, y1[:, None])
+    p2 = BeliefProbe().fit(x, y2[:, None])
+    np.testing.assert_allclose(p1.coef_[0], [1, 0, -1], atol=1e-9)  # noiseless: exact decoders
+    assert subspace_angles_deg(p1, p2) == pytest.approx([60.0], abs=1e-6)
+    assert encoding_angles_deg(p1, p2, x) == pytest.approx([90.0], abs=1.0)
+    pattern = encoding_pattern(p1, x)[:, 0]
+    assert abs(pattern[0]) > 20 * max(abs(pattern[1]), abs(pattern[2]))  # y1's own axis
+    # weights and the (N, P, d) layout of the pipeline give the same patterns
+    w = rng.uniform(0.5, 1.5, size=x.shape[0])
+    np.testing.assert_allclose(encoding_pattern(p1, x.reshape(100, 200, 3), w.reshape(100, 200)),
+                               encoding_pattern(p1, x, w), atol=1e-12)
+    # a factor stored along a shared direction is not called orthogonal
+    p3 = BeliefProbe().fit(np.stack([y1 + n, y1 + y2 + n, n], -1), y2[:, None])
+    x3 = np.stack([y1 + n, y1 + y2 + n, n], -1)
+    p1b = BeliefProbe().fit(x3, y1[:, None])
+    assert encoding_angles_deg(p1b, p3, x3)[0] < 60
 
 
 def test_product_probe_reports_factor_beliefs_and_their_angles(tmp_path):

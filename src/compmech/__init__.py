@@ -37,6 +37,7 @@ from compmech.compose import (
     product_tokens,
     resolve_process,
 )
+from compmech.decay import ConstrainedDecay, constrained_decay
 from compmech.factored import FactoredProcess, StatefulMixture, independent_factors
 from compmech.geometry import (
     belief_colors,
@@ -77,9 +78,11 @@ from compmech.inference import (
     sample,
 )
 from compmech.information import (
+    MixtureLosses,
     block_entropy,
     entropy_rate,
     excess_entropy,
+    mixture_component_losses,
     myopic_entropy,
     myopic_limit,
     optimal_cross_entropy_nats,
@@ -137,8 +140,10 @@ __all__ = [
     "EquivalentHistory",
     "GeometryComparison",
     "Composition",
+    "ConstrainedDecay",
     "FactoredBeliefs",
     "MixedStatePresentation",
+    "MixtureLosses",
     "MixedStateTree",
     "PROCESSES",
     "REFERENCES",
@@ -168,6 +173,7 @@ __all__ = [
     "blackwell_sample",
     "block_entropy",
     "compare_geometry",
+    "constrained_decay",
     "change_basis",
     "channel_matrix",
     "cycle",
@@ -200,6 +206,7 @@ __all__ = [
     "mixed_state_tree",
     "mixture",
     "mr_name",
+    "mixture_component_losses",
     "myopic_entropy",
     "noisy_channel",
     "myopic_limit",

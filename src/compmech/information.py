@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from compmech.hmm import Process
+from compmech.inference import all_words, filter_beliefs
 from compmech.msp import (
     DEFAULT_MAX_LEVEL_NODES,
     DEFAULT_TOL,
@@ -158,6 +159,101 @@ def optimal_cross_entropy_nats(hmm: Process, n_ctx: int, bos: bool = False, *,
     n_ctx = _check_length(n_ctx, "n_ctx")
     h = myopic_entropy(hmm, n_ctx + 1, max_nodes=max_nodes)
     return (h[:n_ctx] if bos else h[1:]) * LN2
+
+
+class MixtureLosses(NamedTuple):
+    """Per-component loss curves of a non-ergodic mixture (nats, per input position).
+
+    Attributes:
+        names: each component's name.
+        weights: ``(K,)`` the mixture weights ``w_k`` (``eta_0`` restricted to each block, ``. r``).
+        own_optimum: ``(K, n_ctx)`` ``E_k[H(P_k(. | prefix))]``: the loss of a predictor that
+            knows the component. No predictor of the mixture can reach it.
+        bayes_mixture: ``(K, n_ctx)`` ``E_k[CE(P_k(. | prefix), P_mix(. | prefix))] = own_optimum
+            + E_k[KL(P_k || P_mix)]``: the loss of the Bayes-optimal mixture predictor on component
+            ``k``'s data, the best any predictor achieves there. ``sum_k w_k bayes_mixture[k]`` is
+            the mixture's optimum (:func:`optimal_cross_entropy_nats`).
+    """
+
+    names: tuple
+    weights: np.ndarray
+    own_optimum: np.ndarray
+    bayes_mixture: np.ndarray
+
+
+def mixture_component_starts(process: Process) -> list[tuple[str, float, np.ndarray]]:
+    """``[(name, w_k, eta_k)]`` of a mixture: each block of the start vector, normalised so that
+    ``eta_k r = 1``, and its weight ``w_k``.
+
+    Raises:
+        ValueError: not a mixture, or a mixture with its own BOS start state (its components share
+            that state).
+    """
+    structure = getattr(process, "structure", None)
+    if structure is None or structure.kind != "mixture":
+        raise ValueError(f"{process.name!r} is not a mixture (compmech.mixture)")
+    if structure.bos:
+        raise ValueError("a mixture with its own BOS state has no per-component start vectors")
+    r, init = process.right_eigenvector, process.initial_distribution
+    names = [str(n) for n in structure.names]
+    if len(set(names)) < len(names):
+        names = [f"{n} #{k}" for k, n in enumerate(names)]
+    out = []
+    for name, block in zip(names, structure.blocks(), strict=True):
+        w = float(init[block] @ r[block])
+        eta = np.zeros_like(init)
+        eta[block] = init[block] / w
+        out.append((name, w, eta))
+    return out
+
+
+def _next_token_probs(process: Process, words: np.ndarray, eta0: np.ndarray, bos: bool):
+    """``(P(w) (N,), P(next | prefix) (N, n_ctx, V))`` from ``eta0``, with the empty prefix first
+    when ``bos``; zero where the prefix is impossible."""
+    f = filter_beliefs(process, words, initial_distribution=eta0, allow_impossible=True)
+    probs = np.nan_to_num(f.next_token_probs, nan=0.0)
+    if bos:
+        first = np.broadcast_to(eta0 @ process.emission_probabilities, (len(words), 1, probs.shape[-1]))
+        probs = np.concatenate([first, probs], axis=1)
+    weight = np.exp(np.where(np.isfinite(f.log_probability), f.log_probability, -np.inf))
+    return weight, probs
+
+
+def mixture_component_losses(process: Process, n_ctx: int, bos: bool = False) -> MixtureLosses:
+    """Each component's own optimum and the Bayes-mixture loss on its data, per input position.
+
+    On data of component ``k`` the Bayes-optimal predictor (the mixture's own conditional
+    ``P_mix``) has loss ``E_k[H(P_k)] + E_k[KL(P_k || P_mix)]`` at each position; the first term
+    alone (the optimum knowing ``k``) is not achievable. Positions are aligned as in
+    :func:`optimal_cross_entropy_nats` (``bos=False``: inputs ``x_1 .. x_n`` predicting
+    ``x_2 .. x_{n+1}``; ``bos=True``: ``BOS, x_1 .. x_{n-1}`` predicting ``x_1 .. x_n``). Exact:
+    every word of ``n_ctx`` (or ``n_ctx - 1``) tokens is enumerated.
+
+    Args:
+        process: a mixture (:func:`compmech.mixture`, without its own BOS state).
+        n_ctx: input positions ``>= 1``.
+        bos: whether the first input is a beginning-of-sequence token.
+
+    Returns:
+        :class:`MixtureLosses` (nats).
+    """
+    n_ctx = _check_length(n_ctx, "n_ctx")
+    starts = mixture_component_starts(process)
+    n_words = n_ctx - 1 if bos else n_ctx
+    words = all_words(process.vocab_size, max(n_words, 1))[:, :n_words]
+    if n_words == 0:
+        words = words[:1]
+    _, p_mix = _next_token_probs(process, words, process.initial_distribution, bos)
+    log_mix = np.log(np.where(p_mix > 0, p_mix, 1.0))
+    own, bayes = [], []
+    for _, _, eta in starts:
+        weight, p_k = _next_token_probs(process, words, eta, bos)
+        weight = weight / weight.sum()
+        log_k = np.log(np.where(p_k > 0, p_k, 1.0))
+        own.append(weight @ -(p_k * log_k).sum(-1))
+        bayes.append(weight @ -(p_k * log_mix).sum(-1))
+    return MixtureLosses(tuple(n for n, _, _ in starts), np.array([w for _, w, _ in starts]),
+                         np.array(own), np.array(bayes))
 
 
 # ---------------------------------------------------------------------------- asymptotic measures

@@ -110,6 +110,19 @@ class ComponentEval(NamedTuple):
         """``(n_ctx,)`` the best loss per position of a predictor that knows the component."""
         return self.weights @ _entropy_nats(self.true_probs)
 
+    def bayes_mixture_loss_nats(self, mixture_probs: np.ndarray) -> np.ndarray:
+        """``(n_ctx,)`` the loss of the Bayes-optimal mixture predictor on this component's data,
+        ``E_k[CE(P_k, P_mix)] = E_k[H(P_k)] + E_k[KL(P_k || P_mix)]``: the best any predictor of
+        the mixture achieves there (:func:`compmech.mixture_component_losses`).
+
+        Args:
+            mixture_probs: ``(N, n_ctx, V)`` the mixture's own ``P_mix(next | prefix)`` on the
+                same inputs (:attr:`EvalSet.true_probs`).
+        """
+        logs = np.log(np.where(mixture_probs > 0, mixture_probs, 1.0))
+        cross = -np.sum(np.where(self.true_probs > 0, self.true_probs * logs, 0.0), axis=-1)
+        return self.weights @ cross
+
 
 class EvalSet(NamedTuple):
     """Inputs and exact next-token distributions for the probability-weighted evaluation.

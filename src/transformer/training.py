@@ -642,7 +642,9 @@ class Trainer:
             record.update(
                 component_names=[c.name for c in components],
                 component_eval_loss=result.component_loss.tolist(),
-                component_optimal_loss=[c.optimal_loss_nats().tolist() for c in components])
+                component_optimal_loss=[c.optimal_loss_nats().tolist() for c in components],
+                component_bayes_loss=[c.bayes_mixture_loss_nats(unit.eval_set.true_probs).tolist()
+                                      for c in components])
         return record
 
     def save(self, records: list[dict] | None = None, checkpoint: bool = False) -> None:
@@ -834,7 +836,10 @@ def train(config: TrainConfig | None, workdir, resume: bool = False, force: bool
     ``eval_loss_mean``/``optimal_loss_mean``, ``loss_gap`` (mean difference, nats),
     ``relative_loss`` (ratio of means), ``eval_exact`` and ``eval_seconds``; for a mixture also
     ``component_names``, ``component_eval_loss`` (``(K, n_ctx)``: the loss on each component's data)
-    and ``component_optimal_loss`` (each component's own optimum), the in-context curves. A run
+    ``component_optimal_loss`` (each component's own optimum, not achievable by any predictor of
+    the mixture) and ``component_bayes_loss`` (the Bayes-optimal mixture predictor's loss on each
+    component's data, ``E_k[H(P_k)] + E_k[KL(P_k || P_mix)]``: the achievable floor), the
+    in-context curves. A run
     stopped early by its ``minutes`` budget marks its last line ``"stopped_by_budget": true``; a diverged run
     ends with ``"diverged": true``.
 

@@ -39,7 +39,12 @@ def register(subparsers) -> None:
                    help="bottleneck: checkpoints analysed for the width-1 coordinate over training")
     p.add_argument("--xs", type=float, nargs="+", default=None,
                    help="sweep, heads: Mess3 x values (heads default 0.05 0.15 0.25 0.40 0.45)")
-    p.add_argument("--alphas", type=float, nargs="+", default=None, help="sweep: Mess3 alpha values")
+    p.add_argument("--alphas", type=float, nargs="+", default=None,
+                   help="sweep: Mess3 alpha values; heads: the alpha sweep at fixed x (x default "
+                   "0.05; e.g. --alphas 0.4 0.5 0.6 0.7 0.85), the first layer's decay set against "
+                   "lambda and rho*")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="heads: one model per seed (decays reported as mean +- std over them)")
     p.add_argument("--extras", nargs="*", default=None,
                    help="sweep: other catalogue processes for the summary table")
     p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=None,
@@ -76,18 +81,22 @@ def run_experiment(args: argparse.Namespace) -> int:
     minutes = common.pop("minutes")
     if args.experiment != "sweep" and args.decoders is not None:
         raise UsageError("--decoders is a sweep option")
-    if args.experiment != "heads" and (args.heads or args.head_width or args.alpha is not None):
-        raise UsageError("--heads, --head-width and --alpha are heads options")
+    if args.experiment != "heads" and (args.heads or args.head_width or args.alpha is not None
+                                       or args.seeds):
+        raise UsageError("--heads, --head-width, --alpha and --seeds are heads options")
     if args.experiment == "heads":
-        if args.widths or args.alphas or args.extras is not None:
-            raise UsageError("--widths, --alphas and --extras are not heads options")
+        if args.widths or args.extras is not None:
+            raise UsageError("--widths and --extras are not heads options")
+        if args.alphas and args.alpha is not None:
+            raise UsageError("give --alpha (one value) or --alphas (the alpha sweep), not both")
         if minutes is None and common["steps"] is None:
             common["steps"] = heads.DEFAULT_STEPS
+        xs = args.xs or ((heads.ALPHA_SWEEP_X,) if args.alphas else heads.DEFAULT_X)
         summary = heads.run_heads(
-            args.out, xs=args.xs or heads.DEFAULT_X, heads=args.heads or heads.DEFAULT_HEADS,
-            alpha=heads.DEFAULT_ALPHA if args.alpha is None else args.alpha,
-            head_width=args.head_width or heads.DEFAULT_HEAD_WIDTH, minutes_per_job=minutes,
-            **common)
+            args.out, xs=xs, heads=args.heads or heads.DEFAULT_HEADS,
+            alpha=heads.DEFAULT_ALPHA if args.alpha is None else args.alpha, alphas=args.alphas,
+            seeds=args.seeds, head_width=args.head_width or heads.DEFAULT_HEAD_WIDTH,
+            minutes_per_job=minutes, **common)
     elif args.experiment == "bottleneck":
         if args.xs or args.alphas or args.extras is not None:
             raise UsageError("--xs, --alphas and --extras are sweep options")

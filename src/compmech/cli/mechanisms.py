@@ -12,12 +12,17 @@ from compmech.cli.probe import _positive_int, _run_dir
 
 def register(subparsers) -> None:
     m = subparsers.add_parser(
-        "mechanisms", help="attention per head vs the theory's lambda^(t-s) (RUN_DIR/mechanisms/)",
+        "mechanisms", help="attention decay per head vs the theory's lambda and rho* "
+        "(RUN_DIR/mechanisms/)",
         description="For a transformer run: every head's attention pattern averaged over all "
-        "inputs (weighted by probability), fitted by a row-normalised rho^(t-s) decay (also on even "
-        "or odd distances only), beside the theory's lambda (non-unit eigenvalues of sum_x T[x]); "
-        "writes attention.json, the mean patterns and attention_vs_distance.png.")
-    m.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `compmech train`")
+        "inputs (weighted by probability), fitted on the log scale by log A = c_t + (t-s) log rho "
+        "over 1 <= s < t (diagonal and first position excluded; also on even or odd distances "
+        "only), beside the theory's lambda (non-unit eigenvalues of sum_x T[x], the weak-emission "
+        "limit) and rho* (the constrained update's best decay, compmech.constrained_decay); "
+        "writes attention.json, the mean patterns and attention_vs_distance.png. Given several "
+        "runs (e.g. seeds of one model), also prints each decay's mean +- std over them.")
+    m.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
+                   help="runs written by `compmech train` (several: the spread over them)")
     m.add_argument("--step", type=int, default=None, help="checkpoint (default: the last)")
     m.add_argument("--seed", type=int, default=0, help="seed of the sample when inputs are sampled")
     m.add_argument("--force", action="store_true", help="overwrite mechanisms/attention.json")
@@ -54,13 +59,23 @@ def register(subparsers) -> None:
 
 def run_mechanisms(args: argparse.Namespace) -> int:
     from compmech.pipeline.mechanism_reports import run_attention_analysis
-    from compmech.pipeline.mechanisms import attention_lines
+    from compmech.pipeline.mechanisms import attention_lines, seed_spread, spread_lines
 
-    run_dir = _run_dir(args.run_dir)
-    report, paths = run_attention_analysis(run_dir, step=args.step, seed=args.seed,
-                                           force=args.force)
-    print("\n".join(attention_lines(report)))
-    print(f"wrote {', '.join(p.name for p in paths)} to {run_dir / 'mechanisms'}")
+    run_dirs = [_run_dir(r) for r in args.run_dir]
+    reports = []
+    for run_dir in run_dirs:
+        report, paths = run_attention_analysis(run_dir, step=args.step, seed=args.seed,
+                                               force=args.force)
+        reports.append(report)
+        if len(run_dirs) > 1:
+            print(f"== {run_dir}")
+        print("\n".join(attention_lines(report)))
+        print(f"wrote {', '.join(p.name for p in paths)} to {run_dir / 'mechanisms'}")
+    if len(reports) > 1:
+        try:
+            print("\n".join(spread_lines(seed_spread(reports))))
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     return 0
 
 

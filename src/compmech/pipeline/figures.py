@@ -295,13 +295,15 @@ def architecture_grid(rows: Sequence[tuple[str, np.ndarray, dict]], columns: Seq
 
 
 def loss_per_position(eval_loss: np.ndarray, optimal: np.ndarray, *, initial_loss=None,
-                      components: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
+                      components: Sequence[tuple] = (),
                       title: str = "", stem: str | Path | None = None) -> Figure:
     """Held-out cross-entropy per input position (nats) against the optimum ``h(t+1) ln 2``.
 
     ``components`` (a mixture's in-context curves): ``(name, loss on that component's data, that
-    component's own optimum)`` per component, drawn beside the mixture's: the gap between the two
-    closes as the context identifies the component.
+    component's own optimum[, the Bayes-mixture optimum on its data])`` per component, drawn beside
+    the mixture's. The Bayes-mixture curve (``E_k[H(P_k)] + E_k[KL(P_k || P_mix)]``) is the best
+    any predictor achieves on the component's data; the optimum knowing the component lies below it
+    and is not achievable (drawn faint).
     """
     eval_loss = np.asarray(eval_loss, dtype=float)
     optimal = np.asarray(optimal, dtype=float)
@@ -314,10 +316,14 @@ def loss_per_position(eval_loss: np.ndarray, optimal: np.ndarray, *, initial_los
             else "trained, mixture")
     ax.plot(pos, optimal, "k--", lw=1, label="optimum (myopic entropy)" if not components
             else "optimum, mixture (Bayes over components)")
-    for k, (name, loss, best) in enumerate(components):
+    for k, (name, loss, best, *bayes) in enumerate(components):
         color = f"C{k + 1}"
         ax.plot(pos, loss, "s-", ms=2.5, lw=1, color=color, label=f"trained, on {name}")
-        ax.plot(pos, best, ":", lw=1.2, color=color, label=f"optimum knowing {name}")
+        if bayes and bayes[0] is not None:
+            ax.plot(pos, bayes[0], "--", lw=1.2, color=color,
+                    label=f"Bayes-mixture optimum on {name} (achievable)")
+        ax.plot(pos, best, ":", lw=1.0, color=color, alpha=0.6,
+                label=f"optimum knowing {name} (not achievable)")
     ax.set_xlabel("input position t")
     ax.set_ylabel("cross-entropy (nats)")
     ax.set_xticks(pos)
@@ -750,9 +756,11 @@ class _RunFigures:
         written: list[Path] = []
         if evals:
             last = evals[-1]
-            components = list(zip(last.get("component_names", []),
-                                  last.get("component_eval_loss", []),
-                                  last.get("component_optimal_loss", []), strict=True))
+            names = last.get("component_names", [])
+            components = list(zip(names, last.get("component_eval_loss", []),
+                                  last.get("component_optimal_loss", []),
+                                  last.get("component_bayes_loss", [None] * len(names)),
+                                  strict=True))
             fig = loss_per_position(
                 last["eval_loss"], last["optimal_loss"], components=components,
                 initial_loss=evals[0]["eval_loss"] if len(evals) > 1 else None,

@@ -11,6 +11,7 @@ pair and condition), ``intervention_probabilities.{png,pdf}``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,8 +31,6 @@ from compmech.pipeline.mechanisms import (
     AttentionReport,
     HeadAttention,
     analyze_attention,
-    decay_pattern,
-    distance_profile,
 )
 from transformer import load_run
 
@@ -45,21 +44,35 @@ FIGURE_PAIRS = 600
 
 
 # -------------------------------------------------------------------------------- figures
-def _theory_profile(rate: float, positions: int, parity: str = "all") -> np.ndarray:
-    return distance_profile(decay_pattern(rate, positions, parity))
+def anchored_decay(rate: float, profile, distances: np.ndarray) -> np.ndarray:
+    """``C rate^k`` at ``distances``, ``C`` chosen so that the curve meets the profile's geometric
+    mean over the distances ``k >= 1`` it has: slopes on a log axis compare, offsets do not."""
+    prof = np.asarray(profile, dtype=np.float64)
+    ks = np.arange(1, prof.size)
+    ok = np.isfinite(prof[ks]) & (prof[ks] > 0)
+    if not ok.any() or not rate > 0:
+        return np.full(distances.shape, np.nan)
+    log_c = np.mean(np.log(prof[ks][ok]) - ks[ok] * math.log(rate))
+    return np.exp(log_c + distances * math.log(rate))
 
 
-def _head_panel(ax, head: HeadAttention, lam: float | None, positions: int) -> None:
+def _head_panel(ax, head: HeadAttention, lam: float | None, positions: int,
+                rho_star: float | None = None) -> None:
     k = np.arange(positions)
+    ks = np.arange(1, positions)
     ax.semilogy(k, head.profile, "o", color="black", ms=4, label="model (mean over inputs)")
     fit = head.fit if head.best_parity == "all" else head.parity_fits[head.best_parity]
-    ax.semilogy(k, np.maximum(_theory_profile(fit.rate, positions, fit.parity), 1e-12), "-",
-                color="tab:blue",
-                label=f"fit rho={fit.rate:.3f} ({fit.parity}), explained "
-                      + ("n/a" if fit.explained is None else f"{fit.explained:.2f}"))
+    if fit.rate is not None and math.isfinite(fit.rate):
+        ax.semilogy(ks, anchored_decay(fit.rate, head.profile, ks), "-", color="tab:blue",
+                    label=f"fit rho={fit.rate:.3f} ({fit.parity}; log scale, s<t, s>0), R2 "
+                          + ("n/a" if fit.explained is None else f"{fit.explained:.2f}"))
     if lam is not None and lam != 0:
-        ax.semilogy(k, _theory_profile(abs(lam), positions), "--", color="tab:red",
-                    label=f"theory |lambda|={abs(lam):.3f}" + (" (lambda < 0)" if lam < 0 else ""))
+        ax.semilogy(ks, anchored_decay(abs(lam), head.profile, ks), "--", color="tab:red",
+                    label=f"|lambda|={abs(lam):.3f}" + (" (lambda < 0)" if lam < 0 else "")
+                    + " (weak emission)")
+    if rho_star is not None:
+        ax.semilogy(ks, anchored_decay(rho_star, head.profile, ks), ":", color="tab:green",
+                    label=f"rho*={rho_star:.3f} (constrained update)")
     ax.set_title(f"layer {head.layer}, head {head.head}", fontsize=9)
     ax.set_xlabel("distance t - s")
     ax.set_ylim(max(1e-4, 0.3 * np.nanmin(np.maximum(head.profile, 1e-4))), 1.5)
@@ -67,8 +80,9 @@ def _head_panel(ax, head: HeadAttention, lam: float | None, positions: int) -> N
 
 
 def attention_figure(report: AttentionReport, layers: Sequence[int] | None = None) -> Figure:
-    """Mean attention by distance per head (rows: layers, columns: heads) with the fitted and the
-    theory's curves (both averaged over rows like the data: :func:`distance_profile`)."""
+    """Mean attention by distance per head (rows: layers, columns: heads; :func:`distance_profile`)
+    with the fitted decay, ``|lambda|^k`` and ``rho*^k`` drawn through the profile's distances
+    ``k >= 1`` (:func:`anchored_decay`: on the log axis their slopes compare with the data's)."""
     heads = [h for h in report.heads if layers is None or h.layer in layers]
     if not heads:
         raise ValueError("no heads to draw")
@@ -81,7 +95,7 @@ def attention_figure(report: AttentionReport, layers: Sequence[int] | None = Non
     positions = len(heads[0].profile)
     for h in heads:
         ax = axes[0, rows.index(h.layer)] if one_row else axes[rows.index(h.layer), h.head]
-        _head_panel(ax, h, report.theory_lambda, positions)
+        _head_panel(ax, h, report.theory_lambda, positions, report.theory_rho_star)
     for ax in axes[:, 0]:
         ax.set_ylabel("mean attention")
     fig.suptitle(f"{report.process} {report.process_params}: attention vs distance", fontsize=10)
@@ -254,6 +268,7 @@ __all__ = [
     "INTERVENTIONS_FILE",
     "INTERVENTION_SEEDS_FILE",
     "MECHANISMS_DIR",
+    "anchored_decay",
     "attention_figure",
     "intervention_arrays",
     "intervention_figure",

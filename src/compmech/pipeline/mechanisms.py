@@ -1,36 +1,38 @@
-"""Attention analysis: does each head's attention decay like ``lambda^(t - s)``?
+"""Attention analysis: how fast does each head's attention decay with distance?
 
-Piotrowski et al. (2025) predict that the first attention layer of a transformer trained on Mess3
-gives position ``t`` a pattern over earlier positions ``s`` proportional to ``lambda^(t - s)``,
-where ``lambda`` is the non-unit eigenvalue of ``M = sum_x T[x]`` (:mod:`compmech.spectrum`).
+Piotrowski et al. (2025) read the first attention layer of a transformer trained on Mess3 as a
+constrained belief update in which token ``s`` reaches position ``t`` with weight ``~ rho^(t - s)``.
+Two theory values are reported beside every fit: ``lambda``, the repeated non-unit eigenvalue of
+``M = sum_x T[x]`` (:mod:`compmech.spectrum`; the weak-emission limit of the update), and ``rho*``,
+the single decay with which a constrained update best reconstructs the belief
+(:func:`compmech.constrained_decay`; shorter than ``lambda`` when emissions are informative).
 
 **The mean pattern.** For every layer and head, ``A(t, s) = sum_w P(w) A_w(t, s)``, the attention
 of the model on input ``w`` averaged with the word probabilities over every input of length
 ``n_ctx`` (:func:`compmech.enumerate_words`; a seeded sample with equal weights when there are more
-than :data:`MAX_ATTENTION_WORDS`). Rows still sum to 1. With a BOS token the BOS column is dropped
-and the rows renormalised (the theory has no BOS position).
+than :data:`MAX_ATTENTION_WORDS`). With a BOS token the BOS column is dropped and the rows
+renormalised (the theory has no BOS position).
 
-**The fit.** A softmax pattern is non-negative, so a head can only realise ``|lambda|^(t - s)``:
-the sign of a negative ``lambda`` (Mess3 with ``x > 1/3``) must come from elsewhere, e.g. from
-splitting the even and the odd distances over two heads whose outputs enter with opposite signs
-(Shai, pre-registered prediction on LessWrong, 2024). So a head's pattern is fitted by the
-one-parameter, row-normalised model
+**The fit.** Only the entries ``1 <= s < t`` are fitted: the diagonal ``s = t`` is excluded (the
+current token also arrives through the residual stream, so a head may give it any weight) and so is
+the first position ``s = 0`` (attention sinks). On the log scale, with a free offset per row (rows
+are normalised over entries the fit does not see),
 
-    A_hat(t, s) = rho^(t - s) m(t - s) / sum_{s' <= t} rho^(t - s') m(t - s'),
+    log A(t, s) = c_t + (t - s) log rho        (distances t - s >= 1, of the parity's kind),
 
-with ``m`` = 1 (parity ``"all"``), ``m(k) = [k even]`` or ``m(k) = [k odd]``: ``rho`` is chosen by
-least squares over every entry of the rows ``t >= 1`` (row 0 is 1 for every model;
-``rho`` searched on a log grid in ``[e^-10, e^10]`` and refined with a bounded scalar minimiser).
-``rho = 1`` is the uniform (causal mean) pattern, so the **explained fraction**
-``1 - RSS / TSS`` with ``TSS = sum (A(t, s) - 1/(t + 1))^2`` is the share of the pattern's
-departure from uniform attention that the fit accounts for (at least 0 for parity ``"all"``).
-**Uncertainty**: the Gauss-Newton standard error ``sqrt(RSS / (n - 1) / sum J^2)`` with
-``J = d A_hat / d rho = A_hat (k - k_bar_t) / rho`` (``k = t - s``, ``k_bar_t`` the row's mean
-distance under ``A_hat``, ``n`` the free entries: each fitted row minus one for its sum), which
-measures misfit (the mean pattern is exact, so there is no sampling noise); and the spread of
-``rho`` fitted to each row alone (``rate_rows``). The theory is compared through ``|lambda|``
-and the parity: ``lambda > 0`` predicts parity ``"all"`` with ``rho = lambda``; ``lambda < 0``
-predicts ``rho = |lambda|`` on even and odd distances in two heads.
+by ordinary least squares: ``log rho = sum (k - k_bar_t)(y - y_bar_t) / sum (k - k_bar_t)^2`` with
+``k = t - s``, ``y = log A(t, s)`` and the bars the row means (rows with at least two entries count).
+A softmax pattern is non-negative, so a head can realise ``|lambda|^(t - s)`` at best; a negative
+``lambda`` asks for two heads, one on even and one on odd distances (Shai, pre-registered
+prediction, 2024): the parities ``"even"`` and ``"odd"`` fit those distances only. In the
+``"all"`` fit entries below :data:`LOG_FLOOR` count as ``LOG_FLOOR`` (a mean softmax is positive;
+exact zeros come from planted patterns, and must count against an all-distance decay).
+**explained** is the within-row ``R^2`` of the log fit (``1 - RSS / TSS``, TSS about the row
+means): how straight log attention is in distance. **rate_misfit** is the least-squares standard
+error of ``rho`` (``rho * se(log rho)``). The mean pattern is exact (no sampling noise), so this is
+a misfit of the geometric model, **not** an uncertainty of a network's decay: only the spread over
+seeds (:func:`seed_spread`) is that. ``diagonal_log_excess`` and ``sink_log_excess`` are the mean
+``log A - fit`` on the excluded diagonal and first column (a spike and a sink read as positive).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import minimize_scalar
 
+from compmech.decay import constrained_decay
 from compmech.inference import enumerate_words, sample
 from compmech.pipeline.records import Record
 from compmech.spectrum import nonunit_eigenvalues
@@ -56,9 +58,6 @@ PARITIES = ("all", "even", "odd")
 MAX_ATTENTION_WORDS = 1_000_000
 #: Sequences per compiled call.
 ATTENTION_BATCH = 256
-#: ``log rho`` search interval and grid.
-LOG_RATE_BOUND = 10.0
-LOG_RATE_GRID = 401
 
 
 # -------------------------------------------------------------------------------- the model
@@ -113,28 +112,41 @@ def _decay_pattern_log(log_rate, positions: int, parity: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------- the fit
 @dataclass
 class DecayFit(Record):
-    """A fit of ``A_hat`` (see the module docstring) to one ``(P, P)`` attention pattern.
+    """A log-scale fit of ``A(t, s) ~ rho^(t - s)`` to one ``(P, P)`` attention pattern (module
+    docstring).
 
     Attributes:
-        parity: ``"all"``, ``"even"`` or ``"odd"``.
-        rate: the fitted ``rho`` (compare with ``|lambda|``).
-        rate_se: its Gauss-Newton standard error.
-        rate_rows: ``rho`` fitted to each row ``t`` alone (rows with at least two admissible
-            entries), in row order.
+        parity: ``"all"``, ``"even"`` or ``"odd"`` (the distances fitted).
+        rate: the fitted ``rho`` (compare with ``|lambda|`` and ``rho*``); NaN (``null`` in JSON)
+            when no row holds two fitted entries (``P < 4``).
+        rate_misfit: least-squares standard error of ``rho`` from the residuals: a misfit of the
+            geometric model, not an uncertainty (the pattern is exact); NaN without residual
+            degrees of freedom.
+        rate_rows: ``rho`` fitted to each row ``t`` alone (rows with at least two entries).
         rate_rows_std: standard deviation of ``rate_rows`` (0 for fewer than two rows).
-        explained: ``1 - RSS / TSS`` (TSS about the uniform pattern).
-        rmse: root mean squared residual over the fitted entries.
+        explained: within-row ``R^2`` of the log fit (``None`` when log attention is flat).
+        rmse: root mean squared residual of ``log A`` over the fitted entries.
         num_entries: fitted entries.
+        diagonal_log_excess: mean ``log A(t, t)`` minus the fit's extrapolation (``None`` for the
+            ``"odd"`` parity or no row).
+        sink_log_excess: mean ``log A(t, 0)`` minus the fit's extrapolation over the rows
+            ``t >= 2`` whose distance ``t`` the parity admits (``None`` if none).
     """
 
     parity: str
-    rate: float
-    rate_se: float
+    rate: float | None
+    rate_misfit: float | None
     rate_rows: list[float]
     rate_rows_std: float
     explained: float | None
     rmse: float
     num_entries: int
+    diagonal_log_excess: float | None = None
+    sink_log_excess: float | None = None
+
+
+#: In the all-distance fit, attention below this counts as this (see the module docstring).
+LOG_FLOOR = 1e-8
 
 
 def _check_pattern(pattern) -> np.ndarray:
@@ -146,48 +158,55 @@ def _check_pattern(pattern) -> np.ndarray:
     return pattern
 
 
-def _row_rss(log_rate, pattern: np.ndarray, parity: str) -> np.ndarray:
-    """``(..., P)`` squared residual of each row over its causal entries (every ``s <= t``, whatever
-    the parity: entries the parity excludes must be near zero), for ``log rho`` of shape ``(...)``."""
-    P = pattern.shape[0]
-    model = _decay_pattern_log(log_rate, P, parity)
-    causal = np.tril(np.ones((P, P), dtype=bool))
-    return np.where(causal, (pattern - model) ** 2, 0.0).sum(axis=-1)
-
-
-def _fitted_entries(positions: int, rows: np.ndarray) -> np.ndarray:
-    """``(P, P)`` bool: the causal entries of the fitted rows."""
+def fit_entries(positions: int, parity: str) -> np.ndarray:
+    """``(P, P)`` bool: the entries the fit uses, ``1 <= s < t`` with ``t - s`` of the parity."""
     t, s = np.indices((positions, positions))
-    return (s <= t) & np.isin(t, rows)
+    return _parity_mask(positions, parity) & (s >= 1) & (s < t)
 
 
-def _best_log_rate(pattern: np.ndarray, rows: np.ndarray, parity: str) -> float:
-    """Least-squares ``log rho`` over the rows ``rows``: a grid, then a bounded minimiser between
-    the grid neighbours of the best grid point."""
-    grid = np.linspace(-LOG_RATE_BOUND, LOG_RATE_BOUND, LOG_RATE_GRID)
-    losses = _row_rss(grid, pattern, parity)[:, rows].sum(axis=1)
-    i = int(np.argmin(losses))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-
-    def loss(u: float) -> float:
-        return float(_row_rss(u, pattern, parity)[rows].sum())
-
-    res = minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
-    return float(res.x) if res.fun <= losses[i] else float(grid[i])
+def _log_pattern(pattern: np.ndarray, mask: np.ndarray, parity: str) -> tuple[np.ndarray, np.ndarray]:
+    """``log A`` and the mask of usable entries (non-positive entries dropped from a parity fit,
+    floored at :data:`LOG_FLOOR` in the all-distance fit)."""
+    if parity == "all":
+        return np.log(np.maximum(pattern, LOG_FLOOR)), mask
+    usable = mask & (pattern > 0)
+    return np.log(np.where(usable, pattern, 1.0)), usable
 
 
-def _admissible_rows(positions: int, parity: str, minimum: int) -> np.ndarray:
-    counts = _parity_mask(positions, parity).sum(axis=1)
-    rows = np.arange(positions)
-    return rows[(rows >= 1) & (counts >= minimum)]
+def _within_row_slope(y: np.ndarray, k: np.ndarray, mask: np.ndarray):
+    """Least-squares slope of ``y`` on ``k`` with a free offset per row, over ``mask``.
+
+    Returns ``(slope, residuals (P, P) zero off the mask, sxx, tss, rows)`` with ``rows`` the rows
+    holding at least two entries."""
+    n = mask.sum(axis=1)
+    rows = n >= 2
+    use = mask & rows[:, None]
+    safe_n = np.maximum(n, 1)[:, None]
+    k_bar = np.where(use, k, 0.0).sum(1, keepdims=True) / safe_n
+    y_bar = np.where(use, y, 0.0).sum(1, keepdims=True) / safe_n
+    dk = np.where(use, k - k_bar, 0.0)
+    dy = np.where(use, y - y_bar, 0.0)
+    sxx = float((dk**2).sum())
+    slope = float((dk * dy).sum() / sxx) if sxx > 0 else 0.0
+    resid = np.where(use, dy - slope * dk, 0.0)
+    return slope, resid, sxx, float((dy**2).sum()), np.flatnonzero(rows)
+
+
+def _log_excess(y: np.ndarray, k: np.ndarray, resid_offsets: np.ndarray, slope: float,
+                where: np.ndarray) -> float | None:
+    """Mean ``y - (c_t + slope k)`` over ``where`` (``resid_offsets`` holds each row's ``c_t``)."""
+    if not where.any():
+        return None
+    pred = resid_offsets[:, None] + slope * k
+    return float(np.mean((y - pred)[where]))
 
 
 def fit_decay(pattern, parity: str = "all") -> DecayFit:
-    """Fit ``A_hat(t, s) ∝ rho^(t - s) m(t - s)`` to one attention pattern (module docstring).
+    """Fit ``log A(t, s) = c_t + (t - s) log rho`` over ``1 <= s < t`` (module docstring).
 
     Args:
-        pattern: ``(P, P)`` attention pattern (rows ``t``, columns ``s``; rows sum to 1).
-        parity: ``"all"``, ``"even"`` or ``"odd"``.
+        pattern: ``(P, P)`` attention pattern (rows ``t``, columns ``s``), ``P >= 2``.
+        parity: ``"all"``, ``"even"`` or ``"odd"`` distances.
 
     Returns:
         :class:`DecayFit`.
@@ -199,29 +218,34 @@ def fit_decay(pattern, parity: str = "all") -> DecayFit:
     """
     pattern = _check_pattern(pattern)
     P = pattern.shape[0]
-    rows = _admissible_rows(P, parity, minimum=1)
-    log_rate = _best_log_rate(pattern, rows, parity)
-    rate = math.exp(log_rate)
-    model = _decay_pattern_log(log_rate, P, parity)
-    fitted = _fitted_entries(P, rows)
-    resid = np.where(fitted, pattern - model, 0.0)
-    rss = float((resid**2).sum())
-    uniform = np.tril(np.ones((P, P))) / np.arange(1, P + 1)[:, None]
-    tss = float(np.where(fitted, (pattern - uniform) ** 2, 0.0).sum())
-    n_entries = int(fitted.sum())
-    free = n_entries - rows.size
     k = np.subtract.outer(np.arange(P), np.arange(P)).astype(np.float64)
-    k_bar = (model * np.where(k >= 0, k, 0.0)).sum(axis=1, keepdims=True)
-    jac = np.where(fitted, model * (k - k_bar) / rate, 0.0)
-    jj = float((jac**2).sum())
-    se = math.sqrt(rss / max(free - 1, 1) / jj) if jj > 0 else math.inf
-    per_row = [math.exp(_best_log_rate(pattern, np.array([t]), parity))
-               for t in _admissible_rows(P, parity, minimum=2)]
+    y, mask = _log_pattern(pattern, fit_entries(P, parity), parity)
+    slope, resid, sxx, tss, rows = _within_row_slope(y, k, mask)
+    used = mask & np.isin(np.arange(P), rows)[:, None]
+    n_entries = int(used.sum())
+    rss = float((resid**2).sum())
+    dof = n_entries - rows.size - 1
+    rate = math.exp(slope) if rows.size else math.nan  # no row with two entries: nothing to fit
+    misfit = rate * math.sqrt(rss / dof / sxx) if dof > 0 and sxx > 0 else math.nan
+    per_row = []
+    for t in rows:  # at most n_ctx rows
+        row_slope = _within_row_slope(y, k, used & (np.arange(P) == t)[:, None])[0]
+        per_row.append(math.exp(row_slope))
+    offsets = np.zeros(P)
+    n = np.maximum(used.sum(1), 1)
+    offsets[rows] = ((np.where(used, y - slope * k, 0.0).sum(1)) / n)[rows]
+    has_row = np.isin(np.arange(P), rows)
+    y_all = np.log(np.maximum(pattern, LOG_FLOOR))
+    diag = np.eye(P, dtype=bool) & has_row[:, None] & (parity != "odd")
+    sink = np.zeros((P, P), dtype=bool)
+    sink[:, 0] = has_row & _parity_mask(P, parity)[:, 0]
     return DecayFit(
-        parity=parity, rate=rate, rate_se=se, rate_rows=per_row,
+        parity=parity, rate=rate, rate_misfit=misfit, rate_rows=per_row,
         rate_rows_std=float(np.std(per_row, ddof=1)) if len(per_row) > 1 else 0.0,
-        explained=1.0 - rss / tss if tss > 0 else None,
-        rmse=math.sqrt(rss / n_entries), num_entries=n_entries)
+        explained=1.0 - rss / tss if tss > 1e-24 else None,
+        rmse=math.sqrt(rss / n_entries) if n_entries else math.nan, num_entries=n_entries,
+        diagonal_log_excess=_log_excess(y_all, k, offsets, slope, diag),
+        sink_log_excess=_log_excess(y_all, k, offsets, slope, sink))
 
 
 def distance_profile(pattern) -> np.ndarray:
@@ -340,6 +364,11 @@ class AttentionReport(Record):
         run_dir, process, process_params, model, step: the run and checkpoint analysed.
         theory_eigenvalues: the non-unit eigenvalues of ``M`` as ``[re, im]`` pairs.
         theory_lambda: the leading one's real part (signed).
+        theory_rho_star: ``rho*`` of :func:`compmech.constrained_decay` (belief MSE; stationary
+            weighting, i.e. words weighted by probability like the mean pattern), on a 0.005 grid.
+        theory_rho_star_cross_entropy: the decay whose read-out gives the smallest next-token KL.
+        rho_star_n_ctx: the word length ``rho*`` was computed at (the process positions, capped
+            so that ``V**n <=`` :data:`RHO_STAR_MAX_WORDS`); ``None`` when not computed.
         inputs: ``"enumerated"`` (every word, weighted by probability) or ``"sampled"``.
         num_sequences: inputs averaged over.
         first_position: process positions start here (1 with BOS, whose column is dropped).
@@ -359,6 +388,9 @@ class AttentionReport(Record):
     first_position: int
     heads: list[HeadAttention]
     fit_definition: str = ""
+    theory_rho_star: float | None = None
+    theory_rho_star_cross_entropy: float | None = None
+    rho_star_n_ctx: int | None = None
 
     def head(self, layer: int, head: int) -> HeadAttention:
         for h in self.heads:
@@ -367,10 +399,28 @@ class AttentionReport(Record):
         raise KeyError(f"no head {head} in layer {layer}")
 
 
-FIT_DEFINITION = ("mean pattern over all inputs weighted by probability; per head, least squares "
-                  "of the row-normalised model rho^(t-s) m(t-s) over rows t >= 1 (m = 1, or even/odd "
-                  "distances only); explained = 1 - RSS/TSS about uniform attention; rate_se = "
-                  "Gauss-Newton standard error; rate_rows = per-row fits")
+FIT_DEFINITION = ("mean pattern over all inputs weighted by probability; per head, least squares of "
+                  "log A(t, s) = c_t + (t - s) log rho over 1 <= s < t (diagonal and first position "
+                  "excluded; all distances, or even / odd only); explained = within-row R^2 of the "
+                  "log fit; rate_misfit = least-squares error of the geometric model (a misfit, not "
+                  "an uncertainty: use the spread over seeds); rate_rows = per-row fits")
+#: ``rho*`` is computed on words of length ``n`` with ``V**n`` at most this.
+RHO_STAR_MAX_WORDS = 60_000
+
+
+def theory_rho_star(hmm, n_positions: int, *, max_words: int = RHO_STAR_MAX_WORDS):
+    """``(rho*, rho* by next-token KL, n)`` of :func:`compmech.constrained_decay` for a process
+    whose words have ``n_positions`` tokens (``n`` capped so that ``V**n <= max_words``;
+    stationary weighting; a 0.025 grid refined to 0.005 around each optimum). ``(None, None,
+    None)`` when ``n < 2``."""
+    n = min(int(n_positions), int(math.floor(math.log(max_words) / math.log(hmm.vocab_size))))
+    if n < 2:
+        return None, None, None
+    coarse = constrained_decay(hmm, n, weighting="stationary")
+    fine = np.unique(np.clip(np.concatenate(
+        [c + np.arange(-5, 6) * 0.005 for c in (coarse.rho, coarse.rho_cross_entropy)]), 0.005, 1.0))
+    refined = constrained_decay(hmm, n, weighting="stationary", rho_grid=np.round(fine, 3))
+    return refined.rho, refined.rho_cross_entropy, n
 
 
 def head_attention(pattern: np.ndarray, layer: int, head: int) -> HeadAttention:
@@ -385,8 +435,10 @@ def head_attention(pattern: np.ndarray, layer: int, head: int) -> HeadAttention:
 
 def analyze_attention(run: Run, *, step: int | None = None, seed: int = 0,
                       max_words: int = MAX_ATTENTION_WORDS,
-                      num_sequences: int = 20_000) -> tuple[AttentionReport, dict[int, np.ndarray]]:
-    """The attention analysis of a run (nothing written).
+                      num_sequences: int = 20_000, with_rho_star: bool = True
+                      ) -> tuple[AttentionReport, dict[int, np.ndarray]]:
+    """The attention analysis of a run (nothing written); ``with_rho_star=False`` skips
+    :func:`theory_rho_star` (it enumerates up to :data:`RHO_STAR_MAX_WORDS` words).
 
     Returns:
         ``(report, {layer: (n_heads, P', P') mean pattern over the process positions})``.
@@ -397,41 +449,120 @@ def analyze_attention(run: Run, *, step: int | None = None, seed: int = 0,
     means = {layer: process_positions(m, inputs.first_position) for layer, m in means.items()}
     heads = [head_attention(m[h], layer, h) for layer, m in means.items() for h in range(m.shape[0])]
     eig = nonunit_eigenvalues(run.hmm)
+    n_positions = inputs.tokens.shape[1] - inputs.first_position
+    rho_star, rho_star_ce, rho_n = theory_rho_star(run.hmm, n_positions) if with_rho_star else (
+        None, None, None)
     report = AttentionReport(
         run_dir=str(run.run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
         model=run.model_config.to_dict(), step=step,
         theory_eigenvalues=[[float(e.real), float(e.imag)] for e in eig],
         theory_lambda=float(eig[0].real) if eig.size else None, inputs=inputs.protocol,
         num_sequences=int(inputs.tokens.shape[0]), first_position=inputs.first_position,
-        heads=heads, fit_definition=FIT_DEFINITION)
+        heads=heads, fit_definition=FIT_DEFINITION, theory_rho_star=rho_star,
+        theory_rho_star_cross_entropy=rho_star_ce, rho_star_n_ctx=rho_n)
     return report, means
+
+
+def theory_text(report: AttentionReport) -> str:
+    """One line: ``lambda`` (and the other non-unit eigenvalues) beside ``rho*``."""
+    lam = report.theory_lambda
+    if lam is None:
+        return "theory: no non-unit eigenvalue"
+    text = (f"theory lambda {lam:+.4f} (|lambda| {abs(lam):.4f}; weak-emission limit); non-unit "
+            "eigenvalues " + ", ".join(f"{re:+.4f}" + (f"{im:+.4f}i" if abs(im) > 1e-12 else "")
+                                       for re, im in report.theory_eigenvalues))
+    if report.theory_rho_star is not None:
+        text += (f"; constrained-update rho* {report.theory_rho_star:.3f} (belief MSE; "
+                 f"{report.theory_rho_star_cross_entropy:.3f} by next-token KL; words of "
+                 f"{report.rho_star_n_ctx})")
+    return text
 
 
 def attention_lines(report: AttentionReport) -> list[str]:
     """The per-head table, as printed lines."""
-    lam = report.theory_lambda
-    lines = [f"theory lambda {lam:+.4f} (|lambda| {abs(lam):.4f}); non-unit eigenvalues "
-             + ", ".join(f"{re:+.4f}" + (f"{im:+.4f}i" if abs(im) > 1e-12 else "")
-                         for re, im in report.theory_eigenvalues)
-             if lam is not None else "theory: no non-unit eigenvalue",
-             f"{'layer':>5} {'head':>4} {'rho (all)':>10} {'+-se':>8} {'rows std':>8} "
-             f"{'explained':>9}  {'best parity':>11} {'rho':>7} {'explained':>9}"]
+    lines = [theory_text(report),
+             f"{'layer':>5} {'head':>4} {'rho (all)':>10} {'misfit':>8} {'rows std':>8} "
+             f"{'explained':>9} {'diag':>6} {'sink':>6}  {'best parity':>11} {'rho':>7} "
+             f"{'explained':>9}"]
     for h in report.heads:
         b = h.fit if h.best_parity == "all" else h.parity_fits[h.best_parity]
-        lines.append(f"{h.layer:>5} {h.head:>4} {h.fit.rate:>10.4f} {h.fit.rate_se:>8.4f} "
-                     f"{h.fit.rate_rows_std:>8.4f} {_num(h.fit.explained):>9}  "
-                     f"{h.best_parity:>11} {b.rate:>7.4f} {_num(b.explained):>9}")
+        lines.append(f"{h.layer:>5} {h.head:>4} {_num(h.fit.rate, '.4f'):>10} "
+                     f"{_num(h.fit.rate_misfit, '.4f'):>8} "
+                     f"{h.fit.rate_rows_std:>8.4f} {_num(h.fit.explained):>9} "
+                     f"{_num(h.fit.diagonal_log_excess, '+.2f'):>6} "
+                     f"{_num(h.fit.sink_log_excess, '+.2f'):>6}  "
+                     f"{h.best_parity:>11} {_num(b.rate, '.4f'):>7} {_num(b.explained):>9}")
+    lines.append("misfit: least-squares error of the geometric model (not an uncertainty); diag, "
+                 "sink: mean log excess of the excluded diagonal and first position over the fit")
     return lines
 
 
-def _num(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
+@dataclass
+class DecaySpread(Record):
+    """A decay over seeds: one layer's ``rank``-th fastest head (head indices are arbitrary
+    across seeds, so heads are matched by the rank of their all-distance ``rho`` in the layer).
+
+    Attributes:
+        layer, rank: the layer and the head's rank (0: smallest ``rho``).
+        rates: ``rho`` of each run, in the order given.
+        mean, std: their mean and sample standard deviation (``ddof = 1``; ``None`` for one run).
+    """
+
+    layer: int
+    rank: int
+    rates: list[float]
+    mean: float
+    std: float | None
+
+
+def seed_spread(reports) -> list[DecaySpread]:
+    """Mean and spread of each layer's head decays over runs (e.g. seeds) of the same model.
+
+    Raises:
+        ValueError: no reports, or runs whose layers hold different numbers of heads.
+    """
+    reports = list(reports)
+    if not reports:
+        raise ValueError("seed_spread needs at least one attention report")
+    shapes = {tuple(sorted((h.layer, h.head) for h in r.heads)) for r in reports}
+    if len(shapes) != 1:
+        raise ValueError("the runs have different layers or heads; their decays cannot be pooled")
+    layers = sorted({h.layer for h in reports[0].heads})
+    out = []
+    for layer in layers:
+        ranked = [sorted(_rate(h.fit) for h in r.heads if h.layer == layer) for r in reports]
+        for rank in range(len(ranked[0])):
+            rates = [float(r[rank]) for r in ranked]
+            out.append(DecaySpread(layer, rank, rates, float(np.mean(rates)),
+                                   float(np.std(rates, ddof=1)) if len(rates) > 1 else None))
+    return out
+
+
+def _rate(fit: DecayFit) -> float:
+    """The fit's ``rho``, NaN where it was not fittable (NaNs sort last)."""
+    return math.nan if fit.rate is None else float(fit.rate)
+
+
+def spread_lines(spreads: list[DecaySpread]) -> list[str]:
+    """The seed-spread table, as printed lines."""
+    n = len(spreads[0].rates) if spreads else 0
+    lines = [f"decay over {n} run(s) (heads matched by rank within a layer): mean +- std over seeds"]
+    for d in spreads:
+        std = "n/a (one run)" if d.std is None else f"{d.std:.4f}"
+        lines.append(f"  layer {d.layer} head rank {d.rank}: rho {d.mean:.4f} +- {std}  "
+                     f"({', '.join(f'{r:.3f}' for r in d.rates)})")
+    return lines
+
+
+def _num(v, spec: str = ".3f") -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
 __all__ = [
     "AttentionInputs",
     "AttentionReport",
     "DecayFit",
+    "DecaySpread",
     "HeadAttention",
     "PARITIES",
     "analyze_attention",
@@ -440,7 +571,12 @@ __all__ = [
     "decay_pattern",
     "distance_profile",
     "fit_decay",
+    "fit_entries",
     "head_attention",
     "mean_attention",
     "process_positions",
+    "seed_spread",
+    "spread_lines",
+    "theory_rho_star",
+    "theory_text",
 ]

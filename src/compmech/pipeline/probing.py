@@ -59,9 +59,9 @@ from compmech.pipeline.fractal import fractal_comparison
 from compmech.pipeline.records import GeometryRecord, Record
 from compmech.pipeline.targets import (
     belief_targets,
+    encoding_angles_deg,
     factor_targets,
     probe_factors,
-    subspace_angles_deg,
     target_description,
 )
 from compmech.probe import (
@@ -440,8 +440,10 @@ class ProbeReport(Record):
         factors: mixtures and products: ``{target: {hook: scores}}`` for the component posterior
             and each component's or factor's belief, at the headline hook and the concatenation
             (:mod:`compmech.pipeline.targets`).
-        factor_angles_deg: products: ``{"f,g": principal angles}`` between the subspaces the probes
-            of factor ``f`` and factor ``g`` read at the headline hook (90 = orthogonal).
+        factor_angles_deg: products: ``{"f,g": principal angles}`` between the subspaces factor
+            ``f`` and factor ``g`` are stored in at the headline hook: the column spaces of the
+            probes' encoding patterns ``C W^T`` (90 = orthogonal; decoder rows would mislead,
+            :func:`compmech.pipeline.targets.encoding_angles_deg`).
         geometry: the headline hook's held-out predictions against the true beliefs scale by scale
             at the last checkpoint (:func:`compmech.compare_geometry`: paired resolution, null
             resolution, equivalent history, point-cloud dimensions fitted above the resolution);
@@ -933,8 +935,9 @@ def _probe_factor_targets(job: _ProbeJob):
         if hook == job.headline:
             headline_probes = {n: f.probe for n, f in fits.items() if n.startswith("factor_")}
     names = sorted(headline_probes)
+    headline = _features(acts, job.headline, run) if names else None
     angles = {f"{a.rsplit('_', 1)[1]},{b.rsplit('_', 1)[1]}":
-              subspace_angles_deg(headline_probes[a], headline_probes[b])
+              encoding_angles_deg(headline_probes[a], headline_probes[b], headline, data.weights)
               for i, a in enumerate(names) for b in names[i + 1:]}
     return scores, (angles or None)
 

@@ -127,21 +127,67 @@ def probe_factors(features, targets: dict[str, FactorTarget], folds: np.ndarray,
     return out
 
 
-def subspace_angles_deg(a: BeliefProbe, b: BeliefProbe, rank_tol: float = 1e-6) -> list[float]:
-    """Principal angles (degrees, ascending) between the subspaces two probes read.
+def _column_basis(m: np.ndarray, rank_tol: float) -> np.ndarray:
+    """``(d, rank)`` orthonormal basis of the column space of ``m (d, k)`` (singular values above
+    ``rank_tol`` times the largest)."""
+    u, s, _ = np.linalg.svd(m, full_matrices=False)
+    return u[:, s > rank_tol * s[0]]
 
-    A probe ``y = x W^T + c`` reads ``x`` only through the row space of ``W``; its orthonormal basis
-    (singular vectors above ``rank_tol`` times the largest singular value) spans that subspace. The
-    cosines of the principal angles are the singular values of ``Q_a^T Q_b``: 90 degrees means the
-    two factors are held in orthogonal subspaces.
-    """
-    def basis(w: np.ndarray) -> np.ndarray:
-        _, s, vt = np.linalg.svd(w, full_matrices=False)
-        return vt[s > rank_tol * s[0]].T  # (d, rank)
 
-    cos = np.linalg.svd(basis(a.coef_).T @ basis(b.coef_), compute_uv=False)
+def principal_angles_deg(a: np.ndarray, b: np.ndarray, rank_tol: float = 1e-6) -> list[float]:
+    """Principal angles (degrees, ascending) between the column spaces of ``a (d, k_a)`` and
+    ``b (d, k_b)``: the arccosines of the singular values of ``Q_a^T Q_b``."""
+    cos = np.linalg.svd(_column_basis(np.asarray(a, np.float64), rank_tol).T
+                        @ _column_basis(np.asarray(b, np.float64), rank_tol), compute_uv=False)
     return sorted(float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))) for c in cos)
 
 
-__all__ = ["FactorProbe", "FactorTarget", "belief_targets", "beliefs_from_targets",
-           "factor_targets", "probe_factors", "subspace_angles_deg", "target_description"]
+def subspace_angles_deg(a: BeliefProbe, b: BeliefProbe, rank_tol: float = 1e-6) -> list[float]:
+    """Principal angles (degrees, ascending) between the **decoder** row spaces of two probes.
+
+    A probe ``y = x W^T + c`` reads ``x`` only through the row space of ``W``. This is not where a
+    factor is stored: decoders also cancel whatever else shares their directions, so two factors
+    held on orthogonal axes can have decoders at 60 degrees (Haufe et al. 2014). Use
+    :func:`encoding_angles_deg` for the subspaces a network uses.
+    """
+    return principal_angles_deg(a.coef_.T, b.coef_.T, rank_tol)
+
+
+def encoding_pattern(probe: BeliefProbe, features, weights=None) -> np.ndarray:
+    """``(d, k)`` the probe's encoding (activation) pattern ``A = C W^T`` (Haufe et al. 2014).
+
+    ``C`` is the (weighted) covariance of the activations, so ``A = Cov(x, y_hat)``: the
+    directions along which the activations move with the decoded factor (for least squares on
+    the same points, ``= Cov(x, y)``).
+
+    Args:
+        probe: a fitted probe with ``coef_ (k, d)``.
+        features: ``(..., d)`` activations (flattened over the leading axes), or a callable
+            ``idx -> (len(idx), P, d)`` with a ``.shape`` (:func:`compmech.probe.concatenated`).
+        weights: optional point weights of shape ``features.shape[:-1]``.
+    """
+    if callable(features):
+        features = features(np.arange(features.shape[0]))
+    x = np.asarray(features, dtype=np.float64)
+    x = x.reshape(-1, x.shape[-1])
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    if w.shape != (len(x),) or not w.sum() > 0:
+        raise ValueError(f"weights must have one non-negative entry per point ({len(x)})")
+    w = w / w.sum()
+    xc = x - w @ x
+    cov = (xc * w[:, None]).T @ xc
+    return cov @ np.asarray(probe.coef_, dtype=np.float64).T
+
+
+def encoding_angles_deg(a: BeliefProbe, b: BeliefProbe, features, weights=None,
+                        rank_tol: float = 1e-6) -> list[float]:
+    """Principal angles (degrees, ascending) between the subspaces two factors are **stored** in:
+    the column spaces of their encoding patterns :func:`encoding_pattern` on the same activations.
+    90 degrees: the two factors move the activations along orthogonal directions."""
+    return principal_angles_deg(encoding_pattern(a, features, weights),
+                                encoding_pattern(b, features, weights), rank_tol)
+
+
+__all__ = ["FactorProbe", "FactorTarget", "belief_targets", "beliefs_from_targets", "encoding_angles_deg",
+           "encoding_pattern", "factor_targets", "principal_angles_deg", "probe_factors",
+           "subspace_angles_deg", "target_description"]
