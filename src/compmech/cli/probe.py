@@ -31,24 +31,23 @@ def _checkpoints(value: str):
     return n
 
 
-def _folds(value: str) -> int:
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of folds; got {value!r}") from None
-    if k < 2:
-        raise argparse.ArgumentTypeError(f"k-fold cross-validation needs K >= 2; got {k}")
-    return k
+def _int_at_least(minimum: int, what: str, too_small: str):
+    """An argparse type: an integer ``>= minimum`` (``too_small`` formats ``{n}`` and ``{value}``)."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(too_small.format(n=n, value=value))
+        return n
+
+    return parse
 
 
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}")
-    return n
+_folds = _int_at_least(2, "a number of folds", "k-fold cross-validation needs K >= 2; got {n}")
+_positive_int = _int_at_least(1, "a positive integer", "must be a positive integer; got {value!r}")
 
 
 def _positive_minutes(value: str) -> float:
