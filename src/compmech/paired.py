@@ -24,7 +24,9 @@ Why it behaves (measured on Mess3, positions 8-10, 20,000 points, 3,000-point pa
   distance within a factor 1.25 once ``d`` is about ``3 sigma``: the resolution is 2.9-3.6
   ``sigma`` (2.0-2.6 times the residual RMS vector norm), growing in proportion to ``sigma``;
 * a permutation of the true beliefs: pairs at every true distance get unrelated predicted
-  distances; at most 29% keep them even in the coarsest band, so the resolution is the extent;
+  distances; on the probe cloud at most 31% keep them in any band, so the resolution is the
+  extent (on an atom-heavy Blackwell sample the coarsest bands, between whose atoms most distances
+  are alike, reach about 50%: the resolution stays at or above 0.7 of the extent);
 * a decoder that copies the belief of another word sharing the last ``k`` tokens: pairs within one
   of those cells are scrambled, so the resolution is about the cells' size, never finer than the
   null model "truth plus the same residuals permuted across points";
