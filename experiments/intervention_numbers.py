@@ -39,10 +39,13 @@ PROCESSES = ("mess3", "rrxor")
 ARCHS = ("transformer", "gru")
 
 
-def config(process: str, arch: str, *, minutes: float, tiny: bool):
+def config(process: str, arch: str, *, minutes: float, tiny: bool, steps: int | None = None):
     """The training config: the paper's transformer of ``process`` (``compmech reproduce``'s), or a
-    GRU (4 layers of 64, n_ctx 10) with the same data and optimiser."""
-    base = reproduction_config(process, minutes=None if tiny else minutes, tiny=tiny)
+    GRU (4 layers of 64, n_ctx 10) with the same data and optimiser. ``steps`` replaces the
+    wall-clock budget by an exact step count (reproducible on a loaded machine)."""
+    base = reproduction_config(process, minutes=None if tiny or steps else minutes, tiny=tiny)
+    if steps and not tiny:
+        base = base.replace(steps=steps, minutes=None)
     if arch == "transformer":
         return base
     model = recurrent_config("gru", n_layers=1 if tiny else 4, d_hidden=8 if tiny else 64,
@@ -56,6 +59,8 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (>= 3 "
                    "for the README)")
     p.add_argument("--minutes", type=float, default=5.0, help="training budget per ensemble")
+    p.add_argument("--steps", type=int, default=None, help="train exactly this many steps per "
+                   "ensemble instead of --minutes (reproducible whatever the machine's load)")
     p.add_argument("--pairs", type=int, default=500, help="(input, target) pairs per test")
     p.add_argument("--processes", nargs="+", default=list(PROCESSES), choices=PROCESSES)
     p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
@@ -69,8 +74,8 @@ def main(argv=None) -> int:
     if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         print("compmech: error: seeds must be distinct non-negative integers", file=sys.stderr)
         return 2
-    if not args.minutes > 0 or args.pairs < 1:
-        print("compmech: error: --minutes and --pairs must be positive", file=sys.stderr)
+    if not args.minutes > 0 or args.pairs < 1 or (args.steps is not None and args.steps < 1):
+        print("compmech: error: --minutes, --steps and --pairs must be positive", file=sys.stderr)
         return 2
     out = Path(args.out)
     for process in args.processes:
@@ -78,7 +83,8 @@ def main(argv=None) -> int:
             folder = out / f"{process}_{arch}"
             t0 = time.perf_counter()
             if args.force or not (folder / "ensemble.json").is_file():
-                train_ensemble(config(process, arch, minutes=args.minutes, tiny=args.tiny),
+                train_ensemble(config(process, arch, minutes=args.minutes, tiny=args.tiny,
+                                      steps=args.steps),
                                args.seeds, folder, force=True, progress=False)
             t_train = time.perf_counter() - t0
             reports = [run_interventions(run.run_dir, num_pairs=args.pairs, force=True)[0]
