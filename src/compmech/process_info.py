@@ -8,16 +8,13 @@ import math
 
 import numpy as np
 
-from compmech.geometry import fractal_dimensions, kaplan_yorke_dimension, lyapunov_spectrum
+from compmech.asymptotics import entropy_rate, excess_entropy, statistical_complexity
+from compmech.blackwell import BlackwellSample, blackwell_sample
+from compmech.dimensions import fractal_dimensions
+from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
 from compmech.hmm import GHMM, HMM
-from compmech.information import (
-    entropy_rate,
-    excess_entropy,
-    myopic_entropy,
-    statistical_complexity,
-    synchronization_profile,
-)
-from compmech.msp import BlackwellSample, blackwell_sample, mixed_state_presentation
+from compmech.information import myopic_entropy, synchronization_profile
+from compmech.msp import mixed_state_presentation
 from compmech.stateful import is_stateful
 
 #: Largest MSP tree level the automatic ``--depth`` allows (``V^(L-1)`` words).
@@ -67,7 +64,7 @@ def _finite(x) -> float | None:
 
 def entropy_rate_fields(rate) -> dict:
     """The ``entropy_rate_*`` keys of ``compmech info --json`` for a
-    :class:`compmech.information.EntropyRate`.
+    :class:`compmech.asymptotics.EntropyRate`.
 
     ``entropy_rate_bits`` is the result (exact, the limit of the exact ``h(L)``, or the Blackwell
     estimate when those had not converged) and ``entropy_rate_method`` names it. The rigorous

@@ -1,6 +1,6 @@
 """Typed results: dataclasses that are written to JSON and read back into the same types.
 
-Every pipeline result (probe reports, experiment results and summaries) subclasses :class:`Record`:
+Every stage's result (probe reports, experiment results and summaries) subclasses :class:`Record`:
 ``to_dict()`` gives JSON-ready data (NaN and infinities become ``null``), ``from_dict()`` rebuilds
 the dataclass, nested records included, refusing unknown or missing keys. :func:`get_field` reads a
 dotted path (``"probe.mse_test"``) and raises when a name does not exist, so that a report column
@@ -106,7 +106,7 @@ class GeometryRecord(Record):
         hook: where the predictions were read (a hook name or ``"concat"``).
         step, tokens_seen: the checkpoint.
         decoder: ``"linear"`` (the probe), ``"linear_subsample"``, ``"knn"``, ``"mlp"``
-            (:mod:`compmech.pipeline.decoders`) or ``"markov_k"`` (the exact Markov-k-plus-position
+            (:mod:`compmech.probing.decoders`) or ``"markov_k"`` (the exact Markov-k-plus-position
             lookup on the same points).
         num_points: held-out points compared.
         resolution: the paired resolution: smallest scale (belief-plane distance) down to which

@@ -7,7 +7,7 @@ import pytest
 
 import compmech
 from compmech.cli import main
-from compmech.pipeline.process_info import auto_depth
+from compmech.process_info import auto_depth
 
 
 def _run_json(capsys, argv):

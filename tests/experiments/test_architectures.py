@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from compmech.cli import main
-from compmech.pipeline import architectures
-from compmech.pipeline.jobs import JobResult
+from compmech.experiments import architectures
+from compmech.experiments.results import JobResult
 from transformer import model_config_from_dict, probe_hooks
 
 
@@ -86,13 +86,14 @@ def test_rerun_reuses_results_and_cli_errors(tiny_grid, capsys):
 
 
 def test_a_ghmm_with_three_plane_coordinates_is_not_drawn_in_the_simplex(tiny_grid):
-    from compmech.pipeline import figures
+    from compmech.figures.common import BeliefPlane
+    from compmech.figures.run import make_figures
 
     coords = np.random.default_rng(0).normal(size=(50, 3))  # fanizza: 4 states, 3 coordinates
-    assert figures.BeliefPlane(coords).simplex
-    plane = figures.BeliefPlane(coords, simplex=False)
+    assert BeliefPlane(coords).simplex
+    plane = BeliefPlane(coords, simplex=False)
     assert not plane.simplex and plane.xy(coords).shape == (50, 2)
     np.testing.assert_allclose(plane.xy(coords).mean(0), 0.0, atol=1e-12)  # principal axes
     out, _, _ = tiny_grid
-    written = figures.make_figures(out / "runs" / "fanizza_gru", force=True, progress=False)
+    written = make_figures(out / "runs" / "fanizza_gru", force=True, progress=False)
     assert any(p.name == "side_by_side.png" for p in written)

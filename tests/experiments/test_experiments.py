@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from compmech.pipeline.bottleneck import bottleneck_jobs, run_bottleneck
-from compmech.pipeline.jobs import ExperimentSummary, Job, result_path, run_jobs
-from compmech.pipeline.reports import export_gallery
-from compmech.pipeline.sweep import run_sweep
-from compmech.structure1d import (
+from compmech.experiments.bottleneck import bottleneck_jobs, run_bottleneck
+from compmech.experiments.reports import export_gallery
+from compmech.experiments.results import ExperimentSummary, Job, result_path
+from compmech.experiments.runner import run_jobs
+from compmech.experiments.sweep import run_sweep
+from compmech.probing.structure1d import (
     best_linear_direction,
     cluster_counts_1d,
     label_runs_1d,
@@ -261,7 +262,7 @@ def test_a_failing_job_is_reported_and_left_unfinished(tmp_path):
 
 
 def test_a_report_column_naming_a_missing_field_raises(bottleneck_dir):
-    from compmech.pipeline.jobs import table_row
+    from compmech.experiments.tables import table_row
 
     _, summary, _ = bottleneck_dir
     row = summary.rows[0]
@@ -291,7 +292,7 @@ def test_scripts_report_bad_arguments_in_one_line(script, argv, message, tmp_pat
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / script
+    path = Path(__file__).resolve().parents[2] / "experiments" / script
     spec = importlib.util.spec_from_file_location(script[:-3], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -305,7 +306,7 @@ def test_two_invocations_share_the_work(bottleneck_dir, tmp_path):
     import shutil
     import threading
 
-    from compmech.pipeline.jobs import job_lock
+    from compmech.experiments.runner import job_lock
 
     out, _, _ = bottleneck_dir
     folder = tmp_path / "copy"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from compmech import cli
-from compmech.pipeline.heads import ALPHA_SWEEP, heads_jobs, mess3_lambda, run_heads
+from compmech.experiments.heads import ALPHA_SWEEP, heads_jobs, mess3_lambda, run_heads
 from transformer import ModelConfig, TrainConfig
 
 
@@ -72,7 +72,7 @@ def test_alpha_sweep_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     """The option runs through the CLI (two alphas, two seeds, 10 steps each): the report sets
     each decay beside lambda and rho* with its spread over seeds."""
     out = tmp_path / "sweep"
-    from compmech.pipeline import heads as heads_module
+    from compmech.experiments import heads as heads_module
     base = tiny_config()
     original = heads_module.config_with
 

@@ -13,11 +13,12 @@ import pytest
 
 import compmech
 from compmech.cli import main
-from compmech.pipeline.fractal import fractal_comparison
-from compmech.pipeline.probing import CONCAT, PROBE_FILE, analyze_run, layer_hooks, probe_data
-from compmech.pipeline.reproduce import reproduction_config
+from compmech.experiments.reproduce import reproduction_config
+from compmech.probing.data import CONCAT, PROBE_FILE, layer_hooks, probe_data
+from compmech.probing.fractal import fractal_comparison
+from compmech.probing.run import probe_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _main(argv):
@@ -218,9 +219,9 @@ def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
     run_dir, _ = tiny_run
     copy = tmp_path / "sampled"
     shutil.copytree(run_dir, copy)
-    report = analyze_run(copy, checkpoints="last", hooks=["blocks.1.hook_resid_post"],
-                         max_points=100, num_sequences=400, force=True, progress=False,
-                         split="20/80")
+    report = probe_run(copy, checkpoints="last", hooks=["blocks.1.hook_resid_post"],
+                       max_points=100, num_sequences=400, force=True, progress=False,
+                       split="20/80")
     proto = report.protocol
     assert proto.inputs == "sampled" and "weighted once" in proto.weighting
     assert proto.num_sequences == 400 and proto.train_fraction == 0.2
@@ -231,11 +232,11 @@ def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
 
 
 def test_reproduce_with_a_step_budget_trains_exactly_those_steps(monkeypatch):
-    from compmech.pipeline import reproduce as rp
+    from compmech.experiments import reproduce as rp
 
     seen = {}
     monkeypatch.setattr(rp, "train", lambda config, out, **kw: seen.setdefault("config", config))
-    monkeypatch.setattr(rp, "analyze_run", lambda *a, **kw: rp.ProbeReport.__new__(rp.ProbeReport))
+    monkeypatch.setattr(rp, "probe_run", lambda *a, **kw: rp.ProbeReport.__new__(rp.ProbeReport))
     monkeypatch.setattr(rp, "make_figures", lambda *a, **kw: [])
     rp.reproduce("mess3", "/nonexistent/empty", minutes=None, steps=37, progress=False)
     assert seen["config"].steps == 37 and seen["config"].minutes is None
@@ -244,7 +245,7 @@ def test_reproduce_with_a_step_budget_trains_exactly_those_steps(monkeypatch):
 
 
 def test_reproduce_bottleneck_is_wired_to_the_experiment(tmp_path, monkeypatch, capsys):
-    from compmech.pipeline import bottleneck as experiments
+    from compmech.experiments import bottleneck as experiments
 
     calls = []
     monkeypatch.setattr(experiments, "run_bottleneck", lambda out, **kw: calls.append((out, kw)) or {})

@@ -4,8 +4,15 @@
 import numpy as np
 import pytest
 
+from compmech.figures.clouds import (
+    emergence_gif,
+    loss_per_position,
+    panel_grid,
+    side_by_side,
+    training_curves,
+)
+from compmech.figures.common import MAX_POINTS, BeliefPlane, baseline_caption
 from compmech.geometry import simplex_projection
-from compmech.pipeline import figures as fg
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +30,8 @@ def _nonempty(path):
 
 def test_side_by_side_has_two_panels_same_axes_and_saves_png_and_pdf(clouds, tmp_path):
     theory, true, pred = clouds
-    fig = fg.side_by_side(theory, pred, true, caption="held-out MSE 1e-4", title="t",
-                          stem=tmp_path / "sbs")
+    fig = side_by_side(theory, pred, true, caption="held-out MSE 1e-4", title="t",
+                       stem=tmp_path / "sbs")
     assert len(fig.axes) == 2
     a, b = fig.axes
     assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
@@ -38,7 +45,7 @@ def test_side_by_side_has_two_panels_same_axes_and_saves_png_and_pdf(clouds, tmp
 def test_panel_grid_draws_one_panel_per_cloud_plus_theory(clouds, tmp_path):
     theory, true, pred = clouds
     panels = [(f"layer {i}", pred) for i in range(6)]
-    fig = fg.panel_grid(panels, true, theory_beliefs=theory, ncols=4, stem=tmp_path / "grid")
+    fig = panel_grid(panels, true, theory_beliefs=theory, ncols=4, stem=tmp_path / "grid")
     visible = [ax for ax in fig.axes if ax.collections]
     assert len(visible) == 7
     assert visible[0].get_title() == "theory (MSP)"
@@ -47,22 +54,22 @@ def test_panel_grid_draws_one_panel_per_cloud_plus_theory(clouds, tmp_path):
 
 def test_points_are_subsampled_for_drawing_but_seeded():
     rng = np.random.default_rng(1)
-    big = rng.dirichlet(np.ones(3), size=fg.MAX_POINTS + 5000)
-    f1 = fg.side_by_side(big[:100], big, big, seed=3)
-    f2 = fg.side_by_side(big[:100], big, big, seed=3)
+    big = rng.dirichlet(np.ones(3), size=MAX_POINTS + 5000)
+    f1 = side_by_side(big[:100], big, big, seed=3)
+    f2 = side_by_side(big[:100], big, big, seed=3)
     o1 = f1.axes[1].collections[0].get_offsets()
-    assert o1.shape[0] == fg.MAX_POINTS
+    assert o1.shape[0] == MAX_POINTS
     np.testing.assert_array_equal(o1, f2.axes[1].collections[0].get_offsets())
 
 
 def test_belief_plane_simplex_and_pca_views():
     rng = np.random.default_rng(2)
     b3 = rng.dirichlet(np.ones(3), size=50)
-    plane = fg.BeliefPlane(b3)
+    plane = BeliefPlane(b3)
     np.testing.assert_allclose(plane.xy(b3), simplex_projection(b3))
     # five states (RRXOR): one PCA fitted on the theory, applied to every cloud
     b5 = rng.dirichlet(np.ones(5), size=200)
-    plane5 = fg.BeliefPlane(b5)
+    plane5 = BeliefPlane(b5)
     assert not plane5.simplex
     xy = plane5.xy(b5)
     assert xy.shape == (200, 2)
@@ -73,17 +80,17 @@ def test_belief_plane_simplex_and_pca_views():
     rgb = plane5.colors(b5 + 0.01)
     assert rgb.shape == (200, 3) and rgb.min() >= 0 and rgb.max() <= 1
     with pytest.raises(ValueError, match="shape"):
-        fg.BeliefPlane(np.ones(5))
+        BeliefPlane(np.ones(5))
 
 
 def test_loss_and_training_figures(tmp_path):
     opt = np.linspace(1.0, 0.8, 10)
-    fig = fg.loss_per_position(opt + 0.01, opt, initial_loss=opt + 0.3, stem=tmp_path / "loss")
+    fig = loss_per_position(opt + 0.01, opt, initial_loss=opt + 0.3, stem=tmp_path / "loss")
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 3
     tokens = np.array([0, 1e4, 1e5, 1e6])
-    fig = fg.training_curves(tokens, [0.05, 0.01, 1e-3, 4e-4], tokens[1:], [0.1, 0.01, 0.002],
-                             baselines={"one-hot": 0.03}, paper={6.4e5: 8.4e-3},
-                             stem=tmp_path / "train")
+    fig = training_curves(tokens, [0.05, 0.01, 1e-3, 4e-4], tokens[1:], [0.1, 0.01, 0.002],
+                          baselines={"one-hot": 0.03}, paper={6.4e5: 8.4e-3},
+                          stem=tmp_path / "train")
     assert len(fig.axes) == 2
     for stem in ("loss", "train"):
         assert _nonempty(tmp_path / f"{stem}.png") and _nonempty(tmp_path / f"{stem}.pdf")
@@ -94,13 +101,13 @@ def test_emergence_gif_has_one_frame_per_checkpoint(clouds, tmp_path):
 
     theory, true, pred = clouds
     frames = [(f"step {i}", pred + 0.05 * i) for i in range(4)]
-    path = fg.emergence_gif(frames, true, theory, tmp_path / "e.gif")
+    path = emergence_gif(frames, true, theory, tmp_path / "e.gif")
     with Image.open(path) as im:
         assert im.n_frames == 4
 
 
 def test_caption_lists_baselines_and_controls():
-    text = fg.baseline_caption(2e-4, {"untrained": 0.02, "onehot": 0.03, "random": 0.05}, 0.051,
-                               0.05)
+    text = baseline_caption(2e-4, {"untrained": 0.02, "onehot": 0.03, "random": 0.05}, 0.051,
+                            0.05)
     for word in ("held-out MSE 2.0e-04", "untrained", "one-hot", "random", "shuffled", "variance"):
         assert word in text

@@ -10,18 +10,18 @@ import pytest
 import transformer
 from compmech import cli
 from compmech.inference import all_words, filter_beliefs
-from compmech.pipeline.intervention_runs import analyze_interventions, model_readout
-from compmech.pipeline.interventions import (
+from compmech.mechanisms.directions import (
     covariance_change,
-    intervention_effects,
     kl_divergence_bits,
     minimum_norm_change,
     null_space_directions,
     random_directions,
     spread_directions,
 )
-from compmech.pipeline.probing import probe_data
-from compmech.probe import BeliefProbe
+from compmech.mechanisms.intervention_runs import analyze_interventions, model_readout
+from compmech.mechanisms.interventions import intervention_effects
+from compmech.probing.data import probe_data
+from compmech.probing.linear import BeliefProbe
 from compmech.processes import get_process
 from transformer import ModelConfig, TrainConfig, recurrent_config
 

@@ -17,25 +17,25 @@ import compmech
 import transformer
 from compmech import cli
 from compmech.inference import enumerate_words, filter_beliefs
-from compmech.pipeline.intervention_records import InterventionReport, InterventionSeedReport
-from compmech.pipeline.intervention_runs import (
+from compmech.mechanisms.directions import reduce_probe
+from compmech.mechanisms.intervention_records import InterventionReport, InterventionSeedReport
+from compmech.mechanisms.intervention_runs import (
     blind_targets,
     sample_ahead_pairs,
     sample_blind_pairs,
     sample_pairs,
 )
-from compmech.pipeline.interventions import (
+from compmech.mechanisms.interventions import (
     CONDITIONS,
     MIN_NEXT_PROBABILITY,
     ahead_effects,
     belief_update,
     blind_effects,
     intervention_effects,
-    reduce_probe,
 )
-from compmech.pipeline.probing import ProbeData
-from compmech.pipeline.targets import belief_targets, beliefs_from_targets
-from compmech.probe import BeliefProbe
+from compmech.probing.data import ProbeData
+from compmech.probing.linear import BeliefProbe
+from compmech.probing.targets import belief_targets, beliefs_from_targets
 from transformer import ModelConfig, TrainConfig, recurrent_config
 
 
@@ -380,7 +380,7 @@ def _script():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "intervention_numbers.py"
+    path = Path(__file__).resolve().parents[2] / "experiments" / "intervention_numbers.py"
     spec = importlib.util.spec_from_file_location("intervention_numbers", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

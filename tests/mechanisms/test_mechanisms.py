@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import transformer
 from compmech.hmm import HMM
-from compmech.pipeline.mechanisms import (
+from compmech.mechanisms.attention import (
     AttentionReport,
     decay_pattern,
     distance_profile,

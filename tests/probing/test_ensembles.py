@@ -13,7 +13,7 @@ import pytest
 import transformer
 from compmech.cli import main
 from compmech.cli.common import parse_seeds
-from compmech.pipeline.ensembles import SeedSpread
+from compmech.probing.ensembles import SeedSpread
 from transformer import ModelConfig, TrainConfig
 from transformer.rundir import EnsembleDirectory, RunDirectory
 from two_devices import run_on_two_cpu_devices

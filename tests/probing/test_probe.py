@@ -4,21 +4,18 @@ import numpy as np
 import pytest
 
 import compmech
-from compmech.probe import (
-    BeliefProbe,
-    affine_subspace_projection,
+from compmech.probing.crossval import affine_subspace_projection, cross_validated_probe, predict_features
+from compmech.probing.inputs import (
     category_mean_scores,
     concatenated,
-    cross_validated_probe,
     distinct_prefix_weights,
     markov_codes,
     onehot_features,
-    predict_features,
     probe_inputs,
     random_features,
-    regression_scores,
     sequence_folds,
 )
+from compmech.probing.linear import BeliefProbe, regression_scores
 
 
 def _planted(n_seq=600, P=5, d=12, S=3, seed=0, noise=0.0):

@@ -16,20 +16,16 @@ import pytest
 from scipy.spatial.distance import pdist
 
 import compmech
-from compmech.pipeline import decoders as dec
-from compmech.pipeline import figures
-from compmech.pipeline.probing import (
-    CONCAT,
-    POINTS_FILE,
-    PROBE_FILE,
-    ProbeReport,
-    analyze_run,
-    geometry_record,
-    novel_prefix_points,
-    probe_data,
-)
-from compmech.pipeline.records import GeometryRecord
-from compmech.pipeline.reproduce import reproduction_config
+from compmech.experiments.reproduce import reproduction_config
+from compmech.figures import run as figures_run
+from compmech.figures.geometry import geometry_over_training, geometry_scales
+from compmech.probing import decoders as dec
+from compmech.probing.data import CONCAT, POINTS_FILE, PROBE_FILE, probe_data
+from compmech.probing.decoding import novel_prefix_points
+from compmech.probing.geometry import geometry_record
+from compmech.probing.report import ProbeReport
+from compmech.probing.run import probe_run
+from compmech.records import GeometryRecord
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +34,7 @@ def probed(tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("geom") / "mess3"
     transformer.train(reproduction_config("mess3", tiny=True), run_dir, progress=False)
-    report = analyze_run(run_dir, checkpoints="all", decoders=("knn",), progress=False)
+    report = probe_run(run_dir, checkpoints="all", decoders=("knn",), progress=False)
     return run_dir, report
 
 
@@ -119,14 +115,14 @@ def test_decoders_sit_beside_the_linear_probe_on_novel_prefix_points(probed):
 def test_run_figures_render_and_the_caption_states_the_resolution(probed, monkeypatch):
     run_dir, report = probed
     captions = []
-    original = figures.side_by_side
+    original = figures_run.side_by_side
 
     def spy(*args, **kwargs):
         captions.append(kwargs.get("caption", ""))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(figures, "side_by_side", spy)
-    figures.make_figures(run_dir, force=True, progress=False)
+    monkeypatch.setattr(figures_run, "side_by_side", spy)
+    figures_run.make_figures(run_dir, force=True, progress=False)
     for stem in ("geometry_scales", "geometry_training", "decoders"):
         for ext in ("png", "pdf"):
             path = run_dir / "figures" / f"{stem}.{ext}"
@@ -141,7 +137,7 @@ def test_scale_figure_marks_the_resolution():
     noise = np.random.default_rng(1).normal(size=(4000, 2)) * 0.02
     c = compmech.compare_geometry(t, t + noise @ compmech.geometry.tangent_basis(3).T,
                                   max_pair_points=1000)
-    fig = figures.geometry_scales(c, title="test")
+    fig = geometry_scales(c, title="test")
     axes = fig.axes
     assert len(axes) == 4
     for ax in axes:
@@ -151,8 +147,8 @@ def test_scale_figure_marks_the_resolution():
     curve = axes[0].get_lines()[0]
     np.testing.assert_array_equal(curve.get_ydata(), c.paired_fraction_predicted)
     np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), c.distance_predicted)
-    fig = figures.geometry_over_training([0, 10, 100], [0.1, 0.01, 0.001], [0.5, 0.1, 0.03],
-                                         [0.4, 0.1, 0.03], [0.2, 0.05, 0.01], [0.4, 1.5, None])
+    fig = geometry_over_training([0, 10, 100], [0.1, 0.01, 0.001], [0.5, 0.1, 0.03],
+                                 [0.4, 0.1, 0.03], [0.2, 0.05, 0.01], [0.4, 1.5, None])
     assert len(fig.axes) == 3
 
 
@@ -226,7 +222,7 @@ def test_training_subsample_is_seeded_and_follows_the_weights():
 
 # ------------------------------------------------------------------------------- sweep
 def test_rank_correlation_of_planted_values():
-    from compmech.pipeline.sweep import rank_correlation
+    from compmech.experiments.sweep import rank_correlation
 
     assert rank_correlation([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])["spearman"] == pytest.approx(0.8)
     assert rank_correlation([1, 2, 3], [30, 20, 10])["spearman"] == pytest.approx(-1.0)
@@ -236,7 +232,7 @@ def test_rank_correlation_of_planted_values():
 
 
 def _planted_result(x, alpha, theory, learned, resolution):
-    from compmech.pipeline.jobs import DimensionSummary, JobResult, ProbeSummary, TrainSummary
+    from compmech.experiments.results import DimensionSummary, JobResult, ProbeSummary, TrainSummary
 
     geometry = GeometryRecord(
         hook="h", step=10, tokens_seen=100, decoder="linear", num_points=100,
@@ -256,8 +252,8 @@ def _planted_result(x, alpha, theory, learned, resolution):
 
 
 def test_sweep_summary_reports_the_spearman_correlation_of_planted_dimensions(tmp_path):
-    from compmech.pipeline.jobs import ExperimentSummary
-    from compmech.pipeline.sweep import write_sweep_report
+    from compmech.experiments.results import ExperimentSummary
+    from compmech.experiments.sweep import write_sweep_report
 
     xs, alphas = (0.05, 0.15), (0.55, 0.7, 0.85)
     theory = [0.5, 0.9, 1.2, 1.4, 1.6, 1.9]

@@ -9,19 +9,15 @@ import pytest
 
 import compmech
 from compmech.inference import log_probability
-from compmech.probe import (
-    RCOND_GRID,
-    SCORE_DEFINITIONS,
-    BeliefProbe,
+from compmech.probing.crossval import cross_validated_probe, rcond_sweep
+from compmech.probing.inputs import (
     category_mean_scores,
-    cross_validated_probe,
     markov_codes,
     markov_features,
     probe_inputs,
-    rcond_sweep,
-    regression_scores,
     sequence_folds,
 )
+from compmech.probing.linear import RCOND_GRID, SCORE_DEFINITIONS, BeliefProbe, regression_scores
 
 
 def _planted(n_seq=400, P=4, d=6, S=3, seed=0, noise=0.05):
@@ -213,14 +209,15 @@ def gru_run(tmp_path_factory):
 
 def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
     import transformer
-    from compmech.pipeline.probing import analyze_run, probe_data
+    from compmech.probing.data import probe_data
+    from compmech.probing.run import probe_run
 
     run = transformer.load_run(gru_run)
     data = probe_data(run, weighting="probability", n_folds=4)
     assert data.weights.shape == (81, 5)  # 3^4 words after the BOS
     np.testing.assert_allclose(data.weights.sum(0), 1.0, atol=1e-12)
-    report = analyze_run(gru_run, checkpoints="last", seed=0, force=True, progress=False,
-                         fractal=False, weighting="probability", folds=4, rcond_sweep=True)
+    report = probe_run(gru_run, checkpoints="last", seed=0, force=True, progress=False,
+                       fractal=False, weighting="probability", folds=4, rcond_sweep=True)
     proto = report.protocol
     assert proto.kfold and proto.n_folds == 4 and proto.weighting_option == "probability"
     assert set(proto.definitions) >= {"mse", "r2"} and proto.markov_orders == [1, 2, 3]

@@ -13,8 +13,9 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 
 import compmech
-from compmech.comparison import _resolution, compare_geometry, plane_basis, plane_coordinates
+from compmech.comparison import _resolution, compare_geometry
 from compmech.geometry import tangent_basis
+from compmech.plane import plane_basis, plane_coordinates
 
 N = 30_000
 FAST = 1500  # pair subsample for tests that do not calibrate the resolution

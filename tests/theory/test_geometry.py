@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 import compmech
+from compmech.dimensions import correlation_dimension, fractal_dimensions
 from compmech.geometry import (
-    correlation_dimension,
-    fractal_dimensions,
     kaplan_yorke_dimension,
     lyapunov_spectrum,
     pca,

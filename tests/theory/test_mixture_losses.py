@@ -87,7 +87,7 @@ def test_not_a_mixture_is_refused():
 
 
 def test_in_context_figure_draws_the_achievable_curve():
-    from compmech.pipeline.figures import loss_per_position
+    from compmech.figures.clouds import loss_per_position
 
     mix = compmech.mixture(["mess3", ("mess3", {"x": 0.15, "alpha": 0.6})], [0.3, 0.7])
     theory = compmech.mixture_component_losses(mix, 4)

@@ -296,14 +296,14 @@ def test_max_depth_truncates_and_depths_are_shortest_word_lengths():
 
 
 def test_unique_rows_hash_grouping_matches_lexicographic_grouping(monkeypatch):
-    from compmech import msp as msp_module
+    from compmech import expand as expand_module
 
     keys = np.random.default_rng(0).integers(-3, 4, (5000, 3))
-    first, inverse = msp_module.unique_rows(keys)
+    first, inverse = expand_module.unique_rows(keys)
     np.testing.assert_array_equal(keys[first][inverse], keys)
     assert first.shape[0] == np.unique(keys, axis=0).shape[0]
     # a degenerate hash (every row collides) must fall back to the exact lexicographic grouping
-    monkeypatch.setattr(msp_module, "_row_hashes", lambda k: np.zeros(k.shape[0], np.uint64))
-    first2, inverse2 = msp_module.unique_rows(keys)
+    monkeypatch.setattr(expand_module, "_row_hashes", lambda k: np.zeros(k.shape[0], np.uint64))
+    first2, inverse2 = expand_module.unique_rows(keys)
     np.testing.assert_array_equal(keys[first2][inverse2], keys)
     assert first2.shape[0] == first.shape[0]

@@ -23,7 +23,7 @@ from compmech.spec import SPEC_COMMIT, generation_layout, process_from_spec, rea
 from compmech.stateful import as_stateful
 from compmech.tokens import decode_explicit, encode_explicit
 
-DATA = Path(__file__).parent / "data" / "spec_conformance_v1.json"
+DATA = Path(__file__).parents[1] / "data" / "spec_conformance_v1.json"
 SUITE = json.loads(DATA.read_text())
 VECTORS = SUITE["tests"]
 #: Categories whose process definitions are deliberately invalid GHMMs (spec §7.4).

@@ -112,8 +112,8 @@ def test_exact_eval_equals_bruteforce_over_words():
     cfg = ModelConfig(n_layers=1, d_model=8, d_head=4, d_mlp=8, n_ctx=4, d_vocab=2)
     params = transformer.init_params(cfg, 1)
     eval_set = transformer.build_eval_set(hmm, cfg.n_ctx, bos=False)
+    from transformer.setup import optimal_loss_nats
     from transformer.step import build_evaluator
-    from transformer.training import optimal_loss_nats
 
     fast = build_evaluator(cfg, eval_set)(params).loss
     words, probs = compmech.enumerate_words(hmm, cfg.n_ctx + 1)

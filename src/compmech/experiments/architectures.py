@@ -18,7 +18,7 @@ features and the Markov-order-1..3 baselines. The report (``README.md``, ``summa
 per position and probe error per layer.
 
 The table and the figure lead with the presentation-invariant R^2
-(:data:`compmech.probe.SCORE_DEFINITIONS` ``invariant_r2``), the only probe score comparable
+(:data:`compmech.probing.linear.SCORE_DEFINITIONS` ``invariant_r2``), the only probe score comparable
 across the rows: MSE and plain R^2 of a generalized HMM change under a change of basis
 ``T -> S^-1 T S`` of the same process, and its MSE averages over ``S - 1`` belief-plane
 coordinates where an HMM's averages over ``S`` simplex coordinates.
@@ -34,22 +34,15 @@ from typing import Any
 
 import numpy as np
 
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import RUNS_DIR, ExperimentSummary, Job, JobResult, load_figure_data
+from compmech.experiments.runner import check_manifest, recipe, run_jobs
+from compmech.figures.clouds import architecture_grid, theory_beliefs
+from compmech.figures.common import save
 from compmech.files import atomic_write_text
 from compmech.hmm import GHMM
-from compmech.pipeline import figures
-from compmech.pipeline.jobs import (
-    RUNS_DIR,
-    ExperimentSummary,
-    Job,
-    JobResult,
-    check_manifest,
-    load_figure_data,
-    recipe,
-    run_jobs,
-)
-from compmech.pipeline.records import get_field
-from compmech.pipeline.reports import environment, failure_lines, invocation_text
 from compmech.processes import get_process
+from compmech.records import get_field
 from transformer import (
     ModelConfig,
     TrainConfig,
@@ -74,7 +67,7 @@ N_CTX = 8
 #: Default training budget per model, in minutes (16 models, 2 workers: about 8 minutes of
 #: training plus the probes on a laptop CPU).
 DEFAULT_MINUTES = 1.0
-#: The two probe protocols (``analyze_run`` options), the first also drawn in the figure.
+#: The two probe protocols (``probe_run`` options), the first also drawn in the figure.
 PROTOCOLS: tuple[dict[str, Any], ...] = (
     {"name": "uniform", "weighting": "uniform"},
     {"name": "probability", "weighting": "probability", "folds": 5, "rcond_sweep": True},
@@ -135,7 +128,7 @@ def architecture_jobs(processes: Sequence[str] = tuple(PROCESSES), archs: Sequen
 
 def headline(result: JobResult, protocol: str) -> dict[str, Any]:
     """The headline hook's numbers under ``protocol`` (see
-    :func:`compmech.pipeline.jobs.protocol_summary`)."""
+    :func:`compmech.experiments.runner.protocol_summary`)."""
     return result.protocols[protocol]["hooks"][result.probe.hook]
 
 
@@ -257,13 +250,13 @@ def run_architectures(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
         minutes: training budget per model.
         tiny: seconds-long tiny models (for tests).
         seed: seed of training and probes.
-        workers: worker processes (:func:`compmech.pipeline.jobs.run_jobs`).
+        workers: worker processes (:func:`compmech.experiments.runner.run_jobs`).
         force: rewrite a folder that holds an experiment with other settings.
         progress: training progress bars (serial mode).
         log: where table lines go.
 
     Returns:
-        The :class:`~compmech.pipeline.jobs.ExperimentSummary` (also ``summary.json``).
+        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
     """
     out_dir = Path(out_dir)
     jobs = architecture_jobs(processes, archs, minutes=minutes, tiny=tiny, seed=seed)
@@ -296,8 +289,8 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
         data = {a: load_figure_data(out_dir, by_key[(process, a)].name) for a in archs
                 if (process, a) in by_key}
         first = next(iter(data.values()))
-        theory = figures.theory_beliefs(load_run(out_dir / RUNS_DIR / found[0].name),
-                                        first["true"].astype(np.float64))
+        theory = theory_beliefs(load_run(out_dir / RUNS_DIR / found[0].name),
+                                first["true"].astype(np.float64))
         panels = {}
         hmm = get_process(process, **PROCESSES[process])
         coords = (f"{hmm.num_states - 1} plane coords" if isinstance(hmm, GHMM)
@@ -312,11 +305,11 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
             panels[arch] = (arrays["predicted"].astype(np.float64),
                             arrays["true"].astype(np.float64), caption)
         rows.append((process, theory, panels, not isinstance(get_process(process), GHMM)))
-    fig = figures.architecture_grid(rows, list(archs),
-                                    title="belief geometry: theory, then each network's last "
+    fig = architecture_grid(rows, list(archs),
+                            title="belief geometry: theory, then each network's last "
                                           "layer (uniform-protocol probe, held-out points); "
                                           "iR2 = presentation-invariant R^2")
-    return figures.save(fig, out_dir / "architectures")
+    return save(fig, out_dir / "architectures")
 
 
 def write_report(out_dir, results: Sequence[JobResult], *, processes, archs, wall_seconds: float,

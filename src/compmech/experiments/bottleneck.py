@@ -5,7 +5,7 @@ narrow to hold it?
 ``d_head`` and ``d_mlp`` stay the paper's) and reports, per width, the loss gap to the optimum per
 position, the held-out probe MSE beside the shuffle control and the untrained network, and the
 fractal dimensions of the probe's predicted beliefs beside the theory's. For width 1 it studies the
-single coordinate itself (:func:`compmech.structure1d.structure_1d`) at every checkpoint, beside the
+single coordinate itself (:func:`compmech.probing.structure1d.structure_1d`) at every checkpoint, beside the
 MSP projected onto its best 1-D linear direction. Because a pre-LayerNorm network cannot use a
 width-1 stream at all (see below), a second variant keeps the paper's model and inserts a linear
 bottleneck of width 1 after its last block (the registered model ``linear_bottleneck``, trained by
@@ -32,20 +32,19 @@ from typing import Any
 
 import numpy as np
 
-from compmech.files import atomic_write_text
-from compmech.pipeline import figures
-from compmech.pipeline.jobs import (
-    PROBE_COLUMNS,
-    ExperimentSummary,
-    Job,
-    JobResult,
-    config_with,
-    load_figure_data,
-    markdown_table,
-    recipe,
-    run_experiment,
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import ExperimentSummary, Job, JobResult, load_figure_data
+from compmech.experiments.runner import config_with, recipe, run_experiment
+from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
+from compmech.figures.clouds import panel_grid, side_by_side
+from compmech.figures.common import save
+from compmech.figures.panels import (
+    bottleneck_metrics,
+    coordinate_1d,
+    loss_gap_per_position,
+    structure_over_training,
 )
-from compmech.pipeline.reports import environment, failure_lines, invocation_text
+from compmech.files import atomic_write_text
 from compmech.processes import get_process
 from transformer import LinearBottleneckConfig, ModelConfig
 
@@ -152,7 +151,7 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
         log: where table lines go (``None`` = silent).
 
     Returns:
-        The :class:`~compmech.pipeline.jobs.ExperimentSummary` (also ``out_dir/summary.json``).
+        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``out_dir/summary.json``).
 
     Example:
         >>> run_bottleneck("reports/bn", widths=(1, 2, 3, 64), minutes_per_width=1.0)  # doctest: +SKIP
@@ -181,11 +180,11 @@ def _variant(r: JobResult) -> str:
 def _report_figures(out_dir: Path, results: Sequence[JobResult]) -> list[Path]:
     residual = [r for r in results if _variant(r) == "residual"]
     linear = [r for r in results if _variant(r) == "linear"]
-    files = figures.save(figures.bottleneck_metrics(residual, linear),
-                         out_dir / "bottleneck_metrics")
+    files = save(bottleneck_metrics(residual, linear),
+                 out_dir / "bottleneck_metrics")
     labels = [f"{'linear ' if _variant(r) == 'linear' else ''}width {r.labels['width']}"
               for r in results]
-    files += figures.save(figures.loss_gap_per_position(
+    files += save(loss_gap_per_position(
         results, labels, [_variant(r) == "linear" for r in results]),
         out_dir / "bottleneck_loss_per_position")
     data = [(r, load_figure_data(out_dir, r.name)) for r in residual]
@@ -194,7 +193,7 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult]) -> list[Path]:
         true = data[0][1]["true"].astype(np.float64)
         panels = [(f"width {r.labels['width']}: MSE {r.probe.mse_test:.2g}",
                    d["predicted"].astype(np.float64)) for r, d in data]
-        files += figures.save(figures.panel_grid(
+        files += save(panel_grid(
             panels, true, theory_beliefs=true, ncols=4,
             title="probe of the last residual stream, coloured by true belief"),
             out_dir / "bottleneck_geometry")
@@ -206,7 +205,7 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult]) -> list[Path]:
                        f"one-hot {p.onehot_mse:.2g}; shuffle {p.shuffle_mse:.2g}; residual before "
                        f"the bottleneck {p.before_bottleneck_mse:.2g}")
             true = d["true"].astype(np.float64)
-            files += figures.save(figures.side_by_side(
+            files += save(side_by_side(
                 true, d["predicted"].astype(np.float64), true, caption=caption,
                 title=f"linear bottleneck of width {r.labels['width']} after the last block"),
                 out_dir / f"{r.name}_geometry")
@@ -221,12 +220,12 @@ def _width1_figures(out_dir: Path, r: JobResult) -> list[Path]:
     d = load_figure_data(out_dir, r.name)
     what = ("the single bottleneck coordinate z" if _variant(r) == "linear"
             else "the single residual coordinate")
-    files = figures.save(figures.coordinate_1d(
+    files = save(coordinate_1d(
         d["coordinate"].astype(np.float64), d["msp_projection"], d["coordinate_beliefs"],
         r.structure_1d[-1], r.msp_structure_1d["regression"], what=what),
         out_dir / f"{stem}_coordinate")
-    return files + figures.save(figures.structure_over_training(r.structure_1d, r.msp_structure_1d),
-                                out_dir / f"{stem}_over_training")
+    return files + save(structure_over_training(r.structure_1d, r.msp_structure_1d),
+                        out_dir / f"{stem}_over_training")
 
 
 def write_bottleneck_report(out_dir, results: Sequence[JobResult], *, wall_seconds: float,
@@ -276,9 +275,9 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         markdown_table(results, BOTTLENECK_COLUMNS),
         "",
         "Loss gap = mean over positions of (held-out cross-entropy - myopic-entropy optimum). "
-        "Dimensions (`compmech.pipeline.fractal.fractal_comparison`): of the distinct true beliefs "
+        "Dimensions (`compmech.probing.fractal.fractal_comparison`): of the distinct true beliefs "
         "(theory, at most 10k of them) and of the probe's predictions at the same points (learned), "
-        "with the same estimators (`compmech.geometry.fractal_dimensions`), fitted over all scales. "
+        "with the same estimators (`compmech.dimensions.fractal_dimensions`), fitted over all scales. "
         "One-hot: probe on the (last token x position) one-hot, the best any function of the "
         "current token and position can do.",
         "",

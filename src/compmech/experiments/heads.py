@@ -8,8 +8,8 @@ fails where ``lambda < 0`` and two heads recover.
 :func:`run_heads` trains one-layer transformers on Mess3 at each ``x`` (both sides of 1/3) with each
 number of heads, the total head width ``n_heads * d_head`` held fixed (one head of 16 against two of
 8: the same parameters, so only the number of attention patterns differs), and reports the loss gap
-to the optimum, the probe error (:mod:`compmech.pipeline.jobs`) and each head's attention fit
-(:mod:`compmech.pipeline.mechanisms`, written into each run's ``mechanisms/``).
+to the optimum, the probe error (:mod:`compmech.experiments.runner`) and each head's attention fit
+(:mod:`compmech.mechanisms.attention`, written into each run's ``mechanisms/``).
 
 **The alpha sweep** (``alphas``): at fixed ``x`` (e.g. 0.05, ``lambda = 0.85``), Mess3's emission
 strength ``alpha`` moves the constrained update's best decay ``rho*``
@@ -29,26 +29,15 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from compmech.experiments.mechanisms import ATTENTION_FILE, MECHANISMS_DIR, run_attention_analysis
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import RUNS_DIR, ExperimentSummary, Job, JobResult
+from compmech.experiments.runner import config_with, recipe, run_experiment
+from compmech.figures.common import save
+from compmech.figures.mechanisms import anchored_decay
 from compmech.files import atomic_write_text
 from compmech.information import myopic_entropy
-from compmech.pipeline import figures
-from compmech.pipeline.jobs import (
-    RUNS_DIR,
-    ExperimentSummary,
-    Job,
-    JobResult,
-    config_with,
-    recipe,
-    run_experiment,
-)
-from compmech.pipeline.mechanism_reports import (
-    ATTENTION_FILE,
-    MECHANISMS_DIR,
-    anchored_decay,
-    run_attention_analysis,
-)
-from compmech.pipeline.mechanisms import AttentionReport, seed_spread
-from compmech.pipeline.reports import environment, failure_lines, invocation_text
+from compmech.mechanisms.attention import AttentionReport, seed_spread
 from compmech.processes import get_process
 
 #: Mess3 ``x`` values: ``lambda = 1 - 3x`` in {0.85, 0.55, 0.25, -0.2, -0.35}.
@@ -170,10 +159,10 @@ def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] 
             exactly ``steps``.
         steps: optimiser steps (default :data:`DEFAULT_STEPS`).
         base_config: other model and optimiser settings (:class:`transformer.TrainConfig`).
-        seed, workers, device, force, progress, log: as :func:`compmech.pipeline.sweep.run_sweep`.
+        seed, workers, device, force, progress, log: as :func:`compmech.experiments.sweep.run_sweep`.
 
     Returns:
-        The :class:`~compmech.pipeline.jobs.ExperimentSummary` (also ``summary.json``).
+        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
     """
     out_dir = Path(out_dir)
     jobs = heads_jobs(xs, heads, alpha=alpha, alphas=alphas, seeds=seeds, head_width=head_width,
@@ -380,7 +369,7 @@ def decay_figure(results: Sequence[JobResult], attention: dict[str, AttentionRep
 def attention_grid(results: Sequence[JobResult], attention: dict[str, AttentionReport]) -> Figure:
     """First-layer attention by distance of the first seed of every model (rows ``(x, alpha)``,
     columns numbers of heads), each head's profile with ``|lambda|^k`` and ``rho*^k`` drawn
-    through it (:func:`~compmech.pipeline.mechanism_reports.anchored_decay`)."""
+    through it (:func:`~compmech.figures.mechanisms.anchored_decay`)."""
     groups = _groups(results)
     points = sorted({(x, a) for x, a, _ in groups})
     hs = sorted({h for _, _, h in groups})
@@ -417,9 +406,9 @@ def write_heads_report(out_dir, results: Sequence[JobResult], settings: dict, *,
     """Attention fits of every run, figures, ``summary.json`` and ``README.md`` in ``out_dir``."""
     out_dir = Path(out_dir)
     attention = {r.name: job_attention(out_dir, r) for r in results}
-    files = figures.save(heads_figure(results), out_dir / "heads_loss_probe")
-    files += figures.save(attention_grid(results, attention), out_dir / "heads_attention")
-    files += figures.save(decay_figure(results, attention), out_dir / "heads_decay")
+    files = save(heads_figure(results), out_dir / "heads_loss_probe")
+    files += save(attention_grid(results, attention), out_dir / "heads_attention")
+    files += save(decay_figure(results, attention), out_dir / "heads_decay")
     summary = ExperimentSummary(
         experiment="heads",
         settings={**settings, "attention": {n: a.to_dict() for n, a in attention.items()}},
@@ -464,7 +453,7 @@ def _markdown(summary: ExperimentSummary, results, attention, pngs) -> str:
         "diagonal and the first position excluded), on all distances or on even / odd distances "
         "only (the best of the three by within-row R2); the all-distance fit's 'misfit' is the "
         "least-squares error of the geometric model, not an uncertainty: only the spread over "
-        "seeds is (see `compmech.pipeline.mechanisms`).", "",
+        "seeds is (see `compmech.mechanisms.attention`).", "",
         "## Figures", "", *[f"![{p.stem}]({p.name})" for p in pngs], "",
         f"Total job time {summary.total_job_seconds / 60:.1f} min; "
         f"{invocation_text(summary.environment)}.", "",

@@ -7,10 +7,12 @@ import math
 import time
 from pathlib import Path
 
+from compmech.figures.run import make_figures
 from compmech.files import is_empty_folder
-from compmech.pipeline.ensembles import EnsembleReport, analyze_ensemble
-from compmech.pipeline.figures import make_figures
-from compmech.pipeline.probing import CONCAT, ProbeReport, analyze_run
+from compmech.probing.data import CONCAT
+from compmech.probing.ensembles import EnsembleReport, probe_ensemble
+from compmech.probing.report import ProbeReport
+from compmech.probing.run import probe_run
 from compmech.processes import get_process
 from transformer import ModelConfig, TrainConfig, train, train_ensemble
 
@@ -77,7 +79,7 @@ def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: 
         force: overwrite ``out``.
         seed: seed of training and probe.
         checkpoints: which checkpoints the curve probes (see
-            :func:`compmech.pipeline.probing.analyze_run`).
+            :func:`compmech.probing.run.probe_run`).
         progress: progress output.
         steps: train exactly this many steps instead (``minutes`` must then be ``None``).
     """
@@ -91,8 +93,8 @@ def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: 
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
     t0 = time.perf_counter()
     train(config, out, force=force, progress=progress)
-    report = analyze_run(out, checkpoints=checkpoints, headline=EXPERIMENTS[name][2], seed=seed,
-                         force=True, progress=progress)
+    report = probe_run(out, checkpoints=checkpoints, headline=EXPERIMENTS[name][2], seed=seed,
+                       force=True, progress=progress)
     make_figures(out, force=True, seed=seed, progress=progress)
     report.reproduce_wall_time_s = time.perf_counter() - t0
     return report
@@ -118,9 +120,11 @@ def reproduce_ensemble(name: str, out, seeds, *, minutes: float | None = DEFAULT
     if not is_empty_folder(out) and not force:
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
     train_ensemble(config, seeds, out, force=force, progress=progress)
-    return analyze_ensemble(out, force=True, figures=True, progress=progress,
-                            checkpoints=checkpoints, headline=EXPERIMENTS[name][2],
-                            seed=probe_seed)
+    report = probe_ensemble(out, force=True, progress=progress, checkpoints=checkpoints,
+                            headline=EXPERIMENTS[name][2], seed=probe_seed)
+    for run_dir in report.members:
+        make_figures(run_dir, force=True, seed=probe_seed, progress=False)
+    return report
 
 
 __all__ = ["DEFAULT_MINUTES", "EXPERIMENTS", "REPRODUCE_CHECKPOINTS", "reproduce",

@@ -1,223 +1,50 @@
 """Experiments as lists of independent jobs (train a model, probe it, measure its geometry), run
-serially or in worker processes, each writing ``results/<name>.json`` (a :class:`JobResult`) when
+serially or in worker processes, each writing ``results/<name>.json`` (a
+:class:`~compmech.experiments.results.JobResult`) when
 finished; a job whose result exists is not redone, and an interrupted training run is resumed.
 
 An experiment folder holds ``runs/`` (the training runs, ordinary run directories), ``results/``
 (one JSON and one ``.npz`` of figure data per job), ``experiment.json`` (the settings, so that a
 folder made with other settings is refused), and the report (figures, ``summary.json``,
-``README.md``) that :mod:`compmech.pipeline.bottleneck` and :mod:`compmech.pipeline.sweep` write.
+``README.md``) that :mod:`compmech.experiments.bottleneck` and :mod:`compmech.experiments.sweep` write.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from compmech.asymptotics import entropy_rate
+from compmech.blackwell import blackwell_sample
+from compmech.experiments.results import (
+    MANIFEST,
+    RECIPE_FIELDS,
+    RESULTS_DIR,
+    RUNS_DIR,
+    DimensionSummary,
+    Job,
+    JobResult,
+    JobsOutcome,
+    LossSummary,
+    ProbeSummary,
+    TrainSummary,
+    result_path,
+)
+from compmech.experiments.tables import TablePrinter
 from compmech.files import FileLock, LockBusy, atomic_output, to_jsonable, write_json
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
-from compmech.information import entropy_rate
-from compmech.msp import blackwell_sample
-from compmech.pipeline.fractal import fractal_comparison
-from compmech.pipeline.probing import POINTS_FILE, ProbeReport, analyze_run, collect, probe_data
-from compmech.pipeline.records import GeometryRecord, Record, get_field
-from compmech.structure1d import best_linear_direction, structure_1d
+from compmech.probing.data import POINTS_FILE, collect, probe_data
+from compmech.probing.fractal import fractal_comparison
+from compmech.probing.report import ProbeReport
+from compmech.probing.run import probe_run
+from compmech.probing.structure1d import best_linear_direction, structure_1d
 from transformer import Run, TrainConfig, load_run, train
-
-RESULTS_DIR = "results"
-RUNS_DIR = "runs"
-MANIFEST = "experiment.json"
-#: TrainConfig fields shared by every job of an experiment that change its results.
-RECIPE_FIELDS = ("batch_size", "lr", "optimizer", "warmup_steps", "final_lr_fraction", "weight_decay",
-                 "b1", "b2", "momentum", "grad_clip", "bos")
-
-
-# ------------------------------------------------------------------------------------ records
-@dataclass
-class Job(Record):
-    """One unit of an experiment: train ``train_config`` into ``runs/<name>`` and analyse it.
-
-    Attributes:
-        name: unique within the experiment (the file names).
-        train_config: ``TrainConfig.to_dict()``.
-        labels: copied into the result (e.g. ``{"variant": "residual", "width": 4}``).
-        seed: seed of the probe split and subsamples.
-        analyse_1d: study the headline coordinate over training when it is one number wide.
-        max_checkpoints: checkpoints analysed for that coordinate.
-        protocols: probe protocols, ``[{"name": ..., **analyze_run options}]`` (options
-            ``weighting``, ``folds``, ``split``, ``rcond_sweep``); empty: the paper's protocol
-            alone. The first gives ``probe`` and the figure data; each is summarised in
-            ``JobResult.protocols``.
-        layers: probe every layer of the model (its probe hooks), not only the headline hook.
-        dimensions: compare the learned and true belief clouds' dimensions (``False``: skipped,
-            ``JobResult.dimensions`` is ``None``).
-        decoders: nonlinear decoders fitted at the headline hook beside the linear probe
-            (:mod:`compmech.pipeline.decoders`; e.g. ``["knn"]``), with the untrained control.
-    """
-
-    name: str
-    train_config: dict[str, Any]
-    labels: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    analyse_1d: bool = False
-    max_checkpoints: int = 8
-    protocols: list[dict[str, Any]] = field(default_factory=list)
-    layers: bool = False
-    dimensions: bool = True
-    decoders: list[str] = field(default_factory=list)
-
-
-@dataclass
-class TrainSummary(Record):
-    """How a job's model was trained."""
-
-    steps: int
-    tokens_seen: int
-    batch_size: int
-    minutes_budget: float | None
-    wall_seconds: float | None
-
-
-@dataclass
-class LossSummary(Record):
-    """The last exact evaluation: loss per position, the optimum, and the gap (nats)."""
-
-    eval_loss: list[float]
-    optimal_loss: list[float]
-    initial_eval_loss: list[float]
-    loss_gap_per_position: list[float]
-    loss_gap: float
-    relative_loss: float | None
-    eval_step: int
-
-
-@dataclass
-class ProbeSummary(Record):
-    """The headline probe of a job with its controls (held-out MSE each).
-
-    ``before_bottleneck_mse``: for the linear-bottleneck model, the probe of the residual stream
-    just before the bottleneck (``None`` for other models).
-    """
-
-    hook: str
-    protocol: str
-    mse_test: float
-    rmse_test: float
-    r2_test: float | None
-    mse_folds_std: float
-    shuffle_mse: float | None
-    belief_variance: float
-    untrained_mse: float
-    onehot_mse: float
-    random_mse: float
-    before_bottleneck_mse: float | None = None
-
-
-@dataclass
-class DimensionSummary(Record):
-    """Theory vs learned geometry of a job.
-
-    Attributes:
-        theory: ``{"point_cloud": dimensions of the true beliefs, "lyapunov_exponents",
-            "kaplan_yorke", "entropy_rate_bits"}`` (``kaplan_yorke_error`` when it failed).
-        learned: dimensions of the probe's predictions (``None`` when not estimated).
-        pairwise_distance_correlation: true vs predicted pairwise distances.
-        num_distinct_points: distinct true beliefs entering the estimates.
-        error: why the dimensions are missing, or ``None``.
-    """
-
-    theory: dict[str, Any]
-    learned: dict[str, Any] | None
-    pairwise_distance_correlation: float | None
-    num_distinct_points: int | None
-    error: str | None
-
-
-@dataclass
-class JobResult(Record):
-    """``results/<name>.json``: what one job measured.
-
-    ``geometry``: the headline probe's held-out predictions against the true beliefs scale by
-    scale at the last checkpoint (:func:`compmech.compare_geometry`: paired resolution, equivalent
-    history, point-cloud dimensions above the resolution); ``None`` when the comparison was
-    impossible. ``decoder_geometry``: with ``Job.decoders``, ``{decoder: GeometryRecord}`` of the
-    headline hook on the held-out novel-prefix points (``linear``, each decoder,
-    ``untrained_<decoder>``, and the exact lookups ``markov_3``, ``markov_5``, ``markov_7``).
-    """
-
-    name: str
-    labels: dict[str, Any]
-    process: str
-    process_params: dict[str, Any]
-    model: dict[str, Any]
-    train: TrainSummary
-    loss: LossSummary | None
-    probe: ProbeSummary
-    dimensions: DimensionSummary | None
-    structure_1d: list[dict[str, Any]] | None = None
-    msp_structure_1d: dict[str, Any] | None = None
-    analysis_seconds: float = 0.0
-    seconds: float = 0.0
-    num_params: int | None = None
-    protocols: dict[str, dict[str, Any]] | None = None
-    geometry: GeometryRecord | None = None
-    decoder_geometry: dict[str, GeometryRecord | None] | None = None
-
-
-@dataclass
-class ExperimentSummary(Record):
-    """``summary.json`` of an experiment folder.
-
-    Attributes:
-        experiment: ``"bottleneck"`` or ``"sweep"``.
-        settings: the experiment's own settings (grid, process, model).
-        rows: every finished job's result, in job order.
-        total_job_seconds: summed job times.
-        environment: workers, devices, machine and date of the last invocation.
-        failed: ``{name: message}`` of jobs that failed in the last invocation.
-        files: the report's files.
-        statistics: experiment-level numbers (the sweep: rank correlations across the grid).
-    """
-
-    experiment: str
-    settings: dict[str, Any]
-    rows: list[JobResult]
-    total_job_seconds: float
-    environment: dict[str, Any]
-    failed: dict[str, str]
-    files: list[str]
-    statistics: dict[str, Any] = field(default_factory=dict)
-
-
-class JobsOutcome(NamedTuple):
-    """What :func:`run_jobs` did: finished results by name (in job order), the names computed now,
-    those reused, and the failures."""
-
-    results: dict[str, JobResult]
-    computed: list[str]
-    skipped: list[str]
-    failed: dict[str, str]
-
-
-def result_path(out_dir, name: str) -> Path:
-    """``out_dir/results/<name>.json``: a job is finished exactly when this file exists."""
-    return Path(out_dir) / RESULTS_DIR / f"{name}.json"
-
-
-def load_figure_data(out_dir, name: str) -> dict[str, np.ndarray]:
-    """The arrays of ``results/<name>.npz`` (``{}`` when there is none)."""
-    path = Path(out_dir) / RESULTS_DIR / f"{name}.npz"
-    if not path.exists():
-        return {}
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
 
 
 # ------------------------------------------------------------------------------------ one job
@@ -282,7 +109,7 @@ def theory_dimensions(hmm, seed: int, blackwell_points: int = 200_000) -> dict[s
 
 
 def _dimensions(hmm, true: np.ndarray, predicted: np.ndarray, seed: int) -> DimensionSummary:
-    """:func:`compmech.pipeline.fractal.fractal_comparison` of held-out points beside the theory's
+    """:func:`compmech.probing.fractal.fractal_comparison` of held-out points beside the theory's
     dimensions (the error message instead when the cloud is too small for the estimators)."""
     try:
         fractal, error = fractal_comparison(np.asarray(true, np.float64),
@@ -387,7 +214,7 @@ def run_job(job: Job, out_dir, progress: bool = False) -> JobResult:
 def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     """Train one model and analyse it; write ``results/<name>.json`` (and ``.npz`` figure data).
 
-    The probe is :func:`compmech.pipeline.probing.analyze_run` on the model's headline hook (the
+    The probe is :func:`compmech.probing.run.probe_run` on the model's headline hook (the
     paper's protocol, with the shuffle control and the untrained, one-hot and random-feature
     baselines; its ``probe.json`` stays in the run directory; for the linear-bottleneck model also
     the residual stream before the bottleneck; the scale-by-scale geometry comparison of its
@@ -408,7 +235,7 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     for i, spec in enumerate(specs):
         options = {k: v for k, v in spec.items() if k != "name"}
         first = i == 0
-        reports[spec["name"]] = analyze_run(
+        reports[spec["name"]] = probe_run(
             run_dir, checkpoints="last", hooks=list(dict.fromkeys(hooks)), headline=hook,
             seed=job.seed, force=True, progress=False, fractal=False, geometry=first,
             decoders=tuple(job.decoders) if first else (), decoder_concat=False, **options)
@@ -481,7 +308,8 @@ def run_jobs(jobs: Sequence[Job], out_dir, *, workers: int = 1,
         progress: training progress bars (serial mode only).
 
     Returns:
-        :class:`JobsOutcome` (jobs finished by another invocation count as ``skipped``).
+        :class:`~compmech.experiments.results.JobsOutcome` (jobs finished by another invocation count as
+        ``skipped``).
     """
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
@@ -576,68 +404,6 @@ def config_with(config, overrides: Mapping[str, Any]) -> TrainConfig:
     return base.replace(**overrides) if overrides else base
 
 
-# ------------------------------------------------------------------------------------ tables
-#: A table column: (header, dotted path in a :class:`JobResult`, number format).
-Column = tuple[str, str, str]
-#: The columns every experiment table has: training, loss gap, probe and its controls.
-PROBE_COLUMNS: tuple[Column, ...] = (
-    ("steps", "train.steps", "d"),
-    ("loss gap (nats)", "loss.loss_gap", ".4f"),
-    ("probe MSE", "probe.mse_test", ".2e"),
-    ("untrained MSE", "probe.untrained_mse", ".2e"),
-    ("one-hot MSE", "probe.onehot_mse", ".2e"),
-    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
-)
-
-
-def _fmt(value, spec: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return format(value, spec)
-
-
-def table_row(result: JobResult, columns: Sequence[Column]) -> list[str]:
-    """The cells of one result in a table with ``columns`` (a missing field raises ``KeyError``)."""
-    cells = []
-    for _, path, spec in columns:
-        value = get_field(result, path)
-        if path == "seconds" and value is not None:
-            value = value / 60.0
-        cells.append(_fmt(value, spec))
-    return cells
-
-
-def markdown_table(results: Sequence[JobResult], columns: Sequence[Column]) -> str:
-    """A markdown table with one row per result."""
-    head = "| " + " | ".join(h for h, _, _ in columns) + " |"
-    rule = "|" + "|".join("---:" for _ in columns) + "|"
-    rows = ["| " + " | ".join(table_row(r, columns)) + " |" for r in results]
-    return "\n".join([head, rule, *rows])
-
-
-class TablePrinter:
-    """Prints a header, then one aligned line per result (``log=None``: silent)."""
-
-    def __init__(self, columns: Sequence[Column], log: Callable[[str], None] | None) -> None:
-        self.columns, self.log, self.started = columns, log, False
-        self.widths = [max(len(h), 10) for h, _, _ in columns]
-
-    def line(self, cells) -> str:
-        return "  ".join(c.rjust(w) for c, w in zip(cells, self.widths, strict=True))
-
-    def __call__(self, result: JobResult) -> None:
-        if self.log is None:
-            return
-        if not self.started:
-            self.log(self.line([h for h, _, _ in self.columns]))
-            self.started = True
-        self.log(self.line(table_row(result, self.columns)))
-
-    def failure(self, name: str, message: str) -> None:
-        if self.log is not None:
-            self.log(f"FAILED {name}: {message} (no result written; rerun to retry)")
-
-
 def run_experiment(jobs: Sequence[Job], out_dir: Path, manifest: Mapping, columns, *, workers: int,
                    progress: bool, log, force: bool) -> tuple[list[JobResult], JobsOutcome, float]:
     """Check the folder's settings, run the unfinished jobs, print the table as they finish.
@@ -658,29 +424,15 @@ def run_experiment(jobs: Sequence[Job], out_dir: Path, manifest: Mapping, column
 
 
 __all__ = [
-    "DimensionSummary",
-    "ExperimentSummary",
-    "Job",
-    "JobResult",
-    "JobsOutcome",
-    "LossSummary",
-    "PROBE_COLUMNS",
-    "ProbeSummary",
-    "TablePrinter",
-    "TrainSummary",
-    "config_with",
     "check_manifest",
+    "config_with",
     "job_lock",
-    "load_figure_data",
-    "markdown_table",
     "protocol_summary",
     "recipe",
-    "result_path",
     "run_experiment",
     "run_job",
     "run_jobs",
     "structure_over_training",
-    "table_row",
     "theory_dimensions",
     "train_or_resume",
 ]

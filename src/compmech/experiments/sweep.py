@@ -14,21 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import ExperimentSummary, Job, JobResult
+from compmech.experiments.runner import config_with, recipe, run_experiment
+from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
+from compmech.figures.common import save
+from compmech.figures.panels import heatmaps, theory_vs_learned
 from compmech.files import atomic_write_text
-from compmech.pipeline import figures
-from compmech.pipeline.jobs import (
-    PROBE_COLUMNS,
-    ExperimentSummary,
-    Job,
-    JobResult,
-    config_with,
-    markdown_table,
-    recipe,
-    run_experiment,
-)
-from compmech.pipeline.records import get_field
-from compmech.pipeline.reports import environment, failure_lines, invocation_text
 from compmech.processes import get_process
+from compmech.records import get_field
 
 #: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
 DEFAULT_X = (0.05, 0.10, 0.15, 0.20, 0.25)
@@ -111,7 +105,7 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
         xs, alphas: the Mess3 grid (rows ``x``, columns ``alpha``).
         extras: other catalogue processes (default parameters) for the summary table.
         minutes_per_point: training budget per point; ``None`` trains exactly ``steps``.
-        steps: optimiser steps (see :func:`compmech.pipeline.bottleneck.bottleneck_jobs`).
+        steps: optimiser steps (see :func:`compmech.experiments.bottleneck.bottleneck_jobs`).
         base_config: model/optimiser settings (:class:`transformer.TrainConfig`).
         seed: seed of every point.
         workers: parallel worker processes.
@@ -122,7 +116,7 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
         decoders: nonlinear decoders beside the linear probe (``()``: none).
 
     Returns:
-        The :class:`~compmech.pipeline.jobs.ExperimentSummary` (also ``summary.json``).
+        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
     """
     out_dir = Path(out_dir)
     jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
@@ -196,7 +190,7 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
         ("log10 held-out probe MSE", grid(results, xs, alphas, "probe.mse_test", _log10), ".2f",
          False),
     ]
-    files = figures.save(figures.heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
+    files = save(heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
     extra = [
         ("probe cloud (these words): correlation dim\nof the true points above the resolution",
          grid(results, xs, alphas, "geometry.dimension_true"), ".2f", True),
@@ -205,7 +199,7 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
         ("process: Kaplan-Yorke dimension\nof the Blackwell measure",
          grid(results, xs, alphas, "dimensions.theory.kaplan_yorke"), ".2f", True),
     ]
-    files += figures.save(figures.heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
+    files += save(heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
     knn = [
         ("novel-prefix points: linear probe's\nequivalent history (tokens)",
          grid(results, xs, alphas, "decoder_geometry.linear.equivalent_history"), ".2f", True),
@@ -217,7 +211,7 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
          grid(results, xs, alphas, "decoder_geometry.markov_5.resolution", _log10), ".2f", False),
     ]
     if any(np.isfinite(g).any() for _, g, _, _ in knn):
-        files += figures.save(figures.heatmaps(knn, xs, alphas), out_dir / "sweep_heatmaps_knn")
+        files += save(heatmaps(knn, xs, alphas), out_dir / "sweep_heatmaps_knn")
     points = []
     for r in results:
         t = get_field(r, "geometry.dimension_true")
@@ -225,12 +219,12 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
         if t is not None and learned is not None:
             points.append((t, learned, r.name, r.labels.get("process") == "mess3"))
     rho = statistics["theory_vs_learned_dimension"]
-    fig = figures.theory_vs_learned(
+    fig = theory_vs_learned(
         points, xlabel="true probe cloud: correlation dim (scales above the resolution)",
         ylabel="predicted probe cloud: correlation dim (same scales)",
         title=f"Mess3 grid: Spearman rho = {_num(rho['spearman'], '.2f')} "
               f"({rho['num_points']} points)")
-    return files + figures.save(fig, out_dir / "sweep_theory_vs_learned")
+    return files + save(fig, out_dir / "sweep_theory_vs_learned")
 
 
 def _num(value, spec: str) -> str:
@@ -289,7 +283,7 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         "remains). Blackwell KY: the Kaplan-Yorke dimension of the process's Blackwell measure, a "
         "different measure, shown for reference only (0 when the process synchronises). Novel "
         "prefixes: held-out points whose input prefix is not on the training side, where the "
-        "linear probe, a k-nearest-neighbour decoder of the same hook (`compmech.pipeline."
+        "linear probe, a k-nearest-neighbour decoder of the same hook (`compmech.probing."
         "decoders`) and the exact Markov-5 lookup are scored side by side. A kNN decoder outputs "
         "averages of true training beliefs, so its cloud lies on the fractal whatever its error: "
         "read its equivalent history and paired resolution, not its dimension.",

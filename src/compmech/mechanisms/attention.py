@@ -48,7 +48,7 @@ import numpy as np
 
 from compmech.decay import constrained_decay
 from compmech.inference import enumerate_words, sample
-from compmech.pipeline.records import Record
+from compmech.records import Record
 from compmech.spectrum import nonunit_eigenvalues
 from transformer import Run, attention_patterns
 

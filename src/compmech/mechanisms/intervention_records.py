@@ -10,16 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from compmech.pipeline.ensembles import SeedSpread
-from compmech.pipeline.interventions import (
-    BLIND_CONDITIONS,
-    CONDITIONS,
-    RTOL,
-    BlindEffects,
-    InterventionEffects,
-    _svd,
-)
-from compmech.pipeline.records import Record
+from compmech.mechanisms.directions import RTOL, _svd
+from compmech.mechanisms.interventions import BLIND_CONDITIONS, CONDITIONS, BlindEffects, InterventionEffects
+from compmech.probing.ensembles import SeedSpread
+from compmech.records import Record
 
 
 # ------------------------------------------------------------------------------- the records
@@ -291,7 +285,7 @@ SEED_SPREAD = "mean ± sample standard deviation (ddof = 1) over training seeds 
 @dataclass
 class InterventionSeedReport(Record):
     """The intervention numbers of several runs (seeds) of one recipe: per hook and condition, the
-    per-run means and their spread across runs (:class:`~compmech.pipeline.ensembles.SeedSpread`).
+    per-run means and their spread across runs (:class:`~compmech.probing.ensembles.SeedSpread`).
 
     Attributes:
         runs: the run directories.

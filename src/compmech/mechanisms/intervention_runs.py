@@ -1,6 +1,6 @@
 """Belief interventions on a trained run: the pairs, the model's read-outs and the analysis (the
-tests themselves are in :mod:`compmech.pipeline.interventions`, the records, tables and the spread
-over seeds in :mod:`compmech.pipeline.intervention_records`).
+tests themselves are in :mod:`compmech.mechanisms.interventions`, the records, tables and the spread
+over seeds in :mod:`compmech.mechanisms.intervention_records`).
 
 **Pairs** (:func:`sample_pairs`): inputs are held-out (test-fold) sequences of the probe's data
 drawn with their word probability (uniformly when the data are already sampled), at a uniform
@@ -40,7 +40,8 @@ import numpy as np
 from compmech.blind import prediction_blind_subspace
 from compmech.hmm import Process
 from compmech.inference import log_probability
-from compmech.pipeline.intervention_records import (
+from compmech.mechanisms.directions import reduce_probe
+from compmech.mechanisms.intervention_records import (
     PAIRS_DESCRIPTION,
     InterventionReport,
     _fmt,
@@ -48,25 +49,19 @@ from compmech.pipeline.intervention_records import (
     summarize_ahead,
     summarize_blind,
 )
-from compmech.pipeline.interventions import (
+from compmech.mechanisms.interventions import (
     MIN_NEXT_PROBABILITY,
     InterventionEffects,
     ahead_effects,
     belief_update,
     blind_effects,
     intervention_effects,
-    reduce_probe,
     total_variation,
 )
-from compmech.pipeline.probing import (
-    MIN_POINTS_PER_COEFFICIENT,
-    SPLITS,
-    ProbeData,
-    collect,
-    probe_data,
-)
-from compmech.pipeline.targets import belief_targets
-from compmech.probe import DEFAULT_FOLDS, BeliefProbe, cross_validated_probe
+from compmech.probing.crossval import cross_validated_probe
+from compmech.probing.data import MIN_POINTS_PER_COEFFICIENT, SPLITS, ProbeData, collect, probe_data
+from compmech.probing.linear import DEFAULT_FOLDS, BeliefProbe
+from compmech.probing.targets import belief_targets
 from transformer import Run, patch_hooks, run_with_patches
 from transformer.activations import batched_map
 from transformer.registry import hook_widths

@@ -6,7 +6,7 @@ the probe ``eta_hat(x) = W x + b`` (``W = coef_ (k, d)``) decode a target belief
     Delta = W^+ (tau(eta*) - W x - b)          (W^+ the pseudo-inverse; the minimum-norm solution)
 
 (``tau`` maps a belief to the probe's coordinates: the belief itself for an HMM, its ``S - 1``
-belief-plane coordinates for a GHMM, :func:`compmech.pipeline.targets.belief_targets``), and the
+belief-plane coordinates for a GHMM, :func:`compmech.probing.targets.belief_targets``), and the
 rest of the network runs from ``x + Delta``. Beliefs ``eta`` and targets ``eta*`` are always
 passed as beliefs ``(N, S)`` (never as probe coordinates) so that the theory's prediction is
 ``P(x | eta*) = eta* T[x] r = (eta* E)_x`` for every kind of process.
@@ -69,12 +69,12 @@ against a random change of the same Euclidean norm drawn along the activations' 
 **The probe in its minimum-norm form.** Where the activations do not vary (the span of the
 centred activations is smaller than ``R^d``: the embedding of 3 tokens and 10 positions spans 12
 of 64 dimensions; a LayerNorm output satisfies one linear constraint), a least-squares probe's
-coefficients are not determined by the data, and :class:`compmech.probe.BeliefProbe` solves a
+coefficients are not determined by the data, and :class:`compmech.probing.linear.BeliefProbe` solves a
 Jacobi-scaled system whose solution has components there. Those components change no prediction
 on the data but would steer ``Delta`` into directions the activations never take. So when the
 activations' mean ``mu`` and covariance ``C`` are given, the probe is first reduced to its
 minimum-norm form ``W' = W Pi``, ``b' = b + W (I - Pi) mu`` (``Pi`` the projector onto the span of
-``C``; every prediction on the data is unchanged) (:func:`reduce_probe`).
+``C``; every prediction on the data is unchanged) (:func:`~compmech.mechanisms.directions.reduce_probe`).
 
 ``W^+`` keeps the singular values above ``RTOL`` times the largest: beliefs sum to 1, so an OLS
 probe's rows sum to (rounding-level) zero and ``W`` has rank ``S - 1``; the target residual
@@ -82,7 +82,7 @@ is then orthogonal to the dropped direction up to rounding. When the probe's ran
 needed (a width-1 bottleneck), ``Delta`` is the least-squares change and the decoded belief misses
 ``eta*`` (reported as ``decode_error``).
 
-The pairs, the model read-outs and the reports are in :mod:`compmech.pipeline.intervention_runs`.
+The pairs, the model read-outs and the reports are in :mod:`compmech.mechanisms.intervention_runs`.
 """
 
 from __future__ import annotations
@@ -93,13 +93,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from compmech.hmm import Process
+from compmech.mechanisms.directions import (
+    RTOL,
+    covariance_change,
+    kl_divergence_bits,
+    minimum_norm_change,
+    null_space_basis,
+    null_space_directions,
+    random_directions,
+    reduce_probe,
+    spread_directions,
+)
 
-#: Relative singular-value cut-off of the probe's pseudo-inverse and null space.
-RTOL = 1e-8
-#: Probabilities are floored here inside the KL (a model never gives exactly 0 after softmax in
-#: float32 unless it underflows; the floor keeps such a token finite).
-PROB_FLOOR = 1e-30
-#: The beyond-next-token test needs ``P(x_{t+1} | eta*)`` above this (the update divides by it).
 MIN_NEXT_PROBABILITY = 1e-9
 #: The conditions compared, in table order (``*_cov``: in the activations' metric; NaN without a
 #: covariance; ``ceiling``, ``same_belief``, ``shuffled_probe``: NaN when their donors or probe are
@@ -108,137 +113,6 @@ CONDITIONS = ("none", "intervened", "random", "null_space", "intervened_cov", "r
               "null_space_cov", "ceiling", "same_belief", "shuffled_probe")
 #: The conditions of the prediction-blind steering.
 BLIND_CONDITIONS = ("none", "blind", "random", "blind_cov", "random_cov")
-
-
-# ------------------------------------------------------------------------------- linear algebra
-def _svd(coef: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    coef = np.asarray(coef, dtype=np.float64)
-    if coef.ndim != 2:
-        raise ValueError(f"coef must be (S, d); got shape {coef.shape}")
-    u, s, vt = np.linalg.svd(coef, full_matrices=True)
-    rank = int((s > rtol * s.max()).sum()) if s.size and s.max() > 0 else 0
-    return u, s, vt, rank
-
-
-def minimum_norm_change(coef, intercept, x, target, rtol: float = RTOL) -> np.ndarray:
-    """``Delta = W^+ (eta* - W x - b)``: the smallest change of ``x`` making ``W x + b = eta*``.
-
-    Args:
-        coef: ``W (S, d)``.
-        intercept: ``b (S,)``.
-        x: ``(N, d)`` activations.
-        target: ``(N, S)`` target beliefs ``eta*``.
-        rtol: singular values below ``rtol`` times the largest are dropped.
-
-    Returns:
-        ``(N, d)`` float64 changes (least squares when ``eta*`` is out of reach).
-    """
-    u, s, vt, rank = _svd(coef, rtol)
-    x = np.asarray(x, dtype=np.float64)
-    residual = np.asarray(target, dtype=np.float64) - (x @ np.asarray(coef).T + intercept)
-    coords = (residual @ u[:, :rank]) / s[:rank]  # (N, rank)
-    return coords @ vt[:rank]
-
-
-def null_space_basis(coef, rtol: float = RTOL) -> np.ndarray:
-    """``(d - rank, d)`` orthonormal rows spanning ``{v : W v = 0}``."""
-    _, _, vt, rank = _svd(coef, rtol)
-    return vt[rank:]
-
-
-def random_directions(n: int, d: int, seed: int) -> np.ndarray:
-    """``(n, d)`` unit vectors, uniform on the sphere (seeded)."""
-    v = np.random.default_rng(seed).normal(size=(n, d))
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def null_space_directions(coef, n: int, seed: int, rtol: float = RTOL) -> np.ndarray | None:
-    """``(n, d)`` unit vectors uniform on the unit sphere of the probe's null space, or ``None``
-    when the null space is ``{0}``."""
-    basis = null_space_basis(coef, rtol)
-    if basis.shape[0] == 0:
-        return None
-    return random_directions(n, basis.shape[0], seed) @ basis
-
-
-def span_projector(covariance, rtol: float = RTOL) -> np.ndarray:
-    """``(d, d)`` orthogonal projector onto the eigenvectors of ``C`` whose eigenvalues exceed
-    ``rtol`` times the largest (the span of the centred activations)."""
-    vals, vecs = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
-    keep = vecs[:, vals > rtol * max(vals[-1], 0.0)]
-    return keep @ keep.T
-
-
-def reduce_probe(coef, intercept, mean, covariance,
-                 rtol: float = RTOL) -> tuple[np.ndarray, np.ndarray]:
-    """The probe in its minimum-norm form on the activations' span (module docstring):
-    ``W' = W Pi``, ``b' = b + W (I - Pi) mu``; ``W' x + b' = W x + b`` for every ``x`` in
-    ``mu + span(C)``.
-
-    Returns:
-        ``(coef' (S, d), intercept' (S,))``.
-    """
-    coef = np.asarray(coef, dtype=np.float64)
-    proj = span_projector(covariance, rtol)
-    off_span = coef - coef @ proj
-    return coef @ proj, np.asarray(intercept, dtype=np.float64) + off_span @ np.asarray(mean)
-
-
-def covariance_change(coef, intercept, x, target, covariance, rtol: float = RTOL) -> np.ndarray:
-    """``Delta_cov = C W^T (W C W^T)^+ (eta* - W x - b)``: the change of least ``Delta^T C^+ Delta``
-    (the activations' own metric) that makes the probe decode ``eta*``.
-
-    Args:
-        coef, intercept, x, target: as :func:`minimum_norm_change`.
-        covariance: ``C (d, d)`` covariance of the activations.
-        rtol: cut-off of the pseudo-inverse of ``W C W^T``.
-
-    Returns:
-        ``(N, d)`` float64.
-    """
-    coef = np.asarray(coef, dtype=np.float64)
-    c = np.asarray(covariance, dtype=np.float64)
-    if c.shape != (coef.shape[1], coef.shape[1]):
-        raise ValueError(f"covariance must be ({coef.shape[1]}, {coef.shape[1]}); got {c.shape}")
-    x = np.asarray(x, dtype=np.float64)
-    residual = np.asarray(target, dtype=np.float64) - (x @ coef.T + intercept)
-    cw = c @ coef.T  # (d, S)
-    gram_pinv = np.linalg.pinv(coef @ cw, rcond=rtol, hermitian=True)
-    return residual @ gram_pinv @ cw.T
-
-
-def spread_directions(covariance, n: int, seed: int, project: np.ndarray | None = None) -> np.ndarray:
-    """``(n, d)`` unit vectors along ``C^(1/2) z`` (``z`` standard normal, seeded), optionally
-    projected first onto the row space of ``project`` (orthonormal rows)."""
-    c = np.asarray(covariance, dtype=np.float64)
-    vals, vecs = np.linalg.eigh(c)
-    root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
-    v = np.random.default_rng(seed).normal(size=(n, c.shape[0])) @ root
-    if project is not None:
-        v = (v @ project.T) @ project
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
-
-
-def kl_divergence_bits(p, q) -> np.ndarray:
-    """``KL(p || q) = sum_x p(x) log2(p(x) / q(x))`` row by row.
-
-    Args:
-        p: ``(N, V)`` distributions (the theory's, over the process's tokens).
-        q: ``(N, V')`` with ``V' >= V`` (a model's; extra entries such as a BOS token carry mass
-            ``p`` does not, which the divergence counts through ``q``'s normalisation).
-
-    Returns:
-        ``(N,)`` float64 bits.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    if p.ndim != 2 or q.ndim != 2 or q.shape[0] != p.shape[0] or q.shape[1] < p.shape[1]:
-        raise ValueError(f"p (N, V) and q (N, V' >= V) expected; got {p.shape} and {q.shape}")
-    q = np.maximum(q[:, : p.shape[1]], PROB_FLOOR)
-    terms = np.where(p > 0, p * (np.log2(np.where(p > 0, p, 1.0)) - np.log2(q)), 0.0)
-    return terms.sum(axis=1)
-
 
 # ------------------------------------------------------------------------------- the theory
 def next_token_probabilities(process: Process, beliefs) -> np.ndarray:
@@ -315,7 +189,7 @@ def condition_changes(features, coef, intercept, target_coords, *, seed: int = 0
         target_coords: ``(N, k)`` ``tau(eta*)``, the targets in the probe's coordinates.
         seed: seed of the random and null-space directions.
         mean, covariance: ``(d,)``, ``(d, d)`` moments of the activations: the probe is reduced
-            (:func:`reduce_probe`) and the ``*_cov`` conditions are added.
+            (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are added.
         ceiling_features: ``(N, d)`` activations of donors whose belief is ``eta*``.
         swap_features: ``(N, d)`` activations of donors with (nearly) the input's belief.
         shuffled_probe: ``(coef, intercept)`` of a probe fitted to shuffled targets.
@@ -453,11 +327,11 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
         seed: seed of the random and null-space directions.
         mean, covariance: ``(d,)`` mean and ``(d, d)`` covariance of the activations (over all
             the probe's points): the probe is reduced to its minimum-norm form
-            (:func:`reduce_probe`) and the ``*_cov`` conditions are run; ``None``: the probe is
-            used as given and the ``*_cov`` conditions are NaN.
+            (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are run;
+            ``None``: the probe is used as given and the ``*_cov`` conditions are NaN.
         rtol: the pseudo-inverse's cut-off.
         to_probe: ``(N, S) -> (N, k)`` beliefs to the probe's coordinates (default: identity, the
-            probe of an HMM's beliefs; a GHMM's: :func:`~compmech.pipeline.targets.belief_targets`).
+            probe of an HMM's beliefs; a GHMM's: :func:`~compmech.probing.targets.belief_targets`).
         ceiling_features, swap_features, shuffled_probe: the donors and the shuffled probe of
             :func:`condition_changes`.
 
@@ -559,7 +433,7 @@ def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
         features: ``(N, d)`` activations at ``t``.
         coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
         beliefs: ``(N, S)`` ``eta``; targets: ``(N, S)`` ``eta*`` with ``eta* - eta`` blind
-            (:func:`compmech.pipeline.intervention_runs.sample_blind_pairs`).
+            (:func:`compmech.mechanisms.intervention_runs.sample_blind_pairs`).
         next_tokens: ``(N,)`` the true ``x_{t+1}``.
         process: the process.
         readout: ``(N, d)`` changes at ``t`` -> ``(N, 2, V')`` the distributions at ``t`` and
@@ -614,26 +488,16 @@ def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
 
 __all__ = [
     "BLIND_CONDITIONS",
-    "CONDITIONS",
-    "MIN_NEXT_PROBABILITY",
-    "RTOL",
     "BlindEffects",
+    "CONDITIONS",
     "Changes",
     "InterventionEffects",
+    "MIN_NEXT_PROBABILITY",
     "ahead_effects",
     "belief_update",
     "blind_effects",
     "condition_changes",
-    "covariance_change",
     "intervention_effects",
-    "kl_divergence_bits",
-    "minimum_norm_change",
     "next_token_probabilities",
-    "null_space_basis",
-    "null_space_directions",
-    "random_directions",
-    "reduce_probe",
-    "span_projector",
-    "spread_directions",
     "total_variation",
 ]

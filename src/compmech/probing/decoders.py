@@ -19,7 +19,7 @@ Decoders (scikit-learn, imported only when one is fitted):
 To keep the probe's cost modest, each decoder is trained on at most :data:`TRAIN_POINTS` points
 drawn (seeded) from the training side (with probability proportional to the point weights when the
 probe is weighted, then unweighted). The probe scores them on held-out points whose input prefix
-never occurs on the training side (:func:`compmech.pipeline.probing.novel_prefix_points`): with a
+never occurs on the training side (:func:`compmech.probing.run.novel_prefix_points`): with a
 split by sequence, short prefixes are shared between the sides, identical prefixes give identical
 activations, and a nearest-neighbour decoder would copy their beliefs whatever the network. Even
 there, a nonlinear decoder can read recent tokens from any deterministic function of them, so the
@@ -133,7 +133,8 @@ def training_subsample(train_points: np.ndarray, weights: np.ndarray | None, *, 
 
 def feature_rows(features, flat: np.ndarray, positions: int) -> np.ndarray:
     """``(len(flat), d)`` float64 rows of ``features`` (``(N, P, d)`` array or a lazy function of
-    sequence indices, :func:`compmech.probe.concatenated`) at flat point indices ``seq * P + pos``."""
+    sequence indices, :func:`compmech.probing.inputs.concatenated`) at flat point indices
+    ``seq * P + pos``."""
     flat = np.asarray(flat)
     out = []
     for start in range(0, flat.size, ROW_CHUNK):

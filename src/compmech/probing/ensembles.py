@@ -1,7 +1,7 @@
-"""Seed ensembles through the pipeline: probe every member, and the spread across seeds.
+"""Seed ensembles through the probe stage: probe every member, and the spread across seeds.
 
 One run's probe error is not a result: across training seeds it spreads far more than across the
-probe's folds. :func:`analyze_ensemble` probes each member of an ensemble written by
+probe's folds. :func:`probe_ensemble` probes each member of an ensemble written by
 :func:`transformer.train_ensemble` (an ordinary run directory each, with its own ``probe.json``)
 and writes ``ENSEMBLE/probe_ensemble.json``: every headline number per seed, with the mean and the
 sample standard deviation across seeds (``ddof = 1``; ``None`` for a single member).
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from compmech.pipeline.figures import make_figures
-from compmech.pipeline.probing import PROBE_FILE, ProbeReport, analyze_run, load_report
-from compmech.pipeline.records import Record
+from compmech.probing.data import PROBE_FILE
+from compmech.probing.report import ProbeReport, load_report
+from compmech.probing.run import probe_run
+from compmech.records import Record
 from transformer import load_ensemble
 
 #: The ensemble's report, beside its members.
@@ -111,9 +112,9 @@ def ensemble_report(path, reports: list[ProbeReport]) -> EnsembleReport:
                           reports[0].headline_hook, _scores(reports, evals), groups)
 
 
-def analyze_ensemble(path, *, force: bool = False, figures: bool = False,
-                     progress: bool | Callable = True, **probe_options) -> EnsembleReport:
-    """Probe every member of an ensemble (:func:`compmech.pipeline.probing.analyze_run`) and
+def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = True,
+                   **probe_options) -> EnsembleReport:
+    """Probe every member of an ensemble (:func:`compmech.probing.run.probe_run`) and
     write ``probe_ensemble.json`` with the spread across seeds.
 
     A member that has a ``probe.json`` already keeps it unless ``force`` (so that an interrupted
@@ -122,9 +123,8 @@ def analyze_ensemble(path, *, force: bool = False, figures: bool = False,
     Args:
         path: an ensemble directory.
         force: probe every member again.
-        figures: also draw each member's figures (:func:`compmech.pipeline.figures.make_figures`).
         progress: progress lines.
-        **probe_options: passed to ``analyze_run`` (``checkpoints``, ``hooks``, ``headline``,
+        **probe_options: passed to ``probe_run`` (``checkpoints``, ``hooks``, ``headline``,
             ``seed``, ``split``, ``fractal``, ...).
 
     Returns:
@@ -143,11 +143,8 @@ def analyze_ensemble(path, *, force: bool = False, figures: bool = False,
         if (run.run_dir / PROBE_FILE).exists() and not force:
             reports.append(load_report(run.run_dir))
         else:
-            reports.append(analyze_run(run.run_dir, force=True, progress=progress,
-                                       **probe_options))
-        if figures:
-            make_figures(run.run_dir, force=True, seed=probe_options.get("seed", 0),
-                         progress=False)
+            reports.append(probe_run(run.run_dir, force=True, progress=progress,
+                                     **probe_options))
     report = ensemble_report(path, reports)
     report.write(Path(path) / ENSEMBLE_PROBE_FILE)
     return report
@@ -190,5 +187,5 @@ def ensemble_summary_lines(report: EnsembleReport) -> list[str]:
     return lines
 
 
-__all__ = ["ENSEMBLE_PROBE_FILE", "EnsembleReport", "SeedSpread", "analyze_ensemble",
+__all__ = ["ENSEMBLE_PROBE_FILE", "EnsembleReport", "SeedSpread", "probe_ensemble",
            "ensemble_report", "ensemble_summary_lines", "process_label"]

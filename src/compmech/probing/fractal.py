@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from compmech.geometry import fractal_dimensions
+from compmech.dimensions import fractal_dimensions
 
 
 def _pairwise_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -32,7 +32,7 @@ def fractal_comparison(true: np.ndarray, predicted: np.ndarray, projected: np.nd
     """Compare the learned belief cloud with the true one.
 
     On the distinct true beliefs (and the same points' predictions): box-counting, information and
-    correlation dimensions (:func:`compmech.geometry.fractal_dimensions`) of the true cloud, of the
+    correlation dimensions (:func:`compmech.dimensions.fractal_dimensions`) of the true cloud, of the
     predicted cloud and of the residual stream projected onto the probe's affine subspace; and the
     Pearson correlation of all pairwise distances (true vs predicted) on a subsample.
 

@@ -19,7 +19,8 @@ import numpy as np
 from compmech.compose import factor_beliefs
 from compmech.geometry import belief_plane_basis, belief_plane_coordinates
 from compmech.hmm import GHMM, Process
-from compmech.probe import BeliefProbe, cross_validated_probe
+from compmech.probing.crossval import cross_validated_probe
+from compmech.probing.linear import BeliefProbe
 
 
 def belief_targets(hmm: Process, beliefs: np.ndarray) -> np.ndarray:
@@ -163,7 +164,7 @@ def encoding_pattern(probe: BeliefProbe, features, weights=None) -> np.ndarray:
     Args:
         probe: a fitted probe with ``coef_ (k, d)``.
         features: ``(..., d)`` activations (flattened over the leading axes), or a callable
-            ``idx -> (len(idx), P, d)`` with a ``.shape`` (:func:`compmech.probe.concatenated`).
+            ``idx -> (len(idx), P, d)`` with a ``.shape`` (:func:`compmech.probing.inputs.concatenated`).
         weights: optional point weights of shape ``features.shape[:-1]``.
     """
     if callable(features):

@@ -13,14 +13,15 @@ import pytest
 import compmech
 import transformer
 from compmech.cli import main
-from compmech.pipeline.probing import analyze_run, probe_data
-from compmech.pipeline.targets import (
+from compmech.probing.data import probe_data
+from compmech.probing.linear import BeliefProbe
+from compmech.probing.run import probe_run
+from compmech.probing.targets import (
     encoding_angles_deg,
     encoding_pattern,
     factor_targets,
     subspace_angles_deg,
 )
-from compmech.probe import BeliefProbe
 from transformer import ModelConfig, TrainConfig
 
 MESS3_B = ("mess3", {"x": 0.15, "alpha": 0.6})
@@ -114,7 +115,7 @@ def test_mixture_eval_has_each_components_optimum(mixture_run):
 
 def test_mixture_probe_reads_the_component_posterior(mixture_run):
     mix, run_dir = mixture_run
-    report = analyze_run(run_dir, checkpoints="last", force=True, progress=False)
+    report = probe_run(run_dir, checkpoints="last", force=True, progress=False)
     assert set(report.factors) == {"component_posterior", "component_belief_0", "component_belief_1"}
     for scores in report.factors["component_posterior"].values():
         assert scores["mse_test"] < scores["shuffle_mse"]
@@ -181,7 +182,7 @@ def test_product_probe_reports_factor_beliefs_and_their_angles(tmp_path):
     prod = compmech.product(["mess3", "z1r"])
     run_dir = tmp_path / "prod"
     transformer.train(tiny({"hmm": prod.to_dict()}, n_ctx=3), run_dir, progress=False)
-    report = analyze_run(run_dir, checkpoints="last", force=True, progress=False)
+    report = probe_run(run_dir, checkpoints="last", force=True, progress=False)
     assert set(report.factors) == {"factor_belief_0", "factor_belief_1"}
     (angles,) = report.factor_angles_deg.values()
     assert len(angles) == 2 and all(0 <= a <= 90 for a in angles)  # mess3 reads 2 dims of 3

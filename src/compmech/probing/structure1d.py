@@ -2,7 +2,7 @@
 dimension, interleaving of belief labels along the line, and the best 1-D linear view of a belief
 cloud.
 
-Used by the bottleneck experiment (:mod:`compmech.pipeline.bottleneck`) to study a width-1 network
+Used by the bottleneck experiment (:mod:`compmech.experiments.bottleneck`) to study a width-1 network
 coordinate beside the mixed-state presentation projected onto a line; the functions work on any
 ``(N,)`` values.
 """
@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compmech.geometry import box_counting_dimension, pca
-from compmech.probe import BeliefProbe
+from compmech.dimensions import box_counting_dimension
+from compmech.geometry import pca
+from compmech.probing.linear import BeliefProbe
 
 #: Resolutions (fractions of the point set's range) at which 1-D clusters are counted.
 DEFAULT_RESOLUTIONS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
@@ -82,7 +83,7 @@ class Structure1D(NamedTuple):
         resolutions: ``(K,)`` scales as fractions of the range.
         cluster_counts: ``(K,)`` clusters at each scale (:func:`cluster_counts_1d`).
         cluster_dimension: slope of ``log(#clusters)`` vs ``log(1/eps)``.
-        box_counting: :class:`compmech.geometry.DimensionEstimate` of the set on the line
+        box_counting: :class:`compmech.dimensions.DimensionEstimate` of the set on the line
             (``None`` when the set has no extent).
         label_runs: ``(K,)`` at each scale, the number of runs of equal labels along the clusters in
             order (:func:`label_runs_1d`), or ``None`` when no labels were given.
@@ -154,7 +155,7 @@ def label_runs_1d(values, beliefs, resolutions=DEFAULT_RESOLUTIONS) -> np.ndarra
 def structure_1d(values, resolutions=DEFAULT_RESOLUTIONS, beliefs=None) -> Structure1D:
     """Cluster counts at several resolutions and box-counting dimension of a 1-D point set.
 
-    The box-counting dimension is :func:`compmech.geometry.box_counting_dimension` of the points on
+    The box-counting dimension is :func:`compmech.dimensions.box_counting_dimension` of the points on
     the line (a set of finitely many distinct values has dimension 0 at fine scales).
 
     Args:
@@ -203,9 +204,10 @@ def best_linear_direction(beliefs, target=None, weights=None) -> LinearDirection
     """The best 1-D linear view of a belief cloud.
 
     * With ``target`` (e.g. a width-1 network's coordinate at the same points): the direction ``u``
-      of the least-squares fit ``target ~ c * (beliefs @ u) + b`` (a :class:`compmech.probe.BeliefProbe`
-      from beliefs to the target), so the projection is the linear function of the belief that best
-      matches the coordinate; oriented so that it increases with the target.
+      of the least-squares fit ``target ~ c * (beliefs @ u) + b`` (a
+      :class:`compmech.probing.linear.BeliefProbe` from beliefs to the target), so the projection is
+      the linear function of the belief that best matches the coordinate; oriented so that it
+      increases with the target.
     * Without: the first principal axis of the beliefs (largest spread, :func:`compmech.geometry.pca`).
 
     Beliefs sum to one, so only the component of ``u`` within the simplex (``sum(u) = 0``) matters;
