@@ -182,3 +182,25 @@ def test_config_round_trip_and_validation():
         TrainConfig.from_dict({"stepz": 3})
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+
+
+def test_one_hook_label_serves_every_architecture():
+    from transformer.config import MODEL_CONFIGS
+    from transformer.registry import CONCAT, hook_label, probe_hooks
+
+    expected = {"blocks.0.hook_resid_pre": "embedding", "blocks.3.hook_resid_post": "block 4 output",
+                "ln_final.hook_normalized": "final LayerNorm", "hook_embed": "embedding",
+                "layers.2.hook_hidden": "layer 3 hidden", "bottleneck.hook_z": "bottleneck z",
+                "bottleneck.hook_readout": "bottleneck read-out", CONCAT: "all layers (concatenated)",
+                # not a probe site: unchanged, never mislabelled
+                "blocks.2.hook_resid_pre": "blocks.2.hook_resid_pre",
+                "blocks.12.hook_resid_post": "block 13 output"}
+    assert {name: hook_label(name) for name in expected} == expected
+    assert hook_label("blocks.3.hook_resid_post", short=True) == "resid_post@3"
+    assert hook_label("layers.2.hook_hidden", short=True) == "layers.2.hook_hidden"
+    for name, cls in MODEL_CONFIGS.items():
+        hooks = probe_hooks(cls(d_vocab=3))
+        labels = [hook_label(h) for h in hooks]
+        # every probe site of every architecture gets its own human label
+        assert all(label != h for label, h in zip(labels, hooks, strict=True)), name
+        assert len(set(labels)) == len(labels), name

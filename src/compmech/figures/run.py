@@ -22,10 +22,11 @@ from compmech.figures.clouds import (
 from compmech.figures.common import FIGURES_DIR, baseline_caption, save
 from compmech.figures.geometry import decoder_scales, geometry_over_training, geometry_scales
 from compmech.hmm import GHMM
-from compmech.probing.data import PAPER, POINTS_FILE, hook_label
+from compmech.probing.data import PAPER, POINTS_FILE
 from compmech.probing.report import load_report
 from compmech.probing.summary import dimension_text, resolution_text
 from transformer import Run, load_run
+from transformer.registry import hook_label
 
 
 # ------------------------------------------------------------------------------ a run's folder
@@ -82,7 +83,7 @@ class _RunFigures:
 
     def geometry(self) -> list[Path]:
         """Side by side, the per-layer grid and the shuffle control."""
-        r, head, label = self.report.headline, self.head, hook_label(self.run, self.head)
+        r, head, label = self.report.headline, self.head, hook_label(self.head)
         caption = baseline_caption(r.mse_test, r.baselines, r.shuffle_mse, r.belief_variance)
         if self.report.geometry is not None:
             caption += (f"\nlearned vs theory, scale by scale (held-out points): "
@@ -97,7 +98,7 @@ class _RunFigures:
                                     in ("transformer", "linear_bottleneck") else label),
                        self.out / "side_by_side")
         hooks = [h for h in self.report.hooks if f"pred/{h}" in self.arrays]
-        panels = [(f"{hook_label(self.run, h)}\nMSE {self.report.hooks[h].mse_test:.2g}",
+        panels = [(f"{hook_label(h)}\nMSE {self.report.hooks[h].mse_test:.2g}",
                    self.arrays[f"pred/{h}"]) for h in hooks]
         written += save(panel_grid(panels, self.true, theory_beliefs=self.theory, ncols=4,
                                    title=f"{self.name}: probe at each layer (held-out points, "
@@ -118,7 +119,7 @@ class _RunFigures:
         and equivalent history over training (``geometry_training``), and the linear probe beside the
         nonlinear decoders (``decoders``); each only when ``probe.json`` has it."""
         written: list[Path] = []
-        label = hook_label(self.run, self.head)
+        label = hook_label(self.head)
         if self.report.geometry is not None:
             written += save(geometry_scales(
                 self.report.geometry.result(),
@@ -143,7 +144,7 @@ class _RunFigures:
                        if r.geometry is not None and kind != "linear_subsample"] + lookups
             if entries:
                 n = next(iter(rows.values())).geometry.num_points
-                panels.append((f"{hook_label(self.run, hook)} ({n:,} novel-prefix points)",
+                panels.append((f"{hook_label(hook)} ({n:,} novel-prefix points)",
                                entries))
         if panels:
             written += save(decoder_scales(
@@ -186,7 +187,7 @@ class _RunFigures:
             baselines={"one-hot": r.baselines["onehot"], "random": r.baselines["random"],
                        "shuffled": r.shuffle_mse},
             paper=PAPER.get(self.report.process, {}).get("curve"),
-            title=f"{self.name}: probe over training ({hook_label(self.run, self.head)})",
+            title=f"{self.name}: probe over training ({hook_label(self.head)})",
             train_relative_loss=train_rel)
         return written + save(fig, self.out / "training")
 

@@ -64,7 +64,7 @@ from compmech.probing.linear import DEFAULT_FOLDS, BeliefProbe
 from compmech.probing.targets import belief_targets
 from transformer import Run, patch_hooks, run_with_patches
 from transformer.activations import batched_map
-from transformer.registry import hook_widths
+from transformer.registry import hook_label, hook_widths
 
 #: Default number of (input, target) pairs.
 DEFAULT_PAIRS = 2000
@@ -438,7 +438,7 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
             x, probe.coef_, probe.intercept_, pairs.beliefs, pairs.targets,
             hmm.emission_probabilities, readout, **kw, **donors(pairs))
         coef, _ = reduce_probe(probe.coef_, probe.intercept_, mean, covariance)
-        out[hook] = summarize(hook, run.hook_label(hook), mse, coef, x, eff,
+        out[hook] = summarize(hook, hook_label(hook), mse, coef, x, eff,
                               swap_distance=pairs.swap_distance, swap_theory_tv=total_variation(
                                   pairs.beliefs @ hmm.emission_probabilities,
                                   pairs.swap_beliefs @ hmm.emission_probabilities))
@@ -449,13 +449,13 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
             a_eff = ahead_effects(at(p.sequence, p.position), probe.coef_, probe.intercept_,
                                   p.beliefs, p.targets, p.next_tokens, hmm,
                                   lambda dl, r=read: r(dl)[:, 0], **kw, **donors(p))
-            out_ahead[hook] = summarize_ahead(hook, run.hook_label(hook), reaches, a_eff)
+            out_ahead[hook] = summarize_ahead(hook, hook_label(hook), reaches, a_eff)
         if blind_pairs is not None and blind_pairs.sequence.size:
             p = blind_pairs
             read = model_readout(params, cfg, hook, data.tokens[p.sequence], p.position, (0, 1))
             b_eff = blind_effects(at(p.sequence, p.position), probe.coef_, probe.intercept_,
                                   p.beliefs, p.targets, p.next_tokens, hmm, read, **kw)
-            out_blind[hook] = summarize_blind(hook, run.hook_label(hook), reaches, b_eff)
+            out_blind[hook] = summarize_blind(hook, hook_label(hook), reaches, b_eff)
         del acts
         if progress:
             m = out[hook].mean_kl_bits

@@ -29,12 +29,11 @@ from compmech.probing.targets import (
 )
 from compmech.records import Record
 from transformer import Run, collect_activations
+from transformer.registry import CONCAT
 
 #: Sequences per compiled forward call: small batches stay in cache (measured on 2 shared cores,
 #: 59,049 x 10 tokens: 128 -> 2.8 s, 256 -> 3.0 s, 512 -> 3.9 s, 1024 -> 5.7 s, 8192 -> 9-17 s).
 FORWARD_BATCH = 256
-#: Pseudo-hook: the concatenation of every residual-stream hook (embedding, each layer's output).
-CONCAT = "concat"
 #: Files written into a run directory.
 PROBE_FILE = "probe.json"
 POINTS_FILE = "probe_points.npz"
@@ -63,11 +62,6 @@ PAPER = {
 def layer_hooks(run: Run) -> list[str]:
     """The per-layer grid of a run: its model's probe hooks, then the concatenation."""
     return run.probe_hooks() + [CONCAT]
-
-
-def hook_label(run: Run, name: str) -> str:
-    """A short human label for a hook (or :data:`CONCAT`) of this run's model."""
-    return "all layers (concatenated)" if name == CONCAT else run.hook_label(name)
 
 
 def _check_hooks(hooks: Sequence[str], run: Run) -> list[str]:
@@ -288,7 +282,6 @@ __all__ = [
     "ProbeData",
     "ProbeProtocol",
     "collect",
-    "hook_label",
     "layer_hooks",
     "markov_baselines",
     "probe_data",

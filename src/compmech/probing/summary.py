@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from compmech.probing.report import DecoderReport, ProbeReport
 from compmech.records import GeometryRecord
+from transformer.registry import hook_label
 
 
 def summary_lines(report: ProbeReport) -> list[str]:
@@ -53,7 +54,7 @@ def summary_lines(report: ProbeReport) -> list[str]:
             f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
     lines += geometry_lines(report)
     for name, by_hook in (report.factors or {}).items():
-        cells = ", ".join(f"{hook_short(h)} {_num(v['mse_test'], '.3g')} (shuffle "
+        cells = ", ".join(f"{hook_label(h, short=True)} {_num(v['mse_test'], '.3g')} (shuffle "
                           f"{_num(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
         lines.append(f"{name:<18} {cells}")
     for pair, angles in (report.factor_angles_deg or {}).items():
@@ -104,13 +105,13 @@ def geometry_lines(report: ProbeReport) -> list[str]:
     layers = [(h, r.geometry) for h, r in report.hooks.items() if r.geometry is not None]
     if len(layers) > 1:
         lines.append("per layer          " + ", ".join(
-            f"{hook_short(h)} res {g.resolution:.2g} hist {_num(g.equivalent_history, '.1f')}"
+            f"{hook_label(h, short=True)} res {g.resolution:.2g} hist {_num(g.equivalent_history, '.1f')}"
             for h, g in layers) + f" (paired resolution; equivalent history in tokens, "
             f"{report.error_measure})")
     for hook, rows in [*(report.decoders or {}).items(), ("lookups", report.lookups or {})]:
         cells = ", ".join(f"{kind} {_decoder_cell(r)}" for kind, r in rows.items())
         if cells:
-            lines.append(f"decoders @{hook_short(hook):<8} {cells}")
+            lines.append(f"decoders @{hook_label(hook, short=True):<8} {cells}")
     if report.decoder_points_per_position:
         lines.append(f"decoder points     per position {report.decoder_points_per_position}")
     return lines
@@ -123,13 +124,6 @@ def _decoder_cell(r: DecoderReport) -> str:
     return (f"MSE {r.mse_test:.2g} res {g.resolution:.2g} (null {g.null_resolution:.2g}) "
             f"hist {_num(g.equivalent_history, '.1f')}")
 
-
-def hook_short(name: str) -> str:
-    """``"blocks.3.hook_resid_post" -> "resid_post@3"``; other names unchanged."""
-    parts = name.split(".")
-    if len(parts) == 3 and parts[0] == "blocks":
-        return f"{parts[2].removeprefix('hook_')}@{parts[1]}"
-    return name
 
 
 def _num(value, spec: str) -> str:
