@@ -402,3 +402,15 @@ def test_invariant_r2_is_not_fooled_by_a_missing_low_variance_direction():
     s = regression_scores(pred, y)
     assert s["r2"] > 0.999 and s["mse"] < 1e-4
     assert s["invariant_r2"] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_the_split_policy_trains_on_more_folds_only_when_one_fold_is_too_small():
+    from compmech.probing.data import MIN_POINTS_PER_COEFFICIENT, train_folds
+
+    width = 4  # 5 coefficients with the intercept: one fold needs 50 points
+    edge = 5 * MIN_POINTS_PER_COEFFICIENT * (width + 1)
+    assert train_folds("auto", edge, width) == 1  # 20/80: the paper's
+    assert train_folds("auto", edge - 1, width) == 4  # 80/20
+    assert train_folds("20/80", 10, width) == 1 and train_folds("80/20", 10**6, width) == 4
+    with pytest.raises(ValueError, match="split must be"):
+        train_folds("50/50", 100, width)

@@ -59,8 +59,8 @@ from compmech.mechanisms.interventions import (
     total_variation,
 )
 from compmech.probing.crossval import cross_validated_probe
-from compmech.probing.data import MIN_POINTS_PER_COEFFICIENT, SPLITS, ProbeData, collect, probe_data
-from compmech.probing.linear import DEFAULT_FOLDS, BeliefProbe
+from compmech.probing.data import ProbeData, collect, probe_data, train_folds
+from compmech.probing.linear import BeliefProbe
 from compmech.probing.targets import belief_targets
 from transformer import Run, patch_hooks, run_with_patches
 from transformer.activations import batched_map
@@ -350,12 +350,6 @@ def activation_moments(acts: np.ndarray, weights: np.ndarray | None,
     return mean, s2 / total - np.outer(mean, mean)
 
 
-def _train_folds(num_points: int, width: int) -> int:
-    """The probe's split as ``compmech probe --split auto`` chooses it."""
-    small = num_points / DEFAULT_FOLDS < MIN_POINTS_PER_COEFFICIENT * (width + 1)
-    return SPLITS["80/20"] if small else SPLITS["20/80"]
-
-
 def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float, BeliefProbe]:
     """The probe ``compmech probe`` fits at a hook (OLS with intercept on the training folds), its
     held-out MSE, and the probe of its shuffle control (targets permuted across all points)."""
@@ -406,7 +400,7 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
     params = run.load_params(step)
     data = probe_data(run, seed=seed)
     widths = run.hook_widths()
-    data = dataclasses.replace(data, train_folds=_train_folds(data.tokens.size,
+    data = dataclasses.replace(data, train_folds=train_folds("auto", data.tokens.size,
                                                               max(widths[h] for h in hooks)))
     hmm, cfg = run.hmm, run.model_config
     to_probe = functools.partial(belief_targets, hmm)

@@ -206,7 +206,20 @@ def collect(run: Run, params, data: ProbeData, hooks: Sequence[str]) -> dict[str
                                hooks=_model_hooks(hooks, run), batch_size=FORWARD_BATCH)
 
 
-def _train_folds(split: str, num_points: int, width: int) -> int:
+def train_folds(split: str, num_points: int, width: int) -> int:
+    """The split policy (the one every stage uses): how many of the :data:`DEFAULT_FOLDS` sequence
+    folds the probe trains on.
+
+    Args:
+        split: ``"20/80"`` (the paper's: one fold of five), ``"80/20"`` (four folds), or ``"auto"``:
+            ``"20/80"`` unless one fold holds fewer than :data:`MIN_POINTS_PER_COEFFICIENT` points
+            per coefficient of a probe of ``width`` features plus intercept, then ``"80/20"``.
+        num_points: the probe's points ``N * P``.
+        width: the probe's feature width ``d``.
+
+    Raises:
+        ValueError: an unknown ``split``.
+    """
     if split == "auto":
         small = num_points / DEFAULT_FOLDS < MIN_POINTS_PER_COEFFICIENT * (width + 1)
         return SPLITS["80/20"] if small else SPLITS["20/80"]
@@ -273,6 +286,7 @@ class ProbeProtocol(Record):
 
 
 __all__ = [
+    "train_folds",
     "BaselineScores",
     "CONCAT",
     "MARKOV_ORDERS",

@@ -67,11 +67,11 @@ from compmech.probing.data import (
     _features,
     _model_hooks,
     _probe,
-    _train_folds,
     collect,
     layer_hooks,
     markov_baselines,
     probe_data,
+    train_folds,
 )
 from compmech.probing.decoding import _probe_decoders, lookup_reports
 from compmech.probing.fractal import fractal_comparison
@@ -171,7 +171,7 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
     widths = run.hook_widths()
     width = max(sum(widths[h] for h in _model_hooks([hook], run)) for hook in hooks)
     if folds is None:
-        data = dataclasses.replace(data, train_folds=_train_folds(split, data.tokens.size, width))
+        data = dataclasses.replace(data, train_folds=train_folds(split, data.tokens.size, width))
     else:
         data = dataclasses.replace(data, train_folds=int(folds) - 1, kfold=True)
     points = _figure_points(data, seed)
