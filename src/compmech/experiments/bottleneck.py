@@ -25,7 +25,6 @@ read at ``d_model = 4``. The report says so next to the numbers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from compmech.figures.panels import (
     structure_over_training,
 )
 from compmech.files import atomic_write_text
+from compmech.formatting import fmt
 from compmech.processes import get_process
 from transformer import LinearBottleneckConfig, ModelConfig
 
@@ -251,10 +251,6 @@ def write_bottleneck_report(out_dir, results: Sequence[JobResult], *, wall_secon
     return summary
 
 
-def _fmt_dim(x) -> str:
-    return "n/a" if x is None or not math.isfinite(float(x)) else f"{float(x):.2f}"
-
-
 def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
     m = summary.settings["model_except_width"]
     budget = results[0].train.minutes_budget
@@ -307,11 +303,11 @@ def _width1_markdown(r: JobResult) -> list[str]:
         "",
         f"At the last checkpoint (step {s['step']}) it takes {s['num_distinct']} distinct values "
         f"over {s['num_points']} points; box-counting dimension "
-        f"{_fmt_dim(s['box_counting_dimension'])}, cluster-count slope "
-        f"{_fmt_dim(s['cluster_dimension'])}. The MSP on its best 1-D direction (fit to the "
+        f"{fmt(s['box_counting_dimension'], '.2f')}, cluster-count slope "
+        f"{fmt(s['cluster_dimension'], '.2f')}. The MSP on its best 1-D direction (fit to the "
         f"coordinate, R^2 {msp['regression_r2']:.3f}): {msp['regression']['num_distinct']} distinct "
-        f"values, box-counting dimension {_fmt_dim(msp['regression']['box_counting_dimension'])}, "
-        f"cluster slope {_fmt_dim(msp['regression']['cluster_dimension'])}.",
+        f"values, box-counting dimension {fmt(msp['regression']['box_counting_dimension'], '.2f')}, "
+        f"cluster slope {fmt(msp['regression']['cluster_dimension'], '.2f')}.",
         "",
         "| step | tokens | max change since step 0 | distinct | " + " | ".join(
             f"clusters@{x:g}" for x in s["resolutions"]) + " | box dim |",
@@ -324,7 +320,7 @@ def _width1_markdown(r: JobResult) -> list[str]:
         lines.append(f"| {row['step']} | {row['tokens_seen']} | "
                      f"{'' if change is None else format(change, '.3g')} | {row['num_distinct']} | "
                      + " | ".join(str(c) for c in row["cluster_counts"])
-                     + f" | {_fmt_dim(row['box_counting_dimension'])} |")
+                     + f" | {fmt(row['box_counting_dimension'], '.2f')} |")
     if s.get("label_runs") is not None:
         lines += ["", "Interleaving: runs of the dominant state along the clusters, at the same "
                   f"resolutions: network (last step) {s['label_runs']}; MSP projection "

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from compmech.files import atomic_output
+from compmech.formatting import fmt
 from compmech.probing.crossval import (
     ProbeResult,
     affine_subspace_projection,
@@ -83,7 +84,6 @@ from compmech.probing.inputs import (
 from compmech.probing.job import _log, _ProbeJob, _Timer
 from compmech.probing.linear import DEFAULT_FOLDS, MAX_ENUMERATED_POINTS
 from compmech.probing.report import CurvePoint, HookReport, ProbeReport
-from compmech.probing.summary import _num
 from compmech.probing.targets import (
     encoding_angles_deg,
     factor_targets,
@@ -148,7 +148,6 @@ def _select_steps(steps: list[int], checkpoints) -> list[int]:
         return steps
     pos = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
     return sorted({steps[0], steps[-1], *(steps[i] for i in pos)})
-
 
 
 def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
@@ -227,7 +226,6 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Seque
     return results, comparison, reports, geometries
 
 
-
 def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
                  progress, last_geometry: GeometryRecord | None = None) -> list[CurvePoint]:
     """The headline hook at each selected checkpoint (no spread, no shuffle); the last checkpoint's
@@ -254,7 +252,7 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
                                 res.scores["r2"], geometry))
         resolution = "" if geometry is None else (
             f"  resolution {geometry.resolution:.3g}  history "
-            f"{_num(geometry.equivalent_history, '.2f')} tokens")
+            f"{fmt(geometry.equivalent_history, '.2f')} tokens")
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
                        f"MSE {res.scores['mse']:.3g}{resolution}")
     return curve

@@ -4,6 +4,7 @@ decoders (what ``compmech probe`` prints and the figure captions quote).
 
 from __future__ import annotations
 
+from compmech.formatting import fmt
 from compmech.probing.report import DecoderReport, ProbeReport
 from compmech.records import GeometryRecord
 from transformer.registry import hook_label
@@ -22,8 +23,8 @@ def summary_lines(report: ProbeReport) -> list[str]:
         + (f"{report.protocol.n_folds}-fold cross-validation)" if report.protocol.kfold
            else f"{report.split_name} split by sequence)"),
         f"held-out MSE       {r.mse_test:.3g}  (folds {r.mse_folds_mean:.3g} "
-        f"+- {r.mse_folds_std:.2g}; R^2 {_num(r.r2_test, '.4f')})",
-        f"shuffle control    {_num(r.shuffle_mse, '.3g')}  (belief variance {r.belief_variance:.3g})",
+        f"+- {r.mse_folds_std:.2g}; R^2 {fmt(r.r2_test, '.4f')})",
+        f"shuffle control    {fmt(r.shuffle_mse, '.3g')}  (belief variance {r.belief_variance:.3g})",
         f"untrained network  {b['untrained']:.3g}",
         f"one-hot tok x pos  {b['onehot']:.3g}",
         f"random features    {b['random']:.3g}",
@@ -42,20 +43,20 @@ def summary_lines(report: ProbeReport) -> list[str]:
     fr = report.fractal
     if fr and "dimensions_true" not in fr:
         lines.append(f"distances          pairwise-distance r = "
-                     f"{_num(fr['pairwise_distance_correlation'], '.3f')} "
+                     f"{fmt(fr['pairwise_distance_correlation'], '.3f')} "
                      f"({fr['num_distinct_points']} distinct beliefs: no fractal dimensions)")
     elif fr:
         t, p = fr["dimensions_true"], fr["dimensions_predicted"]
         lines.append(
-            f"dims, all scales   box {_num(t['box_counting']['dimension'], '.2f')} true vs "
-            f"{_num(p['box_counting']['dimension'], '.2f')} learned, correlation "
-            f"{_num(t['correlation']['dimension'], '.2f')} vs "
-            f"{_num(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
-            f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
+            f"dims, all scales   box {fmt(t['box_counting']['dimension'], '.2f')} true vs "
+            f"{fmt(p['box_counting']['dimension'], '.2f')} learned, correlation "
+            f"{fmt(t['correlation']['dimension'], '.2f')} vs "
+            f"{fmt(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
+            f"pairwise-distance r = {fmt(fr['pairwise_distance_correlation'], '.3f')}")
     lines += geometry_lines(report)
     for name, by_hook in (report.factors or {}).items():
-        cells = ", ".join(f"{hook_label(h, short=True)} {_num(v['mse_test'], '.3g')} (shuffle "
-                          f"{_num(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
+        cells = ", ".join(f"{hook_label(h, short=True)} {fmt(v['mse_test'], '.3g')} (shuffle "
+                          f"{fmt(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
         lines.append(f"{name:<18} {cells}")
     for pair, angles in (report.factor_angles_deg or {}).items():
         lines.append(f"factors {pair} angles  {', '.join(f'{a:.0f}' for a in angles)} degrees "
@@ -105,7 +106,7 @@ def geometry_lines(report: ProbeReport) -> list[str]:
     layers = [(h, r.geometry) for h, r in report.hooks.items() if r.geometry is not None]
     if len(layers) > 1:
         lines.append("per layer          " + ", ".join(
-            f"{hook_label(h, short=True)} res {g.resolution:.2g} hist {_num(g.equivalent_history, '.1f')}"
+            f"{hook_label(h, short=True)} res {g.resolution:.2g} hist {fmt(g.equivalent_history, '.1f')}"
             for h, g in layers) + f" (paired resolution; equivalent history in tokens, "
             f"{report.error_measure})")
     for hook, rows in [*(report.decoders or {}).items(), ("lookups", report.lookups or {})]:
@@ -122,12 +123,7 @@ def _decoder_cell(r: DecoderReport) -> str:
     if g is None:
         return f"MSE {r.mse_test:.2g}"
     return (f"MSE {r.mse_test:.2g} res {g.resolution:.2g} (null {g.null_resolution:.2g}) "
-            f"hist {_num(g.equivalent_history, '.1f')}")
-
-
-
-def _num(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
+            f"hist {fmt(g.equivalent_history, '.1f')}")
 
 
 __all__ = [
