@@ -414,3 +414,18 @@ def test_the_split_policy_trains_on_more_folds_only_when_one_fold_is_too_small()
     assert train_folds("20/80", 10, width) == 1 and train_folds("80/20", 10**6, width) == 4
     with pytest.raises(ValueError, match="split must be"):
         train_folds("50/50", 100, width)
+
+
+def test_the_linear_decoder_is_ordinary_least_squares_with_intercept():
+    from compmech.probing import decoders as dec
+
+    rng = np.random.default_rng(3)
+    X, Xt = rng.normal(size=(200, 6)), rng.normal(size=(50, 6))
+    W, b = rng.normal(size=(6, 3)), rng.normal(size=3)
+    # an exact affine map is recovered exactly
+    np.testing.assert_allclose(dec.fit_predict("linear", X, X @ W + b, Xt), Xt @ W + b, atol=1e-10)
+    # noisy targets: the least-squares solution (oracle: numpy's lstsq on [X, 1])
+    y = X @ W + b + rng.normal(size=(200, 3))
+    beta = np.linalg.lstsq(np.column_stack([X, np.ones(200)]), y, rcond=None)[0]
+    np.testing.assert_allclose(dec.fit_predict("linear", X, y, Xt),
+                               np.column_stack([Xt, np.ones(50)]) @ beta, atol=1e-10)
