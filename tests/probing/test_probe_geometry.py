@@ -22,10 +22,9 @@ from compmech.figures.geometry import geometry_over_training, geometry_scales
 from compmech.probing import decoders as dec
 from compmech.probing.data import CONCAT, POINTS_FILE, PROBE_FILE, probe_data
 from compmech.probing.decoding import novel_prefix_points
-from compmech.probing.geometry import geometry_record
+from compmech.probing.geometry import GeometryRecord, geometry_record
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
-from compmech.records import GeometryRecord
 
 
 @pytest.fixture(scope="module")

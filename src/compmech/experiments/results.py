@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compmech.records import GeometryRecord, Record
+from compmech.probing.geometry import GeometryRecord
+from compmech.records import Record
 
 RESULTS_DIR = "results"
 RUNS_DIR = "runs"

@@ -13,7 +13,8 @@ from compmech.probing.crossval import (
     ProbeResult,
 )
 from compmech.probing.data import PROBE_FILE, ProbeProtocol
-from compmech.records import GeometryRecord, Record
+from compmech.probing.geometry import GeometryRecord
+from compmech.records import Record
 
 # -------------------------------------------------------------------------------------- results
 

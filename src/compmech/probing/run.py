@@ -76,7 +76,7 @@ from compmech.probing.data import (
 )
 from compmech.probing.decoding import _probe_decoders, lookup_reports
 from compmech.probing.fractal import fractal_comparison
-from compmech.probing.geometry import geometry_record
+from compmech.probing.geometry import GeometryRecord, geometry_record
 from compmech.probing.inputs import (
     onehot_features,
     random_features,
@@ -89,7 +89,6 @@ from compmech.probing.targets import (
     factor_targets,
     probe_factors,
 )
-from compmech.records import GeometryRecord
 from transformer import Run, load_run
 
 

@@ -5,8 +5,8 @@ decoders (what ``compmech probe`` prints and the figure captions quote).
 from __future__ import annotations
 
 from compmech.formatting import fmt
+from compmech.probing.geometry import GeometryRecord
 from compmech.probing.report import DecoderReport, ProbeReport
-from compmech.records import GeometryRecord
 from transformer.registry import hook_label
 
 
