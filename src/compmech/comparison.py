@@ -204,11 +204,6 @@ class GeometryComparison:
         """``(K,)`` bool: the predicted cloud agrees with the truth as a measure at each scale."""
         return self.distance_predicted <= self.tolerance_curve
 
-    @property
-    def null_agrees(self) -> np.ndarray:
-        """``(K,)`` bool: the null model agrees with the truth as a measure at each scale."""
-        return self.distance_null <= self.tolerance_curve
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists, floats, ints, strings, ``None``); read back by :meth:`from_dict`."""
         out: dict[str, Any] = {}
