@@ -217,7 +217,7 @@ def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
     assert data.weights.shape == (81, 5)  # 3^4 words after the BOS
     np.testing.assert_allclose(data.weights.sum(0), 1.0, atol=1e-12)
     report = probe_run(gru_run, checkpoints="last", seed=0, force=True, progress=False,
-                       fractal=False, weighting="probability", folds=4, rcond_sweep=True)
+                       weighting="probability", folds=4, rcond_sweep=True)
     proto = report.protocol
     assert proto.kfold and proto.n_folds == 4 and proto.weighting_option == "probability"
     assert set(proto.definitions) >= {"mse", "r2"} and proto.markov_orders == [1, 2, 3]
@@ -237,7 +237,7 @@ def test_cli_probe_protocol_flags(gru_run, capsys):
     from compmech.cli import main
 
     assert main(["probe", str(gru_run), "--folds", "3", "--weighting", "probability",
-                 "--checkpoints", "last", "--no-fractal", "--quiet", "--force"]) == 0
+                 "--checkpoints", "last", "--quiet", "--force"]) == 0
     out = capsys.readouterr().out
     assert "3-fold cross-validation" in out and "Markov order k" in out
     assert main(["probe", str(gru_run), "--folds", "3", "--split", "20/80", "--force"]) == 2

@@ -89,8 +89,6 @@ def register(subparsers) -> None:
                    "trained on the other K-1, scores pooled) instead of --split")
     p.add_argument("--rcond-sweep", action="store_true",
                    help="also fit every hook with its rcond cut-off chosen by inner validation")
-    p.add_argument("--no-fractal", action="store_true",
-                   help="skip the old fractal comparison (dimensions fitted over all scales)")
     p.add_argument("--no-geometry", action="store_true",
                    help="skip the scale-by-scale comparison (paired resolution, equivalent history) at each "
                    "checkpoint")
@@ -171,7 +169,7 @@ def run_probe(args: argparse.Namespace) -> int:
                        headline=args.headline, seed=args.seed, force=args.force,
                        split=args.split, weighting=args.weighting, folds=args.folds,
                        rcond_sweep=args.rcond_sweep,
-                       fractal=not args.no_fractal, geometry=not args.no_geometry,
+                       geometry=not args.no_geometry,
                        decoders=args.decoders, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
@@ -185,7 +183,7 @@ def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
                             checkpoints=args.checkpoints, hooks=args.hooks,
                             headline=args.headline, seed=args.seed, split=args.split,
                             weighting=args.weighting, folds=args.folds,
-                            rcond_sweep=args.rcond_sweep, fractal=not args.no_fractal,
+                            rcond_sweep=args.rcond_sweep,
                             geometry=not args.no_geometry, decoders=args.decoders)
     print("\n".join(ensemble_summary_lines(report)))
     print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")

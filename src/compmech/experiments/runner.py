@@ -237,7 +237,7 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
         first = i == 0
         reports[spec["name"]] = probe_run(
             run_dir, checkpoints="last", hooks=list(dict.fromkeys(hooks)), headline=hook,
-            seed=job.seed, force=True, progress=False, fractal=False, geometry=first,
+            seed=job.seed, force=True, progress=False, geometry=first,
             decoders=tuple(job.decoders) if first else (), decoder_concat=False, **options)
         if first:
             with np.load(run_dir / POINTS_FILE) as points:

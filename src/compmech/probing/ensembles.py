@@ -130,7 +130,7 @@ def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = Tru
         force: probe every member again.
         progress: progress lines.
         **probe_options: passed to ``probe_run`` (``checkpoints``, ``hooks``, ``headline``,
-            ``seed``, ``split``, ``fractal``, ...).
+            ``seed``, ``split``, ``geometry``, ...).
 
     Returns:
         The :class:`EnsembleReport` written.

@@ -40,19 +40,6 @@ def summary_lines(report: ProbeReport) -> list[str]:
         lines.append(f"rcond sweep        MSE {mse:.3g} with rcond "
                      f"{', '.join(f'{c:g}' for c in sorted(set(reg['chosen_rcond'])))} chosen by "
                      "inner validation")
-    fr = report.fractal
-    if fr and "dimensions_true" not in fr:
-        lines.append(f"distances          pairwise-distance r = "
-                     f"{fmt(fr['pairwise_distance_correlation'], '.3f')} "
-                     f"({fr['num_distinct_points']} distinct beliefs: no fractal dimensions)")
-    elif fr:
-        t, p = fr["dimensions_true"], fr["dimensions_predicted"]
-        lines.append(
-            f"dims, all scales   box {fmt(t['box_counting']['dimension'], '.2f')} true vs "
-            f"{fmt(p['box_counting']['dimension'], '.2f')} learned, correlation "
-            f"{fmt(t['correlation']['dimension'], '.2f')} vs "
-            f"{fmt(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
-            f"pairwise-distance r = {fmt(fr['pairwise_distance_correlation'], '.3f')}")
     lines += geometry_lines(report)
     for name, by_hook in (report.factors or {}).items():
         cells = ", ".join(f"{hook_label(h, short=True)} {fmt(v['mse_test'], '.3g')} (shuffle "
