@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from compmech.probing.geometry import GeometryRecord
+from compmech.probing.structure1d import MspStructure, StructureAtStep
 from compmech.records import Record
 
 RESULTS_DIR = "results"
@@ -144,8 +145,8 @@ class JobResult(Record):
     loss: LossSummary | None
     probe: ProbeSummary
     dimensions: DimensionSummary | None
-    structure_1d: list[dict[str, Any]] | None = None
-    msp_structure_1d: dict[str, Any] | None = None
+    structure_1d: list[StructureAtStep] | None = None
+    msp_structure_1d: MspStructure | None = None
     analysis_seconds: float = 0.0
     seconds: float = 0.0
     num_params: int | None = None
