@@ -1,4 +1,6 @@
-"""Scale-by-scale comparison of a learned (predicted) belief cloud with the theory's.
+"""Scale-by-scale comparison of a learned (predicted) belief cloud with the theory's (the pair
+histograms it reads are built in :mod:`compmech.pair_kernels`, the clouds' plane coordinates in
+:mod:`compmech.plane`).
 
 A probe's predictions are the true beliefs plus an error. Below the error's scale any statistic of
 the predicted cloud measures the error, not the fractal; above it the learned geometry *is* the

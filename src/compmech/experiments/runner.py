@@ -1,12 +1,13 @@
 """Experiments as lists of independent jobs (train a model, probe it, measure its geometry), run
 serially or in worker processes, each writing ``results/<name>.json`` (a
-:class:`~compmech.experiments.results.JobResult`) when
-finished; a job whose result exists is not redone, and an interrupted training run is resumed.
+:class:`~compmech.experiments.results.JobResult`) when finished; a job whose result exists is not
+redone, and an interrupted training run is resumed.
 
 An experiment folder holds ``runs/`` (the training runs, ordinary run directories), ``results/``
 (one JSON and one ``.npz`` of figure data per job), ``experiment.json`` (the settings, so that a
 folder made with other settings is refused), and the report (figures, ``summary.json``,
-``README.md``) that :mod:`compmech.experiments.bottleneck` and :mod:`compmech.experiments.sweep` write.
+``README.md``) that :mod:`compmech.experiments.bottleneck` and :mod:`compmech.experiments.sweep`
+write.
 """
 
 from __future__ import annotations
