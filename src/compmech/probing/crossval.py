@@ -8,7 +8,7 @@ validation from the same moments; :class:`ProbeResult` holds the scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,6 +57,7 @@ class ProbeResult:
         n_train, n_test: number of points (sequences x positions) on each side.
         n_features: ``d``.
         train_fold, n_folds: the split.
+        regularisation: the rcond sweep's summary (:meth:`SweepResult.summary`) when one was run.
     """
 
     scores: dict[str, float]
@@ -73,7 +74,7 @@ class ProbeResult:
     train_fold: int
     n_folds: int
     train_folds: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
+    regularisation: dict[str, Any] | None = None
     pooled_scores: dict[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:

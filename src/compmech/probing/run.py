@@ -201,7 +201,7 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
     if job.sweep:
         with timer("rcond_sweep_s"):
             for hook in job.hooks:
-                results[hook].extra["regularisation"] = rcond_sweep(
+                results[hook].regularisation = rcond_sweep(
                     _features(acts, hook, run), data.beliefs, data.folds,
                     train_folds=data.train_folds, spread=data.kfold, weights=data.weights,
                     seed=job.seed).summary()
@@ -389,7 +389,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h],
-                                         results[h].extra.get("regularisation"), geometries.get(h))
+                                         results[h].regularisation, geometries.get(h))
                for h in job.hooks},
         curve=curve, timing=timer.seconds,
         paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
