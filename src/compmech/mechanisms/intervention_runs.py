@@ -356,7 +356,7 @@ def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float
     result = cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
                                    train_folds=data.train_folds, spread=False, shuffle=True,
                                    shuffle_seed=data.seed)
-    return result.probe, float(result.scores["mse"]), result.shuffle_probe
+    return result.probe, float(result.scores.mse), result.shuffle_probe
 
 
 def blind_basis(process: Process) -> tuple[np.ndarray | None, str]:

@@ -59,9 +59,9 @@ class HookReport(Record):
                     regularisation: dict[str, Any] | None = None,
                     geometry: GeometryRecord | None = None) -> HookReport:
         return cls(**result.summary(),
-                   baselines={k: v.scores["mse"] for k, v in baselines.items()},
-                   baselines_r2={k: v.scores["r2"] for k, v in baselines.items()},
-                   baselines_invariant_r2={k: v.scores.get("invariant_r2")
+                   baselines={k: v.scores.mse for k, v in baselines.items()},
+                   baselines_r2={k: v.scores.r2 for k, v in baselines.items()},
+                   baselines_invariant_r2={k: v.scores.invariant_r2
                                            for k, v in baselines.items()},
                    regularisation=regularisation, geometry=geometry)
 

@@ -234,8 +234,8 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
         else:
             geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
                                                              step=step)
-        curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores["mse"],
-                                res.scores["r2"], geometry))
+        curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores.mse,
+                                res.scores.r2, geometry))
         resolution = "" if geometry is None else (
             f"  resolution {geometry.resolution:.3g}  history "
             f"{fmt(geometry.equivalent_history, '.2f')} tokens")
