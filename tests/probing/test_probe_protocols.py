@@ -79,7 +79,7 @@ def test_weighted_scores_do_not_scale_with_the_number_of_points():
                                   shuffle=False)
     for other in (scaled, twice):
         for key in ("mse", "r2", "mean_distance"):
-            assert other.scores[key] == pytest.approx(base.scores[key], rel=1e-9)
+            assert getattr(other.scores, key) == pytest.approx(getattr(base.scores, key), rel=1e-9)
     assert {"mse", "r2", "rmse", "mean_distance"} <= set(SCORE_DEFINITIONS)
 
 

@@ -240,7 +240,7 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
             f"  resolution {geometry.resolution:.3g}  history "
             f"{fmt(geometry.equivalent_history, '.2f')} tokens")
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
-                       f"MSE {res.scores['mse']:.3g}{resolution}")
+                       f"MSE {res.scores.mse:.3g}{resolution}")
     return curve
 
 
