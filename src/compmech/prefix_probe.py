@@ -87,7 +87,8 @@ class PrefixRows(NamedTuple):
 def deduplicate_prefixes(words, point_probs) -> PrefixRows:
     """Every distinct prefix of ``words`` once, with the summed probability of its occurrences.
 
-    Rows are ordered by length, then by the first occurrence of the prefix in ``words``.
+    Rows are in the order of first occurrence when the points are read word by word, position
+    by position (the released code's order, which its seeded folds depend on).
 
     Args:
         words: ``(M, L)`` integer tokens.
@@ -126,16 +127,15 @@ def deduplicate_prefixes(words, point_probs) -> PrefixRows:
             _, first, inverse = np.unique(words[:, : t + 1], axis=0, return_index=True,
                                           return_inverse=True)
         inverse = inverse.reshape(-1)
-        order = np.argsort(first, kind="stable")
-        summed = np.bincount(inverse, weights=probs[:, t], minlength=first.shape[0])
-        index.append(first[order])
+        index.append(first)
         position.append(np.full(first.shape[0], t))
-        mass.append(summed[order])
-    weights = np.concatenate(mass)
+        mass.append(np.bincount(inverse, weights=probs[:, t], minlength=first.shape[0]))
+    index, position, weights = (np.concatenate(a) for a in (index, position, mass))
     total = weights.sum()
     if not total > 0:
         raise ValueError("the prefixes' total probability is zero")
-    return PrefixRows(np.concatenate(index), np.concatenate(position), weights / total)
+    order = np.argsort(index * L + position, kind="stable")
+    return PrefixRows(index[order], position[order], weights[order] / total)
 
 
 def kfold_test_folds(num_rows: int, n_folds: int = PAPER_FOLDS,

@@ -4,8 +4,9 @@
 ``compmech figures RUN_DIR`` writes ``RUN_DIR/figures/``; ``compmech reproduce mess3|rrxor|z1r --out
 DIR`` trains, probes and draws with the published settings and prints a summary table;
 ``compmech reproduce architectures --out DIR`` trains a transformer, LSTM, GRU and RNN on Mess3 and
-the quantum processes and probes each with both protocols. Existing outputs are never overwritten
-without ``--force``.
+the quantum processes and probes each with both protocols; ``compmech reproduce quantum --out DIR``
+reproduces Riechers, Elliott & Shai (2025) with the authors' probe protocol. Existing outputs are
+never overwritten without ``--force``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError, parse_seeds
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "quantum")
 
 
 def _checkpoints(value: str):
@@ -118,7 +119,10 @@ def register(subparsers) -> None:
         "stream narrowed to widths 1..64 (--minutes per width) and writes a report; "
         "`architectures` trains a transformer, LSTM, GRU and RNN on Mess3 and the three quantum "
         "processes (--minutes per model, default 1) and probes each with both protocols; "
-        "rerunning either command resumes it.")
+        "`quantum` reproduces Riechers, Elliott & Shai 2025 (the same 16 networks, the authors' "
+        "probe protocol, random-network and Markov-3 baselines, cross-architecture CKA; --minutes "
+        "for the whole command, default 30, or --steps per model); rerunning any of these three "
+        "resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
@@ -139,11 +143,15 @@ def register(subparsers) -> None:
     r.add_argument("--force", action="store_true", help="overwrite DIR")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.add_argument("--workers", type=int, default=1,
-                   help="architectures: parallel worker processes (default 1)")
+                   help="architectures, quantum: parallel worker processes (default 1)")
     r.add_argument("--processes", nargs="+", metavar="NAME",
-                   help="architectures: rows (default mess3 tom_quantum post_quantum fanizza)")
+                   help="architectures, quantum: rows (default mess3 tom_quantum post_quantum fanizza; "
+                   "quantum --tiny: fanizza)")
     r.add_argument("--archs", nargs="+", metavar="ARCH",
-                   help="architectures: columns (default transformer lstm gru rnn)")
+                   help="architectures, quantum: columns (default transformer lstm gru rnn)")
+    r.add_argument("--random-networks", type=_positive_int, default=None, metavar="N",
+                   help="quantum: randomly initialised networks per trained one (default 32; "
+                   "the authors used 1,000)")
     r.set_defaults(func=run_reproduce)
 
 
@@ -216,6 +224,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from compmech.pipeline.probing import summary_lines
     from compmech.pipeline.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
 
+    if args.experiment == "quantum":
+        return _run_quantum(args)
+    if args.random_networks is not None:
+        raise UsageError("--random-networks applies to `reproduce quantum`")
     if args.tiny and (args.minutes is not None or args.steps is not None):
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
     if args.steps is not None and (args.minutes is not None or args.seeds is not None
@@ -291,6 +303,30 @@ def _run_architectures(args: argparse.Namespace) -> int:
     print(f"{len(summary.rows)} models; report in {args.out}/README.md, figure "
           f"{args.out}/architectures.png")
     return 0 if not summary.failed else 1
+
+
+def _run_quantum(args: argparse.Namespace) -> int:
+    """Riechers, Elliott & Shai (2025): four processes x four networks, the authors' probe."""
+    from compmech.experiments import quantum
+
+    if args.tiny and (args.minutes is not None or args.steps is not None):
+        raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give either --steps (per model) or --minutes (whole command), not both")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    processes = args.processes or (quantum.TINY_PROCESSES if args.tiny else tuple(quantum.PROCESSES))
+    report = quantum.run_quantum(
+        args.out, processes=processes, archs=args.archs or quantum.ARCHS,
+        minutes=None if args.tiny else (args.minutes or quantum.DEFAULT_MINUTES),
+        steps=args.steps, seeds=args.seeds or [args.seed],
+        random_networks=args.random_networks or (
+            quantum.TINY_RANDOM_NETWORKS if args.tiny else quantum.DEFAULT_RANDOM_NETWORKS),
+        tiny=args.tiny, workers=args.workers, force=args.force,
+        log=None if args.quiet else print)
+    print(f"{len(report['results'])} processes in {report['wall_seconds'] / 60:.1f} min; report "
+          f"in {args.out}/README.md, numbers in {args.out}/results.json")
+    return 0
 
 
 __all__ = ["register", "run_probe", "run_figures", "run_reproduce"]

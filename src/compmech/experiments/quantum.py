@@ -82,6 +82,7 @@ from transformer import (
     probe_hooks,
     recurrent_config,
 )
+from transformer.registry import hook_widths
 
 PAPER = "Riechers, Elliott & Shai 2025, arXiv 2507.07432"
 #: The processes and the paper's parameters (our catalogue's names).
@@ -101,6 +102,9 @@ DEFAULT_MINUTES = 30.0
 TRAIN_SHARE = 0.6
 #: Randomly initialised networks per architecture and process (the authors used 1,000).
 DEFAULT_RANDOM_NETWORKS = 32
+#: What ``--tiny`` runs (CI): one process, every architecture, two random networks.
+TINY_PROCESSES = ("fanizza",)
+TINY_RANDOM_NETWORKS = 2
 #: Markov order of the classical baselines.
 MARKOV_ORDER = 3
 #: Added to the seed to key the random networks (never the training initialisation's key).
@@ -152,9 +156,9 @@ def train_config(process: str, arch: str, *, seed: int, steps: int | None,
 
 # ------------------------------------------------------------------------------------ data
 class ProbeData:
-    """Every distinct prefix of every length-``n_ctx`` word of a process, with its weight, its
-    belief and its Markov-order-3 belief; ``rows_by_length[t]`` are the rows of length ``t + 1``
-    (rows are ordered by length)."""
+    """Every distinct prefix of every length-``n_ctx`` word of a process (words in lexicographic
+    order, those of probability zero left out), with its weight, its belief, its Markov-order-3
+    belief and the Markov-3 lookup; ``by_length[t]`` are the rows of length ``t + 1``."""
 
     def __init__(self, process: str, n_ctx: int) -> None:
         hmm = get_process(process, **PROCESSES[process])
@@ -172,7 +176,7 @@ class ProbeData:
         self.markov_lookup = self.rows.take(lookup)
         self.weights = self.rows.weights
         self.vocab, self.n_ctx = hmm.vocab_size, n_ctx
-        self.bounds = np.searchsorted(self.rows.position, np.arange(n_ctx + 1))
+        self.by_length = [np.flatnonzero(self.rows.position == t) for t in range(n_ctx)]
 
     @property
     def num_rows(self) -> int:
@@ -210,16 +214,16 @@ def layer_activations(params, cfg, data: ProbeData, layers: Sequence[str] | None
     starts with it), plus ``concat``."""
     layers = list(probe_layers(cfg) if layers is None else layers)
     hooks = [h for h in layers if h not in (INPUT_LAYER, CONCAT)]
-    out: dict[str, list[np.ndarray]] = {h: [] for h in layers if h != CONCAT}
-    for t in range(data.n_ctx):
-        lo, hi = data.bounds[t], data.bounds[t + 1]
-        tokens = data.prefix_words[lo:hi, : t + 1]
+    widths = hook_widths(cfg)
+    result = {h: np.empty((data.num_rows, cfg.d_vocab if h == INPUT_LAYER else widths[h]))
+              for h in layers if h != CONCAT}
+    for t, rows in enumerate(data.by_length):
+        tokens = data.prefix_words[rows, : t + 1]
         acts = collect_activations(params, cfg, tokens, hooks) if hooks else {}
         for h in hooks:
-            out[h].append(acts[h][:, -1])
-        if INPUT_LAYER in out:
-            out[INPUT_LAYER].append(np.eye(cfg.d_vocab)[tokens[:, -1]])
-    result = {h: np.concatenate(v).astype(np.float64) for h, v in out.items()}
+            result[h][rows] = acts[h][:, -1]
+        if INPUT_LAYER in result:
+            result[INPUT_LAYER][rows] = np.eye(cfg.d_vocab)[tokens[:, -1]]
     if CONCAT in layers or layers == list(probe_layers(cfg)):
         members = concat_members(list(result))
         result[CONCAT] = np.concatenate([result[m] for m in members], axis=1)
@@ -309,10 +313,11 @@ def _job_entry(args: tuple) -> dict:
 
 # ------------------------------------------------------------------------------------ summary
 def _mean_std(values) -> tuple[float, float]:
+    """Mean and sample std (``None`` for fewer than two values: no spread over seeds)."""
     v = np.asarray([x for x in values if x is not None], dtype=np.float64)
     if v.size == 0:
-        return float("nan"), float("nan")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+        return float("nan"), None
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else None
 
 
 def _seeded(entries: list[dict], keys=("r2", "rmse", "invariant_r2")) -> dict:
@@ -531,7 +536,8 @@ def markdown(report: dict, files: Sequence[Path]) -> str:
         f"with a bias column; {PAPER_FOLDS}-fold cross-validation over the prefixes (KFold seed "
         f"{PAPER_FOLD_SEED}) choosing per layer and target the best of {len(PAPER_RCONDS)} rcond "
         "values; final fit on all prefixes, scores in-sample (held-out R² beside them). R² is the "
-        "probability-weighted R² (mean over belief coordinates); the invariant R² is the "
+        "probability-weighted R² pooled over the belief's S coordinates (1 - sum SSE / sum SST); "
+        "RMSE is over the S coordinates; the invariant R² is the "
         "presentation-invariant one (comparable across HMMs, GHMMs and presentations). Random = "
         "freshly initialised networks of the same architecture (mean, 95th percentile of R²). "
         "Markov-3 beliefs R² = the same probe onto the beliefs of the order-3 Markov "
@@ -652,6 +658,7 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
 
 
 __all__ = ["ARCHS", "DEFAULT_MINUTES", "DEFAULT_RANDOM_NETWORKS", "N_CTX", "PAPER", "PROCESSES",
-           "ProbeData", "concat_members", "cross_architecture_cka", "layer_activations",
+           "ProbeData", "TINY_PROCESSES", "TINY_RANDOM_NETWORKS", "concat_members",
+           "cross_architecture_cka", "layer_activations",
            "layer_summary", "model_config", "probe_data", "probe_layers", "probe_network",
            "random_network_keys", "run_job", "run_quantum", "summarise", "train_config"]
