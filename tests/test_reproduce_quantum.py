@@ -247,8 +247,9 @@ def test_reproduce_quantum_tiny_end_to_end(tmp_path, capsys):
             assert s["random_networks"]["n"] == quantum.TINY_RANDOM_NETWORKS
             assert s["random_networks"]["p95"] >= s["random_networks"]["mean"] - 1e-12
             assert set(s["markov3"]) >= {"r2", "rmse", "rcond"}
-        assert a["layers"]["input"]["r2"] == pytest.approx(
-            fanizza["architectures"]["lstm"]["layers"]["input"]["r2"])  # same one-hot input
+        if arch != "transformer":  # the same one-hot input
+            assert a["layers"]["input"]["r2"] == pytest.approx(
+                fanizza["architectures"]["lstm"]["layers"]["input"]["r2"], abs=1e-12)
     cka = fanizza["cka"]["matrix"]
     assert set(cka) == set(quantum.ARCHS) and cka["gru"]["gru"] == pytest.approx(1.0)
     assert 0 <= cka["lstm"]["transformer"] <= 1
