@@ -87,6 +87,8 @@ def test_fanizza_prediction_determines_the_belief_on_its_cloud():
     out = blind_controls(beliefs, beliefs, process, train=train, weights=weights)
     assert out.applicable and out.dimension == 2 and out.share > 0.1
     assert not out.distinguishable and out.lookup_share < 1e-20
+    assert np.isnan(out.blind_r2) and np.isnan(out.geometric_shuffle_r2)
+    assert out.prediction_lookup_r2 > 0.95  # only unseen predictions on test points miss
     assert out.against_network() == []
 
 

@@ -204,6 +204,16 @@ def blind_controls(features, beliefs, process, *, train, weights=None, horizon: 
     wn = w / w.sum()
     total = float(wn @ np.sum((z - wn @ z) ** 2, axis=1))
     lookup_share = float(wn @ np.sum(b**2, axis=1)) / total if total > 0 else nan
+    common = dict(applicable=True, dimension=dimension, horizon=L,
+                  share=prediction_blind_share(eta, w, process, horizon=L).share,
+                  lookup_share=lookup_share, distinguishable=bool(lookup_share > 1e-9),
+                  belief_r2=_held_out_r2(X, z, w, train),
+                  next_token_r2=_held_out_r2(p, z, w, train),
+                  log_next_token_r2=_held_out_r2(log_p, z, w, train),
+                  prediction_lookup_r2=_lookup_r2(z, w, groups, train), seed=seed)
+    if not common["distinguishable"]:  # b is round-off: no score on it means anything
+        return BlindControls(**common, blind_r2=nan, blind_shuffle_r2=nan,
+                             blind_log_next_token_r2=nan, geometric_shuffle_r2=nan)
     rng = np.random.default_rng(seed)
     # Each point gets the blind residual of a point drawn with probability proportional to its
     # weight (a plain permutation would move residuals between points of unequal weight and
@@ -211,18 +221,11 @@ def blind_controls(features, beliefs, process, *, train, weights=None, horizon: 
     donor = rng.choice(N, size=N, p=wn)
     z_shuffled = z - b + b[donor]
     return BlindControls(
-        applicable=True, dimension=dimension, horizon=L,
-        share=prediction_blind_share(eta, w, process, horizon=L).share,
-        lookup_share=lookup_share, distinguishable=bool(lookup_share > 1e-9),
-        belief_r2=_held_out_r2(X, z, w, train),
-        next_token_r2=_held_out_r2(p, z, w, train),
-        log_next_token_r2=_held_out_r2(log_p, z, w, train),
-        prediction_lookup_r2=_lookup_r2(z, w, groups, train),
+        **common,
         blind_r2=_held_out_r2(X, b, w, train),
         blind_shuffle_r2=_held_out_r2(X, b[rng.permutation(N)], w, train),
         blind_log_next_token_r2=_held_out_r2(log_p, b, w, train),
         geometric_shuffle_r2=_held_out_r2(X, z_shuffled, w, train),
-        seed=seed,
     )
 
 
