@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import compmech
-from compmech.blind_controls import BlindControls, blind_controls
+from compmech.probing.blind import BlindControls, blind_controls
 from oracles import random_basis
 
 

@@ -50,7 +50,7 @@ from compmech.blind import (
     prediction_blind_share,
     prediction_blind_subspace,
 )
-from compmech.probe import BeliefProbe
+from compmech.probing.linear import BeliefProbe
 
 #: ``log p`` features clip probabilities at this floor (zero-probability tokens are common).
 LOG_FLOOR = 1e-12
