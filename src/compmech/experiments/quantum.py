@@ -8,7 +8,7 @@ networks of 4 layers: the transformer of the paper (d_model 64, 4 heads x d_head
 an LSTM, a GRU and a vanilla tanh RNN (hidden width 64); context 8, no BOS token.
 
 Where the protocol comes from: the authors' released configuration and analysis code (see
-``shared/SCIENCE.md``, "Published protocols"); :mod:`compmech.prefix_probe` restates every step
+``shared/SCIENCE.md``, "Published protocols"); :mod:`compmech.probing.prefix_probe` restates every step
 and cites the files. In short: every prefix of every length-8 word once, weighted by its summed
 probability; probability-weighted least squares with a bias column; 10-fold cross-validation over
 the deduplicated prefixes choosing, per layer and per target, the best of 53 ``rcond`` values; the
@@ -54,13 +54,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compmech.compose import markov_approximation
+from compmech.experiments.reports import environment, invocation_text
+from compmech.experiments.results import RUNS_DIR
+from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
+from compmech.figures import quantum as quantum_figures
+from compmech.figures.common import save
 from compmech.files import atomic_write_text, write_json
 from compmech.history import markov_lookup
 from compmech.inference import enumerate_words, filter_beliefs
-from compmech.pipeline import figures
-from compmech.pipeline.jobs import RUNS_DIR, check_manifest, job_lock, recipe, train_or_resume
-from compmech.pipeline.reports import environment, invocation_text
-from compmech.prefix_probe import (
+from compmech.probing.prefix_probe import (
     PAPER_FOLD_SEED,
     PAPER_FOLDS,
     PAPER_RCONDS,
@@ -468,56 +470,13 @@ def cka_lines(results: dict) -> list[str]:
 
 
 def draw_figures(out_dir: Path, results: dict) -> list[Path]:
-    """``quantum_layers.png``: R² per layer (final, initial, random mean and p95, Markov-3
-    lookup); ``quantum_cka.png``: the cross-architecture CKA per process."""
-    import matplotlib.pyplot as plt
-
-    procs = list(results)
-    fig, axes = plt.subplots(1, len(procs), figsize=(4.2 * len(procs), 3.6), squeeze=False)
-    colours = dict(zip(ARCHS, ("C0", "C1", "C2", "C3"), strict=True))
-    for ax, process in zip(axes[0], procs, strict=True):
-        entry = results[process]
-        for arch, a in entry["architectures"].items():
-            names = list(a["layers"])
-            x = np.arange(len(names))
-            r2 = [a["layers"][n]["r2"] for n in names]
-            ax.plot(x, r2, "o-", color=colours[arch], label=arch)
-            ax.plot(x, [a["layers"][n]["initial"]["r2"] for n in names], "x:", color=colours[arch],
-                    alpha=0.6)
-            lo = [a["layers"][n]["random_networks"]["mean"] for n in names]
-            hi = [a["layers"][n]["random_networks"]["p95"] for n in names]
-            ax.fill_between(x, lo, hi, color=colours[arch], alpha=0.12)
-        if "markov3_lookup" in entry:
-            ax.axhline(entry["markov3_lookup"]["r2"], color="k", ls="--", lw=0.8,
-                       label="Markov-3 lookup")
-        ax.set_title(f"{PAPER_NAMES[process]} ({process})")
-        ax.set_xlabel("layer (input ... last, concat)")
-        ax.set_ylabel("R² (prob.-weighted)")
-        ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.02)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Belief probe per layer: final (o), initial (x), random networks mean..p95 (band)")
-    files = figures.save(fig, out_dir / "quantum_layers", formats=("png",))
-    plt.close(fig)
-    with_cka = [p for p in procs if results[p].get("cka")]
-    if with_cka:
-        fig, axes = plt.subplots(1, len(with_cka), figsize=(3.6 * len(with_cka), 3.4),
-                                 squeeze=False)
-        for ax, process in zip(axes[0], with_cka, strict=True):
-            m = results[process]["cka"]["matrix"]
-            names = list(m)
-            grid = np.array([[m[a][b] for b in names] for a in names])
-            im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
-            ax.set_xticks(range(len(names)), names, rotation=45)
-            ax.set_yticks(range(len(names)), names)
-            for i in range(len(names)):
-                for j in range(len(names)):
-                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                            color="w" if grid[i, j] < 0.6 else "k")
-            ax.set_title(PAPER_NAMES[process])
-        fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="linear CKA")
-        fig.suptitle("Cross-architecture linear CKA of the last layers (same prefixes)")
-        files += figures.save(fig, out_dir / "quantum_cka", formats=("png",))
-        plt.close(fig)
+    """``quantum_layers.png`` and ``quantum_cka.png`` (:mod:`compmech.figures.quantum`)."""
+    names = {p: f"{PAPER_NAMES[p]} ({p})" for p in results}
+    files = save(quantum_figures.layer_r2_figure(results, names, ARCHS), out_dir / "quantum_layers",
+                 formats=("png",))
+    fig = quantum_figures.cka_figure(results, {p: PAPER_NAMES[p] for p in results})
+    if fig is not None:
+        files += save(fig, out_dir / "quantum_cka", formats=("png",))
     return files
 
 
@@ -531,7 +490,7 @@ def markdown(report: dict, files: Sequence[Path]) -> str:
         f"Processes {list(report['results'])}; networks {s['archs']}; context {s['n_ctx']}; "
         f"seeds {s['seeds']}; {budget}; {s['random_networks']} random networks per network and "
         "seed.", "",
-        "Protocol (the authors' released analysis code; see `compmech.prefix_probe`): every "
+        "Protocol (the authors' released analysis code; see `compmech.probing.prefix_probe`): every "
         "distinct prefix once, weighted by its probability; probability-weighted least squares "
         f"with a bias column; {PAPER_FOLDS}-fold cross-validation over the prefixes (KFold seed "
         f"{PAPER_FOLD_SEED}) choosing per layer and target the best of {len(PAPER_RCONDS)} rcond "
@@ -639,7 +598,7 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
     report = {
         "experiment": "quantum", "paper": PAPER,
         "paper_numbers": "not public in our sources; none printed",
-        "protocol": {"source": "authors' released analysis code (compmech.prefix_probe)",
+        "protocol": {"source": "authors' released analysis code (compmech.probing.prefix_probe)",
                      "rconds": list(PAPER_RCONDS), "folds": PAPER_FOLDS,
                      "fold_seed": PAPER_FOLD_SEED, "markov_order": MARKOV_ORDER,
                      "targets": "beliefs (S coordinates)"},
