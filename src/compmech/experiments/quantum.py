@@ -112,6 +112,8 @@ MARKOV_ORDER = 3
 #: Added to the seed to key the random networks (never the training initialisation's key).
 RANDOM_KEY_OFFSET = 1_000_003
 RESULTS_DIR = "results"
+#: Words per call when collecting activations (a few MB of activations per hook).
+WORDS_PER_CHUNK = 4096
 #: Layer name of a recurrent network's one-hot input, and of the concatenation.
 INPUT_LAYER, CONCAT = "input", "concat"
 #: Fields of one probe kept in the results.
@@ -160,7 +162,7 @@ def train_config(process: str, arch: str, *, seed: int, steps: int | None,
 class ProbeData:
     """Every distinct prefix of every length-``n_ctx`` word of a process (words in lexicographic
     order, those of probability zero left out), with its weight, its belief, its Markov-order-3
-    belief and the Markov-3 lookup; ``by_length[t]`` are the rows of length ``t + 1``."""
+    belief and the Markov-3 lookup."""
 
     def __init__(self, process: str, n_ctx: int) -> None:
         hmm = get_process(process, **PROCESSES[process])
@@ -168,6 +170,7 @@ class ProbeData:
         keep = probs > 0
         words, probs = words[keep], probs[keep]
         self.rows: PrefixRows = deduplicate_prefixes(words, probs)
+        self.words = words  # (M, n_ctx): every word of positive probability
         self.prefix_words = words[self.rows.word_index]  # (N, n_ctx); prefix = [:position+1]
         beliefs = filter_beliefs(hmm, words).beliefs
         self.beliefs = self.rows.take(beliefs)
@@ -178,7 +181,6 @@ class ProbeData:
         self.markov_lookup = self.rows.take(lookup)
         self.weights = self.rows.weights
         self.vocab, self.n_ctx = hmm.vocab_size, n_ctx
-        self.by_length = [np.flatnonzero(self.rows.position == t) for t in range(n_ctx)]
 
     @property
     def num_rows(self) -> int:
@@ -211,21 +213,29 @@ def concat_members(layers: Sequence[str]) -> list[str]:
 
 def layer_activations(params, cfg, data: ProbeData, layers: Sequence[str] | None = None
                       ) -> dict[str, np.ndarray]:
-    """``{layer: (N, width) float64}`` at the last position of every distinct prefix (the network
-    run on the prefix alone: a causal network's activation there is the same in every word that
-    starts with it), plus ``concat``."""
+    """``{layer: (N, width) float64}`` at the last position of every distinct prefix, plus
+    ``concat``: read from the words that hold the prefixes' first occurrences (a causal network's
+    activation at position ``t`` depends on the first ``t + 1`` tokens only, so it is the
+    prefix's own; tested against each prefix run alone)."""
     layers = list(probe_layers(cfg) if layers is None else layers)
     hooks = [h for h in layers if h not in (INPUT_LAYER, CONCAT)]
     widths = hook_widths(cfg)
     result = {h: np.empty((data.num_rows, cfg.d_vocab if h == INPUT_LAYER else widths[h]))
               for h in layers if h != CONCAT}
-    for t, rows in enumerate(data.by_length):
-        tokens = data.prefix_words[rows, : t + 1]
-        acts = collect_activations(params, cfg, tokens, hooks) if hooks else {}
-        for h in hooks:
-            result[h][rows] = acts[h][:, -1]
-        if INPUT_LAYER in result:
-            result[INPUT_LAYER][rows] = np.eye(cfg.d_vocab)[tokens[:, -1]]
+    rows = data.rows
+    if INPUT_LAYER in result:
+        result[INPUT_LAYER][:] = np.eye(cfg.d_vocab)[data.words[rows.word_index, rows.position]]
+    if hooks:  # one pass over the whole words, chunk by chunk, gathering each prefix's point
+        order = np.argsort(rows.word_index, kind="stable")
+        M = data.words.shape[0]
+        starts = np.searchsorted(rows.word_index[order],
+                                 np.r_[np.arange(0, M, WORDS_PER_CHUNK), M])
+        for c, start in enumerate(range(0, M, WORDS_PER_CHUNK)):
+            mine = order[starts[c]:starts[c + 1]]
+            acts = collect_activations(params, cfg, data.words[start:start + WORDS_PER_CHUNK],
+                                       hooks)
+            for h in hooks:
+                result[h][mine] = acts[h][rows.word_index[mine] - start, rows.position[mine]]
     if CONCAT in layers or layers == list(probe_layers(cfg)):
         members = concat_members(list(result))
         result[CONCAT] = np.concatenate([result[m] for m in members], axis=1)
