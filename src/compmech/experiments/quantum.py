@@ -446,7 +446,8 @@ def table_lines(results: dict, which: str) -> list[str]:
             lines.append("| " + " | ".join([
                 f"{PAPER_NAMES[process]} ({process})", arch,
                 "/".join(str(x) for x in a["steps"]), _pm(s, "r2"), _pm(s, "rmse", ".4f"),
-                _f(s["rcond"], ".1e"), _pm(s, "invariant_r2"), _pm(s, "r2_heldout"),
+                "/".join(_f(r, ".1e") for r in s["rcond_per_seed"]), _pm(s, "invariant_r2"),
+                _pm(s, "r2_heldout"),
                 _f(s["initial"]["r2"]), _f(s["random_networks"]["mean"]),
                 _f(s["random_networks"]["p95"]), _f(s["markov3"]["r2"]),
                 _f(entry["markov3_lookup"]["r2"])]) + " |")
@@ -512,6 +513,8 @@ def markdown(report: dict, files: Sequence[Path]) -> str:
         "Markov-3 beliefs R² = the same probe onto the beliefs of the order-3 Markov "
         "approximation; Markov-3 lookup R² = the exact last-3-tokens-plus-position lookup of the "
         "true beliefs (no network).", "",
+        "± is the standard deviation over training seeds (absent for one seed); rcond lists "
+        "each seed's choice; steps each seed's training steps.", "",
         "The paper's own numbers are not public in our sources: none is printed beside ours.", "",
         "## Each network's last layer", "", *table_lines(report["results"], "last"), "",
         "## Concatenation of the non-input layers", "", *table_lines(report["results"], "concat"),
