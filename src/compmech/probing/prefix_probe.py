@@ -58,6 +58,9 @@ PAPER_RCONDS: tuple[float, ...] = (1e-15, 1e-10, 1e-5, *np.logspace(-8, -3, 50).
 PAPER_FOLDS = 10
 #: ``random_state`` of the released code's ``KFold``.
 PAPER_FOLD_SEED = 42
+#: BLAS threads of the fit: the matrices are small, and a multi-threaded BLAS on a busy machine
+#: spin-waits (as :data:`compmech.probing.crossval.BLAS_THREADS`).
+BLAS_THREADS = 1
 
 
 # ------------------------------------------------------------------------------------ rows
@@ -286,6 +289,15 @@ def kfold_rcond_regression(X, Y, weights, *, rconds=PAPER_RCONDS, folds=None,
     Returns:
         :class:`RcondRegression`.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        return _kfold_rcond_regression(X, Y, weights, rconds=rconds, folds=folds,
+                                       n_folds=n_folds, seed=seed)
+
+
+def _kfold_rcond_regression(X, Y, weights, *, rconds, folds, n_folds: int, seed: int
+                            ) -> RcondRegression:
     X, Y, w = _as_inputs(X, Y, weights)
     rconds = np.asarray(rconds, dtype=np.float64)
     if rconds.ndim != 1 or rconds.size == 0 or (rconds < 0).any():
