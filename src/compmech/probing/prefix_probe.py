@@ -26,6 +26,16 @@ restated here and :func:`kfold_rcond_regression` is tested against a brute-force
 4. **Final fit** on all rows with that ``rcond``; the reported scores are in-sample on all rows:
    per-coordinate weighted MSE, MAE, RMSE; the weighted sum of distances; and R^2.
 
+Caveat on provenance. The paper's analysis configuration sits beside an older pipeline
+(adamimos/epsilon-transformers ``scripts/activation_analysis/regression.py``, commit
+056342b0a5a2261e0aa6643fee042d783dc650a9, whose ``config.py`` also sets 1,000 random baselines
+and Markov orders up to 4) that, in the parts we read, has no cross-validation: it sweeps the
+same 53 cut-offs on every (sequence, position) point, standardises the features, cuts the
+pseudo-inverse of the normal matrix ``A^T W A`` (so on squared singular values) and picks the cut-off
+of smallest in-sample distance. The protocol here is the later, cross-validated one that
+``shared/SCIENCE.md`` states; which of the two produced the paper's figures is not said in our
+sources.
+
 R^2. The released code's ``r2`` is ``sum_i ||sqrt(w_i) yhat_i - m||^2 / sum_i ||sqrt(w_i) y_i -
 m||^2`` with ``m = sum_i sqrt(w_i) y_i / sum_i sqrt(w_i)``; it mixes the weights into the targets
 (it is not zero for a constant target, nor 1 - SSE/SST for equal weights) and is kept here only
