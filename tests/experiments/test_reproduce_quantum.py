@@ -24,6 +24,7 @@ from compmech.processes import get_process
 from compmech.similarity import cka_matrix, linear_cka
 from oracles import belief_after, word_probability
 from transformer import ModelConfig, init_params, run_with_cache
+from transformer.step import init_key
 
 TOL = 1e-8
 
@@ -194,7 +195,7 @@ def test_random_networks_are_independent_initialisations():
     leaves = [np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(
         init_params(cfg, k))]) for k in keys]
     trained_init = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(
-        init_params(cfg, 0))])
+        init_params(cfg, init_key(0)))])  # what training with seed 0 starts from
     for i, j in itertools.combinations(range(3), 2):
         assert np.abs(leaves[i] - leaves[j]).max() > 1e-2
     assert all(np.abs(v - trained_init).max() > 1e-2 for v in leaves)

@@ -55,7 +55,7 @@ from threadpoolctl import threadpool_limits
 
 from compmech.compose import markov_approximation
 from compmech.experiments.reports import environment, invocation_text
-from compmech.experiments.results import RUNS_DIR
+from compmech.experiments.results import RESULTS_DIR, RUNS_DIR
 from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
 from compmech.figures import quantum as quantum_figures
 from compmech.figures.common import save
@@ -111,7 +111,6 @@ TINY_RANDOM_NETWORKS = 2
 MARKOV_ORDER = 3
 #: Added to the seed to key the random networks (never the training initialisation's key).
 RANDOM_KEY_OFFSET = 1_000_003
-RESULTS_DIR = "results"
 #: Words per call when collecting activations (a few MB of activations per hook).
 WORDS_PER_CHUNK = 4096
 #: Layer name of a recurrent network's one-hot input, and of the concatenation.
