@@ -38,7 +38,7 @@ from compmech.compose import (
     resolve_process,
 )
 from compmech.decay import ConstrainedDecay, constrained_decay
-from compmech.factored import FactoredProcess, StatefulMixture, independent_factors
+from compmech.factored import FactoredProcess, StatefulMixture, factor_chain, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -189,6 +189,7 @@ __all__ = [
     "get_process",
     "history_tokens",
     "inflated_vocabulary",
+    "factor_chain",
     "independent_factors",
     "joint_tokens",
     "kaplan_yorke_dimension",
