@@ -15,7 +15,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError, parse_seeds
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "factored")
 
 
 def _checkpoints(value: str):
@@ -144,6 +144,12 @@ def register(subparsers) -> None:
                    help="architectures: rows (default mess3 tom_quantum post_quantum fanizza)")
     r.add_argument("--archs", nargs="+", metavar="ARCH",
                    help="architectures: columns (default transformer lstm gru rnn)")
+    r.add_argument("--noise", choices=("joint", "per_factor"), default="joint",
+                   help="factored: the noisy channel blurs the composite token (joint, default: "
+                   "breaks conditional independence) or each factor's token (per_factor)")
+    r.add_argument("--paper", action="store_true",
+                   help="factored: write the paper's setup as TrainConfig files in DIR/paper/ "
+                   "(not run)")
     r.set_defaults(func=run_reproduce)
 
 
@@ -218,14 +224,19 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if args.tiny and (args.minutes is not None or args.steps is not None):
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
-    if args.steps is not None and (args.minutes is not None or args.seeds is not None
-                                   or args.experiment in ("architectures", "bottleneck")):
+    if args.steps is not None and args.experiment != "factored" and (
+            args.minutes is not None or args.seeds is not None
+            or args.experiment in ("architectures", "bottleneck")):
         raise UsageError("--steps replaces --minutes for a single run of mess3, rrxor, z1r or "
                          "tom_quantum")
     if (args.processes or args.archs or args.workers != 1) and args.experiment != "architectures":
         raise UsageError("--processes, --archs and --workers apply to `reproduce architectures`")
     if args.experiment == "architectures":
         return _run_architectures(args)
+    if args.experiment == "factored":
+        return _run_factored(args)
+    if args.paper or args.noise != "joint":
+        raise UsageError("--paper and --noise apply to `reproduce factored`")
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
         if args.seeds is not None:
@@ -290,6 +301,26 @@ def _run_architectures(args: argparse.Namespace) -> int:
         progress=False, log=None if args.quiet else print)
     print(f"{len(summary.rows)} models; report in {args.out}/README.md, figure "
           f"{args.out}/architectures.png")
+    return 0 if not summary.failed else 1
+
+
+def _run_factored(args: argparse.Namespace) -> int:
+    """Factored representations (arXiv 2602.02385): noisy-channel and chain stress tests."""
+    from compmech.experiments import factored
+
+    if args.paper:
+        paths = factored.write_paper_configs(args.out, seed=args.seed)
+        print(f"wrote the paper's {len(paths)} configs (not run) to {args.out}/paper/; train one "
+              f"with `compmech train RUN --config {paths[0]}`")
+        return 0
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give --steps or --minutes, not both")
+    summary = factored.run_factored(
+        args.out, tiny=args.tiny, minutes=args.minutes, steps=args.steps,
+        seeds=args.seeds if args.seeds is not None else [args.seed], noise=args.noise,
+        force=args.force, progress=False, log=None if args.quiet else print)
+    print(f"{len(summary.rows)} models; report in {args.out}/README.md, results "
+          f"{args.out}/results.json, figure {args.out}/factored_cev.png")
     return 0 if not summary.failed else 1
 
 
