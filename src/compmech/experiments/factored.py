@@ -194,10 +194,10 @@ class FactoredJob(Record):
     seed: int = 0
 
 
-def train_config(variant: dict, scale: Scale, *, seed: int, steps: int | None,
+def train_config(variant: dict, scale: Scale, *, vocab: int, seed: int, steps: int | None,
                  minutes: float | None) -> TrainConfig:
-    """The ``TrainConfig`` of one model (``steps`` exact, or a ``minutes`` budget)."""
-    vocab = get_process(variant["process"], **variant["process_params"]).vocab_size
+    """The ``TrainConfig`` of one model (``steps`` exact, or a ``minutes`` budget); ``vocab`` is
+    the process's (every variant keeps the product's ``prod_f V_f``)."""
     model = ModelConfig(**scale.model, n_ctx=N_TOKENS + 1, d_vocab=vocab + 1)
     common = dict(process=variant["process"], process_params=variant["process_params"],
                   model=model, bos=True, batch_size=scale.batch_size, lr=scale.lr,
@@ -242,6 +242,8 @@ def factored_jobs(*, scale: str = "default", factors: Sequence[dict] | None = No
         raise ValueError(f"seeds must be distinct integers; got {seeds}")
     if steps is not None and (int(steps) != steps or steps < 1):
         raise ValueError(f"steps must be a positive integer; got {steps}")
+    vocab = int(np.prod([get_process(f["process"], **f.get("params", {})).vocab_size
+                         for f in factors]))
     per_model = None
     if steps is None and sc.tiny_steps is None:
         total = DEFAULT_MINUTES if minutes is None else float(minutes)
@@ -251,7 +253,7 @@ def factored_jobs(*, scale: str = "default", factors: Sequence[dict] | None = No
     jobs = []
     for seed in seeds:
         for v in vs:
-            cfg = train_config(v, sc, seed=seed, steps=steps, minutes=per_model)
+            cfg = train_config(v, sc, vocab=vocab, seed=seed, steps=steps, minutes=per_model)
             jobs.append(FactoredJob(f"{v['label']}_seed{seed}", cfg.to_dict(),
                                     {"variant": v["label"], "epsilon": v["epsilon"],
                                      "seed": seed, "noise": noise},
@@ -507,6 +509,7 @@ def write_report(out_dir: Path, results: Sequence[dict], settings: dict, wall: f
 def write_paper_configs(out_dir, *, seed: int = 0, steps: int = 500_000) -> list[Path]:
     """The paper's setup as ``TrainConfig`` files ``out_dir/paper/<variant>.json`` (not run)."""
     out = Path(out_dir) / "paper"
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for job in factored_jobs(scale="paper", seeds=(seed,), steps=steps):
         path = out / f"{job.labels['variant']}.json"
