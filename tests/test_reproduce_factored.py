@@ -308,6 +308,25 @@ def test_only_the_joint_channel_breaks_conditional_independence():
 
 
 # ------------------------------------------------------------------ the pipeline
+def _result(c95s, r2s, predicted=6):
+    rows = [{"step": s, "components_95": c, "r2": {"f0": r, "f1": r}}
+            for s, c, r in zip([0, 10, 100, 1000], c95s, r2s, strict=True)]
+    return {"name": "x", "predicted_factored": predicted, "checkpoints": rows}
+
+
+def test_claim_check_finds_early_factored_geometry_and_later_growth():
+    from compmech.experiments.factored import claim_check
+
+    grows = claim_check(_result([20, 6, 9, 12], [0.1, 0.8, 0.9, 0.9]))
+    assert grows["first_factored_step"] == 10 and grows["components_95_then"] == 6
+    assert grows["components_95_max_after"] == 12 and grows["grows_later"] is True
+    flat = claim_check(_result([20, 12, 5, 5], [0.1, 0.9, 0.9, 0.9]))
+    assert flat["first_factored_step"] == 100 and flat["grows_later"] is False
+    # a low dimension without the factors decoded is not the factored geometry
+    assert claim_check(_result([20, 3, 3, 3], [0.1, 0.2, 0.3, 0.4]))["first_factored_step"] is None
+    assert claim_check(_result([6, 20, 20, 20], [0.9, 0.1, 0.1, 0.1]))["first_factored_step"] is None
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("factored") / "tiny"
