@@ -231,12 +231,12 @@ def run_reproduce(args: argparse.Namespace) -> int:
                          "tom_quantum")
     if (args.processes or args.archs or args.workers != 1) and args.experiment != "architectures":
         raise UsageError("--processes, --archs and --workers apply to `reproduce architectures`")
+    if (args.paper or args.noise != "joint") and args.experiment != "factored":
+        raise UsageError("--paper and --noise apply to `reproduce factored`")
     if args.experiment == "architectures":
         return _run_architectures(args)
     if args.experiment == "factored":
         return _run_factored(args)
-    if args.paper or args.noise != "joint":
-        raise UsageError("--paper and --noise apply to `reproduce factored`")
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
         if args.seeds is not None:
