@@ -9,8 +9,8 @@ import pytest
 
 import compmech
 from compmech.cli import main
-from compmech.pipeline.targets import encoding_pattern
-from compmech.probe import BeliefProbe
+from compmech.probing.linear import BeliefProbe
+from compmech.probing.targets import encoding_pattern
 from compmech.subspaces import (
     components_95,
     components_for_variance,

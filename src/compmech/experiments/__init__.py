@@ -1,5 +1,15 @@
-"""Experiments and reproductions, one module each (the layout of issue 22): each trains models
-with :mod:`transformer` and analyses them with the theory and probe stages.
+"""The experiments: many runs trained, probed and tabulated, and the one-command reproductions.
 
-* :mod:`compmech.experiments.factored`: ``compmech reproduce factored`` (arXiv 2602.02385).
+Entry point of every experiment: :func:`compmech.experiments.runner.run_experiment` (resumable,
+parallel jobs with typed results, :mod:`~compmech.experiments.results`, tabulated by
+:mod:`~compmech.experiments.tables`). One module per experiment and reproduction:
+:mod:`~compmech.experiments.architectures`, :mod:`~compmech.experiments.sweep`,
+:mod:`~compmech.experiments.bottleneck`, :mod:`~compmech.experiments.heads`,
+:mod:`~compmech.experiments.mechanisms` (attention and intervention reports of a run),
+:mod:`~compmech.experiments.reproduce` (published results),
+:mod:`~compmech.experiments.factored` (arXiv 2602.02385); :mod:`~compmech.experiments.reports`
+holds what reports share (environment, gallery).
+
+It may import every stage below it (theory, models, probing, mechanisms, figures); only the command
+line imports it. This ``__init__`` imports nothing: import the module you need.
 """

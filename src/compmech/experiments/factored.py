@@ -42,9 +42,9 @@ sequences of 8 tokens (every position after BOS is a point, uniformly weighted: 
 process's prefix distribution): the CEV of the last layer (``blocks.{L-1}.hook_resid_post``) and
 its ``components_95`` (:mod:`compmech.subspaces`); each factor's belief (its marginal, S
 probabilities for Mess3, the 2 belief-plane coordinates for tom_quantum) probed linearly
-(:func:`compmech.pipeline.targets.probe_factors`, 80% / 20% of sequences, held-out ``r2``); the
+(:func:`compmech.probing.targets.probe_factors`, 80% / 20% of sequences, held-out ``r2``); the
 orthogonality of the factors' encoding patterns ``C W_f^T``
-(:func:`compmech.pipeline.targets.encoding_pattern`, :func:`compmech.subspace_orthogonality`):
+(:func:`compmech.probing.targets.encoding_pattern`, :func:`compmech.subspace_orthogonality`):
 ``overlap``, ``participation_ratio``, ``effective_rank``.
 
 Outputs in ``out``: ``runs/<job>`` (training runs), ``results/<job>.json`` (one per model; a job
@@ -68,23 +68,16 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from compmech.compose import product
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, result_path
+from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
+from compmech.figures.common import save
 from compmech.files import atomic_write_text, write_json
 from compmech.inference import sample
-from compmech.pipeline import figures
-from compmech.pipeline.jobs import (
-    RESULTS_DIR,
-    RUNS_DIR,
-    check_manifest,
-    job_lock,
-    recipe,
-    result_path,
-    train_or_resume,
-)
-from compmech.pipeline.records import Record
-from compmech.pipeline.reports import environment, failure_lines, invocation_text
-from compmech.pipeline.targets import encoding_pattern, factor_targets, probe_factors
-from compmech.probe import sequence_folds
+from compmech.probing.inputs import sequence_folds
+from compmech.probing.targets import encoding_pattern, factor_targets, probe_factors
 from compmech.processes import get_process
+from compmech.records import Record
 from compmech.subspaces import (
     components_for_variance,
     cumulative_explained_variance,
@@ -486,7 +479,7 @@ def cev_figure(results: Sequence[dict], out_stem: Path) -> list[Path]:
             ax.legend(fontsize=6)
             ax2.legend(fontsize=6)
     fig.suptitle("last-layer CEV over training; dashed: predicted factored, dotted: joint")
-    return figures.save(fig, out_stem)
+    return save(fig, out_stem)
 
 
 @dataclass
