@@ -4,7 +4,8 @@
 ``compmech figures RUN_DIR`` writes ``RUN_DIR/figures/``; ``compmech reproduce mess3|rrxor|z1r --out
 DIR`` trains, probes and draws with the published settings and prints a summary table;
 ``compmech reproduce architectures --out DIR`` trains a transformer, LSTM, GRU and RNN on Mess3 and
-the quantum processes and probes each with both protocols. Existing outputs are never overwritten
+the quantum processes and probes each with both protocols; ``compmech reproduce factored --out DIR``
+runs the factored-representations stress tests (arXiv 2602.02385). Existing outputs are never overwritten
 without ``--force``.
 """
 
@@ -118,7 +119,11 @@ def register(subparsers) -> None:
         "stream narrowed to widths 1..64 (--minutes per width) and writes a report; "
         "`architectures` trains a transformer, LSTM, GRU and RNN on Mess3 and the three quantum "
         "processes (--minutes per model, default 1) and probes each with both protocols; "
-        "rerunning either command resumes it.")
+        "`factored` (arXiv 2602.02385) trains one model per noisy-channel strength and the chain "
+        "variant of a product of Mess3 and tom_quantum factors and measures, over training, the "
+        "last layer's explained variance against the factored and joint predictions, per-factor "
+        "probe R^2 and the factors' subspace orthogonality (--minutes in total, default 30); "
+        "rerunning any of these commands resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
