@@ -128,11 +128,11 @@ def register(subparsers) -> None:
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
                    help="training wall-clock budget (default 2; per width for bottleneck; per "
-                   "model for architectures, default 1)")
+                   "model for architectures, default 1; in total for factored, default 30)")
     r.add_argument("--steps", type=_positive_int, default=None,
                    help="train exactly this many optimiser steps instead of a wall-clock budget "
                    "(the same run on any machine and under any load; mess3, rrxor, z1r, "
-                   "tom_quantum)")
+                   "tom_quantum; per model for factored)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
