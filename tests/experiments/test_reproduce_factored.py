@@ -366,3 +366,25 @@ def test_tiny_rerun_is_resumed_and_paper_configs_are_the_paper(tiny_run, capsys)
     assert cfg["bos"] and cfg["batch_size"] == 25_000 and cfg["lr"] == 5e-4
     assert cfg["steps"] == 500_000
     assert main(["reproduce", "mess3", "--noise", "per_factor", "--out", str(tiny_run / "q")]) == 2
+
+
+def test_jobs_build_the_stress_test_processes():
+    from compmech.experiments.factored import factored_jobs
+    from transformer import TrainConfig
+
+    for noise, structured in (("joint", False), ("per_factor", True)):
+        jobs = factored_jobs(scale="tiny", noise=noise)
+        assert [j.labels["variant"] for j in jobs] == ["noise_0", "noise_0.1", "chain"]
+        hmms = [TrainConfig.from_dict(j.train_config).build_hmm() for j in jobs]
+        assert all(h.vocab_size == 36 and h.num_states == 27 for h in hmms)
+        assert hmms[0].structure is not None  # epsilon 0: the product itself
+        assert (hmms[1].structure is not None) == structured
+        cfg = TrainConfig.from_dict(jobs[1].train_config)
+        assert cfg.bos and cfg.model.n_ctx == 9 and cfg.model.d_vocab == 37
+    default = factored_jobs(minutes=12, seeds=[0, 1])
+    assert len(default) == 12
+    assert all(TrainConfig.from_dict(j.train_config).minutes == pytest.approx(12 * 0.75 / 12)
+               for j in default)
+    assert {TrainConfig.from_dict(j.train_config).steps for j in factored_jobs(steps=77)} == {77}
+    with pytest.raises(ValueError, match="noise"):
+        factored_jobs(noise="both")
