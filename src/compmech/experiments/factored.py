@@ -44,7 +44,7 @@ its ``components_95`` (:mod:`compmech.subspaces`); each factor's belief (its mar
 probabilities for Mess3, the 2 belief-plane coordinates for tom_quantum) probed linearly
 (:func:`compmech.probing.targets.probe_factors`, 80% / 20% of sequences, held-out ``r2``); the
 orthogonality of the factors' encoding patterns ``C W_f^T``
-(:func:`compmech.probing.targets.encoding_pattern`, :func:`compmech.subspace_orthogonality`):
+(:func:`compmech.probing.targets.encoding_pattern`, :func:`compmech.subspaces.subspace_orthogonality`):
 ``overlap``, ``participation_ratio``, ``effective_rank``.
 
 Outputs in ``out``: ``runs/<job>`` (training runs), ``results/<job>.json`` (one per model; a job
