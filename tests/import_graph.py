@@ -34,7 +34,7 @@ def layer(module: str) -> str:
     """The layer of one of our modules."""
     if module.startswith("compmech.cli") or module == "compmech.__main__":
         return "cli"
-    if module.startswith("compmech.pipeline"):
+    if module.startswith(("compmech.pipeline", "compmech.experiments")):
         return "pipeline"
     if module.split(".")[0] == "transformer":
         return "models"

@@ -1,0 +1,1 @@
+"""Experiments and reproductions of published results, one module each (``compmech reproduce``)."""
