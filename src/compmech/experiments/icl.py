@@ -200,7 +200,7 @@ def induction_over_training(run: Run, inputs: np.ndarray, query_tokens=None) -> 
     return out
 
 
-def analyse_run(run: Run, theory: dict[str, Any], query_tokens=None) -> dict[str, Any]:
+def analyse_run(run: Run, query_tokens=None) -> dict[str, Any]:
     """Per-position losses and excesses, fits, the training-loss curve and induction scores of one
     trained run (see the module docstring)."""
     evals = [m for m in run.metrics if "eval_loss" in m]
@@ -284,8 +284,7 @@ def markdown_table(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|")
     rows = [head]
     for name, m in results["mixtures"].items():
-        gap = [float(np.mean(r)) for r in
-               [[p["network_excess"] for p in m["positions"]]]]
+        gap = float(np.mean([p["network_excess"] for p in m["positions"]]))
         cells = []
         for key in ("network_excess", "optimum_excess"):
             f = m["fits"][key]
@@ -294,7 +293,7 @@ def markdown_table(results: dict[str, Any]) -> str:
                          f"{_fmt(f['exponential']['timescale'])})")
         finals = [s["best_head_score"][-1] for s in m["induction_score"]]
         steps = [s["transition"]["step"] for s in m["induction_score"] if s["transition"]]
-        rows.append(f"| {name} | {len(m['weights'])} | {_fmt(gap[0], '.4f')} | {cells[0]} | "
+        rows.append(f"| {name} | {len(m['weights'])} | {_fmt(gap, '.4f')} | {cells[0]} | "
                     f"{cells[1]} | {_pm(finals, '.2f')} | "
                     f"{', '.join(map(str, steps)) if steps else 'none'} |")
     return "\n".join(rows)
@@ -358,7 +357,7 @@ def make_figures(results: dict[str, Any], out: Path) -> list[Path]:
                 ax[3].axvline(s["transition"]["step"], c="k", ls=":")
         ax[3].axhline(np.mean([p["bayes_mixture_optimum"] for p in pos]), c="k", ls="--", lw=1)
         ax[3].set(xlabel="step", ylabel="training loss (nats)",
-                  title="training loss (: induction jump, -- optimum)")
+                  title="training loss; : jump, -- optimum")
         fig.tight_layout()
         path = out / f"{name}.png"
         fig.savefig(path, dpi=110)
@@ -417,11 +416,11 @@ def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None =
         for seed in seeds:
             cfg = first.replace(seed=seed)
             run_dir = out / "runs" / f"{name}_seed{seed}"
-            say(f"{name} seed {seed}: training ({'%.2f min' % per_run if per_run else cfg.steps} "
-                f"{'' if per_run else 'steps'})")
+            budget = f"{per_run:.2f} min" if per_run else f"{cfg.steps} steps"
+            say(f"{name} seed {seed}: training ({budget})")
             run = train_or_resume(cfg, run_dir, progress)
             runs.append(_cached(out / "results" / f"{name}_seed{seed}.json",
-                                lambda r=run, n=name: analyse_run(r, theory, QUERY_TOKENS.get(n))))
+                                lambda r=run, n=name: analyse_run(r, QUERY_TOKENS.get(n))))
         results["mixtures"][name] = summarise(name, theory, runs)
     results["model"] = first.model.to_dict()
     results["train"] = {k: v for k, v in first.to_dict().items() if k not in ("hmm", "model")}
@@ -444,15 +443,15 @@ def report_text(results: dict[str, Any], figures: Sequence[Path]) -> str:
     """``README.md``: the protocol in one paragraph, the table, the figures."""
     s = results["settings"]
     m = results["model"]
+    budget = (f"{s['steps']} steps per run" if s["steps"] else
+              f"{s['minutes']:.3g} minutes of training in all" if s["minutes"] else "")
     lines = [
         "# In-context learning of non-ergodic mixtures (arXiv 2505.18373)", "",
         "Protocol: the `wonka_dursley` mixture of the group's library configuration of that time "
         "(Astera-org/simplexity@41a1662, inferred to be the paper's) plus two Mess3 mixtures; "
         f"our model ({m['n_layers']} layers, d_model {m['d_model']}, {m['n_heads']} heads x "
         f"{m['d_head']}, n_ctx {m['n_ctx']} with BOS; the paper's sequences are 100 long). "
-        f"Seeds {s['seeds']}; {'tiny settings' if s['tiny'] else ''}"
-        f"{'%s steps per run' % s['steps'] if s['steps'] else ''}"
-        f"{'%.3g minutes of training in all' % s['minutes'] if s['minutes'] else ''}. "
+        f"Seeds {s['seeds']}; {'tiny settings' if s['tiny'] else ''}{budget}. "
         f"Wall time {results['wall_time_s']:.0f} s. The paper's own exponents and transition "
         "steps are not public as numbers.", "",
         "Fits are against t = position + 1 on log(excess); the better one has the smaller RMS "
