@@ -50,6 +50,9 @@ from compmech.information import mixture_component_starts
 from compmech.msp import DEFAULT_MAX_LEVEL_NODES, iter_belief_levels
 
 METHODS = ("auto", "exact", "sampled")
+#: Largest level the ``"auto"`` method propagates exactly before it switches to sampling (a level
+#: that outgrows it would keep growing like ``V^depth``).
+AUTO_MAX_NODES = 100_000
 
 
 class MixtureCurves(NamedTuple):
@@ -211,7 +214,8 @@ def mixture_loss_curves(process: Process, n_ctx: int, bos: bool = False, *, meth
         bos: whether the first input is a beginning-of-sequence token (see the module docstring
             for the alignment).
         method: ``"exact"`` (merged belief levels; ``ValueError`` when a level would exceed
-            ``max_nodes``), ``"sampled"``, or ``"auto"`` (exact when it fits, else sampled).
+            ``max_nodes``), ``"sampled"``, or ``"auto"`` (exact when every level fits in
+            ``min(max_nodes, AUTO_MAX_NODES)`` nodes, else sampled).
         num_samples: words sampled per component (``"sampled"``).
         seed: seed of the samples.
         max_nodes: cap on a level of the exact propagation.
@@ -236,7 +240,8 @@ def mixture_loss_curves(process: Process, n_ctx: int, bos: bool = False, *, meth
     zeros = np.zeros((len(starts), n_ctx))
     if method in ("auto", "exact"):
         try:
-            own, bayes = _exact(process, n_ctx, bos, max_nodes, weights)
+            cap = max_nodes if method == "exact" else min(max_nodes, AUTO_MAX_NODES)
+            own, bayes = _exact(process, n_ctx, bos, cap, weights)
             return MixtureCurves(names, weights, own, bayes, zeros, zeros, zeros, "exact")
         except ValueError as err:
             if method == "exact" or "max_nodes" not in str(err):

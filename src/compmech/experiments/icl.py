@@ -31,7 +31,7 @@ Measured, per mixture (mean and std over ``--seeds``):
 
 * per position: the network's loss on a fixed evaluation sample (``loss``), the Bayes-mixture
   optimum (``bayes_mixture_optimum``, exact for ``dursley_wonka`` by merged belief levels, else
-  from 20,000 sampled words per component with its standard error;
+  from 10,000 sampled words per component with its standard error;
   :func:`compmech.incontext.mixture_loss_curves`) and the known-component loss;
 * the network's excess over the optimum (on the same evaluation words as its loss, so the
   sampling noise is shared) and the optimum's excess over the known-component loss, each fitted
@@ -94,7 +94,7 @@ TRAIN_SHARE = 0.8
 #: Sequences of the fixed sample the induction score is measured on.
 ATTENTION_SEQUENCES = 256
 #: Words per component of the sampled Bayes-mixture curves.
-THEORY_SAMPLES = 20_000
+THEORY_SAMPLES = 10_000
 RESULTS = "results.json"
 
 
