@@ -234,6 +234,17 @@ def test_transition_step_finds_a_planted_jump_and_none_on_a_ramp():
 
 
 # ------------------------------------------------------------------------- end to end
+@pytest.mark.parametrize("argv,message", [
+    (["--tiny", "--minutes", "1"], "drop --minutes"),
+    (["--steps", "10", "--minutes", "1"], "not both"),
+    (["--workers", "2"], "do not apply"),
+])
+def test_reproduce_icl_refuses_conflicting_options(tmp_path, argv, message):
+    code, _, err = _main(["reproduce", "icl", "--out", str(tmp_path / "x"), *argv])
+    assert code != 0 and message in err
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.fixture(scope="module")
 def tiny_icl(tmp_path_factory):
     out = tmp_path_factory.mktemp("icl") / "run"
@@ -254,6 +265,9 @@ def test_reproduce_icl_tiny_writes_results_table_and_figures(tiny_icl):
             assert p["bayes_mixture_optimum"] >= p["known_component_loss"] - 1e-12
             assert p["network_excess"] > -1e-4  # a mean of KL divergences (float32 network)
             assert np.isfinite(p["loss"])
+            # the trainer's evaluation sample and the theory align positions alike (BOS first):
+            # a shift by one position would differ by > 0.3 nats at the start
+            assert abs(p["eval_sample_optimum"] - p["bayes_mixture_optimum"]) < 0.1
         assert m["fits"]["optimum_excess"]["better"] in ("power_law", "exponential")
         assert "exponent" in m["fits"]["optimum_excess"]["power_law"]
         ind = m["induction_score"][0]

@@ -237,10 +237,12 @@ def summarise(name: str, theory: dict[str, Any], runs: Sequence[dict[str, Any]])
     the mean curves, per-seed exponents, induction scores per checkpoint, transitions."""
     loss, loss_std = _mean_std([r["loss"] for r in runs])
     net, net_std = _mean_std([r["network_excess"] for r in runs])
+    eval_opt, _ = _mean_std([r["eval_optimum"] for r in runs])
     P = len(loss)
     positions = [{"position": p, "t": p + 1, "loss": loss[p], "loss_std": loss_std[p],
                   "bayes_mixture_optimum": theory["bayes_mixture_optimum"][p],
                   "known_component_loss": theory["known_component_loss"][p],
+                  "eval_sample_optimum": eval_opt[p],
                   "network_excess": net[p], "network_excess_std": net_std[p],
                   "optimum_excess": theory["optimum_excess"][p],
                   "optimum_excess_stderr": theory["optimum_excess_stderr"][p]} for p in range(P)]
