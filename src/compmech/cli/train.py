@@ -16,7 +16,7 @@ from pathlib import Path
 from compmech.cli.common import UsageError, parse_params, parse_seeds
 from compmech.datasets import load_dataset
 from compmech.files import is_empty_folder
-from compmech.hmm import load_hmm
+from compmech.process_io import load_hmm
 
 #: Flags that map one-to-one onto ``TrainConfig`` fields.
 _TRAIN_FLAGS = {
