@@ -3,7 +3,7 @@
 An in-context loss curve falls as the context grows; how it falls says what is being learned
 (Riechers, Bigelow, Alt & Shai 2025, arXiv 2505.18373): the Bayes posterior over the components of
 a mixture of a few well-separated processes sharpens exponentially, while mixtures of many
-components (or a continuum) give power laws over the positions one can see. :func:`fit_decay` fits
+components (or a continuum) give power laws over the positions one can see. :func:`fit_decay_laws` fits
 both laws to a positive curve ``y(t)``,
 
 * power law   ``y = a t^(-b)``       (``log y = log a - b log t``),
@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-#: The two decay laws, in the order :func:`fit_decay` reports them.
+#: The two decay laws, in the order :func:`fit_decay_laws` reports them.
 LAWS = ("power_law", "exponential")
 
 
@@ -104,7 +104,7 @@ def _fit(law: str, x: np.ndarray, z: np.ndarray) -> DecayFit:
     return DecayFit(law, float(np.exp(c0)), float("nan"), tau, res, rms, r2)
 
 
-def fit_decay(t, y) -> DecayFits:
+def fit_decay_laws(t, y) -> DecayFits:
     """Fit ``y(t)`` by a power law ``a t^-b`` and by an exponential ``a exp(-t / tau)``.
 
     Both are least-squares lines on ``log y`` (against ``log t`` and ``t``); the better law is the
@@ -124,7 +124,7 @@ def fit_decay(t, y) -> DecayFits:
     Example:
         >>> import numpy as np
         >>> t = np.arange(1.0, 50.0)
-        >>> fits = fit_decay(t, 0.3 * t ** -0.7)
+        >>> fits = fit_decay_laws(t, 0.3 * t ** -0.7)
         >>> fits.better, round(fits.power_law.exponent, 6)
         ('power_law', 0.7)
     """
@@ -146,4 +146,4 @@ def fit_decay(t, y) -> DecayFits:
     return DecayFits(power, expo, better, tk, int(y.size - keep.sum()))
 
 
-__all__ = ["LAWS", "DecayFit", "DecayFits", "fit_decay"]
+__all__ = ["LAWS", "DecayFit", "DecayFits", "fit_decay_laws"]

@@ -36,7 +36,7 @@ Measured, per mixture (mean and std over ``--seeds``):
 * the network's excess over the optimum (on the same evaluation words as its loss, so the
   sampling noise is shared) and the optimum's excess over the known-component loss, each fitted
   against the 1-based position ``t = position + 1`` by a power law and by an exponential
-  (:func:`compmech.scaling.fit_decay`), from the curve's maximum on, the better fit named;
+  (:func:`compmech.scaling.fit_decay_laws`), from the curve's maximum on, the better fit named;
 * the induction score (:func:`compmech.incontext.induction_scores`) of every head at every
   checkpoint, on a fixed sample of the mixture's sequences (for ``dursley_wonka`` also restricted
   to queries holding "Mr.", where copying the name that followed an earlier "Mr." is the
@@ -66,13 +66,14 @@ from typing import Any
 import numpy as np
 
 from compmech.compose import mixture
+from compmech.experiments.runner import check_manifest, train_or_resume
+from compmech.figures.incontext import icl_figure
 from compmech.files import atomic_write_text, write_json
-from compmech.incontext import induction_scores, mixture_loss_curves, transition_step
-from compmech.inference import sample
-from compmech.pipeline.jobs import check_manifest, train_or_resume
+from compmech.incontext import mixture_loss_curves
+from compmech.mechanisms.induction import induction_inputs, induction_over_training
 from compmech.processes import get_process
-from compmech.scaling import fit_decay
-from transformer import ModelConfig, Run, TrainConfig, attention_patterns
+from compmech.scaling import fit_decay_laws
+from transformer import ModelConfig, Run, TrainConfig
 
 #: The mixtures: ``(components [(process, params)], weights, vocab maps or None)``.
 MIXTURES: dict[str, tuple[list, list, list | None]] = {
@@ -91,8 +92,6 @@ N_CTX = 32
 DEFAULT_MINUTES = 12.0
 #: Share of ``--minutes`` given to training (the rest: start-up, theory curves, analysis).
 TRAIN_SHARE = 0.8
-#: Sequences of the fixed sample the induction score is measured on.
-ATTENTION_SEQUENCES = 256
 #: Words per component of the sampled Bayes-mixture curves.
 THEORY_SAMPLES = 10_000
 RESULTS = "results.json"
@@ -159,7 +158,7 @@ def _fits(y) -> dict[str, Any] | None:
     finite = np.where(np.isfinite(y), y, -np.inf)
     start = int(np.argmax(finite))
     try:
-        fits = fit_decay(np.arange(start + 1, y.size + 1), y[start:]).to_dict()
+        fits = fit_decay_laws(np.arange(start + 1, y.size + 1), y[start:]).to_dict()
     except ValueError:
         return None
     fits["start_position"] = start
@@ -167,39 +166,6 @@ def _fits(y) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------ one run
-def attention_inputs(run: Run, num: int = ATTENTION_SEQUENCES, seed: int = 12345) -> np.ndarray:
-    """A fixed sample of the run's mixture as model inputs (BOS first), ``(num, n_ctx)``."""
-    words = sample(run.hmm, num, run.model_config.n_ctx - int(run.config.bos), seed=seed).tokens
-    return run.model_inputs(words)
-
-
-def induction_over_training(run: Run, inputs: np.ndarray, query_tokens=None) -> dict[str, Any]:
-    """The induction score of every head at every checkpoint: ``{"steps", "score" (C, L, H),
-    "mass" (C, L, H), "uniform_mass"}`` (plus the same restricted to ``query_tokens``)."""
-    steps = run.checkpoint_steps
-    out: dict[str, Any] = {"steps": steps, "score": [], "mass": []}
-    if query_tokens is not None:
-        out.update(query_tokens=list(query_tokens), score_at_queries=[])
-    for step in steps:  # one forward pass per checkpoint
-        patterns = attention_patterns(run.load_params(step), run.model_config, inputs)
-        layers = [np.asarray(patterns[layer]) for layer in sorted(patterns)]
-        scores = [induction_scores(a, inputs) for a in layers]
-        out["score"].append([s.score.tolist() for s in scores])
-        out["mass"].append([s.mass.tolist() for s in scores])
-        out["uniform_mass"] = scores[0].uniform_mass
-        if query_tokens is not None:
-            out["score_at_queries"].append(
-                [induction_scores(a, inputs, query_tokens).score.tolist() for a in layers])
-    best = np.asarray(out["score"]).reshape(len(steps), -1)
-    head = int(np.argmax(best[-1]))
-    L, H = np.asarray(out["score"]).shape[1:]
-    out["best_head"] = {"layer": head // H, "head": head % H}
-    out["best_head_score"] = best[:, head].tolist()
-    jump = transition_step(steps, best[:, head]) if len(steps) >= 2 else None
-    out["transition"] = None if jump is None else {"step": jump[0], "jump": jump[1]}
-    return out
-
-
 def analyse_run(run: Run, query_tokens=None) -> dict[str, Any]:
     """Per-position losses and excesses, fits, the training-loss curve and induction scores of one
     trained run (see the module docstring)."""
@@ -210,7 +176,7 @@ def analyse_run(run: Run, query_tokens=None) -> dict[str, Any]:
     loss = np.asarray(last["eval_loss"])
     excess = loss - np.asarray(last["optimal_loss"])
     train = [m for m in run.metrics if m.get("train_loss") is not None]
-    induction = induction_over_training(run, attention_inputs(run), query_tokens)
+    induction = induction_over_training(run, induction_inputs(run), query_tokens)
     return {
         "run_dir": str(run.run_dir), "seed": run.config.seed, "steps": run.config.steps,
         "training_wall_time_s": run.training_wall_time,
@@ -301,72 +267,6 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-# ------------------------------------------------------------------------------ figures
-def make_figures(results: dict[str, Any], out: Path) -> list[Path]:
-    """Per mixture: loss per position with the optimum and the known-component loss; the two
-    excesses with their fits (log scale); the induction score over training; the training loss
-    with the transition marked. PNG files in ``out``."""
-    from matplotlib.figure import Figure
-
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, m in results["mixtures"].items():
-        pos = m["positions"]
-        t = np.array([p["t"] for p in pos])
-        fig = Figure(figsize=(16, 3.8))
-        ax = fig.subplots(1, 4)
-        loss, std = np.array([p["loss"] for p in pos]), np.array([p["loss_std"] for p in pos])
-        ax[0].plot(t, loss, "o-", ms=3, label="network")
-        ax[0].fill_between(t, loss - std, loss + std, alpha=0.3)
-        ax[0].plot(t, [p["bayes_mixture_optimum"] for p in pos], "k--", label="Bayes-mixture optimum")
-        ax[0].plot(t, [p["known_component_loss"] for p in pos], ":", c="gray",
-                   label="known component")
-        ax[0].set(xlabel="position t", ylabel="loss (nats)", title=f"{name}: in-context loss")
-        ax[0].legend(fontsize=7)
-        for key, label, color in (("network_excess", "network − optimum", "C0"),
-                                  ("optimum_excess", "optimum − known", "C3")):
-            y = np.array([p[key] for p in pos])
-            ok = y > 0
-            ax[1].semilogy(t[ok], y[ok], "o", ms=3, c=color, label=label)
-            f = m["fits"][key]
-            if f is not None:
-                for law, ls in (("power_law", "-"), ("exponential", "--")):
-                    fit = f[law]
-                    pred = (fit["amplitude"] * t ** (-fit["exponent"]) if law == "power_law"
-                            else fit["amplitude"] * np.exp(-t / fit["timescale"]))
-                    ax[1].semilogy(t, pred, ls, c=color, lw=1,
-                                   alpha=1.0 if f["better"] == law else 0.4)
-        ax[1].set(xlabel="position t", ylabel="excess (nats)",
-                  title="excess; fits: — power, -- exp (faint: worse)")
-        ax[1].legend(fontsize=7)
-        for s in m["induction_score"]:
-            steps = np.maximum(np.array(s["steps"]), 1)
-            score = np.asarray(s["score"])  # (C, L, H)
-            for layer in range(score.shape[1]):
-                for head in range(score.shape[2]):
-                    ax[2].semilogx(steps, score[:, layer, head], lw=1,
-                                   label=f"seed {s['seed']} L{layer}H{head}"
-                                   if len(m["induction_score"]) == 1 else None)
-            if s["transition"]:
-                ax[2].axvline(s["transition"]["step"], c="k", ls=":")
-        ax[2].set(xlabel="step", ylabel="induction score", title="induction score per head")
-        if len(m["induction_score"]) == 1:
-            ax[2].legend(fontsize=6, ncol=2)
-        for r, s in zip(m["runs"], m["induction_score"], strict=True):
-            st = np.maximum(np.array(r["train_loss"]["step"]), 1)
-            ax[3].semilogx(st, r["train_loss"]["loss"], lw=1, label=f"seed {r['seed']}")
-            if s["transition"]:
-                ax[3].axvline(s["transition"]["step"], c="k", ls=":")
-        ax[3].axhline(np.mean([p["bayes_mixture_optimum"] for p in pos]), c="k", ls="--", lw=1)
-        ax[3].set(xlabel="step", ylabel="training loss (nats)",
-                  title="training loss; : jump, -- optimum")
-        fig.tight_layout()
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=110)
-        paths.append(path)
-    return paths
-
-
 # ------------------------------------------------------------------------------ the command
 def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None = None,
             seeds: Sequence[int] = (0,), tiny: bool = False, mixtures: Sequence[str] = tuple(MIXTURES),
@@ -428,7 +328,7 @@ def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None =
     results["train"] = {k: v for k, v in first.to_dict().items() if k not in ("hmm", "model")}
     results["wall_time_s"] = time.perf_counter() - t0
     write_json(out / RESULTS, results)
-    figures = make_figures(results, out / "figures")
+    figures = [icl_figure(m, out / "figures" / name)[0] for name, m in results["mixtures"].items()]
     atomic_write_text(out / "README.md", report_text(results, figures))
     return results
 
@@ -464,6 +364,5 @@ def report_text(results: dict[str, Any], figures: Sequence[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["DEFAULT_MINUTES", "MIXTURES", "N_CTX", "analyse_run", "icl_mixture",
-           "induction_over_training", "make_figures", "markdown_table", "model_config", "run_icl",
-           "summarise", "theory_curves", "train_config"]
+__all__ = ["DEFAULT_MINUTES", "MIXTURES", "N_CTX", "analyse_run", "icl_mixture", "markdown_table",
+           "model_config", "run_icl", "summarise", "theory_curves", "train_config"]

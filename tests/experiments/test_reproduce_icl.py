@@ -13,7 +13,7 @@ import pytest
 import compmech
 from compmech.cli import main
 from compmech.incontext import induction_scores, induction_targets, mixture_loss_curves, transition_step
-from compmech.scaling import fit_decay
+from compmech.scaling import fit_decay_laws
 from oracles import hidden_path_probability
 
 P_MR, Q_MR = 0.4, 0.25
@@ -148,17 +148,17 @@ def test_power_law_fit_recovers_a_planted_exponent_and_wins():
     rng = np.random.default_rng(0)
     t = np.arange(1.0, 64.0)
     y = 0.3 * t**-0.7 * np.exp(rng.normal(0, 0.02, t.size))
-    fits = fit_decay(t, y)
+    fits = fit_decay_laws(t, y)
     assert fits.better == "power_law"
     assert abs(fits.power_law.exponent - 0.7) < 0.02
-    assert abs(fit_decay(t, 0.3 * t**-0.7).power_law.exponent - 0.7) < 1e-12
+    assert abs(fit_decay_laws(t, 0.3 * t**-0.7).power_law.exponent - 0.7) < 1e-12
 
 
 def test_exponential_fit_recovers_a_planted_timescale_and_wins():
     rng = np.random.default_rng(1)
     t = np.arange(1.0, 64.0)
     y = 0.1 * np.exp(-t / 7.5) * np.exp(rng.normal(0, 0.02, t.size))
-    fits = fit_decay(t, y)
+    fits = fit_decay_laws(t, y)
     assert fits.better == "exponential"
     assert abs(fits.exponential.timescale - 7.5) < 0.1
     assert abs(fits.exponential.amplitude - 0.1) < 0.01
@@ -168,12 +168,12 @@ def test_fit_drops_non_positive_points_and_refuses_too_few():
     t = np.arange(1.0, 11.0)
     y = 2.0 * t**-1.5
     y[[2, 5]] = [-1e-3, 0.0]
-    fits = fit_decay(t, y)
+    fits = fit_decay_laws(t, y)
     assert fits.num_dropped == 2 and abs(fits.power_law.exponent - 1.5) < 1e-12
     with pytest.raises(ValueError, match="at least 3"):
-        fit_decay([1, 2, 3], [1.0, -1.0, 0.0])
+        fit_decay_laws([1, 2, 3], [1.0, -1.0, 0.0])
     with pytest.raises(ValueError, match="> 0"):
-        fit_decay([0, 1, 2], [1.0, 0.5, 0.2])
+        fit_decay_laws([0, 1, 2], [1.0, 0.5, 0.2])
 
 
 # ------------------------------------------------------------------ induction score
@@ -274,6 +274,7 @@ def test_reproduce_icl_tiny_writes_results_table_and_figures(tiny_icl):
         assert len(ind["steps"]) == len(ind["score"]) >= 2
         assert np.asarray(ind["score"]).shape[1:] == (2, 2)  # layers x heads
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+        assert (out / "figures" / f"{name}.pdf").is_file()
     assert results["mixtures"]["dursley_wonka"]["theory_method"] == "exact"
     assert results["mixtures"]["dursley_wonka"]["induction_score"][0]["score_at_queries"]
     assert "| dursley_wonka | 2 |" in stdout and "| mess3_12 | 12 |" in stdout
