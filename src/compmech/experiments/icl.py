@@ -328,6 +328,7 @@ def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None =
     results["train"] = {k: v for k, v in first.to_dict().items() if k not in ("hmm", "model")}
     results["wall_time_s"] = time.perf_counter() - t0
     write_json(out / RESULTS, results)
+    (out / "figures").mkdir(exist_ok=True)
     figures = [icl_figure(m, out / "figures" / name)[0] for name, m in results["mixtures"].items()]
     atomic_write_text(out / "README.md", report_text(results, figures))
     return results
