@@ -293,3 +293,43 @@ def test_reproduce_icl_rerun_resumes_without_retraining(tiny_icl):
     assert after["mixtures"] == before["mixtures"]
     code, _, err = _main(["reproduce", "icl", "--tiny", "--quiet", "--out", str(out), "--seeds", "2"])
     assert code != 0 and "different settings" in err
+
+
+def _fake_run(seed, excess, optimum, steps=(0, 10, 100), scores=(0.0, 0.05, 0.8)):
+    from compmech.experiments.icl import _fits
+
+    loss = np.asarray(optimum) + np.asarray(excess)
+    score = [[[s, 0.0]] for s in scores]  # (C, 1 layer, 2 heads)
+    return {"run_dir": f"r{seed}", "seed": seed, "steps": steps[-1], "training_wall_time_s": 1.0,
+            "loss": loss.tolist(), "eval_optimum": list(optimum), "eval_exact": False,
+            "network_excess": list(excess), "network_excess_fits": _fits(excess),
+            "component_loss": None, "train_loss": {"step": list(steps), "loss": [2.0, 1.5, 1.0]},
+            "eval_loss_mean": {"step": [steps[-1]], "loss": [float(loss.mean())]},
+            "induction": {"steps": list(steps), "score": score, "best_head_score": list(scores),
+                          "best_head": {"layer": 0, "head": 0},
+                          "transition": dict(zip(("step", "jump"), transition_step(steps, scores),
+                                                 strict=True))}}
+
+
+def test_summary_averages_seeds_and_fits_the_mean_curve():
+    from compmech.experiments.icl import markdown_table, summarise
+
+    t = np.arange(1.0, 13.0)
+    optimum = list(np.linspace(1.2, 0.9, 12))
+    theory = {"method": "exact", "num_samples": 0, "bayes_mixture_optimum": optimum,
+              "known_component_loss": list(np.full(12, 0.8)),
+              "optimum_excess": list(0.1 * np.exp(-t / 3)), "optimum_excess_stderr": [0.0] * 12}
+    runs = [_fake_run(0, list(0.2 * t**-1.0), optimum), _fake_run(1, list(0.4 * t**-1.0), optimum)]
+    m = summarise("dursley_wonka", theory, runs)
+    p = m["positions"]
+    assert p[0]["network_excess"] == pytest.approx(0.3)
+    assert p[0]["network_excess_std"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert m["fits"]["network_excess"]["better"] == "power_law"
+    assert m["fits"]["network_excess"]["power_law"]["exponent"] == pytest.approx(1.0)
+    assert m["fits"]["optimum_excess"]["better"] == "exponential"
+    assert m["fits"]["optimum_excess"]["exponential"]["timescale"] == pytest.approx(3.0)
+    assert m["network_excess_exponent_per_seed"] == pytest.approx([1.0, 1.0])
+    assert [s["transition"]["step"] for s in m["induction_score"]] == [100, 100]
+    row = markdown_table({"mixtures": {"dursley_wonka": m}}).splitlines()[2]
+    assert row.startswith("| dursley_wonka | 2 |") and "power_law (1 / " in row
+    assert "exponential (" in row and "| 100, 100 |" in row and "0.80 ± 0.00" in row

@@ -227,8 +227,9 @@ def summarise(name: str, theory: dict[str, Any], runs: Sequence[dict[str, Any]])
                              "best_head": r["induction"]["best_head"],
                              "best_head_score": r["induction"]["best_head_score"],
                              "transition": r["induction"]["transition"]} for r in runs],
-        "runs": [{k: r[k] for k in ("seed", "steps", "training_wall_time_s", "run_dir",
-                                    "train_loss", "eval_loss_mean", "eval_exact")} for r in runs],
+        "runs": [{k: r[k] for k in ("seed", "steps", "training_wall_time_s", "run_dir", "loss",
+                                    "network_excess", "network_excess_fits", "train_loss",
+                                    "eval_loss_mean", "eval_exact")} for r in runs],
     }
 
 
@@ -245,14 +246,15 @@ def _pm(values: Sequence[float], spec=".3g") -> str:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """The headline table: one row per mixture."""
-    head = ("| mixture | K | final loss − optimum (mean over positions, nats) | network excess: "
-            "better fit (power exponent / exp. τ) | optimum excess: better fit (power exponent / "
-            "exp. τ) | induction score, best head (final) | transition step |\n"
-            "|---|---|---|---|---|---|---|")
+    """The headline table: one row per mixture (± = std over seeds)."""
+    head = ("| mixture | K | optimum (mean over positions, nats) | network − optimum | network "
+            "excess: better fit (power exponent / exp. τ) | power exponent per seed | optimum "
+            "excess: better fit (power exponent / exp. τ) | induction score, best head (final) | "
+            "transition step |\n|---|---|---|---|---|---|---|---|---|")
     rows = [head]
     for name, m in results["mixtures"].items():
-        gap = float(np.mean([p["network_excess"] for p in m["positions"]]))
+        optimum = float(np.mean([p["bayes_mixture_optimum"] for p in m["positions"]]))
+        gaps = [float(np.mean(r["network_excess"])) for r in m["runs"]]
         cells = []
         for key in ("network_excess", "optimum_excess"):
             f = m["fits"][key]
@@ -261,9 +263,10 @@ def markdown_table(results: dict[str, Any]) -> str:
                          f"{_fmt(f['exponential']['timescale'])})")
         finals = [s["best_head_score"][-1] for s in m["induction_score"]]
         steps = [s["transition"]["step"] for s in m["induction_score"] if s["transition"]]
-        rows.append(f"| {name} | {len(m['weights'])} | {_fmt(gap, '.4f')} | {cells[0]} | "
-                    f"{cells[1]} | {_pm(finals, '.2f')} | "
-                    f"{', '.join(map(str, steps)) if steps else 'none'} |")
+        rows.append(f"| {name} | {len(m['weights'])} | {_fmt(optimum, '.4f')} | "
+                    f"{_pm(gaps, '.4f')} | {cells[0]} | "
+                    f"{_pm(m['network_excess_exponent_per_seed'])} | {cells[1]} | "
+                    f"{_pm(finals, '.2f')} | {', '.join(map(str, steps)) if steps else 'none'} |")
     return "\n".join(rows)
 
 
