@@ -123,6 +123,25 @@ def test_dursley_wonka_bayes_mixture_curves_equal_brute_force_over_all_words(bos
     assert (curves.optimum_excess > 0).all()
 
 
+@pytest.mark.parametrize("p,q", [(P_MR, Q_MR), (0.3, 0.4)])
+def test_dursley_wonka_optimum_excess_is_the_analytic_geometric_law(p, q):
+    """Before the first name the posterior is 50/50 and only the name token differs, so the excess
+    at a position is ln 2 x P(the next token is the first name). With BOS: ln 2 * pi_name at
+    positions 0 and 1, then ln 2 * P(x_1 in {S, B}) (1 - q)^(t - 2) q: exactly exponential,
+    tau = -1 / ln(1 - q)."""
+    hmm = compmech.mr_name(p, q)
+    dw = compmech.mixture([hmm, hmm], [0.5, 0.5], DW_MAPS)
+    n_ctx = 40
+    t = np.arange(n_ctx)
+    pi_name, pi_sb = 2 * q / (2 + 4 * q), 2 / (2 + 4 * q)
+    expected = np.log(2) * np.where(t < 2, pi_name, pi_sb * (1 - q) ** np.maximum(t - 2, 0) * q)
+    curves = mixture_loss_curves(dw, n_ctx, bos=True)
+    np.testing.assert_allclose(curves.optimum_excess, expected, rtol=1e-10, atol=1e-15)
+    fits = fit_decay_laws(t[2:] + 1, curves.optimum_excess[2:])
+    assert fits.better == "exponential"
+    assert fits.exponential.timescale == pytest.approx(-1 / np.log(1 - q), rel=1e-9)
+
+
 def test_sampled_curves_agree_with_exact_within_their_standard_errors():
     dw = _dursley_wonka()
     exact = mixture_loss_curves(dw, 10, True, method="exact")
