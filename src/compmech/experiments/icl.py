@@ -40,7 +40,9 @@ Measured, per mixture (mean and std over ``--seeds``):
 * the network's excess over the optimum (on the same evaluation words as its loss, so the
   sampling noise is shared) and the optimum's excess over the known-component loss, each fitted
   against the 1-based position ``t = position + 1`` by a power law and by an exponential
-  (:func:`compmech.scaling.fit_decay_laws`), from the curve's maximum on, the better fit named;
+  (:func:`compmech.scaling.fit_decay_laws`), from the curve's maximum on, the better fit named
+  (no fit, "—", when fewer than 3 positive points follow the maximum: a curve that does not
+  decay);
 * the induction score (:func:`compmech.incontext.induction_scores`) of every head at every
   checkpoint, on a fixed sample of the mixture's sequences (for ``dursley_wonka`` also restricted
   to queries holding "Mr.", where copying the name that followed an earlier "Mr." is the

@@ -11,6 +11,9 @@ from matplotlib.figure import Figure
 
 from compmech.figures.common import save
 
+#: Excesses below this (nats) are drawn as zero (a KL of 0 computed as 1e-16 by rounding).
+FLOOR_NATS = 1e-12
+
 
 def icl_figure(m: dict[str, Any], stem: str | Path) -> list[Path]:
     """One mixture's panels: loss per position with the Bayes-mixture optimum and the
@@ -40,7 +43,7 @@ def icl_figure(m: dict[str, Any], stem: str | Path) -> list[Path]:
     for key, label, color in (("network_excess", "network − optimum", "C0"),
                               ("optimum_excess", "optimum − known", "C3")):
         y = np.array([p[key] for p in pos])
-        ok = y > 0
+        ok = y > FLOOR_NATS
         ax[1].semilogy(t[ok], y[ok], "o", ms=3, c=color, label=label)
         f = m["fits"][key]
         if f is None:
@@ -79,4 +82,4 @@ def icl_figure(m: dict[str, Any], stem: str | Path) -> list[Path]:
     return save(fig, stem)
 
 
-__all__ = ["icl_figure"]
+__all__ = ["FLOOR_NATS", "icl_figure"]
