@@ -4,9 +4,10 @@
 ``compmech figures RUN_DIR`` writes ``RUN_DIR/figures/``; ``compmech reproduce mess3|rrxor|z1r --out
 DIR`` trains, probes and draws with the published settings and prints a summary table;
 ``compmech reproduce architectures --out DIR`` trains a transformer, LSTM, GRU and RNN on Mess3 and
-the quantum processes and probes each with both protocols; ``compmech reproduce quantum --out DIR``
-reproduces Riechers, Elliott & Shai (2025) with the authors' probe protocol. Existing outputs are
-never overwritten without ``--force``.
+the quantum processes and probes each with both protocols; ``compmech reproduce factored --out DIR``
+runs the factored-representations stress tests (arXiv 2602.02385); ``compmech reproduce quantum
+--out DIR`` reproduces Riechers, Elliott & Shai (2025) with the authors' probe protocol. Existing
+outputs are never overwritten without ``--force``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError, parse_seeds
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "quantum")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl",
+               "factored", "quantum")
 
 
 def _checkpoints(value: str):
@@ -119,19 +121,27 @@ def register(subparsers) -> None:
         "stream narrowed to widths 1..64 (--minutes per width) and writes a report; "
         "`architectures` trains a transformer, LSTM, GRU and RNN on Mess3 and the three quantum "
         "processes (--minutes per model, default 1) and probes each with both protocols; "
-        "`quantum` reproduces Riechers, Elliott & Shai 2025 (the same 16 networks, the authors' "
-        "probe protocol, random-network and Markov-3 baselines, cross-architecture CKA; --minutes "
-        "for the whole command, default 30, or --steps per model); rerunning any of these three "
-        "resumes it.")
+        "`icl` trains on three non-ergodic mixtures (the Dursley/Wonka mixture of arXiv "
+        "2505.18373 and two Mess3 mixtures) and measures in-context loss against the Bayes-mixture "
+        "optimum, power-law and exponential fits, and induction scores over training (--minutes "
+        "in all, default 12); "
+        "`factored` (arXiv 2602.02385) trains one model per noisy-channel strength and the chain "
+        "variant of a product of Mess3 and tom_quantum factors and measures, over training, the "
+        "last layer's explained variance against the factored and joint predictions, per-factor "
+        "probe R^2 and the factors' subspace orthogonality (--minutes in total, default 30); "
+        "`quantum` reproduces Riechers, Elliott & Shai 2025 (the 16 networks of `architectures`, "
+        "the authors' probe protocol, random-network and Markov-3 baselines, cross-architecture "
+        "CKA; --minutes for the whole command, default 30, or --steps per model); "
+        "rerunning any of these commands resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
                    help="training wall-clock budget (default 2; per width for bottleneck; per "
-                   "model for architectures, default 1)")
+                   "model for architectures, default 1; in total for factored, default 30)")
     r.add_argument("--steps", type=_positive_int, default=None,
                    help="train exactly this many optimiser steps instead of a wall-clock budget "
                    "(the same run on any machine and under any load; mess3, rrxor, z1r, "
-                   "tom_quantum)")
+                   "tom_quantum; per model for factored)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default 12 log-spaced)")
     r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
@@ -152,6 +162,12 @@ def register(subparsers) -> None:
     r.add_argument("--random-networks", type=_positive_int, default=None, metavar="N",
                    help="quantum: randomly initialised networks per trained one (default 32; "
                    "the authors used 1,000)")
+    r.add_argument("--noise", choices=("joint", "per_factor"), default="joint",
+                   help="factored: the noisy channel blurs the composite token (joint, default: "
+                   "breaks conditional independence) or each factor's token (per_factor)")
+    r.add_argument("--paper", action="store_true",
+                   help="factored: write the paper's setup as TrainConfig files in DIR/paper/ "
+                   "(not run)")
     r.set_defaults(func=run_reproduce)
 
 
@@ -221,20 +237,27 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from compmech.experiments.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
     from compmech.probing.summary import summary_lines
 
+    if (args.paper or args.noise != "joint") and args.experiment != "factored":
+        raise UsageError("--paper and --noise apply to `reproduce factored`")
     if args.experiment == "quantum":
         return _run_quantum(args)
     if args.random_networks is not None:
         raise UsageError("--random-networks applies to `reproduce quantum`")
+    if args.experiment == "icl":
+        return _run_icl(args)
     if args.tiny and (args.minutes is not None or args.steps is not None):
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
-    if args.steps is not None and (args.minutes is not None or args.seeds is not None
-                                   or args.experiment in ("architectures", "bottleneck")):
+    if args.steps is not None and args.experiment != "factored" and (
+            args.minutes is not None or args.seeds is not None
+            or args.experiment in ("architectures", "bottleneck")):
         raise UsageError("--steps replaces --minutes for a single run of mess3, rrxor, z1r or "
                          "tom_quantum")
     if (args.processes or args.archs or args.workers != 1) and args.experiment != "architectures":
         raise UsageError("--processes, --archs and --workers apply to `reproduce architectures`")
     if args.experiment == "architectures":
         return _run_architectures(args)
+    if args.experiment == "factored":
+        return _run_factored(args)
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
         if args.seeds is not None:
@@ -285,6 +308,28 @@ def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
     return 0
 
 
+def _run_icl(args: argparse.Namespace) -> int:
+    """In-context learning of non-ergodic mixtures (rerunning the command resumes it)."""
+    from compmech.experiments import icl
+
+    if args.tiny and args.minutes is not None:
+        raise UsageError("--tiny trains a fixed few steps; drop --minutes")
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give --steps or --minutes, not both")
+    if args.processes or args.archs or args.workers != 1 or args.checkpoints is not None:
+        raise UsageError("--processes, --archs, --workers and --checkpoints do not apply to "
+                         "`reproduce icl`")
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    results = icl.run_icl(args.out, minutes=args.minutes or icl.DEFAULT_MINUTES, steps=args.steps,
+                          seeds=seeds, tiny=args.tiny, force=args.force,
+                          progress=not args.quiet, log=None if args.quiet else print)
+    print()
+    print(icl.markdown_table(results))
+    print(f"total wall time {results['wall_time_s']:.0f} s; results in {args.out}/results.json, "
+          f"figures in {args.out}/figures/")
+    return 0
+
+
 def _run_architectures(args: argparse.Namespace) -> int:
     """Transformer, LSTM, GRU and RNN on Mess3 and the quantum processes, both probe protocols."""
     from compmech.experiments import architectures
@@ -324,6 +369,26 @@ def _run_quantum(args: argparse.Namespace) -> int:
     print(f"{len(report['results'])} processes in {report['wall_seconds'] / 60:.1f} min; report "
           f"in {args.out}/README.md, numbers in {args.out}/results.json")
     return 0
+
+
+def _run_factored(args: argparse.Namespace) -> int:
+    """Factored representations (arXiv 2602.02385): noisy-channel and chain stress tests."""
+    from compmech.experiments import factored
+
+    if args.paper:
+        paths = factored.write_paper_configs(args.out, seed=args.seed)
+        print(f"wrote the paper's {len(paths)} configs (not run) to {args.out}/paper/; train one "
+              f"with `compmech train RUN --config {paths[0]}`")
+        return 0
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give --steps or --minutes, not both")
+    summary = factored.run_factored(
+        args.out, tiny=args.tiny, minutes=args.minutes, steps=args.steps,
+        seeds=args.seeds if args.seeds is not None else [args.seed], noise=args.noise,
+        force=args.force, progress=False, log=None if args.quiet else print)
+    print(f"{len(summary.rows)} models; report in {args.out}/README.md, results "
+          f"{args.out}/results.json, figure {args.out}/factored_cev.png")
+    return 0 if not summary.failed else 1
 
 
 __all__ = ["register", "run_probe", "run_figures", "run_reproduce"]
