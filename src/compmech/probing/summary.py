@@ -10,6 +10,32 @@ from compmech.probing.report import DecoderReport, ProbeReport
 from transformer.registry import hook_label
 
 
+def blind_lines(c) -> list[str]:
+    """The prediction-blind controls of one hook (:class:`compmech.probing.blind.BlindControls`)."""
+    if c is None:
+        return []
+    if not c.applicable:
+        return ["prediction-blind   not applicable (the next-token distribution sees the whole "
+                "belief plane)"]
+    lines = [f"prediction-blind   {c.dimension} dims; share of belief variance no linear function "
+             f"of P(.|eta) explains {fmt(c.share, '.3f')}, no function at all "
+             f"{fmt(c.lookup_share, '.3g')}",
+             f"  belief R^2       network {fmt(c.belief_r2, '.3f')} vs next-token "
+             f"{fmt(c.next_token_r2, '.3f')}, log next-token {fmt(c.log_next_token_r2, '.3f')}, "
+             f"lookup on the prediction {fmt(c.prediction_lookup_r2, '.3f')}"]
+    if not c.distinguishable:
+        lines.append("  not distinguishable: no two beliefs of these inputs share a prediction, so "
+                     "a representation of the prediction carries the belief")
+        return lines
+    against = c.against_network()
+    lines.append(f"  blind residual   R^2 {fmt(c.blind_r2, '.3f')} (its shuffle "
+                 f"{fmt(c.blind_shuffle_r2, '.3f')}); geometric shuffle R^2 "
+                 f"{fmt(c.geometric_shuffle_r2, '.3f')} vs beliefs {fmt(c.belief_r2, '.3f')}; "
+                 + ("against the network: " + "; ".join(against) if against
+                    else "every control favours a belief beyond the prediction"))
+    return lines
+
+
 def summary_lines(report: ProbeReport) -> list[str]:
     """The headline result with its controls, as printed lines."""
     r, b = report.headline, report.headline.baselines
@@ -41,6 +67,7 @@ def summary_lines(report: ProbeReport) -> list[str]:
                      f"{', '.join(f'{c:g}' for c in sorted(set(reg['chosen_rcond'])))} chosen by "
                      "inner validation")
     lines += geometry_lines(report)
+    lines += blind_lines(r.blind)
     for name, by_hook in (report.factors or {}).items():
         cells = ", ".join(f"{hook_label(h, short=True)} {fmt(v['mse_test'], '.3g')} (shuffle "
                           f"{fmt(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
