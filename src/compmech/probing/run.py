@@ -42,7 +42,6 @@ Works for every registered architecture: the hooks come from the run's model
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -422,7 +421,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     if run.hmm.structure is not None:
         with timer("factors_s"):
             factors, angles = _probe_factor_targets(job)
-    timer.seconds["total_s"] = time.perf_counter() - timer.start
+    timer.finish()
     paper = PAPER.get(run.hmm.name)
     report = ProbeReport(
         run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
