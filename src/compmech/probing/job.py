@@ -86,6 +86,7 @@ class _ProbeJob:
     decoder_hooks: tuple[str, ...] = ()
     lookups: MarkovLookups | None = None
     lookup_errors: dict[str, np.ndarray] = field(default_factory=dict)
+    decoder_train: np.ndarray | None = None
 
     @property
     def positions(self) -> int:
