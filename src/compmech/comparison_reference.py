@@ -51,12 +51,14 @@ class TrueSide(NamedTuple):
         extent: the true cloud's diameter; offset: ``(S-1,)`` the box grid's random offset.
         null_index: ``(N,)`` the residual each point gets in the null model.
         picks: the pair subsample's draws; unique, counts: its distinct points and multiplicities
-            (``None``: all 1); pairs: their condensed ``(i, j)``.
-        h_tt: the true pairs' histogram; d2_tt: ``(M,)`` their squared distances.
+            (``None``: all 1); pairs: their condensed ``(i, j)`` (``None`` when ``counts`` is: only
+            the pair weights read them).
+        h_tt: the true pairs' histogram.
         grid: the scale grid before truncation (``K0`` scales).
         groups, num_groups: the split groups of the subsample's points.
         group_counts, group_sums, group_totals: the true pairs' histogram by group pair.
-        pair_weights: ``(M,)`` or ``None``; keep: ``(M,)`` pairs at positive true distance.
+        pair_weights: ``(M,)`` or ``None``; keep: ``(M,)`` pairs at positive true distance
+            (``slice(None)`` when that is all of them).
         log_dt: ``log d2`` of the kept pairs; step: ``(M',)`` their grid step on the full grid
             (``K0`` below the finest scale); step_count, step_weight: ``(K0 + 1,)`` pairs per step.
     """
@@ -70,9 +72,8 @@ class TrueSide(NamedTuple):
     picks: np.ndarray
     unique: np.ndarray
     counts: np.ndarray | None
-    pairs: tuple
+    pairs: tuple | None
     h_tt: _PairHistogram
-    d2_tt: np.ndarray
     grid: np.ndarray
     groups: np.ndarray
     num_groups: int
@@ -80,7 +81,7 @@ class TrueSide(NamedTuple):
     group_sums: np.ndarray
     group_totals: np.ndarray
     pair_weights: np.ndarray | None
-    keep: np.ndarray
+    keep: np.ndarray | slice
     log_dt: np.ndarray
     step: np.ndarray
     step_count: np.ndarray
@@ -173,6 +174,8 @@ def _build(t, w, normal, rng, max_pair_points, min_scale) -> TrueSide:
     g_counts = g_counts.reshape(num_groups, num_groups, _NUM_BINS)
     g_sums = g_sums.reshape(num_groups, num_groups, _NUM_BINS)
     keep = d2_tt > 0
+    if keep.all():
+        keep = slice(None)  # no coincident true points: every pair is kept, no copies
     dt = d2_tt[keep]
     K0 = grid.shape[0]
     step = (K0 - np.searchsorted(grid[::-1], np.sqrt(dt), side="right")).astype(np.int8)
@@ -180,8 +183,9 @@ def _build(t, w, normal, rng, max_pair_points, min_scale) -> TrueSide:
     step_count = np.bincount(step, minlength=K0 + 1).astype(np.float64)
     step_weight = step_count if w_keep is None else np.bincount(step, weights=w_keep,
                                                                 minlength=K0 + 1)
-    return TrueSide(Xt, w, r, extent, offset, null_index, picks, unique, counts, pairs, h_tt,
-                    d2_tt, grid, groups, num_groups, g_counts, g_sums, g_counts.sum(axis=2),
+    return TrueSide(Xt, w, r, extent, offset, null_index, picks, unique, counts,
+                    None if counts is None else pairs, h_tt, grid, groups, num_groups, g_counts,
+                    g_sums, g_counts.sum(axis=2),
                     pair_weights, keep, np.log(dt), step, step_count, step_weight)
 
 

@@ -124,7 +124,7 @@ def _check_scales(scales) -> np.ndarray:
     return scales
 
 
-def paired_from_steps(log_dt: np.ndarray, keep: np.ndarray, step: np.ndarray, count: np.ndarray,
+def paired_from_steps(log_dt: np.ndarray, keep: np.ndarray | slice, step: np.ndarray, count: np.ndarray,
                       weight: np.ndarray, w: np.ndarray | None, d2_predicted: np.ndarray,
                       scales: np.ndarray, extent: float,
                       tolerance: float = PAIR_TOLERANCE) -> PairedResolution:
@@ -132,7 +132,8 @@ def paired_from_steps(log_dt: np.ndarray, keep: np.ndarray, step: np.ndarray, co
     only (what a comparison of many predictions with one true cloud recomputes).
 
     Args:
-        log_dt: ``(M',)`` ``ln d^2`` of the kept pairs (``keep``: ``(M,)`` positive true distance).
+        log_dt: ``(M',)`` ``ln d^2`` of the kept pairs (``keep``: ``(M,)`` bool, positive true
+            distance, or a slice).
         step: ``(M',)`` grid step of each kept pair on a grid of which ``scales`` is a prefix
             (``eps_k <= d < eps_{k-1}``; any value ``>= len(scales)`` is below the finest scale).
         count, weight: per-step number and weight of the pairs (at least ``len(scales)`` entries).
