@@ -12,6 +12,12 @@ Usage:
     python benchmarks/bench_probe.py --run RUN_DIR [--keep DIR] [--checkpoints all|last|N]
 
 Target (issue 22): the 2-minute Mess3 run in <= 20 s on 2 cores, peak memory <= 2 GB.
+
+Measured on the 2-minute Mess3 run (paper model, 25 checkpoints; the shared 2-core VM at load
+10-14, 2026-12-06): before (c8f6911) 2,053 s wall / 511 s CPU, peak RSS 2.06 GB (sklearn MLP
+decoders 359 s CPU); after 430 s wall / 198 s CPU, 2.23 GB. What remains is mostly the curve:
+each of its 23 intermediate checkpoints is one forward pass of 59,049 x 10 tokens (about 165
+GFLOP, 3.7 s CPU) plus one geometry comparison (0.7-1.3 s CPU).
 """
 
 from __future__ import annotations
