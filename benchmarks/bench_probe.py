@@ -1,18 +1,23 @@
-"""Benchmark: the full probe of all 3^10 Mess3 inputs on the paper's model.
+"""Benchmark: the default ``compmech probe`` of a run, through the public entry function.
 
-Stages timed: the inputs and their beliefs (59,049 words x 10 positions = 590,490 points); the forward
-pass of the trained network (last block's output); the probe (OLS with intercept on the 20% training
-fold, scored on the 80% test folds), its 5-fold spread and the shuffle control; the untrained network's
-forward pass and probe; the one-hot and random-feature baselines. Peak memory is the process's
-maximum resident set size (``resource.getrusage``), which includes JAX's own footprint.
-
-Without ``--run`` the "trained" network is a freshly initialised one (the cost does not depend on the
-weights); with ``--run RUN_DIR`` the run's last checkpoint and its initialisation are used.
+Runs :func:`compmech.probing.run.probe_run` with its defaults (every hook with its controls and
+baselines, the headline hook at every checkpoint with its geometry, the nonlinear decoders, the
+Markov lookups, the fractal comparison) on a *copy* of ``--run`` (the run directory itself is never
+written), and prints, stage by stage, the wall seconds and CPU seconds (user + system, all threads,
+children included) that the probe records in ``probe.json``'s ``timing``, the peak resident set size
+(``resource.getrusage``, JAX's footprint included) and the load average before and after. On a
+shared machine the wall time grows with the load; the CPU time much less: read both.
 
 Usage:
-    python benchmarks/bench_probe.py [--run runs/mess3] [--repeats 3] [--batch-sizes 256 512 8192]
+    python benchmarks/bench_probe.py --run RUN_DIR [--keep DIR] [--checkpoints all|last|N]
 
-Target (PEERS.md): <= 15 s and <= 2 GB on 2 CPU cores (prior art: 130-160 s, ~8 GB).
+Target (issue 22): the 2-minute Mess3 run in <= 20 s on 2 cores, peak memory <= 2 GB.
+
+Measured on the 2-minute Mess3 run (paper model, 25 checkpoints; the shared 2-core VM at load
+10-14, 2026-12-06): before (c8f6911) 2,053 s wall / 511 s CPU, peak RSS 2.06 GB (sklearn MLP
+decoders 359 s CPU); after 430 s wall / 198 s CPU, 2.23 GB. What remains is mostly the curve:
+each of its 23 intermediate checkpoints is one forward pass of 59,049 x 10 tokens (about 165
+GFLOP, 3.7 s CPU) plus one geometry comparison (0.7-1.3 s CPU).
 """
 
 from __future__ import annotations
@@ -20,118 +25,79 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
+    """Peak resident set size of this process (GB; ``ru_maxrss`` is in kB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def full_probe(run_like, params, params0, seed: int = 0) -> dict[str, float]:
-    """One full evaluation; returns the stage timings (s) and the headline numbers."""
-    import transformer
-    from compmech.probing import run as probing
-    from compmech.probing.crossval import cross_validated_probe
-    from compmech.probing.inputs import onehot_features, random_features
-
-    hook = transformer.last_hook(run_like.model_config)
-    t = {}
-    t0 = time.perf_counter()
-    data = probing.probe_data(run_like, seed=seed)
-    t["inputs+beliefs"] = time.perf_counter() - t0
-
-    s = time.perf_counter()
-    acts = probing.collect(run_like, params, data, [hook])[hook]
-    t["forward (trained)"] = time.perf_counter() - s
-    s = time.perf_counter()
-    res = cross_validated_probe(acts, data.beliefs, data.folds, spread=True, shuffle=True,
-                                shuffle_seed=seed)
-    t["probe + 5-fold spread + shuffle"] = time.perf_counter() - s
-    del acts
-
-    s = time.perf_counter()
-    acts0 = probing.collect(run_like, params0, data, [hook])[hook]
-    t["forward (untrained)"] = time.perf_counter() - s
-    s = time.perf_counter()
-    untrained = cross_validated_probe(acts0, data.beliefs, data.folds, spread=False, shuffle=False)
-    del acts0
-    onehot = cross_validated_probe(onehot_features(data.tokens, run_like.model_config.d_vocab),
-                                   data.beliefs, data.folds, spread=False, shuffle=False)
-    rand = random_features(data.tokens.shape, run_like.model_config.d_model, seed=seed)
-    random = cross_validated_probe(rand, data.beliefs, data.folds, spread=False, shuffle=False)
-    del rand
-    t["baselines (untrained probe, one-hot, random)"] = time.perf_counter() - s
-    t["TOTAL"] = time.perf_counter() - t0
-    numbers = {"points": data.tokens.size, "mse": res.scores.mse,
-               "shuffle": res.shuffle_scores.mse, "untrained": untrained.scores.mse,
-               "onehot": onehot.scores.mse, "random": random.scores.mse}
-    return t, numbers
+def copy_run(run_dir: Path, dest: Path) -> Path:
+    """Copy what the probe reads (config, metrics, checkpoints) into ``dest``; no old probe files."""
+    dest.mkdir(parents=True, exist_ok=True)
+    skip = {"probe.json", "probe_points.npz", "figures", "train_state.msgpack"}
+    for item in run_dir.iterdir():
+        if item.name in skip or item.name.startswith("."):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dest / item.name, ignore=shutil.ignore_patterns("train_state*"))
+        else:
+            shutil.copy2(item, dest / item.name)
+    return dest
 
 
-class _FreshRun:
-    """A stand-in for :class:`transformer.Run`: the paper's model, freshly initialised."""
-
-    def __init__(self):
-        import compmech
-        import transformer
-
-        self.model_config = transformer.ModelConfig()
-        self.hmm = compmech.get_process("mess3")
-        self.bos_token = None
-
-    def model_inputs(self, words):
-        return words
+def print_timing(timing: dict[str, float]) -> None:
+    """One line per stage: wall and CPU seconds."""
+    stages = [k for k in timing if k.endswith("_s") and not k.endswith("_cpu_s")]
+    width = max(len(k) for k in stages)
+    print(f"{'stage':<{width}}  {'wall s':>8}  {'CPU s':>8}")
+    for k in stages:
+        cpu = timing.get(k[:-2] + "_cpu_s")
+        print(f"{k:<{width}}  {timing[k]:8.2f}  {'' if cpu is None else f'{cpu:8.2f}'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", help="a trained run directory (default: a fresh paper model)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed repeats (after a warm-up)")
-    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[],
-                        help="also time the forward pass alone at these batch sizes")
+    parser.add_argument("--run", help="a trained run directory (copied; never written)")
+    parser.add_argument("--keep", help="probe the copy in this directory and keep it (default: a "
+                                       "temporary directory, deleted afterwards)")
+    parser.add_argument("--checkpoints", default="all", help="probe_run's checkpoints (default all)")
     args = parser.parse_args()
+    if not args.run:
+        print("bench_probe: give --run RUN_DIR (a run written by `compmech train`, e.g. the 2-minute "
+              "Mess3 run: compmech train --process mess3 --minutes 2 --out RUN_DIR)", file=sys.stderr)
+        sys.exit(2)
+    run_dir = Path(args.run)
+    if not (run_dir / "config.json").exists():
+        print(f"bench_probe: {run_dir} is not a run directory (no config.json)", file=sys.stderr)
+        sys.exit(2)
 
-    import transformer
-    from compmech.probing import run as probing
+    from compmech.probing.run import probe_run
 
-    if args.run:
-        run = transformer.load_run(args.run)
-        params, params0 = run.load_params(), run.load_params(0)
-    else:
-        run = _FreshRun()
-        params = transformer.init_params(run.model_config, 1)
-        params0 = transformer.init_params(run.model_config, 0)
-
-    load = os.getloadavg()[0]
-    print(f"# probe benchmark: Mess3, all 3^10 inputs, {os.cpu_count()} CPUs, "
-          f"load average {load:.1f} at start, forward batch {probing.FORWARD_BATCH}")
-    full_probe(run, params, params0)  # warm-up: compilation
-    best: dict[str, float] = {}
-    for _ in range(args.repeats):
-        timings, numbers = full_probe(run, params, params0)
-        for k, v in timings.items():
-            best[k] = min(best.get(k, float("inf")), v)
-    width = max(len(k) for k in best)
-    print(f"{'stage':<{width}}  best of {args.repeats} (s)")
-    for k, v in best.items():
-        print(f"{k:<{width}}  {v:8.2f}")
+    tmp = None if args.keep else tempfile.mkdtemp(prefix="bench_probe_")
+    work = copy_run(run_dir, Path(args.keep or tmp) / run_dir.name)
+    checkpoints = args.checkpoints if args.checkpoints in ("all", "last") else int(args.checkpoints)
+    print(f"# probe benchmark: {run_dir} (copy in {work}), {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        report = probe_run(work, checkpoints=checkpoints, force=True, progress=False)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print_timing(report.timing)
+    print(f"probe_run call: {wall:.2f} s wall, {cpu:.2f} s CPU (process_time, this process)")
     print(f"peak RSS: {peak_rss_gb():.2f} GB")
-    print(f"points: {numbers['points']:,}; held-out MSE {numbers['mse']:.3g}, shuffle "
-          f"{numbers['shuffle']:.3g}, untrained {numbers['untrained']:.3g}, one-hot "
-          f"{numbers['onehot']:.3g}, random {numbers['random']:.3g}")
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
-
-    if args.batch_sizes:
-        import compmech
-
-        words = compmech.all_words(3, 10)
-        hook = transformer.last_hook(run.model_config)
-        print("forward pass alone (59,049 x 10 tokens):")
-        for bs in args.batch_sizes:
-            transformer.collect_activations(params, run.model_config, words[:bs], [hook], bs)
-            s = time.perf_counter()
-            transformer.collect_activations(params, run.model_config, words, [hook], bs)
-            print(f"  batch {bs:>6}: {time.perf_counter() - s:6.2f} s")
+    hook = report.hooks[report.headline_hook]
+    print(f"headline {report.headline_hook}: held-out MSE {hook.mse_test:.4g}; "
+          f"{len(report.curve)} checkpoints on the curve")
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -29,34 +29,26 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from compmech.blackwell import _rng
+from compmech.comparison_reference import MIN_PAIRS, TrueSide, true_side
 from compmech.dimensions import _box_fit_mask, _weights
-from compmech.expand import tall_matmul
 from compmech.pair_kernels import (
-    MAX_STEPS,
-    STEPS_PER_OCTAVE,
     _box_statistics,
-    _condensed_pairs,
     _correlation_sums,
     _cross_pairs,
-    _group_kernel_totals,
+    _group_kernel_sums,
     _kernel_distance,
     _kernel_sums,
-    _PairHistogram,
-    _scale_bins,
     _self_pairs,
     _split_distance,
-    _systematic,
 )
-from compmech.paired import PAIR_TOLERANCE, PairedResolution, paired_resolution
-from compmech.plane import _clouds, _normal, plane_coordinates
+from compmech.paired import PAIR_TOLERANCE, PairedResolution, paired_from_steps
+from compmech.plane import _clouds, plane_coordinates
 
 #: Default agreement tolerance on the kernel distance ``rho`` (see :func:`compare_geometry`).
 DEFAULT_TOLERANCE = 0.1
 #: Box entropies of the null model within this many bits of the truth: box statistics unaffected
 #: by an error of the probe's size (the lower end of the information-dimension fit).
 ENTROPY_TOLERANCE_BITS = 0.1
-#: The grid stops where the true subsample has fewer pairs than this closer than ``eps``.
-MIN_PAIRS = 100
 #: A kernel distance this large means the error swamps the cloud at that scale.
 SATURATED = 0.9
 #: The grid stops this many steps below the coarsest scale where both the predicted cloud and the
@@ -66,9 +58,6 @@ SATURATED_STEPS = 2
 FIT_MAX_FRACTION = 0.1
 #: A dimension needs fitted scales spanning at least this many decades ("about one decade").
 MIN_FIT_DECADES = 0.9
-#: The true subsample is dealt into this many random groups; the sampling-noise reference averages
-#: over all C(8, 4) / 2 = 35 splits into two halves of 4 groups each.
-NUM_GROUPS = 8
 
 
 class DimensionFit(NamedTuple):
@@ -275,32 +264,6 @@ def _fits(scales: np.ndarray, mask: np.ndarray, x: np.ndarray, ys, method: str):
             for y in ys], None
 
 
-def _pair_floor(h: _PairHistogram, extent: float) -> float:
-    """Finest grid scale with at least ``MIN_PAIRS`` resolved true pairs closer than it."""
-    resolved = (np.cumsum(h.counts) - h.counts[0])[_scale_bins(MAX_STEPS + 1)]
-    ok = np.flatnonzero(resolved >= MIN_PAIRS)
-    return extent * 2.0 ** (-(ok.max() if ok.size else 0) / STEPS_PER_OCTAVE)
-
-
-def _grid(extent: float, floor: float) -> np.ndarray:
-    steps = math.floor(STEPS_PER_OCTAVE * math.log2(extent / floor) + 1e-9) if floor < extent else 1
-    return extent * 2.0 ** (-np.arange(min(max(steps, 1), MAX_STEPS) + 1) / STEPS_PER_OCTAVE)
-
-
-def _diameter(X: np.ndarray) -> float:
-    """Diameter of a cloud by farthest-point sweeps from its centroid (exact for most shapes, else a
-    lower bound; it uses distances only, so it is the same in any orthonormal basis)."""
-    norms = (X * X).sum(axis=1)
-    a = X[int(np.argmax(((X - X.mean(axis=0)) ** 2).sum(axis=1)))]
-    best = 0.0
-    for _ in range(3):  # |x - a|^2 = |x|^2 - 2 x.a + |a|^2
-        d2 = norms - 2.0 * tall_matmul(X, a[:, None])[:, 0]
-        k = int(np.argmax(d2))
-        best = max(best, float(((X[k] - a) ** 2).sum()))
-        a = X[k]
-    return math.sqrt(best)
-
-
 def _check_options(tolerance, max_pair_points, pair_tolerance, min_scale) -> None:
     if not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be in (0, 1); got {tolerance}")
@@ -411,8 +374,10 @@ def compare_geometry(true, predicted, *, weights=None, seed=0, normal=None,
     t, p = _clouds(true, predicted)
     _check_options(tolerance, max_pair_points, pair_tolerance, min_scale)
     rng = _rng(seed)
-    clouds = _plane_clouds(t, p, _weights(weights, t.shape[0]), normal, rng)
-    pairs = _kernel_comparison(clouds, rng, tolerance, max_pair_points, min_scale, pair_tolerance)
+    side = true_side(t, _weights(weights, t.shape[0]), normal, rng, max_pair_points, min_scale,
+                     seed=None if isinstance(seed, np.random.Generator) else int(seed))
+    clouds = _plane_clouds(side, p, normal)
+    pairs = _kernel_comparison(clouds, side, tolerance, pair_tolerance)
     dims = _box_and_dimensions(clouds, pairs)
     paired, null = pairs.paired, pairs.paired_null
     return GeometryComparison(
@@ -456,23 +421,15 @@ class _PlaneClouds(NamedTuple):
     num_points: int
 
 
-def _plane_clouds(t: np.ndarray, p: np.ndarray, w: np.ndarray, normal, rng) -> _PlaneClouds:
+def _plane_clouds(side: TrueSide, p: np.ndarray, normal) -> _PlaneClouds:
     """Both clouds in plane coordinates, the null model (true + reassigned residuals), the noise."""
-    N, S = t.shape
-    r = _normal(normal, S)
-    Xt, off_true = plane_coordinates(t, normal)
-    if np.abs(off_true).max() > 1e-6:
-        raise ValueError(f"true beliefs are not on the plane b . r = 1 (largest distance "
-                         f"{np.abs(off_true).max():.2g}); pass the plane's normal=r")
+    Xt, w = side.Xt, side.w
     Xp, off_pred = plane_coordinates(p, normal)
     resid = Xp - Xt
-    extent = _diameter(Xt[w > 0])
-    if not extent > 0:
-        raise ValueError("all true beliefs coincide: the comparison needs a cloud with extent")
-    offset = rng.random(S - 1)
-    Xn = Xt + resid[_systematic(w, N, rng.permutation(N))]
-    return _PlaneClouds(Xt, Xp, Xn, w, r, math.sqrt(float(w @ (resid**2).sum(axis=1))),
-                        math.sqrt(float(w @ off_pred**2)), extent, offset, int((w > 0).sum()))
+    Xn = Xt + resid[side.null_index]
+    return _PlaneClouds(Xt, Xp, Xn, w, side.normal, math.sqrt(float(w @ (resid**2).sum(axis=1))),
+                        math.sqrt(float(w @ off_pred**2)), side.extent, side.offset,
+                        side.num_points)
 
 
 class _KernelComparison(NamedTuple):
@@ -493,23 +450,20 @@ class _KernelComparison(NamedTuple):
     paired_null: PairedResolution
 
 
-def _kernel_comparison(c: _PlaneClouds, rng, tolerance: float, max_pair_points: int,
-                       min_scale: float | None, pair_tolerance: float) -> _KernelComparison:
+def _kernel_comparison(c: _PlaneClouds, side: TrueSide, tolerance: float,
+                       pair_tolerance: float) -> _KernelComparison:
     """Pair statistics of a subsample: the grid, the kernel distances of the predicted cloud, the
-    null model and the split halves, and the resolutions they give."""
-    N = c.Xt.shape[0]
-    picks = _systematic(c.w, min(int(max_pair_points), c.num_points), rng.permutation(N))
-    unique, mult = np.unique(picks, return_counts=True)
-    counts = None if mult.max() == 1 else mult.astype(np.float64)
-    pairs = _condensed_pairs(unique.shape[0])
+    null model and the split halves, and the resolutions they give (the true side's from
+    ``side``)."""
+    unique, counts, pairs = side.unique, side.counts, side.pairs
     e2 = c.extent**2
-    h_tt, b_tt, d2_tt = _self_pairs(c.Xt[unique], counts, pairs, e2)
+    h_tt = side.h_tt
     h_pp, _, d2_pp = _self_pairs(c.Xp[unique], counts, pairs, e2)
     h_nn, _, d2_nn = _self_pairs(c.Xn[unique], counts, pairs, e2)
     h_tp = _cross_pairs(c.Xt[unique], c.Xp[unique], counts, e2)
     h_tn = _cross_pairs(c.Xt[unique], c.Xn[unique], counts, e2)
 
-    scales = _grid(c.extent, max(_pair_floor(h_tt, c.extent), min_scale or 0.0))
+    scales = side.grid
     s_tt = _kernel_sums(h_tt, scales)
     d_pred = _kernel_distance(s_tt, _kernel_sums(h_pp, scales), _kernel_sums(h_tp, scales))
     d_null = _kernel_distance(s_tt, _kernel_sums(h_nn, scales), _kernel_sums(h_tn, scales))
@@ -517,21 +471,20 @@ def _kernel_comparison(c: _PlaneClouds, rng, tolerance: float, max_pair_points: 
     K = scales.shape[0] if saturated.size == 0 else min(scales.shape[0],
                                                         saturated[0] + SATURATED_STEPS + 1)
     scales, d_pred, d_null = scales[:K], d_pred[:K], d_null[:K]
-    num_groups = NUM_GROUPS if unique.shape[0] >= 8 * NUM_GROUPS else 2
-    groups = (rng.permutation(unique.shape[0]) % num_groups).astype(np.int8)
-    d_split = _split_distance(*_group_kernel_totals(b_tt, d2_tt, counts, pairs, groups,
-                                                    num_groups, scales))
+    d_split = _split_distance(_group_kernel_sums(side.group_counts, side.group_sums, scales),
+                              side.group_totals)
     threshold = np.maximum(tolerance, d_split)
     resolution, at_floor = _resolution(scales, d_pred <= threshold)
     null_resolution, _ = _resolution(scales, d_null <= threshold)
     correlation = [_correlation_sums(h, K) for h in (h_tt, h_pp, h_nn)]
     enough = (correlation[0] * h_tt.total >= MIN_PAIRS) & (correlation[1] * h_pp.total >= MIN_PAIRS)
-    pair_weights = None if counts is None else counts[pairs[0]] * counts[pairs[1]]
-    paired, paired_null = (paired_resolution(d2_tt, d2, scales, c.extent, pair_weights=pair_weights,
+    w_keep = None if side.pair_weights is None else side.pair_weights[side.keep]
+    paired, paired_null = (paired_from_steps(side.log_dt, side.keep, side.step, side.step_count,
+                                             side.step_weight, w_keep, d2, scales, c.extent,
                                              tolerance=pair_tolerance) for d2 in (d2_pp, d2_nn))
     return _KernelComparison(scales, d_pred, d_null, d_split, threshold, resolution,
-                             null_resolution, at_floor, correlation, enough, int(picks.shape[0]),
-                             paired, paired_null)
+                             null_resolution, at_floor, correlation, enough,
+                             int(side.picks.shape[0]), paired, paired_null)
 
 
 class _Dimensions(NamedTuple):

@@ -131,11 +131,16 @@ def _group_kernel_totals(b: np.ndarray, d2: np.ndarray, c: np.ndarray | None, pa
     counts, sums = _binned(index, d2, weights, num_groups**2 * _NUM_BINS)
     counts = counts.reshape(num_groups, num_groups, _NUM_BINS)
     sums = sums.reshape(num_groups, num_groups, _NUM_BINS)
-    totals = counts.sum(axis=2)
+    return _group_kernel_sums(counts, sums, scales), counts.sum(axis=2)
+
+
+def _group_kernel_sums(counts: np.ndarray, sums: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """``T (G, G, K)`` from the pairs' histograms by group pair ``counts, sums (G, G, B)``."""
+    num_groups = counts.shape[0]
     T = np.zeros((num_groups, num_groups, scales.shape[0]))
     for a, g in zip(*np.triu_indices(num_groups), strict=True):
         T[a, g] = _kernel_sums(_PairHistogram(counts[a, g], sums[a, g], 1.0), scales)
-    return T, totals
+    return T
 
 
 def _split_distance(T: np.ndarray, P: np.ndarray) -> np.ndarray:

@@ -101,26 +101,57 @@ def paired_resolution(d2_true: np.ndarray, d2_predicted: np.ndarray, scales: np.
     """
     if not tolerance > 1:
         raise ValueError(f"pair tolerance must be a factor > 1; got {tolerance}")
+    scales = _check_scales(scales)
     dt = np.asarray(d2_true, dtype=np.float64)
-    dp = np.asarray(d2_predicted, dtype=np.float64)
     keep = dt > 0  # coincident true points have no distance to keep
-    dt, dp = dt[keep], dp[keep]
+    dt = dt[keep]
     w = None if pair_weights is None else np.asarray(pair_weights, dtype=np.float64)[keep]
-    with np.errstate(divide="ignore"):
-        log_ratio = 0.5 * (np.log(dp) - np.log(dt))
-    c = _weighted_median(log_ratio, w)
-    preserved = np.abs(log_ratio - c) <= math.log(tolerance) if math.isfinite(c) \
-        else np.zeros(dt.shape[0], dtype=bool)
-    scales = np.asarray(scales, dtype=np.float64)
     K = scales.shape[0]
-    if K > 1 and not np.allclose(scales[:-1] / scales[1:], _STEP, rtol=1e-9):
-        raise ValueError("scales must be a decreasing grid with steps of a factor sqrt(2)")
     # step k holds the pairs with eps_k <= d < eps_{k-1} (k = K: below the finest scale)
     step = K - np.searchsorted(scales[::-1], np.sqrt(dt), side="right")
-    count = np.bincount(step, minlength=K + 1)[:K].astype(np.float64)
-    weight = count if w is None else np.bincount(step, weights=w, minlength=K + 1)[:K]
+    count = np.bincount(step, minlength=K + 1).astype(np.float64)
+    weight = count if w is None else np.bincount(step, weights=w, minlength=K + 1)
+    with np.errstate(divide="ignore"):
+        log_dt = np.log(dt)
+    return paired_from_steps(log_dt, keep, step, count, weight, w, d2_predicted, scales, extent,
+                             tolerance)
+
+
+def _check_scales(scales) -> np.ndarray:
+    scales = np.asarray(scales, dtype=np.float64)
+    if scales.shape[0] > 1 and not np.allclose(scales[:-1] / scales[1:], _STEP, rtol=1e-9):
+        raise ValueError("scales must be a decreasing grid with steps of a factor sqrt(2)")
+    return scales
+
+
+def paired_from_steps(log_dt: np.ndarray, keep: np.ndarray | slice, step: np.ndarray, count: np.ndarray,
+                      weight: np.ndarray, w: np.ndarray | None, d2_predicted: np.ndarray,
+                      scales: np.ndarray, extent: float,
+                      tolerance: float = PAIR_TOLERANCE) -> PairedResolution:
+    """:func:`paired_resolution` from the true side's pairs already stepped: the predicted side
+    only (what a comparison of many predictions with one true cloud recomputes).
+
+    Args:
+        log_dt: ``(M',)`` ``ln d^2`` of the kept pairs (``keep``: ``(M,)`` bool, positive true
+            distance, or a slice).
+        step: ``(M',)`` grid step of each kept pair on a grid of which ``scales`` is a prefix
+            (``eps_k <= d < eps_{k-1}``; any value ``>= len(scales)`` is below the finest scale).
+        count, weight: per-step number and weight of the pairs (at least ``len(scales)`` entries).
+        w: ``(M',)`` the kept pairs' weights or ``None``.
+        d2_predicted: ``(M,)`` squared predicted distances of all pairs.
+        scales: ``(K,)`` the grid; extent; tolerance: as in :func:`paired_resolution`.
+    """
+    scales = _check_scales(scales)
+    K = scales.shape[0]
+    dp = np.asarray(d2_predicted, dtype=np.float64)[keep]
+    with np.errstate(divide="ignore"):
+        log_ratio = 0.5 * (np.log(dp) - log_dt)
+    c = _weighted_median(log_ratio, w)
+    preserved = np.abs(log_ratio - c) <= math.log(tolerance) if math.isfinite(c) \
+        else np.zeros(dp.shape[0], dtype=bool)
     kept = np.bincount(step, weights=preserved.astype(np.float64) if w is None else w * preserved,
                        minlength=K + 1)[:K]
+    count, weight = count[:K], weight[:K]
     # the octave band [eps_k, 2 eps_k) = [eps_k, eps_{k-2}) is steps k and k - 1
     band, band_w, band_kept = (x + np.concatenate([[0.0], x[:-1]]) for x in (count, weight, kept))
     fraction = np.full(K, np.nan)
@@ -144,4 +175,4 @@ def _resolve(scales: np.ndarray, fraction: np.ndarray, band_pairs: np.ndarray, c
 
 
 __all__ = ["MIN_BAND_PAIRS", "PAIR_TOLERANCE", "PRESERVED_FRACTION", "PairedResolution",
-           "paired_resolution"]
+           "paired_from_steps", "paired_resolution"]

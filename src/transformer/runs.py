@@ -114,9 +114,14 @@ class Run:
         if step not in steps:
             raise ValueError(f"no checkpoint at step {step} in {self.run_dir}; available: "
                              f"{steps[:5]}{'...' if len(steps) > 5 else ''}{steps[-1:]}")
-        template = registry.init_params(self.model_config, 0)
-        params = serialization.from_bytes(template, self.files.read_params_bytes(step))
+        params = serialization.from_bytes(self._params_template, self.files.read_params_bytes(step))
         return jax.tree_util.tree_map(jnp.asarray, params)
+
+    @cached_property
+    def _params_template(self):
+        """The parameter tree checkpoints are read into (initialised once: every call of
+        ``init_params`` traces and compiles the model's initialiser again)."""
+        return registry.init_params(self.model_config, 0)
 
     def __repr__(self) -> str:
         return (f"Run({str(self.run_dir)!r}, process={self.hmm.name}, "

@@ -279,3 +279,22 @@ def test_decoders_option_belongs_to_the_sweep(tmp_path, capsys):
     assert "--decoders is a sweep option" in capsys.readouterr().err
     assert main(["probe", str(tmp_path), "--decoders", "svm"]) == 2
     assert "invalid choice: 'svm'" in capsys.readouterr().err
+
+
+def test_every_checkpoint_is_loaded_and_run_forward_once(probed, monkeypatch):
+    """The probe collects each checkpoint's activations once and hands them to every consumer
+    (probes, controls, decoders and their untrained control, geometry, the curve)."""
+    import transformer
+    from compmech.probing import run as probing
+
+    run_dir, _ = probed
+    loaded, forwards = [], []
+    load = transformer.Run.load_params
+    collect = probing.collect
+    monkeypatch.setattr(transformer.Run, "load_params",
+                        lambda self, step=None: loaded.append(step) or load(self, step))
+    monkeypatch.setattr(probing, "collect", lambda *a, **k: forwards.append(1) or collect(*a, **k))
+    report = probe_run(run_dir, checkpoints="all", decoders=("knn",), force=True, progress=False)
+    steps = transformer.load_run(run_dir).checkpoint_steps
+    assert sorted(loaded) == steps and len(forwards) == len(steps)
+    assert "untrained_knn" in report.decoders[report.headline_hook]

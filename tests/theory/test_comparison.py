@@ -297,3 +297,23 @@ def test_bad_input_raises_clear_errors(mess3):
         compare_geometry(t, t, normal=[1.0, 1.0])
     with pytest.raises(ValueError, match="tolerance"):
         compare_geometry(t, t, tolerance=1.5)
+
+
+def test_the_cached_true_side_gives_bit_identical_comparisons():
+    """Many predictions against one true cloud reuse its side (compmech.comparison_reference);
+    every number must equal that of a comparison computed from scratch (a Generator seed bypasses
+    the cache and draws the same numbers as the integer seed)."""
+    from compmech import comparison_reference
+
+    t = compmech.blackwell_beliefs(compmech.get_process("mess3"), 3000, seed=7)
+    rng = np.random.default_rng(8)
+    basis = compmech.geometry.tangent_basis(3)
+    comparison_reference._CACHE.clear()
+    for sigma in (0.002, 0.02, 0.2):  # the first builds the side, the others reuse it
+        p = t + (rng.normal(size=(3000, 2)) * sigma) @ basis.T
+        cached = compmech.compare_geometry(t, p, seed=3, max_pair_points=800)
+        fresh = compmech.compare_geometry(t, p, seed=np.random.default_rng(3), max_pair_points=800)
+        a, b = cached.as_dict(), fresh.as_dict()
+        for key in a:  # through JSON: NaN reads equal to NaN, any other difference fails
+            assert json.dumps(a[key]) == json.dumps(b[key]), key
+    assert len(comparison_reference._CACHE) == 1

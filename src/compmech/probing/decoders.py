@@ -7,12 +7,19 @@ on the same training side of the split and scored on the same held-out points ca
 if its resolution is finer, the activations hold structure below the linear probe's resolution
 (folded or curved, not lost); if not, the linear probe's resolution is the representation's.
 
-Decoders (scikit-learn, imported only when one is fitted):
+Decoders (imported only when one is fitted):
 
-* ``"knn"``: k-nearest neighbours (``k = KNN_NEIGHBORS``, inverse-distance weights) on
-  standardised features.
-* ``"mlp"``: a 2-layer perceptron (``MLP_HIDDEN`` ReLU units per layer, Adam, early stopping on a
-  10% validation part, seeded) on standardised features.
+* ``"knn"``: k-nearest neighbours (``k = KNN_NEIGHBORS``, inverse-distance weights, scikit-learn)
+  on standardised features.
+* ``"mlp"``: a 2-layer perceptron (``MLP_HIDDEN`` ReLU units per layer, Glorot-uniform
+  initialisation, squared-error loss) on standardised features, trained by Adam on all its training
+  points for a fixed budget of :data:`MLP_EPOCHS` epochs of minibatches of :data:`MLP_BATCH`
+  (at least :data:`MLP_MIN_STEPS` steps), the learning rate :data:`MLP_LEARNING_RATE` decayed by a
+  cosine to 1% of it; one compiled JAX loop, seeded (:func:`mlp_fit_predict`). On the 2-minute
+  Mess3 run (the probe's seed 0) it reads the belief better than scikit-learn's ``MLPRegressor``
+  with early stopping did (held-out MSE on novel prefixes: last layer 1.65e-4 vs 1.84e-4,
+  concatenation 1.47e-4 vs 2.36e-4, untrained control 1.64e-2 vs 1.85e-2), the last layer's fit in
+  1.5-5 s of CPU (with compilation) instead of 64 s (88 epochs of early stopping).
 * ``"linear"``: ordinary least squares with intercept on the same subsample, fitted by the probe's
   own estimator (:class:`~compmech.probing.linear.BeliefProbe`; the like-for-like reference; the
   probe itself uses the whole training side).
@@ -29,6 +36,7 @@ probe also fits the same decoders to the untrained network (the control to read 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -42,8 +50,14 @@ TRAIN_POINTS = 20_000
 KNN_NEIGHBORS = 5
 #: Hidden units of each of the MLP's two layers.
 MLP_HIDDEN = 64
-#: Most epochs of the MLP (early stopping usually ends sooner).
-MLP_MAX_EPOCHS = 200
+#: Epochs of the MLP over its training points (a fixed budget: no early stopping).
+MLP_EPOCHS = 30
+#: Fewest optimiser steps of the MLP (more epochs when the training set is small).
+MLP_MIN_STEPS = 3000
+#: Minibatch size of the MLP.
+MLP_BATCH = 64
+#: Peak learning rate of the MLP's Adam (cosine decay to 1% of it over the budget).
+MLP_LEARNING_RATE = 3e-3
 #: The decoders :func:`fit_predict` knows.
 DECODERS = ("linear", "knn", "mlp")
 #: Rows of features gathered per call of a lazy (concatenated) feature function.
@@ -72,7 +86,7 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
     Args:
         kind: ``"linear"``, ``"knn"`` or ``"mlp"`` (see the module docstring).
         X_train, y_train, X_test: float arrays.
-        seed: the MLP's initialisation and validation split.
+        seed: the MLP's initialisation and minibatch order.
 
     Returns:
         ``(m, k)`` float64 predictions.
@@ -92,22 +106,100 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
     if kind == "linear":
         return BeliefProbe().fit(X, y).predict(Xt)  # the probe's own OLS, on the subsample
     Xs, Xts = _standardize(X, Xt)
-    if kind == "knn":
-        from sklearn.neighbors import KNeighborsRegressor
+    if kind == "mlp":
+        return mlp_fit_predict(Xs, y, Xts, seed=seed)
+    from sklearn.neighbors import KNeighborsRegressor
 
-        model = KNeighborsRegressor(n_neighbors=KNN_NEIGHBORS, weights="distance")
-    else:
-        from sklearn.neural_network import MLPRegressor
-
-        model = MLPRegressor(hidden_layer_sizes=(MLP_HIDDEN, MLP_HIDDEN), activation="relu",
-                             max_iter=MLP_MAX_EPOCHS, early_stopping=True, validation_fraction=0.1,
-                             n_iter_no_change=10, tol=1e-7, random_state=int(seed))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning at MLP_MAX_EPOCHS: the fit is used
-        model.fit(Xs, y)
+    model = KNeighborsRegressor(n_neighbors=KNN_NEIGHBORS, weights="distance")
+    model.fit(Xs, y)
     return np.asarray(model.predict(Xts), dtype=np.float64).reshape(Xt.shape[0], y.shape[1])
+
+
+def _mlp_epochs(n: int, batch: int) -> int:
+    """Epochs of the budget: :data:`MLP_EPOCHS`, more when ``n`` points give fewer than
+    :data:`MLP_MIN_STEPS` steps."""
+    per_epoch = n // batch
+    return max(MLP_EPOCHS, -(-MLP_MIN_STEPS // per_epoch))
+
+
+def mlp_fit_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, *,
+                    seed: int = 0) -> np.ndarray:
+    """The ``"mlp"`` decoder on already standardised features (see the module docstring).
+
+    Each epoch visits ``floor(n / batch)`` minibatches of a seeded permutation of the ``n`` training
+    points (``batch = min(MLP_BATCH, n)``); the loss is the mean squared error over the minibatch
+    and the target coordinates. Computed in float32.
+
+    Args:
+        X_train: ``(n, d)``; y_train: ``(n, k)``; X_test: ``(m, d)``.
+        seed: the initialisation and the minibatch order.
+
+    Returns:
+        ``(m, k)`` float64 predictions.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    n, d = X_train.shape
+    batch = min(MLP_BATCH, n)
+    epochs = _mlp_epochs(n, batch)
+    k_init, k_order = jax.random.split(jax.random.PRNGKey(int(seed)))
+    sizes = (d, MLP_HIDDEN, MLP_HIDDEN, y_train.shape[1])
+    params = []
+    for key, fan_in, fan_out in zip(jax.random.split(k_init, 3), sizes[:-1], sizes[1:],
+                                    strict=True):
+        limit = float(np.sqrt(6.0 / (fan_in + fan_out)))
+        params.append((jax.random.uniform(key, (fan_in, fan_out), jnp.float32, -limit, limit),
+                       jnp.zeros(fan_out, jnp.float32)))
+    trained = _mlp_train()(params, jnp.asarray(X_train, jnp.float32),
+                         jnp.asarray(y_train, jnp.float32), k_order, epochs=epochs, batch=batch)
+    return np.asarray(_mlp_forward(trained, jnp.asarray(X_test, jnp.float32)), dtype=np.float64)
+
+
+def _mlp_forward(params, x):
+    import jax
+
+    for W, b in params[:-1]:
+        x = jax.nn.relu(x @ W + b[None, :])
+    W, b = params[-1]
+    return x @ W + b[None, :]
+
+
+@functools.cache
+def _mlp_train():
+    """The compiled training loop (:func:`_mlp_train_loop`; jax imported on first use)."""
+    import jax
+
+    return jax.jit(_mlp_train_loop, static_argnames=("epochs", "batch"))
+
+
+def _mlp_train_loop(params, X, y, key, *, epochs: int, batch: int):
+    """Adam with a cosine-decayed learning rate over ``epochs`` epochs of ``n // batch`` minibatches
+    (each epoch a fresh permutation of the points)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    n = X.shape[0]
+    steps = n // batch
+    optimizer = optax.adam(optax.cosine_decay_schedule(MLP_LEARNING_RATE, epochs * steps,
+                                                       alpha=0.01))
+
+    def loss(p, xb, yb):
+        return jnp.mean((_mlp_forward(p, xb) - yb) ** 2)
+
+    def step(carry, idx):
+        p, state = carry
+        grads = jax.grad(loss)(p, X[idx], y[idx])
+        updates, state = optimizer.update(grads, state, p)
+        return (optax.apply_updates(p, updates), state), None
+
+    def epoch(carry, key):
+        order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
+        return jax.lax.scan(step, carry, order)[0], None
+
+    carry = (params, optimizer.init(params))
+    return jax.lax.scan(epoch, carry, jax.random.split(key, epochs))[0][0]
 
 
 def training_subsample(train_points: np.ndarray, weights: np.ndarray | None, *, seed: int,
@@ -164,5 +256,6 @@ def decode(kind: str, features, targets: np.ndarray, train_points: np.ndarray,
     return DecoderFit(pred, mse, int(np.asarray(train_points).size))
 
 
-__all__ = ["DECODERS", "DecoderFit", "KNN_NEIGHBORS", "MLP_HIDDEN", "TRAIN_POINTS", "decode",
-           "feature_rows", "fit_predict", "training_subsample"]
+__all__ = ["DECODERS", "DecoderFit", "KNN_NEIGHBORS", "MLP_BATCH", "MLP_EPOCHS", "MLP_HIDDEN",
+           "MLP_LEARNING_RATE", "MLP_MIN_STEPS", "TRAIN_POINTS", "decode", "feature_rows",
+           "fit_predict", "mlp_fit_predict", "training_subsample"]

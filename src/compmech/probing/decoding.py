@@ -23,7 +23,6 @@ from compmech.probing.data import (
     ProbeData,
     _features,
     _model_hooks,
-    collect,
 )
 from compmech.probing.job import _ProbeJob
 from compmech.probing.report import DecoderReport
@@ -69,13 +68,15 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
                     decoders: Sequence[str]) -> dict[str, dict[str, DecoderReport]]:
     """The linear probe beside nonlinear decoders for the headline hook and the concatenation:
     each decoder trained on one seeded subsample of the training side; all scored on the held-out
-    points with novel prefixes (:func:`novel_prefix_points`). Control: the nonlinear decoders on
-    the untrained network's headline hook (``untrained_knn``, ``untrained_mlp``): what any
-    deterministic function of the recent tokens gives such a decoder."""
+    points with novel prefixes (:func:`novel_prefix_points`). Control, added by
+    :func:`untrained_decoders` once the untrained network's activations are collected: the
+    nonlinear decoders on the untrained network's headline hook (``untrained_knn``,
+    ``untrained_mlp``): what any deterministic function of the recent tokens gives such a
+    decoder."""
     run, P = job.run, job.positions
     missing = [h for h in _model_hooks(list(job.decoder_hooks), run) if h not in acts]
     if missing:
-        acts = {**acts, **collect(run, run.load_params(job.last), job.data, missing)}
+        raise ValueError(f"the decoders need the last checkpoint's activations at {missing}")
     targets = job.flat_targets
     train_side = _train_points(job.data)
     train = dec.training_subsample(train_side, job.data.weights, seed=job.seed)
@@ -83,6 +84,7 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     if test.size < MIN_DECODER_POINTS:
         return {}
     job.arrays["decoder_points"] = test
+    job.decoder_train = train
     w = job.point_weights(test)
     out: dict[str, dict[str, DecoderReport]] = {}
     for hook in job.decoder_hooks:
@@ -99,12 +101,23 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
             rows[kind] = _decoder_report(job, "linear" if kind == "linear_subsample" else kind,
                                          feats, hook, train, test, w, name=kind, step=job.last)
         out[hook] = rows
-    # the control: the same decoders on the untrained network (step 0) at the headline hook
-    feats = _features(collect(run, run.load_params(0), job.data, [job.headline]), job.headline, run)
-    for kind in decoders:
-        out[job.headline][f"untrained_{kind}"] = _decoder_report(
-            job, kind, feats, job.headline, train, test, w, name=f"untrained_{kind}", step=0)
     return out
+
+
+def untrained_decoders(job: _ProbeJob, untrained_acts: dict[str, np.ndarray],
+                       reports: dict[str, dict[str, DecoderReport]],
+                       decoders: Sequence[str]) -> None:
+    """The decoders' control, added to ``reports[headline]`` as ``untrained_<kind>``: the same
+    decoders on the untrained network's (step 0) headline hook, on the same training subsample
+    and held-out points as :func:`_probe_decoders` (``untrained_acts``: the step-0 activations
+    collected once for the baselines)."""
+    feats = _features(untrained_acts, job.headline, job.run)
+    test = job.arrays["decoder_points"]
+    w = job.point_weights(test)
+    for kind in decoders:
+        reports[job.headline][f"untrained_{kind}"] = _decoder_report(
+            job, kind, feats, job.headline, job.decoder_train, test, w,
+            name=f"untrained_{kind}", step=0)
 
 
 def lookup_reports(job: _ProbeJob, points: np.ndarray) -> dict[str, DecoderReport]:

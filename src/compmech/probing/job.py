@@ -5,6 +5,7 @@ checkpoint, the timer of its stages and its progress lines (:class:`_ProbeJob`).
 from __future__ import annotations
 
 import hashlib
+import resource
 import time
 from dataclasses import dataclass, field
 
@@ -23,15 +24,35 @@ def _log(progress, message: str) -> None:
         (progress if callable(progress) else print)(message)
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children so far."""
+    self_, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                           resource.RUSAGE_CHILDREN))
+    return self_.ru_utime + self_.ru_stime + children.ru_utime + children.ru_stime
+
+
 class _Timer:
-    """Seconds per named stage (``with timer("stage"): ...``)."""
+    """Wall seconds per named stage (``with timer("stage_s"): ...`` records ``seconds["stage_s"]``)
+    and, beside them, the stage's CPU seconds (all threads, children included) as
+    ``seconds["stage_cpu_s"]``: on a shared machine the wall time depends on the load, the CPU time
+    much less."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.start = time.perf_counter()
+        self.cpu_start = cpu_seconds()
 
     def __call__(self, name: str):
         return _Stage(self, name)
+
+    def finish(self) -> None:
+        """Record ``total_s`` and ``total_cpu_s`` since the timer was made."""
+        self.seconds["total_s"] = time.perf_counter() - self.start
+        self.seconds["total_cpu_s"] = cpu_seconds() - self.cpu_start
+
+
+def _cpu_name(name: str) -> str:
+    return (name[:-2] if name.endswith("_s") else name) + "_cpu_s"
 
 
 class _Stage:
@@ -39,10 +60,11 @@ class _Stage:
         self.timer, self.name = timer, name
 
     def __enter__(self):
-        self.t0 = time.perf_counter()
+        self.t0, self.cpu0 = time.perf_counter(), cpu_seconds()
 
     def __exit__(self, *exc):
         self.timer.seconds[self.name] = time.perf_counter() - self.t0
+        self.timer.seconds[_cpu_name(self.name)] = cpu_seconds() - self.cpu0
 
 
 @dataclass
@@ -63,6 +85,7 @@ class _ProbeJob:
     decoder_hooks: tuple[str, ...] = ()
     lookups: MarkovLookups | None = None
     lookup_errors: dict[str, np.ndarray] = field(default_factory=dict)
+    decoder_train: np.ndarray | None = None
 
     @property
     def positions(self) -> int:

@@ -42,7 +42,6 @@ Works for every registered architecture: the hooks come from the run's model
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -75,7 +74,7 @@ from compmech.probing.data import (
     probe_data,
     train_folds,
 )
-from compmech.probing.decoding import _probe_decoders, lookup_reports
+from compmech.probing.decoding import _probe_decoders, lookup_reports, untrained_decoders
 from compmech.probing.geometry import GeometryRecord, geometry_record
 from compmech.probing.inputs import (
     onehot_features,
@@ -185,8 +184,8 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
     spread over folds); predictions of the figure points and their geometry, hook by hook; the
     nonlinear decoders."""
     run, data, P = job.run, job.data, job.positions
-    with timer("forward_trained_s"):
-        acts = collect(run, run.load_params(job.last), data, job.hooks)
+    with timer("forward_trained_s"):  # the last checkpoint's one forward pass, for every consumer
+        acts = collect(run, run.load_params(job.last), data, _last_checkpoint_hooks(job, decoders))
     results: dict[str, ProbeResult] = {}
     with timer("probe_trained_s"):
         for hook in job.hooks:
@@ -213,7 +212,20 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
     if decoders:
         with timer("decoders_s"):
             reports = _probe_decoders(job, acts, results, decoders)
-    return results, reports, geometries, blind
+    factors = None
+    if run.hmm.structure is not None:
+        with timer("factors_s"):
+            factors = _probe_factor_targets(job, acts)
+    return results, reports, geometries, blind, factors
+
+
+def _last_checkpoint_hooks(job: _ProbeJob, decoders: Sequence[str]) -> list[str]:
+    """Every hook any consumer reads at the last checkpoint: the probed hooks, the decoders' and,
+    for mixtures and products, the factor targets' (headline and concatenation)."""
+    hooks = list(job.hooks) + (list(job.decoder_hooks) if decoders else [])
+    if job.run.hmm.structure is not None:
+        hooks += [job.headline, CONCAT]
+    return list(dict.fromkeys(hooks))
 
 
 def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, BlindControls]:
@@ -267,13 +279,13 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
     return curve
 
 
-def _probe_factor_targets(job: _ProbeJob):
-    """Mixtures and products: the extra targets at the headline hook and the concatenation, and
-    for a product the principal angles between the factors' probe subspaces."""
+def _probe_factor_targets(job: _ProbeJob, acts: dict[str, np.ndarray]):
+    """Mixtures and products: the extra targets at the headline hook and the concatenation (from
+    the last checkpoint's activations ``acts``), and for a product the principal angles between the
+    factors' probe subspaces."""
     run, data = job.run, job.data
     targets = factor_targets(run.hmm, data.joint_beliefs, data.weights)
     hooks = list(dict.fromkeys([job.headline, CONCAT]))
-    acts = collect(run, run.load_params(job.last), data, hooks)
     scores: dict[str, dict[str, dict]] = {name: {} for name in targets}
     headline_probes = {}
     for hook in hooks:
@@ -376,7 +388,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
     job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
-    results, decoder_reports, geometries, blind = _probe_trained(job, timer, decoders)
+    results, decoder_reports, geometries, blind, factor_fits = _probe_trained(job, timer,
+                                                                              decoders)
     lookups = None
     if decoder_reports and geometry:
         with timer("lookups_s"):
@@ -387,6 +400,9 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         untrained = collect(run, run.load_params(0), job.data, job.hooks)
     with timer("baselines_s"):
         baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained)
+    if decoder_reports:
+        with timer("decoders_untrained_s"):
+            untrained_decoders(job, untrained, decoder_reports, decoders)
     job.arrays["checkpoint/0"] = predict_points(baselines[job.headline]["untrained"].probe,
                                                 _features(untrained, job.headline, run),
                                                 job.points, job.positions)
@@ -400,11 +416,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     if geometry and last is None:
         geometry_note = geometry_record(run.hmm, job.flat_targets[job.points],
                                         job.arrays[f"pred/{job.headline}"], seed=seed)[1]
-    factors, angles = None, None
-    if run.hmm.structure is not None:
-        with timer("factors_s"):
-            factors, angles = _probe_factor_targets(job)
-    timer.seconds["total_s"] = time.perf_counter() - timer.start
+    factors, angles = factor_fits if factor_fits is not None else (None, None)
+    timer.finish()
     paper = PAPER.get(run.hmm.name)
     report = ProbeReport(
         run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
