@@ -156,8 +156,12 @@ class RunDirectory:
         return params_path(self.path, step).read_bytes()
 
     def read_state(self) -> dict[str, Any]:
-        """The saved train-state blob (see :meth:`write_state`)."""
-        return serialization.msgpack_restore(self.state_path.read_bytes())
+        """The saved train-state blob (see :meth:`write_state`).
+
+        Raises:
+            ValueError: the file is damaged (e.g. truncated), naming it and the remedy.
+        """
+        return read_state_file(self.state_path, self.path)
 
     # ------------------------------------------------------------------------------- writing
     def lock(self, purpose: str) -> FileLock:
@@ -223,6 +227,28 @@ class RunDirectory:
 
 ENSEMBLE_FILE = "ensemble.json"
 ENSEMBLE_STATE_FILE = "ensemble_state.msgpack"
+
+
+def read_state_file(path: Path, run_dir: Path) -> dict[str, Any]:
+    """The msgpack blob of a resume state at ``path`` (of the run or ensemble ``run_dir``).
+
+    Raises:
+        ValueError: the file cannot be decoded or holds no ``state``: one line naming the file,
+            the decoder's complaint and the remedy (``--force`` starts the run over).
+    """
+    data = path.read_bytes()
+    try:
+        blob = serialization.msgpack_restore(data)
+    except Exception as err:  # msgpack raises ValueError subclasses, and others on garbage
+        blob, problem = None, f"{type(err).__name__}: {err}"
+    else:
+        problem = None if isinstance(blob, dict) and "state" in blob else "no saved state in it"
+    if problem is not None:
+        raise ValueError(f"cannot resume: the resume state {path} is damaged ({problem}; "
+                         f"{len(data):,} bytes); delete it and start over with `compmech train "
+                         f"--out {run_dir} --force` (this deletes the run's checkpoints), or "
+                         "restore the file from a copy")
+    return blob
 
 
 def member_name(seed: int, params: dict | None = None) -> str:
@@ -295,7 +321,12 @@ class EnsembleDirectory:
         return TrainConfig.from_dict(self.read_manifest()["config"])
 
     def read_state(self) -> dict[str, Any]:
-        return serialization.msgpack_restore(self.state_path.read_bytes())
+        """The saved joint train state of every member (see :meth:`write_state`).
+
+        Raises:
+            ValueError: the file is damaged (e.g. truncated), naming it and the remedy.
+        """
+        return read_state_file(self.state_path, self.path)
 
     def lock(self, purpose: str) -> FileLock:
         if not self.writer:

@@ -15,7 +15,7 @@ from compmech.hmm import HMM
 from transformer import registry
 from transformer.config import TrainConfig
 from transformer.data import with_bos
-from transformer.rundir import EnsembleDirectory, RunDirectory
+from transformer.rundir import EnsembleDirectory, RunDirectory, params_path
 
 
 class Run:
@@ -118,7 +118,15 @@ class Run:
             raise ValueError(f"no checkpoint at step {step} in {self.run_dir}; available: "
                              f"{steps[:5]}{'...' if len(steps) > 5 else ''}{steps[-1:]}")
         template = registry.init_params(self.model_config, 0)
-        params = serialization.from_bytes(template, self.files.read_params_bytes(step))
+        data = self.files.read_params_bytes(step)
+        try:
+            params = serialization.from_bytes(template, data)
+        except Exception as err:  # msgpack's ValueError subclasses, or a tree that does not fit
+            path = params_path(self.run_dir, step)
+            raise ValueError(f"checkpoint {path} is damaged or does not fit this run's model "
+                             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                             f"; {len(data):,} bytes); delete that file (the other checkpoints "
+                             "stay usable) or retrain the run") from err
         return jax.tree_util.tree_map(jnp.asarray, params)
 
     def __repr__(self) -> str:

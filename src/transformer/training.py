@@ -251,9 +251,13 @@ class Budget:
 
 
 class ProgressBar:
-    """A tqdm bar with loss, gap to the optimum and tokens/s, or nothing when disabled."""
+    """A tqdm bar with loss, gap to the optimum and tokens/s, or nothing when disabled.
 
-    def __init__(self, enabled: bool, total: int, initial: int, desc: str) -> None:
+    ``total`` is ``None`` while a wall-clock budget has not fixed the number of steps: the bar
+    then counts steps without a total or a time estimate, and :meth:`set_total` completes it.
+    """
+
+    def __init__(self, enabled: bool, total: int | None, initial: int, desc: str) -> None:
         self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
                         desc=desc) if enabled else None
 
@@ -567,7 +571,10 @@ class Trainer:
         self.last_record_step = metrics[-1]["step"] if metrics else None
         desc = f"train {setup.hmm.name}" + (f" x{setup.num_members} members" if self.stacked
                                             else "")
-        self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step, desc)
+        # While a wall-clock budget is still measuring the speed, the number of steps is not known
+        # (config.steps is a placeholder then): the bar has no total until _fix_budget sets it.
+        self.bar = ProgressBar(progress and run_dir.writer,
+                               self.plan.total if self.budget.fixed else None, self.step, desc)
 
     def _split(self, host_tree) -> list:
         """A host pytree of the state (or a part of it) per member."""

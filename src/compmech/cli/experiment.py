@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compmech.cli.common import UsageError
+from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument
 
 
 def register(subparsers) -> None:
@@ -26,27 +26,35 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="experiment folder (created; reused to resume)")
     p.add_argument("--minutes", type=float, default=None,
-                   help="training budget per job (default 2; heads trains 600 steps unless given)")
+                   help="training budget per job in minutes (default 2; heads trains 600 steps "
+                   "unless given)")
     p.add_argument("--steps", type=int, default=None,
-                   help="train exactly this many steps instead of a time budget")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+                   help="train exactly this many steps instead of a time budget (default: none, "
+                   "--minutes decides; heads 600)")
+    add_seed_argument(p, "the initialisation, the training data and the probe of every job "
+                      "(heads: see --seeds)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel worker processes (default: %(default)s)")
     p.add_argument("--device", choices=("cpu", "gpu", "auto"), default=None,
                    help="training device (default cpu)")
     p.add_argument("--widths", type=int, nargs="+", default=None,
                    help="bottleneck: residual widths (default 1 2 3 4 8 16 64)")
     p.add_argument("--max-checkpoints", type=int, default=8,
-                   help="bottleneck: checkpoints analysed for the width-1 coordinate over training")
+                   help="bottleneck: checkpoints analysed for the width-1 coordinate over training "
+                   "(default: %(default)s)")
     p.add_argument("--xs", type=float, nargs="+", default=None,
-                   help="sweep, heads: Mess3 x values (heads default 0.05 0.15 0.25 0.40 0.45)")
+                   help="sweep, heads: Mess3 x values (default: sweep 0.05 0.1 0.15 0.2 0.25; "
+                   "heads 0.05 0.15 0.25 0.40 0.45, or 0.05 with --alphas)")
     p.add_argument("--alphas", type=float, nargs="+", default=None,
-                   help="sweep: Mess3 alpha values; heads: the alpha sweep at fixed x (x default "
-                   "0.05; e.g. --alphas 0.4 0.5 0.6 0.7 0.85), the first layer's decay set against "
-                   "lambda and rho*")
+                   help="sweep: Mess3 alpha values (default 0.45 0.55 0.65 0.75 0.85); heads: the "
+                   "alpha sweep at fixed x (x default 0.05; e.g. --alphas 0.4 0.5 0.6 0.7 0.85), the "
+                   "first layer's decay set against lambda and rho* (default: none, --alpha)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="heads: one model per seed (decays reported as mean +- std over them)")
+                   help="heads: one model per training seed, a list S1 S2 ... (decays reported as "
+                   "mean +- std over them; default: --seed only)")
     p.add_argument("--extras", nargs="*", default=None,
-                   help="sweep: other catalogue processes for the summary table")
+                   help="sweep: other catalogue processes for the summary table (default: z1r rrxor "
+                   "even golden_mean)")
     p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=None,
                    help="sweep: nonlinear decoders beside the linear probe at every point "
                    "(default knn; none: --decoders)")
@@ -56,10 +64,11 @@ def register(subparsers) -> None:
                    help="heads: n_heads x d_head of every model (default 16)")
     p.add_argument("--alpha", type=float, default=None, help="heads: Mess3 alpha (default 0.85)")
     p.add_argument("--gallery", default=None, metavar="DIR",
-                   help="also copy the figures (each < 300 KB) and README into DIR, e.g. docs/gallery")
+                   help="also copy the figures (each < 300 KB) and README into DIR, e.g. "
+                   "docs/gallery (default: none)")
     p.add_argument("--force", action="store_true",
                    help="rewrite a folder holding an experiment with other settings")
-    p.add_argument("--quiet", action="store_true", help="no table lines")
+    add_quiet_argument(p)
     p.set_defaults(func=run_experiment)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compmech.cli.common import UsageError, parse_seeds
+from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument, parse_seeds
 
 EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures")
 
@@ -77,16 +77,19 @@ def register(subparsers) -> None:
                    "output, final LayerNorm, and 'concat' of the residual hooks)")
     p.add_argument("--headline", metavar="HOOK",
                    help="hook of the summary and of the curve (default: the last block's output)")
-    p.add_argument("--seed", type=int, default=0, help="seed of folds, shuffle, random features")
+    add_seed_argument(p, "the probe's folds, shuffle control, random features and figure points")
     p.add_argument("--split", choices=("auto", "20/80", "80/20"), default="auto",
-                   help="train/test share of sequences; auto (default) = the paper's 20/80 unless "
-                   "the training side has < 10 points per probe coefficient, then 80/20")
+                   help="train/test share of sequences; auto = the paper's 20/80 unless "
+                   "the training side has < 10 points per probe coefficient, then 80/20 "
+                   "(default: %(default)s)")
     p.add_argument("--weighting", choices=("uniform", "probability"), default="uniform",
-                   help="enumerated inputs: uniform (every point weighs 1, default) or probability "
-                   "(point (word, t) weighs P(word): probability-weighted least squares)")
+                   help="enumerated inputs: uniform (every point weighs 1) or probability "
+                   "(point (word, t) weighs P(word): probability-weighted least squares) "
+                   "(default: %(default)s)")
     p.add_argument("--folds", type=_folds, metavar="K",
                    help="K-fold cross-validation by sequence (each fold tested once by the probe "
-                   "trained on the other K-1, scores pooled) instead of --split")
+                   "trained on the other K-1, scores pooled) instead of --split (default: none, "
+                   "--split)")
     p.add_argument("--rcond-sweep", action="store_true",
                    help="also fit every hook with its rcond cut-off chosen by inner validation")
     p.add_argument("--no-fractal", action="store_true",
@@ -98,7 +101,7 @@ def register(subparsers) -> None:
                    help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
                    "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_quiet_argument(p)
     p.set_defaults(func=run_probe)
 
     f = subparsers.add_parser(
@@ -106,7 +109,7 @@ def register(subparsers) -> None:
         description="Theory vs learned belief geometry side by side, per-layer grid, shuffle "
         "control, loss per position, probe over training, emergence grid and GIF (PNG + PDF).")
     f.add_argument("run_dir", metavar="RUN_DIR", help="a run probed with `compmech probe`")
-    f.add_argument("--seed", type=int, default=0, help="seed of the drawn subsample")
+    add_seed_argument(f, "the subsample of points drawn")
     f.add_argument("--force", action="store_true", help="overwrite an existing figures folder")
     f.set_defaults(func=run_figures)
 
@@ -122,24 +125,26 @@ def register(subparsers) -> None:
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
-                   help="training wall-clock budget (default 2; per width for bottleneck; per "
-                   "model for architectures, default 1)")
+                   help="training wall-clock budget in minutes (default 2; per width for "
+                   "bottleneck; per model for architectures, default 1)")
     r.add_argument("--steps", type=_positive_int, default=None,
                    help="train exactly this many optimiser steps instead of a wall-clock budget "
                    "(the same run on any machine and under any load; mess3, rrxor, z1r, "
-                   "tom_quantum)")
+                   "tom_quantum; default: none, --minutes decides)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
-                   help="checkpoints probed for the curve over training (default 12 log-spaced)")
-    r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
+                   help="checkpoints probed for the curve over training (default: 12 log-spaced)")
+    add_seed_argument(r, "the initialisation, the training data and the probe (with --seeds: "
+                      "the probe only, each member training with its own seed)")
     r.add_argument("--seeds", type=parse_seeds, default=None, metavar="N|A-B|A,B,..",
                    help="a seed ensemble trained in one compiled program (N = seeds 0..N-1); "
-                   "every member probed and drawn, mean +- std across seeds reported")
+                   "every member probed and drawn, mean +- std across seeds reported (default: "
+                   "none, one run)")
     r.add_argument("--tiny", action="store_true",
                    help="a seconds-long tiny model and context (to check the pipeline)")
     r.add_argument("--force", action="store_true", help="overwrite DIR")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
+    add_quiet_argument(r)
     r.add_argument("--workers", type=int, default=1,
-                   help="architectures: parallel worker processes (default 1)")
+                   help="architectures: parallel worker processes (default: %(default)s)")
     r.add_argument("--processes", nargs="+", metavar="NAME",
                    help="architectures: rows (default mess3 tom_quantum post_quantum fanizza)")
     r.add_argument("--archs", nargs="+", metavar="ARCH",

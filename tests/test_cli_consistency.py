@@ -1,0 +1,98 @@
+"""The command line is consistent: one progress flag, one meaning of ``--seed``, help texts that
+state the real defaults (checked against the dataclasses and parser defaults they describe)."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from compmech.cli import build_parser
+from compmech.cli.common import QUIET_HELP
+
+#: The commands that show progress (bars or progress lines) while they work.
+PROGRESS_COMMANDS = ("train", "probe", "reproduce", "experiment", "intervene", "generate")
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _options(parser: argparse.ArgumentParser):
+    return [a for a in parser._actions if a.option_strings
+            and not isinstance(a, argparse._HelpAction | argparse._VersionAction)]
+
+
+def test_one_progress_flag_everywhere():
+    commands = _commands()
+    for name, parser in commands.items():
+        shown = {s for a in _options(parser) if a.help != argparse.SUPPRESS for s in a.option_strings}
+        assert not any("progress" in f for f in shown), (name, shown)
+        if name in PROGRESS_COMMANDS:
+            quiet = next(a for a in _options(parser) if "--quiet" in a.option_strings)
+            assert quiet.help == QUIET_HELP and quiet.dest == "quiet" and quiet.default is False
+    assert set(PROGRESS_COMMANDS) <= set(commands)
+
+
+def test_seed_means_the_same_in_every_command():
+    seen = 0
+    for name, parser in _commands().items():
+        for action in _options(parser):
+            if "--seed" in action.option_strings:
+                seen += 1
+                assert action.type is int and action.metavar == "S", name
+                assert action.help.startswith("seed of every random choice of this command: "), name
+                assert "default" in action.help, name
+                assert not action.required or name == "generate", name  # a dataset names its seed
+    assert seen >= 9  # generate, info, train, probe, figures, reproduce, experiment, mechanisms, ...
+
+
+def _stated(default) -> str:
+    if isinstance(default, list | tuple):
+        return " ".join(str(v) for v in default)
+    return str(default)
+
+
+def test_every_default_is_stated_in_the_help():
+    missing = []
+    for name, parser in _commands().items():
+        for action in _options(parser):
+            if isinstance(action, argparse._StoreTrueAction) or action.required:
+                continue
+            text = (action.help or "") % {"default": action.default}
+            if "default" not in text and "required" not in text:
+                missing.append((name, action.option_strings[-1], "no default stated"))
+            elif action.default is not None and _stated(action.default) not in text:
+                missing.append((name, action.option_strings[-1], text))
+    assert not missing
+
+
+def test_train_help_states_the_config_defaults():
+    from compmech.cli import train as train_cli
+    from transformer.config import GRUConfig, LSTMConfig, ModelConfig, RNNConfig, TrainConfig
+
+    config = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for key, value in train_cli.TRAIN_DEFAULTS.items():
+        assert config[key] == value, key
+    assert set(train_cli.TRAIN_DEFAULTS) == set(train_cli._TRAIN_FLAGS) - {
+        "minutes", "bos", "dataset"}
+    model = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
+    for key, value in train_cli.TRANSFORMER_DEFAULTS.items():
+        assert model[key] == value, key
+    for cls in (LSTMConfig, GRUConfig, RNNConfig):
+        recurrent = {f.name: f.default for f in dataclasses.fields(cls)}
+        for key, value in train_cli.RECURRENT_DEFAULTS.items():
+            assert recurrent[key] == value, (cls.__name__, key)
+    help_text = _commands()["train"].format_help()
+    assert "(default 1200, or that of --config)" in help_text
+
+
+def test_the_old_progress_flag_is_a_hidden_alias_of_quiet(capsys):
+    train = _commands()["train"]
+    assert "--no-progress" not in train.format_help()
+    assert train.parse_args(["--out", "R", "--no-progress"]).quiet is True
+    assert train.parse_args(["--out", "R"]).quiet is False
+    probe = _commands()["probe"]
+    with pytest.raises(Exception, match="--no-progress"):  # only train ever had it
+        probe.parse_args(["R", "--no-progress"])
