@@ -1,7 +1,7 @@
 """Catalogue of processes: plain functions returning :class:`~compmech.hmm.HMM` or
 :class:`~compmech.hmm.GHMM`, and registries by name.
 
-Canonical forms and parameter names follow ``shared/SCIENCE.md``. Each function checks its parameters
+Canonical forms and parameter names: the catalogue in ``docs/process-kinds.md``. Each function checks its parameters
 and builds ``T[x, i, j]`` (for an HMM, ``P(emit x, go to j | in state i)``).
 
 :data:`PROCESSES` holds the classical HMMs (every entry is a stochastic ``T``), and

@@ -149,7 +149,7 @@ class Ensemble:
         members: one :class:`Run` per seed (``path/seed-{s}``).
         config: the base config of the manifest (the first member's seed).
 
-    Example:
+    Examples:
         >>> ens = transformer.load_ensemble("runs/ens")                   # doctest: +SKIP
         >>> [run.metrics[-1]["loss_gap"] for run in ens.members]          # doctest: +SKIP
     """

@@ -915,7 +915,10 @@ def train_ensemble(config: TrainConfig | None, seeds: Sequence[int] | None, work
             the saved member configs are used instead (``config`` and ``seeds`` may be ``None``).
         seeds: the members' seeds (distinct, non-negative).
         workdir: the ensemble directory (must not exist or be empty unless ``resume``/``force``).
-        resume, force, progress, stop_after: as for :func:`train`.
+        resume: as for :func:`train`.
+        force: as for :func:`train`.
+        progress: as for :func:`train`.
+        stop_after: as for :func:`train`.
         processes: a process sweep: parameter sets of ``config.process`` (e.g. a Mess3 (x, alpha)
             grid, :func:`sweep_grid`); every set is trained with every seed (members
             ``params x seeds``, folders ``x=0.05_alpha=0.85_seed-0``). The processes must have
