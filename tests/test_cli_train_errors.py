@@ -80,3 +80,19 @@ def test_quiet_silences_the_bar_and_fixed_steps_show_their_total(tmp_path, capsy
     assert main(["train", *TINY, "--steps", "10", "--out", str(tmp_path / "b")]) == 0
     frames = _frames(capsys.readouterr().err)
     assert frames and all("/10 " in f for f in frames if "%|" in f) and "%|" in frames[-1]
+
+
+def test_unreadable_dataset_names_the_file_and_the_remedy(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("{not an npz")
+    assert main(["train", "--process", "mess3", "--dataset", str(bad), "--out",
+                 str(tmp_path / "run"), "--steps", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert str(bad) in err and "compmech generate" in err
+
+
+def test_not_a_run_directory_says_what_to_give(tmp_path, capsys):
+    assert main(["probe", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "compmech train --out" in err

@@ -155,11 +155,13 @@ def register(subparsers) -> None:
 def _run_dir(path: str, ensemble_ok: bool = False) -> Path:
     run_dir = Path(path)
     if not run_dir.is_dir():
-        raise UsageError(f"{run_dir} is not a directory")
+        raise UsageError(f"{run_dir} is not a directory; give a run directory written by "
+                         "`compmech train --out RUN_DIR`")
     if ensemble_ok and (run_dir / "ensemble.json").is_file():
         return run_dir
     if not (run_dir / "config.json").is_file():
-        raise UsageError(f"{run_dir} is not a run directory (no config.json)")
+        raise UsageError(f"{run_dir} is not a run directory (no config.json); give one written by "
+                         "`compmech train --out RUN_DIR`")
     return run_dir
 
 
