@@ -19,9 +19,12 @@ import time
 import tracemalloc
 
 import compmech
-from compmech.geometry import fractal_dimensions, lyapunov_spectrum
-from compmech.information import excess_entropy, optimal_cross_entropy_nats
-from compmech.msp import blackwell_sample, iter_tree_levels
+from compmech.asymptotics import excess_entropy
+from compmech.blackwell import blackwell_sample
+from compmech.dimensions import fractal_dimensions
+from compmech.geometry import lyapunov_spectrum
+from compmech.information import optimal_cross_entropy_nats
+from compmech.msp import iter_tree_levels
 
 
 def best_seconds(fn, repeats: int) -> float:

@@ -30,8 +30,9 @@ def peak_rss_gb() -> float:
 def full_probe(run_like, params, params0, seed: int = 0) -> dict[str, float]:
     """One full evaluation; returns the stage timings (s) and the headline numbers."""
     import transformer
-    from compmech.pipeline import probing
-    from compmech.probe import cross_validated_probe, onehot_features, random_features
+    from compmech.probing import run as probing
+    from compmech.probing.crossval import cross_validated_probe
+    from compmech.probing.inputs import onehot_features, random_features
 
     hook = transformer.last_hook(run_like.model_config)
     t = {}
@@ -91,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import transformer
-    from compmech.pipeline import probing
+    from compmech.probing import run as probing
 
     if args.run:
         run = transformer.load_run(args.run)

@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import compmech
-    from compmech.pipeline import decoders as dec
+    from compmech.probing import decoders as dec
 
     hmm = compmech.get_process("mess3")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import transformer
 from transformer import TrainConfig
+from transformer.setup import optimal_loss_nats
 from transformer.step import build_evaluator
-from transformer.training import optimal_loss_nats
 
 THRESHOLDS = (1e-3, 2e-4)
 

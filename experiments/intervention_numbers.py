@@ -26,13 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-from compmech.pipeline.intervention_records import seed_summary, seed_summary_lines
-from compmech.pipeline.mechanism_reports import (
-    INTERVENTION_SEEDS_FILE,
-    MECHANISMS_DIR,
-    run_interventions,
-)
-from compmech.pipeline.reproduce import reproduction_config
+from compmech.experiments.mechanisms import INTERVENTION_SEEDS_FILE, MECHANISMS_DIR, run_interventions
+from compmech.experiments.reproduce import reproduction_config
+from compmech.mechanisms.intervention_records import seed_summary, seed_summary_lines
 from transformer import load_ensemble, recurrent_config, train_ensemble
 
 PROCESSES = ("mess3", "rrxor")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import compmech
-from compmech.pipeline.process_info import auto_depth, information_summary
+from compmech.process_info import auto_depth, information_summary
 
 ZOO = ["quantum_rrxor", "leaky_rrxor", "mr_name", "days_of_week", "matching_parens", "cycle",
        "arch", "wing", "strata"]

@@ -9,8 +9,12 @@ from pathlib import Path
 
 #: Our top-level packages.
 OWN = ("compmech", "transformer")
-#: Layers, lowest first: a file may import files of its own layer or below.
-LAYERS = ("theory", "models", "pipeline", "cli")
+#: Layers, lowest first: a file may import files of its own layer or below. The stage packages of
+#: ``compmech`` each form a layer: theory (``compmech/*.py``) <- models (``transformer``) <- probing
+#: <- mechanisms <- figures <- experiments <- cli.
+LAYERS = ("theory", "models", "probing", "mechanisms", "figures", "experiments", "cli")
+#: The ``compmech`` subpackages that are layers of their own.
+STAGES = ("probing", "mechanisms", "figures", "experiments", "cli")
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,13 @@ def module_name(path: Path, root: Path) -> str:
 
 def layer(module: str) -> str:
     """The layer of one of our modules."""
-    if module.startswith("compmech.cli") or module == "compmech.__main__":
-        return "cli"
-    if module.startswith("compmech.pipeline"):
-        return "pipeline"
-    if module.split(".")[0] == "transformer":
+    parts = module.split(".")
+    if parts[0] == "transformer":
         return "models"
+    if module == "compmech.__main__":
+        return "cli"
+    if len(parts) > 1 and parts[1] in STAGES:
+        return parts[1]
     return "theory"
 
 

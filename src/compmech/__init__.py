@@ -19,6 +19,8 @@ Example:
 """
 
 from compmech._version import __version__ as __version__
+from compmech.asymptotics import entropy_rate, excess_entropy, myopic_limit, statistical_complexity
+from compmech.blackwell import blackwell_beliefs, blackwell_sample
 from compmech.blind import (
     BlindShare,
     BlindSubspace,
@@ -38,13 +40,13 @@ from compmech.compose import (
     resolve_process,
 )
 from compmech.decay import ConstrainedDecay, constrained_decay
+from compmech.dimensions import fractal_dimensions
 from compmech.factored import FactoredProcess, StatefulMixture, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
     belief_plane_coordinates,
     belief_plane_projection,
-    fractal_dimensions,
     kaplan_yorke_dimension,
     lyapunov_spectrum,
     pca_projection,
@@ -57,17 +59,7 @@ from compmech.history import (
     lookup_errors,
     markov_lookup,
 )
-from compmech.hmm import (
-    GHMM,
-    HMM,
-    Composition,
-    Process,
-    change_basis,
-    load_hmm,
-    load_process,
-    process_from_dict,
-    save_hmm,
-)
+from compmech.hmm import GHMM, HMM, Process, change_basis
 from compmech.inference import (
     Filtered,
     Samples,
@@ -80,23 +72,13 @@ from compmech.inference import (
 from compmech.information import (
     MixtureLosses,
     block_entropy,
-    entropy_rate,
-    excess_entropy,
     mixture_component_losses,
     myopic_entropy,
-    myopic_limit,
     optimal_cross_entropy_nats,
-    statistical_complexity,
     synchronization_profile,
 )
-from compmech.msp import (
-    MixedStatePresentation,
-    MixedStateTree,
-    blackwell_beliefs,
-    blackwell_sample,
-    mixed_state_presentation,
-    mixed_state_tree,
-)
+from compmech.msp import MixedStatePresentation, MixedStateTree, mixed_state_presentation, mixed_state_tree
+from compmech.process_io import load_hmm, load_process, process_from_dict, save_hmm
 from compmech.processes import (
     CATALOGUE,
     GENERALIZED_PROCESSES,
@@ -109,6 +91,7 @@ from compmech.processes import (
 from compmech.spec import load_spec, process_from_spec, read_spec, save_spec, spec_dict
 from compmech.stateful import StatefulProcess, as_stateful
 from compmech.tokens import decode_tokens, encode_tokens
+from compmech.validation import Composition
 from compmech.wrappers import (
     binary_encoded,
     channel_matrix,

@@ -27,7 +27,7 @@ data should carry its own BOS; the trainer's ``bos=True`` (and
 :func:`~compmech.information.optimal_cross_entropy_nats` with ``bos=True``) prepends its own BOS to
 a process without one, so do not combine the two.
 
-Spec files (read by :func:`compmech.hmm.load_hmm` and :func:`compmech.hmm.process_from_dict`)::
+Spec files (read by :func:`compmech.process_io.load_hmm` and :func:`compmech.process_io.process_from_dict`)::
 
     {"kind": "mixture", "components": [ENTRY, ...], "weights": [w, ...],
      "vocab_maps": [[...], ...], "bos": false, "name": "..."}       # last three optional
@@ -47,21 +47,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compmech.hmm import (
-    GHMM,
-    HMM,
-    Composition,
-    Process,
-    load_hmm,
-    process_from_dict,
-    register_spec_kind,
-    zero_tolerance,
-)
+from compmech.hmm import GHMM, HMM, Process, zero_tolerance
 from compmech.inference import MAX_ENUMERATED_WORDS, filter_beliefs
 from compmech.msp import mixed_state_tree
+from compmech.process_io import load_hmm, process_from_dict, register_spec_kind
 from compmech.processes import CATALOGUE, get_process
 from compmech.stateful import is_stateful
 from compmech.tokens import decode_tokens, encode_tokens
+from compmech.validation import Composition
 
 #: A GHMM's enumerated block probabilities at or below this count as zero in a Markov approximation.
 BLOCK_ZERO_TOL = 1e-15
@@ -418,7 +411,7 @@ def factor_beliefs(process: Process, beliefs) -> FactoredBeliefs:
 
     * Mixture: ``P(k | x_1..x_t) = eta[block_k] r_k`` and component ``k``'s belief
       ``eta[block_k] / P(k | x_1..x_t)`` (NaN where the posterior is 0, or at most
-      :data:`~compmech.hmm.GHMM_ZERO_TOL` for a GHMM: the component is ruled out).
+      :data:`~compmech.validation.GHMM_ZERO_TOL` for a GHMM: the component is ruled out).
     * Product: factor ``f``'s belief is the marginal of ``eta`` reshaped to
       ``(S_0, ..., S_{F-1})`` (big-endian), contracting every other factor's axis with its ``r_g``; for a
       product start vector the joint belief is exactly ``(x)_f eta_f``.

@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from compmech.hmm import GHMM, HMM, Composition
+from compmech.hmm import GHMM, HMM
 from compmech.stateful import StatefulProcess, as_stateful
 from compmech.tokens import decode_tokens, encode_tokens
+from compmech.validation import Composition
 
 #: Tolerance on ``M w = w`` and on two variants sharing ``w`` (elementwise, relative to 1).
 W_TOL = 1e-9

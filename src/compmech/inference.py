@@ -11,7 +11,7 @@ the belief **after** seeing ``x_1 .. x_t``; it gives the distribution of ``x_{t+
 Every function takes a classical :class:`~compmech.hmm.HMM` or a :class:`~compmech.hmm.GHMM`.
 Beliefs are normalised by ``eta T[x] r`` with ``r`` the right eigenvector; for an HMM (``r = 1``)
 the kernels take the classical path (normalise by the sum), bitwise unchanged. For a GHMM a
-conditional probability at or below :data:`~compmech.hmm.GHMM_ZERO_TOL` counts as zero (an
+conditional probability at or below :data:`~compmech.validation.GHMM_ZERO_TOL` counts as zero (an
 impossible token), and the sampler clips signed round-off below zero.
 """
 
@@ -24,9 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from compmech.hmm import GHMM_ZERO_TOL, Process, normaliser
+from compmech.hmm import Process, normaliser
 from compmech.resources import format_bytes
 from compmech.stateful import filter_states, is_stateful, sample_states
+from compmech.validation import GHMM_ZERO_TOL
 
 #: Largest number of words :func:`enumerate_words` will build.
 MAX_ENUMERATED_WORDS = 50_000_000

@@ -9,7 +9,7 @@ presentation.
 
 For a GHMM the same holds with ``r`` in place of ``1`` (``P(x | eta) = eta T[x] r``); beliefs lie
 on the plane ``eta r = 1`` and conditional probabilities at or below
-:data:`~compmech.hmm.GHMM_ZERO_TOL` count as zero (those children are dropped). The MSP of a GHMM
+:data:`~compmech.validation.GHMM_ZERO_TOL` count as zero (those children are dropped). The MSP of a GHMM
 is still a classical unifilar HMM over its mixed states.
 
 Everything here computes in float64. The tree and graph are built level by level: one pass is a
@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from compmech.expand import expand, flat_transitions, quantize, unique_rows
 from compmech.hmm import HMM, Process, normaliser, zero_tolerance
 from compmech.resources import require_memory
 from compmech.stateful import STATEFUL_ZERO_TOL, is_stateful
@@ -31,133 +32,6 @@ from compmech.stateful import STATEFUL_ZERO_TOL, is_stateful
 DEFAULT_TOL = 1e-9
 #: Default cap on the number of nodes in one level of a merged belief propagation.
 DEFAULT_MAX_LEVEL_NODES = 4_000_000
-
-
-# ------------------------------------------------------------------------------------- helpers
-#: Rows per BLAS call in :func:`tall_matmul`.
-MATMUL_CHUNK_ROWS = 8192
-
-
-def tall_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for a tall ``(N, k)`` ``a`` and a small ``(k, m)`` ``b``, in row chunks.
-
-    One huge call lets a multithreaded BLAS split an ``(N, 3) @ (3, 9)`` product over threads,
-    which on a loaded 2-core machine measured ~30x slower (median 400 ms vs 11 ms for N = 531,441)
-    than chunks of 8192 rows, each too small to be threaded.
-    """
-    N = a.shape[0]
-    if N <= MATMUL_CHUNK_ROWS:
-        return a @ b
-    out = np.empty((N, b.shape[1]), dtype=np.result_type(a, b))
-    for start in range(0, N, MATMUL_CHUNK_ROWS):
-        stop = start + MATMUL_CHUNK_ROWS
-        np.matmul(a[start:stop], b, out=out[start:stop])
-    return out
-
-
-def flat_transitions(hmm_or_T) -> np.ndarray:
-    """``(V, S, S) -> (S, V*S)`` float64 so that ``eta @ flat`` holds every ``eta T[x]`` at once."""
-    T = np.asarray(getattr(hmm_or_T, "transition_matrices", hmm_or_T))
-    V, S, _ = T.shape
-    return np.ascontiguousarray(np.transpose(T, (1, 0, 2)).reshape(S, V * S), dtype=np.float64)
-
-
-def expand(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int, emissions=None,
-           zero_tol: float = 0.0):
-    """All one-token successors of a level of beliefs.
-
-    Args:
-        beliefs: ``(N, S)`` beliefs.
-        flat: ``(S, V*S)`` from :func:`flat_transitions`.
-        vocab_size: ``V``.
-        emissions: ``(S, V)`` ``E[i, x] = (T[x] r)_i`` of a GHMM; ``None`` for ``r = 1`` (summing
-            ``flat``, the classical path).
-        zero_tol: conditional probabilities ``<= zero_tol`` are set to exactly 0 (GHMM round-off);
-            0 leaves them untouched.
-
-    Returns:
-        ``(next_probs (N, V), children (N, V, S))`` with ``next_probs[n, x] = eta_n T[x] r`` and
-        ``children[n, x] = eta_n T[x] / next_probs[n, x]`` (rows with ``next_probs == 0`` are left
-        unnormalised; callers drop them).
-    """
-    N, S = beliefs.shape
-    joint = tall_matmul(beliefs, flat).reshape(N, vocab_size, S)
-    if emissions is None:
-        next_probs = tall_matmul(beliefs, flat.reshape(S, vocab_size, S).sum(axis=2))  # (N, V)
-    else:
-        next_probs = tall_matmul(beliefs, emissions)
-    if zero_tol:
-        next_probs = np.where(next_probs > zero_tol, next_probs, 0.0)
-    if (next_probs > 0).all():
-        joint /= next_probs[:, :, None]
-    else:
-        joint /= np.where(next_probs > 0, next_probs, 1.0)[:, :, None]
-    return next_probs, joint
-
-
-def quantize(beliefs: np.ndarray, tol: float) -> np.ndarray:
-    """``(N, S) -> (N, S)`` int64 grid indices ``round(eta / tol)``; equal rows = merged beliefs.
-
-    Two beliefs within ``tol`` of each other land in the same cell unless a coordinate straddles a
-    half-grid boundary (rare for ``tol`` far above float64 round-off; documented approximation).
-    """
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0; got {tol}")
-    if tol < 1e-15:
-        raise ValueError(f"tol must be >= 1e-15 (float64 round-off); got {tol}")
-    return np.rint(beliefs / tol).astype(np.int64)
-
-
-_ROW_HASH_MULTIPLIERS = np.array(
-    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93],
-    dtype=np.uint64,
-)
-
-
-def _row_hashes(keys: np.ndarray) -> np.ndarray:
-    """``(N, S)`` int64 -> ``(N,)`` uint64 mixing hashes (wrapping arithmetic)."""
-    h = np.zeros(keys.shape[0], dtype=np.uint64)
-    u = keys.astype(np.uint64)
-    for j in range(keys.shape[1]):  # S columns, each one array op
-        h ^= u[:, j] * _ROW_HASH_MULTIPLIERS[j % 4] + np.uint64(j + 1)
-        h = (h ^ (h >> np.uint64(29))) * _ROW_HASH_MULTIPLIERS[(j + 1) % 4]
-    return h
-
-
-def unique_rows(keys: np.ndarray):
-    """Unique rows of an integer array.
-
-    Rows are hashed to one 64-bit word and the words sorted (much faster than a lexicographic sort
-    of ``S`` columns); the grouping is then verified row by row against each group's first row, and
-    on a hash collision the function falls back to a lexicographic sort.
-
-    Args:
-        keys: ``(N, S)`` integers.
-
-    Returns:
-        ``(first (U,), inverse (N,))``: ``keys[first]`` are the distinct rows (in a deterministic
-        order) and ``keys[first][inverse] == keys``.
-    """
-    N = keys.shape[0]
-    if N == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    _, first, inverse = np.unique(_row_hashes(keys), return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    if (keys[first][inverse] == keys).all():
-        return first, inverse
-    return _unique_rows_lexsort(keys)
-
-
-def _unique_rows_lexsort(keys: np.ndarray):
-    N = keys.shape[0]
-    order = np.lexsort(keys.T[::-1])
-    sorted_keys = keys[order]
-    new_group = np.ones(N, dtype=bool)
-    new_group[1:] = (sorted_keys[1:] != sorted_keys[:-1]).any(axis=1)
-    group = np.cumsum(new_group) - 1
-    inverse = np.empty(N, dtype=np.int64)
-    inverse[order] = group
-    return order[new_group], inverse
 
 
 # ------------------------------------------------------------------------------------ MSP tree
@@ -224,13 +98,14 @@ def _check_depth(depth, what: str = "depth") -> int:
 
 
 def _expansion(hmm: Process) -> tuple:
-    """``(flat, emissions or None, zero_tol)`` arguments of :func:`expand` for ``hmm``."""
+    """``(flat, emissions or None, zero_tol)`` arguments of :func:`~compmech.expand.expand` for ``hmm``."""
     emissions = None if normaliser(hmm) is None else hmm.emission_probabilities
     return flat_transitions(hmm), emissions, zero_tolerance(hmm)
 
 
 def _expander(hmm: Process):
-    """``beliefs (N, S) -> (next_probs (N, V), children (N, V, S))`` for ``hmm``: :func:`expand`
+    """``beliefs (N, S) -> (next_probs (N, V), children (N, V, S))`` for ``hmm``:
+    :func:`~compmech.expand.expand`
     for matrices, the process's own batched ``expand`` for a stateful process."""
     if is_stateful(hmm):
         def stateful(beliefs):
@@ -351,7 +226,8 @@ class BeliefLevel(NamedTuple):
 
 
 def merge_beliefs(beliefs: np.ndarray, probabilities: np.ndarray, tol: float):
-    """Merge beliefs equal within ``tol`` (grid cells of :func:`quantize`), summing probabilities.
+    """Merge beliefs equal within ``tol`` (grid cells of :func:`~compmech.expand.quantize`), summing
+    probabilities.
 
     Returns:
         ``(beliefs (U, S), probabilities (U,))``; each merged belief represents its cell.
@@ -729,107 +605,3 @@ def _closed_components(n: int, source: np.ndarray, target: np.ndarray, expanded:
     leaky[component[source[crossing]]] = True
     leaky[component[~expanded]] = True
     return component, ~leaky[component]
-
-
-# ---------------------------------------------------------------------------- Blackwell measure
-class BlackwellSample(NamedTuple):
-    """Beliefs sampled from the Blackwell measure by independent chains after a burn-in.
-
-    Attributes:
-        beliefs: ``(C, K, S)`` belief of chain ``c`` after its ``k``-th post-burn-in token.
-        tokens: ``(C, K)`` int32, the token that produced each belief.
-        previous_beliefs: ``(C, S)`` the belief of each chain just before its first kept token
-            (needed to recompute the update Jacobians along the chains).
-        burn_in: tokens discarded at the start of each chain.
-    """
-
-    beliefs: np.ndarray
-    tokens: np.ndarray
-    previous_beliefs: np.ndarray
-    burn_in: int
-
-    @property
-    def points(self) -> np.ndarray:
-        """``(C * K, S)`` all sampled beliefs, chain by chain."""
-        return self.beliefs.reshape(-1, self.beliefs.shape[-1])
-
-
-def _rng(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer or a numpy Generator; got {type(seed).__name__}")
-    return np.random.default_rng(int(seed))
-
-
-def _advance(beliefs: np.ndarray, flat: np.ndarray, vocab_size: int, u: np.ndarray, r=None):
-    """One step of every chain: draw ``x ~ eta T[.] r`` by inverse CDF, return ``(eta', x)``
-    (``r = None``: ``r = 1``, the classical path; a GHMM's signed round-off is clipped at 0)."""
-    C, S = beliefs.shape
-    joint = (beliefs @ flat).reshape(C, vocab_size, S)
-    probs = joint.sum(axis=2) if r is None else np.maximum(joint @ r, 0.0)
-    cdf = np.cumsum(probs, axis=1)  # (C, V)
-    x = (cdf[:, :-1] <= (u * cdf[:, -1])[:, None]).sum(axis=1)
-    new = joint[np.arange(C), x]
-    new /= new.sum(axis=1, keepdims=True) if r is None else (new @ r)[:, None]
-    return new, x
-
-
-def blackwell_sample(hmm: Process, num_points: int, seed, *, num_chains: int = 1000,
-                     burn_in: int = 200) -> BlackwellSample:
-    """Sample beliefs from the Blackwell measure (the stationary distribution of mixed states).
-
-    Runs ``num_chains`` independent copies of the process in parallel from the HMM's initial
-    distribution, drawing each token from the current belief's predictive distribution
-    (``x ~ eta T[.] r``, ``r = 1`` for an HMM) and updating the belief; the first ``burn_in``
-    beliefs of each chain are discarded and the next ``K = ceil(num_points / num_chains)`` kept.
-    For an ergodic process the belief distribution at time ``t`` converges to the Blackwell
-    measure, so this samples the same measure as one long sequence with ``num_chains`` times
-    fewer sequential steps. Each step is one
-    float64 numpy pass over all chains (``(C, S) @ (S, V*S)``); for the default 1000 chains this
-    beats a compiled ``lax.scan`` once JAX's compile time is counted (10^6 points in ~0.2 s).
-    Chains are independent, which also gives honest standard errors (spread of chain means).
-
-    Args:
-        hmm: the process (ergodic for the measure to be unique).
-        num_points: total number of beliefs wanted, ``>= 1``.
-        seed: an integer seed or a ``numpy.random.Generator``.
-        num_chains: independent chains ``C`` (capped at ``num_points``).
-        burn_in: tokens discarded per chain, ``>= 1``.
-
-    Returns:
-        :class:`BlackwellSample` with ``C * K >= num_points`` beliefs.
-    """
-    for what, value, low in (("num_points", num_points, 1), ("num_chains", num_chains, 1),
-                             ("burn_in", burn_in, 1)):
-        if isinstance(value, bool) or int(value) != value or value < low:
-            raise ValueError(f"{what} must be an integer >= {low}; got {value}")
-    rng = _rng(seed)
-    C = int(min(num_chains, num_points))
-    K = -(-int(num_points) // C)
-    V, S = hmm.vocab_size, hmm.num_states
-    flat, r = flat_transitions(hmm), normaliser(hmm)
-    eta = np.broadcast_to(hmm.initial_distribution, (C, S)).copy()
-    for u in rng.random((int(burn_in), C)):
-        eta, _ = _advance(eta, flat, V, u, r)
-    start = eta
-    beliefs = np.empty((K, C, S))
-    tokens = np.empty((K, C), dtype=np.int32)
-    for k, u in enumerate(rng.random((K, C))):  # one vectorised pass over all chains per step
-        eta, tokens[k] = _advance(eta, flat, V, u, r)
-        beliefs[k] = eta
-    return BlackwellSample(np.ascontiguousarray(beliefs.transpose(1, 0, 2)),
-                           np.ascontiguousarray(tokens.T), start, int(burn_in))
-
-
-def blackwell_beliefs(hmm: Process, num_points: int, seed, *, num_chains: int = 1000,
-                      burn_in: int = 200) -> np.ndarray:
-    """``(num_points, S)`` beliefs sampled from the Blackwell measure (see :func:`blackwell_sample`).
-
-    Example:
-        >>> import compmech
-        >>> compmech.blackwell_beliefs(compmech.get_process("mess3"), 10_000, seed=0).shape
-        (10000, 3)
-    """
-    sample = blackwell_sample(hmm, num_points, seed, num_chains=num_chains, burn_in=burn_in)
-    return sample.points[: int(num_points)]

@@ -39,7 +39,8 @@ import numpy as np
 from compmech.compose import mixture
 from compmech.factored import FactoredProcess, StatefulMixture, perron_vectors
 from compmech.files import atomic_write_text
-from compmech.hmm import GHMM, HMM, SPEC_TYPE_READER, process_from_dict
+from compmech.hmm import GHMM, HMM
+from compmech.process_io import SPEC_TYPE_READER, process_from_dict
 
 #: The specification version read and written.
 SPEC_VERSION = "1.0"

@@ -39,7 +39,7 @@ class StatefulProcess:
 
     Subclasses set ``name``, ``params``, ``vocab_size``, ``num_states`` (the state length ``D``),
     ``initial_distribution``, ``token_names`` and implement :meth:`token_probabilities` and
-    :meth:`update`; ``structure`` is ``None`` (no joint :class:`~compmech.hmm.Composition`).
+    :meth:`update`; ``structure`` is ``None`` (no joint :class:`~compmech.validation.Composition`).
     """
 
     kind: ClassVar[str] = "stateful"

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from compmech.compose import product_tokens, resolve_process
-from compmech.hmm import EIGENVECTOR_TOL, GHMM, HMM, Process
+from compmech.hmm import GHMM, HMM, Process
 from compmech.processes import _check_probability, register_process
+from compmech.validation import EIGENVECTOR_TOL
 
 
 def _entry(process: Process) -> dict[str, Any]:

@@ -72,13 +72,5 @@ def last_hook(model_config: LinearBottleneckConfig) -> str:  # noqa: ARG001 - on
     return "bottleneck.hook_z"
 
 
-def hook_label(name: str) -> str:
-    """A short human label for a hook of this model."""
-    if name == "bottleneck.hook_z":
-        return "bottleneck z"
-    if name == "bottleneck.hook_readout":
-        return "bottleneck read-out"
-    return transformer_model.hook_label(name)
 
-
-__all__ = ["LinearBottleneckTransformer", "hook_label", "hook_names", "last_hook", "probe_hooks"]
+__all__ = ["LinearBottleneckTransformer", "hook_names", "last_hook", "probe_hooks"]

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from compmech.hmm import Process, process_from_dict
+from compmech.hmm import Process
+from compmech.process_io import process_from_dict
 from compmech.processes import get_process
 
 #: Activation functions the MLP accepts (TransformerLens names).

@@ -220,16 +220,6 @@ def last_hook(model_config: ModelConfig) -> str:
     return f"blocks.{model_config.n_layers - 1}.hook_resid_post"
 
 
-def hook_label(name: str) -> str:
-    """A short human label for a transformer hook."""
-    if name == "blocks.0.hook_resid_pre":
-        return "embedding"
-    if name == "ln_final.hook_normalized":
-        return "final LayerNorm"
-    if name.startswith("blocks.") and name.endswith("hook_resid_post"):
-        return f"block {int(name.split('.')[1]) + 1} output"
-    return name
-
 
 __all__ = [
     "Attention",
@@ -237,7 +227,6 @@ __all__ = [
     "LayerNorm",
     "MLP",
     "Transformer",
-    "hook_label",
     "hook_names",
     "last_hook",
     "probe_hooks",

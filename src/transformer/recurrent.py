@@ -186,15 +186,6 @@ def last_hook(model_config: RecurrentConfig) -> str:
     return f"layers.{model_config.n_layers - 1}.hook_hidden"
 
 
-def hook_label(name: str) -> str:
-    """``"hook_embed" -> "embedding"``, ``"layers.2.hook_hidden" -> "layer 3 hidden"``."""
-    if name == "hook_embed":
-        return "embedding"
-    parts = name.split(".")
-    if len(parts) == 3 and parts[0] == "layers" and parts[2] == "hook_hidden":
-        return f"layer {int(parts[1]) + 1} hidden"
-    return name
 
-
-__all__ = ["RecurrentLayer", "RecurrentNetwork", "hook_label", "hook_names", "last_hook",
+__all__ = ["RecurrentLayer", "RecurrentNetwork", "hook_names", "last_hook",
            "run_layer"]

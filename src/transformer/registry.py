@@ -9,7 +9,7 @@ generic functions below dispatch on the config alone:
 * :func:`init_params` / :func:`run_with_cache` / :func:`forward` / :func:`token_losses`;
 * :func:`hook_names` (every cache key), :func:`residual_hooks` (the streams the ``concat`` probe
   joins), :func:`probe_hooks` (the per-layer probe grid), :func:`last_hook` (the headline probe
-  site), :func:`hook_label` (a short human label);
+  site); :func:`hook_label` (a short human label of any architecture's hook, the one such helper);
 * :func:`run_with_patches` (the forward pass with additive changes at hooks, for interventions;
   architectures that declare ``patch_hooks``) and :func:`attention_patterns` (the softmax patterns
   of every attention layer, for models that have them).
@@ -22,6 +22,7 @@ Registered: ``transformer`` (:mod:`transformer.model`, the paper's model), ``lin
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,6 @@ class Architecture:
         residual_hooks: ``config -> [hook]``, the streams the ``concat`` probe joins.
         probe_hooks: ``config -> [hook]``, the per-layer probe grid.
         last_hook: ``config -> hook``, the headline probe site.
-        hook_label: ``hook -> str``, a short human label.
         patch_hooks: ``config -> [hook]``, the hooks at which ``module(config)`` accepts additive
             patches, ``__call__(tokens, patches={hook: (B, P, width) delta})``: each delta is added
             to the activation where the hook is recorded and the rest of the network runs from the
@@ -73,7 +73,6 @@ class Architecture:
     residual_hooks: Callable[[Any], list[str]]
     probe_hooks: Callable[[Any], list[str]]
     last_hook: Callable[[Any], str]
-    hook_label: Callable[[str], str]
     patch_hooks: Callable[[Any], list[str]] | None = None
 
 
@@ -91,16 +90,16 @@ def register(arch: Architecture) -> Architecture:
 register(Architecture(
     "transformer", transformer_model.Transformer, transformer_model.hook_names,
     transformer_model.residual_hooks, transformer_model.probe_hooks, transformer_model.last_hook,
-    transformer_model.hook_label, patch_hooks=transformer_model.hook_names))
+    patch_hooks=transformer_model.hook_names))
 register(Architecture(
     "linear_bottleneck", bottleneck_model.LinearBottleneckTransformer, bottleneck_model.hook_names,
     transformer_model.residual_hooks, bottleneck_model.probe_hooks, bottleneck_model.last_hook,
-    bottleneck_model.hook_label, patch_hooks=bottleneck_model.hook_names))
+    patch_hooks=bottleneck_model.hook_names))
 for _name in RECURRENT_CONFIGS:
     register(Architecture(
         _name, recurrent_model.RecurrentNetwork, recurrent_model.hook_names,
         recurrent_model.hook_names, recurrent_model.hook_names, recurrent_model.last_hook,
-        recurrent_model.hook_label, patch_hooks=recurrent_model.hook_names))
+        patch_hooks=recurrent_model.hook_names))
 
 
 def architecture(model_config) -> Architecture:
@@ -132,9 +131,46 @@ def last_hook(model_config) -> str:
     return architecture(model_config).last_hook(model_config)
 
 
-def hook_label(model_config, name: str) -> str:
-    """A short human label for a hook of this model."""
-    return architecture(model_config).hook_label(name)
+#: The pseudo-hook of the probe that joins every residual stream (:func:`residual_hooks`).
+CONCAT = "concat"
+#: ``(pattern, label)`` of every registered architecture's hooks, first match wins; ``{l}`` is the
+#: layer index plus one.
+_HOOK_LABELS = (
+    (re.compile(r"blocks\.0\.hook_resid_pre"), "embedding"),
+    (re.compile(r"blocks\.(\d+)\.hook_resid_post"), "block {l} output"),
+    (re.compile(r"ln_final\.hook_normalized"), "final LayerNorm"),
+    (re.compile(r"hook_embed"), "embedding"),
+    (re.compile(r"layers\.(\d+)\.hook_hidden"), "layer {l} hidden"),
+    (re.compile(r"bottleneck\.hook_z"), "bottleneck z"),
+    (re.compile(r"bottleneck\.hook_readout"), "bottleneck read-out"),
+    (re.compile(re.escape(CONCAT)), "all layers (concatenated)"),
+)
+
+
+def hook_label(name: str, *, short: bool = False) -> str:
+    """A human label for a hook of any registered architecture (hook names do not collide across
+    architectures, so the name alone decides).
+
+    ``"blocks.0.hook_resid_pre" -> "embedding"``, ``"blocks.3.hook_resid_post" -> "block 4
+    output"``, ``"ln_final.hook_normalized" -> "final LayerNorm"``, ``"hook_embed" ->
+    "embedding"``, ``"layers.2.hook_hidden" -> "layer 3 hidden"``, ``"bottleneck.hook_z" ->
+    "bottleneck z"``, :data:`CONCAT` ``-> "all layers (concatenated)"``; any other name unchanged.
+
+    Args:
+        name: the hook (a cache key, or :data:`CONCAT`).
+        short: the compact form for table cells instead: ``"blocks.3.hook_resid_post" ->
+            "resid_post@3"`` (other names unchanged).
+    """
+    if short:
+        parts = name.split(".")
+        if len(parts) == 3 and parts[0] == "blocks":
+            return f"{parts[2].removeprefix('hook_')}@{parts[1]}"
+        return name
+    for pattern, label in _HOOK_LABELS:
+        m = pattern.fullmatch(name)
+        if m:
+            return label.format(l=int(m.group(1)) + 1) if m.groups() else label
+    return name
 
 
 # ----------------------------------------------------------------------------------- apply

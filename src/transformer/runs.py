@@ -78,9 +78,6 @@ class Run:
     def last_hook(self) -> str:
         return registry.last_hook(self.model_config)
 
-    def hook_label(self, name: str) -> str:
-        return registry.hook_label(self.model_config, name)
-
     def hook_widths(self) -> dict[str, int]:
         return registry.hook_widths(self.model_config)
 

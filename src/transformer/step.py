@@ -187,6 +187,9 @@ def build_train_chunk(config: TrainConfig, hmm, mesh: jax.sharding.Mesh,
         inputs, targets = get_batch(key_of_data, process, step)
         loss, grads = loss_and_grads(flat, inputs, targets)
         finite = jnp.isfinite(loss) & jnp.isfinite(grads).all()
+        # optax owns clipping and the Adam moments; the decay and the learning rate stay here because
+        # the decay mask is per element of the flat vector (optax masks are per leaf) and the
+        # schedule's length is a traced argument (a --minutes budget is known only after warm-up).
         updates, new_opt = tx.update(grads, opt_state, flat)
         if config.optimizer == "adamw" and config.weight_decay > 0:
             updates = updates + config.weight_decay * decay_mask * flat

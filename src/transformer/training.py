@@ -4,8 +4,8 @@
 compiled step (:mod:`transformer.step`), restore or initialise the state, loop over compiled chunks
 up to the next boundary (a log, evaluation or checkpoint step), and evaluate and checkpoint at the
 end. The run directory (:class:`~transformer.rundir.RunDirectory`), the wall-clock budget
-(:class:`Budget`), the step plan (:class:`StepPlan`) and the progress bar are small units of their
-own. The file layout is documented in :mod:`transformer.rundir`.
+(:class:`~transformer.budget.Budget`), the step plan (:class:`~transformer.budget.StepPlan`) and the
+progress bar are small units of their own. The file layout is documented in :mod:`transformer.rundir`.
 
 A seed ensemble (:func:`train_ensemble`) runs through the same loop: the state carries a leading
 member axis, one compiled chunk trains every member (``jax.vmap``, members sharded over the
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,27 +27,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import serialization
-from tqdm.auto import tqdm
 
-from compmech.information import optimal_cross_entropy_nats
+from transformer.budget import Budget, Clock, ProgressBar, StepPlan, StopSignals
 from transformer.config import TrainConfig
-from transformer.data import EvalSet, build_eval_set, load_dataset_tokens
-from transformer.devices import maybe_initialize_distributed, select_devices
-from transformer.registry import init_params
+from transformer.devices import maybe_initialize_distributed
 from transformer.rundir import EnsembleDirectory, RunDirectory, member_name
-from transformer.schedules import checkpoint_schedule, learning_rate
+from transformer.schedules import learning_rate
+from transformer.setup import (
+    MemberEval,
+    TrainingSetup,
+    _initial_state,
+    _to_host,
+    _unstack,
+    build_setup,
+    check_seeds,
+)
 from transformer.step import (
     TrainState,
-    build_evaluator,
-    cached_train_chunk,
     data_key,
-    init_key,
     member_sharding,
-    stack_processes,
 )
-
-#: Safety margin of the ``minutes`` budget (fraction of the budget left unused).
-BUDGET_MARGIN = 0.03
 
 
 class TrainingDiverged(RuntimeError):
@@ -79,35 +77,6 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.step, self.signum, str(self.run_dir)))
-
-
-class StopSignals:
-    """While active (a ``with`` block in the main thread), SIGINT and SIGTERM ask the loop to stop
-    at the end of the running compiled chunk (:attr:`received`); a second signal exits at once
-    (``SystemExit(128 + signum)``; every file already written is complete, since writes are
-    atomic). Outside the main thread it does nothing (signals go to the main thread only)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict = {}
-
-    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
-        if self.received is not None:
-            raise SystemExit(128 + signum)
-        self.received = signum
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread() and not self._previous:
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
 
 
 @dataclass
@@ -155,390 +124,21 @@ class EnsembleResult:
     tokens_per_second: float
 
 
-# ----------------------------------------------------------------------------------- units
-class Clock:
-    """Training wall time in seconds, cumulative over resumes (``offset`` = earlier invocations;
-    ``start`` = this invocation's ``time.perf_counter()`` at its start)."""
-
-    def __init__(self, offset: float = 0.0, start: float | None = None) -> None:
-        self.offset = float(offset)
-        self.start = time.perf_counter() if start is None else float(start)
-
-    def now(self) -> float:
-        return self.offset + time.perf_counter() - self.start
-
-
-class StepPlan:
-    """The step schedule of ``total`` steps: checkpoint steps (log-spaced, plus every
-    ``checkpoint_every``), evaluation and log steps, and the boundaries where the loop pauses
-    (any of these, the budget's measuring step when the total is not fixed yet, and the end).
-
-    Args:
-        config: the run's config.
-        total: the number of steps.
-        measuring: whether a wall-clock budget has yet to fix ``total`` (adds the measuring step).
-        stop_after: stop (as if interrupted) after this many steps.
-    """
-
-    def __init__(self, config: TrainConfig, total: int, measuring: bool,
-                 stop_after: int | None = None) -> None:
-        self.config, self.total = config, int(total)
-        self.checkpoints = set(checkpoint_schedule(total, config.checkpoints_per_decade,
-                                                   config.checkpoint_every))
-        marks = self.checkpoints | {self.total}
-        marks.update(range(config.eval_every, total, config.eval_every))
-        marks.update(range(config.log_every, total, config.log_every))
-        if measuring:
-            marks.add(measuring_step(config))
-        self.marks = sorted(marks)
-        self.stop = self.total if stop_after is None else min(self.total, int(stop_after))
-
-    def next_boundary(self, step: int) -> int:
-        return min(next(m for m in self.marks if m > step), self.stop)
-
-    def is_eval(self, step: int) -> bool:
-        return step % self.config.eval_every == 0
-
-    def is_log(self, step: int) -> bool:
-        return step % self.config.log_every == 0 or step in self.checkpoints or self.is_eval(step)
-
-
-def measuring_step(config: TrainConfig) -> int:
-    """The step after which a wall-clock budget fixes the number of steps (after warmup, and after
-    two compiled calls so that the speed excludes compilation)."""
-    return max(config.warmup_steps, 2 * config.steps_per_call)
-
-
-class Budget:
-    """A wall-clock budget (``config.minutes``) on the whole run, evaluations included.
-
-    After warmup it fixes the number of steps from the measured speed (:meth:`steps_that_fit`);
-    afterwards, if the machine slows down, :meth:`exceeded` stops the run early at a boundary.
-
-    Attributes:
-        seconds: the budget (``None`` = no budget).
-        fixed: whether the number of steps is final (always true without a budget).
-    """
-
-    def __init__(self, config: TrainConfig, fixed: bool = False) -> None:
-        self.seconds = None if config.minutes is None else 60.0 * config.minutes
-        self.fixed = fixed or self.seconds is None
-        self.warmup_steps = config.warmup_steps
-        self.measure_from: tuple[float, int] | None = None
-
-    def observe(self, step: int) -> None:
-        """Start measuring the speed once half the warmup is done."""
-        if self.measure_from is None and step >= self.warmup_steps // 2:
-            self.measure_from = (time.perf_counter(), step)
-
-    def ready_to_fix(self, config: TrainConfig, step: int) -> bool:
-        return (not self.fixed and step >= measuring_step(config)
-                and self.measure_from is not None and step > self.measure_from[1])
-
-    def steps_that_fit(self, now: float, step: int, config: TrainConfig,
-                       eval_cost: float | None) -> int:
-        """Total steps that fit the remaining budget at the measured speed, evaluations included."""
-        t0, s0 = self.measure_from
-        per_step = (time.perf_counter() - t0) / max(step - s0, 1)
-        per_step += (eval_cost or 0.0) / config.eval_every
-        usable = max((self.seconds - now) * (1 - BUDGET_MARGIN) - (eval_cost or 0.0), 0.0)
-        return max(step + 1, step + int(usable / per_step))
-
-    def exceeded(self, now: float, step: int, total: int, eval_cost: float | None) -> bool:
-        """Whether to stop now: the next evaluation would end past the budget."""
-        return (self.seconds is not None and self.fixed and step < total
-                and now + (eval_cost or 0.0) > self.seconds * (1 - BUDGET_MARGIN / 2))
-
-
-class ProgressBar:
-    """A tqdm bar with loss, gap to the optimum and tokens/s, or nothing when disabled.
-
-    ``total`` is ``None`` while a wall-clock budget has not fixed the number of steps: the bar
-    then counts steps without a total or a time estimate, and :meth:`set_total` completes it.
-    """
-
-    def __init__(self, enabled: bool, total: int | None, initial: int, desc: str) -> None:
-        self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
-                        desc=desc) if enabled else None
-
-    def update(self, steps: int) -> None:
-        if self.bar is not None:
-            self.bar.update(steps)
-
-    def set_total(self, total: int) -> None:
-        if self.bar is not None:
-            self.bar.total = total
-            self.bar.refresh()
-
-    def show(self, record: dict, tokens_per_second: float) -> None:
-        if self.bar is None:
-            return
-        post = {}
-        if record.get("train_loss") is not None:
-            post["loss"] = f"{record['train_loss']:.4f}"
-        if "loss_gap" in record:
-            post["gap"] = f"{record['loss_gap']:.2e}"
-        if tokens_per_second > 0:
-            post["tok/s"] = f"{tokens_per_second:,.0f}"
-        self.bar.set_postfix(post, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-# ----------------------------------------------------------------------------------- setup
-@dataclass
-class MemberEval:
-    """The evaluation of one run (or one ensemble member).
-
-    Attributes:
-        eval_set: the exact (or sampled) evaluation set.
-        evaluate: ``params -> Evaluation`` loss per position (nats), and per mixture component.
-        optimum: ``(n_ctx,)`` the best achievable loss per position (nats).
-    """
-
-    eval_set: EvalSet
-    evaluate: Any
-    optimum: np.ndarray
-
-
-@dataclass
-class TrainingSetup:
-    """Everything built from a config before the first step (validated before any file is written).
-
-    Attributes:
-        config: the run's config (for an ensemble: with the first member's seed).
-        hmm: the process.
-        mesh: the data-parallel device mesh.
-        replicated: the sharding of replicated arrays on ``mesh``.
-        chunk: the compiled ``chunk(state, stop, total) -> (state, losses)`` (an ensemble's:
-            ``chunk(state, data_keys, stop, total)``, see :func:`transformer.step.build_train_chunk`).
-        init_opt_state: ``params -> optimiser state``.
-        evals: one :class:`MemberEval` per member (one for a single run; members on the same
-            process share it when the evaluation is exact, since it then does not depend on the
-            seed).
-        member_configs: an ensemble's members' configs (differing only in seed and process), or
-            ``None`` for a single run.
-        processes: an ensemble's stacked processes (:func:`transformer.step.stack_processes`).
-    """
-
-    config: TrainConfig
-    hmm: Any
-    mesh: jax.sharding.Mesh
-    replicated: jax.sharding.NamedSharding
-    chunk: Any
-    init_opt_state: Any
-    evals: list[MemberEval]
-    member_configs: tuple[TrainConfig, ...] | None = None
-    processes: tuple | None = None
-
-    @property
-    def seeds(self) -> tuple[int, ...] | None:
-        """An ensemble's members' seeds (``None`` for a single run)."""
-        return None if self.member_configs is None else tuple(c.seed for c in self.member_configs)
-
-    @property
-    def eval_set(self) -> EvalSet:
-        return self.evals[0].eval_set
-
-    @property
-    def evaluate(self):
-        return self.evals[0].evaluate
-
-    @property
-    def optimum(self) -> np.ndarray:
-        return self.evals[0].optimum
-
-    @property
-    def num_members(self) -> int:
-        return 1 if self.seeds is None else len(self.seeds)
-
-    @property
-    def device_kind(self) -> str:
-        """The platform trained on (``"cpu"``, ``"gpu"``, ...)."""
-        return self.mesh.devices.flat[0].platform
-
-
-def _check_config(config: TrainConfig, hmm, n_devices: int) -> None:
-    if not hasattr(hmm, "transition_matrices"):
-        raise ValueError(f"{hmm.name!r} is a stateful (non-linear) process without transition "
-                         "matrices; training samples on the device from matrices, so it cannot "
-                         "train on it yet (spec processes with a joint presentation train)")
-    V = hmm.vocab_size
-    want = V + 1 if config.bos else V
-    if config.model.d_vocab != want:
-        raise ValueError(f"model d_vocab is {config.model.d_vocab} but the process has {V} tokens"
-                         f"{' plus BOS' if config.bos else ''}: set d_vocab = {want}")
-    if config.bos and config.model.n_ctx < 2:
-        raise ValueError("with bos, n_ctx must be at least 2")
-    if config.batch_size % n_devices:
-        raise ValueError(f"batch size {config.batch_size} must be divisible by the number of "
-                         f"devices ({n_devices})")
-
-
-def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
-    """An ensemble's seeds, validated: at least one, distinct, non-negative integers."""
-    seeds = tuple(int(s) for s in seeds)
-    if not seeds:
-        raise ValueError("an ensemble needs at least one seed")
-    if len(set(seeds)) < len(seeds):
-        raise ValueError(f"the seeds of an ensemble must be distinct; got {list(seeds)}")
-    if min(seeds) < 0:
-        raise ValueError(f"seeds must be non-negative; got {list(seeds)}")
-    return seeds
-
-
-#: What may differ between the members of one compiled ensemble.
-_MEMBER_FIELDS = dict(seed=0, process="", process_params={}, hmm=None, device_used=None)
-
-
-def _process_identity(config: TrainConfig) -> str:
-    return json.dumps([config.process, config.process_params, config.hmm], sort_keys=True,
-                      default=str)
-
-
-def check_members(configs: Sequence[TrainConfig]) -> tuple[TrainConfig, ...]:
-    """An ensemble's member configs, validated: at least one; they may differ only in ``seed``
-    and the process (``process``, ``process_params``, ``hmm``), and no two are the same run."""
-    configs = tuple(configs)
-    if not configs:
-        raise ValueError("an ensemble needs at least one member")
-    base = configs[0].replace(**_MEMBER_FIELDS)
-    for c in configs[1:]:
-        if c.replace(**_MEMBER_FIELDS) != base:
-            diff = sorted(k for k, v in c.replace(**_MEMBER_FIELDS).to_dict().items()
-                          if base.to_dict()[k] != v)
-            raise ValueError("ensemble members may differ only in seed and process; these differ: "
-                             + ", ".join(diff))
-    runs = [(c.seed, _process_identity(c)) for c in configs]
-    if len(set(runs)) < len(runs):
-        raise ValueError("two ensemble members are the same run (same seed and process)")
-    if base.dataset is not None and len({r[1] for r in runs}) > 1:
-        raise ValueError("a process sweep samples its data: it cannot train on a --dataset")
-    return configs
-
-
-def optimal_loss_nats(hmm, model_config, bos: bool, eval_set: EvalSet) -> np.ndarray:
-    """``(n_ctx,)`` best achievable loss per position (nats): exact from the myopic entropies
-    (:func:`compmech.optimal_cross_entropy_nats`) when the evaluation enumerates every word, else
-    the evaluation set's own expected entropy."""
-    if eval_set.exact:
-        return np.asarray(optimal_cross_entropy_nats(hmm, model_config.n_ctx, bos=bos),
-                          dtype=np.float64)
-    return eval_set.optimal_loss_nats()
-
-
-def _member_eval(config: TrainConfig, hmm, seed: int) -> MemberEval:
-    eval_set = build_eval_set(hmm, config.model.n_ctx, config.bos, config.eval_max_words,
-                              config.eval_samples, seed=seed + 1)
-    return MemberEval(eval_set, build_evaluator(config.model, eval_set),
-                      optimal_loss_nats(hmm, config.model, config.bos, eval_set))
-
-
-def build_setup(config: TrainConfig, seeds: Sequence[int] | None = None,
-                member_configs: Sequence[TrainConfig] | None = None) -> TrainingSetup:
-    """Validate ``config`` and build the process, devices, data, compiled step and evaluation.
-
-    Args:
-        config: the run's config.
-        seeds: an ensemble's seeds (members ``config.replace(seed=s)``).
-        member_configs: or the members' configs (a process sweep: each member its own seed and
-            process, see :func:`check_members`); ``config`` is then ignored.
-    """
-    if seeds is not None:
-        member_configs = [config.replace(seed=s) for s in check_seeds(seeds)]
-    if member_configs is not None:
-        member_configs = check_members(member_configs)
-        config = member_configs[0]
-    hmm = config.build_hmm()
-    devices = select_devices(config.device, config.num_devices)
-    _check_config(config, hmm, len(devices))
-    used = f"{devices[0].platform} x{len(devices)}"
-    config = config.replace(device_used=used)
-    mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
-    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    processes = None
-    if member_configs is not None:
-        if jax.process_count() > 1:
-            raise ValueError("seed ensembles run on one process (its local devices); train one "
-                             "ensemble per host instead")
-        if len(member_configs) % len(devices):
-            raise ValueError(f"{len(member_configs)} members cannot be split evenly over "
-                             f"{len(devices)} devices: use a multiple of the device count, or "
-                             "--num-devices")
-        member_configs = tuple(c.replace(device_used=used) for c in member_configs)
-        hmms = [hmm] + [c.build_hmm() for c in member_configs[1:]]
-        for c, h in zip(member_configs[1:], hmms[1:], strict=True):
-            _check_config(c, h, len(devices))
-        processes = jax.device_put(stack_processes(hmms), member_sharding(mesh))
-    dataset_tokens = None
-    if config.dataset is not None:
-        tokens = load_dataset_tokens(config.dataset, hmm, config.seq_len)
-        dataset_tokens = jax.device_put(tokens, replicated)
-    chunk, init_opt_state = cached_train_chunk(
-        config, hmm, mesh, dataset_tokens, members=0 if member_configs is None else len(member_configs))
-    if member_configs is None:
-        evals = [_member_eval(config, hmm, config.seed)]
-    else:
-        evals, shared = [], {}
-        for c, h in zip(member_configs, hmms, strict=True):
-            key = _process_identity(c)  # an exact evaluation does not depend on the seed
-            unit = shared.get(key) or _member_eval(c, h, c.seed)
-            if unit.eval_set.exact:
-                shared[key] = unit
-            evals.append(unit)
-    return TrainingSetup(config, hmm, mesh, replicated, chunk, init_opt_state, evals,
-                         member_configs, processes)
-
-
-def _to_host(tree):
-    """Device pytree -> numpy pytree (replicated arrays: the local copy)."""
-    def get(a):
-        if isinstance(a, jax.Array) and not a.is_fully_addressable:
-            return np.asarray(a.addressable_data(0))
-        return np.asarray(a)
-
-    return jax.tree_util.tree_map(get, tree)
-
-
-def _stack(trees: list):
-    """Pytrees of equal structure -> one pytree with a leading member axis."""
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def _unstack(tree, n: int) -> list:
-    """Inverse of :func:`_stack` (on host arrays)."""
-    return [jax.tree_util.tree_map(lambda a, i=i: a[i], tree) for i in range(n)]
-
-
-def _initial_state(setup: TrainingSetup) -> TrainState:
-    """The state at step 0: a single run's, or every member's stacked (member ``i`` exactly as a
-    single run with seed ``i``)."""
-    def one(seed: int) -> TrainState:
-        params = init_params(setup.config.model, init_key(seed))
-        return TrainState(jnp.zeros((), jnp.int32), params, setup.init_opt_state(params),
-                          jnp.zeros((), jnp.int32))
-
-    if setup.member_configs is None:
-        return one(setup.config.seed)
-    return _stack([one(s) for s in setup.seeds])
-
-
 # ----------------------------------------------------------------------------------- loop
 class Trainer:
     """The loop of one :func:`train` (or :func:`train_ensemble`) invocation (its mutable state in
     one place). Records are lists with one entry per member (one entry for a single run).
 
     Args:
-        setup: from :func:`build_setup`.
+        setup: from :func:`~transformer.setup.build_setup`.
         run_dir: the prepared run directory (an :class:`EnsembleDirectory` for an ensemble).
         resume: continue from the saved train state.
         progress: show a progress bar.
         stop_after: stop (as if interrupted) once this many steps are done.
         started: ``time.perf_counter()`` when the invocation started (the clock and the budget
             count from there, setup included).
-        signals: the active :class:`StopSignals` of the invocation (a new one when ``None``).
+        signals: the active :class:`~transformer.budget.StopSignals` of the invocation (a new one when
+        ``None``).
     """
 
     def __init__(self, setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, *,
@@ -998,6 +598,13 @@ def _run(setup: TrainingSetup, run_dir: RunDirectory | EnsembleDirectory, resume
         return trainer.run()
 
 
-__all__ = ["Budget", "EnsembleResult", "MemberEval", "StepPlan", "StopSignals", "TrainResult",
-           "Trainer", "TrainingDiverged", "TrainingInterrupted", "build_setup", "check_seeds",
-           "check_members", "optimal_loss_nats", "sweep_grid", "train", "train_ensemble"]
+__all__ = [
+    "EnsembleResult",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "sweep_grid",
+    "train",
+    "train_ensemble",
+]

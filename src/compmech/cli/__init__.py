@@ -2,9 +2,11 @@
 
 Each subcommand lives in a module of this package that defines ``register(subparsers)``; the module
 adds its parser and sets ``func=run_function`` with ``set_defaults``. ``run_function(args) -> int``
-only turns arguments into a config and calls one pipeline or library function. The pipeline and the
-models pull in flax, optax and matplotlib, so the run functions import them when they run (the one
-place our own modules are imported inside functions), and ``compmech --help`` stays fast.
+only turns arguments into a config and calls one stage's entry function or a library function. The
+stages (:mod:`compmech.probing`, :mod:`compmech.mechanisms`, :mod:`compmech.figures`,
+:mod:`compmech.experiments`) and the models pull in flax, optax and matplotlib, so the run
+functions import them when they run (the one place our own modules are imported inside functions),
+and ``compmech --help`` stays fast.
 
 Every user error is raised as :class:`~compmech.cli.common.UsageError` or ``ValueError`` and printed
 as one line on stderr with exit code 2.

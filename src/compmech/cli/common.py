@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from compmech.hmm import HMM, load_hmm
+from compmech.hmm import HMM
+from compmech.process_io import load_hmm
 from compmech.processes import get_process
 
 

@@ -83,8 +83,8 @@ def _common(args: argparse.Namespace) -> dict:
 
 
 def run_experiment(args: argparse.Namespace) -> int:
-    from compmech.pipeline import bottleneck, heads, sweep  # flax, matplotlib: only when running
-    from compmech.pipeline.reports import export_gallery
+    from compmech.experiments import bottleneck, heads, sweep
+    from compmech.experiments.reports import export_gallery
 
     common = _common(args)
     minutes = common.pop("minutes")

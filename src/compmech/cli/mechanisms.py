@@ -58,8 +58,8 @@ def register(subparsers) -> None:
 
 
 def run_mechanisms(args: argparse.Namespace) -> int:
-    from compmech.pipeline.mechanism_reports import run_attention_analysis
-    from compmech.pipeline.mechanisms import attention_lines, seed_spread, spread_lines
+    from compmech.experiments.mechanisms import run_attention_analysis
+    from compmech.mechanisms.attention import attention_lines, seed_spread, spread_lines
 
     run_dirs = [_run_dir(r) for r in args.run_dir]
     reports = []
@@ -96,13 +96,13 @@ def _intervention_runs(paths: list[str]) -> tuple[list[Path], Path | None]:
 
 
 def run_intervene(args: argparse.Namespace) -> int:
-    from compmech.pipeline.intervention_records import intervention_lines, seed_summary_lines
-    from compmech.pipeline.mechanism_reports import (
+    from compmech.experiments.mechanisms import (
         INTERVENTION_SEEDS_FILE,
         MECHANISMS_DIR,
         run_intervention_seeds,
         run_interventions,
     )
+    from compmech.mechanisms.intervention_records import intervention_lines, seed_summary_lines
 
     if args.hooks is not None and not args.hooks:
         raise UsageError("--hooks needs at least one hook")

@@ -166,44 +166,41 @@ def _run_dir(path: str, ensemble_ok: bool = False) -> Path:
 
 
 def run_probe(args: argparse.Namespace) -> int:
-    from compmech.pipeline.probing import analyze_run, summary_lines
+    from compmech.probing.run import probe_run
+    from compmech.probing.summary import summary_lines
 
     run_dir = _run_dir(args.run_dir, ensemble_ok=True)
     if args.folds is not None and args.split != "auto":
         raise UsageError("give either --split or --folds K, not both")
     if (run_dir / "ensemble.json").is_file():
         return _probe_ensemble(args, run_dir)
-    report = analyze_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
-                         headline=args.headline, seed=args.seed, force=args.force,
-                         split=args.split, weighting=args.weighting, folds=args.folds,
-                         rcond_sweep=args.rcond_sweep,
-                         fractal=not args.no_fractal, geometry=not args.no_geometry,
-                         decoders=args.decoders, progress=not args.quiet)
+    report = probe_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
+                       headline=args.headline, seed=args.seed, force=args.force,
+                       split=args.split, weighting=args.weighting, folds=args.folds,
+                       rcond_sweep=args.rcond_sweep,
+                       fractal=not args.no_fractal, geometry=not args.no_geometry,
+                       decoders=args.decoders, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0
 
 
 def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
-    from compmech.pipeline.ensembles import (
-        ENSEMBLE_PROBE_FILE,
-        analyze_ensemble,
-        ensemble_summary_lines,
-    )
+    from compmech.probing.ensembles import ENSEMBLE_PROBE_FILE, ensemble_summary_lines, probe_ensemble
 
-    report = analyze_ensemble(run_dir, force=args.force, progress=not args.quiet,
-                              checkpoints=args.checkpoints, hooks=args.hooks,
-                              headline=args.headline, seed=args.seed, split=args.split,
-                              weighting=args.weighting, folds=args.folds,
-                              rcond_sweep=args.rcond_sweep, fractal=not args.no_fractal,
-                              geometry=not args.no_geometry, decoders=args.decoders)
+    report = probe_ensemble(run_dir, force=args.force, progress=not args.quiet,
+                            checkpoints=args.checkpoints, hooks=args.hooks,
+                            headline=args.headline, seed=args.seed, split=args.split,
+                            weighting=args.weighting, folds=args.folds,
+                            rcond_sweep=args.rcond_sweep, fractal=not args.no_fractal,
+                            geometry=not args.no_geometry, decoders=args.decoders)
     print("\n".join(ensemble_summary_lines(report)))
     print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")
     return 0
 
 
 def run_figures(args: argparse.Namespace) -> int:
-    from compmech.pipeline.figures import make_figures
+    from compmech.figures.run import make_figures
 
     run_dir = _run_dir(args.run_dir, ensemble_ok=True)
     if (run_dir / "ensemble.json").is_file():
@@ -220,8 +217,8 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from compmech.pipeline.probing import summary_lines
-    from compmech.pipeline.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
+    from compmech.experiments.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
+    from compmech.probing.summary import summary_lines
 
     if args.tiny and (args.minutes is not None or args.steps is not None):
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
@@ -252,8 +249,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
 
 def _reproduce_ensemble(args: argparse.Namespace, minutes: float | None) -> int:
-    from compmech.pipeline.ensembles import ensemble_summary_lines
-    from compmech.pipeline.reproduce import REPRODUCE_CHECKPOINTS, reproduce_ensemble
+    from compmech.experiments.reproduce import REPRODUCE_CHECKPOINTS, reproduce_ensemble
+    from compmech.probing.ensembles import ensemble_summary_lines
 
     report = reproduce_ensemble(args.experiment, args.out, args.seeds, minutes=minutes,
                                 tiny=args.tiny, force=args.force, probe_seed=args.seed,
@@ -267,8 +264,8 @@ def _reproduce_ensemble(args: argparse.Namespace, minutes: float | None) -> int:
 
 def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
     """Mess3 with the residual stream narrowed to each width (rerunning the command resumes it)."""
-    from compmech.pipeline.bottleneck import DEFAULT_WIDTHS, run_bottleneck
-    from compmech.pipeline.reproduce import reproduction_config
+    from compmech.experiments.bottleneck import DEFAULT_WIDTHS, run_bottleneck
+    from compmech.experiments.reproduce import reproduction_config
 
     run_bottleneck(
         args.out,
@@ -285,7 +282,7 @@ def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
 
 def _run_architectures(args: argparse.Namespace) -> int:
     """Transformer, LSTM, GRU and RNN on Mess3 and the quantum processes, both probe protocols."""
-    from compmech.pipeline import architectures
+    from compmech.experiments import architectures
 
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")

@@ -17,7 +17,7 @@ from compmech.cli.common import (
 )
 from compmech.files import atomic_output
 from compmech.msp import mixed_state_tree
-from compmech.pipeline.process_info import (
+from compmech.process_info import (
     DEFAULT_DEPTH,
     auto_depth,
     describe_entropy_rate,
@@ -113,11 +113,12 @@ def run_msp(args: argparse.Namespace) -> int:
             np.savez_compressed(fh, **tree_arrays(tree, hmm))
         summary["out"] = str(out_path)
     if plot_path is not None:
-        from compmech.pipeline import figures  # matplotlib: only when drawing
+        from compmech.figures.common import save
+        from compmech.figures.geometry import mixed_state_tree_figure
 
         stem = plot_path.parent / plot_path.stem if plot_path.suffix else plot_path
-        figures.save(figures.mixed_state_tree_figure(tree, hmm), stem,
-                     formats=(plot_path.suffix.lstrip(".") or "png",))
+        save(mixed_state_tree_figure(tree, hmm), stem,
+             formats=(plot_path.suffix.lstrip(".") or "png",))
         summary["plot"] = str(plot_path)
     if args.json:
         print_json(summary)

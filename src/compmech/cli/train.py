@@ -22,7 +22,7 @@ from compmech.cli.common import (
 )
 from compmech.datasets import load_dataset
 from compmech.files import is_empty_folder
-from compmech.hmm import load_hmm
+from compmech.process_io import load_hmm
 
 #: Flags that map one-to-one onto ``TrainConfig`` fields.
 _TRAIN_FLAGS = {

@@ -1,0 +1,14 @@
+"""The experiments: many runs trained, probed and tabulated, and the one-command reproductions.
+
+Entry point of every experiment: :func:`compmech.experiments.runner.run_experiment` (resumable,
+parallel jobs with typed results, :mod:`~compmech.experiments.results`, tabulated by
+:mod:`~compmech.experiments.tables`). One module per experiment and reproduction:
+:mod:`~compmech.experiments.architectures`, :mod:`~compmech.experiments.sweep`,
+:mod:`~compmech.experiments.bottleneck`, :mod:`~compmech.experiments.heads`,
+:mod:`~compmech.experiments.mechanisms` (attention and intervention reports of a run),
+:mod:`~compmech.experiments.reproduce` (published results); :mod:`~compmech.experiments.reports`
+holds what reports share (environment, gallery).
+
+It may import every stage below it (theory, models, probing, mechanisms, figures); only the command
+line imports it. This ``__init__`` imports nothing: import the module you need.
+"""

@@ -1,0 +1,347 @@
+"""The bottleneck experiment: what happens to the belief geometry when the residual stream is too
+narrow to hold it?
+
+:func:`run_bottleneck` trains the Mess3 model with ``d_model`` narrowed to each width (heads,
+``d_head`` and ``d_mlp`` stay the paper's) and reports, per width, the loss gap to the optimum per
+position, the held-out probe MSE beside the shuffle control and the untrained network, and the
+fractal dimensions of the probe's predicted beliefs beside the theory's. For width 1 it studies the
+single coordinate itself (:func:`compmech.probing.structure1d.structure_1d`) at every checkpoint, beside the
+MSP projected onto its best 1-D linear direction. Because a pre-LayerNorm network cannot use a
+width-1 stream at all (see below), a second variant keeps the paper's model and inserts a linear
+bottleneck of width 1 after its last block (the registered model ``linear_bottleneck``, trained by
+the same loop, so it resumes like any run); its one coordinate ``z`` is what the 1-D analysis is
+really about.
+
+A note on tiny widths (measured, and visible in the results): the model is pre-LayerNorm, and
+LayerNorm of a width-1 vector is its bias alone (``x - mean(x) = 0``). At ``d_model = 1`` every block
+therefore reads a constant, attention and MLP add constants, and the final LayerNorm makes the logits
+constant: the network is a unigram model whose residual coordinate is ``W_E[x_t] + W_pos[t] +
+const`` (at most ``V * n_ctx`` distinct values); and as no gradient crosses that LayerNorm, the
+embeddings never move (``max_abs_change_from_first`` in the width-1 results). At ``d_model = 2``
+LayerNorm outputs only a soft sign of ``x_0 - x_1``; at ``d_model = d`` its output lies on a
+``(d - 2)``-sphere (mean and norm removed), so a 3-state process's 2-D belief simplex can first be
+read at ``d_model = 4``. The report says so next to the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import ExperimentSummary, Job, JobResult, load_figure_data
+from compmech.experiments.runner import config_with, recipe, run_experiment
+from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
+from compmech.figures.clouds import panel_grid, side_by_side
+from compmech.figures.common import save
+from compmech.figures.panels import (
+    bottleneck_metrics,
+    coordinate_1d,
+    loss_gap_per_position,
+    structure_over_training,
+)
+from compmech.files import atomic_write_text
+from compmech.processes import get_process
+from transformer import LinearBottleneckConfig, ModelConfig
+
+#: Residual-stream widths of the bottleneck experiment.
+DEFAULT_WIDTHS = (1, 2, 3, 4, 8, 16, 64)
+
+#: (header, path in the result, format) of the printed/markdown tables.
+BOTTLENECK_COLUMNS = (
+    ("variant", "labels.variant", "s"),
+    ("width", "labels.width", "d"),
+    *PROBE_COLUMNS,
+    ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
+    ("learned corr dim", "dimensions.learned.correlation.dimension", ".2f"),
+    ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
+    ("theory corr dim", "dimensions.theory.point_cloud.correlation.dimension", ".2f"),
+    ("minutes", "seconds", ".1f"),
+)
+
+
+def _distinct_widths(what: str, ws: Sequence[int], allow_empty: bool) -> list[int]:
+    ws = [int(w) for w in ws]
+    if (not ws and not allow_empty) or len(set(ws)) != len(ws) or (ws and min(ws) < 1):
+        raise ValueError(f"{what} must be distinct positive integers; got {ws}")
+    return ws
+
+
+def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width: float | None = 2.0,
+                    steps: int | None = None, process: str = "mess3",
+                    process_params: Mapping[str, Any] | None = None, base_config: Any = None,
+                    seed: int = 0, max_checkpoints: int = 8,
+                    linear_widths: Sequence[int] = (1,), device: str | None = None) -> list[Job]:
+    """The bottleneck experiment's jobs.
+
+    * ``"residual"`` variant, one job per width in ``widths``: ``d_model = width``, the rest of the
+      model (heads, ``d_head``, ``d_mlp``, layers) and the training as ``base_config``.
+    * ``"linear"`` variant, one job per width in ``linear_widths``: the ``base_config`` model (d_model 64
+      by default) with a linear bottleneck of that width after its last block
+      (:class:`transformer.LinearBottleneckConfig`).
+
+    Args:
+        widths: residual-stream widths (positive integers, distinct).
+        minutes_per_width: wall-clock training budget per job (``TrainConfig.minutes``); ``None``
+            trains for exactly ``steps``.
+        steps: optimiser steps (required when ``minutes_per_width`` is ``None``; with a budget it
+            only bounds the warm-up measurement).
+        process, process_params: the process (default: the paper's Mess3).
+        base_config: a :class:`transformer.TrainConfig` (or its dict) whose model and optimiser
+            settings are used (default ``TrainConfig()``).
+        seed: seed of initialisation, data, probe split and subsamples.
+        max_checkpoints: checkpoints analysed for a width-1 coordinate over training.
+        linear_widths: bottleneck widths of the linear variant (``()`` for none).
+        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` for training (default: ``base_config``'s).
+    """
+    widths = _distinct_widths("widths", widths, False)
+    linear_widths = _distinct_widths("linear_widths", linear_widths, True)
+    if steps is None and minutes_per_width is None:
+        raise ValueError("give minutes_per_width or steps")
+    hmm = get_process(process, **dict(process_params or {}))
+    overrides: dict[str, Any] = {"process": process, "process_params": dict(process_params or {}),
+                                 "seed": int(seed), "minutes": minutes_per_width,
+                                 "steps": int(steps) if steps is not None else 10_000_000}
+    if device is not None:
+        overrides["device"] = device
+    cfg = config_with(base_config, overrides)
+    model = ModelConfig.from_dict({**cfg.model.to_dict(), "arch": "transformer",
+                                   "d_vocab": hmm.vocab_size + (1 if cfg.bos else 0)})
+    jobs = [Job(f"width_{w:03d}", cfg.replace(model=model.replace(d_model=w)).to_dict(),
+                {"variant": "residual", "width": w}, int(seed), analyse_1d=w == 1,
+                max_checkpoints=int(max_checkpoints)) for w in widths]
+    for w in linear_widths:
+        linear = LinearBottleneckConfig(**_model_fields(model, w))
+        jobs.append(Job(f"linear_{w:03d}", cfg.replace(model=linear, bos=False).to_dict(),
+                        {"variant": "linear", "width": w}, int(seed), analyse_1d=w == 1,
+                        max_checkpoints=int(max_checkpoints)))
+    return jobs
+
+
+def _model_fields(model: ModelConfig, width: int) -> dict[str, Any]:
+    return {**model.to_dict(), "arch": "linear_bottleneck", "bottleneck_width": width}
+
+
+def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
+                   minutes_per_width: float | None = 2.0, steps: int | None = None,
+                   process: str = "mess3", process_params: Mapping[str, Any] | None = None,
+                   base_config: Any = None, seed: int = 0, workers: int = 1, max_checkpoints: int = 8,
+                   linear_widths: Sequence[int] = (1,), device: str | None = None,
+                   force: bool = False, progress: bool = True,
+                   log: Callable[[str], None] | None = print) -> ExperimentSummary:
+    """The bottleneck experiment: train at each residual width (and the linear-bottleneck variant at
+    each of ``linear_widths``), analyse, write the report folder.
+
+    Resumable: a width whose ``results/width_WWW.json`` exists is not redone, an interrupted training
+    run continues from its last state. The report (``summary.json``, ``README.md``, figures) is
+    rebuilt from all results at the end.
+
+    Args:
+        out_dir: the experiment folder (created).
+        widths, minutes_per_width, steps, process, process_params, base_config, seed,
+            max_checkpoints, linear_widths, device: see :func:`bottleneck_jobs`.
+        workers: parallel worker processes (1 = in this process).
+        force: rewrite a folder that holds an experiment with other settings (results of widths
+            already finished are still reused; delete them to redo).
+        progress: training progress bars (serial mode).
+        log: where table lines go (``None`` = silent).
+
+    Returns:
+        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``out_dir/summary.json``).
+
+    Example:
+        >>> run_bottleneck("reports/bn", widths=(1, 2, 3, 64), minutes_per_width=1.0)  # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    jobs = bottleneck_jobs(widths, minutes_per_width=minutes_per_width, steps=steps, process=process,
+                           process_params=process_params, base_config=base_config, seed=seed,
+                           max_checkpoints=max_checkpoints, linear_widths=linear_widths,
+                           device=device)
+    model = {k: v for k, v in jobs[0].train_config["model"].items() if k not in ("d_model", "arch")}
+    manifest = {"experiment": "bottleneck", "process": process,
+                "process_params": dict(process_params or {}), "seed": seed,
+                "minutes_per_width": minutes_per_width, "steps": steps, "model": model,
+                "recipe": recipe(jobs[0].train_config)}
+    done, outcome, wall = run_experiment(jobs, out_dir, manifest, BOTTLENECK_COLUMNS,
+                                         workers=workers, progress=progress, log=log, force=force)
+    return write_bottleneck_report(out_dir, done, wall_seconds=wall, computed=outcome.computed,
+                                   failed=outcome.failed, workers=workers)
+
+
+# ------------------------------------------------------------------------------------ report
+def _variant(r: JobResult) -> str:
+    return r.labels.get("variant", "residual")
+
+
+def _report_figures(out_dir: Path, results: Sequence[JobResult]) -> list[Path]:
+    residual = [r for r in results if _variant(r) == "residual"]
+    linear = [r for r in results if _variant(r) == "linear"]
+    files = save(bottleneck_metrics(residual, linear),
+                 out_dir / "bottleneck_metrics")
+    labels = [f"{'linear ' if _variant(r) == 'linear' else ''}width {r.labels['width']}"
+              for r in results]
+    files += save(loss_gap_per_position(
+        results, labels, [_variant(r) == "linear" for r in results]),
+        out_dir / "bottleneck_loss_per_position")
+    data = [(r, load_figure_data(out_dir, r.name)) for r in residual]
+    data = [(r, d) for r, d in data if "predicted" in d]
+    if data:
+        true = data[0][1]["true"].astype(np.float64)
+        panels = [(f"width {r.labels['width']}: MSE {r.probe.mse_test:.2g}",
+                   d["predicted"].astype(np.float64)) for r, d in data]
+        files += save(panel_grid(
+            panels, true, theory_beliefs=true, ncols=4,
+            title="probe of the last residual stream, coloured by true belief"),
+            out_dir / "bottleneck_geometry")
+    for r in linear:
+        d = load_figure_data(out_dir, r.name)
+        if "predicted" in d:
+            p = r.probe
+            caption = (f"probe of z: held-out MSE {p.mse_test:.2g}; untrained {p.untrained_mse:.2g}; "
+                       f"one-hot {p.onehot_mse:.2g}; shuffle {p.shuffle_mse:.2g}; residual before "
+                       f"the bottleneck {p.before_bottleneck_mse:.2g}")
+            true = d["true"].astype(np.float64)
+            files += save(side_by_side(
+                true, d["predicted"].astype(np.float64), true, caption=caption,
+                title=f"linear bottleneck of width {r.labels['width']} after the last block"),
+                out_dir / f"{r.name}_geometry")
+    for r in results:
+        if r.structure_1d:
+            files += _width1_figures(out_dir, r)
+    return files
+
+
+def _width1_figures(out_dir: Path, r: JobResult) -> list[Path]:
+    stem = "width1" if _variant(r) == "residual" else r.name
+    d = load_figure_data(out_dir, r.name)
+    what = ("the single bottleneck coordinate z" if _variant(r) == "linear"
+            else "the single residual coordinate")
+    files = save(coordinate_1d(
+        d["coordinate"].astype(np.float64), d["msp_projection"], d["coordinate_beliefs"],
+        r.structure_1d[-1], r.msp_structure_1d["regression"], what=what),
+        out_dir / f"{stem}_coordinate")
+    return files + save(structure_over_training(r.structure_1d, r.msp_structure_1d),
+                        out_dir / f"{stem}_over_training")
+
+
+def write_bottleneck_report(out_dir, results: Sequence[JobResult], *, wall_seconds: float,
+                            computed=(), failed=None, workers: int = 1) -> ExperimentSummary:
+    """Figures, ``summary.json`` and ``README.md`` of the bottleneck experiment in ``out_dir``."""
+    out_dir = Path(out_dir)
+    results = sorted(results, key=lambda r: (_variant(r) != "residual", r.labels["width"]))
+    files = _report_figures(out_dir, results)
+    first = results[0]
+    states = load_figure_data(out_dir, first.name).get("true", np.zeros((1, 3))).shape[1]
+    summary = ExperimentSummary(
+        experiment="bottleneck",
+        settings={"process": first.process, "process_params": first.process_params,
+                  "num_states": int(states),
+                  "model_except_width": {k: v for k, v in first.model.items() if k != "d_model"}},
+        rows=list(results),
+        total_job_seconds=float(sum(r.seconds for r in results)),
+        environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
+        files=[f.name for f in files] + ["summary.json", "README.md"])
+    summary.write(out_dir / "summary.json")
+    figures_md = [f for f in files if f.suffix == ".png"]
+    atomic_write_text(out_dir / "README.md", _markdown(summary, results, figures_md))
+    return summary
+
+
+def _fmt_dim(x) -> str:
+    return "n/a" if x is None or not math.isfinite(float(x)) else f"{float(x):.2f}"
+
+
+def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
+    m = summary.settings["model_except_width"]
+    budget = results[0].train.minutes_budget
+    lines = [
+        f"# Bottleneck experiment: {summary.settings['process']} "
+        f"{summary.settings['process_params'] or '(defaults)'}",
+        "",
+        "Residual variant: the residual stream narrowed to d_model in "
+        f"{[r.labels['width'] for r in results if _variant(r) == 'residual']}; other "
+        f"model settings: {m['n_layers']} layers, {m['n_heads']} head(s) of d_head {m['d_head']}, "
+        f"d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}, {m['act_fn']}. Training budget per width: "
+        + (f"{budget} min" if budget else f"{results[0].train.steps} steps") + ". Probe: OLS on "
+        f"`{results[0].probe.hook}`, all inputs x positions, 20% train / 80% test by sequence. "
+        "Linear variant: the unchanged model with a linear map to `width` numbers z after its last "
+        "block, then `LN(z W_up + b) W_out + b` to the logits; its probe reads z "
+        "(`before_bottleneck_mse` in summary.json: the residual just before it).",
+        "",
+        markdown_table(results, BOTTLENECK_COLUMNS),
+        "",
+        "Loss gap = mean over positions of (held-out cross-entropy - myopic-entropy optimum). "
+        "Dimensions (`compmech.probing.fractal.fractal_comparison`): of the distinct true beliefs "
+        "(theory, at most 10k of them) and of the probe's predictions at the same points (learned), "
+        "with the same estimators (`compmech.dimensions.fractal_dimensions`), fitted over all scales. "
+        "One-hot: probe on the (last token x position) one-hot, the best any function of the "
+        "current token and position can do.",
+        "",
+        "Reading the residual variant: every block (and the unembedding) reads the stream through "
+        "LayerNorm, whose output has its mean and its norm removed, so it lies on a (d - 2)-sphere: "
+        "one point at d = 1, two points (a sign) at d = 2, a circle at d = 3, a 2-sphere at d = 4. "
+        f"The {summary.settings['num_states'] - 1}-D belief simplex of this process can first be "
+        f"read at d = {summary.settings['num_states'] + 1}.",
+        "",
+    ]
+    for r in [r for r in results if r.structure_1d]:
+        lines += _width1_markdown(r)
+    lines += failure_lines(summary.failed)
+    lines += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in files] + [""]
+    lines += [f"Total job time {summary.total_job_seconds / 60:.1f} min; "
+              f"{invocation_text(summary.environment)}.", ""]
+    return "\n".join(lines)
+
+
+def _width1_markdown(r: JobResult) -> list[str]:
+    s, msp = r.structure_1d[-1], r.msp_structure_1d
+    linear = _variant(r) == "linear"
+    what = ("the bottleneck coordinate z (linear bottleneck after the last block of the "
+            f"d_model-{r.model['d_model']} model)" if linear else "the single residual coordinate")
+    lines = [
+        f"## Width 1, {_variant(r)} variant: {what}",
+        "",
+        f"At the last checkpoint (step {s['step']}) it takes {s['num_distinct']} distinct values "
+        f"over {s['num_points']} points; box-counting dimension "
+        f"{_fmt_dim(s['box_counting_dimension'])}, cluster-count slope "
+        f"{_fmt_dim(s['cluster_dimension'])}. The MSP on its best 1-D direction (fit to the "
+        f"coordinate, R^2 {msp['regression_r2']:.3f}): {msp['regression']['num_distinct']} distinct "
+        f"values, box-counting dimension {_fmt_dim(msp['regression']['box_counting_dimension'])}, "
+        f"cluster slope {_fmt_dim(msp['regression']['cluster_dimension'])}.",
+        "",
+        "| step | tokens | max change since step 0 | distinct | " + " | ".join(
+            f"clusters@{x:g}" for x in s["resolutions"]) + " | box dim |",
+        "|---:|---:|---:|---:|" + "---:|" * len(s["resolutions"]) + "---:|",
+    ]
+    msp_row = {"step": "MSP", "tokens_seen": "", "max_abs_change_from_first": None,
+               **msp["regression"]}
+    for row in [*r.structure_1d, msp_row]:
+        change = row.get("max_abs_change_from_first")
+        lines.append(f"| {row['step']} | {row['tokens_seen']} | "
+                     f"{'' if change is None else format(change, '.3g')} | {row['num_distinct']} | "
+                     + " | ".join(str(c) for c in row["cluster_counts"])
+                     + f" | {_fmt_dim(row['box_counting_dimension'])} |")
+    if s.get("label_runs") is not None:
+        lines += ["", "Interleaving: runs of the dominant state along the clusters, at the same "
+                  f"resolutions: network (last step) {s['label_runs']}; MSP projection "
+                  f"{msp['regression']['label_runs']} (about 3 = one block per state; many = "
+                  "interleaved sub-ranges)."]
+    lines.append("")
+    if not linear:
+        lines += [
+            "Why the residual width-1 model is degenerate: LayerNorm of a 1-vector is its bias "
+            "(`x - mean(x) = 0`), so every block reads a constant and the final LayerNorm makes the "
+            "logits constant; the coordinate is `W_E[x_t] + W_pos[t] + const` (at most V x n_ctx "
+            "values) and the network is a unigram model; no gradient crosses that LayerNorm, so the "
+            "embeddings never move (column 'max change'). The linear variant avoids this.",
+            "",
+        ]
+    return lines
+
+
+__all__ = ["BOTTLENECK_COLUMNS", "DEFAULT_WIDTHS", "bottleneck_jobs", "run_bottleneck",
+           "write_bottleneck_report"]

@@ -1,0 +1,316 @@
+"""The process sweep: how does the learned geometry track the theory across a family of processes?
+
+:func:`run_sweep` trains one model per Mess3 ``(x, alpha)`` grid point (plus Z1R, RRXOR, even and
+golden mean) and reports the theory's and the learned fractal dimensions and the probe MSE, with
+heat maps over the grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import ExperimentSummary, Job, JobResult
+from compmech.experiments.runner import config_with, recipe, run_experiment
+from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
+from compmech.figures.common import save
+from compmech.figures.panels import heatmaps, theory_vs_learned
+from compmech.files import atomic_write_text
+from compmech.processes import get_process
+from compmech.records import get_field
+
+#: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
+DEFAULT_X = (0.05, 0.10, 0.15, 0.20, 0.25)
+DEFAULT_ALPHA = (0.45, 0.55, 0.65, 0.75, 0.85)
+#: Other processes of the sweep's summary table (catalogue defaults).
+DEFAULT_EXTRAS = ("z1r", "rrxor", "even", "golden_mean")
+
+SWEEP_COLUMNS = (
+    ("point", "name", "s"),
+    *PROBE_COLUMNS,
+    ("paired resolution", "geometry.resolution", ".3g"),
+    ("null resolution", "geometry.null_resolution", ".3g"),
+    ("equivalent history (tokens)", "geometry.equivalent_history", ".2f"),
+    ("cloud dim >= res: true", "geometry.dimension_true", ".2f"),
+    ("cloud dim >= res: probe", "geometry.dimension_predicted", ".2f"),
+    ("Blackwell KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
+    ("novel prefixes: linear history", "decoder_geometry.linear.equivalent_history", ".2f"),
+    ("kNN history", "decoder_geometry.knn.equivalent_history", ".2f"),
+    ("kNN resolution", "decoder_geometry.knn.resolution", ".3g"),
+    ("Markov-5 lookup resolution", "decoder_geometry.markov_5.resolution", ".3g"),
+    ("minutes", "seconds", ".1f"),
+)
+#: Nonlinear decoders of every sweep point (beside the linear probe, on novel-prefix points).
+DEFAULT_DECODERS = ("knn",)
+#: ``(name, x path, y path)`` of the rank correlations across the Mess3 grid in the summary.
+#: Each cross-process relation sits beside the same statistic for a network-free baseline (the
+#: exact Markov-5 lookup on the same points), which needs no network to reach the same value.
+RANK_CORRELATIONS = (
+    ("theory_vs_learned_dimension", "geometry.dimension_true", "geometry.dimension_predicted"),
+    ("theory_vs_markov5_dimension", "decoder_geometry.markov_5.dimension_true",
+     "decoder_geometry.markov_5.dimension_predicted"),
+    ("theory_vs_knn_dimension", "decoder_geometry.knn.dimension_true",
+     "decoder_geometry.knn.dimension_predicted"),
+)
+
+
+def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
+               extras: Sequence[str] = DEFAULT_EXTRAS, *, minutes_per_point: float | None = 2.0,
+               steps: int | None = None, base_config=None, seed: int = 0,
+               device: str | None = None, decoders: Sequence[str] = DEFAULT_DECODERS) -> list[Job]:
+    """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process.
+
+    Every point trains the same model shape (``base_config.model`` with ``d_vocab`` set to the
+    process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``), on ``device``
+    (default: ``base_config``'s); each probe also fits ``decoders`` at the headline hook.
+    """
+    if steps is None and minutes_per_point is None:
+        raise ValueError("give minutes_per_point or steps")
+    overrides: dict[str, Any] = {"seed": int(seed), "minutes": minutes_per_point,
+                                 "steps": int(steps) if steps is not None else 10_000_000}
+    if device is not None:
+        overrides["device"] = device
+    base = config_with(base_config, overrides)
+    points = [("mess3", {"x": float(x), "alpha": float(a)}, f"mess3_x{x:.3f}_a{a:.3f}")
+              for x in xs for a in alphas]
+    points += [(name, {}, name) for name in extras]
+    jobs = []
+    for process, params, name in points:
+        hmm = get_process(process, **params)  # validates the parameters now
+        model = base.model.replace(d_vocab=hmm.vocab_size + (1 if base.bos else 0))
+        cfg = base.replace(process=process, process_params=params, model=model, hmm=None)
+        jobs.append(Job(name, cfg.to_dict(), {"process": process, **params}, int(seed),
+                        decoders=list(decoders)))
+    return jobs
+
+
+def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
+              extras: Sequence[str] = DEFAULT_EXTRAS, minutes_per_point: float | None = 2.0,
+              steps: int | None = None, base_config=None, seed: int = 0, workers: int = 1,
+              device: str | None = None, force: bool = False, progress: bool = False,
+              log: Callable[[str], None] | None = print,
+              decoders: Sequence[str] = DEFAULT_DECODERS) -> ExperimentSummary:
+    """The process sweep: one trained model per Mess3 ``(x, alpha)`` point and per extra process.
+
+    Prints one table line per point as it finishes (finished points of an earlier, interrupted
+    invocation first), then writes heat maps, ``summary.json`` and ``README.md``.
+
+    Args:
+        out_dir: the experiment folder.
+        xs, alphas: the Mess3 grid (rows ``x``, columns ``alpha``).
+        extras: other catalogue processes (default parameters) for the summary table.
+        minutes_per_point: training budget per point; ``None`` trains exactly ``steps``.
+        steps: optimiser steps (see :func:`compmech.experiments.bottleneck.bottleneck_jobs`).
+        base_config: model/optimiser settings (:class:`transformer.TrainConfig`).
+        seed: seed of every point.
+        workers: parallel worker processes.
+        device: training device, ``"cpu"``, ``"gpu"`` or ``"auto"`` (default: ``base_config``'s).
+        force: rewrite a folder that holds an experiment with other settings.
+        progress: training progress bars (serial mode).
+        log: where table lines go.
+        decoders: nonlinear decoders beside the linear probe (``()``: none).
+
+    Returns:
+        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
+    """
+    out_dir = Path(out_dir)
+    jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
+                      base_config=base_config, seed=seed, device=device, decoders=decoders)
+    manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
+                "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
+                "decoders": list(decoders),
+                "model": jobs[0].train_config["model"], "recipe": recipe(jobs[0].train_config)}
+    done, outcome, wall = run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
+                                         progress=progress, log=log, force=force)
+    return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas), wall_seconds=wall,
+                              computed=outcome.computed, failed=outcome.failed, workers=workers)
+
+
+# ------------------------------------------------------------------------------------ report
+def grid(results: Sequence[JobResult], xs, alphas, path: str, transform=None) -> np.ndarray:
+    """``(len(xs), len(alphas))`` the value at ``path`` of each Mess3 point (NaN where missing)."""
+    out = np.full((len(xs), len(alphas)), np.nan)
+    index = {(round(r.labels.get("x", -1), 9), round(r.labels.get("alpha", -1), 9)): r
+             for r in results if r.labels.get("process") == "mess3"}
+    for i, x in enumerate(xs):
+        for j, a in enumerate(alphas):
+            r = index.get((round(float(x), 9), round(float(a), 9)))
+            v = None if r is None else get_field(r, path)
+            if v is not None:
+                out[i, j] = transform(v) if transform else v
+    return out
+
+
+def rank_correlation(a, b) -> dict[str, Any]:
+    """Spearman rank correlation of paired values (pairs with a missing value dropped).
+
+    ``rho = 1 - 6 sum d_i^2 / (n (n^2 - 1))`` without ties (``d_i`` the rank differences); with ties
+    the Pearson correlation of average ranks (:func:`scipy.stats.spearmanr`).
+
+    Returns:
+        ``{"spearman": rho or None, "p_value": two-sided p or None, "num_points": n}``; ``None``
+        with fewer than 3 pairs or a constant side.
+    """
+    from scipy.stats import spearmanr
+
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = int(ok.sum())
+    if n < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return {"spearman": None, "p_value": None, "num_points": n}
+    res = spearmanr(x[ok], y[ok])
+    return {"spearman": float(res.statistic), "p_value": float(res.pvalue), "num_points": n}
+
+
+def sweep_statistics(results: Sequence[JobResult], xs, alphas) -> dict[str, Any]:
+    """The rank correlations of :data:`RANK_CORRELATIONS` across the Mess3 grid points."""
+    return {name: rank_correlation(grid(results, xs, alphas, a), grid(results, xs, alphas, b))
+            for name, a, b in RANK_CORRELATIONS}
+
+
+def _log10(v: float) -> float:
+    return math.log10(max(v, 1e-300))
+
+
+def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
+                    statistics: dict[str, Any]) -> list[Path]:
+    maps = [
+        ("equivalent history (tokens): Markov-k lookup\nof the probe's error, same points",
+         grid(results, xs, alphas, "geometry.equivalent_history"), ".2f", True),
+        ("log10 paired resolution (belief-plane distance)",
+         grid(results, xs, alphas, "geometry.resolution", _log10), ".2f", False),
+        ("log10 null resolution (truth + permuted residuals)",
+         grid(results, xs, alphas, "geometry.null_resolution", _log10), ".2f", False),
+        ("log10 held-out probe MSE", grid(results, xs, alphas, "probe.mse_test", _log10), ".2f",
+         False),
+    ]
+    files = save(heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
+    extra = [
+        ("probe cloud (these words): correlation dim\nof the true points above the resolution",
+         grid(results, xs, alphas, "geometry.dimension_true"), ".2f", True),
+        ("probe cloud: correlation dim of the\npredictions above the resolution",
+         grid(results, xs, alphas, "geometry.dimension_predicted"), ".2f", True),
+        ("process: Kaplan-Yorke dimension\nof the Blackwell measure",
+         grid(results, xs, alphas, "dimensions.theory.kaplan_yorke"), ".2f", True),
+    ]
+    files += save(heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
+    knn = [
+        ("novel-prefix points: linear probe's\nequivalent history (tokens)",
+         grid(results, xs, alphas, "decoder_geometry.linear.equivalent_history"), ".2f", True),
+        ("kNN decoder: equivalent history (tokens)",
+         grid(results, xs, alphas, "decoder_geometry.knn.equivalent_history"), ".2f", True),
+        ("kNN decoder: log10 paired resolution",
+         grid(results, xs, alphas, "decoder_geometry.knn.resolution", _log10), ".2f", False),
+        ("Markov-5 lookup, same points:\nlog10 paired resolution",
+         grid(results, xs, alphas, "decoder_geometry.markov_5.resolution", _log10), ".2f", False),
+    ]
+    if any(np.isfinite(g).any() for _, g, _, _ in knn):
+        files += save(heatmaps(knn, xs, alphas), out_dir / "sweep_heatmaps_knn")
+    points = []
+    for r in results:
+        t = get_field(r, "geometry.dimension_true")
+        learned = get_field(r, "geometry.dimension_predicted")
+        if t is not None and learned is not None:
+            points.append((t, learned, r.name, r.labels.get("process") == "mess3"))
+    rho = statistics["theory_vs_learned_dimension"]
+    fig = theory_vs_learned(
+        points, xlabel="true probe cloud: correlation dim (scales above the resolution)",
+        ylabel="predicted probe cloud: correlation dim (same scales)",
+        title=f"Mess3 grid: Spearman rho = {_num(rho['spearman'], '.2f')} "
+              f"({rho['num_points']} points)")
+    return files + save(fig, out_dir / "sweep_theory_vs_learned")
+
+
+def _num(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def write_sweep_report(out_dir, results: Sequence[JobResult], *, xs, alphas, wall_seconds: float,
+                       computed=(), failed=None, workers: int = 1) -> ExperimentSummary:
+    """Heat maps, ``summary.json`` and ``README.md`` of the sweep in ``out_dir``."""
+    out_dir = Path(out_dir)
+    statistics = sweep_statistics(results, xs, alphas)
+    files = _report_figures(out_dir, results, xs, alphas, statistics)
+    first = results[0]
+    summary = ExperimentSummary(
+        experiment="sweep", settings={"xs": list(xs), "alphas": list(alphas), "model": first.model},
+        rows=list(results), total_job_seconds=float(sum(r.seconds for r in results)),
+        environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
+        files=[f.name for f in files] + ["summary.json", "README.md"], statistics=statistics)
+    summary.write(out_dir / "summary.json")
+    atomic_write_text(out_dir / "README.md",
+                      _markdown(summary, results, [f for f in files if f.suffix == ".png"]))
+    return summary
+
+
+def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
+    m, first = summary.settings["model"], results[0]
+    budget = first.train.minutes_budget
+    xs, alphas = summary.settings["xs"], summary.settings["alphas"]
+    return "\n".join([
+        "# Process sweep",
+        "",
+        f"Mess3 grid x in {xs} (rows) x alpha in {alphas} (columns), plus "
+        f"{[r.name for r in results if r.labels.get('process') != 'mess3']}. One model per point: "
+        f"{m['n_layers']} layers, d_model {m['d_model']}, {m['n_heads']} head(s) of {m['d_head']}, "
+        f"d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}; training "
+        + (f"{budget} min" if budget else f"{first.train.steps} steps") + " per point.",
+        "",
+        markdown_table(results, SWEEP_COLUMNS),
+        "",
+        *failure_lines(summary.failed),
+        *_rank_lines(summary.statistics),
+        "Paired resolution: the smallest scale (belief-plane distance) down to which at least "
+        "half of the pairs of held-out points at that true distance keep it within a factor 1.25 "
+        "in the probe's predictions (`compmech.compare_geometry`); null resolution: the same for "
+        "the true beliefs plus the probe's residuals permuted across points (what an unstructured "
+        "error of that size allows). Equivalent history: the k at which the exact "
+        "Markov-k-plus-position lookup (the mean true belief given the position and the last k "
+        "tokens, over all probe words) has the probe's error on the same points "
+        "(`compmech.equivalent_history`); it summarises error in tokens, it does not say which "
+        "tokens the network uses, and it is at most n_ctx. Compare it between networks on one "
+        "process: across processes it also measures how fast the lookups' error falls with k (how "
+        "quickly the process forgets), so a gradient over the grid is not by itself a statement "
+        "about the networks (the probe MSE map beside it is). Cloud dims: correlation dimensions of "
+        "the probe's point clouds (these words, equally weighted; not the process's Blackwell "
+        "measure) fitted only above the resolution (n/a when less than about a decade of scales "
+        "remains). Blackwell KY: the Kaplan-Yorke dimension of the process's Blackwell measure, a "
+        "different measure, shown for reference only (0 when the process synchronises). Novel "
+        "prefixes: held-out points whose input prefix is not on the training side, where the "
+        "linear probe, a k-nearest-neighbour decoder of the same hook (`compmech.probing."
+        "decoders`) and the exact Markov-5 lookup are scored side by side. A kNN decoder outputs "
+        "averages of true training beliefs, so its cloud lies on the fractal whatever its error: "
+        "read its equivalent history and paired resolution, not its dimension.",
+        "",
+        "## Figures", "", *[f"![{f.stem}]({f.name})" for f in files], "",
+        f"Total job time {summary.total_job_seconds / 60:.1f} min; "
+        f"{invocation_text(summary.environment)}.", "",
+    ])
+
+
+def _rank_lines(statistics: dict[str, Any]) -> list[str]:
+    names = {"theory_vs_learned_dimension": "true vs probe-predicted cloud dimension above the "
+                                            "resolution (same scales)",
+             "theory_vs_markov5_dimension": "network-free baseline: true vs Markov-5-lookup cloud "
+                                            "dimension above its resolution (novel-prefix points)",
+             "theory_vs_knn_dimension": "true vs kNN-decoded cloud dimension above the kNN "
+                                        "resolution (novel-prefix points)"}
+    lines = ["Spearman rank correlations across the Mess3 grid (each beside the same statistic "
+             "for a network-free baseline):", ""]
+    for key, label in names.items():
+        r = statistics.get(key)
+        if r is not None:
+            lines.append(f"- {label}: rho = {_num(r['spearman'], '.3f')} (p = "
+                         f"{_num(r['p_value'], '.2g')}, {r['num_points']} grid points with both)")
+    return lines + [""]
+
+
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_DECODERS", "DEFAULT_EXTRAS", "DEFAULT_X", "RANK_CORRELATIONS",
+           "SWEEP_COLUMNS", "grid", "rank_correlation", "run_sweep", "sweep_jobs", "sweep_statistics",
+           "write_sweep_report"]

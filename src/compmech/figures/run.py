@@ -1,0 +1,216 @@
+"""A probed run's figure folder (:func:`make_figures`, ``compmech figures RUN_DIR``): the theory's
+beliefs beside the probe's at the headline hook, every hook's panel, the loss per position, the
+training curves, the emergence GIF and the scale-by-scale geometry, with captions read from the
+typed ``probe.json``. ``import compmech`` does not import this module (matplotlib).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from compmech.figures.clouds import (
+    emergence_gif,
+    loss_per_position,
+    panel_grid,
+    side_by_side,
+    theory_beliefs,
+    training_curves,
+)
+from compmech.figures.common import FIGURES_DIR, baseline_caption, save
+from compmech.figures.geometry import decoder_scales, geometry_over_training, geometry_scales
+from compmech.hmm import GHMM
+from compmech.probing.data import PAPER, POINTS_FILE
+from compmech.probing.report import load_report
+from compmech.probing.summary import dimension_text, resolution_text
+from transformer import Run, load_run
+from transformer.registry import hook_label
+
+
+# ------------------------------------------------------------------------------ a run's folder
+def make_figures(run_dir, *, force: bool = False, seed: int = 0,
+                 progress: bool | Callable = True) -> list[Path]:
+    """Write ``RUN_DIR/figures/``: side by side, per-layer grid, shuffle control, loss per position,
+    probe over training, emergence grid and GIF, and (when ``probe.json`` has them) the scale-by-
+    scale comparison, resolution over training and the decoders (PNG + PDF each; the GIF alone).
+
+    Raises:
+        FileExistsError: the figures folder exists and is not empty, and ``force`` is False.
+        FileNotFoundError: no ``probe.json`` (run :func:`compmech.probing.run.probe_run`
+            first).
+        compmech.files.LockBusy: another process is writing the run directory.
+    """
+    run_dir = Path(run_dir)
+    report = load_report(run_dir)
+    points_path = run_dir / POINTS_FILE
+    if not points_path.is_file():
+        raise FileNotFoundError(f"{points_path} not found; run `compmech probe {run_dir}` again")
+    run = load_run(run_dir)
+    with run.lock("compmech figures"):
+        return _make_figures(run, report, run_dir, force=force, seed=seed, progress=progress)
+
+
+def _make_figures(run: Run, report, run_dir: Path, *, force: bool, seed: int,
+                  progress) -> list[Path]:
+    out = run_dir / FIGURES_DIR
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite")
+    out.mkdir(exist_ok=True)
+    points_path = run_dir / POINTS_FILE
+    with np.load(points_path) as data:
+        arrays = {k: data[k] for k in data.files}
+    true = arrays["true"].astype(np.float64)
+    context = _RunFigures(run, report, arrays, true, theory_beliefs(run, true), out, seed)
+    written = (context.geometry() + context.curves() + context.emergence()
+               + context.scale_by_scale())
+    if progress:
+        (progress if callable(progress) else print)(f"figures: {len(written)} files in {out}")
+    return written
+
+
+class _RunFigures:
+    """The figures of one probed run (shared inputs in one place)."""
+
+    def __init__(self, run, report, arrays, true, theory, out: Path, seed: int) -> None:
+        self.run, self.report, self.arrays, self.true, self.theory = run, report, arrays, true, theory
+        self.out, self.seed = out, seed
+        self.head = report.headline_hook
+        self.name = report.process + "".join(f", {k}={v}" for k, v in report.process_params.items())
+        # a generalized HMM's targets are belief-plane coordinates, never simplex points
+        self.simplex = False if isinstance(run.hmm, GHMM) else None
+
+    def geometry(self) -> list[Path]:
+        """Side by side, the per-layer grid and the shuffle control."""
+        r, head, label = self.report.headline, self.head, hook_label(self.head)
+        caption = baseline_caption(r.mse_test, r.baselines, r.shuffle_mse, r.belief_variance)
+        if self.report.geometry is not None:
+            caption += (f"\nlearned vs theory, scale by scale (held-out points): "
+                        f"{resolution_text(self.report.geometry)}; dimensions above the "
+                        f"resolution: {dimension_text(self.report.geometry)}")
+        title = (f"{self.name}: belief geometry, theory vs {label} "
+                 f"({self.report.tokens_seen:,} training tokens)")
+        written = save(side_by_side(self.theory, self.arrays[f"pred/{head}"], self.true,
+                                    caption=caption, title=title, seed=self.seed,
+                                    simplex=self.simplex,
+                                    learned="the residual stream" if self.run.model_config.arch
+                                    in ("transformer", "linear_bottleneck") else label),
+                       self.out / "side_by_side")
+        hooks = [h for h in self.report.hooks if f"pred/{h}" in self.arrays]
+        panels = [(f"{hook_label(h)}\nMSE {self.report.hooks[h].mse_test:.2g}",
+                   self.arrays[f"pred/{h}"]) for h in hooks]
+        written += save(panel_grid(panels, self.true, theory_beliefs=self.theory, ncols=4,
+                                   title=f"{self.name}: probe at each layer (held-out points, "
+                                         "colour = true belief)", seed=self.seed,
+                                   simplex=self.simplex),
+                        self.out / "layers")
+        shuffle = [(f"trained probe, MSE {r.mse_test:.2g}", self.arrays[f"pred/{head}"]),
+                   (f"shuffled labels, MSE {r.shuffle_mse:.2g}", self.arrays[f"shuffle/{head}"])]
+        written += save(panel_grid(shuffle, self.true, theory_beliefs=self.theory, ncols=3,
+                                   title=f"{self.name}: shuffle control at {label}",
+                                   caption="shuffle: belief rows permuted across all points, probe "
+                                           "refitted, scored against the true beliefs",
+                                   seed=self.seed, simplex=self.simplex), self.out / "shuffle")
+        return written
+
+    def scale_by_scale(self) -> list[Path]:
+        """The headline probe against the theory scale by scale (``geometry_scales``), resolution
+        and equivalent history over training (``geometry_training``), and the linear probe beside the
+        nonlinear decoders (``decoders``); each only when ``probe.json`` has it."""
+        written: list[Path] = []
+        label = hook_label(self.head)
+        if self.report.geometry is not None:
+            written += save(geometry_scales(
+                self.report.geometry.result(),
+                title=f"{self.name}: {label} vs theory, scale by scale "
+                      f"({self.report.tokens_seen:,} training tokens, held-out points)"),
+                self.out / "geometry_scales")
+        curve = [c for c in self.report.curve if c.geometry is not None]
+        if curve:
+            g = [c.geometry for c in curve]
+            written += save(geometry_over_training(
+                [c.tokens_seen for c in curve], [c.mse_test for c in curve],
+                [x.resolution for x in g], [x.null_resolution for x in g],
+                [x.noise_rms for x in g], [x.equivalent_history for x in g],
+                context=self.report.protocol.positions,
+                title=f"{self.name}: resolution of the learned geometry over training ({label})"),
+                self.out / "geometry_training")
+        panels = []
+        lookups = [(kind, r.geometry.result()) for kind, r in (self.report.lookups or {}).items()
+                   if r.geometry is not None]
+        for hook, rows in (self.report.decoders or {}).items():
+            entries = [(kind, r.geometry.result()) for kind, r in rows.items()
+                       if r.geometry is not None and kind != "linear_subsample"] + lookups
+            if entries:
+                n = next(iter(rows.values())).geometry.num_points
+                panels.append((f"{hook_label(hook)} ({n:,} novel-prefix points)",
+                               entries))
+        if panels:
+            written += save(decoder_scales(
+                panels, title=f"{self.name}: linear probe vs nonlinear decoders and Markov-k "
+                              "lookups, scale by scale (held-out points whose prefix is not in "
+                              "training)"),
+                self.out / "decoders")
+        return written
+
+    def curves(self) -> list[Path]:
+        """Loss per position against the optimum; probe MSE and relative loss over training."""
+        metrics = self.run.metrics
+        evals = [m for m in metrics if m.get("eval_loss") is not None]
+        written: list[Path] = []
+        if evals:
+            last = evals[-1]
+            names = last.get("component_names", [])
+            components = list(zip(names, last.get("component_eval_loss", []),
+                                  last.get("component_optimal_loss", []),
+                                  last.get("component_bayes_loss", [None] * len(names)),
+                                  strict=True))
+            fig = loss_per_position(
+                last["eval_loss"], last["optimal_loss"], components=components,
+                initial_loss=evals[0]["eval_loss"] if len(evals) > 1 else None,
+                title=f"{self.name}: held-out loss per position (step {evals[-1]['step']:,})")
+            written += save(fig, self.out / "loss_per_position")
+        rel = [(m["tokens_seen"], m["relative_loss"] - 1.0) for m in evals
+               if m.get("relative_loss") is not None]
+        optimum = evals[-1].get("optimal_loss_mean") if evals else None
+        train_rel = ([], [])
+        if optimum:
+            for m in metrics:
+                if m.get("train_loss") is not None:
+                    train_rel[0].append(m["tokens_seen"])
+                    train_rel[1].append(m["train_loss"] / optimum - 1.0)
+        r, curve = self.report.headline, self.report.curve
+        fig = training_curves(
+            [c.tokens_seen for c in curve], [c.mse_test for c in curve], [t for t, _ in rel],
+            [v for _, v in rel],
+            baselines={"one-hot": r.baselines["onehot"], "random": r.baselines["random"],
+                       "shuffled": r.shuffle_mse},
+            paper=PAPER.get(self.report.process, {}).get("curve"),
+            title=f"{self.name}: probe over training ({hook_label(self.head)})",
+            train_relative_loss=train_rel)
+        return written + save(fig, self.out / "training")
+
+    def emergence(self) -> list[Path]:
+        """The learned geometry at up to 8 checkpoints, as a grid and an animated GIF."""
+        frames = []
+        for c in self.report.curve:
+            pred = self.arrays.get(f"checkpoint/{c.step}")
+            if c.step == self.report.step:
+                pred = self.arrays[f"pred/{self.head}"]
+            if pred is not None and c.step > 0:
+                frames.append((f"{c.tokens_seen:,} tokens, MSE {c.mse_test:.2g}", pred))
+        if not frames:
+            return []
+        pick = np.unique(np.round(np.linspace(0, len(frames) - 1, min(8, len(frames))))).astype(int)
+        fig = panel_grid([frames[i] for i in pick], self.true, theory_beliefs=self.theory, ncols=3,
+                         title=f"{self.name}: emergence of the belief geometry over training",
+                         seed=self.seed, simplex=self.simplex)
+        written = save(fig, self.out / "emergence")
+        return written + [emergence_gif(frames, self.true, self.theory, self.out / "emergence.gif",
+                                        seed=self.seed, simplex=self.simplex)]
+
+
+__all__ = [
+    "make_figures",
+]

@@ -1,0 +1,171 @@
+"""Nonlinear read-outs of beliefs from activations: does the network hold finer structure than a
+linear probe shows?
+
+A linear probe's resolution (:func:`compmech.compare_geometry`) bounds from above the scale down to
+which the belief fractal can be read *linearly* from the activations. A nonlinear decoder trained
+on the same training side of the split and scored on the same held-out points can only read more:
+if its resolution is finer, the activations hold structure below the linear probe's resolution
+(folded or curved, not lost); if not, the linear probe's resolution is the representation's.
+
+Decoders (scikit-learn, imported only when one is fitted):
+
+* ``"knn"``: k-nearest neighbours (``k = KNN_NEIGHBORS``, inverse-distance weights) on
+  standardised features.
+* ``"mlp"``: a 2-layer perceptron (``MLP_HIDDEN`` ReLU units per layer, Adam, early stopping on a
+  10% validation part, seeded) on standardised features.
+* ``"linear"``: ordinary least squares with intercept on the same subsample (the like-for-like
+  reference; the probe itself uses the whole training side).
+
+To keep the probe's cost modest, each decoder is trained on at most :data:`TRAIN_POINTS` points
+drawn (seeded) from the training side (with probability proportional to the point weights when the
+probe is weighted, then unweighted). The probe scores them on held-out points whose input prefix
+never occurs on the training side (:func:`compmech.probing.run.novel_prefix_points`): with a
+split by sequence, short prefixes are shared between the sides, identical prefixes give identical
+activations, and a nearest-neighbour decoder would copy their beliefs whatever the network. Even
+there, a nonlinear decoder can read recent tokens from any deterministic function of them, so the
+probe also fits the same decoders to the untrained network (the control to read them against).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+#: Training points per decoder (a seeded subsample of the probe's training side).
+TRAIN_POINTS = 20_000
+#: Neighbours of the k-nearest-neighbour decoder.
+KNN_NEIGHBORS = 5
+#: Hidden units of each of the MLP's two layers.
+MLP_HIDDEN = 64
+#: Most epochs of the MLP (early stopping usually ends sooner).
+MLP_MAX_EPOCHS = 200
+#: The decoders :func:`fit_predict` knows.
+DECODERS = ("linear", "knn", "mlp")
+#: Rows of features gathered per call of a lazy (concatenated) feature function.
+ROW_CHUNK = 4096
+
+
+class DecoderFit(NamedTuple):
+    """Held-out predictions of one decoder: ``predicted (n_test, k)``, ``mse`` (mean over points and
+    coordinates), ``train_points`` used."""
+
+    predicted: np.ndarray
+    mse: float
+    train_points: int
+
+
+def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = train.mean(axis=0)
+    scale = train.std(axis=0)
+    scale = np.where(scale > 1e-12 * max(float(scale.max()), 1e-300), scale, 1.0)
+    return (train - mean) / scale, (test - mean) / scale
+
+
+def _linear(X: np.ndarray, y: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    A = np.column_stack([X, np.ones(X.shape[0])])
+    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    return np.column_stack([Xt, np.ones(Xt.shape[0])]) @ beta
+
+
+def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.ndarray:
+    """Fit decoder ``kind`` on ``(X_train (n, d), y_train (n, k))``; predict ``X_test (m, d)``.
+
+    Args:
+        kind: ``"linear"``, ``"knn"`` or ``"mlp"`` (see the module docstring).
+        X_train, y_train, X_test: float arrays.
+        seed: the MLP's initialisation and validation split.
+
+    Returns:
+        ``(m, k)`` float64 predictions.
+    """
+    if kind not in DECODERS:
+        raise ValueError(f"unknown decoder {kind!r}; choose from {', '.join(DECODERS)}")
+    X = np.asarray(X_train, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64)
+    Xt = np.asarray(X_test, dtype=np.float64)
+    if X.ndim != 2 or y.ndim != 2 or Xt.ndim != 2 or X.shape[0] != y.shape[0] \
+            or X.shape[1] != Xt.shape[1]:
+        raise ValueError(f"need X_train (n, d), y_train (n, k), X_test (m, d); got {X.shape}, "
+                         f"{y.shape}, {Xt.shape}")
+    if X.shape[0] < 2 * KNN_NEIGHBORS:
+        raise ValueError(f"a decoder needs at least {2 * KNN_NEIGHBORS} training points; got "
+                         f"{X.shape[0]}")
+    if kind == "linear":
+        return _linear(X, y, Xt)
+    Xs, Xts = _standardize(X, Xt)
+    if kind == "knn":
+        from sklearn.neighbors import KNeighborsRegressor
+
+        model = KNeighborsRegressor(n_neighbors=KNN_NEIGHBORS, weights="distance")
+    else:
+        from sklearn.neural_network import MLPRegressor
+
+        model = MLPRegressor(hidden_layer_sizes=(MLP_HIDDEN, MLP_HIDDEN), activation="relu",
+                             max_iter=MLP_MAX_EPOCHS, early_stopping=True, validation_fraction=0.1,
+                             n_iter_no_change=10, tol=1e-7, random_state=int(seed))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at MLP_MAX_EPOCHS: the fit is used
+        model.fit(Xs, y)
+    return np.asarray(model.predict(Xts), dtype=np.float64).reshape(Xt.shape[0], y.shape[1])
+
+
+def training_subsample(train_points: np.ndarray, weights: np.ndarray | None, *, seed: int,
+                       max_points: int = TRAIN_POINTS) -> np.ndarray:
+    """A seeded subsample of ``train_points`` (flat indices): unweighted, at most ``max_points``
+    drawn uniformly without replacement; weighted, ``max_points`` draws with probabilities
+    proportional to ``weights[train_points]`` (with replacement, so that the unweighted fit on
+    them estimates the weighted one)."""
+    rng = np.random.default_rng(seed)
+    pts = np.asarray(train_points)
+    if weights is None:
+        if pts.size <= max_points:
+            return pts
+        return np.sort(rng.choice(pts, size=max_points, replace=False))
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)[pts]
+    keep = w > 0
+    pts, w = pts[keep], w[keep]
+    return np.sort(rng.choice(pts, size=max_points, replace=True, p=w / w.sum()))
+
+
+def feature_rows(features, flat: np.ndarray, positions: int) -> np.ndarray:
+    """``(len(flat), d)`` float64 rows of ``features`` (``(N, P, d)`` array or a lazy function of
+    sequence indices, :func:`compmech.probing.inputs.concatenated`) at flat point indices
+    ``seq * P + pos``."""
+    flat = np.asarray(flat)
+    out = []
+    for start in range(0, flat.size, ROW_CHUNK):
+        seq, pos = np.divmod(flat[start:start + ROW_CHUNK], positions)
+        block = features(seq) if callable(features) else np.asarray(features)[seq]
+        out.append(np.asarray(block[np.arange(seq.size), pos], dtype=np.float64))
+    return np.concatenate(out, axis=0) if out else np.zeros((0, 0))
+
+
+def decode(kind: str, features, targets: np.ndarray, train_points: np.ndarray,
+           test_points: np.ndarray, positions: int, *, seed: int = 0,
+           test_weights: np.ndarray | None = None, rows: Callable | None = None) -> DecoderFit:
+    """Train decoder ``kind`` on ``train_points`` and predict ``test_points`` (flat indices).
+
+    Args:
+        kind: see :func:`fit_predict`.
+        features: ``(N, P, d)`` activations or a lazy feature function.
+        targets: ``(N * P, k)`` the probe's targets, flat.
+        train_points, test_points: flat indices (already subsampled).
+        positions: ``P``.
+        seed: the decoder's seed.
+        test_weights: optional ``(len(test_points),)`` weights of the held-out MSE.
+        rows: optional replacement of :func:`feature_rows` (for tests).
+    """
+    get = rows or feature_rows
+    X, Xt = get(features, train_points, positions), get(features, test_points, positions)
+    pred = fit_predict(kind, X, targets[train_points], Xt, seed=seed)
+    err = ((pred - targets[test_points]) ** 2).mean(axis=1)
+    mse = float(np.average(err, weights=test_weights))
+    return DecoderFit(pred, mse, int(np.asarray(train_points).size))
+
+
+__all__ = ["DECODERS", "DecoderFit", "KNN_NEIGHBORS", "MLP_HIDDEN", "TRAIN_POINTS", "decode",
+           "feature_rows", "fit_predict", "training_subsample"]

@@ -1,0 +1,437 @@
+"""Probe a training run: every hook with its controls and baselines, the headline hook at every
+checkpoint; writes ``RUN_DIR/probe.json`` (a :class:`~compmech.probing.report.ProbeReport`) and
+``RUN_DIR/probe_points.npz``
+(the held-out predictions the figures draw).
+
+Protocol (``docs/probing.md``): every word of length ``n_ctx`` with nonzero probability (all 3^10
+for Mess3) when ``V**n_ctx * n_ctx <= 10^6`` points, unweighted, each position labelled with the
+belief after the tokens up to it; otherwise sampled words whose distinct prefixes are weighted once
+by their probability. Sequences are split into 5 folds at random (seeded); the reported probe is
+trained on fold 0 (20%) and tested on the other four (80%); the spread is the same with each fold
+as training fold. Beside every fit: the shuffle control, the untrained network (the run's step-0
+checkpoint), a (last token x position) one-hot and i.i.d. random features of the same width.
+
+Options (Riechers et al. 2025's protocol beside ours, written into ``probe.json``): ``weighting=
+"probability"`` weighs point (word, t) of the enumeration by ``P(word)``; ``folds=K`` replaces the
+split by K-fold cross-validation with pooled scores; ``rcond_sweep`` adds, per hook, the probe whose
+cut-off inner validation chose; the Markov-order-1..3 baselines are always beside the controls.
+
+Geometry (``docs/geometry.md``): at every
+probed checkpoint the held-out predictions of the headline hook, and at the last checkpoint those of
+every hook, are compared with the true beliefs scale by scale (:func:`compmech.compare_geometry`,
+in the orthonormal affine coordinates of the simplex, or of the belief plane for a GHMM), giving
+the representation's **paired resolution** (down to which scale pairs of points keep their
+distances) beside its null model's, and its **equivalent history** (:mod:`compmech.history`: the
+``k`` at which the exact Markov-k-plus-position lookup, built once over all probe points with the
+probe's weights, has the same error on the same points). The comparison runs on the figure points
+(at most :data:`~compmech.probing.data.FIGURE_POINTS` held-out points, a seeded subsample) with
+``compare_geometry``'s
+default pair subsample (3,000 draws). At the last checkpoint nonlinear decoders
+(:mod:`compmech.probing.decoders`: k-nearest neighbours, a 2-layer MLP) are fitted on a seeded
+subsample of the same training side, for the headline hook and the concatenation of layers, and
+scored beside the linear probe and the Markov-3/5/7 lookups (:data:`~compmech.probing.data.LOOKUP_ORDERS`)
+on the held-out points whose input prefix never occurs on the training side (split by sequence, short
+prefixes are shared; there a nonlinear decoder could copy the belief of a training point with identical
+activations). A kNN decoder outputs averages of true training beliefs, so it lands on the fractal whatever
+its pointwise error: read its paired resolution and error, never the dimension of its cloud.
+
+Works for every registered architecture: the hooks come from the run's model
+(:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`~compmech.probing.data.CONCAT`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from compmech.files import atomic_output
+from compmech.probing.crossval import (
+    ProbeResult,
+    affine_subspace_projection,
+    predict_points,
+    rcond_sweep,
+)
+from compmech.probing.data import (
+    CONCAT,
+    DEFAULT_DECODERS,
+    FIGURE_POINTS,
+    PAPER,
+    POINTS_FILE,
+    PROBE_FILE,
+    ProbeData,
+    _check_hooks,
+    _features,
+    _model_hooks,
+    _probe,
+    collect,
+    layer_hooks,
+    markov_baselines,
+    probe_data,
+    train_folds,
+)
+from compmech.probing.decoding import _probe_decoders, lookup_reports
+from compmech.probing.fractal import fractal_comparison
+from compmech.probing.geometry import geometry_record
+from compmech.probing.inputs import (
+    onehot_features,
+    random_features,
+)
+from compmech.probing.job import _log, _ProbeJob, _Timer
+from compmech.probing.linear import DEFAULT_FOLDS, MAX_ENUMERATED_POINTS
+from compmech.probing.report import CurvePoint, HookReport, ProbeReport
+from compmech.probing.summary import _num
+from compmech.probing.targets import (
+    encoding_angles_deg,
+    factor_targets,
+    probe_factors,
+)
+from compmech.records import GeometryRecord
+from transformer import Run, load_run
+
+
+# ------------------------------------------------------------------------------------- probing
+def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: int = 0,
+                     untrained_acts: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+    """Held-out scores of the baselines beside each hook.
+
+    ``untrained``: the same hook of the run's initialisation (step 0); ``onehot``: the (last token x
+    position) one-hot; ``random``: i.i.d. normal features of the hook's width; ``markov_k``
+    (k in :data:`~compmech.probing.data.MARKOV_ORDERS`): the best predictor seeing only the last k tokens
+    (:func:`~compmech.probing.data.markov_baselines`).
+
+    Returns:
+        ``{hook: {"untrained": ProbeResult, "onehot": ..., "random": ..., "markov_1": ...}}``.
+    """
+    if untrained_acts is None:
+        if 0 not in run.checkpoint_steps:
+            raise ValueError(f"{run.run_dir} has no step-0 checkpoint: the untrained baseline needs it")
+        untrained_acts = collect(run, run.load_params(0), data, hooks)
+    onehot = _probe(onehot_features(data.tokens, run.model_config.d_vocab), data)
+    markov = markov_baselines(data, run.model_config.d_vocab)
+    by_width: dict[int, ProbeResult] = {}
+    out = {}
+    for hook in hooks:
+        untrained = _features(untrained_acts, hook, run)
+        width = untrained.shape[-1]
+        if width not in by_width:
+            by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
+        out[hook] = {"untrained": _probe(untrained, data), "onehot": onehot,
+                     "random": by_width[width], **markov}
+    return out
+
+
+def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
+    """Flat indices (into ``N * P``) of held-out points kept for the figures."""
+    P = data.tokens.shape[1]
+    train = np.isin(data.folds, np.arange(data.train_folds))
+    test = np.flatnonzero(np.repeat(~train, P))
+    if data.weights is not None:
+        test = test[data.weights.reshape(-1)[test] > 0]
+    if test.size > FIGURE_POINTS:
+        test = np.sort(np.random.default_rng(seed).choice(test, FIGURE_POINTS, replace=False))
+    return test
+
+
+def _select_steps(steps: list[int], checkpoints) -> list[int]:
+    if checkpoints == "all":
+        return steps
+    if checkpoints == "last":
+        return sorted({steps[0], steps[-1]})
+    n = int(checkpoints)
+    if n < 2:
+        raise ValueError("--checkpoints N needs N >= 2 (the initialisation and the last step)")
+    if n >= len(steps):
+        return steps
+    pos = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
+    return sorted({steps[0], steps[-1], *(steps[i] for i in pos)})
+
+
+
+def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
+             num_sequences, weighting="uniform", folds=None, sweep=False) -> _ProbeJob:
+    headline = headline or run.last_hook()
+    hooks = _check_hooks(list(hooks) if hooks else layer_hooks(run), run)
+    if headline not in hooks:
+        hooks = [headline] + hooks
+    _check_hooks([headline], run)
+    steps = run.checkpoint_steps
+    if not steps or steps[0] != 0:
+        raise ValueError(f"{run.run_dir} needs checkpoints including step 0 (the untrained "
+                         f"baseline); found {steps[:3]}")
+    if folds is not None and split != "auto":
+        raise ValueError("give either a split or a number of folds for k-fold cross-validation")
+    if folds is not None and (int(folds) != folds or folds < 2):
+        raise ValueError(f"folds must be an integer >= 2; got {folds!r}")
+    data = probe_data(run, seed=seed, max_points=max_points, num_sequences=num_sequences,
+                      weighting=weighting, n_folds=DEFAULT_FOLDS if folds is None else int(folds))
+    widths = run.hook_widths()
+    width = max(sum(widths[h] for h in _model_hooks([hook], run)) for hook in hooks)
+    if folds is None:
+        data = dataclasses.replace(data, train_folds=train_folds(split, data.tokens.size, width))
+    else:
+        data = dataclasses.replace(data, train_folds=int(folds) - 1, kfold=True)
+    points = _figure_points(data, seed)
+    job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, checkpoints), steps[-1],
+                    points, seed, sweep=sweep)
+    job.arrays["true"] = data.beliefs.reshape(-1, data.beliefs.shape[-1])[points].astype(np.float32)
+    job.arrays["point_index"] = points
+    return job
+
+
+def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Sequence[str]):
+    """Every hook at the last checkpoint with the shuffle control (the headline also with the
+    spread over folds); predictions of the figure points and their geometry, hook by hook; the
+    all-scales fractal comparison; the nonlinear decoders."""
+    run, data, P = job.run, job.data, job.positions
+    with timer("forward_trained_s"):
+        acts = collect(run, run.load_params(job.last), data, job.hooks)
+    results: dict[str, ProbeResult] = {}
+    with timer("probe_trained_s"):
+        for hook in job.hooks:
+            feats = _features(acts, hook, run)
+            results[hook] = res = _probe(feats, data, spread=hook == job.headline, shuffle=True,
+                                         seed=job.seed)
+            job.arrays[f"pred/{hook}"] = predict_points(res.probe, feats, job.points, P)
+            job.arrays[f"shuffle/{hook}"] = predict_points(res.shuffle_probe, feats, job.points, P)
+    geometries: dict[str, GeometryRecord | None] = {}
+    with timer("geometry_s"):
+        for hook in job.hooks:
+            geometries[hook] = job.compare(job.arrays[f"pred/{hook}"].astype(np.float64),
+                                           hook=hook, step=job.last)
+    if job.sweep:
+        with timer("rcond_sweep_s"):
+            for hook in job.hooks:
+                results[hook].extra["regularisation"] = rcond_sweep(
+                    _features(acts, hook, run), data.beliefs, data.folds,
+                    train_folds=data.train_folds, spread=data.kfold, weights=data.weights,
+                    seed=job.seed).summary()
+    comparison = None
+    if fractal:
+        with timer("fractal_s"):
+            feats = _features(acts, job.headline, run)
+            seq, pos = np.divmod(job.points, P)
+            flat = (feats(seq) if callable(feats) else feats[seq])[np.arange(seq.size), pos]
+            projected = affine_subspace_projection(results[job.headline].probe, flat)
+            job.arrays["projection"] = projected.astype(np.float32)
+            comparison = fractal_comparison(job.arrays["true"].astype(np.float64),
+                                            job.arrays[f"pred/{job.headline}"].astype(np.float64),
+                                            projected, seed=job.seed)
+    reports = None
+    if decoders:
+        with timer("decoders_s"):
+            reports = _probe_decoders(job, acts, results, decoders)
+    return results, comparison, reports, geometries
+
+
+
+def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
+                 progress, last_geometry: GeometryRecord | None = None) -> list[CurvePoint]:
+    """The headline hook at each selected checkpoint (no spread, no shuffle); the last checkpoint's
+    geometry is ``last_geometry`` (already computed)."""
+    run, data, head = job.run, job.data, job.headline
+    curve = []
+    for step in job.curve_steps:
+        if step == job.last:
+            res = results[head]
+        elif step == 0:
+            res = baselines[head]["untrained"]
+        else:
+            feats = _features(collect(run, run.load_params(step), data, [head]), head, run)
+            res = _probe(feats, data)
+            job.arrays[f"checkpoint/{step}"] = predict_points(res.probe, feats, job.points,
+                                                              job.positions)
+        pred = job.arrays.get(f"pred/{head}" if step == job.last else f"checkpoint/{step}")
+        if step == job.last:
+            geometry = last_geometry
+        else:
+            geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
+                                                             step=step)
+        curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores["mse"],
+                                res.scores["r2"], geometry))
+        resolution = "" if geometry is None else (
+            f"  resolution {geometry.resolution:.3g}  history "
+            f"{_num(geometry.equivalent_history, '.2f')} tokens")
+        _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
+                       f"MSE {res.scores['mse']:.3g}{resolution}")
+    return curve
+
+
+def _probe_factor_targets(job: _ProbeJob):
+    """Mixtures and products: the extra targets at the headline hook and the concatenation, and
+    for a product the principal angles between the factors' probe subspaces."""
+    run, data = job.run, job.data
+    targets = factor_targets(run.hmm, data.joint_beliefs, data.weights)
+    hooks = list(dict.fromkeys([job.headline, CONCAT]))
+    acts = collect(run, run.load_params(job.last), data, hooks)
+    scores: dict[str, dict[str, dict]] = {name: {} for name in targets}
+    headline_probes = {}
+    for hook in hooks:
+        fits = probe_factors(_features(acts, hook, run), targets, data.folds, data.train_folds,
+                             seed=job.seed)
+        for name, fit in fits.items():
+            scores[name][hook] = fit.scores
+        if hook == job.headline:
+            headline_probes = {n: f.probe for n, f in fits.items() if n.startswith("factor_")}
+    names = sorted(headline_probes)
+    headline = _features(acts, job.headline, run) if names else None
+    angles = {f"{a.rsplit('_', 1)[1]},{b.rsplit('_', 1)[1]}":
+              encoding_angles_deg(headline_probes[a], headline_probes[b], headline, data.weights)
+              for i, a in enumerate(names) for b in names[i + 1:]}
+    return scores, (angles or None)
+
+
+def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
+                headline: str | None = None, seed: int = 0, force: bool = False,
+                split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
+                num_sequences: int = 20_000, fractal: bool = True, geometry: bool = True,
+                decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
+                progress: bool | Callable = True, weighting: str = "uniform",
+                folds: int | None = None, rcond_sweep: bool = False) -> ProbeReport:
+    """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
+    at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
+
+    Args:
+        run_dir: a run written by :func:`transformer.train`.
+        checkpoints: ``"all"``, ``"last"`` (the initialisation and the last step) or an integer ``N``
+            (``N`` log-spaced checkpoints) for the curve over training.
+        hooks: hooks probed at the last checkpoint (names of :func:`transformer.hook_names` or
+            ``"concat"``); default :func:`~compmech.probing.data.layer_hooks`.
+        headline: the hook of the summary and the curve; default the model's
+            :func:`transformer.last_hook` (for the transformer: the paper's).
+        seed: seed of the folds, the shuffle control, the random features and the subsamples.
+        split: ``"20/80"`` (the paper's: train on 20% of sequences), ``"80/20"``, or ``"auto"``:
+            20/80 unless the training side would have fewer than
+            :data:`~compmech.probing.data.MIN_POINTS_PER_COEFFICIENT` points per coefficient of the widest
+            probe (tiny enumerations such as RRXOR's 436 or Z1R's words), then 80/20. Recorded in the
+            report.
+        force: overwrite an existing ``probe.json``.
+        max_points: enumerate all words up to this many points (see :func:`probe_inputs`).
+        num_sequences: sampled sequences otherwise.
+        fractal: run the old fractal comparison for the headline hook (dimensions fitted over
+            all scales, :func:`compmech.probing.fractal.fractal_comparison`).
+        geometry: compare the headline hook's held-out predictions with the true beliefs scale by
+            scale at every probed checkpoint, and every hook at the last one
+            (:func:`compmech.compare_geometry`: paired resolution; equivalent history).
+        decoders: nonlinear decoders (``"knn"``, ``"mlp"``, :mod:`compmech.probing.decoders`)
+            fitted beside the linear probe at the last checkpoint for the headline hook and the
+            concatenation; ``()`` for none.
+        decoder_concat: also fit the decoders to the concatenation of layers (else the headline
+            hook only).
+        progress: print progress lines (or a callable taking them).
+        weighting: ``"uniform"`` (every enumerated point weighs 1, Shai et al. 2024) or
+            ``"probability"`` (point ``(word, t)`` weighs ``P(word)``, Riechers et al. 2025); see
+            :func:`compmech.probing.inputs.probe_inputs`.
+        folds: ``K`` for K-fold cross-validation by sequence (each fold tested once by the probe
+            trained on the other K - 1; the reported scores pooled over folds) instead of
+            ``split``.
+        rcond_sweep: also fit every hook with its cut-off chosen by inner validation
+            (:func:`compmech.probing.crossval.rcond_sweep`), reported as each hook's ``regularisation``.
+
+    Returns:
+        The :class:`~compmech.probing.report.ProbeReport` written to ``probe.json``.
+
+    Raises:
+        FileExistsError: ``probe.json`` exists and ``force`` is False.
+        compmech.files.LockBusy: another process is writing the run directory.
+    """
+    run = load_run(run_dir)
+    with run.lock("compmech probe"):
+        return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
+                        headline=headline, seed=seed, force=force, split=split,
+                        max_points=max_points, num_sequences=num_sequences, fractal=fractal,
+                        geometry=geometry, decoders=_check_decoders(decoders),
+                        decoder_concat=decoder_concat, progress=progress, weighting=weighting,
+                        folds=folds, sweep=rcond_sweep)
+
+
+def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
+    bad = [d for d in decoders if d not in ("knn", "mlp")]
+    if bad:
+        raise ValueError(f"unknown decoders {bad}; choose from knn, mlp")
+    return tuple(dict.fromkeys(decoders))
+
+
+def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
+             max_points, num_sequences, fractal, geometry, decoders, decoder_concat,
+             progress, weighting="uniform", folds=None, sweep=False) -> ProbeReport:
+    """:func:`probe_run` once the run directory is locked."""
+    timer = _Timer()
+    out_path = run_dir / PROBE_FILE
+    if out_path.exists() and not force:
+        raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
+    with timer("data_s"):
+        job = _resolve(run, checkpoints=checkpoints, hooks=hooks, headline=headline, seed=seed,
+                       split=split, max_points=max_points, num_sequences=num_sequences,
+                       weighting=weighting, folds=folds, sweep=sweep)
+    _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
+                   f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
+    job.geometry = geometry
+    job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
+    results, comparison, decoder_reports, geometries = _probe_trained(job, timer, fractal, decoders)
+    lookups = None
+    if decoder_reports and geometry:
+        with timer("lookups_s"):
+            lookups = lookup_reports(job, job.arrays["decoder_points"])
+    _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
+                   f"{timer.seconds['probe_trained_s']:.1f} s probes)")
+    with timer("forward_untrained_s"):
+        untrained = collect(run, run.load_params(0), job.data, job.hooks)
+    with timer("baselines_s"):
+        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained)
+    job.arrays["checkpoint/0"] = predict_points(baselines[job.headline]["untrained"].probe,
+                                                _features(untrained, job.headline, run),
+                                                job.points, job.positions)
+    del untrained
+    _log(progress, f"  baselines ({timer.seconds['forward_untrained_s']:.1f} s forward, "
+                   f"{timer.seconds['baselines_s']:.1f} s probes)")
+    with timer("curve_s"):
+        curve = _probe_curve(job, results, baselines, progress, geometries.get(job.headline))
+    last = geometries.get(job.headline)
+    geometry_note = None
+    if geometry and last is None:
+        geometry_note = geometry_record(run.hmm, job.flat_targets[job.points],
+                                        job.arrays[f"pred/{job.headline}"], seed=seed)[1]
+    factors, angles = None, None
+    if run.hmm.structure is not None:
+        with timer("factors_s"):
+            factors, angles = _probe_factor_targets(job)
+    timer.seconds["total_s"] = time.perf_counter() - timer.start
+    paper = PAPER.get(run.hmm.name)
+    report = ProbeReport(
+        run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
+        model=run.model_config.to_dict(), step=job.last, tokens_seen=run.tokens_seen(job.last),
+        training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
+        headline_hook=job.headline,
+        hooks={h: HookReport.from_result(results[h], baselines[h],
+                                         results[h].extra.get("regularisation"), geometries.get(h))
+               for h in job.hooks},
+        curve=curve, fractal=comparison, timing=timer.seconds,
+        paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
+        factors=factors, factor_angles_deg=angles, geometry=last, geometry_note=geometry_note,
+        decoders=decoder_reports, lookups=lookups,
+        decoder_points_per_position=None if "decoder_points" not in job.arrays else np.bincount(
+            job.arrays["decoder_points"] % job.positions, minlength=job.positions).tolist(),
+        lookup_errors=None if not geometry else _lookup_error_lists(job),
+        error_measure=job.measure if geometry else None)
+    with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
+        np.savez_compressed(fh, **job.arrays)
+    report.write(out_path)
+    return report
+
+
+def _lookup_error_lists(job: _ProbeJob) -> dict[str, list[float]]:
+    sets = {"figure": job.points}
+    if "decoder_points" in job.arrays:
+        sets["decoder"] = job.arrays["decoder_points"]
+    return {name: job.lookup_errors_at(points).tolist() for name, points in sets.items()}
+
+
+__all__ = [
+    "baseline_results",
+    "lookup_reports",
+    "probe_run",
+]
