@@ -43,8 +43,8 @@ _TRANSFORMER_FLAGS = ("d_model", "n_heads", "d_head", "d_mlp", "act_fn")
 _RECURRENT_FLAGS = ("d_hidden",)
 #: The defaults the help texts state: those of :class:`transformer.TrainConfig` and of the model
 #: configs (the flags default to ``None`` so that a ``--config`` file can set them;
-#: tests/test_cli_consistency.py checks these against the dataclasses). Importing ``transformer`` here
-#: would load flax for ``compmech --help``.
+#: tests/cli/test_cli_consistency.py checks these against the dataclasses). Importing
+#: ``transformer`` here would load flax for ``compmech --help``.
 TRAIN_DEFAULTS = {
     "steps": 1200, "batch_size": 1024, "lr": 3e-3, "optimizer": "adamw", "warmup_steps": 200,
     "weight_decay": 0.0, "momentum": 0.0, "grad_clip": 1.0, "seed": 0, "eval_every": 1000,
