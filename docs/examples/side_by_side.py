@@ -29,8 +29,8 @@ import numpy as np
 
 import compmech
 import transformer
-from compmech.pipeline.figures import side_by_side
-from compmech.probe import BeliefProbe
+from compmech.figures.clouds import side_by_side
+from compmech.probing.linear import BeliefProbe
 
 out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="side_by_side_"))
 out.mkdir(parents=True, exist_ok=True)
