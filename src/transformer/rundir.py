@@ -97,7 +97,9 @@ class RunDirectory:
         try:
             return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.config_path} is not valid JSON: {err.msg}") from err
+            raise ValueError(f"{self.config_path} is not valid JSON ({err.msg}): the run's config is "
+                             "damaged; restore it from a copy, or start the run over with "
+                             f"`compmech train --out {self.path} --force`") from err
 
     def resumable_config(self) -> TrainConfig:
         """The saved config of a run that can be resumed (it has a train state).
@@ -308,7 +310,9 @@ class EnsembleDirectory:
         try:
             return json.loads(self.manifest_path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.manifest_path} is not valid JSON: {err.msg}") from err
+            raise ValueError(f"{self.manifest_path} is not valid JSON ({err.msg}): the ensemble's "
+                             "manifest is damaged; restore it from a copy, or start the ensemble "
+                             f"over with `compmech train --out {self.path} --force`") from err
 
     def resumable_config(self) -> TrainConfig:
         """The ensemble's base config (member 0's seed), when it has a joint train state.

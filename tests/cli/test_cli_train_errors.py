@@ -96,3 +96,28 @@ def test_not_a_run_directory_says_what_to_give(tmp_path, capsys):
     assert main(["probe", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path) in err and "compmech train --out" in err
+
+
+def test_damaged_run_files_name_the_file_and_the_remedy(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--steps", "10", "--out", str(out), "--quiet"]) == 0
+    assert main(["probe", str(out), "--checkpoints", "last", "--no-fractal", "--no-geometry",
+                 "--decoders", "--quiet"]) == 0
+    points = out / "probe_points.npz"
+    _truncate(points)
+    capsys.readouterr()
+    assert main(["figures", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err  # one line, not a traceback
+    assert str(points) in err and "--force" in err
+    points.unlink()
+    assert main(["figures", str(out)]) == 2
+    assert "compmech probe" in capsys.readouterr().err
+    _truncate(out / "probe.json")
+    assert main(["figures", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(out / "probe.json") in err and "--force" in err
+    _truncate(out / "config.json")
+    assert main(["probe", str(out), "--force", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert str(out / "config.json") in err and "--force" in err
