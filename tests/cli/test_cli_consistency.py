@@ -10,13 +10,20 @@ from compmech.cli import build_parser
 from compmech.cli.common import QUIET_HELP
 
 #: The commands that show progress (bars or progress lines) while they work.
-PROGRESS_COMMANDS = ("train", "probe", "reproduce", "experiment", "intervene", "generate")
+PROGRESS_COMMANDS = ("train", "probe", "reproduce", "experiment bottleneck", "experiment sweep",
+                     "experiment heads", "intervene", "generate")
 
 
-def _commands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(sub.choices)
+def _commands(parser: argparse.ArgumentParser | None = None) -> dict[str, argparse.ArgumentParser]:
+    """Every command, sub-commands included (``"experiment heads"``), by name."""
+    parser = build_parser() if parser is None else parser
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = sub
+                found.update({f"{name} {k}": v for k, v in _commands(sub).items()})
+    return found
 
 
 def _options(parser: argparse.ArgumentParser):
@@ -45,7 +52,7 @@ def test_seed_means_the_same_in_every_command():
                 assert action.help.startswith("seed of every random choice of this command: "), name
                 assert "default" in action.help, name
                 assert not action.required or name == "generate", name  # a dataset names its seed
-    assert seen >= 9  # generate, info, train, probe, figures, reproduce, experiment, mechanisms, ...
+    assert seen >= 11  # generate, info, train, probe, figures, reproduce, 3 experiments, ...
 
 
 def _stated(default) -> str:
@@ -96,3 +103,43 @@ def test_the_old_progress_flag_is_a_hidden_alias_of_quiet(capsys):
     probe = _commands()["probe"]
     with pytest.raises(Exception, match="--no-progress"):  # only train ever had it
         probe.parse_args(["R", "--no-progress"])
+
+
+def test_experiment_help_states_the_experiments_defaults():
+    from compmech.experiments import bottleneck, heads, sweep
+
+    commands = _commands()
+    sub = {name.split()[1]: p for name, p in commands.items() if name.startswith("experiment ")}
+    assert set(sub) == {"bottleneck", "sweep", "heads"}
+
+    def help_of(name, flag):
+        return next(a.help for a in _options(sub[name]) if flag in a.option_strings)
+
+    def numbers(values):
+        return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+    assert numbers(bottleneck.DEFAULT_WIDTHS) in help_of("bottleneck", "--widths")
+    assert numbers(sweep.DEFAULT_X) in help_of("sweep", "--xs")
+    assert numbers(sweep.DEFAULT_ALPHA) in help_of("sweep", "--alphas")
+    assert " ".join(sweep.DEFAULT_EXTRAS) in help_of("sweep", "--extras")
+    assert " ".join(sweep.DEFAULT_DECODERS) in help_of("sweep", "--decoders")
+    assert "0.05 0.15 0.25 0.40 0.45" in help_of("heads", "--xs")
+    assert heads.DEFAULT_X == (0.05, 0.15, 0.25, 0.40, 0.45) and heads.ALPHA_SWEEP_X == 0.05
+    assert numbers(heads.DEFAULT_HEADS) in help_of("heads", "--heads")
+    assert str(heads.DEFAULT_HEAD_WIDTH) in help_of("heads", "--head-width")
+    assert str(heads.DEFAULT_ALPHA) in help_of("heads", "--alpha")
+    assert str(heads.DEFAULT_STEPS) in help_of("heads", "--steps")
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["experiment", "bottleneck", "--out", "D", "--decoders", "knn"], "--decoders is a sweep option"),
+    (["experiment", "sweep", "--out", "D", "--heads", "1"], "--heads is a heads option"),
+    (["experiment", "heads", "--out", "D", "--widths", "3"], "--widths is a bottleneck option"),
+    (["experiment", "bottleneck", "--out", "D", "--xs", "0.1"], "--xs is a sweep and heads option"),
+])
+def test_an_option_of_another_experiment_is_refused_with_a_hint(argv, hint, capsys):
+    from compmech.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and hint in err and "unrecognized arguments" in err
