@@ -1,6 +1,8 @@
 """The prediction-blind probe controls against planted representations: one that holds the belief,
 one that holds only the next-token prediction, pure noise, and a change of a GHMM's basis."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,46 @@ def test_bad_input():
         blind_controls(beliefs, beliefs, process, train=np.ones(len(beliefs), bool))
     with pytest.raises(ValueError, match="features must be"):
         blind_controls(beliefs[:-1], beliefs, process, train=train)
+
+
+@pytest.mark.parametrize("name", ["rrxor", "fanizza", "mess3"])
+def test_the_probe_reports_the_blind_controls_at_every_hook(tmp_path, name):
+    """``compmech probe`` stores the controls per hook (HMM and GHMM), equal to a direct call on
+    the same activations and split, and marks Mess3 "not applicable"."""
+    import transformer
+    from compmech.probing.data import _features, _train_sets, collect, probe_data, train_folds
+    from compmech.probing.report import ProbeReport
+    from compmech.probing.run import probe_run
+    from compmech.probing.summary import summary_lines
+
+    process = compmech.get_process(name)
+    config = transformer.TrainConfig(
+        process=name, model=transformer.ModelConfig(n_layers=1, d_model=16, d_head=8, d_mlp=32,
+                                                    n_ctx=5, d_vocab=process.vocab_size),
+        steps=20, batch_size=32, eval_every=20, log_every=10, steps_per_call=10, warmup_steps=2)
+    transformer.train(config, tmp_path / "run", progress=False)
+    report = probe_run(tmp_path / "run", checkpoints="last", force=True, progress=False,
+                       decoders=(), geometry=False, fractal=False)
+    again = ProbeReport.read(tmp_path / "run" / "probe.json")
+    head = report.hooks[report.headline_hook]
+    assert again.hooks[report.headline_hook].blind.to_dict() == head.blind.to_dict()
+    text = "\n".join(summary_lines(report))
+    if name == "mess3":
+        assert not head.blind.applicable
+        assert all(h.blind is None or not h.blind.applicable for h in report.hooks.values())
+        assert "not applicable" in text
+        return
+    run = transformer.load_run(tmp_path / "run")
+    data = probe_data(run, seed=0)
+    n, P = data.tokens.shape
+    data = dataclasses.replace(data, train_folds=train_folds("auto", n * P, 16))  # as the probe
+    acts = collect(run, run.load_params(report.step), data, [report.headline_hook])
+    direct = blind_controls(
+        np.asarray(_features(acts, report.headline_hook, run)).reshape(n * P, -1),
+        data.joint_beliefs.reshape(n * P, -1), process,
+        train=np.repeat(np.isin(data.folds, _train_sets(data)[0]), P),
+        weights=None if data.weights is None else data.weights.reshape(-1))
+    assert head.blind.applicable and head.blind.dimension == (3 if name == "rrxor" else 2)
+    for field in ("share", "lookup_share", "belief_r2", "prediction_lookup_r2"):
+        assert getattr(head.blind, field) == pytest.approx(getattr(direct, field), abs=1e-9)
+    assert "prediction-blind" in text

@@ -51,13 +51,14 @@ from compmech.blind import (
     prediction_blind_subspace,
 )
 from compmech.probing.linear import BeliefProbe
+from compmech.records import Record
 
 #: ``log p`` features clip probabilities at this floor (zero-probability tokens are common).
 LOG_FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
-class BlindControls:
+class BlindControls(Record):
     """The prediction-blind controls of one representation (see the module docstring).
 
     Attributes:

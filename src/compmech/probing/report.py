@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compmech.probing.blind import BlindControls
 from compmech.probing.crossval import (
     ProbeResult,
 )
@@ -20,7 +21,9 @@ from compmech.records import GeometryRecord, Record
 @dataclass
 class HookReport(Record):
     """One probed hook at the last checkpoint: held-out scores, spread, shuffle control and the
-    baselines' held-out MSE (and R^2) beside it (see :class:`compmech.probing.crossval.ProbeResult`)."""
+    baselines' held-out MSE (and R^2) beside it (see :class:`compmech.probing.crossval.ProbeResult`).
+    ``blind``: the prediction-blind controls (:mod:`compmech.probing.blind`; ``applicable`` False
+    where the process has no prediction-blind subspace)."""
 
     mse_test: float
     rmse_test: float
@@ -51,17 +54,19 @@ class HookReport(Record):
     shuffle_invariant_r2: float | None = None
     baselines_invariant_r2: dict[str, float | None] = field(default_factory=dict)
     geometry: GeometryRecord | None = None
+    blind: BlindControls | None = None
 
     @classmethod
     def from_result(cls, result: ProbeResult, baselines: dict[str, ProbeResult],
                     regularisation: dict[str, Any] | None = None,
-                    geometry: GeometryRecord | None = None) -> HookReport:
+                    geometry: GeometryRecord | None = None,
+                    blind: BlindControls | None = None) -> HookReport:
         return cls(**result.summary(),
                    baselines={k: v.scores["mse"] for k, v in baselines.items()},
                    baselines_r2={k: v.scores["r2"] for k, v in baselines.items()},
                    baselines_invariant_r2={k: v.scores.get("invariant_r2")
                                            for k, v in baselines.items()},
-                   regularisation=regularisation, geometry=geometry)
+                   regularisation=regularisation, geometry=geometry, blind=blind)
 
 
 @dataclass

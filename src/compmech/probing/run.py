@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from compmech.files import atomic_output
+from compmech.probing.blind import BlindControls, blind_controls
 from compmech.probing.crossval import (
     ProbeResult,
     affine_subspace_projection,
@@ -67,6 +68,7 @@ from compmech.probing.data import (
     _features,
     _model_hooks,
     _probe,
+    _train_sets,
     collect,
     layer_hooks,
     markov_baselines,
@@ -202,6 +204,8 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Seque
         for hook in job.hooks:
             geometries[hook] = job.compare(job.arrays[f"pred/{hook}"].astype(np.float64),
                                            hook=hook, step=job.last)
+    with timer("blind_s"):
+        blind = _blind_controls(job, acts)
     if job.sweep:
         with timer("rcond_sweep_s"):
             for hook in job.hooks:
@@ -224,7 +228,25 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Seque
     if decoders:
         with timer("decoders_s"):
             reports = _probe_decoders(job, acts, results, decoders)
-    return results, comparison, reports, geometries
+    return results, comparison, reports, geometries, blind
+
+
+def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, BlindControls]:
+    """The prediction-blind controls at every hook (not the concatenation), on the probe's own
+    split; one "not applicable" record per hook where the process has no blind subspace."""
+    data, hmm = job.data, job.run.hmm
+    n, P = data.tokens.shape
+    eta = data.joint_beliefs.reshape(n * P, -1)
+    train = np.repeat(np.isin(data.folds, _train_sets(data)[0]), P)
+    weights = None if data.weights is None else data.weights.reshape(-1)
+    out = {}
+    for hook in job.hooks:
+        feats = _features(acts, hook, job.run)
+        if callable(feats):
+            continue
+        out[hook] = blind_controls(np.asarray(feats).reshape(n * P, -1), eta, hmm, train=train,
+                                   weights=weights, seed=job.seed)
+    return out
 
 
 
@@ -371,7 +393,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
     job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
-    results, comparison, decoder_reports, geometries = _probe_trained(job, timer, fractal, decoders)
+    results, comparison, decoder_reports, geometries, blind = _probe_trained(job, timer, fractal,
+                                                                             decoders)
     lookups = None
     if decoder_reports and geometry:
         with timer("lookups_s"):
@@ -407,7 +430,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h],
-                                         results[h].extra.get("regularisation"), geometries.get(h))
+                                         results[h].extra.get("regularisation"), geometries.get(h),
+                                         blind.get(h))
                for h in job.hooks},
         curve=curve, fractal=comparison, timing=timer.seconds,
         paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},

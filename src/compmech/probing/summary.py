@@ -9,6 +9,32 @@ from compmech.records import GeometryRecord
 from transformer.registry import hook_label
 
 
+def blind_lines(c) -> list[str]:
+    """The prediction-blind controls of one hook (:class:`compmech.probing.blind.BlindControls`)."""
+    if c is None:
+        return []
+    if not c.applicable:
+        return ["prediction-blind   not applicable (the next-token distribution sees the whole "
+                "belief plane)"]
+    lines = [f"prediction-blind   {c.dimension} dims; share of belief variance no linear function "
+             f"of P(.|eta) explains {_num(c.share, '.3f')}, no function at all "
+             f"{_num(c.lookup_share, '.3g')}",
+             f"  belief R^2       network {_num(c.belief_r2, '.3f')} vs next-token "
+             f"{_num(c.next_token_r2, '.3f')}, log next-token {_num(c.log_next_token_r2, '.3f')}, "
+             f"lookup on the prediction {_num(c.prediction_lookup_r2, '.3f')}"]
+    if not c.distinguishable:
+        lines.append("  not distinguishable: no two beliefs of these inputs share a prediction, so "
+                     "a representation of the prediction carries the belief")
+        return lines
+    against = c.against_network()
+    lines.append(f"  blind residual   R^2 {_num(c.blind_r2, '.3f')} (its shuffle "
+                 f"{_num(c.blind_shuffle_r2, '.3f')}); geometric shuffle R^2 "
+                 f"{_num(c.geometric_shuffle_r2, '.3f')} vs beliefs {_num(c.belief_r2, '.3f')}; "
+                 + ("against the network: " + "; ".join(against) if against
+                    else "every control favours a belief beyond the prediction"))
+    return lines
+
+
 def summary_lines(report: ProbeReport) -> list[str]:
     """The headline result with its controls, as printed lines."""
     r, b = report.headline, report.headline.baselines
@@ -53,6 +79,7 @@ def summary_lines(report: ProbeReport) -> list[str]:
             f"{_num(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
             f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
     lines += geometry_lines(report)
+    lines += blind_lines(r.blind)
     for name, by_hook in (report.factors or {}).items():
         cells = ", ".join(f"{hook_label(h, short=True)} {_num(v['mse_test'], '.3g')} (shuffle "
                           f"{_num(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
