@@ -81,7 +81,7 @@ def check_output_path(path: str | os.PathLike, force: bool) -> Path:
 
 
 #: The one progress flag of every command that shows progress.
-QUIET_HELP = "no progress bars or progress lines on stderr (results are still printed)"
+QUIET_HELP = "no progress bars or progress lines (the results are still printed)"
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
