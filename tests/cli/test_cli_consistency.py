@@ -143,3 +143,14 @@ def test_an_option_of_another_experiment_is_refused_with_a_hint(argv, hint, caps
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and hint in err and "unrecognized arguments" in err
+
+
+def test_reproduce_help_states_the_reproductions_defaults():
+    from compmech.experiments import architectures, reproduce
+
+    options = {a.option_strings[-1]: a.help for a in _options(_commands()["reproduce"])}
+    assert reproduce.DEFAULT_MINUTES == 2.0 and architectures.DEFAULT_MINUTES == 1.0
+    assert "default 2;" in options["--minutes"] and "architectures, default 1" in options["--minutes"]
+    assert f"{reproduce.REPRODUCE_CHECKPOINTS} log-spaced" in options["--checkpoints"]
+    assert " ".join(architectures.PROCESSES) in options["--processes"]
+    assert " ".join(architectures.ARCHS) in options["--archs"]
