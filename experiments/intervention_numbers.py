@@ -35,13 +35,16 @@ PROCESSES = ("mess3", "rrxor")
 ARCHS = ("transformer", "gru")
 
 
-def config(process: str, arch: str, *, minutes: float, tiny: bool, steps: int | None = None):
+def config(process: str, arch: str, *, minutes: float, tiny: bool, steps: int | None = None,
+           batch_size: int | None = None):
     """The training config: the paper's transformer of ``process`` (``compmech reproduce``'s), or a
     GRU (4 layers of 64, n_ctx 10) with the same data and optimiser. ``steps`` replaces the
     wall-clock budget by an exact step count (reproducible on a loaded machine)."""
     base = reproduction_config(process, minutes=None if tiny or steps else minutes, tiny=tiny)
     if steps and not tiny:
         base = base.replace(steps=steps, minutes=None)
+    if batch_size and not tiny:
+        base = base.replace(batch_size=batch_size)
     if arch == "transformer":
         return base
     model = recurrent_config("gru", n_layers=1 if tiny else 4, d_hidden=8 if tiny else 64,
@@ -57,6 +60,8 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=5.0, help="training budget per ensemble")
     p.add_argument("--steps", type=int, default=None, help="train exactly this many steps per "
                    "ensemble instead of --minutes (reproducible whatever the machine's load)")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default: "
+                   "the reproduction's, 1024)")
     p.add_argument("--pairs", type=int, default=500, help="(input, target) pairs per test")
     p.add_argument("--processes", nargs="+", default=list(PROCESSES), choices=PROCESSES)
     p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             if args.force or not (folder / "ensemble.json").is_file():
                 train_ensemble(config(process, arch, minutes=args.minutes, tiny=args.tiny,
-                                      steps=args.steps),
+                                      steps=args.steps, batch_size=args.batch_size),
                                args.seeds, folder, force=True, progress=False)
             t_train = time.perf_counter() - t0
             reports = [run_interventions(run.run_dir, num_pairs=args.pairs, force=True)[0]

@@ -416,6 +416,17 @@ def theory_rho_star(hmm, n_positions: int, *, max_words: int = RHO_STAR_MAX_WORD
     n = min(int(n_positions), int(math.floor(math.log(max_words) / math.log(hmm.vocab_size))))
     if n < 2:
         return None, None, None
+    T = np.ascontiguousarray(hmm.transition_matrices, dtype=np.float64)
+    key = (T.shape, T.tobytes(), n)  # the same process again (seeds, heads): computed once
+    if key not in _RHO_STAR_CACHE:
+        _RHO_STAR_CACHE[key] = _rho_star(hmm, n)
+    return _RHO_STAR_CACHE[key]
+
+
+_RHO_STAR_CACHE: dict = {}
+
+
+def _rho_star(hmm, n: int):
     coarse = constrained_decay(hmm, n, weighting="stationary")
     fine = np.unique(np.clip(np.concatenate(
         [c + np.arange(-5, 6) * 0.005 for c in (coarse.rho, coarse.rho_cross_entropy)]), 0.005, 1.0))
