@@ -137,8 +137,10 @@ class RunDirectory:
                     warnings.warn(f"{self.metrics_path}: ignoring a torn last line (the writer was "
                                   "stopped while appending it)", stacklevel=2)
                     break
-                raise ValueError(f"{self.metrics_path} line {k + 1} is not valid JSON: "
-                                 f"{err.msg}") from err
+                raise ValueError(f"{self.metrics_path} line {k + 1} is not valid JSON "
+                                 f"({err.msg}): the file is corrupt; delete that line (its "
+                                 "record is lost), or start the run over with `compmech train "
+                                 f"--out {self.path} --force`") from err
         return records
 
     def last_eval(self) -> dict | None:
