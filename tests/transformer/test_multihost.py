@@ -1,4 +1,4 @@
-"""Multi-host training, as the README documents it: two processes on this machine, one CPU device
+"""Multi-host training, as docs/training.md documents it: two processes on this machine, one CPU device
 each, joined by ``jax.distributed`` (coordinator on 127.0.0.1, CPU collectives over gloo), run the
 same ``compmech train`` command. The loss curve must equal a one-process run with the same global
 batch, and only process 0 may write."""
