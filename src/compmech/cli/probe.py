@@ -15,7 +15,7 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument, parse_seeds
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl")
 
 
 def _checkpoints(value: str):
@@ -121,7 +121,10 @@ def register(subparsers) -> None:
         "stream narrowed to widths 1..64 (--minutes per width) and writes a report; "
         "`architectures` trains a transformer, LSTM, GRU and RNN on Mess3 and the three quantum "
         "processes (--minutes per model, default 1) and probes each with both protocols; "
-        "rerunning either command resumes it.")
+        "`icl` trains on three non-ergodic mixtures (the Dursley/Wonka mixture of arXiv "
+        "2505.18373 and two Mess3 mixtures) and measures in-context loss against the Bayes-mixture "
+        "optimum, power-law and exponential fits, and induction scores over training (--minutes "
+        "in all, default 12); rerunning any of the three resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
@@ -220,6 +223,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from compmech.experiments.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
     from compmech.probing.summary import summary_lines
 
+    if args.experiment == "icl":
+        return _run_icl(args)
     if args.tiny and (args.minutes is not None or args.steps is not None):
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
     if args.steps is not None and (args.minutes is not None or args.seeds is not None
@@ -277,6 +282,28 @@ def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
         log=None if args.quiet else print,
     )
     print(f"report in {args.out}/README.md")
+    return 0
+
+
+def _run_icl(args: argparse.Namespace) -> int:
+    """In-context learning of non-ergodic mixtures (rerunning the command resumes it)."""
+    from compmech.experiments import icl
+
+    if args.tiny and args.minutes is not None:
+        raise UsageError("--tiny trains a fixed few steps; drop --minutes")
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give --steps or --minutes, not both")
+    if args.processes or args.archs or args.workers != 1 or args.checkpoints is not None:
+        raise UsageError("--processes, --archs, --workers and --checkpoints do not apply to "
+                         "`reproduce icl`")
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    results = icl.run_icl(args.out, minutes=args.minutes or icl.DEFAULT_MINUTES, steps=args.steps,
+                          seeds=seeds, tiny=args.tiny, force=args.force,
+                          progress=not args.quiet, log=None if args.quiet else print)
+    print()
+    print(icl.markdown_table(results))
+    print(f"total wall time {results['wall_time_s']:.0f} s; results in {args.out}/results.json, "
+          f"figures in {args.out}/figures/")
     return 0
 
 
