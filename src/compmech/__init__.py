@@ -41,7 +41,7 @@ from compmech.compose import (
 )
 from compmech.decay import ConstrainedDecay, constrained_decay
 from compmech.dimensions import fractal_dimensions
-from compmech.factored import FactoredProcess, StatefulMixture, independent_factors
+from compmech.factored import FactoredProcess, StatefulMixture, factor_chain, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -166,6 +166,7 @@ __all__ = [
     "equivalent_history",
     "excess_entropy",
     "factor_beliefs",
+    "factor_chain",
     "factored_beliefs",
     "filter_beliefs",
     "fractal_dimensions",

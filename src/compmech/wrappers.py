@@ -153,7 +153,7 @@ def noisy_channel(process: Any = "mess3", epsilon: float = 0.1, per_factor: bool
     """
     base = resolve_process(process)
     B = channel_matrix(base, epsilon, per_factor)
-    T = np.einsum("xy,xij->yij", B, base.transition_matrices)
+    T = np.tensordot(B, base.transition_matrices, axes=(0, 0))  # sum_x B[x, y] T[x] (BLAS)
     keep = epsilon == 0 or per_factor
     params = {"process": _entry(base), "epsilon": float(epsilon), "per_factor": bool(per_factor)}
     return _build(base, T, name=f"noisy_{base.name}", params=params,

@@ -146,10 +146,12 @@ def test_an_option_of_another_experiment_is_refused_with_a_hint(argv, hint, caps
 
 
 def test_reproduce_help_states_the_reproductions_defaults():
-    from compmech.experiments import architectures, reproduce
+    from compmech.experiments import architectures, factored, icl, reproduce
 
     options = {a.option_strings[-1]: a.help for a in _options(_commands()["reproduce"])}
     assert reproduce.DEFAULT_MINUTES == 2.0 and architectures.DEFAULT_MINUTES == 1.0
+    assert icl.DEFAULT_MINUTES == 12.0 and factored.DEFAULT_MINUTES == 30.0
+    assert "icl, default 12" in options["--minutes"] and "factored, default 30" in options["--minutes"]
     assert "default 2;" in options["--minutes"] and "architectures, default 1" in options["--minutes"]
     assert f"{reproduce.REPRODUCE_CHECKPOINTS} log-spaced" in options["--checkpoints"]
     assert " ".join(architectures.PROCESSES) in options["--processes"]

@@ -4,7 +4,8 @@
 ``compmech figures RUN_DIR`` writes ``RUN_DIR/figures/``; ``compmech reproduce mess3|rrxor|z1r --out
 DIR`` trains, probes and draws with the published settings and prints a summary table;
 ``compmech reproduce architectures --out DIR`` trains a transformer, LSTM, GRU and RNN on Mess3 and
-the quantum processes and probes each with both protocols. Existing outputs are never overwritten
+the quantum processes and probes each with both protocols; ``compmech reproduce factored --out DIR``
+runs the factored-representations stress tests (arXiv 2602.02385). Existing outputs are never overwritten
 without ``--force``.
 """
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument, parse_seeds
 
-EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl")
+EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl",
+               "factored")
 
 
 def _checkpoints(value: str):
@@ -124,16 +126,22 @@ def register(subparsers) -> None:
         "`icl` trains on three non-ergodic mixtures (the Dursley/Wonka mixture of arXiv "
         "2505.18373 and two Mess3 mixtures) and measures in-context loss against the Bayes-mixture "
         "optimum, power-law and exponential fits, and induction scores over training (--minutes "
-        "in all, default 12); rerunning any of the three resumes it.")
+        "in all, default 12); "
+        "`factored` (arXiv 2602.02385) trains one model per noisy-channel strength and the chain "
+        "variant of a product of Mess3 and tom_quantum factors and measures, over training, the "
+        "last layer's explained variance against the factored and joint predictions, per-factor "
+        "probe R^2 and the factors' subspace orthogonality (--minutes in total, default 30); "
+        "rerunning any of these commands resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=_positive_minutes, default=None,
                    help="training wall-clock budget in minutes (default 2; per width for "
-                   "bottleneck; per model for architectures, default 1)")
+                   "bottleneck; per model for architectures, default 1; for all runs of icl, "
+                   "default 12; in total for factored, default 30)")
     r.add_argument("--steps", type=_positive_int, default=None,
                    help="train exactly this many optimiser steps instead of a wall-clock budget "
                    "(the same run on any machine and under any load; mess3, rrxor, z1r, "
-                   "tom_quantum; default: none, --minutes decides)")
+                   "tom_quantum, icl; per model for factored; default: none, --minutes decides)")
     r.add_argument("--checkpoints", type=_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default: 12 log-spaced)")
     add_seed_argument(r, "the initialisation, the training data and the probe (with --seeds: "
@@ -152,6 +160,12 @@ def register(subparsers) -> None:
                    help="architectures: rows (default mess3 tom_quantum post_quantum fanizza)")
     r.add_argument("--archs", nargs="+", metavar="ARCH",
                    help="architectures: columns (default transformer lstm gru rnn)")
+    r.add_argument("--noise", choices=("joint", "per_factor"), default="joint",
+                   help="factored: the noisy channel blurs the composite token (joint, default: "
+                   "breaks conditional independence) or each factor's token (per_factor)")
+    r.add_argument("--paper", action="store_true",
+                   help="factored: write the paper's setup as TrainConfig files in DIR/paper/ "
+                   "(not run)")
     r.set_defaults(func=run_reproduce)
 
 
@@ -223,18 +237,23 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from compmech.experiments.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
     from compmech.probing.summary import summary_lines
 
+    if (args.paper or args.noise != "joint") and args.experiment != "factored":
+        raise UsageError("--paper and --noise apply to `reproduce factored`")
     if args.experiment == "icl":
         return _run_icl(args)
     if args.tiny and (args.minutes is not None or args.steps is not None):
         raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
-    if args.steps is not None and (args.minutes is not None or args.seeds is not None
-                                   or args.experiment in ("architectures", "bottleneck")):
+    if args.steps is not None and args.experiment != "factored" and (
+            args.minutes is not None or args.seeds is not None
+            or args.experiment in ("architectures", "bottleneck")):
         raise UsageError("--steps replaces --minutes for a single run of mess3, rrxor, z1r or "
                          "tom_quantum")
     if (args.processes or args.archs or args.workers != 1) and args.experiment != "architectures":
         raise UsageError("--processes, --archs and --workers apply to `reproduce architectures`")
     if args.experiment == "architectures":
         return _run_architectures(args)
+    if args.experiment == "factored":
+        return _run_factored(args)
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
         if args.seeds is not None:
@@ -321,6 +340,26 @@ def _run_architectures(args: argparse.Namespace) -> int:
         progress=False, log=None if args.quiet else print)
     print(f"{len(summary.rows)} models; report in {args.out}/README.md, figure "
           f"{args.out}/architectures.png")
+    return 0 if not summary.failed else 1
+
+
+def _run_factored(args: argparse.Namespace) -> int:
+    """Factored representations (arXiv 2602.02385): noisy-channel and chain stress tests."""
+    from compmech.experiments import factored
+
+    if args.paper:
+        paths = factored.write_paper_configs(args.out, seed=args.seed)
+        print(f"wrote the paper's {len(paths)} configs (not run) to {args.out}/paper/; train one "
+              f"with `compmech train RUN --config {paths[0]}`")
+        return 0
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give --steps or --minutes, not both")
+    summary = factored.run_factored(
+        args.out, tiny=args.tiny, minutes=args.minutes, steps=args.steps,
+        seeds=args.seeds if args.seeds is not None else [args.seed], noise=args.noise,
+        force=args.force, progress=False, log=None if args.quiet else print)
+    print(f"{len(summary.rows)} models; report in {args.out}/README.md, results "
+          f"{args.out}/results.json, figure {args.out}/factored_cev.png")
     return 0 if not summary.failed else 1
 
 

@@ -6,7 +6,8 @@ parallel jobs with typed results, :mod:`~compmech.experiments.results`, tabulate
 :mod:`~compmech.experiments.architectures`, :mod:`~compmech.experiments.sweep`,
 :mod:`~compmech.experiments.bottleneck`, :mod:`~compmech.experiments.heads`,
 :mod:`~compmech.experiments.mechanisms` (attention and intervention reports of a run),
-:mod:`~compmech.experiments.reproduce` (published results); :mod:`~compmech.experiments.reports`
+:mod:`~compmech.experiments.reproduce` (published results),
+:mod:`~compmech.experiments.factored` (arXiv 2602.02385); :mod:`~compmech.experiments.reports`
 holds what reports share (environment, gallery).
 
 It may import every stage below it (theory, models, probing, mechanisms, figures); only the command

@@ -1,0 +1,621 @@
+"""``compmech reproduce factored``: "Transformers learn factored representations" (arXiv 2602.02385).
+
+Protocol source. The paper's setup as given by a public repository that says it reproduces the
+paper (not the authors' own code; ``shared/SCIENCE.md``, "Published protocols"): five independent
+factors, 3 x Mess3(x 0.15, alpha 0.6) and 2 x tom_quantum(alpha 1, beta 3), composite tokens
+(vocabulary 3^3 4^2 = 432); a 4-layer transformer (d_model 120, 3 heads x 40, d_mlp 480), n_ctx 8
+plus BOS; AdamW 5e-4, 500k steps x batch 25k; per-factor regression at the last layer, the
+cumulative explained variance (CEV) of the last layer's activations and the number of components
+for 95% of it over training, against ``predicted_factored = sum_f (S_f - 1)`` (10) and
+``predicted_joint = prod_f S_f - 1`` (242); stress tests: a noisy channel (epsilon from 0 to 0.5)
+and a chain in which each factor's parameters are selected by the previous factor's token. The
+claim checked: the factored geometry appears early in training even when the factors are not
+conditionally independent, and the effective dimension grows later. The paper's own measured
+numbers are not transcribed here (we do not have them): our numbers are reported under this
+protocol beside the two predictions.
+
+``--paper`` writes that setup as ``TrainConfig`` files (``paper/<variant>.json``; train one with
+``compmech train RUN --config FILE``); it is far beyond a CPU and is not run.
+
+The default (CPU-scaled) case, chosen before running anything:
+
+* factors 2 x Mess3(0.15, 0.6) + 1 x tom_quantum(1, 3): both of the paper's factor types, a
+  vocabulary of 36, and predictions 6 (factored) vs 26 (joint), far enough apart to tell with
+  ``components_95`` and small enough that a 64-wide residual stream can hold the joint geometry
+  (so a factored result is the network's choice, not forced by the width);
+* the paper's architecture at half width: 4 layers, d_model 64, 2 heads x 32, d_mlp 256, n_ctx 8
+  plus BOS (the trainer's ``bos=True``), AdamW with warmup and cosine decay, batch 256, lr 3e-3
+  (the toolkit's tested Mess3 recipe rate: 5e-4 for a few thousand steps of batch 256 would leave
+  the factors half-learned);
+* six models: the noisy channel at epsilon 0, 0.01, 0.05, 0.1, 0.2 and the chain
+  (:func:`compmech.factor_chain`, defaults), the same budget each.
+
+Noisy channel. ``noise="joint"`` (default) replaces the composite token by a uniform one of the
+432 (here 36) with probability epsilon (:func:`compmech.noisy_channel`, as the group's library
+does): one noise event for all factors, so the factors are no longer conditionally independent
+given the past. ``noise="per_factor"`` replaces each factor's token independently; that process
+is again a product of independent (noisy) factors (``noisy_channel(per_factor=True)``; the
+tests check its word probabilities factor), so it does not stress conditional independence.
+
+Analysis at up to ``checkpoints`` log-spaced checkpoints of each model, on ``sequences`` sampled
+sequences of 8 tokens (every position after BOS is a point, uniformly weighted: a sample of the
+process's prefix distribution): the CEV of the last layer (``blocks.{L-1}.hook_resid_post``) and
+its ``components_95`` (:mod:`compmech.subspaces`); each factor's belief (its marginal, S
+probabilities for Mess3, the 2 belief-plane coordinates for tom_quantum) probed linearly
+(:func:`compmech.probing.targets.probe_factors`, 80% / 20% of sequences, held-out ``r2``); the
+orthogonality of the factors' encoding patterns ``C W_f^T``
+(:func:`compmech.probing.targets.encoding_pattern`, :func:`compmech.subspaces.subspace_orthogonality`):
+``overlap``, ``participation_ratio``, ``effective_rank``.
+
+Outputs in ``out``: ``runs/<job>`` (training runs), ``results/<job>.json`` (one per model; a job
+with its file is not redone, an interrupted training resumes), ``results.json``, ``README.md``
+(tables) and ``factored_cev.png``/``.pdf`` (CEV curves over training with both predictions marked,
+and ``components_95`` against training step).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from compmech.compose import product
+from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, result_path
+from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
+from compmech.figures.common import save
+from compmech.files import atomic_write_text, write_json
+from compmech.inference import sample
+from compmech.probing.inputs import sequence_folds
+from compmech.probing.targets import encoding_pattern, factor_targets, probe_factors
+from compmech.processes import get_process
+from compmech.records import Record
+from compmech.subspaces import (
+    components_for_variance,
+    cumulative_explained_variance,
+    factored_dimension_predictions,
+    subspace_orthogonality,
+)
+from transformer import ModelConfig, TrainConfig, collect_activations
+
+MESS3 = {"process": "mess3", "params": {"x": 0.15, "alpha": 0.6}}
+TOM = {"process": "tom_quantum", "params": {"alpha": 1.0, "beta": 3.0}}
+#: The paper's factors (vocabulary 432; predictions 10 and 242).
+PAPER_FACTORS: tuple = (MESS3, MESS3, MESS3, TOM, TOM)
+#: The CPU-scaled case's factors (vocabulary 36; predictions 6 and 26): see the module docstring.
+DEFAULT_FACTORS: tuple = (MESS3, MESS3, TOM)
+#: Chain selectors of the paper-scale chain: Mess3 factors' alpha, tom_quantum factors' beta,
+#: one value per token of the previous factor (ours; :data:`compmech.factored.CHAIN_SELECTED`
+#: is the default case's).
+PAPER_CHAIN_SELECTED: tuple = ({"param": "alpha", "values": [0.4, 0.6, 0.8]},
+                               {"param": "alpha", "values": [0.4, 0.6, 0.8]},
+                               {"param": "beta", "values": [2.0, 3.0, 4.0]},
+                               {"param": "beta", "values": [2.0, 3.0, 4.0, 5.0]})
+DEFAULT_CHAIN_SELECTED: tuple = ({"param": "alpha", "values": [0.4, 0.6, 0.8]},
+                                 {"param": "beta", "values": [2.0, 3.0, 4.0]})
+#: Noisy-channel strengths of the stress test.
+EPSILONS = (0.0, 0.01, 0.05, 0.1, 0.2)
+#: Process tokens per sequence (the model sees BOS plus these: ``n_ctx = 9``).
+N_TOKENS = 8
+#: Default total budget (minutes, all models, training plus analysis, 2 CPU cores).
+DEFAULT_MINUTES = 30.0
+#: Share of the budget given to training (the rest: compiling, analysing, the report).
+TRAIN_SHARE = 0.75
+NOISE_KINDS = ("joint", "per_factor")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of the experiment: model, recipe and analysis."""
+
+    model: dict[str, int]
+    batch_size: int
+    lr: float
+    warmup_steps: int
+    epsilons: tuple
+    chain: bool
+    sequences: int
+    checkpoints: int
+    tiny_steps: int | None = None
+
+
+SCALES = {
+    "paper": Scale({"n_layers": 4, "d_model": 120, "n_heads": 3, "d_head": 40, "d_mlp": 480},
+                   batch_size=25_000, lr=5e-4, warmup_steps=0, epsilons=EPSILONS, chain=True,
+                   sequences=20_000, checkpoints=20),
+    "default": Scale({"n_layers": 4, "d_model": 64, "n_heads": 2, "d_head": 32, "d_mlp": 256},
+                     batch_size=256, lr=3e-3, warmup_steps=100, epsilons=EPSILONS, chain=True,
+                     sequences=2_000, checkpoints=8),
+    "tiny": Scale({"n_layers": 2, "d_model": 16, "n_heads": 2, "d_head": 8, "d_mlp": 32},
+                  batch_size=64, lr=1e-2, warmup_steps=5, epsilons=(0.0, 0.1), chain=True,
+                  sequences=200, checkpoints=3, tiny_steps=40),
+}
+
+
+# ------------------------------------------------------------------------------------ processes
+def product_spec(factors: Sequence[dict]) -> dict:
+    """The product spec of ``factors`` (``{"kind": "product", ...}``, big-endian tokens)."""
+    return {"kind": "product", "factors": [dict(f) for f in factors], "name": "factored"}
+
+
+def variants(factors: Sequence[dict], epsilons: Sequence[float], chain_selected, *,
+             noise: str = "joint") -> list[dict]:
+    """The models' processes: ``[{"label", "epsilon", "process", "process_params"}]``, one per
+    epsilon (a noisy channel on the product; ``epsilon = 0`` is the product itself) and the chain
+    when ``chain_selected`` is not ``None``."""
+    if noise not in NOISE_KINDS:
+        raise ValueError(f"noise must be one of {NOISE_KINDS}; got {noise!r}")
+    out = []
+    for eps in epsilons:
+        if not 0 <= float(eps) <= 1:
+            raise ValueError(f"epsilon must be in [0, 1]; got {eps}")
+        out.append({"label": f"noise_{float(eps):g}", "epsilon": float(eps),
+                    "process": "noisy_channel",
+                    "process_params": {"process": product_spec(factors), "epsilon": float(eps),
+                                       "per_factor": noise == "per_factor"}})
+    if chain_selected is not None:
+        out.append({"label": "chain", "epsilon": None, "process": "factor_chain",
+                    "process_params": {"factors": [dict(f) for f in factors],
+                                       "selected": [dict(s) for s in chain_selected]}})
+    return out
+
+
+def factor_sizes(factors: Sequence[dict]) -> list[int]:
+    """``S_f`` of each factor."""
+    return [get_process(f["process"], **f.get("params", {})).num_states for f in factors]
+
+
+# ------------------------------------------------------------------------------------ jobs
+@dataclass
+class FactoredJob(Record):
+    """One model: train ``train_config`` into ``runs/<name>``, then analyse its checkpoints."""
+
+    name: str
+    train_config: dict[str, Any]
+    labels: dict[str, Any]
+    factors: list[dict]
+    sequences: int
+    checkpoints: int
+    seed: int = 0
+
+
+def train_config(variant: dict, scale: Scale, *, vocab: int, seed: int, steps: int | None,
+                 minutes: float | None) -> TrainConfig:
+    """The ``TrainConfig`` of one model (``steps`` exact, or a ``minutes`` budget); ``vocab`` is
+    the process's (every variant keeps the product's ``prod_f V_f``)."""
+    model = ModelConfig(**scale.model, n_ctx=N_TOKENS + 1, d_vocab=vocab + 1)
+    common = dict(process=variant["process"], process_params=variant["process_params"],
+                  model=model, bos=True, batch_size=scale.batch_size, lr=scale.lr,
+                  warmup_steps=scale.warmup_steps, seed=seed, eval_samples=2_000,
+                  checkpoints_per_decade=8)
+    if scale.tiny_steps is not None and steps is None:
+        return TrainConfig(**common, steps=scale.tiny_steps, eval_every=20, log_every=10,
+                           steps_per_call=10)
+    if steps is not None:
+        return TrainConfig(**common, steps=int(steps), eval_every=max(int(steps) // 4, 1),
+                           log_every=max(int(steps) // 20, 1),
+                           steps_per_call=max(1, min(50, int(steps) // 10)))
+    return TrainConfig(**common, steps=10_000_000, minutes=float(minutes), eval_every=1000,
+                       log_every=100)
+
+
+def factored_jobs(*, scale: str = "default", factors: Sequence[dict] | None = None,
+                  seeds: Sequence[int] = (0,), steps: int | None = None,
+                  minutes: float | None = None, noise: str = "joint") -> list[FactoredJob]:
+    """The experiment's jobs: per seed, one per noisy-channel epsilon and the chain.
+
+    Args:
+        scale: ``"default"``, ``"tiny"`` or ``"paper"`` (:data:`SCALES`).
+        factors: the product's factors (default: the scale's).
+        seeds: training seeds.
+        steps: exact optimiser steps per model (overrides ``minutes``).
+        minutes: total budget of the whole experiment (split over the models; see
+            :data:`TRAIN_SHARE`); ``None`` with ``steps`` ``None``: :data:`DEFAULT_MINUTES`
+            (``tiny``: its fixed steps).
+        noise: ``"joint"`` or ``"per_factor"`` (module docstring).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {tuple(SCALES)}; got {scale!r}")
+    sc = SCALES[scale]
+    if factors is None:
+        factors = PAPER_FACTORS if scale == "paper" else DEFAULT_FACTORS
+    chain = (PAPER_CHAIN_SELECTED if len(factors) == 5 else DEFAULT_CHAIN_SELECTED
+             if len(factors) == 3 else None) if sc.chain else None
+    vs = variants(factors, sc.epsilons, chain, noise=noise)
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers; got {seeds}")
+    if steps is not None and (int(steps) != steps or steps < 1):
+        raise ValueError(f"steps must be a positive integer; got {steps}")
+    vocab = int(np.prod([get_process(f["process"], **f.get("params", {})).vocab_size
+                         for f in factors]))
+    per_model = None
+    if steps is None and sc.tiny_steps is None:
+        total = DEFAULT_MINUTES if minutes is None else float(minutes)
+        if not (math.isfinite(total) and total > 0):
+            raise ValueError(f"minutes must be a positive number; got {minutes}")
+        per_model = total * TRAIN_SHARE / (len(vs) * len(seeds))
+    jobs = []
+    for seed in seeds:
+        for v in vs:
+            cfg = train_config(v, sc, vocab=vocab, seed=seed, steps=steps, minutes=per_model)
+            jobs.append(FactoredJob(f"{v['label']}_seed{seed}", cfg.to_dict(),
+                                    {"variant": v["label"], "epsilon": v["epsilon"],
+                                     "seed": seed, "noise": noise},
+                                    [dict(f) for f in factors], sc.sequences, sc.checkpoints,
+                                    seed))
+    return jobs
+
+
+# ------------------------------------------------------------------------------------ analysis
+def checkpoints_to_analyse(steps: Sequence[int], k: int) -> list[int]:
+    """At most ``k`` of ``steps`` (sorted), evenly spaced in the (log-spaced) list, first and last
+    included."""
+    steps = sorted(int(s) for s in steps)
+    if len(steps) <= k:
+        return steps
+    pick = np.unique(np.round(np.linspace(0, len(steps) - 1, k)).astype(int))
+    return [steps[i] for i in pick]
+
+
+def analysis_data(run, factors: Sequence[dict], sequences: int, seed: int):
+    """``(model inputs (N, 1 + 8), factor targets {name: FactorTarget (N, 8, k)}, folds (N,))``.
+
+    Sequences of 8 tokens sampled from the run's process (seed ``seed``); the beliefs are split
+    into the factors' marginals with the factors' product structure (the noisy and chain
+    variants have the product's state space).
+    """
+    hmm = run.hmm
+    samples = sample(hmm, int(sequences), N_TOKENS, seed)
+    base = hmm if hmm.structure is not None else product(factors)
+    targets = factor_targets(base, samples.beliefs, None)
+    folds = sequence_folds(int(sequences), 5, seed)
+    return run.model_inputs(samples.tokens), targets, folds
+
+
+def analyse_checkpoint(run, step: int, inputs: np.ndarray, targets: dict, folds: np.ndarray,
+                       seed: int) -> dict[str, Any]:
+    """CEV and ``components_95`` of the last layer, per-factor held-out ``r2``, orthogonality of
+    the factors' encoding patterns, at one checkpoint (BOS position left out)."""
+    hook = run.last_hook()
+    acts = collect_activations(run.load_params(step), run.model_config, inputs, [hook])[hook]
+    acts = acts[:, 1:].astype(np.float64)  # (N, 8, d): position t holds the belief after t tokens
+    cev = cumulative_explained_variance(acts)
+    probes = probe_factors(acts, targets, folds, train_folds=4, seed=seed)
+    patterns = [encoding_pattern(p.probe, acts) for p in probes.values()]
+    try:
+        orth = subspace_orthogonality(patterns).as_dict()
+    except ValueError as err:  # a factor the activations do not move with (e.g. at step 0)
+        orth = {"error": str(err)}
+    return {"step": int(step), "tokens_seen": int(run.tokens_seen(step)), "hook": hook,
+            "cev": cev.tolist(), "components_95": components_for_variance(cev),
+            "r2": {name: p.scores["r2_test"] for name, p in probes.items()},
+            "orthogonality": orth}
+
+
+def run_job(job: FactoredJob, out_dir, progress: bool = False) -> dict[str, Any]:
+    """Train (or resume) one model and analyse it; writes ``results/<name>.json`` under the job's
+    lock and returns it (read back when it exists)."""
+    out_dir = Path(out_dir)
+    with job_lock(out_dir, job.name):
+        path = result_path(out_dir, job.name)
+        if path.exists():
+            return json.loads(path.read_text())
+        t0 = time.perf_counter()
+        run = train_or_resume(TrainConfig.from_dict(job.train_config), out_dir / RUNS_DIR / job.name,
+                              progress)
+        t_train = time.perf_counter() - t0
+        inputs, targets, folds = analysis_data(run, job.factors, job.sequences, job.seed)
+        rows = [analyse_checkpoint(run, s, inputs, targets, folds, job.seed)
+                for s in checkpoints_to_analyse(run.checkpoint_steps, job.checkpoints)]
+        evals = [m for m in run.metrics if "eval_loss" in m]
+        result = {
+            "name": job.name, "labels": dict(job.labels), "process": run.config.process,
+            "process_params": run.config.process_params, "model": run.model_config.to_dict(),
+            **factored_dimension_predictions(factor_sizes(job.factors)),
+            "train": {"steps": int(run.config.steps), "batch_size": run.config.batch_size,
+                      "tokens_seen": run.tokens_seen(run.checkpoint_steps[-1]),
+                      "wall_seconds": run.training_wall_time},
+            "loss_gap": None if not evals else float(np.mean(
+                np.asarray(evals[-1]["eval_loss"]) - np.asarray(evals[-1]["optimal_loss"]))),
+            "checkpoints": rows,
+            "train_seconds": t_train, "analysis_seconds": time.perf_counter() - t0 - t_train}
+        write_json(path, result)
+        return result
+
+
+# ------------------------------------------------------------------------------------ report
+def _final(result: dict) -> dict:
+    return result["checkpoints"][-1]
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+def _mean_std(values: Sequence[float], spec: str) -> str:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return "n/a"
+    if len(vals) == 1:
+        return format(vals[0], spec)
+    return f"{format(np.mean(vals), spec)} ± {format(np.std(vals, ddof=1), spec)}"
+
+
+def first_factored_step(result: dict) -> int | None:
+    """The first analysed step (after step 0) whose ``components_95`` is at most the factored
+    prediction while every factor's held-out ``r2`` is at least 0.5 (the factored geometry is
+    there); ``None`` if none."""
+    for row in result["checkpoints"]:
+        if row["step"] > 0 and row["components_95"] <= result["predicted_factored"] and all(
+                r is not None and r >= 0.5 for r in row["r2"].values()):
+            return row["step"]
+    return None
+
+
+def claim_check(result: dict) -> dict[str, Any]:
+    """The paper's claim on one model: does the factored geometry appear (:func:`first_factored_step`),
+    and does ``components_95`` grow after it?
+
+    Returns:
+        ``{"first_factored_step", "components_95_then", "components_95_max_after",
+        "components_95_final", "grows_later"}`` (``grows_later``: the largest ``components_95``
+        at a later checkpoint exceeds the value at the first factored step; ``None`` when the
+        geometry never appears or no checkpoint follows it).
+    """
+    first = first_factored_step(result)
+    rows = result["checkpoints"]
+    final = rows[-1]["components_95"]
+    if first is None:
+        return {"first_factored_step": None, "components_95_then": None,
+                "components_95_max_after": None, "components_95_final": final, "grows_later": None}
+    then = next(r["components_95"] for r in rows if r["step"] == first)
+    after = [r["components_95"] for r in rows if r["step"] > first]
+    return {"first_factored_step": first, "components_95_then": then,
+            "components_95_max_after": max(after) if after else None,
+            "components_95_final": final, "grows_later": (max(after) > then) if after else None}
+
+
+def claim_lines(results: Sequence[dict]) -> list[str]:
+    """One line per model: where the factored geometry appears and whether the dimension grows."""
+    lines = []
+    for r in results:
+        c = claim_check(r)
+        if c["first_factored_step"] is None:
+            lines.append(f"- `{r['name']}`: the factored geometry (c95 <= {r['predicted_factored']} "
+                         f"with every factor's r2 >= 0.5) does not appear at the analysed "
+                         f"checkpoints; final c95 {c['components_95_final']}.")
+            continue
+        grow = {True: "grows later", False: "does not grow later",
+                None: "no later checkpoint"}[c["grows_later"]]
+        lines.append(f"- `{r['name']}`: factored geometry at step {c['first_factored_step']} "
+                     f"(c95 {c['components_95_then']}); afterwards c95 up to "
+                     f"{_fmt(c['components_95_max_after'], 'd')}, final "
+                     f"{c['components_95_final']}: the dimension {grow}.")
+    return lines
+
+
+def table_lines(results: Sequence[dict]) -> list[str]:
+    """The headline table, one row per variant (mean ± std over seeds, std with ddof 1)."""
+    by_variant: dict[str, list[dict]] = {}
+    for r in results:
+        by_variant.setdefault(r["labels"]["variant"], []).append(r)
+    head = ["variant", "seeds", "steps", "loss gap (nats)", "c95 final", "c95 min (step)",
+            "predicted factored", "predicted joint", "r2 per factor (final)", "overlap",
+            "participation ratio", "effective rank", "first factored step"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
+    for variant, rows in by_variant.items():
+        finals = [_final(r) for r in rows]
+        mins = [min(r["checkpoints"][1:] or r["checkpoints"], key=lambda c: c["components_95"])
+                for r in rows]
+        names = list(finals[0]["r2"])
+        r2 = ", ".join(_mean_std([f["r2"][n] for f in finals], ".3f") for n in names)
+        orth = [f["orthogonality"] for f in finals]
+        cells = [variant, str(len(rows)), _mean_std([r["train"]["steps"] for r in rows], ".0f"),
+                 _mean_std([r["loss_gap"] for r in rows], ".4f"),
+                 _mean_std([f["components_95"] for f in finals], ".1f"),
+                 "; ".join(f"{m['components_95']} ({m['step']})" for m in mins),
+                 str(rows[0]["predicted_factored"]), str(rows[0]["predicted_joint"]), r2,
+                 *(_mean_std([o.get(k) for o in orth], ".3f")
+                   for k in ("overlap", "participation_ratio", "effective_rank")),
+                 ", ".join(_fmt(first_factored_step(r), "d") for r in rows)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def trajectory_lines(results: Sequence[dict]) -> list[str]:
+    """``components_95`` (and the orthogonality's effective rank) at every analysed checkpoint."""
+    lines = ["| model | step: components_95 / effective rank / mean r2 |", "|---|---|"]
+    for r in results:
+        cells = []
+        for c in r["checkpoints"]:
+            er = c["orthogonality"].get("effective_rank")
+            r2 = [v for v in c["r2"].values() if v is not None]
+            cells.append(f"{c['step']}: {c['components_95']} / {_fmt(er, '.2f')} / "
+                         f"{_fmt(float(np.mean(r2)) if r2 else None, '.2f')}")
+        lines.append(f"| {r['name']} | " + "; ".join(cells) + " |")
+    return lines
+
+
+def cev_figure(results: Sequence[dict], out_stem: Path) -> list[Path]:
+    """Per model: CEV curves at each analysed checkpoint (colour = training step) with both
+    predictions marked, and ``components_95`` against step."""
+    n = len(results)
+    fig = Figure(figsize=(4.2 * n, 7.0))
+    axes = fig.subplots(2, n, squeeze=False)
+    cmap = colormaps["viridis"]
+    for j, r in enumerate(results):
+        ax, ax2 = axes[0, j], axes[1, j]
+        rows = r["checkpoints"]
+        for i, c in enumerate(rows):
+            cev = np.asarray(c["cev"])
+            ax.plot(np.arange(1, cev.size + 1), cev, color=cmap(i / max(len(rows) - 1, 1)),
+                    lw=1.2, label=f"step {c['step']}")
+        pf, pj = r["predicted_factored"], r["predicted_joint"]
+        for line in (ax.axvline, ax2.axhline):
+            line(pf, ls="--", color="tab:red", label=f"factored {pf}")
+            line(pj, ls=":", color="tab:purple", label=f"joint {pj}")
+        ax.axhline(0.95, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_title(r["name"], fontsize=9)
+        ax.set_xlabel("components")
+        ax.set_ylabel("cumulative explained variance")
+        steps = [max(c["step"], 1) for c in rows]
+        ax2.plot(steps, [c["components_95"] for c in rows], "o-", color="black")
+        ax2.set_xscale("log")
+        ax2.set_xlabel("training step (step 0 drawn at 1)")
+        ax2.set_ylabel("components for 95%")
+        if j == 0:
+            ax.legend(fontsize=6)
+            ax2.legend(fontsize=6)
+    fig.suptitle("last-layer CEV over training; dashed: predicted factored, dotted: joint")
+    return save(fig, out_stem)
+
+
+@dataclass
+class FactoredSummary(Record):
+    """``results.json``: every model's result and the run's settings."""
+
+    experiment: str
+    protocol: str
+    settings: dict[str, Any]
+    predicted_factored: int
+    predicted_joint: int
+    rows: list[dict]
+    environment: dict[str, Any]
+    failed: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+PROTOCOL = ("arXiv 2602.02385 as set up by a public repository that says it reproduces the paper "
+            "(not the authors' own); CPU-scaled, see compmech.experiments.factored")
+
+
+def write_report(out_dir: Path, results: Sequence[dict], settings: dict, wall: float,
+                 computed: Sequence[str], failed: dict[str, str]) -> FactoredSummary:
+    """``results.json``, ``README.md`` and the figure."""
+    files = cev_figure(results, out_dir / "factored_cev")
+    results = [{**r, "claim": claim_check(r)} for r in results]
+    summary = FactoredSummary(
+        "factored", PROTOCOL, settings, results[0]["predicted_factored"],
+        results[0]["predicted_joint"], list(results), environment(wall, computed), dict(failed),
+        [f.name for f in files] + ["results.json", "README.md"])
+    summary.write(out_dir / "results.json")
+    text = "\n".join([
+        "# Factored representations (arXiv 2602.02385), CPU-scaled",
+        "",
+        f"Factors {[f['process'] for f in settings['factors']]}; noise `{settings['noise']}`; "
+        f"model {settings['model']}; batch {settings['batch_size']}, lr {settings['lr']}. "
+        f"Predicted dimensions: factored {summary.predicted_factored}, joint "
+        f"{summary.predicted_joint}. The paper's measured numbers are not transcribed here.",
+        "",
+        "c95 = components for 95% of the last layer's variance (sampled prefixes, BOS left out); "
+        "r2 = held-out R^2 of a linear probe onto each factor's belief (80/20 by sequence); "
+        "overlap / participation ratio / effective rank of the factors' encoding patterns "
+        "(orthogonal subspaces: overlap 0, both ratios = the summed ranks); first factored step = "
+        "first analysed step with c95 <= the factored prediction and every factor's r2 >= 0.5. "
+        "± = std over seeds.",
+        "",
+        *table_lines(results),
+        "",
+        "## The claim (factored geometry early, dimension growing later)",
+        "",
+        *claim_lines(results),
+        "",
+        "## Over training",
+        "",
+        *trajectory_lines(results),
+        "",
+        *failure_lines(failed),
+        "![CEV over training](factored_cev.png)",
+        "",
+        f"{invocation_text(summary.environment)}.",
+        ""])
+    atomic_write_text(out_dir / "README.md", text)
+    return summary
+
+
+# ------------------------------------------------------------------------------------ running
+def write_paper_configs(out_dir, *, seed: int = 0, steps: int = 500_000) -> list[Path]:
+    """The paper's setup as ``TrainConfig`` files ``out_dir/paper/<variant>.json`` (not run)."""
+    out = Path(out_dir) / "paper"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for job in factored_jobs(scale="paper", seeds=(seed,), steps=steps):
+        path = out / f"{job.labels['variant']}.json"
+        write_json(path, job.train_config)
+        paths.append(path)
+    return paths
+
+
+def run_factored(out_dir, *, tiny: bool = False, minutes: float | None = None,
+                 steps: int | None = None, seeds: Sequence[int] = (0,), noise: str = "joint",
+                 force: bool = False, progress: bool = False,
+                 log: Callable[[str], None] | None = print) -> FactoredSummary:
+    """Train and analyse every model (see the module docstring); rerunning resumes.
+
+    Args:
+        out_dir: the experiment folder.
+        tiny: the seconds-long check of the whole pipeline.
+        minutes: total budget (default :data:`DEFAULT_MINUTES`), split over the models.
+        steps: exact optimiser steps per model instead of ``minutes``.
+        seeds: training seeds (``mean ± std`` over them in the table).
+        noise: ``"joint"`` or ``"per_factor"``.
+        force: rewrite a folder that holds an experiment with other settings.
+        progress: training progress bars.
+        log: one line per finished model (``None``: silent).
+    """
+    out_dir = Path(out_dir)
+    scale = "tiny" if tiny else "default"
+    jobs = factored_jobs(scale=scale, seeds=seeds, steps=steps, minutes=minutes, noise=noise)
+    sc = SCALES[scale]
+    factors = jobs[0].factors
+    settings = {"experiment": "factored", "scale": scale, "factors": factors, "noise": noise,
+                "seeds": list(seeds), "steps": steps,
+                "minutes": None if (tiny or steps) else (minutes or DEFAULT_MINUTES),
+                "model": sc.model, "batch_size": sc.batch_size, "lr": sc.lr,
+                "epsilons": list(sc.epsilons), "sequences": sc.sequences,
+                "checkpoints": sc.checkpoints, "recipe": recipe(jobs[0].train_config)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_manifest(out_dir, settings, force)
+    (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results, computed, failed = [], [], {}
+    for job in jobs:
+        done = result_path(out_dir, job.name).exists()
+        try:
+            res = run_job(job, out_dir, progress)
+        except (ValueError, RuntimeError, FloatingPointError) as err:
+            failed[job.name] = f"{type(err).__name__}: {err}"
+            if log:
+                log(f"FAILED {job.name}: {failed[job.name]} (rerun to retry)")
+            continue
+        results.append(res)
+        if not done:
+            computed.append(job.name)
+        if log:
+            f = _final(res)
+            log(f"{job.name:>18}  steps {res['train']['steps']:>6}  c95 {f['components_95']:>3} "
+                f"(factored {res['predicted_factored']}, joint {res['predicted_joint']})  r2 "
+                + " ".join(_fmt(v, ".3f") for v in f["r2"].values())
+                + f"  eff. rank {_fmt(f['orthogonality'].get('effective_rank'), '.2f')}")
+    if not results:
+        raise ValueError(f"every job failed: {failed}")
+    return write_report(out_dir, results, settings, time.perf_counter() - t0, computed, failed)
+
+
+__all__ = ["DEFAULT_FACTORS", "DEFAULT_MINUTES", "EPSILONS", "FactoredJob", "FactoredSummary",
+           "PAPER_FACTORS", "SCALES", "analyse_checkpoint", "analysis_data", "cev_figure",
+           "checkpoints_to_analyse", "claim_check", "claim_lines", "factored_jobs",
+           "first_factored_step", "product_spec", "run_factored", "run_job", "table_lines",
+           "train_config", "variants", "write_paper_configs", "write_report"]
