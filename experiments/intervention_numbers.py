@@ -17,11 +17,16 @@ more. For the numbers of docs/results.md, say what was run and for how long.
 
     python experiments/intervention_numbers.py --out reports/interventions
     python experiments/intervention_numbers.py --out /tmp/iv --tiny      # seconds, for tests
+    python experiments/intervention_numbers.py --out reports/interventions --tables  # markdown
+
+``--tables`` trains nothing: it prints the markdown tables of the results page from the ensembles'
+``interventions_seeds.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,6 +57,47 @@ def config(process: str, arch: str, *, minutes: float, tiny: bool, steps: int | 
     return base.replace(model=model)
 
 
+def _cell(entry) -> str:
+    if entry is None or entry.get("mean") is None:
+        return "n/a"
+    mean, std = entry["mean"], entry.get("std")
+    return f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.2g}"
+
+
+def markdown_tables(summary: dict, title: str) -> list[str]:
+    """The results page's tables of one ensemble's ``interventions_seeds.json`` (KL in bits and TV,
+    mean ± sample std over seeds, activations'-metric conditions)."""
+    n = len(summary["runs"])
+    out = [f"**{title}** ({n} seeds; mean ± std over seeds). Same position, KL(P(.|eta*) ‖ q) "
+           "in bits; the null-space column is the total variation it causes (0 = the output "
+           "ignores directions the probe cannot see):", "",
+           "| hook | none | intervened | random | null space (TV) | ceiling | same belief | "
+           "shuffled probe |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for hook, kl in summary["kl_bits"].items():
+        tv = summary["tv_from_none"][hook]
+        out.append(f"| {hook} | {_cell(kl.get('none'))} | {_cell(kl.get('intervened_cov'))} | "
+                   f"{_cell(kl.get('random_cov'))} | {_cell(tv.get('null_space_cov'))} | "
+                   f"{_cell(kl.get('ceiling'))} | {_cell(kl.get('same_belief'))} | "
+                   f"{_cell(kl.get('shuffled_probe'))} |")
+    out += ["", "Beyond the next token (patch at t, the true x_{t+1} let in, KL at t+1 against "
+            "P(x_{t+2} | update(eta*, x_{t+1})) in bits):", "",
+            "| hook | none | intervened | random | ceiling |", "|---|---:|---:|---:|---:|"]
+    for hook, kl in summary["ahead_kl_bits"].items():
+        out.append(f"| {hook} | {_cell(kl.get('none'))} | {_cell(kl.get('intervened_cov'))} | "
+                   f"{_cell(kl.get('random_cov'))} | {_cell(kl.get('ceiling'))} |")
+    if summary.get("blind_tv_now"):
+        out += ["", "Steering along the prediction-blind subspace (TV of the prediction now, which "
+                "must stay put, and at t+1, against the theory's TV at t+1):", "",
+                "| hook | now: blind | now: random | later: blind | later: random | later: theory |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for hook, now in summary["blind_tv_now"].items():
+            later = summary["blind_tv_later"][hook]
+            out.append(f"| {hook} | {_cell(now.get('blind_cov'))} | {_cell(now.get('random_cov'))}"
+                       f" | {_cell(later.get('blind_cov'))} | {_cell(later.get('random_cov'))} | "
+                       f"{_cell(summary['blind_theory_tv_later'][hook])} |")
+    return out
+
+
 def parse(argv) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="intervention_numbers.py", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="folder of the ensembles")
@@ -67,6 +113,8 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.add_argument("--tiny", action="store_true", help="seconds-long models and training (tests)")
     p.add_argument("--force", action="store_true", help="train again over existing ensembles")
+    p.add_argument("--tables", action="store_true", help="print the markdown tables of existing "
+                   "results and train nothing")
     return p.parse_args(argv)
 
 
@@ -79,6 +127,14 @@ def main(argv=None) -> int:
         print("compmech: error: --minutes, --steps and --pairs must be positive", file=sys.stderr)
         return 2
     out = Path(args.out)
+    if args.tables:
+        for process in args.processes:
+            for arch in args.archs:
+                path = out / f"{process}_{arch}" / MECHANISMS_DIR / INTERVENTION_SEEDS_FILE
+                if path.is_file():
+                    print("\n".join(markdown_tables(json.loads(path.read_text()),
+                                                     f"{process}, {arch}")) + "\n")
+        return 0
     for process in args.processes:
         for arch in args.archs:
             folder = out / f"{process}_{arch}"

@@ -5,8 +5,9 @@
 DIR`` trains, probes and draws with the published settings and prints a summary table;
 ``compmech reproduce architectures --out DIR`` trains a transformer, LSTM, GRU and RNN on Mess3 and
 the quantum processes and probes each with both protocols; ``compmech reproduce factored --out DIR``
-runs the factored-representations stress tests (arXiv 2602.02385). Existing outputs are never overwritten
-without ``--force``.
+runs the factored-representations stress tests (arXiv 2602.02385); ``compmech reproduce quantum
+--out DIR`` reproduces Riechers, Elliott & Shai (2025) with the authors' probe protocol. Existing
+outputs are never overwritten without ``--force``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument, parse_seeds
 
 EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl",
-               "factored")
+               "factored", "quantum")
 
 
 def _checkpoints(value: str):
@@ -131,6 +132,9 @@ def register(subparsers) -> None:
         "variant of a product of Mess3 and tom_quantum factors and measures, over training, the "
         "last layer's explained variance against the factored and joint predictions, per-factor "
         "probe R^2 and the factors' subspace orthogonality (--minutes in total, default 30); "
+        "`quantum` reproduces Riechers, Elliott & Shai 2025 (the 16 networks of `architectures`, "
+        "the authors' probe protocol, random-network and Markov-3 baselines, cross-architecture "
+        "CKA; --minutes for the whole command, default 30, or --steps per model); "
         "rerunning any of these commands resumes it.")
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
@@ -155,11 +159,15 @@ def register(subparsers) -> None:
     r.add_argument("--force", action="store_true", help="overwrite DIR")
     add_quiet_argument(r)
     r.add_argument("--workers", type=int, default=1,
-                   help="architectures: parallel worker processes (default: %(default)s)")
+                   help="architectures, quantum: parallel worker processes (default: %(default)s)")
     r.add_argument("--processes", nargs="+", metavar="NAME",
-                   help="architectures: rows (default mess3 tom_quantum post_quantum fanizza)")
+                   help="architectures, quantum: rows (default mess3 tom_quantum post_quantum fanizza; "
+                   "quantum --tiny: fanizza)")
     r.add_argument("--archs", nargs="+", metavar="ARCH",
-                   help="architectures: columns (default transformer lstm gru rnn)")
+                   help="architectures, quantum: columns (default transformer lstm gru rnn)")
+    r.add_argument("--random-networks", type=_positive_int, default=None, metavar="N",
+                   help="quantum: randomly initialised networks per trained one (default 32; "
+                   "the authors used 1,000)")
     r.add_argument("--noise", choices=("joint", "per_factor"), default="joint",
                    help="factored: the noisy channel blurs the composite token (joint, default: "
                    "breaks conditional independence) or each factor's token (per_factor)")
@@ -239,6 +247,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if (args.paper or args.noise != "joint") and args.experiment != "factored":
         raise UsageError("--paper and --noise apply to `reproduce factored`")
+    if args.experiment == "quantum":
+        return _run_quantum(args)
+    if args.random_networks is not None:
+        raise UsageError("--random-networks applies to `reproduce quantum`")
     if args.experiment == "icl":
         return _run_icl(args)
     if args.tiny and (args.minutes is not None or args.steps is not None):
@@ -341,6 +353,30 @@ def _run_architectures(args: argparse.Namespace) -> int:
     print(f"{len(summary.rows)} models; report in {args.out}/README.md, figure "
           f"{args.out}/architectures.png")
     return 0 if not summary.failed else 1
+
+
+def _run_quantum(args: argparse.Namespace) -> int:
+    """Riechers, Elliott & Shai (2025): four processes x four networks, the authors' probe."""
+    from compmech.experiments import quantum
+
+    if args.tiny and (args.minutes is not None or args.steps is not None):
+        raise UsageError("--tiny trains for a fixed few steps; drop --minutes and --steps")
+    if args.steps is not None and args.minutes is not None:
+        raise UsageError("give either --steps (per model) or --minutes (whole command), not both")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    processes = args.processes or (quantum.TINY_PROCESSES if args.tiny else tuple(quantum.PROCESSES))
+    report = quantum.run_quantum(
+        args.out, processes=processes, archs=args.archs or quantum.ARCHS,
+        minutes=None if args.tiny else (args.minutes or quantum.DEFAULT_MINUTES),
+        steps=args.steps, seeds=args.seeds or [args.seed],
+        random_networks=args.random_networks or (
+            quantum.TINY_RANDOM_NETWORKS if args.tiny else quantum.DEFAULT_RANDOM_NETWORKS),
+        tiny=args.tiny, workers=args.workers, force=args.force,
+        log=None if args.quiet else print)
+    print(f"{len(report['results'])} processes in {report['wall_seconds'] / 60:.1f} min; report "
+          f"in {args.out}/README.md, numbers in {args.out}/results.json")
+    return 0
 
 
 def _run_factored(args: argparse.Namespace) -> int:

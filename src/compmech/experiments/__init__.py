@@ -7,7 +7,8 @@ parallel jobs with typed results, :mod:`~compmech.experiments.results`, tabulate
 :mod:`~compmech.experiments.bottleneck`, :mod:`~compmech.experiments.heads`,
 :mod:`~compmech.experiments.mechanisms` (attention and intervention reports of a run),
 :mod:`~compmech.experiments.reproduce` (published results),
-:mod:`~compmech.experiments.factored` (arXiv 2602.02385); :mod:`~compmech.experiments.reports`
+:mod:`~compmech.experiments.factored` (arXiv 2602.02385), :mod:`~compmech.experiments.quantum`
+(Riechers, Elliott & Shai 2025, the authors' probe protocol); :mod:`~compmech.experiments.reports`
 holds what reports share (environment, gallery).
 
 It may import every stage below it (theory, models, probing, mechanisms, figures); only the command

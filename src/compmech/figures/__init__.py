@@ -9,6 +9,7 @@ probed run's folder of figures.
 * :mod:`~compmech.figures.geometry` - the scale-by-scale geometry and the mixed-state tree;
 * :mod:`~compmech.figures.mechanisms` - attention and intervention figures;
 * :mod:`~compmech.figures.panels` - the experiments' panels;
+* :mod:`~compmech.figures.quantum` - the quantum reproduction's per-layer R^2 and CKA figures;
 * :mod:`~compmech.figures.run` - a run's figure folder.
 
 It imports the theory, the models, the probe and the mechanisms stages; the experiments and the

@@ -8,6 +8,8 @@ writes ``probe.json`` (:class:`compmech.probing.report.ProbeReport`).
   and the scores' definitions;
 * :mod:`~compmech.probing.inputs` - the probe's inputs, folds and baseline features;
 * :mod:`~compmech.probing.crossval` - cross-validated probes from sufficient statistics;
+* :mod:`~compmech.probing.prefix_probe` - the probe protocol of Riechers, Elliott & Shai (2025):
+  deduplicated prefixes, 10-fold choice of the pseudo-inverse cut-off;
 * :mod:`~compmech.probing.targets` - what the probe reads (beliefs, plane coordinates, factors);
 * :mod:`~compmech.probing.data` - a run's probe data, hooks, activations and split policy;
 * :mod:`~compmech.probing.decoders` - nonlinear read-outs (k-nearest neighbours, a 2-layer MLP);
