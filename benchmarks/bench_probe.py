@@ -62,9 +62,9 @@ def full_probe(run_like, params, params0, seed: int = 0) -> dict[str, float]:
     del rand
     t["baselines (untrained probe, one-hot, random)"] = time.perf_counter() - s
     t["TOTAL"] = time.perf_counter() - t0
-    numbers = {"points": data.tokens.size, "mse": res.scores["mse"],
-               "shuffle": res.shuffle_scores["mse"], "untrained": untrained.scores["mse"],
-               "onehot": onehot.scores["mse"], "random": random.scores["mse"]}
+    numbers = {"points": data.tokens.size, "mse": res.scores.mse,
+               "shuffle": res.shuffle_scores.mse, "untrained": untrained.scores.mse,
+               "onehot": onehot.scores.mse, "random": random.scores.mse}
     return t, numbers
 
 

@@ -2,7 +2,7 @@
 
 For each ensemble folder (``compmech train --seeds ...``, or the ensembles that
 ``experiments/intervention_numbers.py`` trains), every member is probed at its last checkpoint
-(``compmech probe --checkpoints last --no-fractal --no-geometry --decoders``: the linear probe and
+(``compmech probe --checkpoints last --no-geometry --decoders``: the linear probe and
 its controls, among them ``hooks.<hook>.blind``; a member already probed is read, not redone) and
 the script prints, per hook, each control of :class:`compmech.probing.blind.BlindControls` as
 mean +- sample standard deviation over the members (the seed spread).
@@ -39,7 +39,7 @@ def member_reports(folder: Path) -> list[ProbeReport]:
             if all(h.blind is not None or k == "concat" for k, h in report.hooks.items()):
                 reports.append(report)
                 continue
-        reports.append(probe_run(run.run_dir, checkpoints="last", fractal=False, geometry=False,
+        reports.append(probe_run(run.run_dir, checkpoints="last", geometry=False,
                                  decoders=(), force=True, progress=False))
     return reports
 

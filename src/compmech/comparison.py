@@ -1,4 +1,6 @@
-"""Scale-by-scale comparison of a learned (predicted) belief cloud with the theory's.
+"""Scale-by-scale comparison of a learned (predicted) belief cloud with the theory's (the pair
+histograms it reads are built in :mod:`compmech.pair_kernels`, the clouds' plane coordinates in
+:mod:`compmech.plane`).
 
 A probe's predictions are the true beliefs plus an error. Below the error's scale any statistic of
 the predicted cloud measures the error, not the fractal; above it the learned geometry *is* the
@@ -203,11 +205,6 @@ class GeometryComparison:
     def agrees(self) -> np.ndarray:
         """``(K,)`` bool: the predicted cloud agrees with the truth as a measure at each scale."""
         return self.distance_predicted <= self.tolerance_curve
-
-    @property
-    def null_agrees(self) -> np.ndarray:
-        """``(K,)`` bool: the null model agrees with the truth as a measure at each scale."""
-        return self.distance_null <= self.tolerance_curve
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists, floats, ints, strings, ``None``); read back by :meth:`from_dict`."""

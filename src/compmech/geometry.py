@@ -1,10 +1,8 @@
-"""Geometry of belief clouds: simplex, belief-plane and PCA projections, colours, fractal
-dimensions, Lyapunov spectra.
+"""Geometry of belief clouds: simplex, belief-plane and PCA projections, colours, Lyapunov spectra
+(the fractal dimensions of point clouds are in :mod:`compmech.dimensions`).
 
-Point-cloud estimators work on any ``(N, d)`` array (the theory's beliefs, a probe's predicted
-beliefs, or 2-D projections) so that predicted and learned fractals can be compared with
-:func:`~compmech.dimensions.fractal_dimensions`. Each estimate carries its scaling (fit) range. The Lyapunov
-spectrum and Kaplan-Yorke dimension are properties of an HMM's belief dynamics (Jurgens & Crutchfield 2021).
+The Lyapunov spectrum and Kaplan-Yorke dimension are properties of an HMM's belief dynamics
+(Jurgens & Crutchfield 2021).
 
 GHMM beliefs live on the affine plane ``eta r = 1`` (not the simplex) and may have negative
 entries: :func:`belief_plane_coordinates` gives isometric ``(S - 1)``-dimensional coordinates on

@@ -1,4 +1,5 @@
-"""The process types: classical HMMs and generalized HMMs (GHMMs), validation, JSON I/O.
+"""The process types: classical HMMs and generalized HMMs (GHMMs); their validation is in
+:mod:`compmech.validation`, their JSON files in :mod:`compmech.process_io`.
 
 Convention (see ``docs/theory.md``, "Conventions"): a process with ``S`` states and ``V`` tokens is the array
 ``T`` of shape ``(V, S, S)``.

@@ -1,5 +1,6 @@
-"""Information measures of a process: block and myopic entropies, entropy rate, excess entropy,
-statistical complexity, synchronisation, and the optimal per-position cross-entropy.
+"""Information measures of a process at finite lengths: block and myopic entropies, synchronisation,
+and the optimal per-position cross-entropy (the asymptotic ones, entropy rate, excess entropy and
+statistical complexity, are in :mod:`compmech.asymptotics`).
 
 Entropies are in bits unless the name ends in ``_nats``. All computations are float64. Every
 function takes an HMM or a GHMM (``P(x | eta) = eta T[x] r``); :func:`synchronization_profile` is

@@ -1,4 +1,5 @@
-"""Mixed-state presentations: the MSP tree, the deduplicated MSP graph, and Blackwell sampling.
+"""Mixed-state presentations: the MSP tree and the deduplicated MSP graph (Blackwell sampling is in
+:mod:`compmech.blackwell`, the vectorised kernels both use in :mod:`compmech.expand`).
 
 A *mixed state* is a belief ``eta`` (row vector, ``(S,)``) over the hidden states of an HMM. From
 ``eta`` the token ``x`` has probability ``P(x | eta) = eta T[x] 1`` and leads to the mixed state
@@ -9,8 +10,8 @@ presentation.
 
 For a GHMM the same holds with ``r`` in place of ``1`` (``P(x | eta) = eta T[x] r``); beliefs lie
 on the plane ``eta r = 1`` and conditional probabilities at or below
-:data:`~compmech.validation.GHMM_ZERO_TOL` count as zero (those children are dropped). The MSP of a GHMM
-is still a classical unifilar HMM over its mixed states.
+:data:`~compmech.validation.GHMM_ZERO_TOL` count as zero (those children are dropped). The MSP of a
+GHMM is still a classical unifilar HMM over its mixed states.
 
 Everything here computes in float64. The tree and graph are built level by level: one pass is a
 handful of numpy array operations over the whole level (no per-node Python work).

@@ -54,11 +54,6 @@ SPEC_TYPES = ("hmm", "ghmm", "factored", "nonergodic")
 _NATIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def is_spec_dict(data: Any) -> bool:
-    """Whether ``data`` is a spec process object (a ``type`` key and no ``kind``)."""
-    return isinstance(data, Mapping) and "type" in data and "kind" not in data
-
-
 # -------------------------------------------------------------------------------------- reading
 def _keys(data: Mapping[str, Any], source: str, required: set, optional: set) -> None:
     missing = sorted(required - set(data))
@@ -470,5 +465,5 @@ def generation_layout(body_tokens, total_len: int, bos_token: int | None, eos_to
     return framed
 
 
-__all__ = ["SPEC_COMMIT", "generation_layout", "SPEC_TYPES", "SPEC_VERSION", "is_spec_dict", "load_spec",
+__all__ = ["SPEC_COMMIT", "generation_layout", "SPEC_TYPES", "SPEC_VERSION", "load_spec",
            "process_from_spec", "read_spec", "save_spec", "spec_dict"]

@@ -2,6 +2,11 @@
 paper's decoder-only transformer, its linear-bottleneck variant, stacked LSTMs, GRUs and tanh RNNs),
 one training loop for all of them, run directories and activation collection.
 
+The package is named ``transformer`` for the paper's model, but it holds every trainable model the
+project probes, the recurrent ones included: it is the models layer (``compmech`` theory below it,
+the ``compmech`` stages above it). Hooks of every architecture are labelled by one helper,
+:func:`transformer.registry.hook_label`.
+
 Example:
     >>> import transformer
     >>> cfg = transformer.ModelConfig()            # the paper's Mess3 model

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from compmech.hmm import Process
 from compmech.process_io import process_from_dict
 from compmech.processes import get_process
+from compmech.records import Record
 
 #: Activation functions the MLP accepts (TransformerLens names).
 ACT_FNS = ("relu", "gelu", "gelu_new", "silu")
@@ -44,7 +45,7 @@ def _non_negative_float(name: str, value: Any, positive: bool = False) -> float:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Record):
     """Shape of a decoder-only transformer (TransformerLens names).
 
     Pre-LayerNorm blocks ``resid_mid = resid_pre + attn(LN(resid_pre))``,
@@ -98,16 +99,8 @@ class ModelConfig:
         return float(self.n_layers * per_block + 2 * d * self.d_vocab)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields, with ``"arch"`` first."""
-        return {"arch": self.arch, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict` (``arch`` may be omitted); unknown keys are errors."""
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"model config: unknown keys {unknown}")
-        return cls(**data)
+        """JSON-ready fields (:class:`compmech.records.Record`), with ``"arch"`` first."""
+        return {"arch": self.arch, **super().to_dict()}
 
     def replace(self, **changes) -> ModelConfig:
         """A copy with some fields changed (validated again)."""
@@ -148,7 +141,7 @@ class LinearBottleneckConfig(ModelConfig):
 
 
 @dataclass(frozen=True)
-class RecurrentConfig:
+class RecurrentConfig(Record):
     """Shape of a stacked recurrent network (:mod:`transformer.recurrent`); defaults: 4 layers of
     width 64, as in Riechers, Elliott & Shai (2025).
 
@@ -197,16 +190,8 @@ class RecurrentConfig:
         return float(self.n_layers * 2 * 2 * H * G * H + 2 * H * self.d_vocab)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields, with ``"arch"`` first."""
-        return {"arch": self.arch, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RecurrentConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are errors."""
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"model config: unknown keys {unknown}")
-        return cls(**data)
+        """JSON-ready fields (:class:`compmech.records.Record`), with ``"arch"`` first."""
+        return {"arch": self.arch, **super().to_dict()}
 
     def replace(self, **changes) -> RecurrentConfig:
         """A copy with some fields changed (validated again)."""
@@ -269,7 +254,7 @@ def model_config_from_dict(data: Mapping[str, Any]):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Record):
     """Everything needed to rebuild a training run.
 
     The data are sequences of ``n_ctx + 1`` tokens (``n_ctx`` with ``bos``, which prepends a BOS
@@ -401,25 +386,19 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["model"] = self.model.to_dict()
-        return out
+        """JSON-ready fields (:class:`compmech.records.Record`), the model with its ``"arch"``."""
+        return {**super().to_dict(), "model": self.model.to_dict()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys are errors."""
-        if not isinstance(data, Mapping):
-            raise ValueError("train config must be a JSON object")
-        data = dict(data)
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"train config: unknown keys {unknown}")
-        if "model" in data and not isinstance(data["model"], tuple(MODEL_CONFIGS.values())):
-            data["model"] = model_config_from_dict(data["model"])
-        return cls(**data)
+        """Inverse of :meth:`to_dict` (:meth:`compmech.records.Record.from_dict`: missing keys take
+        their defaults, unknown keys are errors); the model's class is read from its ``"arch"``."""
+        if isinstance(data, Mapping) and isinstance(data.get("model"), Mapping):
+            data = {**data, "model": model_config_from_dict(data["model"])}
+        return super().from_dict(data)
 
 
 __all__ = ["ACT_FNS", "DEVICES", "MODEL_CONFIGS", "OPTIMIZERS", "RECURRENT_CONFIGS", "GRUConfig",

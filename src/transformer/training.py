@@ -5,7 +5,8 @@ compiled step (:mod:`transformer.step`), restore or initialise the state, loop o
 up to the next boundary (a log, evaluation or checkpoint step), and evaluate and checkpoint at the
 end. The run directory (:class:`~transformer.rundir.RunDirectory`), the wall-clock budget
 (:class:`~transformer.budget.Budget`), the step plan (:class:`~transformer.budget.StepPlan`) and the
-progress bar are small units of their own. The file layout is documented in :mod:`transformer.rundir`.
+progress bar are small units of their own (:mod:`transformer.budget`); what is built before the
+loop is in :mod:`transformer.setup`. The file layout is documented in :mod:`transformer.rundir`.
 
 A seed ensemble (:func:`train_ensemble`) runs through the same loop: the state carries a leading
 member axis, one compiled chunk trains every member (``jax.vmap``, members sharded over the

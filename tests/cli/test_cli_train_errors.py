@@ -101,7 +101,7 @@ def test_not_a_run_directory_says_what_to_give(tmp_path, capsys):
 def test_damaged_run_files_name_the_file_and_the_remedy(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", *TINY, "--steps", "10", "--out", str(out), "--quiet"]) == 0
-    assert main(["probe", str(out), "--checkpoints", "last", "--no-fractal", "--no-geometry",
+    assert main(["probe", str(out), "--checkpoints", "last", "--no-geometry",
                  "--decoders", "--quiet"]) == 0
     points = out / "probe_points.npz"
     _truncate(points)

@@ -26,7 +26,7 @@ def test_probe_figures_and_interventions_of_a_recurrent_run(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--process", "mess3", "--arch", "gru", "--out", str(out), "--bos",
                  *TINY]) == 0
-    assert main(["probe", str(out), "--quiet", "--no-fractal"]) == 0
+    assert main(["probe", str(out), "--quiet"]) == 0
     assert "layers.1.hook_hidden" in capsys.readouterr().out
     report = json.loads((out / "probe.json").read_text())
     assert report["headline_hook"] == "layers.1.hook_hidden"

@@ -59,7 +59,7 @@ def test_interval_has_dimension_one_and_finite_set_dimension_zero():
 def test_constant_values_are_one_cluster_and_bad_values_raise():
     s = structure_1d(np.zeros(10))
     assert s.num_distinct == 1 and (s.cluster_counts == 1).all()
-    assert s.box_counting is None and s.as_dict()["box_counting_dimension"] is None
+    assert s.box_counting is None and s.summary().box_counting_dimension is None
     with pytest.raises(ValueError, match="NaN"):
         structure_1d([0.0, np.nan, 1.0])
     with pytest.raises(ValueError, match="1-D"):
@@ -151,14 +151,14 @@ def test_bottleneck_end_to_end(bottleneck_dir):
         assert 0 < r.probe.mse_test and 0 < r.probe.untrained_mse
         assert r.train.steps == 10
     one = rows[1]
-    steps = [s["step"] for s in one.structure_1d]
+    steps = [s.step for s in one.structure_1d]
     assert steps[0] == 0 and steps[-1] == 10
     # pre-LayerNorm at width 1: the coordinate is W_E[x_t] + W_pos[t] + const, so at most
     # V * n_ctx distinct values whatever the training (a real property; breaks if the model changes)
     for s in one.structure_1d:
-        assert s["num_distinct"] <= 3 * 3
-        assert s["max_abs_change_from_first"] == 0.0  # no gradient crosses LayerNorm of a 1-vector
-    assert one.msp_structure_1d["regression"]["num_distinct"] > 9  # the MSP is richer
+        assert s.num_distinct <= 3 * 3
+        assert s.max_abs_change_from_first == 0.0  # no gradient crosses LayerNorm of a 1-vector
+    assert one.msp_structure_1d.regression.num_distinct > 9  # the MSP is richer
     data = np.load(out / "results" / "width_001.npz")
     assert data["coordinate"].shape == (27 * 3,)
     assert "width1_coordinate.png" in summary.files
@@ -173,9 +173,9 @@ def test_linear_bottleneck_variant(bottleneck_dir):
     gap = np.array(linear.loss.loss_gap_per_position)
     assert gap.shape == (3,) and (gap > -1e-4).all()
     # z is not confined to V * n_ctx values: it depends on the whole context
-    assert linear.structure_1d[-1]["num_distinct"] > 9
-    assert linear.structure_1d[0]["step"] == 0
-    assert linear.structure_1d[-1]["max_abs_change_from_first"] > 0  # z does train
+    assert linear.structure_1d[-1].num_distinct > 9
+    assert linear.structure_1d[0].step == 0
+    assert linear.structure_1d[-1].max_abs_change_from_first > 0  # z does train
     for key in ("mse_test", "shuffle_mse", "untrained_mse", "onehot_mse", "before_bottleneck_mse"):
         assert getattr(linear.probe, key) > 0
     assert linear.probe.hook == "bottleneck.hook_z"

@@ -70,7 +70,7 @@ def test_probe_json_has_every_hook_with_baselines_and_the_curve(tiny_run):
     assert report["curve"][0]["mse_test"] == pytest.approx(head["baselines"]["untrained"])
     assert report["curve"][-1]["mse_test"] == pytest.approx(head["mse_test"])
     assert report["protocol"]["num_points"] == 3**5 * 5  # every Mess3 word of length n_ctx = 5
-    assert 0 < report["fractal"]["pairwise_distance_correlation"] <= 1
+    assert "fractal" not in report  # the old all-scales comparison is no longer part of the probe
 
 
 def test_figures_exist_and_are_not_empty(tiny_run):
@@ -108,7 +108,7 @@ def test_probe_with_force_reprobes_the_last_checkpoint_only(tiny_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     code, out, err = _main(["probe", str(copy), "--checkpoints", "last", "--hooks", CONCAT,
-                            "--no-fractal", "--force", "--quiet"])
+                            "--force", "--quiet"])
     assert code == 0, err
     report = json.loads((copy / PROBE_FILE).read_text())
     assert [c["step"] for c in report["curve"]][0] == 0 and len(report["curve"]) == 2

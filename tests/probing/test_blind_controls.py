@@ -153,7 +153,7 @@ def test_the_probe_reports_the_blind_controls_at_every_hook(tmp_path, name):
         steps=20, batch_size=32, eval_every=20, log_every=10, steps_per_call=10, warmup_steps=2)
     transformer.train(config, tmp_path / "run", progress=False)
     report = probe_run(tmp_path / "run", checkpoints="last", force=True, progress=False,
-                       decoders=(), geometry=False, fractal=False)
+                       decoders=(), geometry=False)
     again = ProbeReport.read(tmp_path / "run" / "probe.json")
     head = report.hooks[report.headline_hook]
     assert again.hooks[report.headline_hook].blind.to_dict() == head.blind.to_dict()

@@ -172,7 +172,7 @@ def test_cli_trains_probes_and_resumes_an_ensemble(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ensemble of 2 members (seed-1, seed-4)" in text and text.count("eval loss") == 2
     assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0  # done: no-op
-    assert main(["probe", str(out), "--checkpoints", "last", "--no-fractal", "--quiet"]) == 0
+    assert main(["probe", str(out), "--checkpoints", "last", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "mean +- std across seeds" in text
     report = json.loads((out / "probe_ensemble.json").read_text())
@@ -182,7 +182,7 @@ def test_cli_trains_probes_and_resumes_an_ensemble(tmp_path, capsys):
     assert report["scores"]["mse_test"]["mean"] == pytest.approx(np.mean(mses))
     assert report["scores"]["mse_test"]["std"] == pytest.approx(np.std(mses, ddof=1))
     # each member is an ordinary run: the single-run probe reads it unchanged
-    assert main(["probe", str(out / "seed-4"), "--checkpoints", "last", "--no-fractal", "--quiet",
+    assert main(["probe", str(out / "seed-4"), "--checkpoints", "last", "--quiet",
                  "--force"]) == 0
     assert main([*args[:4], "--seed", "1", *args[6:]]) == 2  # --seed and --seeds together
 
@@ -266,7 +266,7 @@ def test_cli_process_sweep_and_its_report(tmp_path, capsys):
     config = json.loads((out / "x=0.15_seed-1" / "config.json").read_text())
     assert config["process_params"] == {"alpha": 0.85, "x": 0.15} and config["seed"] == 1
     capsys.readouterr()
-    assert main(["probe", str(out), "--checkpoints", "last", "--no-fractal", "--quiet"]) == 0
+    assert main(["probe", str(out), "--checkpoints", "last", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "(mess3 alpha=0.85 x=0.05)" in text and "(mess3 alpha=0.85 x=0.15)" in text
     report = json.loads((out / "probe_ensemble.json").read_text())

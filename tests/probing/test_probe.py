@@ -34,7 +34,7 @@ def test_probe_recovers_planted_affine_map_exactly():
     probe = BeliefProbe().fit(X.reshape(-1, X.shape[-1]), Y.reshape(-1, 3))
     np.testing.assert_allclose(probe.coef_, W.T, atol=1e-9)
     np.testing.assert_allclose(probe.intercept_, b, atol=1e-8)
-    assert regression_scores(probe.predict(X.reshape(-1, 12)), Y.reshape(-1, 3))["mse"] < 1e-20
+    assert regression_scores(probe.predict(X.reshape(-1, 12)), Y.reshape(-1, 3)).mse < 1e-20
 
 
 def test_probe_matches_sklearn_linear_regression_with_weights():
@@ -75,10 +75,10 @@ def test_regression_scores_match_sklearn_metrics():
     pred = y + 0.05 * rng.normal(size=y.shape)
     w = rng.uniform(size=300)
     s = regression_scores(pred, y, w)
-    assert s["mse"] == pytest.approx(mean_squared_error(y, pred, sample_weight=w), rel=1e-12)
-    assert s["r2"] == pytest.approx(r2_score(y, pred, sample_weight=w), rel=1e-12)
-    assert s["rmse"] == pytest.approx(np.sqrt(s["mse"]))
-    assert s["mean_distance"] == pytest.approx(np.average(np.linalg.norm(pred - y, axis=1), weights=w))
+    assert s.mse == pytest.approx(mean_squared_error(y, pred, sample_weight=w), rel=1e-12)
+    assert s.r2 == pytest.approx(r2_score(y, pred, sample_weight=w), rel=1e-12)
+    assert s.rmse == pytest.approx(np.sqrt(s.mse))
+    assert s.mean_distance == pytest.approx(np.average(np.linalg.norm(pred - y, axis=1), weights=w))
 
 
 @pytest.mark.parametrize(
@@ -123,22 +123,22 @@ def test_cross_validated_probe_trains_on_one_fold_and_tests_on_the_rest():
     direct = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3))
     expected = regression_scores(direct.predict(X[te].reshape(-1, 12)), Y[te].reshape(-1, 3))
     for key in ("mse", "rmse", "r2", "mean_distance"):
-        assert res.scores[key] == pytest.approx(expected[key], rel=1e-10), key
+        assert getattr(res.scores, key) == pytest.approx(getattr(expected, key), rel=1e-10), key
     np.testing.assert_allclose(res.probe.coef_, direct.coef_, atol=1e-10)
     assert res.n_train == tr.sum() * 5 and res.n_test == te.sum() * 5
     # the spread: fold f trained alone, tested on the others
     for f in range(5):
         p = BeliefProbe().fit(X[folds == f].reshape(-1, 12), Y[folds == f].reshape(-1, 3))
-        mse = regression_scores(p.predict(X[folds != f].reshape(-1, 12)), Y[folds != f].reshape(-1, 3))["mse"]
+        mse = regression_scores(p.predict(X[folds != f].reshape(-1, 12)), Y[folds != f].reshape(-1, 3)).mse
         assert res.fold_mse[f] == pytest.approx(mse, rel=1e-10)
-    assert res.train_mse < res.scores["mse"]
+    assert res.train_mse < res.scores.mse
 
 
 def test_planted_map_gives_zero_held_out_error():
     X, Y, _, _ = _planted(seed=5)
     res = cross_validated_probe(X, Y, sequence_folds(X.shape[0], 5, seed=1))
-    assert res.scores["mse"] < 1e-18
-    assert res.scores["r2"] == pytest.approx(1.0, abs=1e-12)
+    assert res.scores.mse < 1e-18
+    assert res.scores.r2 == pytest.approx(1.0, abs=1e-12)
     assert np.all(res.fold_mse < 1e-18)
 
 
@@ -149,10 +149,10 @@ def test_shuffle_control_scores_about_the_belief_variance():
     Y /= Y.sum(-1, keepdims=True)  # belief-like targets, a smooth function of X
     res = cross_validated_probe(X, Y, sequence_folds(8000, 5, seed=2), shuffle_seed=3)
     var = res.belief_variance
-    assert res.scores["mse"] < 0.5 * var
+    assert res.scores.mse < 0.5 * var
     # chance alignment of the shuffled probe with the signal moves it by O(d / n_train)
-    assert res.shuffle_scores["mse"] == pytest.approx(var, rel=0.01)
-    assert abs(res.shuffle_scores["r2"]) < 0.01
+    assert res.shuffle_scores.mse == pytest.approx(var, rel=0.01)
+    assert abs(res.shuffle_scores.r2) < 0.01
     shuffled_pred = res.shuffle_probe.predict(X.reshape(-1, 8))
     np.testing.assert_allclose(shuffled_pred.mean(0), Y.reshape(-1, 3).mean(0), atol=0.01)
     assert shuffled_pred.std(0).max() < 0.1 * np.sqrt(var)  # collapsed onto the centroid
@@ -162,7 +162,7 @@ def test_shuffle_control_scores_about_the_belief_variance():
     folds = sequence_folds(8000, 5, seed=2)
     p = BeliefProbe().fit(X[folds == 0].reshape(-1, 8), perm[folds == 0].reshape(-1, 3))
     direct = regression_scores(p.predict(X[folds != 0].reshape(-1, 8)), Y[folds != 0].reshape(-1, 3))
-    assert res.shuffle_scores["mse"] == pytest.approx(direct["mse"], rel=1e-10)
+    assert res.shuffle_scores.mse == pytest.approx(direct.mse, rel=1e-10)
 
 
 def test_weighted_cross_validation_matches_direct_weighted_fit():
@@ -173,8 +173,8 @@ def test_weighted_cross_validation_matches_direct_weighted_fit():
     tr, te = folds == 0, folds != 0
     p = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3), w[tr].reshape(-1))
     expected = regression_scores(p.predict(X[te].reshape(-1, 12)), Y[te].reshape(-1, 3), w[te].reshape(-1))
-    assert res.scores["mse"] == pytest.approx(expected["mse"], rel=1e-10)
-    assert res.scores["r2"] == pytest.approx(expected["r2"], rel=1e-10)
+    assert res.scores.mse == pytest.approx(expected.mse, rel=1e-10)
+    assert res.scores.r2 == pytest.approx(expected.r2, rel=1e-10)
     assert res.fold_mse.shape == (1,)
 
 
@@ -184,7 +184,7 @@ def test_concatenated_features_equal_the_explicit_concatenation():
     folds = sequence_folds(X.shape[0], 5, seed=0)
     lazy = cross_validated_probe(concatenated([A, B]), Y, folds, chunk_sequences=50)
     eager = cross_validated_probe(X, Y, folds)
-    assert lazy.scores["mse"] == pytest.approx(eager.scores["mse"], rel=1e-10)
+    assert lazy.scores.mse == pytest.approx(eager.scores.mse, rel=1e-10)
     np.testing.assert_allclose(predict_features(lazy.probe, concatenated([A, B])),
                                predict_features(eager.probe, X), atol=1e-10)
 
@@ -283,7 +283,7 @@ def test_eighty_twenty_split_trains_on_four_folds():
     tr = np.isin(folds, [3, 4, 0, 1])
     direct = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3))
     expected = regression_scores(direct.predict(X[~tr].reshape(-1, 12)), Y[~tr].reshape(-1, 3))
-    assert res.scores["mse"] == pytest.approx(expected["mse"], rel=1e-10)
+    assert res.scores.mse == pytest.approx(expected.mse, rel=1e-10)
     assert res.n_train == tr.sum() * 5 and res.fold_mse.shape == (5,)
     with pytest.raises(ValueError, match="train_folds"):
         cross_validated_probe(X, Y, folds, train_folds=5)
@@ -331,24 +331,24 @@ def test_invariant_r2_is_unchanged_by_a_random_change_of_basis(name):
     ra = cross_validated_probe(X, ya, folds)
     rb = cross_validated_probe(X, yb, folds)
     for key in ("invariant_r2", "whitened_mse"):
-        assert rb.scores[key] == pytest.approx(ra.scores[key], abs=1e-9)
-        assert rb.pooled_scores[key] == pytest.approx(ra.pooled_scores[key], abs=1e-9)
-        assert rb.shuffle_scores[key] == pytest.approx(ra.shuffle_scores[key], abs=1e-9)
-    assert 0.2 < ra.scores["invariant_r2"] < 0.99  # a partial fit, not a trivial 0 or 1
+        assert getattr(rb.scores, key) == pytest.approx(getattr(ra.scores, key), abs=1e-9)
+        assert getattr(rb.pooled_scores, key) == pytest.approx(getattr(ra.pooled_scores, key), abs=1e-9)
+        assert getattr(rb.shuffle_scores, key) == pytest.approx(getattr(ra.shuffle_scores, key), abs=1e-9)
+    assert 0.2 < ra.scores.invariant_r2 < 0.99  # a partial fit, not a trivial 0 or 1
     # the plain scores do change, so the test can tell
-    assert abs(rb.scores["mse"] / ra.scores["mse"] - 1) > 0.05
-    assert abs(rb.scores["r2"] - ra.scores["r2"]) > 1e-3
+    assert abs(rb.scores.mse / ra.scores.mse - 1) > 0.05
+    assert abs(rb.scores.r2 - ra.scores.r2) > 1e-3
     # the Markov-order-2 baseline (category means) is equivariant too
     codes = markov_codes(tokens, int(tokens.max()) + 1, 2)
     ba = category_mean_scores(codes, ya, folds, [0])
     bb = category_mean_scores(codes, yb, folds, [0])
-    assert bb["invariant_r2"] == pytest.approx(ba["invariant_r2"], abs=1e-9)
-    assert abs(bb["mse"] / ba["mse"] - 1) > 0.05
+    assert bb.invariant_r2 == pytest.approx(ba.invariant_r2, abs=1e-9)
+    assert abs(bb.mse / ba.mse - 1) > 0.05
     # summary (probe.json) keeps every old field and adds the new ones
     summary = ra.summary()
-    assert summary["invariant_r2_test"] == ra.scores["invariant_r2"]
-    assert summary["mse_test"] == ra.scores["mse"] and "r2_test" in summary
-    assert summary["invariant_r2_pooled"] == ra.pooled_scores["invariant_r2"]
+    assert summary["invariant_r2_test"] == ra.scores.invariant_r2
+    assert summary["mse_test"] == ra.scores.mse and "r2_test" in summary
+    assert summary["invariant_r2_pooled"] == ra.pooled_scores.invariant_r2
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -363,7 +363,7 @@ def test_cross_validated_invariant_r2_equals_the_direct_score_of_its_predictions
     direct = regression_scores(pred.reshape(-1, y.shape[-1]), y[test].reshape(-1, y.shape[-1]),
                                None if weights is None else weights[test].reshape(-1))
     for key in ("mse", "r2", "invariant_r2", "whitened_mse"):
-        assert res.scores[key] == pytest.approx(direct[key], abs=1e-10)
+        assert getattr(res.scores, key) == pytest.approx(getattr(direct, key), abs=1e-10)
 
 
 def test_invariant_r2_is_plain_r2_on_planted_cases():
@@ -372,20 +372,20 @@ def test_invariant_r2_is_plain_r2_on_planted_cases():
     w = rng.random(500)
     for weights in (None, w):
         perfect = regression_scores(beliefs, beliefs, weights)
-        assert perfect["invariant_r2"] == 1.0 and perfect["whitened_mse"] == 0.0
+        assert perfect.invariant_r2 == 1.0 and perfect.whitened_mse == 0.0
         mean = np.average(beliefs, axis=0, weights=weights)
         centroid = regression_scores(np.broadcast_to(mean, beliefs.shape), beliefs, weights)
-        assert centroid["invariant_r2"] == pytest.approx(0.0, abs=1e-12)
-        assert centroid["r2"] == pytest.approx(0.0, abs=1e-12)
+        assert centroid.invariant_r2 == pytest.approx(0.0, abs=1e-12)
+        assert centroid.r2 == pytest.approx(0.0, abs=1e-12)
     # isotropic error on whitened axis-aligned targets: invariant R^2 = plain R^2
     y = rng.normal(size=(4000, 2)) * [2.0, 0.5]
     y = (y - y.mean(0)) / y.std(0)
     pred = y * 0.6  # shrinks both coordinates: residual -0.4 y, R^2 = 1 - 0.16 on each
     s = regression_scores(pred, y)
-    assert s["r2"] == pytest.approx(0.84, abs=1e-12)
-    assert s["invariant_r2"] == pytest.approx(0.84, abs=1e-12)
+    assert s.r2 == pytest.approx(0.84, abs=1e-12)
+    assert s.invariant_r2 == pytest.approx(0.84, abs=1e-12)
     # constant targets have no metric: NaN, not a number that looks like a score
-    assert np.isnan(regression_scores(np.ones((5, 2)), np.ones((5, 2)))["invariant_r2"])
+    assert np.isnan(regression_scores(np.ones((5, 2)), np.ones((5, 2))).invariant_r2)
 
 
 def test_invariant_r2_is_not_fooled_by_a_missing_low_variance_direction():
@@ -400,8 +400,8 @@ def test_invariant_r2_is_not_fooled_by_a_missing_low_variance_direction():
     y = z @ rot
     pred = (z * [1.0, 0.0]) @ rot
     s = regression_scores(pred, y)
-    assert s["r2"] > 0.999 and s["mse"] < 1e-4
-    assert s["invariant_r2"] == pytest.approx(0.5, abs=1e-9)
+    assert s.r2 > 0.999 and s.mse < 1e-4
+    assert s.invariant_r2 == pytest.approx(0.5, abs=1e-9)
 
 
 def test_the_split_policy_trains_on_more_folds_only_when_one_fold_is_too_small():
@@ -414,3 +414,18 @@ def test_the_split_policy_trains_on_more_folds_only_when_one_fold_is_too_small()
     assert train_folds("20/80", 10, width) == 1 and train_folds("80/20", 10**6, width) == 4
     with pytest.raises(ValueError, match="split must be"):
         train_folds("50/50", 100, width)
+
+
+def test_the_linear_decoder_is_ordinary_least_squares_with_intercept():
+    from compmech.probing import decoders as dec
+
+    rng = np.random.default_rng(3)
+    X, Xt = rng.normal(size=(200, 6)), rng.normal(size=(50, 6))
+    W, b = rng.normal(size=(6, 3)), rng.normal(size=3)
+    # an exact affine map is recovered exactly
+    np.testing.assert_allclose(dec.fit_predict("linear", X, X @ W + b, Xt), Xt @ W + b, atol=1e-10)
+    # noisy targets: the least-squares solution (oracle: numpy's lstsq on [X, 1])
+    y = X @ W + b + rng.normal(size=(200, 3))
+    beta = np.linalg.lstsq(np.column_stack([X, np.ones(200)]), y, rcond=None)[0]
+    np.testing.assert_allclose(dec.fit_predict("linear", X, y, Xt),
+                               np.column_stack([Xt, np.ones(50)]) @ beta, atol=1e-10)

@@ -61,9 +61,9 @@ def test_weighted_ols_equals_sklearn_with_sample_weight():
     np.testing.assert_allclose(res.probe.coef_, ref.coef_, atol=1e-10)
     np.testing.assert_allclose(res.probe.intercept_, ref.intercept_, atol=1e-10)
     pred, true = ref.predict(X[te].reshape(-1, 7)), inputs.beliefs[te].reshape(-1, 3)
-    assert res.scores["mse"] == pytest.approx(mean_squared_error(true, pred, sample_weight=w_te),
+    assert res.scores.mse == pytest.approx(mean_squared_error(true, pred, sample_weight=w_te),
                                               rel=1e-9)
-    assert res.scores["r2"] == pytest.approx(r2_score(true, pred, sample_weight=w_te), rel=1e-9)
+    assert res.scores.r2 == pytest.approx(r2_score(true, pred, sample_weight=w_te), rel=1e-9)
     direct = BeliefProbe().fit(X[tr].reshape(-1, 7), inputs.beliefs[tr].reshape(-1, 3), w_tr)
     np.testing.assert_allclose(direct.coef_, ref.coef_, atol=1e-10)
 
@@ -79,7 +79,7 @@ def test_weighted_scores_do_not_scale_with_the_number_of_points():
                                   shuffle=False)
     for other in (scaled, twice):
         for key in ("mse", "r2", "mean_distance"):
-            assert other.scores[key] == pytest.approx(base.scores[key], rel=1e-9)
+            assert getattr(other.scores, key) == pytest.approx(getattr(base.scores, key), rel=1e-9)
     assert {"mse", "r2", "rmse", "mean_distance"} <= set(SCORE_DEFINITIONS)
 
 
@@ -101,9 +101,9 @@ def test_k_fold_pooled_scores_equal_the_brute_force_cross_validation():
         trues.append(Y[te].reshape(-1, 3))
         ws.append(w[te].reshape(-1))
     pred, true, ww = np.concatenate(preds), np.concatenate(trues), np.concatenate(ws)
-    assert res.pooled_scores["mse"] == pytest.approx(mean_squared_error(true, pred, sample_weight=ww),
+    assert res.pooled_scores.mse == pytest.approx(mean_squared_error(true, pred, sample_weight=ww),
                                                      rel=1e-9)
-    assert res.pooled_scores["r2"] == pytest.approx(r2_score(true, pred, sample_weight=ww), rel=1e-9)
+    assert res.pooled_scores.r2 == pytest.approx(r2_score(true, pred, sample_weight=ww), rel=1e-9)
     assert res.fold_mse.shape == (k,)
 
 
@@ -113,7 +113,7 @@ def test_rcond_sweep_matches_explicit_fits_at_a_cut_off_that_drops_nothing():
     folds = sequence_folds(400, 5, seed=0)
     sweep = rcond_sweep(X, Y, folds, train_folds=4, rconds=(1e-7, 0.999), inner_folds=3, seed=0)
     plain = cross_validated_probe(X, Y, folds, train_folds=4, spread=False, shuffle=False)
-    assert sweep.test_mse[0, 0] == pytest.approx(plain.scores["mse"], rel=1e-8)
+    assert sweep.test_mse[0, 0] == pytest.approx(plain.scores.mse, rel=1e-8)
     # the inner validation, by brute force: train folds 0..3 split into 3 inner folds
     inner = sequence_folds(400, 3, seed=0 + 7919)
     train = folds != 4
@@ -127,7 +127,7 @@ def test_rcond_sweep_matches_explicit_fits_at_a_cut_off_that_drops_nothing():
     # a cut-off just below the largest singular value throws most of the fit away
     assert sweep.inner_mse[0, 1] > 10 * sweep.inner_mse[0, 0]
     assert sweep.chosen == [1e-7]
-    assert sweep.scores["mse"] == pytest.approx(plain.scores["mse"], rel=1e-8)
+    assert sweep.scores.mse == pytest.approx(plain.scores.mse, rel=1e-8)
 
 
 def test_rcond_sweep_prefers_a_cut_off_when_a_direction_is_noise():
@@ -142,7 +142,7 @@ def test_rcond_sweep_prefers_a_cut_off_when_a_direction_is_noise():
     folds = sequence_folds(n, 5, seed=0)
     sweep = rcond_sweep(X, Y, folds, train_folds=1, spread=True, rconds=RCOND_GRID, seed=1)
     assert min(sweep.chosen) > 1e-5  # above the noise directions (about 1e-4 x 0.7)
-    assert sweep.pooled["mse"] < sweep.test_mse[:, 0].mean()
+    assert sweep.pooled.mse < sweep.test_mse[:, 0].mean()
 
 
 # ------------------------------------------------------------------------------ Markov order
@@ -178,10 +178,10 @@ def test_markov_baseline_is_the_least_squares_probe_on_its_one_hot_features():
                                     weights=inputs.weights, train_folds=4, spread=False,
                                     shuffle=False)
         for key in ("mse", "r2", "mean_distance"):
-            assert ours[key] == pytest.approx(ols.scores[key], rel=1e-8)
+            assert getattr(ours, key) == pytest.approx(getattr(ols.scores, key), rel=1e-8)
     # seeing more tokens helps on enumerated Mess3 (every window of 3 occurs in training)
     mses = [category_mean_scores(markov_codes(inputs.tokens, 3, k), inputs.beliefs, folds,
-                                 range(4), weights=inputs.weights)["mse"] for k in (1, 2, 3)]
+                                 range(4), weights=inputs.weights).mse for k in (1, 2, 3)]
     assert mses[0] > mses[1] > mses[2] > 0
 
 
@@ -190,7 +190,7 @@ def test_category_mean_of_unseen_categories_is_the_training_mean():
     beliefs = np.array([[[1.0], [3.0]], [[1.0], [3.0]], [[5.0], [7.0]]])
     s = category_mean_scores(codes, beliefs, np.array([0, 0, 1]), [0])
     pred = np.array([[2.0], [2.0]])  # codes 2 never trained on: mean of the training points
-    assert s["mse"] == pytest.approx(regression_scores(pred, np.array([[5.0], [7.0]]))["mse"])
+    assert s.mse == pytest.approx(regression_scores(pred, np.array([[5.0], [7.0]])).mse)
 
 
 # ------------------------------------------------------------------------------ the pipeline
@@ -217,7 +217,7 @@ def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
     assert data.weights.shape == (81, 5)  # 3^4 words after the BOS
     np.testing.assert_allclose(data.weights.sum(0), 1.0, atol=1e-12)
     report = probe_run(gru_run, checkpoints="last", seed=0, force=True, progress=False,
-                       fractal=False, weighting="probability", folds=4, rcond_sweep=True)
+                       weighting="probability", folds=4, rcond_sweep=True)
     proto = report.protocol
     assert proto.kfold and proto.n_folds == 4 and proto.weighting_option == "probability"
     assert set(proto.definitions) >= {"mse", "r2"} and proto.markov_orders == [1, 2, 3]
@@ -237,7 +237,7 @@ def test_cli_probe_protocol_flags(gru_run, capsys):
     from compmech.cli import main
 
     assert main(["probe", str(gru_run), "--folds", "3", "--weighting", "probability",
-                 "--checkpoints", "last", "--no-fractal", "--quiet", "--force"]) == 0
+                 "--checkpoints", "last", "--quiet", "--force"]) == 0
     out = capsys.readouterr().out
     assert "3-fold cross-validation" in out and "Markov order k" in out
     assert main(["probe", str(gru_run), "--folds", "3", "--split", "20/80", "--force"]) == 2

@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "compmech.cli.theory",
     "compmech.cli.train",
     "compmech.cli.probe",
+    "compmech.cli.figures",
+    "compmech.cli.reproduce",
     "compmech.cli.experiment",
     "compmech.cli.mechanisms",
 )

@@ -132,3 +132,67 @@ def parse_seeds(value: str) -> list[int]:
     if len(seeds) > MAX_SEEDS:
         raise argparse.ArgumentTypeError(f"{len(seeds)} seeds; at most {MAX_SEEDS} per ensemble")
     return seeds
+
+
+def parse_checkpoints(value: str):
+    """An argparse type: ``"all"``, ``"last"`` or a number (>= 2) of log-spaced checkpoints."""
+    if value in ("all", "last"):
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'all', 'last' or a number of log-spaced checkpoints; got {value!r}") from None
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"a number of checkpoints must be >= 2; got {n}")
+    return n
+
+
+def int_at_least(minimum: int, what: str, too_small: str):
+    """An argparse type: an integer ``>= minimum`` (``too_small`` formats ``{n}`` and ``{value}``)."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(too_small.format(n=n, value=value))
+        return n
+
+    return parse
+
+
+#: An argparse type: a number of folds (>= 2).
+parse_folds = int_at_least(2, "a number of folds", "k-fold cross-validation needs K >= 2; got {n}")
+#: An argparse type: a positive integer.
+parse_positive_int = int_at_least(1, "a positive integer", "must be a positive integer; got {value!r}")
+
+
+def parse_minutes(value: str) -> float:
+    """An argparse type: a positive, finite number of minutes."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of minutes; got {value!r}") from None
+    if not minutes > 0 or minutes != minutes or minutes == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes; got {value!r}")
+    return minutes
+
+
+def checked_run_dir(path: str, ensemble_ok: bool = False) -> Path:
+    """``path`` as a run directory (or, with ``ensemble_ok``, an ensemble directory).
+
+    Raises:
+        UsageError: it is not one.
+    """
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is not a directory; give a run directory written by "
+                         "`compmech train --out RUN_DIR`")
+    if ensemble_ok and (run_dir / "ensemble.json").is_file():
+        return run_dir
+    if not (run_dir / "config.json").is_file():
+        raise UsageError(f"{run_dir} is not a run directory (no config.json); give one written by "
+                         "`compmech train --out RUN_DIR`")
+    return run_dir

@@ -6,8 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument
-from compmech.cli.probe import _positive_int, _run_dir
+from compmech.cli.common import (
+    UsageError,
+    add_quiet_argument,
+    add_seed_argument,
+    checked_run_dir,
+    parse_positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -48,7 +53,7 @@ def register(subparsers) -> None:
                    "ENSEMBLE/mechanisms/interventions_seeds.json for an ensemble, else not written)")
     i.add_argument("--hooks", nargs="+", metavar="HOOK",
                    help="hooks to intervene at (default: the model's probe grid)")
-    i.add_argument("--pairs", type=_positive_int, default=2000,
+    i.add_argument("--pairs", type=parse_positive_int, default=2000,
                    help="(input, target) pairs (default: %(default)s)")
     i.add_argument("--step", type=int, default=None, help="checkpoint (default: the last)")
     add_seed_argument(i, "the probe's folds, the pairs and the random directions")
@@ -61,7 +66,7 @@ def run_mechanisms(args: argparse.Namespace) -> int:
     from compmech.experiments.mechanisms import run_attention_analysis
     from compmech.mechanisms.attention import attention_lines, seed_spread, spread_lines
 
-    run_dirs = [_run_dir(r) for r in args.run_dir]
+    run_dirs = [checked_run_dir(r) for r in args.run_dir]
     reports = []
     for run_dir in run_dirs:
         report, paths = run_attention_analysis(run_dir, step=args.step, seed=args.seed,
@@ -86,7 +91,7 @@ def _intervention_runs(paths: list[str]) -> tuple[list[Path], Path | None]:
 
     runs: list[Path] = []
     for path in paths:
-        run_dir = _run_dir(path, ensemble_ok=True)
+        run_dir = checked_run_dir(path, ensemble_ok=True)
         if (run_dir / "ensemble.json").is_file():
             runs += [run.run_dir for run in load_ensemble(run_dir).members]
         else:

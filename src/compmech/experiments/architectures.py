@@ -40,6 +40,7 @@ from compmech.experiments.runner import check_manifest, recipe, run_jobs
 from compmech.figures.clouds import architecture_grid, theory_beliefs
 from compmech.figures.common import save
 from compmech.files import atomic_write_text
+from compmech.formatting import fmt
 from compmech.hmm import GHMM
 from compmech.processes import get_process
 from compmech.records import get_field
@@ -172,18 +173,12 @@ COLUMNS: tuple[tuple[str, Callable[[JobResult], Any], str], ...] = (
 )
 
 
-def _cell(value, spec: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return format(value, spec)
-
-
 def table_lines(results: Sequence[JobResult], columns=COLUMNS) -> list[str]:
     """The main table as markdown lines."""
     lines = ["| " + " | ".join(h for h, _, _ in columns) + " |",
              "|" + "|".join("---:" for _ in columns) + "|"]
     for r in results:
-        lines.append("| " + " | ".join(_cell(fn(r), spec) for _, fn, spec in columns) + " |")
+        lines.append("| " + " | ".join(fmt(fn(r), spec) for _, fn, spec in columns) + " |")
     return lines
 
 
@@ -201,7 +196,7 @@ def _printer(log):
         if not state["started"]:
             log(line([h for h, _, _ in COLUMNS]))
             state["started"] = True
-        log(line([_cell(fn(result), spec) for _, fn, spec in COLUMNS]))
+        log(line([fmt(fn(result), spec) for _, fn, spec in COLUMNS]))
 
     return on_result
 
@@ -218,7 +213,7 @@ def per_layer_lines(results: Sequence[JobResult], protocol: str, key: str = "mse
     for r in results:
         hooks = probe_hooks(model_config_from_dict(r.model))
         scores = r.protocols[protocol]["hooks"]
-        cells = [_cell(scores[h].get(key), spec) if h in scores else "n/a" for h in hooks]
+        cells = [fmt(scores[h].get(key), spec) if h in scores else "n/a" for h in hooks]
         cells += [""] * (len(head) - 1 - len(cells))
         lines.append("| " + " | ".join([r.name, *cells]) + " |")
     return lines
@@ -297,11 +292,11 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
                   else f"{hmm.num_states} simplex coords")
         for arch, arrays in data.items():
             r = by_key[(process, arch)]
-            caption = (f"iR2 uniform {_cell(_unif('invariant_r2_test')(r), '.3f')}, "
-                       f"prob. {_cell(_prob('invariant_r2_test')(r), '.3f')}, Markov-3 "
-                       f"{_cell(_baseline('markov_3', 'baselines_invariant_r2')(r), '.3f')}\n"
-                       f"MSE/{coords} unif. {_cell(_unif('mse_test')(r), '.1e')}, "
-                       f"prob. {_cell(_prob('mse_test')(r), '.1e')}")
+            caption = (f"iR2 uniform {fmt(_unif('invariant_r2_test')(r), '.3f')}, "
+                       f"prob. {fmt(_prob('invariant_r2_test')(r), '.3f')}, Markov-3 "
+                       f"{fmt(_baseline('markov_3', 'baselines_invariant_r2')(r), '.3f')}\n"
+                       f"MSE/{coords} unif. {fmt(_unif('mse_test')(r), '.1e')}, "
+                       f"prob. {fmt(_prob('mse_test')(r), '.1e')}")
             panels[arch] = (arrays["predicted"].astype(np.float64),
                             arrays["true"].astype(np.float64), caption)
         rows.append((process, theory, panels, not isinstance(get_process(process), GHMM)))

@@ -25,7 +25,6 @@ read at ``d_model = 4``. The report says so next to the numbers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from compmech.figures.panels import (
     structure_over_training,
 )
 from compmech.files import atomic_write_text
+from compmech.formatting import fmt
 from compmech.processes import get_process
 from transformer import LinearBottleneckConfig, ModelConfig
 
@@ -231,7 +231,7 @@ def _width1_figures(out_dir: Path, r: JobResult) -> list[Path]:
             else "the single residual coordinate")
     files = save(coordinate_1d(
         d["coordinate"].astype(np.float64), d["msp_projection"], d["coordinate_beliefs"],
-        r.structure_1d[-1], r.msp_structure_1d["regression"], what=what),
+        r.structure_1d[-1], r.msp_structure_1d.regression, what=what),
         out_dir / f"{stem}_coordinate")
     return files + save(structure_over_training(r.structure_1d, r.msp_structure_1d),
                         out_dir / f"{stem}_over_training")
@@ -258,10 +258,6 @@ def write_bottleneck_report(out_dir, results: Sequence[JobResult], *, wall_secon
     figures_md = [f for f in files if f.suffix == ".png"]
     atomic_write_text(out_dir / "README.md", _markdown(summary, results, figures_md))
     return summary
-
-
-def _fmt_dim(x) -> str:
-    return "n/a" if x is None or not math.isfinite(float(x)) else f"{float(x):.2f}"
 
 
 def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
@@ -308,36 +304,35 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
 
 def _width1_markdown(r: JobResult) -> list[str]:
     s, msp = r.structure_1d[-1], r.msp_structure_1d
+    reg = msp.regression
     linear = _variant(r) == "linear"
     what = ("the bottleneck coordinate z (linear bottleneck after the last block of the "
             f"d_model-{r.model['d_model']} model)" if linear else "the single residual coordinate")
     lines = [
         f"## Width 1, {_variant(r)} variant: {what}",
         "",
-        f"At the last checkpoint (step {s['step']}) it takes {s['num_distinct']} distinct values "
-        f"over {s['num_points']} points; box-counting dimension "
-        f"{_fmt_dim(s['box_counting_dimension'])}, cluster-count slope "
-        f"{_fmt_dim(s['cluster_dimension'])}. The MSP on its best 1-D direction (fit to the "
-        f"coordinate, R^2 {msp['regression_r2']:.3f}): {msp['regression']['num_distinct']} distinct "
-        f"values, box-counting dimension {_fmt_dim(msp['regression']['box_counting_dimension'])}, "
-        f"cluster slope {_fmt_dim(msp['regression']['cluster_dimension'])}.",
+        f"At the last checkpoint (step {s.step}) it takes {s.num_distinct} distinct values "
+        f"over {s.num_points} points; box-counting dimension "
+        f"{fmt(s.box_counting_dimension, '.2f')}, cluster-count slope "
+        f"{fmt(s.cluster_dimension, '.2f')}. The MSP on its best 1-D direction (fit to the "
+        f"coordinate, R^2 {msp.regression_r2:.3f}): {reg.num_distinct} distinct "
+        f"values, box-counting dimension {fmt(reg.box_counting_dimension, '.2f')}, "
+        f"cluster slope {fmt(reg.cluster_dimension, '.2f')}.",
         "",
         "| step | tokens | max change since step 0 | distinct | " + " | ".join(
-            f"clusters@{x:g}" for x in s["resolutions"]) + " | box dim |",
-        "|---:|---:|---:|---:|" + "---:|" * len(s["resolutions"]) + "---:|",
+            f"clusters@{x:g}" for x in s.resolutions) + " | box dim |",
+        "|---:|---:|---:|---:|" + "---:|" * len(s.resolutions) + "---:|",
     ]
-    msp_row = {"step": "MSP", "tokens_seen": "", "max_abs_change_from_first": None,
-               **msp["regression"]}
-    for row in [*r.structure_1d, msp_row]:
-        change = row.get("max_abs_change_from_first")
-        lines.append(f"| {row['step']} | {row['tokens_seen']} | "
-                     f"{'' if change is None else format(change, '.3g')} | {row['num_distinct']} | "
-                     + " | ".join(str(c) for c in row["cluster_counts"])
-                     + f" | {_fmt_dim(row['box_counting_dimension'])} |")
-    if s.get("label_runs") is not None:
+    rows = [(row.step, row.tokens_seen, fmt(row.max_abs_change_from_first, ".3g"), row)
+            for row in r.structure_1d] + [("MSP", "", "", reg)]
+    for step, tokens, change, row in rows:
+        lines.append(f"| {step} | {tokens} | {change} | {row.num_distinct} | "
+                     + " | ".join(str(c) for c in row.cluster_counts)
+                     + f" | {fmt(row.box_counting_dimension, '.2f')} |")
+    if s.label_runs is not None:
         lines += ["", "Interleaving: runs of the dominant state along the clusters, at the same "
-                  f"resolutions: network (last step) {s['label_runs']}; MSP projection "
-                  f"{msp['regression']['label_runs']} (about 3 = one block per state; many = "
+                  f"resolutions: network (last step) {s.label_runs}; MSP projection "
+                  f"{reg.label_runs} (about 3 = one block per state; many = "
                   "interleaved sub-ranges)."]
     lines.append("")
     if not linear:

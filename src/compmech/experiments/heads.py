@@ -36,6 +36,7 @@ from compmech.experiments.runner import config_with, recipe, run_experiment
 from compmech.figures.common import save
 from compmech.figures.mechanisms import anchored_decay
 from compmech.files import atomic_write_text
+from compmech.formatting import fmt
 from compmech.information import myopic_entropy
 from compmech.mechanisms.attention import AttentionReport, seed_spread
 from compmech.processes import get_process
@@ -232,13 +233,9 @@ def head_fit_text(report: AttentionReport) -> str:
         if h.layer != 0:
             continue
         f = h.fit if h.best_parity == "all" else h.parity_fits[h.best_parity]
-        parts.append(f"{_fmt(f.rate, '.2f')} {f.parity} ({_fmt(f.explained, '.2f')}); "
-                     f"all {_fmt(h.fit.rate, '.2f')} misfit {_fmt(h.fit.rate_misfit, '.2f')}")
+        parts.append(f"{fmt(f.rate, '.2f')} {f.parity} ({fmt(f.explained, '.2f')}); "
+                     f"all {fmt(h.fit.rate, '.2f')} misfit {fmt(h.fit.rate_misfit, '.2f')}")
     return " / ".join(parts)
-
-
-def _fmt(v, spec: str) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
 
 def heads_table(results: Sequence[JobResult], attention: dict[str, AttentionReport]) -> str:
@@ -252,10 +249,10 @@ def heads_table(results: Sequence[JobResult], attention: dict[str, AttentionRepo
         rep = attention[r.name]
         lines.append("| " + " | ".join([
             f"{r.labels['x']:.3f}", f"{r.labels['alpha']:.3f}", f"{r.labels['lambda']:+.2f}",
-            _fmt(rep.theory_rho_star, ".3f"), str(r.labels["n_heads"]),
+            fmt(rep.theory_rho_star, ".3f"), str(r.labels["n_heads"]),
             str(r.labels.get("seed", "-")), str(r.train.steps), f"{one:.2e} / {two:.2e}",
-            _fmt(r.loss.loss_gap if r.loss else None, ".2e"),
-            _fmt(r.probe.mse_test, ".2e"), _fmt(r.probe.shuffle_mse, ".2e"),
+            fmt(r.loss.loss_gap if r.loss else None, ".2e"),
+            fmt(r.probe.mse_test, ".2e"), fmt(r.probe.shuffle_mse, ".2e"),
             head_fit_text(rep)]) + " |")
     return "\n".join(lines)
 
@@ -286,8 +283,8 @@ def decay_lines(results: Sequence[JobResult], attention: dict[str, AttentionRepo
                 gap_lam, gap_star = abs(d.mean - abs(lam)), abs(d.mean - rho_star)
                 nearer = f"; nearer {'rho*' if gap_star < gap_lam else '|lambda|'}"
             lines.append(f"- x = {x:.3f}, alpha = {a:.3f}, {h} head(s), head rank {d.rank}: "
-                         f"rho {d.mean:.3f} {spread}; |lambda| {_fmt(abs(lam), '.3f')}, "
-                         f"rho* {_fmt(rho_star, '.3f')}{nearer}")
+                         f"rho {d.mean:.3f} {spread}; |lambda| {fmt(abs(lam), '.3f')}, "
+                         f"rho* {fmt(rho_star, '.3f')}{nearer}")
     return lines
 
 

@@ -11,7 +11,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compmech.records import GeometryRecord, Record
+from compmech.probing.geometry import GeometryRecord
+from compmech.probing.structure1d import MspStructure, StructureAtStep
+from compmech.records import Record
 
 RESULTS_DIR = "results"
 RUNS_DIR = "runs"
@@ -143,8 +145,8 @@ class JobResult(Record):
     loss: LossSummary | None
     probe: ProbeSummary
     dimensions: DimensionSummary | None
-    structure_1d: list[dict[str, Any]] | None = None
-    msp_structure_1d: dict[str, Any] | None = None
+    structure_1d: list[StructureAtStep] | None = None
+    msp_structure_1d: MspStructure | None = None
     analysis_seconds: float = 0.0
     seconds: float = 0.0
     num_params: int | None = None

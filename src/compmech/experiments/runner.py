@@ -1,12 +1,13 @@
 """Experiments as lists of independent jobs (train a model, probe it, measure its geometry), run
 serially or in worker processes, each writing ``results/<name>.json`` (a
-:class:`~compmech.experiments.results.JobResult`) when
-finished; a job whose result exists is not redone, and an interrupted training run is resumed.
+:class:`~compmech.experiments.results.JobResult`) when finished; a job whose result exists is not
+redone, and an interrupted training run is resumed.
 
 An experiment folder holds ``runs/`` (the training runs, ordinary run directories), ``results/``
 (one JSON and one ``.npz`` of figure data per job), ``experiment.json`` (the settings, so that a
 folder made with other settings is refused), and the report (figures, ``summary.json``,
-``README.md``) that :mod:`compmech.experiments.bottleneck` and :mod:`compmech.experiments.sweep` write.
+``README.md``) that :mod:`compmech.experiments.bottleneck` and :mod:`compmech.experiments.sweep`
+write.
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ from compmech.probing.data import POINTS_FILE, collect, probe_data
 from compmech.probing.fractal import fractal_comparison
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
-from compmech.probing.structure1d import best_linear_direction, structure_1d
+from compmech.probing.structure1d import (
+    MspStructure,
+    StructureAtStep,
+    best_linear_direction,
+    structure_1d,
+)
 from transformer import Run, TrainConfig, load_run, train
 
 
@@ -165,7 +171,7 @@ def structure_over_training(run: Run, hook: str, seed: int, max_checkpoints: int
     MSP's best 1-D projections (regression on the last step's coordinate, first principal axis).
 
     Returns:
-        ``(per-step structure dicts, MSP structure dict, figure arrays)``.
+        ``(per-step structures, the MSP's structure, figure arrays)``.
     """
     data = probe_data(run, seed=seed)
     true = data.beliefs.reshape(-1, data.beliefs.shape[-1])
@@ -173,17 +179,17 @@ def structure_over_training(run: Run, hook: str, seed: int, max_checkpoints: int
     for step in _checkpoints_to_analyse(run.checkpoint_steps, max_checkpoints):
         final = collect(run, run.load_params(step), data, [hook])[hook].reshape(-1).astype(np.float64)
         first = final if first is None else first
-        per_step.append({"step": int(step), "tokens_seen": int(run.tokens_seen(step)),
-                         "max_abs_change_from_first": float(np.abs(final - first).max()),
-                         **structure_1d(final, beliefs=true).as_dict()})
+        per_step.append(StructureAtStep(
+            **vars(structure_1d(final, beliefs=true).summary()), step=int(step),
+            tokens_seen=int(run.tokens_seen(step)),
+            max_abs_change_from_first=float(np.abs(final - first).max())))
     fit = best_linear_direction(true, target=final)
     pca_dir = best_linear_direction(true)
-    msp = {
-        "regression_direction": fit.direction.tolist(), "regression_r2": fit.r2,
-        "regression": structure_1d(fit.coordinates, beliefs=true).as_dict(),
-        "pca_direction": pca_dir.direction.tolist(), "pca_variance_ratio": pca_dir.r2,
-        "pca": structure_1d(pca_dir.coordinates, beliefs=true).as_dict(),
-    }
+    msp = MspStructure(
+        regression_direction=fit.direction.tolist(), regression_r2=fit.r2,
+        regression=structure_1d(fit.coordinates, beliefs=true).summary(),
+        pca_direction=pca_dir.direction.tolist(), pca_variance_ratio=pca_dir.r2,
+        pca=structure_1d(pca_dir.coordinates, beliefs=true).summary())
     arrays = {"coordinate": final.astype(np.float32), "msp_projection": fit.coordinates,
               "coordinate_beliefs": true.astype(np.float32)}
     return per_step, msp, arrays
@@ -237,7 +243,7 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
         first = i == 0
         reports[spec["name"]] = probe_run(
             run_dir, checkpoints="last", hooks=list(dict.fromkeys(hooks)), headline=hook,
-            seed=job.seed, force=True, progress=False, fractal=False, geometry=first,
+            seed=job.seed, force=True, progress=False, geometry=first,
             decoders=tuple(job.decoders) if first else (), decoder_concat=False, **options)
         if first:
             with np.load(run_dir / POINTS_FILE) as points:

@@ -21,6 +21,7 @@ from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
 from compmech.figures.common import save
 from compmech.figures.panels import heatmaps, theory_vs_learned
 from compmech.files import atomic_write_text
+from compmech.formatting import fmt
 from compmech.processes import get_process
 from compmech.records import get_field
 
@@ -223,13 +224,9 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
     fig = theory_vs_learned(
         points, xlabel="true probe cloud: correlation dim (scales above the resolution)",
         ylabel="predicted probe cloud: correlation dim (same scales)",
-        title=f"Mess3 grid: Spearman rho = {_num(rho['spearman'], '.2f')} "
+        title=f"Mess3 grid: Spearman rho = {fmt(rho['spearman'], '.2f')} "
               f"({rho['num_points']} points)")
     return files + save(fig, out_dir / "sweep_theory_vs_learned")
-
-
-def _num(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def write_sweep_report(out_dir, results: Sequence[JobResult], *, xs, alphas, wall_seconds: float,
@@ -307,8 +304,8 @@ def _rank_lines(statistics: dict[str, Any]) -> list[str]:
     for key, label in names.items():
         r = statistics.get(key)
         if r is not None:
-            lines.append(f"- {label}: rho = {_num(r['spearman'], '.3f')} (p = "
-                         f"{_num(r['p_value'], '.2g')}, {r['num_points']} grid points with both)")
+            lines.append(f"- {label}: rho = {fmt(r['spearman'], '.3f')} (p = "
+                         f"{fmt(r['p_value'], '.2g')}, {r['num_points']} grid points with both)")
     return lines + [""]
 
 

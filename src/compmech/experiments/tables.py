@@ -4,10 +4,10 @@ Markdown tables and the live table printed while jobs finish.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 from compmech.experiments.results import JobResult
+from compmech.formatting import fmt
 from compmech.records import get_field
 
 # ------------------------------------------------------------------------------------ tables
@@ -24,12 +24,6 @@ PROBE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _fmt(value, spec: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return format(value, spec)
-
-
 def table_row(result: JobResult, columns: Sequence[Column]) -> list[str]:
     """The cells of one result in a table with ``columns`` (a missing field raises ``KeyError``)."""
     cells = []
@@ -37,7 +31,7 @@ def table_row(result: JobResult, columns: Sequence[Column]) -> list[str]:
         value = get_field(result, path)
         if path == "seconds" and value is not None:
             value = value / 60.0
-        cells.append(_fmt(value, spec))
+        cells.append(fmt(value, spec))
     return cells
 
 

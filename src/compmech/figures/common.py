@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compmech.files import atomic_output
+from compmech.formatting import fmt
 from compmech.geometry import SQRT3_2, pca, simplex_projection
 
 #: Most points drawn per panel (a seeded subsample beyond this; the metrics use every point).
@@ -126,30 +127,31 @@ def save(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf"))
     paths written."""
     stem = Path(stem)
     paths = []
-    for fmt in formats:
-        path = stem.parent / f"{stem.name}.{fmt}"
+    for ext in formats:
+        path = stem.parent / f"{stem.name}.{ext}"
         with atomic_output(path) as fh:
-            fig.savefig(fh, format=fmt, dpi=DPI, bbox_inches="tight")
+            fig.savefig(fh, format=ext, dpi=DPI, bbox_inches="tight")
         paths.append(path)
     return paths
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.1e}" if x < 1e-2 else f"{x:.3f}"
+def _caption_spec(x) -> str:
+    """Captions print small errors in scientific notation: ``.1e`` below 0.01, else ``.3f``."""
+    return ".1e" if x is not None and x < 1e-2 else ".3f"
 
 
 def baseline_caption(mse: float, baselines: dict[str, float] | None, shuffle_mse: float | None,
                      variance: float | None = None) -> str:
     """One line: held-out MSE and, beside it, the controls and baselines."""
-    parts = [f"held-out MSE {_fmt(mse)}"]
+    parts = [f"held-out MSE {fmt(mse, _caption_spec(mse))}"]
     names = {"untrained": "untrained net", "onehot": "token x position one-hot",
              "random": "random features"}
     for key, value in (baselines or {}).items():
-        parts.append(f"{names.get(key, key)} {_fmt(value)}")
+        parts.append(f"{names.get(key, key)} {fmt(value, _caption_spec(value))}")
     if shuffle_mse is not None:
-        parts.append(f"shuffled labels {_fmt(shuffle_mse)}")
+        parts.append(f"shuffled labels {fmt(shuffle_mse, _caption_spec(shuffle_mse))}")
     if variance is not None:
-        parts.append(f"belief variance {_fmt(variance)}")
+        parts.append(f"belief variance {fmt(variance, _caption_spec(variance))}")
     return " | ".join(parts)
 
 

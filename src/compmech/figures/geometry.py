@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compmech.figures.common import BeliefPlane, save
+from compmech.formatting import fmt
 from compmech.geometry import SQRT3_2
 from compmech.msp import MixedStateTree
 
@@ -46,18 +47,15 @@ def _paired_panel(ax, entries: Sequence[tuple[str, object]], *, null: bool = Tru
 def _distance_panel(ax, c) -> None:
     """The measure comparison (diagnostic): kernel distance ``rho(eps)`` of the predicted cloud and
     of the null model to the truth, with its agreement threshold."""
+    agrees = fmt(c.distribution_resolution, ".2g", missing="none")
     ax.semilogx(c.scales, c.distance_predicted, "o-", ms=2.5, lw=1, color="C0",
-                label=f"predicted (measure agrees to {_fmt_scale(c.distribution_resolution)})")
+                label=f"predicted (measure agrees to {agrees})")
     ax.semilogx(c.scales, c.distance_null, "s--", ms=2, lw=0.8, color="0.45", label="null model")
     ax.semilogx(c.scales, c.tolerance_curve, "k:", lw=1, label="agreement threshold")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("scale eps (belief-plane distance)")
     ax.set_ylabel("kernel distance of the measures (blind to pairing)")
     ax.invert_xaxis()
-
-
-def _fmt_scale(value) -> str:
-    return "none" if value is None else f"{value:.2g}"
 
 
 def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Figure:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from compmech.formatting import fmt
 from compmech.mechanisms.attention import AttentionReport, HeadAttention
 from compmech.mechanisms.intervention_records import InterventionReport
 
@@ -40,7 +41,7 @@ def _head_panel(ax, head: HeadAttention, lam: float | None, positions: int,
     if fit.rate is not None and math.isfinite(fit.rate):
         ax.semilogy(ks, anchored_decay(fit.rate, head.profile, ks), "-", color="tab:blue",
                     label=f"fit rho={fit.rate:.3f} ({fit.parity}; log scale, s<t, s>0), R2 "
-                          + ("n/a" if fit.explained is None else f"{fit.explained:.2f}"))
+                          + fmt(fit.explained, ".2f"))
     if lam is not None and lam != 0:
         ax.semilogy(ks, anchored_decay(abs(lam), head.profile, ks), "--", color="tab:red",
                     label=f"|lambda|={abs(lam):.3f}" + (" (lambda < 0)" if lam < 0 else "")

@@ -11,6 +11,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from compmech.figures.common import BeliefPlane
+from compmech.probing.structure1d import MspStructure, StructureAtStep, StructureSummary
 from compmech.records import get_field
 
 
@@ -103,7 +104,7 @@ def _strip(ax, values: np.ndarray, colors: np.ndarray, seed: int) -> None:
 
 
 def coordinate_1d(coordinate: np.ndarray, msp_projection: np.ndarray, beliefs: np.ndarray,
-                  network: dict, msp: dict, *, what: str) -> Figure:
+                  network: StructureSummary, msp: StructureSummary, *, what: str) -> Figure:
     """A single network coordinate (all inputs x positions) beside the MSP on its best 1-D linear
     direction: strips coloured by belief, histograms by most likely state, cluster counts.
 
@@ -135,10 +136,10 @@ def coordinate_1d(coordinate: np.ndarray, msp_projection: np.ndarray, beliefs: n
                               lw=0, histtype="stepfilled")
         axes[1, col].set_yscale("log")
         axes[1, col].set_ylabel("points (by most likely state)", fontsize=7)
-        clusters = ", ".join(f"{c}@{r:g}" for r, c in zip(s["resolutions"][::2],
-                                                           s["cluster_counts"][::2], strict=False))
-        bc = s.get("box_counting_dimension")
-        axes[1, col].set_title(f"{s['num_distinct']} distinct values, box dim "
+        clusters = ", ".join(f"{c}@{r:g}" for r, c in zip(s.resolutions[::2],
+                                                           s.cluster_counts[::2], strict=False))
+        bc = s.box_counting_dimension
+        axes[1, col].set_title(f"{s.num_distinct} distinct values, box dim "
                                f"{bc if bc is None else round(bc, 2)}\nclusters@resolution {clusters}",
                                fontsize=6.5)
         for ax in axes[:, col]:
@@ -147,7 +148,7 @@ def coordinate_1d(coordinate: np.ndarray, msp_projection: np.ndarray, beliefs: n
     return fig
 
 
-def structure_over_training(per_step: Sequence[dict], msp: dict) -> Figure:
+def structure_over_training(per_step: Sequence[StructureAtStep], msp: MspStructure) -> Figure:
     """Cluster counts, label runs and 1-D dimensions of a coordinate at each checkpoint, beside the
     MSP's projections (best direction, first principal axis)."""
     cmap = colormaps["viridis"]
@@ -156,25 +157,25 @@ def structure_over_training(per_step: Sequence[dict], msp: dict) -> Figure:
     for ax, key, ylabel in ((a0, "cluster_counts", "distinct clusters"),
                             (a3, "label_runs", "runs of the dominant state along the clusters")):
         for i, s in enumerate(per_step):
-            if s.get(key) is not None:
-                ax.loglog(s["resolutions"], s[key], "o-", ms=3, lw=1,
-                          color=cmap(i / max(len(per_step) - 1, 1)), label=f"step {s['step']}")
-        for mkey, style, label in (("regression", "k--", "MSP, best direction"),
-                                   ("pca", "k:", "MSP, first principal axis")):
-            if msp[mkey].get(key) is not None:
-                ax.loglog(msp[mkey]["resolutions"], msp[mkey][key], style, lw=1.2, label=label)
+            if getattr(s, key) is not None:
+                ax.loglog(s.resolutions, getattr(s, key), "o-", ms=3, lw=1,
+                          color=cmap(i / max(len(per_step) - 1, 1)), label=f"step {s.step}")
+        for view, style, label in ((msp.regression, "k--", "MSP, best direction"),
+                                   (msp.pca, "k:", "MSP, first principal axis")):
+            if getattr(view, key) is not None:
+                ax.loglog(view.resolutions, getattr(view, key), style, lw=1.2, label=label)
         ax.invert_xaxis()
         ax.set_xlabel("resolution (fraction of the range)")
         ax.set_ylabel(ylabel, fontsize=8)
     a0.legend(fontsize=6, frameon=False, ncol=2)
-    tokens = np.array([max(s["tokens_seen"], 1) for s in per_step], dtype=float)
-    a1.semilogx(tokens, [_num(s["box_counting_dimension"]) for s in per_step], "o-",
+    tokens = np.array([max(s.tokens_seen, 1) for s in per_step], dtype=float)
+    a1.semilogx(tokens, [_num(s.box_counting_dimension) for s in per_step], "o-",
                 label="coordinate, box-counting")
-    a1.semilogx(tokens, [_num(s["cluster_dimension"]) for s in per_step], "s-",
+    a1.semilogx(tokens, [_num(s.cluster_dimension) for s in per_step], "s-",
                 label="coordinate, cluster-count slope")
-    a1.axhline(_num(msp["regression"]["box_counting_dimension"]), color="k", ls="--", lw=1,
+    a1.axhline(_num(msp.regression.box_counting_dimension), color="k", ls="--", lw=1,
                label="MSP projection, box-counting")
-    a1.axhline(_num(msp["regression"]["cluster_dimension"]), color="k", ls=":", lw=1,
+    a1.axhline(_num(msp.regression.cluster_dimension), color="k", ls=":", lw=1,
                label="MSP projection, cluster slope")
     a1.set_xlabel("training tokens seen (step 0 drawn at 1)")
     a1.set_ylabel("1-D dimension")

@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from compmech.decay import constrained_decay
+from compmech.formatting import fmt
 from compmech.inference import enumerate_words, sample
 from compmech.records import Record
 from compmech.spectrum import nonunit_eigenvalues
@@ -497,12 +498,12 @@ def attention_lines(report: AttentionReport) -> list[str]:
              f"{'explained':>9}"]
     for h in report.heads:
         b = h.fit if h.best_parity == "all" else h.parity_fits[h.best_parity]
-        lines.append(f"{h.layer:>5} {h.head:>4} {_num(h.fit.rate, '.4f'):>10} "
-                     f"{_num(h.fit.rate_misfit, '.4f'):>8} "
-                     f"{h.fit.rate_rows_std:>8.4f} {_num(h.fit.explained):>9} "
-                     f"{_num(h.fit.diagonal_log_excess, '+.2f'):>6} "
-                     f"{_num(h.fit.sink_log_excess, '+.2f'):>6}  "
-                     f"{h.best_parity:>11} {_num(b.rate, '.4f'):>7} {_num(b.explained):>9}")
+        lines.append(f"{h.layer:>5} {h.head:>4} {fmt(h.fit.rate, '.4f'):>10} "
+                     f"{fmt(h.fit.rate_misfit, '.4f'):>8} "
+                     f"{h.fit.rate_rows_std:>8.4f} {fmt(h.fit.explained, '.3f'):>9} "
+                     f"{fmt(h.fit.diagonal_log_excess, '+.2f'):>6} "
+                     f"{fmt(h.fit.sink_log_excess, '+.2f'):>6}  "
+                     f"{h.best_parity:>11} {fmt(b.rate, '.4f'):>7} {fmt(b.explained, '.3f'):>9}")
     lines.append("misfit: least-squares error of the geometric model (not an uncertainty); diag, "
                  "sink: mean log excess of the excluded diagonal and first position over the fit")
     return lines
@@ -563,10 +564,6 @@ def spread_lines(spreads: list[DecaySpread]) -> list[str]:
         lines.append(f"  layer {d.layer} head rank {d.rank}: rho {d.mean:.4f} +- {std}  "
                      f"({', '.join(f'{r:.3f}' for r in d.rates)})")
     return lines
-
-
-def _num(v, spec: str = ".3f") -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
 __all__ = [

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from compmech.formatting import fmt
 from compmech.mechanisms.directions import RTOL, _svd
 from compmech.mechanisms.interventions import BLIND_CONDITIONS, CONDITIONS, BlindEffects, InterventionEffects
 from compmech.probing.ensembles import SeedSpread
@@ -215,8 +216,6 @@ def summarize_blind(hook: str, label: str, reaches: bool, effects: BlindEffects)
 
 
 # ------------------------------------------------------------------------------- printing
-def _fmt(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"
 
 
 def intervention_lines(report: InterventionReport) -> list[str]:
@@ -230,10 +229,10 @@ def intervention_lines(report: InterventionReport) -> list[str]:
     for h in report.hooks.values():
         m = h.mean_kl_bits
         lines.append(f"{h.hook:<26} {h.probe_mse_test:>9.2e} {h.own_kl_bits:>8.2e} "
-                     f"{_fmt(m['none']):>6} | {h.mean_norm:>7.3g} {_fmt(m['intervened']):>7} "
-                     f"{_fmt(m['random']):>6} {_fmt(m['null_space']):>6} | "
-                     f"{_fmt(h.mean_cov_norm):>7} {_fmt(m['intervened_cov']):>7} "
-                     f"{_fmt(m['random_cov']):>6} {_fmt(m['null_space_cov']):>6}")
+                     f"{fmt(m['none']):>6} | {h.mean_norm:>7.3g} {fmt(m['intervened']):>7} "
+                     f"{fmt(m['random']):>6} {fmt(m['null_space']):>6} | "
+                     f"{fmt(h.mean_cov_norm):>7} {fmt(m['intervened_cov']):>7} "
+                     f"{fmt(m['random_cov']):>6} {fmt(m['null_space_cov']):>6}")
     lines += ["controls: KL of the ceiling (donor activation with belief eta*) and of the "
               "shuffled-target probe's same-size move; TV(q, q_none) of the null-space changes "
               "(invariance = small against the intervened TV) and of the same-belief swap (beside "
@@ -242,11 +241,11 @@ def intervention_lines(report: InterventionReport) -> list[str]:
               f"{'TV intc':>7} {'TV nullc':>8} | {'TV swap':>7} {'theory':>6} {'dist':>7}"]
     for h in report.hooks.values():
         m, tv = h.mean_kl_bits, h.tv_from_none
-        lines.append(f"{h.hook:<26} {_fmt(m.get('ceiling')):>7} {_fmt(m.get('shuffled_probe')):>7} "
-                     f"| {_fmt(tv.get('intervened')):>6} {_fmt(tv.get('null_space')):>7} "
-                     f"{_fmt(tv.get('intervened_cov')):>7} {_fmt(tv.get('null_space_cov')):>8} | "
-                     f"{_fmt(tv.get('same_belief')):>7} {_fmt(h.same_belief_theory_tv):>6} "
-                     f"{_fmt(h.same_belief_distance):>7}")
+        lines.append(f"{h.hook:<26} {fmt(m.get('ceiling')):>7} {fmt(m.get('shuffled_probe')):>7} "
+                     f"| {fmt(tv.get('intervened')):>6} {fmt(tv.get('null_space')):>7} "
+                     f"{fmt(tv.get('intervened_cov')):>7} {fmt(tv.get('null_space_cov')):>8} | "
+                     f"{fmt(tv.get('same_belief')):>7} {fmt(h.same_belief_theory_tv):>6} "
+                     f"{fmt(h.same_belief_distance):>7}")
     if report.ahead:
         lines += [f"beyond the next token: patched at t, KL(P(.|update(eta*, x_t+1)) || model at "
                   f"t+1) in bits over {report.ahead_pairs} pairs ({report.ahead_dropped} target "
@@ -258,10 +257,10 @@ def intervention_lines(report: InterventionReport) -> list[str]:
         for h in report.ahead.values():
             m = h.mean_kl_bits
             lines.append(f"{h.hook:<26} {'yes' if h.reaches_next_position else 'no':>5} "
-                         f"{h.own_kl_bits:>8.2e} {_fmt(m['none']):>6} {_fmt(m['intervened']):>7} "
-                         f"{_fmt(m['random']):>6} {_fmt(m['intervened_cov']):>8} "
-                         f"{_fmt(m['random_cov']):>8} {_fmt(m['ceiling']):>7} "
-                         f"{_fmt(m['shuffled_probe']):>7}")
+                         f"{h.own_kl_bits:>8.2e} {fmt(m['none']):>6} {fmt(m['intervened']):>7} "
+                         f"{fmt(m['random']):>6} {fmt(m['intervened_cov']):>8} "
+                         f"{fmt(m['random_cov']):>8} {fmt(m['ceiling']):>7} "
+                         f"{fmt(m['shuffled_probe']):>7}")
     lines.append(f"prediction-blind steering: {report.blind_note}")
     if report.blind:
         lines += [f"  {report.blind_pairs} pairs ({report.blind_dropped} draws dropped); TV of the "
@@ -271,9 +270,9 @@ def intervention_lines(report: InterventionReport) -> list[str]:
                   f"{'later':>6} {'lat.cov':>7} {'lat.rnd':>7} {'theory':>6}"]
         for h in report.blind.values():
             lines.append(f"{h.hook:<26} {'yes' if h.reaches_next_position else 'no':>5} "
-                         f"{_fmt(h.tv_now['blind']):>6} {_fmt(h.tv_now['random']):>7} "
-                         f"{_fmt(h.tv_now['blind_cov']):>7} {_fmt(h.tv_later['blind']):>6} "
-                         f"{_fmt(h.tv_later['blind_cov']):>7} {_fmt(h.tv_later['random_cov']):>7} "
+                         f"{fmt(h.tv_now['blind']):>6} {fmt(h.tv_now['random']):>7} "
+                         f"{fmt(h.tv_now['blind_cov']):>7} {fmt(h.tv_later['blind']):>6} "
+                         f"{fmt(h.tv_later['blind_cov']):>7} {fmt(h.tv_later['random_cov']):>7} "
                          f"{h.theory_tv_later:>6.3g}")
     return lines
 
@@ -335,12 +334,6 @@ def seed_summary(reports: Sequence[InterventionReport]) -> InterventionSeedRepor
             ("theory",)).items()})
 
 
-def _pm(s: SeedSpread) -> str:
-    if s.mean is None:
-        return "n/a"
-    return f"{s.mean:.3g}" if s.std is None else f"{s.mean:.3g} ± {s.std:.2g}"
-
-
 def seed_summary_lines(summary: InterventionSeedReport,
                        conditions: Sequence[str] = CONDITIONS) -> list[str]:
     """Per test, hook and condition: mean KL (or TV) in bits, ``±`` the seed spread."""
@@ -354,13 +347,14 @@ def seed_summary_lines(summary: InterventionSeedReport,
         lines.append(title)
         for hook, row in table.items():
             lines.append(f"  {hook:<26} " + "; ".join(
-                f"{c} {_pm(row[c])}" for c in conditions if c in row and row[c].mean is not None))
+                f"{c} {row[c].text('.3g', '.2g', '±')}" for c in conditions
+                if c in row and row[c].mean is not None))
     for title, table in (("blind steering, TV now", summary.blind_tv_now),
                          ("blind steering, TV later", summary.blind_tv_later)):
         for hook, row in table.items():
             lines.append(f"{title}: {hook:<26} " + "; ".join(
-                f"{c} {_pm(v)}" for c, v in row.items() if v.mean is not None)
-                + (f"; theory {_pm(summary.blind_theory_tv_later[hook])}"
+                f"{c} {v.text('.3g', '.2g', '±')}" for c, v in row.items() if v.mean is not None)
+                + (f"; theory {summary.blind_theory_tv_later[hook].text('.3g', '.2g', '±')}"
                    if title.endswith("later") else ""))
     return lines
 

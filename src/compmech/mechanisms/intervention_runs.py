@@ -38,13 +38,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from compmech.blind import prediction_blind_subspace
+from compmech.formatting import fmt
 from compmech.hmm import Process
 from compmech.inference import log_probability
 from compmech.mechanisms.directions import reduce_probe
 from compmech.mechanisms.intervention_records import (
     PAIRS_DESCRIPTION,
     InterventionReport,
-    _fmt,
     summarize,
     summarize_ahead,
     summarize_blind,
@@ -356,7 +356,7 @@ def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float
     result = cross_validated_probe(features, data.beliefs, data.folds, weights=data.weights,
                                    train_folds=data.train_folds, spread=False, shuffle=True,
                                    shuffle_seed=data.seed)
-    return result.probe, float(result.scores["mse"]), result.shuffle_probe
+    return result.probe, float(result.scores.mse), result.shuffle_probe
 
 
 def blind_basis(process: Process) -> tuple[np.ndarray | None, str]:
@@ -455,10 +455,10 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
         if progress:
             m = out[hook].mean_kl_bits
             line = (f"  {hook}: KL none {m['none']:.3g}, intervened {m['intervened']:.3g}, "
-                    f"random {m['random']:.3g}, null space {_fmt(m['null_space'])}; cov "
-                    f"{_fmt(m['intervened_cov'])}, ceiling {_fmt(m['ceiling'])} bits")
+                    f"random {m['random']:.3g}, null space {fmt(m['null_space'])}; cov "
+                    f"{fmt(m['intervened_cov'])}, ceiling {fmt(m['ceiling'])} bits")
             if hook in out_ahead:
-                line += f"; at t+1 cov {_fmt(out_ahead[hook].mean_kl_bits['intervened_cov'])}"
+                line += f"; at t+1 cov {fmt(out_ahead[hook].mean_kl_bits['intervened_cov'])}"
             progress(line)
     report = InterventionReport(
         run_dir=str(run.run_dir), process=hmm.name, process_params=dict(hmm.params),

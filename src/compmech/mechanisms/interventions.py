@@ -114,17 +114,8 @@ CONDITIONS = ("none", "intervened", "random", "null_space", "intervened_cov", "r
 #: The conditions of the prediction-blind steering.
 BLIND_CONDITIONS = ("none", "blind", "random", "blind_cov", "random_cov")
 
+
 # ------------------------------------------------------------------------------- the theory
-def next_token_probabilities(process: Process, beliefs) -> np.ndarray:
-    """``(N, S) -> (N, V)``: ``P(x | eta) = eta T[x] r = (eta E)_x``.
-
-    Raises:
-        ValueError: ``beliefs`` are not ``(N, S)`` beliefs of ``process`` (e.g. probe coordinates).
-    """
-    return _check_beliefs(process.emission_probabilities.shape[0], beliefs, "beliefs") \
-        @ process.emission_probabilities
-
-
 def belief_update(process: Process, beliefs, tokens) -> tuple[np.ndarray, np.ndarray]:
     """``update(eta, x) = eta T[x] / (eta T[x] r)`` row by row.
 
@@ -516,6 +507,5 @@ __all__ = [
     "blind_effects",
     "condition_changes",
     "intervention_effects",
-    "next_token_probabilities",
     "total_variation",
 ]

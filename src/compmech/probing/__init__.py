@@ -13,11 +13,15 @@ writes ``probe.json`` (:class:`compmech.probing.report.ProbeReport`).
 * :mod:`~compmech.probing.targets` - what the probe reads (beliefs, plane coordinates, factors);
 * :mod:`~compmech.probing.data` - a run's probe data, hooks, activations and split policy;
 * :mod:`~compmech.probing.decoders` - nonlinear read-outs (k-nearest neighbours, a 2-layer MLP);
+  :mod:`~compmech.probing.decoding` fits them on novel-prefix points beside the exact lookups;
+* :mod:`~compmech.probing.job` - one probe invocation's state (activations collected once per
+  checkpoint, stage timer);
 * :mod:`~compmech.probing.geometry`, :mod:`~compmech.probing.fractal` - the learned cloud's
   geometry beside the theory's;
 * :mod:`~compmech.probing.report`, :mod:`~compmech.probing.summary` - the typed results and their
   printed lines;
-* :mod:`~compmech.probing.ensembles` - the probe of a seed ensemble and its spread.
+* :mod:`~compmech.probing.ensembles` - the probe of a seed ensemble and its spread;
+* :mod:`~compmech.probing.structure1d` - how a one-number-wide coordinate splits the beliefs.
 
 It imports the theory (``compmech``) and the models (``transformer``), never the mechanisms,
 figures, experiments or command line. This ``__init__`` imports nothing, so that the light modules

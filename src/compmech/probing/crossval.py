@@ -8,7 +8,7 @@ validation from the same moments; :class:`ProbeResult` holds the scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,6 +22,7 @@ from compmech.probing.linear import (
     RCOND_GRID,
     BeliefProbe,
     Features,
+    Scores,
     _as_2d,
     _augment,
     _moments,
@@ -57,12 +58,13 @@ class ProbeResult:
         n_train, n_test: number of points (sequences x positions) on each side.
         n_features: ``d``.
         train_fold, n_folds: the split.
+        regularisation: the rcond sweep's summary (:meth:`SweepResult.summary`) when one was run.
     """
 
-    scores: dict[str, float]
+    scores: Scores
     train_mse: float
     fold_mse: np.ndarray
-    shuffle_scores: dict[str, float]
+    shuffle_scores: Scores
     shuffle_fold_mse: np.ndarray
     belief_variance: float
     probe: BeliefProbe
@@ -73,29 +75,29 @@ class ProbeResult:
     train_fold: int
     n_folds: int
     train_folds: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
-    pooled_scores: dict[str, float] | None = None
+    regularisation: dict[str, Any] | None = None
+    pooled_scores: Scores | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers (the probe's coefficients are left out)."""
-        pooled = self.pooled_scores or {}
+        pooled, s = self.pooled_scores, self.scores
         return {
-            "mse_pooled": pooled.get("mse"),
-            "r2_pooled": pooled.get("r2"),
-            "mse_test": self.scores["mse"],
-            "rmse_test": self.scores["rmse"],
-            "r2_test": self.scores["r2"],
-            "invariant_r2_test": self.scores.get("invariant_r2"),
-            "whitened_mse_test": self.scores.get("whitened_mse"),
-            "invariant_r2_pooled": pooled.get("invariant_r2"),
-            "mean_distance_test": self.scores["mean_distance"],
+            "mse_pooled": None if pooled is None else pooled.mse,
+            "r2_pooled": None if pooled is None else pooled.r2,
+            "mse_test": s.mse,
+            "rmse_test": s.rmse,
+            "r2_test": s.r2,
+            "invariant_r2_test": s.invariant_r2,
+            "whitened_mse_test": s.whitened_mse,
+            "invariant_r2_pooled": None if pooled is None else pooled.invariant_r2,
+            "mean_distance_test": s.mean_distance,
             "mse_train": self.train_mse,
             "mse_folds": self.fold_mse.tolist(),
             "mse_folds_mean": float(self.fold_mse.mean()),
             "mse_folds_std": float(self.fold_mse.std(ddof=1)) if self.fold_mse.size > 1 else 0.0,
-            "shuffle_mse": self.shuffle_scores["mse"],
-            "shuffle_r2": self.shuffle_scores["r2"],
-            "shuffle_invariant_r2": self.shuffle_scores.get("invariant_r2"),
+            "shuffle_mse": self.shuffle_scores.mse,
+            "shuffle_r2": self.shuffle_scores.r2,
+            "shuffle_invariant_r2": self.shuffle_scores.invariant_r2,
             "shuffle_mse_folds": self.shuffle_fold_mse.tolist(),
             "belief_variance": self.belief_variance,
             "n_train_points": self.n_train,
@@ -195,17 +197,14 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
                       res=res, ycov=ycov, y_shift=y_shift)
     train, test = layout.train_sets[0], ~layout.train_sets[0]
     n_fits = len(layout.train_sets)
-    nan_scores = {"mse": float("nan"), "rmse": float("nan"), "r2": float("nan"),
-                  "mean_distance": float("nan"), "whitened_mse": float("nan"),
-                  "invariant_r2": float("nan")}
     point_counts = np.bincount(folds, minlength=layout.k) * P
     pooled = scores.pooled(0) if spread else None
     return ProbeResult(
         scores=scores(0, 0),
         train_mse=float(sse[0, 0, train].sum() / (scores.wsum[train].sum() * S)),
-        fold_mse=np.array([scores(i, 0)["mse"] for i in range(n_fits)]),
-        shuffle_scores=scores(0, 1) if shuffle else nan_scores,
-        shuffle_fold_mse=np.array([scores(i, 1)["mse"] for i in range(n_fits)]) if shuffle
+        fold_mse=np.array([scores(i, 0).mse for i in range(n_fits)]),
+        shuffle_scores=scores(0, 1) if shuffle else Scores.missing(),
+        shuffle_fold_mse=np.array([scores(i, 1).mse for i in range(n_fits)]) if shuffle
         else np.array([]),
         belief_variance=scores.variance(test),
         probe=BeliefProbe._from_beta(betas[0][:, :S], shift),
@@ -348,7 +347,7 @@ class _HeldOut(NamedTuple):
         """The test beliefs' variance, averaged over coordinates."""
         return float((self._sst(test) / self.wsum[test].sum()).mean())
 
-    def pooled(self, block: int) -> dict[str, float]:
+    def pooled(self, block: int) -> Scores:
         """Scores over every fit's test points together (each fit scored on its own test folds)."""
         sse_c = sum(self.sse[i, block, ~t].sum(0) for i, t in enumerate(self.layout.train_sets))
         dist = sum(self.dist[i, block, ~t].sum() for i, t in enumerate(self.layout.train_sets))
@@ -358,22 +357,18 @@ class _HeldOut(NamedTuple):
         sst_c = counts @ self.ysq - w * ybar**2
         mse = float(sse_c.sum() / (w * sse_c.shape[0]))
         res = sum(self.res[i, block, ~t].sum(0) for i, t in enumerate(self.layout.train_sets))
-        return {"mse": mse, "rmse": float(np.sqrt(mse)), "r2": r2_from_sums(sse_c, sst_c),
-                "mean_distance": float(dist / w), **self._invariant(res, counts)}
+        return Scores(mse=mse, rmse=float(np.sqrt(mse)), r2=r2_from_sums(sse_c, sst_c),
+                      mean_distance=float(dist / w), **self._invariant(res, counts))
 
-    def __call__(self, fit: int, block: int) -> dict[str, float]:
+    def __call__(self, fit: int, block: int) -> Scores:
         test = ~self.layout.train_sets[fit]
         w_test = self.wsum[test].sum()
         sse_c = self.sse[fit, block, test].sum(0)
         sst_c = self._sst(test)
         mse = float(sse_c.sum() / (w_test * sse_c.shape[0]))
-        return {
-            "mse": mse,
-            "rmse": float(np.sqrt(mse)),
-            "r2": r2_from_sums(sse_c, sst_c),
-            "mean_distance": float(self.dist[fit, block, test].sum() / w_test),
-            **self._invariant(self.res[fit, block, test].sum(0), test.astype(np.float64)),
-        }
+        return Scores(mse=mse, rmse=float(np.sqrt(mse)), r2=r2_from_sums(sse_c, sst_c),
+                      mean_distance=float(self.dist[fit, block, test].sum() / w_test),
+                      **self._invariant(self.res[fit, block, test].sum(0), test.astype(np.float64)))
 
 
 # ----------------------------------------------------------------------------- regularisation
@@ -395,14 +390,14 @@ class SweepResult:
     chosen: list[float]
     inner_mse: np.ndarray
     test_mse: np.ndarray
-    scores: dict[str, float]
-    pooled: dict[str, float]
+    scores: Scores
+    pooled: Scores
 
     def summary(self) -> dict[str, Any]:
         return {"rconds": list(self.rconds), "chosen_rcond": self.chosen,
                 "inner_mse": self.inner_mse.tolist(), "test_mse_per_rcond": self.test_mse.tolist(),
-                "mse_test": self.scores["mse"], "r2_test": self.scores["r2"],
-                "mse_pooled": self.pooled["mse"], "r2_pooled": self.pooled["r2"]}
+                "mse_test": self.scores.mse, "r2_test": self.scores.r2,
+                "mse_pooled": self.pooled.mse, "r2_pooled": self.pooled.r2}
 
 
 def _sse_from_moments(beta: np.ndarray, xx: np.ndarray, xy: np.ndarray, yy: np.ndarray) -> np.ndarray:
@@ -410,7 +405,7 @@ def _sse_from_moments(beta: np.ndarray, xx: np.ndarray, xy: np.ndarray, yy: np.n
     return yy - 2.0 * np.einsum("jc,jc->c", xy, beta) + np.einsum("jc,jk,kc->c", beta, xx, beta)
 
 
-def _scores_from_moments(betas, cells_xx, cells_xy, cells_yy, test_masks) -> dict[str, float]:
+def _scores_from_moments(betas, cells_xx, cells_xy, cells_yy, test_masks) -> Scores:
     """Scores (no mean distance: it needs the points) of fits ``betas[i]`` on cells
     ``test_masks[i]``, pooled."""
     sse = sum(_sse_from_moments(b, cells_xx[t].sum(0), cells_xy[t].sum(0), cells_yy[t].sum(0))
@@ -420,7 +415,7 @@ def _scores_from_moments(betas, cells_xx, cells_xy, cells_yy, test_masks) -> dic
     ybar = (counts @ cells_xy[:, -1]) / w
     sst = counts @ cells_yy - w * ybar**2
     mse = float(sse.sum() / (w * sse.shape[0]))
-    return {"mse": mse, "rmse": float(np.sqrt(mse)), "r2": r2_from_sums(sse, sst)}
+    return Scores(mse=mse, rmse=float(np.sqrt(mse)), r2=r2_from_sums(sse, sst))
 
 
 def rcond_sweep(features: Features, beliefs, folds, *, train_folds: int = 1, spread: bool = False,
@@ -469,9 +464,9 @@ def rcond_sweep(features: Features, beliefs, folds, *, train_folds: int = 1, spr
                     continue
                 fits.append(_solve(xx[fit_cells].sum(0), xy[fit_cells].sum(0), rcond**2))
                 vals.append(val_cells)
-            inner_mse[i, r] = _scores_from_moments(fits, xx, xy, yy, vals)["mse"]
+            inner_mse[i, r] = _scores_from_moments(fits, xx, xy, yy, vals).mse
             beta = _solve(xx[in_train].sum(0), xy[in_train].sum(0), rcond**2)
-            test_mse[i, r] = _scores_from_moments([beta], xx, xy, yy, [~in_train])["mse"]
+            test_mse[i, r] = _scores_from_moments([beta], xx, xy, yy, [~in_train]).mse
         best = int(np.argmin(inner_mse[i]))
         chosen.append(rconds[best])
         betas.append(_solve(xx[in_train].sum(0), xy[in_train].sum(0), rconds[best] ** 2))

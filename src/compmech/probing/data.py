@@ -22,7 +22,13 @@ from compmech.probing.inputs import (
     probe_inputs,
     sequence_folds,
 )
-from compmech.probing.linear import DEFAULT_FOLDS, MAX_ENUMERATED_POINTS, RCOND_GRID, SCORE_DEFINITIONS
+from compmech.probing.linear import (
+    DEFAULT_FOLDS,
+    MAX_ENUMERATED_POINTS,
+    RCOND_GRID,
+    SCORE_DEFINITIONS,
+    Scores,
+)
 from compmech.probing.targets import (
     belief_targets,
     target_description,
@@ -250,7 +256,7 @@ def _train_sets(data: ProbeData) -> list[list[int]]:
 class BaselineScores:
     """A baseline's held-out scores (``mse``, ``rmse``, ``r2``, ``mean_distance``)."""
 
-    scores: dict[str, float]
+    scores: Scores
 
 
 def markov_baselines(data: ProbeData, vocab_size: int,

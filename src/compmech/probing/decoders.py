@@ -13,8 +13,9 @@ Decoders (scikit-learn, imported only when one is fitted):
   standardised features.
 * ``"mlp"``: a 2-layer perceptron (``MLP_HIDDEN`` ReLU units per layer, Adam, early stopping on a
   10% validation part, seeded) on standardised features.
-* ``"linear"``: ordinary least squares with intercept on the same subsample (the like-for-like
-  reference; the probe itself uses the whole training side).
+* ``"linear"``: ordinary least squares with intercept on the same subsample, fitted by the probe's
+  own estimator (:class:`~compmech.probing.linear.BeliefProbe`; the like-for-like reference; the
+  probe itself uses the whole training side).
 
 To keep the probe's cost modest, each decoder is trained on at most :data:`TRAIN_POINTS` points
 drawn (seeded) from the training side (with probability proportional to the point weights when the
@@ -32,6 +33,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+
+from compmech.probing.linear import BeliefProbe
 
 #: Training points per decoder (a seeded subsample of the probe's training side).
 TRAIN_POINTS = 20_000
@@ -63,12 +66,6 @@ def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return (train - mean) / scale, (test - mean) / scale
 
 
-def _linear(X: np.ndarray, y: np.ndarray, Xt: np.ndarray) -> np.ndarray:
-    A = np.column_stack([X, np.ones(X.shape[0])])
-    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
-    return np.column_stack([Xt, np.ones(Xt.shape[0])]) @ beta
-
-
 def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.ndarray:
     """Fit decoder ``kind`` on ``(X_train (n, d), y_train (n, k))``; predict ``X_test (m, d)``.
 
@@ -95,7 +92,7 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
         raise ValueError(f"a decoder needs at least {2 * KNN_NEIGHBORS} training points; got "
                          f"{X.shape[0]}")
     if kind == "linear":
-        return _linear(X, y, Xt)
+        return BeliefProbe().fit(X, y).predict(Xt)  # the probe's own OLS, on the subsample
     Xs, Xts = _standardize(X, Xt)
     if kind == "knn":
         from sklearn.neighbors import KNeighborsRegressor

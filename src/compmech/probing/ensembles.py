@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compmech.formatting import fmt, plus_minus
 from compmech.probing.data import PROBE_FILE
 from compmech.probing.report import ProbeReport, load_report
 from compmech.probing.run import probe_run
@@ -48,6 +49,10 @@ class SeedSpread(Record):
         mean = float(defined.mean()) if defined.size else None
         std = float(defined.std(ddof=1)) if defined.size >= 2 else None
         return cls(clean, mean, std)
+
+    def text(self, spec: str = ".3g", std_spec: str | None = None, sign: str = "+-") -> str:
+        """``"mean +- std"`` (:func:`compmech.formatting.plus_minus`)."""
+        return plus_minus(self.mean, self.std, spec, std_spec, sign)
 
 
 @dataclass
@@ -125,7 +130,7 @@ def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = Tru
         force: probe every member again.
         progress: progress lines.
         **probe_options: passed to ``probe_run`` (``checkpoints``, ``hooks``, ``headline``,
-            ``seed``, ``split``, ``fractal``, ...).
+            ``seed``, ``split``, ``geometry``, ...).
 
     Returns:
         The :class:`EnsembleReport` written.
@@ -150,18 +155,6 @@ def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = Tru
     return report
 
 
-def _pm(spread: SeedSpread, spec: str) -> str:
-    if spread.mean is None:
-        return "n/a"
-    if spread.std is None:
-        return format(spread.mean, spec)
-    return f"{format(spread.mean, spec)} +- {format(spread.std, spec)}"
-
-
-def _cell(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
 def ensemble_summary_lines(report: EnsembleReport) -> list[str]:
     """Each member's headline numbers, then their mean +- standard deviation across seeds (for
     each process of a sweep)."""
@@ -171,19 +164,19 @@ def ensemble_summary_lines(report: EnsembleReport) -> list[str]:
              f"{'member':>{width}}  {'held-out MSE':>12}  {'R^2':>7}  {'fold std':>9}  "
              f"{'shuffle':>9}  {'loss gap':>9}"]
     for k, member in enumerate(report.members):
-        lines.append(f"{Path(member).name:>{width}}  {_cell(s['mse_test'].values[k], '.4g'):>12}  "
-                     f"{_cell(s['r2_test'].values[k], '.4f'):>7}  "
-                     f"{_cell(s['mse_folds_std'].values[k], '.2g'):>9}  "
-                     f"{_cell(s['shuffle_mse'].values[k], '.3g'):>9}  "
-                     f"{_cell(s['loss_gap'].values[k], '.2e'):>9}")
+        lines.append(f"{Path(member).name:>{width}}  {fmt(s['mse_test'].values[k], '.4g'):>12}  "
+                     f"{fmt(s['r2_test'].values[k], '.4f'):>7}  "
+                     f"{fmt(s['mse_folds_std'].values[k], '.2g'):>9}  "
+                     f"{fmt(s['shuffle_mse'].values[k], '.3g'):>9}  "
+                     f"{fmt(s['loss_gap'].values[k], '.2e'):>9}")
     groups = report.groups if len(report.groups) > 1 else {"": s}
     for label, g in groups.items():
         where = f" ({label})" if label else ""
-        lines.append(f"mean +- std across seeds{where}: held-out MSE {_pm(g['mse_test'], '.3g')}, "
-                     f"R^2 {_pm(g['r2_test'], '.4f')}, loss gap {_pm(g['loss_gap'], '.2e')} nats")
+        lines.append(f"mean +- std across seeds{where}: held-out MSE {g['mse_test'].text('.3g')}, "
+                     f"R^2 {g['r2_test'].text('.4f')}, loss gap {g['loss_gap'].text('.2e')} nats")
     if len(groups) == 1:
-        lines.append(f"spread across folds (mean fold std) {_cell(s['mse_folds_std'].mean, '.2g')}"
-                     f" vs across seeds {_cell(s['mse_test'].std, '.2g')}")
+        lines.append(f"spread across folds (mean fold std) {fmt(s['mse_folds_std'].mean, '.2g')}"
+                     f" vs across seeds {fmt(s['mse_test'].std, '.2g')}")
     return lines
 
 

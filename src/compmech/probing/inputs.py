@@ -12,7 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from compmech.inference import all_words, filter_beliefs, sample
-from compmech.probing.linear import DEFAULT_FOLDS, MAX_ENUMERATED_POINTS, Features, regression_scores
+from compmech.probing.linear import (
+    DEFAULT_FOLDS,
+    MAX_ENUMERATED_POINTS,
+    Features,
+    Scores,
+    regression_scores,
+)
 
 
 # -------------------------------------------------------------------------------------- inputs
@@ -177,7 +183,7 @@ def markov_features(tokens: np.ndarray, vocab_size: int, order: int) -> np.ndarr
 
 
 def category_mean_scores(codes: np.ndarray, beliefs, folds, train_folds, *, weights=None
-                         ) -> dict[str, float]:
+                         ) -> Scores:
     """Held-out scores of the best predictor that sees only a category per point (e.g. the last
     ``k`` tokens, :func:`markov_codes`): the weighted mean training belief of its category.
 

@@ -14,8 +14,7 @@ from compmech.history import MarkovLookups, default_measure
 from compmech.probing.data import (
     ProbeData,
 )
-from compmech.probing.geometry import geometry_record
-from compmech.records import GeometryRecord
+from compmech.probing.geometry import GeometryRecord, geometry_record
 from transformer import Run
 
 

@@ -34,6 +34,7 @@ chunk so that 590,490 points x 64 dimensions never need a float64 copy of the wh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -296,7 +297,7 @@ class BeliefProbe:
     def score(self, X, y, sample_weight=None) -> float:
         """R^2 averaged uniformly over belief coordinates (as ``sklearn.metrics.r2_score``)."""
         y = _as_2d("y", y).astype(np.float64)
-        return regression_scores(self.predict(X), y, sample_weight)["r2"]
+        return regression_scores(self.predict(X), y, sample_weight).r2
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - sklearn protocol
         """Hyperparameters, as scikit-learn's ``get_params``."""
@@ -306,13 +307,36 @@ class BeliefProbe:
         return f"BeliefProbe(fit_intercept={self.fit_intercept}, rcond={self.rcond:g})"
 
 
-def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
+class Scores(NamedTuple):
+    """Scores of predicted against true beliefs, as :data:`SCORE_DEFINITIONS` defines them.
+
+    Attributes:
+        mse, rmse, r2: mean squared error (over points and coordinates), its root, and R^2.
+        mean_distance: mean Euclidean distance between predicted and true beliefs (``None`` where
+            only moments were kept, :func:`~compmech.probing.crossval.rcond_sweep`).
+        whitened_mse, invariant_r2: the presentation-invariant scores (:func:`invariant_scores`),
+            or ``None`` where they were not computed.
+    """
+
+    mse: float
+    rmse: float
+    r2: float
+    mean_distance: float | None = None
+    whitened_mse: float | None = None
+    invariant_r2: float | None = None
+
+    @classmethod
+    def missing(cls) -> Scores:
+        """Every score NaN (a control that was not run)."""
+        return cls(*[math.nan] * len(cls._fields))
+
+
+def regression_scores(y_pred, y_true, sample_weight=None) -> Scores:
     """Scores of predicted beliefs ``(N, S)`` against true ones.
 
     Returns:
-        dict with ``mse``, ``rmse``, ``r2``, ``mean_distance`` and the presentation-invariant
-        ``whitened_mse`` / ``invariant_r2`` (:func:`invariant_scores`) as
-        :data:`SCORE_DEFINITIONS` defines them.
+        :class:`Scores`: ``mse``, ``rmse``, ``r2``, ``mean_distance`` and the
+        presentation-invariant ``whitened_mse`` / ``invariant_r2`` (:func:`invariant_scores`).
     """
     y_pred = _as_2d("y_pred", y_pred).astype(np.float64)
     y_true = _as_2d("y", y_true).astype(np.float64)
@@ -327,14 +351,10 @@ def regression_scores(y_pred, y_true, sample_weight=None) -> dict[str, float]:
     sst = w @ (y_true - mean) ** 2
     mse = float(sse.sum() / (wsum * y_true.shape[1]))
     err, centred = y_pred - y_true, y_true - mean
-    return {
-        "mse": mse,
-        "rmse": float(np.sqrt(mse)),
-        "r2": r2_from_sums(sse, sst),
-        "mean_distance": float(w @ np.sqrt(sq.sum(1)) / wsum),
-        **invariant_scores((err * w[:, None]).T @ err / wsum,
-                           (centred * w[:, None]).T @ centred / wsum),
-    }
+    return Scores(mse=mse, rmse=float(np.sqrt(mse)), r2=r2_from_sums(sse, sst),
+                  mean_distance=float(w @ np.sqrt(sq.sum(1)) / wsum),
+                  **invariant_scores((err * w[:, None]).T @ err / wsum,
+                                     (centred * w[:, None]).T @ centred / wsum))
 
 
 __all__ = [
@@ -344,5 +364,6 @@ __all__ = [
     "SPAN_RTOL",
     "invariant_scores",
     "r2_from_sums",
+    "Scores",
     "regression_scores",
 ]

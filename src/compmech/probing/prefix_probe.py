@@ -269,7 +269,7 @@ def protocol_scores(pred, Y, weights) -> dict:
     err = pred - Y
     mse_c = w @ err**2
     sst = float(w @ ((Y - w @ Y) ** 2).sum(1))
-    out = regression_scores(pred, Y, w)
+    out = regression_scores(pred, Y, w)._asdict()
     out.update({
         "r2": 1.0 - float(mse_c.sum()) / sst if sst > 0 else float("nan"),
         "mse_per_coordinate": mse_c.tolist(),

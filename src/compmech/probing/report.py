@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from compmech.probing.crossval import (
     ProbeResult,
 )
 from compmech.probing.data import PROBE_FILE, ProbeProtocol
-from compmech.records import GeometryRecord, Record
+from compmech.probing.geometry import GeometryRecord
+from compmech.records import Record
 
 # -------------------------------------------------------------------------------------- results
 
@@ -62,9 +64,9 @@ class HookReport(Record):
                     geometry: GeometryRecord | None = None,
                     blind: BlindControls | None = None) -> HookReport:
         return cls(**result.summary(),
-                   baselines={k: v.scores["mse"] for k, v in baselines.items()},
-                   baselines_r2={k: v.scores["r2"] for k, v in baselines.items()},
-                   baselines_invariant_r2={k: v.scores.get("invariant_r2")
+                   baselines={k: v.scores.mse for k, v in baselines.items()},
+                   baselines_r2={k: v.scores.r2 for k, v in baselines.items()},
+                   baselines_invariant_r2={k: v.scores.invariant_r2
                                            for k, v in baselines.items()},
                    regularisation=regularisation, geometry=geometry, blind=blind)
 
@@ -119,8 +121,6 @@ class ProbeReport(Record):
         headline_hook: the hook of the summary and of the curve.
         hooks: ``{hook: HookReport}`` at the last checkpoint.
         curve: the headline hook at each probed checkpoint.
-        fractal: the fractal comparison of the headline hook (see
-            :func:`compmech.probing.fractal.fractal_comparison`), or ``None``.
         timing: seconds per stage.
         paper: the published numbers for this process, when there are some.
         reproduce_wall_time_s: set by :func:`compmech.experiments.reproduce.reproduce`.
@@ -158,7 +158,6 @@ class ProbeReport(Record):
     headline_hook: str
     hooks: dict[str, HookReport]
     curve: list[CurvePoint]
-    fractal: dict[str, Any] | None
     timing: dict[str, float]
     paper: dict[str, float] | None = None
     reproduce_wall_time_s: float | None = None
@@ -171,6 +170,15 @@ class ProbeReport(Record):
     decoder_points_per_position: list[int] | None = None
     lookup_errors: dict[str, list[float]] | None = None
     error_measure: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProbeReport:
+        """:meth:`compmech.records.Record.from_dict`; the ``fractal`` entry of files written before
+        the all-scales comparison was removed from the probe (read ``geometry`` instead) is
+        dropped."""
+        if isinstance(data, Mapping) and "fractal" in data:
+            data = {k: v for k, v in data.items() if k != "fractal"}
+        return super().from_dict(data)
 
     @property
     def headline(self) -> HookReport:

@@ -49,10 +49,10 @@ from pathlib import Path
 import numpy as np
 
 from compmech.files import atomic_output
+from compmech.formatting import fmt
 from compmech.probing.blind import BlindControls, blind_controls
 from compmech.probing.crossval import (
     ProbeResult,
-    affine_subspace_projection,
     predict_points,
     rcond_sweep,
 )
@@ -76,8 +76,7 @@ from compmech.probing.data import (
     train_folds,
 )
 from compmech.probing.decoding import _probe_decoders, lookup_reports
-from compmech.probing.fractal import fractal_comparison
-from compmech.probing.geometry import geometry_record
+from compmech.probing.geometry import GeometryRecord, geometry_record
 from compmech.probing.inputs import (
     onehot_features,
     random_features,
@@ -85,13 +84,11 @@ from compmech.probing.inputs import (
 from compmech.probing.job import _log, _ProbeJob, _Timer
 from compmech.probing.linear import DEFAULT_FOLDS, MAX_ENUMERATED_POINTS
 from compmech.probing.report import CurvePoint, HookReport, ProbeReport
-from compmech.probing.summary import _num
 from compmech.probing.targets import (
     encoding_angles_deg,
     factor_targets,
     probe_factors,
 )
-from compmech.records import GeometryRecord
 from transformer import Run, load_run
 
 
@@ -152,7 +149,6 @@ def _select_steps(steps: list[int], checkpoints) -> list[int]:
     return sorted({steps[0], steps[-1], *(steps[i] for i in pos)})
 
 
-
 def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
              num_sequences, weighting="uniform", folds=None, sweep=False) -> _ProbeJob:
     headline = headline or run.last_hook()
@@ -184,10 +180,10 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
     return job
 
 
-def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Sequence[str]):
+def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
     """Every hook at the last checkpoint with the shuffle control (the headline also with the
     spread over folds); predictions of the figure points and their geometry, hook by hook; the
-    all-scales fractal comparison; the nonlinear decoders."""
+    nonlinear decoders."""
     run, data, P = job.run, job.data, job.positions
     with timer("forward_trained_s"):
         acts = collect(run, run.load_params(job.last), data, job.hooks)
@@ -209,26 +205,15 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, fractal: bool, decoders: Seque
     if job.sweep:
         with timer("rcond_sweep_s"):
             for hook in job.hooks:
-                results[hook].extra["regularisation"] = rcond_sweep(
+                results[hook].regularisation = rcond_sweep(
                     _features(acts, hook, run), data.beliefs, data.folds,
                     train_folds=data.train_folds, spread=data.kfold, weights=data.weights,
                     seed=job.seed).summary()
-    comparison = None
-    if fractal:
-        with timer("fractal_s"):
-            feats = _features(acts, job.headline, run)
-            seq, pos = np.divmod(job.points, P)
-            flat = (feats(seq) if callable(feats) else feats[seq])[np.arange(seq.size), pos]
-            projected = affine_subspace_projection(results[job.headline].probe, flat)
-            job.arrays["projection"] = projected.astype(np.float32)
-            comparison = fractal_comparison(job.arrays["true"].astype(np.float64),
-                                            job.arrays[f"pred/{job.headline}"].astype(np.float64),
-                                            projected, seed=job.seed)
     reports = None
     if decoders:
         with timer("decoders_s"):
             reports = _probe_decoders(job, acts, results, decoders)
-    return results, comparison, reports, geometries, blind
+    return results, reports, geometries, blind
 
 
 def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, BlindControls]:
@@ -272,13 +257,13 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
         else:
             geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
                                                              step=step)
-        curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores["mse"],
-                                res.scores["r2"], geometry))
+        curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores.mse,
+                                res.scores.r2, geometry))
         resolution = "" if geometry is None else (
             f"  resolution {geometry.resolution:.3g}  history "
-            f"{_num(geometry.equivalent_history, '.2f')} tokens")
+            f"{fmt(geometry.equivalent_history, '.2f')} tokens")
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
-                       f"MSE {res.scores['mse']:.3g}{resolution}")
+                       f"MSE {res.scores.mse:.3g}{resolution}")
     return curve
 
 
@@ -309,7 +294,7 @@ def _probe_factor_targets(job: _ProbeJob):
 def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
                 headline: str | None = None, seed: int = 0, force: bool = False,
                 split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
-                num_sequences: int = 20_000, fractal: bool = True, geometry: bool = True,
+                num_sequences: int = 20_000, geometry: bool = True,
                 decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
                 progress: bool | Callable = True, weighting: str = "uniform",
                 folds: int | None = None, rcond_sweep: bool = False) -> ProbeReport:
@@ -333,8 +318,6 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
         force: overwrite an existing ``probe.json``.
         max_points: enumerate all words up to this many points (see :func:`probe_inputs`).
         num_sequences: sampled sequences otherwise.
-        fractal: run the old fractal comparison for the headline hook (dimensions fitted over
-            all scales, :func:`compmech.probing.fractal.fractal_comparison`).
         geometry: compare the headline hook's held-out predictions with the true beliefs scale by
             scale at every probed checkpoint, and every hook at the last one
             (:func:`compmech.compare_geometry`: paired resolution; equivalent history).
@@ -364,9 +347,9 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
     with run.lock("compmech probe"):
         return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
                         headline=headline, seed=seed, force=force, split=split,
-                        max_points=max_points, num_sequences=num_sequences, fractal=fractal,
-                        geometry=geometry, decoders=_check_decoders(decoders),
-                        decoder_concat=decoder_concat, progress=progress, weighting=weighting,
+                        max_points=max_points, num_sequences=num_sequences, geometry=geometry,
+                        decoders=_check_decoders(decoders), decoder_concat=decoder_concat,
+                        progress=progress, weighting=weighting,
                         folds=folds, sweep=rcond_sweep)
 
 
@@ -378,7 +361,7 @@ def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
 
 
 def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
-             max_points, num_sequences, fractal, geometry, decoders, decoder_concat,
+             max_points, num_sequences, geometry, decoders, decoder_concat,
              progress, weighting="uniform", folds=None, sweep=False) -> ProbeReport:
     """:func:`probe_run` once the run directory is locked."""
     timer = _Timer()
@@ -393,8 +376,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
     job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
-    results, comparison, decoder_reports, geometries, blind = _probe_trained(job, timer, fractal,
-                                                                             decoders)
+    results, decoder_reports, geometries, blind = _probe_trained(job, timer, decoders)
     lookups = None
     if decoder_reports and geometry:
         with timer("lookups_s"):
@@ -430,10 +412,10 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h],
-                                         results[h].extra.get("regularisation"), geometries.get(h),
+                                         results[h].regularisation, geometries.get(h),
                                          blind.get(h))
                for h in job.hooks},
-        curve=curve, fractal=comparison, timing=timer.seconds,
+        curve=curve, timing=timer.seconds,
         paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
         factors=factors, factor_angles_deg=angles, geometry=last, geometry_note=geometry_note,
         decoders=decoder_reports, lookups=lookups,

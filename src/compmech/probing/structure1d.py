@@ -10,6 +10,7 @@ coordinate beside the mixed-state presentation projected onto a line; the functi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from compmech.dimensions import box_counting_dimension
 from compmech.geometry import pca
 from compmech.probing.linear import BeliefProbe
+from compmech.records import Record
 
 #: Resolutions (fractions of the point set's range) at which 1-D clusters are counted.
 DEFAULT_RESOLUTIONS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
@@ -98,20 +100,61 @@ class Structure1D(NamedTuple):
     box_counting: Any
     label_runs: np.ndarray | None = None
 
-    def as_dict(self) -> dict:
-        """JSON-ready summary."""
+    def summary(self) -> StructureSummary:
+        """The JSON-ready record of this structure (non-finite numbers as ``None``)."""
         bc = self.box_counting
-        return {
-            "num_points": self.num_points,
-            "num_distinct": self.num_distinct,
-            "range": self.range,
-            "resolutions": [float(r) for r in self.resolutions],
-            "cluster_counts": [int(c) for c in self.cluster_counts],
-            "cluster_dimension": _finite_or_none(self.cluster_dimension),
-            "box_counting_dimension": _finite_or_none(bc.dimension if bc is not None else math.nan),
-            "box_counting_fit_range": None if bc is None else [_finite_or_none(v) for v in bc.fit_range],
-            "label_runs": None if self.label_runs is None else [int(c) for c in self.label_runs],
-        }
+        return StructureSummary(
+            num_points=self.num_points, num_distinct=self.num_distinct, range=self.range,
+            resolutions=[float(r) for r in self.resolutions],
+            cluster_counts=[int(c) for c in self.cluster_counts],
+            cluster_dimension=_finite_or_none(self.cluster_dimension),
+            box_counting_dimension=_finite_or_none(bc.dimension if bc is not None else math.nan),
+            box_counting_fit_range=None if bc is None else [_finite_or_none(v) for v in bc.fit_range],
+            label_runs=None if self.label_runs is None else [int(c) for c in self.label_runs])
+
+
+@dataclass
+class StructureSummary(Record):
+    """:class:`Structure1D` as written to an experiment's results (fields as there; ``None`` for
+    a non-finite number)."""
+
+    num_points: int
+    num_distinct: int
+    range: float
+    resolutions: list[float]
+    cluster_counts: list[int]
+    cluster_dimension: float | None
+    box_counting_dimension: float | None
+    box_counting_fit_range: list[float | None] | None
+    label_runs: list[int] | None
+
+
+@dataclass
+class StructureAtStep(StructureSummary):
+    """A one-number-wide hook's :class:`StructureSummary` at one checkpoint.
+
+    Attributes:
+        step, tokens_seen: the checkpoint.
+        max_abs_change_from_first: largest change of the coordinate since the first checkpoint
+            analysed.
+    """
+
+    step: int = 0
+    tokens_seen: int = 0
+    max_abs_change_from_first: float = 0.0
+
+
+@dataclass
+class MspStructure(Record):
+    """The structure of the MSP's best 1-D views of the beliefs (:func:`best_linear_direction`):
+    the regression on a network's coordinate and the first principal axis."""
+
+    regression_direction: list[float]
+    regression_r2: float
+    regression: StructureSummary
+    pca_direction: list[float]
+    pca_variance_ratio: float
+    pca: StructureSummary
 
 
 def label_runs_1d(values, beliefs, resolutions=DEFAULT_RESOLUTIONS) -> np.ndarray:

@@ -4,8 +4,9 @@ decoders (what ``compmech probe`` prints and the figure captions quote).
 
 from __future__ import annotations
 
+from compmech.formatting import fmt
+from compmech.probing.geometry import GeometryRecord
 from compmech.probing.report import DecoderReport, ProbeReport
-from compmech.records import GeometryRecord
 from transformer.registry import hook_label
 
 
@@ -17,19 +18,19 @@ def blind_lines(c) -> list[str]:
         return ["prediction-blind   not applicable (the next-token distribution sees the whole "
                 "belief plane)"]
     lines = [f"prediction-blind   {c.dimension} dims; share of belief variance no linear function "
-             f"of P(.|eta) explains {_num(c.share, '.3f')}, no function at all "
-             f"{_num(c.lookup_share, '.3g')}",
-             f"  belief R^2       network {_num(c.belief_r2, '.3f')} vs next-token "
-             f"{_num(c.next_token_r2, '.3f')}, log next-token {_num(c.log_next_token_r2, '.3f')}, "
-             f"lookup on the prediction {_num(c.prediction_lookup_r2, '.3f')}"]
+             f"of P(.|eta) explains {fmt(c.share, '.3f')}, no function at all "
+             f"{fmt(c.lookup_share, '.3g')}",
+             f"  belief R^2       network {fmt(c.belief_r2, '.3f')} vs next-token "
+             f"{fmt(c.next_token_r2, '.3f')}, log next-token {fmt(c.log_next_token_r2, '.3f')}, "
+             f"lookup on the prediction {fmt(c.prediction_lookup_r2, '.3f')}"]
     if not c.distinguishable:
         lines.append("  not distinguishable: no two beliefs of these inputs share a prediction, so "
                      "a representation of the prediction carries the belief")
         return lines
     against = c.against_network()
-    lines.append(f"  blind residual   R^2 {_num(c.blind_r2, '.3f')} (its shuffle "
-                 f"{_num(c.blind_shuffle_r2, '.3f')}); geometric shuffle R^2 "
-                 f"{_num(c.geometric_shuffle_r2, '.3f')} vs beliefs {_num(c.belief_r2, '.3f')}; "
+    lines.append(f"  blind residual   R^2 {fmt(c.blind_r2, '.3f')} (its shuffle "
+                 f"{fmt(c.blind_shuffle_r2, '.3f')}); geometric shuffle R^2 "
+                 f"{fmt(c.geometric_shuffle_r2, '.3f')} vs beliefs {fmt(c.belief_r2, '.3f')}; "
                  + ("against the network: " + "; ".join(against) if against
                     else "every control favours a belief beyond the prediction"))
     return lines
@@ -48,8 +49,8 @@ def summary_lines(report: ProbeReport) -> list[str]:
         + (f"{report.protocol.n_folds}-fold cross-validation)" if report.protocol.kfold
            else f"{report.split_name} split by sequence)"),
         f"held-out MSE       {r.mse_test:.3g}  (folds {r.mse_folds_mean:.3g} "
-        f"+- {r.mse_folds_std:.2g}; R^2 {_num(r.r2_test, '.4f')})",
-        f"shuffle control    {_num(r.shuffle_mse, '.3g')}  (belief variance {r.belief_variance:.3g})",
+        f"+- {r.mse_folds_std:.2g}; R^2 {fmt(r.r2_test, '.4f')})",
+        f"shuffle control    {fmt(r.shuffle_mse, '.3g')}  (belief variance {r.belief_variance:.3g})",
         f"untrained network  {b['untrained']:.3g}",
         f"one-hot tok x pos  {b['onehot']:.3g}",
         f"random features    {b['random']:.3g}",
@@ -65,24 +66,11 @@ def summary_lines(report: ProbeReport) -> list[str]:
         lines.append(f"rcond sweep        MSE {mse:.3g} with rcond "
                      f"{', '.join(f'{c:g}' for c in sorted(set(reg['chosen_rcond'])))} chosen by "
                      "inner validation")
-    fr = report.fractal
-    if fr and "dimensions_true" not in fr:
-        lines.append(f"distances          pairwise-distance r = "
-                     f"{_num(fr['pairwise_distance_correlation'], '.3f')} "
-                     f"({fr['num_distinct_points']} distinct beliefs: no fractal dimensions)")
-    elif fr:
-        t, p = fr["dimensions_true"], fr["dimensions_predicted"]
-        lines.append(
-            f"dims, all scales   box {_num(t['box_counting']['dimension'], '.2f')} true vs "
-            f"{_num(p['box_counting']['dimension'], '.2f')} learned, correlation "
-            f"{_num(t['correlation']['dimension'], '.2f')} vs "
-            f"{_num(p['correlation']['dimension'], '.2f')} (fitted over all scales); "
-            f"pairwise-distance r = {_num(fr['pairwise_distance_correlation'], '.3f')}")
     lines += geometry_lines(report)
     lines += blind_lines(r.blind)
     for name, by_hook in (report.factors or {}).items():
-        cells = ", ".join(f"{hook_label(h, short=True)} {_num(v['mse_test'], '.3g')} (shuffle "
-                          f"{_num(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
+        cells = ", ".join(f"{hook_label(h, short=True)} {fmt(v['mse_test'], '.3g')} (shuffle "
+                          f"{fmt(v['shuffle_mse'], '.3g')})" for h, v in by_hook.items())
         lines.append(f"{name:<18} {cells}")
     for pair, angles in (report.factor_angles_deg or {}).items():
         lines.append(f"factors {pair} angles  {', '.join(f'{a:.0f}' for a in angles)} degrees "
@@ -132,7 +120,7 @@ def geometry_lines(report: ProbeReport) -> list[str]:
     layers = [(h, r.geometry) for h, r in report.hooks.items() if r.geometry is not None]
     if len(layers) > 1:
         lines.append("per layer          " + ", ".join(
-            f"{hook_label(h, short=True)} res {g.resolution:.2g} hist {_num(g.equivalent_history, '.1f')}"
+            f"{hook_label(h, short=True)} res {g.resolution:.2g} hist {fmt(g.equivalent_history, '.1f')}"
             for h, g in layers) + f" (paired resolution; equivalent history in tokens, "
             f"{report.error_measure})")
     for hook, rows in [*(report.decoders or {}).items(), ("lookups", report.lookups or {})]:
@@ -149,12 +137,7 @@ def _decoder_cell(r: DecoderReport) -> str:
     if g is None:
         return f"MSE {r.mse_test:.2g}"
     return (f"MSE {r.mse_test:.2g} res {g.resolution:.2g} (null {g.null_resolution:.2g}) "
-            f"hist {_num(g.equivalent_history, '.1f')}")
-
-
-
-def _num(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
+            f"hist {fmt(g.equivalent_history, '.1f')}")
 
 
 __all__ = [

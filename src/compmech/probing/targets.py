@@ -122,8 +122,8 @@ def probe_factors(features, targets: dict[str, FactorTarget], folds: np.ndarray,
         res = cross_validated_probe(features, target.values, folds, weights=target.weights,
                                     train_folds=train_folds, spread=False, shuffle=True,
                                     shuffle_seed=seed)
-        out[name] = FactorProbe({"mse_test": res.scores["mse"], "r2_test": res.scores["r2"],
-                                 "shuffle_mse": res.shuffle_scores["mse"],
+        out[name] = FactorProbe({"mse_test": res.scores.mse, "r2_test": res.scores.r2,
+                                 "shuffle_mse": res.shuffle_scores.mse,
                                  "variance": res.belief_variance}, res.probe)
     return out
 
