@@ -10,7 +10,8 @@ an injective nonlinear image of Blackwell beliefs plus noise columns.
 Usage:
     python benchmarks/bench_probe_geometry.py [--decoders linear knn mlp]
 
-Re-measure on a quiet machine: the figures in the README were taken on 2 shared cores under load.
+Re-measure on a quiet machine: the figures on the results page (docs/results.md) were taken on 2
+shared cores under load.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ def main(argv=None) -> int:
 
     steps = 20 if args.quick else args.ensemble_steps
     common = ["--process", "mess3", "--steps", str(steps), "--eval-every", str(steps),
-              "--no-progress", "--force", *(TINY_MODEL if args.quick else [])]
+              "--quiet", "--force", *(TINY_MODEL if args.quick else [])]
     t_one, out_one = _compmech("train", "--out", str(out / "one"), *common)
     t_ens, out_ens = _compmech("train", "--out", str(out / "ens"), "--seeds", "8", *common)
     one, ens = _speed(out / "one"), _speed(out / "ens" / "seed-0", members=8)

@@ -13,7 +13,7 @@ Budget: 4 ensembles x ``--minutes`` of training (default 5: 20 minutes) plus the
 every member at every hook. Measured for one member at 500 pairs on the 2 shared cores under a
 load average of 12-15 (so an upper bound): Mess3 transformer (6 hooks) 146 s, RRXOR transformer
 (6 hooks) 78 s, Mess3 GRU (5 hooks) 206 s; with 3 seeds the interventions take about 30 minutes
-more. For the README numbers, say what was run and for how long.
+more. For the numbers of docs/results.md, say what was run and for how long.
 
     python experiments/intervention_numbers.py --out reports/interventions
     python experiments/intervention_numbers.py --out /tmp/iv --tiny      # seconds, for tests
@@ -102,7 +102,7 @@ def parse(argv) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="intervention_numbers.py", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="folder of the ensembles")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (>= 3 "
-                   "for the README)")
+                   "for the published numbers, docs/results.md)")
     p.add_argument("--minutes", type=float, default=5.0, help="training budget per ensemble")
     p.add_argument("--steps", type=int, default=None, help="train exactly this many steps per "
                    "ensemble instead of --minutes (reproducible whatever the machine's load)")

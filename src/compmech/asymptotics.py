@@ -228,8 +228,9 @@ def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: floa
         method: ``"auto"`` (above) or ``"blackwell"`` to return the estimate alone (e.g. to check
             it against an exact value).
         blackwell: also compute the Blackwell estimate beside an exact or myopic-limit result.
-        convergence_tol_bits, max_length, max_nodes: the stopping rule and caps of
-            :func:`myopic_limit`.
+        convergence_tol_bits: the stopping rule of :func:`myopic_limit`.
+        max_length: the level cap of :func:`myopic_limit`.
+        max_nodes: the node cap of :func:`myopic_limit`.
 
     Returns:
         :class:`EntropyRate`.

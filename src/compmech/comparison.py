@@ -12,7 +12,7 @@ of the predicted cloud and of the null model to the true cloud: diagnostics of t
 (:mod:`compmech.paired`): the smallest scale down to which pairs of points keep their distances in
 the prediction. A measure comparison cannot be the resolution: the true beliefs permuted among
 themselves match the theory's measure at every scale. Dimensions are fitted only above the
-(paired) resolution (SCIENCE.md, "Geometry of a learned belief cloud against the theory").
+(paired) resolution (``docs/geometry.md``).
 
 All scales are Euclidean distances in belief space, measured within the affine plane the beliefs
 live on (``sum b = 1`` for an HMM, ``b . r = 1`` for a generalized HMM). History in tokens is not

@@ -219,16 +219,19 @@ def load_dataset(path: str | os.PathLike, *, beliefs: bool = True, hmm: Process 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"dataset file not found: {path}")
+    needed = {"tokens", "beliefs"} if beliefs else {"tokens"}
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = {"tokens", "beliefs"} - set(data.files) if beliefs else {"tokens"} - set(data.files)
-            if missing:
-                raise ValueError(f"dataset {path} lacks {sorted(missing)}; is it from compmech generate?")
-            tokens = data["tokens"]
-            belief_array = data["beliefs"] if beliefs else None
-            raw_meta = str(data["metadata"]) if "metadata" in data.files else None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"dataset {path} is not a readable .npz file: {err}") from err
+            missing = needed - set(data.files)
+            if not missing:
+                tokens = data["tokens"]
+                belief_array = data["beliefs"] if beliefs else None
+                raw_meta = str(data["metadata"]) if "metadata" in data.files else None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:  # ValueError: not .npz/.npy
+        raise ValueError(f"dataset {path} is not a readable .npz file; give one written by "
+                         f"`compmech generate` ({type(err).__name__}: {err})") from err
+    if missing:
+        raise ValueError(f"dataset {path} lacks {sorted(missing)}; is it from compmech generate?")
     _check_tokens(path, tokens, hmm, min_length)
     try:
         metadata = json.loads(raw_meta) if raw_meta is not None else {}

@@ -8,7 +8,7 @@ Its error falls from ``k = 0`` (the mean belief at each position) to 0 at ``k = 
 context: the exact belief). A prediction's **equivalent history** is the ``k`` at which the
 lookup's error equals the prediction's, interpolated between integers (geometrically, as the
 lookup errors fall roughly geometrically with ``k``). It summarises error in tokens; it is not
-evidence of which tokens a network uses (SCIENCE.md, "History in tokens, calibrated").
+evidence of which tokens a network uses (``docs/geometry.md``, "Equivalent history").
 
 Error measures (one number per point set, weighted mean over points):
 

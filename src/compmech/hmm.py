@@ -1,7 +1,7 @@
 """The process types: classical HMMs and generalized HMMs (GHMMs); their validation is in
 :mod:`compmech.validation`, their JSON files in :mod:`compmech.process_io`.
 
-Convention (see ``shared/SCIENCE.md``): a process with ``S`` states and ``V`` tokens is the array
+Convention (see ``docs/theory.md``, "Conventions"): a process with ``S`` states and ``V`` tokens is the array
 ``T`` of shape ``(V, S, S)``.
 
 * :class:`HMM` (``kind = "hmm"``): ``T[x, i, j] = P(emit x and go to state j | in state i)``,

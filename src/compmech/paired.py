@@ -2,7 +2,7 @@
 
 A comparison of two clouds as *measures* cannot see which predicted point belongs to which true
 point: the true beliefs permuted among themselves match the theory's measure at every scale while
-every point is wrong. The paired statistics here use the pairing (SCIENCE.md, "Pair the points").
+every point is wrong. The paired statistics here use the pairing (``docs/geometry.md``, "Paired resolution").
 
 For pairs ``(i, j)`` of points, with true distance ``d_ij = |t_i - t_j|`` and predicted distance
 ``d'_ij = |p_i - p_j|`` (belief-plane distances), a pair **keeps its distance** when

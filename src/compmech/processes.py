@@ -1,8 +1,8 @@
 """Catalogue of processes: plain functions returning :class:`~compmech.hmm.HMM` or
 :class:`~compmech.hmm.GHMM`, and registries by name.
 
-Canonical forms and parameter names follow ``shared/SCIENCE.md``. Each function checks its parameters
-and builds ``T[x, i, j]`` (for an HMM, ``P(emit x, go to j | in state i)``).
+Canonical forms and parameter names: the catalogue in ``docs/process-kinds.md``. Each function
+checks its parameters and builds ``T[x, i, j]`` (for an HMM, ``P(emit x, go to j | in state i)``).
 
 :data:`PROCESSES` holds the classical HMMs (every entry is a stochastic ``T``), and
 :data:`GENERALIZED_PROCESSES` the generalized ones (quantum and post-quantum, signed ``T``);

@@ -69,7 +69,8 @@ class Record:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err.msg}") from err
+            raise ValueError(f"{path} is not valid JSON ({err.msg}): the file is damaged; rerun the "
+                             "command that wrote it with --force to rewrite it") from err
         try:
             return cls.from_dict(data)
         except ValueError as err:

@@ -142,9 +142,13 @@ class Budget:
 
 
 class ProgressBar:
-    """A tqdm bar with loss, gap to the optimum and tokens/s, or nothing when disabled."""
+    """A tqdm bar with loss, gap to the optimum and tokens/s, or nothing when disabled.
 
-    def __init__(self, enabled: bool, total: int, initial: int, desc: str) -> None:
+    ``total`` is ``None`` while a wall-clock budget has not fixed the number of steps: the bar
+    then counts steps without a total or a time estimate, and :meth:`set_total` completes it.
+    """
+
+    def __init__(self, enabled: bool, total: int | None, initial: int, desc: str) -> None:
         self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
                         desc=desc) if enabled else None
 

@@ -272,7 +272,7 @@ class TrainConfig(Record):
             with ``bos``).
         steps: number of optimiser steps.
         batch_size: global batch (sequences per step, split over devices). 1024 gave the lowest
-            Mess3 probe error in a 2-minute budget (256, 2048 and 4096 were worse); see README.
+            Mess3 probe error in a 2-minute budget (256, 2048 and 4096 were worse); see docs/training.md.
         lr: peak learning rate.
         optimizer: ``"adamw"`` (linear warmup then cosine decay to ``lr * final_lr_fraction``) or
             ``"sgd"`` (constant ``lr``, like the paper).

@@ -97,7 +97,9 @@ class RunDirectory:
         try:
             return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.config_path} is not valid JSON: {err.msg}") from err
+            raise ValueError(f"{self.config_path} is not valid JSON ({err.msg}): the run's config is "
+                             "damaged; restore it from a copy, or start the run over with "
+                             f"`compmech train --out {self.path} --force`") from err
 
     def resumable_config(self) -> TrainConfig:
         """The saved config of a run that can be resumed (it has a train state).
@@ -135,8 +137,10 @@ class RunDirectory:
                     warnings.warn(f"{self.metrics_path}: ignoring a torn last line (the writer was "
                                   "stopped while appending it)", stacklevel=2)
                     break
-                raise ValueError(f"{self.metrics_path} line {k + 1} is not valid JSON: "
-                                 f"{err.msg}") from err
+                raise ValueError(f"{self.metrics_path} line {k + 1} is not valid JSON "
+                                 f"({err.msg}): the file is corrupt; delete that line (its "
+                                 "record is lost), or start the run over with `compmech train "
+                                 f"--out {self.path} --force`") from err
         return records
 
     def last_eval(self) -> dict | None:
@@ -156,8 +160,12 @@ class RunDirectory:
         return params_path(self.path, step).read_bytes()
 
     def read_state(self) -> dict[str, Any]:
-        """The saved train-state blob (see :meth:`write_state`)."""
-        return serialization.msgpack_restore(self.state_path.read_bytes())
+        """The saved train-state blob (see :meth:`write_state`).
+
+        Raises:
+            ValueError: the file is damaged (e.g. truncated), naming it and the remedy.
+        """
+        return read_state_file(self.state_path, self.path)
 
     # ------------------------------------------------------------------------------- writing
     def lock(self, purpose: str) -> FileLock:
@@ -225,6 +233,28 @@ ENSEMBLE_FILE = "ensemble.json"
 ENSEMBLE_STATE_FILE = "ensemble_state.msgpack"
 
 
+def read_state_file(path: Path, run_dir: Path) -> dict[str, Any]:
+    """The msgpack blob of a resume state at ``path`` (of the run or ensemble ``run_dir``).
+
+    Raises:
+        ValueError: the file cannot be decoded or holds no ``state``: one line naming the file,
+            the decoder's complaint and the remedy (``--force`` starts the run over).
+    """
+    data = path.read_bytes()
+    try:
+        blob = serialization.msgpack_restore(data)
+    except Exception as err:  # msgpack raises ValueError subclasses, and others on garbage
+        blob, problem = None, f"{type(err).__name__}: {err}"
+    else:
+        problem = None if isinstance(blob, dict) and "state" in blob else "no saved state in it"
+    if problem is not None:
+        raise ValueError(f"cannot resume: the resume state {path} is damaged ({problem}; "
+                         f"{len(data):,} bytes); delete it and start over with `compmech train "
+                         f"--out {run_dir} --force` (this deletes the run's checkpoints), or "
+                         "restore the file from a copy")
+    return blob
+
+
 def member_name(seed: int, params: dict | None = None) -> str:
     """The folder of the ensemble member with ``seed``: ``seed-{seed}``; in a process sweep
     prefixed by the member's swept parameters, ``x=0.05_alpha=0.85_seed-0``."""
@@ -282,7 +312,9 @@ class EnsembleDirectory:
         try:
             return json.loads(self.manifest_path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.manifest_path} is not valid JSON: {err.msg}") from err
+            raise ValueError(f"{self.manifest_path} is not valid JSON ({err.msg}): the ensemble's "
+                             "manifest is damaged; restore it from a copy, or start the ensemble "
+                             f"over with `compmech train --out {self.path} --force`") from err
 
     def resumable_config(self) -> TrainConfig:
         """The ensemble's base config (member 0's seed), when it has a joint train state.
@@ -295,7 +327,12 @@ class EnsembleDirectory:
         return TrainConfig.from_dict(self.read_manifest()["config"])
 
     def read_state(self) -> dict[str, Any]:
-        return serialization.msgpack_restore(self.state_path.read_bytes())
+        """The saved joint train state of every member (see :meth:`write_state`).
+
+        Raises:
+            ValueError: the file is damaged (e.g. truncated), naming it and the remedy.
+        """
+        return read_state_file(self.state_path, self.path)
 
     def lock(self, purpose: str) -> FileLock:
         if not self.writer:

@@ -15,7 +15,7 @@ from compmech.hmm import HMM
 from transformer import registry
 from transformer.config import TrainConfig
 from transformer.data import with_bos
-from transformer.rundir import EnsembleDirectory, RunDirectory
+from transformer.rundir import EnsembleDirectory, RunDirectory, params_path
 
 
 class Run:
@@ -114,7 +114,15 @@ class Run:
         if step not in steps:
             raise ValueError(f"no checkpoint at step {step} in {self.run_dir}; available: "
                              f"{steps[:5]}{'...' if len(steps) > 5 else ''}{steps[-1:]}")
-        params = serialization.from_bytes(self._params_template, self.files.read_params_bytes(step))
+        data = self.files.read_params_bytes(step)
+        try:
+            params = serialization.from_bytes(self._params_template, data)
+        except Exception as err:  # msgpack's ValueError subclasses, or a tree that does not fit
+            path = params_path(self.run_dir, step)
+            raise ValueError(f"checkpoint {path} is damaged or does not fit this run's model "
+                             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                             f"; {len(data):,} bytes); delete that file (the other checkpoints "
+                             "stay usable) or retrain the run") from err
         return jax.tree_util.tree_map(jnp.asarray, params)
 
     @cached_property
@@ -143,7 +151,7 @@ class Ensemble:
         members: one :class:`Run` per seed (``path/seed-{s}``).
         config: the base config of the manifest (the first member's seed).
 
-    Example:
+    Examples:
         >>> ens = transformer.load_ensemble("runs/ens")                   # doctest: +SKIP
         >>> [run.metrics[-1]["loss_gap"] for run in ens.members]          # doctest: +SKIP
     """

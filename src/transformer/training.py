@@ -172,7 +172,10 @@ class Trainer:
         self.last_record_step = metrics[-1]["step"] if metrics else None
         desc = f"train {setup.hmm.name}" + (f" x{setup.num_members} members" if self.stacked
                                             else "")
-        self.bar = ProgressBar(progress and run_dir.writer, self.plan.total, self.step, desc)
+        # While a wall-clock budget is still measuring the speed, the number of steps is not known
+        # (config.steps is a placeholder then): the bar has no total until _fix_budget sets it.
+        self.bar = ProgressBar(progress and run_dir.writer,
+                               self.plan.total if self.budget.fixed else None, self.step, desc)
 
     def _split(self, host_tree) -> list:
         """A host pytree of the state (or a part of it) per member."""
@@ -513,7 +516,10 @@ def train_ensemble(config: TrainConfig | None, seeds: Sequence[int] | None, work
             the saved member configs are used instead (``config`` and ``seeds`` may be ``None``).
         seeds: the members' seeds (distinct, non-negative).
         workdir: the ensemble directory (must not exist or be empty unless ``resume``/``force``).
-        resume, force, progress, stop_after: as for :func:`train`.
+        resume: as for :func:`train`.
+        force: as for :func:`train`.
+        progress: as for :func:`train`.
+        stop_after: as for :func:`train`.
         processes: a process sweep: parameter sets of ``config.process`` (e.g. a Mess3 (x, alpha)
             grid, :func:`sweep_grid`); every set is trained with every seed (members
             ``params x seeds``, folders ``x=0.05_alpha=0.85_seed-0``). The processes must have

@@ -8,7 +8,7 @@ import pytest
 from compmech.cli import main
 
 TINY = ["--n-layers", "2", "--d-hidden", "8", "--n-ctx", "5", "--batch-size", "32", "--steps", "20",
-        "--eval-every", "10", "--steps-per-call", "10", "--no-progress"]
+        "--eval-every", "10", "--steps-per-call", "10", "--quiet"]
 
 
 @pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
@@ -19,7 +19,7 @@ def test_train_a_recurrent_network_from_the_cli(tmp_path, capsys, arch):
     model = json.loads((out / "config.json").read_text())["model"]
     assert model == {"arch": arch, "n_layers": 2, "d_hidden": 8, "n_ctx": 5, "d_vocab": 3}
     # resume of the finished run, with its saved config
-    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0
 
 
 def test_probe_figures_and_interventions_of_a_recurrent_run(tmp_path, capsys):
@@ -61,6 +61,6 @@ def test_arch_switches_a_config_file_keeping_its_context(tmp_path):
     path.write_text(json.dumps({"process": "z1r", "model": {"d_model": 8, "d_head": 4, "n_ctx": 4}}))
     out = tmp_path / "run"
     assert main(["train", "--config", str(path), "--arch", "rnn", "--out", str(out), "--steps", "5",
-                 "--eval-every", "5", "--d-hidden", "4", "--n-layers", "1", "--no-progress"]) == 0
+                 "--eval-every", "5", "--d-hidden", "4", "--n-layers", "1", "--quiet"]) == 0
     model = json.loads((out / "config.json").read_text())["model"]
     assert model == {"arch": "rnn", "n_layers": 1, "d_hidden": 4, "n_ctx": 4, "d_vocab": 2}

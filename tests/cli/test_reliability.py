@@ -30,7 +30,7 @@ from transformer.rundir import RunDirectory
 TINY_TRAIN = ["--process", "mess3", "--steps", "100000", "--batch-size", "16", "--n-layers", "1",
               "--d-model", "8", "--d-head", "4", "--d-mlp", "16", "--n-ctx", "4", "--log-every", "10",
               "--steps-per-call", "5", "--eval-every", "100000", "--warmup-steps", "5",
-              "--no-progress"]
+              "--quiet"]
 
 
 def _main(argv):
@@ -101,7 +101,7 @@ def test_a_second_writer_is_refused_and_a_killed_holder_frees_the_lock(tmp_path)
     proc = _start_training(run_dir)
     try:
         _wait_for_step(proc, run_dir, 10)
-        for argv in (["train", "--out", str(run_dir), "--resume", "--no-progress"],
+        for argv in (["train", "--out", str(run_dir), "--resume", "--quiet"],
                      ["train", "--out", str(run_dir), "--force", *TINY_TRAIN],
                      ["probe", str(run_dir), "--quiet"]):
             code, _, err = _main(argv)

@@ -8,7 +8,7 @@ from compmech.cli import main
 
 TINY_FLAGS = ["--n-layers", "1", "--d-model", "16", "--d-head", "8", "--d-mlp", "32", "--n-ctx",
               "5", "--batch-size", "32", "--eval-every", "20", "--steps-per-call", "10",
-              "--no-progress"]
+              "--quiet"]
 
 
 def test_train_resume_and_summary(tmp_path, capsys):
@@ -27,7 +27,7 @@ def test_train_resume_and_summary(tmp_path, capsys):
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
     # resume a finished run: nothing to do, same config
-    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0
     assert "trained 20 steps" in capsys.readouterr().out
     # --force starts over; --bos widens the vocabulary
     assert main([*args, "--force", "--bos", "--steps", "10"]) == 0
@@ -42,7 +42,7 @@ def test_config_file_then_flags(tmp_path, capsys):
     path.write_text(json.dumps(cfg))
     out = tmp_path / "run"
     assert main(["train", "--config", str(path), "--out", str(out), "--steps", "5",
-                 "--no-progress", "--eval-every", "5"]) == 0
+                 "--quiet", "--eval-every", "5"]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["process"] == "z1r" and saved["lr"] == 0.002 and saved["steps"] == 5
     assert saved["model"]["d_vocab"] == 2 and saved["model"]["d_model"] == 8

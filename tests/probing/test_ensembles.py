@@ -107,7 +107,7 @@ def test_a_stop_signal_saves_every_member(tmp_path):
             "--process", "mess3", "--steps", "100000", "--batch-size", "16", "--n-layers", "1",
             "--d-model", "8", "--d-head", "4", "--d-mlp", "16", "--n-ctx", "4", "--log-every",
             "10", "--steps-per-call", "5", "--eval-every", "100000", "--warmup-steps", "5",
-            "--no-progress"]
+            "--quiet"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = out / "seed-1" / "metrics.jsonl"
     deadline = time.monotonic() + 180
@@ -167,11 +167,11 @@ def test_cli_trains_probes_and_resumes_an_ensemble(tmp_path, capsys):
     args = ["train", "--process", "mess3", "--out", str(out), "--seeds", "1,4", "--steps", "10",
             "--batch-size", "16", "--n-layers", "1", "--d-model", "8", "--d-head", "4",
             "--d-mlp", "16", "--n-ctx", "4", "--warmup-steps", "2", "--eval-every", "10",
-            "--log-every", "5", "--steps-per-call", "5", "--no-progress"]
+            "--log-every", "5", "--steps-per-call", "5", "--quiet"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "ensemble of 2 members (seed-1, seed-4)" in text and text.count("eval loss") == 2
-    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0  # done: no-op
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0  # done: no-op
     assert main(["probe", str(out), "--checkpoints", "last", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "mean +- std across seeds" in text
@@ -260,7 +260,7 @@ def test_cli_process_sweep_and_its_report(tmp_path, capsys):
                  "--seeds", "0,1", "--out", str(out), "--steps", "10", "--batch-size", "16",
                  "--n-layers", "1", "--d-model", "8", "--d-head", "4", "--d-mlp", "16",
                  "--n-ctx", "4", "--warmup-steps", "2", "--eval-every", "10", "--log-every", "5",
-                 "--steps-per-call", "5", "--no-progress"]) == 0
+                 "--steps-per-call", "5", "--quiet"]) == 0
     names = sorted(p.name for p in out.iterdir() if p.is_dir())
     assert names == ["x=0.05_seed-0", "x=0.05_seed-1", "x=0.15_seed-0", "x=0.15_seed-1"]
     config = json.loads((out / "x=0.15_seed-1" / "config.json").read_text())

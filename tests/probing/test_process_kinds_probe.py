@@ -248,7 +248,7 @@ def test_the_cli_knows_every_kind_of_process(tmp_path):
     assert info["structure"]["kind"] == "mixture"
     code, _, err = _main(["train", "--hmm-file", str(spec), "--out", str(tmp_path / "run"),
                           "--steps", "20", "--batch-size", "16", "--n-layers", "1", "--d-model", "8",
-                          "--d-head", "4", "--d-mlp", "16", "--n-ctx", "3", "--no-progress"])
+                          "--d-head", "4", "--d-mlp", "16", "--n-ctx", "3", "--quiet"])
     assert code == 0, err
     last = transformer.load_run(tmp_path / "run").metrics[-1]
     assert len(last["component_eval_loss"]) == 2

@@ -451,7 +451,7 @@ def test_generate_train_and_probe_a_zoo_process(tmp_path):
     run = tmp_path / "run"
     code, _, err = _main(["train", "--process", "quantum_rrxor", "--out", str(run), "--steps", "20",
                           "--batch-size", "16", "--n-layers", "1", "--d-model", "8", "--d-head", "4",
-                          "--d-mlp", "16", "--n-ctx", "4", "--no-progress"])
+                          "--d-mlp", "16", "--n-ctx", "4", "--quiet"])
     assert code == 0, err
     code, _, err = _main(["probe", str(run), "--quiet", "--checkpoints", "last"])
     assert code == 0, err

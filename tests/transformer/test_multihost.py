@@ -1,4 +1,4 @@
-"""Multi-host training, as the README documents it: two processes on this machine, one CPU device
+"""Multi-host training, as docs/training.md documents it: two processes on this machine, one CPU device
 each, joined by ``jax.distributed`` (coordinator on 127.0.0.1, CPU collectives over gloo), run the
 same ``compmech train`` command. The loss curve must equal a one-process run with the same global
 batch, and only process 0 may write."""
@@ -15,7 +15,7 @@ import pytest
 TRAIN = ["--process", "mess3", "--steps", "20", "--batch-size", "32", "--n-layers", "1",
          "--d-model", "16", "--d-head", "8", "--d-mlp", "32", "--n-ctx", "5", "--warmup-steps", "5",
          "--eval-every", "20", "--log-every", "5", "--steps-per-call", "5", "--micro-batch-size",
-         "8", "--seed", "1", "--no-progress"]
+         "8", "--seed", "1", "--quiet"]
 
 
 def _free_port() -> int:

@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 success, 2 user error)."""
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # argparse's own message, with a hint where the command has one
+            hint = getattr(args, "unknown_hint", None)
+            parser.error(f"unrecognized arguments: {' '.join(extra)}"
+                         + (hint(extra) if hint else ""))
         return int(args.func(args) or 0)
     except (UsageError, ValueError, OSError) as err:  # OSError: FileExistsError, WriteError, ...
         message = str(err).splitlines()[0] if str(err) else type(err).__name__

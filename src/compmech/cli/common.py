@@ -43,14 +43,17 @@ def add_process_arguments(parser: argparse.ArgumentParser, positional: bool = Tr
     """Add ``NAME`` (or ``--process NAME``), ``-p KEY=VALUE`` and ``--hmm-file F.json``."""
     if positional:
         parser.add_argument("name", nargs="?", metavar="NAME",
-                            help="catalogue process (see `compmech processes`)")
+                            help="catalogue process (see `compmech processes`; required unless "
+                            "--hmm-file)")
     else:
         parser.add_argument("--process", dest="name", metavar="NAME",
-                            help="catalogue process (see `compmech processes`)")
+                            help="catalogue process (see `compmech processes`; required unless "
+                            "--hmm-file)")
     parser.add_argument("-p", "--param", dest="params", action="append", metavar="KEY=VALUE",
-                        help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85)")
+                        help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85; "
+                        "default: the catalogue's values)")
     parser.add_argument("--hmm-file", metavar="F.json",
-                        help="load the HMM from a JSON file instead of the catalogue")
+                        help="load the HMM from a JSON file instead of the catalogue (default: none)")
 
 
 def process_from_args(args: argparse.Namespace) -> HMM:
@@ -75,6 +78,27 @@ def check_output_path(path: str | os.PathLike, force: bool) -> Path:
     if not path.parent.exists():
         raise UsageError(f"folder {path.parent} does not exist")
     return path
+
+
+#: The one progress flag of every command that shows progress.
+QUIET_HELP = "no progress bars or progress lines (the results are still printed)"
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--quiet``, the progress switch every command shares (``args.quiet``)."""
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+
+
+def add_seed_argument(parser, uses: str, default: int | None = 0, default_text: str | None = None,
+                      **kwargs) -> None:
+    """Add ``--seed S``. It means the same in every command: the root of every random choice that
+    command makes itself; ``uses`` lists them (e.g. ``"the probe's folds, shuffle and random
+    features"``). ``default_text`` states the default when it is not the argparse default (a
+    config file may supply it)."""
+    stated = default_text if default_text is not None else "%(default)s"
+    parser.add_argument("--seed", type=int, default=default, metavar="S",
+                        help=f"seed of every random choice of this command: {uses} "
+                        f"(default: {stated})", **kwargs)
 
 
 def print_json(data: Any) -> None:
@@ -164,9 +188,11 @@ def checked_run_dir(path: str, ensemble_ok: bool = False) -> Path:
     """
     run_dir = Path(path)
     if not run_dir.is_dir():
-        raise UsageError(f"{run_dir} is not a directory")
+        raise UsageError(f"{run_dir} is not a directory; give a run directory written by "
+                         "`compmech train --out RUN_DIR`")
     if ensemble_ok and (run_dir / "ensemble.json").is_file():
         return run_dir
     if not (run_dir / "config.json").is_file():
-        raise UsageError(f"{run_dir} is not a run directory (no config.json)")
+        raise UsageError(f"{run_dir} is not a run directory (no config.json); give one written by "
+                         "`compmech train --out RUN_DIR`")
     return run_dir

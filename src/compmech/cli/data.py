@@ -8,6 +8,8 @@ import sys
 from compmech.cli.common import (
     UsageError,
     add_process_arguments,
+    add_quiet_argument,
+    add_seed_argument,
     check_output_path,
     print_json,
     process_from_args,
@@ -30,18 +32,22 @@ def register(subparsers) -> None:
         "bounded: the file is streamed chunk by chunk.",
     )
     add_process_arguments(p)
-    p.add_argument("--num-sequences", "-n", type=int, required=True, metavar="N")
-    p.add_argument("--seq-len", "-l", type=int, required=True, metavar="L")
-    p.add_argument("--seed", type=int, required=True, metavar="S")
-    p.add_argument("--out", "-o", required=True, metavar="F.npz")
+    p.add_argument("--num-sequences", "-n", type=int, required=True, metavar="N",
+                   help="number of sequences (required)")
+    p.add_argument("--seq-len", "-l", type=int, required=True, metavar="L",
+                   help="tokens per sequence (required)")
+    add_seed_argument(p, "the sampled sequences", default=None, required=True,
+                      default_text="none: required, so that every dataset names its seed")
+    p.add_argument("--out", "-o", required=True, metavar="F.npz", help="output file (required)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(p)
     framing = p.add_argument_group(
         "framing", "also store framed_tokens laid out as [BOS, x_1..x_L, EOS, PAD...] (the "
         "generative-processes spec v1.0, section 6.2); framing tokens lie outside the vocabulary")
-    framing.add_argument("--bos-token", type=int, metavar="ID")
-    framing.add_argument("--eos-token", type=int, metavar="ID")
-    framing.add_argument("--pad-token", type=int, metavar="ID")
+    framing.add_argument("--bos-token", type=int, metavar="ID", help="BOS id (default: no BOS)")
+    framing.add_argument("--eos-token", type=int, metavar="ID", help="EOS id (default: no EOS)")
+    framing.add_argument("--pad-token", type=int, metavar="ID",
+                         help="PAD id filling the row after EOS (default: no padding)")
     framing.add_argument("--total-len", type=int, metavar="N",
                          help="length of each framed row (default: L plus BOS and EOS)")
     p.set_defaults(func=run_generate)

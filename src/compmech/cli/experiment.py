@@ -10,7 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compmech.cli.common import UsageError
+from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument
+
+#: The experiments, each a sub-command with its own options.
+EXPERIMENTS = ("bottleneck", "sweep", "heads")
+#: The options that only some experiments take (for the hint when one is given to another).
+OWN_OPTIONS = {
+    "--widths": ("bottleneck",), "--max-checkpoints": ("bottleneck",),
+    "--xs": ("sweep", "heads"), "--alphas": ("sweep", "heads"), "--extras": ("sweep",),
+    "--decoders": ("sweep",), "--seeds": ("heads",), "--heads": ("heads",),
+    "--head-width": ("heads",), "--alpha": ("heads",),
+}
 
 
 def register(subparsers) -> None:
@@ -21,46 +31,95 @@ def register(subparsers) -> None:
         "with the residual stream narrowed to each width, and a width-1 linear bottleneck), `sweep` "
         "(one model per Mess3 (x, alpha) grid point plus other processes), `heads` (one-layer "
         "models with 1 and 2 heads on Mess3 across x = 1/3, where lambda = 1 - 3x changes sign). "
-        "Rerunning the same command resumes it; a folder holding other settings is refused.")
-    p.add_argument("experiment", choices=("bottleneck", "sweep", "heads"), help="which experiment")
+        "Rerunning the same command resumes it; a folder holding other settings is refused. Each "
+        "experiment is a sub-command with its own options: `compmech experiment heads --help`.")
+    experiments = p.add_subparsers(dest="experiment", metavar="EXPERIMENT",
+                                   parser_class=type(p))
+    experiments.required = True
+    b = experiments.add_parser(
+        "bottleneck", help="Mess3 with the residual stream narrowed to each width",
+        description="Mess3 with the residual stream narrowed to each d_model, and the paper's "
+        "model with a width-1 linear bottleneck after its last block: loss gap, probe and the "
+        "learned geometry per width, and the one coordinate over training.")
+    _common_arguments(b, minutes="2", steps="none, --minutes decides")
+    b.add_argument("--widths", type=int, nargs="+", default=None,
+                   help="residual widths (default: 1 2 3 4 8 16 64)")
+    b.add_argument("--max-checkpoints", type=int, default=8,
+                   help="checkpoints analysed for the width-1 coordinate over training (default: "
+                   "%(default)s)")
+    w = experiments.add_parser(
+        "sweep", help="one model per Mess3 (x, alpha) grid point, plus other processes",
+        description="One model per Mess3 (x, alpha) grid point plus other catalogue processes: "
+        "probe MSE, paired resolution beside its null model, equivalent history, nonlinear "
+        "decoders and Markov lookups per point, as heat maps.")
+    _common_arguments(w, minutes="2", steps="none, --minutes decides")
+    w.add_argument("--xs", type=float, nargs="+", default=None,
+                   help="Mess3 x values, the rows (default: 0.05 0.1 0.15 0.2 0.25)")
+    w.add_argument("--alphas", type=float, nargs="+", default=None,
+                   help="Mess3 alpha values, the columns (default: 0.45 0.55 0.65 0.75 0.85)")
+    w.add_argument("--extras", nargs="*", default=None,
+                   help="other catalogue processes for the summary table (default: z1r rrxor even "
+                   "golden_mean)")
+    w.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=None,
+                   help="nonlinear decoders beside the linear probe at every point (default: knn; "
+                   "none: --decoders)")
+    h = experiments.add_parser(
+        "heads", help="one-layer models with 1 and 2 heads across x = 1/3",
+        description="One-layer transformers on Mess3 with 1 and 2 attention heads of the same "
+        "total width, at x on both sides of 1/3 (where lambda = 1 - 3x changes sign): loss gap, "
+        "probe error and each head's attention fit against the theory (lambda, rho*); with "
+        "--alphas, the alpha sweep at fixed x.")
+    _common_arguments(h, minutes="none, --steps decides", steps="600")
+    h.add_argument("--xs", type=float, nargs="+", default=None,
+                   help="Mess3 x values (default: 0.05 0.15 0.25 0.40 0.45, or 0.05 with --alphas)")
+    h.add_argument("--alphas", type=float, nargs="+", default=None,
+                   help="the alpha sweep at fixed x (e.g. --alphas 0.4 0.5 0.6 0.7 0.85): the first "
+                   "layer's decay set against lambda and rho* (default: none, --alpha)")
+    h.add_argument("--alpha", type=float, default=None,
+                   help="Mess3 alpha of every model (default: 0.85)")
+    h.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="one model per training seed, a list S1 S2 ... (decays reported as mean "
+                   "+- std over them; default: --seed only)")
+    h.add_argument("--heads", type=int, nargs="+", default=None,
+                   help="numbers of attention heads (default: 1 2)")
+    h.add_argument("--head-width", type=int, default=None,
+                   help="n_heads x d_head of every model (default: 16)")
+    for sub in (b, w, h):
+        sub.set_defaults(func=run_experiment, unknown_hint=misplaced_options)
+
+
+def _common_arguments(p: argparse.ArgumentParser, *, minutes: str, steps: str) -> None:
+    """The options every experiment takes."""
     p.add_argument("--out", required=True, metavar="DIR",
                    help="experiment folder (created; reused to resume)")
     p.add_argument("--minutes", type=float, default=None,
-                   help="training budget per job (default 2; heads trains 600 steps unless given)")
+                   help=f"training budget per job in minutes (default: {minutes})")
     p.add_argument("--steps", type=int, default=None,
-                   help="train exactly this many steps instead of a time budget")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+                   help=f"train exactly this many steps instead of a time budget (default: {steps})")
+    add_seed_argument(p, "the initialisation, the training data and the probe of every job")
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel worker processes (default: %(default)s)")
     p.add_argument("--device", choices=("cpu", "gpu", "auto"), default=None,
-                   help="training device (default cpu)")
-    p.add_argument("--widths", type=int, nargs="+", default=None,
-                   help="bottleneck: residual widths (default 1 2 3 4 8 16 64)")
-    p.add_argument("--max-checkpoints", type=int, default=8,
-                   help="bottleneck: checkpoints analysed for the width-1 coordinate over training")
-    p.add_argument("--xs", type=float, nargs="+", default=None,
-                   help="sweep, heads: Mess3 x values (heads default 0.05 0.15 0.25 0.40 0.45)")
-    p.add_argument("--alphas", type=float, nargs="+", default=None,
-                   help="sweep: Mess3 alpha values; heads: the alpha sweep at fixed x (x default "
-                   "0.05; e.g. --alphas 0.4 0.5 0.6 0.7 0.85), the first layer's decay set against "
-                   "lambda and rho*")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="heads: one model per seed (decays reported as mean +- std over them)")
-    p.add_argument("--extras", nargs="*", default=None,
-                   help="sweep: other catalogue processes for the summary table")
-    p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=None,
-                   help="sweep: nonlinear decoders beside the linear probe at every point "
-                   "(default knn; none: --decoders)")
-    p.add_argument("--heads", type=int, nargs="+", default=None,
-                   help="heads: numbers of attention heads (default 1 2)")
-    p.add_argument("--head-width", type=int, default=None,
-                   help="heads: n_heads x d_head of every model (default 16)")
-    p.add_argument("--alpha", type=float, default=None, help="heads: Mess3 alpha (default 0.85)")
+                   help="training device (default: cpu)")
     p.add_argument("--gallery", default=None, metavar="DIR",
-                   help="also copy the figures (each < 300 KB) and README into DIR, e.g. docs/gallery")
+                   help="also copy the figures (each < 300 KB) and README into DIR, e.g. "
+                   "docs/gallery (default: none)")
     p.add_argument("--force", action="store_true",
                    help="rewrite a folder holding an experiment with other settings")
-    p.add_argument("--quiet", action="store_true", help="no table lines")
-    p.set_defaults(func=run_experiment)
+    add_quiet_argument(p)
+
+
+def misplaced_options(extra: list[str]) -> str:
+    """The hint for options the chosen experiment does not take: which experiments take them
+    (``"--decoders is a sweep option (one of the sweep options: see ...)"``), or ``""``."""
+    hints = []
+    for flag in extra:
+        owners = OWN_OPTIONS.get(flag.split("=", 1)[0])
+        if owners:
+            names = " and ".join(owners)
+            hints.append(f"{flag.split('=', 1)[0]} is a {names} option (one of the {names} "
+                         f"options: see `compmech experiment {owners[0]} --help`)")
+    return "; " + "; ".join(hints) if hints else ""
 
 
 def _common(args: argparse.Namespace) -> dict:
@@ -79,14 +138,7 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     common = _common(args)
     minutes = common.pop("minutes")
-    if args.experiment != "sweep" and args.decoders is not None:
-        raise UsageError("--decoders is a sweep option")
-    if args.experiment != "heads" and (args.heads or args.head_width or args.alpha is not None
-                                       or args.seeds):
-        raise UsageError("--heads, --head-width, --alpha and --seeds are heads options")
     if args.experiment == "heads":
-        if args.widths or args.extras is not None:
-            raise UsageError("--widths and --extras are not heads options")
         if args.alphas and args.alpha is not None:
             raise UsageError("give --alpha (one value) or --alphas (the alpha sweep), not both")
         if minutes is None and common["steps"] is None:
@@ -98,14 +150,10 @@ def run_experiment(args: argparse.Namespace) -> int:
             seeds=args.seeds, head_width=args.head_width or heads.DEFAULT_HEAD_WIDTH,
             minutes_per_job=minutes, **common)
     elif args.experiment == "bottleneck":
-        if args.xs or args.alphas or args.extras is not None:
-            raise UsageError("--xs, --alphas and --extras are sweep options")
         summary = bottleneck.run_bottleneck(
             args.out, widths=args.widths or bottleneck.DEFAULT_WIDTHS, minutes_per_width=minutes,
             max_checkpoints=args.max_checkpoints, progress=False, **common)
     else:
-        if args.widths:
-            raise UsageError("--widths is a bottleneck option")
         summary = sweep.run_sweep(
             args.out, xs=args.xs or sweep.DEFAULT_X, alphas=args.alphas or sweep.DEFAULT_ALPHA,
             extras=sweep.DEFAULT_EXTRAS if args.extras is None else args.extras,
@@ -121,4 +169,4 @@ def run_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["register", "run_experiment"]
+__all__ = ["register", "run_experiment", "misplaced_options"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from compmech.cli.common import checked_run_dir
+from compmech.cli.common import add_seed_argument, checked_run_dir
 
 
 def register(subparsers) -> None:
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         description="Theory vs learned belief geometry side by side, per-layer grid, shuffle "
         "control, loss per position, probe over training, emergence grid and GIF (PNG + PDF).")
     f.add_argument("run_dir", metavar="RUN_DIR", help="a run probed with `compmech probe`")
-    f.add_argument("--seed", type=int, default=0, help="seed of the drawn subsample")
+    add_seed_argument(f, "the subsample of points drawn")
     f.add_argument("--force", action="store_true", help="overwrite an existing figures folder")
     f.set_defaults(func=run_figures)
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compmech.cli.common import UsageError, checked_run_dir, parse_positive_int
+from compmech.cli.common import (
+    UsageError,
+    add_quiet_argument,
+    add_seed_argument,
+    checked_run_dir,
+    parse_positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -23,7 +29,7 @@ def register(subparsers) -> None:
     m.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
                    help="runs written by `compmech train` (several: the spread over them)")
     m.add_argument("--step", type=int, default=None, help="checkpoint (default: the last)")
-    m.add_argument("--seed", type=int, default=0, help="seed of the sample when inputs are sampled")
+    add_seed_argument(m, "the sample of inputs when they are sampled rather than enumerated")
     m.add_argument("--force", action="store_true", help="overwrite mechanisms/attention.json")
     m.set_defaults(func=run_mechanisms)
 
@@ -48,11 +54,11 @@ def register(subparsers) -> None:
     i.add_argument("--hooks", nargs="+", metavar="HOOK",
                    help="hooks to intervene at (default: the model's probe grid)")
     i.add_argument("--pairs", type=parse_positive_int, default=2000,
-                   help="(input, target) pairs (default 2000)")
+                   help="(input, target) pairs (default: %(default)s)")
     i.add_argument("--step", type=int, default=None, help="checkpoint (default: the last)")
-    i.add_argument("--seed", type=int, default=0, help="seed of folds, pairs and directions")
+    add_seed_argument(i, "the probe's folds, the pairs and the random directions")
     i.add_argument("--force", action="store_true", help="overwrite mechanisms/interventions.json")
-    i.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_quiet_argument(i)
     i.set_defaults(func=run_intervene)
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compmech.cli.common import UsageError, checked_run_dir, parse_checkpoints, parse_folds
+from compmech.cli.common import (
+    UsageError,
+    add_quiet_argument,
+    add_seed_argument,
+    checked_run_dir,
+    parse_checkpoints,
+    parse_folds,
+)
 
 
 def register(subparsers) -> None:
@@ -29,16 +36,19 @@ def register(subparsers) -> None:
                    "output, final LayerNorm, and 'concat' of the residual hooks)")
     p.add_argument("--headline", metavar="HOOK",
                    help="hook of the summary and of the curve (default: the last block's output)")
-    p.add_argument("--seed", type=int, default=0, help="seed of folds, shuffle, random features")
+    add_seed_argument(p, "the probe's folds, shuffle control, random features and figure points")
     p.add_argument("--split", choices=("auto", "20/80", "80/20"), default="auto",
-                   help="train/test share of sequences; auto (default) = the paper's 20/80 unless "
-                   "the training side has < 10 points per probe coefficient, then 80/20")
+                   help="train/test share of sequences; auto = the paper's 20/80 unless "
+                   "the training side has < 10 points per probe coefficient, then 80/20 "
+                   "(default: %(default)s)")
     p.add_argument("--weighting", choices=("uniform", "probability"), default="uniform",
-                   help="enumerated inputs: uniform (every point weighs 1, default) or probability "
-                   "(point (word, t) weighs P(word): probability-weighted least squares)")
+                   help="enumerated inputs: uniform (every point weighs 1) or probability "
+                   "(point (word, t) weighs P(word): probability-weighted least squares) "
+                   "(default: %(default)s)")
     p.add_argument("--folds", type=parse_folds, metavar="K",
                    help="K-fold cross-validation by sequence (each fold tested once by the probe "
-                   "trained on the other K-1, scores pooled) instead of --split")
+                   "trained on the other K-1, scores pooled) instead of --split (default: none, "
+                   "--split)")
     p.add_argument("--rcond-sweep", action="store_true",
                    help="also fit every hook with its rcond cut-off chosen by inner validation")
     p.add_argument("--no-geometry", action="store_true",
@@ -48,7 +58,7 @@ def register(subparsers) -> None:
                    help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
                    "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_quiet_argument(p)
     p.set_defaults(func=run_probe)
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import argparse
 
-from compmech.cli.common import UsageError, parse_checkpoints, parse_minutes, parse_positive_int, parse_seeds
+from compmech.cli.common import (
+    UsageError,
+    add_quiet_argument,
+    add_seed_argument,
+    parse_checkpoints,
+    parse_minutes,
+    parse_positive_int,
+    parse_seeds,
+)
 
 EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl",
                "factored", "quantum")
@@ -39,24 +47,29 @@ def register(subparsers) -> None:
     r.add_argument("experiment", choices=EXPERIMENTS, help="which experiment")
     r.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     r.add_argument("--minutes", type=parse_minutes, default=None,
-                   help="training wall-clock budget (default 2; per width for bottleneck; per "
-                   "model for architectures, default 1; in total for factored, default 30)")
+                   help="training wall-clock budget in minutes (default 2; per width for "
+                   "bottleneck; per model for architectures, default 1; for all runs of icl, "
+                   "default 12; in total for factored, default 30; for the whole command for "
+                   "quantum, default 30)")
     r.add_argument("--steps", type=parse_positive_int, default=None,
                    help="train exactly this many optimiser steps instead of a wall-clock budget "
                    "(the same run on any machine and under any load; mess3, rrxor, z1r, "
-                   "tom_quantum; per model for factored)")
+                   "tom_quantum, icl; per model for factored and quantum; default: none, "
+                   "--minutes decides)")
     r.add_argument("--checkpoints", type=parse_checkpoints, default=None, metavar="all|last|N",
-                   help="checkpoints probed for the curve over training (default 12 log-spaced)")
-    r.add_argument("--seed", type=int, default=0, help="seed of training and probe")
+                   help="checkpoints probed for the curve over training (default: 12 log-spaced)")
+    add_seed_argument(r, "the initialisation, the training data and the probe (with --seeds: "
+                      "the probe only, each member training with its own seed)")
     r.add_argument("--seeds", type=parse_seeds, default=None, metavar="N|A-B|A,B,..",
                    help="a seed ensemble trained in one compiled program (N = seeds 0..N-1); "
-                   "every member probed and drawn, mean +- std across seeds reported")
+                   "every member probed and drawn, mean +- std across seeds reported (default: "
+                   "none, one run)")
     r.add_argument("--tiny", action="store_true",
                    help="a seconds-long tiny model and context (to check the pipeline)")
     r.add_argument("--force", action="store_true", help="overwrite DIR")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
+    add_quiet_argument(r)
     r.add_argument("--workers", type=int, default=1,
-                   help="architectures, quantum: parallel worker processes (default 1)")
+                   help="architectures, quantum: parallel worker processes (default: %(default)s)")
     r.add_argument("--processes", nargs="+", metavar="NAME",
                    help="architectures, quantum: rows (default mess3 tom_quantum post_quantum fanizza; "
                    "quantum --tiny: fanizza)")

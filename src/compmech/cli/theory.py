@@ -10,6 +10,7 @@ import numpy as np
 from compmech.cli.common import (
     UsageError,
     add_process_arguments,
+    add_seed_argument,
     check_output_path,
     print_json,
     process_from_args,
@@ -38,12 +39,14 @@ def register(subparsers) -> None:
                    help=f"block/myopic entropies for L = 1..depth (default {DEFAULT_DEPTH}, or "
                    "less when the vocabulary is large)")
     p.add_argument("--max-states", type=int, default=10_000, metavar="N",
-                   help="cap on mixed states before the MSP is reported truncated (default 10000)")
+                   help="cap on mixed states before the MSP is reported truncated (default: "
+                   "%(default)s)")
     p.add_argument("--tol", type=float, default=1e-9,
-                   help="max-norm tolerance for merging beliefs (default 1e-9)")
+                   help="max-norm tolerance for merging beliefs (default: %(default)s)")
     p.add_argument("--num-points", type=int, default=1_000_000, metavar="N",
-                   help="Blackwell beliefs sampled for estimates on an infinite MSP (default 10^6)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the Blackwell sample")
+                   help="Blackwell beliefs sampled for estimates on an infinite MSP (default: "
+                   "%(default)s)")
+    add_seed_argument(p, "the Blackwell sample")
     p.add_argument("--basic", action="store_true",
                    help="only the basic facts (no information measures)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -56,8 +59,8 @@ def register(subparsers) -> None:
         "points sized by probability, the generating HMM's states marked.")
     add_process_arguments(m)
     m.add_argument("--depth", type=int, required=True, metavar="L", help="word length")
-    m.add_argument("--out", metavar="F.npz", help="save the tree's arrays here")
-    m.add_argument("--plot", metavar="F.png", help="draw the tree here")
+    m.add_argument("--out", metavar="F.npz", help="save the tree's arrays here (default: not saved)")
+    m.add_argument("--plot", metavar="F.png", help="draw the tree here (default: not drawn)")
     m.add_argument("--force", action="store_true", help="overwrite existing output files")
     m.add_argument("--json", action="store_true", help="print the summary as JSON")
     m.set_defaults(func=run_msp)

@@ -13,7 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-from compmech.cli.common import UsageError, parse_params, parse_seeds
+from compmech.cli.common import (
+    UsageError,
+    add_quiet_argument,
+    add_seed_argument,
+    parse_params,
+    parse_seeds,
+)
 from compmech.datasets import load_dataset
 from compmech.files import is_empty_folder
 from compmech.process_io import load_hmm
@@ -35,6 +41,34 @@ ARCHS = ("transformer", "lstm", "gru", "rnn")
 #: Model flags that apply to the transformer only, and to the recurrent networks only.
 _TRANSFORMER_FLAGS = ("d_model", "n_heads", "d_head", "d_mlp", "act_fn")
 _RECURRENT_FLAGS = ("d_hidden",)
+#: The defaults the help texts state: those of :class:`transformer.TrainConfig` and of the model
+#: configs (the flags default to ``None`` so that a ``--config`` file can set them;
+#: tests/cli/test_cli_consistency.py checks these against the dataclasses). Importing
+#: ``transformer`` here would load flax for ``compmech --help``.
+TRAIN_DEFAULTS = {
+    "steps": 1200, "batch_size": 1024, "lr": 3e-3, "optimizer": "adamw", "warmup_steps": 200,
+    "weight_decay": 0.0, "momentum": 0.0, "grad_clip": 1.0, "seed": 0, "eval_every": 1000,
+    "log_every": 100, "checkpoints_per_decade": 8, "checkpoint_every": 0, "steps_per_call": 50,
+    "micro_batch_size": 0, "device": "auto", "num_devices": 0,
+}
+TRANSFORMER_DEFAULTS = {"n_layers": 4, "d_model": 64, "n_heads": 1, "d_head": 8, "d_mlp": 256,
+                        "n_ctx": 10, "act_fn": "relu"}
+RECURRENT_DEFAULTS = {"n_layers": 4, "d_hidden": 64, "n_ctx": 10}
+
+
+def _d(name: str) -> str:
+    """``"(default X, or that of --config)"`` for a training flag."""
+    return f"(default {TRAIN_DEFAULTS[name]}, or that of --config)"
+
+
+def _m(name: str) -> str:
+    """The default of a model flag, for each architecture that has it."""
+    parts = []
+    if name in TRANSFORMER_DEFAULTS:
+        parts.append(f"transformer {TRANSFORMER_DEFAULTS[name]}")
+    if name in RECURRENT_DEFAULTS:
+        parts.append(f"lstm/gru/rnn {RECURRENT_DEFAULTS[name]}")
+    return f"(default {', '.join(parts)}; or that of --config)"
 
 
 def register(subparsers) -> None:
@@ -48,65 +82,84 @@ def register(subparsers) -> None:
         "Uses all local devices of --device (data parallel); multi-host when "
         "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID are set. --seeds trains "
         "a seed ensemble in one compiled program: RUN_DIR/seed-{s}/ is each member's run.")
-    p.add_argument("--process", dest="name", metavar="NAME", help="catalogue process, e.g. mess3")
+    p.add_argument("--process", dest="name", metavar="NAME",
+                   help="catalogue process, e.g. mess3 (required unless --hmm-file, --config or "
+                   "--dataset names one)")
     p.add_argument("-p", "--param", dest="params", action="append", metavar="KEY=VALUE",
-                   help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85)")
-    p.add_argument("--hmm-file", metavar="F.json", help="train on an HMM from a JSON file")
+                   help="process parameter, repeatable (e.g. -p x=0.05 -p alpha=0.85; default: the "
+                   "catalogue's values)")
+    p.add_argument("--hmm-file", metavar="F.json",
+                   help="train on an HMM from a JSON file (default: none)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
-    p.add_argument("--config", metavar="FILE.json", help="TrainConfig JSON (e.g. a config.json)")
+    p.add_argument("--config", metavar="FILE.json",
+                   help="TrainConfig JSON (e.g. a config.json; default: none)")
     p.add_argument("--resume", action="store_true",
                    help="continue RUN_DIR from its last checkpoint with its saved config")
     p.add_argument("--force", action="store_true", help="delete an existing RUN_DIR first")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet_argument(p)
+    # The flag's name before --quiet became the one progress flag of every command: kept, hidden,
+    # so that scripts written for earlier versions keep working.
+    p.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
     g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int, help="optimiser steps (default 1200)")
+    g.add_argument("--steps", type=int, help=f"optimiser steps {_d('steps')}")
     g.add_argument("--minutes", type=float,
                    help="wall-clock budget: the number of steps is chosen after warmup from the "
-                   "measured speed so that the run (evaluations included) ends in time")
-    g.add_argument("--batch-size", type=int, help="sequences per step (default 1024)")
-    g.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
-    g.add_argument("--seed", type=int, help="seed of the initialisation and data (default 0)")
+                   "measured speed so that the run (evaluations included) ends in time (default: none, "
+                   "--steps decides)")
+    g.add_argument("--batch-size", type=int, help=f"sequences per step {_d('batch_size')}")
+    g.add_argument("--lr", type=float, help=f"peak learning rate {_d('lr')}")
+    add_seed_argument(g, "the initialisation and the training data", default=None,
+                      default_text=f"{TRAIN_DEFAULTS['seed']}, or that of --config")
     g.add_argument("--seeds", type=parse_seeds, metavar="N|A-B|A,B,..",
                    help="train a seed ensemble in one compiled program (vmapped, members sharded "
                    "over the devices): N = seeds 0..N-1, A-B a range, A,B,C a list; each member is "
-                   "an ordinary run in RUN_DIR/seed-{s}/")
+                   "an ordinary run in RUN_DIR/seed-{s}/ (default: none, one run of --seed)")
     g.add_argument("--sweep", action="append", metavar="KEY=V1,V2,..",
                    help="a process sweep in the same program, repeatable: every combination of "
                    "the values (e.g. --sweep x=0.05,0.1 --sweep alpha=0.6,0.85) with every seed of "
                    "--seeds (default: --seed); members RUN_DIR/x=0.05_alpha=0.6_seed-0/, ...")
     g.add_argument("--optimizer", choices=("adamw", "sgd"),
-                   help="adamw (warmup + cosine, default) or sgd (constant lr, like the paper)")
-    g.add_argument("--warmup-steps", type=int)
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--momentum", type=float, help="SGD momentum")
-    g.add_argument("--grad-clip", type=float, help="global-norm clip (0 = off; default 1)")
+                   help="adamw (warmup + cosine) or sgd (constant lr, like the paper) "
+                   f"{_d('optimizer')}")
+    g.add_argument("--warmup-steps", type=int, help=f"AdamW linear-warmup steps {_d('warmup_steps')}")
+    g.add_argument("--weight-decay", type=float,
+                   help=f"AdamW decoupled weight decay on matrices {_d('weight_decay')}")
+    g.add_argument("--momentum", type=float, help=f"SGD momentum {_d('momentum')}")
+    g.add_argument("--grad-clip", type=float, help=f"global-norm clip, 0 = off {_d('grad_clip')}")
     g.add_argument("--bos", action="store_const", const=True, default=None,
-                   help="prepend a BOS token")
+                   help="prepend a BOS token (default: no, or that of --config)")
     g.add_argument("--dataset", metavar="F.npz",
-                   help="train on a fixed dataset from `compmech generate` instead of fresh samples")
-    g.add_argument("--eval-every", type=int, help="exact evaluation every K steps")
-    g.add_argument("--log-every", type=int)
-    g.add_argument("--checkpoints-per-decade", type=int)
-    g.add_argument("--checkpoint-every", type=int)
-    g.add_argument("--steps-per-call", type=int, help="steps fused per compiled call")
-    g.add_argument("--micro-batch-size", type=int, help="gradient micro-batch (0 = auto)")
+                   help="train on a fixed dataset from `compmech generate` instead of fresh samples "
+                   "(default: none, fresh samples)")
+    g.add_argument("--eval-every", type=int, help=f"exact evaluation every K steps {_d('eval_every')}")
+    g.add_argument("--log-every", type=int,
+                   help=f"a training-loss line in metrics.jsonl every K steps {_d('log_every')}")
+    g.add_argument("--checkpoints-per-decade", type=int,
+                   help=f"density of the log-spaced checkpoints {_d('checkpoints_per_decade')}")
+    g.add_argument("--checkpoint-every", type=int,
+                   help=f"also checkpoint every K steps, 0 = only log-spaced {_d('checkpoint_every')}")
+    g.add_argument("--steps-per-call", type=int,
+                   help=f"steps fused per compiled call {_d('steps_per_call')}")
+    g.add_argument("--micro-batch-size", type=int,
+                   help=f"gradient micro-batch, 0 = auto {_d('micro_batch_size')}")
     g.add_argument("--device", choices=("cpu", "gpu", "auto"),
-                   help="auto (default): a GPU when JAX sees one, else the CPU")
-    g.add_argument("--num-devices", type=int, help="use the first N devices (default all)")
+                   help="auto: a GPU when JAX sees one, else the CPU " + _d("device"))
+    g.add_argument("--num-devices", type=int,
+                   help=f"use the first N devices, 0 = all {_d('num_devices')}")
     m = p.add_argument_group("model (defaults: the paper's Mess3 model; recurrent: 4 layers of "
                              "width 64)")
     m.add_argument("--arch", choices=ARCHS,
                    help="architecture (default transformer, or that of --config); lstm, gru and "
                    "rnn take --n-layers, --d-hidden, --n-ctx")
-    m.add_argument("--n-layers", type=int)
-    m.add_argument("--d-model", type=int, help="transformer only")
-    m.add_argument("--n-heads", type=int, help="transformer only")
-    m.add_argument("--d-head", type=int, help="transformer only")
-    m.add_argument("--d-mlp", type=int, help="transformer only")
-    m.add_argument("--n-ctx", type=int)
+    m.add_argument("--n-layers", type=int, help=f"layers {_m('n_layers')}")
+    m.add_argument("--d-model", type=int, help=f"residual width, transformer only {_m('d_model')}")
+    m.add_argument("--n-heads", type=int, help=f"attention heads, transformer only {_m('n_heads')}")
+    m.add_argument("--d-head", type=int, help=f"width of a head, transformer only {_m('d_head')}")
+    m.add_argument("--d-mlp", type=int, help=f"MLP width, transformer only {_m('d_mlp')}")
+    m.add_argument("--n-ctx", type=int, help=f"context length in tokens {_m('n_ctx')}")
     m.add_argument("--act-fn", choices=("relu", "gelu", "gelu_new", "silu"),
-                   help="transformer only")
-    m.add_argument("--d-hidden", type=int, help="lstm, gru, rnn: hidden width (default 64)")
+                   help=f"MLP activation, transformer only {_m('act_fn')}")
+    m.add_argument("--d-hidden", type=int, help=f"hidden width, lstm/gru/rnn only {_m('d_hidden')}")
     p.set_defaults(func=run_train)
 
 
@@ -214,7 +267,7 @@ def run_train(args: argparse.Namespace) -> int:
                              "or --force to start over")
     try:
         result = transformer.train(config, out, resume=args.resume, force=args.force,
-                                   progress=not args.no_progress)
+                                   progress=not args.quiet)
     except transformer.TrainingDiverged as err:
         print(f"compmech: error: {err}", file=sys.stderr)
         return 1
@@ -244,7 +297,7 @@ def _run_ensemble(args: argparse.Namespace, transformer) -> int:
                              "it or --force to start over")
     try:
         result = transformer.train_ensemble(config, seeds, out, resume=args.resume,
-                                            force=args.force, progress=not args.no_progress,
+                                            force=args.force, progress=not args.quiet,
                                             processes=processes)
     except transformer.TrainingDiverged as err:
         print(f"compmech: error: {err}", file=sys.stderr)

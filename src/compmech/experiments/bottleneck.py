@@ -90,7 +90,8 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
             trains for exactly ``steps``.
         steps: optimiser steps (required when ``minutes_per_width`` is ``None``; with a budget it
             only bounds the warm-up measurement).
-        process, process_params: the process (default: the paper's Mess3).
+        process: the catalogue process (default: the paper's Mess3).
+        process_params: its parameters (default: the paper's Mess3 values).
         base_config: a :class:`transformer.TrainConfig` (or its dict) whose model and optimiser
             settings are used (default ``TrainConfig()``).
         seed: seed of initialisation, data, probe split and subsamples.
@@ -142,8 +143,16 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
 
     Args:
         out_dir: the experiment folder (created).
-        widths, minutes_per_width, steps, process, process_params, base_config, seed,
-            max_checkpoints, linear_widths, device: see :func:`bottleneck_jobs`.
+        widths: see :func:`bottleneck_jobs`.
+        minutes_per_width: see :func:`bottleneck_jobs`.
+        steps: see :func:`bottleneck_jobs`.
+        process: see :func:`bottleneck_jobs`.
+        process_params: see :func:`bottleneck_jobs`.
+        base_config: see :func:`bottleneck_jobs`.
+        seed: see :func:`bottleneck_jobs`.
+        max_checkpoints: see :func:`bottleneck_jobs`.
+        linear_widths: see :func:`bottleneck_jobs`.
+        device: see :func:`bottleneck_jobs`.
         workers: parallel worker processes (1 = in this process).
         force: rewrite a folder that holds an experiment with other settings (results of widths
             already finished are still reused; delete them to redo).

@@ -160,7 +160,12 @@ def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] 
             exactly ``steps``.
         steps: optimiser steps (default :data:`DEFAULT_STEPS`).
         base_config: other model and optimiser settings (:class:`transformer.TrainConfig`).
-        seed, workers, device, force, progress, log: as :func:`compmech.experiments.sweep.run_sweep`.
+        seed: as :func:`compmech.experiments.sweep.run_sweep`.
+        workers: as :func:`compmech.experiments.sweep.run_sweep`.
+        device: as :func:`compmech.experiments.sweep.run_sweep`.
+        force: as :func:`compmech.experiments.sweep.run_sweep`.
+        progress: as :func:`compmech.experiments.sweep.run_sweep`.
+        log: as :func:`compmech.experiments.sweep.run_sweep`.
 
     Returns:
         The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).

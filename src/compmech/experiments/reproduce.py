@@ -109,8 +109,12 @@ def reproduce_ensemble(name: str, out, seeds, *, minutes: float | None = DEFAULT
     of the spread across seeds (written to ``out/probe_ensemble.json``).
 
     Args:
-        name, minutes, tiny, force, checkpoints, progress: as for :func:`reproduce` (the budget
-            is for the whole ensemble).
+        name: as for :func:`reproduce`.
+        minutes: as for :func:`reproduce` (the budget is for the whole ensemble).
+        tiny: as for :func:`reproduce`.
+        force: as for :func:`reproduce`.
+        checkpoints: as for :func:`reproduce`.
+        progress: as for :func:`reproduce`.
         out: the ensemble directory (members in ``out/seed-{s}``).
         seeds: the training seeds.
         probe_seed: seed of every member's probe (folds, shuffle, random features).

@@ -103,7 +103,8 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
 
     Args:
         out_dir: the experiment folder.
-        xs, alphas: the Mess3 grid (rows ``x``, columns ``alpha``).
+        xs: the Mess3 grid's ``x`` values (rows).
+        alphas: the Mess3 grid's ``alpha`` values (columns).
         extras: other catalogue processes (default parameters) for the summary table.
         minutes_per_point: training budget per point; ``None`` trains exactly ``steps``.
         steps: optimiser steps (see :func:`compmech.experiments.bottleneck.bottleneck_jobs`).

@@ -112,7 +112,9 @@ def coordinate_1d(coordinate: np.ndarray, msp_projection: np.ndarray, beliefs: n
         coordinate: ``(N,)`` the network's coordinate.
         msp_projection: ``(N,)`` the true beliefs on their best 1-D direction.
         beliefs: ``(N, S)`` the true beliefs (the colours).
-        network, msp: the structures of the two (:func:`compmech.probing.structure1d.structure_1d`).
+        network: the :func:`compmech.probing.structure1d.structure_1d` dict of the network's
+            coordinate.
+        msp: the same dict of ``msp_projection``.
         what: what the network coordinate is (for the title).
     """
     pick = np.random.default_rng(0).choice(coordinate.size, size=min(coordinate.size, 8_000),

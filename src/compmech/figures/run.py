@@ -6,6 +6,7 @@ typed ``probe.json``. ``import compmech`` does not import this module (matplotli
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,8 +60,14 @@ def _make_figures(run: Run, report, run_dir: Path, *, force: bool, seed: int,
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite")
     out.mkdir(exist_ok=True)
     points_path = run_dir / POINTS_FILE
-    with np.load(points_path) as data:
-        arrays = {k: data[k] for k in data.files}
+    if not points_path.is_file():
+        raise ValueError(f"{points_path} not found; run `compmech probe {run_dir}` first")
+    try:
+        with np.load(points_path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:  # truncated or not an .npz
+        raise ValueError(f"{points_path} is damaged ({type(err).__name__}: {err}); rewrite it with "
+                         f"`compmech probe {run_dir} --force`") from err
     true = arrays["true"].astype(np.float64)
     context = _RunFigures(run, report, arrays, true, theory_beliefs(run, true), out, seed)
     written = (context.geometry() + context.curves() + context.emergence()

@@ -94,7 +94,10 @@ def covariance_change(coef, intercept, x, target, covariance, rtol: float = RTOL
     (the activations' own metric) that makes the probe decode ``eta*``.
 
     Args:
-        coef, intercept, x, target: as :func:`minimum_norm_change`.
+        coef: as :func:`minimum_norm_change`.
+        intercept: as :func:`minimum_norm_change`.
+        x: as :func:`minimum_norm_change`.
+        target: as :func:`minimum_norm_change`.
         covariance: ``C (d, d)`` covariance of the activations.
         rtol: cut-off of the pseudo-inverse of ``W C W^T``.
 

@@ -385,7 +385,8 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
         seed: seed of the probe's folds, the pairs and the control directions.
         step: checkpoint (default: the last).
         progress: called with a line per hook.
-        ahead, blind: run the beyond-next-token and blind-steering tests.
+        ahead: run the beyond-next-token test.
+        blind: run the blind-steering test.
 
     Returns:
         ``(report, {hook: same-position InterventionEffects}, same-position pairs)``.

@@ -176,11 +176,13 @@ def condition_changes(features, coef, intercept, target_coords, *, seed: int = 0
 
     Args:
         features: ``(N, d)`` activations ``x``.
-        coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
+        coef: the probe's matrix ``W (k, d)``.
+        intercept: the probe's offset ``b (k,)``.
         target_coords: ``(N, k)`` ``tau(eta*)``, the targets in the probe's coordinates.
         seed: seed of the random and null-space directions.
-        mean, covariance: ``(d,)``, ``(d, d)`` moments of the activations: the probe is reduced
+        mean: ``(d,)`` mean of the activations; given with ``covariance``, the probe is reduced
             (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are added.
+        covariance: ``(d, d)`` covariance of the activations (see ``mean``).
         ceiling_features: ``(N, d)`` activations of donors whose belief is ``eta*``.
         swap_features: ``(N, d)`` activations of donors with (nearly) the input's belief.
         shuffled_probe: ``(coef, intercept)`` of a probe fitted to shuffled targets.
@@ -308,7 +310,8 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
 
     Args:
         features: ``(N, d)`` activations ``x`` at the hook and position.
-        coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
+        coef: the probe's matrix ``W (k, d)``.
+        intercept: the probe's offset ``b (k,)``.
         beliefs: ``(N, S)`` the inputs' true beliefs ``eta``.
         targets: ``(N, S)`` target beliefs ``eta*`` (beliefs, also for a GHMM).
         emission: ``(S, V)`` ``E[i, x] = (T[x] r)_i`` (``hmm.emission_probabilities``), so that
@@ -316,15 +319,18 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
         readout: ``(N, d)`` changes -> ``(N, V')`` the network's next-token distributions when
             each activation is moved by its change and the rest of the network runs.
         seed: seed of the random and null-space directions.
-        mean, covariance: ``(d,)`` mean and ``(d, d)`` covariance of the activations (over all
-            the probe's points): the probe is reduced to its minimum-norm form
+        mean: ``(d,)`` mean of the activations (over all the probe's points); given with
+            ``covariance``, the probe is reduced to its minimum-norm form
             (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are run;
             ``None``: the probe is used as given and the ``*_cov`` conditions are NaN.
+        covariance: ``(d, d)`` covariance of the activations (over all the probe's points; see
+            ``mean``).
         rtol: the pseudo-inverse's cut-off.
         to_probe: ``(N, S) -> (N, k)`` beliefs to the probe's coordinates (default: identity, the
             probe of an HMM's beliefs; a GHMM's: :func:`~compmech.probing.targets.belief_targets`).
-        ceiling_features, swap_features, shuffled_probe: the donors and the shuffled probe of
-            :func:`condition_changes`.
+        ceiling_features: the ceiling's donors, as in :func:`condition_changes`.
+        swap_features: the same-belief donors, as in :func:`condition_changes`.
+        shuffled_probe: the shuffled probe, as in :func:`condition_changes`.
 
     Returns:
         :class:`InterventionEffects`.
@@ -355,13 +361,23 @@ def ahead_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
     true token ``x_{t+1}``), and compare it with ``P(. | update(eta*, x_{t+1}))``.
 
     Args:
-        features, coef, intercept, beliefs, targets: as :func:`intervention_effects` (at ``t``).
+        features: as :func:`intervention_effects` (at ``t``).
+        coef: as :func:`intervention_effects` (at ``t``).
+        intercept: as :func:`intervention_effects` (at ``t``).
+        beliefs: as :func:`intervention_effects` (at ``t``).
+        targets: as :func:`intervention_effects` (at ``t``).
         next_tokens: ``(N,)`` the true ``x_{t+1}``; every target must give it probability above
             :data:`MIN_NEXT_PROBABILITY`.
         process: the process (its ``T`` and ``r``).
         readout: ``(N, d)`` changes at ``t`` -> ``(N, V')`` the distributions at ``t + 1``.
-        seed, mean, covariance, rtol, to_probe, ceiling_features, swap_features, shuffled_probe:
-            as :func:`intervention_effects`.
+        seed: as :func:`intervention_effects`.
+        mean: as :func:`intervention_effects`.
+        covariance: as :func:`intervention_effects`.
+        rtol: as :func:`intervention_effects`.
+        to_probe: as :func:`intervention_effects`.
+        ceiling_features: as :func:`intervention_effects`.
+        swap_features: as :func:`intervention_effects`.
+        shuffled_probe: as :func:`intervention_effects`.
 
     Returns:
         :class:`InterventionEffects` whose ``kl_bits`` compare with the updated targets' predictions
@@ -422,7 +438,8 @@ def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
 
     Args:
         features: ``(N, d)`` activations at ``t``.
-        coef, intercept: the probe ``W (k, d)``, ``b (k,)``.
+        coef: the probe's matrix ``W (k, d)``.
+        intercept: the probe's offset ``b (k,)``.
         beliefs: ``(N, S)`` ``eta``; targets: ``(N, S)`` ``eta*`` with ``eta* - eta`` blind
             (:func:`compmech.mechanisms.intervention_runs.sample_blind_pairs`).
         next_tokens: ``(N,)`` the true ``x_{t+1}``.
@@ -430,8 +447,9 @@ def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
         readout: ``(N, d)`` changes at ``t`` -> ``(N, 2, V')`` the distributions at ``t`` and
             ``t + 1``.
         seed: seed of the random directions.
-        mean, covariance: the activations' moments (reduce the probe; add the ``*_cov``
+        mean: the activations' mean (with ``covariance``: reduce the probe; add the ``*_cov``
             conditions).
+        covariance: the activations' covariance (see ``mean``).
         rtol: the pseudo-inverse's cut-off.
         to_probe: beliefs to the probe's coordinates (linear on the plane: the displacement's
             coordinates are ``to_probe(eta*) - to_probe(eta)``).

@@ -85,7 +85,9 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
 
     Args:
         kind: ``"linear"``, ``"knn"`` or ``"mlp"`` (see the module docstring).
-        X_train, y_train, X_test: float arrays.
+        X_train: float array of training features.
+        y_train: float array of training targets.
+        X_test: float array of test features.
         seed: the MLP's initialisation and minibatch order.
 
     Returns:
@@ -242,7 +244,8 @@ def decode(kind: str, features, targets: np.ndarray, train_points: np.ndarray,
         kind: see :func:`fit_predict`.
         features: ``(N, P, d)`` activations or a lazy feature function.
         targets: ``(N * P, k)`` the probe's targets, flat.
-        train_points, test_points: flat indices (already subsampled).
+        train_points: flat indices of the training points (already subsampled).
+        test_points: flat indices of the test points (already subsampled).
         positions: ``P``.
         seed: the decoder's seed.
         test_weights: optional ``(len(test_points),)`` weights of the held-out MSE.

@@ -1,6 +1,6 @@
 """Linear probes from activations to beliefs, with the controls that make their numbers honest.
 
-The published protocol (Shai et al. 2024; ``shared/SCIENCE.md``): every length-``n_ctx`` input is
+The published protocol (Shai et al. 2024; ``docs/probing.md``): every length-``n_ctx`` input is
 labelled at every position ``t`` with the belief **after** ``x_1 .. x_t``; the sequences are split
 20% train / 80% test (by sequence, never by point); an ordinary-least-squares map with intercept
 ``y_hat = x W + b`` is fitted on the training points and scored on the test points by the mean squared

@@ -294,7 +294,8 @@ def kfold_rcond_regression(X, Y, weights, *, rconds=PAPER_RCONDS, folds=None,
         rconds: cut-offs, tried in order (default :data:`PAPER_RCONDS`).
         folds: ``(N,)`` test fold of each row; default :func:`kfold_test_folds` ``(N, n_folds,
             seed)``.
-        n_folds, seed: the default folds.
+        n_folds: the number of the default folds.
+        seed: the seed of the default folds.
 
     Returns:
         :class:`RcondRegression`.

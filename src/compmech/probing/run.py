@@ -3,7 +3,7 @@ checkpoint; writes ``RUN_DIR/probe.json`` (a :class:`~compmech.probing.report.Pr
 ``RUN_DIR/probe_points.npz``
 (the held-out predictions the figures draw).
 
-Protocol (``shared/SCIENCE.md``): every word of length ``n_ctx`` with nonzero probability (all 3^10
+Protocol (``docs/probing.md``): every word of length ``n_ctx`` with nonzero probability (all 3^10
 for Mess3) when ``V**n_ctx * n_ctx <= 10^6`` points, unweighted, each position labelled with the
 belief after the tokens up to it; otherwise sampled words whose distinct prefixes are weighted once
 by their probability. Sequences are split into 5 folds at random (seeded); the reported probe is
@@ -16,7 +16,7 @@ Options (Riechers et al. 2025's protocol beside ours, written into ``probe.json`
 split by K-fold cross-validation with pooled scores; ``rcond_sweep`` adds, per hook, the probe whose
 cut-off inner validation chose; the Markov-order-1..3 baselines are always beside the controls.
 
-Geometry (``SCIENCE.md``, "Geometry of a learned belief cloud against the theory"): at every
+Geometry (``docs/geometry.md``): at every
 probed checkpoint the held-out predictions of the headline hook, and at the last checkpoint those of
 every hook, are compared with the true beliefs scale by scale (:func:`compmech.compare_geometry`,
 in the orthonormal affine coordinates of the simplex, or of the belief plane for a GHMM), giving

@@ -1,0 +1,158 @@
+"""The command line is consistent: one progress flag, one meaning of ``--seed``, help texts that
+state the real defaults (checked against the dataclasses and parser defaults they describe)."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from compmech.cli import build_parser
+from compmech.cli.common import QUIET_HELP
+
+#: The commands that show progress (bars or progress lines) while they work.
+PROGRESS_COMMANDS = ("train", "probe", "reproduce", "experiment bottleneck", "experiment sweep",
+                     "experiment heads", "intervene", "generate")
+
+
+def _commands(parser: argparse.ArgumentParser | None = None) -> dict[str, argparse.ArgumentParser]:
+    """Every command, sub-commands included (``"experiment heads"``), by name."""
+    parser = build_parser() if parser is None else parser
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = sub
+                found.update({f"{name} {k}": v for k, v in _commands(sub).items()})
+    return found
+
+
+def _options(parser: argparse.ArgumentParser):
+    return [a for a in parser._actions if a.option_strings
+            and not isinstance(a, argparse._HelpAction | argparse._VersionAction)]
+
+
+def test_one_progress_flag_everywhere():
+    commands = _commands()
+    for name, parser in commands.items():
+        shown = {s for a in _options(parser) if a.help != argparse.SUPPRESS for s in a.option_strings}
+        assert not any("progress" in f for f in shown), (name, shown)
+        if name in PROGRESS_COMMANDS:
+            quiet = next(a for a in _options(parser) if "--quiet" in a.option_strings)
+            assert quiet.help == QUIET_HELP and quiet.dest == "quiet" and quiet.default is False
+    assert set(PROGRESS_COMMANDS) <= set(commands)
+
+
+def test_seed_means_the_same_in_every_command():
+    seen = 0
+    for name, parser in _commands().items():
+        for action in _options(parser):
+            if "--seed" in action.option_strings:
+                seen += 1
+                assert action.type is int and action.metavar == "S", name
+                assert action.help.startswith("seed of every random choice of this command: "), name
+                assert "default" in action.help, name
+                assert not action.required or name == "generate", name  # a dataset names its seed
+    assert seen >= 11  # generate, info, train, probe, figures, reproduce, 3 experiments, ...
+
+
+def _stated(default) -> str:
+    if isinstance(default, list | tuple):
+        return " ".join(str(v) for v in default)
+    return str(default)
+
+
+def test_every_default_is_stated_in_the_help():
+    missing = []
+    for name, parser in _commands().items():
+        for action in _options(parser):
+            if isinstance(action, argparse._StoreTrueAction) or action.required:
+                continue
+            text = (action.help or "") % {"default": action.default}
+            if "default" not in text and "required" not in text:
+                missing.append((name, action.option_strings[-1], "no default stated"))
+            elif action.default is not None and _stated(action.default) not in text:
+                missing.append((name, action.option_strings[-1], text))
+    assert not missing
+
+
+def test_train_help_states_the_config_defaults():
+    from compmech.cli import train as train_cli
+    from transformer.config import GRUConfig, LSTMConfig, ModelConfig, RNNConfig, TrainConfig
+
+    config = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for key, value in train_cli.TRAIN_DEFAULTS.items():
+        assert config[key] == value, key
+    assert set(train_cli.TRAIN_DEFAULTS) == set(train_cli._TRAIN_FLAGS) - {
+        "minutes", "bos", "dataset"}
+    model = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
+    for key, value in train_cli.TRANSFORMER_DEFAULTS.items():
+        assert model[key] == value, key
+    for cls in (LSTMConfig, GRUConfig, RNNConfig):
+        recurrent = {f.name: f.default for f in dataclasses.fields(cls)}
+        for key, value in train_cli.RECURRENT_DEFAULTS.items():
+            assert recurrent[key] == value, (cls.__name__, key)
+    help_text = _commands()["train"].format_help()
+    assert "(default 1200, or that of --config)" in help_text
+
+
+def test_the_old_progress_flag_is_a_hidden_alias_of_quiet(capsys):
+    train = _commands()["train"]
+    assert "--no-progress" not in train.format_help()
+    assert train.parse_args(["--out", "R", "--no-progress"]).quiet is True
+    assert train.parse_args(["--out", "R"]).quiet is False
+    probe = _commands()["probe"]
+    with pytest.raises(Exception, match="--no-progress"):  # only train ever had it
+        probe.parse_args(["R", "--no-progress"])
+
+
+def test_experiment_help_states_the_experiments_defaults():
+    from compmech.experiments import bottleneck, heads, sweep
+
+    commands = _commands()
+    sub = {name.split()[1]: p for name, p in commands.items() if name.startswith("experiment ")}
+    assert set(sub) == {"bottleneck", "sweep", "heads"}
+
+    def help_of(name, flag):
+        return next(a.help for a in _options(sub[name]) if flag in a.option_strings)
+
+    def numbers(values):
+        return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+    assert numbers(bottleneck.DEFAULT_WIDTHS) in help_of("bottleneck", "--widths")
+    assert numbers(sweep.DEFAULT_X) in help_of("sweep", "--xs")
+    assert numbers(sweep.DEFAULT_ALPHA) in help_of("sweep", "--alphas")
+    assert " ".join(sweep.DEFAULT_EXTRAS) in help_of("sweep", "--extras")
+    assert " ".join(sweep.DEFAULT_DECODERS) in help_of("sweep", "--decoders")
+    assert "0.05 0.15 0.25 0.40 0.45" in help_of("heads", "--xs")
+    assert heads.DEFAULT_X == (0.05, 0.15, 0.25, 0.40, 0.45) and heads.ALPHA_SWEEP_X == 0.05
+    assert numbers(heads.DEFAULT_HEADS) in help_of("heads", "--heads")
+    assert str(heads.DEFAULT_HEAD_WIDTH) in help_of("heads", "--head-width")
+    assert str(heads.DEFAULT_ALPHA) in help_of("heads", "--alpha")
+    assert str(heads.DEFAULT_STEPS) in help_of("heads", "--steps")
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["experiment", "bottleneck", "--out", "D", "--decoders", "knn"], "--decoders is a sweep option"),
+    (["experiment", "sweep", "--out", "D", "--heads", "1"], "--heads is a heads option"),
+    (["experiment", "heads", "--out", "D", "--widths", "3"], "--widths is a bottleneck option"),
+    (["experiment", "bottleneck", "--out", "D", "--xs", "0.1"], "--xs is a sweep and heads option"),
+])
+def test_an_option_of_another_experiment_is_refused_with_a_hint(argv, hint, capsys):
+    from compmech.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and hint in err and "unrecognized arguments" in err
+
+
+def test_reproduce_help_states_the_reproductions_defaults():
+    from compmech.experiments import architectures, factored, icl, reproduce
+
+    options = {a.option_strings[-1]: a.help for a in _options(_commands()["reproduce"])}
+    assert reproduce.DEFAULT_MINUTES == 2.0 and architectures.DEFAULT_MINUTES == 1.0
+    assert icl.DEFAULT_MINUTES == 12.0 and factored.DEFAULT_MINUTES == 30.0
+    assert "icl, default 12" in options["--minutes"] and "factored, default 30" in options["--minutes"]
+    assert "default 2;" in options["--minutes"] and "architectures, default 1" in options["--minutes"]
+    assert f"{reproduce.REPRODUCE_CHECKPOINTS} log-spaced" in options["--checkpoints"]
+    assert " ".join(architectures.PROCESSES) in options["--processes"]
+    assert " ".join(architectures.ARCHS) in options["--archs"]
