@@ -39,6 +39,8 @@ that come out against "the features carry the belief beyond the prediction".
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,17 +85,17 @@ class BlindControls(Record):
     applicable: bool
     dimension: int
     horizon: int
-    share: float
-    lookup_share: float
+    share: float | None
+    lookup_share: float | None
     distinguishable: bool
-    belief_r2: float
-    next_token_r2: float
-    log_next_token_r2: float
-    prediction_lookup_r2: float
-    blind_r2: float
-    blind_shuffle_r2: float
-    blind_log_next_token_r2: float
-    geometric_shuffle_r2: float
+    belief_r2: float | None
+    next_token_r2: float | None
+    log_next_token_r2: float | None
+    prediction_lookup_r2: float | None
+    blind_r2: float | None
+    blind_shuffle_r2: float | None
+    blind_log_next_token_r2: float | None
+    geometric_shuffle_r2: float | None
     seed: int
 
     def against_network(self, margin: float = 0.02) -> list[str]:
@@ -103,12 +105,15 @@ class BlindControls(Record):
         does, or when the test does not apply (no blind subspace, or not distinguishable)."""
         if not (self.applicable and self.distinguishable):
             return []
+        def wins(a, b):  # an undefined score wins nothing
+            return a is not None and b is not None and a > b + margin
+
         out = []
-        if not self.blind_r2 > max(self.blind_shuffle_r2, 0.0) + margin:
+        if not wins(self.blind_r2, max(self.blind_shuffle_r2 or 0.0, 0.0)):
             out.append("blind probe no better than its shuffle")
-        if not self.belief_r2 > self.geometric_shuffle_r2 + margin:
+        if not wins(self.belief_r2, self.geometric_shuffle_r2):
             out.append("geometric shuffle fitted as well as the beliefs")
-        if not self.belief_r2 > self.prediction_lookup_r2 + margin:
+        if not wins(self.belief_r2, self.prediction_lookup_r2):
             out.append("beliefs fitted no better than by a lookup on the prediction")
         return out
 
@@ -159,6 +164,14 @@ def _lookup_r2(z: np.ndarray, w: np.ndarray, groups: np.ndarray, train: np.ndarr
         float("nan")
 
 
+def _defined(out: BlindControls) -> BlindControls:
+    """``out`` with every non-finite score replaced by None (JSON keeps None, not NaN)."""
+    undefined = {f.name: None for f in dataclasses.fields(out)
+                 if isinstance(getattr(out, f.name), float)
+                 and not math.isfinite(getattr(out, f.name))}
+    return dataclasses.replace(out, **undefined)
+
+
 def blind_controls(features, beliefs, process, *, train, weights=None, horizon: int | None = None,
                    seed: int = 0) -> BlindControls:
     """The prediction-blind probe controls of ``features`` (see the module docstring).
@@ -193,7 +206,7 @@ def blind_controls(features, beliefs, process, *, train, weights=None, horizon: 
     L = observability_horizon(process) if horizon is None else int(horizon)
     nan = float("nan")
     if dimension == 0:
-        return BlindControls(False, 0, L, 0.0, 0.0, False, *([nan] * 8), seed)
+        return _defined(BlindControls(False, 0, L, 0.0, 0.0, False, *([nan] * 8), seed))
     phi = future_word_embedding(process, L)
     _, s, vt = np.linalg.svd(phi, full_matrices=False)
     z = eta @ phi @ vt[s > 1e-10 * s[0]].T  # presentation-invariant coordinates
@@ -213,21 +226,21 @@ def blind_controls(features, beliefs, process, *, train, weights=None, horizon: 
                   log_next_token_r2=_held_out_r2(log_p, z, w, train),
                   prediction_lookup_r2=_lookup_r2(z, w, groups, train), seed=seed)
     if not common["distinguishable"]:  # b is round-off: no score on it means anything
-        return BlindControls(**common, blind_r2=nan, blind_shuffle_r2=nan,
-                             blind_log_next_token_r2=nan, geometric_shuffle_r2=nan)
+        return _defined(BlindControls(**common, blind_r2=nan, blind_shuffle_r2=nan,
+                                      blind_log_next_token_r2=nan, geometric_shuffle_r2=nan))
     rng = np.random.default_rng(seed)
     # Each point gets the blind residual of a point drawn with probability proportional to its
     # weight (a plain permutation would move residuals between points of unequal weight and
     # change the weighted blind variance, which alone separates z from z').
     donor = rng.choice(N, size=N, p=wn)
     z_shuffled = z - b + b[donor]
-    return BlindControls(
+    return _defined(BlindControls(
         **common,
         blind_r2=_held_out_r2(X, b, w, train),
         blind_shuffle_r2=_held_out_r2(X, b[rng.permutation(N)], w, train),
         blind_log_next_token_r2=_held_out_r2(log_p, b, w, train),
         geometric_shuffle_r2=_held_out_r2(X, z_shuffled, w, train),
-    )
+    ))
 
 
 __all__ = ["BlindControls", "blind_controls"]
