@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from compmech.figures.common import BeliefPlane, _same_limits, _scatter, save
+from compmech.figures.common import BeliefPlane, _same_limits, _scatter, finish, save
 from compmech.files import atomic_output
 from compmech.msp import mixed_state_tree
 from compmech.probing.targets import belief_targets
@@ -179,10 +179,7 @@ def loss_per_position(eval_loss: np.ndarray, optimal: np.ndarray, *, initial_los
     ax.legend(fontsize=7 if components else 8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    if stem is not None:
-        save(fig, stem)
-    return fig
+    return finish(fig, stem)
 
 
 def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: np.ndarray | None,
@@ -227,10 +224,7 @@ def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: n
     ax2.set_ylabel("relative excess loss (loss / optimum - 1)")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    if stem is not None:
-        save(fig, stem)
-    return fig
+    return finish(fig, stem)
 
 
 def emergence_gif(frames: Sequence[tuple[str, np.ndarray]], true: np.ndarray,

@@ -122,6 +122,14 @@ def _same_limits(axes, plane: BeliefPlane, *clouds: np.ndarray) -> None:
         ax.set_ylim(lo[1] - pad, hi[1] + pad)
 
 
+def finish(fig: Figure, stem: str | Path | None) -> Figure:
+    """Lay ``fig`` out, save it as :func:`save` does when ``stem`` is given, and return it."""
+    fig.tight_layout()
+    if stem is not None:
+        save(fig, stem)
+    return fig
+
+
 def save(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (atomically, at :data:`DPI`); returns the
     paths written."""

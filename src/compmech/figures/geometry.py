@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from compmech.figures.common import BeliefPlane, save
+from compmech.figures.common import BeliefPlane, finish
 from compmech.formatting import fmt
 from compmech.geometry import SQRT3_2
 from compmech.msp import MixedStateTree
@@ -102,10 +102,7 @@ def geometry_scales(c, *, title: str = "", stem: str | Path | None = None) -> Fi
     res = f"{c.resolution:.2g}" if c.resolved else f"none below the extent {c.extent:.2g}"
     fig.suptitle((f"{title}\n" if title else "") + f"paired resolution {res} (null model "
                  f"{c.null_resolution:.2g}, residual RMS {c.noise_rms:.2g}); {dims}", fontsize=8.5)
-    fig.tight_layout()
-    if stem is not None:
-        save(fig, stem)
-    return fig
+    return finish(fig, stem)
 
 
 def decoder_scales(panels: Sequence[tuple[str, Sequence[tuple[str, object]]]], *,
@@ -165,10 +162,7 @@ def geometry_over_training(tokens, mse, resolution, null_resolution, noise_rms, 
                 transform=a2.transAxes, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    if stem is not None:
-        save(fig, stem)
-    return fig
+    return finish(fig, stem)
 
 
 # ------------------------------------------------------------------------------ mixed states
