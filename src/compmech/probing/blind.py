@@ -118,15 +118,17 @@ class BlindControls(Record):
         return out
 
 
+def _test_r2(predicted: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Weighted ``1 - SSE / SST`` summed over columns (NaN for constant targets)."""
+    wt = w / w.sum()
+    sst = float(wt @ np.sum((y - wt @ y) ** 2, axis=1))
+    return 1.0 - float(wt @ np.sum((predicted - y) ** 2, axis=1)) / sst if sst > 0 else float("nan")
+
+
 def _held_out_r2(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray) -> float:
     """Weighted OLS (with intercept) fitted on ``train``, R^2 on the rest, summed over columns."""
     probe = BeliefProbe().fit(X[train], y[train], sample_weight=w[train])
-    test = ~train
-    wt = w[test] / w[test].sum()
-    resid = probe.predict(X[test]) - y[test]
-    centred = y[test] - wt @ y[test]
-    sst = float(wt @ np.sum(centred**2, axis=1))
-    return 1.0 - float(wt @ np.sum(resid**2, axis=1)) / sst if sst > 0 else float("nan")
+    return _test_r2(probe.predict(X[~train]), y[~train], w[~train])
 
 
 #: Predictions equal after rounding to this many decimals count as the same prediction.
@@ -156,12 +158,7 @@ def _lookup_r2(z: np.ndarray, w: np.ndarray, groups: np.ndarray, train: np.ndarr
     means, mass = _group_means(z, w, groups, train)
     fallback = (w[train] @ z[train]) / w[train].sum()
     pred = np.where((mass > 0)[groups, None], means[groups], fallback)
-    test = ~train
-    wt = w[test] / w[test].sum()
-    centred = z[test] - wt @ z[test]
-    sst = float(wt @ np.sum(centred**2, axis=1))
-    return 1.0 - float(wt @ np.sum((pred[test] - z[test]) ** 2, axis=1)) / sst if sst > 0 else \
-        float("nan")
+    return _test_r2(pred[~train], z[~train], w[~train])
 
 
 def _defined(out: BlindControls) -> BlindControls:
