@@ -204,6 +204,18 @@ def test_random_networks_are_independent_initialisations():
                               np.asarray(jax.random.key_data(keys[0])))
 
 
+
+def test_random_networks_are_split_over_seeds_not_multiplied():
+    for total in (1, 2, 31, 32, 33):
+        for n_seeds in (1, 2, 3, 5):
+            per = quantum.random_networks_per_seed(total, n_seeds)
+            assert per * n_seeds >= total > (per - 1) * n_seeds
+    # the seeds' jobs draw disjoint keys, so the pool holds per * n_seeds distinct networks
+    pool = [np.asarray(jax.random.key_data(k)).tobytes()
+            for seed in range(3) for k in quantum.random_network_keys(seed, 11)]
+    assert len(set(pool)) == 33
+
+
 # ------------------------------------------------------------------------------ CKA
 def test_cka_identity_invariances_and_noise():
     rng = np.random.default_rng(0)

@@ -280,6 +280,12 @@ def _loss_gap(run) -> float | None:
     return float(np.mean(np.asarray(last["eval_loss"]) - np.asarray(last["optimal_loss"])))
 
 
+def random_networks_per_seed(total: int, num_seeds: int) -> int:
+    """Random networks each seed's job draws so that a (process, architecture) pools at least
+    ``total`` (the baseline does not depend on the training seed; its keys differ per seed)."""
+    return -(-int(total) // int(num_seeds))
+
+
 def run_job(out_dir: Path, process: str, arch: str, seed: int, config: TrainConfig,
             random_networks: int) -> dict:
     """Train one network, probe its initial and final checkpoints and ``random_networks`` fresh
@@ -498,8 +504,8 @@ def markdown(report: dict, files: Sequence[Path]) -> str:
     return "\n".join([
         f"# Quantum and post-quantum representations ({PAPER})", "",
         f"Processes {list(report['results'])}; networks {s['archs']}; context {s['n_ctx']}; "
-        f"seeds {s['seeds']}; {budget}; {s['random_networks']} random networks per network and "
-        "seed.", "",
+        f"seeds {s['seeds']}; {budget}; at least {s['random_networks']} random networks per "
+        "network (pooled over the seeds' jobs, each with its own keys).", "",
         "Protocol (the authors' released analysis code; see `compmech.probing.prefix_probe`): every "
         "distinct prefix once, weighted by its probability; probability-weighted least squares "
         f"with a bias column; {PAPER_FOLDS}-fold cross-validation over the prefixes (KFold seed "
@@ -541,7 +547,8 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
         minutes: the whole command's target on 2 cores (``TRAIN_SHARE`` of it trains).
         steps: exact optimiser steps per model (overrides ``minutes`` for training).
         seeds: training seeds (mean ± std over them).
-        random_networks: random initialisations per (process, architecture, seed).
+        random_networks: random initialisations per (process, architecture), split over the
+            seeds' jobs (:func:`random_networks_per_seed`; each job keys its own).
         tiny: tiny networks, context 4, 30 steps (tests).
         workers: worker processes.
         force: rewrite a folder holding another experiment's settings.
@@ -562,9 +569,10 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
     seeds = [int(s) for s in seeds]
     n_jobs = len(processes) * len(archs) * len(seeds)
     per_model = None if (tiny or steps) else TRAIN_SHARE * minutes * max(1, workers) / n_jobs
+    per_seed = random_networks_per_seed(random_networks, len(seeds))
     tasks = [(str(out_dir), p, a, s,
               train_config(p, a, seed=s, steps=steps, minutes_per_model=per_model,
-                           tiny=tiny).to_dict(), int(random_networks))
+                           tiny=tiny).to_dict(), per_seed)
              for s in seeds for p in processes for a in archs]
     manifest = {"experiment": "quantum", "processes": list(processes), "archs": list(archs),
                 "steps": steps, "minutes_per_model": per_model, "tiny": tiny, "seeds": seeds,
@@ -632,4 +640,5 @@ __all__ = ["ARCHS", "DEFAULT_MINUTES", "DEFAULT_RANDOM_NETWORKS", "N_CTX", "PAPE
            "ProbeData", "TINY_PROCESSES", "TINY_RANDOM_NETWORKS", "concat_members",
            "cross_architecture_cka", "layer_activations",
            "layer_summary", "model_config", "probe_data", "probe_layers", "probe_network",
-           "random_network_keys", "run_job", "run_quantum", "summarise", "train_config"]
+           "random_network_keys", "random_networks_per_seed", "run_job", "run_quantum", "summarise",
+           "train_config"]
