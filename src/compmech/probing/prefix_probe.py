@@ -331,10 +331,11 @@ def _kfold_rcond_regression(X, Y, weights, *, rconds, folds, n_folds: int, seed:
         Rx = np.concatenate([r[0] for j, r in enumerate(reduced) if j != i])
         Ry = np.concatenate([r[1] for j, r in enumerate(reduced) if j != i])
         sol = _Solutions(Rx, Ry, rconds)
+        P, Yt, wt = A[test] @ sol._vt.T, Y[test], w[test]  # the test rows in the singular basis
         errors = {}
         for k in np.unique(sol.kept):  # distinct solutions only (at most one per cut-off)
-            resid = A[test] @ sol.beta(int(k)) - Y[test]
-            errors[int(k)] = float(w[test] @ np.sqrt((resid**2).sum(1)))
+            resid = P[:, :k] @ sol._c[:k] - Yt
+            errors[int(k)] = float(wt @ np.sqrt((resid**2).sum(1)))
         fold_errors[i] = [errors[int(k)] for k in sol.kept]
         heldout_beta.append(sol)
     cv_error = fold_errors.mean(axis=0)
