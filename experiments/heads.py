@@ -11,7 +11,7 @@ x = 0.05: the first layer's decay against lambda and the constrained update's rh
     python experiments/heads.py --out reports/heads
     python experiments/heads.py --out reports/heads_small --xs 0.05 0.45 --steps 300
     python experiments/heads.py --out reports/alpha --alphas 0.4 0.5 0.6 0.7 0.85 --heads 1 \
-        --seeds 0 1 2
+        --seeds 0,1,2
 """
 
 import sys

@@ -27,6 +27,7 @@ from compmech.blind import (
     prediction_blind_share,
     prediction_blind_subspace,
 )
+from compmech.chain import factor_chain
 from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
 from compmech.compose import (
     FactoredBeliefs,
@@ -41,7 +42,7 @@ from compmech.compose import (
 )
 from compmech.decay import ConstrainedDecay, constrained_decay
 from compmech.dimensions import fractal_dimensions
-from compmech.factored import FactoredProcess, StatefulMixture, factor_chain, independent_factors
+from compmech.factored import FactoredProcess, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -77,7 +78,9 @@ from compmech.information import (
     optimal_cross_entropy_nats,
     synchronization_profile,
 )
-from compmech.msp import MixedStatePresentation, MixedStateTree, mixed_state_presentation, mixed_state_tree
+from compmech.msp import MixedStateTree, mixed_state_tree
+from compmech.msp_graph import MixedStatePresentation, mixed_state_presentation
+from compmech.nonergodic import StatefulMixture
 from compmech.process_io import load_hmm, load_process, process_from_dict, save_hmm
 from compmech.processes import (
     CATALOGUE,

@@ -13,7 +13,8 @@ from compmech.blackwell import BlackwellSample, blackwell_sample
 from compmech.expand import tall_matmul
 from compmech.hmm import Process
 from compmech.information import LN2, _check_length, entropy_bits
-from compmech.msp import DEFAULT_TOL, MixedStatePresentation, iter_belief_levels, mixed_state_presentation
+from compmech.msp import iter_belief_levels
+from compmech.msp_graph import DEFAULT_TOL, MixedStatePresentation, mixed_state_presentation
 from compmech.stateful import is_stateful
 
 # ---------------------------------------------------------------------------- asymptotic measures

@@ -1,4 +1,4 @@
-"""Factored processes and non-ergodic mixtures with the semantics of the Generative Processes
+"""Factored processes with the semantics of the Generative Processes
 Specification v1.0 (Astera-org/simplexity, ``docs/generative-processes-spec.md`` §4-§5).
 
 :class:`FactoredProcess`: ``F`` factors, factor ``i`` a family of ``K_i`` non-negative GHMM
@@ -19,13 +19,12 @@ increasing factor order, spec §7.1.3). Composite tokens are the big-endian radi
 side by side, ``(sum_i S_i,)``, each scaled so that ``eta^i w_{i|0} = 1`` (states are projective:
 only their direction matters).
 
-:class:`StatefulMixture`: components (any processes), weights and injective vocabulary maps;
-the state is the component posterior ``beta`` followed by the components' states. An observation
-impossible under every component leaves the whole state unchanged (§5.4).
-
 :meth:`FactoredProcess.joint_presentation` gives the exact linear presentation (a product-state
 HMM/GHMM on ``prod_i S_i`` states) when one exists: no fully conditional normalisation, the same
 variant for emission and transition, and every factor's used variants sharing ``w``.
+
+Non-ergodic mixtures (spec §5) are in :mod:`compmech.nonergodic`; the chain variant of a
+factored process (:func:`~compmech.chain.factor_chain`) in :mod:`compmech.chain`.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ from typing import Any
 import numpy as np
 
 from compmech.hmm import GHMM, HMM
-from compmech.processes import get_process, register_process
-from compmech.stateful import StatefulProcess, as_stateful
+from compmech.stateful import StatefulProcess
 from compmech.tokens import decode_tokens, encode_tokens
 from compmech.validation import Composition
 
@@ -491,210 +489,4 @@ def independent_factors(factors: Sequence[Any], name: str = "factored") -> Facto
         normalisers=[np.asarray(f.right_eigenvector)[None] for f in facs])
 
 
-class StatefulMixture(StatefulProcess):
-    """A non-ergodic mixture under the specification's semantics (§5), for any components.
-
-    State: ``(beta (C,), s^1, .., s^C)`` side by side. ``P(x) = sum_i beta_i 1{x in S_i}
-    P_i(phi_i^-1(x) | s^i)``; the update is Bayes' rule on ``beta``, components with ``l_i > 0``
-    update, the others keep their state, and ``L = 0`` leaves everything unchanged.
-
-    Args:
-        components: processes (HMM, GHMM or stateful).
-        weights: ``(C,)`` non-negative, summing to 1.
-        vocab_maps: per component an injective list of global tokens.
-        name: the process's name.
-    """
-
-    def __init__(self, components: Sequence[Any], weights: Any, vocab_maps: Sequence[Any],
-                 name: str = "nonergodic", initial_state: Any = None) -> None:
-        self.components = tuple(components)
-        self._inner = tuple(as_stateful(c) for c in self.components)
-        C = len(self._inner)
-        w = np.asarray(weights, dtype=np.float64)
-        if C == 0 or w.shape != (C,) or (w < 0).any() or abs(w.sum() - 1) > 1e-8:
-            raise ValueError(f"weights must be {C} non-negative numbers summing to 1; got {w.tolist()}")
-        self.weights = w / w.sum()
-        if len(vocab_maps) != C:
-            raise ValueError(f"vocab_maps must have one map per component ({C})")
-        self.vocab_maps = tuple(np.asarray(m, dtype=np.int64) for m in vocab_maps)
-        for i, (m, c) in enumerate(zip(self.vocab_maps, self._inner, strict=True)):
-            if m.shape != (c.vocab_size,) or (m < 0).any() or np.unique(m).shape[0] != m.shape[0]:
-                raise ValueError(f"vocab map {i} must give {c.vocab_size} distinct global tokens "
-                                 f"(>= 0) for the tokens of component {i}; got {m.tolist()}")
-        self.vocab_size = int(max(int(m.max()) for m in self.vocab_maps)) + 1
-        self.sizes = (C,) + tuple(c.num_states for c in self._inner)
-        self._offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
-        self.num_states = int(self._offsets[-1])
-        # local[i][x] = component i's token for global x, or -1
-        self._local = []
-        for m in self.vocab_maps:
-            loc = np.full(self.vocab_size, -1, dtype=np.int64)
-            loc[m] = np.arange(m.shape[0])
-            self._local.append(loc)
-        self.name = name
-        self.params = {"weights": self.weights.tolist()}
-        self.initial_distribution = (np.concatenate([self.weights] + [
-            c.initial_distribution for c in self._inner]) if initial_state is None else
-            np.asarray(initial_state, dtype=np.float64))
-        if self.initial_distribution.shape != (self.num_states,):
-            raise ValueError(f"initial state must have shape ({self.num_states},)")
-
-    def split(self, states: np.ndarray) -> list[np.ndarray]:
-        """``(N, D) -> [beta (N, C), s^1 (N, D_1), ...]``."""
-        return [states[:, a:b] for a, b in zip(self._offsets[:-1], self._offsets[1:], strict=True)]
-
-    def _likelihoods(self, parts) -> np.ndarray:
-        """``(N, C, V)``: ``l_i(x) = 1{x in S_i} P_i(phi_i^-1(x) | s^i)``."""
-        N = parts[0].shape[0]
-        out = np.zeros((N, len(self._inner), self.vocab_size))
-        for i, (c, s) in enumerate(zip(self._inner, parts[1:], strict=True)):
-            out[:, i, self.vocab_maps[i]] = c.token_probabilities(s)
-        return out
-
-    def token_probabilities(self, states: np.ndarray) -> np.ndarray:
-        parts = self.split(np.asarray(states, dtype=np.float64))
-        return np.einsum("nc,ncx->nx", parts[0], self._likelihoods(parts))
-
-    def update(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        states = np.asarray(states, dtype=np.float64)
-        tokens = np.asarray(tokens, dtype=np.int64)
-        parts = self.split(states)
-        rows = np.arange(states.shape[0])
-        ell = self._likelihoods(parts)[rows, :, tokens]  # (N, C)
-        L = (parts[0] * ell).sum(axis=1)
-        moved = L > 0
-        beta = np.where(moved[:, None], parts[0] * ell / np.where(moved, L, 1.0)[:, None], parts[0])
-        new = [beta]
-        for i, (c, s) in enumerate(zip(self._inner, parts[1:], strict=True)):
-            local = self._local[i][tokens]
-            go = moved & (ell[:, i] > 0)
-            upd = s.copy()
-            if go.any():
-                upd[go] = c.update(s[go], local[go])
-            new.append(upd)
-        return np.concatenate(new, axis=1)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A ``nonergodic`` object; components in their own ``to_dict`` format (a spec object for
-        stateful components, our format for HMMs/GHMMs: :func:`compmech.spec.read_spec` reads
-        both; :func:`compmech.spec.spec_dict` gives the strict spec form)."""
-        return {"type": "nonergodic", "name": self.name,
-                "components": [c.to_dict() for c in self.components],
-                "weights": self.weights.tolist(), "vocab_maps": [m.tolist() for m in self.vocab_maps]}
-
-    @property
-    def state_names(self) -> tuple:
-        return tuple([f"beta{i}" for i in range(len(self.components))] + [
-            f"c{i}.{n}" for i, c in enumerate(self._inner) for n in c.state_names])
-
-    def with_initial_distribution(self, state) -> StatefulMixture:
-        return StatefulMixture(self.components, self.weights, self.vocab_maps, self.name,
-                               initial_state=state)
-
-
-# ------------------------------------------------------------------------------- chain variant
-#: Factors of :func:`factor_chain`'s default (the CPU-scale case of ``compmech reproduce factored``):
-#: two Mess3(x 0.15, alpha 0.6) and one tom_quantum(alpha 1, beta 3), the paper's factor types.
-CHAIN_FACTORS: tuple = ({"process": "mess3", "params": {"x": 0.15, "alpha": 0.6}},
-                        {"process": "mess3", "params": {"x": 0.15, "alpha": 0.6}},
-                        {"process": "tom_quantum", "params": {"alpha": 1.0, "beta": 3.0}})
-#: For factor ``f >= 1``: which parameter its previous factor's token selects, and the value for
-#: each of that factor's tokens (ours: spread around the base values 0.6 and 3).
-CHAIN_SELECTED: tuple = ({"param": "alpha", "values": [0.4, 0.6, 0.8]},
-                         {"param": "beta", "values": [2.0, 3.0, 4.0]})
-
-
-def _factor_entry(entry: Any, f: int) -> tuple[str, dict]:
-    if isinstance(entry, str):
-        return entry, {}
-    if isinstance(entry, dict) and set(entry) <= {"process", "params"} and "process" in entry:
-        return str(entry["process"]), dict(entry.get("params", {}))
-    if isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str):
-        return entry[0], dict(entry[1])
-    raise ValueError(f"factors[{f}] must be a catalogue name, {{'process': name, 'params': {{...}}}}"
-                     f" or (name, params); got {entry!r}")
-
-
-def factor_chain(factors: Sequence[Any] = CHAIN_FACTORS, selected: Sequence[Any] = CHAIN_SELECTED,
-                 name: str = "factor_chain"):
-    """The chain variant of a factored process: each factor's parameters are selected by the
-    previous factor's token at the same step (the stress test of arXiv 2602.02385 in which the
-    factors are not conditionally independent).
-
-    Factor 0 is ``factors[0]``. Factor ``f >= 1`` has one variant per token ``k`` of factor
-    ``f - 1``: ``factors[f]`` with parameter ``selected[f-1]["param"]`` set to
-    ``selected[f-1]["values"][k]``. At each step factor 0 emits ``x^0`` from its state; factor
-    ``f`` emits ``x^f`` and moves with variant ``k = x^{f-1}``:
-    ``P(x^0..x^{F-1} | s) = prod_f P_{f | x^{f-1}}(x^f | s^f)``. The composite token is
-    big-endian (``x = sum_f x^f prod_{g>f} V_g``). This is :class:`FactoredProcess` with the
-    ``"sequential"`` structure, returned as its exact joint presentation
-    (:meth:`FactoredProcess.joint_presentation`: ``T[c] = (x)_f T_{f | x^{f-1}(c)}[x^f(c)]`` on
-    ``prod_f S_f`` product states), so every theory function and the trainer take it.
-
-    Given the tokens, the factors' hidden states stay independent (each factor's transitions
-    depend only on observed tokens), so the belief is the outer product of the factor beliefs, as
-    for independent factors; what fails is the conditional independence of the factors' next
-    tokens. Each factor starts in its base process's start state: for the default families (Mess3
-    of any ``alpha``: uniform; tom_quantum of any ``beta``: ``(1, 0, 0)``), every variant shares it,
-    so the product start is stationary for the chain.
-
-    Args:
-        factors: per factor a catalogue name, ``{"process": name, "params": {...}}`` or
-            ``(name, params)``.
-        selected: ``F - 1`` entries ``{"param": name, "values": [V_{f-1} numbers]}``.
-        name: the process's name.
-
-    Returns:
-        an :class:`~compmech.hmm.HMM` when every variant is classical, else a
-        :class:`~compmech.hmm.GHMM`, with a product ``structure`` (factor marginals:
-        :func:`compmech.factor_beliefs`).
-
-    Raises:
-        ValueError: fewer than two factors, ``selected`` of the wrong length, a value list whose
-            length is not the previous factor's vocabulary size, or variants of one factor with
-            different right eigenvectors.
-    """
-    entries = [_factor_entry(e, f) for f, e in enumerate(factors)]
-    if len(entries) < 2:
-        raise ValueError(f"a chain needs at least two factors; got {len(entries)}")
-    if len(selected) != len(entries) - 1:
-        raise ValueError(f"selected needs one entry per factor after the first "
-                         f"({len(entries) - 1}); got {len(selected)}")
-    bases = [get_process(n, **p) for n, p in entries]
-    variants, normalisers, starts = [], [], []
-    for f, ((proc, params), base) in enumerate(zip(entries, bases, strict=True)):
-        if f == 0:
-            family = [base]
-        else:
-            sel = selected[f - 1]
-            if not isinstance(sel, dict) or set(sel) != {"param", "values"}:
-                raise ValueError(f"selected[{f - 1}] must be {{'param': name, 'values': [...]}}; "
-                                 f"got {sel!r}")
-            values = list(sel["values"])
-            if len(values) != bases[f - 1].vocab_size:
-                raise ValueError(f"selected[{f - 1}] has {len(values)} values; factor {f - 1} has "
-                                 f"{bases[f - 1].vocab_size} tokens, one value each")
-            family = [get_process(proc, **{**params, sel["param"]: v}) for v in values]
-        r = np.stack([np.asarray(v.right_eigenvector, dtype=np.float64) for v in family])
-        if np.abs(r - r[0]).max() > W_TOL:
-            raise ValueError(f"factor {f}'s variants have different right eigenvectors: the chain "
-                             "has no linear presentation")
-        variants.append(np.stack([v.transition_matrices for v in family]))
-        normalisers.append(r)
-        starts.append(base.initial_distribution)
-    tables = [[0]] + [list(range(bases[f - 1].vocab_size)) for f in range(1, len(entries))]
-    chain = FactoredProcess(variants, "sequential", tables, tables, initial_states=starts,
-                            name=name, component_types=[b.kind for b in bases],
-                            normalisers=normalisers)
-    params = {"factors": [{"process": n, "params": p} for n, p in entries],
-              "selected": [dict(s) for s in selected], "name": name}
-    return chain.joint_presentation(name=name, params=params)
-
-
-register_process("factor_chain", factor_chain, generalized=True,
-                 reference="arXiv 2602.02385 (chain stress test, as described there); the "
-                           "variant parameters are ours")
-
-
-__all__ = ["CHAIN_FACTORS", "CHAIN_SELECTED", "FactoredProcess", "STRUCTURES", "StatefulMixture",
-           "factor_chain", "independent_factors", "perron_vectors"]
+__all__ = ["FactoredProcess", "STRUCTURES", "W_TOL", "independent_factors", "perron_vectors"]

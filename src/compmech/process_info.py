@@ -14,7 +14,7 @@ from compmech.dimensions import fractal_dimensions
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
 from compmech.hmm import GHMM, HMM
 from compmech.information import myopic_entropy, synchronization_profile
-from compmech.msp import mixed_state_presentation
+from compmech.msp_graph import mixed_state_presentation
 from compmech.stateful import is_stateful
 
 #: Largest MSP tree level the automatic ``--depth`` allows (``V^(L-1)`` words).

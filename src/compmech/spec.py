@@ -16,7 +16,7 @@ theory functions use):
   transition variants coincide and share ``w``) :func:`process_from_spec` returns that joint
   HMM/GHMM (product states, big-endian, with a product ``structure`` for dense encodings).
 * ``nonergodic`` -> our block-diagonal :func:`compmech.mixture` when every component is linear,
-  else :class:`~compmech.factored.StatefulMixture`.
+  else :class:`~compmech.nonergodic.StatefulMixture`.
 
 Writing (:func:`spec_dict`, :func:`save_spec`): HMMs, non-negative GHMMs, our products (as
 ``independent`` factored processes, the factors recovered from the joint matrices and checked) and
@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from compmech.compose import mixture
-from compmech.factored import FactoredProcess, StatefulMixture, perron_vectors
+from compmech.factored import FactoredProcess, perron_vectors
 from compmech.files import atomic_write_text
 from compmech.hmm import GHMM, HMM
+from compmech.nonergodic import StatefulMixture
 from compmech.process_io import SPEC_TYPE_READER, process_from_dict
 
 #: The specification version read and written.
@@ -85,7 +86,7 @@ def _state(value: Any, S: int, source: str, what: str = "initial_state") -> np.n
 
 def read_spec(data: Mapping[str, Any], source: str = "spec process", *, strict: bool = True):
     """The spec's own object for a process dict: an HMM, a GHMM, a
-    :class:`~compmech.factored.FactoredProcess` or a :class:`~compmech.factored.StatefulMixture`
+    :class:`~compmech.factored.FactoredProcess` or a :class:`~compmech.nonergodic.StatefulMixture`
     (nonergodic mixtures of any components; see :func:`process_from_spec` for the joint form).
 
     Args:

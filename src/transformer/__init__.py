@@ -32,6 +32,7 @@ from transformer.config import (
     recurrent_config,
 )
 from transformer.data import EvalSet, build_eval_set, with_bos
+from transformer.loop import EnsembleResult, TrainingDiverged, TrainingInterrupted, TrainResult
 from transformer.registry import (
     ARCHITECTURES,
     attention_patterns,
@@ -48,15 +49,7 @@ from transformer.registry import (
     token_losses,
 )
 from transformer.runs import Ensemble, Run, load_ensemble, load_run
-from transformer.training import (
-    EnsembleResult,
-    TrainingDiverged,
-    TrainingInterrupted,
-    TrainResult,
-    sweep_grid,
-    train,
-    train_ensemble,
-)
+from transformer.training import sweep_grid, train, train_ensemble
 
 __all__ = [
     "ARCHITECTURES",

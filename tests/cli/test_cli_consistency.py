@@ -156,3 +156,104 @@ def test_reproduce_help_states_the_reproductions_defaults():
     assert f"{reproduce.REPRODUCE_CHECKPOINTS} log-spaced" in options["--checkpoints"]
     assert " ".join(architectures.PROCESSES) in options["--processes"]
     assert " ".join(architectures.ARCHS) in options["--archs"]
+
+
+# ------------------------------------------------------------------------------- --seeds, --seed
+def test_every_seeds_option_is_one_value_of_the_one_parser():
+    from compmech.cli.common import SEEDS_FORM, SEEDS_METAVAR, parse_seeds
+
+    having = {}
+    for name, parser in _commands().items():
+        for action in _options(parser):
+            if "--seeds" in action.option_strings:
+                having[name] = action
+                assert action.type is parse_seeds and action.nargs is None, name
+                assert action.metavar == SEEDS_METAVAR and SEEDS_FORM in action.help, name
+                assert action.default is None and "(default: none" in action.help, name
+    assert set(having) == {"train", "reproduce", "experiment heads"}
+    for name in having:  # the same meaning everywhere: N counts from 0
+        parser = _commands()[name]
+        base = ["mess3"] if name == "reproduce" else []
+        for text, seeds in (("3", [0, 1, 2]), ("2-4", [2, 3, 4]), ("5,1,7", [5, 1, 7]),
+                            ("3-3", [3]), ("0-1,8", [0, 1, 8])):
+            assert parser.parse_args([*base, "--out", "D", "--seeds", text]).seeds == seeds, name
+
+
+@pytest.mark.parametrize("argv, message", [
+    # the old space-separated list of `experiment heads`: refused, never read as a count
+    (["experiment", "heads", "--out", "D", "--seeds", "1", "2"], "write a list with commas"),
+    (["experiment", "heads", "--out", "D", "--seeds", "0", "1", "2"], "a list A,B,C"),
+    (["train", "--out", "D", "--seeds", "2", "5"], "write a list with commas"),
+    (["reproduce", "mess3", "--out", "D", "--seeds", "0,0"], "names a seed twice"),
+])
+def test_a_seeds_value_the_parser_does_not_take_is_refused_with_the_form(argv, message, capsys):
+    from compmech.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["experiment", "heads", "--out", "D", "--seeds", "2", "--seed", "1"], "not both"),
+    (["reproduce", "icl", "--out", "D", "--seeds", "2", "--seed", "1"], "not both"),
+    (["reproduce", "factored", "--out", "D", "--seeds", "2", "--seed", "0"], "not both"),
+    (["reproduce", "quantum", "--out", "D", "--seeds", "2", "--seed", "1"], "not both"),
+    (["reproduce", "architectures", "--out", "D", "--seeds", "2"], "not available for architectures"),
+    (["reproduce", "bottleneck", "--out", "D", "--seeds", "2"], "not available for bottleneck"),
+    (["reproduce", "factored", "--out", "D", "--seeds", "2", "--paper"], "drop --seeds"),
+])
+def test_seed_is_never_silently_ignored_beside_seeds(argv, message, tmp_path, capsys):
+    """Where --seeds replaces --seed (each model trained and analysed with its own seed), giving
+    both is an error, and a reproduction without several seeds refuses --seeds."""
+    from compmech.cli import main
+
+    argv = [str(tmp_path / "out") if a == "D" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_seed_and_seeds_reach_the_experiments_as_documented(monkeypatch, tmp_path):
+    """--seed defaults to 0 where it is not given; --seeds N is the seeds 0..N-1 in heads (it was
+    the one seed N before) and in icl, as in train."""
+    from types import SimpleNamespace
+
+    from compmech.cli import main
+    from compmech.experiments import heads, icl
+
+    calls = []
+
+    def fake_heads(out, **kwargs):
+        calls.append(kwargs)
+        return SimpleNamespace(failed=[], files=[])
+
+    def fake_icl(out, **kwargs):
+        calls.append(kwargs)
+        return {"wall_time_s": 0.0}
+
+    monkeypatch.setattr(heads, "run_heads", fake_heads)
+    monkeypatch.setattr(icl, "run_icl", fake_icl)
+    monkeypatch.setattr(icl, "markdown_table", lambda results: "")
+    out = str(tmp_path / "x")
+    assert main(["experiment", "heads", "--out", out, "--quiet"]) == 0
+    assert calls[-1]["seed"] == 0 and calls[-1]["seeds"] is None
+    assert main(["experiment", "heads", "--out", out, "--seed", "4", "--quiet"]) == 0
+    assert calls[-1]["seed"] == 4 and calls[-1]["seeds"] is None
+    assert main(["experiment", "heads", "--out", out, "--seeds", "3", "--quiet"]) == 0
+    assert calls[-1]["seeds"] == [0, 1, 2]
+    assert main(["reproduce", "icl", "--out", out, "--quiet"]) == 0
+    assert calls[-1]["seeds"] == [0]
+    assert main(["reproduce", "icl", "--out", out, "--seeds", "1-2", "--quiet"]) == 0
+    assert calls[-1]["seeds"] == [1, 2]
+
+
+def test_experiment_device_help_states_the_config_default():
+    from transformer.config import TrainConfig
+
+    for name in ("bottleneck", "sweep", "heads"):
+        device = next(a for a in _options(_commands()[f"experiment {name}"])
+                      if "--device" in a.option_strings)
+        assert device.default is None  # the jobs keep TrainConfig's own device
+        assert f"(default: {TrainConfig().device})" in device.help, name

@@ -82,7 +82,7 @@ def test_alpha_sweep_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     heads_module.config_with = tiny
     try:
         assert cli.main(["experiment", "heads", "--out", str(out), "--alphas", "0.45", "0.85",
-                         "--seeds", "0", "1", "--heads", "1", "--head-width", "2", "--steps",
+                         "--seeds", "0,1", "--heads", "1", "--head-width", "2", "--steps",
                          "10", "--quiet"]) == 0
     finally:
         heads_module.config_with = original

@@ -191,8 +191,8 @@ SMALL_CHAIN = dict(
 @pytest.mark.parametrize("spec", [SMALL_CHAIN, {}], ids=["mess3-tom", "default"])
 def test_chain_word_probabilities_match_brute_force(spec):
     chain = compmech.factor_chain(**spec)
-    factors = spec.get("factors", compmech.factored.CHAIN_FACTORS)
-    selected = spec.get("selected", compmech.factored.CHAIN_SELECTED)
+    factors = spec.get("factors", compmech.chain.CHAIN_FACTORS)
+    selected = spec.get("selected", compmech.chain.CHAIN_SELECTED)
     length = 3 if spec else 2
     brute = _chain_brute_force(factors, selected, length)
     T, eta, r = chain.transition_matrices, chain.initial_distribution, chain.right_eigenvector
@@ -241,7 +241,7 @@ def test_chain_starts_stationary_and_breaks_conditional_independence():
     # every selected value equal to the base: the chain is the independent product
     same = compmech.factor_chain(selected=[{"param": "alpha", "values": [0.6] * 3},
                                            {"param": "beta", "values": [3.0] * 3}])
-    prod = compmech.product(list(compmech.factored.CHAIN_FACTORS))
+    prod = compmech.product(list(compmech.chain.CHAIN_FACTORS))
     np.testing.assert_allclose(same.transition_matrices, prod.transition_matrices, atol=1e-15)
 
 

@@ -248,10 +248,10 @@ def test_a_process_sweep_trains_each_process_as_its_single_run(tmp_path):
 
 def test_a_sweep_needs_processes_of_equal_shapes(tmp_path):
     with pytest.raises(ValueError, match="differ only in seed and process|same vocabulary"):
-        transformer.training.build_setup(None, member_configs=[
+        transformer.setup.build_setup(None, member_configs=[
             tiny_config(), tiny_config(process="rrxor", model=TINY.replace(d_vocab=2))])
     with pytest.raises(ValueError, match="same run"):
-        transformer.training.build_setup(None, member_configs=[tiny_config(), tiny_config()])
+        transformer.setup.build_setup(None, member_configs=[tiny_config(), tiny_config()])
 
 
 def test_cli_process_sweep_and_its_report(tmp_path, capsys):

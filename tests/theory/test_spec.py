@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import compmech
-from compmech.factored import FactoredProcess, StatefulMixture
+from compmech.factored import FactoredProcess
+from compmech.nonergodic import StatefulMixture
 from compmech.spec import process_from_spec, read_spec
 from compmech.stateful import as_stateful
 from oracles import belief_after, random_stochastic, word_probability

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import compmech
-from compmech.factored import FactoredProcess, StatefulMixture
+from compmech.factored import FactoredProcess
+from compmech.nonergodic import StatefulMixture
 from compmech.spec import SPEC_COMMIT, generation_layout, process_from_spec, read_spec
 from compmech.stateful import as_stateful
 from compmech.tokens import decode_explicit, encode_explicit

@@ -18,7 +18,7 @@ import importlib
 import sys
 
 from compmech._version import __version__
-from compmech.cli.common import ArgumentParser, UsageError
+from compmech.cli.common import SEEDS_LIST_HINT, ArgumentParser, UsageError
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -54,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:  # argparse's own message, with a hint where the command has one
             hint = getattr(args, "unknown_hint", None)
-            parser.error(f"unrecognized arguments: {' '.join(extra)}"
-                         + (hint(extra) if hint else ""))
+            text = hint(extra) if hint else ""
+            if getattr(args, "seeds", None) is not None and all(e.isdigit() for e in extra):
+                text += f"; {SEEDS_LIST_HINT}"  # an old space-separated list
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{text}")
         return int(args.func(args) or 0)
     except (UsageError, ValueError, OSError) as err:  # OSError: FileExistsError, WriteError, ...
         message = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -94,7 +94,8 @@ def add_seed_argument(parser, uses: str, default: int | None = 0, default_text: 
     """Add ``--seed S``. It means the same in every command: the root of every random choice that
     command makes itself; ``uses`` lists them (e.g. ``"the probe's folds, shuffle and random
     features"``). ``default_text`` states the default when it is not the argparse default (a
-    config file may supply it)."""
+    config file may supply it, or ``None`` stands for 0 so that a command can tell whether
+    ``--seed`` was given beside ``--seeds``)."""
     stated = default_text if default_text is not None else "%(default)s"
     parser.add_argument("--seed", type=int, default=default, metavar="S",
                         help=f"seed of every random choice of this command: {uses} "
@@ -108,6 +109,21 @@ def print_json(data: Any) -> None:
 
 #: The most seeds one ensemble takes on the command line (a guard against typos like 0-70000).
 MAX_SEEDS = 1024
+#: How ``--seeds`` is written in every command (:func:`parse_seeds`).
+SEEDS_METAVAR = "N|A-B|A,B,.."
+#: The form of ``--seeds``, stated in every command's help.
+SEEDS_FORM = "N = the seeds 0..N-1, A-B a range, A,B,C a list (one value, commas, no spaces)"
+#: The hint for a space-separated list, the form ``experiment heads`` took before.
+SEEDS_LIST_HINT = "--seeds takes one value: write a list with commas (--seeds 0,1,2, not --seeds 0 1 2)"
+
+
+def add_seeds_argument(parser, what: str, default_text: str, note: str = "") -> None:
+    """Add ``--seeds``, the same in every command that has it: one value parsed by
+    :func:`parse_seeds` (``N``, ``A-B`` or ``A,B,..``) naming training seeds; ``what`` says what
+    the command does with them, ``note`` (optional) follows the form."""
+    parser.add_argument("--seeds", type=parse_seeds, default=None, metavar=SEEDS_METAVAR,
+                        help=f"{what}; {SEEDS_FORM}{'. ' + note if note else ''} "
+                        f"(default: {default_text})")
 
 
 def parse_seeds(value: str) -> list[int]:
@@ -126,7 +142,9 @@ def parse_seeds(value: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"must be a count N (seeds 0..N-1), a range A-B or a list A,B,C; got {value!r}") from None
     if not seeds:
-        raise argparse.ArgumentTypeError(f"names no seed: {value!r}")
+        raise argparse.ArgumentTypeError(
+            f"names no seed: {value!r} (N counts the seeds 0..N-1; one seed S alone is S-S, a "
+            "list A,B,C)")
     if len(set(seeds)) < len(seeds):
         raise argparse.ArgumentTypeError(f"names a seed twice: {value!r}")
     if len(seeds) > MAX_SEEDS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument
+from compmech.cli.common import UsageError, add_quiet_argument, add_seed_argument, add_seeds_argument
 
 #: The experiments, each a sub-command with its own options.
 EXPERIMENTS = ("bottleneck", "sweep", "heads")
@@ -77,9 +77,11 @@ def register(subparsers) -> None:
                    "layer's decay set against lambda and rho* (default: none, --alpha)")
     h.add_argument("--alpha", type=float, default=None,
                    help="Mess3 alpha of every model (default: 0.85)")
-    h.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="one model per training seed, a list S1 S2 ... (decays reported as mean "
-                   "+- std over them; default: --seed only)")
+    add_seeds_argument(h, "one model per training seed, each trained and probed with its own seed "
+                       "(--seed is then refused), decays reported as mean +- std over them",
+                       "none, one model per setting, seeded by --seed",
+                       note="Changed: this option took a space-separated list (--seeds 0 1 2, "
+                       "now --seeds 0,1,2), and one number N meant the one seed N, not N seeds")
     h.add_argument("--heads", type=int, nargs="+", default=None,
                    help="numbers of attention heads (default: 1 2)")
     h.add_argument("--head-width", type=int, default=None,
@@ -96,11 +98,13 @@ def _common_arguments(p: argparse.ArgumentParser, *, minutes: str, steps: str) -
                    help=f"training budget per job in minutes (default: {minutes})")
     p.add_argument("--steps", type=int, default=None,
                    help=f"train exactly this many steps instead of a time budget (default: {steps})")
-    add_seed_argument(p, "the initialisation, the training data and the probe of every job")
+    add_seed_argument(p, "the initialisation, the training data and the probe of every job",
+                      default=None, default_text="0")
     p.add_argument("--workers", type=int, default=1,
                    help="parallel worker processes (default: %(default)s)")
     p.add_argument("--device", choices=("cpu", "gpu", "auto"), default=None,
-                   help="training device (default: cpu)")
+                   help="training device; auto: a GPU when JAX sees one, else the CPU (default: "
+                   "auto)")
     p.add_argument("--gallery", default=None, metavar="DIR",
                    help="also copy the figures (each < 300 KB) and README into DIR, e.g. "
                    "docs/gallery (default: none)")
@@ -127,7 +131,11 @@ def _common(args: argparse.Namespace) -> dict:
         raise UsageError(f"--minutes must be > 0; got {args.minutes}")
     minutes = args.minutes if args.minutes is not None else (
         None if args.experiment == "heads" else 2.0)
-    return dict(minutes=None if args.steps else minutes, steps=args.steps, seed=args.seed,
+    if getattr(args, "seeds", None) is not None and args.seed is not None:
+        raise UsageError("give either --seed or --seeds, not both: with --seeds every model is "
+                         "trained and probed with its own seed")
+    seed = 0 if args.seed is None else args.seed
+    return dict(minutes=None if args.steps else minutes, steps=args.steps, seed=seed,
                 workers=args.workers, device=args.device, force=args.force,
                 log=None if args.quiet else print)
 

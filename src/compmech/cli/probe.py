@@ -36,7 +36,9 @@ def register(subparsers) -> None:
                    "output, final LayerNorm, and 'concat' of the residual hooks)")
     p.add_argument("--headline", metavar="HOOK",
                    help="hook of the summary and of the curve (default: the last block's output)")
-    add_seed_argument(p, "the probe's folds, shuffle control, random features and figure points")
+    add_seed_argument(p, "the sampled sequences (when not enumerated), the probe's folds, shuffle "
+                      "control, random features, blind controls and nonlinear decoders, the "
+                      "figure points and the geometry's subsamples")
     p.add_argument("--split", choices=("auto", "20/80", "80/20"), default="auto",
                    help="train/test share of sequences; auto = the paper's 20/80 unless "
                    "the training side has < 10 points per probe coefficient, then 80/20 "

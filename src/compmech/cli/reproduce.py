@@ -13,10 +13,10 @@ from compmech.cli.common import (
     UsageError,
     add_quiet_argument,
     add_seed_argument,
+    add_seeds_argument,
     parse_checkpoints,
     parse_minutes,
     parse_positive_int,
-    parse_seeds,
 )
 
 EXPERIMENTS = ("mess3", "rrxor", "z1r", "tom_quantum", "bottleneck", "architectures", "icl",
@@ -58,12 +58,16 @@ def register(subparsers) -> None:
                    "--minutes decides)")
     r.add_argument("--checkpoints", type=parse_checkpoints, default=None, metavar="all|last|N",
                    help="checkpoints probed for the curve over training (default: 12 log-spaced)")
-    add_seed_argument(r, "the initialisation, the training data and the probe (with --seeds: "
-                      "the probe only, each member training with its own seed)")
-    r.add_argument("--seeds", type=parse_seeds, default=None, metavar="N|A-B|A,B,..",
-                   help="a seed ensemble trained in one compiled program (N = seeds 0..N-1); "
-                   "every member probed and drawn, mean +- std across seeds reported (default: "
-                   "none, one run)")
+    add_seed_argument(r, "the initialisation, the training data and the probe (with --seeds, "
+                      "mess3, rrxor, z1r and tom_quantum: the probe only, each member training "
+                      "with its own seed; icl, factored and quantum refuse --seed with --seeds: "
+                      "each model is trained and analysed with its own seed)", default=None,
+                      default_text="0")
+    add_seeds_argument(r, "several training seeds, mean +- std across them reported: mess3, "
+                       "rrxor, z1r and tom_quantum train them as one ensemble in one compiled "
+                       "program, every member probed and drawn; icl, factored and quantum train "
+                       "one model per seed (not bottleneck or architectures)", "none, one run of "
+                       "--seed")
     r.add_argument("--tiny", action="store_true",
                    help="a seconds-long tiny model and context (to check the pipeline)")
     r.add_argument("--force", action="store_true", help="overwrite DIR")
@@ -76,8 +80,8 @@ def register(subparsers) -> None:
     r.add_argument("--archs", nargs="+", metavar="ARCH",
                    help="architectures, quantum: columns (default transformer lstm gru rnn)")
     r.add_argument("--random-networks", type=parse_positive_int, default=None, metavar="N",
-                   help="quantum: randomly initialised networks per trained one (default 32; "
-                   "the authors used 1,000)")
+                   help="quantum: randomly initialised networks per (process, architecture), "
+                   "split over the seeds' jobs (default 32, with --tiny 2; the authors used 1,000)")
     r.add_argument("--noise", choices=("joint", "per_factor"), default="joint",
                    help="factored: the noisy channel blurs the composite token (joint, default: "
                    "breaks conditional independence) or each factor's token (per_factor)")
@@ -93,6 +97,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if (args.paper or args.noise != "joint") and args.experiment != "factored":
         raise UsageError("--paper and --noise apply to `reproduce factored`")
+    _check_seeds(args)
     if args.experiment == "quantum":
         return _run_quantum(args)
     if args.random_networks is not None:
@@ -114,8 +119,6 @@ def run_reproduce(args: argparse.Namespace) -> int:
         return _run_factored(args)
     minutes = None if args.tiny else (args.minutes or DEFAULT_MINUTES)
     if args.experiment == "bottleneck":
-        if args.seeds is not None:
-            raise UsageError("--seeds is not available for bottleneck")
         return _run_bottleneck(args, minutes)
     if args.seeds is not None:
         return _reproduce_ensemble(args, minutes)
@@ -128,6 +131,23 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print(f"total wall time    {report.reproduce_wall_time_s:.0f} s (train + probe + figures)")
     print(f"results in {args.out}/probe.json, figures in {args.out}/figures/")
     return 0
+
+
+def _check_seeds(args: argparse.Namespace) -> None:
+    """``--seeds`` where the reproduction takes several seeds; ``--seed`` beside it only where it
+    still seeds something (the probe of a mess3-like ensemble). Sets ``args.seed`` (0 when not
+    given)."""
+    if args.seeds is not None:
+        if args.experiment in ("bottleneck", "architectures"):
+            raise UsageError(f"--seeds is not available for {args.experiment}")
+        if args.paper:
+            raise UsageError("--paper writes the configs of one seed (--seed); drop --seeds")
+        if args.seed is not None and args.experiment in ("icl", "factored", "quantum"):
+            raise UsageError(f"give either --seed or --seeds, not both: with --seeds every model "
+                             f"of `reproduce {args.experiment}` is trained and analysed with its "
+                             "own seed")
+    if args.seed is None:
+        args.seed = 0
 
 
 def _reproduce_ensemble(args: argparse.Namespace, minutes: float | None) -> int:

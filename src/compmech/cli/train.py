@@ -17,8 +17,8 @@ from compmech.cli.common import (
     UsageError,
     add_quiet_argument,
     add_seed_argument,
+    add_seeds_argument,
     parse_params,
-    parse_seeds,
 )
 from compmech.datasets import load_dataset
 from compmech.files import is_empty_folder
@@ -110,10 +110,9 @@ def register(subparsers) -> None:
     g.add_argument("--lr", type=float, help=f"peak learning rate {_d('lr')}")
     add_seed_argument(g, "the initialisation and the training data", default=None,
                       default_text=f"{TRAIN_DEFAULTS['seed']}, or that of --config")
-    g.add_argument("--seeds", type=parse_seeds, metavar="N|A-B|A,B,..",
-                   help="train a seed ensemble in one compiled program (vmapped, members sharded "
-                   "over the devices): N = seeds 0..N-1, A-B a range, A,B,C a list; each member is "
-                   "an ordinary run in RUN_DIR/seed-{s}/ (default: none, one run of --seed)")
+    add_seeds_argument(g, "train a seed ensemble in one compiled program (vmapped, members sharded "
+                       "over the devices), each member an ordinary run in RUN_DIR/seed-{s}/ "
+                       "(--seed is then refused)", "none, one run of --seed")
     g.add_argument("--sweep", action="append", metavar="KEY=V1,V2,..",
                    help="a process sweep in the same program, repeatable: every combination of "
                    "the values (e.g. --sweep x=0.05,0.1 --sweep alpha=0.6,0.85) with every seed of "
