@@ -13,6 +13,8 @@ from threadpoolctl import threadpool_limits
 
 from compmech.cli import main
 from compmech.experiments import quantum
+from compmech.experiments.quantum_probe import QuantumJobResult
+from compmech.experiments.quantum_report import QuantumReport
 from compmech.probing.prefix_probe import (
     PAPER_RCONDS,
     deduplicate_prefixes,
@@ -252,6 +254,10 @@ def test_reproduce_quantum_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "q"
     assert main(["reproduce", "quantum", "--tiny", "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "results.json").read_text())
+    # the typed records read what they wrote, field for field (names and nesting unchanged)
+    assert QuantumReport.read(out / "results.json").to_dict() == report
+    for path in sorted((out / "results").glob("*.json")):
+        assert QuantumJobResult.read(path).to_dict() == json.loads(path.read_text())
     fanizza = report["results"]["fanizza"]
     assert set(fanizza["architectures"]) == set(quantum.ARCHS)
     for arch, a in fanizza["architectures"].items():

@@ -220,7 +220,7 @@ def _run_quantum(args: argparse.Namespace) -> int:
             quantum.TINY_RANDOM_NETWORKS if args.tiny else quantum.DEFAULT_RANDOM_NETWORKS),
         tiny=args.tiny, workers=args.workers, force=args.force,
         log=None if args.quiet else print)
-    print(f"{len(report['results'])} processes in {report['wall_seconds'] / 60:.1f} min; report "
+    print(f"{len(report.results)} processes in {report.wall_seconds / 60:.1f} min; report "
           f"in {args.out}/README.md, numbers in {args.out}/results.json")
     return 0
 
