@@ -178,8 +178,8 @@ def _run_icl(args: argparse.Namespace) -> int:
                           seeds=seeds, tiny=args.tiny, force=args.force,
                           progress=not args.quiet, log=None if args.quiet else print)
     print()
-    print(icl.markdown_table(results))
-    print(f"total wall time {results['wall_time_s']:.0f} s; results in {args.out}/results.json, "
+    print(icl.markdown_table(results.mixtures))
+    print(f"total wall time {results.wall_time_s:.0f} s; results in {args.out}/results.json, "
           f"figures in {args.out}/figures/")
     return 0
 

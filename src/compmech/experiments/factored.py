@@ -84,7 +84,7 @@ from compmech.experiments.factored_results import (
     TrainInfo,
     Variant,
 )
-from compmech.experiments.nested_records import NestedRecord
+from compmech.experiments.nested_records import NestedRecord, read_result
 from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, result_path
 from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
@@ -325,7 +325,7 @@ def run_job(job: FactoredJob, out_dir, progress: bool = False) -> FactoredResult
     with job_lock(out_dir, job.name):
         path = result_path(out_dir, job.name)
         if path.exists():
-            return FactoredResult.read(path)
+            return read_result(FactoredResult, path, "compmech reproduce factored")
         t0 = time.perf_counter()
         run = train_or_resume(TrainConfig.from_dict(job.train_config), out_dir / RUNS_DIR / job.name,
                               progress)

@@ -5,10 +5,13 @@ files earlier versions wrote, where a key was absent rather than ``null``)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import os
+from typing import Any, TypeVar
 
 from compmech.files import to_jsonable
 from compmech.records import Record
+
+R = TypeVar("R", bound=Record)
 
 #: Field metadata: leave the field out of :meth:`NestedRecord.to_dict` when it is ``None``.
 OMIT_IF_NONE = "omit_if_none"
@@ -44,4 +47,18 @@ def _jsonable(value: Any) -> Any:
     return to_jsonable(value)
 
 
-__all__ = ["OMIT_IF_NONE", "NestedRecord", "omitted_if_none"]
+def read_result(kind: type[R], path: str | os.PathLike, command: str) -> R:
+    """``kind.read(path)``: a reproduction's finished-job file, refused with one line that names
+    the command and the remedy when its fields are not this version's.
+
+    Raises:
+        ValueError: damaged, or written by another version of ``command`` (other fields).
+    """
+    try:
+        return kind.read(path)
+    except ValueError as err:
+        raise ValueError(f"{err} (written by another version of `{command}`? delete {path} to "
+                         "redo that job, or use a new --out folder)") from err
+
+
+__all__ = ["OMIT_IF_NONE", "NestedRecord", "omitted_if_none", "read_result"]
