@@ -75,6 +75,7 @@ from compmech.experiments.quantum_probe import (
     probe_network,
     random_network_keys,
     random_networks_per_seed,
+    read_job,
     run_job,
     run_task,
     train_config,
@@ -110,7 +111,7 @@ def _run_tasks(tasks: Sequence[QuantumTask], workers: int,
     for task in tasks:
         path = job_path(Path(task.out_dir), task.name)
         if path.exists():
-            done(QuantumJobResult.read(path), False)
+            done(read_job(path), False)
         else:
             todo.append(task)
     if workers <= 1:

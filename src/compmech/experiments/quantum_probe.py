@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compmech.compose import markov_approximation
+from compmech.experiments.nested_records import read_result
 from compmech.experiments.results import RESULTS_DIR, RUNS_DIR
 from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import job_lock, train_or_resume
@@ -167,6 +168,11 @@ class QuantumJobResult(Record):
     num_prefixes: int
     random_networks: int
     layers: dict[str, JobLayer]
+
+
+def read_job(path: Path) -> QuantumJobResult:
+    """A finished job's file (refused with one line when another version wrote it)."""
+    return read_result(QuantumJobResult, path, "compmech reproduce quantum")
 
 
 # ------------------------------------------------------------------------------------ configs
@@ -331,7 +337,7 @@ def run_job(out_dir: Path, process: str, arch: str, seed: int, config: TrainConf
     path = job_path(out_dir, name)
     with job_lock(out_dir, name):
         if path.exists():
-            return QuantumJobResult.read(path)
+            return read_job(path)
         t0 = time.perf_counter()
         run = train_or_resume(config, out_dir / RUNS_DIR / name, progress=False)
         t_train = time.perf_counter() - t0
@@ -386,4 +392,4 @@ __all__ = ["ARCHS", "CONCAT", "DEFAULT_MINUTES", "DEFAULT_RANDOM_NETWORKS", "INP
            "PrefixScores", "ProbeData", "QuantumJobResult", "QuantumTask", "RandomScores",
            "concat_members", "job_name", "job_path", "layer_activations", "model_config",
            "probe_data", "probe_layers", "probe_network", "random_network_keys",
-           "random_networks_per_seed", "run_job", "run_task", "train_config"]
+           "random_networks_per_seed", "read_job", "run_job", "run_task", "train_config"]

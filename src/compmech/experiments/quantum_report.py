@@ -55,12 +55,6 @@ class SeededScores(Record):
     rcond: float
     rcond_per_seed: list[float]
 
-    @classmethod
-    def over(cls, probes: Sequence[PrefixScores]) -> SeededScores:
-        return cls(*_mean_std(p.r2 for p in probes), *_mean_std(p.rmse for p in probes),
-                   *_mean_std(p.invariant_r2 for p in probes), probes[0].rcond,
-                   [p.rcond for p in probes])
-
 
 @dataclass(frozen=True)
 class RandomSummary(Record):
@@ -176,6 +170,13 @@ def _mean_std(values: Iterable[float | None]) -> tuple[float, float | None]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else None
 
 
+def seeded(probes: Sequence[PrefixScores]) -> SeededScores:
+    """One probe over the seeds' jobs."""
+    return SeededScores(*_mean_std(p.r2 for p in probes), *_mean_std(p.rmse for p in probes),
+                        *_mean_std(p.invariant_r2 for p in probes), probes[0].rcond,
+                        [p.rcond for p in probes])
+
+
 def layer_summary(jobs: Sequence[QuantumJobResult], layer: str) -> LayerSummary:
     """One layer of one (process, architecture) over seeds: the fields of ``results.json``."""
     mine = [j.layers[layer] for j in jobs]
@@ -186,12 +187,12 @@ def layer_summary(jobs: Sequence[QuantumJobResult], layer: str) -> LayerSummary:
     randoms = RandomSummary(int(r2.size), float(r2.mean()), float(np.percentile(r2, 95)),
                             float(rmse.mean()), float(np.percentile(rmse, 5)), float(ir2.mean()),
                             float(np.percentile(ir2, 95)))
-    seeded = SeededScores.over(final)
+    s = seeded(final)
     return LayerSummary(
-        seeded.r2, seeded.r2_std, seeded.rmse, seeded.rmse_std, seeded.invariant_r2,
-        seeded.invariant_r2_std, seeded.rcond, seeded.rcond_per_seed,
+        s.r2, s.r2_std, s.rmse, s.rmse_std, s.invariant_r2, s.invariant_r2_std, s.rcond,
+        s.rcond_per_seed,
         *_mean_std(p.heldout.r2 for p in final), _mean_std(p.r2_released_code for p in final)[0],
-        SeededScores.over([m.initial for m in mine]), SeededScores.over([m.markov3 for m in mine]),
+        seeded([m.initial for m in mine]), seeded([m.markov3 for m in mine]),
         randoms)
 
 
@@ -365,4 +366,4 @@ def markdown(report: QuantumReport, files: Sequence[Path]) -> str:
 __all__ = ["ArchSummary", "CkaSummary", "LayerSummary", "ProcessSummary", "QuantumProtocol",
            "QuantumReport", "QuantumSettings", "RandomSummary", "SeededScores", "arch_summary",
            "cka_lines", "cross_architecture_cka", "draw_figures", "layer_summary", "markdown",
-           "markov3_lookup", "per_layer_lines", "summarise", "table_lines"]
+           "markov3_lookup", "per_layer_lines", "seeded", "summarise", "table_lines"]
