@@ -309,22 +309,47 @@ def test_only_the_joint_channel_breaks_conditional_independence():
 
 # ------------------------------------------------------------------ the pipeline
 def _result(c95s, r2s, predicted=6):
-    rows = [{"step": s, "components_95": c, "r2": {"f0": r, "f1": r}}
+    from compmech.experiments.factored_results import (
+        CheckpointAnalysis,
+        FactoredLabels,
+        FactoredResult,
+        Orthogonality,
+        TrainInfo,
+    )
+
+    rows = [CheckpointAnalysis(s, 0, "h", [1.0], c, {"f0": r, "f1": r}, Orthogonality())
             for s, c, r in zip([0, 10, 100, 1000], c95s, r2s, strict=True)]
-    return {"name": "x", "predicted_factored": predicted, "checkpoints": rows}
+    return FactoredResult("x", FactoredLabels("v", 0.0, 0, "joint"), "p", {}, {}, predicted, 26,
+                          TrainInfo(1000, 1, 1000, None), None, rows, 0.0, 0.0)
 
 
 def test_claim_check_finds_early_factored_geometry_and_later_growth():
     from compmech.experiments.factored import claim_check
 
     grows = claim_check(_result([20, 6, 9, 12], [0.1, 0.8, 0.9, 0.9]))
-    assert grows["first_factored_step"] == 10 and grows["components_95_then"] == 6
-    assert grows["components_95_max_after"] == 12 and grows["grows_later"] is True
+    assert grows.first_factored_step == 10 and grows.components_95_then == 6
+    assert grows.components_95_max_after == 12 and grows.grows_later is True
     flat = claim_check(_result([20, 12, 5, 5], [0.1, 0.9, 0.9, 0.9]))
-    assert flat["first_factored_step"] == 100 and flat["grows_later"] is False
+    assert flat.first_factored_step == 100 and flat.grows_later is False
     # a low dimension without the factors decoded is not the factored geometry
-    assert claim_check(_result([20, 3, 3, 3], [0.1, 0.2, 0.3, 0.4]))["first_factored_step"] is None
-    assert claim_check(_result([6, 20, 20, 20], [0.9, 0.1, 0.1, 0.1]))["first_factored_step"] is None
+    assert claim_check(_result([20, 3, 3, 3], [0.1, 0.2, 0.3, 0.4])).first_factored_step is None
+    assert claim_check(_result([6, 20, 20, 20], [0.9, 0.1, 0.1, 0.1])).first_factored_step is None
+
+
+def test_orthogonality_error_and_metrics_round_trip_with_the_old_fields():
+    """A checkpoint whose orthogonality failed is written as ``{"error": ...}`` only, one that
+    succeeded without ``error``: the per-job files of earlier versions, field for field."""
+    from compmech.experiments.factored_results import Orthogonality
+
+    failed = Orthogonality(error="a pattern of rank 0")
+    assert failed.to_dict() == {"error": "a pattern of rank 0"}
+    done = {"overlap": 0.1, "overlap_pairs": [[1.0, 0.1], [0.1, 1.0]], "participation_ratio": 3.9,
+            "effective_rank": 3.95, "ranks": [2, 2], "total_rank": 4}
+    assert Orthogonality.from_dict(done).to_dict() == done
+    result = _result([20, 6, 9, 12], [0.1, 0.8, 0.9, 0.9])
+    as_json = json.loads(json.dumps(result.to_dict()))
+    assert as_json["checkpoints"][0]["orthogonality"] == {}
+    assert type(result).from_dict(as_json) == result
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +360,13 @@ def tiny_run(tmp_path_factory):
 
 
 def test_tiny_end_to_end_writes_the_fields(tiny_run):
+    from compmech.experiments.factored_results import FactoredResult, FactoredSummary
+
     res = json.loads((tiny_run / "results.json").read_text())
+    # the typed records read what they wrote, field for field (names and nesting unchanged)
+    assert FactoredSummary.read(tiny_run / "results.json").to_dict() == res
+    for path in sorted((tiny_run / "results").glob("*.json")):
+        assert FactoredResult.read(path).to_dict() == json.loads(path.read_text())
     assert res["predicted_factored"] == 6 and res["predicted_joint"] == 26
     labels = [r["labels"]["variant"] for r in res["rows"]]
     assert labels == ["noise_0", "noise_0.1", "chain"]
@@ -374,7 +405,7 @@ def test_jobs_build_the_stress_test_processes():
 
     for noise, structured in (("joint", False), ("per_factor", True)):
         jobs = factored_jobs(scale="tiny", noise=noise)
-        assert [j.labels["variant"] for j in jobs] == ["noise_0", "noise_0.1", "chain"]
+        assert [j.labels.variant for j in jobs] == ["noise_0", "noise_0.1", "chain"]
         hmms = [TrainConfig.from_dict(j.train_config).build_hmm() for j in jobs]
         assert all(h.vocab_size == 36 and h.num_states == 27 for h in hmms)
         assert hmms[0].structure is not None  # epsilon 0: the product itself

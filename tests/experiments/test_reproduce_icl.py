@@ -12,6 +12,7 @@ import pytest
 
 import compmech
 from compmech.cli import main
+from compmech.experiments.icl_results import IclResults, IclRun, TheoryCurves
 from compmech.incontext import induction_scores, induction_targets, mixture_loss_curves, transition_step
 from compmech.scaling import fit_decay_laws
 from oracles import hidden_path_probability
@@ -276,6 +277,11 @@ def tiny_icl(tmp_path_factory):
 def test_reproduce_icl_tiny_writes_results_table_and_figures(tiny_icl):
     out, stdout = tiny_icl
     results = json.loads((out / "results.json").read_text())
+    # the typed records read what they wrote, field for field (names and nesting unchanged)
+    assert IclResults.read(out / "results.json").to_dict() == results
+    for path in sorted((out / "results").glob("*.json")):
+        kind = TheoryCurves if path.name.startswith("theory_") else IclRun
+        assert kind.read(path).to_dict() == json.loads(path.read_text())
     assert set(results["mixtures"]) == {"dursley_wonka", "mess3_3", "mess3_12"}
     for name, m in results["mixtures"].items():
         n_ctx = results["model"]["n_ctx"]
@@ -316,39 +322,48 @@ def test_reproduce_icl_rerun_resumes_without_retraining(tiny_icl):
 
 def _fake_run(seed, excess, optimum, steps=(0, 10, 100), scores=(0.0, 0.05, 0.8)):
     from compmech.experiments.icl import _fits
+    from compmech.experiments.icl_results import Curve, Head, IclRun, InductionCurves, Transition
 
     loss = np.asarray(optimum) + np.asarray(excess)
     score = [[[s, 0.0]] for s in scores]  # (C, 1 layer, 2 heads)
-    return {"run_dir": f"r{seed}", "seed": seed, "steps": steps[-1], "training_wall_time_s": 1.0,
-            "loss": loss.tolist(), "eval_optimum": list(optimum), "eval_exact": False,
-            "network_excess": list(excess), "network_excess_fits": _fits(excess),
-            "component_loss": None, "train_loss": {"step": list(steps), "loss": [2.0, 1.5, 1.0]},
-            "eval_loss_mean": {"step": [steps[-1]], "loss": [float(loss.mean())]},
-            "induction": {"steps": list(steps), "score": score, "best_head_score": list(scores),
-                          "best_head": {"layer": 0, "head": 0},
-                          "transition": dict(zip(("step", "jump"), transition_step(steps, scores),
-                                                 strict=True))}}
+    induction = InductionCurves(list(steps), score, score, uniform_mass=0.5,
+                                best_head=Head(0, 0), best_head_score=list(scores),
+                                transition=Transition(*transition_step(steps, scores)))
+    return IclRun(f"r{seed}", seed, steps[-1], 1.0, loss.tolist(), list(optimum), False,
+                  list(excess), _fits(excess), None, Curve(list(steps), [2.0, 1.5, 1.0]),
+                  Curve([steps[-1]], [float(loss.mean())]), induction)
+
+
+def _fake_theory(t):
+    from compmech.experiments.icl_results import TheoryCurves
+
+    n = len(t)
+    return TheoryCurves("exact", 0, list(np.full(n, 0.8)), list(np.linspace(1.2, 0.9, n)),
+                        list(0.1 * np.exp(-t / 3)), [0.0] * n, [0.0] * n)
 
 
 def test_summary_averages_seeds_and_fits_the_mean_curve():
     from compmech.experiments.icl import markdown_table, summarise
 
     t = np.arange(1.0, 13.0)
-    optimum = list(np.linspace(1.2, 0.9, 12))
-    theory = {"method": "exact", "num_samples": 0, "bayes_mixture_optimum": optimum,
-              "known_component_loss": list(np.full(12, 0.8)),
-              "optimum_excess": list(0.1 * np.exp(-t / 3)), "optimum_excess_stderr": [0.0] * 12}
+    theory = _fake_theory(t)
+    optimum = theory.bayes_mixture_optimum
     runs = [_fake_run(0, list(0.2 * t**-1.0), optimum), _fake_run(1, list(0.4 * t**-1.0), optimum)]
     m = summarise("dursley_wonka", theory, runs)
-    p = m["positions"]
-    assert p[0]["network_excess"] == pytest.approx(0.3)
-    assert p[0]["network_excess_std"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
-    assert m["fits"]["network_excess"]["better"] == "power_law"
-    assert m["fits"]["network_excess"]["power_law"]["exponent"] == pytest.approx(1.0)
-    assert m["fits"]["optimum_excess"]["better"] == "exponential"
-    assert m["fits"]["optimum_excess"]["exponential"]["timescale"] == pytest.approx(3.0)
-    assert m["network_excess_exponent_per_seed"] == pytest.approx([1.0, 1.0])
-    assert [s["transition"]["step"] for s in m["induction_score"]] == [100, 100]
-    row = markdown_table({"mixtures": {"dursley_wonka": m}}).splitlines()[2]
+    p = m.positions
+    assert p[0].network_excess == pytest.approx(0.3)
+    assert p[0].network_excess_std == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert m.fits.network_excess.better == "power_law"
+    assert m.fits.network_excess.power_law.exponent == pytest.approx(1.0)
+    assert m.fits.optimum_excess.better == "exponential"
+    assert m.fits.optimum_excess.exponential.timescale == pytest.approx(3.0)
+    assert m.network_excess_exponent_per_seed == pytest.approx([1.0, 1.0])
+    assert [s.transition.step for s in m.induction_score] == [100, 100]
+    # the summary reads back what it writes; a run without a restricted score writes no
+    # query_tokens/score_at_queries keys (as earlier versions did)
+    assert type(m).from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    assert "query_tokens" not in runs[0].induction.to_dict()
+    assert type(runs[0]).from_dict(json.loads(json.dumps(runs[0].to_dict()))) == runs[0]
+    row = markdown_table({"dursley_wonka": m}).splitlines()[2]
     assert row.startswith("| dursley_wonka | 2 |") and "power_law (1 / " in row
     assert "exponential (" in row and "| 100, 100 |" in row and "0.80 ± 0.00" in row

@@ -13,6 +13,8 @@ from threadpoolctl import threadpool_limits
 
 from compmech.cli import main
 from compmech.experiments import quantum
+from compmech.experiments.quantum_probe import QuantumJobResult
+from compmech.experiments.quantum_report import QuantumReport
 from compmech.probing.prefix_probe import (
     PAPER_RCONDS,
     deduplicate_prefixes,
@@ -252,6 +254,10 @@ def test_reproduce_quantum_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "q"
     assert main(["reproduce", "quantum", "--tiny", "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "results.json").read_text())
+    # the typed records read what they wrote, field for field (names and nesting unchanged)
+    assert QuantumReport.read(out / "results.json").to_dict() == report
+    for path in sorted((out / "results").glob("*.json")):
+        assert QuantumJobResult.read(path).to_dict() == json.loads(path.read_text())
     fanizza = report["results"]["fanizza"]
     assert set(fanizza["architectures"]) == set(quantum.ARCHS)
     for arch, a in fanizza["architectures"].items():
@@ -286,3 +292,52 @@ def test_cli_refuses_bad_combinations(tmp_path, capsys):
     assert main(["reproduce", "mess3", "--random-networks", "3", "--out", str(tmp_path)]) == 2
     with pytest.raises(ValueError, match="unknown processes"):
         quantum.run_quantum(tmp_path, processes=["nope"], tiny=True)
+
+
+def test_a_job_file_of_another_version_is_refused_in_one_line(tmp_path):
+    """A finished job's file whose fields are not this version's (here: one without ``layers``)
+    is refused with one line naming the command and the remedy, not summarised wrongly."""
+    from compmech.experiments.quantum_probe import job_path
+
+    cfg = quantum.train_config("fanizza", "lstm", seed=0, steps=None, minutes_per_model=None,
+                               tiny=True)
+    path = job_path(tmp_path, "fanizza_lstm_seed0")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"name": "fanizza_lstm_seed0", "process": "fanizza"}))
+    with pytest.raises(ValueError, match="another version of `compmech reproduce quantum`") as err:
+        quantum.run_job(tmp_path, "fanizza", "lstm", 0, cfg, 1)
+    assert "\n" not in str(err.value) and "missing key" in str(err.value)
+    assert not (tmp_path / "runs").exists()  # nothing trained
+
+
+def _scores(r2, rcond=1e-5):
+    from compmech.experiments.quantum_probe import CoreScores, PrefixScores
+
+    return PrefixScores(r2, 1 - r2, 0.0, r2, 0.0, 0.0, 0.0, 1.0, [0.0], [0.0], [0.0], rcond, 3,
+                        CoreScores(r2 - 0.01, 1 - r2, r2))
+
+
+def test_layer_summary_averages_seeds_and_pools_their_random_networks():
+    """Two seeds' jobs: mean and sample std over seeds, each seed's rcond, and the random
+    networks of both jobs pooled (mean and 95th percentile over all of them, not per seed)."""
+    from compmech.experiments.quantum_probe import JobLayer, QuantumJobResult, RandomScores
+    from compmech.experiments.quantum_report import layer_summary
+
+    randoms = ([0.1, 0.2, 0.3], [0.4, 0.5, 0.9])
+    jobs = [QuantumJobResult(f"j{s}", "fanizza", "lstm", s, {}, 10, 0, 100, 1000, 0.01, 1.0, 1.0,
+                             84, 3, {"concat": JobLayer(_scores(r2, rc), _scores(0.3),
+                                                        _scores(0.05), RandomScores(
+                                                            list(rand), [0.5] * 3, list(rand),
+                                                            [1e-5] * 3))})
+            for s, r2, rc, rand in ((0, 0.8, 1e-5, randoms[0]), (1, 0.9, 1e-3, randoms[1]))]
+    s = layer_summary(jobs, "concat")
+    assert s.r2 == pytest.approx(0.85) and s.r2_std == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    assert s.rcond_per_seed == [1e-5, 1e-3] and s.rcond == 1e-5
+    assert s.r2_heldout == pytest.approx(0.84) and s.initial.r2 == pytest.approx(0.05)
+    assert s.markov3.r2 == pytest.approx(0.3) and s.markov3.r2_std == pytest.approx(0.0)
+    pooled = np.concatenate(randoms)
+    assert s.random_networks.n == 6 and s.random_networks.mean == pytest.approx(pooled.mean())
+    assert s.random_networks.p95 == pytest.approx(np.percentile(pooled, 95))
+    assert type(s).from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    one = layer_summary(jobs[:1], "concat")
+    assert one.r2_std is None and "r2_std" in one.to_dict()  # absent spread is null, not missing

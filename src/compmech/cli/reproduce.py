@@ -198,8 +198,8 @@ def _run_icl(args: argparse.Namespace) -> int:
                           seeds=seeds, tiny=args.tiny, force=args.force,
                           progress=not args.quiet, log=None if args.quiet else print)
     print()
-    print(icl.markdown_table(results))
-    print(f"total wall time {results['wall_time_s']:.0f} s; results in {args.out}/results.json, "
+    print(icl.markdown_table(results.mixtures))
+    print(f"total wall time {results.wall_time_s:.0f} s; results in {args.out}/results.json, "
           f"figures in {args.out}/figures/")
     return 0
 
@@ -240,7 +240,7 @@ def _run_quantum(args: argparse.Namespace) -> int:
             quantum.TINY_RANDOM_NETWORKS if args.tiny else quantum.DEFAULT_RANDOM_NETWORKS),
         tiny=args.tiny, workers=args.workers, force=args.force,
         log=None if args.quiet else print)
-    print(f"{len(report['results'])} processes in {report['wall_seconds'] / 60:.1f} min; report "
+    print(f"{len(report.results)} processes in {report.wall_seconds / 60:.1f} min; report "
           f"in {args.out}/README.md, numbers in {args.out}/results.json")
     return 0
 

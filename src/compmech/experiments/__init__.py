@@ -7,9 +7,15 @@ parallel jobs with typed results, :mod:`~compmech.experiments.results`, tabulate
 :mod:`~compmech.experiments.bottleneck`, :mod:`~compmech.experiments.heads`,
 :mod:`~compmech.experiments.mechanisms` (attention and intervention reports of a run),
 :mod:`~compmech.experiments.reproduce` (published results),
-:mod:`~compmech.experiments.factored` (arXiv 2602.02385), :mod:`~compmech.experiments.quantum`
-(Riechers, Elliott & Shai 2025, the authors' probe protocol); :mod:`~compmech.experiments.reports`
-holds what reports share (environment, gallery).
+:mod:`~compmech.experiments.factored` (arXiv 2602.02385; its typed results in
+:mod:`~compmech.experiments.factored_results`, tables in :mod:`~compmech.experiments.factored_report`),
+:mod:`~compmech.experiments.quantum` (Riechers, Elliott & Shai 2025, the authors' probe protocol;
+networks, probes and jobs in :mod:`~compmech.experiments.quantum_probe`, the summary in
+:mod:`~compmech.experiments.quantum_report`), :mod:`~compmech.experiments.icl` (arXiv 2505.18373;
+typed results in :mod:`~compmech.experiments.icl_results`); :mod:`~compmech.experiments.reports`
+holds what reports share (environment, gallery), :mod:`~compmech.experiments.nested_records` the
+reproductions' record base and :mod:`~compmech.experiments.run_metrics` typed views of a run's
+metrics.
 
 It may import every stage below it (theory, models, probing, mechanisms, figures); only the command
 line imports it. This ``__init__`` imports nothing: import the module you need.

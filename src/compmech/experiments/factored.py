@@ -55,29 +55,44 @@ and ``components_95`` against training step).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
 
 from compmech.compose import product
-from compmech.experiments.reports import environment, failure_lines, invocation_text
+from compmech.experiments.factored_report import (
+    claim_check,
+    claim_lines,
+    first_factored_step,
+    log_line,
+    table_lines,
+    write_report,
+)
+from compmech.experiments.factored_results import (
+    CheckpointAnalysis,
+    Factor,
+    FactoredLabels,
+    FactoredResult,
+    FactoredSettings,
+    FactoredSummary,
+    Orthogonality,
+    TrainInfo,
+    Variant,
+)
+from compmech.experiments.nested_records import NestedRecord, read_result
 from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, result_path
+from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
-from compmech.figures.common import save
-from compmech.files import atomic_write_text, write_json
+from compmech.figures.factored import cev_figure
+from compmech.files import write_json
 from compmech.inference import sample
 from compmech.probing.inputs import sequence_folds
 from compmech.probing.targets import encoding_pattern, factor_targets, probe_factors
-from compmech.processes import get_process
-from compmech.records import Record
 from compmech.subspaces import (
     components_for_variance,
     cumulative_explained_variance,
@@ -86,8 +101,8 @@ from compmech.subspaces import (
 )
 from transformer import ModelConfig, TrainConfig, collect_activations
 
-MESS3 = {"process": "mess3", "params": {"x": 0.15, "alpha": 0.6}}
-TOM = {"process": "tom_quantum", "params": {"alpha": 1.0, "beta": 3.0}}
+MESS3 = Factor("mess3", {"x": 0.15, "alpha": 0.6})
+TOM = Factor("tom_quantum", {"alpha": 1.0, "beta": 3.0})
 #: The paper's factors (vocabulary 432; predictions 10 and 242).
 PAPER_FACTORS: tuple = (MESS3, MESS3, MESS3, TOM, TOM)
 #: The CPU-scaled case's factors (vocabulary 36; predictions 6 and 26): see the module docstring.
@@ -141,58 +156,64 @@ SCALES = {
 
 
 # ------------------------------------------------------------------------------------ processes
-def product_spec(factors: Sequence[dict]) -> dict:
+def product_spec(factors: Sequence[Factor]) -> dict:
     """The product spec of ``factors`` (``{"kind": "product", ...}``, big-endian tokens)."""
-    return {"kind": "product", "factors": [dict(f) for f in factors], "name": "factored"}
+    return {"kind": "product", "factors": [f.to_dict() for f in factors], "name": "factored"}
 
 
-def variants(factors: Sequence[dict], epsilons: Sequence[float], chain_selected, *,
-             noise: str = "joint") -> list[dict]:
-    """The models' processes: ``[{"label", "epsilon", "process", "process_params"}]``, one per
-    epsilon (a noisy channel on the product; ``epsilon = 0`` is the product itself) and the chain
-    when ``chain_selected`` is not ``None``."""
+def variants(factors: Sequence[Factor], epsilons: Sequence[float], chain_selected, *,
+             noise: str = "joint") -> list[Variant]:
+    """The models' processes, one per epsilon (a noisy channel on the product; ``epsilon = 0`` is
+    the product itself) and the chain when ``chain_selected`` is not ``None``."""
     if noise not in NOISE_KINDS:
         raise ValueError(f"noise must be one of {NOISE_KINDS}; got {noise!r}")
     out = []
     for eps in epsilons:
         if not 0 <= float(eps) <= 1:
             raise ValueError(f"epsilon must be in [0, 1]; got {eps}")
-        out.append({"label": f"noise_{float(eps):g}", "epsilon": float(eps),
-                    "process": "noisy_channel",
-                    "process_params": {"process": product_spec(factors), "epsilon": float(eps),
-                                       "per_factor": noise == "per_factor"}})
+        out.append(Variant(f"noise_{float(eps):g}", float(eps), "noisy_channel",
+                           {"process": product_spec(factors), "epsilon": float(eps),
+                            "per_factor": noise == "per_factor"}))
     if chain_selected is not None:
-        out.append({"label": "chain", "epsilon": None, "process": "factor_chain",
-                    "process_params": {"factors": [dict(f) for f in factors],
-                                       "selected": [dict(s) for s in chain_selected]}})
+        out.append(Variant("chain", None, "factor_chain",
+                           {"factors": [f.to_dict() for f in factors],
+                            "selected": [dict(s) for s in chain_selected]}))
     return out
 
 
-def factor_sizes(factors: Sequence[dict]) -> list[int]:
+def factor_sizes(factors: Sequence[Factor]) -> list[int]:
     """``S_f`` of each factor."""
-    return [get_process(f["process"], **f.get("params", {})).num_states for f in factors]
+    return [f.build().num_states for f in factors]
+
+
+@dataclass(frozen=True)
+class Predictions(NestedRecord):
+    """The two predicted dimensions (:func:`compmech.subspaces.factored_dimension_predictions`)."""
+
+    predicted_factored: int
+    predicted_joint: int
 
 
 # ------------------------------------------------------------------------------------ jobs
-@dataclass
-class FactoredJob(Record):
+@dataclass(frozen=True)
+class FactoredJob(NestedRecord):
     """One model: train ``train_config`` into ``runs/<name>``, then analyse its checkpoints."""
 
     name: str
     train_config: dict[str, Any]
-    labels: dict[str, Any]
-    factors: list[dict]
+    labels: FactoredLabels
+    factors: list[Factor]
     sequences: int
     checkpoints: int
     seed: int = 0
 
 
-def train_config(variant: dict, scale: Scale, *, vocab: int, seed: int, steps: int | None,
+def train_config(variant: Variant, scale: Scale, *, vocab: int, seed: int, steps: int | None,
                  minutes: float | None) -> TrainConfig:
     """The ``TrainConfig`` of one model (``steps`` exact, or a ``minutes`` budget); ``vocab`` is
     the process's (every variant keeps the product's ``prod_f V_f``)."""
     model = ModelConfig(**scale.model, n_ctx=N_TOKENS + 1, d_vocab=vocab + 1)
-    common = dict(process=variant["process"], process_params=variant["process_params"],
+    common = dict(process=variant.process, process_params=variant.process_params,
                   model=model, bos=True, batch_size=scale.batch_size, lr=scale.lr,
                   warmup_steps=scale.warmup_steps, seed=seed, eval_samples=2_000,
                   checkpoints_per_decade=8)
@@ -207,7 +228,7 @@ def train_config(variant: dict, scale: Scale, *, vocab: int, seed: int, steps: i
                        log_every=100)
 
 
-def factored_jobs(*, scale: str = "default", factors: Sequence[dict] | None = None,
+def factored_jobs(*, scale: str = "default", factors: Sequence[Factor] | None = None,
                   seeds: Sequence[int] = (0,), steps: int | None = None,
                   minutes: float | None = None, noise: str = "joint") -> list[FactoredJob]:
     """The experiment's jobs: per seed, one per noisy-channel epsilon and the chain.
@@ -235,8 +256,7 @@ def factored_jobs(*, scale: str = "default", factors: Sequence[dict] | None = No
         raise ValueError(f"seeds must be distinct integers; got {seeds}")
     if steps is not None and (int(steps) != steps or steps < 1):
         raise ValueError(f"steps must be a positive integer; got {steps}")
-    vocab = int(np.prod([get_process(f["process"], **f.get("params", {})).vocab_size
-                         for f in factors]))
+    vocab = int(np.prod([f.build().vocab_size for f in factors]))
     per_model = None
     if steps is None and sc.tiny_steps is None:
         total = DEFAULT_MINUTES if minutes is None else float(minutes)
@@ -247,11 +267,9 @@ def factored_jobs(*, scale: str = "default", factors: Sequence[dict] | None = No
     for seed in seeds:
         for v in vs:
             cfg = train_config(v, sc, vocab=vocab, seed=seed, steps=steps, minutes=per_model)
-            jobs.append(FactoredJob(f"{v['label']}_seed{seed}", cfg.to_dict(),
-                                    {"variant": v["label"], "epsilon": v["epsilon"],
-                                     "seed": seed, "noise": noise},
-                                    [dict(f) for f in factors], sc.sequences, sc.checkpoints,
-                                    seed))
+            jobs.append(FactoredJob(f"{v.label}_seed{seed}", cfg.to_dict(),
+                                    FactoredLabels(v.label, v.epsilon, seed, noise), list(factors),
+                                    sc.sequences, sc.checkpoints, seed))
     return jobs
 
 
@@ -266,7 +284,7 @@ def checkpoints_to_analyse(steps: Sequence[int], k: int) -> list[int]:
     return [steps[i] for i in pick]
 
 
-def analysis_data(run, factors: Sequence[dict], sequences: int, seed: int):
+def analysis_data(run, factors: Sequence[Factor], sequences: int, seed: int):
     """``(model inputs (N, 1 + 8), factor targets {name: FactorTarget (N, 8, k)}, folds (N,))``.
 
     Sequences of 8 tokens sampled from the run's process (seed ``seed``); the beliefs are split
@@ -275,14 +293,14 @@ def analysis_data(run, factors: Sequence[dict], sequences: int, seed: int):
     """
     hmm = run.hmm
     samples = sample(hmm, int(sequences), N_TOKENS, seed)
-    base = hmm if hmm.structure is not None else product(factors)
+    base = hmm if hmm.structure is not None else product([f.to_dict() for f in factors])
     targets = factor_targets(base, samples.beliefs, None)
     folds = sequence_folds(int(sequences), 5, seed)
     return run.model_inputs(samples.tokens), targets, folds
 
 
 def analyse_checkpoint(run, step: int, inputs: np.ndarray, targets: dict, folds: np.ndarray,
-                       seed: int) -> dict[str, Any]:
+                       seed: int) -> CheckpointAnalysis:
     """CEV and ``components_95`` of the last layer, per-factor held-out ``r2``, orthogonality of
     the factors' encoding patterns, at one checkpoint (BOS position left out)."""
     hook = run.last_hook()
@@ -292,23 +310,22 @@ def analyse_checkpoint(run, step: int, inputs: np.ndarray, targets: dict, folds:
     probes = probe_factors(acts, targets, folds, train_folds=4, seed=seed)
     patterns = [encoding_pattern(p.probe, acts) for p in probes.values()]
     try:
-        orth = subspace_orthogonality(patterns).as_dict()
+        orth = Orthogonality.from_dict(subspace_orthogonality(patterns).as_dict())
     except ValueError as err:  # a factor the activations do not move with (e.g. at step 0)
-        orth = {"error": str(err)}
-    return {"step": int(step), "tokens_seen": int(run.tokens_seen(step)), "hook": hook,
-            "cev": cev.tolist(), "components_95": components_for_variance(cev),
-            "r2": {name: p.scores["r2_test"] for name, p in probes.items()},
-            "orthogonality": orth}
+        orth = Orthogonality(error=str(err))
+    return CheckpointAnalysis(int(step), int(run.tokens_seen(step)), hook, cev.tolist(),
+                              components_for_variance(cev),
+                              {name: p.scores["r2_test"] for name, p in probes.items()}, orth)
 
 
-def run_job(job: FactoredJob, out_dir, progress: bool = False) -> dict[str, Any]:
+def run_job(job: FactoredJob, out_dir, progress: bool = False) -> FactoredResult:
     """Train (or resume) one model and analyse it; writes ``results/<name>.json`` under the job's
     lock and returns it (read back when it exists)."""
     out_dir = Path(out_dir)
     with job_lock(out_dir, job.name):
         path = result_path(out_dir, job.name)
         if path.exists():
-            return json.loads(path.read_text())
+            return read_result(FactoredResult, path, "compmech reproduce factored")
         t0 = time.perf_counter()
         run = train_or_resume(TrainConfig.from_dict(job.train_config), out_dir / RUNS_DIR / job.name,
                               progress)
@@ -316,233 +333,15 @@ def run_job(job: FactoredJob, out_dir, progress: bool = False) -> dict[str, Any]
         inputs, targets, folds = analysis_data(run, job.factors, job.sequences, job.seed)
         rows = [analyse_checkpoint(run, s, inputs, targets, folds, job.seed)
                 for s in checkpoints_to_analyse(run.checkpoint_steps, job.checkpoints)]
-        evals = [m for m in run.metrics if "eval_loss" in m]
-        result = {
-            "name": job.name, "labels": dict(job.labels), "process": run.config.process,
-            "process_params": run.config.process_params, "model": run.model_config.to_dict(),
-            **factored_dimension_predictions(factor_sizes(job.factors)),
-            "train": {"steps": int(run.config.steps), "batch_size": run.config.batch_size,
-                      "tokens_seen": run.tokens_seen(run.checkpoint_steps[-1]),
-                      "wall_seconds": run.training_wall_time},
-            "loss_gap": None if not evals else float(np.mean(
-                np.asarray(evals[-1]["eval_loss"]) - np.asarray(evals[-1]["optimal_loss"]))),
-            "checkpoints": rows,
-            "train_seconds": t_train, "analysis_seconds": time.perf_counter() - t0 - t_train}
-        write_json(path, result)
+        predicted = Predictions.from_dict(factored_dimension_predictions(factor_sizes(job.factors)))
+        result = FactoredResult(
+            job.name, job.labels, run.config.process, run.config.process_params,
+            run.model_config.to_dict(), predicted.predicted_factored, predicted.predicted_joint,
+            TrainInfo(int(run.config.steps), run.config.batch_size,
+                      run.tokens_seen(run.checkpoint_steps[-1]), run.training_wall_time),
+            loss_gap_nats(run), rows, t_train, time.perf_counter() - t0 - t_train)
+        result.write(path)
         return result
-
-
-# ------------------------------------------------------------------------------------ report
-def _final(result: dict) -> dict:
-    return result["checkpoints"][-1]
-
-
-def _fmt(value, spec: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return format(value, spec)
-
-
-def _mean_std(values: Sequence[float], spec: str) -> str:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not vals:
-        return "n/a"
-    if len(vals) == 1:
-        return format(vals[0], spec)
-    return f"{format(np.mean(vals), spec)} ± {format(np.std(vals, ddof=1), spec)}"
-
-
-def first_factored_step(result: dict) -> int | None:
-    """The first analysed step (after step 0) whose ``components_95`` is at most the factored
-    prediction while every factor's held-out ``r2`` is at least 0.5 (the factored geometry is
-    there); ``None`` if none."""
-    for row in result["checkpoints"]:
-        if row["step"] > 0 and row["components_95"] <= result["predicted_factored"] and all(
-                r is not None and r >= 0.5 for r in row["r2"].values()):
-            return row["step"]
-    return None
-
-
-def claim_check(result: dict) -> dict[str, Any]:
-    """The paper's claim on one model: does the factored geometry appear (:func:`first_factored_step`),
-    and does ``components_95`` grow after it?
-
-    Returns:
-        ``{"first_factored_step", "components_95_then", "components_95_max_after",
-        "components_95_final", "grows_later"}`` (``grows_later``: the largest ``components_95``
-        at a later checkpoint exceeds the value at the first factored step; ``None`` when the
-        geometry never appears or no checkpoint follows it).
-    """
-    first = first_factored_step(result)
-    rows = result["checkpoints"]
-    final = rows[-1]["components_95"]
-    if first is None:
-        return {"first_factored_step": None, "components_95_then": None,
-                "components_95_max_after": None, "components_95_final": final, "grows_later": None}
-    then = next(r["components_95"] for r in rows if r["step"] == first)
-    after = [r["components_95"] for r in rows if r["step"] > first]
-    return {"first_factored_step": first, "components_95_then": then,
-            "components_95_max_after": max(after) if after else None,
-            "components_95_final": final, "grows_later": (max(after) > then) if after else None}
-
-
-def claim_lines(results: Sequence[dict]) -> list[str]:
-    """One line per model: where the factored geometry appears and whether the dimension grows."""
-    lines = []
-    for r in results:
-        c = claim_check(r)
-        if c["first_factored_step"] is None:
-            lines.append(f"- `{r['name']}`: the factored geometry (c95 <= {r['predicted_factored']} "
-                         f"with every factor's r2 >= 0.5) does not appear at the analysed "
-                         f"checkpoints; final c95 {c['components_95_final']}.")
-            continue
-        grow = {True: "grows later", False: "does not grow later",
-                None: "no later checkpoint"}[c["grows_later"]]
-        lines.append(f"- `{r['name']}`: factored geometry at step {c['first_factored_step']} "
-                     f"(c95 {c['components_95_then']}); afterwards c95 up to "
-                     f"{_fmt(c['components_95_max_after'], 'd')}, final "
-                     f"{c['components_95_final']}: the dimension {grow}.")
-    return lines
-
-
-def table_lines(results: Sequence[dict]) -> list[str]:
-    """The headline table, one row per variant (mean ± std over seeds, std with ddof 1)."""
-    by_variant: dict[str, list[dict]] = {}
-    for r in results:
-        by_variant.setdefault(r["labels"]["variant"], []).append(r)
-    head = ["variant", "seeds", "steps", "loss gap (nats)", "c95 final", "c95 min (step)",
-            "predicted factored", "predicted joint", "r2 per factor (final)", "overlap",
-            "participation ratio", "effective rank", "first factored step"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
-    for variant, rows in by_variant.items():
-        finals = [_final(r) for r in rows]
-        mins = [min(r["checkpoints"][1:] or r["checkpoints"], key=lambda c: c["components_95"])
-                for r in rows]
-        names = list(finals[0]["r2"])
-        r2 = ", ".join(_mean_std([f["r2"][n] for f in finals], ".3f") for n in names)
-        orth = [f["orthogonality"] for f in finals]
-        cells = [variant, str(len(rows)), _mean_std([r["train"]["steps"] for r in rows], ".0f"),
-                 _mean_std([r["loss_gap"] for r in rows], ".4f"),
-                 _mean_std([f["components_95"] for f in finals], ".1f"),
-                 "; ".join(f"{m['components_95']} ({m['step']})" for m in mins),
-                 str(rows[0]["predicted_factored"]), str(rows[0]["predicted_joint"]), r2,
-                 *(_mean_std([o.get(k) for o in orth], ".3f")
-                   for k in ("overlap", "participation_ratio", "effective_rank")),
-                 ", ".join(_fmt(first_factored_step(r), "d") for r in rows)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def trajectory_lines(results: Sequence[dict]) -> list[str]:
-    """``components_95`` (and the orthogonality's effective rank) at every analysed checkpoint."""
-    lines = ["| model | step: components_95 / effective rank / mean r2 |", "|---|---|"]
-    for r in results:
-        cells = []
-        for c in r["checkpoints"]:
-            er = c["orthogonality"].get("effective_rank")
-            r2 = [v for v in c["r2"].values() if v is not None]
-            cells.append(f"{c['step']}: {c['components_95']} / {_fmt(er, '.2f')} / "
-                         f"{_fmt(float(np.mean(r2)) if r2 else None, '.2f')}")
-        lines.append(f"| {r['name']} | " + "; ".join(cells) + " |")
-    return lines
-
-
-def cev_figure(results: Sequence[dict], out_stem: Path) -> list[Path]:
-    """Per model: CEV curves at each analysed checkpoint (colour = training step) with both
-    predictions marked, and ``components_95`` against step."""
-    n = len(results)
-    fig = Figure(figsize=(4.2 * n, 7.0))
-    axes = fig.subplots(2, n, squeeze=False)
-    cmap = colormaps["viridis"]
-    for j, r in enumerate(results):
-        ax, ax2 = axes[0, j], axes[1, j]
-        rows = r["checkpoints"]
-        for i, c in enumerate(rows):
-            cev = np.asarray(c["cev"])
-            ax.plot(np.arange(1, cev.size + 1), cev, color=cmap(i / max(len(rows) - 1, 1)),
-                    lw=1.2, label=f"step {c['step']}")
-        pf, pj = r["predicted_factored"], r["predicted_joint"]
-        for line in (ax.axvline, ax2.axhline):
-            line(pf, ls="--", color="tab:red", label=f"factored {pf}")
-            line(pj, ls=":", color="tab:purple", label=f"joint {pj}")
-        ax.axhline(0.95, color="grey", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_title(r["name"], fontsize=9)
-        ax.set_xlabel("components")
-        ax.set_ylabel("cumulative explained variance")
-        steps = [max(c["step"], 1) for c in rows]
-        ax2.plot(steps, [c["components_95"] for c in rows], "o-", color="black")
-        ax2.set_xscale("log")
-        ax2.set_xlabel("training step (step 0 drawn at 1)")
-        ax2.set_ylabel("components for 95%")
-        if j == 0:
-            ax.legend(fontsize=6)
-            ax2.legend(fontsize=6)
-    fig.suptitle("last-layer CEV over training; dashed: predicted factored, dotted: joint")
-    return save(fig, out_stem)
-
-
-@dataclass
-class FactoredSummary(Record):
-    """``results.json``: every model's result and the run's settings."""
-
-    experiment: str
-    protocol: str
-    settings: dict[str, Any]
-    predicted_factored: int
-    predicted_joint: int
-    rows: list[dict]
-    environment: dict[str, Any]
-    failed: dict[str, str] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-
-
-PROTOCOL = ("arXiv 2602.02385 as set up by a public repository that says it reproduces the paper "
-            "(not the authors' own); CPU-scaled, see compmech.experiments.factored")
-
-
-def write_report(out_dir: Path, results: Sequence[dict], settings: dict, wall: float,
-                 computed: Sequence[str], failed: dict[str, str]) -> FactoredSummary:
-    """``results.json``, ``README.md`` and the figure."""
-    files = cev_figure(results, out_dir / "factored_cev")
-    results = [{**r, "claim": claim_check(r)} for r in results]
-    summary = FactoredSummary(
-        "factored", PROTOCOL, settings, results[0]["predicted_factored"],
-        results[0]["predicted_joint"], list(results), environment(wall, computed), dict(failed),
-        [f.name for f in files] + ["results.json", "README.md"])
-    summary.write(out_dir / "results.json")
-    text = "\n".join([
-        "# Factored representations (arXiv 2602.02385), CPU-scaled",
-        "",
-        f"Factors {[f['process'] for f in settings['factors']]}; noise `{settings['noise']}`; "
-        f"model {settings['model']}; batch {settings['batch_size']}, lr {settings['lr']}. "
-        f"Predicted dimensions: factored {summary.predicted_factored}, joint "
-        f"{summary.predicted_joint}. The paper's measured numbers are not transcribed here.",
-        "",
-        "c95 = components for 95% of the last layer's variance (sampled prefixes, BOS left out); "
-        "r2 = held-out R^2 of a linear probe onto each factor's belief (80/20 by sequence); "
-        "overlap / participation ratio / effective rank of the factors' encoding patterns "
-        "(orthogonal subspaces: overlap 0, both ratios = the summed ranks); first factored step = "
-        "first analysed step with c95 <= the factored prediction and every factor's r2 >= 0.5. "
-        "± = std over seeds.",
-        "",
-        *table_lines(results),
-        "",
-        "## The claim (factored geometry early, dimension growing later)",
-        "",
-        *claim_lines(results),
-        "",
-        "## Over training",
-        "",
-        *trajectory_lines(results),
-        "",
-        *failure_lines(failed),
-        "![CEV over training](factored_cev.png)",
-        "",
-        f"{invocation_text(summary.environment)}.",
-        ""])
-    atomic_write_text(out_dir / "README.md", text)
-    return summary
 
 
 # ------------------------------------------------------------------------------------ running
@@ -552,7 +351,7 @@ def write_paper_configs(out_dir, *, seed: int = 0, steps: int = 500_000) -> list
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for job in factored_jobs(scale="paper", seeds=(seed,), steps=steps):
-        path = out / f"{job.labels['variant']}.json"
+        path = out / f"{job.labels.variant}.json"
         write_json(path, job.train_config)
         paths.append(path)
     return paths
@@ -580,14 +379,12 @@ def run_factored(out_dir, *, tiny: bool = False, minutes: float | None = None,
     jobs = factored_jobs(scale=scale, seeds=seeds, steps=steps, minutes=minutes, noise=noise)
     sc = SCALES[scale]
     factors = jobs[0].factors
-    settings = {"experiment": "factored", "scale": scale, "factors": factors, "noise": noise,
-                "seeds": list(seeds), "steps": steps,
-                "minutes": None if (tiny or steps) else (minutes or DEFAULT_MINUTES),
-                "model": sc.model, "batch_size": sc.batch_size, "lr": sc.lr,
-                "epsilons": list(sc.epsilons), "sequences": sc.sequences,
-                "checkpoints": sc.checkpoints, "recipe": recipe(jobs[0].train_config)}
+    settings = FactoredSettings(
+        "factored", scale, list(factors), noise, list(seeds), steps,
+        None if (tiny or steps) else (minutes or DEFAULT_MINUTES), sc.model, sc.batch_size, sc.lr,
+        list(sc.epsilons), sc.sequences, sc.checkpoints, recipe(jobs[0].train_config))
     out_dir.mkdir(parents=True, exist_ok=True)
-    check_manifest(out_dir, settings, force)
+    check_manifest(out_dir, settings.to_dict(), force)
     (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results, computed, failed = [], [], {}
@@ -604,11 +401,7 @@ def run_factored(out_dir, *, tiny: bool = False, minutes: float | None = None,
         if not done:
             computed.append(job.name)
         if log:
-            f = _final(res)
-            log(f"{job.name:>18}  steps {res['train']['steps']:>6}  c95 {f['components_95']:>3} "
-                f"(factored {res['predicted_factored']}, joint {res['predicted_joint']})  r2 "
-                + " ".join(_fmt(v, ".3f") for v in f["r2"].values())
-                + f"  eff. rank {_fmt(f['orthogonality'].get('effective_rank'), '.2f')}")
+            log(log_line(res))
     if not results:
         raise ValueError(f"every job failed: {failed}")
     return write_report(out_dir, results, settings, time.perf_counter() - t0, computed, failed)

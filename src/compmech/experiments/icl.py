@@ -61,25 +61,43 @@ Output folder: ``runs/<mixture>_seed<k>/`` (ordinary run directories, resumed wh
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from compmech.compose import mixture
+from compmech.experiments.icl_results import (
+    Curve,
+    DecayFits,
+    IclResults,
+    IclRun,
+    IclSettings,
+    InductionCurves,
+    InductionSummary,
+    MixtureFits,
+    MixtureSummary,
+    PositionRow,
+    RunCurves,
+    TheoryCurves,
+)
+from compmech.experiments.nested_records import read_result
+from compmech.experiments.run_metrics import evaluations, train_losses
 from compmech.experiments.runner import check_manifest, train_or_resume
 from compmech.figures.incontext import icl_figure
-from compmech.files import atomic_write_text, write_json
+from compmech.files import atomic_write_text, to_jsonable
 from compmech.incontext import mixture_loss_curves
 from compmech.mechanisms.induction import induction_inputs, induction_over_training
 from compmech.processes import get_process
+from compmech.records import Record
 from compmech.scaling import fit_decay_laws
-from transformer import ModelConfig, Run, TrainConfig
+from transformer import ModelConfig, Run, TrainConfig, model_config_from_dict
+
+R = TypeVar("R", bound=Record)
 
 #: The mixtures: ``(components [(process, params)], weights, vocab maps or None)``.
 MIXTURES: dict[str, tuple[list, list, list | None]] = {
@@ -143,20 +161,17 @@ def train_config(name: str, *, minutes: float | None = None, steps: int | None =
 
 # -------------------------------------------------------------------------------- theory
 def theory_curves(name: str, n_ctx: int, *, num_samples: int = THEORY_SAMPLES,
-                  seed: int = 0) -> dict[str, Any]:
+                  seed: int = 0) -> TheoryCurves:
     """The mixture's per-position curves with BOS (nats): known-component loss, Bayes-mixture
     optimum, the optimum's excess, standard errors, and the method (exact or sampled)."""
     c = mixture_loss_curves(icl_mixture(name), n_ctx, bos=True, num_samples=num_samples, seed=seed)
-    return {"method": c.method, "num_samples": c.num_samples,
-            "known_component_loss": c.known_component_loss.tolist(),
-            "bayes_mixture_optimum": c.bayes_mixture_optimum.tolist(),
-            "optimum_excess": c.optimum_excess.tolist(),
-            "optimum_excess_stderr": c.optimum_excess_stderr.tolist(),
-            "bayes_mixture_stderr": np.sqrt((c.weights[:, None] ** 2 * c.bayes_stderr**2).sum(0)
-                                            ).tolist()}
+    return TheoryCurves(c.method, c.num_samples, c.known_component_loss.tolist(),
+                        c.bayes_mixture_optimum.tolist(), c.optimum_excess.tolist(),
+                        c.optimum_excess_stderr.tolist(),
+                        np.sqrt((c.weights[:, None] ** 2 * c.bayes_stderr**2).sum(0)).tolist())
 
 
-def _fits(y) -> dict[str, Any] | None:
+def _fits(y) -> DecayFits | None:
     """Power law and exponential against ``t = position + 1``, from the curve's maximum on (before
     it the excess is still rising: the posterior has not begun to sharpen); ``None`` with fewer
     than 3 positive points there."""
@@ -164,38 +179,31 @@ def _fits(y) -> dict[str, Any] | None:
     finite = np.where(np.isfinite(y), y, -np.inf)
     start = int(np.argmax(finite))
     try:
-        fits = fit_decay_laws(np.arange(start + 1, y.size + 1), y[start:]).to_dict()
+        fits = fit_decay_laws(np.arange(start + 1, y.size + 1), y[start:])
     except ValueError:
         return None
-    fits["start_position"] = start
-    return fits
+    # a law's parameter that does not apply is NaN in DecayFit and None (null) here
+    return DecayFits.from_dict(to_jsonable(fits.to_dict()) | {"start_position": start})
 
 
 # ------------------------------------------------------------------------------ one run
-def analyse_run(run: Run, query_tokens=None) -> dict[str, Any]:
+def analyse_run(run: Run, query_tokens=None) -> IclRun:
     """Per-position losses and excesses, fits, the training-loss curve and induction scores of one
     trained run (see the module docstring)."""
-    evals = [m for m in run.metrics if "eval_loss" in m]
+    evals = evaluations(run)
     if not evals:
         raise ValueError(f"{run.run_dir} has no evaluation records")
     last = evals[-1]
-    loss = np.asarray(last["eval_loss"])
-    excess = loss - np.asarray(last["optimal_loss"])
-    train = [m for m in run.metrics if m.get("train_loss") is not None]
-    induction = induction_over_training(run, induction_inputs(run), query_tokens)
-    return {
-        "run_dir": str(run.run_dir), "seed": run.config.seed, "steps": run.config.steps,
-        "training_wall_time_s": run.training_wall_time,
-        "loss": loss.tolist(), "eval_optimum": last["optimal_loss"],
-        "eval_exact": last.get("eval_exact"), "network_excess": excess.tolist(),
-        "network_excess_fits": _fits(excess),
-        "component_loss": last.get("component_eval_loss"),
-        "train_loss": {"step": [m["step"] for m in train],
-                       "loss": [m["train_loss"] for m in train]},
-        "eval_loss_mean": {"step": [m["step"] for m in evals],
-                           "loss": [m["eval_loss_mean"] for m in evals]},
-        "induction": induction,
-    }
+    loss = np.asarray(last.eval_loss)
+    excess = loss - np.asarray(last.optimal_loss)
+    train = train_losses(run)
+    induction = InductionCurves.from_dict(
+        induction_over_training(run, induction_inputs(run), query_tokens))
+    return IclRun(str(run.run_dir), run.config.seed, run.config.steps, run.training_wall_time,
+                  loss.tolist(), last.optimal_loss, last.eval_exact, excess.tolist(),
+                  _fits(excess), last.component_eval_loss,
+                  Curve([t.step for t in train], [t.train_loss for t in train]),
+                  Curve([e.step for e in evals], [e.eval_loss_mean for e in evals]), induction)
 
 
 # ------------------------------------------------------------------------------ summary
@@ -204,39 +212,28 @@ def _mean_std(rows: Sequence[Sequence[float]]) -> tuple[list, list]:
     return a.mean(0).tolist(), (a.std(0, ddof=1) if len(a) > 1 else np.zeros(a.shape[1:])).tolist()
 
 
-def summarise(name: str, theory: dict[str, Any], runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def summarise(name: str, theory: TheoryCurves, runs: Sequence[IclRun]) -> MixtureSummary:
     """One mixture's entry of ``results.json``: per-position curves (mean, std over seeds), fits of
     the mean curves, per-seed exponents, induction scores per checkpoint, transitions."""
-    loss, loss_std = _mean_std([r["loss"] for r in runs])
-    net, net_std = _mean_std([r["network_excess"] for r in runs])
-    eval_opt, _ = _mean_std([r["eval_optimum"] for r in runs])
-    P = len(loss)
-    positions = [{"position": p, "t": p + 1, "loss": loss[p], "loss_std": loss_std[p],
-                  "bayes_mixture_optimum": theory["bayes_mixture_optimum"][p],
-                  "known_component_loss": theory["known_component_loss"][p],
-                  "eval_sample_optimum": eval_opt[p],
-                  "network_excess": net[p], "network_excess_std": net_std[p],
-                  "optimum_excess": theory["optimum_excess"][p],
-                  "optimum_excess_stderr": theory["optimum_excess_stderr"][p]} for p in range(P)]
-    exponents = [r["network_excess_fits"]["power_law"]["exponent"] for r in runs
-                 if r["network_excess_fits"]]
-    return {
-        "mixture": name, "components": [[p, kw] for p, kw in MIXTURES[name][0]],
-        "weights": MIXTURES[name][1], "vocab_maps": MIXTURES[name][2],
-        "theory_method": theory["method"], "theory_samples": theory["num_samples"],
-        "positions": positions,
-        "fits": {"network_excess": _fits(net), "optimum_excess": _fits(theory["optimum_excess"])},
-        "network_excess_exponent_per_seed": exponents,
-        "induction_score": [{"seed": r["seed"], "steps": r["induction"]["steps"],
-                             "score": r["induction"]["score"],
-                             "score_at_queries": r["induction"].get("score_at_queries"),
-                             "best_head": r["induction"]["best_head"],
-                             "best_head_score": r["induction"]["best_head_score"],
-                             "transition": r["induction"]["transition"]} for r in runs],
-        "runs": [{k: r[k] for k in ("seed", "steps", "training_wall_time_s", "run_dir", "loss",
-                                    "network_excess", "network_excess_fits", "train_loss",
-                                    "eval_loss_mean", "eval_exact")} for r in runs],
-    }
+    loss, loss_std = _mean_std([r.loss for r in runs])
+    net, net_std = _mean_std([r.network_excess for r in runs])
+    eval_opt, _ = _mean_std([r.eval_optimum for r in runs])
+    positions = [PositionRow(p, p + 1, loss[p], loss_std[p], theory.bayes_mixture_optimum[p],
+                             theory.known_component_loss[p], eval_opt[p], net[p], net_std[p],
+                             theory.optimum_excess[p], theory.optimum_excess_stderr[p])
+                 for p in range(len(loss))]
+    exponents = [r.network_excess_fits.power_law.exponent for r in runs if r.network_excess_fits]
+    components, weights, vocab_maps = MIXTURES[name]
+    return MixtureSummary(
+        name, [[p, kw] for p, kw in components], weights, vocab_maps, theory.method,
+        theory.num_samples, positions, MixtureFits(_fits(net), _fits(theory.optimum_excess)),
+        exponents,
+        [InductionSummary(r.seed, r.induction.steps, r.induction.score,
+                          r.induction.score_at_queries, r.induction.best_head,
+                          r.induction.best_head_score, r.induction.transition) for r in runs],
+        [RunCurves(r.seed, r.steps, r.training_wall_time_s, r.run_dir, r.loss, r.network_excess,
+                   r.network_excess_fits, r.train_loss, r.eval_loss_mean, r.eval_exact)
+         for r in runs])
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -251,27 +248,24 @@ def _pm(values: Sequence[float], spec=".3g") -> str:
                                            else "")
 
 
-def markdown_table(results: dict[str, Any]) -> str:
+def markdown_table(mixtures: dict[str, MixtureSummary]) -> str:
     """The headline table: one row per mixture (± = std over seeds)."""
     head = ("| mixture | K | optimum (mean over positions, nats) | network − optimum | network "
             "excess: better fit (power exponent / exp. τ) | power exponent per seed | optimum "
             "excess: better fit (power exponent / exp. τ) | induction score, best head (final) | "
             "transition step |\n|---|---|---|---|---|---|---|---|---|")
     rows = [head]
-    for name, m in results["mixtures"].items():
-        optimum = float(np.mean([p["bayes_mixture_optimum"] for p in m["positions"]]))
-        gaps = [float(np.mean(r["network_excess"])) for r in m["runs"]]
-        cells = []
-        for key in ("network_excess", "optimum_excess"):
-            f = m["fits"][key]
-            cells.append("—" if f is None else
-                         f"{f['better']} ({_fmt(f['power_law']['exponent'])} / "
-                         f"{_fmt(f['exponential']['timescale'])})")
-        finals = [s["best_head_score"][-1] for s in m["induction_score"]]
-        steps = [s["transition"]["step"] for s in m["induction_score"] if s["transition"]]
-        rows.append(f"| {name} | {len(m['weights'])} | {_fmt(optimum, '.4f')} | "
+    for name, m in mixtures.items():
+        optimum = float(np.mean([p.bayes_mixture_optimum for p in m.positions]))
+        gaps = [float(np.mean(r.network_excess)) for r in m.runs]
+        cells = ["—" if f is None else
+                 f"{f.better} ({_fmt(f.power_law.exponent)} / {_fmt(f.exponential.timescale)})"
+                 for f in (m.fits.network_excess, m.fits.optimum_excess)]
+        finals = [s.best_head_score[-1] for s in m.induction_score]
+        steps = [s.transition.step for s in m.induction_score if s.transition]
+        rows.append(f"| {name} | {len(m.weights)} | {_fmt(optimum, '.4f')} | "
                     f"{_pm(gaps, '.4f')} | {cells[0]} | "
-                    f"{_pm(m['network_excess_exponent_per_seed'])} | {cells[1]} | "
+                    f"{_pm(m.network_excess_exponent_per_seed)} | {cells[1]} | "
                     f"{_pm(finals, '.2f')} | {', '.join(map(str, steps)) if steps else 'none'} |")
     return "\n".join(rows)
 
@@ -280,7 +274,7 @@ def markdown_table(results: dict[str, Any]) -> str:
 def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None = None,
             seeds: Sequence[int] = (0,), tiny: bool = False, mixtures: Sequence[str] = tuple(MIXTURES),
             force: bool = False, progress: bool = False,
-            log: Callable[[str], None] | None = None) -> dict[str, Any]:
+            log: Callable[[str], None] | None = None) -> IclResults:
     """Train, analyse and report every mixture x seed; rerunning resumes (finished runs and
     analyses are reused).
 
@@ -309,20 +303,20 @@ def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None =
         raise ValueError(f"unknown mixtures {bad}; choose from {', '.join(MIXTURES)}")
     per_run = None if (tiny or steps is not None) else minutes * TRAIN_SHARE / (
         len(mixtures) * len(seeds))
-    settings = {"experiment": "icl", "tiny": tiny, "minutes": minutes if per_run else None,
-                "steps": steps, "seeds": seeds, "mixtures": list(mixtures)}
+    settings = IclSettings("icl", tiny, minutes if per_run else None, steps, seeds, list(mixtures))
     if force and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    check_manifest(out, settings, False)
+    check_manifest(out, settings.to_dict(), False)
     (out / "results").mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    results: dict[str, Any] = {"settings": settings, "mixtures": {}}
+    summaries: dict[str, MixtureSummary] = {}
     for name in mixtures:
         first = train_config(name, minutes=per_run, steps=steps, tiny=tiny, seed=seeds[0])
-        theory = _cached(out / "results" / f"theory_{name}.json", lambda n=name, c=first: theory_curves(
-            n, c.model.n_ctx, num_samples=2000 if tiny else THEORY_SAMPLES))
-        say(f"{name}: optimum curves ({theory['method']})")
+        theory = _cached(out / "results" / f"theory_{name}.json", TheoryCurves,
+                         lambda n=name, c=first: theory_curves(
+                             n, c.model.n_ctx, num_samples=2000 if tiny else THEORY_SAMPLES))
+        say(f"{name}: optimum curves ({theory.method})")
         runs = []
         for seed in seeds:
             cfg = first.replace(seed=seed)
@@ -330,45 +324,45 @@ def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None =
             budget = f"{per_run:.2f} min" if per_run else f"{cfg.steps} steps"
             say(f"{name} seed {seed}: training ({budget})")
             run = train_or_resume(cfg, run_dir, progress)
-            runs.append(_cached(out / "results" / f"{name}_seed{seed}.json",
+            runs.append(_cached(out / "results" / f"{name}_seed{seed}.json", IclRun,
                                 lambda r=run, n=name: analyse_run(r, QUERY_TOKENS.get(n))))
-        results["mixtures"][name] = summarise(name, theory, runs)
-    results["model"] = first.model.to_dict()
-    results["train"] = {k: v for k, v in first.to_dict().items() if k not in ("hmm", "model")}
-    results["wall_time_s"] = time.perf_counter() - t0
-    write_json(out / RESULTS, results)
+        summaries[name] = summarise(name, theory, runs)
+    results = IclResults(settings, summaries, first.model.to_dict(),
+                         {k: v for k, v in first.to_dict().items() if k not in ("hmm", "model")},
+                         time.perf_counter() - t0)
+    results.write(out / RESULTS)
     (out / "figures").mkdir(exist_ok=True)
-    figures = [icl_figure(m, out / "figures" / name)[0] for name, m in results["mixtures"].items()]
+    figures = [icl_figure(m, out / "figures" / name)[0] for name, m in results.mixtures.items()]
     atomic_write_text(out / "README.md", report_text(results, figures))
     return results
 
 
-def _cached(path: Path, compute: Callable[[], dict]) -> dict:
-    if path.exists():
-        return json.loads(path.read_text())
-    value = compute()
-    write_json(path, value)
-    return json.loads(path.read_text())
+def _cached(path: Path, kind: type[R], compute: Callable[[], R]) -> R:
+    """The record at ``path``, or ``compute()`` written there first (and read back, so that a
+    resumed run summarises exactly what a fresh one does)."""
+    if not path.exists():
+        compute().write(path)
+    return read_result(kind, path, "compmech reproduce icl")
 
 
-def report_text(results: dict[str, Any], figures: Sequence[Path]) -> str:
+def report_text(results: IclResults, figures: Sequence[Path]) -> str:
     """``README.md``: the protocol in one paragraph, the table, the figures."""
-    s = results["settings"]
-    m = results["model"]
-    budget = (f"{s['steps']} steps per run" if s["steps"] else
-              f"{s['minutes']:.3g} minutes of training in all" if s["minutes"] else "")
+    s = results.settings
+    m = model_config_from_dict(results.model)
+    budget = (f"{s.steps} steps per run" if s.steps else
+              f"{s.minutes:.3g} minutes of training in all" if s.minutes else "")
     lines = [
         "# In-context learning of non-ergodic mixtures (arXiv 2505.18373)", "",
         "Protocol: the `wonka_dursley` mixture of the group's library configuration of that time "
         "(Astera-org/simplexity@41a1662, inferred to be the paper's) plus two Mess3 mixtures; "
-        f"our model ({m['n_layers']} layers, d_model {m['d_model']}, {m['n_heads']} heads x "
-        f"{m['d_head']}, n_ctx {m['n_ctx']} with BOS; the paper's sequences are 100 long). "
-        f"Seeds {s['seeds']}; {'tiny settings' if s['tiny'] else ''}{budget}. "
-        f"Wall time {results['wall_time_s']:.0f} s. The paper's own exponents and transition "
+        f"our model ({m.n_layers} layers, d_model {m.d_model}, {m.n_heads} heads x "
+        f"{m.d_head}, n_ctx {m.n_ctx} with BOS; the paper's sequences are 100 long). "
+        f"Seeds {s.seeds}; {'tiny settings' if s.tiny else ''}{budget}. "
+        f"Wall time {results.wall_time_s:.0f} s. The paper's own exponents and transition "
         "steps are not public as numbers.", "",
         "Fits are against t = position + 1 on log(excess); the better one has the smaller RMS "
         "log residual. ± is the std over seeds.", "",
-        markdown_table(results), "",
+        markdown_table(results.mixtures), "",
     ]
     lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
     return "\n".join(lines) + "\n"

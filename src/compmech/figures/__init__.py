@@ -6,7 +6,9 @@ probed run's folder of figures.
 * :mod:`~compmech.figures.common` - the belief plane, colours, captions and
   :func:`~compmech.figures.common.save`;
 * :mod:`~compmech.figures.clouds` - belief clouds (theory beside learned) and curves;
+* :mod:`~compmech.figures.factored` - the factored reproduction's explained-variance curves;
 * :mod:`~compmech.figures.geometry` - the scale-by-scale geometry and the mixed-state tree;
+* :mod:`~compmech.figures.incontext` - the in-context-learning reproduction's panels;
 * :mod:`~compmech.figures.mechanisms` - attention and intervention figures;
 * :mod:`~compmech.figures.panels` - the experiments' panels;
 * :mod:`~compmech.figures.quantum` - the quantum reproduction's per-layer R^2 and CKA figures;

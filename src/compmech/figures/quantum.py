@@ -18,7 +18,8 @@ def layer_r2_figure(results: Mapping, titles: Mapping[str, str], archs: Sequence
     networks' mean to their 95th percentile, and the Markov-3 lookup (dashed).
 
     Args:
-        results: ``results.json``'s ``results`` (per process ``architectures`` -> ``layers``).
+        results: ``{process: ProcessSummary}`` (:mod:`compmech.experiments.quantum_report`; per
+            process ``architectures`` -> ``layers``).
         titles: a panel title per process.
         archs: the architectures, in colour order.
     """
@@ -28,19 +29,15 @@ def layer_r2_figure(results: Mapping, titles: Mapping[str, str], archs: Sequence
     colours = dict(zip(archs, COLOURS, strict=False))
     for ax, process in zip(axes, procs, strict=True):
         entry = results[process]
-        for arch, a in entry["architectures"].items():
-            layers = list(a["layers"])
+        for arch, a in entry.architectures.items():
+            layers = list(a.layers.values())
             x = np.arange(len(layers))
-            ax.plot(x, [a["layers"][n]["r2"] for n in layers], "o-", color=colours[arch],
-                    label=arch)
-            ax.plot(x, [a["layers"][n]["initial"]["r2"] for n in layers], "x:",
-                    color=colours[arch], alpha=0.6)
-            ax.fill_between(x, [a["layers"][n]["random_networks"]["mean"] for n in layers],
-                            [a["layers"][n]["random_networks"]["p95"] for n in layers],
-                            color=colours[arch], alpha=0.12)
-        if "markov3_lookup" in entry:
-            ax.axhline(entry["markov3_lookup"]["r2"], color="k", ls="--", lw=0.8,
-                       label="Markov-3 lookup")
+            ax.plot(x, [s.r2 for s in layers], "o-", color=colours[arch], label=arch)
+            ax.plot(x, [s.initial.r2 for s in layers], "x:", color=colours[arch], alpha=0.6)
+            ax.fill_between(x, [s.random_networks.mean for s in layers],
+                            [s.random_networks.p95 for s in layers], color=colours[arch],
+                            alpha=0.12)
+        ax.axhline(entry.markov3_lookup.r2, color="k", ls="--", lw=0.8, label="Markov-3 lookup")
         ax.set_title(titles.get(process, process))
         ax.set_xlabel("layer (input ... last, concat)")
         ax.set_ylabel("R² (probability-weighted)")
@@ -53,15 +50,20 @@ def layer_r2_figure(results: Mapping, titles: Mapping[str, str], archs: Sequence
 
 def cka_figure(results: Mapping, titles: Mapping[str, str]) -> Figure | None:
     """One heat map per process of the linear CKA between the networks' last layers (``None``
-    when no process has one)."""
-    procs = [p for p in results if results[p].get("cka")]
+    when no process has one).
+
+    Args:
+        results: ``{process: ProcessSummary}`` (:mod:`compmech.experiments.quantum_report`).
+        titles: a panel title per process.
+    """
+    procs = [p for p in results if results[p].cka is not None]
     if not procs:
         return None
     fig = Figure(figsize=(3.6 * len(procs), 3.4))
     axes = fig.subplots(1, len(procs), squeeze=False)[0]
     image = None
     for ax, process in zip(axes, procs, strict=True):
-        m = results[process]["cka"]["matrix"]
+        m = results[process].cka.matrix
         names = list(m)
         grid = np.array([[m[a][b] for b in names] for a in names])
         image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")

@@ -1,0 +1,214 @@
+"""The typed results of ``compmech reproduce icl`` (:mod:`compmech.experiments.icl`): a mixture's
+theory curves (``results/theory_<mixture>.json``), one trained run's analysis
+(``results/<mixture>_seed<k>.json``), a mixture's summary and ``results.json``. Each writes and
+reads itself from its fields; lists over positions are ``(n_ctx,)``, induction scores
+``(checkpoints, layers, heads)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from compmech.experiments.nested_records import NestedRecord, omitted_if_none
+
+
+@dataclass(frozen=True)
+class TheoryCurves(NestedRecord):
+    """A mixture's per-position curves with BOS (nats): the known-component loss, the
+    Bayes-mixture optimum, the optimum's excess over the former, their standard errors, and how
+    they were computed (``"exact"`` or ``"sampled"`` from ``num_samples`` words per component)."""
+
+    method: str
+    num_samples: int
+    known_component_loss: list[float]
+    bayes_mixture_optimum: list[float]
+    optimum_excess: list[float]
+    optimum_excess_stderr: list[float]
+    bayes_mixture_stderr: list[float]
+
+
+@dataclass(frozen=True)
+class DecayLaw(NestedRecord):
+    """One law fitted to ``log y`` (:class:`compmech.scaling.DecayFit`): ``amplitude t^-exponent``
+    or ``amplitude exp(-t / timescale)``."""
+
+    law: str
+    amplitude: float
+    exponent: float | None
+    timescale: float | None
+    rms_log_residual: float
+    r2_log: float
+    residuals_log: list[float]
+
+
+@dataclass(frozen=True)
+class DecayFits(NestedRecord):
+    """Both laws fitted against ``t = position + 1`` from the curve's maximum (``start_position``)
+    on, and the ``better`` one (:class:`compmech.scaling.DecayFits`)."""
+
+    power_law: DecayLaw
+    exponential: DecayLaw
+    better: str
+    t: list[float]
+    num_dropped: int
+    start_position: int
+
+
+@dataclass(frozen=True)
+class Curve(NestedRecord):
+    """A loss against training step."""
+
+    step: list[int]
+    loss: list[float | None]
+
+
+@dataclass(frozen=True)
+class Head(NestedRecord):
+    layer: int
+    head: int
+
+
+@dataclass(frozen=True)
+class Transition(NestedRecord):
+    """The checkpoint at the end of the largest jump of an induction score, and the jump."""
+
+    step: int
+    jump: float
+
+
+@dataclass(frozen=True)
+class InductionCurves(NestedRecord):
+    """Induction scores of every head over training
+    (:func:`compmech.mechanisms.induction.induction_over_training`); ``query_tokens`` and
+    ``score_at_queries`` only for a restricted score."""
+
+    steps: list[int]
+    score: list[list[list[float]]]
+    mass: list[list[list[float]]]
+    query_tokens: list[int] | None = omitted_if_none()
+    score_at_queries: list[list[list[float]]] | None = omitted_if_none()
+    uniform_mass: float
+    best_head: Head
+    best_head_score: list[float]
+    transition: Transition | None
+
+
+@dataclass(frozen=True)
+class IclRun(NestedRecord):
+    """One trained run's analysis: the loss per position on the last evaluation and the optimum on
+    the same words, the network's excess and its fits, the training and evaluation curves, the
+    induction scores."""
+
+    run_dir: str
+    seed: int
+    steps: int
+    training_wall_time_s: float | None
+    loss: list[float]
+    eval_optimum: list[float]
+    eval_exact: bool | None
+    network_excess: list[float]
+    network_excess_fits: DecayFits | None
+    component_loss: list[list[float]] | None
+    train_loss: Curve
+    eval_loss_mean: Curve
+    induction: InductionCurves
+
+
+@dataclass(frozen=True)
+class PositionRow(NestedRecord):
+    """One position of a mixture's curves (means and stds over seeds; nats)."""
+
+    position: int
+    t: int
+    loss: float
+    loss_std: float
+    bayes_mixture_optimum: float
+    known_component_loss: float
+    eval_sample_optimum: float
+    network_excess: float
+    network_excess_std: float
+    optimum_excess: float
+    optimum_excess_stderr: float
+
+
+@dataclass(frozen=True)
+class MixtureFits(NestedRecord):
+    """Fits of the mean network excess and of the optimum's excess (``None``: no decay to fit)."""
+
+    network_excess: DecayFits | None
+    optimum_excess: DecayFits | None
+
+
+@dataclass(frozen=True)
+class InductionSummary(NestedRecord):
+    """One seed's induction scores over training."""
+
+    seed: int
+    steps: list[int]
+    score: list[list[list[float]]]
+    score_at_queries: list[list[list[float]]] | None
+    best_head: Head
+    best_head_score: list[float]
+    transition: Transition | None
+
+
+@dataclass(frozen=True)
+class RunCurves(NestedRecord):
+    """One seed's curves in ``results.json``."""
+
+    seed: int
+    steps: int
+    training_wall_time_s: float | None
+    run_dir: str
+    loss: list[float]
+    network_excess: list[float]
+    network_excess_fits: DecayFits | None
+    train_loss: Curve
+    eval_loss_mean: Curve
+    eval_exact: bool | None
+
+
+@dataclass(frozen=True)
+class MixtureSummary(NestedRecord):
+    """One mixture's entry of ``results.json``: per-position curves, fits, per-seed exponents,
+    induction scores per checkpoint."""
+
+    mixture: str
+    components: list[list[Any]]
+    weights: list[float]
+    vocab_maps: list[list[int]] | None
+    theory_method: str
+    theory_samples: int
+    positions: list[PositionRow]
+    fits: MixtureFits
+    network_excess_exponent_per_seed: list[float]
+    induction_score: list[InductionSummary]
+    runs: list[RunCurves]
+
+
+@dataclass(frozen=True)
+class IclSettings(NestedRecord):
+    """The run's settings (also the folder's manifest)."""
+
+    experiment: str
+    tiny: bool
+    minutes: float | None
+    steps: int | None
+    seeds: list[int]
+    mixtures: list[str]
+
+
+@dataclass(frozen=True)
+class IclResults(NestedRecord):
+    """``results.json``: every mixture's summary, the model and the training settings."""
+
+    settings: IclSettings
+    mixtures: dict[str, MixtureSummary]
+    model: dict[str, Any]
+    train: dict[str, Any]
+    wall_time_s: float
+
+
+__all__ = ["Curve", "DecayFits", "DecayLaw", "Head", "IclResults", "IclRun", "IclSettings",
+           "InductionCurves", "InductionSummary", "MixtureFits", "MixtureSummary", "PositionRow",
+           "RunCurves", "TheoryCurves", "Transition"]
