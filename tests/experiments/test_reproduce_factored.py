@@ -359,6 +359,28 @@ def tiny_run(tmp_path_factory):
     return out
 
 
+def test_the_true_beliefs_control_tells_factored_from_joint():
+    """The control of components_95: the factors' beliefs side by side need at most the factored
+    prediction (their affine dimension, a bound), the joint belief needs far more; and a planted
+    network that embeds the joint belief linearly shows the joint count, so the comparison can
+    come out against the factored claim."""
+    from compmech.experiments.factored import DEFAULT_FACTORS, belief_components_95
+    from compmech.geometry import belief_plane_coordinates
+    from compmech.inference import sample
+
+    hmm = compmech.product([f.to_dict() for f in DEFAULT_FACTORS])
+    ctl = belief_components_95(hmm, DEFAULT_FACTORS, 3000, 0)
+    assert ctl.factored <= 6 < 2 * ctl.factored < ctl.joint <= 26
+    joint = belief_plane_coordinates(sample(hmm, 3000, 8, 0).beliefs, hmm.right_eigenvector)
+    Q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(64, 26)))
+    planted = joint @ Q.T  # an isometric 64-d embedding of the joint belief
+    assert components_95(planted) == ctl.joint
+    # a noisy joint channel keeps the joint state space: the control is defined there too
+    noisy = compmech.noisy_channel(hmm, 0.1)
+    ctl_noisy = belief_components_95(noisy, DEFAULT_FACTORS, 3000, 0)
+    assert ctl_noisy.factored <= 6 < ctl_noisy.joint
+
+
 def test_tiny_end_to_end_writes_the_fields(tiny_run):
     from compmech.experiments.factored_results import FactoredResult, FactoredSummary
 

@@ -74,6 +74,7 @@ from compmech.experiments.factored_report import (
     write_report,
 )
 from compmech.experiments.factored_results import (
+    BeliefComponents,
     CheckpointAnalysis,
     Factor,
     FactoredLabels,
@@ -90,10 +91,12 @@ from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
 from compmech.figures.factored import cev_figure
 from compmech.files import write_json
+from compmech.geometry import belief_plane_coordinates
 from compmech.inference import sample
 from compmech.probing.inputs import sequence_folds
 from compmech.probing.targets import encoding_pattern, factor_targets, probe_factors
 from compmech.subspaces import (
+    components_95,
     components_for_variance,
     cumulative_explained_variance,
     factored_dimension_predictions,
@@ -299,6 +302,20 @@ def analysis_data(run, factors: Sequence[Factor], sequences: int, seed: int):
     return run.model_inputs(samples.tokens), targets, folds
 
 
+def belief_components_95(hmm, factors: Sequence[Factor], sequences: int, seed: int
+                         ) -> BeliefComponents:
+    """``components_95`` of the true beliefs on the prefixes :func:`analysis_data` samples (same
+    process, sequences and seed): the factors' beliefs side by side (each in its plane
+    coordinates, as probed) and the joint belief in its plane coordinates (an isometry of the
+    simplex for an HMM, so the count is the simplex's)."""
+    samples = sample(hmm, int(sequences), N_TOKENS, seed)
+    base = hmm if hmm.structure is not None else product([f.to_dict() for f in factors])
+    targets = factor_targets(base, samples.beliefs, None)
+    factored = np.concatenate([t.values for t in targets.values()], axis=-1)
+    joint = belief_plane_coordinates(samples.beliefs, hmm.right_eigenvector)
+    return BeliefComponents(components_95(factored), components_95(joint))
+
+
 def analyse_checkpoint(run, step: int, inputs: np.ndarray, targets: dict, folds: np.ndarray,
                        seed: int) -> CheckpointAnalysis:
     """CEV and ``components_95`` of the last layer, per-factor held-out ``r2``, orthogonality of
@@ -404,11 +421,18 @@ def run_factored(out_dir, *, tiny: bool = False, minutes: float | None = None,
             log(log_line(res))
     if not results:
         raise ValueError(f"every job failed: {failed}")
-    return write_report(out_dir, results, settings, time.perf_counter() - t0, computed, failed)
+    controls = {}
+    for job in jobs:  # one per variant: the true beliefs do not depend on the training seed
+        if job.labels.variant not in controls:
+            hmm = TrainConfig.from_dict(job.train_config).build_hmm()
+            controls[job.labels.variant] = belief_components_95(hmm, job.factors, job.sequences,
+                                                                job.seed)
+    return write_report(out_dir, results, settings, time.perf_counter() - t0, computed, failed,
+                        controls)
 
 
 __all__ = ["DEFAULT_FACTORS", "DEFAULT_MINUTES", "EPSILONS", "FactoredJob", "FactoredSummary",
            "PAPER_FACTORS", "SCALES", "analyse_checkpoint", "analysis_data", "cev_figure",
-           "checkpoints_to_analyse", "claim_check", "claim_lines", "factored_jobs",
+           "belief_components_95", "checkpoints_to_analyse", "claim_check", "claim_lines", "factored_jobs",
            "first_factored_step", "product_spec", "run_factored", "run_job", "table_lines",
            "train_config", "variants", "write_paper_configs", "write_report"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from compmech.experiments.factored_results import (
+    BeliefComponents,
     Claim,
     FactoredResult,
     FactoredRow,
@@ -90,13 +91,17 @@ def claim_lines(results: Sequence[FactoredResult]) -> list[str]:
     return lines
 
 
-def table_lines(results: Sequence[FactoredResult]) -> list[str]:
-    """The headline table, one row per variant (mean ± std over seeds, std with ddof 1)."""
+def table_lines(results: Sequence[FactoredResult],
+                controls: dict[str, BeliefComponents] | None = None) -> list[str]:
+    """The headline table, one row per variant (mean ± std over seeds, std with ddof 1), with the
+    ``components_95`` of the true beliefs (factored / joint) where ``controls`` has the variant."""
+    controls = controls or {}
     by_variant: dict[str, list[FactoredResult]] = {}
     for r in results:
         by_variant.setdefault(r.labels.variant, []).append(r)
     head = ["variant", "seeds", "steps", "loss gap (nats)", "c95 final", "c95 min (step)",
-            "predicted factored", "predicted joint", "r2 per factor (final)", "overlap",
+            "predicted factored", "predicted joint", "c95 true beliefs factored / joint",
+            "r2 per factor (final)", "overlap",
             "participation ratio", "effective rank", "first factored step"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for variant, rows in by_variant.items():
@@ -109,7 +114,9 @@ def table_lines(results: Sequence[FactoredResult]) -> list[str]:
                  _mean_std([r.loss_gap for r in rows], ".4f"),
                  _mean_std([f.components_95 for f in finals], ".1f"),
                  "; ".join(f"{m.components_95} ({m.step})" for m in mins),
-                 str(rows[0].predicted_factored), str(rows[0].predicted_joint), r2,
+                 str(rows[0].predicted_factored), str(rows[0].predicted_joint),
+                 (f"{controls[variant].factored} / {controls[variant].joint}"
+                  if variant in controls else "n/a"), r2,
                  _mean_std([o.overlap for o in orth], ".3f"),
                  _mean_std([o.participation_ratio for o in orth], ".3f"),
                  _mean_std([o.effective_rank for o in orth], ".3f"),
@@ -141,8 +148,11 @@ def log_line(res: FactoredResult) -> str:
 
 
 def write_report(out_dir: Path, results: Sequence[FactoredResult], settings: FactoredSettings,
-                 wall: float, computed: Sequence[str], failed: dict[str, str]) -> FactoredSummary:
-    """``results.json``, ``README.md`` and the figure."""
+                 wall: float, computed: Sequence[str], failed: dict[str, str],
+                 controls: dict[str, BeliefComponents] | None = None) -> FactoredSummary:
+    """``results.json``, ``README.md`` and the figure; ``controls``: the true beliefs'
+    ``components_95`` per variant (:func:`compmech.experiments.factored.belief_components_95`)."""
+    controls = dict(controls or {})
     files = cev_figure(results, out_dir / "factored_cev")
     rows = [FactoredRow(r.name, r.labels, r.process, r.process_params, r.model,
                         r.predicted_factored, r.predicted_joint, r.train, r.loss_gap,
@@ -151,7 +161,7 @@ def write_report(out_dir: Path, results: Sequence[FactoredResult], settings: Fac
     summary = FactoredSummary(
         "factored", PROTOCOL, settings, rows[0].predicted_factored, rows[0].predicted_joint, rows,
         environment(wall, computed), dict(failed),
-        [f.name for f in files] + ["results.json", "README.md"])
+        [f.name for f in files] + ["results.json", "README.md"], controls)
     summary.write(out_dir / "results.json")
     text = "\n".join([
         "# Factored representations (arXiv 2602.02385), CPU-scaled",
@@ -166,9 +176,13 @@ def write_report(out_dir: Path, results: Sequence[FactoredResult], settings: Fac
         "overlap / participation ratio / effective rank of the factors' encoding patterns "
         "(orthogonal subspaces: overlap 0, both ratios = the summed ranks); first factored step = "
         "first analysed step with c95 <= the factored prediction and every factor's r2 >= 0.5. "
-        "± = std over seeds.",
+        "c95 true beliefs = the same count on the true beliefs at the same prefixes, the factors' "
+        "beliefs side by side / the joint belief (plane coordinates): the control that tells a "
+        "factored from a joint representation at the 95% threshold (the predicted joint, the "
+        "affine dimension, counts directions of negligible variance; c95 also depends on the "
+        "basis, so these counts are a yardstick, not an identity). ± = std over seeds.",
         "",
-        *table_lines(rows),
+        *table_lines(rows, controls),
         "",
         "## The claim (factored geometry early, dimension growing later)",
         "",

@@ -148,6 +148,18 @@ class FactoredSettings(NestedRecord):
 
 
 @dataclass(frozen=True)
+class BeliefComponents(NestedRecord):
+    """The control of ``components_95``: the count of the *true* beliefs on the analysis's sampled
+    prefixes, represented factored (the factors' beliefs side by side, each in its plane
+    coordinates) and joint (the joint belief in its plane coordinates). A network that carried the
+    joint belief linearly would show about ``joint``, not ``predicted_joint`` (the affine
+    dimension, which counts every direction however little variance it has)."""
+
+    factored: int
+    joint: int
+
+
+@dataclass(frozen=True)
 class FactoredSummary(NestedRecord):
     """``results.json``: every model's result and the run's settings."""
 
@@ -160,8 +172,9 @@ class FactoredSummary(NestedRecord):
     environment: dict[str, Any]
     failed: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    belief_components_95: dict[str, BeliefComponents] = field(default_factory=dict)
 
 
-__all__ = ["CheckpointAnalysis", "Claim", "Factor", "FactoredLabels", "FactoredResult",
+__all__ = ["BeliefComponents", "CheckpointAnalysis", "Claim", "Factor", "FactoredLabels", "FactoredResult",
            "FactoredRow", "FactoredSettings", "FactoredSummary", "Orthogonality", "TrainInfo",
            "Variant"]
