@@ -253,7 +253,7 @@ def markdown_table(mixtures: dict[str, MixtureSummary]) -> str:
     head = ("| mixture | K | optimum (mean over positions, nats) | network − optimum | network "
             "excess: better fit (power exponent / exp. τ) | power exponent per seed | optimum "
             "excess: better fit (power exponent / exp. τ) | induction score, best head (final) | "
-            "transition step |\n|---|---|---|---|---|---|---|---|---|")
+            "transition step (per seed) |\n|---|---|---|---|---|---|---|---|---|")
     rows = [head]
     for name, m in mixtures.items():
         optimum = float(np.mean([p.bayes_mixture_optimum for p in m.positions]))
@@ -262,11 +262,11 @@ def markdown_table(mixtures: dict[str, MixtureSummary]) -> str:
                  f"{f.better} ({_fmt(f.power_law.exponent)} / {_fmt(f.exponential.timescale)})"
                  for f in (m.fits.network_excess, m.fits.optimum_excess)]
         finals = [s.best_head_score[-1] for s in m.induction_score]
-        steps = [s.transition.step for s in m.induction_score if s.transition]
+        steps = [str(s.transition.step) if s.transition else "none" for s in m.induction_score]
         rows.append(f"| {name} | {len(m.weights)} | {_fmt(optimum, '.4f')} | "
                     f"{_pm(gaps, '.4f')} | {cells[0]} | "
                     f"{_pm(m.network_excess_exponent_per_seed)} | {cells[1]} | "
-                    f"{_pm(finals, '.2f')} | {', '.join(map(str, steps)) if steps else 'none'} |")
+                    f"{_pm(finals, '.2f')} | {', '.join(steps)} |")
     return "\n".join(rows)
 
 
