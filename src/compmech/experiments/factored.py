@@ -111,7 +111,7 @@ PAPER_FACTORS: tuple = (MESS3, MESS3, MESS3, TOM, TOM)
 #: The CPU-scaled case's factors (vocabulary 36; predictions 6 and 26): see the module docstring.
 DEFAULT_FACTORS: tuple = (MESS3, MESS3, TOM)
 #: Chain selectors of the paper-scale chain: Mess3 factors' alpha, tom_quantum factors' beta,
-#: one value per token of the previous factor (ours; :data:`compmech.factored.CHAIN_SELECTED`
+#: one value per token of the previous factor (ours; :data:`compmech.chain.CHAIN_SELECTED`
 #: is the default case's).
 PAPER_CHAIN_SELECTED: tuple = ({"param": "alpha", "values": [0.4, 0.6, 0.8]},
                                {"param": "alpha", "values": [0.4, 0.6, 0.8]},
