@@ -159,8 +159,8 @@ def test_intervention_on_a_trained_model_beats_the_random_control(trained_run):
     h = report.hooks[hook]
     m = h.mean_kl_bits
     assert h.decode_error < 1e-6
-    assert m["intervened"] < m["random"] and m["intervened"] < m["none"]
-    assert m["intervened_cov"] < 0.5 * m["random_cov"] and m["intervened_cov"] < 0.5 * m["none"]
+    assert m.intervened < m.random and m.intervened < m.none
+    assert m.intervened_cov < 0.5 * m.random_cov and m.intervened_cov < 0.5 * m.none
     assert h.fraction_cov_below_random > 0.7
     # pairs are held-out points with targets distinct from the input's belief
     assert pairs.sequence.shape == (300,) and np.all(
