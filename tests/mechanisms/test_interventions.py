@@ -226,3 +226,18 @@ def test_a_recurrent_model_meeting_the_contract_takes_interventions(tiny_rnn):
     np.testing.assert_allclose(readout(d), expected, atol=1e-6)
     with pytest.raises(ValueError, match="no attention patterns"):
         transformer.attention_patterns(params, cfg, tokens)
+
+
+def test_condition_values_are_one_field_per_condition_and_keep_the_json_keys():
+    from compmech.mechanisms.intervention_records import BlindValues, ConditionValues
+    from compmech.mechanisms.interventions import BLIND_CONDITIONS, CONDITIONS
+
+    assert tuple(ConditionValues().to_dict()) == CONDITIONS
+    assert tuple(BlindValues().to_dict()) == BLIND_CONDITIONS
+    kl = {c: np.full(4, float(i)) for i, c in enumerate(CONDITIONS)}
+    kl["null_space"] = np.full(4, np.nan)  # not run: no number, not NaN
+    v = ConditionValues.of(kl, np.mean)
+    assert v.intervened == 1.0 and v.null_space is None and v.value("ceiling") == 7.0
+    assert ConditionValues.from_dict(v.to_dict()) == v
+    with pytest.raises(ValueError, match="unknown condition"):
+        v.value("blind")
