@@ -2,7 +2,7 @@
 
 Runs :func:`compmech.probing.run.probe_run` with its defaults (every hook with its controls and
 baselines, the headline hook at every checkpoint with its geometry, the nonlinear decoders, the
-Markov lookups, the fractal comparison) on a *copy* of ``--run`` (the run directory itself is never
+Markov lookups) on a *copy* of ``--run`` (the run directory itself is never
 written), and prints, stage by stage, the wall seconds and CPU seconds (user + system, all threads,
 children included) that the probe records in ``probe.json``'s ``timing``, the peak resident set size
 (``resource.getrusage``, JAX's footprint included) and the load average before and after. On a

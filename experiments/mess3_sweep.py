@@ -1,5 +1,6 @@
 """The process sweep: one trained model per Mess3 (x, alpha) grid point, plus Z1R, RRXOR, even and
-golden mean, with theory vs learned fractal dimensions and probe MSE.
+golden mean, with the probe's paired resolution, the true and predicted clouds' dimensions above
+it, the process's Kaplan-Yorke dimension and the probe MSE.
 
 Parallel over worker processes and resumable; prints the table as points finish. The arguments are
 those of `compmech experiment sweep` (`--xs`, `--alphas`, `--extras`, `--minutes`, `--workers`,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,6 +53,7 @@ from compmech.inference import MAX_ENUMERATED_WORDS, filter_beliefs
 from compmech.msp import mixed_state_tree
 from compmech.process_io import load_hmm, process_from_dict, register_spec_kind
 from compmech.processes import CATALOGUE, get_process
+from compmech.records import Record
 from compmech.stateful import is_stateful
 from compmech.tokens import decode_tokens, encode_tokens
 from compmech.validation import Composition
@@ -97,20 +99,36 @@ def _resolved(path: Path, base: Path | None) -> Path:
     return path if base is None or path.is_absolute() else base / path
 
 
+@dataclass(frozen=True)
+class _NamedEntry(Record):
+    """A component given as ``{"process": catalogue name, "params": {...}}``."""
+
+    process: Any
+    params: Any = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _FileEntry(Record):
+    """A component given as ``{"file": path}``."""
+
+    file: Any
+
+
 def _process_from_entry(entry: Mapping[str, Any], base: Path | None) -> Process:
     if "process" in entry and "kind" not in entry:
         unknown = sorted(set(entry) - {"process", "params"})
         if unknown:
             raise ValueError(f"component {entry!r}: unknown keys {unknown}; valid keys are "
                              "['params', 'process']")
-        params = entry.get("params", {})
+        named = _NamedEntry.from_dict(entry)
+        params = named.params
         if not isinstance(params, Mapping):
-            raise ValueError(f"component {entry['process']!r}: 'params' must be an object")
-        return get_process(str(entry["process"]), **params)
+            raise ValueError(f"component {named.process!r}: 'params' must be an object")
+        return get_process(str(named.process), **params)
     if "file" in entry:
         if set(entry) != {"file"}:
             raise ValueError(f"component {entry!r}: a file entry has the single key 'file'")
-        return resolve_process(Path(entry["file"]), base)
+        return resolve_process(Path(_FileEntry.from_dict(entry).file), base)
     return process_from_dict(entry, source="component", base_dir=base)
 
 
@@ -498,18 +516,49 @@ def factor_arrays(process: Process, beliefs) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------- JSON specs
-def _spec_keys(spec: Mapping[str, Any], source: str, required: set, optional: set) -> None:
+@dataclass(frozen=True)
+class _MixtureSpec(Record):
+    """``{"kind": "mixture", "components": [...], "weights": [...], ...}``."""
+
+    kind: str
+    components: Any
+    weights: Any
+    vocab_maps: Any = None
+    bos: Any = False
+    name: Any = "mixture"
+
+
+@dataclass(frozen=True)
+class _ProductSpec(Record):
+    """``{"kind": "product", "factors": [...]}``."""
+
+    kind: str
+    factors: Any
+    name: Any = "product"
+
+
+@dataclass(frozen=True)
+class _MarkovSpec(Record):
+    """``{"kind": "markov_approximation", "process": ..., "order": k}``."""
+
+    kind: str
+    process: Any
+    order: Any
+    name: Any = None
+
+
+def _spec_keys(spec: Mapping[str, Any], source: str, kind: str, required: set,
+               optional: set) -> None:
     missing = sorted(required - set(spec))
     if missing:
-        raise ValueError(f"{source}: a {spec['kind']!r} spec needs the keys {missing}")
+        raise ValueError(f"{source}: a {kind!r} spec needs the keys {missing}")
     unknown = sorted(set(spec) - required - optional - {"kind"})
     if unknown:
-        raise ValueError(f"{source}: unknown keys {unknown} in a {spec['kind']!r} spec; valid keys "
+        raise ValueError(f"{source}: unknown keys {unknown} in a {kind!r} spec; valid keys "
                          f"are {sorted(required | optional | {'kind'})}")
 
 
-def _entries(spec: Mapping[str, Any], key: str, source: str, base: Path | None) -> list:
-    items = spec[key]
+def _entries(items: Any, key: str, source: str, base: Path | None) -> list:
     if isinstance(items, (str, Mapping)) or not isinstance(items, Sequence) or not items:
         raise ValueError(f"{source}: {key!r} must be a non-empty list")
     out = []
@@ -522,29 +571,32 @@ def _entries(spec: Mapping[str, Any], key: str, source: str, base: Path | None) 
 
 
 def _mixture_from_spec(spec: Mapping[str, Any], source: str, base: Path | None) -> Process:
-    _spec_keys(spec, source, {"components", "weights"}, {"vocab_maps", "bos", "name"})
-    components = _entries(spec, "components", source, base)
+    _spec_keys(spec, source, "mixture", {"components", "weights"}, {"vocab_maps", "bos", "name"})
+    parsed = _MixtureSpec.from_dict(spec)
+    components = _entries(parsed.components, "components", source, base)
     try:
-        return mixture(components, spec["weights"], spec.get("vocab_maps"), bool(spec.get("bos", False)),
-                       name=str(spec.get("name", "mixture")))
+        return mixture(components, parsed.weights, parsed.vocab_maps, bool(parsed.bos),
+                       name=str(parsed.name))
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from None
 
 
 def _product_from_spec(spec: Mapping[str, Any], source: str, base: Path | None) -> Process:
-    _spec_keys(spec, source, {"factors"}, {"name"})
-    factors = _entries(spec, "factors", source, base)
+    _spec_keys(spec, source, "product", {"factors"}, {"name"})
+    parsed = _ProductSpec.from_dict(spec)
+    factors = _entries(parsed.factors, "factors", source, base)
     try:
-        return product(factors, name=str(spec.get("name", "product")))
+        return product(factors, name=str(parsed.name))
     except ValueError as err:
         raise ValueError(f"{source}: {err}") from None
 
 
 def _markov_from_spec(spec: Mapping[str, Any], source: str, base: Path | None) -> Process:
-    _spec_keys(spec, source, {"process", "order"}, {"name"})
+    _spec_keys(spec, source, "markov_approximation", {"process", "order"}, {"name"})
+    parsed = _MarkovSpec.from_dict(spec)
     try:
-        inner = resolve_process(spec["process"], base)
-        return markov_approximation(inner, spec["order"], spec.get("name"))
+        inner = resolve_process(parsed.process, base)
+        return markov_approximation(inner, parsed.order, parsed.name)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from None
 

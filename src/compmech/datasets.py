@@ -29,6 +29,7 @@ import math
 import os
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,6 +41,7 @@ from compmech.compose import factor_array_names, factor_arrays
 from compmech.files import atomic_output
 from compmech.hmm import Process
 from compmech.inference import sample
+from compmech.records import Record
 from compmech.resources import require_disk
 from compmech.spec import generation_layout
 from compmech.stateful import is_stateful
@@ -98,28 +100,39 @@ def iterate_samples(hmm: Process, num_sequences: int, seq_len: int, seed: int):
         yield chunk, out.tokens, out.beliefs
 
 
-def _checked_framing(framing: Any, hmm: Process, L: int) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Framing(Record):
+    """How ``framed_tokens`` lay out a word (spec v1.0 §6.2): the BOS, EOS and PAD ids (``None``:
+    not used) and the framed length (the dataset metadata's ``framing``)."""
+
+    bos: int | None = None
+    eos: int | None = None
+    pad: int | None = None
+    total_len: int | None = None
+    layout: str = "[BOS, x_1 .. x_L, EOS, PAD, ..., PAD] (spec v1.0 §6.2)"
+
+
+def _checked_framing(framing: Any, hmm: Process, L: int) -> Framing | None:
     """``framing`` (``{"bos", "eos", "pad", "total_len"}``, tokens or ``None``) checked, with
     ``total_len`` defaulting to ``L`` plus the framing tokens used."""
     if framing is None:
         return None
     if not isinstance(framing, dict) or set(framing) - {"bos", "eos", "pad", "total_len"}:
         raise ValueError("framing must be a dict with keys among 'bos', 'eos', 'pad', 'total_len'")
-    tokens = {k: framing.get(k) for k in ("bos", "eos", "pad")}
-    for k, v in tokens.items():
+    given = Framing.from_dict(framing)
+    for k, v in (("bos", given.bos), ("eos", given.eos), ("pad", given.pad)):
         if v is not None and (isinstance(v, bool) or int(v) != v or v < hmm.vocab_size):
             raise ValueError(f"framing {k} token must be an integer outside the process vocabulary "
                              f"(>= {hmm.vocab_size}); got {v!r}")
     if L > CHUNK_TOKENS:
         raise ValueError(f"framing needs sequences of at most {CHUNK_TOKENS} tokens; got {L}")
-    used = sum(tokens[k] is not None for k in ("bos", "eos"))
-    total = framing.get("total_len")
-    total = L + used if total is None else int(total)
-    if total < L + used or (total > L + used and tokens["pad"] is None):
+    used = (given.bos is not None) + (given.eos is not None)
+    total = L + used if given.total_len is None else int(given.total_len)
+    if total < L + used or (total > L + used and given.pad is None):
         raise ValueError(f"total_len {total} must be >= {L + used} (sequence plus BOS/EOS), and a "
                          "longer one needs a pad token")
-    return {**{k: None if v is None else int(v) for k, v in tokens.items()}, "total_len": total,
-            "layout": "[BOS, x_1 .. x_L, EOS, PAD, ..., PAD] (spec v1.0 §6.2)"}
+    return Framing(*(None if v is None else int(v) for v in (given.bos, given.eos, given.pad)),
+                   total_len=total)
 
 
 def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
@@ -172,9 +185,9 @@ def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
         ("beliefs", (N, L, S), np.float32, lambda t, b: b),
     ]
     if frame is not None:
-        metadata["framing"] = frame
-        members.append(("framed_tokens", (N, frame["total_len"]), np.int32, lambda t, b: generation_layout(
-            t, frame["total_len"], frame["bos"], frame["eos"], frame["pad"])))
+        metadata["framing"] = frame.to_dict()
+        members.append(("framed_tokens", (N, frame.total_len), np.int32, lambda t, b: generation_layout(
+            t, frame.total_len, frame.bos, frame.eos, frame.pad)))
     if factors:
         metadata["factor_arrays"] = factor_array_names(hmm)
         for name, shape in _factor_shapes(hmm, N, L).items():

@@ -5,6 +5,9 @@ the mixed-state tree as flat arrays."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +18,7 @@ from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
 from compmech.hmm import GHMM, HMM
 from compmech.information import myopic_entropy, synchronization_profile
 from compmech.msp_graph import mixed_state_presentation
+from compmech.records import Record
 from compmech.stateful import is_stateful
 
 #: Largest MSP tree level the automatic ``--depth`` allows (``V^(L-1)`` words).
@@ -62,6 +66,30 @@ def _finite(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+@dataclass(frozen=True)
+class EntropyRateFields(Record):
+    """The ``entropy_rate_*`` keys of ``compmech info --json`` (see :func:`entropy_rate_fields`);
+    a key is absent from the JSON where its field is ``None``."""
+
+    entropy_rate_bits: float
+    entropy_rate_method: str
+    entropy_rate_stderr_bits: float | None = None
+    entropy_rate_num_points: int | None = None
+    entropy_rate_upper_bound_bits: float | None = None
+    entropy_rate_depth: int | None = None
+    entropy_rate_extrapolation_bits: float | None = None
+    entropy_rate_blackwell_bits: float | None = None
+    entropy_rate_blackwell_stderr_bits: float | None = None
+    entropy_rate_blackwell_num_points: int | None = None
+    entropy_rate_note: str | None = None
+
+    @classmethod
+    def of_info(cls, info: Mapping[str, Any]) -> EntropyRateFields:
+        """The fields of an ``info`` dict (its ``entropy_rate_*`` keys)."""
+        names = {f.name for f in fields(cls)}
+        return cls.from_dict({k: v for k, v in info.items() if k in names})
+
+
 def entropy_rate_fields(rate) -> dict:
     """The ``entropy_rate_*`` keys of ``compmech info --json`` for a
     :class:`compmech.asymptotics.EntropyRate`.
@@ -72,44 +100,44 @@ def entropy_rate_fields(rate) -> dict:
     always has its own keys (``entropy_rate_blackwell_*``), and ``entropy_rate_note`` says when
     it lies above the bound (nothing is clipped).
     """
-    out: dict = {"entropy_rate_bits": rate.bits, "entropy_rate_method": rate.method}
-    if rate.method == "blackwell":
-        out["entropy_rate_stderr_bits"] = rate.stderr_bits
-        out["entropy_rate_num_points"] = rate.num_points
-    if rate.depth > 0:
-        out["entropy_rate_upper_bound_bits"] = rate.upper_bound_bits
-        out["entropy_rate_depth"] = rate.depth
-    if rate.method == "myopic_limit":
-        out["entropy_rate_extrapolation_bits"] = rate.extrapolation_bits
-    if math.isfinite(rate.blackwell_bits):
-        out["entropy_rate_blackwell_bits"] = rate.blackwell_bits
-        out["entropy_rate_blackwell_stderr_bits"] = rate.blackwell_stderr_bits
-        out["entropy_rate_blackwell_num_points"] = rate.num_points
-    if rate.note:
-        out["entropy_rate_note"] = rate.note
-    return out
+    blackwell = rate.method == "blackwell"
+    beside = math.isfinite(rate.blackwell_bits)
+    out = EntropyRateFields(
+        entropy_rate_bits=rate.bits, entropy_rate_method=rate.method,
+        entropy_rate_stderr_bits=rate.stderr_bits if blackwell else None,
+        entropy_rate_num_points=rate.num_points if blackwell else None,
+        entropy_rate_upper_bound_bits=rate.upper_bound_bits if rate.depth > 0 else None,
+        entropy_rate_depth=rate.depth if rate.depth > 0 else None,
+        entropy_rate_extrapolation_bits=rate.extrapolation_bits
+        if rate.method == "myopic_limit" else None,
+        entropy_rate_blackwell_bits=rate.blackwell_bits if beside else None,
+        entropy_rate_blackwell_stderr_bits=rate.blackwell_stderr_bits if beside else None,
+        entropy_rate_blackwell_num_points=rate.num_points if beside else None,
+        entropy_rate_note=rate.note or None)
+    return {k: v for k, v in out.to_dict().items() if v is not None}
 
 
-def describe_entropy_rate(info: dict) -> str:
+def describe_entropy_rate(info: Mapping[str, Any]) -> str:
     """One line for the text output of ``compmech info``: the rate, how it was obtained, its bound
     and the Blackwell estimate beside it (from :func:`entropy_rate_fields`' keys)."""
-    method = info["entropy_rate_method"]
-    text = f"{info['entropy_rate_bits']:.7f} bits"
+    f = EntropyRateFields.of_info(info)
+    method = f.entropy_rate_method
+    text = f"{f.entropy_rate_bits:.7f} bits"
     if method == "myopic_limit":
-        text += (f" (limit of the exact h(L), extrapolated from L = {info['entropy_rate_depth']}; "
-                 f"rigorous upper bound h({info['entropy_rate_depth']}) = "
-                 f"{info['entropy_rate_upper_bound_bits']:.7f})")
+        text += (f" (limit of the exact h(L), extrapolated from L = {f.entropy_rate_depth}; "
+                 f"rigorous upper bound h({f.entropy_rate_depth}) = "
+                 f"{f.entropy_rate_upper_bound_bits:.7f})")
     elif method == "blackwell":
-        text += f" +- {info['entropy_rate_stderr_bits']:.1e} (Blackwell estimate, standard error"
-        if "entropy_rate_depth" in info:
-            text += (f"; h(L) not converged, rigorous upper bound h({info['entropy_rate_depth']}) "
-                     f"= {info['entropy_rate_upper_bound_bits']:.7f}")
+        text += f" +- {f.entropy_rate_stderr_bits:.1e} (Blackwell estimate, standard error"
+        if f.entropy_rate_depth is not None:
+            text += (f"; h(L) not converged, rigorous upper bound h({f.entropy_rate_depth}) "
+                     f"= {f.entropy_rate_upper_bound_bits:.7f}")
         text += ")"
     else:
         text += f" (exact, {method})"
-    if method != "blackwell" and "entropy_rate_blackwell_bits" in info:
-        text += (f"; Blackwell estimate beside it {info['entropy_rate_blackwell_bits']:.7f} +- "
-                 f"{info['entropy_rate_blackwell_stderr_bits']:.1e}")
+    if method != "blackwell" and f.entropy_rate_blackwell_bits is not None:
+        text += (f"; Blackwell estimate beside it {f.entropy_rate_blackwell_bits:.7f} +- "
+                 f"{f.entropy_rate_blackwell_stderr_bits:.1e}")
     return text
 
 
@@ -253,5 +281,6 @@ def tree_arrays(tree, hmm) -> dict:
     }
 
 
-__all__ = ["AUTO_DEPTH_MAX_WORDS", "DEFAULT_DEPTH", "auto_depth", "describe_entropy_rate",
+__all__ = ["AUTO_DEPTH_MAX_WORDS", "DEFAULT_DEPTH", "EntropyRateFields", "auto_depth",
+           "describe_entropy_rate",
            "entropy_rate_fields", "information_summary", "process_info", "tree_arrays"]

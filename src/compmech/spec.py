@@ -31,6 +31,7 @@ import json
 import os
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from compmech.files import atomic_write_text
 from compmech.hmm import GHMM, HMM
 from compmech.nonergodic import StatefulMixture
 from compmech.process_io import SPEC_TYPE_READER, process_from_dict
+from compmech.records import Record
 
 #: The specification version read and written.
 SPEC_VERSION = "1.0"
@@ -56,14 +58,82 @@ _NATIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # -------------------------------------------------------------------------------------- reading
-def _keys(data: Mapping[str, Any], source: str, required: set, optional: set) -> None:
+# The spec's objects (§7.1), each read once into a record after its keys were checked (so that
+# the errors name the spec's keys); numbers stay as parsed JSON until validated.
+@dataclass(frozen=True)
+class _BaseSpec(Record):
+    """A ``hmm`` or ``ghmm`` object (§7.1.1)."""
+
+    type: str
+    transition_matrices: Any
+    initial_state: Any = None
+    name: Any = None
+
+
+@dataclass(frozen=True)
+class _NonergodicSpec(Record):
+    """A ``nonergodic`` object (§7.1.4)."""
+
+    type: str
+    components: Any
+    weights: Any
+    vocab_maps: Any
+    name: Any = None
+
+
+@dataclass(frozen=True)
+class _FactoredSpec(Record):
+    """A ``factored`` object (§7.1.2); its factors and structure are read on their own."""
+
+    type: str
+    factors: Any
+    structure: Any
+    composite_encoding: Any = None
+    name: Any = None
+
+
+@dataclass(frozen=True)
+class _FactorSpec(Record):
+    """One factor of a ``factored`` object: ``(K, V, S, S)`` variants."""
+
+    transition_matrices: Any
+    component_type: str = "ghmm"
+    initial_state: Any = None
+    vocab_size: Any = None
+
+
+@dataclass(frozen=True)
+class _StructureSpec(Record):
+    """A §7.1.3 structure object (the keys its ``type`` allows)."""
+
+    type: str
+    variant_indices: Any = None
+    control_maps: Any = None
+    transition_control_maps: Any = None
+    emission_variant_indices: Any = None
+    emission_control_maps: Any = None
+
+
+@dataclass(frozen=True)
+class _EncodingSpec(Record):
+    """A ``composite_encoding`` object: ``{"type": "explicit", "token_to_tuple": [...]}``."""
+
+    type: Any
+    token_to_tuple: Any
+
+
+def _keys(data: Mapping[str, Any], source: str, kind: str, required: set, optional: set) -> None:
     missing = sorted(required - set(data))
     if missing:
-        raise ValueError(f"{source}: a {data.get('type')!r} process needs the keys {missing}")
+        raise ValueError(f"{source}: a {kind!r} process needs the keys {missing}")
     unknown = sorted(set(data) - required - optional - {"type", "name"})
     if unknown:
-        raise ValueError(f"{source}: unknown keys {unknown} in a {data.get('type')!r} process; "
+        raise ValueError(f"{source}: unknown keys {unknown} in a {kind!r} process; "
                          f"valid keys are {sorted(required | optional | {'type', 'name'})}")
+
+
+def _name(name: Any, kind: str) -> str:
+    return f"spec_{kind}" if name is None else str(name)
 
 
 def _array(value: Any, ndim: int, source: str, what: str) -> np.ndarray:
@@ -101,19 +171,22 @@ def read_spec(data: Mapping[str, Any], source: str = "spec process", *, strict: 
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: a spec process must be a JSON object")
     kind = data.get("type")
-    name = str(data.get("name", f"spec_{kind}"))
     if kind in ("hmm", "ghmm"):
-        return _read_base(data, source, kind, name)
+        _keys(data, source, kind, {"transition_matrices"}, {"initial_state"})
+        return _read_base(_BaseSpec.from_dict(data), source)
     if kind == "factored":
-        return _read_factored(data, source, name, strict)
+        _keys(data, source, kind, {"factors", "structure"}, {"composite_encoding"})
+        return _read_factored(_FactoredSpec.from_dict(data), source, strict)
     if kind == "nonergodic":
-        _keys(data, source, {"components", "weights", "vocab_maps"}, set())
-        comps = data["components"]
+        _keys(data, source, kind, {"components", "weights", "vocab_maps"}, set())
+        spec = _NonergodicSpec.from_dict(data)
+        comps = spec.components
         if isinstance(comps, (str, Mapping)) or not isinstance(comps, Sequence) or not comps:
             raise ValueError(f"{source}: 'components' must be a non-empty list")
         parts = [_component(c, f"{source}: components[{i}]", strict) for i, c in enumerate(comps)]
         try:
-            return StatefulMixture(parts, data["weights"], data["vocab_maps"], name=name)
+            return StatefulMixture(parts, spec.weights, spec.vocab_maps,
+                                   name=_name(spec.name, kind))
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
     raise ValueError(f"{source}: unknown type {kind!r}; spec v{SPEC_VERSION} types are "
@@ -128,13 +201,13 @@ def _component(data: Any, source: str, strict: bool):
     return read_spec(data, source, strict=strict)
 
 
-def _read_base(data: Mapping[str, Any], source: str, kind: str, name: str):
-    _keys(data, source, {"transition_matrices"}, {"initial_state"})
-    T = _array(data["transition_matrices"], 3, source, "transition_matrices")
+def _read_base(spec: _BaseSpec, source: str):
+    kind, name = spec.type, _name(spec.name, spec.type)
+    T = _array(spec.transition_matrices, 3, source, "transition_matrices")
     if T.shape[1] != T.shape[2] or 0 in T.shape:
         raise ValueError(f"{source}: transition_matrices must have shape (V, S, S); got {T.shape}")
     S = T.shape[1]
-    eta = None if data.get("initial_state") is None else _state(data["initial_state"], S, source)
+    eta = None if spec.initial_state is None else _state(spec.initial_state, S, source)
     try:
         if kind == "hmm":
             return HMM(T, initial_distribution=None if eta is None else eta / eta.sum(), name=name)
@@ -147,9 +220,8 @@ def _read_base(data: Mapping[str, Any], source: str, kind: str, name: str):
         raise ValueError(f"{source}: {err}") from None
 
 
-def _read_factored(data: Mapping[str, Any], source: str, name: str, strict: bool):
-    _keys(data, source, {"factors", "structure"}, {"composite_encoding"})
-    factors = data["factors"]
+def _read_factored(spec: _FactoredSpec, source: str, strict: bool):
+    factors = spec.factors
     if isinstance(factors, (str, Mapping)) or not isinstance(factors, Sequence) or not factors:
         raise ValueError(f"{source}: 'factors' must be a non-empty list")
     variants, inits, types = [], [], []
@@ -161,41 +233,49 @@ def _read_factored(data: Mapping[str, Any], source: str, name: str, strict: bool
         if unknown or "transition_matrices" not in f:
             raise ValueError(f"{where}: needs 'transition_matrices' (and may have component_type, "
                              f"initial_state, vocab_size); unknown keys {unknown}")
-        ctype = f.get("component_type", "ghmm")
+        factor = _FactorSpec.from_dict(f)
+        ctype = factor.component_type
         if ctype not in ("hmm", "ghmm"):
             raise ValueError(f"{where}: component_type must be 'hmm' or 'ghmm' in v{SPEC_VERSION}; "
                              f"got {ctype!r}")
-        T = _array(f["transition_matrices"], 4, where, "transition_matrices")
-        if f.get("vocab_size") is not None and int(f["vocab_size"]) != T.shape[1]:
-            raise ValueError(f"{where}: vocab_size {f['vocab_size']} differs from the V dimension "
+        T = _array(factor.transition_matrices, 4, where, "transition_matrices")
+        if factor.vocab_size is not None and int(factor.vocab_size) != T.shape[1]:
+            raise ValueError(f"{where}: vocab_size {factor.vocab_size} differs from the V dimension "
                              f"{T.shape[1]} of transition_matrices (shape (K, V, S, S))")
         if ctype == "hmm" and np.abs(T.sum(axis=(1, 3)) - 1).max() > 1e-8 and strict:
             raise ValueError(f"{where}: an 'hmm' factor's rows must sum to 1 (spec §3.2.1)")
         variants.append(T)
-        inits.append(None if f.get("initial_state") is None else
-                     _state(f["initial_state"], T.shape[2], where))
+        inits.append(None if factor.initial_state is None else
+                     _state(factor.initial_state, T.shape[2], where))
         types.append(ctype)
-    kw = _structure_arguments(data["structure"], len(factors), source)
-    encoding = data.get("composite_encoding")
-    table = None
-    if encoding is not None:
-        if not isinstance(encoding, Mapping) or encoding.get("type") != "explicit" or (
-                "token_to_tuple" not in encoding):
-            raise ValueError(f"{source}: composite_encoding must be {{'type': 'explicit', "
-                             "'token_to_tuple': [[...], ...]}")
-        table = encoding["token_to_tuple"]
+    kw = _structure_arguments(spec.structure, len(factors), source)
+    table = None if spec.composite_encoding is None else _encoding_table(
+        spec.composite_encoding, source)
     try:
-        return FactoredProcess(variants, initial_states=inits, token_to_tuple=table, name=name,
-                               component_types=types, strict=strict, **kw)
+        return FactoredProcess(variants, initial_states=inits, token_to_tuple=table,
+                               name=_name(spec.name, spec.type), component_types=types,
+                               strict=strict, **kw)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from None
+
+
+def _encoding_table(encoding: Any, source: str) -> Any:
+    """The ``token_to_tuple`` table of a ``composite_encoding`` object."""
+    try:
+        spec = _EncodingSpec.from_dict(encoding)
+    except ValueError:
+        spec = None
+    if spec is None or spec.type != "explicit":
+        raise ValueError(f"{source}: composite_encoding must be {{'type': 'explicit', "
+                         "'token_to_tuple': [[...], ...]}")
+    return spec.token_to_tuple
 
 
 def _structure_arguments(structure: Any, F: int, source: str) -> dict[str, Any]:
     """Keyword arguments of :class:`FactoredProcess` from a §7.1.3 structure object."""
     if not isinstance(structure, Mapping) or "type" not in structure:
         raise ValueError(f"{source}: 'structure' must be an object with a 'type'")
-    kind = structure["type"]
+    kind = structure.get("type")
     allowed = {"independent": {"variant_indices"}, "sequential": {"control_maps"},
                "fully_conditional": {"control_maps"},
                "conditional_transitions": {"transition_control_maps", "emission_variant_indices",
@@ -205,9 +285,9 @@ def _structure_arguments(structure: Any, F: int, source: str) -> dict[str, Any]:
     unknown = sorted(set(structure) - allowed[kind] - {"type"})
     if unknown:
         raise ValueError(f"{source}: unknown keys {unknown} in a {kind!r} structure")
+    spec = _StructureSpec.from_dict(structure)
 
-    def per_factor(key: str, required: bool = True) -> list:
-        value = structure.get(key)
+    def per_factor(key: str, value: Any, required: bool = True) -> list:
         if value is None:
             if required:
                 raise ValueError(f"{source}: a {kind!r} structure needs {key!r}")
@@ -217,19 +297,21 @@ def _structure_arguments(structure: Any, F: int, source: str) -> dict[str, Any]:
         return list(value)
 
     if kind == "independent":
-        tables = per_factor("variant_indices", required=False)
+        tables = per_factor("variant_indices", spec.variant_indices, required=False)
         tables = [0 if t is None else t for t in tables]
         return dict(structure="independent", emission_tables=tables, transition_tables=tables)
     if kind in ("sequential", "fully_conditional"):
-        maps = per_factor("control_maps")
+        maps = per_factor("control_maps", spec.control_maps)
         return dict(structure=kind, emission_tables=maps, transition_tables=maps)
     fixed, chain = "emission_variant_indices" in structure, "emission_control_maps" in structure
     if fixed == chain:
         raise ValueError(f"{source}: a conditional_transitions structure needs exactly one of "
                          "'emission_variant_indices' and 'emission_control_maps'")
-    emission = per_factor("emission_variant_indices" if fixed else "emission_control_maps")
+    emission = (per_factor("emission_variant_indices", spec.emission_variant_indices) if fixed
+                else per_factor("emission_control_maps", spec.emission_control_maps))
     return dict(structure="conditional_transitions", emission_tables=emission,
-                transition_tables=per_factor("transition_control_maps"),
+                transition_tables=per_factor("transition_control_maps",
+                                             spec.transition_control_maps),
                 emission_scheme="fixed" if fixed else "sequential")
 
 
@@ -300,24 +382,37 @@ def spec_dict(process: Any) -> dict[str, Any]:
     return _base_dict(process)
 
 
-def _as_factor(d: dict) -> dict[str, Any]:
-    """A base ``hmm``/``ghmm`` dict as a one-variant factor of a factored process."""
-    out = {"component_type": d["type"], "transition_matrices": [d["transition_matrices"]],
-           "vocab_size": len(d["transition_matrices"])}
-    if "initial_state" in d:
-        out["initial_state"] = d["initial_state"]
+def _as_factor(process) -> dict[str, Any]:
+    """A base HMM/GHMM as a one-variant factor of a factored process."""
+    kind, T, eta = _base_parts(process)
+    out = {"component_type": kind, "transition_matrices": [T], "vocab_size": len(T)}
+    if eta is not None:
+        out["initial_state"] = eta
     return out
 
 
 def _base_dict(process) -> dict[str, Any]:
+    kind, T, eta = _base_parts(process)
+    out: dict[str, Any] = {"type": kind, "transition_matrices": T}
+    if eta is not None:
+        out["initial_state"] = eta
+    return out
+
+
+def _base_parts(process) -> tuple[str, list, list | None]:
+    """``(type, transition matrices, initial_state or None)`` of an ``hmm``/``ghmm`` object:
+    ``initial_state`` only where the start is not the stationary state of an ergodic process.
+
+    Raises:
+        ValueError: a signed GHMM, or one whose eigenvector or start v1.0 cannot express.
+    """
     T = np.asarray(process.transition_matrices)
     if process.kind == "hmm":
-        out: dict[str, Any] = {"type": "hmm", "transition_matrices": T.tolist()}
         eta = process.initial_distribution
         if not process.is_ergodic or not np.allclose(eta, process.stationary_distribution,
                                                      rtol=0, atol=1e-15):
-            out["initial_state"] = eta.tolist()
-        return out
+            return "hmm", T.tolist(), eta.tolist()
+        return "hmm", T.tolist(), None
     if (T < 0).any():
         x, i, j = np.argwhere(T < 0)[0]
         raise ValueError(f"{process.name!r} is a signed GHMM (T[{x}][{i}][{j}] = {T[x, i, j]:.6g} < 0), "
@@ -328,7 +423,6 @@ def _base_dict(process) -> dict[str, Any]:
     if np.abs(r / (r @ np.ones_like(r)) * r.shape[0] - w).max() > 1e-8:
         raise ValueError(f"{process.name!r}: its right eigenvector is not the positive Perron "
                          "vector of sum_x T[x], which spec v1.0 requires")
-    out = {"type": "ghmm", "transition_matrices": T.tolist()}
     eta = process.initial_distribution
     if (eta < -1e-15).any():
         raise ValueError(f"{process.name!r}: its start vector has negative entries, which spec "
@@ -336,8 +430,8 @@ def _base_dict(process) -> dict[str, Any]:
     if not process.is_ergodic or not np.allclose(eta, process.stationary_distribution,
                                                  rtol=0, atol=1e-15):
         eta = np.clip(eta, 0.0, None)
-        out["initial_state"] = (eta / (eta @ w)).tolist()
-    return out
+        return "ghmm", T.tolist(), (eta / (eta @ w)).tolist()
+    return "ghmm", T.tolist(), None
 
 
 def _mixture_dict(process) -> dict[str, Any]:
@@ -366,8 +460,8 @@ def _mixture_dict(process) -> dict[str, Any]:
             "vocab_maps": [list(m) for m in s.vocab_maps]}
 
 
-def _product_factors(process) -> list[dict] | None:
-    """Each factor's spec dict recovered from a product's joint matrices, or ``None`` when the
+def _product_factors(process) -> list | None:
+    """Each factor (an HMM or GHMM) recovered from a product's joint matrices, or ``None`` when the
     joint is not the Kronecker product of fixed factors (checked by rebuilding it).
 
     For ``T[x] = (x)_g T_g[x_g]``: fixing every other factor's row at ``a_g``, summing its tokens
@@ -412,7 +506,7 @@ def _product_factors(process) -> list[dict] | None:
         else:
             comp = GHMM(Tf, initial_distribution=e / (e @ rs[k]), right_eigenvector=rs[k],
                         name=s.names[k])
-        out.append(_base_dict(comp))
+        out.append(comp)
     return out
 
 

@@ -7,9 +7,12 @@ naming the problem.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from compmech.records import Record
 
 #: Tolerance on row sums and on the entries' range when validating an HMM.
 ROW_SUM_TOL = 1e-8
@@ -102,15 +105,16 @@ def _validated_structure(structure: Any, T: np.ndarray, name: str) -> Compositio
         if unknown:
             raise ValueError(f"{where}: unknown keys {unknown}; valid keys are {sorted(known)}")
         try:
+            raw = Composition(**structure)  # a missing field is a TypeError
             structure = Composition(
-                kind=str(structure["kind"]), names=tuple(str(n) for n in structure["names"]),
-                num_states=tuple(int(n) for n in structure["num_states"]),
-                vocab_sizes=tuple(int(n) for n in structure["vocab_sizes"]),
-                weights=tuple(float(w) for w in structure.get("weights", ())),
-                vocab_maps=tuple(tuple(int(c) for c in m) for m in structure.get("vocab_maps", ())),
+                kind=str(raw.kind), names=tuple(str(n) for n in raw.names),
+                num_states=tuple(int(n) for n in raw.num_states),
+                vocab_sizes=tuple(int(n) for n in raw.vocab_sizes),
+                weights=tuple(float(w) for w in raw.weights),
+                vocab_maps=tuple(tuple(int(c) for c in m) for m in raw.vocab_maps),
                 right_eigenvectors=tuple(tuple(float(v) for v in r)
-                                         for r in structure.get("right_eigenvectors", ())),
-                bos=bool(structure.get("bos", False)),
+                                         for r in raw.right_eigenvectors),
+                bos=bool(raw.bos),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{where}: malformed ({type(err).__name__}: {err})") from err
@@ -179,6 +183,21 @@ _BASE_KEYS = {"kind", "transition_matrices", "initial_distribution", "name", "pa
 
 #: Builders of composition specs by ``kind`` (``"mixture"``, ``"product"``, ...), registered by
 #: :mod:`compmech.compose`: ``builder(spec, source, base_dir) -> process``.
+@dataclass(frozen=True)
+class _ProcessDict(Record):
+    """The dict format of an HMM or GHMM (:meth:`~compmech.hmm.HMM.to_dict`), as parsed JSON."""
+
+    transition_matrices: Any
+    kind: str = "hmm"
+    initial_distribution: Any = None
+    right_eigenvector: Any = None
+    name: Any = "custom"
+    params: Any = field(default_factory=dict)
+    state_names: Any = None
+    token_names: Any = None
+    structure: Any = None
+
+
 def _parse_process_dict(data: Any, source: str, kind: str) -> dict[str, Any]:
     """Keyword arguments of :class:`~compmech.hmm.HMM` or :class:`~compmech.hmm.GHMM` from their dict
     format."""
@@ -195,8 +214,9 @@ def _parse_process_dict(data: Any, source: str, kind: str) -> dict[str, Any]:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{source}: unknown keys {unknown}; valid keys are {sorted(known)}")
+    spec = _ProcessDict.from_dict(data)
     try:
-        T = np.asarray(data["transition_matrices"], dtype=np.float64)
+        T = np.asarray(spec.transition_matrices, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"{source}: 'transition_matrices' must be nested lists of numbers of shape (V, S, S)"
@@ -210,7 +230,7 @@ def _parse_process_dict(data: Any, source: str, kind: str) -> dict[str, Any]:
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{source}: {key!r} must be a list of numbers") from err
             out[key] = value
-    params = data.get("params", {})
+    params = spec.params
     if not isinstance(params, Mapping):
         raise ValueError(f"{source}: 'params' must be an object; got {type(params).__name__}")
     for key in ("state_names", "token_names"):
@@ -218,10 +238,10 @@ def _parse_process_dict(data: Any, source: str, kind: str) -> dict[str, Any]:
         if names is not None and (isinstance(names, str) or not isinstance(names, Sequence)):
             raise ValueError(f"{source}: {key!r} must be a list of strings")
         out[key] = names
-    structure = data.get("structure")
+    structure = spec.structure
     if structure is not None and not isinstance(structure, Mapping):
         raise ValueError(f"{source}: 'structure' must be an object")
-    out.update(name=str(data.get("name", "custom")), params=dict(params), structure=structure)
+    out.update(name=str(spec.name), params=dict(params), structure=structure)
     return out
 
 

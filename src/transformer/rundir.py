@@ -28,6 +28,7 @@ import json
 import re
 import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from compmech.files import (
     directory_lock,
     is_empty_folder,
 )
+from compmech.records import Record
 from transformer.config import TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -55,6 +57,40 @@ def params_path(run_dir, step: int) -> Path:
     """``RUN_DIR/checkpoints/params_{step:08d}.msgpack``."""
     return Path(run_dir) / CHECKPOINT_DIR / f"params_{int(step):08d}.msgpack"
 
+
+
+@dataclass(frozen=True)
+class MetricsRecord(Record):
+    """One line of ``metrics.jsonl`` (see :func:`transformer.train`): every log step has
+    ``step``, ``tokens_seen``, ``wall_time`` (s, cumulative), ``lr`` and ``train_loss``;
+    evaluation lines add the ``eval_*`` fields (per-position lists ``(n_ctx,)`` in nats), a mixture
+    the ``component_*`` curves; the last line of a stopped run says why."""
+
+    step: int
+    tokens_seen: int | None = None
+    wall_time: float | None = None
+    lr: float | None = None
+    train_loss: float | None = None
+    eval_loss: list[float] | None = None
+    optimal_loss: list[float] | None = None
+    eval_loss_mean: float | None = None
+    optimal_loss_mean: float | None = None
+    loss_gap: float | None = None
+    relative_loss: float | None = None
+    eval_exact: bool | None = None
+    eval_seconds: float | None = None
+    component_names: list[str] | None = None
+    component_eval_loss: list[list[float]] | None = None
+    component_optimal_loss: list[list[float]] | None = None
+    component_bayes_loss: list[list[float]] | None = None
+    stopped_by_budget: bool | None = None
+    diverged: bool | None = None
+    interrupted: str | None = None
+
+    @property
+    def is_eval(self) -> bool:
+        """Whether this line holds an evaluation."""
+        return self.eval_loss is not None
 
 class RunDirectory:
     """The files of one run directory.
@@ -395,5 +431,5 @@ class _NoLock:
 
 
 __all__ = ["CHECKPOINT_DIR", "CONFIG_FILE", "ENSEMBLE_FILE", "ENSEMBLE_STATE_FILE", "METRICS_FILE",
-           "EnsembleDirectory", "RunDirectory", "STATE_FILE", "is_ensemble", "member_name",
+           "EnsembleDirectory", "MetricsRecord", "RunDirectory", "STATE_FILE", "is_ensemble", "member_name",
            "params_path"]

@@ -15,7 +15,7 @@ from compmech.hmm import HMM
 from transformer import registry
 from transformer.config import TrainConfig
 from transformer.data import with_bos
-from transformer.rundir import EnsembleDirectory, RunDirectory, params_path
+from transformer.rundir import EnsembleDirectory, MetricsRecord, RunDirectory, params_path
 
 
 class Run:
@@ -60,9 +60,19 @@ class Run:
         return self.files.read_metrics()
 
     @property
+    def records(self) -> list[MetricsRecord]:
+        """The records of ``metrics.jsonl``, typed."""
+        return [MetricsRecord.from_dict(m) for m in self.metrics]
+
+    @property
+    def evaluations(self) -> list[MetricsRecord]:
+        """The records that hold an evaluation, in step order."""
+        return [m for m in self.records if m.is_eval]
+
+    @property
     def training_wall_time(self) -> float | None:
         """Seconds of training (cumulative over resumes) at the last metrics record, or None."""
-        times = [m["wall_time"] for m in self.metrics if m.get("wall_time") is not None]
+        times = [m.wall_time for m in self.records if m.wall_time is not None]
         return float(times[-1]) if times else None
 
     # hook names of this run's architecture (see transformer.registry)

@@ -46,16 +46,16 @@ def test_tiny_grid_writes_the_table_figure_and_facts(tiny_grid):
         assert r.num_params == model.num_params and r.train.tokens_seen == 30 * 32 * 4
         assert len(r.loss.loss_gap_per_position) == 4
         for name in ("uniform", "probability"):
-            hooks = r.protocols[name]["hooks"]
+            hooks = r.protocols[name].hooks
             assert set(hooks) >= set(probe_hooks(model))
             head = hooks[r.probe.hook]
-            assert {"markov_1", "markov_2", "markov_3", "untrained"} <= set(head["baselines"])
-        assert r.protocols["probability"]["protocol"]["kfold"]
-        assert r.protocols["probability"]["hooks"][r.probe.hook]["rcond_chosen"]
+            assert {"markov_1", "markov_2", "markov_3", "untrained"} <= set(head.baselines)
+        assert r.protocols["probability"].protocol.kfold
+        assert r.protocols["probability"].hooks[r.probe.hook].rcond_chosen
         # a recurrent embedding is the last token alone: its probe is the Markov-1 predictor
         if model.arch != "transformer":
-            emb = r.protocols["probability"]["hooks"]["hook_embed"]
-            assert emb["mse_test"] == pytest.approx(emb["baselines"]["markov_1"], rel=1e-6)
+            emb = r.protocols["probability"].hooks["hook_embed"]
+            assert emb.mse_test == pytest.approx(emb.baselines["markov_1"], rel=1e-6)
     text = (out / "README.md").read_text()
     assert "| fanizza_gru |" in text and "Probe MSE per layer" in text and "t=4" in text
     # the table leads with the presentation-invariant R^2 and says what MSE averages over
@@ -63,13 +63,14 @@ def test_tiny_grid_writes_the_table_figure_and_facts(tiny_grid):
     assert header.index("iR2 prob") < header.index("MSE unif") < header.index("R2 prob")
     assert "Invariant R^2 per layer" in text and "S - 1 belief-plane coordinates" in text
     for r in summary.rows:
-        head = r.protocols["probability"]["hooks"][r.probe.hook]
-        assert head["invariant_r2_test"] <= 1.0 and np.isfinite(head["invariant_r2_test"])
-        assert set(head["baselines_invariant_r2"]) == set(head["baselines"])
+        head = r.protocols["probability"].hooks[r.probe.hook]
+        assert head.invariant_r2_test <= 1.0 and np.isfinite(head.invariant_r2_test)
+        assert set(head.baselines_invariant_r2) == set(head.baselines)
     assert (out / "architectures.png").is_file() and (out / "architectures.pdf").is_file()
     saved = json.loads((out / "summary.json").read_text())
     assert saved["experiment"] == "architectures" and len(saved["rows"]) == 4
     JobResult.from_dict(saved["rows"][0])
+    assert architectures.ArchitecturesSummary.read(out / "summary.json") == summary
     assert np.isfinite(saved["rows"][1]["protocols"]["uniform"]["hooks"]["hook_embed"]["mse_test"])
 
 

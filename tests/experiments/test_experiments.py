@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from compmech.experiments.bottleneck import bottleneck_jobs, run_bottleneck
+from compmech.experiments.bottleneck import BottleneckSummary, bottleneck_jobs, run_bottleneck
 from compmech.experiments.reports import export_gallery
-from compmech.experiments.results import ExperimentSummary, Job, result_path
+from compmech.experiments.results import Job, result_path
 from compmech.experiments.runner import run_jobs
 from compmech.experiments.sweep import run_sweep
 from compmech.probing.structure1d import (
@@ -140,7 +140,7 @@ def test_bottleneck_end_to_end(bottleneck_dir):
     out, summary, lines = bottleneck_dir
     for name in summary.files:
         assert (out / name).is_file(), name
-    assert ExperimentSummary.read(out / "summary.json") == summary  # typed, round-trips
+    assert BottleneckSummary.read(out / "summary.json") == summary  # typed, round-trips
     assert len(lines) == 4  # header + one line per job, printed as they finished
     rows = {r.labels["width"]: r for r in summary.rows if r.labels["variant"] == "residual"}
     assert sorted(rows) == [1, 2]
@@ -233,7 +233,7 @@ def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
     assert names[0] == "mess3_x0.050_a0.600"
     # theory: Kaplan-Yorke dimension lies in [0, 2] for every Mess3 point
     for r in summary.rows:
-        assert 0 <= r.dimensions.theory["kaplan_yorke"] <= 2
+        assert 0 <= r.dimensions.kaplan_yorke <= 2
 
     # interrupt: two points lose their result; the other two must not be redone
     kept, lost = names[:2], names[2:]
@@ -326,3 +326,47 @@ def test_two_invocations_share_the_work(bottleneck_dir, tmp_path):
     ran = outcome["ran"]
     assert ran.computed == [] and sorted(ran.skipped) == sorted(j.name for j in jobs)
     assert ran.results["width_002"].to_dict() == json.loads(saved)
+
+
+def test_results_of_the_all_scales_version_read_their_theory_part():
+    from compmech.experiments.results import DimensionSummary
+
+    old = {"theory": {"point_cloud": {"correlation": {"dimension": 0.8}}, "kaplan_yorke": 1.7,
+                      "lyapunov_exponents": [-0.1, -0.3], "entropy_rate_bits": 1.2},
+           "learned": {"correlation": {"dimension": 1.9}}, "pairwise_distance_correlation": 0.99,
+           "num_distinct_points": 500, "error": None}
+    assert DimensionSummary.from_dict(old) == DimensionSummary(1.7, [-0.1, -0.3], 1.2)
+    failed = {"theory": {"point_cloud": None, "kaplan_yorke": None,
+                         "kaplan_yorke_error": "one state"},
+              "learned": None, "pairwise_distance_correlation": None,
+              "num_distinct_points": None, "error": "too few points"}
+    assert DimensionSummary.from_dict(failed) == DimensionSummary(None, error="one state")
+    new = DimensionSummary(0.5, [-1.0], 0.9)
+    assert DimensionSummary.from_dict(new.to_dict()) == new
+
+
+def test_figure_data_round_trips_and_leaves_out_what_is_unset(tmp_path):
+    from compmech.experiments.results import FigureData
+
+    rng = np.random.default_rng(0)
+    data = FigureData(true=rng.random((5, 3)), predicted=rng.random((5, 3)))
+    data.write(tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz") as raw:
+        assert sorted(raw.files) == ["predicted", "true"]
+    back = FigureData.read(tmp_path / "a.npz")
+    np.testing.assert_array_equal(back.true, data.true)
+    np.testing.assert_array_equal(back.predicted, data.predicted)
+    assert back.coordinate is None and FigureData.read(tmp_path / "none.npz") is None
+
+
+def test_heads_labels_keep_lambda_for_readers_and_recompute_it():
+    from compmech.experiments.heads import HeadsLabels, mess3_lambda
+    from compmech.experiments.results import JobResult
+
+    labels = HeadsLabels(x=0.3, alpha=0.85, n_heads=2)
+    written = labels.to_labels()
+    assert written["lambda"] == pytest.approx(1 - 3 * 0.3) and "seed" not in written
+    result = JobResult.__new__(JobResult)
+    result.labels = {**written, "lambda": 123.0}  # a stale value is not trusted
+    back = HeadsLabels.of(result)
+    assert back == labels and back.lam == pytest.approx(mess3_lambda(0.3))

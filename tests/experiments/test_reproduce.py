@@ -15,7 +15,6 @@ import compmech
 from compmech.cli import main
 from compmech.experiments.reproduce import reproduction_config
 from compmech.probing.data import CONCAT, PROBE_FILE, layer_hooks, probe_data
-from compmech.probing.fractal import fractal_comparison
 from compmech.probing.run import probe_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,14 +178,6 @@ def test_probe_data_samples_when_enumeration_is_too_large():
     assert data.protocol == "sampled" and data.weights.shape == (300, 6)
     assert data.weights[:, 0].sum() == pytest.approx(1.0)  # the BOS position: the empty prefix once
     assert data.weights[:, 1].sum() == pytest.approx(1.0)  # all three first tokens seen
-
-
-def test_fractal_comparison_of_identical_clouds():
-    b = compmech.mixed_state_tree(compmech.get_process("mess3"), 7).all_beliefs()
-    out = fractal_comparison(b, b.copy(), seed=0, max_points=3000, pair_points=500)
-    assert out["pairwise_distance_correlation"] == pytest.approx(1.0)
-    t, p = out["dimensions_true"], out["dimensions_predicted"]
-    assert t["correlation"]["dimension"] == pytest.approx(p["correlation"]["dimension"])
 
 
 def test_reproduction_configs_use_the_published_models():

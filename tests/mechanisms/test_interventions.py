@@ -159,8 +159,8 @@ def test_intervention_on_a_trained_model_beats_the_random_control(trained_run):
     h = report.hooks[hook]
     m = h.mean_kl_bits
     assert h.decode_error < 1e-6
-    assert m["intervened"] < m["random"] and m["intervened"] < m["none"]
-    assert m["intervened_cov"] < 0.5 * m["random_cov"] and m["intervened_cov"] < 0.5 * m["none"]
+    assert m.intervened < m.random and m.intervened < m.none
+    assert m.intervened_cov < 0.5 * m.random_cov and m.intervened_cov < 0.5 * m.none
     assert h.fraction_cov_below_random > 0.7
     # pairs are held-out points with targets distinct from the input's belief
     assert pairs.sequence.shape == (300,) and np.all(
@@ -226,3 +226,18 @@ def test_a_recurrent_model_meeting_the_contract_takes_interventions(tiny_rnn):
     np.testing.assert_allclose(readout(d), expected, atol=1e-6)
     with pytest.raises(ValueError, match="no attention patterns"):
         transformer.attention_patterns(params, cfg, tokens)
+
+
+def test_condition_values_are_one_field_per_condition_and_keep_the_json_keys():
+    from compmech.mechanisms.intervention_records import BlindValues, ConditionValues
+    from compmech.mechanisms.interventions import BLIND_CONDITIONS, CONDITIONS
+
+    assert tuple(ConditionValues().to_dict()) == CONDITIONS
+    assert tuple(BlindValues().to_dict()) == BLIND_CONDITIONS
+    kl = {c: np.full(4, float(i)) for i, c in enumerate(CONDITIONS)}
+    kl["null_space"] = np.full(4, np.nan)  # not run: no number, not NaN
+    v = ConditionValues.of(kl, np.mean)
+    assert v.intervened == 1.0 and v.null_space is None and v.value("ceiling") == 7.0
+    assert ConditionValues.from_dict(v.to_dict()) == v
+    with pytest.raises(ValueError, match="unknown condition"):
+        v.value("blind")

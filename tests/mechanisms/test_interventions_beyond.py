@@ -315,10 +315,11 @@ def test_intervene_on_tiny_runs_of_every_kind(tiny_run, capsys):
     for h in report.hooks.values():
         for c in ("none", "intervened", "random", "null_space", "intervened_cov", "ceiling",
                   "same_belief", "shuffled_probe"):
-            assert h.mean_kl_bits[c] is not None and np.isfinite(h.mean_kl_bits[c]), (h.hook, c)
+            assert h.mean_kl_bits.value(c) is not None and np.isfinite(h.mean_kl_bits.value(c)), (
+                h.hook, c)
         if h.probe_rank >= hmm.num_states - 1:  # else eta* is out of the probe's reach
             assert h.decode_error < 1e-4, h.hook
-        assert h.tv_from_none["none"] == 0.0
+        assert h.tv_from_none.none == 0.0
     # the stored pairs are beliefs (eta r = 1), also for a GHMM
     with np.load(run_dir / "mechanisms" / "interventions.npz") as arrays:
         for key in ("beliefs", "targets"):
@@ -334,7 +335,7 @@ def test_intervene_on_tiny_runs_of_every_kind(tiny_run, capsys):
                          "ln_final.hook_normalized": False}
     for a in report.ahead.values():
         if not a.reaches_next_position:
-            assert all(v in (None, 0.0) for v in a.tv_from_none.values())
+            assert all(v in (None, 0.0) for v in a.tv_from_none.to_dict().values())
     dim = compmech.prediction_blind_subspace(hmm).dimension
     assert report.blind_dimension == dim
     if dim == 0:

@@ -225,15 +225,16 @@ def test_training_subsample_is_seeded_and_follows_the_weights():
 def test_rank_correlation_of_planted_values():
     from compmech.experiments.sweep import rank_correlation
 
-    assert rank_correlation([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])["spearman"] == pytest.approx(0.8)
-    assert rank_correlation([1, 2, 3], [30, 20, 10])["spearman"] == pytest.approx(-1.0)
+    assert rank_correlation([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]).spearman == pytest.approx(0.8)
+    assert rank_correlation([1, 2, 3], [30, 20, 10]).spearman == pytest.approx(-1.0)
     r = rank_correlation([1, 2, np.nan, 4, 5], [1, 2, 3, np.nan, 4])
-    assert r["num_points"] == 3 and r["spearman"] == pytest.approx(1.0)
-    assert rank_correlation([1, 1, 1], [1, 2, 3])["spearman"] is None
+    assert r.num_points == 3 and r.spearman == pytest.approx(1.0)
+    assert rank_correlation([1, 1, 1], [1, 2, 3]).spearman is None
 
 
 def _planted_result(x, alpha, theory, learned, resolution):
     from compmech.experiments.results import DimensionSummary, JobResult, ProbeSummary, TrainSummary
+    from compmech.experiments.sweep import mess3_point
 
     geometry = GeometryRecord(
         hook="h", step=10, tokens_seen=100, decoder="linear", num_points=100,
@@ -243,18 +244,17 @@ def _planted_result(x, alpha, theory, learned, resolution):
         dimension_predicted=learned, dimension_stderr_true=0.01, dimension_stderr_predicted=0.01,
         dimension_fit_range=[0.01, 0.1], dimension_note=None, comparison={})
     return JobResult(
-        name=f"mess3_x{x}_a{alpha}", labels={"process": "mess3", "x": x, "alpha": alpha},
+        name=mess3_point(x, alpha), labels={"process": "mess3", "x": x, "alpha": alpha},
         process="mess3", process_params={"x": x, "alpha": alpha},
         model={"n_layers": 1, "d_model": 2, "n_heads": 1, "d_head": 2, "d_mlp": 4, "n_ctx": 3},
         train=TrainSummary(10, 100, 10, None, 1.0), loss=None,
         probe=ProbeSummary("h", "enumerated", 1e-3, 0.03, 0.9, 1e-5, 0.1, 0.1, 0.02, 0.03, 0.1),
-        dimensions=DimensionSummary({"kaplan_yorke": theory + 0.1}, None, None, None, None),
+        dimensions=DimensionSummary(theory + 0.1),
         geometry=geometry)
 
 
 def test_sweep_summary_reports_the_spearman_correlation_of_planted_dimensions(tmp_path):
-    from compmech.experiments.results import ExperimentSummary
-    from compmech.experiments.sweep import write_sweep_report
+    from compmech.experiments.sweep import SweepSummary, write_sweep_report
 
     xs, alphas = (0.05, 0.15), (0.55, 0.7, 0.85)
     theory = [0.5, 0.9, 1.2, 1.4, 1.6, 1.9]
@@ -263,11 +263,11 @@ def test_sweep_summary_reports_the_spearman_correlation_of_planted_dimensions(tm
                for i, x in enumerate(xs) for j, a in enumerate(alphas)]
     summary = write_sweep_report(tmp_path, results, xs=list(xs), alphas=list(alphas),
                                  wall_seconds=1.0)
-    rho = summary.statistics["theory_vs_learned_dimension"]
-    assert rho["num_points"] == 5
-    assert rho["spearman"] == pytest.approx(1 - 6 * 2 / (5 * 24))  # 0.9
+    rho = summary.statistics.theory_vs_learned_dimension
+    assert rho.num_points == 5
+    assert rho.spearman == pytest.approx(1 - 6 * 2 / (5 * 24))  # 0.9
     assert "rho = 0.900" in (tmp_path / "README.md").read_text()
-    assert ExperimentSummary.read(tmp_path / "summary.json").statistics == summary.statistics
+    assert SweepSummary.read(tmp_path / "summary.json") == summary  # typed, round-trips
     for stem in ("sweep_heatmaps", "sweep_heatmaps_reference", "sweep_theory_vs_learned"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 2000
 

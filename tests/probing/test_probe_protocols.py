@@ -228,7 +228,7 @@ def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
     # the BOS is one of the k tokens: the last 2 inputs at position t are (x_{t-1}, x_t)
     assert head.baselines["markov_1"] >= head.baselines["markov_2"] >= head.baselines["markov_3"]
     reg = head.regularisation
-    assert len(reg["chosen_rcond"]) == 4 and set(reg["chosen_rcond"]) <= set(RCOND_GRID)
+    assert len(reg.chosen_rcond) == 4 and set(reg.chosen_rcond) <= set(RCOND_GRID)
     saved = json.loads((gru_run / "probe.json").read_text())
     assert saved["hooks"][report.headline_hook]["regularisation"]["rconds"] == list(RCOND_GRID)
 

@@ -324,11 +324,13 @@ def _sweep_values(items: list[str]) -> dict[str, list]:
 
 
 def _print_result(result, out, indent: str = "") -> None:
-    ev = result.final_eval or {}
+    from transformer.rundir import MetricsRecord  # flax: imported only after training
+
     print(f"{indent}trained {result.step} steps ({result.tokens_seen:,} tokens) in "
           f"{result.wall_time:.1f} s, {result.tokens_per_second:,.0f} tokens/s -> {out}")
-    if ev:
-        kind = "exact" if ev["eval_exact"] else "sampled"
-        print(f"{indent}{kind} eval loss {ev['eval_loss_mean']:.6f} nats/token, optimum "
-              f"{ev['optimal_loss_mean']:.6f}, gap {ev['loss_gap']:.2e} "
-              f"(relative {ev['relative_loss']:.5f})")
+    if result.final_eval:
+        ev = MetricsRecord.from_dict({"step": result.step, **result.final_eval})
+        kind = "exact" if ev.eval_exact else "sampled"
+        print(f"{indent}{kind} eval loss {ev.eval_loss_mean:.6f} nats/token, optimum "
+              f"{ev.optimal_loss_mean:.6f}, gap {ev.loss_gap:.2e} "
+              f"(relative {ev.relative_loss:.5f})")

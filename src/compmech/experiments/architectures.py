@@ -29,13 +29,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from compmech.experiments.reports import environment, failure_lines, invocation_text
-from compmech.experiments.results import RUNS_DIR, ExperimentSummary, Job, JobResult, load_figure_data
+from compmech.experiments.results import (
+    RUNS_DIR,
+    ExperimentSummary,
+    Job,
+    JobResult,
+    ProtocolHookScores,
+    load_figure_data,
+)
 from compmech.experiments.runner import check_manifest, recipe, run_jobs
 from compmech.figures.clouds import architecture_grid, theory_beliefs
 from compmech.figures.common import save
@@ -43,12 +51,11 @@ from compmech.files import atomic_write_text
 from compmech.formatting import fmt
 from compmech.hmm import GHMM
 from compmech.processes import get_process
-from compmech.records import get_field
+from compmech.records import Record, get_field
 from transformer import (
     ModelConfig,
     TrainConfig,
     load_run,
-    model_config_from_dict,
     probe_hooks,
     recurrent_config,
 )
@@ -121,28 +128,59 @@ def architecture_jobs(processes: Sequence[str] = tuple(PROCESSES), archs: Sequen
             else:
                 cfg = TrainConfig(process=process, process_params=params, model=model, seed=seed,
                                   steps=10_000_000, minutes=float(minutes))
-            jobs.append(Job(f"{process}_{arch}", cfg.to_dict(), {"process": process, "arch": arch},
+            jobs.append(Job(f"{process}_{arch}", cfg.to_dict(),
+                            ArchitectureLabels(process, arch).to_dict(),
                             int(seed), protocols=[dict(p) for p in PROTOCOLS], layers=True,
                             dimensions=False))
     return jobs
 
 
-def headline(result: JobResult, protocol: str) -> dict[str, Any]:
-    """The headline hook's numbers under ``protocol`` (see
+@dataclass
+class ArchitectureLabels(Record):
+    """A job's place in the grid: its process (a key of :data:`PROCESSES`) and network."""
+
+    process: str
+    arch: str
+
+
+@dataclass
+class ArchitecturesSettings(Record):
+    """The grid's settings (``summary.json`` ``settings``)."""
+
+    processes: dict[str, dict[str, float]]
+    archs: list[str]
+    minutes_per_model: float | None
+    n_ctx: int
+    protocols: list[dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+
+
+@dataclass
+class ArchitecturesSummary(ExperimentSummary):
+    """The grid's ``summary.json``."""
+
+    settings: ArchitecturesSettings
+
+
+def headline(result: JobResult, protocol: str) -> ProtocolHookScores:
+    """The headline hook's numbers under ``protocol`` (a name of :data:`PROTOCOLS`; see
     :func:`compmech.experiments.runner.protocol_summary`)."""
-    return result.protocols[protocol]["hooks"][result.probe.hook]
+    return result.protocols[protocol].hooks[result.probe.hook]
 
 
-def _prob(key: str):
-    return lambda r: headline(r, "probability").get(key)
+def _prob(r: JobResult) -> ProtocolHookScores:
+    return headline(r, "probability")
 
 
-def _unif(key: str):
-    return lambda r: headline(r, "uniform").get(key)
+def _unif(r: JobResult) -> ProtocolHookScores:
+    return headline(r, "uniform")
 
 
-def _baseline(name: str, key: str = "baselines"):
-    return lambda r: headline(r, "probability").get(key, {}).get(name)
+def _baseline(name: str, invariant_r2: bool = False):
+    """The headline probe's baseline ``name`` (probability protocol): held-out MSE, or the
+    invariant R^2."""
+    return lambda r: (_prob(r).baselines_invariant_r2 if invariant_r2
+                      else _prob(r).baselines).get(name)
 
 
 #: What MSE averages over, said beside every MSE of the grid.
@@ -159,15 +197,15 @@ COLUMNS: tuple[tuple[str, Callable[[JobResult], Any], str], ...] = (
     ("params", lambda r: r.num_params, "d"),
     ("tokens", lambda r: r.train.tokens_seen, ".3g"),
     ("loss gap", lambda r: get_field(r, "loss.loss_gap"), ".4f"),
-    ("iR2 prob", _prob("invariant_r2_test"), ".4f"),
-    ("iR2 unif", _unif("invariant_r2_test"), ".4f"),
-    ("iR2 untrained", _baseline("untrained", "baselines_invariant_r2"), ".4f"),
-    ("iR2 Markov 3", _baseline("markov_3", "baselines_invariant_r2"), ".4f"),
-    ("MSE unif", _unif("mse_test"), ".2e"),
-    ("MSE prob", _prob("mse_test"), ".2e"),
-    ("R2 prob", _prob("r2_test"), ".3f"),
-    ("rcond MSE", _prob("rcond_mse"), ".2e"),
-    ("shuffle", _prob("shuffle_mse"), ".2e"),
+    ("iR2 prob", lambda r: _prob(r).invariant_r2_test, ".4f"),
+    ("iR2 unif", lambda r: _unif(r).invariant_r2_test, ".4f"),
+    ("iR2 untrained", _baseline("untrained", invariant_r2=True), ".4f"),
+    ("iR2 Markov 3", _baseline("markov_3", invariant_r2=True), ".4f"),
+    ("MSE unif", lambda r: _unif(r).mse_test, ".2e"),
+    ("MSE prob", lambda r: _prob(r).mse_test, ".2e"),
+    ("R2 prob", lambda r: _prob(r).r2_test, ".3f"),
+    ("rcond MSE", lambda r: _prob(r).rcond_mse, ".2e"),
+    ("shuffle", lambda r: _prob(r).shuffle_mse, ".2e"),
     ("untrained", _baseline("untrained"), ".2e"),
     *((f"Markov {k}", _baseline(f"markov_{k}"), ".2e") for k in MARKOV),
 )
@@ -188,32 +226,38 @@ def _printer(log):
     def line(cells):
         return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))
 
-    state = {"started": False}
+    started = False
 
     def on_result(result: JobResult) -> None:
+        nonlocal started
         if log is None:
             return
-        if not state["started"]:
+        if not started:
             log(line([h for h, _, _ in COLUMNS]))
-            state["started"] = True
+            started = True
         log(line([fmt(fn(result), spec) for _, fn, spec in COLUMNS]))
 
     return on_result
 
 
-def per_layer_lines(results: Sequence[JobResult], protocol: str, key: str = "mse_test",
+def _mse(scores: ProtocolHookScores) -> float | None:
+    return scores.mse_test
+
+
+def per_layer_lines(results: Sequence[JobResult], protocol: str,
+                    score: Callable[[ProtocolHookScores], float | None] = _mse,
                     spec: str = ".2e") -> list[str]:
-    """A probe score (``key``: ``mse_test`` or ``invariant_r2_test``) at every probe hook
-    (embedding, each layer, and the transformer's final LayerNorm) under ``protocol``."""
-    layers = max(int(r.model["n_layers"]) for r in results)
-    final = any(r.model["arch"] == "transformer" for r in results)
+    """A probe ``score`` (default the held-out MSE) at every probe hook (embedding, each layer,
+    and the transformer's final LayerNorm) under ``protocol``."""
+    layers = max(r.model_config.n_layers for r in results)
+    final = any(r.model_config.arch == "transformer" for r in results)
     head = ["model", "embedding", *[f"layer {i}" for i in range(1, layers + 1)]]
     head += ["final LN"] if final else []
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for r in results:
-        hooks = probe_hooks(model_config_from_dict(r.model))
-        scores = r.protocols[protocol]["hooks"]
-        cells = [fmt(scores[h].get(key), spec) if h in scores else "n/a" for h in hooks]
+        hooks = probe_hooks(r.model_config)
+        scores = r.protocols[protocol].hooks
+        cells = [fmt(score(scores[h]), spec) if h in scores else "n/a" for h in hooks]
         cells += [""] * (len(head) - 1 - len(cells))
         lines.append("| " + " | ".join([r.name, *cells]) + " |")
     return lines
@@ -235,7 +279,7 @@ def run_architectures(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
                       archs: Sequence[str] = ARCHS, minutes: float | None = DEFAULT_MINUTES,
                       tiny: bool = False, seed: int = 0, workers: int = 1, force: bool = False,
                       progress: bool = False, log: Callable[[str], None] | None = print
-                      ) -> ExperimentSummary:
+                      ) -> ArchitecturesSummary:
     """Train and probe the grid (see the module docstring); rerunning the command resumes it.
 
     Args:
@@ -275,7 +319,8 @@ def run_architectures(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
 
 
 def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) -> list[Path]:
-    by_key = {(r.labels["process"], r.labels["arch"]): r for r in results}
+    labels = {r.name: ArchitectureLabels.from_dict(r.labels) for r in results}
+    by_key = {(labels[r.name].process, labels[r.name].arch): r for r in results}
     rows = []
     for process in processes:
         found = [by_key[(process, a)] for a in archs if (process, a) in by_key]
@@ -285,20 +330,20 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
                 if (process, a) in by_key}
         first = next(iter(data.values()))
         theory = theory_beliefs(load_run(out_dir / RUNS_DIR / found[0].name),
-                                first["true"].astype(np.float64))
+                                first.true.astype(np.float64))
         panels = {}
         hmm = get_process(process, **PROCESSES[process])
         coords = (f"{hmm.num_states - 1} plane coords" if isinstance(hmm, GHMM)
                   else f"{hmm.num_states} simplex coords")
         for arch, arrays in data.items():
             r = by_key[(process, arch)]
-            caption = (f"iR2 uniform {fmt(_unif('invariant_r2_test')(r), '.3f')}, "
-                       f"prob. {fmt(_prob('invariant_r2_test')(r), '.3f')}, Markov-3 "
-                       f"{fmt(_baseline('markov_3', 'baselines_invariant_r2')(r), '.3f')}\n"
-                       f"MSE/{coords} unif. {fmt(_unif('mse_test')(r), '.1e')}, "
-                       f"prob. {fmt(_prob('mse_test')(r), '.1e')}")
-            panels[arch] = (arrays["predicted"].astype(np.float64),
-                            arrays["true"].astype(np.float64), caption)
+            caption = (f"iR2 uniform {fmt(_unif(r).invariant_r2_test, '.3f')}, "
+                       f"prob. {fmt(_prob(r).invariant_r2_test, '.3f')}, Markov-3 "
+                       f"{fmt(_baseline('markov_3', invariant_r2=True)(r), '.3f')}\n"
+                       f"MSE/{coords} unif. {fmt(_unif(r).mse_test, '.1e')}, "
+                       f"prob. {fmt(_prob(r).mse_test, '.1e')}")
+            panels[arch] = (arrays.predicted.astype(np.float64),
+                            arrays.true.astype(np.float64), caption)
         rows.append((process, theory, panels, not isinstance(get_process(process), GHMM)))
     fig = architecture_grid(rows, list(archs),
                             title="belief geometry: theory, then each network's last "
@@ -309,16 +354,17 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
 
 def write_report(out_dir, results: Sequence[JobResult], *, processes, archs, wall_seconds: float,
                  computed=(), failed=None, workers: int = 1,
-                 minutes: float | None = None) -> ExperimentSummary:
+                 minutes: float | None = None) -> ArchitecturesSummary:
     """The figure grid, ``summary.json`` and ``README.md`` of the experiment in ``out_dir``."""
     out_dir = Path(out_dir)
     files = _grid_figure(out_dir, results, processes, archs)
-    summary = ExperimentSummary(
+    summary = ArchitecturesSummary(
         experiment="architectures",
-        settings={"processes": {p: PROCESSES[p] for p in processes}, "archs": list(archs),
-                  "minutes_per_model": minutes, "n_ctx": results[0].model["n_ctx"],
-                  "protocols": [dict(p) for p in PROTOCOLS],
-                  "models": {r.labels["arch"]: r.model for r in results}},
+        settings=ArchitecturesSettings(
+            processes={p: PROCESSES[p] for p in processes}, archs=list(archs),
+            minutes_per_model=minutes, n_ctx=results[0].model_config.n_ctx,
+            protocols=[dict(p) for p in PROTOCOLS],
+            models={ArchitectureLabels.from_dict(r.labels).arch: r.model for r in results}),
         rows=list(results), total_job_seconds=float(sum(r.seconds for r in results)),
         environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
         files=[f.name for f in files] + ["summary.json", "README.md"])
@@ -328,17 +374,17 @@ def write_report(out_dir, results: Sequence[JobResult], *, processes, archs, wal
     return summary
 
 
-def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
+def _markdown(summary: ArchitecturesSummary, results: Sequence[JobResult], files) -> str:
     s = summary.settings
-    budget = s["minutes_per_model"]
+    budget = s.minutes_per_model
     models = "; ".join(f"{a}: " + ", ".join(f"{k} {v}" for k, v in m.items()
                                             if k not in ("arch", "d_vocab"))
-                       for a, m in s["models"].items())
+                       for a, m in s.models.items())
     return "\n".join([
         "# Transformers, LSTMs, GRUs and RNNs on the same processes",
         "",
-        f"Processes {list(s['processes'])}; networks {s['archs']} ({models}). Every model sees "
-        f"all length-{s['n_ctx']} inputs in the probe and is trained with the same recipe for "
+        f"Processes {list(s.processes)}; networks {s.archs} ({models}). Every model sees "
+        f"all length-{s.n_ctx} inputs in the probe and is trained with the same recipe for "
         + (f"{budget} min" if budget else f"{results[0].train.steps} steps") + " each.",
         "",
         "Protocols: **uniform** = every input weight 1, 20% of sequences train / 80% test "
@@ -358,7 +404,7 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         "",
         "## Invariant R^2 per layer (probability protocol)",
         "",
-        *per_layer_lines(results, "probability", "invariant_r2_test", ".4f"),
+        *per_layer_lines(results, "probability", lambda h: h.invariant_r2_test, ".4f"),
         "",
         "## Probe MSE per layer (probability protocol)",
         "",
@@ -379,7 +425,7 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
     ])
 
 
-__all__ = ["ARCHS", "COLUMNS", "headline", "DEFAULT_MINUTES", "MSE_NOTE", "N_CTX", "PROCESSES",
-           "PROTOCOLS",
-           "architecture_jobs", "loss_gap_lines", "model_config", "per_layer_lines",
+__all__ = ["ARCHS", "COLUMNS", "DEFAULT_MINUTES", "MSE_NOTE", "N_CTX", "PROCESSES", "PROTOCOLS",
+           "ArchitectureLabels", "ArchitecturesSettings", "ArchitecturesSummary",
+           "architecture_jobs", "headline", "loss_gap_lines", "model_config", "per_layer_lines",
            "run_architectures", "table_lines", "write_report"]

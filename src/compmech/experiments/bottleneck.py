@@ -4,10 +4,11 @@ narrow to hold it?
 :func:`run_bottleneck` trains the Mess3 model with ``d_model`` narrowed to each width (heads,
 ``d_head`` and ``d_mlp`` stay the paper's) and reports, per width, the loss gap to the optimum per
 position, the held-out probe MSE beside the shuffle control and the untrained network, and the
-fractal dimensions of the probe's predicted beliefs beside the theory's. For width 1 it studies the
-single coordinate itself (:func:`compmech.probing.structure1d.structure_1d`) at every checkpoint, beside the
-MSP projected onto its best 1-D linear direction. Because a pre-LayerNorm network cannot use a
-width-1 stream at all (see below), a second variant keeps the paper's model and inserts a linear
+probe's paired resolution with the dimensions of the true and predicted clouds above it. For
+width 1 it studies the single coordinate itself
+(:func:`compmech.probing.structure1d.structure_1d`) at every checkpoint, beside the MSP projected
+onto its best 1-D linear direction. Because a pre-LayerNorm network cannot use a width-1 stream
+at all (see below), a second variant keeps the paper's model and inserts a linear
 bottleneck of width 1 after its last block (the registered model ``linear_bottleneck``, trained by
 the same loop, so it resumes like any run); its one coordinate ``z`` is what the 1-D analysis is
 really about.
@@ -26,6 +27,7 @@ read at ``d_model = 4``. The report says so next to the numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ from compmech.figures.panels import (
 from compmech.files import atomic_write_text
 from compmech.formatting import fmt
 from compmech.processes import get_process
+from compmech.records import Record
 from transformer import LinearBottleneckConfig, ModelConfig
 
 #: Residual-stream widths of the bottleneck experiment.
@@ -56,12 +59,37 @@ BOTTLENECK_COLUMNS = (
     ("variant", "labels.variant", "s"),
     ("width", "labels.width", "d"),
     *PROBE_COLUMNS,
-    ("learned box dim", "dimensions.learned.box_counting.dimension", ".2f"),
-    ("learned corr dim", "dimensions.learned.correlation.dimension", ".2f"),
-    ("theory box dim", "dimensions.theory.point_cloud.box_counting.dimension", ".2f"),
-    ("theory corr dim", "dimensions.theory.point_cloud.correlation.dimension", ".2f"),
+    ("paired resolution", "geometry.resolution", ".3g"),
+    ("cloud dim >= res: true", "geometry.dimension_true", ".2f"),
+    ("cloud dim >= res: probe", "geometry.dimension_predicted", ".2f"),
     ("minutes", "seconds", ".1f"),
 )
+
+
+@dataclass
+class BottleneckLabels(Record):
+    """A bottleneck job's labels: ``"residual"`` (``d_model = width``) or ``"linear"`` (a linear
+    bottleneck of ``width`` after the last block)."""
+
+    width: int
+    variant: str = "residual"
+
+
+@dataclass
+class BottleneckSettings(Record):
+    """The bottleneck experiment's settings (``summary.json`` ``settings``)."""
+
+    process: str
+    process_params: dict[str, Any]
+    num_states: int
+    model_except_width: dict[str, Any]
+
+
+@dataclass
+class BottleneckSummary(ExperimentSummary):
+    """The bottleneck experiment's ``summary.json``."""
+
+    settings: BottleneckSettings
 
 
 def _distinct_widths(what: str, ws: Sequence[int], allow_empty: bool) -> list[int]:
@@ -113,12 +141,12 @@ def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width
     model = ModelConfig.from_dict({**cfg.model.to_dict(), "arch": "transformer",
                                    "d_vocab": hmm.vocab_size + (1 if cfg.bos else 0)})
     jobs = [Job(f"width_{w:03d}", cfg.replace(model=model.replace(d_model=w)).to_dict(),
-                {"variant": "residual", "width": w}, int(seed), analyse_1d=w == 1,
+                BottleneckLabels(w, "residual").to_dict(), int(seed), analyse_1d=w == 1,
                 max_checkpoints=int(max_checkpoints)) for w in widths]
     for w in linear_widths:
         linear = LinearBottleneckConfig(**_model_fields(model, w))
         jobs.append(Job(f"linear_{w:03d}", cfg.replace(model=linear, bos=False).to_dict(),
-                        {"variant": "linear", "width": w}, int(seed), analyse_1d=w == 1,
+                        BottleneckLabels(w, "linear").to_dict(), int(seed), analyse_1d=w == 1,
                         max_checkpoints=int(max_checkpoints)))
     return jobs
 
@@ -170,7 +198,8 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
                            process_params=process_params, base_config=base_config, seed=seed,
                            max_checkpoints=max_checkpoints, linear_widths=linear_widths,
                            device=device)
-    model = {k: v for k, v in jobs[0].train_config["model"].items() if k not in ("d_model", "arch")}
+    model = {k: v for k, v in config_with(jobs[0].train_config, {}).model.to_dict().items()
+             if k not in ("d_model", "arch")}
     manifest = {"experiment": "bottleneck", "process": process,
                 "process_params": dict(process_params or {}), "seed": seed,
                 "minutes_per_width": minutes_per_width, "steps": steps, "model": model,
@@ -182,8 +211,12 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
 
 
 # ------------------------------------------------------------------------------------ report
+def _labels(r: JobResult) -> BottleneckLabels:
+    return BottleneckLabels.from_dict(r.labels)
+
+
 def _variant(r: JobResult) -> str:
-    return r.labels.get("variant", "residual")
+    return _labels(r).variant
 
 
 def _report_figures(out_dir: Path, results: Sequence[JobResult]) -> list[Path]:
@@ -191,32 +224,32 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult]) -> list[Path]:
     linear = [r for r in results if _variant(r) == "linear"]
     files = save(bottleneck_metrics(residual, linear),
                  out_dir / "bottleneck_metrics")
-    labels = [f"{'linear ' if _variant(r) == 'linear' else ''}width {r.labels['width']}"
+    labels = [f"{'linear ' if _variant(r) == 'linear' else ''}width {_labels(r).width}"
               for r in results]
     files += save(loss_gap_per_position(
         results, labels, [_variant(r) == "linear" for r in results]),
         out_dir / "bottleneck_loss_per_position")
     data = [(r, load_figure_data(out_dir, r.name)) for r in residual]
-    data = [(r, d) for r, d in data if "predicted" in d]
+    data = [(r, d) for r, d in data if d is not None]
     if data:
-        true = data[0][1]["true"].astype(np.float64)
-        panels = [(f"width {r.labels['width']}: MSE {r.probe.mse_test:.2g}",
-                   d["predicted"].astype(np.float64)) for r, d in data]
+        true = data[0][1].true.astype(np.float64)
+        panels = [(f"width {_labels(r).width}: MSE {r.probe.mse_test:.2g}",
+                   d.predicted.astype(np.float64)) for r, d in data]
         files += save(panel_grid(
             panels, true, theory_beliefs=true, ncols=4,
             title="probe of the last residual stream, coloured by true belief"),
             out_dir / "bottleneck_geometry")
     for r in linear:
         d = load_figure_data(out_dir, r.name)
-        if "predicted" in d:
+        if d is not None:
             p = r.probe
             caption = (f"probe of z: held-out MSE {p.mse_test:.2g}; untrained {p.untrained_mse:.2g}; "
                        f"one-hot {p.onehot_mse:.2g}; shuffle {p.shuffle_mse:.2g}; residual before "
                        f"the bottleneck {p.before_bottleneck_mse:.2g}")
-            true = d["true"].astype(np.float64)
+            true = d.true.astype(np.float64)
             files += save(side_by_side(
-                true, d["predicted"].astype(np.float64), true, caption=caption,
-                title=f"linear bottleneck of width {r.labels['width']} after the last block"),
+                true, d.predicted.astype(np.float64), true, caption=caption,
+                title=f"linear bottleneck of width {_labels(r).width} after the last block"),
                 out_dir / f"{r.name}_geometry")
     for r in results:
         if r.structure_1d:
@@ -230,7 +263,7 @@ def _width1_figures(out_dir: Path, r: JobResult) -> list[Path]:
     what = ("the single bottleneck coordinate z" if _variant(r) == "linear"
             else "the single residual coordinate")
     files = save(coordinate_1d(
-        d["coordinate"].astype(np.float64), d["msp_projection"], d["coordinate_beliefs"],
+        d.coordinate.astype(np.float64), d.msp_projection, d.coordinate_beliefs,
         r.structure_1d[-1], r.msp_structure_1d.regression, what=what),
         out_dir / f"{stem}_coordinate")
     return files + save(structure_over_training(r.structure_1d, r.msp_structure_1d),
@@ -238,18 +271,18 @@ def _width1_figures(out_dir: Path, r: JobResult) -> list[Path]:
 
 
 def write_bottleneck_report(out_dir, results: Sequence[JobResult], *, wall_seconds: float,
-                            computed=(), failed=None, workers: int = 1) -> ExperimentSummary:
+                            computed=(), failed=None, workers: int = 1) -> BottleneckSummary:
     """Figures, ``summary.json`` and ``README.md`` of the bottleneck experiment in ``out_dir``."""
     out_dir = Path(out_dir)
-    results = sorted(results, key=lambda r: (_variant(r) != "residual", r.labels["width"]))
+    results = sorted(results, key=lambda r: (_variant(r) != "residual", _labels(r).width))
     files = _report_figures(out_dir, results)
     first = results[0]
-    states = load_figure_data(out_dir, first.name).get("true", np.zeros((1, 3))).shape[1]
-    summary = ExperimentSummary(
+    figure = load_figure_data(out_dir, first.name)
+    summary = BottleneckSummary(
         experiment="bottleneck",
-        settings={"process": first.process, "process_params": first.process_params,
-                  "num_states": int(states),
-                  "model_except_width": {k: v for k, v in first.model.items() if k != "d_model"}},
+        settings=BottleneckSettings(
+            first.process, first.process_params, 3 if figure is None else figure.true.shape[1],
+            {k: v for k, v in first.model.items() if k != "d_model"}),
         rows=list(results),
         total_job_seconds=float(sum(r.seconds for r in results)),
         environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
@@ -260,17 +293,16 @@ def write_bottleneck_report(out_dir, results: Sequence[JobResult], *, wall_secon
     return summary
 
 
-def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
-    m = summary.settings["model_except_width"]
+def _markdown(summary: BottleneckSummary, results: Sequence[JobResult], files) -> str:
+    settings, m = summary.settings, results[0].model_config
     budget = results[0].train.minutes_budget
     lines = [
-        f"# Bottleneck experiment: {summary.settings['process']} "
-        f"{summary.settings['process_params'] or '(defaults)'}",
+        f"# Bottleneck experiment: {settings.process} {settings.process_params or '(defaults)'}",
         "",
         "Residual variant: the residual stream narrowed to d_model in "
-        f"{[r.labels['width'] for r in results if _variant(r) == 'residual']}; other "
-        f"model settings: {m['n_layers']} layers, {m['n_heads']} head(s) of d_head {m['d_head']}, "
-        f"d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}, {m['act_fn']}. Training budget per width: "
+        f"{[_labels(r).width for r in results if _variant(r) == 'residual']}; other "
+        f"model settings: {m.n_layers} layers, {m.n_heads} head(s) of d_head {m.d_head}, "
+        f"d_mlp {m.d_mlp}, n_ctx {m.n_ctx}, {m.act_fn}. Training budget per width: "
         + (f"{budget} min" if budget else f"{results[0].train.steps} steps") + ". Probe: OLS on "
         f"`{results[0].probe.hook}`, all inputs x positions, 20% train / 80% test by sequence. "
         "Linear variant: the unchanged model with a linear map to `width` numbers z after its last "
@@ -280,17 +312,19 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
         markdown_table(results, BOTTLENECK_COLUMNS),
         "",
         "Loss gap = mean over positions of (held-out cross-entropy - myopic-entropy optimum). "
-        "Dimensions (`compmech.probing.fractal.fractal_comparison`): of the distinct true beliefs "
-        "(theory, at most 10k of them) and of the probe's predictions at the same points (learned), "
-        "with the same estimators (`compmech.dimensions.fractal_dimensions`), fitted over all scales. "
+        "Paired resolution: the smallest scale (belief-plane distance) down to which pairs of "
+        "held-out points keep their distance in the probe's predictions "
+        "(`compmech.compare_geometry`); cloud dims: correlation dimensions of the true and the "
+        "predicted held-out points (these words, not the process's Blackwell measure) fitted only "
+        "above that resolution (n/a when less than about a decade of scales remains). "
         "One-hot: probe on the (last token x position) one-hot, the best any function of the "
         "current token and position can do.",
         "",
         "Reading the residual variant: every block (and the unembedding) reads the stream through "
         "LayerNorm, whose output has its mean and its norm removed, so it lies on a (d - 2)-sphere: "
         "one point at d = 1, two points (a sign) at d = 2, a circle at d = 3, a 2-sphere at d = 4. "
-        f"The {summary.settings['num_states'] - 1}-D belief simplex of this process can first be "
-        f"read at d = {summary.settings['num_states'] + 1}.",
+        f"The {settings.num_states - 1}-D belief simplex of this process can first be "
+        f"read at d = {settings.num_states + 1}.",
         "",
     ]
     for r in [r for r in results if r.structure_1d]:
@@ -307,7 +341,8 @@ def _width1_markdown(r: JobResult) -> list[str]:
     reg = msp.regression
     linear = _variant(r) == "linear"
     what = ("the bottleneck coordinate z (linear bottleneck after the last block of the "
-            f"d_model-{r.model['d_model']} model)" if linear else "the single residual coordinate")
+            f"d_model-{r.model_config.d_model} model)" if linear
+            else "the single residual coordinate")
     lines = [
         f"## Width 1, {_variant(r)} variant: {what}",
         "",
@@ -347,5 +382,5 @@ def _width1_markdown(r: JobResult) -> list[str]:
     return lines
 
 
-__all__ = ["BOTTLENECK_COLUMNS", "DEFAULT_WIDTHS", "bottleneck_jobs", "run_bottleneck",
-           "write_bottleneck_report"]
+__all__ = ["BOTTLENECK_COLUMNS", "DEFAULT_WIDTHS", "BottleneckLabels", "BottleneckSettings",
+           "BottleneckSummary", "bottleneck_jobs", "run_bottleneck", "write_bottleneck_report"]

@@ -21,8 +21,10 @@ lists each model's decay beside ``lambda`` and ``rho*`` and says which is nearer
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from compmech.formatting import fmt
 from compmech.information import myopic_entropy
 from compmech.mechanisms.attention import AttentionReport, seed_spread
 from compmech.processes import get_process
+from compmech.records import Record
 
 #: Mess3 ``x`` values: ``lambda = 1 - 3x`` in {0.85, 0.55, 0.25, -0.2, -0.35}.
 DEFAULT_X = (0.05, 0.15, 0.25, 0.40, 0.45)
@@ -78,6 +81,60 @@ def _distinct(values, what: str, kind=float) -> list:
     if not out or len(set(out)) != len(out):
         raise ValueError(f"{what} must be a non-empty list of distinct values; got {list(values)}")
     return out
+
+
+@dataclass
+class HeadsLabels(Record):
+    """A heads job's point: Mess3 ``(x, alpha)``, the number of heads and (in a seed sweep) the
+    seed. Its labels also hold ``lambda = 1 - 3x`` for readers of ``results/*.json``
+    (:meth:`to_labels`)."""
+
+    x: float
+    alpha: float
+    n_heads: int
+    process: str = "mess3"
+    seed: int | None = None
+
+    @property
+    def lam(self) -> float:
+        """``lambda = 1 - 3x``."""
+        return mess3_lambda(self.x)
+
+    def to_labels(self) -> dict[str, Any]:
+        """The job's labels: the fields (without an unset seed) and ``lambda``."""
+        return {k: v for k, v in {**self.to_dict(), "lambda": self.lam}.items() if v is not None}
+
+    @classmethod
+    def of(cls, result: JobResult) -> HeadsLabels:
+        """The labels of ``result`` (``lambda`` is recomputed from ``x``)."""
+        return cls.from_dict({k: v for k, v in result.labels.items() if k != "lambda"})
+
+
+@dataclass
+class HeadsSettings(Record):
+    """The heads experiment's settings (``summary.json`` ``settings``), with the attention analysis
+    of every run (``attention``, by job name)."""
+
+    xs: list[float]
+    heads: list[int]
+    alpha: float
+    head_width: int
+    n_layers: int
+    model: dict[str, Any]
+    alphas: list[float] | None = None
+    seeds: list[int] | None = None
+    attention: dict[str, AttentionReport] = field(default_factory=dict)
+
+
+@dataclass
+class HeadsSummary(ExperimentSummary):
+    """The heads experiment's ``summary.json``."""
+
+    settings: HeadsSettings
+
+
+def _labels(r: JobResult) -> HeadsLabels:
+    return HeadsLabels.of(r)
 
 
 def heads_jobs(xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_HEADS, *,
@@ -126,13 +183,11 @@ def heads_jobs(xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_H
                                                d_vocab=hmm.vocab_size + (1 if base.bos else 0))
                     cfg = base.replace(process="mess3", process_params=params, model=model,
                                        hmm=None, seed=s)
-                    labels = {"process": "mess3", **params, "lambda": mess3_lambda(x), "n_heads": h}
+                    labels = HeadsLabels(x=float(x), alpha=a, n_heads=h,
+                                         seed=None if seeds is None else s)
                     name = f"mess3_x{x:.3f}" + (f"_a{a:.3f}" if alphas is not None else "")
-                    name += f"_h{h}"
-                    if seeds is not None:
-                        labels["seed"] = s
-                        name += f"_s{s}"
-                    jobs.append(Job(name, cfg.to_dict(), labels, s))
+                    name += f"_h{h}" + (f"_s{s}" if seeds is not None else "")
+                    jobs.append(Job(name, cfg.to_dict(), labels.to_labels(), s))
     return jobs
 
 
@@ -177,17 +232,18 @@ def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] 
     manifest = {"experiment": "heads", "xs": list(xs), "heads": list(heads), "alpha": alpha,
                 "head_width": head_width, "n_layers": n_layers, "seed": seed,
                 "minutes_per_job": minutes_per_job, "steps": steps,
-                "model": jobs[0].train_config["model"], "recipe": recipe(jobs[0].train_config)}
+                "model": config_with(jobs[0].train_config, {}).model.to_dict(),
+                "recipe": recipe(jobs[0].train_config)}
     if alphas is not None:
         manifest["alphas"] = [float(a) for a in alphas]
     if seeds is not None:
         manifest["seeds"] = [int(s) for s in seeds]
     done, outcome, wall = run_experiment(jobs, out_dir, manifest, HEADS_COLUMNS, workers=workers,
                                          progress=progress, log=log, force=force)
-    settings = {"xs": list(xs), "heads": list(heads), "alpha": alpha, "head_width": head_width,
-                "n_layers": n_layers, "model": done[0].model,
-                "alphas": None if alphas is None else [float(a) for a in alphas],
-                "seeds": None if seeds is None else [int(s) for s in seeds]}
+    settings = HeadsSettings(
+        xs=list(xs), heads=list(heads), alpha=alpha, head_width=head_width, n_layers=n_layers,
+        model=done[0].model, alphas=None if alphas is None else [float(a) for a in alphas],
+        seeds=None if seeds is None else [int(s) for s in seeds])
     return write_heads_report(out_dir, done, settings, wall_seconds=wall,
                               computed=outcome.computed, failed=outcome.failed, workers=workers)
 
@@ -205,7 +261,8 @@ def context_value_nats(hmm, n_words: int, k: int) -> float:
 
 def _context_values(result: JobResult) -> tuple[float, float]:
     hmm = get_process("mess3", **result.process_params)
-    n_words = result.model["n_ctx"] - (result.model["d_vocab"] - hmm.vocab_size)
+    model = result.model_config
+    n_words = model.n_ctx - (model.d_vocab - hmm.vocab_size)
     return context_value_nats(hmm, n_words, 1), context_value_nats(hmm, n_words, 2)
 
 
@@ -246,11 +303,11 @@ def heads_table(results: Sequence[JobResult], attention: dict[str, AttentionRepo
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for r in results:
         one, two = _context_values(r)
-        rep = attention[r.name]
+        rep, p = attention[r.name], _labels(r)
         lines.append("| " + " | ".join([
-            f"{r.labels['x']:.3f}", f"{r.labels['alpha']:.3f}", f"{r.labels['lambda']:+.2f}",
-            fmt(rep.theory_rho_star, ".3f"), str(r.labels["n_heads"]),
-            str(r.labels.get("seed", "-")), str(r.train.steps), f"{one:.2e} / {two:.2e}",
+            f"{p.x:.3f}", f"{p.alpha:.3f}", f"{p.lam:+.2f}",
+            fmt(rep.theory_rho_star, ".3f"), str(p.n_heads),
+            "-" if p.seed is None else str(p.seed), str(r.train.steps), f"{one:.2e} / {two:.2e}",
             fmt(r.loss.loss_gap if r.loss else None, ".2e"),
             fmt(r.probe.mse_test, ".2e"), fmt(r.probe.shuffle_mse, ".2e"),
             head_fit_text(rep)]) + " |")
@@ -261,8 +318,8 @@ def _groups(results: Sequence[JobResult]) -> dict[tuple, list[JobResult]]:
     """Results by ``(x, alpha, n_heads)`` (the seeds of one model together)."""
     out: dict[tuple, list[JobResult]] = {}
     for r in results:
-        key = (round(r.labels["x"], 9), round(r.labels["alpha"], 9), r.labels["n_heads"])
-        out.setdefault(key, []).append(r)
+        p = _labels(r)
+        out.setdefault((round(p.x, 9), round(p.alpha, 9), p.n_heads), []).append(r)
     return out
 
 
@@ -293,8 +350,8 @@ def verdict_lines(results: Sequence[JobResult]) -> list[str]:
     alpha)``: the loss gap and probe MSE of the fewest heads against the most (first seed)."""
     by_point: dict[tuple, dict[int, JobResult]] = {}
     for r in results:
-        key = (round(r.labels["x"], 9), round(r.labels["alpha"], 9))
-        by_point.setdefault(key, {}).setdefault(r.labels["n_heads"], r)
+        p = _labels(r)
+        by_point.setdefault((round(p.x, 9), round(p.alpha, 9)), {}).setdefault(p.n_heads, r)
     lines = []
     for (x, a), rows in sorted(by_point.items()):
         if len(rows) < 2 or any(r.loss is None for r in rows.values()):
@@ -312,28 +369,28 @@ def _ratio(a: float, b: float) -> str:
     return "n/a" if not b > 0 else f"{a / b:.2f}"
 
 
-def _sweep_axis(results: Sequence[JobResult]) -> tuple[str, str]:
-    """``("alpha", label)`` when alpha varies (the alpha sweep), else ``("lambda", label)``."""
-    if len({round(r.labels["alpha"], 9) for r in results}) > 1:
-        return "alpha", "Mess3 alpha (x fixed)"
-    return "lambda", "lambda = 1 - 3x"
+def _sweep_axis(results: Sequence[JobResult]) -> tuple[Callable[[JobResult], float], str]:
+    """``(alpha of a result, label)`` when alpha varies (the alpha sweep), else ``(lambda of a
+    result, label)``."""
+    if len({round(_labels(r).alpha, 9) for r in results}) > 1:
+        return lambda r: _labels(r).alpha, "Mess3 alpha (x fixed)"
+    return lambda r: _labels(r).lam, "lambda = 1 - 3x"
 
 
 def heads_figure(results: Sequence[JobResult]) -> Figure:
     """Loss gap and probe MSE against ``lambda`` (or ``alpha`` in the alpha sweep), one line per
     number of heads (every seed drawn)."""
-    key, label = _sweep_axis(results)
+    position, label = _sweep_axis(results)
     fig = Figure(figsize=(8.0, 3.2), layout="constrained")
     ax_loss, ax_probe = fig.subplots(1, 2)
-    for h in sorted({r.labels["n_heads"] for r in results}):
-        rows = sorted((r for r in results if r.labels["n_heads"] == h),
-                      key=lambda r: r.labels[key])
-        pos = [r.labels[key] for r in rows]
+    for h in sorted({_labels(r).n_heads for r in results}):
+        rows = sorted((r for r in results if _labels(r).n_heads == h), key=position)
+        pos = [position(r) for r in rows]
         gap = [r.loss.loss_gap if r.loss else np.nan for r in rows]
         ax_loss.plot(pos, gap, "o-", label=f"{h} head(s)")
         ax_probe.semilogy(pos, [r.probe.mse_test for r in rows], "o-", label=f"{h} head(s)")
     for ax, title in ((ax_loss, "loss gap to optimum (nats)"), (ax_probe, "held-out probe MSE")):
-        if key == "lambda":
+        if label.startswith("lambda"):
             ax.axvline(0.0, color="0.6", lw=0.8, ls="--")
         ax.set_xlabel(label)
         ax.set_title(title, fontsize=9)
@@ -344,17 +401,17 @@ def heads_figure(results: Sequence[JobResult]) -> Figure:
 def decay_figure(results: Sequence[JobResult], attention: dict[str, AttentionReport]) -> Figure:
     """The first layer's measured decays (every head of every seed) against ``alpha`` (or
     ``lambda``), with ``|lambda|`` and ``rho*`` of each point: which one do the networks follow?"""
-    key, label = _sweep_axis(results)
+    position, label = _sweep_axis(results)
     fig = Figure(figsize=(4.6, 3.4), layout="constrained")
     ax = fig.subplots()
     marks = {1: "o", 2: "s", 4: "^"}
-    for h in sorted({r.labels["n_heads"] for r in results}):
-        pts = [(r.labels[key], hd.fit.rate) for r in results if r.labels["n_heads"] == h
+    for h in sorted({_labels(r).n_heads for r in results}):
+        pts = [(position(r), hd.fit.rate) for r in results if _labels(r).n_heads == h
                for hd in attention[r.name].heads if hd.layer == 0 and hd.fit.rate is not None]
         if pts:
             ax.plot(*zip(*pts, strict=True), marks.get(h, "x"), alpha=0.7, ls="none",
                     label=f"measured, {h} head(s)")
-    theory = sorted({(r.labels[key], abs(r.labels["lambda"]), attention[r.name].theory_rho_star)
+    theory = sorted({(position(r), abs(_labels(r).lam), attention[r.name].theory_rho_star)
                      for r in results})
     ax.plot([t[0] for t in theory], [t[1] for t in theory], "--", color="tab:red",
             label="|lambda| (weak emission)")
@@ -385,7 +442,7 @@ def attention_grid(results: Sequence[JobResult], attention: dict[str, AttentionR
             if hd.layer == 0:
                 ax.semilogy(np.arange(len(hd.profile)), np.maximum(hd.profile, 1e-6), "o-", ms=3,
                             label=f"head {hd.head} ({hd.best_parity})")
-        lam = r.labels["lambda"]
+        lam = _labels(r).lam
         first = next(hd for hd in rep.heads if hd.layer == 0)
         ks = np.arange(1, len(first.profile))
         if lam != 0:
@@ -402,18 +459,17 @@ def attention_grid(results: Sequence[JobResult], attention: dict[str, AttentionR
     return fig
 
 
-def write_heads_report(out_dir, results: Sequence[JobResult], settings: dict, *,
+def write_heads_report(out_dir, results: Sequence[JobResult], settings: HeadsSettings, *,
                        wall_seconds: float, computed=(), failed=None,
-                       workers: int = 1) -> ExperimentSummary:
+                       workers: int = 1) -> HeadsSummary:
     """Attention fits of every run, figures, ``summary.json`` and ``README.md`` in ``out_dir``."""
     out_dir = Path(out_dir)
     attention = {r.name: job_attention(out_dir, r) for r in results}
     files = save(heads_figure(results), out_dir / "heads_loss_probe")
     files += save(attention_grid(results, attention), out_dir / "heads_attention")
     files += save(decay_figure(results, attention), out_dir / "heads_decay")
-    summary = ExperimentSummary(
-        experiment="heads",
-        settings={**settings, "attention": {n: a.to_dict() for n, a in attention.items()}},
+    summary = HeadsSummary(
+        experiment="heads", settings=dataclasses.replace(settings, attention=attention),
         rows=list(results), total_job_seconds=float(sum(r.seconds for r in results)),
         environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
         files=[f.name for f in files] + ["summary.json", "README.md"])
@@ -423,17 +479,17 @@ def write_heads_report(out_dir, results: Sequence[JobResult], settings: dict, *,
     return summary
 
 
-def _markdown(summary: ExperimentSummary, results, attention, pngs) -> str:
-    s, m, first = summary.settings, summary.settings["model"], results[0]
+def _markdown(summary: HeadsSummary, results, attention, pngs) -> str:
+    s, m, first = summary.settings, results[0].model_config, results[0]
     budget = first.train.minutes_budget
-    alphas = s.get("alphas") or [s["alpha"]]
-    seeds = s.get("seeds")
+    alphas = s.alphas or [s.alpha]
+    seeds = s.seeds
     return "\n".join([
         "# Heads experiment", "",
-        f"Mess3 at x in {s['xs']} (lambda = 1 - 3x) and alpha in {alphas}, one model per "
+        f"Mess3 at x in {s.xs} (lambda = 1 - 3x) and alpha in {alphas}, one model per "
         f"(x, alpha, heads{', seed' if seeds else ''}): "
-        f"{s['n_layers']} layer(s), d_model {m['d_model']}, d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}, "
-        f"heads {s['heads']} with n_heads x d_head = {s['head_width']}"
+        f"{s.n_layers} layer(s), d_model {m.d_model}, d_mlp {m.d_mlp}, n_ctx {m.n_ctx}, "
+        f"heads {s.heads} with n_heads x d_head = {s.head_width}"
         + (f", seeds {seeds}" if seeds else "") + "; training "
         + (f"{budget} min" if budget else f"{first.train.steps} steps") + " per model.",
         "", "Predictions: one head fails where lambda < 0 (a softmax pattern cannot alternate in "
@@ -463,6 +519,7 @@ def _markdown(summary: ExperimentSummary, results, attention, pngs) -> str:
 
 
 __all__ = ["ALPHA_SWEEP", "ALPHA_SWEEP_X", "DEFAULT_ALPHA", "DEFAULT_HEADS", "DEFAULT_HEAD_WIDTH",
-           "DEFAULT_STEPS", "DEFAULT_X", "HEADS_COLUMNS", "attention_grid", "context_value_nats",
+           "DEFAULT_STEPS", "DEFAULT_X", "HEADS_COLUMNS", "HeadsLabels", "HeadsSettings",
+           "HeadsSummary", "attention_grid", "context_value_nats",
            "decay_figure", "decay_lines", "heads_figure", "heads_jobs", "heads_table",
            "job_attention", "mess3_lambda", "run_heads", "verdict_lines", "write_heads_report"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from compmech.figures.common import save
-from compmech.figures.mechanisms import attention_figure, intervention_figure
+from compmech.figures.mechanisms import InterventionArrays, attention_figure, intervention_figure
 from compmech.files import atomic_output
 from compmech.mechanisms.attention import AttentionReport, analyze_attention
 from compmech.mechanisms.intervention_records import InterventionReport, InterventionSeedReport, seed_summary
@@ -30,25 +30,24 @@ ATTENTION_FILE = "attention.json"
 INTERVENTIONS_FILE = "interventions.json"
 #: The spread over seeds of several runs' interventions (in an ensemble's directory).
 INTERVENTION_SEEDS_FILE = "interventions_seeds.json"
-def intervention_arrays(effects: dict[str, InterventionEffects]) -> dict[str, dict]:
+def intervention_arrays(effects: dict[str, InterventionEffects]) -> dict[str, InterventionArrays]:
     """The figure's arrays of in-memory effects."""
-    return {h: {"predicted": e.predicted, "probs": e.probs} for h, e in effects.items()}
+    return {h: InterventionArrays(e.predicted, e.probs) for h, e in effects.items()}
 
 
-def load_intervention_arrays(run_dir) -> dict[str, dict]:
-    """The figure's arrays from ``mechanisms/interventions.npz``."""
-    out: dict[str, dict] = {}
+def load_intervention_arrays(run_dir) -> dict[str, InterventionArrays]:
+    """The figure's arrays from ``mechanisms/interventions.npz`` (``<hook>/predicted`` and
+    ``<hook>/probs/<condition>``)."""
+    predicted: dict[str, np.ndarray] = {}
+    probs: dict[str, dict[str, np.ndarray]] = {}
     with np.load(Path(run_dir) / MECHANISMS_DIR / "interventions.npz") as data:
         for key in data.files:
-            if "/" not in key:
-                continue
-            hook, kind, *rest = key.split("/")
-            entry = out.setdefault(hook, {"probs": {}})
-            if kind == "predicted":
-                entry["predicted"] = data[key]
-            elif kind == "probs":
-                entry["probs"][rest[0]] = data[key]
-    return out
+            hook, _, rest = key.partition("/")
+            if rest == "predicted":
+                predicted[hook] = data[key]
+            elif rest.startswith("probs/"):
+                probs.setdefault(hook, {})[rest.removeprefix("probs/")] = data[key]
+    return {h: InterventionArrays(predicted[h], probs.get(h, {})) for h in predicted}
 
 
 # -------------------------------------------------------------------------------- writers

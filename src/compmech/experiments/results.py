@@ -5,15 +5,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from compmech.files import atomic_output
+from compmech.probing.data import ProbeProtocol
 from compmech.probing.geometry import GeometryRecord
 from compmech.probing.structure1d import MspStructure, StructureAtStep
 from compmech.records import Record
+from transformer import model_config_from_dict
 
 RESULTS_DIR = "results"
 RUNS_DIR = "runs"
@@ -40,8 +44,8 @@ class Job(Record):
             alone. The first gives ``probe`` and the figure data; each is summarised in
             ``JobResult.protocols``.
         layers: probe every layer of the model (its probe hooks), not only the headline hook.
-        dimensions: compare the learned and true belief clouds' dimensions (``False``: skipped,
-            ``JobResult.dimensions`` is ``None``).
+        dimensions: compute the theory's Kaplan-Yorke dimension of the process (``False``:
+            skipped, ``JobResult.dimensions`` is ``None``).
         decoders: nonlinear decoders fitted at the headline hook beside the linear probe
             (:mod:`compmech.probing.decoders`; e.g. ``["knn"]``), with the untrained control.
     """
@@ -105,23 +109,99 @@ class ProbeSummary(Record):
 
 
 @dataclass
+class ProtocolHookScores(Record):
+    """One hook's numbers under one probe protocol (held-out scores, pooled over the folds for
+    k-fold; controls; baselines by name, e.g. ``untrained``, ``onehot``, ``markov_3``)."""
+
+    mse_test: float
+    r2_test: float | None
+    shuffle_mse: float | None
+    invariant_r2_test: float | None
+    whitened_mse_test: float | None
+    shuffle_invariant_r2: float | None
+    belief_variance: float
+    baselines: dict[str, float]
+    baselines_invariant_r2: dict[str, float | None]
+    rcond_mse: float | None
+    rcond_chosen: list[float] | None
+
+
+@dataclass
+class ProtocolSummary(Record):
+    """A job's probe under one protocol (``JobResult.protocols``): the protocol and every hook's
+    :class:`ProtocolHookScores`."""
+
+    protocol: ProbeProtocol
+    headline_hook: str
+    hooks: dict[str, ProtocolHookScores]
+
+
+@dataclass
 class DimensionSummary(Record):
-    """Theory vs learned geometry of a job.
+    """The theory's dimension of a job's process: Kaplan-Yorke of the Blackwell measure.
+
+    The learned cloud's dimensions are in ``JobResult.geometry`` (``dimension_predicted`` beside
+    ``dimension_true``, fitted above the probe's resolution).
 
     Attributes:
-        theory: ``{"point_cloud": dimensions of the true beliefs, "lyapunov_exponents",
-            "kaplan_yorke", "entropy_rate_bits"}`` (``kaplan_yorke_error`` when it failed).
-        learned: dimensions of the probe's predictions (``None`` when not estimated).
-        pairwise_distance_correlation: true vs predicted pairwise distances.
-        num_distinct_points: distinct true beliefs entering the estimates.
-        error: why the dimensions are missing, or ``None``.
+        kaplan_yorke: Kaplan-Yorke dimension from the Lyapunov spectrum and ``h_mu``
+            (:func:`compmech.kaplan_yorke_dimension`), ``None`` when it failed.
+        lyapunov_exponents: the spectrum (nats per token), ``None`` when it failed.
+        entropy_rate_bits: ``h_mu`` of the same Blackwell sample.
+        error: why the Kaplan-Yorke dimension is missing (e.g. a one-state process), or ``None``.
     """
 
-    theory: dict[str, Any]
-    learned: dict[str, Any] | None
-    pairwise_distance_correlation: float | None
-    num_distinct_points: int | None
-    error: str | None
+    kaplan_yorke: float | None
+    lyapunov_exponents: list[float] | None = None
+    entropy_rate_bits: float | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data):
+        """Also reads the summary of version 1 result files (``{"theory": {...}, "learned": ...}``,
+        with the all-scales point-cloud dimensions that are no longer computed): the theory part."""
+        if isinstance(data, Mapping) and "theory" in data:
+            theory = dict(data["theory"])
+            theory.pop("point_cloud", None)
+            if "kaplan_yorke_error" in theory:
+                theory["error"] = theory.pop("kaplan_yorke_error")
+            data = theory
+        return super().from_dict(data)
+
+
+@dataclass
+class FigureData:
+    """The arrays of a job's figures (``results/<name>.npz``), at its held-out figure points.
+
+    Attributes:
+        true: ``(N, S)`` true beliefs.
+        predicted: ``(N, S)`` the headline probe's predictions.
+        coordinate: ``(M,)`` a one-number-wide hook's values (``analyse_1d``), else ``None``.
+        msp_projection: ``(M,)`` the MSP's beliefs on their best 1-D direction, else ``None``.
+        coordinate_beliefs: ``(M, S)`` the beliefs of those points, else ``None``.
+    """
+
+    true: np.ndarray
+    predicted: np.ndarray
+    coordinate: np.ndarray | None = None
+    msp_projection: np.ndarray | None = None
+    coordinate_beliefs: np.ndarray | None = None
+
+    def write(self, path) -> None:
+        """Write the arrays that are set as one compressed ``.npz``, atomically."""
+        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
+        with atomic_output(path) as fh:
+            np.savez_compressed(fh, **{k: v for k, v in arrays.items() if v is not None})
+
+    @classmethod
+    def read(cls, path) -> FigureData | None:
+        """The arrays of ``path`` (``None`` when there is no such file)."""
+        path = Path(path)
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            names = {f.name for f in fields(cls)}
+            return cls(**{k: data[k] for k in data.files if k in names})
 
 
 @dataclass
@@ -150,9 +230,14 @@ class JobResult(Record):
     analysis_seconds: float = 0.0
     seconds: float = 0.0
     num_params: int | None = None
-    protocols: dict[str, dict[str, Any]] | None = None
+    protocols: dict[str, ProtocolSummary] | None = None
     geometry: GeometryRecord | None = None
     decoder_geometry: dict[str, GeometryRecord | None] | None = None
+
+    @property
+    def model_config(self):
+        """``model`` as its typed config (:func:`transformer.model_config_from_dict`)."""
+        return model_config_from_dict(self.model)
 
 
 @dataclass
@@ -195,24 +280,29 @@ def result_path(out_dir, name: str) -> Path:
     return Path(out_dir) / RESULTS_DIR / f"{name}.json"
 
 
-def load_figure_data(out_dir, name: str) -> dict[str, np.ndarray]:
-    """The arrays of ``results/<name>.npz`` (``{}`` when there is none)."""
-    path = Path(out_dir) / RESULTS_DIR / f"{name}.npz"
-    if not path.exists():
-        return {}
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+def figure_data_path(out_dir, name: str) -> Path:
+    """``out_dir/results/<name>.npz``: a job's :class:`FigureData`."""
+    return Path(out_dir) / RESULTS_DIR / f"{name}.npz"
+
+
+def load_figure_data(out_dir, name: str) -> FigureData | None:
+    """The :class:`FigureData` of job ``name`` (``None`` when it has none)."""
+    return FigureData.read(figure_data_path(out_dir, name))
 
 
 __all__ = [
     "DimensionSummary",
     "ExperimentSummary",
+    "FigureData",
     "Job",
     "JobResult",
     "JobsOutcome",
     "LossSummary",
     "ProbeSummary",
+    "ProtocolHookScores",
+    "ProtocolSummary",
     "TrainSummary",
+    "figure_data_path",
     "load_figure_data",
     "result_path",
 ]

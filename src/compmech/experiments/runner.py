@@ -12,6 +12,7 @@ write.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -29,19 +30,22 @@ from compmech.experiments.results import (
     RESULTS_DIR,
     RUNS_DIR,
     DimensionSummary,
+    FigureData,
     Job,
     JobResult,
     JobsOutcome,
     LossSummary,
     ProbeSummary,
+    ProtocolHookScores,
+    ProtocolSummary,
     TrainSummary,
+    figure_data_path,
     result_path,
 )
 from compmech.experiments.tables import TablePrinter
-from compmech.files import FileLock, LockBusy, atomic_output, to_jsonable, write_json
+from compmech.files import FileLock, LockBusy, to_jsonable, write_json
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
 from compmech.probing.data import POINTS_FILE, collect, probe_data
-from compmech.probing.fractal import fractal_comparison
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
 from compmech.probing.structure1d import (
@@ -77,19 +81,19 @@ def train_or_resume(config: TrainConfig, run_dir: Path, progress: bool) -> Run:
 
 
 def _loss_summary(run: Run) -> LossSummary | None:
-    evals = [m for m in run.metrics if "eval_loss" in m]
+    evals = run.evaluations
     if not evals:
         return None
     first, last = evals[0], evals[-1]
-    gap = np.asarray(last["eval_loss"]) - np.asarray(last["optimal_loss"])
-    return LossSummary(last["eval_loss"], last["optimal_loss"], first["eval_loss"], gap.tolist(),
-                       float(gap.mean()), last.get("relative_loss"), last["step"])
+    gap = np.asarray(last.eval_loss) - np.asarray(last.optimal_loss)
+    return LossSummary(last.eval_loss, last.optimal_loss, first.eval_loss, gap.tolist(),
+                       float(gap.mean()), last.relative_loss, last.step)
 
 
-_THEORY_CACHE: dict[str, dict] = {}
+_THEORY_CACHE: dict[str, DimensionSummary] = {}
 
 
-def theory_dimensions(hmm, seed: int, blackwell_points: int = 200_000) -> dict[str, Any]:
+def theory_dimensions(hmm, seed: int, blackwell_points: int = 200_000) -> DimensionSummary:
     """Kaplan-Yorke dimension of the Blackwell measure, with the Lyapunov exponents and ``h_mu``.
 
     One Blackwell sample (``blackwell_points`` beliefs in 100 chains) serves both the Lyapunov
@@ -97,36 +101,17 @@ def theory_dimensions(hmm, seed: int, blackwell_points: int = 200_000) -> dict[s
     bottleneck share it).
     """
     key = json.dumps([hmm.to_dict(), seed, blackwell_points], default=str)
-    if key in _THEORY_CACHE:
-        return _THEORY_CACHE[key]
-    out: dict[str, Any] = {}
-    try:
-        sample = blackwell_sample(hmm, blackwell_points, seed, num_chains=100)
-        spectrum = lyapunov_spectrum(hmm, sample=sample)
-        rate = entropy_rate(hmm, sample=sample)
-        out["lyapunov_exponents"] = spectrum.exponents.tolist()
-        out["kaplan_yorke"] = kaplan_yorke_dimension(spectrum.exponents, rate.nats)
-        out["entropy_rate_bits"] = rate.bits
-    except ValueError as err:  # e.g. a 1-state process
-        out["kaplan_yorke"] = None
-        out["kaplan_yorke_error"] = str(err)
-    _THEORY_CACHE[key] = out
-    return out
-
-
-def _dimensions(hmm, true: np.ndarray, predicted: np.ndarray, seed: int) -> DimensionSummary:
-    """:func:`compmech.probing.fractal.fractal_comparison` of held-out points beside the theory's
-    dimensions (the error message instead when the cloud is too small for the estimators)."""
-    try:
-        fractal, error = fractal_comparison(np.asarray(true, np.float64),
-                                            np.asarray(predicted, np.float64), seed=seed), None
-    except ValueError as err:
-        fractal, error = {}, str(err)
-    return DimensionSummary(
-        theory={"point_cloud": fractal.get("dimensions_true"), **theory_dimensions(hmm, seed)},
-        learned=fractal.get("dimensions_predicted"),
-        pairwise_distance_correlation=fractal.get("pairwise_distance_correlation"),
-        num_distinct_points=fractal.get("num_distinct_points"), error=error)
+    if key not in _THEORY_CACHE:
+        try:
+            sample = blackwell_sample(hmm, blackwell_points, seed, num_chains=100)
+            spectrum = lyapunov_spectrum(hmm, sample=sample)
+            rate = entropy_rate(hmm, sample=sample)
+            out = DimensionSummary(kaplan_yorke_dimension(spectrum.exponents, rate.nats),
+                                   spectrum.exponents.tolist(), rate.bits)
+        except ValueError as err:  # e.g. a 1-state process
+            out = DimensionSummary(None, error=str(err))
+        _THEORY_CACHE[key] = out
+    return _THEORY_CACHE[key]
 
 
 def _probe_summary(report: ProbeReport, hook: str, before: str | None) -> ProbeSummary:
@@ -139,23 +124,21 @@ def _probe_summary(report: ProbeReport, hook: str, before: str | None) -> ProbeS
         before_bottleneck_mse=None if before is None else report.hooks[before].mse_test)
 
 
-def protocol_summary(report: ProbeReport) -> dict[str, Any]:
+def protocol_summary(report: ProbeReport) -> ProtocolSummary:
     """One probe protocol's numbers for a job result: the protocol, and per hook the held-out
     scores (pooled ones for k-fold), shuffle control, baselines and the rcond sweep's choice."""
     hooks = {}
     for name, r in report.hooks.items():
         reg = r.regularisation
-        hooks[name] = {
-            "mse_test": r.mse_test, "r2_test": r.r2_test, "shuffle_mse": r.shuffle_mse,
-            "invariant_r2_test": r.invariant_r2_test, "whitened_mse_test": r.whitened_mse_test,
-            "shuffle_invariant_r2": r.shuffle_invariant_r2,
-            "belief_variance": r.belief_variance, "baselines": dict(r.baselines),
-            "baselines_invariant_r2": dict(r.baselines_invariant_r2),
-            "rcond_mse": None if reg is None else
-            (reg["mse_pooled"] if report.protocol.kfold else reg["mse_test"]),
-            "rcond_chosen": None if reg is None else reg["chosen_rcond"]}
-    return {"protocol": report.protocol.to_dict(), "headline_hook": report.headline_hook,
-            "hooks": hooks}
+        hooks[name] = ProtocolHookScores(
+            mse_test=r.mse_test, r2_test=r.r2_test, shuffle_mse=r.shuffle_mse,
+            invariant_r2_test=r.invariant_r2_test, whitened_mse_test=r.whitened_mse_test,
+            shuffle_invariant_r2=r.shuffle_invariant_r2, belief_variance=r.belief_variance,
+            baselines=dict(r.baselines), baselines_invariant_r2=dict(r.baselines_invariant_r2),
+            rcond_mse=None if reg is None else
+            (reg.mse_pooled if report.protocol.kfold else reg.mse_test),
+            rcond_chosen=None if reg is None else reg.chosen_rcond)
+    return ProtocolSummary(report.protocol, report.headline_hook, hooks)
 
 
 def _checkpoints_to_analyse(steps: Sequence[int], k: int) -> list[int]:
@@ -171,7 +154,8 @@ def structure_over_training(run: Run, hook: str, seed: int, max_checkpoints: int
     MSP's best 1-D projections (regression on the last step's coordinate, first principal axis).
 
     Returns:
-        ``(per-step structures, the MSP's structure, figure arrays)``.
+        ``(per-step structures, the MSP's structure, (coordinate (M,), its MSP projection (M,),
+        the beliefs (M, S)))``: the last three for :class:`FigureData`.
     """
     data = probe_data(run, seed=seed)
     true = data.beliefs.reshape(-1, data.beliefs.shape[-1])
@@ -190,9 +174,7 @@ def structure_over_training(run: Run, hook: str, seed: int, max_checkpoints: int
         regression=structure_1d(fit.coordinates, beliefs=true).summary(),
         pca_direction=pca_dir.direction.tolist(), pca_variance_ratio=pca_dir.r2,
         pca=structure_1d(pca_dir.coordinates, beliefs=true).summary())
-    arrays = {"coordinate": final.astype(np.float32), "msp_projection": fit.coordinates,
-              "coordinate_beliefs": true.astype(np.float32)}
-    return per_step, msp, arrays
+    return per_step, msp, (final.astype(np.float32), fit.coordinates, true.astype(np.float32))
 
 
 def job_lock(out_dir, name: str) -> FileLock:
@@ -224,9 +206,10 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     paper's protocol, with the shuffle control and the untrained, one-hot and random-feature
     baselines; its ``probe.json`` stays in the run directory; for the linear-bottleneck model also
     the residual stream before the bottleneck; the scale-by-scale geometry comparison of its
-    held-out predictions, ``result.geometry``), then the all-scales fractal comparison of the true and
-    predicted belief clouds at its held-out figure points, and, for a one-number-wide headline hook
-    with ``job.analyse_1d``, that coordinate's 1-D structure over training.
+    held-out predictions, ``result.geometry``, with the dimensions of the true and predicted clouds
+    above the probe's resolution), the theory's Kaplan-Yorke dimension (``job.dimensions``), and,
+    for a one-number-wide headline hook with ``job.analyse_1d``, that coordinate's 1-D structure
+    over training.
     """
     t0 = time.perf_counter()
     config = TrainConfig.from_dict(job.train_config)
@@ -247,7 +230,7 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
             decoders=tuple(job.decoders) if first else (), decoder_concat=False, **options)
         if first:
             with np.load(run_dir / POINTS_FILE) as points:
-                arrays = {"true": points["true"], "predicted": points[f"pred/{hook}"]}
+                figure = FigureData(true=points["true"], predicted=points[f"pred/{hook}"])
     report = reports[specs[0]["name"]]
     result = JobResult(
         name=job.name, labels=dict(job.labels), process=run.hmm.name,
@@ -255,8 +238,7 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
         train=TrainSummary(report.step, run.tokens_seen(report.step), run.config.batch_size,
                            run.config.minutes, run.training_wall_time),
         loss=_loss_summary(run), probe=_probe_summary(report, hook, before),
-        dimensions=_dimensions(run.hmm, arrays["true"], arrays["predicted"], job.seed)
-        if job.dimensions else None,
+        dimensions=theory_dimensions(run.hmm, job.seed) if job.dimensions else None,
         num_params=getattr(run.model_config, "num_params", None),
         protocols={name: protocol_summary(r) for name, r in reports.items()}
         if job.protocols else None,
@@ -265,14 +247,14 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
             **{kind: r.geometry for kind, r in report.decoders.get(hook, {}).items()},
             **{kind: r.geometry for kind, r in (report.lookups or {}).items()}})
     if job.analyse_1d and run.hook_widths()[hook] == 1:
-        result.structure_1d, result.msp_structure_1d, extra = structure_over_training(
-            run, hook, job.seed, job.max_checkpoints)
-        arrays.update(extra)
+        result.structure_1d, result.msp_structure_1d, (coordinate, projection, beliefs) = (
+            structure_over_training(run, hook, job.seed, job.max_checkpoints))
+        figure = dataclasses.replace(figure, coordinate=coordinate, msp_projection=projection,
+                                     coordinate_beliefs=beliefs)
     result.analysis_seconds = time.perf_counter() - t0 - t_train
     result.seconds = time.perf_counter() - t0
     (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
-    with atomic_output(out_dir / RESULTS_DIR / f"{job.name}.npz") as fh:  # before the JSON marker
-        np.savez_compressed(fh, **arrays)
+    figure.write(figure_data_path(out_dir, job.name))  # before the JSON marker
     result.write(result_path(out_dir, job.name))
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from compmech.figures.panels import heatmaps, theory_vs_learned
 from compmech.files import atomic_write_text
 from compmech.formatting import fmt
 from compmech.processes import get_process
-from compmech.records import get_field
+from compmech.records import Record, get_field
 
 #: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
 DEFAULT_X = (0.05, 0.10, 0.15, 0.20, 0.25)
@@ -39,7 +40,7 @@ SWEEP_COLUMNS = (
     ("equivalent history (tokens)", "geometry.equivalent_history", ".2f"),
     ("cloud dim >= res: true", "geometry.dimension_true", ".2f"),
     ("cloud dim >= res: probe", "geometry.dimension_predicted", ".2f"),
-    ("Blackwell KY dim", "dimensions.theory.kaplan_yorke", ".2f"),
+    ("Blackwell KY dim", "dimensions.kaplan_yorke", ".2f"),
     ("novel prefixes: linear history", "decoder_geometry.linear.equivalent_history", ".2f"),
     ("kNN history", "decoder_geometry.knn.equivalent_history", ".2f"),
     ("kNN resolution", "decoder_geometry.knn.resolution", ".3g"),
@@ -77,7 +78,7 @@ def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAUL
     if device is not None:
         overrides["device"] = device
     base = config_with(base_config, overrides)
-    points = [("mess3", {"x": float(x), "alpha": float(a)}, f"mess3_x{x:.3f}_a{a:.3f}")
+    points = [("mess3", {"x": float(x), "alpha": float(a)}, mess3_point(x, a))
               for x in xs for a in alphas]
     points += [(name, {}, name) for name in extras]
     jobs = []
@@ -126,37 +127,84 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
     manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
                 "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
                 "decoders": list(decoders),
-                "model": jobs[0].train_config["model"], "recipe": recipe(jobs[0].train_config)}
+                "model": config_with(jobs[0].train_config, {}).model.to_dict(),
+                "recipe": recipe(jobs[0].train_config)}
     done, outcome, wall = run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
                                          progress=progress, log=log, force=force)
     return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas), wall_seconds=wall,
                               computed=outcome.computed, failed=outcome.failed, workers=workers)
 
 
+def mess3_point(x: float, alpha: float) -> str:
+    """The job name of the Mess3 grid point ``(x, alpha)``."""
+    return f"mess3_x{x:.3f}_a{alpha:.3f}"
+
+
+@dataclass
+class SweepSettings(Record):
+    """The sweep's grid and model (``summary.json`` ``settings``)."""
+
+    xs: list[float]
+    alphas: list[float]
+    model: dict[str, Any]
+
+
+@dataclass
+class RankCorrelation(Record):
+    """A Spearman rank correlation of paired values (:func:`rank_correlation`).
+
+    Attributes:
+        spearman: ``rho``, ``None`` with fewer than 3 pairs or a constant side.
+        p_value: its two-sided p-value, ``None`` likewise.
+        num_points: pairs with both values.
+    """
+
+    spearman: float | None
+    p_value: float | None
+    num_points: int
+
+
+@dataclass
+class SweepStatistics(Record):
+    """The rank correlations of :data:`RANK_CORRELATIONS` across the Mess3 grid."""
+
+    theory_vs_learned_dimension: RankCorrelation
+    theory_vs_markov5_dimension: RankCorrelation
+    theory_vs_knn_dimension: RankCorrelation
+
+
+@dataclass
+class SweepSummary(ExperimentSummary):
+    """The sweep's ``summary.json``: :class:`ExperimentSummary` with typed settings and
+    statistics."""
+
+    settings: SweepSettings
+    statistics: SweepStatistics | None = None
+
+
 # ------------------------------------------------------------------------------------ report
 def grid(results: Sequence[JobResult], xs, alphas, path: str, transform=None) -> np.ndarray:
     """``(len(xs), len(alphas))`` the value at ``path`` of each Mess3 point (NaN where missing)."""
     out = np.full((len(xs), len(alphas)), np.nan)
-    index = {(round(r.labels.get("x", -1), 9), round(r.labels.get("alpha", -1), 9)): r
-             for r in results if r.labels.get("process") == "mess3"}
+    index = {r.name: r for r in results if r.process == "mess3"}
     for i, x in enumerate(xs):
         for j, a in enumerate(alphas):
-            r = index.get((round(float(x), 9), round(float(a), 9)))
+            r = index.get(mess3_point(x, a))
             v = None if r is None else get_field(r, path)
             if v is not None:
                 out[i, j] = transform(v) if transform else v
     return out
 
 
-def rank_correlation(a, b) -> dict[str, Any]:
+def rank_correlation(a, b) -> RankCorrelation:
     """Spearman rank correlation of paired values (pairs with a missing value dropped).
 
     ``rho = 1 - 6 sum d_i^2 / (n (n^2 - 1))`` without ties (``d_i`` the rank differences); with ties
     the Pearson correlation of average ranks (:func:`scipy.stats.spearmanr`).
 
     Returns:
-        ``{"spearman": rho or None, "p_value": two-sided p or None, "num_points": n}``; ``None``
-        with fewer than 3 pairs or a constant side.
+        :class:`RankCorrelation` (``rho`` and ``p`` are ``None`` with fewer than 3 pairs or a
+        constant side).
     """
     from scipy.stats import spearmanr
 
@@ -165,15 +213,16 @@ def rank_correlation(a, b) -> dict[str, Any]:
     ok = np.isfinite(x) & np.isfinite(y)
     n = int(ok.sum())
     if n < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return {"spearman": None, "p_value": None, "num_points": n}
+        return RankCorrelation(None, None, n)
     res = spearmanr(x[ok], y[ok])
-    return {"spearman": float(res.statistic), "p_value": float(res.pvalue), "num_points": n}
+    return RankCorrelation(float(res.statistic), float(res.pvalue), n)
 
 
-def sweep_statistics(results: Sequence[JobResult], xs, alphas) -> dict[str, Any]:
+def sweep_statistics(results: Sequence[JobResult], xs, alphas) -> SweepStatistics:
     """The rank correlations of :data:`RANK_CORRELATIONS` across the Mess3 grid points."""
-    return {name: rank_correlation(grid(results, xs, alphas, a), grid(results, xs, alphas, b))
-            for name, a, b in RANK_CORRELATIONS}
+    return SweepStatistics(**{
+        name: rank_correlation(grid(results, xs, alphas, a), grid(results, xs, alphas, b))
+        for name, a, b in RANK_CORRELATIONS})
 
 
 def _log10(v: float) -> float:
@@ -181,7 +230,7 @@ def _log10(v: float) -> float:
 
 
 def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
-                    statistics: dict[str, Any]) -> list[Path]:
+                    statistics: SweepStatistics) -> list[Path]:
     maps = [
         ("equivalent history (tokens): Markov-k lookup\nof the probe's error, same points",
          grid(results, xs, alphas, "geometry.equivalent_history"), ".2f", True),
@@ -199,7 +248,7 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
         ("probe cloud: correlation dim of the\npredictions above the resolution",
          grid(results, xs, alphas, "geometry.dimension_predicted"), ".2f", True),
         ("process: Kaplan-Yorke dimension\nof the Blackwell measure",
-         grid(results, xs, alphas, "dimensions.theory.kaplan_yorke"), ".2f", True),
+         grid(results, xs, alphas, "dimensions.kaplan_yorke"), ".2f", True),
     ]
     files += save(heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
     knn = [
@@ -219,25 +268,25 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
         t = get_field(r, "geometry.dimension_true")
         learned = get_field(r, "geometry.dimension_predicted")
         if t is not None and learned is not None:
-            points.append((t, learned, r.name, r.labels.get("process") == "mess3"))
-    rho = statistics["theory_vs_learned_dimension"]
+            points.append((t, learned, r.name, r.process == "mess3"))
+    rho = statistics.theory_vs_learned_dimension
     fig = theory_vs_learned(
         points, xlabel="true probe cloud: correlation dim (scales above the resolution)",
         ylabel="predicted probe cloud: correlation dim (same scales)",
-        title=f"Mess3 grid: Spearman rho = {fmt(rho['spearman'], '.2f')} "
-              f"({rho['num_points']} points)")
+        title=f"Mess3 grid: Spearman rho = {fmt(rho.spearman, '.2f')} "
+              f"({rho.num_points} points)")
     return files + save(fig, out_dir / "sweep_theory_vs_learned")
 
 
 def write_sweep_report(out_dir, results: Sequence[JobResult], *, xs, alphas, wall_seconds: float,
-                       computed=(), failed=None, workers: int = 1) -> ExperimentSummary:
+                       computed=(), failed=None, workers: int = 1) -> SweepSummary:
     """Heat maps, ``summary.json`` and ``README.md`` of the sweep in ``out_dir``."""
     out_dir = Path(out_dir)
     statistics = sweep_statistics(results, xs, alphas)
     files = _report_figures(out_dir, results, xs, alphas, statistics)
     first = results[0]
-    summary = ExperimentSummary(
-        experiment="sweep", settings={"xs": list(xs), "alphas": list(alphas), "model": first.model},
+    summary = SweepSummary(
+        experiment="sweep", settings=SweepSettings(list(xs), list(alphas), first.model),
         rows=list(results), total_job_seconds=float(sum(r.seconds for r in results)),
         environment=environment(wall_seconds, computed, workers), failed=dict(failed or {}),
         files=[f.name for f in files] + ["summary.json", "README.md"], statistics=statistics)
@@ -247,17 +296,18 @@ def write_sweep_report(out_dir, results: Sequence[JobResult], *, xs, alphas, wal
     return summary
 
 
-def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -> str:
-    m, first = summary.settings["model"], results[0]
+def _markdown(summary: SweepSummary, results: Sequence[JobResult], files) -> str:
+    first = results[0]
+    m = first.model_config
     budget = first.train.minutes_budget
-    xs, alphas = summary.settings["xs"], summary.settings["alphas"]
+    xs, alphas = summary.settings.xs, summary.settings.alphas
     return "\n".join([
         "# Process sweep",
         "",
         f"Mess3 grid x in {xs} (rows) x alpha in {alphas} (columns), plus "
-        f"{[r.name for r in results if r.labels.get('process') != 'mess3']}. One model per point: "
-        f"{m['n_layers']} layers, d_model {m['d_model']}, {m['n_heads']} head(s) of {m['d_head']}, "
-        f"d_mlp {m['d_mlp']}, n_ctx {m['n_ctx']}; training "
+        f"{[r.name for r in results if r.process != 'mess3']}. One model per point: "
+        f"{m.n_layers} layers, d_model {m.d_model}, {m.n_heads} head(s) of {m.d_head}, "
+        f"d_mlp {m.d_mlp}, n_ctx {m.n_ctx}; training "
         + (f"{budget} min" if budget else f"{first.train.steps} steps") + " per point.",
         "",
         markdown_table(results, SWEEP_COLUMNS),
@@ -292,23 +342,23 @@ def _markdown(summary: ExperimentSummary, results: Sequence[JobResult], files) -
     ])
 
 
-def _rank_lines(statistics: dict[str, Any]) -> list[str]:
-    names = {"theory_vs_learned_dimension": "true vs probe-predicted cloud dimension above the "
-                                            "resolution (same scales)",
-             "theory_vs_markov5_dimension": "network-free baseline: true vs Markov-5-lookup cloud "
-                                            "dimension above its resolution (novel-prefix points)",
-             "theory_vs_knn_dimension": "true vs kNN-decoded cloud dimension above the kNN "
-                                        "resolution (novel-prefix points)"}
+def _rank_lines(statistics: SweepStatistics) -> list[str]:
+    rows = ((statistics.theory_vs_learned_dimension,
+             "true vs probe-predicted cloud dimension above the resolution (same scales)"),
+            (statistics.theory_vs_markov5_dimension,
+             "network-free baseline: true vs Markov-5-lookup cloud dimension above its resolution "
+             "(novel-prefix points)"),
+            (statistics.theory_vs_knn_dimension,
+             "true vs kNN-decoded cloud dimension above the kNN resolution (novel-prefix points)"))
     lines = ["Spearman rank correlations across the Mess3 grid (each beside the same statistic "
              "for a network-free baseline):", ""]
-    for key, label in names.items():
-        r = statistics.get(key)
-        if r is not None:
-            lines.append(f"- {label}: rho = {fmt(r['spearman'], '.3f')} (p = "
-                         f"{fmt(r['p_value'], '.2g')}, {r['num_points']} grid points with both)")
+    for r, label in rows:
+        lines.append(f"- {label}: rho = {fmt(r.spearman, '.3f')} (p = "
+                     f"{fmt(r.p_value, '.2g')}, {r.num_points} grid points with both)")
     return lines + [""]
 
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_DECODERS", "DEFAULT_EXTRAS", "DEFAULT_X", "RANK_CORRELATIONS",
-           "SWEEP_COLUMNS", "grid", "rank_correlation", "run_sweep", "sweep_jobs", "sweep_statistics",
+           "SWEEP_COLUMNS", "RankCorrelation", "SweepSettings", "SweepStatistics", "SweepSummary",
+           "grid", "mess3_point", "rank_correlation", "run_sweep", "sweep_jobs", "sweep_statistics",
            "write_sweep_report"]

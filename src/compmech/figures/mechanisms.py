@@ -6,7 +6,8 @@ against the theory's (:func:`intervention_figure`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -88,37 +89,51 @@ FIGURE_ROWS = (("intervened", "random", "minimum-norm change", "tab:blue"),
                 "tab:orange"))
 
 
-def intervention_figure(report: InterventionReport, arrays: dict[str, dict], seed: int = 0) -> Figure:
+@dataclass(frozen=True)
+class InterventionArrays:
+    """What the intervention figure draws of one hook.
+
+    Attributes:
+        predicted: ``(N, V)`` the theory's ``P(. | eta*)`` per pair.
+        probs: ``{condition: (N, V')}`` the model's next-token distributions after each change.
+    """
+
+    predicted: np.ndarray
+    probs: Mapping[str, np.ndarray]
+
+
+def intervention_figure(report: InterventionReport, arrays: Mapping[str, InterventionArrays],
+                        seed: int = 0) -> Figure:
     """Per hook (columns) and kind of change (rows: Euclidean minimum norm; activations' metric):
     the theory's ``P(x | eta*)`` against the model's next-token probability after the
     intervention (colour) and after the random change of the same norm (grey).
 
     Args:
         report: the intervention report.
-        arrays: ``{hook: {"predicted": (N, V), "probs": {condition: (N, V')}}}``
+        arrays: ``{hook: InterventionArrays}``
             (:func:`~compmech.experiments.mechanisms.intervention_arrays` or
             :func:`~compmech.experiments.mechanisms.load_intervention_arrays`).
         seed: seed of the drawn pairs.
     """
     hooks = list(arrays)
-    rows = [r for r in FIGURE_ROWS if all(r[0] in arrays[h]["probs"] for h in hooks)]
+    rows = [r for r in FIGURE_ROWS if all(r[0] in arrays[h].probs for h in hooks)]
     fig = Figure(figsize=(2.3 * len(hooks), 2.4 * len(rows)), layout="constrained")
     axes = fig.subplots(len(rows), len(hooks), squeeze=False)
     for j, hook in enumerate(hooks):
         a, summary = arrays[hook], report.hooks[hook]
-        idx = _subsample(a["predicted"].shape[0], FIGURE_PAIRS, seed)
-        V = a["predicted"].shape[1]
-        p = a["predicted"][idx].ravel()
+        idx = _subsample(a.predicted.shape[0], FIGURE_PAIRS, seed)
+        V = a.predicted.shape[1]
+        p = a.predicted[idx].ravel()
         for i, (cond, control, label, colour) in enumerate(rows):
             ax = axes[i, j]
             ax.plot([0, 1], [0, 1], color="black", lw=0.8)
-            ax.scatter(p, a["probs"][control][idx, :V].ravel(), s=1.5, color="0.65", alpha=0.5,
+            ax.scatter(p, a.probs[control][idx, :V].ravel(), s=1.5, color="0.65", alpha=0.5,
                        rasterized=True, label="random, same norm")
-            ax.scatter(p, a["probs"][cond][idx, :V].ravel(), s=1.5, color=colour, alpha=0.5,
+            ax.scatter(p, a.probs[cond][idx, :V].ravel(), s=1.5, color=colour, alpha=0.5,
                        rasterized=True, label=label)
             m = summary.mean_kl_bits
-            ax.set_title(f"{summary.label}: KL {m[cond]:.3f}\n(random {m[control]:.3f}, none "
-                         f"{m['none']:.3f} bits)", fontsize=7)
+            ax.set_title(f"{summary.label}: KL {m.value(cond):.3f}\n(random "
+                         f"{m.value(control):.3f}, none {m.none:.3f} bits)", fontsize=7)
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.tick_params(labelsize=6)

@@ -25,8 +25,9 @@ def _values(results, path: str) -> np.ndarray:
 
 
 def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
-    """Loss gap, probe MSE (with the untrained network and the shuffle control) and learned vs
-    theory dimensions against the residual width; the linear-bottleneck variant as stars."""
+    """Loss gap, probe MSE (with the untrained network and the shuffle control) and the correlation
+    dimensions of the predicted and true clouds above the probe's resolution (``geometry``)
+    against the residual width; the linear-bottleneck variant as stars."""
     w = _values(results, "labels.width")
     fig = Figure(figsize=(11.5, 3.3))
     a0, a1, a2 = fig.subplots(1, 3)
@@ -50,22 +51,20 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
     a1.set_ylabel("probe MSE")
     a1.legend(fontsize=7, frameon=False)
     reference = (list(results) + list(linear))[-1]
-    for method, marker in (("box_counting", "o"), ("information", "^"), ("correlation", "s")):
-        line, = a2.plot(w, _values(results, f"dimensions.learned.{method}.dimension"),
-                        marker + "-", ms=4, label=f"learned, {method.replace('_', '-')}")
-        theory = _num(get_field(reference, f"dimensions.theory.point_cloud.{method}.dimension"))
-        a2.axhline(theory, color=line.get_color(), ls="--", lw=0.8)
+    for path, marker, label in (("geometry.dimension_predicted", "o", "probe predictions"),
+                                ("geometry.dimension_true", "s", "true beliefs, same points")):
+        a2.plot(w, _values(results, path), marker + "-", ms=4, label=label)
     for r in linear:
-        a2.plot([r.labels["width"]], [_num(get_field(r, "dimensions.learned.box_counting.dimension"))],
-                "*", ms=11, color="C4", label="linear bottleneck, box-counting")
-    ky = get_field(reference, "dimensions.theory.kaplan_yorke")
+        a2.plot([r.labels["width"]], [_num(get_field(r, "geometry.dimension_predicted"))],
+                "*", ms=11, color="C4", label="linear bottleneck, probe predictions")
+    ky = get_field(reference, "dimensions.kaplan_yorke")
     if ky is not None:
-        a2.axhline(ky, color="k", ls=":", lw=1, label="theory, Kaplan-Yorke")
-    a2.set_ylabel("dimension (dashed: theory, same estimator)")
+        a2.axhline(ky, color="k", ls=":", lw=1, label="Blackwell measure, Kaplan-Yorke")
+    a2.set_ylabel("correlation dimension above the resolution")
     a2.legend(fontsize=6, frameon=False)
     if not any(np.isfinite(line.get_ydata()).any() for line in a2.get_lines()):
-        a2.text(0.5, 0.5, "no dimensions\n(too few distinct beliefs)", ha="center",
-                transform=a2.transAxes, fontsize=8)
+        a2.text(0.5, 0.5, "no dimensions\n(less than a decade of scales\nabove the resolution)",
+                ha="center", transform=a2.transAxes, fontsize=8)
     widths = np.concatenate([w, [r.labels["width"] for r in linear]])
     for ax in (a0, a1, a2):
         ax.set_xscale("log", base=2)

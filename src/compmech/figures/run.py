@@ -23,7 +23,7 @@ from compmech.figures.clouds import (
 from compmech.figures.common import FIGURES_DIR, baseline_caption, save
 from compmech.figures.geometry import decoder_scales, geometry_over_training, geometry_scales
 from compmech.hmm import GHMM
-from compmech.probing.data import PAPER, POINTS_FILE
+from compmech.probing.data import PAPER_CURVES, POINTS_FILE
 from compmech.probing.report import load_report
 from compmech.probing.summary import dimension_text, resolution_text
 from transformer import Run, load_run
@@ -163,37 +163,36 @@ class _RunFigures:
 
     def curves(self) -> list[Path]:
         """Loss per position against the optimum; probe MSE and relative loss over training."""
-        metrics = self.run.metrics
-        evals = [m for m in metrics if m.get("eval_loss") is not None]
+        records = self.run.records
+        evals = [m for m in records if m.is_eval]
         written: list[Path] = []
         if evals:
             last = evals[-1]
-            names = last.get("component_names", [])
-            components = list(zip(names, last.get("component_eval_loss", []),
-                                  last.get("component_optimal_loss", []),
-                                  last.get("component_bayes_loss", [None] * len(names)),
+            names = last.component_names or []
+            components = list(zip(names, last.component_eval_loss or [],
+                                  last.component_optimal_loss or [],
+                                  last.component_bayes_loss or [None] * len(names),
                                   strict=True))
             fig = loss_per_position(
-                last["eval_loss"], last["optimal_loss"], components=components,
-                initial_loss=evals[0]["eval_loss"] if len(evals) > 1 else None,
-                title=f"{self.name}: held-out loss per position (step {evals[-1]['step']:,})")
+                last.eval_loss, last.optimal_loss, components=components,
+                initial_loss=evals[0].eval_loss if len(evals) > 1 else None,
+                title=f"{self.name}: held-out loss per position (step {last.step:,})")
             written += save(fig, self.out / "loss_per_position")
-        rel = [(m["tokens_seen"], m["relative_loss"] - 1.0) for m in evals
-               if m.get("relative_loss") is not None]
-        optimum = evals[-1].get("optimal_loss_mean") if evals else None
+        rel = [(m.tokens_seen, m.relative_loss - 1.0) for m in evals if m.relative_loss is not None]
+        optimum = evals[-1].optimal_loss_mean if evals else None
         train_rel = ([], [])
         if optimum:
-            for m in metrics:
-                if m.get("train_loss") is not None:
-                    train_rel[0].append(m["tokens_seen"])
-                    train_rel[1].append(m["train_loss"] / optimum - 1.0)
+            for m in records:
+                if m.train_loss is not None:
+                    train_rel[0].append(m.tokens_seen)
+                    train_rel[1].append(m.train_loss / optimum - 1.0)
         r, curve = self.report.headline, self.report.curve
         fig = training_curves(
             [c.tokens_seen for c in curve], [c.mse_test for c in curve], [t for t, _ in rel],
             [v for _, v in rel],
             baselines={"one-hot": r.baselines["onehot"], "random": r.baselines["random"],
                        "shuffled": r.shuffle_mse},
-            paper=PAPER.get(self.report.process, {}).get("curve"),
+            paper=PAPER_CURVES.get(self.report.process),
             title=f"{self.name}: probe over training ({hook_label(self.head)})",
             train_relative_loss=train_rel)
         return written + save(fig, self.out / "training")

@@ -4,8 +4,8 @@ tables and their spread over seeds (several runs or an ensemble's members)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,55 @@ from compmech.records import Record
 
 
 # ------------------------------------------------------------------------------- the records
+class _PerCondition(Record):
+    """One number per condition (a field each, named as the condition; ``None`` where the
+    condition was not run or every pair was undefined)."""
+
+    @classmethod
+    def of(cls, values: Mapping[str, np.ndarray], stat) -> _PerCondition:
+        """``stat`` (e.g. ``np.mean``) of each condition's ``(N,)`` values in ``values`` (all-NaN
+        or absent: ``None``)."""
+        return cls(**{f.name: _stat(values[f.name], stat) if f.name in values else None
+                      for f in fields(cls)})
+
+    def value(self, condition: str) -> float | None:
+        """The number of ``condition`` (a name from the data, e.g. looping over conditions).
+
+        Raises:
+            ValueError: no such condition.
+        """
+        if condition not in {f.name for f in fields(self)}:
+            raise ValueError(f"unknown condition {condition!r} for {type(self).__name__}")
+        return getattr(self, condition)
+
+
+@dataclass
+class ConditionValues(_PerCondition):
+    """One number per same-position or beyond-next-token condition (:data:`CONDITIONS`)."""
+
+    none: float | None = None
+    intervened: float | None = None
+    random: float | None = None
+    null_space: float | None = None
+    intervened_cov: float | None = None
+    random_cov: float | None = None
+    null_space_cov: float | None = None
+    ceiling: float | None = None
+    same_belief: float | None = None
+    shuffled_probe: float | None = None
+
+
+@dataclass
+class BlindValues(_PerCondition):
+    """One number per prediction-blind steering condition (:data:`BLIND_CONDITIONS`)."""
+
+    none: float | None = None
+    blind: float | None = None
+    random: float | None = None
+    blind_cov: float | None = None
+    random_cov: float | None = None
+
+
 @dataclass
 class HookIntervention(Record):
     """One hook's same-position interventions over all pairs.
@@ -47,9 +96,9 @@ class HookIntervention(Record):
     probe_mse_test: float
     probe_rank: int
     null_dim: int
-    mean_kl_bits: dict[str, float | None]
-    sem_kl_bits: dict[str, float | None]
-    median_kl_bits: dict[str, float | None]
+    mean_kl_bits: ConditionValues
+    sem_kl_bits: ConditionValues
+    median_kl_bits: ConditionValues
     own_kl_bits: float
     mean_norm: float
     mean_cov_norm: float | None
@@ -59,7 +108,7 @@ class HookIntervention(Record):
     random_output_change: float
     fraction_below_random: float
     fraction_cov_below_random: float | None
-    tv_from_none: dict[str, float | None] = field(default_factory=dict)
+    tv_from_none: ConditionValues = field(default_factory=ConditionValues)
     same_belief_distance: float | None = None
     same_belief_theory_tv: float | None = None
 
@@ -81,9 +130,9 @@ class AheadIntervention(Record):
     hook: str
     label: str
     reaches_next_position: bool
-    mean_kl_bits: dict[str, float | None]
-    sem_kl_bits: dict[str, float | None]
-    tv_from_none: dict[str, float | None]
+    mean_kl_bits: ConditionValues
+    sem_kl_bits: ConditionValues
+    tv_from_none: ConditionValues
     own_kl_bits: float
     decode_error: float
 
@@ -107,11 +156,11 @@ class BlindIntervention(Record):
     hook: str
     label: str
     reaches_next_position: bool
-    tv_now: dict[str, float | None]
-    tv_later: dict[str, float | None]
+    tv_now: BlindValues
+    tv_later: BlindValues
     theory_tv_later: float
-    kl_later: dict[str, float | None]
-    kl_later_own: dict[str, float | None]
+    kl_later: BlindValues
+    kl_later_own: BlindValues
     theory_tv_now_max: float
     mean_norm: float
     decode_error: float
@@ -172,9 +221,8 @@ def summarize(hook: str, label: str, probe_mse: float, coef: np.ndarray, feature
     return HookIntervention(
         hook=hook, label=label, probe_mse_test=float(probe_mse), probe_rank=rank,
         null_dim=int(coef.shape[1] - rank),
-        mean_kl_bits={c: _stat(kl[c], np.mean) for c in CONDITIONS},
-        sem_kl_bits={c: _stat(kl[c], _sem) for c in CONDITIONS},
-        median_kl_bits={c: _stat(kl[c], np.median) for c in CONDITIONS},
+        mean_kl_bits=ConditionValues.of(kl, np.mean), sem_kl_bits=ConditionValues.of(kl, _sem),
+        median_kl_bits=ConditionValues.of(kl, np.median),
         own_kl_bits=float(effects.own_kl_bits.mean()), mean_norm=float(effects.norms.mean()),
         mean_cov_norm=_stat(effects.cov_norms, np.mean),
         mean_activation_norm=float(np.linalg.norm(features, axis=1).mean()),
@@ -184,7 +232,7 @@ def summarize(hook: str, label: str, probe_mse: float, coef: np.ndarray, feature
         fraction_below_random=float((kl["intervened"] < kl["random"]).mean()),
         fraction_cov_below_random=None if np.all(np.isnan(kl["intervened_cov"]))
         else float((kl["intervened_cov"] < kl["random_cov"]).mean()),
-        tv_from_none={c: _stat(v, np.mean) for c, v in effects.tv_from_none.items()},
+        tv_from_none=ConditionValues.of(effects.tv_from_none, np.mean),
         same_belief_distance=None if swap_distance is None else float(np.mean(swap_distance)),
         same_belief_theory_tv=None if swap_theory_tv is None else float(np.mean(swap_theory_tv)))
 
@@ -195,9 +243,8 @@ def summarize_ahead(hook: str, label: str, reaches: bool,
     kl = effects.kl_bits
     return AheadIntervention(
         hook=hook, label=label, reaches_next_position=bool(reaches),
-        mean_kl_bits={c: _stat(kl[c], np.mean) for c in CONDITIONS},
-        sem_kl_bits={c: _stat(kl[c], _sem) for c in CONDITIONS},
-        tv_from_none={c: _stat(v, np.mean) for c, v in effects.tv_from_none.items()},
+        mean_kl_bits=ConditionValues.of(kl, np.mean), sem_kl_bits=ConditionValues.of(kl, _sem),
+        tv_from_none=ConditionValues.of(effects.tv_from_none, np.mean),
         own_kl_bits=float(effects.own_kl_bits.mean()),
         decode_error=float(effects.decode_error.max()))
 
@@ -205,7 +252,7 @@ def summarize_ahead(hook: str, label: str, reaches: bool,
 def summarize_blind(hook: str, label: str, reaches: bool, effects: BlindEffects) -> BlindIntervention:
     """The :class:`BlindIntervention` of one hook's blind-steering effects."""
     def mean(d):
-        return {c: _stat(d[c], np.mean) for c in BLIND_CONDITIONS}
+        return BlindValues.of(d, np.mean)
 
     return BlindIntervention(
         hook=hook, label=label, reaches_next_position=bool(reaches), tv_now=mean(effects.tv_now),
@@ -229,10 +276,10 @@ def intervention_lines(report: InterventionReport) -> list[str]:
     for h in report.hooks.values():
         m = h.mean_kl_bits
         lines.append(f"{h.hook:<26} {h.probe_mse_test:>9.2e} {h.own_kl_bits:>8.2e} "
-                     f"{fmt(m['none']):>6} | {h.mean_norm:>7.3g} {fmt(m['intervened']):>7} "
-                     f"{fmt(m['random']):>6} {fmt(m['null_space']):>6} | "
-                     f"{fmt(h.mean_cov_norm):>7} {fmt(m['intervened_cov']):>7} "
-                     f"{fmt(m['random_cov']):>6} {fmt(m['null_space_cov']):>6}")
+                     f"{fmt(m.none):>6} | {h.mean_norm:>7.3g} {fmt(m.intervened):>7} "
+                     f"{fmt(m.random):>6} {fmt(m.null_space):>6} | "
+                     f"{fmt(h.mean_cov_norm):>7} {fmt(m.intervened_cov):>7} "
+                     f"{fmt(m.random_cov):>6} {fmt(m.null_space_cov):>6}")
     lines += ["controls: KL of the ceiling (donor activation with belief eta*) and of the "
               "shuffled-target probe's same-size move; TV(q, q_none) of the null-space changes "
               "(invariance = small against the intervened TV) and of the same-belief swap (beside "
@@ -241,10 +288,10 @@ def intervention_lines(report: InterventionReport) -> list[str]:
               f"{'TV intc':>7} {'TV nullc':>8} | {'TV swap':>7} {'theory':>6} {'dist':>7}"]
     for h in report.hooks.values():
         m, tv = h.mean_kl_bits, h.tv_from_none
-        lines.append(f"{h.hook:<26} {fmt(m.get('ceiling')):>7} {fmt(m.get('shuffled_probe')):>7} "
-                     f"| {fmt(tv.get('intervened')):>6} {fmt(tv.get('null_space')):>7} "
-                     f"{fmt(tv.get('intervened_cov')):>7} {fmt(tv.get('null_space_cov')):>8} | "
-                     f"{fmt(tv.get('same_belief')):>7} {fmt(h.same_belief_theory_tv):>6} "
+        lines.append(f"{h.hook:<26} {fmt(m.ceiling):>7} {fmt(m.shuffled_probe):>7} "
+                     f"| {fmt(tv.intervened):>6} {fmt(tv.null_space):>7} "
+                     f"{fmt(tv.intervened_cov):>7} {fmt(tv.null_space_cov):>8} | "
+                     f"{fmt(tv.same_belief):>7} {fmt(h.same_belief_theory_tv):>6} "
                      f"{fmt(h.same_belief_distance):>7}")
     if report.ahead:
         lines += [f"beyond the next token: patched at t, KL(P(.|update(eta*, x_t+1)) || model at "
@@ -257,10 +304,10 @@ def intervention_lines(report: InterventionReport) -> list[str]:
         for h in report.ahead.values():
             m = h.mean_kl_bits
             lines.append(f"{h.hook:<26} {'yes' if h.reaches_next_position else 'no':>5} "
-                         f"{h.own_kl_bits:>8.2e} {fmt(m['none']):>6} {fmt(m['intervened']):>7} "
-                         f"{fmt(m['random']):>6} {fmt(m['intervened_cov']):>8} "
-                         f"{fmt(m['random_cov']):>8} {fmt(m['ceiling']):>7} "
-                         f"{fmt(m['shuffled_probe']):>7}")
+                         f"{h.own_kl_bits:>8.2e} {fmt(m.none):>6} {fmt(m.intervened):>7} "
+                         f"{fmt(m.random):>6} {fmt(m.intervened_cov):>8} "
+                         f"{fmt(m.random_cov):>8} {fmt(m.ceiling):>7} "
+                         f"{fmt(m.shuffled_probe):>7}")
     lines.append(f"prediction-blind steering: {report.blind_note}")
     if report.blind:
         lines += [f"  {report.blind_pairs} pairs ({report.blind_dropped} draws dropped); TV of the "
@@ -270,9 +317,9 @@ def intervention_lines(report: InterventionReport) -> list[str]:
                   f"{'later':>6} {'lat.cov':>7} {'lat.rnd':>7} {'theory':>6}"]
         for h in report.blind.values():
             lines.append(f"{h.hook:<26} {'yes' if h.reaches_next_position else 'no':>5} "
-                         f"{fmt(h.tv_now['blind']):>6} {fmt(h.tv_now['random']):>7} "
-                         f"{fmt(h.tv_now['blind_cov']):>7} {fmt(h.tv_later['blind']):>6} "
-                         f"{fmt(h.tv_later['blind_cov']):>7} {fmt(h.tv_later['random_cov']):>7} "
+                         f"{fmt(h.tv_now.blind):>6} {fmt(h.tv_now.random):>7} "
+                         f"{fmt(h.tv_now.blind_cov):>7} {fmt(h.tv_later.blind):>6} "
+                         f"{fmt(h.tv_later.blind_cov):>7} {fmt(h.tv_later.random_cov):>7} "
                          f"{h.theory_tv_later:>6.3g}")
     return lines
 
@@ -308,9 +355,14 @@ class InterventionSeedReport(Record):
 
 def _spread(reports, part: Callable, conditions) -> dict[str, dict[str, SeedSpread]]:
     hooks = list(dict.fromkeys(h for r in reports for h in part(r)))
-    return {h: {c: SeedSpread.of([part(r)[h][c] if h in part(r) and part(r)[h].get(c) is not None
-                                  else None for r in reports]) for c in conditions}
+    return {h: {c: SeedSpread.of([part(r)[h].value(c) if h in part(r) else None
+                                  for r in reports]) for c in conditions}
             for h in hooks}
+
+
+def _spread_one(reports, part: Callable) -> dict[str, SeedSpread]:
+    hooks = list(dict.fromkeys(h for r in reports for h in part(r)))
+    return {h: SeedSpread.of([part(r).get(h) for r in reports]) for h in hooks}
 
 
 def seed_summary(reports: Sequence[InterventionReport]) -> InterventionSeedReport:
@@ -329,9 +381,8 @@ def seed_summary(reports: Sequence[InterventionReport]) -> InterventionSeedRepor
                              BLIND_CONDITIONS),
         blind_tv_later=_spread(reports, lambda r: {h: v.tv_later for h, v in r.blind.items()},
                                BLIND_CONDITIONS),
-        blind_theory_tv_later={h: s["theory"] for h, s in _spread(
-            reports, lambda r: {h: {"theory": v.theory_tv_later} for h, v in r.blind.items()},
-            ("theory",)).items()})
+        blind_theory_tv_later=_spread_one(
+            reports, lambda r: {h: v.theory_tv_later for h, v in r.blind.items()}))
 
 
 def seed_summary_lines(summary: InterventionSeedReport,
@@ -363,6 +414,8 @@ __all__ = [
     "SEED_SPREAD",
     "AheadIntervention",
     "BlindIntervention",
+    "BlindValues",
+    "ConditionValues",
     "HookIntervention",
     "InterventionReport",
     "InterventionSeedReport",

@@ -454,11 +454,11 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
         del acts
         if progress:
             m = out[hook].mean_kl_bits
-            line = (f"  {hook}: KL none {m['none']:.3g}, intervened {m['intervened']:.3g}, "
-                    f"random {m['random']:.3g}, null space {fmt(m['null_space'])}; cov "
-                    f"{fmt(m['intervened_cov'])}, ceiling {fmt(m['ceiling'])} bits")
+            line = (f"  {hook}: KL none {m.none:.3g}, intervened {m.intervened:.3g}, "
+                    f"random {m.random:.3g}, null space {fmt(m.null_space)}; cov "
+                    f"{fmt(m.intervened_cov)}, ceiling {fmt(m.ceiling)} bits")
             if hook in out_ahead:
-                line += f"; at t+1 cov {fmt(out_ahead[hook].mean_kl_bits['intervened_cov'])}"
+                line += f"; at t+1 cov {fmt(out_ahead[hook].mean_kl_bits.intervened_cov)}"
             progress(line)
     report = InterventionReport(
         run_dir=str(run.run_dir), process=hmm.name, process_params=dict(hmm.params),

@@ -16,8 +16,8 @@ writes ``probe.json`` (:class:`compmech.probing.report.ProbeReport`).
   :mod:`~compmech.probing.decoding` fits them on novel-prefix points beside the exact lookups;
 * :mod:`~compmech.probing.job` - one probe invocation's state (activations collected once per
   checkpoint, stage timer);
-* :mod:`~compmech.probing.geometry`, :mod:`~compmech.probing.fractal` - the learned cloud's
-  geometry beside the theory's;
+* :mod:`~compmech.probing.geometry` - the learned cloud's geometry beside the theory's, scale by
+  scale;
 * :mod:`~compmech.probing.report`, :mod:`~compmech.probing.summary` - the typed results and their
   printed lines;
 * :mod:`~compmech.probing.ensembles` - the probe of a seed ensemble and its spread;

@@ -30,6 +30,7 @@ from compmech.probing.linear import (
     invariant_scores,
     r2_from_sums,
 )
+from compmech.records import Record
 
 
 # ----------------------------------------------------------------------------- cross-validation
@@ -75,7 +76,7 @@ class ProbeResult:
     train_fold: int
     n_folds: int
     train_folds: int = 1
-    regularisation: dict[str, Any] | None = None
+    regularisation: RcondSweepSummary | None = None
     pooled_scores: Scores | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -373,6 +374,30 @@ class _HeldOut(NamedTuple):
 
 # ----------------------------------------------------------------------------- regularisation
 @dataclass
+class RcondSweepSummary(Record):
+    """The rcond sweep of one hook, as ``probe.json`` holds it (``regularisation``).
+
+    Attributes:
+        rconds: the candidate cut-offs.
+        chosen_rcond: the cut-off inner validation chose for each outer training set.
+        inner_mse: ``[fit][candidate]`` inner-validation MSE.
+        test_mse_per_rcond: ``[fit][candidate]`` outer held-out MSE (reported, never used to
+            choose).
+        mse_test, r2_test: held-out scores of the chosen probe of fit 0.
+        mse_pooled, r2_pooled: the same over every fit's test points.
+    """
+
+    rconds: list[float]
+    chosen_rcond: list[float]
+    inner_mse: list[list[float]]
+    test_mse_per_rcond: list[list[float]]
+    mse_test: float
+    r2_test: float | None
+    mse_pooled: float
+    r2_pooled: float | None
+
+
+@dataclass
 class SweepResult:
     """The regularisation sweep of :func:`rcond_sweep` for each outer fit.
 
@@ -393,11 +418,13 @@ class SweepResult:
     scores: Scores
     pooled: Scores
 
-    def summary(self) -> dict[str, Any]:
-        return {"rconds": list(self.rconds), "chosen_rcond": self.chosen,
-                "inner_mse": self.inner_mse.tolist(), "test_mse_per_rcond": self.test_mse.tolist(),
-                "mse_test": self.scores.mse, "r2_test": self.scores.r2,
-                "mse_pooled": self.pooled.mse, "r2_pooled": self.pooled.r2}
+    def summary(self) -> RcondSweepSummary:
+        """The numbers ``probe.json`` keeps (the arrays as lists)."""
+        return RcondSweepSummary(
+            rconds=list(self.rconds), chosen_rcond=list(self.chosen),
+            inner_mse=self.inner_mse.tolist(), test_mse_per_rcond=self.test_mse.tolist(),
+            mse_test=self.scores.mse, r2_test=self.scores.r2, mse_pooled=self.pooled.mse,
+            r2_pooled=self.pooled.r2)
 
 
 def _sse_from_moments(beta: np.ndarray, xx: np.ndarray, xy: np.ndarray, yy: np.ndarray) -> np.ndarray:
@@ -516,6 +543,7 @@ def predict_points(probe, features, flat_idx: np.ndarray, P: int) -> np.ndarray:
 __all__ = [
     "predict_points",
     "ProbeResult",
+    "RcondSweepSummary",
     "SweepResult",
     "affine_subspace_projection",
     "cross_validated_probe",

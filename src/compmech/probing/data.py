@@ -58,10 +58,18 @@ LOOKUP_ORDERS = (3, 5, 7)
 #: Fewest held-out novel-prefix points for the decoders (else they are not reported).
 MIN_DECODER_POINTS = 8
 #: The published numbers (Shai et al. 2024): held-out MSE of the last-layer probe over training.
-PAPER = {
-    "mess3": {"mse": 3.9e-4, "tokens": 629e6, "steps": 1_000_000, "wall": "~56 h",
-              "curve": {640_000: 8.41e-3, 3_200_000: 2.48e-3, 629_000_000: 3.9e-4}},
-}
+@dataclass(frozen=True)
+class PaperReference(Record):
+    """A published probe result: held-out MSE after ``tokens`` training tokens."""
+
+    mse: float
+    tokens: float
+
+
+#: The published probe of Shai et al. (2024) per process (Mess3: 1,000,000 steps, about 56 h).
+PAPER = {"mess3": PaperReference(mse=3.9e-4, tokens=629e6)}
+#: Their probe MSE over training, ``{tokens: MSE}`` per process (the learning-curve figure).
+PAPER_CURVES = {"mess3": {640_000: 8.41e-3, 3_200_000: 2.48e-3, 629_000_000: 3.9e-4}}
 
 
 # ---------------------------------------------------------------------------------------- hooks
@@ -297,7 +305,9 @@ __all__ = [
     "CONCAT",
     "MARKOV_ORDERS",
     "PAPER",
+    "PAPER_CURVES",
     "POINTS_FILE",
+    "PaperReference",
     "PROBE_FILE",
     "ProbeData",
     "ProbeProtocol",

@@ -22,6 +22,7 @@ from compmech.probing.report import ProbeReport, load_report
 from compmech.probing.run import probe_run
 from compmech.records import Record
 from transformer import load_ensemble
+from transformer.rundir import MetricsRecord
 
 #: The ensemble's report, beside its members.
 ENSEMBLE_PROBE_FILE = "probe_ensemble.json"
@@ -56,6 +57,20 @@ class SeedSpread(Record):
 
 
 @dataclass
+class EnsembleScores(Record):
+    """The members' headline numbers and their spread across seeds: held-out MSE and R^2, the
+    spread across folds (``mse_folds_std``, to compare with the spread across seeds), the shuffle
+    control, and at the last evaluation the loss gap and mean loss (nats)."""
+
+    mse_test: SeedSpread
+    r2_test: SeedSpread
+    mse_folds_std: SeedSpread
+    shuffle_mse: SeedSpread
+    loss_gap: SeedSpread
+    eval_loss_mean: SeedSpread
+
+
+@dataclass
 class EnsembleReport(Record):
     """``probe_ensemble.json``: the headline numbers of every member and their spread.
 
@@ -64,9 +79,7 @@ class EnsembleReport(Record):
         seeds: the members' seeds.
         members: the members' run directories.
         headline_hook: the hook of the members' headline probe.
-        scores: ``{name: SeedSpread}`` for ``mse_test``, ``r2_test``, ``mse_folds_std`` (the
-            spread across folds, to compare with the spread across seeds), ``shuffle_mse``,
-            ``loss_gap`` (nats, at the last evaluation) and ``eval_loss_mean``, over all members.
+        scores: :class:`EnsembleScores` over all members.
         groups: a process sweep: ``{process label: scores}`` over each process's seeds (one group
             for a seed ensemble).
     """
@@ -75,25 +88,24 @@ class EnsembleReport(Record):
     seeds: list[int]
     members: list[str]
     headline_hook: str
-    scores: dict[str, SeedSpread]
-    groups: dict[str, dict[str, SeedSpread]] = field(default_factory=dict)
+    scores: EnsembleScores
+    groups: dict[str, EnsembleScores] = field(default_factory=dict)
 
 
-def _last_eval(metrics: list[dict]) -> dict:
-    evals = [m for m in metrics if "eval_loss_mean" in m]
-    return evals[-1] if evals else {}
+def _last_eval(run) -> MetricsRecord | None:
+    evals = [m for m in run.records if m.eval_loss_mean is not None]
+    return evals[-1] if evals else None
 
 
-def _scores(reports: list[ProbeReport], evals: list[dict]) -> dict[str, SeedSpread]:
+def _scores(reports: list[ProbeReport], evals: list[MetricsRecord | None]) -> EnsembleScores:
     heads = [r.headline for r in reports]
-    return {
-        "mse_test": SeedSpread.of([h.mse_test for h in heads]),
-        "r2_test": SeedSpread.of([h.r2_test for h in heads]),
-        "mse_folds_std": SeedSpread.of([h.mse_folds_std for h in heads]),
-        "shuffle_mse": SeedSpread.of([h.shuffle_mse for h in heads]),
-        "loss_gap": SeedSpread.of([e.get("loss_gap") for e in evals]),
-        "eval_loss_mean": SeedSpread.of([e.get("eval_loss_mean") for e in evals]),
-    }
+    return EnsembleScores(
+        mse_test=SeedSpread.of([h.mse_test for h in heads]),
+        r2_test=SeedSpread.of([h.r2_test for h in heads]),
+        mse_folds_std=SeedSpread.of([h.mse_folds_std for h in heads]),
+        shuffle_mse=SeedSpread.of([h.shuffle_mse for h in heads]),
+        loss_gap=SeedSpread.of([None if e is None else e.loss_gap for e in evals]),
+        eval_loss_mean=SeedSpread.of([None if e is None else e.eval_loss_mean for e in evals]))
 
 
 def process_label(config) -> str:
@@ -107,7 +119,7 @@ def ensemble_report(path, reports: list[ProbeReport]) -> EnsembleReport:
     """The spread across seeds of the members' probe reports (in member order), over all members
     and within each process of a sweep."""
     ensemble = load_ensemble(path)
-    evals = [_last_eval(run.metrics) for run in ensemble.members]
+    evals = [_last_eval(run) for run in ensemble.members]
     labels = [process_label(run.config) for run in ensemble.members]
     groups = {}
     for label in dict.fromkeys(labels):
@@ -164,21 +176,21 @@ def ensemble_summary_lines(report: EnsembleReport) -> list[str]:
              f"{'member':>{width}}  {'held-out MSE':>12}  {'R^2':>7}  {'fold std':>9}  "
              f"{'shuffle':>9}  {'loss gap':>9}"]
     for k, member in enumerate(report.members):
-        lines.append(f"{Path(member).name:>{width}}  {fmt(s['mse_test'].values[k], '.4g'):>12}  "
-                     f"{fmt(s['r2_test'].values[k], '.4f'):>7}  "
-                     f"{fmt(s['mse_folds_std'].values[k], '.2g'):>9}  "
-                     f"{fmt(s['shuffle_mse'].values[k], '.3g'):>9}  "
-                     f"{fmt(s['loss_gap'].values[k], '.2e'):>9}")
+        lines.append(f"{Path(member).name:>{width}}  {fmt(s.mse_test.values[k], '.4g'):>12}  "
+                     f"{fmt(s.r2_test.values[k], '.4f'):>7}  "
+                     f"{fmt(s.mse_folds_std.values[k], '.2g'):>9}  "
+                     f"{fmt(s.shuffle_mse.values[k], '.3g'):>9}  "
+                     f"{fmt(s.loss_gap.values[k], '.2e'):>9}")
     groups = report.groups if len(report.groups) > 1 else {"": s}
     for label, g in groups.items():
         where = f" ({label})" if label else ""
-        lines.append(f"mean +- std across seeds{where}: held-out MSE {g['mse_test'].text('.3g')}, "
-                     f"R^2 {g['r2_test'].text('.4f')}, loss gap {g['loss_gap'].text('.2e')} nats")
+        lines.append(f"mean +- std across seeds{where}: held-out MSE {g.mse_test.text('.3g')}, "
+                     f"R^2 {g.r2_test.text('.4f')}, loss gap {g.loss_gap.text('.2e')} nats")
     if len(groups) == 1:
-        lines.append(f"spread across folds (mean fold std) {fmt(s['mse_folds_std'].mean, '.2g')}"
-                     f" vs across seeds {fmt(s['mse_test'].std, '.2g')}")
+        lines.append(f"spread across folds (mean fold std) {fmt(s.mse_folds_std.mean, '.2g')}"
+                     f" vs across seeds {fmt(s.mse_test.std, '.2g')}")
     return lines
 
 
-__all__ = ["ENSEMBLE_PROBE_FILE", "EnsembleReport", "SeedSpread", "probe_ensemble",
+__all__ = ["ENSEMBLE_PROBE_FILE", "EnsembleReport", "EnsembleScores", "SeedSpread", "probe_ensemble",
            "ensemble_report", "ensemble_summary_lines", "process_label"]

@@ -13,8 +13,9 @@ from typing import Any
 from compmech.probing.blind import BlindControls
 from compmech.probing.crossval import (
     ProbeResult,
+    RcondSweepSummary,
 )
-from compmech.probing.data import PROBE_FILE, ProbeProtocol
+from compmech.probing.data import PROBE_FILE, PaperReference, ProbeProtocol
 from compmech.probing.geometry import GeometryRecord
 from compmech.records import Record
 
@@ -49,7 +50,7 @@ class HookReport(Record):
     baselines_r2: dict[str, float | None] = field(default_factory=dict)
     mse_pooled: float | None = None
     r2_pooled: float | None = None
-    regularisation: dict[str, Any] | None = None
+    regularisation: RcondSweepSummary | None = None
     invariant_r2_test: float | None = None
     whitened_mse_test: float | None = None
     invariant_r2_pooled: float | None = None
@@ -60,7 +61,7 @@ class HookReport(Record):
 
     @classmethod
     def from_result(cls, result: ProbeResult, baselines: dict[str, ProbeResult],
-                    regularisation: dict[str, Any] | None = None,
+                    regularisation: RcondSweepSummary | None = None,
                     geometry: GeometryRecord | None = None,
                     blind: BlindControls | None = None) -> HookReport:
         return cls(**result.summary(),
@@ -159,7 +160,7 @@ class ProbeReport(Record):
     hooks: dict[str, HookReport]
     curve: list[CurvePoint]
     timing: dict[str, float]
-    paper: dict[str, float] | None = None
+    paper: PaperReference | None = None
     reproduce_wall_time_s: float | None = None
     factors: dict[str, dict[str, dict[str, float | None]]] | None = None
     factor_angles_deg: dict[str, list[float]] | None = None

@@ -418,7 +418,6 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                                         job.arrays[f"pred/{job.headline}"], seed=seed)[1]
     factors, angles = factor_fits if factor_fits is not None else (None, None)
     timer.finish()
-    paper = PAPER.get(run.hmm.name)
     report = ProbeReport(
         run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
         model=run.model_config.to_dict(), step=job.last, tokens_seen=run.tokens_seen(job.last),
@@ -429,7 +428,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
                                          blind.get(h))
                for h in job.hooks},
         curve=curve, timing=timer.seconds,
-        paper=None if paper is None else {"mse": paper["mse"], "tokens": paper["tokens"]},
+        paper=PAPER.get(run.hmm.name),
         factors=factors, factor_angles_deg=angles, geometry=last, geometry_note=geometry_note,
         decoders=decoder_reports, lookups=lookups,
         decoder_points_per_position=None if "decoder_points" not in job.arrays else np.bincount(

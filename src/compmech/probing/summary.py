@@ -62,9 +62,9 @@ def summary_lines(report: ProbeReport) -> list[str]:
             "last k tokens)")
     if r.regularisation:
         reg = r.regularisation
-        mse = reg["mse_pooled"] if report.protocol.kfold else reg["mse_test"]
+        mse = reg.mse_pooled if report.protocol.kfold else reg.mse_test
         lines.append(f"rcond sweep        MSE {mse:.3g} with rcond "
-                     f"{', '.join(f'{c:g}' for c in sorted(set(reg['chosen_rcond'])))} chosen by "
+                     f"{', '.join(f'{c:g}' for c in sorted(set(reg.chosen_rcond)))} chosen by "
                      "inner validation")
     lines += geometry_lines(report)
     lines += blind_lines(r.blind)
@@ -76,8 +76,8 @@ def summary_lines(report: ProbeReport) -> list[str]:
         lines.append(f"factors {pair} angles  {', '.join(f'{a:.0f}' for a in angles)} degrees "
                      "between their probe subspaces")
     if report.paper:
-        lines.append(f"paper (Shai 2024)  {report.paper['mse']:.2g} after "
-                     f"{report.paper['tokens']:.3g} tokens")
+        lines.append(f"paper (Shai 2024)  {report.paper.mse:.2g} after "
+                     f"{report.paper.tokens:.3g} tokens")
     return lines
 
 
