@@ -57,12 +57,32 @@ def register(subparsers) -> None:
     p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=["knn", "mlp"],
                    help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
                    "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
+    p.add_argument("--curve-words", type=_parse_curve_words, default=argparse.SUPPRESS,
+                   metavar="N|all",
+                   help="the checkpoints between the first and the last are probed on a fixed "
+                   "seeded subset of N sequences (default: compmech.probing.curve.CURVE_WORDS; "
+                   "all: every checkpoint on every sequence)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     add_quiet_argument(p)
     p.set_defaults(func=run_probe)
 
 
+def _parse_curve_words(value: str) -> int | None:
+    """An argparse type: ``"all"`` (``None``) or a number of sequences >= 1."""
+    if value == "all":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'all' or a number of sequences; got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"a number of sequences must be >= 1; got {n}")
+    return n
+
+
 def run_probe(args: argparse.Namespace) -> int:
+    from compmech.probing.curve import CURVE_WORDS
     from compmech.probing.run import probe_run
     from compmech.probing.summary import summary_lines
 
@@ -76,13 +96,15 @@ def run_probe(args: argparse.Namespace) -> int:
                        split=args.split, weighting=args.weighting, folds=args.folds,
                        rcond_sweep=args.rcond_sweep,
                        geometry=not args.no_geometry,
-                       decoders=args.decoders, progress=not args.quiet)
+                       decoders=args.decoders, progress=not args.quiet,
+                       curve_words=getattr(args, "curve_words", CURVE_WORDS))
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0
 
 
 def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
+    from compmech.probing.curve import CURVE_WORDS
     from compmech.probing.ensembles import ENSEMBLE_PROBE_FILE, ensemble_summary_lines, probe_ensemble
 
     report = probe_ensemble(run_dir, force=args.force, progress=not args.quiet,
@@ -90,7 +112,8 @@ def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
                             headline=args.headline, seed=args.seed, split=args.split,
                             weighting=args.weighting, folds=args.folds,
                             rcond_sweep=args.rcond_sweep,
-                            geometry=not args.no_geometry, decoders=args.decoders)
+                            geometry=not args.no_geometry, decoders=args.decoders,
+                            curve_words=getattr(args, "curve_words", CURVE_WORDS))
     print("\n".join(ensemble_summary_lines(report)))
     print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")
     return 0

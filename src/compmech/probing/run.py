@@ -55,10 +55,10 @@ from compmech.probing.crossval import (
     predict_points,
     rcond_sweep,
 )
+from compmech.probing.curve import CURVE_WORDS, curve_subset, describe_curve, held_out_points
 from compmech.probing.data import (
     CONCAT,
     DEFAULT_DECODERS,
-    FIGURE_POINTS,
     PAPER,
     POINTS_FILE,
     PROBE_FILE,
@@ -122,18 +122,6 @@ def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: i
     return out
 
 
-def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
-    """Flat indices (into ``N * P``) of held-out points kept for the figures."""
-    P = data.tokens.shape[1]
-    train = np.isin(data.folds, np.arange(data.train_folds))
-    test = np.flatnonzero(np.repeat(~train, P))
-    if data.weights is not None:
-        test = test[data.weights.reshape(-1)[test] > 0]
-    if test.size > FIGURE_POINTS:
-        test = np.sort(np.random.default_rng(seed).choice(test, FIGURE_POINTS, replace=False))
-    return test
-
-
 def _select_steps(steps: list[int], checkpoints) -> list[int]:
     if checkpoints == "all":
         return steps
@@ -149,7 +137,8 @@ def _select_steps(steps: list[int], checkpoints) -> list[int]:
 
 
 def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
-             num_sequences, weighting="uniform", folds=None, sweep=False) -> _ProbeJob:
+             num_sequences, weighting="uniform", folds=None, sweep=False,
+             curve_words=CURVE_WORDS) -> _ProbeJob:
     headline = headline or run.last_hook()
     hooks = _check_hooks(list(hooks) if hooks else layer_hooks(run), run)
     if headline not in hooks:
@@ -171,11 +160,15 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
         data = dataclasses.replace(data, train_folds=train_folds(split, data.tokens.size, width))
     else:
         data = dataclasses.replace(data, train_folds=int(folds) - 1, kfold=True)
-    points = _figure_points(data, seed)
+    points = held_out_points(data, seed=seed)
     job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, checkpoints), steps[-1],
                     points, seed, sweep=sweep)
-    job.arrays["true"] = data.beliefs.reshape(-1, data.beliefs.shape[-1])[points].astype(np.float32)
+    job.curve = curve_subset(data, curve_words, seed=seed, figure_points=points)
+    flat = data.beliefs.reshape(-1, data.beliefs.shape[-1])
+    job.arrays["true"] = flat[points].astype(np.float32)
     job.arrays["point_index"] = points
+    job.arrays["curve_point_index"] = job.curve.points
+    job.arrays["curve_true"] = flat[job.curve.points].astype(np.float32)
     return job
 
 
@@ -194,6 +187,9 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
                                          seed=job.seed)
             job.arrays[f"pred/{hook}"] = predict_points(res.probe, feats, job.points, P)
             job.arrays[f"shuffle/{hook}"] = predict_points(res.shuffle_probe, feats, job.points, P)
+            if hook == job.headline:  # the curve's last frame, on the curve's points
+                job.arrays[f"checkpoint/{job.last}"] = predict_points(res.probe, feats,
+                                                                      job.curve.points, P)
     geometries: dict[str, GeometryRecord | None] = {}
     with timer("geometry_s"):
         for hook in job.hooks:
@@ -249,34 +245,47 @@ def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, Bl
 
 def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
                  progress, last_geometry: GeometryRecord | None = None) -> list[CurvePoint]:
-    """The headline hook at each selected checkpoint (no spread, no shuffle); the last checkpoint's
-    geometry is ``last_geometry`` (already computed)."""
-    run, data, head = job.run, job.data, job.headline
+    """The headline hook at each selected checkpoint (no spread, no shuffle). The first and last
+    checkpoints are the full probes (``results``, the untrained baseline; the last one's geometry
+    is ``last_geometry``, already computed); the others read the curve's subset of the words
+    (:mod:`compmech.probing.curve`), its geometry on the subset's held-out points."""
+    run, head, sub = job.run, job.headline, job.curve
     curve = []
     for step in job.curve_steps:
+        words = job.data.num_sequences
         if step == job.last:
-            res = results[head]
+            res, geometry = results[head], last_geometry
         elif step == 0:
             res = baselines[head]["untrained"]
-        else:
-            feats = _features(collect(run, run.load_params(step), data, [head]), head, run)
-            res = _probe(feats, data)
-            job.arrays[f"checkpoint/{step}"] = predict_points(res.probe, feats, job.points,
-                                                              job.positions)
-        pred = job.arrays.get(f"pred/{head}" if step == job.last else f"checkpoint/{step}")
-        if step == job.last:
-            geometry = last_geometry
-        else:
+            pred = job.arrays.get("checkpoint/0")
             geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
                                                              step=step)
+        else:
+            res, geometry = _probe_checkpoint(job, step)
+            words = sub.num_sequences
         curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores.mse,
-                                res.scores.r2, geometry))
+                                res.scores.r2, geometry, num_sequences=words))
         resolution = "" if geometry is None else (
             f"  resolution {geometry.resolution:.3g}  history "
             f"{fmt(geometry.equivalent_history, '.2f')} tokens")
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
-                       f"MSE {res.scores.mse:.3g}{resolution}")
+                       f"MSE {res.scores.mse:.3g}{resolution}  ({words:,} sequences)")
     return curve
+
+
+def _probe_checkpoint(job: _ProbeJob, step: int) -> tuple[ProbeResult, GeometryRecord | None]:
+    """One intermediate checkpoint on the curve's subset: one forward pass of the headline hook
+    (the compiled function is shared by every checkpoint), the probe, its predictions at the
+    subset's held-out points (kept as ``checkpoint/<step>``) and their geometry."""
+    run, head, sub = job.run, job.headline, job.curve
+    feats = _features(collect(run, run.load_params(step), sub.data, [head]), head, run)
+    res = _probe(feats, sub.data)
+    pred = predict_points(res.probe, feats, sub.local_points, job.positions)
+    del feats
+    job.arrays[f"checkpoint/{step}"] = pred
+    geometry = job.compare(pred.astype(np.float64), hook=head, step=step, points=sub.points,
+                           weights=sub.point_weights())
+    return res, geometry
 
 
 def _probe_factor_targets(job: _ProbeJob, acts: dict[str, np.ndarray]):
@@ -309,7 +318,8 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
                 num_sequences: int = 20_000, geometry: bool = True,
                 decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
                 progress: bool | Callable = True, weighting: str = "uniform",
-                folds: int | None = None, rcond_sweep: bool = False) -> ProbeReport:
+                folds: int | None = None, rcond_sweep: bool = False,
+                curve_words: int | None = CURVE_WORDS) -> ProbeReport:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
     at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
 
@@ -347,6 +357,9 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
             ``split``.
         rcond_sweep: also fit every hook with its cut-off chosen by inner validation
             (:func:`compmech.probing.crossval.rcond_sweep`), reported as each hook's ``regularisation``.
+        curve_words: the checkpoints between the first and the last are probed on a fixed seeded
+            subset of this many sequences (:mod:`compmech.probing.curve`; each curve point records
+            how many it read); ``None``: every checkpoint on every sequence.
 
     Returns:
         The :class:`~compmech.probing.report.ProbeReport` written to ``probe.json``.
@@ -362,7 +375,7 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
                         max_points=max_points, num_sequences=num_sequences, geometry=geometry,
                         decoders=_check_decoders(decoders), decoder_concat=decoder_concat,
                         progress=progress, weighting=weighting,
-                        folds=folds, sweep=rcond_sweep)
+                        folds=folds, sweep=rcond_sweep, curve_words=curve_words)
 
 
 def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
@@ -374,7 +387,8 @@ def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
 
 def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
              max_points, num_sequences, geometry, decoders, decoder_concat,
-             progress, weighting="uniform", folds=None, sweep=False) -> ProbeReport:
+             progress, weighting="uniform", folds=None, sweep=False,
+             curve_words=CURVE_WORDS) -> ProbeReport:
     """:func:`probe_run` once the run directory is locked."""
     timer = _Timer()
     out_path = run_dir / PROBE_FILE
@@ -383,7 +397,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     with timer("data_s"):
         job = _resolve(run, checkpoints=checkpoints, hooks=hooks, headline=headline, seed=seed,
                        split=split, max_points=max_points, num_sequences=num_sequences,
-                       weighting=weighting, folds=folds, sweep=sweep)
+                       weighting=weighting, folds=folds, sweep=sweep, curve_words=curve_words)
     _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
@@ -422,7 +436,9 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     report = ProbeReport(
         run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
         model=run.model_config.to_dict(), step=job.last, tokens_seen=run.tokens_seen(job.last),
-        training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
+        training_wall_time_s=run.training_wall_time,
+        protocol=dataclasses.replace(job.data.describe(sweep=job.sweep),
+                                     curve=describe_curve(job.curve, job.data.num_sequences)),
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h],
                                          results[h].regularisation, geometries.get(h),

@@ -1,0 +1,120 @@
+"""The curve over training on a fixed subset of the words (:mod:`compmech.probing.curve`).
+
+Oracles: the full-data weighted means the Horvitz-Thompson weights must estimate (exactly in
+expectation over seeds, closely for one seed), a planted heavy-weight case that a uniform subsample
+gets wrong, the true beliefs as features (R^2 exactly 1 on the subset), and the every-word curve of
+the same small trained run, which the subset curve must follow within a stated tolerance.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import compmech
+from compmech.probing.curve import curve_sample, curve_subset
+from compmech.probing.data import ProbeData, _probe
+from compmech.probing.inputs import probe_inputs, sequence_folds
+
+
+def _data(n_ctx=6, weighting="uniform", seed=0) -> ProbeData:
+    hmm = compmech.get_process("mess3")
+    inputs = probe_inputs(hmm, n_ctx, weighting=weighting)
+    n = inputs.tokens.shape[0]
+    return ProbeData(inputs.tokens.astype(np.int32), inputs.beliefs, inputs.weights,
+                     sequence_folds(n, 5, seed=seed), inputs.protocol, seed,
+                     joint_beliefs=inputs.beliefs, weighting=weighting)
+
+
+def _weighted_mean(values, weights):
+    w = np.ones(values.shape[:2]) if weights is None else weights
+    return (w[..., None] * values).sum(axis=(0, 1)) / w.sum()
+
+
+def test_unweighted_subset_is_a_stratified_simple_random_sample():
+    data = _data()
+    N = data.num_sequences  # 729 words
+    index, weights = curve_sample(data, 200, seed=3)
+    assert np.all(np.diff(index) > 0)  # sorted, distinct: no sequence drawn twice
+    assert abs(index.size - 200) <= 5
+    # each fold keeps its share of the sequences (proportional allocation, rounded)
+    for f in range(5):
+        expected = 200 * np.sum(data.folds == f) / N
+        assert abs(np.sum(data.folds[index] == f) - expected) <= 0.5 + 1e-9
+    # Horvitz-Thompson weights: sum to 1, equal within a fold (equal inclusion probabilities)
+    assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+    for f in range(5):
+        w = weights[data.folds[index] == f]
+        np.testing.assert_allclose(w, w.flat[0], rtol=1e-12)
+    again, _ = curve_sample(data, 200, seed=3)
+    np.testing.assert_array_equal(index, again)  # seeded
+    other, _ = curve_sample(data, 200, seed=4)
+    assert not np.array_equal(index, other)
+
+
+def test_every_word_when_the_subset_would_cover_them():
+    data = _data(weighting="probability")
+    for words in (None, data.num_sequences, 10 * data.num_sequences):
+        index, weights = curve_sample(data, words, seed=0)
+        np.testing.assert_array_equal(index, np.arange(data.num_sequences))
+        np.testing.assert_allclose(weights, data.weights / data.weights.sum(), rtol=1e-12)
+    with pytest.raises(ValueError, match="curve_words"):
+        curve_sample(data, 0, seed=0)
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "probability"])
+def test_horvitz_thompson_weights_estimate_the_full_means_without_bias(weighting):
+    """Averaged over seeds, the subset's weighted mean belief equals the full data's weighted mean
+    (the estimator is unbiased); for one seed it is close."""
+    data = _data(n_ctx=6, weighting=weighting)
+    full = _weighted_mean(data.beliefs, data.weights)
+    estimates = []
+    for seed in range(200):
+        index, weights = curve_sample(data, 60, seed=seed)
+        assert weights.sum() == pytest.approx(1.0, abs=1e-12) and np.all(weights >= 0)
+        estimates.append(_weighted_mean(data.beliefs[index], weights))
+    estimates = np.array(estimates)
+    stderr = estimates.std(axis=0, ddof=1) / np.sqrt(len(estimates))
+    assert np.all(np.abs(estimates.mean(axis=0) - full) < 4 * stderr + 1e-12)
+    assert np.all(np.abs(estimates[0] - full) < 0.05)
+
+
+def test_heavy_sequences_are_drawn_and_counted_not_missed():
+    """Adversarial: a handful of sequences carry 90% of the weight and hold beliefs unlike the
+    rest. A uniform subsample of 5% of the words usually misses them (its weighted mean is then
+    off by ~0.9 of the gap); the probability-proportional draws always take them, with the
+    multiplicity their weight calls for, and the weighted mean comes out right."""
+    data = _data(n_ctx=6)
+    N, P = data.tokens.shape
+    heavy = np.array([3, 100, 400, 650])
+    weights = np.full((N, P), 0.1 / ((N - heavy.size) * P))
+    weights[heavy] = 0.9 / (heavy.size * P)
+    beliefs = np.zeros((N, P, 3))
+    beliefs[..., 0] = 1.0
+    beliefs[heavy] = [0.0, 0.0, 1.0]
+    data = dataclasses.replace(data, weights=weights, beliefs=beliefs, joint_beliefs=beliefs)
+    index, w = curve_sample(data, 36, seed=0)
+    assert np.all(np.isin(heavy, index))
+    assert w[np.isin(index, heavy)].sum() == pytest.approx(0.9, abs=0.03)
+    np.testing.assert_allclose(_weighted_mean(beliefs[index], w), [0.1, 0.0, 0.9], atol=0.03)
+
+
+def test_true_beliefs_on_the_subset_are_fitted_exactly():
+    """The subset keeps beliefs and tokens aligned: the beliefs themselves as features give a
+    held-out R^2 of 1 (and zero error) on the subset's own split, weighted or not."""
+    for weighting in ("uniform", "probability"):
+        data = _data(n_ctx=6, weighting=weighting)
+        figure = np.arange(10)
+        sub = curve_subset(data, 150, seed=1, figure_points=figure)
+        assert not sub.everything and sub.num_sequences <= 150
+        np.testing.assert_array_equal(sub.data.tokens, data.tokens[sub.index])
+        res = _probe(sub.data.beliefs.astype(np.float32), sub.data)
+        assert res.scores.r2 == pytest.approx(1.0, abs=1e-6)
+        assert res.scores.mse < 1e-10
+        # the compared points are held-out points of the subset, named in both numberings
+        P = data.tokens.shape[1]
+        np.testing.assert_array_equal(sub.points, sub.index[sub.local_points // P] * P
+                                      + sub.local_points % P)
+        assert not np.isin(data.folds[sub.points // P], np.arange(data.train_folds)).any()
+        np.testing.assert_allclose(data.beliefs.reshape(-1, 3)[sub.points],
+                                   sub.data.beliefs.reshape(-1, 3)[sub.local_points])
