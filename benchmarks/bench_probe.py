@@ -10,6 +10,7 @@ shared machine the wall time grows with the load; the CPU time much less: read b
 
 Usage:
     python benchmarks/bench_probe.py --run RUN_DIR [--keep DIR] [--checkpoints all|last|N]
+        [--curve-words N|all]
 
 Target (issue 22): the 2-minute Mess3 run in <= 20 s on 2 cores, peak memory <= 2 GB.
 
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--keep", help="probe the copy in this directory and keep it (default: a "
                                        "temporary directory, deleted afterwards)")
     parser.add_argument("--checkpoints", default="all", help="probe_run's checkpoints (default all)")
+    parser.add_argument("--curve-words", default=None, help="probe_run's curve_words: a number of "
+                                                            "sequences or 'all' (default: its default)")
     args = parser.parse_args()
     if not args.run:
         print("bench_probe: give --run RUN_DIR (a run written by `compmech train`, e.g. the 2-minute "
@@ -86,7 +89,9 @@ def main() -> None:
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        report = probe_run(work, checkpoints=checkpoints, force=True, progress=False)
+        extra = {} if args.curve_words is None else {
+            "curve_words": None if args.curve_words == "all" else int(args.curve_words)}
+        report = probe_run(work, checkpoints=checkpoints, force=True, progress=False, **extra)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -96,7 +101,7 @@ def main() -> None:
     print(f"peak RSS: {peak_rss_gb():.2f} GB")
     hook = report.hooks[report.headline_hook]
     print(f"headline {report.headline_hook}: held-out MSE {hook.mse_test:.4g}; "
-          f"{len(report.curve)} checkpoints on the curve")
+          f"{len(report.curve)} checkpoints on the curve ({report.protocol.curve})")
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -118,3 +118,82 @@ def test_true_beliefs_on_the_subset_are_fitted_exactly():
         assert not np.isin(data.folds[sub.points // P], np.arange(data.train_folds)).any()
         np.testing.assert_allclose(data.beliefs.reshape(-1, 3)[sub.points],
                                    sub.data.beliefs.reshape(-1, 3)[sub.local_points])
+
+
+# --------------------------------------------------------------- the curve of a small trained run
+#: Largest relative difference allowed between the subset curve's held-out MSE and the every-word
+#: curve's at an intermediate checkpoint (512 of 2,187 words: the subset's probe trains on ~720
+#: points for 17 coefficients, which alone raises its held-out MSE by ~2.4%; measured up to 6%).
+MSE_TOLERANCE = 0.10
+
+
+@pytest.fixture(scope="module")
+def curves(tmp_path_factory):
+    """One small Mess3 run (n_ctx 7: 2,187 words) probed twice: every checkpoint on every word,
+    and the intermediate checkpoints on 512 of them."""
+    import transformer
+    from compmech.experiments.reproduce import reproduction_config
+    from compmech.probing.run import probe_run
+
+    cfg = reproduction_config("mess3", tiny=True)
+    cfg = cfg.replace(model=dataclasses.replace(cfg.model, n_ctx=7), steps=150)
+    run_dir = tmp_path_factory.mktemp("curve") / "mess3"
+    transformer.train(cfg, run_dir, progress=False)
+    head = transformer.load_run(run_dir).last_hook()
+    options = dict(hooks=[head], decoders=(), force=True, progress=False)
+    full = probe_run(run_dir, curve_words=None, **options)
+    subset = probe_run(run_dir, curve_words=512, **options)
+    return run_dir, full, subset
+
+
+def test_subset_curve_follows_the_every_word_curve(curves):
+    _, full, subset = curves
+    assert [c.step for c in full.curve] == [c.step for c in subset.curve]
+    assert len(full.curve) >= 5
+    # the ends and every last-checkpoint number are the full probe's, bit for bit
+    assert subset.curve[0] == full.curve[0] and subset.curve[-1] == full.curve[-1]
+    assert subset.hooks == full.hooks and subset.geometry == full.geometry
+    assert all(c.num_sequences == 2187 for c in full.curve)
+    assert subset.curve[0].num_sequences == subset.curve[-1].num_sequences == 2187
+    middle = list(zip(full.curve[1:-1], subset.curve[1:-1], strict=True))
+    for a, b in middle:
+        assert 500 <= b.num_sequences <= 512
+        assert abs(b.mse_test / a.mse_test - 1) <= MSE_TOLERANCE, (a.step, a.mse_test, b.mse_test)
+        # geometry: the same grid scale or the next one (a factor sqrt(2)), the same history
+        ratio = b.geometry.resolution / a.geometry.resolution
+        assert 2**-0.5 - 1e-3 <= ratio <= 2**0.5 + 1e-3, (a.step, ratio)
+        assert abs(b.geometry.equivalent_history - a.geometry.equivalent_history) <= 0.2
+    # the subset's probe trains on fewer points: on average it is not better than the full one
+    assert np.mean([b.mse_test / a.mse_test for a, b in middle]) >= 0.99
+    assert "512" in subset.protocol.curve and "every checkpoint" in full.protocol.curve
+
+
+def test_subset_curve_frames_are_drawn_on_their_own_points(curves):
+    """``probe_points.npz`` names the curve's points; every checkpoint's predictions are there, the
+    last one's equal to the headline probe's at those points; the emergence figure draws them."""
+    from compmech.figures import run as figures_run
+    from compmech.probing.data import POINTS_FILE
+
+    run_dir, _, subset = curves
+    with np.load(run_dir / POINTS_FILE) as pts:
+        arrays = {k: pts[k] for k in pts.files}
+    n = arrays["curve_point_index"].shape[0]
+    assert arrays["curve_true"].shape == (n, 3) and 0 < n <= arrays["point_index"].shape[0]
+    for c in subset.curve[1:]:
+        assert arrays[f"checkpoint/{c.step}"].shape == (n, 3)
+    # the geometry of an intermediate checkpoint is that of the stored predictions
+    c = subset.curve[len(subset.curve) // 2]
+    assert c.geometry.num_points == n
+    rms = np.sqrt(((arrays[f"checkpoint/{c.step}"] - arrays["curve_true"]) ** 2).sum(1).mean())
+    assert c.geometry.noise_rms == pytest.approx(rms, rel=1e-4)
+    written = figures_run.make_figures(run_dir, force=True, progress=False)
+    assert any(p.name == "emergence.gif" for p in written)
+
+
+def test_the_forward_pass_compiles_once_for_every_checkpoint(curves):
+    import transformer
+    from transformer.activations import _compiled_hooks
+
+    run_dir, _, subset = curves
+    run = transformer.load_run(run_dir)
+    assert _compiled_hooks(run.model_config, (subset.headline_hook,))._cache_size() == 1

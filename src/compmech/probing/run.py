@@ -204,6 +204,8 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
                     _features(acts, hook, run), data.beliefs, data.folds,
                     train_folds=data.train_folds, spread=data.kfold, weights=data.weights,
                     seed=job.seed).summary()
+    for hook in set(acts) - set(_model_hooks(_later_hooks(job, decoders), run)):
+        del acts[hook]  # read by no later stage (e.g. the final LayerNorm): ~150 MB each
     reports = None
     if decoders:
         with timer("decoders_s"):
@@ -218,10 +220,16 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
 def _last_checkpoint_hooks(job: _ProbeJob, decoders: Sequence[str]) -> list[str]:
     """Every hook any consumer reads at the last checkpoint: the probed hooks, the decoders' and,
     for mixtures and products, the factor targets' (headline and concatenation)."""
-    hooks = list(job.hooks) + (list(job.decoder_hooks) if decoders else [])
+    return list(dict.fromkeys(list(job.hooks) + _later_hooks(job, decoders)))
+
+
+def _later_hooks(job: _ProbeJob, decoders: Sequence[str]) -> list[str]:
+    """The hooks the last checkpoint's stages after the probes read: the decoders' and, for
+    mixtures and products, the factor targets' (headline and concatenation)."""
+    hooks = list(job.decoder_hooks) if decoders else []
     if job.run.hmm.structure is not None:
         hooks += [job.headline, CONCAT]
-    return list(dict.fromkeys(hooks))
+    return hooks
 
 
 def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, BlindControls]:
