@@ -231,11 +231,14 @@ def category_mean_scores(codes: np.ndarray, beliefs, folds, train_folds, *, weig
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A bijective 64-bit integer hash (SplitMix64's finaliser), vectorised over uint64 arrays."""
+    """A bijective 64-bit integer hash (SplitMix64's finaliser), vectorised over uint64 arrays
+    (in place on one copy of ``x``: two arrays of its size at a time)."""
     x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        x ^= x >> np.uint64(shift)
+        x *= np.uint64(factor)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def random_features(shape: tuple[int, int], width: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -257,11 +260,16 @@ def random_features(shape: tuple[int, int], width: int, seed: int) -> Callable[[
         idx = np.asarray(idx, dtype=np.uint64)
         counter = ((idx[:, None, None] * np.uint64(P) + np.arange(P, dtype=np.uint64)[None, :, None])
                    * np.uint64(half) + np.arange(half, dtype=np.uint64)[None, None, :])
+        counter ^= salt
         with np.errstate(over="ignore"):
-            bits = _splitmix64(counter ^ salt)
+            bits = _splitmix64(counter)
+        del counter
         words = bits.view(np.uint32).reshape(*bits.shape[:-1], 2 * half)[..., :width]
-        scale = np.float32(2.0 * np.sqrt(3.0) / 2.0**32)
-        return words.astype(np.float32) * scale - np.float32(np.sqrt(3.0))
+        out = words.astype(np.float32)
+        del bits, words
+        out *= np.float32(2.0 * np.sqrt(3.0) / 2.0**32)
+        out -= np.float32(np.sqrt(3.0))
+        return out
 
     features.shape = (N, P, width)  # type: ignore[attr-defined]
     return features
