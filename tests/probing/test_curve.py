@@ -197,3 +197,12 @@ def test_the_forward_pass_compiles_once_for_every_checkpoint(curves):
     run_dir, _, subset = curves
     run = transformer.load_run(run_dir)
     assert _compiled_hooks(run.model_config, (subset.headline_hook,))._cache_size() == 1
+
+
+def test_the_command_line_default_is_the_library_default():
+    from compmech.cli import probe as probe_cli
+    from compmech.probing import curve
+
+    assert probe_cli.CURVE_WORDS == curve.CURVE_WORDS
+    assert probe_cli._parse_curve_words("all") is None
+    assert probe_cli._parse_curve_words("512") == 512

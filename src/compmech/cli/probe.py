@@ -18,6 +18,10 @@ from compmech.cli.common import (
     parse_folds,
 )
 
+#: ``--curve-words``'s default: :data:`compmech.probing.curve.CURVE_WORDS` (not imported here, to keep
+#: the command line light; a test checks that the two agree).
+CURVE_WORDS = 4096
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -57,11 +61,10 @@ def register(subparsers) -> None:
     p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=["knn", "mlp"],
                    help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
                    "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
-    p.add_argument("--curve-words", type=_parse_curve_words, default=argparse.SUPPRESS,
-                   metavar="N|all",
+    p.add_argument("--curve-words", type=_parse_curve_words, default=CURVE_WORDS, metavar="N|all",
                    help="the checkpoints between the first and the last are probed on a fixed "
-                   "seeded subset of N sequences (default: compmech.probing.curve.CURVE_WORDS; "
-                   "all: every checkpoint on every sequence)")
+                   "seeded subset of N sequences (default %(default)s; all: every checkpoint on "
+                   "every sequence)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     add_quiet_argument(p)
     p.set_defaults(func=run_probe)
@@ -82,7 +85,6 @@ def _parse_curve_words(value: str) -> int | None:
 
 
 def run_probe(args: argparse.Namespace) -> int:
-    from compmech.probing.curve import CURVE_WORDS
     from compmech.probing.run import probe_run
     from compmech.probing.summary import summary_lines
 
@@ -97,14 +99,13 @@ def run_probe(args: argparse.Namespace) -> int:
                        rcond_sweep=args.rcond_sweep,
                        geometry=not args.no_geometry,
                        decoders=args.decoders, progress=not args.quiet,
-                       curve_words=getattr(args, "curve_words", CURVE_WORDS))
+                       curve_words=args.curve_words)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0
 
 
 def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
-    from compmech.probing.curve import CURVE_WORDS
     from compmech.probing.ensembles import ENSEMBLE_PROBE_FILE, ensemble_summary_lines, probe_ensemble
 
     report = probe_ensemble(run_dir, force=args.force, progress=not args.quiet,
@@ -113,7 +114,7 @@ def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
                             weighting=args.weighting, folds=args.folds,
                             rcond_sweep=args.rcond_sweep,
                             geometry=not args.no_geometry, decoders=args.decoders,
-                            curve_words=getattr(args, "curve_words", CURVE_WORDS))
+                            curve_words=args.curve_words)
     print("\n".join(ensemble_summary_lines(report)))
     print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")
     return 0
