@@ -14,11 +14,30 @@ Usage:
 
 Target (issue 22): the 2-minute Mess3 run in <= 20 s on 2 cores, peak memory <= 2 GB.
 
-Measured on the 2-minute Mess3 run (paper model, 25 checkpoints; the shared 2-core VM at load
-10-14, 2026-12-06): before (c8f6911) 2,053 s wall / 511 s CPU, peak RSS 2.06 GB (sklearn MLP
-decoders 359 s CPU); after 430 s wall / 198 s CPU, 2.23 GB. What remains is mostly the curve:
-each of its 23 intermediate checkpoints is one forward pass of 59,049 x 10 tokens (about 165
-GFLOP, 3.7 s CPU) plus one geometry comparison (0.7-1.3 s CPU).
+Measured on the 2-minute Mess3 run (paper model, 25 checkpoints; the shared 2-core VM, every
+number under ``nice -n 19`` beside timed trainings, 2026-12-06):
+
+* c8f6911 (load 10-14): 2,053 s wall / 511 s CPU, peak RSS 2.06 GB (sklearn MLP decoders 359 s
+  CPU).
+* 75ede6a (load 1.7 at start, 9.8 at end): 266 s wall / 170 s CPU, 2.22 GB. CPU s by stage: data
+  1.0, forward_trained 7.8, probe_trained 11.3, geometry 6.8, decoders 31.7, lookups 2.3,
+  forward_untrained 2.5, baselines 11.5, decoders_untrained 6.1, curve 89.0 (23 intermediate
+  checkpoints, each a forward pass of all 59,049 words, 3.7 s, and a geometry comparison).
+* wt/speed2, the curve's intermediate checkpoints on a fixed subset of 4,096 words
+  (:mod:`compmech.probing.curve`) and the checkpoint template by ``jax.eval_shape`` (load 7.3 at
+  start, 11.5 at end): 473 s wall / 107 s CPU, 2.15 GB. CPU s by stage: data 0.7,
+  forward_trained 3.7, probe_trained 10.8, geometry 6.9, decoders 36.8, lookups 2.4,
+  forward_untrained 2.7, baselines 10.4, decoders_untrained 5.7, curve 26.8 (1.2 s per
+  intermediate checkpoint, ~0.8 s of it the geometry comparison). Every last-checkpoint number
+  of ``probe.json`` is unchanged, bit for bit.
+* plus the memory changes (float32 concatenation chunks, the final LayerNorm's activations freed
+  before the decoders, row gathering in smaller chunks; measured stage by stage with
+  ``--checkpoints last``): peak RSS through the decoders 1.97 GB (2.14 GB before), 2.09 GB at the
+  untrained baselines (six hooks of step-0 activations, 0.9 GB, beside what the process keeps).
+
+Not met: the target of 20 s. What remains is the last checkpoint's own work (~90 s CPU: decoders
+~42 s with their untrained control, probes and baselines ~22 s, 19 geometry comparisons at ~0.8 s)
+and the 23 geometry comparisons of the curve.
 """
 
 from __future__ import annotations

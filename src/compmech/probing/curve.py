@@ -29,8 +29,11 @@ curve's points differ by training and not by sample:
   ``curve`` says how the subset was drawn; ``probe_run(curve_words=None)`` (``compmech probe
   --curve-words all``) probes every checkpoint on every word.
 
-Measured on the 2-minute Mess3 run (25 checkpoints, 2 shared cores): the curve went from 89 s of
-CPU (every word) to the numbers in ``benchmarks/bench_probe.py``'s docstring.
+Measured on the 2-minute Mess3 run (25 checkpoints, 2 shared cores at load 7-12): the curve went
+from 89 s of CPU (every word; 3.7 s of forward pass per checkpoint) to 27 s (1.2 s per
+intermediate checkpoint, ~0.8 s of it the geometry comparison); ``benchmarks/bench_probe.py``'s
+docstring has every stage. One compiled forward function serves every checkpoint (the same shapes:
+batches of :data:`~compmech.probing.data.FORWARD_BATCH` sequences).
 """
 
 from __future__ import annotations
