@@ -35,6 +35,16 @@ prefixes are shared; there a nonlinear decoder could copy the belief of a traini
 activations). A kNN decoder outputs averages of true training beliefs, so it lands on the fractal whatever
 its pointwise error: read its paired resolution and error, never the dimension of its cloud.
 
+Curve (:mod:`compmech.probing.curve`): the first and last checkpoints are the full probes above;
+the others are probed on a fixed seeded subset of the words (``curve_words``), each curve point
+recording how many sequences it read.
+
+``probe_points.npz``: ``true`` and ``point_index`` (the figure points) with ``pred/<hook>``,
+``shuffle/<hook>`` and ``checkpoint/0`` (the untrained probe) at them; ``curve_point_index`` and
+``curve_true`` (the curve's points: the figure points when the curve reads every word, else held-out
+points of its subset) with ``checkpoint/<step>`` at them for every later checkpoint (the last one
+the headline probe's).
+
 Works for every registered architecture: the hooks come from the run's model
 (:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`~compmech.probing.data.CONCAT`.
 """
