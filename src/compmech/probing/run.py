@@ -103,13 +103,18 @@ from transformer import Run, load_run
 
 # ------------------------------------------------------------------------------------- probing
 def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: int = 0,
-                     untrained_acts: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+                     untrained_acts: dict[str, np.ndarray] | None = None,
+                     keep: Sequence[str] | None = None) -> dict[str, dict]:
     """Held-out scores of the baselines beside each hook.
 
     ``untrained``: the same hook of the run's initialisation (step 0); ``onehot``: the (last token x
     position) one-hot; ``random``: i.i.d. normal features of the hook's width; ``markov_k``
     (k in :data:`~compmech.probing.data.MARKOV_ORDERS`): the best predictor seeing only the last k tokens
     (:func:`~compmech.probing.data.markov_baselines`).
+
+    ``untrained_acts`` (the step-0 activations, collected here when ``None``): with ``keep`` (model
+    hooks to keep), each other hook is deleted from the dict once no later hook reads it, so that a
+    wide concatenation is probed without the final LayerNorm's activations beside it.
 
     Returns:
         ``{hook: {"untrained": ProbeResult, "onehot": ..., "random": ..., "markov_1": ...}}``.
@@ -122,13 +127,17 @@ def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: i
     markov = markov_baselines(data, run.model_config.d_vocab)
     by_width: dict[int, ProbeResult] = {}
     out = {}
-    for hook in hooks:
+    for i, hook in enumerate(hooks):
         untrained = _features(untrained_acts, hook, run)
         width = untrained.shape[-1]
         if width not in by_width:
             by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
         out[hook] = {"untrained": _probe(untrained, data), "onehot": onehot,
                      "random": by_width[width], **markov}
+        if keep is not None:
+            later = set(_model_hooks(list(hooks[i + 1:]), run)) | set(keep)
+            for h in set(_model_hooks([hook], run)) - later:
+                untrained_acts.pop(h, None)
     return out
 
 
@@ -431,7 +440,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     with timer("forward_untrained_s"):
         untrained = collect(run, run.load_params(0), job.data, job.hooks)
     with timer("baselines_s"):
-        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained)
+        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained,
+                                     keep=_model_hooks([job.headline], run))
     if decoder_reports:
         with timer("decoders_untrained_s"):
             untrained_decoders(job, untrained, decoder_reports, decoders)
