@@ -10,14 +10,34 @@ shared machine the wall time grows with the load; the CPU time much less: read b
 
 Usage:
     python benchmarks/bench_probe.py --run RUN_DIR [--keep DIR] [--checkpoints all|last|N]
+        [--curve-words N|all]
 
 Target (issue 22): the 2-minute Mess3 run in <= 20 s on 2 cores, peak memory <= 2 GB.
 
-Measured on the 2-minute Mess3 run (paper model, 25 checkpoints; the shared 2-core VM at load
-10-14, 2026-12-06): before (c8f6911) 2,053 s wall / 511 s CPU, peak RSS 2.06 GB (sklearn MLP
-decoders 359 s CPU); after 430 s wall / 198 s CPU, 2.23 GB. What remains is mostly the curve:
-each of its 23 intermediate checkpoints is one forward pass of 59,049 x 10 tokens (about 165
-GFLOP, 3.7 s CPU) plus one geometry comparison (0.7-1.3 s CPU).
+Measured on the 2-minute Mess3 run (paper model, 25 checkpoints; the shared 2-core VM, every
+number under ``nice -n 19`` beside timed trainings, 2026-12-06):
+
+* c8f6911 (load 10-14): 2,053 s wall / 511 s CPU, peak RSS 2.06 GB (sklearn MLP decoders 359 s
+  CPU).
+* 75ede6a (load 1.7 at start, 9.8 at end): 266 s wall / 170 s CPU, 2.22 GB. CPU s by stage: data
+  1.0, forward_trained 7.8, probe_trained 11.3, geometry 6.8, decoders 31.7, lookups 2.3,
+  forward_untrained 2.5, baselines 11.5, decoders_untrained 6.1, curve 89.0 (23 intermediate
+  checkpoints, each a forward pass of all 59,049 words, 3.7 s, and a geometry comparison).
+* wt/speed2, the curve's intermediate checkpoints on a fixed subset of 4,096 words
+  (:mod:`compmech.probing.curve`) and the checkpoint template by ``jax.eval_shape`` (load 7.3 at
+  start, 11.5 at end): 473 s wall / 107 s CPU, 2.15 GB. CPU s by stage: data 0.7,
+  forward_trained 3.7, probe_trained 10.8, geometry 6.9, decoders 36.8, lookups 2.4,
+  forward_untrained 2.7, baselines 10.4, decoders_untrained 5.7, curve 26.8 (1.2 s per
+  intermediate checkpoint, ~0.8 s of it the geometry comparison). Every last-checkpoint number
+  of ``probe.json`` is unchanged, bit for bit.
+* plus the memory changes (float32 concatenation chunks, the final LayerNorm's activations freed
+  before the decoders, row gathering in smaller chunks; measured stage by stage with
+  ``--checkpoints last``): peak RSS through the decoders 1.97 GB (2.14 GB before), 2.09 GB at the
+  untrained baselines (six hooks of step-0 activations, 0.9 GB, beside what the process keeps).
+
+Not met: the target of 20 s. What remains is the last checkpoint's own work (~90 s CPU: decoders
+~42 s with their untrained control, probes and baselines ~22 s, 19 geometry comparisons at ~0.8 s)
+and the 23 geometry comparisons of the curve.
 """
 
 from __future__ import annotations
@@ -67,6 +87,8 @@ def main() -> None:
     parser.add_argument("--keep", help="probe the copy in this directory and keep it (default: a "
                                        "temporary directory, deleted afterwards)")
     parser.add_argument("--checkpoints", default="all", help="probe_run's checkpoints (default all)")
+    parser.add_argument("--curve-words", default=None, help="probe_run's curve_words: a number of "
+                                                            "sequences or 'all' (default: its default)")
     args = parser.parse_args()
     if not args.run:
         print("bench_probe: give --run RUN_DIR (a run written by `compmech train`, e.g. the 2-minute "
@@ -86,7 +108,9 @@ def main() -> None:
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        report = probe_run(work, checkpoints=checkpoints, force=True, progress=False)
+        extra = {} if args.curve_words is None else {
+            "curve_words": None if args.curve_words == "all" else int(args.curve_words)}
+        report = probe_run(work, checkpoints=checkpoints, force=True, progress=False, **extra)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -96,7 +120,7 @@ def main() -> None:
     print(f"peak RSS: {peak_rss_gb():.2f} GB")
     hook = report.hooks[report.headline_hook]
     print(f"headline {report.headline_hook}: held-out MSE {hook.mse_test:.4g}; "
-          f"{len(report.curve)} checkpoints on the curve")
+          f"{len(report.curve)} checkpoints on the curve ({report.protocol.curve})")
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

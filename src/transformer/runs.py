@@ -137,9 +137,11 @@ class Run:
 
     @cached_property
     def _params_template(self):
-        """The parameter tree checkpoints are read into (initialised once: every call of
-        ``init_params`` traces and compiles the model's initialiser again)."""
-        return registry.init_params(self.model_config, 0)
+        """The parameter tree checkpoints are read into: its structure only (shapes and dtypes from
+        ``jax.eval_shape``; ``serialization.from_bytes`` takes every leaf from the file), so the
+        model's initialiser is traced once and never compiled nor run (compiling it cost ~4 s of
+        CPU per probe)."""
+        return jax.eval_shape(lambda: registry.init_params(self.model_config, 0))
 
     def __repr__(self) -> str:
         return (f"Run({str(self.run_dir)!r}, process={self.hmm.name}, "

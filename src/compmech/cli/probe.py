@@ -18,6 +18,10 @@ from compmech.cli.common import (
     parse_folds,
 )
 
+#: ``--curve-words``'s default: :data:`compmech.probing.curve.CURVE_WORDS` (not imported here, to keep
+#: the command line light; a test checks that the two agree).
+CURVE_WORDS = 4096
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -59,9 +63,27 @@ def register(subparsers) -> None:
     p.add_argument("--decoders", nargs="*", choices=("knn", "mlp"), default=["knn", "mlp"],
                    help="nonlinear decoders fitted beside the linear probe at the last checkpoint "
                    "for the last layer and the concatenation (default: knn mlp; none: --decoders)")
+    p.add_argument("--curve-words", type=_parse_curve_words, default=CURVE_WORDS, metavar="N|all",
+                   help="the checkpoints between the first and the last are probed on a fixed "
+                   "seeded subset of N sequences (default %(default)s; all: every checkpoint on "
+                   "every sequence)")
     p.add_argument("--force", action="store_true", help="overwrite an existing probe.json")
     add_quiet_argument(p)
     p.set_defaults(func=run_probe)
+
+
+def _parse_curve_words(value: str) -> int | None:
+    """An argparse type: ``"all"`` (``None``) or a number of sequences >= 1."""
+    if value == "all":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'all' or a number of sequences; got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"a number of sequences must be >= 1; got {n}")
+    return n
 
 
 def run_probe(args: argparse.Namespace) -> int:
@@ -78,7 +100,8 @@ def run_probe(args: argparse.Namespace) -> int:
                        split=args.split, weighting=args.weighting, folds=args.folds,
                        rcond_sweep=args.rcond_sweep,
                        geometry=not args.no_geometry,
-                       decoders=args.decoders, progress=not args.quiet)
+                       decoders=args.decoders, progress=not args.quiet,
+                       curve_words=args.curve_words)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0
@@ -92,7 +115,8 @@ def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
                             headline=args.headline, seed=args.seed, split=args.split,
                             weighting=args.weighting, folds=args.folds,
                             rcond_sweep=args.rcond_sweep,
-                            geometry=not args.no_geometry, decoders=args.decoders)
+                            geometry=not args.no_geometry, decoders=args.decoders,
+                            curve_words=args.curve_words)
     print("\n".join(ensemble_summary_lines(report)))
     print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")
     return 0

@@ -198,22 +198,27 @@ class _RunFigures:
         return written + save(fig, self.out / "training")
 
     def emergence(self) -> list[Path]:
-        """The learned geometry at up to 8 checkpoints, as a grid and an animated GIF."""
+        """The learned geometry at up to 8 checkpoints, as a grid and an animated GIF: every frame
+        on the curve's points (``curve_true``, the subset's held-out points the intermediate
+        checkpoints were probed on; a ``probe_points.npz`` written before them: the figure points,
+        the last frame the headline's predictions)."""
+        curve_true = self.arrays.get("curve_true")
+        true = self.true if curve_true is None else curve_true.astype(np.float64)
         frames = []
         for c in self.report.curve:
             pred = self.arrays.get(f"checkpoint/{c.step}")
-            if c.step == self.report.step:
+            if curve_true is None and c.step == self.report.step:
                 pred = self.arrays[f"pred/{self.head}"]
             if pred is not None and c.step > 0:
                 frames.append((f"{c.tokens_seen:,} tokens, MSE {c.mse_test:.2g}", pred))
         if not frames:
             return []
         pick = np.unique(np.round(np.linspace(0, len(frames) - 1, min(8, len(frames))))).astype(int)
-        fig = panel_grid([frames[i] for i in pick], self.true, theory_beliefs=self.theory, ncols=3,
+        fig = panel_grid([frames[i] for i in pick], true, theory_beliefs=self.theory, ncols=3,
                          title=f"{self.name}: emergence of the belief geometry over training",
                          seed=self.seed, simplex=self.simplex)
         written = save(fig, self.out / "emergence")
-        return written + [emergence_gif(frames, self.true, self.theory, self.out / "emergence.gif",
+        return written + [emergence_gif(frames, true, self.theory, self.out / "emergence.gif",
                                         seed=self.seed, simplex=self.simplex)]
 
 

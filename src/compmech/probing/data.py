@@ -297,6 +297,7 @@ class ProbeProtocol(Record):
     definitions: dict[str, str] = field(default_factory=dict)
     markov_orders: list[int] = field(default_factory=list)
     regularisation: str | None = None
+    curve: str | None = None
 
 
 __all__ = [

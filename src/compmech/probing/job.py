@@ -8,6 +8,7 @@ import hashlib
 import resource
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,7 @@ class _ProbeJob:
     lookups: MarkovLookups | None = None
     lookup_errors: dict[str, np.ndarray] = field(default_factory=dict)
     decoder_train: np.ndarray | None = None
+    curve: Any = None  # the curve's subset (:class:`compmech.probing.curve.CurveSubset`)
 
     @property
     def positions(self) -> int:
@@ -104,29 +106,37 @@ class _ProbeJob:
     def point_weights(self, points: np.ndarray) -> np.ndarray | None:
         return None if self.data.weights is None else self.data.weights.reshape(-1)[points]
 
-    def lookup_errors_at(self, points: np.ndarray) -> np.ndarray:
+    def lookup_errors_at(self, points: np.ndarray, weights: np.ndarray | None = None
+                         ) -> np.ndarray:
         """``(n_ctx + 1,)`` the Markov-k lookups' errors at ``points`` (built once, cached per
-        point set)."""
-        key = hashlib.sha1(np.ascontiguousarray(points).tobytes()).hexdigest()
+        point set), weighted by ``weights`` (default: the probe's weights of those points)."""
+        weights = self.point_weights(points) if weights is None else weights
+        key = hashlib.sha1(np.ascontiguousarray(points).tobytes())
+        if weights is not None:
+            key.update(np.ascontiguousarray(weights, dtype=np.float64).tobytes())
+        key = key.hexdigest()
         if key not in self.lookup_errors:
             if self.lookups is None:
                 self.lookups = MarkovLookups(self.data.tokens, self.data.beliefs,
                                              weights=self.data.weights)
-            self.lookup_errors[key] = self.lookups.errors(points, self.point_weights(points),
-                                                          measure=self.measure)
+            self.lookup_errors[key] = self.lookups.errors(points, weights, measure=self.measure)
         return self.lookup_errors[key]
 
     def compare(self, predicted: np.ndarray, *, hook: str, step: int, decoder: str = "linear",
-                points: np.ndarray | None = None) -> GeometryRecord | None:
-        """:func:`geometry_record` of predictions at ``points`` (default: the figure points), with
-        their equivalent history; ``None`` when geometry is off or the comparison is impossible
-        (e.g. every belief alike)."""
+                points: np.ndarray | None = None,
+                weights: np.ndarray | None = None) -> GeometryRecord | None:
+        """:func:`geometry_record` of predictions at ``points`` (default: the figure points)
+        weighted by ``weights`` (default: the probe's weights of those points), with their
+        equivalent history; ``None`` when geometry is off or the comparison is impossible (e.g.
+        every belief alike)."""
         if not self.geometry:
             return None
         points = self.points if points is None else points
+        weights = self.point_weights(points) if weights is None else weights
         record, _ = geometry_record(self.run.hmm, self.flat_targets[points], predicted,
-                                    weights=self.point_weights(points), seed=self.seed, hook=hook,
+                                    weights=weights, seed=self.seed, hook=hook,
                                     step=step, tokens_seen=self.run.tokens_seen(step),
-                                    decoder=decoder, lookup_errors=self.lookup_errors_at(points),
+                                    decoder=decoder,
+                                    lookup_errors=self.lookup_errors_at(points, weights),
                                     measure=self.measure)
         return record

@@ -74,7 +74,9 @@ class HookReport(Record):
 
 @dataclass
 class CurvePoint(Record):
-    """The headline hook's held-out probe at one checkpoint."""
+    """The headline hook's held-out probe at one checkpoint; ``num_sequences``: the sequences it
+    read (all the probe's at the first and last checkpoints, the curve's fixed subset in between:
+    :mod:`compmech.probing.curve`; ``None`` in a ``probe.json`` written before it was recorded)."""
 
     step: int
     tokens_seen: int
@@ -82,6 +84,7 @@ class CurvePoint(Record):
     mse_test: float
     r2_test: float | None
     geometry: GeometryRecord | None = None
+    num_sequences: int | None = None
 
 
 @dataclass

@@ -35,6 +35,16 @@ prefixes are shared; there a nonlinear decoder could copy the belief of a traini
 activations). A kNN decoder outputs averages of true training beliefs, so it lands on the fractal whatever
 its pointwise error: read its paired resolution and error, never the dimension of its cloud.
 
+Curve (:mod:`compmech.probing.curve`): the first and last checkpoints are the full probes above;
+the others are probed on a fixed seeded subset of the words (``curve_words``), each curve point
+recording how many sequences it read.
+
+``probe_points.npz``: ``true`` and ``point_index`` (the figure points) with ``pred/<hook>``,
+``shuffle/<hook>`` and ``checkpoint/0`` (the untrained probe) at them; ``curve_point_index`` and
+``curve_true`` (the curve's points: the figure points when the curve reads every word, else held-out
+points of its subset) with ``checkpoint/<step>`` at them for every later checkpoint (the last one
+the headline probe's).
+
 Works for every registered architecture: the hooks come from the run's model
 (:func:`transformer.probe_hooks`), plus the pseudo-hook :data:`~compmech.probing.data.CONCAT`.
 """
@@ -55,10 +65,10 @@ from compmech.probing.crossval import (
     predict_points,
     rcond_sweep,
 )
+from compmech.probing.curve import CURVE_WORDS, curve_subset, describe_curve, held_out_points
 from compmech.probing.data import (
     CONCAT,
     DEFAULT_DECODERS,
-    FIGURE_POINTS,
     PAPER,
     POINTS_FILE,
     PROBE_FILE,
@@ -93,13 +103,18 @@ from transformer import Run, load_run
 
 # ------------------------------------------------------------------------------------- probing
 def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: int = 0,
-                     untrained_acts: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+                     untrained_acts: dict[str, np.ndarray] | None = None,
+                     keep: Sequence[str] | None = None) -> dict[str, dict]:
     """Held-out scores of the baselines beside each hook.
 
     ``untrained``: the same hook of the run's initialisation (step 0); ``onehot``: the (last token x
     position) one-hot; ``random``: i.i.d. normal features of the hook's width; ``markov_k``
     (k in :data:`~compmech.probing.data.MARKOV_ORDERS`): the best predictor seeing only the last k tokens
     (:func:`~compmech.probing.data.markov_baselines`).
+
+    ``untrained_acts`` (the step-0 activations, collected here when ``None``): with ``keep`` (model
+    hooks to keep), each other hook is deleted from the dict once no later hook reads it, so that a
+    wide concatenation is probed without the final LayerNorm's activations beside it.
 
     Returns:
         ``{hook: {"untrained": ProbeResult, "onehot": ..., "random": ..., "markov_1": ...}}``.
@@ -112,26 +127,18 @@ def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: i
     markov = markov_baselines(data, run.model_config.d_vocab)
     by_width: dict[int, ProbeResult] = {}
     out = {}
-    for hook in hooks:
+    for i, hook in enumerate(hooks):
         untrained = _features(untrained_acts, hook, run)
         width = untrained.shape[-1]
         if width not in by_width:
             by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
         out[hook] = {"untrained": _probe(untrained, data), "onehot": onehot,
                      "random": by_width[width], **markov}
+        if keep is not None:
+            later = set(_model_hooks(list(hooks[i + 1:]), run)) | set(keep)
+            for h in set(_model_hooks([hook], run)) - later:
+                untrained_acts.pop(h, None)
     return out
-
-
-def _figure_points(data: ProbeData, seed: int) -> np.ndarray:
-    """Flat indices (into ``N * P``) of held-out points kept for the figures."""
-    P = data.tokens.shape[1]
-    train = np.isin(data.folds, np.arange(data.train_folds))
-    test = np.flatnonzero(np.repeat(~train, P))
-    if data.weights is not None:
-        test = test[data.weights.reshape(-1)[test] > 0]
-    if test.size > FIGURE_POINTS:
-        test = np.sort(np.random.default_rng(seed).choice(test, FIGURE_POINTS, replace=False))
-    return test
 
 
 def _select_steps(steps: list[int], checkpoints) -> list[int]:
@@ -149,7 +156,8 @@ def _select_steps(steps: list[int], checkpoints) -> list[int]:
 
 
 def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
-             num_sequences, weighting="uniform", folds=None, sweep=False) -> _ProbeJob:
+             num_sequences, weighting="uniform", folds=None, sweep=False,
+             curve_words=CURVE_WORDS) -> _ProbeJob:
     headline = headline or run.last_hook()
     hooks = _check_hooks(list(hooks) if hooks else layer_hooks(run), run)
     if headline not in hooks:
@@ -171,11 +179,15 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
         data = dataclasses.replace(data, train_folds=train_folds(split, data.tokens.size, width))
     else:
         data = dataclasses.replace(data, train_folds=int(folds) - 1, kfold=True)
-    points = _figure_points(data, seed)
+    points = held_out_points(data, seed=seed)
     job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, checkpoints), steps[-1],
                     points, seed, sweep=sweep)
-    job.arrays["true"] = data.beliefs.reshape(-1, data.beliefs.shape[-1])[points].astype(np.float32)
+    job.curve = curve_subset(data, curve_words, seed=seed, figure_points=points)
+    flat = data.beliefs.reshape(-1, data.beliefs.shape[-1])
+    job.arrays["true"] = flat[points].astype(np.float32)
     job.arrays["point_index"] = points
+    job.arrays["curve_point_index"] = job.curve.points
+    job.arrays["curve_true"] = flat[job.curve.points].astype(np.float32)
     return job
 
 
@@ -194,6 +206,9 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
                                          seed=job.seed)
             job.arrays[f"pred/{hook}"] = predict_points(res.probe, feats, job.points, P)
             job.arrays[f"shuffle/{hook}"] = predict_points(res.shuffle_probe, feats, job.points, P)
+            if hook == job.headline:  # the curve's last frame, on the curve's points
+                job.arrays[f"checkpoint/{job.last}"] = predict_points(res.probe, feats,
+                                                                      job.curve.points, P)
     geometries: dict[str, GeometryRecord | None] = {}
     with timer("geometry_s"):
         for hook in job.hooks:
@@ -208,6 +223,8 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
                     _features(acts, hook, run), data.beliefs, data.folds,
                     train_folds=data.train_folds, spread=data.kfold, weights=data.weights,
                     seed=job.seed).summary()
+    for hook in set(acts) - set(_model_hooks(_later_hooks(job, decoders), run)):
+        del acts[hook]  # read by no later stage (e.g. the final LayerNorm): ~150 MB each
     reports = None
     if decoders:
         with timer("decoders_s"):
@@ -222,10 +239,16 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
 def _last_checkpoint_hooks(job: _ProbeJob, decoders: Sequence[str]) -> list[str]:
     """Every hook any consumer reads at the last checkpoint: the probed hooks, the decoders' and,
     for mixtures and products, the factor targets' (headline and concatenation)."""
-    hooks = list(job.hooks) + (list(job.decoder_hooks) if decoders else [])
+    return list(dict.fromkeys(list(job.hooks) + _later_hooks(job, decoders)))
+
+
+def _later_hooks(job: _ProbeJob, decoders: Sequence[str]) -> list[str]:
+    """The hooks the last checkpoint's stages after the probes read: the decoders' and, for
+    mixtures and products, the factor targets' (headline and concatenation)."""
+    hooks = list(job.decoder_hooks) if decoders else []
     if job.run.hmm.structure is not None:
         hooks += [job.headline, CONCAT]
-    return list(dict.fromkeys(hooks))
+    return hooks
 
 
 def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, BlindControls]:
@@ -249,34 +272,47 @@ def _blind_controls(job: _ProbeJob, acts: dict[str, np.ndarray]) -> dict[str, Bl
 
 def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dict[str, dict],
                  progress, last_geometry: GeometryRecord | None = None) -> list[CurvePoint]:
-    """The headline hook at each selected checkpoint (no spread, no shuffle); the last checkpoint's
-    geometry is ``last_geometry`` (already computed)."""
-    run, data, head = job.run, job.data, job.headline
+    """The headline hook at each selected checkpoint (no spread, no shuffle). The first and last
+    checkpoints are the full probes (``results``, the untrained baseline; the last one's geometry
+    is ``last_geometry``, already computed); the others read the curve's subset of the words
+    (:mod:`compmech.probing.curve`), its geometry on the subset's held-out points."""
+    run, head, sub = job.run, job.headline, job.curve
     curve = []
     for step in job.curve_steps:
+        words = job.data.num_sequences
         if step == job.last:
-            res = results[head]
+            res, geometry = results[head], last_geometry
         elif step == 0:
             res = baselines[head]["untrained"]
-        else:
-            feats = _features(collect(run, run.load_params(step), data, [head]), head, run)
-            res = _probe(feats, data)
-            job.arrays[f"checkpoint/{step}"] = predict_points(res.probe, feats, job.points,
-                                                              job.positions)
-        pred = job.arrays.get(f"pred/{head}" if step == job.last else f"checkpoint/{step}")
-        if step == job.last:
-            geometry = last_geometry
-        else:
+            pred = job.arrays.get("checkpoint/0")
             geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
                                                              step=step)
+        else:
+            res, geometry = _probe_checkpoint(job, step)
+            words = sub.num_sequences
         curve.append(CurvePoint(step, run.tokens_seen(step), head, res.scores.mse,
-                                res.scores.r2, geometry))
+                                res.scores.r2, geometry, num_sequences=words))
         resolution = "" if geometry is None else (
             f"  resolution {geometry.resolution:.3g}  history "
             f"{fmt(geometry.equivalent_history, '.2f')} tokens")
         _log(progress, f"  step {step:>8}  tokens {run.tokens_seen(step):>12,}  "
-                       f"MSE {res.scores.mse:.3g}{resolution}")
+                       f"MSE {res.scores.mse:.3g}{resolution}  ({words:,} sequences)")
     return curve
+
+
+def _probe_checkpoint(job: _ProbeJob, step: int) -> tuple[ProbeResult, GeometryRecord | None]:
+    """One intermediate checkpoint on the curve's subset: one forward pass of the headline hook
+    (the compiled function is shared by every checkpoint), the probe, its predictions at the
+    subset's held-out points (kept as ``checkpoint/<step>``) and their geometry."""
+    run, head, sub = job.run, job.headline, job.curve
+    feats = _features(collect(run, run.load_params(step), sub.data, [head]), head, run)
+    res = _probe(feats, sub.data)
+    pred = predict_points(res.probe, feats, sub.local_points, job.positions)
+    del feats
+    job.arrays[f"checkpoint/{step}"] = pred
+    geometry = job.compare(pred.astype(np.float64), hook=head, step=step, points=sub.points,
+                           weights=sub.point_weights())
+    return res, geometry
 
 
 def _probe_factor_targets(job: _ProbeJob, acts: dict[str, np.ndarray]):
@@ -309,7 +345,8 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
                 num_sequences: int = 20_000, geometry: bool = True,
                 decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
                 progress: bool | Callable = True, weighting: str = "uniform",
-                folds: int | None = None, rcond_sweep: bool = False) -> ProbeReport:
+                folds: int | None = None, rcond_sweep: bool = False,
+                curve_words: int | None = CURVE_WORDS) -> ProbeReport:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
     at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
 
@@ -347,6 +384,9 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
             ``split``.
         rcond_sweep: also fit every hook with its cut-off chosen by inner validation
             (:func:`compmech.probing.crossval.rcond_sweep`), reported as each hook's ``regularisation``.
+        curve_words: the checkpoints between the first and the last are probed on a fixed seeded
+            subset of this many sequences (:mod:`compmech.probing.curve`; each curve point records
+            how many it read); ``None``: every checkpoint on every sequence.
 
     Returns:
         The :class:`~compmech.probing.report.ProbeReport` written to ``probe.json``.
@@ -362,7 +402,7 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
                         max_points=max_points, num_sequences=num_sequences, geometry=geometry,
                         decoders=_check_decoders(decoders), decoder_concat=decoder_concat,
                         progress=progress, weighting=weighting,
-                        folds=folds, sweep=rcond_sweep)
+                        folds=folds, sweep=rcond_sweep, curve_words=curve_words)
 
 
 def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
@@ -374,7 +414,8 @@ def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
 
 def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
              max_points, num_sequences, geometry, decoders, decoder_concat,
-             progress, weighting="uniform", folds=None, sweep=False) -> ProbeReport:
+             progress, weighting="uniform", folds=None, sweep=False,
+             curve_words=CURVE_WORDS) -> ProbeReport:
     """:func:`probe_run` once the run directory is locked."""
     timer = _Timer()
     out_path = run_dir / PROBE_FILE
@@ -383,7 +424,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     with timer("data_s"):
         job = _resolve(run, checkpoints=checkpoints, hooks=hooks, headline=headline, seed=seed,
                        split=split, max_points=max_points, num_sequences=num_sequences,
-                       weighting=weighting, folds=folds, sweep=sweep)
+                       weighting=weighting, folds=folds, sweep=sweep, curve_words=curve_words)
     _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
     job.geometry = geometry
@@ -399,7 +440,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     with timer("forward_untrained_s"):
         untrained = collect(run, run.load_params(0), job.data, job.hooks)
     with timer("baselines_s"):
-        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained)
+        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained,
+                                     keep=_model_hooks([job.headline], run))
     if decoder_reports:
         with timer("decoders_untrained_s"):
             untrained_decoders(job, untrained, decoder_reports, decoders)
@@ -421,7 +463,9 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     report = ProbeReport(
         run_dir=str(run_dir), process=run.hmm.name, process_params=dict(run.hmm.params),
         model=run.model_config.to_dict(), step=job.last, tokens_seen=run.tokens_seen(job.last),
-        training_wall_time_s=run.training_wall_time, protocol=job.data.describe(sweep=job.sweep),
+        training_wall_time_s=run.training_wall_time,
+        protocol=dataclasses.replace(job.data.describe(sweep=job.sweep),
+                                     curve=describe_curve(job.curve, job.data.num_sequences)),
         headline_hook=job.headline,
         hooks={h: HookReport.from_result(results[h], baselines[h],
                                          results[h].regularisation, geometries.get(h),
