@@ -34,7 +34,6 @@ from compmech.compose import (
     factor_beliefs,
     factored_beliefs,
     joint_tokens,
-    markov_approximation,
     mixture,
     product,
     product_tokens,
@@ -78,6 +77,7 @@ from compmech.information import (
     optimal_cross_entropy_nats,
     synchronization_profile,
 )
+from compmech.markov_approx import markov_approximation
 from compmech.msp import MixedStateTree, mixed_state_tree
 from compmech.msp_graph import MixedStatePresentation, mixed_state_presentation
 from compmech.nonergodic import StatefulMixture

@@ -23,7 +23,7 @@ depend on its presentation, the invariant R^2 does not).
 Measured, at the initial (step 0) and final checkpoints: R^2, RMSE and the chosen ``rcond`` per
 layer, with the presentation-invariant R^2 and held-out R^2 beside them. Baselines: ``markov3`` =
 the same probe of the same activations onto the beliefs of the process's Markov-order-3
-approximation (:func:`compmech.compose.markov_approximation`; the released code's "classical
+approximation (:func:`compmech.markov_approx.markov_approximation`; the released code's "classical
 beliefs"), and ``markov3_lookup`` = the exact Markov-3-plus-position lookup of the true beliefs
 (:mod:`compmech.history`: the best any representation of exactly the last 3 tokens can do);
 ``random_networks`` = the same probe on ``N`` independently initialised networks of the same

@@ -17,13 +17,13 @@ import jax
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from compmech.compose import markov_approximation
 from compmech.experiments.nested_records import read_result
 from compmech.experiments.results import RESULTS_DIR, RUNS_DIR
 from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import job_lock, train_or_resume
 from compmech.history import markov_lookup
 from compmech.inference import enumerate_words, filter_beliefs
+from compmech.markov_approx import markov_approximation
 from compmech.probing.prefix_probe import PrefixRows, deduplicate_prefixes, kfold_rcond_regression
 from compmech.processes import get_process
 from compmech.records import Record
