@@ -231,7 +231,7 @@ def test_seed_and_seeds_reach_the_experiments_as_documented(monkeypatch, tmp_pat
 
     def fake_icl(out, **kwargs):
         calls.append(kwargs)
-        return {"wall_time_s": 0.0}
+        return SimpleNamespace(mixtures={}, wall_time_s=0.0)
 
     monkeypatch.setattr(heads, "run_heads", fake_heads)
     monkeypatch.setattr(icl, "run_icl", fake_icl)
