@@ -35,8 +35,14 @@ number under ``nice -n 19`` beside timed trainings, 2026-12-06):
   ``--checkpoints last``): peak RSS through the decoders 1.97 GB (2.14 GB before), 2.09 GB at the
   untrained baselines (six hooks of step-0 activations, 0.9 GB, beside what the process keeps).
 
-Not met: the target of 20 s. What remains is the last checkpoint's own work (~90 s CPU: decoders
-~42 s with their untrained control, probes and baselines ~22 s, 19 geometry comparisons at ~0.8 s)
+* after the merge (2026-12-06 12:57 UTC; every change above; load 2.4-3.3 with a niced test
+  suite beside it):
+  84 s wall / 109 s CPU, peak RSS 1.96 GB. CPU s by stage: data 0.8, forward_trained 3.9,
+  probe_trained 8.4, geometry 6.0, blind 0.03, decoders 33.6, lookups 2.9, forward_untrained 3.8,
+  baselines 10.2, decoders_untrained 7.7, curve 31.5.
+
+Met: peak memory <= 2 GB. Not met: the target of 20 s. What remains is the last checkpoint's own
+work (~90 s CPU: decoders ~42 s with their untrained control, probes and baselines ~22 s, 19 geometry comparisons at ~0.8 s)
 and the 23 geometry comparisons of the curve.
 """
 
