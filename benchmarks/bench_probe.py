@@ -42,8 +42,8 @@ number under ``nice -n 19`` beside timed trainings, 2026-12-06):
   baselines 10.2, decoders_untrained 7.7, curve 31.5.
 
 Met: peak memory <= 2 GB. Not met: the target of 20 s. What remains is the last checkpoint's own
-work (~90 s CPU: decoders ~42 s with their untrained control, probes and baselines ~22 s, 19 geometry comparisons at ~0.8 s)
-and the 23 geometry comparisons of the curve.
+work (~90 s CPU: decoders ~42 s with their untrained control, probes and baselines ~22 s, 19
+geometry comparisons at ~0.8 s) and the 23 geometry comparisons of the curve.
 """
 
 from __future__ import annotations
