@@ -152,18 +152,25 @@ def parse_seeds(value: str) -> list[int]:
     return seeds
 
 
-def parse_checkpoints(value: str):
-    """An argparse type: ``"all"``, ``"last"`` or a number (>= 2) of log-spaced checkpoints."""
-    if value in ("all", "last"):
+def parse_count_or_word(value: str, words: tuple[str, ...], minimum: int, what: str) -> int | str:
+    """``value`` itself if it is one of ``words``, else an integer ``>= minimum`` (``what`` names
+    the count in the error, e.g. ``"log-spaced checkpoints"``)."""
+    if value in words:
         return value
     try:
         n = int(value)
     except ValueError:
+        options = ", ".join(repr(w) for w in words)
         raise argparse.ArgumentTypeError(
-            f"must be 'all', 'last' or a number of log-spaced checkpoints; got {value!r}") from None
-    if n < 2:
-        raise argparse.ArgumentTypeError(f"a number of checkpoints must be >= 2; got {n}")
+            f"must be {options} or a number of {what}; got {value!r}") from None
+    if n < minimum:
+        raise argparse.ArgumentTypeError(f"a number of {what} must be >= {minimum}; got {n}")
     return n
+
+
+def parse_checkpoints(value: str):
+    """An argparse type: ``"all"``, ``"last"`` or a number (>= 2) of log-spaced checkpoints."""
+    return parse_count_or_word(value, ("all", "last"), 2, "log-spaced checkpoints")
 
 
 def int_at_least(minimum: int, what: str, too_small: str):

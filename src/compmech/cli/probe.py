@@ -15,6 +15,7 @@ from compmech.cli.common import (
     add_seed_argument,
     checked_run_dir,
     parse_checkpoints,
+    parse_count_or_word,
     parse_folds,
 )
 
@@ -74,16 +75,8 @@ def register(subparsers) -> None:
 
 def _parse_curve_words(value: str) -> int | None:
     """An argparse type: ``"all"`` (``None``) or a number of sequences >= 1."""
-    if value == "all":
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be 'all' or a number of sequences; got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"a number of sequences must be >= 1; got {n}")
-    return n
+    n = parse_count_or_word(value, ("all",), 1, "sequences")
+    return None if n == "all" else n
 
 
 def run_probe(args: argparse.Namespace) -> int:
