@@ -336,6 +336,15 @@ def test_claim_check_finds_early_factored_geometry_and_later_growth():
     assert claim_check(_result([6, 20, 20, 20], [0.9, 0.1, 0.1, 0.1])).first_factored_step is None
 
 
+def test_claim_lines_say_why_a_low_count_is_not_the_factored_geometry():
+    from compmech.experiments.factored_report import claim_lines
+
+    (line,) = claim_lines([_result([20, 3, 3, 3], [0.1, 0.2, 0.3, 0.4])])
+    assert "does not appear" in line and "c95 3 at step 10" in line and "r2 there is 0.20" in line
+    (line,) = claim_lines([_result([20, 12, 9, 8], [0.1, 0.2, 0.3, 0.4])])
+    assert "does not appear at the analysed checkpoints; final c95 8." in line
+
+
 def test_orthogonality_error_and_metrics_round_trip_with_the_old_fields():
     """A checkpoint whose orthogonality failed is written as ``{"error": ...}`` only, one that
     succeeded without ``error``: the per-job files of earlier versions, field for field."""

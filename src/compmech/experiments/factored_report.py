@@ -78,9 +78,14 @@ def claim_lines(results: Sequence[FactoredResult]) -> list[str]:
     for r in results:
         c = claim_check(r)
         if c.first_factored_step is None:
+            low = next((row for row in r.checkpoints
+                        if row.step > 0 and row.components_95 <= r.predicted_factored), None)
+            why = "" if low is None else (
+                f" (c95 {low.components_95} at step {low.step}, but the lowest factor r2 there is "
+                f"{_fmt(min((v for v in low.r2.values() if v is not None), default=None), '.2f')})")
             lines.append(f"- `{r.name}`: the factored geometry (c95 <= {r.predicted_factored} "
                          f"with every factor's r2 >= 0.5) does not appear at the analysed "
-                         f"checkpoints; final c95 {c.components_95_final}.")
+                         f"checkpoints{why}; final c95 {c.components_95_final}.")
             continue
         grow = {True: "grows later", False: "does not grow later",
                 None: "no later checkpoint"}[c.grows_later]
