@@ -23,12 +23,29 @@ from compmech.files import to_jsonable, write_json
 R = TypeVar("R", bound="Record")
 
 
+#: Field metadata: leave the field out of :meth:`Record.to_dict` while it is ``None``.
+OMIT_IF_NONE = "omit_if_none"
+
+
+def omitted_if_none():
+    """A keyword-only field, ``None`` by default, absent from the JSON while it is ``None`` (for
+    files whose earlier versions left the key out rather than writing ``null``)."""
+    return dataclasses.field(default=None, kw_only=True, metadata={OMIT_IF_NONE: True})
+
+
 class Record:
     """Base class of typed results (subclasses are ``@dataclass``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of every field (nested records as dicts)."""
-        return to_jsonable(dataclasses.asdict(self))
+        """JSON-ready dict of every field: each nested record by its own :meth:`to_dict`, other
+        dataclasses as dicts, :func:`omitted_if_none` fields left out while ``None``."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and OMIT_IF_NONE in f.metadata:
+                continue
+            out[f.name] = _jsonable(value)
+        return out
 
     @classmethod
     def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
@@ -77,6 +94,18 @@ class Record:
             raise ValueError(f"{path}: {err}") from err
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return to_jsonable(value)
+
+
 def _convert(hint, value):
     """``value`` (from JSON) as the type ``hint``: records, and lists/dicts/optionals of them."""
     if value is None or isinstance(value, Record):
@@ -121,4 +150,4 @@ def get_field(obj, path: str):
     return current
 
 
-__all__ = ["Record", "get_field"]
+__all__ = ["OMIT_IF_NONE", "Record", "get_field", "omitted_if_none"]

@@ -13,9 +13,8 @@ parallel jobs with typed results, :mod:`~compmech.experiments.results`, tabulate
 networks, probes and jobs in :mod:`~compmech.experiments.quantum_probe`, the summary in
 :mod:`~compmech.experiments.quantum_report`), :mod:`~compmech.experiments.icl` (arXiv 2505.18373;
 typed results in :mod:`~compmech.experiments.icl_results`); :mod:`~compmech.experiments.reports`
-holds what reports share (environment, gallery), :mod:`~compmech.experiments.nested_records` the
-reproductions' record base and :mod:`~compmech.experiments.run_metrics` typed views of a run's
-metrics.
+holds what reports share (environment, gallery) and :mod:`~compmech.experiments.run_metrics` a run's loss
+gap.
 
 It may import every stage below it (theory, models, probing, mechanisms, figures); only the command
 line imports it. This ``__init__`` imports nothing: import the module you need.

@@ -85,8 +85,7 @@ from compmech.experiments.factored_results import (
     TrainInfo,
     Variant,
 )
-from compmech.experiments.nested_records import NestedRecord, read_result
-from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, result_path
+from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, read_result, result_path
 from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import check_manifest, job_lock, recipe, train_or_resume
 from compmech.figures.factored import cev_figure
@@ -95,6 +94,7 @@ from compmech.geometry import belief_plane_coordinates
 from compmech.inference import sample
 from compmech.probing.inputs import sequence_folds
 from compmech.probing.targets import encoding_pattern, factor_targets, probe_factors
+from compmech.records import Record
 from compmech.subspaces import (
     components_95,
     components_for_variance,
@@ -190,7 +190,7 @@ def factor_sizes(factors: Sequence[Factor]) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Predictions(NestedRecord):
+class Predictions(Record):
     """The two predicted dimensions (:func:`compmech.subspaces.factored_dimension_predictions`)."""
 
     predicted_factored: int
@@ -199,7 +199,7 @@ class Predictions(NestedRecord):
 
 # ------------------------------------------------------------------------------------ jobs
 @dataclass(frozen=True)
-class FactoredJob(NestedRecord):
+class FactoredJob(Record):
     """One model: train ``train_config`` into ``runs/<name>``, then analyse its checkpoints."""
 
     name: str

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from compmech.experiments.nested_records import NestedRecord, omitted_if_none
 from compmech.processes import get_process
+from compmech.records import Record, omitted_if_none
 
 
 @dataclass(frozen=True)
-class Factor(NestedRecord):
+class Factor(Record):
     """One factor of the product: a catalogue process and its parameters."""
 
     process: str
@@ -36,7 +36,7 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class FactoredLabels(NestedRecord):
+class FactoredLabels(Record):
     """What a model is: its variant's label, the channel's strength, the seed and the noise kind."""
 
     variant: str
@@ -46,7 +46,7 @@ class FactoredLabels(NestedRecord):
 
 
 @dataclass(frozen=True)
-class Orthogonality(NestedRecord):
+class Orthogonality(Record):
     """The factors' encoding patterns' subspaces (:class:`compmech.subspaces.SubspaceOrthogonality`),
     or the ``error`` that prevented them (e.g. a factor the activations do not move with at step
     0). Written without the fields that are ``None``: the metrics, or only ``error``."""
@@ -61,7 +61,7 @@ class Orthogonality(NestedRecord):
 
 
 @dataclass(frozen=True)
-class CheckpointAnalysis(NestedRecord):
+class CheckpointAnalysis(Record):
     """One analysed checkpoint: the last layer's cumulative explained variance (``cev``,
     ``(d_model,)``) and ``components_95``, each factor's held-out probe ``r2`` (``{factor: r2}``),
     and the orthogonality of the factors' encoding patterns."""
@@ -76,7 +76,7 @@ class CheckpointAnalysis(NestedRecord):
 
 
 @dataclass(frozen=True)
-class TrainInfo(NestedRecord):
+class TrainInfo(Record):
     """How a model was trained."""
 
     steps: int
@@ -86,7 +86,7 @@ class TrainInfo(NestedRecord):
 
 
 @dataclass(frozen=True)
-class FactoredResult(NestedRecord):
+class FactoredResult(Record):
     """``results/<name>.json``: one model, its predictions and its analysed checkpoints (the last
     one is the final model)."""
 
@@ -110,7 +110,7 @@ class FactoredResult(NestedRecord):
 
 
 @dataclass(frozen=True)
-class Claim(NestedRecord):
+class Claim(Record):
     """The paper's claim on one model (:func:`compmech.experiments.factored_report.claim_check`)."""
 
     first_factored_step: int | None
@@ -128,7 +128,7 @@ class FactoredRow(FactoredResult):
 
 
 @dataclass(frozen=True)
-class FactoredSettings(NestedRecord):
+class FactoredSettings(Record):
     """The run's settings (also the folder's manifest)."""
 
     experiment: str
@@ -148,7 +148,7 @@ class FactoredSettings(NestedRecord):
 
 
 @dataclass(frozen=True)
-class BeliefComponents(NestedRecord):
+class BeliefComponents(Record):
     """The control of ``components_95``: the count of the *true* beliefs on the analysis's sampled
     prefixes, represented factored (the factors' beliefs side by side, each in its plane
     coordinates) and joint (the joint belief in its plane coordinates). A network that carried the
@@ -160,7 +160,7 @@ class BeliefComponents(NestedRecord):
 
 
 @dataclass(frozen=True)
-class FactoredSummary(NestedRecord):
+class FactoredSummary(Record):
     """``results.json``: every model's result and the run's settings."""
 
     experiment: str

@@ -85,8 +85,7 @@ from compmech.experiments.icl_results import (
     RunCurves,
     TheoryCurves,
 )
-from compmech.experiments.nested_records import read_result
-from compmech.experiments.run_metrics import evaluations, train_losses
+from compmech.experiments.results import read_result
 from compmech.experiments.runner import check_manifest, train_or_resume
 from compmech.figures.incontext import icl_figure
 from compmech.files import atomic_write_text, to_jsonable
@@ -190,13 +189,13 @@ def _fits(y) -> DecayFits | None:
 def analyse_run(run: Run, query_tokens=None) -> IclRun:
     """Per-position losses and excesses, fits, the training-loss curve and induction scores of one
     trained run (see the module docstring)."""
-    evals = evaluations(run)
+    evals = run.evaluations
     if not evals:
         raise ValueError(f"{run.run_dir} has no evaluation records")
     last = evals[-1]
     loss = np.asarray(last.eval_loss)
     excess = loss - np.asarray(last.optimal_loss)
-    train = train_losses(run)
+    train = [m for m in run.records if m.train_loss is not None]
     induction = InductionCurves.from_dict(
         induction_over_training(run, induction_inputs(run), query_tokens))
     return IclRun(str(run.run_dir), run.config.seed, run.config.steps, run.training_wall_time,

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compmech.experiments.nested_records import NestedRecord, omitted_if_none
+from compmech.records import Record, omitted_if_none
 
 
 @dataclass(frozen=True)
-class TheoryCurves(NestedRecord):
+class TheoryCurves(Record):
     """A mixture's per-position curves with BOS (nats): the known-component loss, the
     Bayes-mixture optimum, the optimum's excess over the former, their standard errors, and how
     they were computed (``"exact"`` or ``"sampled"`` from ``num_samples`` words per component)."""
@@ -28,7 +28,7 @@ class TheoryCurves(NestedRecord):
 
 
 @dataclass(frozen=True)
-class DecayLaw(NestedRecord):
+class DecayLaw(Record):
     """One law fitted to ``log y`` (:class:`compmech.scaling.DecayFit`): ``amplitude t^-exponent``
     or ``amplitude exp(-t / timescale)``."""
 
@@ -42,7 +42,7 @@ class DecayLaw(NestedRecord):
 
 
 @dataclass(frozen=True)
-class DecayFits(NestedRecord):
+class DecayFits(Record):
     """Both laws fitted against ``t = position + 1`` from the curve's maximum (``start_position``)
     on, and the ``better`` one (:class:`compmech.scaling.DecayFits`)."""
 
@@ -55,7 +55,7 @@ class DecayFits(NestedRecord):
 
 
 @dataclass(frozen=True)
-class Curve(NestedRecord):
+class Curve(Record):
     """A loss against training step."""
 
     step: list[int]
@@ -63,13 +63,13 @@ class Curve(NestedRecord):
 
 
 @dataclass(frozen=True)
-class Head(NestedRecord):
+class Head(Record):
     layer: int
     head: int
 
 
 @dataclass(frozen=True)
-class Transition(NestedRecord):
+class Transition(Record):
     """The checkpoint at the end of the largest jump of an induction score, and the jump."""
 
     step: int
@@ -77,7 +77,7 @@ class Transition(NestedRecord):
 
 
 @dataclass(frozen=True)
-class InductionCurves(NestedRecord):
+class InductionCurves(Record):
     """Induction scores of every head over training
     (:func:`compmech.mechanisms.induction.induction_over_training`); ``query_tokens`` and
     ``score_at_queries`` only for a restricted score."""
@@ -94,7 +94,7 @@ class InductionCurves(NestedRecord):
 
 
 @dataclass(frozen=True)
-class IclRun(NestedRecord):
+class IclRun(Record):
     """One trained run's analysis: the loss per position on the last evaluation and the optimum on
     the same words, the network's excess and its fits, the training and evaluation curves, the
     induction scores."""
@@ -115,7 +115,7 @@ class IclRun(NestedRecord):
 
 
 @dataclass(frozen=True)
-class PositionRow(NestedRecord):
+class PositionRow(Record):
     """One position of a mixture's curves (means and stds over seeds; nats)."""
 
     position: int
@@ -132,7 +132,7 @@ class PositionRow(NestedRecord):
 
 
 @dataclass(frozen=True)
-class MixtureFits(NestedRecord):
+class MixtureFits(Record):
     """Fits of the mean network excess and of the optimum's excess (``None``: no decay to fit)."""
 
     network_excess: DecayFits | None
@@ -140,7 +140,7 @@ class MixtureFits(NestedRecord):
 
 
 @dataclass(frozen=True)
-class InductionSummary(NestedRecord):
+class InductionSummary(Record):
     """One seed's induction scores over training."""
 
     seed: int
@@ -153,7 +153,7 @@ class InductionSummary(NestedRecord):
 
 
 @dataclass(frozen=True)
-class RunCurves(NestedRecord):
+class RunCurves(Record):
     """One seed's curves in ``results.json``."""
 
     seed: int
@@ -169,7 +169,7 @@ class RunCurves(NestedRecord):
 
 
 @dataclass(frozen=True)
-class MixtureSummary(NestedRecord):
+class MixtureSummary(Record):
     """One mixture's entry of ``results.json``: per-position curves, fits, per-seed exponents,
     induction scores per checkpoint."""
 
@@ -187,7 +187,7 @@ class MixtureSummary(NestedRecord):
 
 
 @dataclass(frozen=True)
-class IclSettings(NestedRecord):
+class IclSettings(Record):
     """The run's settings (also the folder's manifest)."""
 
     experiment: str
@@ -199,7 +199,7 @@ class IclSettings(NestedRecord):
 
 
 @dataclass(frozen=True)
-class IclResults(NestedRecord):
+class IclResults(Record):
     """``results.json``: every mixture's summary, the model and the training settings."""
 
     settings: IclSettings

@@ -17,8 +17,7 @@ import jax
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from compmech.experiments.nested_records import read_result
-from compmech.experiments.results import RESULTS_DIR, RUNS_DIR
+from compmech.experiments.results import RESULTS_DIR, RUNS_DIR, read_result
 from compmech.experiments.run_metrics import loss_gap_nats
 from compmech.experiments.runner import job_lock, train_or_resume
 from compmech.history import markov_lookup

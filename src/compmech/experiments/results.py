@@ -280,6 +280,20 @@ def result_path(out_dir, name: str) -> Path:
     return Path(out_dir) / RESULTS_DIR / f"{name}.json"
 
 
+def read_result(kind: type[Record], path, command: str):
+    """``kind.read(path)``: a reproduction's finished-job file, refused with one line that names
+    the command and the remedy when its fields are not this version's.
+
+    Raises:
+        ValueError: damaged, or written by another version of ``command`` (other fields).
+    """
+    try:
+        return kind.read(path)
+    except ValueError as err:
+        raise ValueError(f"{err} (written by another version of `{command}`? delete {path} to "
+                         "redo that job, or use a new --out folder)") from err
+
+
 def figure_data_path(out_dir, name: str) -> Path:
     """``out_dir/results/<name>.npz``: a job's :class:`FigureData`."""
     return Path(out_dir) / RESULTS_DIR / f"{name}.npz"
