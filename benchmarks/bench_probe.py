@@ -49,6 +49,7 @@ geometry comparisons at ~0.8 s) and the 23 geometry comparisons of the curve.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import shutil
@@ -105,6 +106,7 @@ def main() -> None:
         print(f"bench_probe: {run_dir} is not a run directory (no config.json)", file=sys.stderr)
         sys.exit(2)
 
+    from compmech.probing.config import ProbeConfig
     from compmech.probing.run import probe_run
 
     tmp = None if args.keep else tempfile.mkdtemp(prefix="bench_probe_")
@@ -114,9 +116,11 @@ def main() -> None:
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        extra = {} if args.curve_words is None else {
-            "curve_words": None if args.curve_words == "all" else int(args.curve_words)}
-        report = probe_run(work, checkpoints=checkpoints, force=True, progress=False, **extra)
+        config = ProbeConfig(checkpoints=checkpoints)
+        if args.curve_words is not None:
+            config = dataclasses.replace(
+                config, curve_words=None if args.curve_words == "all" else int(args.curve_words))
+        report = probe_run(work, config, force=True, progress=False)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import PROBE_FILE
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
@@ -39,8 +40,9 @@ def member_reports(folder: Path) -> list[ProbeReport]:
             if all(h.blind is not None or k == "concat" for k, h in report.hooks.items()):
                 reports.append(report)
                 continue
-        reports.append(probe_run(run.run_dir, checkpoints="last", geometry=False,
-                                 decoders=(), force=True, progress=False))
+        reports.append(probe_run(run.run_dir, ProbeConfig(checkpoints="last", geometry=False,
+                                                          decoders=()),
+                                 force=True, progress=False))
     return reports
 
 

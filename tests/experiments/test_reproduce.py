@@ -14,6 +14,7 @@ import pytest
 import compmech
 from compmech.cli import main
 from compmech.experiments.reproduce import reproduction_config
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import CONCAT, PROBE_FILE, layer_hooks, probe_data
 from compmech.probing.run import probe_run
 
@@ -210,9 +211,9 @@ def test_sampled_protocol_end_to_end(tiny_run, tmp_path):
     run_dir, _ = tiny_run
     copy = tmp_path / "sampled"
     shutil.copytree(run_dir, copy)
-    report = probe_run(copy, checkpoints="last", hooks=["blocks.1.hook_resid_post"],
-                       max_points=100, num_sequences=400, force=True, progress=False,
-                       split="20/80")
+    report = probe_run(copy, ProbeConfig(checkpoints="last", hooks=("blocks.1.hook_resid_post",),
+                                         max_points=100, num_sequences=400, split="20/80"),
+                       force=True, progress=False)
     proto = report.protocol
     assert proto.inputs == "sampled" and "weighted once" in proto.weighting
     assert proto.num_sequences == 400 and proto.train_fraction == 0.2

@@ -141,6 +141,7 @@ def test_the_probe_reports_the_blind_controls_at_every_hook(tmp_path, name):
     """``compmech probe`` stores the controls per hook (HMM and GHMM), equal to a direct call on
     the same activations and split, and marks Mess3 "not applicable"."""
     import transformer
+    from compmech.probing.config import ProbeConfig
     from compmech.probing.data import _features, _train_sets, collect, probe_data, train_folds
     from compmech.probing.report import ProbeReport
     from compmech.probing.run import probe_run
@@ -152,8 +153,9 @@ def test_the_probe_reports_the_blind_controls_at_every_hook(tmp_path, name):
                                                     n_ctx=5, d_vocab=process.vocab_size),
         steps=20, batch_size=32, eval_every=20, log_every=10, steps_per_call=10, warmup_steps=2)
     transformer.train(config, tmp_path / "run", progress=False)
-    report = probe_run(tmp_path / "run", checkpoints="last", force=True, progress=False,
-                       decoders=(), geometry=False)
+    report = probe_run(tmp_path / "run", ProbeConfig(checkpoints="last", decoders=(),
+                                                     geometry=False),
+                       force=True, progress=False)
     again = ProbeReport.read(tmp_path / "run" / "probe.json")
     head = report.hooks[report.headline_hook]
     assert again.hooks[report.headline_hook].blind == head.blind  # an exact JSON round trip

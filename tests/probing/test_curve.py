@@ -133,6 +133,7 @@ def curves(tmp_path_factory):
     and the intermediate checkpoints on 512 of them."""
     import transformer
     from compmech.experiments.reproduce import reproduction_config
+    from compmech.probing.config import ProbeConfig
     from compmech.probing.run import probe_run
 
     cfg = reproduction_config("mess3", tiny=True)
@@ -140,9 +141,11 @@ def curves(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("curve") / "mess3"
     transformer.train(cfg, run_dir, progress=False)
     head = transformer.load_run(run_dir).last_hook()
-    options = dict(hooks=[head], decoders=(), force=True, progress=False)
-    full = probe_run(run_dir, curve_words=None, **options)
-    subset = probe_run(run_dir, curve_words=512, **options)
+    config = ProbeConfig(hooks=(head,), decoders=())
+    full = probe_run(run_dir, dataclasses.replace(config, curve_words=None), force=True,
+                     progress=False)
+    subset = probe_run(run_dir, dataclasses.replace(config, curve_words=512), force=True,
+                       progress=False)
     return run_dir, full, subset
 
 

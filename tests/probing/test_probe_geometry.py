@@ -20,6 +20,7 @@ from compmech.experiments.reproduce import reproduction_config
 from compmech.figures import run as figures_run
 from compmech.figures.geometry import geometry_over_training, geometry_scales
 from compmech.probing import decoders as dec
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import CONCAT, POINTS_FILE, PROBE_FILE, probe_data
 from compmech.probing.decoding import novel_prefix_points
 from compmech.probing.geometry import GeometryRecord, geometry_record
@@ -33,7 +34,7 @@ def probed(tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("geom") / "mess3"
     transformer.train(reproduction_config("mess3", tiny=True), run_dir, progress=False)
-    report = probe_run(run_dir, checkpoints="all", decoders=("knn",), progress=False)
+    report = probe_run(run_dir, ProbeConfig(checkpoints="all", decoders=("knn",)), progress=False)
     return run_dir, report
 
 
@@ -294,7 +295,8 @@ def test_every_checkpoint_is_loaded_and_run_forward_once(probed, monkeypatch):
     monkeypatch.setattr(transformer.Run, "load_params",
                         lambda self, step=None: loaded.append(step) or load(self, step))
     monkeypatch.setattr(probing, "collect", lambda *a, **k: forwards.append(1) or collect(*a, **k))
-    report = probe_run(run_dir, checkpoints="all", decoders=("knn",), force=True, progress=False)
+    report = probe_run(run_dir, ProbeConfig(checkpoints="all", decoders=("knn",)), force=True,
+                       progress=False)
     steps = transformer.load_run(run_dir).checkpoint_steps
     assert sorted(loaded) == steps and len(forwards) == len(steps)
     assert "untrained_knn" in report.decoders[report.headline_hook]

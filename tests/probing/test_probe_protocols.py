@@ -209,6 +209,7 @@ def gru_run(tmp_path_factory):
 
 def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
     import transformer
+    from compmech.probing.config import ProbeConfig
     from compmech.probing.data import probe_data
     from compmech.probing.run import probe_run
 
@@ -216,8 +217,9 @@ def test_pipeline_probe_with_probability_weights_k_folds_and_the_sweep(gru_run):
     data = probe_data(run, weighting="probability", n_folds=4)
     assert data.weights.shape == (81, 5)  # 3^4 words after the BOS
     np.testing.assert_allclose(data.weights.sum(0), 1.0, atol=1e-12)
-    report = probe_run(gru_run, checkpoints="last", seed=0, force=True, progress=False,
-                       weighting="probability", folds=4, rcond_sweep=True)
+    report = probe_run(gru_run, ProbeConfig(checkpoints="last", seed=0, weighting="probability",
+                                            folds=4, rcond_sweep=True),
+                       force=True, progress=False)
     proto = report.protocol
     assert proto.kfold and proto.n_folds == 4 and proto.weighting_option == "probability"
     assert set(proto.definitions) >= {"mse", "r2"} and proto.markov_orders == [1, 2, 3]

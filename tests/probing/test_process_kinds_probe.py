@@ -13,6 +13,7 @@ import pytest
 import compmech
 import transformer
 from compmech.cli import main
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import probe_data
 from compmech.probing.linear import BeliefProbe
 from compmech.probing.run import probe_run
@@ -115,7 +116,7 @@ def test_mixture_eval_has_each_components_optimum(mixture_run):
 
 def test_mixture_probe_reads_the_component_posterior(mixture_run):
     mix, run_dir = mixture_run
-    report = probe_run(run_dir, checkpoints="last", force=True, progress=False)
+    report = probe_run(run_dir, ProbeConfig(checkpoints="last"), force=True, progress=False)
     assert set(report.factors) == {"component_posterior", "component_belief_0", "component_belief_1"}
     for scores in report.factors["component_posterior"].values():
         assert scores["mse_test"] < scores["shuffle_mse"]
@@ -182,7 +183,7 @@ def test_product_probe_reports_factor_beliefs_and_their_angles(tmp_path):
     prod = compmech.product(["mess3", "z1r"])
     run_dir = tmp_path / "prod"
     transformer.train(tiny({"hmm": prod.to_dict()}, n_ctx=3), run_dir, progress=False)
-    report = probe_run(run_dir, checkpoints="last", force=True, progress=False)
+    report = probe_run(run_dir, ProbeConfig(checkpoints="last"), force=True, progress=False)
     assert set(report.factors) == {"factor_belief_0", "factor_belief_1"}
     (angles,) = report.factor_angles_deg.values()
     assert len(angles) == 2 and all(0 <= a <= 90 for a in angles)  # mess3 reads 2 dims of 3

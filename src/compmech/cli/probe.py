@@ -88,28 +88,31 @@ def run_probe(args: argparse.Namespace) -> int:
         raise UsageError("give either --split or --folds K, not both")
     if (run_dir / "ensemble.json").is_file():
         return _probe_ensemble(args, run_dir)
-    report = probe_run(run_dir, checkpoints=args.checkpoints, hooks=args.hooks,
-                       headline=args.headline, seed=args.seed, force=args.force,
-                       split=args.split, weighting=args.weighting, folds=args.folds,
-                       rcond_sweep=args.rcond_sweep,
-                       geometry=not args.no_geometry,
-                       decoders=args.decoders, progress=not args.quiet,
-                       curve_words=args.curve_words)
+    report = probe_run(run_dir, _config(args), force=args.force, progress=not args.quiet)
     print("\n".join(summary_lines(report)))
     print(f"wrote {run_dir / 'probe.json'}")
     return 0
 
 
+def _config(args: argparse.Namespace):
+    """The :class:`~compmech.probing.config.ProbeConfig` of the command's flags."""
+    from compmech.probing.config import ProbeConfig
+
+    try:
+        return ProbeConfig(checkpoints=args.checkpoints,
+                           hooks=tuple(args.hooks) if args.hooks else None,
+                           headline=args.headline, seed=args.seed, split=args.split,
+                           weighting=args.weighting, folds=args.folds,
+                           rcond_sweep=args.rcond_sweep, geometry=not args.no_geometry,
+                           decoders=tuple(args.decoders), curve_words=args.curve_words)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def _probe_ensemble(args: argparse.Namespace, run_dir: Path) -> int:
     from compmech.probing.ensembles import ENSEMBLE_PROBE_FILE, ensemble_summary_lines, probe_ensemble
 
-    report = probe_ensemble(run_dir, force=args.force, progress=not args.quiet,
-                            checkpoints=args.checkpoints, hooks=args.hooks,
-                            headline=args.headline, seed=args.seed, split=args.split,
-                            weighting=args.weighting, folds=args.folds,
-                            rcond_sweep=args.rcond_sweep,
-                            geometry=not args.no_geometry, decoders=args.decoders,
-                            curve_words=args.curve_words)
+    report = probe_ensemble(run_dir, _config(args), force=args.force, progress=not args.quiet)
     print("\n".join(ensemble_summary_lines(report)))
     print(f"wrote {run_dir / ENSEMBLE_PROBE_FILE} and each member's probe.json")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from compmech.figures.run import make_figures
 from compmech.files import is_empty_folder
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import CONCAT
 from compmech.probing.ensembles import EnsembleReport, probe_ensemble
 from compmech.probing.report import ProbeReport
@@ -93,8 +94,8 @@ def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: 
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
     t0 = time.perf_counter()
     train(config, out, force=force, progress=progress)
-    report = probe_run(out, checkpoints=checkpoints, headline=EXPERIMENTS[name][2], seed=seed,
-                       force=True, progress=progress)
+    report = probe_run(out, ProbeConfig(checkpoints=checkpoints, headline=EXPERIMENTS[name][2],
+                                        seed=seed), force=True, progress=progress)
     make_figures(out, force=True, seed=seed, progress=progress)
     report.reproduce_wall_time_s = time.perf_counter() - t0
     return report
@@ -124,8 +125,9 @@ def reproduce_ensemble(name: str, out, seeds, *, minutes: float | None = DEFAULT
     if not is_empty_folder(out) and not force:
         raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
     train_ensemble(config, seeds, out, force=force, progress=progress)
-    report = probe_ensemble(out, force=True, progress=progress, checkpoints=checkpoints,
-                            headline=EXPERIMENTS[name][2], seed=probe_seed)
+    report = probe_ensemble(out, ProbeConfig(checkpoints=checkpoints,
+                                             headline=EXPERIMENTS[name][2], seed=probe_seed),
+                            force=True, progress=progress)
     for run_dir in report.members:
         make_figures(run_dir, force=True, seed=probe_seed, progress=False)
     return report

@@ -45,6 +45,7 @@ from compmech.experiments.results import (
 from compmech.experiments.tables import TablePrinter
 from compmech.files import FileLock, LockBusy, to_jsonable, write_json
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import POINTS_FILE, collect, probe_data
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
@@ -224,10 +225,10 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
     for i, spec in enumerate(specs):
         options = {k: v for k, v in spec.items() if k != "name"}
         first = i == 0
-        reports[spec["name"]] = probe_run(
-            run_dir, checkpoints="last", hooks=list(dict.fromkeys(hooks)), headline=hook,
-            seed=job.seed, force=True, progress=False, geometry=first,
-            decoders=tuple(job.decoders) if first else (), decoder_concat=False, **options)
+        config = ProbeConfig(checkpoints="last", hooks=tuple(hooks), headline=hook, seed=job.seed,
+                             geometry=first, decoders=tuple(job.decoders) if first else (),
+                             decoder_concat=False, **options)
+        reports[spec["name"]] = probe_run(run_dir, config, force=True, progress=False)
         if first:
             with np.load(run_dir / POINTS_FILE) as points:
                 figure = FigureData(true=points["true"], predicted=points[f"pred/{hook}"])

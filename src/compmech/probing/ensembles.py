@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from compmech.formatting import fmt, plus_minus
+from compmech.probing.config import ProbeConfig
 from compmech.probing.data import PROBE_FILE
 from compmech.probing.report import ProbeReport, load_report
 from compmech.probing.run import probe_run
@@ -129,8 +130,8 @@ def ensemble_report(path, reports: list[ProbeReport]) -> EnsembleReport:
                           reports[0].headline_hook, _scores(reports, evals), groups)
 
 
-def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = True,
-                   **probe_options) -> EnsembleReport:
+def probe_ensemble(path, config: ProbeConfig | None = None, *, force: bool = False,
+                   progress: bool | Callable = True) -> EnsembleReport:
     """Probe every member of an ensemble (:func:`compmech.probing.run.probe_run`) and
     write ``probe_ensemble.json`` with the spread across seeds.
 
@@ -141,8 +142,7 @@ def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = Tru
         path: an ensemble directory.
         force: probe every member again.
         progress: progress lines.
-        **probe_options: passed to ``probe_run`` (``checkpoints``, ``hooks``, ``headline``,
-            ``seed``, ``split``, ``geometry``, ...).
+        config: every member's probe options (:class:`~compmech.probing.config.ProbeConfig`).
 
     Returns:
         The :class:`EnsembleReport` written.
@@ -160,8 +160,7 @@ def probe_ensemble(path, *, force: bool = False, progress: bool | Callable = Tru
         if (run.run_dir / PROBE_FILE).exists() and not force:
             reports.append(load_report(run.run_dir))
         else:
-            reports.append(probe_run(run.run_dir, force=True, progress=progress,
-                                     **probe_options))
+            reports.append(probe_run(run.run_dir, config, force=True, progress=progress))
     report = ensemble_report(path, reports)
     report.write(Path(path) / ENSEMBLE_PROBE_FILE)
     return report

@@ -60,15 +60,15 @@ import numpy as np
 from compmech.files import atomic_output
 from compmech.formatting import fmt
 from compmech.probing.blind import BlindControls, blind_controls
+from compmech.probing.config import ProbeConfig
 from compmech.probing.crossval import (
     ProbeResult,
     predict_points,
     rcond_sweep,
 )
-from compmech.probing.curve import CURVE_WORDS, curve_subset, describe_curve, held_out_points
+from compmech.probing.curve import curve_subset, describe_curve, held_out_points
 from compmech.probing.data import (
     CONCAT,
-    DEFAULT_DECODERS,
     PAPER,
     POINTS_FILE,
     PROBE_FILE,
@@ -91,7 +91,7 @@ from compmech.probing.inputs import (
     random_features,
 )
 from compmech.probing.job import _log, _ProbeJob, _Timer
-from compmech.probing.linear import DEFAULT_FOLDS, MAX_ENUMERATED_POINTS
+from compmech.probing.linear import DEFAULT_FOLDS
 from compmech.probing.report import CurvePoint, HookReport, ProbeReport
 from compmech.probing.targets import (
     encoding_angles_deg,
@@ -155,11 +155,9 @@ def _select_steps(steps: list[int], checkpoints) -> list[int]:
     return sorted({steps[0], steps[-1], *(steps[i] for i in pos)})
 
 
-def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
-             num_sequences, weighting="uniform", folds=None, sweep=False,
-             curve_words=CURVE_WORDS) -> _ProbeJob:
-    headline = headline or run.last_hook()
-    hooks = _check_hooks(list(hooks) if hooks else layer_hooks(run), run)
+def _resolve(run: Run, config: ProbeConfig) -> _ProbeJob:
+    headline = config.headline or run.last_hook()
+    hooks = _check_hooks(list(config.hooks) if config.hooks else layer_hooks(run), run)
     if headline not in hooks:
         hooks = [headline] + hooks
     _check_hooks([headline], run)
@@ -167,22 +165,21 @@ def _resolve(run: Run, *, checkpoints, hooks, headline, seed, split, max_points,
     if not steps or steps[0] != 0:
         raise ValueError(f"{run.run_dir} needs checkpoints including step 0 (the untrained "
                          f"baseline); found {steps[:3]}")
-    if folds is not None and split != "auto":
-        raise ValueError("give either a split or a number of folds for k-fold cross-validation")
-    if folds is not None and (int(folds) != folds or folds < 2):
-        raise ValueError(f"folds must be an integer >= 2; got {folds!r}")
-    data = probe_data(run, seed=seed, max_points=max_points, num_sequences=num_sequences,
-                      weighting=weighting, n_folds=DEFAULT_FOLDS if folds is None else int(folds))
+    folds, seed = config.folds, config.seed
+    data = probe_data(run, seed=seed, max_points=config.max_points,
+                      num_sequences=config.num_sequences, weighting=config.weighting,
+                      n_folds=DEFAULT_FOLDS if folds is None else int(folds))
     widths = run.hook_widths()
     width = max(sum(widths[h] for h in _model_hooks([hook], run)) for hook in hooks)
     if folds is None:
-        data = dataclasses.replace(data, train_folds=train_folds(split, data.tokens.size, width))
+        data = dataclasses.replace(data, train_folds=train_folds(config.split, data.tokens.size,
+                                                                  width))
     else:
         data = dataclasses.replace(data, train_folds=int(folds) - 1, kfold=True)
     points = held_out_points(data, seed=seed)
-    job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, checkpoints), steps[-1],
-                    points, seed, sweep=sweep)
-    job.curve = curve_subset(data, curve_words, seed=seed, figure_points=points)
+    job = _ProbeJob(run, data, hooks, headline, _select_steps(steps, config.checkpoints), steps[-1],
+                    points, seed, sweep=config.rcond_sweep)
+    job.curve = curve_subset(data, config.curve_words, seed=seed, figure_points=points)
     flat = data.beliefs.reshape(-1, data.beliefs.shape[-1])
     job.arrays["true"] = flat[points].astype(np.float32)
     job.arrays["point_index"] = points
@@ -339,54 +336,17 @@ def _probe_factor_targets(job: _ProbeJob, acts: dict[str, np.ndarray]):
     return scores, (angles or None)
 
 
-def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] | None = None,
-                headline: str | None = None, seed: int = 0, force: bool = False,
-                split: str = "auto", max_points: int = MAX_ENUMERATED_POINTS,
-                num_sequences: int = 20_000, geometry: bool = True,
-                decoders: Sequence[str] = DEFAULT_DECODERS, decoder_concat: bool = True,
-                progress: bool | Callable = True, weighting: str = "uniform",
-                folds: int | None = None, rcond_sweep: bool = False,
-                curve_words: int | None = CURVE_WORDS) -> ProbeReport:
+def probe_run(run_dir, config: ProbeConfig | None = None, *, force: bool = False,
+              progress: bool | Callable = True) -> ProbeReport:
     """Probe a run: every hook with controls and baselines at the last checkpoint, the headline hook
     at every checkpoint; writes ``probe.json`` and ``probe_points.npz`` into the run directory.
 
     Args:
         run_dir: a run written by :func:`transformer.train`.
-        checkpoints: ``"all"``, ``"last"`` (the initialisation and the last step) or an integer ``N``
-            (``N`` log-spaced checkpoints) for the curve over training.
-        hooks: hooks probed at the last checkpoint (names of :func:`transformer.hook_names` or
-            ``"concat"``); default :func:`~compmech.probing.data.layer_hooks`.
-        headline: the hook of the summary and the curve; default the model's
-            :func:`transformer.last_hook` (for the transformer: the paper's).
-        seed: seed of the folds, the shuffle control, the random features and the subsamples.
-        split: ``"20/80"`` (the paper's: train on 20% of sequences), ``"80/20"``, or ``"auto"``:
-            20/80 unless the training side would have fewer than
-            :data:`~compmech.probing.data.MIN_POINTS_PER_COEFFICIENT` points per coefficient of the widest
-            probe (tiny enumerations such as RRXOR's 436 or Z1R's words), then 80/20. Recorded in the
-            report.
+        config: what to probe and how (:class:`~compmech.probing.config.ProbeConfig`; default: the
+            paper's protocol with every extra).
         force: overwrite an existing ``probe.json``.
-        max_points: enumerate all words up to this many points (see :func:`probe_inputs`).
-        num_sequences: sampled sequences otherwise.
-        geometry: compare the headline hook's held-out predictions with the true beliefs scale by
-            scale at every probed checkpoint, and every hook at the last one
-            (:func:`compmech.compare_geometry`: paired resolution; equivalent history).
-        decoders: nonlinear decoders (``"knn"``, ``"mlp"``, :mod:`compmech.probing.decoders`)
-            fitted beside the linear probe at the last checkpoint for the headline hook and the
-            concatenation; ``()`` for none.
-        decoder_concat: also fit the decoders to the concatenation of layers (else the headline
-            hook only).
         progress: print progress lines (or a callable taking them).
-        weighting: ``"uniform"`` (every enumerated point weighs 1, Shai et al. 2024) or
-            ``"probability"`` (point ``(word, t)`` weighs ``P(word)``, Riechers et al. 2025); see
-            :func:`compmech.probing.inputs.probe_inputs`.
-        folds: ``K`` for K-fold cross-validation by sequence (each fold tested once by the probe
-            trained on the other K - 1; the reported scores pooled over folds) instead of
-            ``split``.
-        rcond_sweep: also fit every hook with its cut-off chosen by inner validation
-            (:func:`compmech.probing.crossval.rcond_sweep`), reported as each hook's ``regularisation``.
-        curve_words: the checkpoints between the first and the last are probed on a fixed seeded
-            subset of this many sequences (:mod:`compmech.probing.curve`; each curve point records
-            how many it read); ``None``: every checkpoint on every sequence.
 
     Returns:
         The :class:`~compmech.probing.report.ProbeReport` written to ``probe.json``.
@@ -395,44 +355,33 @@ def probe_run(run_dir, *, checkpoints: str | int = "all", hooks: Sequence[str] |
         FileExistsError: ``probe.json`` exists and ``force`` is False.
         compmech.files.LockBusy: another process is writing the run directory.
     """
+    config = ProbeConfig() if config is None else config
+    if not isinstance(config, ProbeConfig):
+        raise TypeError(f"probe_run takes a ProbeConfig; got {type(config).__name__}")
     run = load_run(run_dir)
     with run.lock("compmech probe"):
-        return _analyze(run, Path(run_dir), checkpoints=checkpoints, hooks=hooks,
-                        headline=headline, seed=seed, force=force, split=split,
-                        max_points=max_points, num_sequences=num_sequences, geometry=geometry,
-                        decoders=_check_decoders(decoders), decoder_concat=decoder_concat,
-                        progress=progress, weighting=weighting,
-                        folds=folds, sweep=rcond_sweep, curve_words=curve_words)
+        return _analyze(run, Path(run_dir), config, force=force, progress=progress)
 
 
-def _check_decoders(decoders: Sequence[str]) -> tuple[str, ...]:
-    bad = [d for d in decoders if d not in ("knn", "mlp")]
-    if bad:
-        raise ValueError(f"unknown decoders {bad}; choose from knn, mlp")
-    return tuple(dict.fromkeys(decoders))
-
-
-def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, force, split,
-             max_points, num_sequences, geometry, decoders, decoder_concat,
-             progress, weighting="uniform", folds=None, sweep=False,
-             curve_words=CURVE_WORDS) -> ProbeReport:
+def _analyze(run: Run, run_dir: Path, config: ProbeConfig, *, force: bool,
+             progress) -> ProbeReport:
     """:func:`probe_run` once the run directory is locked."""
     timer = _Timer()
     out_path = run_dir / PROBE_FILE
     if out_path.exists() and not force:
         raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
     with timer("data_s"):
-        job = _resolve(run, checkpoints=checkpoints, hooks=hooks, headline=headline, seed=seed,
-                       split=split, max_points=max_points, num_sequences=num_sequences,
-                       weighting=weighting, folds=folds, sweep=sweep, curve_words=curve_words)
+        job = _resolve(run, config)
     _log(progress, f"probe: {job.data.num_sequences} sequences x {job.positions} positions "
                    f"({job.data.protocol}), checkpoint {job.last}, hooks {', '.join(job.hooks)}")
-    job.geometry = geometry
-    job.decoder_hooks = tuple(dict.fromkeys([job.headline] + ([CONCAT] if decoder_concat else [])))
+    job.geometry = config.geometry
+    decoders = config.decoders
+    job.decoder_hooks = tuple(dict.fromkeys([job.headline]
+                                            + ([CONCAT] if config.decoder_concat else [])))
     results, decoder_reports, geometries, blind, factor_fits = _probe_trained(job, timer,
                                                                               decoders)
     lookups = None
-    if decoder_reports and geometry:
+    if decoder_reports and config.geometry:
         with timer("lookups_s"):
             lookups = lookup_reports(job, job.arrays["decoder_points"])
     _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
@@ -440,7 +389,7 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
     with timer("forward_untrained_s"):
         untrained = collect(run, run.load_params(0), job.data, job.hooks)
     with timer("baselines_s"):
-        baselines = baseline_results(run, job.data, job.hooks, seed=seed, untrained_acts=untrained,
+        baselines = baseline_results(run, job.data, job.hooks, seed=config.seed, untrained_acts=untrained,
                                      keep=_model_hooks([job.headline], run))
     if decoder_reports:
         with timer("decoders_untrained_s"):
@@ -455,9 +404,9 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         curve = _probe_curve(job, results, baselines, progress, geometries.get(job.headline))
     last = geometries.get(job.headline)
     geometry_note = None
-    if geometry and last is None:
+    if config.geometry and last is None:
         geometry_note = geometry_record(run.hmm, job.flat_targets[job.points],
-                                        job.arrays[f"pred/{job.headline}"], seed=seed)[1]
+                                        job.arrays[f"pred/{job.headline}"], seed=config.seed)[1]
     factors, angles = factor_fits if factor_fits is not None else (None, None)
     timer.finish()
     report = ProbeReport(
@@ -477,8 +426,8 @@ def _analyze(run: Run, run_dir: Path, *, checkpoints, hooks, headline, seed, for
         decoders=decoder_reports, lookups=lookups,
         decoder_points_per_position=None if "decoder_points" not in job.arrays else np.bincount(
             job.arrays["decoder_points"] % job.positions, minlength=job.positions).tolist(),
-        lookup_errors=None if not geometry else _lookup_error_lists(job),
-        error_measure=job.measure if geometry else None)
+        lookup_errors=None if not config.geometry else _lookup_error_lists(job),
+        error_measure=job.measure if config.geometry else None)
     with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
         np.savez_compressed(fh, **job.arrays)
     report.write(out_path)
