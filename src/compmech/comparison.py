@@ -458,10 +458,12 @@ def _kernel_comparison(c: _PlaneClouds, side: TrueSide, tolerance: float,
     unique, counts, pairs = side.unique, side.counts, side.pairs
     e2 = c.extent**2
     h_tt = side.h_tt
-    h_pp, _, d2_pp = _self_pairs(c.Xp[unique], counts, pairs, e2)
-    h_nn, _, d2_nn = _self_pairs(c.Xn[unique], counts, pairs, e2)
-    h_tp = _cross_pairs(c.Xt[unique], c.Xp[unique], counts, e2)
-    h_tn = _cross_pairs(c.Xt[unique], c.Xn[unique], counts, e2)
+
+    def pair_histograms(X):  # a cloud's own pairs and its pairs with the true points
+        h_self, _, d2_self = _self_pairs(X[unique], counts, pairs, e2)
+        return h_self, d2_self, _cross_pairs(c.Xt[unique], X[unique], counts, e2)
+
+    (h_pp, d2_pp, h_tp), (h_nn, d2_nn, h_tn) = _both(pair_histograms, c.Xp, c.Xn)
 
     scales = side.grid
     s_tt = _kernel_sums(h_tt, scales)
@@ -478,13 +480,26 @@ def _kernel_comparison(c: _PlaneClouds, side: TrueSide, tolerance: float,
     null_resolution, _ = _resolution(scales, d_null <= threshold)
     correlation = [_correlation_sums(h, K) for h in (h_tt, h_pp, h_nn)]
     enough = (correlation[0] * h_tt.total >= MIN_PAIRS) & (correlation[1] * h_pp.total >= MIN_PAIRS)
-    w_keep = None if side.pair_weights is None else side.pair_weights[side.keep]
-    paired, paired_null = (paired_from_steps(side.log_dt, side.keep, side.step, side.step_count,
-                                             side.step_weight, w_keep, d2, scales, c.extent,
-                                             tolerance=pair_tolerance) for d2 in (d2_pp, d2_nn))
+    paired, paired_null = _both(lambda d2: paired_from_steps(side.pairs_true, d2, scales, c.extent,
+                                                             tolerance=pair_tolerance),
+                                d2_pp, d2_nn)
     return _KernelComparison(scales, d_pred, d_null, d_split, threshold, resolution,
                              null_resolution, at_floor, correlation, enough,
                              int(side.picks.shape[0]), paired, paired_null)
+
+
+_WORKER: list = []
+
+
+def _both(f, a, b):
+    """``(f(a), f(b))``, ``f(b)`` on a second thread (the predicted and null clouds' pair work is
+    independent, and numpy and scipy release the GIL over whole arrays: two cores halve it)."""
+    if not _WORKER:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="compmech-geometry"))
+    other = _WORKER[0].submit(f, b)
+    return f(a), other.result()
 
 
 class _Dimensions(NamedTuple):

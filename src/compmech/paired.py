@@ -73,14 +73,62 @@ class PairedResolution(NamedTuple):
     at_floor: bool
 
 
-def _weighted_median(x: np.ndarray, w: np.ndarray | None) -> float:
-    if x.size == 0:
+class TruePairs(NamedTuple):
+    """The true side of the pairs, stepped once on the grid (what a comparison of many predictions
+    with one true cloud shares).
+
+    Attributes:
+        d2: ``(M',)`` squared true distances of the kept pairs (those at positive distance).
+        keep: ``(M,)`` bool mask of the kept pairs among all, or ``slice(None)`` (all kept).
+        step: ``(M',)`` grid step of each kept pair on a grid of which the comparison's scales are
+            a prefix (``eps_k <= d < eps_{k-1}``; a value ``>= len(scales)`` is below the finest
+            scale).
+        count: ``(>= K + 1,)`` kept pairs per step.
+        weight: ``(>= K + 1,)`` their summed weight (``count`` when unweighted).
+        pair_weights: ``(M',)`` the kept pairs' weights, or ``None`` (all 1).
+    """
+
+    d2: np.ndarray
+    keep: np.ndarray | slice
+    step: np.ndarray
+    count: np.ndarray
+    weight: np.ndarray
+    pair_weights: np.ndarray | None
+
+
+def true_pairs(d2_true: np.ndarray, grid: np.ndarray,
+               pair_weights: np.ndarray | None = None) -> TruePairs:
+    """:class:`TruePairs` of the squared true distances ``d2_true (M,)`` on the decreasing
+    ``grid`` of scales, with optional ``(M,)`` pair weights."""
+    dt = np.asarray(d2_true, dtype=np.float64)
+    keep = dt > 0  # coincident true points have no distance to keep
+    if keep.all():
+        keep = slice(None)
+    dt = dt[keep]
+    K = grid.shape[0]
+    step = (K - np.searchsorted(grid[::-1], np.sqrt(dt), side="right")).astype(
+        np.int8 if K < 127 else np.int64)
+    w = None if pair_weights is None else np.asarray(pair_weights, dtype=np.float64)[keep]
+    count = np.bincount(step, minlength=K + 1).astype(np.float64)
+    weight = count if w is None else np.bincount(step, weights=w, minlength=K + 1)
+    return TruePairs(dt, keep, step, count, weight, w)
+
+
+def _median_log_ratio(ratio: np.ndarray, w: np.ndarray | None) -> float:
+    """The (weighted) median of ``ln(ratio) / 2`` (the median of ``ln d' - ln d``, halved), from
+    the ratios ``d'^2 / d^2`` by selection, without a logarithm per pair (the logarithm is
+    monotonic: the median of the logarithms is the logarithm of the middle ratio, or the mean
+    of the two middle ones' logarithms for an even count, as ``np.median`` takes them)."""
+    n = ratio.size
+    if n == 0:
         return float("nan")
-    if w is None:
-        return float(np.median(x))
-    order = np.argsort(x)
-    cdf = np.cumsum(w[order])
-    return float(x[order[np.searchsorted(cdf, 0.5 * cdf[-1])]])
+    with np.errstate(divide="ignore"):
+        if w is None:
+            middle = np.partition(ratio, [(n - 1) // 2, n // 2])[[(n - 1) // 2, n // 2]]
+            return float(0.25 * (np.log(middle[0]) + np.log(middle[1])))
+        order = np.argsort(ratio)
+        cdf = np.cumsum(w[order])
+        return float(0.5 * np.log(ratio[order[np.searchsorted(cdf, 0.5 * cdf[-1])]]))
 
 
 def paired_resolution(d2_true: np.ndarray, d2_predicted: np.ndarray, scales: np.ndarray,
@@ -102,19 +150,8 @@ def paired_resolution(d2_true: np.ndarray, d2_predicted: np.ndarray, scales: np.
     if not tolerance > 1:
         raise ValueError(f"pair tolerance must be a factor > 1; got {tolerance}")
     scales = _check_scales(scales)
-    dt = np.asarray(d2_true, dtype=np.float64)
-    keep = dt > 0  # coincident true points have no distance to keep
-    dt = dt[keep]
-    w = None if pair_weights is None else np.asarray(pair_weights, dtype=np.float64)[keep]
-    K = scales.shape[0]
-    # step k holds the pairs with eps_k <= d < eps_{k-1} (k = K: below the finest scale)
-    step = K - np.searchsorted(scales[::-1], np.sqrt(dt), side="right")
-    count = np.bincount(step, minlength=K + 1).astype(np.float64)
-    weight = count if w is None else np.bincount(step, weights=w, minlength=K + 1)
-    with np.errstate(divide="ignore"):
-        log_dt = np.log(dt)
-    return paired_from_steps(log_dt, keep, step, count, weight, w, d2_predicted, scales, extent,
-                             tolerance)
+    return paired_from_steps(true_pairs(d2_true, scales, pair_weights), d2_predicted, scales,
+                             extent, tolerance)
 
 
 def _check_scales(scales) -> np.ndarray:
@@ -124,34 +161,36 @@ def _check_scales(scales) -> np.ndarray:
     return scales
 
 
-def paired_from_steps(log_dt: np.ndarray, keep: np.ndarray | slice, step: np.ndarray, count: np.ndarray,
-                      weight: np.ndarray, w: np.ndarray | None, d2_predicted: np.ndarray,
-                      scales: np.ndarray, extent: float,
-                      tolerance: float = PAIR_TOLERANCE) -> PairedResolution:
-    """:func:`paired_resolution` from the true side's pairs already stepped: the predicted side
-    only (what a comparison of many predictions with one true cloud recomputes).
+def paired_from_steps(true: TruePairs, d2_predicted: np.ndarray, scales: np.ndarray,
+                      extent: float, tolerance: float = PAIR_TOLERANCE) -> PairedResolution:
+    """:func:`paired_resolution` from the true side's pairs already stepped (:func:`true_pairs`):
+    the predicted side only (what a comparison of many predictions with one true cloud
+    recomputes).
+
+    A pair keeps its distance when ``|ln(d'/d) - ln c| <= ln(tolerance)``, i.e. when its ratio
+    ``d'^2 / d^2`` lies in ``[c^2 / tolerance^2, c^2 tolerance^2]``: one division and two
+    comparisons per pair.
 
     Args:
-        log_dt: ``(M',)`` ``ln d^2`` of the kept pairs (``keep``: ``(M,)`` bool, positive true
-            distance, or a slice).
-        step: ``(M',)`` grid step of each kept pair on a grid of which ``scales`` is a prefix
-            (``eps_k <= d < eps_{k-1}``; any value ``>= len(scales)`` is below the finest scale).
-        count, weight: per-step number and weight of the pairs (at least ``len(scales)`` entries).
-        w: ``(M',)`` the kept pairs' weights or ``None``.
+        true: the true side's stepped pairs, on a grid of which ``scales`` is a prefix.
         d2_predicted: ``(M,)`` squared predicted distances of all pairs.
         scales: ``(K,)`` the grid; extent; tolerance: as in :func:`paired_resolution`.
     """
     scales = _check_scales(scales)
     K = scales.shape[0]
-    dp = np.asarray(d2_predicted, dtype=np.float64)[keep]
-    with np.errstate(divide="ignore"):
-        log_ratio = 0.5 * (np.log(dp) - log_dt)
-    c = _weighted_median(log_ratio, w)
-    preserved = np.abs(log_ratio - c) <= math.log(tolerance) if math.isfinite(c) \
-        else np.zeros(dp.shape[0], dtype=bool)
-    kept = np.bincount(step, weights=preserved.astype(np.float64) if w is None else w * preserved,
-                       minlength=K + 1)[:K]
-    count, weight = count[:K], weight[:K]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.asarray(d2_predicted, dtype=np.float64)[true.keep] / true.d2
+    c = _median_log_ratio(ratio, true.pair_weights)
+    if math.isfinite(c):
+        band = 2.0 * math.log(tolerance)
+        preserved = (ratio >= math.exp(2.0 * c - band)) & (ratio <= math.exp(2.0 * c + band))
+        kept = np.bincount(true.step[preserved], minlength=K + 1)[:K].astype(np.float64) \
+            if true.pair_weights is None else \
+            np.bincount(true.step[preserved], weights=true.pair_weights[preserved],
+                        minlength=K + 1)[:K]
+    else:
+        kept = np.zeros(K)
+    count, weight = true.count[:K], true.weight[:K]
     # the octave band [eps_k, 2 eps_k) = [eps_k, eps_{k-2}) is steps k and k - 1
     band, band_w, band_kept = (x + np.concatenate([[0.0], x[:-1]]) for x in (count, weight, kept))
     fraction = np.full(K, np.nan)
@@ -175,4 +214,4 @@ def _resolve(scales: np.ndarray, fraction: np.ndarray, band_pairs: np.ndarray, c
 
 
 __all__ = ["MIN_BAND_PAIRS", "PAIR_TOLERANCE", "PRESERVED_FRACTION", "PairedResolution",
-           "paired_from_steps", "paired_resolution"]
+           "TruePairs", "paired_from_steps", "paired_resolution", "true_pairs"]

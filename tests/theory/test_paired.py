@@ -14,7 +14,7 @@ import pytest
 
 import compmech
 from compmech.geometry import tangent_basis
-from compmech.paired import PRESERVED_FRACTION, paired_resolution
+from compmech.paired import PAIR_TOLERANCE, PRESERVED_FRACTION, paired_resolution
 
 N = 20_000
 
@@ -137,3 +137,35 @@ def test_bad_pair_input_raises():
         paired_resolution(np.ones(3), np.ones(3), np.array([1.0]), 1.0, tolerance=1.0)
     with pytest.raises(ValueError, match="sqrt"):
         paired_resolution(np.ones(3), np.ones(3), np.array([1.0, 0.9]), 1.0)
+
+
+@pytest.mark.parametrize("n", [301, 300])  # an odd and an even number of pairs' middle
+def test_weighted_paired_fractions_and_scale_factor_match_a_brute_force_count(n):
+    rng = np.random.default_rng(n)
+    t = rng.random((n, 2))
+    t[1] = t[0]  # a coincident true pair: no distance to keep, left out
+    p = 0.7 * t + rng.normal(size=t.shape) * 0.01
+    i, j = np.triu_indices(n, 1)
+    w = rng.integers(1, 4, size=i.size).astype(float)
+    dt2 = ((t[i] - t[j]) ** 2).sum(1)
+    dp2 = ((p[i] - p[j]) ** 2).sum(1)
+    scales = np.sqrt(dt2.max()) * 2.0 ** (-np.arange(10) / 2)
+    for weights in (None, w):
+        res = paired_resolution(dt2, dp2, scales, np.sqrt(dt2.max()), pair_weights=weights)
+        keep = dt2 > 0
+        log_ratio = 0.5 * np.log(dp2[keep] / dt2[keep])
+        ww = np.ones(keep.sum()) if weights is None else weights[keep]
+        if weights is None:
+            c = np.median(log_ratio)
+        else:
+            order = np.argsort(log_ratio)
+            cdf = np.cumsum(ww[order])
+            c = log_ratio[order[np.searchsorted(cdf, 0.5 * cdf[-1])]]
+        assert res.scale_factor == pytest.approx(math.exp(c), rel=1e-12)
+        kept = np.abs(log_ratio - c) <= math.log(PAIR_TOLERANCE)
+        dt = np.sqrt(dt2[keep])
+        for k, eps in enumerate(scales):
+            band = (dt >= eps) & (dt < 2 * eps)
+            if band.sum() >= 20:
+                assert res.fraction[k] == pytest.approx((ww * kept)[band].sum() / ww[band].sum(),
+                                                        abs=1e-12)
