@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import compmech
+from compmech.probing import crossval
 from compmech.probing.crossval import affine_subspace_projection, cross_validated_probe, predict_features
 from compmech.probing.inputs import (
     category_mean_scores,
@@ -114,11 +115,13 @@ def test_folds_are_balanced_seeded_and_split_by_sequence():
     assert abs(point_train.mean() - 0.2) < 1e-4
 
 
-def test_cross_validated_probe_trains_on_one_fold_and_tests_on_the_rest():
-    """The held-out score equals a direct fit on fold 0's sequences scored on the other folds'."""
+def test_cross_validated_probe_trains_on_one_fold_and_tests_on_the_rest(monkeypatch):
+    """The held-out score equals a direct fit on fold 0's sequences scored on the other folds'
+    (read in chunks of 37 sequences, so that chunks straddle folds)."""
     X, Y, _, _ = _planted(noise=0.3, seed=4)
     folds = sequence_folds(X.shape[0], 5, seed=0)
-    res = cross_validated_probe(X, Y, folds, chunk_sequences=37)
+    monkeypatch.setattr(crossval, "CHUNK_SEQUENCES", 37)
+    res = cross_validated_probe(X, Y, folds)
     tr, te = folds == 0, folds != 0
     direct = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3))
     expected = regression_scores(direct.predict(X[te].reshape(-1, 12)), Y[te].reshape(-1, 3))
@@ -178,12 +181,13 @@ def test_weighted_cross_validation_matches_direct_weighted_fit():
     assert res.fold_mse.shape == (1,)
 
 
-def test_concatenated_features_equal_the_explicit_concatenation():
+def test_concatenated_features_equal_the_explicit_concatenation(monkeypatch):
     X, Y, _, _ = _planted(noise=0.1, seed=9)
     A, B = X[..., :5], X[..., 5:]
     folds = sequence_folds(X.shape[0], 5, seed=0)
-    lazy = cross_validated_probe(concatenated([A, B]), Y, folds, chunk_sequences=50)
     eager = cross_validated_probe(X, Y, folds)
+    monkeypatch.setattr(crossval, "CHUNK_SEQUENCES", 50)
+    lazy = cross_validated_probe(concatenated([A, B]), Y, folds)
     assert lazy.scores.mse == pytest.approx(eager.scores.mse, rel=1e-10)
     np.testing.assert_allclose(predict_features(lazy.probe, concatenated([A, B])),
                                predict_features(eager.probe, X), atol=1e-10)
@@ -279,8 +283,8 @@ def test_affine_subspace_projection_is_an_affine_image_of_the_predictions():
 def test_eighty_twenty_split_trains_on_four_folds():
     X, Y, _, _ = _planted(noise=0.3, seed=11)
     folds = sequence_folds(X.shape[0], 5, seed=0)
-    res = cross_validated_probe(X, Y, folds, train_fold=3, train_folds=4)
-    tr = np.isin(folds, [3, 4, 0, 1])
+    res = cross_validated_probe(X, Y, folds, train_folds=4)
+    tr = np.isin(folds, [0, 1, 2, 3])
     direct = BeliefProbe().fit(X[tr].reshape(-1, 12), Y[tr].reshape(-1, 3))
     expected = regression_scores(direct.predict(X[~tr].reshape(-1, 12)), Y[~tr].reshape(-1, 3))
     assert res.scores.mse == pytest.approx(expected.mse, rel=1e-10)

@@ -23,7 +23,7 @@ from compmech.probing import decoders as dec
 from compmech.probing.config import ProbeConfig
 from compmech.probing.data import CONCAT, POINTS_FILE, PROBE_FILE, probe_data
 from compmech.probing.decoding import novel_prefix_points
-from compmech.probing.geometry import GeometryRecord, geometry_record
+from compmech.probing.geometry import GeometryLabel, GeometryRecord, geometry_record
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
 
@@ -159,7 +159,8 @@ def test_geometry_record_round_trips_and_ghmm_coordinates_are_an_isometry():
     beliefs = compmech.blackwell_beliefs(hmm, 600, seed=0)
     coords = compmech.geometry.belief_plane_coordinates(beliefs, hmm.right_eigenvector)
     noisy = coords + np.random.default_rng(2).normal(size=coords.shape) * 0.01
-    record, note = geometry_record(hmm, coords, noisy, seed=0, hook="h", step=3, tokens_seen=7)
+    record, note = geometry_record(hmm, coords, noisy, seed=0,
+                                   label=GeometryLabel(hook="h", step=3, tokens_seen=7))
     assert note is None
     # distances are the coordinates' own: the extent is the diameter of the 2-D cloud (a disk,
     # where the farthest-point sweeps are within 1e-5 of it), and the

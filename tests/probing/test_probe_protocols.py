@@ -9,6 +9,7 @@ import pytest
 
 import compmech
 from compmech.inference import log_probability
+from compmech.probing import crossval
 from compmech.probing.crossval import cross_validated_probe, rcond_sweep
 from compmech.probing.inputs import (
     category_mean_scores,
@@ -108,10 +109,11 @@ def test_k_fold_pooled_scores_equal_the_brute_force_cross_validation():
 
 
 # ------------------------------------------------------------------------------ rcond sweep
-def test_rcond_sweep_matches_explicit_fits_at_a_cut_off_that_drops_nothing():
+def test_rcond_sweep_matches_explicit_fits_at_a_cut_off_that_drops_nothing(monkeypatch):
     X, Y = _planted(noise=0.2, seed=6)
     folds = sequence_folds(400, 5, seed=0)
-    sweep = rcond_sweep(X, Y, folds, train_folds=4, rconds=(1e-7, 0.999), inner_folds=3, seed=0)
+    monkeypatch.setattr(crossval, "INNER_FOLDS", 3)
+    sweep = rcond_sweep(X, Y, folds, train_folds=4, rconds=(1e-7, 0.999), seed=0)
     plain = cross_validated_probe(X, Y, folds, train_folds=4, spread=False, shuffle=False)
     assert sweep.test_mse[0, 0] == pytest.approx(plain.scores.mse, rel=1e-8)
     # the inner validation, by brute force: train folds 0..3 split into 3 inner folds

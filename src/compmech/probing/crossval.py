@@ -130,27 +130,11 @@ def _check_inputs(shape, beliefs, folds, weights):
         raise ValueError(f"weights must have shape ({N}, {P}); got {weights.shape}")
 
 
-def cross_validated_probe(features: Features, beliefs, folds, *, weights=None, train_fold: int = 0,
+def cross_validated_probe(features: Features, beliefs, folds, *, weights=None,
                           train_folds: int = 1, spread: bool = True, shuffle: bool = True,
-                          shuffle_seed: int = 0, chunk_sequences: int = CHUNK_SEQUENCES
-                          ) -> ProbeResult:
-    """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
-
-    See :func:`_cross_validated_probe` (run with :data:`~compmech.probing.linear.BLAS_THREADS` BLAS threads).
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(BLAS_THREADS, user_api="blas"):
-        return _cross_validated_probe(features, beliefs, folds, weights=weights,
-                                      train_fold=train_fold, train_folds=train_folds,
-                                      spread=spread, shuffle=shuffle,
-                                      shuffle_seed=shuffle_seed, chunk_sequences=chunk_sequences)
-
-
-def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train_fold: int,
-                           train_folds: int, spread: bool, shuffle: bool, shuffle_seed: int,
-                           chunk_sequences: int) -> ProbeResult:
-    """Fit the probe on fold ``train_fold``, score on the others; spread over folds; shuffle control.
+                          shuffle_seed: int = 0) -> ProbeResult:
+    """Fit the probe on the first ``train_folds`` folds, score on the others; spread over folds;
+    shuffle control.
 
     One streaming pass accumulates, per fold, ``X^T W X``, ``X^T W [Y, Y_shuffled]`` and
     ``sum W Y^2`` over augmented features ``[x - shift, 1]``; the probes (true and shuffled beliefs,
@@ -164,17 +148,29 @@ def _cross_validated_probe(features: Features, beliefs, folds, *, weights, train
         beliefs: ``(N, P, S)`` true beliefs.
         folds: ``(N,)`` fold of each sequence (:func:`~compmech.probing.inputs.sequence_folds`).
         weights: optional ``(N, P)`` point weights (the sampled protocol); None = unweighted.
-        train_fold: the first fold of the reported probe's training set.
         train_folds: how many consecutive folds (mod k) form a training set: 1 of 5 is the paper's
             20% train / 80% test; 4 of 5 is the usual 80% / 20% for small data sets.
         spread: also fit with every other fold as first training fold (the k-fold spread).
         shuffle: run the shuffle control.
         shuffle_seed: seed of the permutation of belief rows across all ``N * P`` points.
-        chunk_sequences: sequences per chunk.
+
+    Runs with :data:`~compmech.probing.linear.BLAS_THREADS` BLAS threads; reads
+    :data:`CHUNK_SEQUENCES` sequences at a time.
 
     Returns:
         :class:`ProbeResult`.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        return _fit_and_score(features, beliefs, folds, weights, train_folds, spread,
+                              shuffle_seed if shuffle else None)
+
+
+def _fit_and_score(features: Features, beliefs, folds, weights, train_folds: int, spread: bool,
+                   shuffle_seed: int | None) -> ProbeResult:
+    """:func:`cross_validated_probe` (``shuffle_seed`` ``None``: no shuffle control)."""
+    train_fold, shuffle, chunk_sequences = 0, shuffle_seed is not None, CHUNK_SEQUENCES
     shape, beliefs, folds, weights = _checked_inputs(features, beliefs, folds, weights)
     N, P, d = shape
     S = beliefs.shape[-1]
@@ -446,17 +442,17 @@ def _scores_from_moments(betas, cells_xx, cells_xy, cells_yy, test_masks) -> Sco
 
 
 def rcond_sweep(features: Features, beliefs, folds, *, train_folds: int = 1, spread: bool = False,
-                weights=None, rconds=RCOND_GRID, inner_folds: int = INNER_FOLDS, seed: int = 0,
-                chunk_sequences: int = CHUNK_SEQUENCES) -> SweepResult:
+                weights=None, rconds=RCOND_GRID, seed: int = 0) -> SweepResult:
     """The probe with its cut-off ``rcond`` chosen by inner validation, scored on held-out folds.
 
     Each outer training set (folds ``0 .. train_folds - 1``, and with ``spread`` every rotation, as
-    :func:`cross_validated_probe`) is split by sequence into ``inner_folds`` inner folds; each
+    :func:`cross_validated_probe`) is split by sequence into :data:`INNER_FOLDS` inner folds; each
     candidate is fitted on all inner folds but one and validated on that one, the candidate with the
     least total validation error is refitted on the whole training set and scored on the outer
     test folds. The cut-off drops singular values of the Jacobi-scaled, weighted, augmented design
     matrix below ``rcond`` times the largest (eigenvalues of its normal matrix below ``rcond^2``).
-    Everything comes from one streaming pass of moments per (fold, inner fold) cell.
+    Everything comes from one streaming pass of moments per (fold, inner fold) cell
+    (:data:`INNER_FOLDS` inner folds; :data:`CHUNK_SEQUENCES` sequences at a time).
 
     Returns:
         :class:`SweepResult`.
@@ -464,9 +460,9 @@ def rcond_sweep(features: Features, beliefs, folds, *, train_folds: int = 1, spr
     from threadpoolctl import threadpool_limits
 
     shape, beliefs, folds, weights = _checked_inputs(features, beliefs, folds, weights)
-    N = shape[0]
+    N, chunk_sequences = shape[0], CHUNK_SEQUENCES
     outer = _FoldLayout.build(folds, 0, train_folds, spread, chunk_sequences)
-    J = int(inner_folds)
+    J = int(INNER_FOLDS)
     inner = sequence_folds(N, J, seed=seed + 7919)
     cells = folds * J + inner
     order = np.argsort(cells, kind="stable")

@@ -37,7 +37,6 @@ probe also fits the same decoders to the untrained network (the control to read 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -79,7 +78,12 @@ def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     mean = train.mean(axis=0)
     scale = train.std(axis=0)
     scale = np.where(scale > 1e-12 * max(float(scale.max()), 1e-300), scale, 1.0)
-    return (train - mean) / scale, (test - mean) / scale
+    out = []
+    for x in (train, test):  # one new array each (the division in place)
+        x = x - mean
+        x /= scale
+        out.append(x)
+    return out[0], out[1]
 
 
 def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.ndarray:
@@ -239,7 +243,7 @@ def feature_rows(features, flat: np.ndarray, positions: int) -> np.ndarray:
 
 def decode(kind: str, features, targets: np.ndarray, train_points: np.ndarray,
            test_points: np.ndarray, positions: int, *, seed: int = 0,
-           test_weights: np.ndarray | None = None, rows: Callable | None = None) -> DecoderFit:
+           test_weights: np.ndarray | None = None) -> DecoderFit:
     """Train decoder ``kind`` on ``train_points`` and predict ``test_points`` (flat indices).
 
     Args:
@@ -251,10 +255,9 @@ def decode(kind: str, features, targets: np.ndarray, train_points: np.ndarray,
         positions: ``P``.
         seed: the decoder's seed.
         test_weights: optional ``(len(test_points),)`` weights of the held-out MSE.
-        rows: optional replacement of :func:`feature_rows` (for tests).
     """
-    get = rows or feature_rows
-    X, Xt = get(features, train_points, positions), get(features, test_points, positions)
+    X = feature_rows(features, train_points, positions)
+    Xt = feature_rows(features, test_points, positions)
     pred = fit_predict(kind, X, targets[train_points], Xt, seed=seed)
     err = ((pred - targets[test_points]) ** 2).mean(axis=1)
     mse = float(np.average(err, weights=test_weights))

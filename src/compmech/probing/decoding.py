@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -99,7 +100,8 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
                 job.compare(pred, hook=hook, step=job.last, points=test))
         for kind in ("linear_subsample", *decoders):
             rows[kind] = _decoder_report(job, "linear" if kind == "linear_subsample" else kind,
-                                         feats, hook, train, test, w, name=kind, step=job.last)
+                                         feats, hook, _Points(train, test, w), name=kind,
+                                         step=job.last)
         out[hook] = rows
     return out
 
@@ -116,7 +118,7 @@ def untrained_decoders(job: _ProbeJob, untrained_acts: dict[str, np.ndarray],
     w = job.point_weights(test)
     for kind in decoders:
         reports[job.headline][f"untrained_{kind}"] = _decoder_report(
-            job, kind, feats, job.headline, job.decoder_train, test, w,
+            job, kind, feats, job.headline, _Points(job.decoder_train, test, w),
             name=f"untrained_{kind}", step=0)
 
 
@@ -137,14 +139,22 @@ def lookup_reports(job: _ProbeJob, points: np.ndarray) -> dict[str, DecoderRepor
     return out
 
 
-def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, train: np.ndarray,
-                    test: np.ndarray, weights, *, name: str, step: int) -> DecoderReport:
+class _Points(NamedTuple):
+    """The decoders' flat training points, held-out points and the held-out points' weights."""
+
+    train: np.ndarray
+    test: np.ndarray
+    weights: np.ndarray | None
+
+
+def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, points: _Points, *, name: str,
+                    step: int) -> DecoderReport:
     """Fit one decoder, keep its held-out predictions for the figures, compare them with the truth."""
     t0 = time.perf_counter()
-    fit = dec.decode(kind, feats, job.flat_targets, train, test, job.positions, seed=job.seed,
-                     test_weights=weights)
+    fit = dec.decode(kind, feats, job.flat_targets, points.train, points.test, job.positions,
+                     seed=job.seed, test_weights=points.weights)
     seconds = time.perf_counter() - t0
     job.arrays[f"decoder/{name}/{hook}"] = fit.predicted.astype(np.float32)
     return DecoderReport(name, hook, fit.mse, fit.train_points, seconds,
                          job.compare(fit.predicted, hook=hook, step=step, decoder=name,
-                                     points=test))
+                                     points=points.test))

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -126,16 +126,26 @@ def geometry_points(hmm, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | 
     return t, None
 
 
+class GeometryLabel(NamedTuple):
+    """What a :class:`GeometryRecord` describes: the hook (or ``"tokens"`` for a lookup), the
+    checkpoint's step and tokens seen, and the read-out (``"linear"``, a decoder's name)."""
+
+    hook: str = ""
+    step: int = 0
+    tokens_seen: int = 0
+    decoder: str = "linear"
+
+
 def geometry_record(hmm, true_targets: np.ndarray, predicted_targets: np.ndarray, *,
-                    weights=None, seed: int = 0, hook: str = "", step: int = 0,
-                    tokens_seen: int = 0, decoder: str = "linear",
+                    weights=None, seed: int = 0, label: GeometryLabel | None = None,
                     lookup_errors: np.ndarray | None = None,
                     measure: str | None = None) -> tuple[GeometryRecord | None, str | None]:
     """:func:`compmech.compare_geometry` of predicted against true probe targets of ``hmm``
-    (:func:`geometry_points` coordinates), as a :class:`GeometryRecord` with the predictions'
-    error (in ``measure``, default :func:`compmech.history.default_measure`) and, given the
-    lookups' errors on the same points, their equivalent history; ``(None, reason)`` when the
-    comparison is impossible (e.g. every true belief the same)."""
+    (:func:`geometry_points` coordinates), as a :class:`GeometryRecord` labelled ``label``, with
+    the predictions' error (in ``measure``, default :func:`compmech.history.default_measure`)
+    and, given the lookups' errors on the same points, their equivalent history; ``(None,
+    reason)`` when the comparison is impossible (e.g. every true belief the same)."""
+    label = GeometryLabel() if label is None else label
     true, normal = geometry_points(hmm, true_targets)
     pred, _ = geometry_points(hmm, predicted_targets)
     measure = default_measure(hmm) if measure is None else measure
@@ -145,12 +155,14 @@ def geometry_record(hmm, true_targets: np.ndarray, predicted_targets: np.ndarray
     except ValueError as err:
         return None, f"no geometry comparison: {err}"
     history = None if lookup_errors is None else history_tokens(lookup_errors, error)
-    return GeometryRecord.from_comparison(c, hook=hook, step=step, tokens_seen=tokens_seen,
-                                          decoder=decoder, error=error, error_measure=measure,
+    return GeometryRecord.from_comparison(c, hook=label.hook, step=label.step,
+                                          tokens_seen=label.tokens_seen, decoder=label.decoder,
+                                          error=error, error_measure=measure,
                                           equivalent_history=history), None
 
 
 __all__ = [
+    "GeometryLabel",
     "GeometryRecord",
     "geometry_points",
     "geometry_record",

@@ -16,8 +16,46 @@ from compmech.history import MarkovLookups, default_measure
 from compmech.probing.data import (
     ProbeData,
 )
-from compmech.probing.geometry import GeometryRecord, geometry_record
+from compmech.probing.geometry import GeometryLabel, GeometryRecord, geometry_record
 from transformer import Run
+
+#: Threads over which the probes of several hooks run at once (each probe's BLAS on one thread:
+#: numpy releases the GIL over its matrix products and reductions).
+PROBE_THREADS = 2
+
+
+def in_parallel(f, items, *, alone: int = 0):
+    """``f`` of each item, in order, on :data:`PROBE_THREADS` threads with one BLAS thread each (a
+    generator: each result as soon as it and those before it are done); the last ``alone`` items
+    one at a time after the others (the wide concatenation of layers, so that its buffers never
+    sit beside another probe's: peak memory as with one thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    from compmech.probing.linear import BLAS_THREADS
+
+    items = list(items)
+    shared, last = items[:len(items) - alone], items[len(items) - alone:]
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        with ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="compmech-probe") as pool:
+            yield from pool.map(f, shared)
+        for item in last:
+            yield f(item)
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed so far back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere): large arrays freed on the worker threads otherwise stay in their threads' malloc
+    arenas and count towards the peak of the next stage."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 def _log(progress, message: str) -> None:
@@ -133,10 +171,9 @@ class _ProbeJob:
             return None
         points = self.points if points is None else points
         weights = self.point_weights(points) if weights is None else weights
+        label = GeometryLabel(hook, step, self.run.tokens_seen(step), decoder)
         record, _ = geometry_record(self.run.hmm, self.flat_targets[points], predicted,
-                                    weights=weights, seed=self.seed, hook=hook,
-                                    step=step, tokens_seen=self.run.tokens_seen(step),
-                                    decoder=decoder,
+                                    weights=weights, seed=self.seed, label=label,
                                     lookup_errors=self.lookup_errors_at(points, weights),
                                     measure=self.measure)
         return record

@@ -90,7 +90,7 @@ from compmech.probing.inputs import (
     onehot_features,
     random_features,
 )
-from compmech.probing.job import _log, _ProbeJob, _Timer
+from compmech.probing.job import _log, _ProbeJob, _Timer, in_parallel, release_freed_memory
 from compmech.probing.linear import DEFAULT_FOLDS
 from compmech.probing.report import CurvePoint, HookReport, ProbeReport
 from compmech.probing.targets import (
@@ -125,15 +125,29 @@ def baseline_results(run: Run, data: ProbeData, hooks: Sequence[str], *, seed: i
         untrained_acts = collect(run, run.load_params(0), data, hooks)
     onehot = _probe(onehot_features(data.tokens, run.model_config.d_vocab), data)
     markov = markov_baselines(data, run.model_config.d_vocab)
+    hooks = sorted(hooks, key=lambda h: h == CONCAT)  # the concatenation last, alone
+    width = {hook: _features(untrained_acts, hook, run).shape[-1] for hook in hooks}
+
+    def fit(task):  # ("untrained", hook) or ("random", width)
+        kind, what = task
+        return _probe(_features(untrained_acts, what, run) if kind == "untrained"
+                      else random_features(data.tokens.shape, what, seed=seed), data)
+
     by_width: dict[int, ProbeResult] = {}
     out = {}
-    for i, hook in enumerate(hooks):
-        untrained = _features(untrained_acts, hook, run)
-        width = untrained.shape[-1]
-        if width not in by_width:
-            by_width[width] = _probe(random_features(data.tokens.shape, width, seed=seed), data)
-        out[hook] = {"untrained": _probe(untrained, data), "onehot": onehot,
-                     "random": by_width[width], **markov}
+    narrow = max((w for h, w in width.items() if h != CONCAT), default=0)
+    widths = sorted(dict.fromkeys(width.values()))
+    tasks = ([("random", w) for w in widths if w <= narrow]
+             + [("untrained", hook) for hook in hooks if hook != CONCAT]
+             + [("random", w) for w in widths if w > narrow]  # wide ones last, one at a time
+             + [("untrained", hook) for hook in hooks if hook == CONCAT])
+    wide = sum(1 for w in widths if w > narrow) + hooks.count(CONCAT)
+    for (kind, what), res in zip(tasks, in_parallel(fit, tasks, alone=wide), strict=True):
+        if kind == "random":
+            by_width[what] = res
+            continue
+        i, hook = hooks.index(what), what
+        out[hook] = {"untrained": res, "onehot": onehot, "random": by_width[width[hook]], **markov}
         if keep is not None:
             later = set(_model_hooks(list(hooks[i + 1:]), run)) | set(keep)
             for h in set(_model_hooks([hook], run)) - later:
@@ -196,11 +210,17 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
     with timer("forward_trained_s"):  # the last checkpoint's one forward pass, for every consumer
         acts = collect(run, run.load_params(job.last), data, _last_checkpoint_hooks(job, decoders))
     results: dict[str, ProbeResult] = {}
+
+    def fit(hook):
+        return _probe(_features(acts, hook, run), data, spread=hook == job.headline, shuffle=True,
+                      seed=job.seed)
+
     with timer("probe_trained_s"):
-        for hook in job.hooks:
+        order = sorted(job.hooks, key=lambda h: h == CONCAT)  # the concatenation last, alone
+        for hook, res in zip(order, in_parallel(fit, order, alone=order.count(CONCAT)),
+                             strict=True):
             feats = _features(acts, hook, run)
-            results[hook] = res = _probe(feats, data, spread=hook == job.headline, shuffle=True,
-                                         seed=job.seed)
+            results[hook] = res
             job.arrays[f"pred/{hook}"] = predict_points(res.probe, feats, job.points, P)
             job.arrays[f"shuffle/{hook}"] = predict_points(res.shuffle_probe, feats, job.points, P)
             if hook == job.headline:  # the curve's last frame, on the curve's points
@@ -222,6 +242,7 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
                     seed=job.seed).summary()
     for hook in set(acts) - set(_model_hooks(_later_hooks(job, decoders), run)):
         del acts[hook]  # read by no later stage (e.g. the final LayerNorm): ~150 MB each
+    release_freed_memory()
     reports = None
     if decoders:
         with timer("decoders_s"):
@@ -386,6 +407,7 @@ def _analyze(run: Run, run_dir: Path, config: ProbeConfig, *, force: bool,
             lookups = lookup_reports(job, job.arrays["decoder_points"])
     _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
                    f"{timer.seconds['probe_trained_s']:.1f} s probes)")
+    release_freed_memory()  # the last checkpoint's activations, before the step-0 ones arrive
     with timer("forward_untrained_s"):
         untrained = collect(run, run.load_params(0), job.data, job.hooks)
     with timer("baselines_s"):
