@@ -229,8 +229,8 @@ def test_seed_and_seeds_reach_the_experiments_as_documented(monkeypatch, tmp_pat
         calls.append(kwargs)
         return SimpleNamespace(failed=[], files=[])
 
-    def fake_icl(out, **kwargs):
-        calls.append(kwargs)
+    def fake_icl(out, config, **kwargs):
+        calls.append(config.to_dict())
         return SimpleNamespace(mixtures={}, wall_time_s=0.0)
 
     monkeypatch.setattr(heads, "run_heads", fake_heads)

@@ -13,7 +13,7 @@ from transformer import model_config_from_dict, probe_hooks
 
 
 def test_jobs_cover_the_grid_with_both_protocols():
-    jobs = architectures.architecture_jobs(minutes=1.0)
+    jobs = architectures.architecture_jobs(architectures.ArchitecturesConfig(minutes=1.0))
     assert len(jobs) == 16
     assert {(j.labels["process"], j.labels["arch"]) for j in jobs} == {
         (p, a) for p in architectures.PROCESSES for a in architectures.ARCHS}
@@ -24,16 +24,31 @@ def test_jobs_cover_the_grid_with_both_protocols():
         assert [p["name"] for p in job.protocols] == ["uniform", "probability"]
         assert job.train_config["minutes"] == 1.0 and job.layers and not job.dimensions
     with pytest.raises(ValueError, match="unknown processes"):
-        architectures.architecture_jobs(["nope"])
+        architectures.ArchitecturesConfig(processes=["nope"])
     with pytest.raises(ValueError, match="unknown architectures"):
-        architectures.architecture_jobs(archs=["cnn"])
+        architectures.ArchitecturesConfig(archs=["cnn"])
+
+
+def test_config_refuses_bad_values_round_trips_and_keeps_the_old_defaults():
+    Config = architectures.ArchitecturesConfig
+    with pytest.raises(ValueError, match="minutes must be a positive number"):
+        Config(minutes=0.0)
+    assert Config(minutes=None, tiny=True).minutes_per_model is None  # tiny: fixed steps
+    config = Config(processes=["fanizza", "mess3"], archs=["gru"], minutes=0.5, seed=3)
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    # the defaults of the keywords it replaced (run_architectures before the config)
+    assert Config() == Config(processes=tuple(architectures.PROCESSES), archs=architectures.ARCHS,
+                              minutes=architectures.DEFAULT_MINUTES, tiny=False, seed=0)
+    assert architectures.DEFAULT_MINUTES == 1.0
+    assert architectures.architecture_jobs() == architectures.architecture_jobs(Config())
 
 
 @pytest.fixture(scope="module")
 def tiny_grid(tmp_path_factory):
     out = tmp_path_factory.mktemp("arch") / "grid"
     lines = []
-    summary = architectures.run_architectures(out, processes=["fanizza"], tiny=True, log=lines.append)
+    config = architectures.ArchitecturesConfig(processes=["fanizza"], tiny=True)
+    summary = architectures.run_architectures(out, config, log=lines.append)
     return out, summary, lines
 
 

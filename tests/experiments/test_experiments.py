@@ -7,11 +7,25 @@ import math
 import numpy as np
 import pytest
 
-from compmech.experiments.bottleneck import BottleneckSummary, bottleneck_jobs, run_bottleneck
+from compmech.experiments.bottleneck import (
+    DEFAULT_WIDTHS,
+    BottleneckConfig,
+    BottleneckSummary,
+    bottleneck_jobs,
+    run_bottleneck,
+)
 from compmech.experiments.reports import export_gallery
 from compmech.experiments.results import Job, result_path
 from compmech.experiments.runner import run_jobs
-from compmech.experiments.sweep import run_sweep
+from compmech.experiments.sweep import (
+    DEFAULT_ALPHA,
+    DEFAULT_DECODERS,
+    DEFAULT_EXTRAS,
+    DEFAULT_X,
+    SweepConfig,
+    run_sweep,
+    sweep_jobs,
+)
 from compmech.probing.structure1d import (
     best_linear_direction,
     cluster_counts_1d,
@@ -111,14 +125,49 @@ def test_best_linear_direction_pca_finds_the_long_axis():
 
 def test_bad_arguments_raise_one_line_errors():
     with pytest.raises(ValueError, match="distinct positive"):
-        bottleneck_jobs((1, 1), minutes_per_width=None, steps=5)
+        BottleneckConfig(widths=(1, 1), minutes_per_width=None, steps=5)
+    with pytest.raises(ValueError, match="linear_widths must be distinct positive"):
+        BottleneckConfig(linear_widths=(0,))
     with pytest.raises(ValueError, match="minutes_per_width or steps"):
-        bottleneck_jobs((1,), minutes_per_width=None)
+        BottleneckConfig(widths=(1,), minutes_per_width=None)
+    with pytest.raises(ValueError, match="max_checkpoints must be >= 1"):
+        BottleneckConfig(max_checkpoints=0)
+    with pytest.raises(ValueError, match="minutes_per_point or steps"):
+        SweepConfig(minutes_per_point=None)
     with pytest.raises(ValueError, match="rows"):
         best_linear_direction(np.ones((5, 3)) / 3, target=np.ones(4))
 
 
+def test_configs_round_trip_and_keep_the_old_defaults():
+    bottleneck = BottleneckConfig(widths=[2, 1], linear_widths=(), minutes_per_width=None,
+                                  steps=10, process="z1r", process_params={"p": 0.5},
+                                  base_config=tiny_config(), seed=2, max_checkpoints=3,
+                                  device="cpu")
+    sweep = SweepConfig(xs=[0.05], alphas=(0.6, 0.85), extras=["z1r"], minutes_per_point=None,
+                        steps=10, base_config=tiny_config().to_dict(), seed=1, device="cpu",
+                        decoders=())
+    for config in (bottleneck, sweep, BottleneckConfig(), SweepConfig()):
+        assert type(config).from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert sweep.base_config == tiny_config()  # a dict is read as a TrainConfig
+    # the defaults of the keywords they replaced (run_bottleneck / run_sweep before the configs)
+    assert BottleneckConfig() == BottleneckConfig(
+        widths=(1, 2, 3, 4, 8, 16, 64), linear_widths=(1,), minutes_per_width=2.0, steps=None,
+        process="mess3", process_params={}, base_config=None, seed=0, max_checkpoints=8,
+        device=None)
+    assert DEFAULT_WIDTHS == (1, 2, 3, 4, 8, 16, 64)
+    assert SweepConfig() == SweepConfig(
+        xs=DEFAULT_X, alphas=DEFAULT_ALPHA, extras=DEFAULT_EXTRAS, minutes_per_point=2.0,
+        steps=None, base_config=None, seed=0, device=None, decoders=DEFAULT_DECODERS)
+    assert DEFAULT_DECODERS == ("knn",) and DEFAULT_EXTRAS == ("z1r", "rrxor", "even", "golden_mean")
+    assert len(sweep_jobs()) == 25 + 4 and len(bottleneck_jobs()) == 7 + 1
+
+
 # ----------------------------------------------------------------------- tiny end-to-end runs
+def tiny_bottleneck(**changes) -> BottleneckConfig:
+    return BottleneckConfig(**{"widths": (1, 2), "minutes_per_width": None, "steps": 10,
+                               "base_config": tiny_config(), **changes})
+
+
 def tiny_config():
     from transformer import ModelConfig, TrainConfig
 
@@ -131,8 +180,7 @@ def tiny_config():
 def bottleneck_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("bottleneck")
     lines = []
-    summary = run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
-                             base_config=tiny_config(), progress=False, log=lines.append)
+    summary = run_bottleneck(out, tiny_bottleneck(), progress=False, log=lines.append)
     return out, summary, lines
 
 
@@ -188,8 +236,7 @@ def test_linear_bottleneck_resumes_like_any_run(tmp_path):
     """Interrupted and resumed, the bottleneck model ends with the same parameters."""
     import transformer
 
-    (job,) = bottleneck_jobs((1,), minutes_per_width=None, steps=10, base_config=tiny_config(),
-                             linear_widths=(1,))[1:]
+    (job,) = bottleneck_jobs(tiny_bottleneck(widths=(1,), linear_widths=(1,)))[1:]
     config = transformer.TrainConfig.from_dict(job.train_config)
     full = transformer.train(config, tmp_path / "full", progress=False)
     transformer.train(config, tmp_path / "cut", progress=False, stop_after=5)
@@ -208,24 +255,21 @@ def jax_leaves(tree):
 def test_bottleneck_resume_and_settings_guard(bottleneck_dir):
     out, _, _ = bottleneck_dir
     before = result_path(out, "width_002").stat().st_mtime_ns
-    again = run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
-                           base_config=tiny_config(), progress=False, log=None)
+    again = run_bottleneck(out, tiny_bottleneck(), progress=False, log=None)
     assert again.environment["computed_now"] == []
     assert result_path(out, "width_002").stat().st_mtime_ns == before
     with pytest.raises(ValueError, match="different settings"):
-        run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10, seed=1,
-                       base_config=tiny_config(), progress=False, log=None)
+        run_bottleneck(out, tiny_bottleneck(seed=1), progress=False, log=None)
     other_batch = tiny_config().replace(batch_size=2 * tiny_config().batch_size)
     with pytest.raises(ValueError, match=r"different settings \(recipe\)"):
-        run_bottleneck(out, widths=(1, 2), minutes_per_width=None, steps=10,
-                       base_config=other_batch, progress=False, log=None)
+        run_bottleneck(out, tiny_bottleneck(base_config=other_batch), progress=False, log=None)
 
 
 def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
-    kwargs = dict(xs=(0.05, 0.2), alphas=(0.6, 0.85), extras=(), minutes_per_point=None, steps=10,
-                  base_config=tiny_config())
+    config = SweepConfig(xs=(0.05, 0.2), alphas=(0.6, 0.85), extras=(), minutes_per_point=None,
+                         steps=10, base_config=tiny_config())
     lines = []
-    summary = run_sweep(tmp_path, log=lines.append, **kwargs)
+    summary = run_sweep(tmp_path, config, log=lines.append)
     assert len(lines) == 1 + 4
     assert sorted(summary.environment["computed_now"]) == sorted(r.name for r in summary.rows)
     assert (tmp_path / "sweep_heatmaps.png").is_file() and (tmp_path / "README.md").is_file()
@@ -241,7 +285,7 @@ def test_sweep_end_to_end_and_resume_skips_finished_points(tmp_path):
     for n in lost:
         result_path(tmp_path, n).unlink()
     lines.clear()
-    again = run_sweep(tmp_path, log=lines.append, **kwargs)
+    again = run_sweep(tmp_path, config, log=lines.append)
     assert sorted(again.environment["computed_now"]) == sorted(lost)
     for n in kept:
         assert result_path(tmp_path, n).stat().st_mtime_ns == mtimes[n]
@@ -313,7 +357,7 @@ def test_two_invocations_share_the_work(bottleneck_dir, tmp_path):
     shutil.copytree(out, folder)
     saved = result_path(folder, "width_002").read_text()
     result_path(folder, "width_002").unlink()
-    jobs = bottleneck_jobs((1, 2), minutes_per_width=None, steps=10, base_config=tiny_config())
+    jobs = bottleneck_jobs(tiny_bottleneck())
     holder = job_lock(folder, "width_002").acquire()  # "another invocation" runs this job
     outcome = {}
     worker = threading.Thread(target=lambda: outcome.update(ran=run_jobs(jobs, folder)))

@@ -230,21 +230,57 @@ def test_reproduce_with_a_step_budget_trains_exactly_those_steps(monkeypatch):
     monkeypatch.setattr(rp, "train", lambda config, out, **kw: seen.setdefault("config", config))
     monkeypatch.setattr(rp, "probe_run", lambda *a, **kw: rp.ProbeReport.__new__(rp.ProbeReport))
     monkeypatch.setattr(rp, "make_figures", lambda *a, **kw: [])
-    rp.reproduce("mess3", "/nonexistent/empty", minutes=None, steps=37, progress=False)
+    rp.reproduce("mess3", "/nonexistent/empty", rp.ReproduceConfig(minutes=None, steps=37),
+                 progress=False)
     assert seen["config"].steps == 37 and seen["config"].minutes is None
     with pytest.raises(ValueError, match="not both"):
-        rp.reproduce("mess3", "/nonexistent/empty", minutes=2.0, steps=37)
+        rp.ReproduceConfig(minutes=2.0, steps=37)
+
+
+def test_reproduce_config_refuses_bad_values_round_trips_and_keeps_the_old_defaults():
+    from compmech.experiments import reproduce as rp
+
+    for bad, message in [(dict(minutes=-1.0), "minutes must be a positive number"),
+                         (dict(minutes=None, steps=0), "steps must be a positive integer")]:
+        with pytest.raises(ValueError, match=message):
+            rp.ReproduceConfig(**bad)
+    for config in (rp.ReproduceConfig(minutes=None, steps=5, tiny=True, seed=3, checkpoints="all"),
+                   rp.ReproduceConfig(checkpoints=4)):
+        assert rp.ReproduceConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    # the defaults of the keywords it replaced (reproduce before the config)
+    assert rp.ReproduceConfig() == rp.ReproduceConfig(minutes=2.0, steps=None, tiny=False, seed=0,
+                                                      checkpoints=12)
+    assert rp.DEFAULT_MINUTES == 2.0 and rp.REPRODUCE_CHECKPOINTS == 12
+
+
+def test_reproduce_ensemble_passes_the_config_to_training_and_every_probe(monkeypatch):
+    from compmech.experiments import reproduce as rp
+
+    seen = {}
+    monkeypatch.setattr(rp, "train_ensemble",
+                        lambda config, seeds, out, **kw: seen.update(config=config, seeds=seeds))
+    monkeypatch.setattr(rp, "probe_ensemble", lambda out, **kw: seen.update(probe=kw)
+                        or SimpleNamespace(members=["m0", "m1"]))
+    monkeypatch.setattr(rp, "make_figures", lambda run_dir, **kw: seen.setdefault("figures", [])
+                        .append((run_dir, kw["seed"])))
+    config = rp.ReproduceConfig(minutes=None, steps=41, seed=5, checkpoints="last")
+    rp.reproduce_ensemble("z1r", "/nonexistent/empty", [1, 2], config, progress=False)
+    assert seen["seeds"] == [1, 2] and seen["config"].steps == 41
+    assert seen["config"].seed == 0  # the members train with their own seeds
+    assert seen["probe"]["seed"] == 5 and seen["probe"]["checkpoints"] == "last"
+    assert seen["figures"] == [("m0", 5), ("m1", 5)]
 
 
 def test_reproduce_bottleneck_is_wired_to_the_experiment(tmp_path, monkeypatch, capsys):
     from compmech.experiments import bottleneck as experiments
 
     calls = []
-    monkeypatch.setattr(experiments, "run_bottleneck", lambda out, **kw: calls.append((out, kw)) or {})
+    monkeypatch.setattr(experiments, "run_bottleneck",
+                        lambda out, config, **kw: calls.append((out, config, kw)) or {})
     assert main(["reproduce", "bottleneck", "--out", str(tmp_path / "b"), "--minutes", "0.5", "--quiet"]) == 0
-    out, kw = calls[-1]
+    out, config, kw = calls[-1]
     assert out == str(tmp_path / "b")
-    assert kw["widths"] == experiments.DEFAULT_WIDTHS and kw["minutes_per_width"] == 0.5
-    assert kw["steps"] is None and kw["log"] is None
+    assert config.widths == experiments.DEFAULT_WIDTHS and config.minutes_per_width == 0.5
+    assert config.steps is None and kw["log"] is None
     assert main(["reproduce", "bottleneck", "--out", str(tmp_path / "t"), "--tiny", "--quiet"]) == 0
-    assert calls[-1][1]["widths"] == (1, 2) and calls[-1][1]["steps"] == 60
+    assert calls[-1][1].widths == (1, 2) and calls[-1][1].steps == 60

@@ -450,3 +450,22 @@ def test_jobs_build_the_stress_test_processes():
     assert {TrainConfig.from_dict(j.train_config).steps for j in factored_jobs(steps=77)} == {77}
     with pytest.raises(ValueError, match="noise"):
         factored_jobs(noise="both")
+
+
+def test_factored_config_refuses_bad_values_round_trips_and_keeps_the_old_defaults():
+    from compmech.experiments.factored import DEFAULT_MINUTES, FactoredConfig
+
+    for bad, message in [(dict(noise="both"), "noise must be one of"),
+                         (dict(seeds=[1, 1]), "seeds must be distinct integers"),
+                         (dict(seeds=[]), "seeds must be distinct integers"),
+                         (dict(steps=0), "steps must be a positive integer"),
+                         (dict(minutes=-3.0), "minutes must be a positive number")]:
+        with pytest.raises(ValueError, match=message):
+            FactoredConfig(**bad)
+    config = FactoredConfig(tiny=True, steps=7, seeds=[3, 1], noise="per_factor")
+    assert FactoredConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.scale == "tiny" and FactoredConfig().scale == "default"
+    # the defaults of the keywords it replaced (run_factored before the config)
+    assert FactoredConfig() == FactoredConfig(tiny=False, minutes=None, steps=None, seeds=(0,),
+                                              noise="joint")
+    assert DEFAULT_MINUTES == 30.0

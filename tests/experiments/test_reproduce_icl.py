@@ -367,3 +367,26 @@ def test_summary_averages_seeds_and_fits_the_mean_curve():
     row = markdown_table({"dursley_wonka": m}).splitlines()[2]
     assert row.startswith("| dursley_wonka | 2 |") and "power_law (1 / " in row
     assert "exponential (" in row and "| 100, 100 |" in row and "0.80 ± 0.00" in row
+
+
+def test_icl_settings_refuse_bad_values_round_trip_and_keep_the_old_defaults():
+    from compmech.experiments import icl
+    from compmech.experiments.icl_results import IclSettings
+
+    for bad, message in [(dict(seeds=[]), "at least one seed"),
+                         (dict(mixtures=["nope"]), "unknown mixtures"),
+                         (dict(steps=0), "steps must be a positive integer"),
+                         (dict(minutes=0.0), "minutes must be a positive number"),
+                         (dict(minutes=None), "minutes must be a positive number")]:
+        with pytest.raises(ValueError, match=message):
+            IclSettings(**bad)
+    # the budget is written as null where it does not apply, as results.json always had it
+    assert IclSettings(steps=5).minutes is None and IclSettings(tiny=True).minutes is None
+    for config in (IclSettings(), IclSettings(tiny=True, seeds=(1, 2), mixtures=["mess3_3"])):
+        data = json.loads(json.dumps(config.to_dict()))
+        assert list(data) == ["experiment", "tiny", "minutes", "steps", "seeds", "mixtures"]
+        assert IclSettings.from_dict(data) == config
+    # the defaults of the keywords it replaced (run_icl before the config)
+    assert IclSettings() == IclSettings(experiment="icl", tiny=False, minutes=12.0, steps=None,
+                                        seeds=[0], mixtures=list(icl.MIXTURES))
+    assert icl.DEFAULT_MINUTES == 12.0

@@ -291,7 +291,26 @@ def test_cli_refuses_bad_combinations(tmp_path, capsys):
                  str(tmp_path)]) == 2
     assert main(["reproduce", "mess3", "--random-networks", "3", "--out", str(tmp_path)]) == 2
     with pytest.raises(ValueError, match="unknown processes"):
-        quantum.run_quantum(tmp_path, processes=["nope"], tiny=True)
+        quantum.run_quantum(tmp_path, quantum.QuantumConfig(processes=["nope"], tiny=True))
+
+
+def test_config_refuses_bad_values_round_trips_and_keeps_the_old_defaults():
+    Config = quantum.QuantumConfig
+    for bad, message in [(dict(archs=["cnn"]), "unknown processes or architectures"),
+                         (dict(random_networks=0), "random_networks must be >= 1"),
+                         (dict(minutes=-1.0), "minutes must be a positive number"),
+                         (dict(seeds=()), "at least one seed")]:
+        with pytest.raises(ValueError, match=message):
+            Config(**bad)
+    Config(minutes=None, steps=5)  # steps set the training: no budget needed
+    config = Config(processes=["fanizza"], archs=["gru", "rnn"], steps=7, seeds=[1, 2],
+                    random_networks=3, tiny=True)
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.seeds == (1, 2)
+    # the defaults of the keywords it replaced (run_quantum before the config)
+    assert Config() == Config(processes=tuple(quantum.PROCESSES), archs=quantum.ARCHS,
+                              minutes=quantum.DEFAULT_MINUTES, steps=None, seeds=(0,),
+                              random_networks=quantum.DEFAULT_RANDOM_NETWORKS, tiny=False)
 
 
 def test_a_job_file_of_another_version_is_refused_in_one_line(tmp_path):

@@ -140,6 +140,12 @@ def _common(args: argparse.Namespace) -> dict:
                 log=None if args.quiet else print)
 
 
+def _training_options(common: dict) -> dict:
+    """The options of :func:`_common` that go into an experiment's config (``steps``, ``seed``,
+    ``device``), taken out of ``common``; what stays are the run's I/O keywords."""
+    return {key: common.pop(key) for key in ("steps", "seed", "device")}
+
+
 def run_experiment(args: argparse.Namespace) -> int:
     from compmech.experiments import bottleneck, heads, sweep
     from compmech.experiments.reports import export_gallery
@@ -158,16 +164,20 @@ def run_experiment(args: argparse.Namespace) -> int:
             seeds=args.seeds, head_width=args.head_width or heads.DEFAULT_HEAD_WIDTH,
             minutes_per_job=minutes, **common)
     elif args.experiment == "bottleneck":
-        summary = bottleneck.run_bottleneck(
-            args.out, widths=args.widths or bottleneck.DEFAULT_WIDTHS, minutes_per_width=minutes,
-            max_checkpoints=args.max_checkpoints, progress=False, **common)
+        training = _training_options(common)
+        config = bottleneck.BottleneckConfig(
+            widths=args.widths or bottleneck.DEFAULT_WIDTHS, minutes_per_width=minutes,
+            max_checkpoints=args.max_checkpoints, **training)
+        summary = bottleneck.run_bottleneck(args.out, config, progress=False, **common)
     else:
-        summary = sweep.run_sweep(
-            args.out, xs=args.xs or sweep.DEFAULT_X, alphas=args.alphas or sweep.DEFAULT_ALPHA,
+        training = _training_options(common)
+        config = sweep.SweepConfig(
+            xs=args.xs or sweep.DEFAULT_X, alphas=args.alphas or sweep.DEFAULT_ALPHA,
             extras=sweep.DEFAULT_EXTRAS if args.extras is None else args.extras,
             minutes_per_point=minutes,
             decoders=sweep.DEFAULT_DECODERS if args.decoders is None else tuple(args.decoders),
-            **common)
+            **training)
+        summary = sweep.run_sweep(args.out, config, **common)
     if args.gallery:
         export_gallery(args.out, args.gallery, prefix=args.experiment, force=args.force)
     if summary.failed:

@@ -92,7 +92,12 @@ def register(subparsers) -> None:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from compmech.experiments.reproduce import DEFAULT_MINUTES, REPRODUCE_CHECKPOINTS, reproduce
+    from compmech.experiments.reproduce import (
+        DEFAULT_MINUTES,
+        REPRODUCE_CHECKPOINTS,
+        ReproduceConfig,
+        reproduce,
+    )
     from compmech.probing.summary import summary_lines
 
     if (args.paper or args.noise != "joint") and args.experiment != "factored":
@@ -122,9 +127,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
         return _run_bottleneck(args, minutes)
     if args.seeds is not None:
         return _reproduce_ensemble(args, minutes)
-    report = reproduce(args.experiment, args.out, minutes=None if args.steps else minutes,
-                       steps=args.steps, tiny=args.tiny, force=args.force, seed=args.seed,
-                       checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
+    config = ReproduceConfig(minutes=None if args.steps else minutes, steps=args.steps,
+                             tiny=args.tiny, seed=args.seed,
+                             checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS)
+    report = reproduce(args.experiment, args.out, config, force=args.force,
                        progress=not args.quiet)
     print()
     print("\n".join(summary_lines(report)))
@@ -151,12 +157,16 @@ def _check_seeds(args: argparse.Namespace) -> None:
 
 
 def _reproduce_ensemble(args: argparse.Namespace, minutes: float | None) -> int:
-    from compmech.experiments.reproduce import REPRODUCE_CHECKPOINTS, reproduce_ensemble
+    from compmech.experiments.reproduce import (
+        REPRODUCE_CHECKPOINTS,
+        ReproduceConfig,
+        reproduce_ensemble,
+    )
     from compmech.probing.ensembles import ensemble_summary_lines
 
-    report = reproduce_ensemble(args.experiment, args.out, args.seeds, minutes=minutes,
-                                tiny=args.tiny, force=args.force, probe_seed=args.seed,
-                                checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS,
+    config = ReproduceConfig(minutes=minutes, tiny=args.tiny, seed=args.seed,
+                             checkpoints=args.checkpoints or REPRODUCE_CHECKPOINTS)
+    report = reproduce_ensemble(args.experiment, args.out, args.seeds, config, force=args.force,
                                 progress=not args.quiet)
     print()
     print("\n".join(ensemble_summary_lines(report)))
@@ -166,18 +176,17 @@ def _reproduce_ensemble(args: argparse.Namespace, minutes: float | None) -> int:
 
 def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
     """Mess3 with the residual stream narrowed to each width (rerunning the command resumes it)."""
-    from compmech.experiments.bottleneck import DEFAULT_WIDTHS, run_bottleneck
+    from compmech.experiments.bottleneck import DEFAULT_WIDTHS, BottleneckConfig, run_bottleneck
     from compmech.experiments.reproduce import reproduction_config
 
-    run_bottleneck(
-        args.out,
+    config = BottleneckConfig(
         widths=(1, 2) if args.tiny else DEFAULT_WIDTHS,
         minutes_per_width=minutes,
         steps=60 if args.tiny else None,
         base_config=reproduction_config("mess3", tiny=True) if args.tiny else None,
-        seed=args.seed, force=args.force, progress=not args.quiet,
-        log=None if args.quiet else print,
-    )
+        seed=args.seed)
+    run_bottleneck(args.out, config, force=args.force, progress=not args.quiet,
+                   log=None if args.quiet else print)
     print(f"report in {args.out}/README.md")
     return 0
 
@@ -185,6 +194,7 @@ def _run_bottleneck(args: argparse.Namespace, minutes: float | None) -> int:
 def _run_icl(args: argparse.Namespace) -> int:
     """In-context learning of non-ergodic mixtures (rerunning the command resumes it)."""
     from compmech.experiments import icl
+    from compmech.experiments.icl_results import IclSettings
 
     if args.tiny and args.minutes is not None:
         raise UsageError("--tiny trains a fixed few steps; drop --minutes")
@@ -194,9 +204,10 @@ def _run_icl(args: argparse.Namespace) -> int:
         raise UsageError("--processes, --archs, --workers and --checkpoints do not apply to "
                          "`reproduce icl`")
     seeds = args.seeds if args.seeds is not None else [args.seed]
-    results = icl.run_icl(args.out, minutes=args.minutes or icl.DEFAULT_MINUTES, steps=args.steps,
-                          seeds=seeds, tiny=args.tiny, force=args.force,
-                          progress=not args.quiet, log=None if args.quiet else print)
+    config = IclSettings(tiny=args.tiny, minutes=args.minutes or icl.DEFAULT_MINUTES,
+                         steps=args.steps, seeds=seeds)
+    results = icl.run_icl(args.out, config, force=args.force, progress=not args.quiet,
+                          log=None if args.quiet else print)
     print()
     print(icl.markdown_table(results.mixtures))
     print(f"total wall time {results.wall_time_s:.0f} s; results in {args.out}/results.json, "
@@ -210,12 +221,14 @@ def _run_architectures(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
-    summary = architectures.run_architectures(
-        args.out, processes=args.processes or tuple(architectures.PROCESSES),
+    config = architectures.ArchitecturesConfig(
+        processes=args.processes or tuple(architectures.PROCESSES),
         archs=args.archs or architectures.ARCHS,
         minutes=None if args.tiny else (args.minutes or architectures.DEFAULT_MINUTES),
-        tiny=args.tiny, seed=args.seed, workers=args.workers, force=args.force,
-        progress=False, log=None if args.quiet else print)
+        tiny=args.tiny, seed=args.seed)
+    summary = architectures.run_architectures(args.out, config, workers=args.workers,
+                                              force=args.force, progress=False,
+                                              log=None if args.quiet else print)
     print(f"{len(summary.rows)} models; report in {args.out}/README.md, figure "
           f"{args.out}/architectures.png")
     return 0 if not summary.failed else 1
@@ -232,14 +245,15 @@ def _run_quantum(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
     processes = args.processes or (quantum.TINY_PROCESSES if args.tiny else tuple(quantum.PROCESSES))
-    report = quantum.run_quantum(
-        args.out, processes=processes, archs=args.archs or quantum.ARCHS,
+    config = quantum.QuantumConfig(
+        processes=processes, archs=args.archs or quantum.ARCHS,
         minutes=None if args.tiny else (args.minutes or quantum.DEFAULT_MINUTES),
         steps=args.steps, seeds=args.seeds or [args.seed],
         random_networks=args.random_networks or (
             quantum.TINY_RANDOM_NETWORKS if args.tiny else quantum.DEFAULT_RANDOM_NETWORKS),
-        tiny=args.tiny, workers=args.workers, force=args.force,
-        log=None if args.quiet else print)
+        tiny=args.tiny)
+    report = quantum.run_quantum(args.out, config, workers=args.workers, force=args.force,
+                                 log=None if args.quiet else print)
     print(f"{len(report.results)} processes in {report.wall_seconds / 60:.1f} min; report "
           f"in {args.out}/README.md, numbers in {args.out}/results.json")
     return 0
@@ -256,10 +270,11 @@ def _run_factored(args: argparse.Namespace) -> int:
         return 0
     if args.steps is not None and args.minutes is not None:
         raise UsageError("give --steps or --minutes, not both")
-    summary = factored.run_factored(
-        args.out, tiny=args.tiny, minutes=args.minutes, steps=args.steps,
-        seeds=args.seeds if args.seeds is not None else [args.seed], noise=args.noise,
-        force=args.force, progress=False, log=None if args.quiet else print)
+    config = factored.FactoredConfig(
+        tiny=args.tiny, minutes=args.minutes, steps=args.steps,
+        seeds=args.seeds if args.seeds is not None else [args.seed], noise=args.noise)
+    summary = factored.run_factored(args.out, config, force=args.force, progress=False,
+                                    log=None if args.quiet else print)
     print(f"{len(summary.rows)} models; report in {args.out}/README.md, results "
           f"{args.out}/results.json, figure {args.out}/factored_cev.png")
     return 0 if not summary.failed else 1

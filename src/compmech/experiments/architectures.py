@@ -98,36 +98,67 @@ def model_config(arch: str, vocab: int, *, tiny: bool = False):
     return recurrent_config(arch, n_ctx=n_ctx, d_vocab=vocab)
 
 
-def architecture_jobs(processes: Sequence[str] = tuple(PROCESSES), archs: Sequence[str] = ARCHS, *,
-                      minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
-                      seed: int = 0) -> list[Job]:
-    """One job per (process, architecture): train, then probe every layer with both protocols.
+@dataclass(frozen=True, kw_only=True)
+class ArchitecturesConfig(Record):
+    """The grid to train and probe (:func:`architecture_jobs`).
 
-    ``tiny`` trains 30 steps of tiny models (seconds); otherwise ``minutes`` of the default recipe
-    (AdamW, batch 1024, lr 3e-3) per model.
+    Attributes:
+        processes: rows (keys of :data:`PROCESSES`).
+        archs: columns (of :data:`ARCHS`).
+        minutes: training budget per model, in minutes (the default recipe: AdamW, batch 1024,
+            lr 3e-3); unused with ``tiny``.
+        tiny: 30 steps of tiny models, seconds long (for tests).
+        seed: seed of training and probes.
+
+    Raises:
+        ValueError: an unknown process or architecture, or ``minutes`` not a positive number
+            without ``tiny``.
     """
-    unknown = [p for p in processes if p not in PROCESSES]
-    if unknown:
-        raise ValueError(f"unknown processes {unknown}; choose from {', '.join(PROCESSES)}")
-    bad = [a for a in archs if a not in ARCHS]
-    if bad:
-        raise ValueError(f"unknown architectures {bad}; choose from {', '.join(ARCHS)}")
-    if not tiny and (minutes is None or not (math.isfinite(minutes) and minutes > 0)):
-        raise ValueError(f"minutes must be a positive number; got {minutes}")
+
+    processes: tuple[str, ...] = tuple(PROCESSES)
+    archs: tuple[str, ...] = ARCHS
+    minutes: float | None = DEFAULT_MINUTES
+    tiny: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "processes", tuple(self.processes))
+        object.__setattr__(self, "archs", tuple(self.archs))
+        unknown = [p for p in self.processes if p not in PROCESSES]
+        if unknown:
+            raise ValueError(f"unknown processes {unknown}; choose from {', '.join(PROCESSES)}")
+        bad = [a for a in self.archs if a not in ARCHS]
+        if bad:
+            raise ValueError(f"unknown architectures {bad}; choose from {', '.join(ARCHS)}")
+        m = self.minutes
+        if not self.tiny and (m is None or not (math.isfinite(m) and m > 0)):
+            raise ValueError(f"minutes must be a positive number; got {m}")
+
+    @property
+    def minutes_per_model(self) -> float | None:
+        """The training budget per model, ``None`` with ``tiny`` (trained for fixed steps)."""
+        return None if self.tiny else self.minutes
+
+
+def architecture_jobs(config: ArchitecturesConfig | None = None) -> list[Job]:
+    """One job per (process, architecture) of ``config`` (``None``: the default grid): train, then
+    probe every layer with both protocols."""
+    c = ArchitecturesConfig() if config is None else config
+    seed = c.seed
     jobs = []
-    for process in processes:
+    for process in c.processes:
         params = PROCESSES[process]
         vocab = get_process(process, **params).vocab_size
-        for arch in archs:
-            model = model_config(arch, vocab, tiny=tiny)
-            if tiny:
+        for arch in c.archs:
+            model = model_config(arch, vocab, tiny=c.tiny)
+            if c.tiny:
                 cfg = TrainConfig(process=process, process_params=params, model=model, steps=30,
                                   batch_size=32, lr=1e-2, warmup_steps=5, eval_every=15,
                                   log_every=10, checkpoints_per_decade=4, steps_per_call=10,
                                   seed=seed)
             else:
                 cfg = TrainConfig(process=process, process_params=params, model=model, seed=seed,
-                                  steps=10_000_000, minutes=float(minutes))
+                                  steps=10_000_000, minutes=float(c.minutes))
             jobs.append(Job(f"{process}_{arch}", cfg.to_dict(),
                             ArchitectureLabels(process, arch).to_dict(),
                             int(seed), protocols=[dict(p) for p in PROTOCOLS], layers=True,
@@ -275,20 +306,14 @@ def loss_gap_lines(results: Sequence[JobResult]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ running
-def run_architectures(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
-                      archs: Sequence[str] = ARCHS, minutes: float | None = DEFAULT_MINUTES,
-                      tiny: bool = False, seed: int = 0, workers: int = 1, force: bool = False,
-                      progress: bool = False, log: Callable[[str], None] | None = print
-                      ) -> ArchitecturesSummary:
+def run_architectures(out_dir, config: ArchitecturesConfig | None = None, *, workers: int = 1,
+                      force: bool = False, progress: bool = False,
+                      log: Callable[[str], None] | None = print) -> ArchitecturesSummary:
     """Train and probe the grid (see the module docstring); rerunning the command resumes it.
 
     Args:
         out_dir: the experiment folder (``runs/``, ``results/``, the report).
-        processes: rows (keys of :data:`PROCESSES`).
-        archs: columns (of :data:`ARCHS`).
-        minutes: training budget per model.
-        tiny: seconds-long tiny models (for tests).
-        seed: seed of training and probes.
+        config: the grid (:class:`ArchitecturesConfig`; ``None``: the default one).
         workers: worker processes (:func:`compmech.experiments.runner.run_jobs`).
         force: rewrite a folder that holds an experiment with other settings.
         progress: training progress bars (serial mode).
@@ -297,11 +322,13 @@ def run_architectures(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
     Returns:
         The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
     """
+    c = ArchitecturesConfig() if config is None else config
     out_dir = Path(out_dir)
-    jobs = architecture_jobs(processes, archs, minutes=minutes, tiny=tiny, seed=seed)
-    manifest = {"experiment": "architectures", "processes": list(processes), "archs": list(archs),
-                "minutes": None if tiny else minutes, "tiny": tiny, "seed": seed,
-                "protocols": [dict(p) for p in PROTOCOLS], "recipe": recipe(jobs[0].train_config)}
+    jobs = architecture_jobs(c)
+    manifest = {"experiment": "architectures", "processes": list(c.processes),
+                "archs": list(c.archs), "minutes": c.minutes_per_model, "tiny": c.tiny,
+                "seed": c.seed, "protocols": [dict(p) for p in PROTOCOLS],
+                "recipe": recipe(jobs[0].train_config)}
     out_dir.mkdir(parents=True, exist_ok=True)
     check_manifest(out_dir, manifest, force)
     t0 = time.perf_counter()
@@ -313,9 +340,8 @@ def run_architectures(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
     done = [outcome.results[j.name] for j in jobs if j.name in outcome.results]
     if not done:
         raise ValueError(f"every job failed: {outcome.failed}")
-    return write_report(out_dir, done, processes=list(processes), archs=list(archs),
-                        wall_seconds=wall, computed=outcome.computed, failed=outcome.failed,
-                        workers=workers, minutes=None if tiny else minutes)
+    return write_report(out_dir, done, c, wall_seconds=wall, computed=outcome.computed,
+                        failed=outcome.failed, workers=workers)
 
 
 def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) -> list[Path]:
@@ -352,17 +378,28 @@ def _grid_figure(out_dir: Path, results: Sequence[JobResult], processes, archs) 
     return save(fig, out_dir / "architectures")
 
 
-def write_report(out_dir, results: Sequence[JobResult], *, processes, archs, wall_seconds: float,
-                 computed=(), failed=None, workers: int = 1,
-                 minutes: float | None = None) -> ArchitecturesSummary:
-    """The figure grid, ``summary.json`` and ``README.md`` of the experiment in ``out_dir``."""
+def write_report(out_dir, results: Sequence[JobResult], config: ArchitecturesConfig, *,
+                 wall_seconds: float, computed=(), failed=None,
+                 workers: int = 1) -> ArchitecturesSummary:
+    """The figure grid, ``summary.json`` and ``README.md`` of the experiment in ``out_dir``.
+
+    Args:
+        out_dir: the experiment folder.
+        results: the finished jobs' results.
+        config: the grid they were run with (rows, columns, budget).
+        wall_seconds: wall time of this invocation.
+        computed: names of the jobs computed by this invocation (the others were read back).
+        failed: ``{job name: error}`` of the jobs that failed.
+        workers: worker processes used.
+    """
     out_dir = Path(out_dir)
+    processes, archs = list(config.processes), list(config.archs)
     files = _grid_figure(out_dir, results, processes, archs)
     summary = ArchitecturesSummary(
         experiment="architectures",
         settings=ArchitecturesSettings(
-            processes={p: PROCESSES[p] for p in processes}, archs=list(archs),
-            minutes_per_model=minutes, n_ctx=results[0].model_config.n_ctx,
+            processes={p: PROCESSES[p] for p in processes}, archs=archs,
+            minutes_per_model=config.minutes_per_model, n_ctx=results[0].model_config.n_ctx,
             protocols=[dict(p) for p in PROTOCOLS],
             models={ArchitectureLabels.from_dict(r.labels).arch: r.model for r in results}),
         rows=list(results), total_job_seconds=float(sum(r.seconds for r in results)),
@@ -426,6 +463,6 @@ def _markdown(summary: ArchitecturesSummary, results: Sequence[JobResult], files
 
 
 __all__ = ["ARCHS", "COLUMNS", "DEFAULT_MINUTES", "MSE_NOTE", "N_CTX", "PROCESSES", "PROTOCOLS",
-           "ArchitectureLabels", "ArchitecturesSettings", "ArchitecturesSummary",
+           "ArchitectureLabels", "ArchitecturesConfig", "ArchitecturesSettings", "ArchitecturesSummary",
            "architecture_jobs", "headline", "loss_gap_lines", "model_config", "per_layer_lines",
            "run_architectures", "table_lines", "write_report"]

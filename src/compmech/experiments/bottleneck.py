@@ -27,7 +27,7 @@ read at ``d_model = 4``. The report says so next to the numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from compmech.files import atomic_write_text
 from compmech.formatting import fmt
 from compmech.processes import get_process
 from compmech.records import Record
-from transformer import LinearBottleneckConfig, ModelConfig
+from transformer import LinearBottleneckConfig, ModelConfig, TrainConfig
 
 #: Residual-stream widths of the bottleneck experiment.
 DEFAULT_WIDTHS = (1, 2, 3, 4, 8, 16, 64)
@@ -92,62 +92,88 @@ class BottleneckSummary(ExperimentSummary):
     settings: BottleneckSettings
 
 
-def _distinct_widths(what: str, ws: Sequence[int], allow_empty: bool) -> list[int]:
-    ws = [int(w) for w in ws]
+def _distinct_widths(what: str, ws: Sequence[int], allow_empty: bool) -> tuple[int, ...]:
+    ws = tuple(int(w) for w in ws)
     if (not ws and not allow_empty) or len(set(ws)) != len(ws) or (ws and min(ws) < 1):
-        raise ValueError(f"{what} must be distinct positive integers; got {ws}")
+        raise ValueError(f"{what} must be distinct positive integers; got {list(ws)}")
     return ws
 
 
-def bottleneck_jobs(widths: Sequence[int] = DEFAULT_WIDTHS, *, minutes_per_width: float | None = 2.0,
-                    steps: int | None = None, process: str = "mess3",
-                    process_params: Mapping[str, Any] | None = None, base_config: Any = None,
-                    seed: int = 0, max_checkpoints: int = 8,
-                    linear_widths: Sequence[int] = (1,), device: str | None = None) -> list[Job]:
-    """The bottleneck experiment's jobs.
+@dataclass(frozen=True, kw_only=True)
+class BottleneckConfig(Record):
+    """What the bottleneck experiment trains and analyses (:func:`bottleneck_jobs`).
 
     * ``"residual"`` variant, one job per width in ``widths``: ``d_model = width``, the rest of the
       model (heads, ``d_head``, ``d_mlp``, layers) and the training as ``base_config``.
-    * ``"linear"`` variant, one job per width in ``linear_widths``: the ``base_config`` model (d_model 64
-      by default) with a linear bottleneck of that width after its last block
+    * ``"linear"`` variant, one job per width in ``linear_widths``: the ``base_config`` model
+      (d_model 64 by default) with a linear bottleneck of that width after its last block
       (:class:`transformer.LinearBottleneckConfig`).
 
-    Args:
-        widths: residual-stream widths (positive integers, distinct).
-        minutes_per_width: wall-clock training budget per job (``TrainConfig.minutes``); ``None``
-            trains for exactly ``steps``.
+    Attributes:
+        widths: residual-stream widths (distinct positive integers).
+        linear_widths: bottleneck widths of the linear variant (``()`` for none).
+        minutes_per_width: wall-clock training budget per job, in minutes
+            (``TrainConfig.minutes``); ``None`` trains for exactly ``steps``.
         steps: optimiser steps (required when ``minutes_per_width`` is ``None``; with a budget it
             only bounds the warm-up measurement).
         process: the catalogue process (default: the paper's Mess3).
-        process_params: its parameters (default: the paper's Mess3 values).
-        base_config: a :class:`transformer.TrainConfig` (or its dict) whose model and optimiser
-            settings are used (default ``TrainConfig()``).
+        process_params: its parameters (default: the catalogue's, the paper's Mess3 values).
+        base_config: the :class:`transformer.TrainConfig` (a dict is read as one) whose model and
+            optimiser settings are used (``None``: ``TrainConfig()``).
         seed: seed of initialisation, data, probe split and subsamples.
         max_checkpoints: checkpoints analysed for a width-1 coordinate over training.
-        linear_widths: bottleneck widths of the linear variant (``()`` for none).
-        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` for training (default: ``base_config``'s).
+        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` for training (``None``: ``base_config``'s).
+
+    Raises:
+        ValueError: widths that are not distinct positive integers, neither a budget nor steps,
+            or ``max_checkpoints < 1``.
     """
-    widths = _distinct_widths("widths", widths, False)
-    linear_widths = _distinct_widths("linear_widths", linear_widths, True)
-    if steps is None and minutes_per_width is None:
-        raise ValueError("give minutes_per_width or steps")
-    hmm = get_process(process, **dict(process_params or {}))
-    overrides: dict[str, Any] = {"process": process, "process_params": dict(process_params or {}),
-                                 "seed": int(seed), "minutes": minutes_per_width,
-                                 "steps": int(steps) if steps is not None else 10_000_000}
-    if device is not None:
-        overrides["device"] = device
-    cfg = config_with(base_config, overrides)
+
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
+    linear_widths: tuple[int, ...] = (1,)
+    minutes_per_width: float | None = 2.0
+    steps: int | None = None
+    process: str = "mess3"
+    process_params: dict[str, Any] = field(default_factory=dict)
+    base_config: TrainConfig | None = None
+    seed: int = 0
+    max_checkpoints: int = 8
+    device: str | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "widths", _distinct_widths("widths", self.widths, False))
+        set_(self, "linear_widths", _distinct_widths("linear_widths", self.linear_widths, True))
+        if self.steps is None and self.minutes_per_width is None:
+            raise ValueError("give minutes_per_width or steps")
+        if int(self.max_checkpoints) < 1:
+            raise ValueError(f"max_checkpoints must be >= 1; got {self.max_checkpoints}")
+        set_(self, "process_params", dict(self.process_params or {}))
+        if isinstance(self.base_config, Mapping):
+            set_(self, "base_config", TrainConfig.from_dict(self.base_config))
+
+
+def bottleneck_jobs(config: BottleneckConfig | None = None) -> list[Job]:
+    """The bottleneck experiment's jobs: one per residual width and one per linear-bottleneck
+    width (:class:`BottleneckConfig`; ``None``: its defaults)."""
+    c = BottleneckConfig() if config is None else config
+    hmm = get_process(c.process, **c.process_params)
+    overrides: dict[str, Any] = {"process": c.process, "process_params": dict(c.process_params),
+                                 "seed": int(c.seed), "minutes": c.minutes_per_width,
+                                 "steps": int(c.steps) if c.steps is not None else 10_000_000}
+    if c.device is not None:
+        overrides["device"] = c.device
+    cfg = config_with(c.base_config, overrides)
     model = ModelConfig.from_dict({**cfg.model.to_dict(), "arch": "transformer",
                                    "d_vocab": hmm.vocab_size + (1 if cfg.bos else 0)})
     jobs = [Job(f"width_{w:03d}", cfg.replace(model=model.replace(d_model=w)).to_dict(),
-                BottleneckLabels(w, "residual").to_dict(), int(seed), analyse_1d=w == 1,
-                max_checkpoints=int(max_checkpoints)) for w in widths]
-    for w in linear_widths:
+                BottleneckLabels(w, "residual").to_dict(), int(c.seed), analyse_1d=w == 1,
+                max_checkpoints=int(c.max_checkpoints)) for w in c.widths]
+    for w in c.linear_widths:
         linear = LinearBottleneckConfig(**_model_fields(model, w))
         jobs.append(Job(f"linear_{w:03d}", cfg.replace(model=linear, bos=False).to_dict(),
-                        BottleneckLabels(w, "linear").to_dict(), int(seed), analyse_1d=w == 1,
-                        max_checkpoints=int(max_checkpoints)))
+                        BottleneckLabels(w, "linear").to_dict(), int(c.seed), analyse_1d=w == 1,
+                        max_checkpoints=int(c.max_checkpoints)))
     return jobs
 
 
@@ -155,11 +181,7 @@ def _model_fields(model: ModelConfig, width: int) -> dict[str, Any]:
     return {**model.to_dict(), "arch": "linear_bottleneck", "bottleneck_width": width}
 
 
-def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
-                   minutes_per_width: float | None = 2.0, steps: int | None = None,
-                   process: str = "mess3", process_params: Mapping[str, Any] | None = None,
-                   base_config: Any = None, seed: int = 0, workers: int = 1, max_checkpoints: int = 8,
-                   linear_widths: Sequence[int] = (1,), device: str | None = None,
+def run_bottleneck(out_dir, config: BottleneckConfig | None = None, *, workers: int = 1,
                    force: bool = False, progress: bool = True,
                    log: Callable[[str], None] | None = print) -> ExperimentSummary:
     """The bottleneck experiment: train at each residual width (and the linear-bottleneck variant at
@@ -171,16 +193,7 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
 
     Args:
         out_dir: the experiment folder (created).
-        widths: see :func:`bottleneck_jobs`.
-        minutes_per_width: see :func:`bottleneck_jobs`.
-        steps: see :func:`bottleneck_jobs`.
-        process: see :func:`bottleneck_jobs`.
-        process_params: see :func:`bottleneck_jobs`.
-        base_config: see :func:`bottleneck_jobs`.
-        seed: see :func:`bottleneck_jobs`.
-        max_checkpoints: see :func:`bottleneck_jobs`.
-        linear_widths: see :func:`bottleneck_jobs`.
-        device: see :func:`bottleneck_jobs`.
+        config: what to train and analyse (:class:`BottleneckConfig`; ``None``: its defaults).
         workers: parallel worker processes (1 = in this process).
         force: rewrite a folder that holds an experiment with other settings (results of widths
             already finished are still reused; delete them to redo).
@@ -191,18 +204,17 @@ def run_bottleneck(out_dir, *, widths: Sequence[int] = DEFAULT_WIDTHS,
         The :class:`~compmech.experiments.results.ExperimentSummary` (also ``out_dir/summary.json``).
 
     Example:
-        >>> run_bottleneck("reports/bn", widths=(1, 2, 3, 64), minutes_per_width=1.0)  # doctest: +SKIP
+        >>> run_bottleneck("reports/bn", BottleneckConfig(widths=(1, 2, 3, 64),
+        ...                                                minutes_per_width=1.0))  # doctest: +SKIP
     """
+    c = BottleneckConfig() if config is None else config
     out_dir = Path(out_dir)
-    jobs = bottleneck_jobs(widths, minutes_per_width=minutes_per_width, steps=steps, process=process,
-                           process_params=process_params, base_config=base_config, seed=seed,
-                           max_checkpoints=max_checkpoints, linear_widths=linear_widths,
-                           device=device)
+    jobs = bottleneck_jobs(c)
     model = {k: v for k, v in config_with(jobs[0].train_config, {}).model.to_dict().items()
              if k not in ("d_model", "arch")}
-    manifest = {"experiment": "bottleneck", "process": process,
-                "process_params": dict(process_params or {}), "seed": seed,
-                "minutes_per_width": minutes_per_width, "steps": steps, "model": model,
+    manifest = {"experiment": "bottleneck", "process": c.process,
+                "process_params": dict(c.process_params), "seed": c.seed,
+                "minutes_per_width": c.minutes_per_width, "steps": c.steps, "model": model,
                 "recipe": recipe(jobs[0].train_config)}
     done, outcome, wall = run_experiment(jobs, out_dir, manifest, BOTTLENECK_COLUMNS,
                                          workers=workers, progress=progress, log=log, force=force)
@@ -382,5 +394,6 @@ def _width1_markdown(r: JobResult) -> list[str]:
     return lines
 
 
-__all__ = ["BOTTLENECK_COLUMNS", "DEFAULT_WIDTHS", "BottleneckLabels", "BottleneckSettings",
-           "BottleneckSummary", "bottleneck_jobs", "run_bottleneck", "write_bottleneck_report"]
+__all__ = ["BOTTLENECK_COLUMNS", "DEFAULT_WIDTHS", "BottleneckConfig", "BottleneckLabels",
+           "BottleneckSettings", "BottleneckSummary", "bottleneck_jobs", "run_bottleneck",
+           "write_bottleneck_report"]

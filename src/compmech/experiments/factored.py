@@ -231,6 +231,56 @@ def train_config(variant: Variant, scale: Scale, *, vocab: int, seed: int, steps
                        log_every=100)
 
 
+def _checked_options(seeds: Sequence[int], steps: int | None, minutes: float | None,
+                     noise: str) -> list[int]:
+    """``seeds`` as a list of ints, after checking every option (one-line ``ValueError``)."""
+    if noise not in NOISE_KINDS:
+        raise ValueError(f"noise must be one of {NOISE_KINDS}; got {noise!r}")
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers; got {seeds}")
+    if steps is not None and (int(steps) != steps or steps < 1):
+        raise ValueError(f"steps must be a positive integer; got {steps}")
+    if minutes is not None and not (math.isfinite(float(minutes)) and float(minutes) > 0):
+        raise ValueError(f"minutes must be a positive number; got {minutes}")
+    return seeds
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactoredConfig(Record):
+    """What :func:`run_factored` trains: per seed, one model per noisy-channel epsilon and the
+    chain, at the default (CPU-scaled) or tiny scale (:data:`SCALES`).
+
+    Attributes:
+        tiny: the seconds-long check of the whole pipeline (scale ``"tiny"``, fixed steps).
+        minutes: total budget of the whole experiment in minutes, split over the models (see
+            :data:`TRAIN_SHARE`); ``None``: :data:`DEFAULT_MINUTES`. Unused with ``steps`` or
+            ``tiny``.
+        steps: exact optimiser steps per model instead of ``minutes``.
+        seeds: training seeds (``mean ± std`` over them in the table).
+        noise: ``"joint"`` or ``"per_factor"`` (module docstring).
+
+    Raises:
+        ValueError: an unknown noise kind, seeds that are not distinct integers (or none),
+            ``steps`` not a positive integer, or ``minutes`` not a positive number.
+    """
+
+    tiny: bool = False
+    minutes: float | None = None
+    steps: int | None = None
+    seeds: tuple[int, ...] = (0,)
+    noise: str = "joint"
+
+    def __post_init__(self):
+        seeds = _checked_options(self.seeds, self.steps, self.minutes, self.noise)
+        object.__setattr__(self, "seeds", tuple(seeds))
+
+    @property
+    def scale(self) -> str:
+        """The key of :data:`SCALES`: ``"tiny"`` or ``"default"``."""
+        return "tiny" if self.tiny else "default"
+
+
 def factored_jobs(*, scale: str = "default", factors: Sequence[Factor] | None = None,
                   seeds: Sequence[int] = (0,), steps: int | None = None,
                   minutes: float | None = None, noise: str = "joint") -> list[FactoredJob]:
@@ -253,18 +303,12 @@ def factored_jobs(*, scale: str = "default", factors: Sequence[Factor] | None = 
         factors = PAPER_FACTORS if scale == "paper" else DEFAULT_FACTORS
     chain = (PAPER_CHAIN_SELECTED if len(factors) == 5 else DEFAULT_CHAIN_SELECTED
              if len(factors) == 3 else None) if sc.chain else None
+    seeds = _checked_options(seeds, steps, minutes, noise)
     vs = variants(factors, sc.epsilons, chain, noise=noise)
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct integers; got {seeds}")
-    if steps is not None and (int(steps) != steps or steps < 1):
-        raise ValueError(f"steps must be a positive integer; got {steps}")
     vocab = int(np.prod([f.build().vocab_size for f in factors]))
     per_model = None
     if steps is None and sc.tiny_steps is None:
         total = DEFAULT_MINUTES if minutes is None else float(minutes)
-        if not (math.isfinite(total) and total > 0):
-            raise ValueError(f"minutes must be a positive number; got {minutes}")
         per_model = total * TRAIN_SHARE / (len(vs) * len(seeds))
     jobs = []
     for seed in seeds:
@@ -374,32 +418,28 @@ def write_paper_configs(out_dir, *, seed: int = 0, steps: int = 500_000) -> list
     return paths
 
 
-def run_factored(out_dir, *, tiny: bool = False, minutes: float | None = None,
-                 steps: int | None = None, seeds: Sequence[int] = (0,), noise: str = "joint",
-                 force: bool = False, progress: bool = False,
+def run_factored(out_dir, config: FactoredConfig | None = None, *, force: bool = False,
+                 progress: bool = False,
                  log: Callable[[str], None] | None = print) -> FactoredSummary:
     """Train and analyse every model (see the module docstring); rerunning resumes.
 
     Args:
         out_dir: the experiment folder.
-        tiny: the seconds-long check of the whole pipeline.
-        minutes: total budget (default :data:`DEFAULT_MINUTES`), split over the models.
-        steps: exact optimiser steps per model instead of ``minutes``.
-        seeds: training seeds (``mean ± std`` over them in the table).
-        noise: ``"joint"`` or ``"per_factor"``.
+        config: scale, budget, seeds and noise (:class:`FactoredConfig`; ``None``: its defaults).
         force: rewrite a folder that holds an experiment with other settings.
         progress: training progress bars.
         log: one line per finished model (``None``: silent).
     """
+    c = FactoredConfig() if config is None else config
     out_dir = Path(out_dir)
-    scale = "tiny" if tiny else "default"
-    jobs = factored_jobs(scale=scale, seeds=seeds, steps=steps, minutes=minutes, noise=noise)
-    sc = SCALES[scale]
+    jobs = factored_jobs(scale=c.scale, seeds=c.seeds, steps=c.steps, minutes=c.minutes,
+                         noise=c.noise)
+    sc = SCALES[c.scale]
     factors = jobs[0].factors
     settings = FactoredSettings(
-        "factored", scale, list(factors), noise, list(seeds), steps,
-        None if (tiny or steps) else (minutes or DEFAULT_MINUTES), sc.model, sc.batch_size, sc.lr,
-        list(sc.epsilons), sc.sequences, sc.checkpoints, recipe(jobs[0].train_config))
+        "factored", c.scale, list(factors), c.noise, list(c.seeds), c.steps,
+        None if (c.tiny or c.steps) else (c.minutes or DEFAULT_MINUTES), sc.model, sc.batch_size,
+        sc.lr, list(sc.epsilons), sc.sequences, sc.checkpoints, recipe(jobs[0].train_config))
     out_dir.mkdir(parents=True, exist_ok=True)
     check_manifest(out_dir, settings.to_dict(), force)
     (out_dir / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
@@ -431,8 +471,8 @@ def run_factored(out_dir, *, tiny: bool = False, minutes: float | None = None,
                         controls)
 
 
-__all__ = ["DEFAULT_FACTORS", "DEFAULT_MINUTES", "EPSILONS", "FactoredJob", "FactoredSummary",
-           "PAPER_FACTORS", "SCALES", "analyse_checkpoint", "analysis_data", "cev_figure",
+__all__ = ["DEFAULT_FACTORS", "DEFAULT_MINUTES", "EPSILONS", "FactoredConfig", "FactoredJob",
+           "FactoredSummary", "PAPER_FACTORS", "SCALES", "analyse_checkpoint", "analysis_data", "cev_figure",
            "belief_components_95", "checkpoints_to_analyse", "claim_check", "claim_lines", "factored_jobs",
-           "first_factored_step", "product_spec", "run_factored", "run_job", "table_lines",
-           "train_config", "variants", "write_paper_configs", "write_report"]
+           "first_factored_step", "product_spec", "run_factored", "run_job", "table_lines", "train_config",
+           "variants", "write_paper_configs", "write_report"]

@@ -72,6 +72,8 @@ import numpy as np
 
 from compmech.compose import mixture
 from compmech.experiments.icl_results import (
+    DEFAULT_MINUTES,
+    MIXTURES,
     Curve,
     DecayFits,
     IclResults,
@@ -98,21 +100,10 @@ from transformer import ModelConfig, Run, TrainConfig, model_config_from_dict
 
 R = TypeVar("R", bound=Record)
 
-#: The mixtures: ``(components [(process, params)], weights, vocab maps or None)``.
-MIXTURES: dict[str, tuple[list, list, list | None]] = {
-    "dursley_wonka": ([("mr_name", {"p": 0.4, "q": 0.25})] * 2, [0.5, 0.5],
-                      [[0, 1, 2, 3], [0, 1, 2, 4]]),
-    "mess3_3": ([("mess3", {"x": x, "alpha": a}) for x, a in
-                 ((0.05, 0.85), (0.15, 0.6), (0.1, 0.75))], [1 / 3] * 3, None),
-    "mess3_12": ([("mess3", {"x": x, "alpha": a}) for x in (0.02, 0.08, 0.2)
-                  for a in (0.4, 0.6, 0.8, 0.95)], [1 / 12] * 12, None),
-}
 #: Query tokens of the restricted induction score (``dursley_wonka``: "Mr.", before a name).
 QUERY_TOKENS = {"dursley_wonka": (0,)}
 #: Input positions (BOS + 31 tokens); the paper's sequences are 100 long (see the docstring).
 N_CTX = 32
-#: Default total training budget (minutes, all runs together).
-DEFAULT_MINUTES = 12.0
 #: Share of ``--minutes`` given to training (the rest: start-up, theory curves, analysis).
 TRAIN_SHARE = 0.8
 #: Words per component of the sampled Bayes-mixture curves.
@@ -270,21 +261,15 @@ def markdown_table(mixtures: dict[str, MixtureSummary]) -> str:
 
 
 # ------------------------------------------------------------------------------ the command
-def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None = None,
-            seeds: Sequence[int] = (0,), tiny: bool = False, mixtures: Sequence[str] = tuple(MIXTURES),
-            force: bool = False, progress: bool = False,
-            log: Callable[[str], None] | None = None) -> IclResults:
+def run_icl(out, config: IclSettings | None = None, *, force: bool = False,
+            progress: bool = False, log: Callable[[str], None] | None = None) -> IclResults:
     """Train, analyse and report every mixture x seed; rerunning resumes (finished runs and
     analyses are reused).
 
     Args:
         out: the output folder.
-        minutes: total training budget over all runs (``TRAIN_SHARE`` of it, split evenly);
-            ignored with ``steps`` or ``tiny``.
-        steps: exact optimiser steps per run instead of a budget.
-        seeds: training seeds (mean ± std over them).
-        tiny: a seconds-long model and context (for CI).
-        mixtures: which of :data:`MIXTURES`.
+        config: mixtures, seeds and budget (:class:`~compmech.experiments.icl_results.IclSettings`;
+            ``None``: its defaults); written as ``results.json`` ``settings``.
         force: delete ``out`` first (runs and analyses included).
         progress: progress bars while training.
         log: where progress lines go (``None``: nowhere).
@@ -292,17 +277,12 @@ def run_icl(out, *, minutes: float | None = DEFAULT_MINUTES, steps: int | None =
     Returns:
         the ``results.json`` content.
     """
+    settings = IclSettings() if config is None else config
     say = log or (lambda _: None)
     out = Path(out)
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("give at least one seed")
-    bad = [m for m in mixtures if m not in MIXTURES]
-    if bad:
-        raise ValueError(f"unknown mixtures {bad}; choose from {', '.join(MIXTURES)}")
-    per_run = None if (tiny or steps is not None) else minutes * TRAIN_SHARE / (
+    seeds, mixtures, steps, tiny = settings.seeds, settings.mixtures, settings.steps, settings.tiny
+    per_run = None if settings.minutes is None else settings.minutes * TRAIN_SHARE / (
         len(mixtures) * len(seeds))
-    settings = IclSettings("icl", tiny, minutes if per_run else None, steps, seeds, list(mixtures))
     if force and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

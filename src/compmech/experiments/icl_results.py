@@ -1,12 +1,14 @@
-"""The typed results of ``compmech reproduce icl`` (:mod:`compmech.experiments.icl`): a mixture's
-theory curves (``results/theory_<mixture>.json``), one trained run's analysis
+"""The typed records of ``compmech reproduce icl`` (:mod:`compmech.experiments.icl`): its
+settings (:class:`IclSettings`, beside the mixtures it chooses from), a mixture's theory curves
+(``results/theory_<mixture>.json``), one trained run's analysis
 (``results/<mixture>_seed<k>.json``), a mixture's summary and ``results.json``. Each writes and
 reads itself from its fields; lists over positions are ``(n_ctx,)``, induction scores
 ``(checkpoints, layers, heads)``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from compmech.records import Record, omitted_if_none
@@ -186,16 +188,62 @@ class MixtureSummary(Record):
     runs: list[RunCurves]
 
 
-@dataclass(frozen=True)
-class IclSettings(Record):
-    """The run's settings (also the folder's manifest)."""
+#: The mixtures of :mod:`compmech.experiments.icl` (here beside :class:`IclSettings`, which
+#: checks names against them): ``(components [(process, params)], weights, vocab maps or None)``.
+MIXTURES: dict[str, tuple[list, list, list | None]] = {
+    "dursley_wonka": ([("mr_name", {"p": 0.4, "q": 0.25})] * 2, [0.5, 0.5],
+                      [[0, 1, 2, 3], [0, 1, 2, 4]]),
+    "mess3_3": ([("mess3", {"x": x, "alpha": a}) for x, a in
+                 ((0.05, 0.85), (0.15, 0.6), (0.1, 0.75))], [1 / 3] * 3, None),
+    "mess3_12": ([("mess3", {"x": x, "alpha": a}) for x in (0.02, 0.08, 0.2)
+                  for a in (0.4, 0.6, 0.8, 0.95)], [1 / 12] * 12, None),
+}
+#: Default total training budget (minutes, all runs together).
+DEFAULT_MINUTES = 12.0
 
-    experiment: str
-    tiny: bool
-    minutes: float | None
-    steps: int | None
-    seeds: list[int]
-    mixtures: list[str]
+
+@dataclass(frozen=True, kw_only=True)
+class IclSettings(Record):
+    """What ``compmech reproduce icl`` trains (:func:`compmech.experiments.icl.run_icl`), written
+    as ``results.json`` ``settings`` and as the folder's manifest.
+
+    Attributes:
+        experiment: ``"icl"``.
+        tiny: a seconds-long model and context (for CI).
+        minutes: total training budget over all runs, in minutes (``TRAIN_SHARE`` of it, split
+            evenly; default :data:`DEFAULT_MINUTES`); set to ``None``
+            where it does not apply (with ``steps`` or ``tiny``).
+        steps: exact optimiser steps per run instead of a budget.
+        seeds: training seeds (mean ± std over them).
+        mixtures: which of :data:`MIXTURES` (default: all).
+
+    Raises:
+        ValueError: no seed, an unknown mixture, ``steps < 1``, or a budget that is not a positive
+            number where it applies.
+    """
+
+    experiment: str = "icl"
+    tiny: bool = False
+    minutes: float | None = DEFAULT_MINUTES
+    steps: int | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    mixtures: list[str] = field(default_factory=lambda: list(MIXTURES))
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "seeds", [int(s) for s in self.seeds])
+        set_(self, "mixtures", list(self.mixtures))
+        if not self.seeds:
+            raise ValueError("give at least one seed")
+        bad = [m for m in self.mixtures if m not in MIXTURES]
+        if bad:
+            raise ValueError(f"unknown mixtures {bad}; choose from {', '.join(MIXTURES)}")
+        if self.steps is not None and int(self.steps) < 1:
+            raise ValueError(f"steps must be a positive integer; got {self.steps}")
+        if self.tiny or self.steps is not None:
+            set_(self, "minutes", None)
+        elif self.minutes is None or not (math.isfinite(self.minutes) and self.minutes > 0):
+            raise ValueError(f"minutes must be a positive number; got {self.minutes}")
 
 
 @dataclass(frozen=True)
@@ -209,6 +257,6 @@ class IclResults(Record):
     wall_time_s: float
 
 
-__all__ = ["Curve", "DecayFits", "DecayLaw", "Head", "IclResults", "IclRun", "IclSettings",
-           "InductionCurves", "InductionSummary", "MixtureFits", "MixtureSummary", "PositionRow",
-           "RunCurves", "TheoryCurves", "Transition"]
+__all__ = ["DEFAULT_MINUTES", "MIXTURES", "Curve", "DecayFits", "DecayLaw", "Head", "IclResults", "IclRun",
+           "IclSettings", "InductionCurves", "InductionSummary", "MixtureFits", "MixtureSummary",
+           "PositionRow", "RunCurves", "TheoryCurves", "Transition"]

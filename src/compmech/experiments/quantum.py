@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from compmech.experiments.quantum_probe import (
@@ -94,6 +95,7 @@ from compmech.experiments.reports import environment
 from compmech.experiments.runner import check_manifest, recipe
 from compmech.files import atomic_write_text
 from compmech.probing.prefix_probe import PAPER_FOLD_SEED, PAPER_FOLDS, PAPER_RCONDS
+from compmech.records import Record
 from transformer import last_hook, model_config_from_dict
 
 
@@ -127,25 +129,62 @@ def _run_tasks(tasks: Sequence[QuantumTask], workers: int,
             done(fut.result(), True)
 
 
-def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
-                archs: Sequence[str] = ARCHS, minutes: float | None = DEFAULT_MINUTES,
-                steps: int | None = None, seeds: Sequence[int] = (0,),
-                random_networks: int = DEFAULT_RANDOM_NETWORKS, tiny: bool = False,
-                workers: int = 1, force: bool = False,
-                log: Callable[[str], None] | None = print) -> QuantumReport:
-    """Train, probe and report the reproduction (see the module docstring); rerunning resumes.
+@dataclass(frozen=True, kw_only=True)
+class QuantumConfig(Record):
+    """What ``compmech reproduce quantum`` trains and probes (see the module docstring).
 
-    Args:
-        out_dir: the experiment folder (``runs/``, ``results/``, ``results.json``, ``README.md``,
-            figures).
+    Attributes:
         processes: keys of :data:`PROCESSES`.
         archs: of :data:`ARCHS`.
-        minutes: the whole command's target on 2 cores (``TRAIN_SHARE`` of it trains).
+        minutes: the whole command's target on 2 cores, in minutes (``TRAIN_SHARE`` of it
+            trains); unused with ``steps`` or ``tiny``.
         steps: exact optimiser steps per model (overrides ``minutes`` for training).
         seeds: training seeds (mean ± std over them).
         random_networks: random initialisations per (process, architecture), split over the
             seeds' jobs (:func:`random_networks_per_seed`; each job keys its own).
         tiny: tiny networks, context 4, 30 steps (tests).
+
+    Raises:
+        ValueError: an unknown process or architecture, no seed, ``random_networks < 1``, or
+            ``minutes`` not a positive number where it sets the budget.
+    """
+
+    processes: tuple[str, ...] = tuple(PROCESSES)
+    archs: tuple[str, ...] = ARCHS
+    minutes: float | None = DEFAULT_MINUTES
+    steps: int | None = None
+    seeds: tuple[int, ...] = (0,)
+    random_networks: int = DEFAULT_RANDOM_NETWORKS
+    tiny: bool = False
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "processes", tuple(self.processes))
+        set_(self, "archs", tuple(self.archs))
+        set_(self, "seeds", tuple(int(s) for s in self.seeds))
+        bad = ([p for p in self.processes if p not in PROCESSES]
+               + [a for a in self.archs if a not in ARCHS])
+        if bad:
+            raise ValueError(f"unknown processes or architectures {bad}; processes: "
+                             f"{', '.join(PROCESSES)}; architectures: {', '.join(ARCHS)}")
+        if not self.seeds:
+            raise ValueError("seeds: give at least one seed")
+        if int(self.random_networks) < 1:
+            raise ValueError(f"random_networks must be >= 1; got {self.random_networks}")
+        minutes = self.minutes
+        if self.steps is None and not self.tiny and not (
+                minutes and math.isfinite(minutes) and minutes > 0):
+            raise ValueError(f"minutes must be a positive number; got {minutes}")
+
+
+def run_quantum(out_dir, config: QuantumConfig | None = None, *, workers: int = 1,
+                force: bool = False, log: Callable[[str], None] | None = print) -> QuantumReport:
+    """Train, probe and report the reproduction (see the module docstring); rerunning resumes.
+
+    Args:
+        out_dir: the experiment folder (``runs/``, ``results/``, ``results.json``, ``README.md``,
+            figures).
+        config: what to train and probe (:class:`QuantumConfig`; ``None``: its defaults).
         workers: worker processes.
         force: rewrite a folder holding another experiment's settings.
         log: progress lines.
@@ -153,26 +192,20 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
     Returns:
         The report (also ``results.json``).
     """
+    c = QuantumConfig() if config is None else config
     out_dir = Path(out_dir)
-    bad = [p for p in processes if p not in PROCESSES] + [a for a in archs if a not in ARCHS]
-    if bad:
-        raise ValueError(f"unknown processes or architectures {bad}; processes: "
-                         f"{', '.join(PROCESSES)}; architectures: {', '.join(ARCHS)}")
-    if int(random_networks) < 1:
-        raise ValueError(f"random_networks must be >= 1; got {random_networks}")
-    if steps is None and not tiny and not (minutes and math.isfinite(minutes) and minutes > 0):
-        raise ValueError(f"minutes must be a positive number; got {minutes}")
-    seeds = [int(s) for s in seeds]
+    processes, archs, seeds = list(c.processes), list(c.archs), list(c.seeds)
+    steps, tiny = c.steps, c.tiny
     n_jobs = len(processes) * len(archs) * len(seeds)
-    per_model = None if (tiny or steps) else TRAIN_SHARE * minutes * max(1, workers) / n_jobs
-    per_seed = random_networks_per_seed(random_networks, len(seeds))
+    per_model = None if (tiny or steps) else TRAIN_SHARE * c.minutes * max(1, workers) / n_jobs
+    per_seed = random_networks_per_seed(c.random_networks, len(seeds))
     tasks = [QuantumTask(str(out_dir), p, a, s,
                          train_config(p, a, seed=s, steps=steps, minutes_per_model=per_model,
                                       tiny=tiny).to_dict(), per_seed)
              for s in seeds for p in processes for a in archs]
-    manifest = {"experiment": "quantum", "processes": list(processes), "archs": list(archs),
+    manifest = {"experiment": "quantum", "processes": processes, "archs": archs,
                 "steps": steps, "minutes_per_model": per_model, "tiny": tiny, "seeds": seeds,
-                "random_networks": int(random_networks), "recipe": recipe(tasks[0].config)}
+                "random_networks": int(c.random_networks), "recipe": recipe(tasks[0].config)}
     out_dir.mkdir(parents=True, exist_ok=True)
     check_manifest(out_dir, manifest, force)
     t0 = time.perf_counter()
@@ -199,7 +232,8 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
                         "beliefs (S coordinates)"),
         QuantumSettings({p: PROCESSES[p] for p in processes}, list(archs),
                         model_config_from_dict(jobs[0].model).n_ctx, seeds, steps,
-                        None if tiny else minutes, per_model, int(random_networks), tiny, workers),
+                        None if tiny else c.minutes, per_model, int(c.random_networks), tiny,
+                        workers),
         results, wall, float(sum(j.train_seconds + j.analysis_seconds for j in jobs)),
         environment(wall, computed, workers), [f.name for f in files] + ["results.json", "README.md"])
     report.write(out_dir / "results.json")
@@ -208,7 +242,8 @@ def run_quantum(out_dir, *, processes: Sequence[str] = tuple(PROCESSES),
 
 
 __all__ = ["ARCHS", "DEFAULT_MINUTES", "DEFAULT_RANDOM_NETWORKS", "N_CTX", "PAPER", "PAPER_NAMES",
-           "PROCESSES", "ProbeData", "QuantumReport", "TINY_PROCESSES", "TINY_RANDOM_NETWORKS",
-           "concat_members", "cross_architecture_cka", "layer_activations", "layer_summary",
-           "model_config", "probe_data", "probe_layers", "probe_network", "random_network_keys",
-           "random_networks_per_seed", "run_job", "run_quantum", "summarise", "train_config"]
+           "PROCESSES", "ProbeData", "QuantumConfig", "QuantumReport", "TINY_PROCESSES",
+           "TINY_RANDOM_NETWORKS", "concat_members", "cross_architecture_cka", "layer_activations",
+           "layer_summary", "model_config", "probe_data", "probe_layers", "probe_network",
+           "random_network_keys", "random_networks_per_seed", "run_job", "run_quantum", "summarise",
+           "train_config"]

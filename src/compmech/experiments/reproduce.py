@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from compmech.figures.run import make_figures
@@ -15,6 +16,7 @@ from compmech.probing.ensembles import EnsembleReport, probe_ensemble
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
 from compmech.processes import get_process
+from compmech.records import Record
 from transformer import ModelConfig, TrainConfig, train, train_ensemble
 
 #: Default wall-clock training budget of :func:`reproduce`, in minutes.
@@ -60,78 +62,116 @@ def reproduction_config(name: str, *, minutes: float | None = DEFAULT_MINUTES, t
                            batch_size=32, lr=3e-3, warmup_steps=5, eval_every=20, log_every=10,
                            checkpoints_per_decade=4, steps_per_call=10, seed=seed)
     model = ModelConfig(d_vocab=vocab, **model_overrides)
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise ValueError(f"minutes must be a positive number; got {minutes}")
+    _check_minutes(minutes)
     return TrainConfig(process=name, process_params=params, model=model, seed=seed,
                        steps=10_000_000 if minutes is not None else 20_000, minutes=minutes)
 
 
-def reproduce(name: str, out, *, minutes: float | None = DEFAULT_MINUTES, tiny: bool = False,
-              force: bool = False, seed: int = 0, checkpoints: str | int = REPRODUCE_CHECKPOINTS,
-              progress: bool = True, steps: int | None = None) -> ProbeReport:
+def _check_minutes(minutes: float | None) -> None:
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a positive number; got {minutes}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReproduceConfig(Record):
+    """How :func:`reproduce` (and :func:`reproduce_ensemble`) trains and probes a published
+    experiment.
+
+    Attributes:
+        minutes: training wall-clock budget in minutes (for the whole ensemble in
+            :func:`reproduce_ensemble`); ``None`` with ``steps`` (or ``tiny``).
+        steps: train exactly this many optimiser steps instead (``minutes`` must then be
+            ``None``).
+        tiny: seconds-long settings for tests.
+        seed: seed of training and probe (:func:`reproduce_ensemble`: of every member's probe
+            only, its folds, shuffle and random features; the members train with their own
+            seeds).
+        checkpoints: which checkpoints the curve probes (``"all"``, ``"last"`` or a count; see
+            :func:`compmech.probing.run.probe_run`).
+
+    Raises:
+        ValueError: both ``minutes`` and ``steps``, ``minutes`` not a positive number, or
+            ``steps < 1``.
+    """
+
+    minutes: float | None = DEFAULT_MINUTES
+    steps: int | None = None
+    tiny: bool = False
+    seed: int = 0
+    checkpoints: str | int = REPRODUCE_CHECKPOINTS
+
+    def __post_init__(self):
+        if self.steps is not None and self.minutes is not None:
+            raise ValueError("give a wall-clock budget (minutes) or a number of steps, not both")
+        if self.steps is not None and int(self.steps) < 1:
+            raise ValueError(f"steps must be a positive integer; got {self.steps}")
+        _check_minutes(self.minutes)
+
+
+def _train_config(name: str, config: ReproduceConfig, seed: int = 0) -> TrainConfig:
+    train_config = reproduction_config(name, minutes=config.minutes, tiny=config.tiny, seed=seed)
+    return train_config if config.steps is None else train_config.replace(steps=int(config.steps))
+
+
+def _refuse_to_overwrite(out: Path, force: bool) -> None:
+    if not is_empty_folder(out) and not force:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
+
+
+def reproduce(name: str, out, config: ReproduceConfig | None = None, *, force: bool = False,
+              progress: bool = True) -> ProbeReport:
     """Train -> probe -> figures for a published experiment; returns the probe report (with
     ``reproduce_wall_time_s`` set).
 
     Args:
-        name: ``"mess3"``, ``"rrxor"`` or ``"z1r"``.
+        name: a key of :data:`EXPERIMENTS` (``"mess3"``, ``"rrxor"``, ``"z1r"``,
+            ``"tom_quantum"``).
         out: the run directory (must not exist or be empty unless ``force``).
-        minutes: training wall-clock budget.
-        tiny: seconds-long settings for tests.
+        config: budget, seed and probed checkpoints (:class:`ReproduceConfig`; ``None``: its
+            defaults).
         force: overwrite ``out``.
-        seed: seed of training and probe.
-        checkpoints: which checkpoints the curve probes (see
-            :func:`compmech.probing.run.probe_run`).
         progress: progress output.
-        steps: train exactly this many steps instead (``minutes`` must then be ``None``).
     """
-    if steps is not None and minutes is not None:
-        raise ValueError("give a wall-clock budget (minutes) or a number of steps, not both")
-    config = reproduction_config(name, minutes=minutes, tiny=tiny, seed=seed)
-    if steps is not None:
-        config = config.replace(steps=int(steps))
+    c = ReproduceConfig() if config is None else config
+    train_config = _train_config(name, c, seed=c.seed)
     out = Path(out)
-    if not is_empty_folder(out) and not force:
-        raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
+    _refuse_to_overwrite(out, force)
     t0 = time.perf_counter()
-    train(config, out, force=force, progress=progress)
-    report = probe_run(out, ProbeConfig(checkpoints=checkpoints, headline=EXPERIMENTS[name][2],
-                                        seed=seed), force=True, progress=progress)
-    make_figures(out, force=True, seed=seed, progress=progress)
+    train(train_config, out, force=force, progress=progress)
+    report = probe_run(out, ProbeConfig(checkpoints=c.checkpoints, headline=EXPERIMENTS[name][2],
+                                        seed=c.seed), force=True, progress=progress)
+    make_figures(out, force=True, seed=c.seed, progress=progress)
     report.reproduce_wall_time_s = time.perf_counter() - t0
     return report
 
 
-def reproduce_ensemble(name: str, out, seeds, *, minutes: float | None = DEFAULT_MINUTES,
-                       tiny: bool = False, force: bool = False, probe_seed: int = 0,
-                       checkpoints: str | int = REPRODUCE_CHECKPOINTS,
-                       progress: bool = True) -> EnsembleReport:
+def reproduce_ensemble(name: str, out, seeds, config: ReproduceConfig | None = None, *,
+                       force: bool = False, progress: bool = True) -> EnsembleReport:
     """:func:`reproduce` with a seed ensemble: every seed trained in one compiled program
     (:func:`transformer.train_ensemble`), then each member probed and drawn; returns the report
     of the spread across seeds (written to ``out/probe_ensemble.json``).
 
     Args:
         name: as for :func:`reproduce`.
-        minutes: as for :func:`reproduce` (the budget is for the whole ensemble).
-        tiny: as for :func:`reproduce`.
-        force: as for :func:`reproduce`.
-        checkpoints: as for :func:`reproduce`.
-        progress: as for :func:`reproduce`.
         out: the ensemble directory (members in ``out/seed-{s}``).
         seeds: the training seeds.
-        probe_seed: seed of every member's probe (folds, shuffle, random features).
+        config: as for :func:`reproduce`; its ``seed`` seeds every member's probe, its
+            ``minutes`` is the budget of the whole ensemble.
+        force: as for :func:`reproduce`.
+        progress: as for :func:`reproduce`.
     """
-    config = reproduction_config(name, minutes=minutes, tiny=tiny)
+    c = ReproduceConfig() if config is None else config
+    train_config = _train_config(name, c)
     out = Path(out)
-    if not is_empty_folder(out) and not force:
-        raise FileExistsError(f"{out} already exists and is not empty; pass --force to overwrite it")
-    train_ensemble(config, seeds, out, force=force, progress=progress)
-    report = probe_ensemble(out, ProbeConfig(checkpoints=checkpoints,
-                                             headline=EXPERIMENTS[name][2], seed=probe_seed),
+    _refuse_to_overwrite(out, force)
+    train_ensemble(train_config, seeds, out, force=force, progress=progress)
+    report = probe_ensemble(out, ProbeConfig(checkpoints=c.checkpoints,
+                                             headline=EXPERIMENTS[name][2], seed=c.seed),
                             force=True, progress=progress)
     for run_dir in report.members:
-        make_figures(run_dir, force=True, seed=probe_seed, progress=False)
+        make_figures(run_dir, force=True, seed=c.seed, progress=False)
     return report
 
 
-__all__ = ["DEFAULT_MINUTES", "EXPERIMENTS", "REPRODUCE_CHECKPOINTS", "reproduce",
+__all__ = ["DEFAULT_MINUTES", "EXPERIMENTS", "REPRODUCE_CHECKPOINTS", "ReproduceConfig", "reproduce",
            "reproduce_ensemble", "reproduction_config"]

@@ -8,7 +8,7 @@ heat maps over the grid.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from compmech.files import atomic_write_text
 from compmech.formatting import fmt
 from compmech.processes import get_process
 from compmech.records import Record, get_field
+from transformer import TrainConfig
 
 #: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
 DEFAULT_X = (0.05, 0.10, 0.15, 0.20, 0.25)
@@ -61,42 +62,75 @@ RANK_CORRELATIONS = (
 )
 
 
-def sweep_jobs(xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
-               extras: Sequence[str] = DEFAULT_EXTRAS, *, minutes_per_point: float | None = 2.0,
-               steps: int | None = None, base_config=None, seed: int = 0,
-               device: str | None = None, decoders: Sequence[str] = DEFAULT_DECODERS) -> list[Job]:
-    """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process.
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig(Record):
+    """What the process sweep trains (:func:`sweep_jobs`): Mess3 at every ``(x, alpha)`` of the
+    grid and each extra catalogue process, every point the same model shape
+    (``base_config.model`` with ``d_vocab`` set to the process's vocabulary).
 
-    Every point trains the same model shape (``base_config.model`` with ``d_vocab`` set to the
-    process's vocabulary) for ``minutes_per_point`` (or exactly ``steps``), on ``device``
-    (default: ``base_config``'s); each probe also fits ``decoders`` at the headline hook.
+    Attributes:
+        xs: the Mess3 grid's ``x`` values (rows).
+        alphas: the Mess3 grid's ``alpha`` values (columns).
+        extras: other catalogue processes (default parameters) for the summary table.
+        minutes_per_point: training budget per point, in minutes; ``None`` trains exactly
+            ``steps``.
+        steps: optimiser steps (required when ``minutes_per_point`` is ``None``; with a budget it
+            only bounds the warm-up measurement).
+        base_config: model/optimiser settings (:class:`transformer.TrainConfig`; a dict is read as
+            one; ``None``: ``TrainConfig()``).
+        seed: seed of every point.
+        device: training device, ``"cpu"``, ``"gpu"`` or ``"auto"`` (``None``: ``base_config``'s).
+        decoders: nonlinear decoders fitted beside the linear probe at the headline hook
+            (``()``: none).
+
+    Raises:
+        ValueError: neither a budget nor steps.
     """
-    if steps is None and minutes_per_point is None:
-        raise ValueError("give minutes_per_point or steps")
-    overrides: dict[str, Any] = {"seed": int(seed), "minutes": minutes_per_point,
-                                 "steps": int(steps) if steps is not None else 10_000_000}
-    if device is not None:
-        overrides["device"] = device
-    base = config_with(base_config, overrides)
+
+    xs: tuple[float, ...] = DEFAULT_X
+    alphas: tuple[float, ...] = DEFAULT_ALPHA
+    extras: tuple[str, ...] = DEFAULT_EXTRAS
+    minutes_per_point: float | None = 2.0
+    steps: int | None = None
+    base_config: TrainConfig | None = None
+    seed: int = 0
+    device: str | None = None
+    decoders: tuple[str, ...] = DEFAULT_DECODERS
+
+    def __post_init__(self):
+        if self.steps is None and self.minutes_per_point is None:
+            raise ValueError("give minutes_per_point or steps")
+        set_ = object.__setattr__
+        for name in ("xs", "alphas", "extras", "decoders"):
+            set_(self, name, tuple(getattr(self, name)))
+        if isinstance(self.base_config, Mapping):
+            set_(self, "base_config", TrainConfig.from_dict(self.base_config))
+
+
+def sweep_jobs(config: SweepConfig | None = None) -> list[Job]:
+    """The sweep's jobs: Mess3 at every ``(x, alpha)`` and each extra catalogue process
+    (:class:`SweepConfig`; ``None``: its defaults); each probe also fits the decoders."""
+    c = SweepConfig() if config is None else config
+    overrides: dict[str, Any] = {"seed": int(c.seed), "minutes": c.minutes_per_point,
+                                 "steps": int(c.steps) if c.steps is not None else 10_000_000}
+    if c.device is not None:
+        overrides["device"] = c.device
+    base = config_with(c.base_config, overrides)
     points = [("mess3", {"x": float(x), "alpha": float(a)}, mess3_point(x, a))
-              for x in xs for a in alphas]
-    points += [(name, {}, name) for name in extras]
+              for x in c.xs for a in c.alphas]
+    points += [(name, {}, name) for name in c.extras]
     jobs = []
     for process, params, name in points:
         hmm = get_process(process, **params)  # validates the parameters now
         model = base.model.replace(d_vocab=hmm.vocab_size + (1 if base.bos else 0))
         cfg = base.replace(process=process, process_params=params, model=model, hmm=None)
-        jobs.append(Job(name, cfg.to_dict(), {"process": process, **params}, int(seed),
-                        decoders=list(decoders)))
+        jobs.append(Job(name, cfg.to_dict(), {"process": process, **params}, int(c.seed),
+                        decoders=list(c.decoders)))
     return jobs
 
 
-def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[float] = DEFAULT_ALPHA,
-              extras: Sequence[str] = DEFAULT_EXTRAS, minutes_per_point: float | None = 2.0,
-              steps: int | None = None, base_config=None, seed: int = 0, workers: int = 1,
-              device: str | None = None, force: bool = False, progress: bool = False,
-              log: Callable[[str], None] | None = print,
-              decoders: Sequence[str] = DEFAULT_DECODERS) -> ExperimentSummary:
+def run_sweep(out_dir, config: SweepConfig | None = None, *, workers: int = 1, force: bool = False,
+              progress: bool = False, log: Callable[[str], None] | None = print) -> ExperimentSummary:
     """The process sweep: one trained model per Mess3 ``(x, alpha)`` point and per extra process.
 
     Prints one table line per point as it finishes (finished points of an earlier, interrupted
@@ -104,35 +138,28 @@ def run_sweep(out_dir, *, xs: Sequence[float] = DEFAULT_X, alphas: Sequence[floa
 
     Args:
         out_dir: the experiment folder.
-        xs: the Mess3 grid's ``x`` values (rows).
-        alphas: the Mess3 grid's ``alpha`` values (columns).
-        extras: other catalogue processes (default parameters) for the summary table.
-        minutes_per_point: training budget per point; ``None`` trains exactly ``steps``.
-        steps: optimiser steps (see :func:`compmech.experiments.bottleneck.bottleneck_jobs`).
-        base_config: model/optimiser settings (:class:`transformer.TrainConfig`).
-        seed: seed of every point.
+        config: the grid, processes and training (:class:`SweepConfig`; ``None``: its defaults).
         workers: parallel worker processes.
-        device: training device, ``"cpu"``, ``"gpu"`` or ``"auto"`` (default: ``base_config``'s).
         force: rewrite a folder that holds an experiment with other settings.
         progress: training progress bars (serial mode).
         log: where table lines go.
-        decoders: nonlinear decoders beside the linear probe (``()``: none).
 
     Returns:
         The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
     """
+    c = SweepConfig() if config is None else config
     out_dir = Path(out_dir)
-    jobs = sweep_jobs(xs, alphas, extras, minutes_per_point=minutes_per_point, steps=steps,
-                      base_config=base_config, seed=seed, device=device, decoders=decoders)
-    manifest = {"experiment": "sweep", "xs": list(xs), "alphas": list(alphas), "extras": list(extras),
-                "seed": seed, "minutes_per_point": minutes_per_point, "steps": steps,
-                "decoders": list(decoders),
+    jobs = sweep_jobs(c)
+    manifest = {"experiment": "sweep", "xs": list(c.xs), "alphas": list(c.alphas),
+                "extras": list(c.extras), "seed": c.seed, "minutes_per_point": c.minutes_per_point,
+                "steps": c.steps, "decoders": list(c.decoders),
                 "model": config_with(jobs[0].train_config, {}).model.to_dict(),
                 "recipe": recipe(jobs[0].train_config)}
     done, outcome, wall = run_experiment(jobs, out_dir, manifest, SWEEP_COLUMNS, workers=workers,
                                          progress=progress, log=log, force=force)
-    return write_sweep_report(out_dir, done, xs=list(xs), alphas=list(alphas), wall_seconds=wall,
-                              computed=outcome.computed, failed=outcome.failed, workers=workers)
+    return write_sweep_report(out_dir, done, xs=list(c.xs), alphas=list(c.alphas),
+                              wall_seconds=wall, computed=outcome.computed, failed=outcome.failed,
+                              workers=workers)
 
 
 def mess3_point(x: float, alpha: float) -> str:
@@ -359,6 +386,6 @@ def _rank_lines(statistics: SweepStatistics) -> list[str]:
 
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_DECODERS", "DEFAULT_EXTRAS", "DEFAULT_X", "RANK_CORRELATIONS",
-           "SWEEP_COLUMNS", "RankCorrelation", "SweepSettings", "SweepStatistics", "SweepSummary",
-           "grid", "mess3_point", "rank_correlation", "run_sweep", "sweep_jobs", "sweep_statistics",
-           "write_sweep_report"]
+           "SWEEP_COLUMNS", "RankCorrelation", "SweepConfig", "SweepSettings", "SweepStatistics",
+           "SweepSummary", "grid", "mess3_point", "rank_correlation", "run_sweep", "sweep_jobs",
+           "sweep_statistics", "write_sweep_report"]
