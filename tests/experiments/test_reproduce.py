@@ -259,7 +259,7 @@ def test_reproduce_ensemble_passes_the_config_to_training_and_every_probe(monkey
     seen = {}
     monkeypatch.setattr(rp, "train_ensemble",
                         lambda config, seeds, out, **kw: seen.update(config=config, seeds=seeds))
-    monkeypatch.setattr(rp, "probe_ensemble", lambda out, **kw: seen.update(probe=kw)
+    monkeypatch.setattr(rp, "probe_ensemble", lambda out, config, **kw: seen.update(probe=config)
                         or SimpleNamespace(members=["m0", "m1"]))
     monkeypatch.setattr(rp, "make_figures", lambda run_dir, **kw: seen.setdefault("figures", [])
                         .append((run_dir, kw["seed"])))
@@ -267,7 +267,7 @@ def test_reproduce_ensemble_passes_the_config_to_training_and_every_probe(monkey
     rp.reproduce_ensemble("z1r", "/nonexistent/empty", [1, 2], config, progress=False)
     assert seen["seeds"] == [1, 2] and seen["config"].steps == 41
     assert seen["config"].seed == 0  # the members train with their own seeds
-    assert seen["probe"]["seed"] == 5 and seen["probe"]["checkpoints"] == "last"
+    assert seen["probe"].seed == 5 and seen["probe"].checkpoints == "last"
     assert seen["figures"] == [("m0", 5), ("m1", 5)]
 
 

@@ -17,6 +17,7 @@ from compmech.probing.data import (
     ProbeData,
 )
 from compmech.probing.geometry import GeometryLabel, GeometryRecord, geometry_record
+from compmech.probing.linear import BLAS_THREADS
 from transformer import Run
 
 #: Threads over which the probes of several hooks run at once (each probe's BLAS on one thread:
@@ -32,8 +33,6 @@ def in_parallel(f, items, *, alone: int = 0):
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
-
-    from compmech.probing.linear import BLAS_THREADS
 
     items = list(items)
     shared, last = items[:len(items) - alone], items[len(items) - alone:]
