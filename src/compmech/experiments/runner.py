@@ -47,6 +47,7 @@ from compmech.files import FileLock, LockBusy, to_jsonable, write_json
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
 from compmech.probing.config import ProbeConfig
 from compmech.probing.data import POINTS_FILE, collect, probe_data
+from compmech.probing.points import ProbePoints
 from compmech.probing.report import ProbeReport
 from compmech.probing.run import probe_run
 from compmech.probing.structure1d import (
@@ -230,8 +231,8 @@ def _run_job(job: Job, out_dir: Path, progress: bool) -> JobResult:
                              decoder_concat=False, **options)
         reports[spec["name"]] = probe_run(run_dir, config, force=True, progress=False)
         if first:
-            with np.load(run_dir / POINTS_FILE) as points:
-                figure = FigureData(true=points["true"], predicted=points[f"pred/{hook}"])
+            points = ProbePoints.read(run_dir / POINTS_FILE)
+            figure = FigureData(true=points.true, predicted=points.predicted[hook])
     report = reports[specs[0]["name"]]
     result = JobResult(
         name=job.name, labels=dict(job.labels), process=run.hmm.name,

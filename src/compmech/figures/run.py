@@ -6,7 +6,6 @@ typed ``probe.json``. ``import compmech`` does not import this module (matplotli
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from compmech.figures.common import FIGURES_DIR, baseline_caption, save
 from compmech.figures.geometry import decoder_scales, geometry_over_training, geometry_scales
 from compmech.hmm import GHMM
 from compmech.probing.data import PAPER_CURVES, POINTS_FILE
+from compmech.probing.points import ProbePoints
 from compmech.probing.report import load_report
 from compmech.probing.summary import dimension_text, resolution_text
 from transformer import Run, load_run
@@ -62,14 +62,9 @@ def _make_figures(run: Run, report, run_dir: Path, *, force: bool, seed: int,
     points_path = run_dir / POINTS_FILE
     if not points_path.is_file():
         raise ValueError(f"{points_path} not found; run `compmech probe {run_dir}` first")
-    try:
-        with np.load(points_path) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:  # truncated or not an .npz
-        raise ValueError(f"{points_path} is damaged ({type(err).__name__}: {err}); rewrite it with "
-                         f"`compmech probe {run_dir} --force`") from err
-    true = arrays["true"].astype(np.float64)
-    context = _RunFigures(run, report, arrays, true, theory_beliefs(run, true), out, seed)
+    points = ProbePoints.read(points_path)
+    true = points.true.astype(np.float64)
+    context = _RunFigures(run, report, points, true, theory_beliefs(run, true), out, seed)
     written = (context.geometry() + context.curves() + context.emergence()
                + context.scale_by_scale())
     if progress:
@@ -80,8 +75,9 @@ def _make_figures(run: Run, report, run_dir: Path, *, force: bool, seed: int,
 class _RunFigures:
     """The figures of one probed run (shared inputs in one place)."""
 
-    def __init__(self, run, report, arrays, true, theory, out: Path, seed: int) -> None:
-        self.run, self.report, self.arrays, self.true, self.theory = run, report, arrays, true, theory
+    def __init__(self, run, report, points: ProbePoints, true, theory, out: Path,
+                 seed: int) -> None:
+        self.run, self.report, self.points, self.true, self.theory = run, report, points, true, theory
         self.out, self.seed = out, seed
         self.head = report.headline_hook
         self.name = report.process + "".join(f", {k}={v}" for k, v in report.process_params.items())
@@ -98,22 +94,22 @@ class _RunFigures:
                         f"resolution: {dimension_text(self.report.geometry)}")
         title = (f"{self.name}: belief geometry, theory vs {label} "
                  f"({self.report.tokens_seen:,} training tokens)")
-        written = save(side_by_side(self.theory, self.arrays[f"pred/{head}"], self.true,
+        written = save(side_by_side(self.theory, self.points.predicted[head], self.true,
                                     caption=caption, title=title, seed=self.seed,
                                     simplex=self.simplex,
                                     learned="the residual stream" if self.run.model_config.arch
                                     in ("transformer", "linear_bottleneck") else label),
                        self.out / "side_by_side")
-        hooks = [h for h in self.report.hooks if f"pred/{h}" in self.arrays]
+        hooks = [h for h in self.report.hooks if h in self.points.predicted]
         panels = [(f"{hook_label(h)}\nMSE {self.report.hooks[h].mse_test:.2g}",
-                   self.arrays[f"pred/{h}"]) for h in hooks]
+                   self.points.predicted[h]) for h in hooks]
         written += save(panel_grid(panels, self.true, theory_beliefs=self.theory, ncols=4,
                                    title=f"{self.name}: probe at each layer (held-out points, "
                                          "colour = true belief)", seed=self.seed,
                                    simplex=self.simplex),
                         self.out / "layers")
-        shuffle = [(f"trained probe, MSE {r.mse_test:.2g}", self.arrays[f"pred/{head}"]),
-                   (f"shuffled labels, MSE {r.shuffle_mse:.2g}", self.arrays[f"shuffle/{head}"])]
+        shuffle = [(f"trained probe, MSE {r.mse_test:.2g}", self.points.predicted[head]),
+                   (f"shuffled labels, MSE {r.shuffle_mse:.2g}", self.points.shuffled[head])]
         written += save(panel_grid(shuffle, self.true, theory_beliefs=self.theory, ncols=3,
                                    title=f"{self.name}: shuffle control at {label}",
                                    caption="shuffle: belief rows permuted across all points, probe "
@@ -202,13 +198,13 @@ class _RunFigures:
         on the curve's points (``curve_true``, the subset's held-out points the intermediate
         checkpoints were probed on; a ``probe_points.npz`` written before them: the figure points,
         the last frame the headline's predictions)."""
-        curve_true = self.arrays.get("curve_true")
+        curve_true = self.points.curve_true
         true = self.true if curve_true is None else curve_true.astype(np.float64)
         frames = []
         for c in self.report.curve:
-            pred = self.arrays.get(f"checkpoint/{c.step}")
+            pred = self.points.checkpoints.get(c.step)
             if curve_true is None and c.step == self.report.step:
-                pred = self.arrays[f"pred/{self.head}"]
+                pred = self.points.predicted[self.head]
             if pred is not None and c.step > 0:
                 frames.append((f"{c.tokens_seen:,} tokens, MSE {c.mse_test:.2g}", pred))
         if not frames:

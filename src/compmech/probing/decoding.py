@@ -84,7 +84,7 @@ def _probe_decoders(job: _ProbeJob, acts: dict[str, np.ndarray], results: dict[s
     test = novel_prefix_points(job.data, seed=job.seed)
     if test.size < MIN_DECODER_POINTS:
         return {}
-    job.arrays["decoder_points"] = test
+    job.held_out.decoder_points = test
     job.decoder_train = train
     w = job.point_weights(test)
     out: dict[str, dict[str, DecoderReport]] = {}
@@ -114,7 +114,7 @@ def untrained_decoders(job: _ProbeJob, untrained_acts: dict[str, np.ndarray],
     and held-out points as :func:`_probe_decoders` (``untrained_acts``: the step-0 activations
     collected once for the baselines)."""
     feats = _features(untrained_acts, job.headline, job.run)
-    test = job.arrays["decoder_points"]
+    test = job.held_out.decoder_points
     w = job.point_weights(test)
     for kind in decoders:
         reports[job.headline][f"untrained_{kind}"] = _decoder_report(
@@ -154,7 +154,7 @@ def _decoder_report(job: _ProbeJob, kind: str, feats, hook: str, points: _Points
     fit = dec.decode(kind, feats, job.flat_targets, points.train, points.test, job.positions,
                      seed=job.seed, test_weights=points.weights)
     seconds = time.perf_counter() - t0
-    job.arrays[f"decoder/{name}/{hook}"] = fit.predicted.astype(np.float32)
+    job.held_out.decoders[name, hook] = fit.predicted.astype(np.float32)
     return DecoderReport(name, hook, fit.mse, fit.train_points, seconds,
                          job.compare(fit.predicted, hook=hook, step=step, decoder=name,
                                      points=points.test))

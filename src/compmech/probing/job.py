@@ -18,6 +18,7 @@ from compmech.probing.data import (
 )
 from compmech.probing.geometry import GeometryLabel, GeometryRecord, geometry_record
 from compmech.probing.linear import BLAS_THREADS
+from compmech.probing.points import ProbePoints
 from transformer import Run
 
 #: Threads over which the probes of several hooks run at once (each probe's BLAS on one thread:
@@ -117,7 +118,7 @@ class _ProbeJob:
     last: int
     points: np.ndarray
     seed: int
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    held_out: ProbePoints | None = None  # what probe_points.npz keeps
     sweep: bool = False
     geometry: bool = True
     decoder_hooks: tuple[str, ...] = ()

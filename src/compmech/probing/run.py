@@ -57,7 +57,6 @@ from pathlib import Path
 
 import numpy as np
 
-from compmech.files import atomic_output
 from compmech.formatting import fmt
 from compmech.probing.blind import BlindControls, blind_controls
 from compmech.probing.config import ProbeConfig
@@ -92,6 +91,7 @@ from compmech.probing.inputs import (
 )
 from compmech.probing.job import _log, _ProbeJob, _Timer, in_parallel, release_freed_memory
 from compmech.probing.linear import DEFAULT_FOLDS
+from compmech.probing.points import ProbePoints
 from compmech.probing.report import CurvePoint, HookReport, ProbeReport
 from compmech.probing.targets import (
     encoding_angles_deg,
@@ -195,10 +195,8 @@ def _resolve(run: Run, config: ProbeConfig) -> _ProbeJob:
                     points, seed, sweep=config.rcond_sweep)
     job.curve = curve_subset(data, config.curve_words, seed=seed, figure_points=points)
     flat = data.beliefs.reshape(-1, data.beliefs.shape[-1])
-    job.arrays["true"] = flat[points].astype(np.float32)
-    job.arrays["point_index"] = points
-    job.arrays["curve_point_index"] = job.curve.points
-    job.arrays["curve_true"] = flat[job.curve.points].astype(np.float32)
+    job.held_out = ProbePoints(flat[points].astype(np.float32), points, job.curve.points,
+                               flat[job.curve.points].astype(np.float32))
     return job
 
 
@@ -221,15 +219,15 @@ def _probe_trained(job: _ProbeJob, timer: _Timer, decoders: Sequence[str]):
                              strict=True):
             feats = _features(acts, hook, run)
             results[hook] = res
-            job.arrays[f"pred/{hook}"] = predict_points(res.probe, feats, job.points, P)
-            job.arrays[f"shuffle/{hook}"] = predict_points(res.shuffle_probe, feats, job.points, P)
+            job.held_out.predicted[hook] = predict_points(res.probe, feats, job.points, P)
+            job.held_out.shuffled[hook] = predict_points(res.shuffle_probe, feats, job.points, P)
             if hook == job.headline:  # the curve's last frame, on the curve's points
-                job.arrays[f"checkpoint/{job.last}"] = predict_points(res.probe, feats,
+                job.held_out.checkpoints[job.last] = predict_points(res.probe, feats,
                                                                       job.curve.points, P)
     geometries: dict[str, GeometryRecord | None] = {}
     with timer("geometry_s"):
         for hook in job.hooks:
-            geometries[hook] = job.compare(job.arrays[f"pred/{hook}"].astype(np.float64),
+            geometries[hook] = job.compare(job.held_out.predicted[hook].astype(np.float64),
                                            hook=hook, step=job.last)
     with timer("blind_s"):
         blind = _blind_controls(job, acts)
@@ -302,7 +300,7 @@ def _probe_curve(job: _ProbeJob, results: dict[str, ProbeResult], baselines: dic
             res, geometry = results[head], last_geometry
         elif step == 0:
             res = baselines[head]["untrained"]
-            pred = job.arrays.get("checkpoint/0")
+            pred = job.held_out.checkpoints.get(0)
             geometry = None if pred is None else job.compare(pred.astype(np.float64), hook=head,
                                                              step=step)
         else:
@@ -327,7 +325,7 @@ def _probe_checkpoint(job: _ProbeJob, step: int) -> tuple[ProbeResult, GeometryR
     res = _probe(feats, sub.data)
     pred = predict_points(res.probe, feats, sub.local_points, job.positions)
     del feats
-    job.arrays[f"checkpoint/{step}"] = pred
+    job.held_out.checkpoints[step] = pred
     geometry = job.compare(pred.astype(np.float64), hook=head, step=step, points=sub.points,
                            weights=sub.point_weights())
     return res, geometry
@@ -404,7 +402,7 @@ def _analyze(run: Run, run_dir: Path, config: ProbeConfig, *, force: bool,
     lookups = None
     if decoder_reports and config.geometry:
         with timer("lookups_s"):
-            lookups = lookup_reports(job, job.arrays["decoder_points"])
+            lookups = lookup_reports(job, job.held_out.decoder_points)
     _log(progress, f"  trained network probed ({timer.seconds['forward_trained_s']:.1f} s forward, "
                    f"{timer.seconds['probe_trained_s']:.1f} s probes)")
     release_freed_memory()  # the last checkpoint's activations, before the step-0 ones arrive
@@ -416,7 +414,7 @@ def _analyze(run: Run, run_dir: Path, config: ProbeConfig, *, force: bool,
     if decoder_reports:
         with timer("decoders_untrained_s"):
             untrained_decoders(job, untrained, decoder_reports, decoders)
-    job.arrays["checkpoint/0"] = predict_points(baselines[job.headline]["untrained"].probe,
+    job.held_out.checkpoints[0] = predict_points(baselines[job.headline]["untrained"].probe,
                                                 _features(untrained, job.headline, run),
                                                 job.points, job.positions)
     del untrained
@@ -428,7 +426,7 @@ def _analyze(run: Run, run_dir: Path, config: ProbeConfig, *, force: bool,
     geometry_note = None
     if config.geometry and last is None:
         geometry_note = geometry_record(run.hmm, job.flat_targets[job.points],
-                                        job.arrays[f"pred/{job.headline}"], seed=config.seed)[1]
+                                        job.held_out.predicted[job.headline], seed=config.seed)[1]
     factors, angles = factor_fits if factor_fits is not None else (None, None)
     timer.finish()
     report = ProbeReport(
@@ -446,20 +444,19 @@ def _analyze(run: Run, run_dir: Path, config: ProbeConfig, *, force: bool,
         paper=PAPER.get(run.hmm.name),
         factors=factors, factor_angles_deg=angles, geometry=last, geometry_note=geometry_note,
         decoders=decoder_reports, lookups=lookups,
-        decoder_points_per_position=None if "decoder_points" not in job.arrays else np.bincount(
-            job.arrays["decoder_points"] % job.positions, minlength=job.positions).tolist(),
+        decoder_points_per_position=None if job.held_out.decoder_points is None else np.bincount(
+            job.held_out.decoder_points % job.positions, minlength=job.positions).tolist(),
         lookup_errors=None if not config.geometry else _lookup_error_lists(job),
         error_measure=job.measure if config.geometry else None)
-    with atomic_output(Path(run_dir) / POINTS_FILE) as fh:
-        np.savez_compressed(fh, **job.arrays)
+    job.held_out.write(Path(run_dir) / POINTS_FILE)
     report.write(out_path)
     return report
 
 
 def _lookup_error_lists(job: _ProbeJob) -> dict[str, list[float]]:
     sets = {"figure": job.points}
-    if "decoder_points" in job.arrays:
-        sets["decoder"] = job.arrays["decoder_points"]
+    if job.held_out.decoder_points is not None:
+        sets["decoder"] = job.held_out.decoder_points
     return {name: job.lookup_errors_at(points).tolist() for name, points in sets.items()}
 
 
