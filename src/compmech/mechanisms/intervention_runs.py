@@ -363,6 +363,19 @@ def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float
     return result.probe, float(result.scores.mse), result.shuffle_probe
 
 
+def pair_inputs(acts: np.ndarray, pairs: Pairs, donors: bool = True) -> InterventionInputs:
+    """The pairs at their activations ``acts (n, P, d)`` (float64), with the ceiling and
+    same-belief donors' activations when ``donors``."""
+    def at(seq, pos):
+        return acts[seq, pos].astype(np.float64)
+
+    return InterventionInputs(
+        at(pairs.sequence, pairs.position), pairs.beliefs, pairs.targets,
+        next_tokens=pairs.next_tokens,
+        ceiling_features=at(pairs.target_sequence, pairs.target_position) if donors else None,
+        swap_features=at(pairs.swap_sequence, pairs.swap_position) if donors else None)
+
+
 def blind_basis(process: Process) -> tuple[np.ndarray | None, str]:
     """``(basis (d_B, S) or None, note)``: the prediction-blind subspace, or why the blind test is
     not run."""
@@ -422,17 +435,7 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
         probe, mse, shuffled = fit_probe(acts, data)
         moments = activation_moments(acts, data.weights)
         config = InterventionConfig(seed=seed + 1000 * (i + 1))
-
-        def inputs(p: Pairs, donors: bool = True, a=acts) -> InterventionInputs:
-            def at(seq, pos):
-                return a[seq, pos].astype(np.float64)
-
-            return InterventionInputs(
-                at(p.sequence, p.position), p.beliefs, p.targets, next_tokens=p.next_tokens,
-                ceiling_features=at(p.target_sequence, p.target_position) if donors else None,
-                swap_features=at(p.swap_sequence, p.swap_position) if donors else None)
-
-        same = inputs(pairs)
+        same = pair_inputs(acts, pairs)
         readout = model_readout(params, cfg, hook, data.tokens[pairs.sequence], pairs.position)
         effects[hook] = eff = intervention_effects(
             same, probe, hmm.emission_probabilities, readout, config, moments=moments,
@@ -446,13 +449,14 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
         if ahead_pairs is not None:
             p = ahead_pairs
             read = model_readout(params, cfg, hook, data.tokens[p.sequence], p.position, (1,))
-            a_eff = ahead_effects(inputs(p), probe, hmm, lambda dl, r=read: r(dl)[:, 0], config,
-                                  moments=moments, to_probe=to_probe, shuffled_probe=shuffled)
+            a_eff = ahead_effects(pair_inputs(acts, p), probe, hmm, lambda dl, r=read: r(dl)[:, 0],
+                                  config, moments=moments, to_probe=to_probe,
+                                  shuffled_probe=shuffled)
             out_ahead[hook] = summarize_ahead(hook, hook_label(hook), reaches, a_eff)
         if blind_pairs is not None and blind_pairs.sequence.size:
             p = blind_pairs
             read = model_readout(params, cfg, hook, data.tokens[p.sequence], p.position, (0, 1))
-            b_eff = blind_effects(inputs(p, donors=False), probe, hmm, read, config,
+            b_eff = blind_effects(pair_inputs(acts, p, donors=False), probe, hmm, read, config,
                                   moments=moments, to_probe=to_probe)
             out_blind[hook] = summarize_blind(hook, hook_label(hook), reaches, b_eff)
         del acts
@@ -485,6 +489,7 @@ __all__ = [
     "blind_targets",
     "fit_probe",
     "model_readout",
+    "pair_inputs",
     "reaches_next_position",
     "sample_ahead_pairs",
     "sample_blind_pairs",
