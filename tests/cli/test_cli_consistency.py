@@ -225,8 +225,8 @@ def test_seed_and_seeds_reach_the_experiments_as_documented(monkeypatch, tmp_pat
 
     calls = []
 
-    def fake_heads(out, **kwargs):
-        calls.append(kwargs)
+    def fake_heads(out, config, **kwargs):
+        calls.append(config.to_dict())
         return SimpleNamespace(failed=[], files=[])
 
     def fake_icl(out, config, **kwargs):

@@ -1,11 +1,25 @@
 """The heads experiment: its grid, and a tiny end-to-end run with its report and resume."""
 
+import dataclasses
 import json
 
 import pytest
 
 from compmech import cli
-from compmech.experiments.heads import ALPHA_SWEEP, heads_jobs, mess3_lambda, run_heads
+from compmech.experiments.heads import (
+    ALPHA_SWEEP,
+    DEFAULT_ALPHA,
+    DEFAULT_HEAD_WIDTH,
+    DEFAULT_HEADS,
+    DEFAULT_STEPS,
+    DEFAULT_X,
+    HeadsConfig,
+    HeadsSettings,
+    HeadsSummary,
+    heads_jobs,
+    mess3_lambda,
+    run_heads,
+)
 from transformer import ModelConfig, TrainConfig
 
 
@@ -16,7 +30,8 @@ def tiny_config():
 
 
 def test_heads_grid_holds_the_head_width_fixed():
-    jobs = heads_jobs((0.05, 0.45), (1, 2, 4), head_width=8, minutes_per_job=None, steps=5)
+    jobs = heads_jobs(HeadsConfig(xs=(0.05, 0.45), heads=(1, 2, 4), head_width=8,
+                                  minutes_per_job=None, steps=5))
     assert [j.name for j in jobs][:3] == ["mess3_x0.050_h1", "mess3_x0.050_h2", "mess3_x0.050_h4"]
     for j in jobs:
         m = j.train_config["model"]
@@ -25,18 +40,39 @@ def test_heads_grid_holds_the_head_width_fixed():
         assert j.train_config["process_params"]["alpha"] == 0.85
     assert mess3_lambda(0.45) == pytest.approx(-0.35)
     with pytest.raises(ValueError, match="not divisible"):
-        heads_jobs((0.05,), (1, 3), head_width=16, steps=5)
+        HeadsConfig(xs=(0.05,), heads=(1, 3), head_width=16, steps=5)
     with pytest.raises(ValueError, match="distinct positive"):
-        heads_jobs((0.05,), (1, 1), steps=5)
+        HeadsConfig(xs=(0.05,), heads=(1, 1), steps=5)
     with pytest.raises(ValueError, match="x"):
-        heads_jobs((0.7,), (1,), steps=5)
+        HeadsConfig(xs=(0.7,), heads=(1,), steps=5)
+
+
+def test_heads_config_defaults_validation_and_round_trip():
+    """The defaults are the old ``run_heads`` keyword defaults; a bad option is refused in one
+    line naming it; the config (and the summary's settings) survive JSON."""
+    c = HeadsConfig()
+    assert (c.xs, c.heads, c.alpha, c.alphas, c.seeds, c.head_width, c.n_layers, c.minutes_per_job,
+            c.steps, c.seed) == (DEFAULT_X, DEFAULT_HEADS, DEFAULT_ALPHA, None, None,
+                                 DEFAULT_HEAD_WIDTH, 1, None, DEFAULT_STEPS, 0)
+    for bad, name in [(dict(steps=None), "minutes_per_job or steps"), (dict(xs=(0.05, 0.05)), "xs"),
+                      (dict(seeds=(1, 1)), "seeds"), (dict(head_width=0), "head_width"),
+                      (dict(n_layers=0), "n_layers"), (dict(steps=0), "steps"),
+                      (dict(minutes_per_job=0.0), "minutes_per_job"), (dict(alpha=1.5), "alpha")]:
+        with pytest.raises(ValueError, match=name) as err:
+            HeadsConfig(**bad)
+        assert "\n" not in str(err.value)
+    c = HeadsConfig(xs=[0.05], heads=[1, 2], alphas=[0.4, 0.5], seeds=[0, 1], minutes_per_job=1.5)
+    assert c.xs == (0.05,) and c.alphas == (0.4, 0.5) and c.seeds == (0, 1)
+    again = HeadsConfig.from_dict(json.loads(json.dumps(c.to_dict())))
+    assert again == c
+    settings = HeadsSettings(**vars(c), model={"d_model": 4})
+    assert HeadsSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
 
 
 def test_heads_end_to_end_report_and_resume(tmp_path):
-    kwargs = dict(xs=(0.45,), heads=(1, 2), head_width=4, minutes_per_job=None, steps=10,
-                  base_config=tiny_config())
+    config = HeadsConfig(xs=(0.45,), heads=(1, 2), head_width=4, minutes_per_job=None, steps=10)
     lines = []
-    summary = run_heads(tmp_path, log=lines.append, **kwargs)
+    summary = run_heads(tmp_path, config, base_config=tiny_config(), log=lines.append)
     assert len(summary.rows) == 2 and len(lines) == 1 + 2
     text = (tmp_path / "README.md").read_text()
     assert "| 0.450 | 0.850 | -0.35 |" in text and "x = 0.450 (lambda -0.35)" in text
@@ -49,12 +85,30 @@ def test_heads_end_to_end_report_and_resume(tmp_path):
     assert report["theory_lambda"] == pytest.approx(-0.35)
     assert report["theory_rho_star"] is not None and report["rho_star_n_ctx"] == 5
     mtime = attention.stat().st_mtime_ns
-    again = run_heads(tmp_path, log=None, **kwargs)  # finished: nothing retrained or refitted
+    again = run_heads(tmp_path, config, base_config=tiny_config(), log=None)  # finished:
     assert again.environment["computed_now"] == [] and attention.stat().st_mtime_ns == mtime
+    # the files keep their field names: experiment.json the options as before, summary.json's
+    # settings the old names (and the options) and reads back as the typed summary
+    manifest = json.loads((tmp_path / "experiment.json").read_text())
+    assert list(manifest) == ["experiment", "xs", "heads", "alpha", "head_width", "n_layers",
+                              "seed", "minutes_per_job", "steps", "model", "recipe"]
+    assert (manifest["xs"], manifest["heads"], manifest["steps"]) == ([0.45], [1, 2], 10)
+    saved = json.loads((tmp_path / "summary.json").read_text())["settings"]
+    assert {"xs", "heads", "alpha", "head_width", "n_layers", "model", "alphas", "seeds",
+            "attention"} <= set(saved)
+    assert saved["xs"] == [0.45] and saved["alphas"] is None and saved["seeds"] is None
+    read = HeadsSummary.read(tmp_path / "summary.json").settings
+    assert read.to_dict() == summary.settings.to_dict()
+    assert dataclasses.replace(read, attention={}) == dataclasses.replace(summary.settings,
+                                                                          attention={})
+    with pytest.raises(ValueError, match="different settings"):
+        run_heads(tmp_path, dataclasses.replace(config, steps=11), base_config=tiny_config(),
+                  log=None)
 
 
 def test_alpha_sweep_grid_and_seeds():
-    jobs = heads_jobs((0.05,), (1,), alphas=ALPHA_SWEEP, seeds=(0, 1), head_width=4, steps=5)
+    jobs = heads_jobs(HeadsConfig(xs=(0.05,), heads=(1,), alphas=ALPHA_SWEEP, seeds=(0, 1),
+                                  head_width=4, steps=5))
     assert [j.name for j in jobs][:3] == ["mess3_x0.050_a0.400_h1_s0", "mess3_x0.050_a0.400_h1_s1",
                                           "mess3_x0.050_a0.500_h1_s0"]
     assert len(jobs) == 2 * len(ALPHA_SWEEP)
@@ -63,9 +117,9 @@ def test_alpha_sweep_grid_and_seeds():
         j.seed == j.train_config["seed"] == j.labels["seed"] for j in jobs)
     assert all(j.labels["lambda"] == pytest.approx(0.85) for j in jobs)
     with pytest.raises(ValueError, match="distinct"):
-        heads_jobs((0.05,), (1,), alphas=(0.4, 0.4), steps=5)
+        HeadsConfig(xs=(0.05,), heads=(1,), alphas=(0.4, 0.4), steps=5)
     with pytest.raises(ValueError, match="alpha"):
-        heads_jobs((0.05,), (1,), alphas=(1.5,), steps=5)
+        HeadsConfig(xs=(0.05,), heads=(1,), alphas=(1.5,), steps=5)
 
 
 def test_alpha_sweep_end_to_end_on_a_tiny_budget(tmp_path, capsys):

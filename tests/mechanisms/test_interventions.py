@@ -11,6 +11,7 @@ import transformer
 from compmech import cli
 from compmech.inference import all_words, filter_beliefs
 from compmech.mechanisms.directions import (
+    RTOL,
     covariance_change,
     kl_divergence_bits,
     minimum_norm_change,
@@ -19,7 +20,14 @@ from compmech.mechanisms.directions import (
     spread_directions,
 )
 from compmech.mechanisms.intervention_runs import analyze_interventions, model_readout
-from compmech.mechanisms.interventions import intervention_effects
+from compmech.mechanisms.interventions import (
+    ActivationMoments,
+    InterventionConfig,
+    InterventionInputs,
+    ahead_effects,
+    condition_changes,
+    intervention_effects,
+)
 from compmech.probing.data import probe_data
 from compmech.probing.linear import BeliefProbe
 from compmech.processes import get_process
@@ -84,6 +92,59 @@ def test_kl_divergence_in_bits():
         kl_divergence_bits(p, q[:, :1])
 
 
+# ------------------------------------------------------------------------------ options and inputs
+def test_intervention_config_defaults_validation_and_round_trip():
+    """The defaults are the old keyword defaults (``seed=0``, ``rtol=RTOL``); a bad value is
+    refused in one line naming the option; the config survives JSON."""
+    assert InterventionConfig() == InterventionConfig(seed=0, rtol=RTOL)
+    for bad, name in [(dict(seed=-1), "seed"), (dict(seed=1.5), "seed"), (dict(seed=True), "seed"),
+                      (dict(rtol=1.0), "rtol"), (dict(rtol=-1e-9), "rtol"),
+                      (dict(rtol=float("nan")), "rtol")]:
+        with pytest.raises(ValueError, match=name) as err:
+            InterventionConfig(**bad)
+        assert "\n" not in str(err.value)
+    c = InterventionConfig(seed=7, rtol=1e-6)
+    assert InterventionConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def test_the_config_options_reach_the_changes():
+    """``seed`` moves only the controls' directions; ``rtol`` decides the probe's rank (a cut-off
+    above the smaller singular value leaves a rank-1 probe that cannot reach the target)."""
+    W, b = _rank_deficient_probe()
+    rng = np.random.default_rng(4)
+    x, target = rng.normal(size=(6, 7)), rng.dirichlet(np.ones(3), size=6)
+    inputs = InterventionInputs(x, target, target)
+    probe = BeliefProbe.from_coefficients(W, b)
+    one, two = (condition_changes(inputs, probe, target, InterventionConfig(seed=s))
+                for s in (1, 2))
+    np.testing.assert_array_equal(one.deltas["intervened"], two.deltas["intervened"])
+    assert not np.allclose(one.deltas["random"], two.deltas["random"])
+    assert not np.allclose(one.deltas["null_space"], two.deltas["null_space"])
+    np.testing.assert_allclose((x + one.deltas["intervened"]) @ W.T + b, target, atol=1e-12)
+    u, s, vt = np.linalg.svd(W)
+    cut = condition_changes(inputs, probe, target, InterventionConfig(rtol=0.5 * (s[0] + s[1]) / s[0]))
+    delta = cut.deltas["intervened"]
+    # oracle: the rank-1 pseudo-inverse, v_0 u_0^T / s_0, applied to the residual
+    oracle = ((target - x @ W.T - b) @ u[:, 0] / s[0])[:, None] * vt[0]
+    np.testing.assert_allclose(delta, oracle, atol=1e-12)
+    assert np.abs((x + delta) @ W.T + b - target).max() > 1e-3  # the dropped direction is missed
+
+
+def test_inputs_and_probes_are_checked():
+    W, b = _rank_deficient_probe()
+    with pytest.raises(ValueError, match="intercept"):
+        BeliefProbe.from_coefficients(W, b[:2])
+    with pytest.raises(ValueError, match="coef"):
+        BeliefProbe.from_coefficients(W[0], b)
+    hmm = get_process("mess3")
+    eta = np.full((4, 3), 1 / 3)
+    inputs = InterventionInputs(np.zeros((4, 7)), eta, eta)  # no next tokens
+    with pytest.raises(ValueError, match="next_tokens"):
+        ahead_effects(inputs, BeliefProbe.from_coefficients(W, b), hmm, lambda d: d)
+    with pytest.raises(ValueError, match="not fitted"):
+        intervention_effects(inputs, BeliefProbe(), hmm.emission_probabilities, lambda d: d)
+
+
 # ------------------------------------------------------------------------------ linear toy network
 class LinearToy:
     """A network whose read-out is exactly linear in the belief: activations
@@ -124,9 +185,10 @@ def toy_setup():
 
 def test_linear_toy_intervention_reaches_the_target_prediction_exactly(toy_setup):
     hmm, toy, x, beliefs, targets, probe, X = toy_setup
-    eff = intervention_effects(x, probe.coef_, probe.intercept_, beliefs, targets,
-                               hmm.emission_probabilities, lambda dl: toy.readout(x + dl), seed=0,
-                               mean=X.mean(0), covariance=np.cov(X.T))
+    eff = intervention_effects(InterventionInputs(x, beliefs, targets), probe,
+                               hmm.emission_probabilities, lambda dl: toy.readout(x + dl),
+                               InterventionConfig(seed=0),
+                               moments=ActivationMoments(X.mean(0), np.cov(X.T)))
     assert eff.kl_bits["intervened"].max() < 1e-12
     assert eff.kl_bits["intervened_cov"].max() < 1e-12
     assert eff.own_kl_bits.max() < 1e-12  # the toy predicts its belief exactly

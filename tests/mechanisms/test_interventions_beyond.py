@@ -28,6 +28,9 @@ from compmech.mechanisms.intervention_runs import (
 from compmech.mechanisms.interventions import (
     CONDITIONS,
     MIN_NEXT_PROBABILITY,
+    ActivationMoments,
+    InterventionConfig,
+    InterventionInputs,
     ahead_effects,
     belief_update,
     blind_effects,
@@ -72,7 +75,8 @@ def test_plane_coordinates_as_targets_are_refused_not_multiplied():
     coords = belief_targets(hmm, beliefs)  # (N, 2)
     x = np.random.default_rng(0).normal(size=(len(beliefs), 5))
     with pytest.raises(ValueError, match="probe coordinates"):
-        intervention_effects(x, np.ones((2, 5)), np.zeros(2), beliefs, coords,
+        intervention_effects(InterventionInputs(x, beliefs, coords),
+                             BeliefProbe.from_coefficients(np.ones((2, 5)), np.zeros(2)),
                              hmm.emission_probabilities, lambda d: np.full((len(d), 4), 0.25))
 
 
@@ -149,28 +153,40 @@ def planted(request):
     # the probe in the minimum-norm form the interventions use (on the activations' span; for an
     # HMM the direction of A 1 is off the span, since beliefs sum to 1): the network reads it
     machine.W, machine.b = reduce_probe(machine.W, machine.b, mean, cov)
+    machine.probe = BeliefProbe.from_coefficients(machine.W, machine.b)
     np.testing.assert_allclose(flat @ machine.W.T + machine.b, data.beliefs.reshape(len(flat), -1),
                                atol=1e-10)
     return SimpleNamespace(hmm=hmm, machine=machine, feats=feats, data=data, run=run,
                            mean=mean, cov=cov, shuffled=shuffled)
 
 
-def _kw(p, pairs, with_donors=True):
-    kw = dict(seed=3, mean=p.mean, covariance=p.cov, to_probe=lambda b: belief_targets(p.hmm, b))
+def _inputs(p, pairs, with_donors=True, next_tokens=None):
+    """The pairs at their activations (with the ceiling and same-belief donors)."""
+    donors = {}
     if with_donors:
-        kw.update(ceiling_features=p.feats[pairs.target_sequence, pairs.target_position],
-                  swap_features=p.feats[pairs.swap_sequence, pairs.swap_position],
-                  shuffled_probe=(p.shuffled.coef_, p.shuffled.intercept_))
+        donors = dict(ceiling_features=p.feats[pairs.target_sequence, pairs.target_position],
+                      swap_features=p.feats[pairs.swap_sequence, pairs.swap_position])
+    return InterventionInputs(p.feats[pairs.sequence, pairs.position], pairs.beliefs,
+                              pairs.targets, next_tokens=pairs.next_tokens if next_tokens is None
+                              else next_tokens, **donors)
+
+
+def _kw(p, with_shuffled=True):
+    kw = dict(moments=ActivationMoments(p.mean, p.cov), to_probe=lambda b: belief_targets(p.hmm, b))
+    if with_shuffled:
+        kw.update(shuffled_probe=p.shuffled)
     return kw
+
+
+SEED3 = InterventionConfig(seed=3)
 
 
 def test_planted_exact_network_same_position(planted):
     p, m = planted, planted.machine
     pairs = sample_pairs(p.run, p.data, 400, seed=0)
     x = p.feats[pairs.sequence, pairs.position]
-    eff = intervention_effects(x, m.W, m.b, pairs.beliefs, pairs.targets,
-                               p.hmm.emission_probabilities, lambda d: m.now(x + d),
-                               **_kw(p, pairs))
+    eff = intervention_effects(_inputs(p, pairs), m.probe, p.hmm.emission_probabilities,
+                               lambda d: m.now(x + d), SEED3, **_kw(p))
     for c in ("intervened", "intervened_cov", "ceiling"):
         assert eff.kl_bits[c].max() < 1e-9, c
     assert eff.own_kl_bits.max() < 1e-9
@@ -210,8 +226,8 @@ def test_planted_exact_network_beyond_the_next_token(planted):
     if p.hmm.name == "rrxor":  # deterministic XOR bits rule tokens out: draws were dropped
         assert pairs.dropped > 0
     x = p.feats[pairs.sequence, pairs.position]
-    eff = ahead_effects(x, m.W, m.b, pairs.beliefs, pairs.targets, pairs.next_tokens, p.hmm,
-                        lambda d: m.later(x + d, pairs.next_tokens), **_kw(p, pairs))
+    eff = ahead_effects(_inputs(p, pairs), m.probe, p.hmm,
+                        lambda d: m.later(x + d, pairs.next_tokens), SEED3, **_kw(p))
     for c in ("intervened", "intervened_cov", "ceiling"):
         assert eff.kl_bits[c].max() < 1e-9, c
     assert eff.own_kl_bits.max() < 1e-9
@@ -222,7 +238,7 @@ def test_planted_exact_network_beyond_the_next_token(planted):
         zero = belief_update(p.hmm, pairs.targets, 1 - bad)[1] <= MIN_NEXT_PROBABILITY
         if not zero.any():
             raise ValueError("no probability (no such pair for this process)")
-        ahead_effects(x, m.W, m.b, pairs.beliefs, pairs.targets, 1 - bad, p.hmm,
+        ahead_effects(_inputs(p, pairs, next_tokens=1 - bad), m.probe, p.hmm,
                       lambda d: m.later(x + d, 1 - bad))
 
 
@@ -232,9 +248,9 @@ def test_planted_exact_network_blind_steering(planted):
     pairs = sample_blind_pairs(p.run, p.data, 400, 2, basis)
     assert pairs.sequence.size > 100
     x = p.feats[pairs.sequence, pairs.position]
-    eff = blind_effects(x, m.W, m.b, pairs.beliefs, pairs.targets, pairs.next_tokens, p.hmm,
+    eff = blind_effects(_inputs(p, pairs, with_donors=False), m.probe, p.hmm,
                         lambda d: np.stack([m.now(x + d), m.later(x + d, pairs.next_tokens)], 1),
-                        **_kw(p, pairs, with_donors=False))
+                        SEED3, **_kw(p, with_shuffled=False))
     assert eff.theory_tv_now.max() < 1e-12
     assert eff.tv_now["blind"].max() < 1e-10 and eff.tv_now["blind_cov"].max() < 1e-10
     assert eff.tv_now["random"].mean() > 1e-3  # a move of the same size does show now
@@ -250,26 +266,22 @@ def test_a_network_that_ignores_its_input_is_flat_everywhere(planted):
     V = p.hmm.vocab_size
     const = np.random.default_rng(5).dirichlet(np.ones(V))
     pairs = sample_pairs(p.run, p.data, 200, seed=0)
-    x = p.feats[pairs.sequence, pairs.position]
     m = p.machine
-    eff = intervention_effects(x, m.W, m.b, pairs.beliefs, pairs.targets,
-                               p.hmm.emission_probabilities,
-                               lambda d: np.broadcast_to(const, (len(d), V)), **_kw(p, pairs))
+    eff = intervention_effects(_inputs(p, pairs), m.probe, p.hmm.emission_probabilities,
+                               lambda d: np.broadcast_to(const, (len(d), V)), SEED3, **_kw(p))
     for c in CONDITIONS:
         assert np.all(eff.tv_from_none[c] == 0), c
         np.testing.assert_array_equal(eff.kl_bits[c], eff.kl_bits["none"])
     apairs = sample_ahead_pairs(p.run, p.data, 200, seed=1)
-    xa = p.feats[apairs.sequence, apairs.position]
-    aeff = ahead_effects(xa, m.W, m.b, apairs.beliefs, apairs.targets, apairs.next_tokens, p.hmm,
-                         lambda d: np.broadcast_to(const, (len(d), V)), **_kw(p, apairs))
+    aeff = ahead_effects(_inputs(p, apairs), m.probe, p.hmm,
+                         lambda d: np.broadcast_to(const, (len(d), V)), SEED3, **_kw(p))
     for c in CONDITIONS:
         assert np.all(aeff.tv_from_none[c] == 0), c
     basis = compmech.prediction_blind_subspace(p.hmm).basis
     bpairs = sample_blind_pairs(p.run, p.data, 200, 2, basis)
-    xb = p.feats[bpairs.sequence, bpairs.position]
-    beff = blind_effects(xb, m.W, m.b, bpairs.beliefs, bpairs.targets, bpairs.next_tokens, p.hmm,
-                         lambda d: np.broadcast_to(const, (len(d), 2, V)),
-                         **_kw(p, bpairs, with_donors=False))
+    beff = blind_effects(_inputs(p, bpairs, with_donors=False), m.probe, p.hmm,
+                         lambda d: np.broadcast_to(const, (len(d), 2, V)), SEED3,
+                         **_kw(p, with_shuffled=False))
     for c in beff.tv_now:
         assert np.all(beff.tv_now[c] == 0) and np.all(beff.tv_later[c] == 0)
     assert beff.theory_tv_later.mean() > 0.02  # it should have moved

@@ -158,11 +158,12 @@ def run_experiment(args: argparse.Namespace) -> int:
         if minutes is None and common["steps"] is None:
             common["steps"] = heads.DEFAULT_STEPS
         xs = args.xs or ((heads.ALPHA_SWEEP_X,) if args.alphas else heads.DEFAULT_X)
-        summary = heads.run_heads(
-            args.out, xs=xs, heads=args.heads or heads.DEFAULT_HEADS,
+        config = heads.HeadsConfig(
+            xs=xs, heads=args.heads or heads.DEFAULT_HEADS,
             alpha=heads.DEFAULT_ALPHA if args.alpha is None else args.alpha, alphas=args.alphas,
             seeds=args.seeds, head_width=args.head_width or heads.DEFAULT_HEAD_WIDTH,
-            minutes_per_job=minutes, **common)
+            minutes_per_job=minutes, steps=common.pop("steps"), seed=common.pop("seed"))
+        summary = heads.run_heads(args.out, config, **common)
     elif args.experiment == "bottleneck":
         training = _training_options(common)
         config = bottleneck.BottleneckConfig(

@@ -22,6 +22,7 @@ lists each model's decay beside ``lambda`` and ``rho*`` and says which is nearer
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from compmech.records import Record
 DEFAULT_X = (0.05, 0.15, 0.25, 0.40, 0.45)
 DEFAULT_HEADS = (1, 2)
 DEFAULT_ALPHA = 0.85
-#: The alpha sweep at fixed x (``run_heads(alphas=...)``; the x is :data:`ALPHA_SWEEP_X`).
+#: The alpha sweep at fixed x (``HeadsConfig(alphas=...)``; the x is :data:`ALPHA_SWEEP_X`).
 ALPHA_SWEEP = (0.4, 0.5, 0.6, 0.7, 0.85)
 ALPHA_SWEEP_X = 0.05
 #: ``n_heads * d_head`` of every model.
@@ -110,19 +111,96 @@ class HeadsLabels(Record):
         return cls.from_dict({k: v for k, v in result.labels.items() if k != "lambda"})
 
 
-@dataclass
-class HeadsSettings(Record):
-    """The heads experiment's settings (``summary.json`` ``settings``), with the attention analysis
-    of every run (``attention``, by job name)."""
+@dataclass(frozen=True, kw_only=True)
+class HeadsConfig(Record):
+    """The heads experiment's options (the folder's ``experiment.json`` holds them, and
+    ``summary.json`` ``settings``, :class:`HeadsSettings`).
 
-    xs: list[float]
-    heads: list[int]
-    alpha: float
-    head_width: int
-    n_layers: int
-    model: dict[str, Any]
-    alphas: list[float] | None = None
-    seeds: list[int] | None = None
+    Attributes:
+        xs: Mess3 ``x`` values (``lambda = 1 - 3x``), distinct.
+        heads: numbers of attention heads, distinct positive integers that divide ``head_width``.
+        alpha: Mess3 ``alpha`` of every model (without ``alphas``).
+        head_width: ``n_heads * d_head`` of every model.
+        n_layers: transformer layers (1: the theory's setting).
+        seed: the seed of every model (without ``seeds``): its initialisation, data and probe.
+        minutes_per_job: training budget per model in minutes (then ``steps`` is ignored);
+            ``None`` trains exactly ``steps``.
+        steps: optimiser steps per model (default :data:`DEFAULT_STEPS`; a fixed count, so every
+            model gets the same schedule whatever the machine's load).
+        alphas: the alpha sweep: these distinct ``alpha`` values instead of ``alpha`` (e.g.
+            :data:`ALPHA_SWEEP` at ``xs = (ALPHA_SWEEP_X,)``); they then appear in the job names
+            (``mess3_x0.050_a0.400_h1``).
+        seeds: one model per training seed (distinct) instead of ``seed``, each decay then reported
+            as mean +- std over them; the seeds appear in the job names (``..._h1_s0``).
+
+    Raises:
+        ValueError: an option out of range, repeated values, a ``head_width`` not divisible by
+            every number of heads, an invalid Mess3 ``x`` or ``alpha``, or neither
+            ``minutes_per_job`` nor ``steps``.
+    """
+
+    xs: tuple[float, ...] = DEFAULT_X
+    heads: tuple[int, ...] = DEFAULT_HEADS
+    alpha: float = DEFAULT_ALPHA
+    head_width: int = DEFAULT_HEAD_WIDTH
+    n_layers: int = 1
+    seed: int = 0
+    minutes_per_job: float | None = None
+    steps: int | None = DEFAULT_STEPS
+    alphas: tuple[float, ...] | None = None
+    seeds: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        heads = tuple(int(h) for h in self.heads)
+        if not heads or min(heads) < 1 or len(set(heads)) != len(heads):
+            raise ValueError(f"heads must be distinct positive integers; got {list(heads)}")
+        set_ = functools.partial(object.__setattr__, self)
+        set_("heads", heads)
+        set_("xs", tuple(_distinct(self.xs, "xs")))
+        set_("alpha", float(self.alpha))
+        if self.alphas is not None:
+            set_("alphas", tuple(_distinct(self.alphas, "alphas")))
+        if self.seeds is not None:
+            set_("seeds", tuple(_distinct(self.seeds, "seeds", int)))
+        for name in ("head_width", "n_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)}")
+        bad = [h for h in heads if self.head_width % h]
+        if bad:
+            raise ValueError(f"head_width {self.head_width} is not divisible by the numbers of "
+                             f"heads {bad}")
+        if self.steps is None and self.minutes_per_job is None:
+            raise ValueError("give minutes_per_job or steps")
+        if self.steps is not None and int(self.steps) < 1:
+            raise ValueError(f"steps must be a positive integer; got {self.steps}")
+        if self.minutes_per_job is not None and not self.minutes_per_job > 0:
+            raise ValueError(f"minutes_per_job must be > 0; got {self.minutes_per_job}")
+        for x in self.xs:
+            for a in self.alpha_values:
+                get_process("mess3", x=x, alpha=a)  # raises on an invalid x or alpha
+
+    @property
+    def alpha_values(self) -> list[float]:
+        """The Mess3 ``alpha`` of the models: ``alphas``, or ``[alpha]``."""
+        return [self.alpha] if self.alphas is None else list(self.alphas)
+
+    @property
+    def seed_values(self) -> list[int]:
+        """The training seeds of the models: ``seeds``, or ``[seed]``."""
+        return [self.seed] if self.seeds is None else list(self.seeds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeadsSettings(HeadsConfig):
+    """``summary.json`` ``settings``: the options (:class:`HeadsConfig`), the first job's model and
+    the attention analysis of every run.
+
+    Attributes:
+        model: the first job's model config (a dict).
+        attention: the attention analysis of every run, by job name.
+    """
+
+    model: dict[str, Any] = field(default_factory=dict)
     attention: dict[str, AttentionReport] = field(default_factory=dict)
 
 
@@ -137,85 +215,56 @@ def _labels(r: JobResult) -> HeadsLabels:
     return HeadsLabels.of(r)
 
 
-def heads_jobs(xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_HEADS, *,
-               alpha: float = DEFAULT_ALPHA, alphas: Sequence[float] | None = None,
-               seeds: Sequence[int] | None = None, head_width: int = DEFAULT_HEAD_WIDTH,
-               n_layers: int = 1, minutes_per_job: float | None = None,
-               steps: int | None = DEFAULT_STEPS, base_config=None, seed: int = 0,
+def heads_jobs(config: HeadsConfig | None = None, *, base_config=None,
                device: str | None = None) -> list[Job]:
     """One job per ``(x, alpha, seed, n_heads)``: a ``n_layers``-layer transformer (the rest of
     ``base_config.model``) with ``n_heads`` heads of ``head_width // n_heads``.
 
-    ``alphas`` (the alpha sweep) replaces the single ``alpha`` and ``seeds`` the single ``seed``;
-    their values then appear in the job names (``mess3_x0.050_a0.400_h1_s0``); without them the
-    names are ``mess3_x0.050_h1`` as before.
-
-    Raises:
-        ValueError: a ``head_width`` not divisible by every number of heads, repeated values, or
-            an invalid ``x`` or ``alpha``.
+    Args:
+        config: the options (:class:`HeadsConfig`; default: its defaults). With ``alphas`` or
+            ``seeds`` their values appear in the job names (``mess3_x0.050_a0.400_h1_s0``);
+            without them the names are ``mess3_x0.050_h1`` as before.
+        base_config: other model and optimiser settings (:class:`transformer.TrainConfig`, its
+            dict, or ``None`` for the defaults).
+        device: the training device (``None``: the config's).
     """
-    if steps is None and minutes_per_job is None:
-        raise ValueError("give minutes_per_job or steps")
-    if minutes_per_job is not None:
-        steps = None
-    heads = [int(h) for h in heads]
-    if not heads or min(heads) < 1 or len(set(heads)) != len(heads):
-        raise ValueError(f"heads must be distinct positive integers; got {heads}")
-    bad = [h for h in heads if head_width % h]
-    if bad:
-        raise ValueError(f"head_width {head_width} is not divisible by the numbers of heads {bad}")
-    alpha_list = [float(alpha)] if alphas is None else _distinct(alphas, "alphas")
-    seed_list = [int(seed)] if seeds is None else _distinct(seeds, "seeds", int)
-    overrides: dict[str, Any] = {"minutes": minutes_per_job,
+    c = config or HeadsConfig()
+    steps = None if c.minutes_per_job is not None else c.steps
+    overrides: dict[str, Any] = {"minutes": c.minutes_per_job,
                                  "steps": int(steps) if steps is not None else 10_000_000}
     if device is not None:
         overrides["device"] = device
     base = config_with(base_config, overrides)
     jobs = []
-    for x in xs:
-        for a in alpha_list:
+    for x in c.xs:
+        for a in c.alpha_values:
             params = {"x": float(x), "alpha": a}
-            hmm = get_process("mess3", **params)  # validates x and alpha now
-            for s in seed_list:
-                for h in heads:
-                    model = base.model.replace(n_layers=int(n_layers), n_heads=h,
-                                               d_head=head_width // h,
+            hmm = get_process("mess3", **params)
+            for s in c.seed_values:
+                for h in c.heads:
+                    model = base.model.replace(n_layers=int(c.n_layers), n_heads=h,
+                                               d_head=c.head_width // h,
                                                d_vocab=hmm.vocab_size + (1 if base.bos else 0))
                     cfg = base.replace(process="mess3", process_params=params, model=model,
                                        hmm=None, seed=s)
                     labels = HeadsLabels(x=float(x), alpha=a, n_heads=h,
-                                         seed=None if seeds is None else s)
-                    name = f"mess3_x{x:.3f}" + (f"_a{a:.3f}" if alphas is not None else "")
-                    name += f"_h{h}" + (f"_s{s}" if seeds is not None else "")
+                                         seed=None if c.seeds is None else s)
+                    name = f"mess3_x{x:.3f}" + (f"_a{a:.3f}" if c.alphas is not None else "")
+                    name += f"_h{h}" + (f"_s{s}" if c.seeds is not None else "")
                     jobs.append(Job(name, cfg.to_dict(), labels.to_labels(), s))
     return jobs
 
 
-def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] = DEFAULT_HEADS,
-              alpha: float = DEFAULT_ALPHA, alphas: Sequence[float] | None = None,
-              seeds: Sequence[int] | None = None, head_width: int = DEFAULT_HEAD_WIDTH,
-              n_layers: int = 1,
-              minutes_per_job: float | None = None, steps: int | None = DEFAULT_STEPS,
-              base_config=None, seed: int = 0, workers: int = 1, device: str | None = None,
-              force: bool = False, progress: bool = False,
-              log: Callable[[str], None] | None = print) -> ExperimentSummary:
+def run_heads(out_dir, config: HeadsConfig | None = None, *, base_config=None, workers: int = 1,
+              device: str | None = None, force: bool = False, progress: bool = False,
+              log: Callable[[str], None] | None = print) -> HeadsSummary:
     """The heads experiment (module docstring): train, probe, fit attention, write the report.
 
     Args:
-        out_dir: the experiment folder (resumable: finished jobs are not redone).
-        xs: Mess3 ``x`` values (``lambda = 1 - 3x``).
-        heads: numbers of heads.
-        alpha: Mess3 ``alpha``.
-        alphas: the alpha sweep: these ``alpha`` values instead of ``alpha`` (e.g.
-            :data:`ALPHA_SWEEP` at ``xs = (ALPHA_SWEEP_X,)``).
-        seeds: train one model per seed (then each decay is reported as mean +- std over them).
-        head_width: ``n_heads * d_head`` of every model.
-        n_layers: transformer layers (1: the theory's setting).
-        minutes_per_job: training budget per model (then ``steps`` is ignored); ``None`` trains
-            exactly ``steps``.
-        steps: optimiser steps (default :data:`DEFAULT_STEPS`).
+        out_dir: the experiment folder (resumable: finished jobs are not redone; a folder holding
+            other options is refused unless ``force``).
+        config: the options (:class:`HeadsConfig`; default: its defaults).
         base_config: other model and optimiser settings (:class:`transformer.TrainConfig`).
-        seed: as :func:`compmech.experiments.sweep.run_sweep`.
         workers: as :func:`compmech.experiments.sweep.run_sweep`.
         device: as :func:`compmech.experiments.sweep.run_sweep`.
         force: as :func:`compmech.experiments.sweep.run_sweep`.
@@ -223,27 +272,22 @@ def run_heads(out_dir, *, xs: Sequence[float] = DEFAULT_X, heads: Sequence[int] 
         log: as :func:`compmech.experiments.sweep.run_sweep`.
 
     Returns:
-        The :class:`~compmech.experiments.results.ExperimentSummary` (also ``summary.json``).
+        The :class:`HeadsSummary` (also ``summary.json``).
     """
     out_dir = Path(out_dir)
-    jobs = heads_jobs(xs, heads, alpha=alpha, alphas=alphas, seeds=seeds, head_width=head_width,
-                      n_layers=n_layers, minutes_per_job=minutes_per_job, steps=steps,
-                      base_config=base_config, seed=seed, device=device)
-    manifest = {"experiment": "heads", "xs": list(xs), "heads": list(heads), "alpha": alpha,
-                "head_width": head_width, "n_layers": n_layers, "seed": seed,
-                "minutes_per_job": minutes_per_job, "steps": steps,
+    config = config or HeadsConfig()
+    jobs = heads_jobs(config, base_config=base_config, device=device)
+    options = config.to_dict()
+    manifest = {"experiment": "heads",
+                **{k: v for k, v in options.items() if k not in ("alphas", "seeds")},
                 "model": config_with(jobs[0].train_config, {}).model.to_dict(),
                 "recipe": recipe(jobs[0].train_config)}
-    if alphas is not None:
-        manifest["alphas"] = [float(a) for a in alphas]
-    if seeds is not None:
-        manifest["seeds"] = [int(s) for s in seeds]
+    for key in ("alphas", "seeds"):
+        if options[key] is not None:
+            manifest[key] = options[key]
     done, outcome, wall = run_experiment(jobs, out_dir, manifest, HEADS_COLUMNS, workers=workers,
                                          progress=progress, log=log, force=force)
-    settings = HeadsSettings(
-        xs=list(xs), heads=list(heads), alpha=alpha, head_width=head_width, n_layers=n_layers,
-        model=done[0].model, alphas=None if alphas is None else [float(a) for a in alphas],
-        seeds=None if seeds is None else [int(s) for s in seeds])
+    settings = HeadsSettings(**vars(config), model=done[0].model)
     return write_heads_report(out_dir, done, settings, wall_seconds=wall,
                               computed=outcome.computed, failed=outcome.failed, workers=workers)
 
@@ -482,14 +526,14 @@ def write_heads_report(out_dir, results: Sequence[JobResult], settings: HeadsSet
 def _markdown(summary: HeadsSummary, results, attention, pngs) -> str:
     s, m, first = summary.settings, results[0].model_config, results[0]
     budget = first.train.minutes_budget
-    alphas = s.alphas or [s.alpha]
-    seeds = s.seeds
+    alphas = s.alpha_values
+    seeds = None if s.seeds is None else list(s.seeds)
     return "\n".join([
         "# Heads experiment", "",
-        f"Mess3 at x in {s.xs} (lambda = 1 - 3x) and alpha in {alphas}, one model per "
+        f"Mess3 at x in {list(s.xs)} (lambda = 1 - 3x) and alpha in {alphas}, one model per "
         f"(x, alpha, heads{', seed' if seeds else ''}): "
         f"{s.n_layers} layer(s), d_model {m.d_model}, d_mlp {m.d_mlp}, n_ctx {m.n_ctx}, "
-        f"heads {s.heads} with n_heads x d_head = {s.head_width}"
+        f"heads {list(s.heads)} with n_heads x d_head = {s.head_width}"
         + (f", seeds {seeds}" if seeds else "") + "; training "
         + (f"{budget} min" if budget else f"{first.train.steps} steps") + " per model.",
         "", "Predictions: one head fails where lambda < 0 (a softmax pattern cannot alternate in "
@@ -519,7 +563,7 @@ def _markdown(summary: HeadsSummary, results, attention, pngs) -> str:
 
 
 __all__ = ["ALPHA_SWEEP", "ALPHA_SWEEP_X", "DEFAULT_ALPHA", "DEFAULT_HEADS", "DEFAULT_HEAD_WIDTH",
-           "DEFAULT_STEPS", "DEFAULT_X", "HEADS_COLUMNS", "HeadsLabels", "HeadsSettings",
+           "DEFAULT_STEPS", "DEFAULT_X", "HEADS_COLUMNS", "HeadsConfig", "HeadsLabels", "HeadsSettings",
            "HeadsSummary", "attention_grid", "context_value_nats",
            "decay_figure", "decay_lines", "heads_figure", "heads_jobs", "heads_table",
            "job_attention", "mess3_lambda", "run_heads", "verdict_lines", "write_heads_report"]

@@ -6,13 +6,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from compmech.formatting import fmt
-from compmech.mechanisms.directions import RTOL, _svd
-from compmech.mechanisms.interventions import BLIND_CONDITIONS, CONDITIONS, BlindEffects, InterventionEffects
+from compmech.mechanisms.directions import _svd
+from compmech.mechanisms.interventions import (
+    BLIND_CONDITIONS,
+    CONDITIONS,
+    BlindEffects,
+    InterventionConfig,
+    InterventionEffects,
+)
 from compmech.probing.ensembles import SeedSpread
 from compmech.records import Record
 
@@ -210,12 +216,35 @@ def _sem(v: np.ndarray) -> float:
     return float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else 0.0
 
 
+class SameBeliefControl(NamedTuple):
+    """The same-belief donors' bookkeeping, reported beside the network's change.
+
+    Attributes:
+        distance: ``(N,)`` distance of each donor's belief from its input's (probe coordinates).
+        theory_tv: ``(N,)`` ``TV(P(. | eta_donor), P(. | eta))``: the change of a network that
+            reads only the belief.
+    """
+
+    distance: np.ndarray
+    theory_tv: np.ndarray
+
+
 def summarize(hook: str, label: str, probe_mse: float, coef: np.ndarray, features: np.ndarray,
-              effects: InterventionEffects, rtol: float = RTOL,
-              swap_distance: np.ndarray | None = None,
-              swap_theory_tv: np.ndarray | None = None) -> HookIntervention:
-    """The :class:`HookIntervention` of one hook's effects (``swap_distance``, ``swap_theory_tv``:
-    ``(N,)`` the same-belief donors' belief distances and the theory's TV for them)."""
+              effects: InterventionEffects, config: InterventionConfig | None = None, *,
+              same_belief: SameBeliefControl | None = None) -> HookIntervention:
+    """The :class:`HookIntervention` of one hook's effects.
+
+    Args:
+        hook: the hook.
+        label: its human label.
+        probe_mse: the probe's held-out MSE.
+        coef: ``(k, d)`` the probe intervened with (its rank is counted with ``config.rtol``).
+        features: ``(N, d)`` the inputs' activations.
+        effects: the same-position effects (:func:`~compmech.mechanisms.interventions.intervention_effects`).
+        config: the options the effects were computed with (default: the defaults).
+        same_belief: the same-belief donors' distances and theory TV, or ``None``.
+    """
+    rtol = (config or InterventionConfig()).rtol
     rank = _svd(coef, rtol)[3]
     kl = effects.kl_bits
     return HookIntervention(
@@ -233,8 +262,9 @@ def summarize(hook: str, label: str, probe_mse: float, coef: np.ndarray, feature
         fraction_cov_below_random=None if np.all(np.isnan(kl["intervened_cov"]))
         else float((kl["intervened_cov"] < kl["random_cov"]).mean()),
         tv_from_none=ConditionValues.of(effects.tv_from_none, np.mean),
-        same_belief_distance=None if swap_distance is None else float(np.mean(swap_distance)),
-        same_belief_theory_tv=None if swap_theory_tv is None else float(np.mean(swap_theory_tv)))
+        same_belief_distance=None if same_belief is None else float(np.mean(same_belief.distance)),
+        same_belief_theory_tv=None if same_belief is None
+        else float(np.mean(same_belief.theory_tv)))
 
 
 def summarize_ahead(hook: str, label: str, reaches: bool,
@@ -419,6 +449,7 @@ __all__ = [
     "HookIntervention",
     "InterventionReport",
     "InterventionSeedReport",
+    "SameBeliefControl",
     "intervention_lines",
     "seed_summary",
     "seed_summary_lines",

@@ -45,13 +45,17 @@ from compmech.mechanisms.directions import reduce_probe
 from compmech.mechanisms.intervention_records import (
     PAIRS_DESCRIPTION,
     InterventionReport,
+    SameBeliefControl,
     summarize,
     summarize_ahead,
     summarize_blind,
 )
 from compmech.mechanisms.interventions import (
     MIN_NEXT_PROBABILITY,
+    ActivationMoments,
+    InterventionConfig,
     InterventionEffects,
+    InterventionInputs,
     ahead_effects,
     belief_update,
     blind_effects,
@@ -334,7 +338,7 @@ def reaches_next_position(params, model_config, hook: str) -> bool:
 
 # ------------------------------------------------------------------------------- the analysis
 def activation_moments(acts: np.ndarray, weights: np.ndarray | None,
-                       chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+                       chunk: int = 4096) -> ActivationMoments:
     """``(mean (d,), covariance (d, d))`` of activations ``(N, P, d)`` over every point (weighted by
     ``weights (N, P)`` when given), accumulated in float64 chunk by chunk."""
     n, P, d = acts.shape
@@ -347,7 +351,7 @@ def activation_moments(acts: np.ndarray, weights: np.ndarray | None,
         s1 += w @ x
         s2 += (x * w[:, None]).T @ x
     mean = s1 / total
-    return mean, s2 / total - np.outer(mean, mean)
+    return ActivationMoments(mean, s2 / total - np.outer(mean, mean))
 
 
 def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float, BeliefProbe]:
@@ -357,6 +361,19 @@ def fit_probe(features: np.ndarray, data: ProbeData) -> tuple[BeliefProbe, float
                                    train_folds=data.train_folds, spread=False, shuffle=True,
                                    shuffle_seed=data.seed)
     return result.probe, float(result.scores.mse), result.shuffle_probe
+
+
+def pair_inputs(acts: np.ndarray, pairs: Pairs, donors: bool = True) -> InterventionInputs:
+    """The pairs at their activations ``acts (n, P, d)`` (float64), with the ceiling and
+    same-belief donors' activations when ``donors``."""
+    def at(seq, pos):
+        return acts[seq, pos].astype(np.float64)
+
+    return InterventionInputs(
+        at(pairs.sequence, pairs.position), pairs.beliefs, pairs.targets,
+        next_tokens=pairs.next_tokens,
+        ceiling_features=at(pairs.target_sequence, pairs.target_position) if donors else None,
+        swap_features=at(pairs.swap_sequence, pairs.swap_position) if donors else None)
 
 
 def blind_basis(process: Process) -> tuple[np.ndarray | None, str]:
@@ -416,40 +433,31 @@ def analyze_interventions(run: Run, *, hooks: Sequence[str] | None = None,
     for i, hook in enumerate(hooks):
         acts = collect(run, params, data, [hook])[hook]  # one hook at a time: memory
         probe, mse, shuffled = fit_probe(acts, data)
-        mean, covariance = activation_moments(acts, data.weights)
-        kw = dict(seed=seed + 1000 * (i + 1), mean=mean, covariance=covariance, to_probe=to_probe)
-
-        def at(seq, pos, a=acts):
-            return a[seq, pos].astype(np.float64)
-
-        def donors(p: Pairs, a=acts, s=shuffled) -> dict:
-            return dict(ceiling_features=at(p.target_sequence, p.target_position, a),
-                        swap_features=at(p.swap_sequence, p.swap_position, a),
-                        shuffled_probe=(s.coef_, s.intercept_))
-
-        x = at(pairs.sequence, pairs.position)
+        moments = activation_moments(acts, data.weights)
+        config = InterventionConfig(seed=seed + 1000 * (i + 1))
+        same = pair_inputs(acts, pairs)
         readout = model_readout(params, cfg, hook, data.tokens[pairs.sequence], pairs.position)
         effects[hook] = eff = intervention_effects(
-            x, probe.coef_, probe.intercept_, pairs.beliefs, pairs.targets,
-            hmm.emission_probabilities, readout, **kw, **donors(pairs))
-        coef, _ = reduce_probe(probe.coef_, probe.intercept_, mean, covariance)
-        out[hook] = summarize(hook, hook_label(hook), mse, coef, x, eff,
-                              swap_distance=pairs.swap_distance, swap_theory_tv=total_variation(
+            same, probe, hmm.emission_probabilities, readout, config, moments=moments,
+            to_probe=to_probe, shuffled_probe=shuffled)
+        coef, _ = reduce_probe(probe.coef_, probe.intercept_, *moments)
+        out[hook] = summarize(hook, hook_label(hook), mse, coef, same.features, eff, config,
+                              same_belief=SameBeliefControl(pairs.swap_distance, total_variation(
                                   pairs.beliefs @ hmm.emission_probabilities,
-                                  pairs.swap_beliefs @ hmm.emission_probabilities))
+                                  pairs.swap_beliefs @ hmm.emission_probabilities)))
         reaches = reaches_next_position(params, cfg, hook)
         if ahead_pairs is not None:
             p = ahead_pairs
             read = model_readout(params, cfg, hook, data.tokens[p.sequence], p.position, (1,))
-            a_eff = ahead_effects(at(p.sequence, p.position), probe.coef_, probe.intercept_,
-                                  p.beliefs, p.targets, p.next_tokens, hmm,
-                                  lambda dl, r=read: r(dl)[:, 0], **kw, **donors(p))
+            a_eff = ahead_effects(pair_inputs(acts, p), probe, hmm, lambda dl, r=read: r(dl)[:, 0],
+                                  config, moments=moments, to_probe=to_probe,
+                                  shuffled_probe=shuffled)
             out_ahead[hook] = summarize_ahead(hook, hook_label(hook), reaches, a_eff)
         if blind_pairs is not None and blind_pairs.sequence.size:
             p = blind_pairs
             read = model_readout(params, cfg, hook, data.tokens[p.sequence], p.position, (0, 1))
-            b_eff = blind_effects(at(p.sequence, p.position), probe.coef_, probe.intercept_,
-                                  p.beliefs, p.targets, p.next_tokens, hmm, read, **kw)
+            b_eff = blind_effects(pair_inputs(acts, p, donors=False), probe, hmm, read, config,
+                                  moments=moments, to_probe=to_probe)
             out_blind[hook] = summarize_blind(hook, hook_label(hook), reaches, b_eff)
         del acts
         if progress:
@@ -481,6 +489,7 @@ __all__ = [
     "blind_targets",
     "fit_probe",
     "model_readout",
+    "pair_inputs",
     "reaches_next_position",
     "sample_ahead_pairs",
     "sample_blind_pairs",

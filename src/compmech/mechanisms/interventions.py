@@ -87,8 +87,10 @@ The pairs, the model read-outs and the reports are in :mod:`compmech.mechanisms.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,6 +106,8 @@ from compmech.mechanisms.directions import (
     reduce_probe,
     spread_directions,
 )
+from compmech.probing.linear import BeliefProbe
+from compmech.records import Record
 
 MIN_NEXT_PROBABILITY = 1e-9
 #: The conditions compared, in table order (``*_cov``: in the activations' metric; NaN without a
@@ -113,6 +117,89 @@ CONDITIONS = ("none", "intervened", "random", "null_space", "intervened_cov", "r
               "null_space_cov", "ceiling", "same_belief", "shuffled_probe")
 #: The conditions of the prediction-blind steering.
 BLIND_CONDITIONS = ("none", "blind", "random", "blind_cov", "random_cov")
+
+
+# ------------------------------------------------------------------------------- options and inputs
+@dataclass(frozen=True, kw_only=True)
+class InterventionConfig(Record):
+    """The options of the intervention tests (:func:`intervention_effects`,
+    :func:`ahead_effects`, :func:`blind_effects`, :func:`condition_changes`).
+
+    Attributes:
+        seed: seed of the control directions (``random``: ``seed``; ``null_space``: ``seed + 1``;
+            ``random_cov``: ``seed + 2``; ``null_space_cov``: ``seed + 3``); an integer >= 0.
+        rtol: the cut-off of the probe's pseudo-inverse, null space and rank: singular values at
+            or below ``rtol`` times the largest are dropped (:data:`~compmech.mechanisms.directions.RTOL`);
+            ``0 <= rtol < 1``.
+    """
+
+    seed: int = 0
+    rtol: float = RTOL
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}")
+        if not (isinstance(self.rtol, (int, float)) and math.isfinite(self.rtol)
+                and 0 <= self.rtol < 1):
+            raise ValueError(f"rtol must be a number in [0, 1); got {self.rtol!r}")
+
+
+class ActivationMoments(NamedTuple):
+    """The activations' moments over all the probe's points: given, the probe is reduced to its
+    minimum-norm form (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov``
+    conditions are run.
+
+    Attributes:
+        mean: ``(d,)`` ``mu``.
+        covariance: ``(d, d)`` ``C``.
+    """
+
+    mean: np.ndarray
+    covariance: np.ndarray
+
+
+@dataclass(frozen=True)
+class InterventionInputs:
+    """``N`` (input, target) pairs at one hook and position ``t``: what the tests intervene on.
+
+    Attributes:
+        features: ``(N, d)`` activations ``x`` at the hook and ``t``.
+        beliefs: ``(N, S)`` the inputs' true beliefs ``eta`` (beliefs, also for a GHMM).
+        targets: ``(N, S)`` target beliefs ``eta*`` (beliefs, never probe coordinates).
+        next_tokens: ``(N,)`` the true ``x_{t+1}`` (needed by :func:`ahead_effects` and
+            :func:`blind_effects`), or ``None``.
+        ceiling_features: ``(N, d)`` activations of donors whose belief is ``eta*`` (the
+            ``ceiling`` condition), or ``None``.
+        swap_features: ``(N, d)`` activations of donors with (nearly) the input's belief (the
+            ``same_belief`` condition), or ``None``.
+    """
+
+    features: np.ndarray
+    beliefs: np.ndarray
+    targets: np.ndarray
+    next_tokens: np.ndarray | None = None
+    ceiling_features: np.ndarray | None = None
+    swap_features: np.ndarray | None = None
+
+    def checked_next_tokens(self) -> np.ndarray:
+        """``next_tokens``.
+
+        Raises:
+            ValueError: they were not given.
+        """
+        if self.next_tokens is None:
+            raise ValueError("this test reads the prediction at t + 1: give the inputs' "
+                             "next_tokens")
+        return self.next_tokens
+
+
+def _probe_arrays(probe: BeliefProbe) -> tuple[np.ndarray, np.ndarray]:
+    """``(coef_, intercept_)`` of a fitted probe as float64."""
+    if not hasattr(probe, "coef_"):
+        raise ValueError("the probe is not fitted: fit it, or build it with "
+                         "BeliefProbe.from_coefficients(coef, intercept)")
+    return (np.asarray(probe.coef_, dtype=np.float64),
+            np.asarray(probe.intercept_, dtype=np.float64))
 
 
 # ------------------------------------------------------------------------------- the theory
@@ -155,8 +242,8 @@ class Changes:
 
     Attributes:
         deltas: ``{condition: (N, d)}`` (conditions without their inputs are absent).
-        coef, intercept: the probe actually used (reduced to its minimum-norm form when a
-            covariance was given).
+        coef, intercept: the probe actually used (reduced to its minimum-norm form when the
+            activations' moments were given).
         norms: ``(N,)`` ``|Delta|``; ``cov_norms``: ``(N,)`` ``|Delta_cov|`` (NaN without a
             covariance).
     """
@@ -168,38 +255,33 @@ class Changes:
     cov_norms: np.ndarray
 
 
-def condition_changes(features, coef, intercept, target_coords, *, seed: int = 0, mean=None,
-                      covariance=None, ceiling_features=None, swap_features=None,
-                      shuffled_probe: tuple[np.ndarray, np.ndarray] | None = None,
-                      rtol: float = RTOL) -> Changes:
+def condition_changes(inputs: InterventionInputs, probe: BeliefProbe, target_coords,
+                      config: InterventionConfig | None = None, *,
+                      moments: ActivationMoments | None = None,
+                      shuffled_probe: BeliefProbe | None = None) -> Changes:
     """The change of each condition of :data:`CONDITIONS` (module docstring).
 
     Args:
-        features: ``(N, d)`` activations ``x``.
-        coef: the probe's matrix ``W (k, d)``.
-        intercept: the probe's offset ``b (k,)``.
+        inputs: the pairs (their ``features``, and the ``ceiling_features`` / ``swap_features``
+            donors where given; ``beliefs`` and ``targets`` are not read here).
+        probe: the fitted probe ``W x + b`` (``coef_ (k, d)``, ``intercept_ (k,)``).
         target_coords: ``(N, k)`` ``tau(eta*)``, the targets in the probe's coordinates.
-        seed: seed of the random and null-space directions.
-        mean: ``(d,)`` mean of the activations; given with ``covariance``, the probe is reduced
-            (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are added.
-        covariance: ``(d, d)`` covariance of the activations (see ``mean``).
-        ceiling_features: ``(N, d)`` activations of donors whose belief is ``eta*``.
-        swap_features: ``(N, d)`` activations of donors with (nearly) the input's belief.
-        shuffled_probe: ``(coef, intercept)`` of a probe fitted to shuffled targets.
-        rtol: the pseudo-inverse's cut-off.
+        config: the options (:class:`InterventionConfig`; default: its defaults).
+        moments: the activations' moments; given, the probe is reduced to its minimum-norm form
+            and the ``*_cov`` conditions are added.
+        shuffled_probe: a probe fitted to shuffled targets (the ``shuffled_probe`` condition).
     """
-    x = np.asarray(features, dtype=np.float64)
+    config = config or InterventionConfig()
+    seed, rtol = config.seed, config.rtol
+    x = np.asarray(inputs.features, dtype=np.float64)
     n, d = x.shape
-    coef = np.asarray(coef, dtype=np.float64)
-    intercept = np.asarray(intercept, dtype=np.float64)
+    coef, intercept = _probe_arrays(probe)
     target_coords = np.asarray(target_coords, dtype=np.float64)
     if target_coords.shape != (n, coef.shape[0]):
         raise ValueError(f"target coordinates must be ({n}, {coef.shape[0]}) (the probe's "
                          f"coordinates); got {target_coords.shape}")
-    if covariance is not None:
-        if mean is None:
-            raise ValueError("give the activations' mean with their covariance")
-        coef, intercept = reduce_probe(coef, intercept, mean, covariance, rtol)
+    if moments is not None:
+        coef, intercept = reduce_probe(coef, intercept, *moments, rtol)
     delta = minimum_norm_change(coef, intercept, x, target_coords, rtol)
     norms = np.linalg.norm(delta, axis=1)
     deltas = {"none": np.zeros_like(delta), "intervened": delta,
@@ -208,7 +290,8 @@ def condition_changes(features, coef, intercept, target_coords, *, seed: int = 0
     if null_dirs is not None:
         deltas["null_space"] = norms[:, None] * null_dirs
     cov_norms = np.full(n, np.nan)
-    if covariance is not None:
+    if moments is not None:
+        covariance = moments.covariance
         cov_delta = covariance_change(coef, intercept, x, target_coords, covariance, rtol)
         cov_norms = np.linalg.norm(cov_delta, axis=1)
         deltas["intervened_cov"] = cov_delta
@@ -217,16 +300,17 @@ def condition_changes(features, coef, intercept, target_coords, *, seed: int = 0
         if null.shape[0]:
             deltas["null_space_cov"] = cov_norms[:, None] * spread_directions(covariance, n,
                                                                               seed + 3, null)
-    for name, donor in (("ceiling", ceiling_features), ("same_belief", swap_features)):
+    for name, donor in (("ceiling", inputs.ceiling_features),
+                        ("same_belief", inputs.swap_features)):
         if donor is not None:
             donor = np.asarray(donor, dtype=np.float64)
             if donor.shape != x.shape:
                 raise ValueError(f"{name} donors must be {x.shape}; got {donor.shape}")
             deltas[name] = donor - x
     if shuffled_probe is not None:
-        s_coef, s_intercept = (np.asarray(a, dtype=np.float64) for a in shuffled_probe)
-        if covariance is not None:
-            s_coef, s_intercept = reduce_probe(s_coef, s_intercept, mean, covariance, rtol)
+        s_coef, s_intercept = _probe_arrays(shuffled_probe)
+        if moments is not None:
+            s_coef, s_intercept = reduce_probe(s_coef, s_intercept, *moments, rtol)
         s_delta = minimum_norm_change(s_coef, s_intercept, x, target_coords, rtol)
         s_norm = np.linalg.norm(s_delta, axis=1, keepdims=True)
         deltas["shuffled_probe"] = np.divide(s_delta * norms[:, None], s_norm,
@@ -298,39 +382,31 @@ def _identity(beliefs: np.ndarray) -> np.ndarray:
     return beliefs
 
 
-def intervention_effects(features, coef, intercept, beliefs, targets, emission,
-                         readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0,
-                         mean=None, covariance=None, rtol: float = RTOL,
+def intervention_effects(inputs: InterventionInputs, probe: BeliefProbe, emission,
+                         readout: Callable[[np.ndarray], np.ndarray],
+                         config: InterventionConfig | None = None, *,
+                         moments: ActivationMoments | None = None,
                          to_probe: Callable[[np.ndarray], np.ndarray] | None = None,
-                         ceiling_features=None, swap_features=None,
-                         shuffled_probe: tuple[np.ndarray, np.ndarray] | None = None
-                         ) -> InterventionEffects:
+                         shuffled_probe: BeliefProbe | None = None) -> InterventionEffects:
     """The same-position test: intervene on ``N`` activations and compare the read-out at the same
     position with ``P(. | eta*)`` (module docstring).
 
     Args:
-        features: ``(N, d)`` activations ``x`` at the hook and position.
-        coef: the probe's matrix ``W (k, d)``.
-        intercept: the probe's offset ``b (k,)``.
-        beliefs: ``(N, S)`` the inputs' true beliefs ``eta``.
-        targets: ``(N, S)`` target beliefs ``eta*`` (beliefs, also for a GHMM).
+        inputs: the pairs at the hook and position (:class:`InterventionInputs`; the donors, where
+            given, add the ``ceiling`` and ``same_belief`` conditions).
+        probe: the fitted probe ``W x + b`` (``coef_ (k, d)``, ``intercept_ (k,)``).
         emission: ``(S, V)`` ``E[i, x] = (T[x] r)_i`` (``hmm.emission_probabilities``), so that
             ``P(. | eta) = eta E``.
         readout: ``(N, d)`` changes -> ``(N, V')`` the network's next-token distributions when
             each activation is moved by its change and the rest of the network runs.
-        seed: seed of the random and null-space directions.
-        mean: ``(d,)`` mean of the activations (over all the probe's points); given with
-            ``covariance``, the probe is reduced to its minimum-norm form
-            (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are run;
-            ``None``: the probe is used as given and the ``*_cov`` conditions are NaN.
-        covariance: ``(d, d)`` covariance of the activations (over all the probe's points; see
-            ``mean``).
-        rtol: the pseudo-inverse's cut-off.
+        config: the options (:class:`InterventionConfig`; default: its defaults).
+        moments: the activations' moments over all the probe's points
+            (:class:`ActivationMoments`); given, the probe is reduced to its minimum-norm form
+            (:func:`~compmech.mechanisms.directions.reduce_probe`) and the ``*_cov`` conditions are
+            run; ``None``: the probe is used as given and the ``*_cov`` conditions are NaN.
         to_probe: ``(N, S) -> (N, k)`` beliefs to the probe's coordinates (default: identity, the
             probe of an HMM's beliefs; a GHMM's: :func:`~compmech.probing.targets.belief_targets`).
-        ceiling_features: the ceiling's donors, as in :func:`condition_changes`.
-        swap_features: the same-belief donors, as in :func:`condition_changes`.
-        shuffled_probe: the shuffled probe, as in :func:`condition_changes`.
+        shuffled_probe: a probe fitted to shuffled targets (the ``shuffled_probe`` condition).
 
     Returns:
         :class:`InterventionEffects`.
@@ -340,43 +416,34 @@ def intervention_effects(features, coef, intercept, beliefs, targets, emission,
     """
     emission = np.asarray(emission, dtype=np.float64)
     S = emission.shape[0]
-    beliefs = _check_beliefs(S, beliefs, "beliefs")
-    targets = _check_beliefs(S, targets, "targets")
+    beliefs = _check_beliefs(S, inputs.beliefs, "beliefs")
+    targets = _check_beliefs(S, inputs.targets, "targets")
     coords = (to_probe or _identity)(targets)
-    changes = condition_changes(features, coef, intercept, coords, seed=seed, mean=mean,
-                                covariance=covariance, ceiling_features=ceiling_features,
-                                swap_features=swap_features, shuffled_probe=shuffled_probe,
-                                rtol=rtol)
-    return _effects(changes, features, coords, readout, targets @ emission, beliefs @ emission)
+    changes = condition_changes(inputs, probe, coords, config, moments=moments,
+                                shuffled_probe=shuffled_probe)
+    return _effects(changes, inputs.features, coords, readout, targets @ emission,
+                    beliefs @ emission)
 
 
-def ahead_effects(features, coef, intercept, beliefs, targets, next_tokens, process: Process,
-                  readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0, mean=None,
-                  covariance=None, rtol: float = RTOL,
+def ahead_effects(inputs: InterventionInputs, probe: BeliefProbe, process: Process,
+                  readout: Callable[[np.ndarray], np.ndarray],
+                  config: InterventionConfig | None = None, *,
+                  moments: ActivationMoments | None = None,
                   to_probe: Callable[[np.ndarray], np.ndarray] | None = None,
-                  ceiling_features=None, swap_features=None,
-                  shuffled_probe: tuple[np.ndarray, np.ndarray] | None = None
-                  ) -> InterventionEffects:
+                  shuffled_probe: BeliefProbe | None = None) -> InterventionEffects:
     """The beyond-next-token test: intervene at ``t``, read the prediction at ``t + 1`` (after the
     true token ``x_{t+1}``), and compare it with ``P(. | update(eta*, x_{t+1}))``.
 
     Args:
-        features: as :func:`intervention_effects` (at ``t``).
-        coef: as :func:`intervention_effects` (at ``t``).
-        intercept: as :func:`intervention_effects` (at ``t``).
-        beliefs: as :func:`intervention_effects` (at ``t``).
-        targets: as :func:`intervention_effects` (at ``t``).
-        next_tokens: ``(N,)`` the true ``x_{t+1}``; every target must give it probability above
+        inputs: as :func:`intervention_effects` (at ``t``), with ``next_tokens`` the true
+            ``x_{t+1}``; every target must give it probability above
             :data:`MIN_NEXT_PROBABILITY`.
+        probe: as :func:`intervention_effects`.
         process: the process (its ``T`` and ``r``).
         readout: ``(N, d)`` changes at ``t`` -> ``(N, V')`` the distributions at ``t + 1``.
-        seed: as :func:`intervention_effects`.
-        mean: as :func:`intervention_effects`.
-        covariance: as :func:`intervention_effects`.
-        rtol: as :func:`intervention_effects`.
+        config: as :func:`intervention_effects`.
+        moments: as :func:`intervention_effects`.
         to_probe: as :func:`intervention_effects`.
-        ceiling_features: as :func:`intervention_effects`.
-        swap_features: as :func:`intervention_effects`.
         shuffled_probe: as :func:`intervention_effects`.
 
     Returns:
@@ -384,22 +451,22 @@ def ahead_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
         and ``own_kl_bits`` with ``P(. | update(eta, x_{t+1}))``.
 
     Raises:
-        ValueError: a target gives ``x_{t+1}`` (near-)zero probability, or the shapes are wrong.
+        ValueError: a target gives ``x_{t+1}`` (near-)zero probability, ``next_tokens`` is
+            missing, or the shapes are wrong.
     """
-    updated_star, prob = belief_update(process, targets, next_tokens)
+    next_tokens = inputs.checked_next_tokens()
+    updated_star, prob = belief_update(process, inputs.targets, next_tokens)
     if not (prob > MIN_NEXT_PROBABILITY).all():
         raise ValueError(f"{int((prob <= MIN_NEXT_PROBABILITY).sum())} targets give their next "
                          "token no probability; draw eta* among beliefs that allow it")
-    updated_own, own_prob = belief_update(process, beliefs, next_tokens)
+    updated_own, own_prob = belief_update(process, inputs.beliefs, next_tokens)
     if not (own_prob > MIN_NEXT_PROBABILITY).all():
         raise ValueError("an input's own belief gives its next token no probability")
     E = process.emission_probabilities
-    coords = (to_probe or _identity)(_check_beliefs(E.shape[0], targets, "targets"))
-    changes = condition_changes(features, coef, intercept, coords, seed=seed, mean=mean,
-                                covariance=covariance, ceiling_features=ceiling_features,
-                                swap_features=swap_features, shuffled_probe=shuffled_probe,
-                                rtol=rtol)
-    return _effects(changes, features, coords, readout, updated_star @ E, updated_own @ E)
+    coords = (to_probe or _identity)(_check_beliefs(E.shape[0], inputs.targets, "targets"))
+    changes = condition_changes(inputs, probe, coords, config, moments=moments,
+                                shuffled_probe=shuffled_probe)
+    return _effects(changes, inputs.features, coords, readout, updated_star @ E, updated_own @ E)
 
 
 # ------------------------------------------------------------------------------- blind steering
@@ -430,49 +497,47 @@ class BlindEffects:
     decode_error: np.ndarray
 
 
-def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, process: Process,
-                  readout: Callable[[np.ndarray], np.ndarray], *, seed: int = 0, mean=None,
-                  covariance=None, rtol: float = RTOL,
+def blind_effects(inputs: InterventionInputs, probe: BeliefProbe, process: Process,
+                  readout: Callable[[np.ndarray], np.ndarray],
+                  config: InterventionConfig | None = None, *,
+                  moments: ActivationMoments | None = None,
                   to_probe: Callable[[np.ndarray], np.ndarray] | None = None) -> BlindEffects:
     """Steer the decoded belief along the prediction-blind subspace only (module docstring).
 
     Args:
-        features: ``(N, d)`` activations at ``t``.
-        coef: the probe's matrix ``W (k, d)``.
-        intercept: the probe's offset ``b (k,)``.
-        beliefs: ``(N, S)`` ``eta``; targets: ``(N, S)`` ``eta*`` with ``eta* - eta`` blind
-            (:func:`compmech.mechanisms.intervention_runs.sample_blind_pairs`).
-        next_tokens: ``(N,)`` the true ``x_{t+1}``.
+        inputs: the pairs at ``t`` (:class:`InterventionInputs`): ``targets`` ``eta*`` with
+            ``eta* - eta`` blind (:func:`compmech.mechanisms.intervention_runs.sample_blind_pairs`)
+            and ``next_tokens`` the true ``x_{t+1}`` (the donors are not used).
+        probe: the fitted probe ``W x + b``.
         process: the process.
         readout: ``(N, d)`` changes at ``t`` -> ``(N, 2, V')`` the distributions at ``t`` and
             ``t + 1``.
-        seed: seed of the random directions.
-        mean: the activations' mean (with ``covariance``: reduce the probe; add the ``*_cov``
+        config: the options (:class:`InterventionConfig`; ``seed``: the random directions).
+        moments: the activations' moments (given: reduce the probe; add the ``*_cov``
             conditions).
-        covariance: the activations' covariance (see ``mean``).
-        rtol: the pseudo-inverse's cut-off.
         to_probe: beliefs to the probe's coordinates (linear on the plane: the displacement's
             coordinates are ``to_probe(eta*) - to_probe(eta)``).
     """
-    x = np.asarray(features, dtype=np.float64)
+    config = config or InterventionConfig()
+    seed, rtol = config.seed, config.rtol
+    next_tokens = inputs.checked_next_tokens()
+    x = np.asarray(inputs.features, dtype=np.float64)
     n, d = x.shape
     E = process.emission_probabilities
-    beliefs = _check_beliefs(E.shape[0], beliefs, "beliefs")
-    targets = _check_beliefs(E.shape[0], targets, "targets")
+    beliefs = _check_beliefs(E.shape[0], inputs.beliefs, "beliefs")
+    targets = _check_beliefs(E.shape[0], inputs.targets, "targets")
     tau = to_probe or _identity
     shift = tau(targets) - tau(beliefs)
-    coef = np.asarray(coef, dtype=np.float64)
-    intercept = np.asarray(intercept, dtype=np.float64)
-    if covariance is not None:
-        if mean is None:
-            raise ValueError("give the activations' mean with their covariance")
-        coef, intercept = reduce_probe(coef, intercept, mean, covariance, rtol)
+    coef, intercept = _probe_arrays(probe)
+    if moments is not None:
+        coef, intercept = reduce_probe(coef, intercept, *moments, rtol)
     zero = np.zeros_like(x)
     delta = minimum_norm_change(coef, np.zeros(coef.shape[0]), zero, shift, rtol)
     norms = np.linalg.norm(delta, axis=1)
     deltas = {"none": zero, "blind": delta,
               "random": norms[:, None] * random_directions(n, d, seed)}
-    if covariance is not None:
+    if moments is not None:
+        covariance = moments.covariance
         cov_delta = covariance_change(coef, np.zeros(coef.shape[0]), zero, shift, covariance, rtol)
         deltas["blind_cov"] = cov_delta
         deltas["random_cov"] = (np.linalg.norm(cov_delta, axis=1, keepdims=True)
@@ -497,10 +562,13 @@ def blind_effects(features, coef, intercept, beliefs, targets, next_tokens, proc
 
 __all__ = [
     "BLIND_CONDITIONS",
+    "ActivationMoments",
     "BlindEffects",
     "CONDITIONS",
     "Changes",
+    "InterventionConfig",
     "InterventionEffects",
+    "InterventionInputs",
     "MIN_NEXT_PROBABILITY",
     "ahead_effects",
     "belief_update",

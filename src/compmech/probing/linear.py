@@ -284,6 +284,27 @@ class BeliefProbe:
     def _from_beta(cls, beta: np.ndarray, shift: np.ndarray, **params) -> BeliefProbe:
         return cls(**params)._set(beta, shift)
 
+    @classmethod
+    def from_coefficients(cls, coef, intercept) -> BeliefProbe:
+        """A fitted probe with the given map (a planted or reduced probe, fitted elsewhere).
+
+        Args:
+            coef: ``(S, d)`` the linear map ``coef_``.
+            intercept: ``(S,)`` ``intercept_``.
+
+        Raises:
+            ValueError: ``coef`` is not 2-D or ``intercept`` is not ``(S,)``.
+        """
+        coef = np.asarray(coef, dtype=np.float64)
+        intercept = np.asarray(intercept, dtype=np.float64)
+        if coef.ndim != 2:
+            raise ValueError(f"coef must be (S, d); got shape {coef.shape}")
+        if intercept.shape != (coef.shape[0],):
+            raise ValueError(f"intercept must have shape ({coef.shape[0]},); got {intercept.shape}")
+        probe = cls()
+        probe.coef_, probe.intercept_, probe.n_features_in_ = coef, intercept, coef.shape[1]
+        return probe
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise ValueError("this BeliefProbe is not fitted yet; call fit(X, y) first")
