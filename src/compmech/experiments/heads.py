@@ -266,7 +266,7 @@ def run_heads(out_dir, config: HeadsConfig | None = None, *, base_config=None, w
         config: the options (:class:`HeadsConfig`; default: its defaults).
         base_config: other model and optimiser settings (:class:`transformer.TrainConfig`).
         workers: as :func:`compmech.experiments.sweep.run_sweep`.
-        device: as :func:`compmech.experiments.sweep.run_sweep`.
+        device: training device, ``"cpu"``, ``"gpu"`` or ``"auto"`` (``None``: ``base_config``'s).
         force: as :func:`compmech.experiments.sweep.run_sweep`.
         progress: as :func:`compmech.experiments.sweep.run_sweep`.
         log: as :func:`compmech.experiments.sweep.run_sweep`.
