@@ -19,7 +19,13 @@ Example:
 """
 
 from compmech._version import __version__ as __version__
-from compmech.asymptotics import entropy_rate, excess_entropy, myopic_limit, statistical_complexity
+from compmech.asymptotics import (
+    EntropyRateConfig,
+    entropy_rate,
+    excess_entropy,
+    myopic_limit,
+    statistical_complexity,
+)
 from compmech.blackwell import blackwell_beliefs, blackwell_sample
 from compmech.blind import (
     BlindShare,
@@ -123,6 +129,7 @@ __all__ = [
     "BlindSubspace",
     "HMM",
     "DimensionFit",
+    "EntropyRateConfig",
     "EquivalentHistory",
     "GeometryComparison",
     "Composition",

@@ -478,9 +478,7 @@ def _kernel_comparison(c: _PlaneClouds, side: TrueSide, tolerance: float,
     null_resolution, _ = _resolution(scales, d_null <= threshold)
     correlation = [_correlation_sums(h, K) for h in (h_tt, h_pp, h_nn)]
     enough = (correlation[0] * h_tt.total >= MIN_PAIRS) & (correlation[1] * h_pp.total >= MIN_PAIRS)
-    w_keep = None if side.pair_weights is None else side.pair_weights[side.keep]
-    paired, paired_null = (paired_from_steps(side.log_dt, side.keep, side.step, side.step_count,
-                                             side.step_weight, w_keep, d2, scales, c.extent,
+    paired, paired_null = (paired_from_steps(side.stepped, d2, scales, c.extent,
                                              tolerance=pair_tolerance) for d2 in (d2_pp, d2_nn))
     return _KernelComparison(scales, d_pred, d_null, d_split, threshold, resolution,
                              null_resolution, at_floor, correlation, enough,

@@ -31,6 +31,7 @@ from compmech.pair_kernels import (
     _self_pairs,
     _systematic,
 )
+from compmech.paired import SteppedPairs, stepped_pairs
 from compmech.plane import _normal, plane_coordinates
 
 #: The grid stops where the true subsample has fewer pairs than this closer than ``eps``.
@@ -57,10 +58,7 @@ class TrueSide(NamedTuple):
         grid: the scale grid before truncation (``K0`` scales).
         groups, num_groups: the split groups of the subsample's points.
         group_counts, group_sums, group_totals: the true pairs' histogram by group pair.
-        pair_weights: ``(M,)`` or ``None``; keep: ``(M,)`` pairs at positive true distance
-            (``slice(None)`` when that is all of them).
-        log_dt: ``log d2`` of the kept pairs; step: ``(M',)`` their grid step on the full grid
-            (``K0`` below the finest scale); step_count, step_weight: ``(K0 + 1,)`` pairs per step.
+        stepped: the subsample's pairs on the full grid (:func:`compmech.paired.stepped_pairs`).
     """
 
     Xt: np.ndarray
@@ -80,12 +78,7 @@ class TrueSide(NamedTuple):
     group_counts: np.ndarray
     group_sums: np.ndarray
     group_totals: np.ndarray
-    pair_weights: np.ndarray | None
-    keep: np.ndarray | slice
-    log_dt: np.ndarray
-    step: np.ndarray
-    step_count: np.ndarray
-    step_weight: np.ndarray
+    stepped: SteppedPairs
 
     @property
     def num_points(self) -> int:
@@ -173,20 +166,9 @@ def _build(t, w, normal, rng, max_pair_points, min_scale) -> TrueSide:
     del index
     g_counts = g_counts.reshape(num_groups, num_groups, _NUM_BINS)
     g_sums = g_sums.reshape(num_groups, num_groups, _NUM_BINS)
-    keep = d2_tt > 0
-    if keep.all():
-        keep = slice(None)  # no coincident true points: every pair is kept, no copies
-    dt = d2_tt[keep]
-    K0 = grid.shape[0]
-    step = (K0 - np.searchsorted(grid[::-1], np.sqrt(dt), side="right")).astype(np.int8)
-    w_keep = None if pair_weights is None else pair_weights[keep]
-    step_count = np.bincount(step, minlength=K0 + 1).astype(np.float64)
-    step_weight = step_count if w_keep is None else np.bincount(step, weights=w_keep,
-                                                                minlength=K0 + 1)
     return TrueSide(Xt, w, r, extent, offset, null_index, picks, unique, counts,
                     None if counts is None else pairs, h_tt, grid, groups, num_groups, g_counts,
-                    g_sums, g_counts.sum(axis=2),
-                    pair_weights, keep, np.log(dt), step, step_count, step_weight)
+                    g_sums, g_counts.sum(axis=2), stepped_pairs(d2_tt, grid, pair_weights))
 
 
 __all__ = ["CACHE_SIZE", "TrueSide", "true_side"]

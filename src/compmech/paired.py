@@ -102,19 +102,8 @@ def paired_resolution(d2_true: np.ndarray, d2_predicted: np.ndarray, scales: np.
     if not tolerance > 1:
         raise ValueError(f"pair tolerance must be a factor > 1; got {tolerance}")
     scales = _check_scales(scales)
-    dt = np.asarray(d2_true, dtype=np.float64)
-    keep = dt > 0  # coincident true points have no distance to keep
-    dt = dt[keep]
-    w = None if pair_weights is None else np.asarray(pair_weights, dtype=np.float64)[keep]
-    K = scales.shape[0]
-    # step k holds the pairs with eps_k <= d < eps_{k-1} (k = K: below the finest scale)
-    step = K - np.searchsorted(scales[::-1], np.sqrt(dt), side="right")
-    count = np.bincount(step, minlength=K + 1).astype(np.float64)
-    weight = count if w is None else np.bincount(step, weights=w, minlength=K + 1)
-    with np.errstate(divide="ignore"):
-        log_dt = np.log(dt)
-    return paired_from_steps(log_dt, keep, step, count, weight, w, d2_predicted, scales, extent,
-                             tolerance)
+    return paired_from_steps(stepped_pairs(d2_true, scales, pair_weights), d2_predicted, scales,
+                             extent, tolerance)
 
 
 def _check_scales(scales) -> np.ndarray:
@@ -124,34 +113,79 @@ def _check_scales(scales) -> np.ndarray:
     return scales
 
 
-def paired_from_steps(log_dt: np.ndarray, keep: np.ndarray | slice, step: np.ndarray, count: np.ndarray,
-                      weight: np.ndarray, w: np.ndarray | None, d2_predicted: np.ndarray,
-                      scales: np.ndarray, extent: float,
-                      tolerance: float = PAIR_TOLERANCE) -> PairedResolution:
+class SteppedPairs(NamedTuple):
+    """The true cloud's pairs placed on a scale grid once (:func:`stepped_pairs`), so that many
+    predictions of the same points are compared with it by :func:`paired_from_steps`.
+
+    Attributes:
+        keep: ``(M,)`` bool, the pairs at positive true distance (``slice(None)`` when that is all
+            of them).
+        log_d2: ``(M',)`` ``ln d^2`` of the kept pairs.
+        step: ``(M',)`` grid step of each kept pair (``eps_k <= d < eps_{k-1}``; ``len(grid)``:
+            below the finest scale).
+        count: ``(len(grid) + 1,)`` number of kept pairs per step.
+        weight: ``(len(grid) + 1,)`` their weight per step (``count`` when unweighted).
+        pair_weights: ``(M',)`` the kept pairs' weights, or ``None`` (all 1).
+    """
+
+    keep: np.ndarray | slice
+    log_d2: np.ndarray
+    step: np.ndarray
+    count: np.ndarray
+    weight: np.ndarray
+    pair_weights: np.ndarray | None
+
+
+def stepped_pairs(d2_true: np.ndarray, grid: np.ndarray,
+                  pair_weights: np.ndarray | None = None) -> SteppedPairs:
+    """The true side of :func:`paired_resolution`: each pair's grid step, per-step counts and
+    weights.
+
+    Args:
+        d2_true: ``(M,)`` squared true distances of ``M`` pairs of points.
+        grid: ``(K,)`` decreasing grid of scales (absolute distances).
+        pair_weights: optional ``(M,)`` pair weights.
+
+    Returns:
+        :class:`SteppedPairs` (steps in the smallest integer type that holds ``K``).
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    dt = np.asarray(d2_true, dtype=np.float64)
+    keep = dt > 0  # coincident true points have no distance to keep
+    if keep.all():
+        keep = slice(None)  # every pair is kept: no copies
+    dt = dt[keep]
+    w = None if pair_weights is None else np.asarray(pair_weights, dtype=np.float64)[keep]
+    K = grid.shape[0]
+    # step k holds the pairs with eps_k <= d < eps_{k-1} (k = K: below the finest scale)
+    step = (K - np.searchsorted(grid[::-1], np.sqrt(dt), side="right")).astype(np.min_scalar_type(K))
+    count = np.bincount(step, minlength=K + 1).astype(np.float64)
+    weight = count if w is None else np.bincount(step, weights=w, minlength=K + 1)
+    return SteppedPairs(keep, np.log(dt), step, count, weight, w)
+
+
+def paired_from_steps(pairs: SteppedPairs, d2_predicted: np.ndarray, scales: np.ndarray,
+                      extent: float, tolerance: float = PAIR_TOLERANCE) -> PairedResolution:
     """:func:`paired_resolution` from the true side's pairs already stepped: the predicted side
     only (what a comparison of many predictions with one true cloud recomputes).
 
     Args:
-        log_dt: ``(M',)`` ``ln d^2`` of the kept pairs (``keep``: ``(M,)`` bool, positive true
-            distance, or a slice).
-        step: ``(M',)`` grid step of each kept pair on a grid of which ``scales`` is a prefix
-            (``eps_k <= d < eps_{k-1}``; any value ``>= len(scales)`` is below the finest scale).
-        count, weight: per-step number and weight of the pairs (at least ``len(scales)`` entries).
-        w: ``(M',)`` the kept pairs' weights or ``None``.
+        pairs: the true pairs on a grid of which ``scales`` is a prefix (:func:`stepped_pairs`).
         d2_predicted: ``(M,)`` squared predicted distances of all pairs.
         scales: ``(K,)`` the grid; extent; tolerance: as in :func:`paired_resolution`.
     """
     scales = _check_scales(scales)
     K = scales.shape[0]
-    dp = np.asarray(d2_predicted, dtype=np.float64)[keep]
+    dp = np.asarray(d2_predicted, dtype=np.float64)[pairs.keep]
+    w, step = pairs.pair_weights, pairs.step
     with np.errstate(divide="ignore"):
-        log_ratio = 0.5 * (np.log(dp) - log_dt)
+        log_ratio = 0.5 * (np.log(dp) - pairs.log_d2)
     c = _weighted_median(log_ratio, w)
     preserved = np.abs(log_ratio - c) <= math.log(tolerance) if math.isfinite(c) \
         else np.zeros(dp.shape[0], dtype=bool)
     kept = np.bincount(step, weights=preserved.astype(np.float64) if w is None else w * preserved,
                        minlength=K + 1)[:K]
-    count, weight = count[:K], weight[:K]
+    count, weight = pairs.count[:K], pairs.weight[:K]
     # the octave band [eps_k, 2 eps_k) = [eps_k, eps_{k-2}) is steps k and k - 1
     band, band_w, band_kept = (x + np.concatenate([[0.0], x[:-1]]) for x in (count, weight, kept))
     fraction = np.full(K, np.nan)
@@ -175,4 +209,4 @@ def _resolve(scales: np.ndarray, fraction: np.ndarray, band_pairs: np.ndarray, c
 
 
 __all__ = ["MIN_BAND_PAIRS", "PAIR_TOLERANCE", "PRESERVED_FRACTION", "PairedResolution",
-           "paired_from_steps", "paired_resolution"]
+           "SteppedPairs", "paired_from_steps", "paired_resolution", "stepped_pairs"]

@@ -246,10 +246,11 @@ def test_product_entropy_rate_is_the_sum_of_the_factors():
 
     exact = compmech.entropy_rate(compmech.product([("even", {"p": 0.3}), ("golden_mean", {"p": 0.6})]))
     assert exact.method == "unifilar" and exact.bits == pytest.approx(h(0.3) + h(0.6), abs=1e-12)
-    rates = [compmech.entropy_rate(get_process(n), num_points=100_000, seed=s)
+    rates = [compmech.entropy_rate(get_process(n),
+                                   compmech.EntropyRateConfig(num_points=100_000, seed=s))
              for s, n in enumerate(["mess3", "tom_quantum"])]
-    joint = compmech.entropy_rate(compmech.product(["mess3", "tom_quantum"]), num_points=100_000,
-                                  seed=5)
+    joint = compmech.entropy_rate(compmech.product(["mess3", "tom_quantum"]),
+                                  compmech.EntropyRateConfig(num_points=100_000, seed=5))
     assert joint.method == "blackwell"
     spread = np.sqrt(joint.stderr_bits**2 + sum(r.stderr_bits**2 for r in rates))
     assert abs(joint.bits - sum(r.bits for r in rates)) < 4 * spread
