@@ -1,6 +1,7 @@
 """Mixtures, products and Markov approximations against independent computations; factored beliefs;
 JSON specs; datasets with factored beliefs."""
 
+import dataclasses
 import itertools
 import json
 
@@ -374,9 +375,10 @@ def test_dataset_with_factored_beliefs(tmp_path, monkeypatch, build, n, length):
     its belief is carried from chunk to chunk)."""
     monkeypatch.setattr(datasets, "CHUNK_TOKENS", 64)
     process = build()
-    with_factors = datasets.generate_dataset(process, n, length, seed=2,
-                                             out=tmp_path / "f.npz", factors=True)
-    without = datasets.generate_dataset(process, n, length, seed=2, out=tmp_path / "p.npz")
+    config = datasets.DatasetConfig(num_sequences=n, seq_len=length, seed=2)
+    with_factors = datasets.generate_dataset(process, dataclasses.replace(config, factors=True),
+                                             tmp_path / "f.npz")
+    without = datasets.generate_dataset(process, config, tmp_path / "p.npz")
     a, b = np.load(with_factors), np.load(without)
     assert a["tokens"].tobytes() == b["tokens"].tobytes()
     assert a["beliefs"].tobytes() == b["beliefs"].tobytes()
@@ -397,5 +399,7 @@ def test_dataset_with_factored_beliefs(tmp_path, monkeypatch, build, n, length):
 
 def test_dataset_factors_need_a_composed_process(tmp_path):
     with pytest.raises(ValueError, match="factors=True needs a mixture or product"):
-        datasets.generate_dataset(get_process("mess3"), 2, 3, seed=0, out=tmp_path / "x.npz",
-                                  factors=True)
+        datasets.generate_dataset(
+            get_process("mess3"),
+            datasets.DatasetConfig(num_sequences=2, seq_len=3, seed=0, factors=True),
+            tmp_path / "x.npz")
