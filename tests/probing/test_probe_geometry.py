@@ -18,7 +18,7 @@ from scipy.spatial.distance import pdist
 import compmech
 from compmech.experiments.reproduce import reproduction_config
 from compmech.figures import run as figures_run
-from compmech.figures.geometry import geometry_over_training, geometry_scales
+from compmech.figures.geometry import GeometryCurve, geometry_over_training, geometry_scales
 from compmech.probing import decoders as dec
 from compmech.probing.data import CONCAT, POINTS_FILE, PROBE_FILE, probe_data
 from compmech.probing.decoding import novel_prefix_points
@@ -148,8 +148,9 @@ def test_scale_figure_marks_the_resolution():
     curve = axes[0].get_lines()[0]
     np.testing.assert_array_equal(curve.get_ydata(), c.paired_fraction_predicted)
     np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), c.distance_predicted)
-    fig = geometry_over_training([0, 10, 100], [0.1, 0.01, 0.001], [0.5, 0.1, 0.03],
-                                 [0.4, 0.1, 0.03], [0.2, 0.05, 0.01], [0.4, 1.5, None])
+    fig = geometry_over_training(GeometryCurve(
+        tokens=[0, 10, 100], mse=[0.1, 0.01, 0.001], resolution=[0.5, 0.1, 0.03],
+        null_resolution=[0.4, 0.1, 0.03], noise_rms=[0.2, 0.05, 0.01], history=[0.4, 1.5, None]))
     assert len(fig.axes) == 3
 
 
