@@ -34,7 +34,7 @@ from compmech.blind import (
     prediction_blind_subspace,
 )
 from compmech.chain import factor_chain
-from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
+from compmech.comparison import ComparisonConfig, DimensionFit, GeometryComparison, compare_geometry
 from compmech.compose import (
     FactoredBeliefs,
     factor_beliefs,
@@ -132,6 +132,7 @@ __all__ = [
     "EntropyRateConfig",
     "EquivalentHistory",
     "GeometryComparison",
+    "ComparisonConfig",
     "Composition",
     "ConstrainedDecay",
     "FactoredBeliefs",

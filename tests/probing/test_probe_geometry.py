@@ -137,7 +137,7 @@ def test_scale_figure_marks_the_resolution():
     t = compmech.blackwell_beliefs(compmech.get_process("mess3"), 4000, seed=0)
     noise = np.random.default_rng(1).normal(size=(4000, 2)) * 0.02
     c = compmech.compare_geometry(t, t + noise @ compmech.geometry.tangent_basis(3).T,
-                                  max_pair_points=1000)
+                                  compmech.ComparisonConfig(max_pair_points=1000))
     fig = geometry_scales(c, title="test")
     axes = fig.axes
     assert len(axes) == 4
@@ -189,7 +189,8 @@ def test_a_nonlinear_decoder_beats_the_linear_one_where_the_map_is_nonlinear():
     feats = _injective_features(t)[:, None, :]  # (N, P=1, d)
     train, test = np.arange(20_000), np.arange(20_000, 25_000)
     fits = {k: dec.decode(k, feats, t, train, test, 1, seed=0) for k in ("linear", "knn")}
-    res = {k: compmech.compare_geometry(t[test], f.predicted, max_pair_points=1500).resolution
+    config = compmech.ComparisonConfig(max_pair_points=1500)
+    res = {k: compmech.compare_geometry(t[test], f.predicted, config).resolution
            for k, f in fits.items()}
     assert fits["knn"].mse < fits["linear"].mse / 10
     assert res["knn"] is not None and (res["linear"] is None or res["knn"] < res["linear"] / 2)
