@@ -47,7 +47,7 @@ from compmech.compose import (
 )
 from compmech.decay import ConstrainedDecay, constrained_decay
 from compmech.dimensions import fractal_dimensions
-from compmech.factored import FactoredProcess, independent_factors
+from compmech.factored import FactoredProcess, Selectors, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -148,6 +148,7 @@ __all__ = [
     "FactoredProcess",
     "Process",
     "Samples",
+    "Selectors",
     "all_words",
     "arch",
     "spec_dict",
