@@ -26,6 +26,11 @@ def _values(results, value: Callable[[Any], float | None]) -> np.ndarray:
     return np.array([_num(value(r)) for r in results])
 
 
+def _width(result) -> int:
+    """A bottleneck result's residual (or bottleneck) width, from its labels."""
+    return result.labels["width"]
+
+
 def _geometry(value: Callable[[Any], float | None]) -> Callable[[Any], float | None]:
     """``value`` of a result's held-out geometry (``None`` without one)."""
     return optional(lambda r: r.geometry, value)
@@ -35,7 +40,7 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
     """Loss gap, probe MSE (with the untrained network and the shuffle control) and the correlation
     dimensions of the predicted and true clouds above the probe's resolution (``geometry``)
     against the residual width; the linear-bottleneck variant as stars."""
-    w = _values(results, lambda r: r.labels["width"])
+    w = _values(results, _width)
     fig = Figure(figsize=(11.5, 3.3))
     a0, a1, a2 = fig.subplots(1, 3)
     gaps = _values(results, optional(lambda r: r.loss, lambda loss: loss.loss_gap))
@@ -47,7 +52,7 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
             label="untrained network")
     a1.plot(w, _values(results, lambda r: r.probe.shuffle_mse), "x:", color="C1", label="shuffle control")
     for r in linear:
-        lw = r.labels["width"]
+        lw = _width(r)
         a0.plot([lw], [max(_num(r.loss.loss_gap), 1e-6)], "*", ms=11, color="C4",
                 label=f"linear bottleneck {lw} after d_model-{r.model['d_model']} blocks")
         a1.plot([lw], [_num(r.probe.mse_test)], "*", ms=11, color="C4",
@@ -66,7 +71,7 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
                                   "true beliefs, same points")):
         a2.plot(w, _values(results, value), marker + "-", ms=4, label=label)
     for r in linear:
-        a2.plot([r.labels["width"]], [_num(predicted(r))],
+        a2.plot([_width(r)], [_num(predicted(r))],
                 "*", ms=11, color="C4", label="linear bottleneck, probe predictions")
     ky = None if reference.dimensions is None else reference.dimensions.kaplan_yorke
     if ky is not None:
@@ -76,7 +81,7 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
     if not any(np.isfinite(line.get_ydata()).any() for line in a2.get_lines()):
         a2.text(0.5, 0.5, "no dimensions\n(less than a decade of scales\nabove the resolution)",
                 ha="center", transform=a2.transAxes, fontsize=8)
-    widths = np.concatenate([w, [r.labels["width"] for r in linear]])
+    widths = np.concatenate([w, [_width(r) for r in linear]])
     for ax in (a0, a1, a2):
         ax.set_xscale("log", base=2)
         ax.set_xlim(widths.min() / 1.4, widths.max() * 1.4)
