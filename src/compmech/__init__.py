@@ -19,7 +19,13 @@ Example:
 """
 
 from compmech._version import __version__ as __version__
-from compmech.asymptotics import entropy_rate, excess_entropy, myopic_limit, statistical_complexity
+from compmech.asymptotics import (
+    EntropyRateConfig,
+    entropy_rate,
+    excess_entropy,
+    myopic_limit,
+    statistical_complexity,
+)
 from compmech.blackwell import blackwell_beliefs, blackwell_sample
 from compmech.blind import (
     BlindShare,
@@ -28,7 +34,7 @@ from compmech.blind import (
     prediction_blind_subspace,
 )
 from compmech.chain import factor_chain
-from compmech.comparison import DimensionFit, GeometryComparison, compare_geometry
+from compmech.comparison import ComparisonConfig, DimensionFit, GeometryComparison, compare_geometry
 from compmech.compose import (
     FactoredBeliefs,
     factor_beliefs,
@@ -41,7 +47,7 @@ from compmech.compose import (
 )
 from compmech.decay import ConstrainedDecay, constrained_decay
 from compmech.dimensions import fractal_dimensions
-from compmech.factored import FactoredProcess, independent_factors
+from compmech.factored import FactoredProcess, Selectors, independent_factors
 from compmech.geometry import (
     belief_colors,
     belief_plane_basis,
@@ -123,8 +129,10 @@ __all__ = [
     "BlindSubspace",
     "HMM",
     "DimensionFit",
+    "EntropyRateConfig",
     "EquivalentHistory",
     "GeometryComparison",
+    "ComparisonConfig",
     "Composition",
     "ConstrainedDecay",
     "FactoredBeliefs",
@@ -140,6 +148,7 @@ __all__ = [
     "FactoredProcess",
     "Process",
     "Samples",
+    "Selectors",
     "all_words",
     "arch",
     "spec_dict",

@@ -5,6 +5,7 @@ estimate), the myopic limit, the excess entropy ``E`` and the statistical comple
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -15,6 +16,7 @@ from compmech.hmm import Process
 from compmech.information import LN2, _check_length, entropy_bits
 from compmech.msp import iter_belief_levels
 from compmech.msp_graph import DEFAULT_TOL, MixedStatePresentation, mixed_state_presentation
+from compmech.records import Record
 from compmech.stateful import is_stateful
 
 # ---------------------------------------------------------------------------- asymptotic measures
@@ -192,15 +194,57 @@ def _bound_note(estimate: float, stderr: float, bound: float, depth: int) -> str
             f"({(estimate - bound) / stderr:.1f} standard errors); it is reported unclipped")
 
 
-def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: float = DEFAULT_TOL,
-                 max_states: int = 10_000, msp: MixedStatePresentation | None = None,
-                 sample: BlackwellSample | None = None, method: str = "auto",
-                 blackwell: bool = False,
-                 convergence_tol_bits: float = MYOPIC_CONVERGENCE_TOL_BITS,
-                 max_length: int = 256, max_nodes: int | None = None) -> EntropyRate:
+@dataclass(frozen=True, kw_only=True)
+class EntropyRateConfig(Record):
+    """How :func:`entropy_rate` obtains ``h_mu`` (the defaults are the library's).
+
+    Attributes:
+        method: ``"auto"`` (the first method of :func:`entropy_rate` that applies) or
+            ``"blackwell"`` to return the Blackwell estimate alone (e.g. to check it against an
+            exact value).
+        blackwell: also compute the Blackwell estimate beside an exact or myopic-limit result.
+        num_points: Blackwell sample size (beliefs; only used for an estimate).
+        seed: seed of the Blackwell sample.
+        tol: max-norm merge tolerance of the mixed-state presentation.
+        max_states: MSP state cap before falling back to the myopic limit.
+        convergence_tol_bits: the stopping rule of :func:`myopic_limit` (bits).
+        max_length: the level cap of :func:`myopic_limit` (largest ``L``).
+        max_nodes: the node cap of :func:`myopic_limit` (``None``: its default).
+
+    Raises:
+        ValueError: an option out of range (named in the message).
+    """
+
+    method: str = "auto"
+    blackwell: bool = False
+    num_points: int = 1_000_000
+    seed: int = 0
+    tol: float = DEFAULT_TOL
+    max_states: int = 10_000
+    convergence_tol_bits: float = MYOPIC_CONVERGENCE_TOL_BITS
+    max_length: int = 256
+    max_nodes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("auto", "blackwell"):
+            raise ValueError(f"method must be 'auto' or 'blackwell'; got {self.method!r}")
+        _check_length(self.num_points, "num_points")
+        _check_length(self.max_states, "max_states")
+        _check_length(self.max_length, "max_length")
+        if self.max_nodes is not None:
+            _check_length(self.max_nodes, "max_nodes")
+        if not self.tol >= 0:
+            raise ValueError(f"tol must be >= 0; got {self.tol}")
+        if not self.convergence_tol_bits > 0:
+            raise ValueError(f"convergence_tol_bits must be > 0; got {self.convergence_tol_bits}")
+
+
+def entropy_rate(hmm: Process, config: EntropyRateConfig | None = None, *,
+                 msp: MixedStatePresentation | None = None,
+                 sample: BlackwellSample | None = None) -> EntropyRate:
     """Entropy rate ``h_mu = lim_L h(L)`` in bits per token.
 
-    ``method="auto"`` takes the first that applies:
+    ``config.method == "auto"`` (the default) takes the first that applies:
 
     * Unifilar generator (classical HMMs only): exact, ``h_mu = sum_i pi_i H[P(. | i)]`` with
       ``P(x | i) = sum_j T[x,i,j]``.
@@ -214,24 +258,16 @@ def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: floa
       standard error (batch means, one batch per chain), and the rigorous bound ``h(depth)``
       reached beside it.
 
-    The Blackwell estimate is computed only when it is the result, when ``blackwell=True`` or when
-    ``method="blackwell"``; it goes in ``blackwell_bits`` / ``blackwell_stderr_bits``. Nothing is
-    clipped: an estimate above ``upper_bound_bits`` is returned as computed with a ``note``.
+    The Blackwell estimate is computed only when it is the result, when ``config.blackwell`` or
+    when ``config.method == "blackwell"``; it goes in ``blackwell_bits`` /
+    ``blackwell_stderr_bits``. Nothing is clipped: an estimate above ``upper_bound_bits`` is
+    returned as computed with a ``note``.
 
     Args:
         hmm: an ergodic process.
-        num_points: Blackwell sample size (only used for an estimate).
-        seed: seed for the Blackwell sample.
-        tol: merge tolerance for the MSP.
-        max_states: MSP state cap before falling back to the myopic limit.
+        config: the method and its options (:class:`EntropyRateConfig`; default: its defaults).
         msp: an already built MSP of ``hmm`` to reuse.
         sample: an already drawn :class:`compmech.blackwell.BlackwellSample` of ``hmm`` to reuse.
-        method: ``"auto"`` (above) or ``"blackwell"`` to return the estimate alone (e.g. to check
-            it against an exact value).
-        blackwell: also compute the Blackwell estimate beside an exact or myopic-limit result.
-        convergence_tol_bits: the stopping rule of :func:`myopic_limit`.
-        max_length: the level cap of :func:`myopic_limit`.
-        max_nodes: the node cap of :func:`myopic_limit`.
 
     Returns:
         :class:`EntropyRate`.
@@ -244,36 +280,36 @@ def entropy_rate(hmm: Process, *, num_points: int = 1_000_000, seed=0, tol: floa
         >>> rate.method, round(rate.bits, 6), rate.bits <= rate.upper_bound_bits
         ('myopic_limit', 1.144717, True)
     """
-    if method not in ("auto", "blackwell"):
-        raise ValueError(f"method must be 'auto' or 'blackwell'; got {method!r}")
+    c = EntropyRateConfig() if config is None else config
     if is_stateful(hmm):  # a stateful process: exact through its MSP when that closes
-        msp = _finite_msp(hmm, tol, max_states) if msp is None else msp
-        if method == "blackwell" or msp is None or msp.truncated or msp.num_recurrent_components != 1:
+        msp = _finite_msp(hmm, c.tol, c.max_states) if msp is None else msp
+        if (c.method == "blackwell" or msp is None or msp.truncated
+                or msp.num_recurrent_components != 1):
             raise ValueError(f"entropy_rate of the stateful process {hmm.name!r} needs a finite "
                              "mixed-state presentation with one recurrent part (Blackwell "
                              "sampling needs transition matrices)")
         pi = msp.recurrent_stationary_distribution()
         return EntropyRate(float(pi @ entropy_bits(hmm.token_probabilities(msp.beliefs))), 0.0,
                            "msp")
-    if method == "blackwell":
-        bits, stderr, n = _blackwell_estimate(hmm, sample, num_points, seed)
+    if c.method == "blackwell":
+        bits, stderr, n = _blackwell_estimate(hmm, sample, c.num_points, c.seed)
         return EntropyRate(bits, stderr, "blackwell", n, blackwell_bits=bits,
                            blackwell_stderr_bits=stderr)
-    result = _exact_rate(hmm, msp, tol, max_states)
+    result = _exact_rate(hmm, msp, c.tol, c.max_states)
     if result is None:
-        limit = myopic_limit(hmm, convergence_tol_bits=convergence_tol_bits,
-                             max_length=max_length, max_nodes=max_nodes)
+        limit = myopic_limit(hmm, convergence_tol_bits=c.convergence_tol_bits,
+                             max_length=c.max_length, max_nodes=c.max_nodes)
         depth, bound = int(limit.myopic_bits.shape[0]), float(limit.myopic_bits[-1])
         if limit.converged:
             result = EntropyRate(limit.limit_bits, 0.0, "myopic_limit", depth=depth,
                                  upper_bound_bits=bound)
         else:
-            bits, stderr, n = _blackwell_estimate(hmm, sample, num_points, seed)
+            bits, stderr, n = _blackwell_estimate(hmm, sample, c.num_points, c.seed)
             note = "; ".join(filter(None, [limit.reason, _bound_note(bits, stderr, bound, depth)]))
             return EntropyRate(bits, stderr, "blackwell", n, depth, bound, bits, stderr, note)
-    if not blackwell:
+    if not c.blackwell:
         return result
-    bits, stderr, n = _blackwell_estimate(hmm, sample, num_points, seed)
+    bits, stderr, n = _blackwell_estimate(hmm, sample, c.num_points, c.seed)
     note = ""
     if result.method == "myopic_limit":
         note = _bound_note(bits, stderr, result.upper_bound_bits, result.depth)
@@ -327,7 +363,8 @@ class ExcessEntropy(NamedTuple):
 
 def excess_entropy(hmm: Process, *, tol: float = 1e-6, max_length: int = 256,
                    rate: EntropyRate | None = None, max_nodes: int = 2_000_000,
-                   merge_tol: float = 1e-12, **rate_kwargs) -> ExcessEntropy:
+                   merge_tol: float = 1e-12,
+                   rate_config: EntropyRateConfig | None = None) -> ExcessEntropy:
     """Excess entropy ``E = sum_{L >= 1} (h(L) - h_mu)`` in bits (``h(L)`` from the stationary start).
 
     Terms are added level by level (:func:`~compmech.information.myopic_entropy`'s propagation) until a term
@@ -340,9 +377,11 @@ def excess_entropy(hmm: Process, *, tol: float = 1e-6, max_length: int = 256,
         hmm: the process (started from ``hmm.initial_distribution``, normally stationary).
         tol: stopping tolerance on a term (bits).
         max_length: largest ``L`` summed.
-        rate: a precomputed :func:`entropy_rate`; computed with ``rate_kwargs`` otherwise.
+        rate: a precomputed :func:`entropy_rate`; computed with ``rate_config`` otherwise.
         max_nodes: cap on the size of one level of the propagation.
         merge_tol: tolerance for merging equal beliefs within a level.
+        rate_config: how to compute ``h_mu`` when ``rate`` is not given
+            (:class:`EntropyRateConfig`).
 
     Returns:
         :class:`ExcessEntropy`.
@@ -351,7 +390,7 @@ def excess_entropy(hmm: Process, *, tol: float = 1e-6, max_length: int = 256,
     if not tol > 0:
         raise ValueError(f"tol must be > 0; got {tol}")
     if rate is None:
-        rate = entropy_rate(hmm, **rate_kwargs)
+        rate = entropy_rate(hmm, rate_config)
     emissions = hmm.emission_probabilities
     total, depth, converged, previous = 0.0, 0, False, np.inf
     myopic = []

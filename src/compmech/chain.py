@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from compmech.factored import W_TOL, FactoredProcess
+from compmech.factored import W_TOL, FactoredProcess, Selectors
 from compmech.processes import get_process, register_process
 
 #: Factors of :func:`factor_chain`'s default (the CPU-scale case of ``compmech reproduce factored``):
@@ -104,9 +104,9 @@ def factor_chain(factors: Sequence[Any] = CHAIN_FACTORS, selected: Sequence[Any]
         normalisers.append(r)
         starts.append(base.initial_distribution)
     tables = [[0]] + [list(range(bases[f - 1].vocab_size)) for f in range(1, len(entries))]
-    chain = FactoredProcess(variants, "sequential", tables, tables, initial_states=starts,
-                            name=name, component_types=[b.kind for b in bases],
-                            normalisers=normalisers)
+    chain = FactoredProcess(variants, Selectors("sequential", tables, tables),
+                            initial_states=starts, name=name,
+                            component_types=[b.kind for b in bases], normalisers=normalisers)
     params = {"factors": [{"process": n, "params": p} for n, p in entries],
               "selected": [dict(s) for s in selected], "name": name}
     return chain.joint_presentation(name=name, params=params)

@@ -43,6 +43,7 @@ from compmech.pair_kernels import (
 )
 from compmech.paired import PAIR_TOLERANCE, PairedResolution, paired_from_steps
 from compmech.plane import _clouds, plane_coordinates
+from compmech.records import Record
 
 #: Default agreement tolerance on the kernel distance ``rho`` (see :func:`compare_geometry`).
 DEFAULT_TOLERANCE = 0.1
@@ -264,23 +265,42 @@ def _fits(scales: np.ndarray, mask: np.ndarray, x: np.ndarray, ys, method: str):
             for y in ys], None
 
 
-def _check_options(tolerance, max_pair_points, pair_tolerance, min_scale) -> None:
-    if not 0 < tolerance < 1:
-        raise ValueError(f"tolerance must be in (0, 1); got {tolerance}")
-    if isinstance(max_pair_points, bool) or int(max_pair_points) != max_pair_points \
-            or max_pair_points < 20:
-        raise ValueError(f"max_pair_points must be an integer >= 20; got {max_pair_points}")
-    if not (math.isfinite(pair_tolerance) and pair_tolerance > 1):
-        raise ValueError(f"pair_tolerance must be a factor > 1; got {pair_tolerance}")
-    if min_scale is not None and not (math.isfinite(min_scale) and min_scale > 0):
-        raise ValueError(f"min_scale must be a positive number; got {min_scale}")
+@dataclass(frozen=True, kw_only=True)
+class ComparisonConfig(Record):
+    """The options of :func:`compare_geometry` (its docstring gives their role).
+
+    Attributes:
+        tolerance: effect-size tolerance on the kernel distance ``rho``, in (0, 1).
+        max_pair_points: draws in the pair subsample (time and memory ``O(max_pair_points^2)``),
+            an integer ``>= 20``.
+        min_scale: optional lower bound of the scale grid (absolute distance).
+        pair_tolerance: the factor ``> 1`` by which a pair's distance may change and still count as
+            kept (see :mod:`compmech.paired`).
+
+    Raises:
+        ValueError: an option out of range (named in the message).
+    """
+
+    tolerance: float = DEFAULT_TOLERANCE
+    max_pair_points: int = 3000
+    min_scale: float | None = None
+    pair_tolerance: float = PAIR_TOLERANCE
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1); got {self.tolerance}")
+        n = self.max_pair_points
+        if isinstance(n, bool) or int(n) != n or n < 20:
+            raise ValueError(f"max_pair_points must be an integer >= 20; got {n}")
+        if not (math.isfinite(self.pair_tolerance) and self.pair_tolerance > 1):
+            raise ValueError(f"pair_tolerance must be a factor > 1; got {self.pair_tolerance}")
+        if self.min_scale is not None and not (math.isfinite(self.min_scale) and self.min_scale > 0):
+            raise ValueError(f"min_scale must be a positive number; got {self.min_scale}")
 
 
 # ---------------------------------------------------------------------------------------- public
-def compare_geometry(true, predicted, *, weights=None, seed=0, normal=None,
-                     tolerance: float = DEFAULT_TOLERANCE, max_pair_points: int = 3000,
-                     min_scale: float | None = None,
-                     pair_tolerance: float = PAIR_TOLERANCE) -> GeometryComparison:
+def compare_geometry(true, predicted, config: ComparisonConfig | None = None, *, weights=None,
+                     seed=0, normal=None) -> GeometryComparison:
     """Compare a predicted belief cloud with the true one scale by scale, and find its resolution.
 
     **Coordinates.** Both clouds are mapped to orthonormal affine coordinates of the plane
@@ -304,7 +324,7 @@ def compare_geometry(true, predicted, *, weights=None, seed=0, normal=None,
     smooth kernel feels a symmetric error of size ``sigma`` only at second order, ``rho ~ (sigma /
     eps)^2`` for ``eps >> sigma``; a box histogram feels it at first order (``sigma / eps``: a
     total-variation distance of box occupations still shows 1.5% at 100 sigma on Mess3). The sums run
-    over a seeded subsample of ``max_pair_points`` draws with probabilities ``w`` (the same draws in
+    over a seeded subsample of ``config.max_pair_points`` draws with probabilities ``w`` (the same draws in
     every cloud), their pairs binned once by distance.
 
     **Resolution (paired).** :func:`compmech.paired.paired_resolution` on the pair subsample: a
@@ -350,15 +370,12 @@ def compare_geometry(true, predicted, *, weights=None, seed=0, normal=None,
     Args:
         true: ``(N, S)`` the theory's beliefs (on the plane ``b . r = 1``), ``N >= 8``, ``S >= 2``.
         predicted: ``(N, S)`` the predicted beliefs of the same points (e.g. a probe's output).
+        config: ``tolerance``, ``max_pair_points``, ``min_scale`` and ``pair_tolerance``
+            (:class:`ComparisonConfig`; default: its defaults).
         weights: optional ``(N,)`` non-negative weights (e.g. word probabilities).
         seed: seed (int or ``numpy.random.Generator``) of the grid offset, the null model's
             reassignment, the pair subsample and the splits.
         normal: ``(S,)`` normal ``r`` of the beliefs' plane ``b . r = 1`` (default: all ones).
-        tolerance: effect-size tolerance on ``rho``, in (0, 1).
-        max_pair_points: draws in the pair subsample (time and memory ``O(max_pair_points^2)``).
-        min_scale: optional lower bound of the grid (absolute distance).
-        pair_tolerance: the factor ``> 1`` by which a pair's distance may change and still count as
-            kept (see :mod:`compmech.paired`).
 
     Returns:
         :class:`GeometryComparison`.
@@ -371,13 +388,13 @@ def compare_geometry(true, predicted, *, weights=None, seed=0, normal=None,
         >>> 0.02 <= c.resolution <= 0.06, round(c.noise_rms, 3)
         (True, 0.014)
     """
+    c = ComparisonConfig() if config is None else config
     t, p = _clouds(true, predicted)
-    _check_options(tolerance, max_pair_points, pair_tolerance, min_scale)
     rng = _rng(seed)
-    side = true_side(t, _weights(weights, t.shape[0]), normal, rng, max_pair_points, min_scale,
+    side = true_side(t, _weights(weights, t.shape[0]), normal, rng, c.max_pair_points, c.min_scale,
                      seed=None if isinstance(seed, np.random.Generator) else int(seed))
     clouds = _plane_clouds(side, p, normal)
-    pairs = _kernel_comparison(clouds, side, tolerance, pair_tolerance)
+    pairs = _kernel_comparison(clouds, side, c.tolerance, c.pair_tolerance)
     dims = _box_and_dimensions(clouds, pairs)
     paired, null = pairs.paired, pairs.paired_null
     return GeometryComparison(
@@ -390,9 +407,9 @@ def compare_geometry(true, predicted, *, weights=None, seed=0, normal=None,
         correlation_null=pairs.correlation[2],
         distance_predicted=pairs.distance_predicted, distance_null=pairs.distance_null,
         distance_split=pairs.distance_split, tolerance_curve=pairs.threshold,
-        tolerance=float(tolerance), paired_fraction_predicted=paired.fraction,
+        tolerance=float(c.tolerance), paired_fraction_predicted=paired.fraction,
         paired_fraction_null=null.fraction, paired_band_pairs=paired.band_pairs,
-        pair_tolerance=float(pair_tolerance), scale_factor=paired.scale_factor,
+        pair_tolerance=float(c.pair_tolerance), scale_factor=paired.scale_factor,
         resolution=paired.resolution, null_resolution=null.resolution, resolved=paired.resolved,
         resolution_at_floor=paired.at_floor, distribution_resolution=pairs.resolution,
         null_distribution_resolution=pairs.null_resolution,

@@ -5,7 +5,7 @@ float32 (the belief **after** each token), and ``metadata``, a JSON string with 
 parameters and transition matrices, the seed, the chunk layout and the package version.
 
 For a GHMM the beliefs are its signed beliefs on the plane ``eta r = 1`` (``r`` is in
-``metadata["hmm"]["right_eigenvector"]``). With ``generate_dataset(..., factors=True)`` a mixture
+``metadata["hmm"]["right_eigenvector"]``). With ``DatasetConfig(factors=True)`` a mixture
 or product (built by :mod:`compmech.compose`) also stores its factored beliefs, aligned like
 ``beliefs`` and float32, and lists their names in ``metadata["factor_arrays"]``:
 
@@ -14,7 +14,7 @@ or product (built by :mod:`compmech.compose`) also stores its factored beliefs, 
   belief (NaN where its posterior is 0);
 * product of ``F`` factors: ``factor_beliefs_<f>`` ``(N, L, S_f)``, factor ``f``'s belief.
 
-With ``framing=...`` the file also has ``framed_tokens`` ``(N, total_len)`` int32, each row laid
+With a ``DatasetConfig.framing`` the file also has ``framed_tokens`` ``(N, total_len)`` int32, each row laid
 out as in the Generative Processes Specification (§6.2): ``[BOS, x_1 .. x_L, EOS, PAD, ...]``
 (framing tokens outside the process vocabulary; any of them may be left out), described in
 ``metadata["framing"]``.
@@ -112,32 +112,67 @@ class Framing(Record):
     layout: str = "[BOS, x_1 .. x_L, EOS, PAD, ..., PAD] (spec v1.0 §6.2)"
 
 
-def _checked_framing(framing: Any, hmm: Process, L: int) -> Framing | None:
-    """``framing`` (``{"bos", "eos", "pad", "total_len"}``, tokens or ``None``) checked, with
-    ``total_len`` defaulting to ``L`` plus the framing tokens used."""
+@dataclass(frozen=True, kw_only=True)
+class DatasetConfig(Record):
+    """What :func:`generate_dataset` samples (recorded in the file's ``metadata``).
+
+    Attributes:
+        num_sequences: ``N``, the number of sequences.
+        seq_len: ``L``, tokens per sequence.
+        seed: integer seed (same seed, same bytes).
+        factors: also store the factored beliefs of a mixture or product (see the module
+            docstring); tokens and beliefs are the same bytes as without.
+        framing: also store ``framed_tokens`` laid out by this :class:`Framing` (see the module
+            docstring); its ``total_len`` defaults to ``L`` plus the BOS/EOS used.
+
+    Raises:
+        ValueError: a size or seed that is not an integer ``>= 1`` (any integer for the seed), or
+            a framing that does not fit (named in the message).
+    """
+
+    num_sequences: int
+    seq_len: int
+    seed: int
+    factors: bool = False
+    framing: Framing | None = None
+
+    def __post_init__(self) -> None:
+        for what, value in (("num_sequences", self.num_sequences), ("seq_len", self.seq_len)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{what} must be an integer >= 1; got {value}")
+        if isinstance(self.seed, bool) or int(self.seed) != self.seed:
+            raise ValueError(f"seed must be an integer; got {self.seed!r}")
+        if self.framing is not None:
+            _framed_length(self.framing, int(self.seq_len))
+
+
+def _framed_length(framing: Framing, L: int) -> int:
+    """``framing.total_len`` checked (default ``L`` plus the BOS/EOS used)."""
+    used = (framing.bos is not None) + (framing.eos is not None)
+    total = L + used if framing.total_len is None else int(framing.total_len)
+    if total < L + used or (total > L + used and framing.pad is None):
+        raise ValueError(f"total_len {total} must be >= {L + used} (sequence plus BOS/EOS), and a "
+                         "longer one needs a pad token")
+    return total
+
+
+def _checked_framing(framing: Framing | None, hmm: Process, L: int) -> Framing | None:
+    """``framing`` checked against the process (tokens outside its vocabulary), with
+    ``total_len`` filled in."""
     if framing is None:
         return None
-    if not isinstance(framing, dict) or set(framing) - {"bos", "eos", "pad", "total_len"}:
-        raise ValueError("framing must be a dict with keys among 'bos', 'eos', 'pad', 'total_len'")
-    given = Framing.from_dict(framing)
-    for k, v in (("bos", given.bos), ("eos", given.eos), ("pad", given.pad)):
+    for k, v in (("bos", framing.bos), ("eos", framing.eos), ("pad", framing.pad)):
         if v is not None and (isinstance(v, bool) or int(v) != v or v < hmm.vocab_size):
             raise ValueError(f"framing {k} token must be an integer outside the process vocabulary "
                              f"(>= {hmm.vocab_size}); got {v!r}")
     if L > CHUNK_TOKENS:
         raise ValueError(f"framing needs sequences of at most {CHUNK_TOKENS} tokens; got {L}")
-    used = (given.bos is not None) + (given.eos is not None)
-    total = L + used if given.total_len is None else int(given.total_len)
-    if total < L + used or (total > L + used and given.pad is None):
-        raise ValueError(f"total_len {total} must be >= {L + used} (sequence plus BOS/EOS), and a "
-                         "longer one needs a pad token")
-    return Framing(*(None if v is None else int(v) for v in (given.bos, given.eos, given.pad)),
-                   total_len=total)
+    return Framing(*(None if v is None else int(v) for v in (framing.bos, framing.eos, framing.pad)),
+                   total_len=_framed_length(framing, L))
 
 
-def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
-                     out: str | os.PathLike, *, force: bool = False, progress: bool = False,
-                     factors: bool = False, framing: dict | None = None) -> Path:
+def generate_dataset(hmm: Process, config: DatasetConfig, out: str | os.PathLike, *,
+                     force: bool = False, progress: bool = False) -> Path:
     """Sample a dataset and stream it to ``out`` (an ``.npz``) without holding it in memory.
 
     The file is written under a temporary name and moved into place at the end, so an existing
@@ -146,40 +181,31 @@ def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
 
     Args:
         hmm: the process (HMM or GHMM).
-        num_sequences: ``N``.
-        seq_len: ``L``.
-        seed: integer seed (same seed, same bytes).
+        config: what to sample (:class:`DatasetConfig`: sizes, seed, factored beliefs, framing).
         out: destination path.
         force: overwrite an existing file.
         progress: show a progress bar on stderr.
-        factors: also store the factored beliefs of a mixture or product (see the module
-            docstring); tokens and beliefs are the same bytes as without.
-        framing: also store ``framed_tokens`` (see the module docstring): a dict with the
-            framing tokens ``bos``, ``eos``, ``pad`` (each optional) and ``total_len``.
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: bad arguments, or the file would not fit on the disk.
+        ValueError: a framing token inside the vocabulary, ``factors`` for a process without
+            factors, or the file would not fit on the disk.
         FileExistsError: ``out`` exists and ``force`` is False.
         compmech.files.WriteError: the disk filled up (or another OS error) while writing; no
             partial file is left.
     """
-    for what, value in (("num_sequences", num_sequences), ("seq_len", seq_len)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{what} must be an integer >= 1; got {value}")
-    if isinstance(seed, bool) or int(seed) != seed:
-        raise ValueError(f"seed must be an integer; got {seed!r}")
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
-    if factors and hmm.structure is None:
+    if config.factors and hmm.structure is None:
         raise ValueError(f"factors=True needs a mixture or product process; {hmm.name!r} has no "
                          "factors (build it with compmech.mixture or compmech.product)")
-    N, L, S = int(num_sequences), int(seq_len), hmm.num_states
-    frame = _checked_framing(framing, hmm, L)
-    metadata = _metadata(hmm, N, L, int(seed))
+    N, L, S = int(config.num_sequences), int(config.seq_len), hmm.num_states
+    frame = _checked_framing(config.framing, hmm, L)
+    seed = int(config.seed)
+    metadata = _metadata(hmm, N, L, seed)
     members = [
         ("tokens", (N, L), np.int32, lambda t, b: t),
         ("beliefs", (N, L, S), np.float32, lambda t, b: b),
@@ -188,7 +214,7 @@ def generate_dataset(hmm: Process, num_sequences: int, seq_len: int, seed: int,
         metadata["framing"] = frame.to_dict()
         members.append(("framed_tokens", (N, frame.total_len), np.int32, lambda t, b: generation_layout(
             t, frame.total_len, frame.bos, frame.eos, frame.pad)))
-    if factors:
+    if config.factors:
         metadata["factor_arrays"] = factor_array_names(hmm)
         for name, shape in _factor_shapes(hmm, N, L).items():
             members.append((name, shape, np.float32,

@@ -30,6 +30,7 @@ factored process (:func:`~compmech.chain.factor_chain`) in :mod:`compmech.chain`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -129,19 +130,50 @@ def _table(entry: Any, parents: tuple, sizes: Sequence[int], K: int, what: str) 
     return table
 
 
-class FactoredProcess(StatefulProcess):
-    """A factored process of the specification (see the module docstring).
+@dataclass(frozen=True)
+class Selectors:
+    """How a factored process picks its factors' variants: the specification's ``structure``
+    object (§7.1.3).
 
-    Args:
-        variants: per factor, ``(K_i, V_i, S_i, S_i)`` non-negative matrices, each variant in the
-            spectrally normalised gauge.
+    Attributes:
         structure: ``"independent"``, ``"sequential"``, ``"fully_conditional"`` or
             ``"conditional_transitions"``.
         emission_tables: per factor its emission selector table: ``None`` (variant 0), a
             variant id, or a list indexed by the parents' tokens (big-endian).
+        transition_tables: per factor its transition selector table (same forms).
         emission_scheme: ``conditional_transitions`` only: ``"fixed"`` (constant emission
             variants) or ``"sequential"`` (factor ``i`` emits conditioned on ``x^{i-1}``).
-        transition_tables: per factor its transition selector table.
+
+    Raises:
+        ValueError: an unknown structure or emission scheme (the tables are checked by
+            :class:`FactoredProcess`, which knows the factors' sizes).
+    """
+
+    structure: str
+    emission_tables: Sequence[Any]
+    transition_tables: Sequence[Any]
+    emission_scheme: str = "sequential"
+
+    def __post_init__(self) -> None:
+        if self.structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {STRUCTURES}; got {self.structure!r}")
+        if self.emission_scheme not in ("fixed", "sequential"):
+            raise ValueError(f"emission_scheme must be 'fixed' or 'sequential'; got "
+                             f"{self.emission_scheme!r}")
+
+
+class FactoredProcess(StatefulProcess):
+    """A factored process of the specification (see the module docstring).
+
+    The arguments mirror the specification's ``factored`` object: the factors' matrices, initial
+    states and component types, the ``structure`` object (:class:`Selectors`), the
+    ``composite_encoding`` and the name; ``strict`` and ``normalisers`` are compmech's
+    extensions.
+
+    Args:
+        variants: per factor, ``(K_i, V_i, S_i, S_i)`` non-negative matrices, each variant in the
+            spectrally normalised gauge.
+        selectors: the structure and the per-factor selector tables (:class:`Selectors`).
         initial_states: per factor ``(S_i,)`` non-negative; ``None`` = the stationary state of its
             only variant (required when ``K_i > 1``).
         token_to_tuple: ``(V_c, F)`` explicit composite encoding, or ``None`` for the dense
@@ -150,14 +182,10 @@ class FactoredProcess(StatefulProcess):
         component_types: per factor ``"hmm"`` or ``"ghmm"`` (how it is written back).
     """
 
-    def __init__(self, variants: Sequence[Any], structure: str, emission_tables: Sequence[Any],
-                 transition_tables: Sequence[Any], initial_states: Sequence[Any] | None = None,
-                 token_to_tuple: Any = None, name: str = "factored",
-                 component_types: Sequence[str] | None = None,
-                 emission_scheme: str = "sequential", strict: bool = True,
-                 normalisers: Sequence[Any] | None = None) -> None:
-        if structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}; got {structure!r}")
+    def __init__(self, variants: Sequence[Any], selectors: Selectors,
+                 initial_states: Sequence[Any] | None = None, token_to_tuple: Any = None,
+                 name: str = "factored", component_types: Sequence[str] | None = None,
+                 strict: bool = True, normalisers: Sequence[Any] | None = None) -> None:
         if not variants:
             raise ValueError("a factored process needs at least one factor")
         self.variants = tuple(np.array(v, dtype=np.float64) for v in variants)
@@ -166,10 +194,8 @@ class FactoredProcess(StatefulProcess):
             if v.ndim != 4 or v.shape[2] != v.shape[3] or 0 in v.shape:
                 raise ValueError(f"factor {i}: transition_matrices must have shape (K, V, S, S); "
                                  f"got {v.shape}")
-        self.structure_type = structure
-        if emission_scheme not in ("fixed", "sequential"):
-            raise ValueError(f"emission_scheme must be 'fixed' or 'sequential'; got {emission_scheme!r}")
-        self.emission_scheme = emission_scheme
+        self.structure_type = selectors.structure
+        self.emission_scheme = selectors.emission_scheme
         self.strict = bool(strict)
         self.vocab_sizes = tuple(int(v.shape[1]) for v in self.variants)
         self.state_sizes = tuple(int(v.shape[2]) for v in self.variants)
@@ -185,10 +211,11 @@ class FactoredProcess(StatefulProcess):
         self.transition_parents = tuple(self._parents(i, "transition") for i in range(F))
         self.emission_tables = tuple(
             _table(e, self.emission_parents[i], self.vocab_sizes, self.variants[i].shape[0],
-                   f"factor {i} emission selector") for i, e in enumerate(emission_tables))
+                   f"factor {i} emission selector") for i, e in enumerate(selectors.emission_tables))
         self.transition_tables = tuple(
             _table(e, self.transition_parents[i], self.vocab_sizes, self.variants[i].shape[0],
-                   f"factor {i} transition selector") for i, e in enumerate(transition_tables))
+                   f"factor {i} transition selector")
+            for i, e in enumerate(selectors.transition_tables))
         if len(self.emission_tables) != F or len(self.transition_tables) != F:
             raise ValueError(f"need one emission and one transition selector per factor ({F})")
         self.token_to_tuple = self._encoding(token_to_tuple)
@@ -198,7 +225,7 @@ class FactoredProcess(StatefulProcess):
         self.emit_variant = self._variant_of_token(self.emission_tables, self.emission_parents)
         self.trans_variant = self._variant_of_token(self.transition_tables, self.transition_parents)
         self.name = name
-        self.params = {"structure": structure}
+        self.params = {"structure": selectors.structure}
         self.initial_distribution = self._initial(initial_states, perron)
         # (K_i, V_i, S_i) emission vectors T_{i|k}[x] w_{i|k}
         self._emission_vectors = tuple(np.einsum("kxij,kj->kxi", v, w)
@@ -353,11 +380,12 @@ class FactoredProcess(StatefulProcess):
         return self._copy(initial_states=parts)
 
     def _copy(self, **changes) -> FactoredProcess:
-        kw = dict(variants=self.variants, structure=self.structure_type,
-                  emission_tables=self.emission_tables, transition_tables=self.transition_tables,
+        kw = dict(variants=self.variants,
+                  selectors=Selectors(self.structure_type, self.emission_tables,
+                                      self.transition_tables, self.emission_scheme),
                   initial_states=[s for s in self.factor_states(self.initial_distribution[None])],
                   token_to_tuple=self.token_to_tuple, name=self.name,
-                  component_types=self.component_types, emission_scheme=self.emission_scheme,
+                  component_types=self.component_types,
                   strict=self.strict, normalisers=self.normalisers if self.signed else None)
         kw["initial_states"] = [s[0] for s in kw["initial_states"]]
         kw.update(changes)
@@ -483,10 +511,11 @@ def independent_factors(factors: Sequence[Any], name: str = "factored") -> Facto
     if not facs or not all(hasattr(f, "transition_matrices") for f in facs):
         raise ValueError("independent_factors needs a non-empty list of HMMs/GHMMs")
     return FactoredProcess(
-        [np.asarray(f.transition_matrices)[None] for f in facs], "independent", [0] * len(facs),
-        [0] * len(facs), initial_states=[f.initial_distribution for f in facs], name=name,
+        [np.asarray(f.transition_matrices)[None] for f in facs],
+        Selectors("independent", [0] * len(facs), [0] * len(facs)),
+        initial_states=[f.initial_distribution for f in facs], name=name,
         component_types=[f.kind for f in facs],
         normalisers=[np.asarray(f.right_eigenvector)[None] for f in facs])
 
 
-__all__ = ["FactoredProcess", "STRUCTURES", "W_TOL", "independent_factors", "perron_vectors"]
+__all__ = ["FactoredProcess", "STRUCTURES", "Selectors", "W_TOL", "independent_factors", "perron_vectors"]

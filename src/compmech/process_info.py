@@ -11,7 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from compmech.asymptotics import entropy_rate, excess_entropy, statistical_complexity
+from compmech.asymptotics import (
+    EntropyRateConfig,
+    entropy_rate,
+    excess_entropy,
+    statistical_complexity,
+)
 from compmech.blackwell import BlackwellSample, blackwell_sample
 from compmech.dimensions import fractal_dimensions
 from compmech.geometry import kaplan_yorke_dimension, lyapunov_spectrum
@@ -181,8 +186,9 @@ def information_summary(hmm, *, depth: int, max_states: int = 10_000, tol: float
         if is_stateful(hmm):
             return _stateful_summary(hmm, msp, depth, max_states, tol)
         sample = blackwell_sample(hmm, num_points, seed)
-    rate = entropy_rate(hmm, msp=msp, sample=sample, tol=tol, max_states=max_states,
-                        blackwell=sample is not None, num_points=num_points, seed=seed)
+    config = EntropyRateConfig(tol=tol, max_states=max_states, blackwell=sample is not None,
+                               num_points=num_points, seed=seed)
+    rate = entropy_rate(hmm, config, msp=msp, sample=sample)
     h = myopic_entropy(hmm, depth)
     E = excess_entropy(hmm, rate=rate)
     C = statistical_complexity(hmm, msp=msp)

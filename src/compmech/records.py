@@ -2,9 +2,9 @@
 
 Every stage's result (probe reports, experiment results and summaries) subclasses :class:`Record`:
 ``to_dict()`` gives JSON-ready data (NaN and infinities become ``null``), ``from_dict()`` rebuilds
-the dataclass, nested records included, refusing unknown or missing keys. :func:`get_field` reads a
-dotted path (``"probe.mse_test"``) and raises when a name does not exist, so that a report column
-naming a missing field fails instead of printing "n/a".
+the dataclass, nested records included, refusing unknown or missing keys. Readers of a record's
+values use attribute access (typed to the leaves); :func:`optional` reads through a part that may
+be ``None`` (e.g. ``optional(lambda r: r.geometry, lambda g: g.resolution)``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ import json
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from compmech.files import to_jsonable, write_json
 
 R = TypeVar("R", bound="Record")
+T = TypeVar("T")
+P = TypeVar("P")
+V = TypeVar("V")
 
 
 #: Field metadata: leave the field out of :meth:`Record.to_dict` while it is ``None``.
@@ -124,30 +127,28 @@ def _convert(hint, value):
     return value
 
 
-def get_field(obj, path: str):
-    """The value at a dotted ``path`` of records and dicts, e.g. ``"probe.mse_test"``.
+def optional(part: Callable[[T], P | None], value: Callable[[P], V]) -> Callable[[T], V | None]:
+    """``value(part(x))``, or ``None`` where ``part(x)`` is ``None``: the reader of a value inside an
+    optional part of a record (printed "n/a" by :func:`compmech.formatting.fmt`).
 
-    A ``None`` on the way gives ``None`` (a value that is absent for this row, printed as "n/a");
-    a name that is neither a field nor a key raises.
-
-    Raises:
-        KeyError: a name in ``path`` does not exist (a typo in a report column).
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Loss:
+        ...     gap: float
+        >>> @dataclass
+        ... class Result:
+        ...     loss: Loss | None
+        >>> gap = optional(lambda r: r.loss, lambda loss: loss.gap)
+        >>> gap(Result(Loss(0.25))), gap(Result(None))
+        (0.25, None)
     """
-    current = obj
-    for name in path.split("."):
-        if current is None:
-            return None
-        if isinstance(current, Mapping):
-            if name not in current:
-                raise KeyError(f"{path!r}: no key {name!r} (keys: {sorted(current)})")
-            current = current[name]
-        elif dataclasses.is_dataclass(current):
-            if name not in {f.name for f in dataclasses.fields(current)}:
-                raise KeyError(f"{path!r}: {type(current).__name__} has no field {name!r}")
-            current = getattr(current, name)
-        else:
-            raise KeyError(f"{path!r}: cannot read {name!r} of a {type(current).__name__}")
-    return current
+
+    def read(x: T) -> V | None:
+        inner = part(x)
+        return None if inner is None else value(inner)
+
+    return read
 
 
-__all__ = ["OMIT_IF_NONE", "Record", "get_field", "omitted_if_none"]
+__all__ = ["OMIT_IF_NONE", "Record", "omitted_if_none", "optional"]

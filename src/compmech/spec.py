@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from compmech.compose import mixture
-from compmech.factored import FactoredProcess, perron_vectors
+from compmech.factored import FactoredProcess, Selectors, perron_vectors
 from compmech.files import atomic_write_text
 from compmech.hmm import GHMM, HMM
 from compmech.nonergodic import StatefulMixture
@@ -248,13 +248,13 @@ def _read_factored(spec: _FactoredSpec, source: str, strict: bool):
         inits.append(None if factor.initial_state is None else
                      _state(factor.initial_state, T.shape[2], where))
         types.append(ctype)
-    kw = _structure_arguments(spec.structure, len(factors), source)
+    selectors = _selectors(spec.structure, len(factors), source)
     table = None if spec.composite_encoding is None else _encoding_table(
         spec.composite_encoding, source)
     try:
-        return FactoredProcess(variants, initial_states=inits, token_to_tuple=table,
+        return FactoredProcess(variants, selectors, initial_states=inits, token_to_tuple=table,
                                name=_name(spec.name, spec.type), component_types=types,
-                               strict=strict, **kw)
+                               strict=strict)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from None
 
@@ -271,8 +271,8 @@ def _encoding_table(encoding: Any, source: str) -> Any:
     return spec.token_to_tuple
 
 
-def _structure_arguments(structure: Any, F: int, source: str) -> dict[str, Any]:
-    """Keyword arguments of :class:`FactoredProcess` from a §7.1.3 structure object."""
+def _selectors(structure: Any, F: int, source: str) -> Selectors:
+    """The :class:`~compmech.factored.Selectors` of a §7.1.3 structure object."""
     if not isinstance(structure, Mapping) or "type" not in structure:
         raise ValueError(f"{source}: 'structure' must be an object with a 'type'")
     kind = structure.get("type")
@@ -299,20 +299,19 @@ def _structure_arguments(structure: Any, F: int, source: str) -> dict[str, Any]:
     if kind == "independent":
         tables = per_factor("variant_indices", spec.variant_indices, required=False)
         tables = [0 if t is None else t for t in tables]
-        return dict(structure="independent", emission_tables=tables, transition_tables=tables)
+        return Selectors("independent", tables, tables)
     if kind in ("sequential", "fully_conditional"):
         maps = per_factor("control_maps", spec.control_maps)
-        return dict(structure=kind, emission_tables=maps, transition_tables=maps)
+        return Selectors(kind, maps, maps)
     fixed, chain = "emission_variant_indices" in structure, "emission_control_maps" in structure
     if fixed == chain:
         raise ValueError(f"{source}: a conditional_transitions structure needs exactly one of "
                          "'emission_variant_indices' and 'emission_control_maps'")
     emission = (per_factor("emission_variant_indices", spec.emission_variant_indices) if fixed
                 else per_factor("emission_control_maps", spec.emission_control_maps))
-    return dict(structure="conditional_transitions", emission_tables=emission,
-                transition_tables=per_factor("transition_control_maps",
-                                             spec.transition_control_maps),
-                emission_scheme="fixed" if fixed else "sequential")
+    return Selectors("conditional_transitions", emission,
+                     per_factor("transition_control_maps", spec.transition_control_maps),
+                     emission_scheme="fixed" if fixed else "sequential")
 
 
 def process_from_spec(data: Mapping[str, Any], source: str = "spec process", *,

@@ -41,12 +41,16 @@ def _entry(process: Process) -> dict[str, Any]:
     return {"process": process.name, "params": dict(process.params)}
 
 
-def _build(base: Process, T: np.ndarray, *, name: str, params: dict, initial=None, right=None,
-           token_names=None, state_names=None, structure=None) -> Process:
-    """An HMM when ``base`` is classical and ``T`` is stochastic with ``r = 1``, else a GHMM."""
-    right = base.right_eigenvector if right is None else right
+def _build(base: Process, T: np.ndarray, *, name: str, params: dict, initial, token_names,
+           keep_structure: bool) -> Process:
+    """The wrapped process: ``T`` on ``base``'s states (its state names and right eigenvector),
+    started at ``initial`` (``None``: stationary), with ``base``'s factor structure when
+    ``keep_structure``. An HMM when ``base`` is classical and ``T`` is stochastic with ``r = 1``,
+    else a GHMM."""
+    right = base.right_eigenvector
     common = dict(initial_distribution=initial, name=name, params=params,
-                  token_names=token_names, state_names=state_names, structure=structure)
+                  token_names=token_names, state_names=base.state_names,
+                  structure=base.structure if keep_structure else None)
     if base.kind == "hmm" and (T >= 0).all() and np.array_equal(right, np.ones(T.shape[1])):
         return HMM(T, **common)
     return GHMM(T, right_eigenvector=right, **common)
@@ -110,8 +114,7 @@ def leaky(process: Any = "mess3", epsilon: float = 0.05, reset: Any = "stationar
     params = {"process": _entry(base), "epsilon": epsilon,
               "reset": reset if isinstance(reset, str) else rho.tolist()}
     return _build(base, T, name=f"leaky_{base.name}", params=params, initial=initial,
-                  token_names=base.token_names, state_names=base.state_names,
-                  structure=base.structure if epsilon == 0 else None)
+                  token_names=base.token_names, keep_structure=epsilon == 0)
 
 
 # ------------------------------------------------------------------------------- noisy channel
@@ -158,7 +161,7 @@ def noisy_channel(process: Any = "mess3", epsilon: float = 0.1, per_factor: bool
     params = {"process": _entry(base), "epsilon": float(epsilon), "per_factor": bool(per_factor)}
     return _build(base, T, name=f"noisy_{base.name}", params=params,
                   initial=base.initial_distribution, token_names=base.token_names,
-                  state_names=base.state_names, structure=base.structure if keep else None)
+                  keep_structure=keep)
 
 
 # ------------------------------------------------------------------------------ binary encoding
@@ -253,8 +256,7 @@ def inflated_vocabulary(process: Any = "mess3", factor: int = 2) -> Process:
     tokens = [f"{k}:{t}" for k in range(K) for t in base.token_names] if K > 1 else base.token_names
     return _build(base, T, name=f"inflated_{base.name}", params={"process": _entry(base),
                                                                 "factor": K},
-                  initial=base.initial_distribution, token_names=tokens,
-                  state_names=base.state_names, structure=base.structure if K == 1 else None)
+                  initial=base.initial_distribution, token_names=tokens, keep_structure=K == 1)
 
 
 REFERENCES = {

@@ -50,7 +50,8 @@ def test_generate_in_several_chunks_matches_filtering(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "CHUNK_TOKENS", 64)
     hmm = compmech.get_process("mess3")
     for n, length in ((37, 10), (2, 300)):
-        path = datasets.generate_dataset(hmm, n, length, seed=1, out=tmp_path / f"{n}.npz")
+        path = datasets.generate_dataset(hmm, datasets.DatasetConfig(num_sequences=n, seq_len=length, seed=1),
+                                        tmp_path / f"{n}.npz")
         data = datasets.load_dataset(path)
         assert data.tokens.shape == (n, length)
         filtered = compmech.filter_beliefs(hmm, data.tokens)

@@ -306,13 +306,15 @@ def test_a_failing_job_is_reported_and_left_unfinished(tmp_path):
 
 
 def test_a_report_column_naming_a_missing_field_raises(bottleneck_dir):
-    from compmech.experiments.tables import table_row
+    from compmech.experiments.tables import Column, table_row
 
     _, summary, _ = bottleneck_dir
     row = summary.rows[0]
-    assert table_row(row, [("probe", "probe.mse_test", ".2e")]) == [f"{row.probe.mse_test:.2e}"]
-    with pytest.raises(KeyError, match="mse_tset"):
-        table_row(row, [("typo", "probe.mse_tset", ".2e")])
+    assert table_row(row, [Column("probe", lambda r: r.probe.mse_test, ".2e")]) == [
+        f"{row.probe.mse_test:.2e}"]
+    with pytest.raises(AttributeError, match="mse_tset") as info:
+        table_row(row, [Column("typo", lambda r: r.probe.mse_tset, ".2e")])
+    assert "in table column 'typo'" in info.value.__notes__
 
 
 def test_export_gallery_keeps_images_small_and_links_working(bottleneck_dir, tmp_path):

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from compmech.figures.clouds import (
+    Curve,
     emergence_gif,
     loss_per_position,
     panel_grid,
     side_by_side,
     training_curves,
 )
-from compmech.figures.common import MAX_POINTS, BeliefPlane, baseline_caption
+from compmech.figures.common import MAX_POINTS, BeliefPlane, CloudConfig, baseline_caption
 from compmech.geometry import simplex_projection
 
 
@@ -55,8 +56,8 @@ def test_panel_grid_draws_one_panel_per_cloud_plus_theory(clouds, tmp_path):
 def test_points_are_subsampled_for_drawing_but_seeded():
     rng = np.random.default_rng(1)
     big = rng.dirichlet(np.ones(3), size=MAX_POINTS + 5000)
-    f1 = side_by_side(big[:100], big, big, seed=3)
-    f2 = side_by_side(big[:100], big, big, seed=3)
+    f1 = side_by_side(big[:100], big, big, config=CloudConfig(seed=3))
+    f2 = side_by_side(big[:100], big, big, config=CloudConfig(seed=3))
     o1 = f1.axes[1].collections[0].get_offsets()
     assert o1.shape[0] == MAX_POINTS
     np.testing.assert_array_equal(o1, f2.axes[1].collections[0].get_offsets())
@@ -88,7 +89,8 @@ def test_loss_and_training_figures(tmp_path):
     fig = loss_per_position(opt + 0.01, opt, initial_loss=opt + 0.3, stem=tmp_path / "loss")
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 3
     tokens = np.array([0, 1e4, 1e5, 1e6])
-    fig = training_curves(tokens, [0.05, 0.01, 1e-3, 4e-4], tokens[1:], [0.1, 0.01, 0.002],
+    fig = training_curves(Curve(tokens, [0.05, 0.01, 1e-3, 4e-4]),
+                          Curve(tokens[1:], [0.1, 0.01, 0.002]),
                           baselines={"one-hot": 0.03}, paper={6.4e5: 8.4e-3},
                           stem=tmp_path / "train")
     assert len(fig.axes) == 2
@@ -111,3 +113,37 @@ def test_caption_lists_baselines_and_controls():
                             0.05)
     for word in ("held-out MSE 2.0e-04", "untrained", "one-hot", "random", "shuffled", "variance"):
         assert word in text
+
+
+def test_cloud_config_validates_round_trips_and_is_honoured(clouds):
+    assert CloudConfig() == CloudConfig(seed=0, simplex=None)  # the figures' old defaults
+    for config in (CloudConfig(), CloudConfig(seed=7, simplex=False)):
+        assert CloudConfig.from_dict(config.to_dict()) == config
+    for bad, name in ((dict(seed=1.5), "seed"), (dict(seed=True), "seed"),
+                      (dict(simplex="no"), "simplex")):
+        with pytest.raises(ValueError, match=name) as info:
+            CloudConfig(**bad)
+        assert "\n" not in str(info.value)
+    theory, true, pred = clouds
+    # simplex=False: three coordinates drawn on their principal axes, not the simplex
+    simplex = side_by_side(theory, pred, true).axes[1].collections[0].get_offsets()
+    np.testing.assert_allclose(simplex, simplex_projection(pred))
+    pca_view = side_by_side(theory, pred, true, config=CloudConfig(simplex=False))
+    np.testing.assert_allclose(pca_view.axes[1].collections[0].get_offsets(),
+                               BeliefPlane(theory, simplex=False).xy(pred))
+    grid = panel_grid([("p", pred)], true, theory_beliefs=theory, config=CloudConfig(simplex=False))
+    np.testing.assert_allclose(grid.axes[1].collections[0].get_offsets(),
+                               BeliefPlane(theory, simplex=False).xy(pred))
+
+
+def test_training_curves_draw_each_curve_where_it_is_given():
+    tokens = np.array([0, 1e4, 1e5])
+    fig = training_curves(Curve(tokens, [0.05, 0.01, 1e-3]),
+                          train_relative_loss=Curve([1e3, 1e4], [0.5, 0.2]))
+    mse_axis, loss_axis = fig.axes
+    line = mse_axis.get_lines()[0]  # step 0 is the initialisation line, not a log-log point
+    np.testing.assert_array_equal(line.get_xdata(), [1e4, 1e5])
+    np.testing.assert_array_equal(line.get_ydata(), [0.01, 1e-3])
+    assert [ln.get_label() for ln in loss_axis.get_lines()] == ["training batches"]
+    empty = training_curves(Curve(tokens, [0.05, 0.01, 1e-3]), Curve([], []))
+    assert not empty.axes[1].get_lines()

@@ -18,7 +18,7 @@ from scipy.spatial.distance import pdist
 import compmech
 from compmech.experiments.reproduce import reproduction_config
 from compmech.figures import run as figures_run
-from compmech.figures.geometry import geometry_over_training, geometry_scales
+from compmech.figures.geometry import GeometryCurve, geometry_over_training, geometry_scales
 from compmech.probing import decoders as dec
 from compmech.probing.config import ProbeConfig
 from compmech.probing.data import CONCAT, POINTS_FILE, PROBE_FILE, probe_data
@@ -138,7 +138,7 @@ def test_scale_figure_marks_the_resolution():
     t = compmech.blackwell_beliefs(compmech.get_process("mess3"), 4000, seed=0)
     noise = np.random.default_rng(1).normal(size=(4000, 2)) * 0.02
     c = compmech.compare_geometry(t, t + noise @ compmech.geometry.tangent_basis(3).T,
-                                  max_pair_points=1000)
+                                  compmech.ComparisonConfig(max_pair_points=1000))
     fig = geometry_scales(c, title="test")
     axes = fig.axes
     assert len(axes) == 4
@@ -149,8 +149,9 @@ def test_scale_figure_marks_the_resolution():
     curve = axes[0].get_lines()[0]
     np.testing.assert_array_equal(curve.get_ydata(), c.paired_fraction_predicted)
     np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), c.distance_predicted)
-    fig = geometry_over_training([0, 10, 100], [0.1, 0.01, 0.001], [0.5, 0.1, 0.03],
-                                 [0.4, 0.1, 0.03], [0.2, 0.05, 0.01], [0.4, 1.5, None])
+    fig = geometry_over_training(GeometryCurve(
+        tokens=[0, 10, 100], mse=[0.1, 0.01, 0.001], resolution=[0.5, 0.1, 0.03],
+        null_resolution=[0.4, 0.1, 0.03], noise_rms=[0.2, 0.05, 0.01], history=[0.4, 1.5, None]))
     assert len(fig.axes) == 3
 
 
@@ -190,7 +191,8 @@ def test_a_nonlinear_decoder_beats_the_linear_one_where_the_map_is_nonlinear():
     feats = _injective_features(t)[:, None, :]  # (N, P=1, d)
     train, test = np.arange(20_000), np.arange(20_000, 25_000)
     fits = {k: dec.decode(k, feats, t, train, test, 1, seed=0) for k in ("linear", "knn")}
-    res = {k: compmech.compare_geometry(t[test], f.predicted, max_pair_points=1500).resolution
+    config = compmech.ComparisonConfig(max_pair_points=1500)
+    res = {k: compmech.compare_geometry(t[test], f.predicted, config).resolution
            for k, f in fits.items()}
     assert fits["knn"].mse < fits["linear"].mse / 10
     assert res["knn"] is not None and (res["linear"] is None or res["knn"] < res["linear"] / 2)

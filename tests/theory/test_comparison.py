@@ -13,7 +13,7 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 
 import compmech
-from compmech.comparison import _resolution, compare_geometry
+from compmech.comparison import ComparisonConfig, _resolution, compare_geometry
 from compmech.geometry import tangent_basis
 from compmech.plane import plane_basis, plane_coordinates
 
@@ -63,7 +63,7 @@ def test_plane_coordinates_keep_in_plane_distances_and_measure_the_offset():
 def test_distances_and_correlation_sums_match_brute_force_pair_sums(mess3):
     t = mess3[:500]
     p = t + in_plane_noise(500, 0.02)
-    res = compare_geometry(t, p, max_pair_points=500)  # the subsample is every point
+    res = compare_geometry(t, p, ComparisonConfig(max_pair_points=500))  # the subsample is every point
     assert res.num_pair_points == 500
     U = tangent_basis(3)
     Xt, Xp = t @ U, p @ U
@@ -87,7 +87,7 @@ def test_resolution_is_the_smallest_scale_with_agreement_at_all_larger_scales():
 
 # ------------------------------------------------------------------------ synthetic resolutions
 def test_identical_clouds_are_resolved_down_to_the_bottom_of_the_grid(mess3):
-    res = compare_geometry(mess3, mess3, max_pair_points=FAST)
+    res = compare_geometry(mess3, mess3, ComparisonConfig(max_pair_points=FAST))
     assert res.resolution == res.scales[-1] and res.resolution_at_floor and res.resolved
     assert res.distribution_resolution == res.scales[-1] and res.scale_factor == 1.0
     assert res.noise_rms == 0 and res.off_plane_rms < 1e-12
@@ -118,7 +118,7 @@ def test_resolution_grows_with_the_noise_and_stays_within_1_to_3_noise_rms(noisy
 
 def test_a_different_mess3_disagrees_at_every_scale_below_the_extent(mess3):
     other = compmech.blackwell_beliefs(compmech.get_process("mess3", x=0.15, alpha=0.6), N, seed=1)
-    res = compare_geometry(mess3, other, max_pair_points=FAST)
+    res = compare_geometry(mess3, other, ComparisonConfig(max_pair_points=FAST))
     assert res.resolution == res.extent and not res.resolved
     assert not res.agrees[1:].any()
     assert res.dimension_true is None and res.dimension_predicted is None
@@ -138,7 +138,7 @@ def test_a_permuted_cloud_fools_the_measure_comparison_but_not_the_paired_resolu
     # predicted measure is the true one. The measure comparison (a diagnostic) is fooled; the
     # paired resolution is not: no scale below the extent keeps its pairs' distances.
     predicted = mess3[np.random.default_rng(2).permutation(N)]
-    res = compare_geometry(mess3, predicted, max_pair_points=FAST)
+    res = compare_geometry(mess3, predicted, ComparisonConfig(max_pair_points=FAST))
     assert res.noise_rms > 0.3 * res.extent
     assert res.distribution_resolution < 0.01 * res.extent  # fooled, as the review found
     assert res.resolution == res.extent and not res.resolved
@@ -182,8 +182,9 @@ def test_no_dimension_when_less_than_a_decade_lies_above_the_resolution(noisy_me
 def test_uniform_weights_give_the_unweighted_result(mess3):
     t = mess3[:10_000]
     p = t + in_plane_noise(10_000, 0.01)
-    plain = compare_geometry(t, p, seed=3, max_pair_points=FAST).as_dict()
-    weighted = compare_geometry(t, p, weights=np.full(10_000, 0.37), seed=3, max_pair_points=FAST).as_dict()
+    plain = compare_geometry(t, p, ComparisonConfig(max_pair_points=FAST), seed=3).as_dict()
+    weighted = compare_geometry(t, p, ComparisonConfig(max_pair_points=FAST),
+                                weights=np.full(10_000, 0.37), seed=3).as_dict()
     assert plain.keys() == weighted.keys()
     for key, value in plain.items():
         if isinstance(value, list):
@@ -221,8 +222,9 @@ def test_integer_weights_are_multiplicities(mess3):
     t = mess3[:8000]
     p = t + in_plane_noise(8000, 0.01)
     k = np.random.default_rng(7).integers(1, 4, 8000)
-    weighted = compare_geometry(t, p, weights=k, max_pair_points=FAST)
-    repeated = compare_geometry(np.repeat(t, k, axis=0), np.repeat(p, k, axis=0), max_pair_points=FAST)
+    weighted = compare_geometry(t, p, ComparisonConfig(max_pair_points=FAST), weights=k)
+    repeated = compare_geometry(np.repeat(t, k, axis=0), np.repeat(p, k, axis=0),
+                                ComparisonConfig(max_pair_points=FAST))
     assert weighted.noise_rms == pytest.approx(repeated.noise_rms, rel=1e-12)
     K = min(weighted.scales.shape[0], repeated.scales.shape[0])
     for name in ("entropy_true_bits", "entropy_predicted_bits", "box_count_true", "box_count_predicted"):
@@ -235,7 +237,7 @@ def test_integer_weights_are_multiplicities(mess3):
 
 def test_pair_tolerance_is_checked(mess3):
     with pytest.raises(ValueError, match="pair_tolerance"):
-        compare_geometry(mess3[:100], mess3[:100], pair_tolerance=0.9)
+        compare_geometry(mess3[:100], mess3[:100], ComparisonConfig(pair_tolerance=0.9))
 
 
 def test_as_dict_is_json_ready_and_reads_back(noisy_mess3):
@@ -268,8 +270,8 @@ def test_a_rotated_plane_with_its_normal_gives_the_same_comparison(mess3):
     Q, _ = np.linalg.qr(np.random.default_rng(6).normal(size=(3, 3)))
     r = np.ones(3) @ Q
     lifted = p @ Q + 0.05 * r / np.linalg.norm(r)
-    rotated = compare_geometry(t @ Q, lifted, normal=r, max_pair_points=FAST)
-    plain = compare_geometry(t, p, max_pair_points=FAST)
+    rotated = compare_geometry(t @ Q, lifted, ComparisonConfig(max_pair_points=FAST), normal=r)
+    plain = compare_geometry(t, p, ComparisonConfig(max_pair_points=FAST))
     assert rotated.off_plane_rms == pytest.approx(0.05, rel=1e-9)
     assert rotated.noise_rms == pytest.approx(plain.noise_rms, rel=1e-9)
     assert rotated.resolution == pytest.approx(plain.resolution, rel=1e-12)
@@ -296,7 +298,7 @@ def test_bad_input_raises_clear_errors(mess3):
     with pytest.raises(ValueError, match="normal"):
         compare_geometry(t, t, normal=[1.0, 1.0])
     with pytest.raises(ValueError, match="tolerance"):
-        compare_geometry(t, t, tolerance=1.5)
+        compare_geometry(t, t, ComparisonConfig(tolerance=1.5))
 
 
 def test_the_cached_true_side_gives_bit_identical_comparisons():
@@ -311,9 +313,33 @@ def test_the_cached_true_side_gives_bit_identical_comparisons():
     comparison_reference._CACHE.clear()
     for sigma in (0.002, 0.02, 0.2):  # the first builds the side, the others reuse it
         p = t + (rng.normal(size=(3000, 2)) * sigma) @ basis.T
-        cached = compmech.compare_geometry(t, p, seed=3, max_pair_points=800)
-        fresh = compmech.compare_geometry(t, p, seed=np.random.default_rng(3), max_pair_points=800)
+        config = compmech.ComparisonConfig(max_pair_points=800)
+        cached = compmech.compare_geometry(t, p, config, seed=3)
+        fresh = compmech.compare_geometry(t, p, config, seed=np.random.default_rng(3))
         a, b = cached.as_dict(), fresh.as_dict()
         for key in a:  # through JSON: NaN reads equal to NaN, any other difference fails
             assert json.dumps(a[key]) == json.dumps(b[key]), key
     assert len(comparison_reference._CACHE) == 1
+
+
+def test_comparison_config_validates_round_trips_and_keeps_the_old_defaults():
+    from compmech.comparison import DEFAULT_TOLERANCE
+    from compmech.paired import PAIR_TOLERANCE
+
+    assert ComparisonConfig() == ComparisonConfig(tolerance=DEFAULT_TOLERANCE, max_pair_points=3000,
+                                                  min_scale=None, pair_tolerance=PAIR_TOLERANCE)
+    custom = ComparisonConfig(tolerance=0.2, max_pair_points=500, min_scale=1e-4, pair_tolerance=1.5)
+    assert ComparisonConfig.from_dict(custom.to_dict()) == custom
+    for bad, name in ((dict(tolerance=0.0), "tolerance"), (dict(max_pair_points=19), "max_pair_points"),
+                      (dict(max_pair_points=True), "max_pair_points"), (dict(min_scale=0.0), "min_scale"),
+                      (dict(pair_tolerance=float("inf")), "pair_tolerance")):
+        with pytest.raises(ValueError, match=name) as info:
+            ComparisonConfig(**bad)
+        assert "\n" not in str(info.value)
+    # the config's options reach the comparison (no config: the defaults)
+    t = compmech.blackwell_beliefs(compmech.get_process("mess3"), 2_000, seed=0)
+    p = t + in_plane_noise(2_000, 0.01, seed=1)
+    looser = compare_geometry(t, p, ComparisonConfig(max_pair_points=400, pair_tolerance=2.0))
+    assert (looser.pair_tolerance, looser.num_pair_points) == (2.0, 400)
+    default = compare_geometry(t, p)
+    assert (default.pair_tolerance, default.num_pair_points) == (PAIR_TOLERANCE, 2_000)

@@ -1,6 +1,7 @@
 """Mixtures, products and Markov approximations against independent computations; factored beliefs;
 JSON specs; datasets with factored beliefs."""
 
+import dataclasses
 import itertools
 import json
 
@@ -246,10 +247,11 @@ def test_product_entropy_rate_is_the_sum_of_the_factors():
 
     exact = compmech.entropy_rate(compmech.product([("even", {"p": 0.3}), ("golden_mean", {"p": 0.6})]))
     assert exact.method == "unifilar" and exact.bits == pytest.approx(h(0.3) + h(0.6), abs=1e-12)
-    rates = [compmech.entropy_rate(get_process(n), num_points=100_000, seed=s)
+    rates = [compmech.entropy_rate(get_process(n),
+                                   compmech.EntropyRateConfig(num_points=100_000, seed=s))
              for s, n in enumerate(["mess3", "tom_quantum"])]
-    joint = compmech.entropy_rate(compmech.product(["mess3", "tom_quantum"]), num_points=100_000,
-                                  seed=5)
+    joint = compmech.entropy_rate(compmech.product(["mess3", "tom_quantum"]),
+                                  compmech.EntropyRateConfig(num_points=100_000, seed=5))
     assert joint.method == "blackwell"
     spread = np.sqrt(joint.stderr_bits**2 + sum(r.stderr_bits**2 for r in rates))
     assert abs(joint.bits - sum(r.bits for r in rates)) < 4 * spread
@@ -373,9 +375,10 @@ def test_dataset_with_factored_beliefs(tmp_path, monkeypatch, build, n, length):
     its belief is carried from chunk to chunk)."""
     monkeypatch.setattr(datasets, "CHUNK_TOKENS", 64)
     process = build()
-    with_factors = datasets.generate_dataset(process, n, length, seed=2,
-                                             out=tmp_path / "f.npz", factors=True)
-    without = datasets.generate_dataset(process, n, length, seed=2, out=tmp_path / "p.npz")
+    config = datasets.DatasetConfig(num_sequences=n, seq_len=length, seed=2)
+    with_factors = datasets.generate_dataset(process, dataclasses.replace(config, factors=True),
+                                             tmp_path / "f.npz")
+    without = datasets.generate_dataset(process, config, tmp_path / "p.npz")
     a, b = np.load(with_factors), np.load(without)
     assert a["tokens"].tobytes() == b["tokens"].tobytes()
     assert a["beliefs"].tobytes() == b["beliefs"].tobytes()
@@ -396,5 +399,7 @@ def test_dataset_with_factored_beliefs(tmp_path, monkeypatch, build, n, length):
 
 def test_dataset_factors_need_a_composed_process(tmp_path):
     with pytest.raises(ValueError, match="factors=True needs a mixture or product"):
-        datasets.generate_dataset(get_process("mess3"), 2, 3, seed=0, out=tmp_path / "x.npz",
-                                  factors=True)
+        datasets.generate_dataset(
+            get_process("mess3"),
+            datasets.DatasetConfig(num_sequences=2, seq_len=3, seed=0, factors=True),
+            tmp_path / "x.npz")

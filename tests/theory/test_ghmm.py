@@ -328,8 +328,8 @@ def test_quantum_sampling_frequencies(name):
 def test_blackwell_entropy_rate_and_lyapunov_are_basis_invariant():
     hmm = get_process("mess3")
     g, _ = changed(hmm, seed=3)
-    a = compmech.entropy_rate(hmm, num_points=200_000, seed=1, method="blackwell")
-    b = compmech.entropy_rate(g, num_points=200_000, seed=1, method="blackwell")
+    a = compmech.entropy_rate(hmm, compmech.EntropyRateConfig(num_points=200_000, seed=1, method="blackwell"))
+    b = compmech.entropy_rate(g, compmech.EntropyRateConfig(num_points=200_000, seed=1, method="blackwell"))
     assert a.method == b.method == "blackwell"
     assert abs(a.bits - b.bits) < 4 * np.hypot(a.stderr_bits, b.stderr_bits)
     la_, lb_ = compmech.entropy_rate(hmm), compmech.entropy_rate(g)  # limits of the exact h(L)

@@ -156,7 +156,8 @@ def test_excess_entropy_is_the_limit_of_block_entropy_minus_linear_growth():
 def test_blackwell_estimate_agrees_with_exact_rate_within_reported_error():
     hmm = compmech.get_process("even", p=0.3)
     exact = compmech.entropy_rate(hmm)
-    est = compmech.entropy_rate(hmm, method="blackwell", num_points=400_000, seed=2)
+    est = compmech.entropy_rate(
+        hmm, compmech.EntropyRateConfig(method="blackwell", num_points=400_000, seed=2))
     assert est.method == "blackwell" and not est.exact and est.num_points >= 400_000
     assert 0 < est.stderr_bits < 0.01
     assert abs(est.bits - exact.bits) < 4 * est.stderr_bits
@@ -204,8 +205,10 @@ def test_mess3_rate_is_the_converged_limit_of_the_exact_myopic_entropies():
 
 def test_blackwell_estimate_is_reported_beside_the_limit_unclipped():
     hmm = compmech.get_process("mess3")
-    rate = compmech.entropy_rate(hmm, blackwell=True, num_points=200_000, seed=0)
-    alone = compmech.entropy_rate(hmm, method="blackwell", num_points=200_000, seed=0)
+    rate = compmech.entropy_rate(
+        hmm, compmech.EntropyRateConfig(blackwell=True, num_points=200_000, seed=0))
+    alone = compmech.entropy_rate(
+        hmm, compmech.EntropyRateConfig(method="blackwell", num_points=200_000, seed=0))
     assert rate.method == "myopic_limit" and rate.bits <= rate.upper_bound_bits
     assert rate.blackwell_bits == alone.bits and rate.blackwell_stderr_bits == alone.stderr_bits
     assert rate.num_points == alone.num_points >= 200_000
@@ -218,18 +221,20 @@ def test_rate_falls_back_to_blackwell_with_the_bound_beside_it_when_h_has_not_co
     hmm = compmech.get_process("mess3")
     h = _myopic_entropies_by_brute_force(hmm.transition_matrices, hmm.stationary_distribution, 7)
     # a level cap of 3^6 children stops the propagation after h(7), long before convergence
-    rate = compmech.entropy_rate(hmm, max_nodes=3**6, num_points=100_000, seed=1)
-    alone = compmech.entropy_rate(hmm, method="blackwell", num_points=100_000, seed=1)
+    rate = compmech.entropy_rate(
+        hmm, compmech.EntropyRateConfig(max_nodes=3**6, num_points=100_000, seed=1))
+    alone = compmech.entropy_rate(
+        hmm, compmech.EntropyRateConfig(method="blackwell", num_points=100_000, seed=1))
     assert rate.method == "blackwell" and rate.stderr_bits > 0
     assert rate.bits == alone.bits and rate.blackwell_bits == rate.bits
     assert rate.depth == 7 and rate.upper_bound_bits == pytest.approx(h[-1], abs=1e-12)
     assert "not converged" in rate.note
     # a tolerance no h(L) meets: the estimate can land above the bound and is kept unclipped
-    strict = compmech.entropy_rate(hmm, convergence_tol_bits=1e-13, max_nodes=3**12,
-                                   num_points=200_000, seed=0)
+    strict = compmech.entropy_rate(hmm, compmech.EntropyRateConfig(
+        convergence_tol_bits=1e-13, max_nodes=3**12, num_points=200_000, seed=0))
     assert strict.method == "blackwell" and strict.depth == 13
-    assert strict.bits == compmech.entropy_rate(hmm, method="blackwell", num_points=200_000,
-                                                seed=0).bits
+    assert strict.bits == compmech.entropy_rate(
+        hmm, compmech.EntropyRateConfig(method="blackwell", num_points=200_000, seed=0)).bits
     assert (strict.bits > strict.upper_bound_bits) == ("above the rigorous" in strict.note)
 
 
@@ -237,7 +242,7 @@ def test_non_ergodic_mixture_starts_the_myopic_entropies_from_its_stationary_mix
     # sum_k w_k pi_k is stationary, so h(L) from it bounds h_mu = sum_k w_k h_k from above.
     m = compmech.mixture([("mess3", {}), ("z1r", {})], [0.5, 0.5])
     assert not m.is_ergodic
-    rate = compmech.entropy_rate(m, num_points=100_000, seed=0)
+    rate = compmech.entropy_rate(m, compmech.EntropyRateConfig(num_points=100_000, seed=0))
     expected = 0.5 * (compmech.entropy_rate(compmech.get_process("mess3")).bits + 1 / 3)
     assert rate.depth > 0 and rate.upper_bound_bits >= expected
     if rate.method == "blackwell":  # h(L) converge slowly while the component is inferred
@@ -265,6 +270,30 @@ def test_mess3_excess_entropy_is_consistent_with_its_bounds():
     assert C.bits is None and "infinite" in C.reason
 
 
-def test_entropy_rate_rejects_unknown_method():
-    with pytest.raises(ValueError, match="method"):
-        compmech.entropy_rate(compmech.get_process("even"), method="magic")
+def test_entropy_rate_config_refuses_bad_options_in_one_line():
+    for bad, name in ((dict(method="magic"), "method"), (dict(num_points=0), "num_points"),
+                      (dict(max_states=-1), "max_states"), (dict(max_length=0), "max_length"),
+                      (dict(max_nodes=0), "max_nodes"), (dict(tol=-1e-9), "tol"),
+                      (dict(convergence_tol_bits=0.0), "convergence_tol_bits")):
+        with pytest.raises(ValueError, match=name) as info:
+            compmech.EntropyRateConfig(**bad)
+        assert "\n" not in str(info.value)
+
+
+def test_entropy_rate_config_round_trips_and_keeps_the_old_defaults():
+    from compmech.asymptotics import MYOPIC_CONVERGENCE_TOL_BITS
+    from compmech.msp_graph import DEFAULT_TOL
+
+    default = compmech.EntropyRateConfig()
+    assert default == compmech.EntropyRateConfig(
+        method="auto", blackwell=False, num_points=1_000_000, seed=0, tol=DEFAULT_TOL,
+        max_states=10_000, convergence_tol_bits=MYOPIC_CONVERGENCE_TOL_BITS, max_length=256,
+        max_nodes=None)
+    custom = compmech.EntropyRateConfig(method="blackwell", num_points=5_000, seed=3, max_nodes=81)
+    assert compmech.EntropyRateConfig.from_dict(custom.to_dict()) == custom
+    assert compmech.EntropyRateConfig.from_dict(default.to_dict()) == default
+    # no config and the default config are the same computation
+    mess3 = compmech.get_process("mess3")
+    implicit, explicit = compmech.entropy_rate(mess3), compmech.entropy_rate(mess3, default)
+    assert (implicit.method, implicit.bits, implicit.depth) == (
+        explicit.method, explicit.bits, explicit.depth) == ("myopic_limit", implicit.bits, 12)

@@ -14,7 +14,13 @@ import pytest
 
 import compmech
 from compmech.geometry import tangent_basis
-from compmech.paired import PAIR_TOLERANCE, PRESERVED_FRACTION, paired_resolution
+from compmech.paired import (
+    PAIR_TOLERANCE,
+    PRESERVED_FRACTION,
+    paired_from_steps,
+    paired_resolution,
+    true_pairs,
+)
 
 N = 20_000
 
@@ -169,3 +175,36 @@ def test_weighted_paired_fractions_and_scale_factor_match_a_brute_force_count(n)
             if band.sum() >= 20:
                 assert res.fraction[k] == pytest.approx((ww * kept)[band].sum() / ww[band].sum(),
                                                         abs=1e-12)
+
+
+def test_true_pairs_match_a_brute_force_placement_and_feed_every_prefix_of_the_grid():
+    """The true side stepped once (with coincident points and pair weights) gives each pair the
+    grid step of its true distance, and a prefix of its grid gives the same result as
+    :func:`paired_resolution` on that prefix alone."""
+    rng = np.random.default_rng(7)
+    t = rng.random((120, 2))
+    t[:10] = t[0]  # 45 pairs at distance 0: not kept
+    p = t + rng.normal(size=t.shape) * 0.01
+    i, j = np.triu_indices(120, 1)
+    d2t, d2p = ((t[i] - t[j]) ** 2).sum(1), ((p[i] - p[j]) ** 2).sum(1)
+    weights = rng.random(d2t.shape[0])
+    grid = np.sqrt(d2t.max()) * 2.0 ** (-np.arange(14) / 2)
+    pairs = true_pairs(d2t, grid, weights)
+    kept = d2t > 0
+    assert kept.sum() == d2t.shape[0] - 45 and pairs.step.shape == (kept.sum(),)
+    d = np.sqrt(d2t[kept])
+    # step k: grid[k] <= d < grid[k - 1]; len(grid): below the finest scale
+    expected = np.array([sum(d_ < g for g in grid) for d_ in d])
+    np.testing.assert_array_equal(pairs.step, expected)
+    np.testing.assert_array_equal(pairs.count, np.bincount(expected, minlength=15))
+    np.testing.assert_allclose(pairs.weight, np.bincount(expected, weights[kept], minlength=15),
+                               rtol=1e-12)
+    for K in (14, 9):
+        direct = paired_resolution(d2t, d2p, grid[:K], grid[0], pair_weights=weights)
+        reused = paired_from_steps(pairs, d2p, grid[:K], grid[0])
+        np.testing.assert_array_equal(reused.fraction, direct.fraction)
+        np.testing.assert_array_equal(reused.band_pairs, direct.band_pairs)
+        assert (reused.scale_factor, reused.resolution, reused.resolved, reused.at_floor) == (
+            direct.scale_factor, direct.resolution, direct.resolved, direct.at_floor)
+    # no coincident points: every pair kept without a copy
+    assert true_pairs(d2t[kept], grid).keep == slice(None)

@@ -557,3 +557,29 @@ def test_random_factored_processes_match_the_formula_oracle(spec):
     with tempfile.TemporaryDirectory() as folder:
         q = compmech.load_hmm(compmech.save_spec(p, Path(folder) / "p.json"))
     np.testing.assert_allclose(compmech.enumerate_words(q, 2)[1], probs, rtol=0, atol=1e-15)
+
+
+def test_selectors_refuse_bad_values_and_build_the_same_process_as_the_spec_file():
+    from compmech.factored import Selectors
+
+    for bad, name in ((("chain", [0], [0]), "structure"),
+                      (("conditional_transitions", [0], [0], "random"), "emission_scheme")):
+        with pytest.raises(ValueError, match=name) as info:
+            Selectors(*bad)
+        assert "\n" not in str(info.value)
+    # the sequential chain built in Python equals the one read from its spec object
+    built = FactoredProcess([np.array([A0]), np.array([B0, B1])],
+                            Selectors("sequential", [None, [1, 0]], [None, [1, 0]]),
+                            initial_states=[[0.3, 0.7], [0.5, 0.5]], component_types=["hmm", "hmm"],
+                            name="spec_factored")
+    read = compmech.read_spec(SEQUENTIAL)
+    assert built.to_dict() == read.to_dict()
+    assert built.to_dict()["structure"] == {"type": "sequential", "control_maps": [[0], [1, 0]]}
+    words, probs = compmech.enumerate_words(built, 3)
+    np.testing.assert_allclose(probs, compmech.enumerate_words(read, 3)[1], rtol=0, atol=1e-15)
+    # a copy keeps the selectors (conditional transitions with fixed emission variants)
+    cond = compmech.read_spec(COND_TRANS)
+    moved = cond.with_initial_distribution(cond.initial_distribution)
+    assert moved.to_dict()["structure"] == cond.to_dict()["structure"] == {
+        "type": "conditional_transitions", "transition_control_maps": [[0, 1, 1], [1, 0]],
+        "emission_variant_indices": [0, 1]}

@@ -152,10 +152,10 @@ def test_tiny_model_reaches_optimum_on_z1r(tmp_path):
 
 
 def test_bos_and_fixed_dataset(tmp_path):
-    from compmech.datasets import generate_dataset
+    from compmech.datasets import DatasetConfig, generate_dataset
 
     hmm = compmech.get_process("mess3")
-    path = generate_dataset(hmm, 256, 8, seed=0, out=tmp_path / "d.npz")
+    path = generate_dataset(hmm, DatasetConfig(num_sequences=256, seq_len=8, seed=0), tmp_path / "d.npz")
     bos_model = ModelConfig(**{**TINY.to_dict(), "d_vocab": 4})
     cfg = tiny_config(model=bos_model, bos=True, dataset=str(path), steps=20, eval_every=20)
     result = transformer.train(cfg, tmp_path / "run", progress=False)

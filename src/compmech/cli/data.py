@@ -14,7 +14,7 @@ from compmech.cli.common import (
     print_json,
     process_from_args,
 )
-from compmech.datasets import generate_dataset
+from compmech.datasets import DatasetConfig, Framing, generate_dataset
 from compmech.processes import CATALOGUE, REFERENCES, process_parameters
 
 
@@ -75,11 +75,11 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UsageError(f"{what} must be >= 1; got {value}")
     out = check_output_path(args.out, args.force)
     hmm = process_from_args(args)
-    framing = {"bos": args.bos_token, "eos": args.eos_token, "pad": args.pad_token,
-               "total_len": args.total_len}
-    if all(v is None for v in framing.values()):
-        framing = None
-    generate_dataset(hmm, args.num_sequences, args.seq_len, args.seed, out, force=args.force,
-                     progress=not args.quiet and sys.stderr.isatty(), framing=framing)
+    framing = Framing(bos=args.bos_token, eos=args.eos_token, pad=args.pad_token,
+                      total_len=args.total_len)
+    config = DatasetConfig(num_sequences=args.num_sequences, seq_len=args.seq_len, seed=args.seed,
+                           framing=None if framing == Framing() else framing)
+    generate_dataset(hmm, config, out, force=args.force,
+                     progress=not args.quiet and sys.stderr.isatty())
     print(f"wrote {out}: {args.num_sequences} x {args.seq_len} tokens of {hmm.name} with beliefs")
     return 0

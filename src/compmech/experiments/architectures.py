@@ -45,13 +45,14 @@ from compmech.experiments.results import (
     load_figure_data,
 )
 from compmech.experiments.runner import check_manifest, recipe, run_jobs
+from compmech.experiments.tables import Column, TablePrinter, loss_gap, markdown_table
 from compmech.figures.clouds import architecture_grid, theory_beliefs
 from compmech.figures.common import save
 from compmech.files import atomic_write_text
 from compmech.formatting import fmt
 from compmech.hmm import GHMM
 from compmech.processes import get_process
-from compmech.records import Record, get_field
+from compmech.records import Record
 from transformer import (
     ModelConfig,
     TrainConfig,
@@ -221,54 +222,34 @@ MSE_NOTE = ("MSE averages over the target coordinates: S simplex coordinates for
             "basis; the invariant R^2 (iR2) compares across rows")
 
 
-#: The table printed as jobs finish (and the first table of the report): header, value of a
-#: result, format.
-COLUMNS: tuple[tuple[str, Callable[[JobResult], Any], str], ...] = (
-    ("model", lambda r: r.name, "s"),
-    ("params", lambda r: r.num_params, "d"),
-    ("tokens", lambda r: r.train.tokens_seen, ".3g"),
-    ("loss gap", lambda r: get_field(r, "loss.loss_gap"), ".4f"),
-    ("iR2 prob", lambda r: _prob(r).invariant_r2_test, ".4f"),
-    ("iR2 unif", lambda r: _unif(r).invariant_r2_test, ".4f"),
-    ("iR2 untrained", _baseline("untrained", invariant_r2=True), ".4f"),
-    ("iR2 Markov 3", _baseline("markov_3", invariant_r2=True), ".4f"),
-    ("MSE unif", lambda r: _unif(r).mse_test, ".2e"),
-    ("MSE prob", lambda r: _prob(r).mse_test, ".2e"),
-    ("R2 prob", lambda r: _prob(r).r2_test, ".3f"),
-    ("rcond MSE", lambda r: _prob(r).rcond_mse, ".2e"),
-    ("shuffle", lambda r: _prob(r).shuffle_mse, ".2e"),
-    ("untrained", _baseline("untrained"), ".2e"),
-    *((f"Markov {k}", _baseline(f"markov_{k}"), ".2e") for k in MARKOV),
+#: The table printed as jobs finish (and the first table of the report).
+COLUMNS: tuple[Column, ...] = (
+    Column("model", lambda r: r.name, "s"),
+    Column("params", lambda r: r.num_params, "d"),
+    Column("tokens", lambda r: r.train.tokens_seen, ".3g"),
+    Column("loss gap", loss_gap, ".4f"),
+    Column("iR2 prob", lambda r: _prob(r).invariant_r2_test, ".4f"),
+    Column("iR2 unif", lambda r: _unif(r).invariant_r2_test, ".4f"),
+    Column("iR2 untrained", _baseline("untrained", invariant_r2=True), ".4f"),
+    Column("iR2 Markov 3", _baseline("markov_3", invariant_r2=True), ".4f"),
+    Column("MSE unif", lambda r: _unif(r).mse_test, ".2e"),
+    Column("MSE prob", lambda r: _prob(r).mse_test, ".2e"),
+    Column("R2 prob", lambda r: _prob(r).r2_test, ".3f"),
+    Column("rcond MSE", lambda r: _prob(r).rcond_mse, ".2e"),
+    Column("shuffle", lambda r: _prob(r).shuffle_mse, ".2e"),
+    Column("untrained", _baseline("untrained"), ".2e"),
+    *(Column(f"Markov {k}", _baseline(f"markov_{k}"), ".2e") for k in MARKOV),
 )
 
 
-def table_lines(results: Sequence[JobResult], columns=COLUMNS) -> list[str]:
+def table_lines(results: Sequence[JobResult], columns: Sequence[Column] = COLUMNS) -> list[str]:
     """The main table as markdown lines."""
-    lines = ["| " + " | ".join(h for h, _, _ in columns) + " |",
-             "|" + "|".join("---:" for _ in columns) + "|"]
-    for r in results:
-        lines.append("| " + " | ".join(fmt(fn(r), spec) for _, fn, spec in columns) + " |")
-    return lines
+    return markdown_table(results, columns).splitlines()
 
 
-def _printer(log):
-    widths = [20] + [max(len(h), 9) for h, _, _ in COLUMNS[1:]]
-
-    def line(cells):
-        return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))
-
-    started = False
-
-    def on_result(result: JobResult) -> None:
-        nonlocal started
-        if log is None:
-            return
-        if not started:
-            log(line([h for h, _, _ in COLUMNS]))
-            started = True
-        log(line([fmt(fn(result), spec) for _, fn, spec in COLUMNS]))
-
-    return on_result
+def _printer(log) -> TablePrinter:
+    """The live table (the model column 20 wide, the others their header's width, at least 9)."""
+    return TablePrinter(COLUMNS, log, widths=[20] + [max(len(c.header), 9) for c in COLUMNS[1:]])
 
 
 def _mse(scores: ProtocolHookScores) -> float | None:

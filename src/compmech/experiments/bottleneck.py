@@ -36,7 +36,13 @@ import numpy as np
 from compmech.experiments.reports import environment, failure_lines, invocation_text
 from compmech.experiments.results import ExperimentSummary, Job, JobResult, load_figure_data
 from compmech.experiments.runner import config_with, recipe, run_experiment
-from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
+from compmech.experiments.tables import (
+    MINUTES_COLUMN,
+    PROBE_COLUMNS,
+    Column,
+    markdown_table,
+    of_geometry,
+)
 from compmech.figures.clouds import panel_grid, side_by_side
 from compmech.figures.common import save
 from compmech.figures.panels import (
@@ -54,15 +60,15 @@ from transformer import LinearBottleneckConfig, ModelConfig, TrainConfig
 #: Residual-stream widths of the bottleneck experiment.
 DEFAULT_WIDTHS = (1, 2, 3, 4, 8, 16, 64)
 
-#: (header, path in the result, format) of the printed/markdown tables.
+#: The printed/markdown tables' columns.
 BOTTLENECK_COLUMNS = (
-    ("variant", "labels.variant", "s"),
-    ("width", "labels.width", "d"),
+    Column("variant", lambda r: _labels(r).variant, "s"),
+    Column("width", lambda r: _labels(r).width, "d"),
     *PROBE_COLUMNS,
-    ("paired resolution", "geometry.resolution", ".3g"),
-    ("cloud dim >= res: true", "geometry.dimension_true", ".2f"),
-    ("cloud dim >= res: probe", "geometry.dimension_predicted", ".2f"),
-    ("minutes", "seconds", ".1f"),
+    Column("paired resolution", of_geometry(lambda g: g.resolution), ".3g"),
+    Column("cloud dim >= res: true", of_geometry(lambda g: g.dimension_true), ".2f"),
+    Column("cloud dim >= res: probe", of_geometry(lambda g: g.dimension_predicted), ".2f"),
+    MINUTES_COLUMN,
 )
 
 

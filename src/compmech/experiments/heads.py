@@ -36,6 +36,7 @@ from compmech.experiments.mechanisms import ATTENTION_FILE, MECHANISMS_DIR, run_
 from compmech.experiments.reports import environment, failure_lines, invocation_text
 from compmech.experiments.results import RUNS_DIR, ExperimentSummary, Job, JobResult
 from compmech.experiments.runner import config_with, recipe, run_experiment
+from compmech.experiments.tables import MINUTES_COLUMN, Column, loss_gap
 from compmech.figures.common import save
 from compmech.figures.mechanisms import anchored_decay
 from compmech.files import atomic_write_text
@@ -59,16 +60,16 @@ DEFAULT_HEAD_WIDTH = 16
 DEFAULT_STEPS = 600
 
 HEADS_COLUMNS = (
-    ("run", "name", "s"),
-    ("x", "labels.x", ".3f"),
-    ("alpha", "labels.alpha", ".3f"),
-    ("lambda", "labels.lambda", "+.3f"),
-    ("heads", "labels.n_heads", "d"),
-    ("steps", "train.steps", "d"),
-    ("loss gap (nats)", "loss.loss_gap", ".2e"),
-    ("probe MSE", "probe.mse_test", ".2e"),
-    ("shuffle MSE", "probe.shuffle_mse", ".2e"),
-    ("minutes", "seconds", ".1f"),
+    Column("run", lambda r: r.name, "s"),
+    Column("x", lambda r: _labels(r).x, ".3f"),
+    Column("alpha", lambda r: _labels(r).alpha, ".3f"),
+    Column("lambda", lambda r: _labels(r).lam, "+.3f"),
+    Column("heads", lambda r: _labels(r).n_heads, "d"),
+    Column("steps", lambda r: r.train.steps, "d"),
+    Column("loss gap (nats)", loss_gap, ".2e"),
+    Column("probe MSE", lambda r: r.probe.mse_test, ".2e"),
+    Column("shuffle MSE", lambda r: r.probe.shuffle_mse, ".2e"),
+    MINUTES_COLUMN,
 )
 
 

@@ -18,13 +18,20 @@ import numpy as np
 from compmech.experiments.reports import environment, failure_lines, invocation_text
 from compmech.experiments.results import ExperimentSummary, Job, JobResult
 from compmech.experiments.runner import config_with, recipe, run_experiment
-from compmech.experiments.tables import PROBE_COLUMNS, markdown_table
+from compmech.experiments.tables import (
+    MINUTES_COLUMN,
+    PROBE_COLUMNS,
+    Column,
+    markdown_table,
+    of_geometry,
+)
 from compmech.figures.common import save
 from compmech.figures.panels import heatmaps, theory_vs_learned
 from compmech.files import atomic_write_text
 from compmech.formatting import fmt
+from compmech.probing.geometry import GeometryRecord
 from compmech.processes import get_process
-from compmech.records import Record, get_field
+from compmech.records import Record, optional
 from transformer import TrainConfig
 
 #: Mess3 grid of the sweep: ``x`` (rows) and ``alpha`` (columns); includes the paper's (0.05, 0.85).
@@ -33,32 +40,50 @@ DEFAULT_ALPHA = (0.45, 0.55, 0.65, 0.75, 0.85)
 #: Other processes of the sweep's summary table (catalogue defaults).
 DEFAULT_EXTRAS = ("z1r", "rrxor", "even", "golden_mean")
 
+def of_decoder(decoder: str, value: Callable[[GeometryRecord], Any]) -> Callable[[JobResult], Any]:
+    """A reader of ``value`` of a result's geometry of ``decoder`` on the novel-prefix points
+    (``"linear"``, ``"knn"``, ``"markov_5"``, ...): ``None`` where that decoder did not run or had
+    no geometry."""
+
+    def geometry(r: JobResult) -> GeometryRecord | None:
+        return None if r.decoder_geometry is None else r.decoder_geometry.get(decoder)
+
+    return optional(geometry, value)
+
+
+#: A result's Kaplan-Yorke dimension of the Blackwell measure (``None`` when not computed).
+_kaplan_yorke = optional(lambda r: r.dimensions, lambda d: d.kaplan_yorke)
+
 SWEEP_COLUMNS = (
-    ("point", "name", "s"),
+    Column("point", lambda r: r.name, "s"),
     *PROBE_COLUMNS,
-    ("paired resolution", "geometry.resolution", ".3g"),
-    ("null resolution", "geometry.null_resolution", ".3g"),
-    ("equivalent history (tokens)", "geometry.equivalent_history", ".2f"),
-    ("cloud dim >= res: true", "geometry.dimension_true", ".2f"),
-    ("cloud dim >= res: probe", "geometry.dimension_predicted", ".2f"),
-    ("Blackwell KY dim", "dimensions.kaplan_yorke", ".2f"),
-    ("novel prefixes: linear history", "decoder_geometry.linear.equivalent_history", ".2f"),
-    ("kNN history", "decoder_geometry.knn.equivalent_history", ".2f"),
-    ("kNN resolution", "decoder_geometry.knn.resolution", ".3g"),
-    ("Markov-5 lookup resolution", "decoder_geometry.markov_5.resolution", ".3g"),
-    ("minutes", "seconds", ".1f"),
+    Column("paired resolution", of_geometry(lambda g: g.resolution), ".3g"),
+    Column("null resolution", of_geometry(lambda g: g.null_resolution), ".3g"),
+    Column("equivalent history (tokens)", of_geometry(lambda g: g.equivalent_history), ".2f"),
+    Column("cloud dim >= res: true", of_geometry(lambda g: g.dimension_true), ".2f"),
+    Column("cloud dim >= res: probe", of_geometry(lambda g: g.dimension_predicted), ".2f"),
+    Column("Blackwell KY dim", _kaplan_yorke, ".2f"),
+    Column("novel prefixes: linear history",
+           of_decoder("linear", lambda g: g.equivalent_history), ".2f"),
+    Column("kNN history", of_decoder("knn", lambda g: g.equivalent_history), ".2f"),
+    Column("kNN resolution", of_decoder("knn", lambda g: g.resolution), ".3g"),
+    Column("Markov-5 lookup resolution",
+           of_decoder("markov_5", lambda g: g.resolution), ".3g"),
+    MINUTES_COLUMN,
 )
 #: Nonlinear decoders of every sweep point (beside the linear probe, on novel-prefix points).
 DEFAULT_DECODERS = ("knn",)
-#: ``(name, x path, y path)`` of the rank correlations across the Mess3 grid in the summary.
+#: ``(name, x, y)`` of the rank correlations across the Mess3 grid in the summary (``x`` and ``y``
+#: read a value of a result, ``None`` where it is missing).
 #: Each cross-process relation sits beside the same statistic for a network-free baseline (the
 #: exact Markov-5 lookup on the same points), which needs no network to reach the same value.
-RANK_CORRELATIONS = (
-    ("theory_vs_learned_dimension", "geometry.dimension_true", "geometry.dimension_predicted"),
-    ("theory_vs_markov5_dimension", "decoder_geometry.markov_5.dimension_true",
-     "decoder_geometry.markov_5.dimension_predicted"),
-    ("theory_vs_knn_dimension", "decoder_geometry.knn.dimension_true",
-     "decoder_geometry.knn.dimension_predicted"),
+RANK_CORRELATIONS: tuple[tuple[str, Callable[[JobResult], Any], Callable[[JobResult], Any]], ...] = (
+    ("theory_vs_learned_dimension", of_geometry(lambda g: g.dimension_true),
+     of_geometry(lambda g: g.dimension_predicted)),
+    ("theory_vs_markov5_dimension", of_decoder("markov_5", lambda g: g.dimension_true),
+     of_decoder("markov_5", lambda g: g.dimension_predicted)),
+    ("theory_vs_knn_dimension", of_decoder("knn", lambda g: g.dimension_true),
+     of_decoder("knn", lambda g: g.dimension_predicted)),
 )
 
 
@@ -210,14 +235,16 @@ class SweepSummary(ExperimentSummary):
 
 
 # ------------------------------------------------------------------------------------ report
-def grid(results: Sequence[JobResult], xs, alphas, path: str, transform=None) -> np.ndarray:
-    """``(len(xs), len(alphas))`` the value at ``path`` of each Mess3 point (NaN where missing)."""
+def grid(results: Sequence[JobResult], xs, alphas, value: Callable[[JobResult], Any],
+         transform=None) -> np.ndarray:
+    """``(len(xs), len(alphas))`` the ``value`` of each Mess3 point's result (NaN where missing),
+    through ``transform`` when given."""
     out = np.full((len(xs), len(alphas)), np.nan)
     index = {r.name: r for r in results if r.process == "mess3"}
     for i, x in enumerate(xs):
         for j, a in enumerate(alphas):
             r = index.get(mess3_point(x, a))
-            v = None if r is None else get_field(r, path)
+            v = None if r is None else value(r)
             if v is not None:
                 out[i, j] = transform(v) if transform else v
     return out
@@ -260,40 +287,40 @@ def _report_figures(out_dir: Path, results: Sequence[JobResult], xs, alphas,
                     statistics: SweepStatistics) -> list[Path]:
     maps = [
         ("equivalent history (tokens): Markov-k lookup\nof the probe's error, same points",
-         grid(results, xs, alphas, "geometry.equivalent_history"), ".2f", True),
+         grid(results, xs, alphas, of_geometry(lambda g: g.equivalent_history)), ".2f", True),
         ("log10 paired resolution (belief-plane distance)",
-         grid(results, xs, alphas, "geometry.resolution", _log10), ".2f", False),
+         grid(results, xs, alphas, of_geometry(lambda g: g.resolution), _log10), ".2f", False),
         ("log10 null resolution (truth + permuted residuals)",
-         grid(results, xs, alphas, "geometry.null_resolution", _log10), ".2f", False),
-        ("log10 held-out probe MSE", grid(results, xs, alphas, "probe.mse_test", _log10), ".2f",
+         grid(results, xs, alphas, of_geometry(lambda g: g.null_resolution), _log10), ".2f", False),
+        ("log10 held-out probe MSE", grid(results, xs, alphas, lambda r: r.probe.mse_test, _log10), ".2f",
          False),
     ]
     files = save(heatmaps(maps, xs, alphas), out_dir / "sweep_heatmaps")
     extra = [
         ("probe cloud (these words): correlation dim\nof the true points above the resolution",
-         grid(results, xs, alphas, "geometry.dimension_true"), ".2f", True),
+         grid(results, xs, alphas, of_geometry(lambda g: g.dimension_true)), ".2f", True),
         ("probe cloud: correlation dim of the\npredictions above the resolution",
-         grid(results, xs, alphas, "geometry.dimension_predicted"), ".2f", True),
+         grid(results, xs, alphas, of_geometry(lambda g: g.dimension_predicted)), ".2f", True),
         ("process: Kaplan-Yorke dimension\nof the Blackwell measure",
-         grid(results, xs, alphas, "dimensions.kaplan_yorke"), ".2f", True),
+         grid(results, xs, alphas, _kaplan_yorke), ".2f", True),
     ]
     files += save(heatmaps(extra, xs, alphas), out_dir / "sweep_heatmaps_reference")
     knn = [
         ("novel-prefix points: linear probe's\nequivalent history (tokens)",
-         grid(results, xs, alphas, "decoder_geometry.linear.equivalent_history"), ".2f", True),
+         grid(results, xs, alphas, of_decoder("linear", lambda g: g.equivalent_history)), ".2f", True),
         ("kNN decoder: equivalent history (tokens)",
-         grid(results, xs, alphas, "decoder_geometry.knn.equivalent_history"), ".2f", True),
+         grid(results, xs, alphas, of_decoder("knn", lambda g: g.equivalent_history)), ".2f", True),
         ("kNN decoder: log10 paired resolution",
-         grid(results, xs, alphas, "decoder_geometry.knn.resolution", _log10), ".2f", False),
+         grid(results, xs, alphas, of_decoder("knn", lambda g: g.resolution), _log10), ".2f", False),
         ("Markov-5 lookup, same points:\nlog10 paired resolution",
-         grid(results, xs, alphas, "decoder_geometry.markov_5.resolution", _log10), ".2f", False),
+         grid(results, xs, alphas, of_decoder("markov_5", lambda g: g.resolution), _log10), ".2f", False),
     ]
     if any(np.isfinite(g).any() for _, g, _, _ in knn):
         files += save(heatmaps(knn, xs, alphas), out_dir / "sweep_heatmaps_knn")
     points = []
     for r in results:
-        t = get_field(r, "geometry.dimension_true")
-        learned = get_field(r, "geometry.dimension_predicted")
+        t = None if r.geometry is None else r.geometry.dimension_true
+        learned = None if r.geometry is None else r.geometry.dimension_predicted
         if t is not None and learned is not None:
             points.append((t, learned, r.name, r.process == "mess3"))
     rho = statistics.theory_vs_learned_dimension
@@ -387,5 +414,6 @@ def _rank_lines(statistics: SweepStatistics) -> list[str]:
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_DECODERS", "DEFAULT_EXTRAS", "DEFAULT_X", "RANK_CORRELATIONS",
            "SWEEP_COLUMNS", "RankCorrelation", "SweepConfig", "SweepSettings", "SweepStatistics",
-           "SweepSummary", "grid", "mess3_point", "rank_correlation", "run_sweep", "sweep_jobs",
+           "SweepSummary", "grid", "mess3_point", "of_decoder", "rank_correlation", "run_sweep",
+           "sweep_jobs",
            "sweep_statistics", "write_sweep_report"]

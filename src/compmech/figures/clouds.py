@@ -7,11 +7,19 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from compmech.figures.common import BeliefPlane, _same_limits, _scatter, finish, save
+from compmech.figures.common import (
+    BeliefPlane,
+    CloudConfig,
+    _same_limits,
+    _scatter,
+    finish,
+    save,
+)
 from compmech.files import atomic_output
 from compmech.msp import mixed_state_tree
 from compmech.probing.targets import belief_targets
@@ -21,8 +29,7 @@ from transformer import Run
 # ---------------------------------------------------------------------------------- figures
 def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.ndarray, *,
                  caption: str = "", title: str = "", stem: str | Path | None = None,
-                 seed: int = 0, simplex: bool | None = None,
-                 learned: str = "the residual stream") -> Figure:
+                 learned: str = "the residual stream", config: CloudConfig | None = None) -> Figure:
     """Two panels: "theory (MSP)" | "learned (probe of ``learned``)", same axes, RGB = true belief.
 
     Args:
@@ -32,13 +39,13 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
         caption: printed under the panels (MSE and baselines).
         title: figure title.
         stem: if given, saved as ``stem.png`` and ``stem.pdf``.
-        seed: seed of the subsample drawn when there are more than
-            :data:`~compmech.figures.common.MAX_POINTS` points.
-        simplex: ``False`` for three coordinates that are not probabilities (see
-            :class:`~compmech.figures.common.BeliefPlane`).
         learned: what was probed, for the right panel's title (e.g. ``"layer 4 hidden"``).
+        config: how the clouds are drawn (:class:`~compmech.figures.common.CloudConfig`:
+            subsample seed, simplex or principal axes).
     """
-    plane = BeliefPlane(theory_beliefs, simplex=simplex)
+    config = CloudConfig() if config is None else config
+    seed = config.seed
+    plane = BeliefPlane(theory_beliefs, simplex=config.simplex)
     fig = Figure(figsize=(8.0, 4.4))
     axes = fig.subplots(1, 2)
     _scatter(axes[0], plane, theory_beliefs, theory_beliefs, seed=seed)
@@ -62,16 +69,18 @@ def side_by_side(theory_beliefs: np.ndarray, predicted: np.ndarray, true: np.nda
 
 def panel_grid(panels: Sequence[tuple[str, np.ndarray]], true: np.ndarray, *,
                theory_beliefs: np.ndarray | None = None, ncols: int = 4, title: str = "",
-               caption: str = "", stem: str | Path | None = None, seed: int = 0,
-               simplex: bool | None = None) -> Figure:
+               caption: str = "", stem: str | Path | None = None,
+               config: CloudConfig | None = None) -> Figure:
     """A grid of belief clouds: one panel per ``(label, predicted (N, S))``, coloured by ``true``.
 
     Used for the per-layer grid (embedding, each block, final LN, concatenation), the shuffle
     control and the emergence over training. With ``theory_beliefs`` the first panel is the theory.
-    ``simplex=False``: three coordinates that are not probabilities (see
-    :class:`~compmech.figures.common.BeliefPlane`).
+    ``config``: how the clouds are drawn (:class:`~compmech.figures.common.CloudConfig`).
     """
-    plane = BeliefPlane(theory_beliefs if theory_beliefs is not None else true, simplex=simplex)
+    config = CloudConfig() if config is None else config
+    seed = config.seed
+    plane = BeliefPlane(theory_beliefs if theory_beliefs is not None else true,
+                        simplex=config.simplex)
     items = list(panels)
     if theory_beliefs is not None:
         items = [("theory (MSP)", None)] + items
@@ -182,24 +191,43 @@ def loss_per_position(eval_loss: np.ndarray, optimal: np.ndarray, *, initial_los
     return finish(fig, stem)
 
 
-def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: np.ndarray | None,
-                    relative_loss: np.ndarray | None, *, baselines: dict[str, float] | None = None,
+class Curve(NamedTuple):
+    """A quantity over training.
+
+    Attributes:
+        tokens: ``(C,)`` training tokens seen at each point.
+        values: ``(C,)`` the quantity there.
+    """
+
+    tokens: Sequence[float] | np.ndarray
+    values: Sequence[float] | np.ndarray
+
+
+def training_curves(mse: Curve, relative_loss: Curve | None = None, *,
+                    train_relative_loss: Curve | None = None,
+                    baselines: dict[str, float] | None = None,
                     paper: dict[float, float] | None = None, title: str = "",
-                    train_relative_loss: tuple | None = None,
                     stem: str | Path | None = None) -> Figure:
     """Probe MSE vs tokens seen (log-log) beside the relative excess loss vs tokens seen.
 
-    ``paper`` maps tokens to the published MSE (drawn as crosses); ``baselines`` as dotted lines;
-    ``train_relative_loss = (tokens, loss / optimum - 1)`` of the training batches as a line.
+    Args:
+        mse: the held-out probe MSE at each checkpoint (0 tokens: the initialisation, drawn as a
+            horizontal line).
+        relative_loss: the exact held-out ``loss / optimum - 1`` at each evaluation (points).
+        train_relative_loss: the same of the training batches (a line).
+        baselines: MSE of each baseline by name (dotted lines).
+        paper: tokens -> the published MSE (crosses).
+        title: figure title.
+        stem: if given, saved as ``stem.png`` and ``stem.pdf``.
     """
-    tokens = np.asarray(tokens, dtype=float)
-    mse = np.asarray(mse, dtype=float)
+    tokens = np.asarray(mse.tokens, dtype=float)
+    mse_values = np.asarray(mse.values, dtype=float)
     fig = Figure(figsize=(9.0, 3.4))
     ax1, ax2 = fig.subplots(1, 2)
     keep = tokens > 0
-    ax1.loglog(tokens[keep], mse[keep], "o-", ms=3, color="C0", label="trained (held-out)")
+    ax1.loglog(tokens[keep], mse_values[keep], "o-", ms=3, color="C0", label="trained (held-out)")
     if (~keep).any():
-        ax1.axhline(mse[~keep][0], color="0.6", lw=1, ls="-", label="initialisation")
+        ax1.axhline(mse_values[~keep][0], color="0.6", lw=1, ls="-", label="initialisation")
     for i, (name, value) in enumerate((baselines or {}).items()):
         if value is not None and np.isfinite(value):
             ax1.axhline(value, color=f"C{i + 1}", lw=1, ls=":", label=name)
@@ -208,14 +236,14 @@ def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: n
     ax1.set_xlabel("training tokens seen")
     ax1.set_ylabel("probe MSE (held-out)")
     ax1.legend(fontsize=7, frameon=False)
-    if relative_loss is not None and len(relative_loss):
-        rt = np.asarray(relative_loss_tokens, dtype=float)
-        rl = np.asarray(relative_loss, dtype=float)
+    if relative_loss is not None and len(relative_loss.values):
+        rt = np.asarray(relative_loss.tokens, dtype=float)
+        rl = np.asarray(relative_loss.values, dtype=float)
         ok = (rt > 0) & (rl > 0)
         ax2.loglog(rt[ok], rl[ok], "o", ms=4, color="C3", label="held-out (exact)")
-    if train_relative_loss is not None and len(train_relative_loss[0]):
-        tt = np.asarray(train_relative_loss[0], dtype=float)
-        tl = np.asarray(train_relative_loss[1], dtype=float)
+    if train_relative_loss is not None and len(train_relative_loss.tokens):
+        tt = np.asarray(train_relative_loss.tokens, dtype=float)
+        tl = np.asarray(train_relative_loss.values, dtype=float)
         ok = (tt > 0) & (tl > 0)
         ax2.loglog(tt[ok], tl[ok], "-", lw=1, color="C0", alpha=0.7, label="training batches")
     if ax2.lines:
@@ -229,12 +257,14 @@ def training_curves(tokens: np.ndarray, mse: np.ndarray, relative_loss_tokens: n
 
 def emergence_gif(frames: Sequence[tuple[str, np.ndarray]], true: np.ndarray,
                   theory_beliefs: np.ndarray, path: str | Path, *, duration_ms: int = 600,
-                  seed: int = 0, max_points: int = 15_000, simplex: bool | None = None) -> Path:
-    """An animated GIF: the learned belief cloud at each checkpoint beside the theory
-    (``simplex`` as :class:`~compmech.figures.common.BeliefPlane`)."""
+                  max_points: int = 15_000, config: CloudConfig | None = None) -> Path:
+    """An animated GIF: the learned belief cloud at each checkpoint beside the theory (``config``
+    as :class:`~compmech.figures.common.CloudConfig`; at most ``max_points`` points a frame)."""
     from PIL import Image
 
-    plane = BeliefPlane(theory_beliefs, simplex=simplex)
+    config = CloudConfig() if config is None else config
+    seed = config.seed
+    plane = BeliefPlane(theory_beliefs, simplex=config.simplex)
     images = []
     for label, pred in frames:
         fig = Figure(figsize=(6.0, 3.2))
@@ -271,6 +301,7 @@ def theory_beliefs(run: Run, data_beliefs: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
+    "Curve",
     "emergence_gif",
     "loss_per_position",
     "panel_grid",

@@ -10,6 +10,7 @@ rasterised so that PDFs stay small). Figures are built with the object-oriented 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 from compmech.files import atomic_output
 from compmech.formatting import fmt
 from compmech.geometry import SQRT3_2, pca, simplex_projection
+from compmech.records import Record
 
 #: Most points drawn per panel (a seeded subsample beyond this; the metrics use every point).
 MAX_POINTS = 30_000
@@ -25,6 +27,31 @@ MAX_POINTS = 30_000
 DPI = 150
 #: The folder of a run's figures.
 FIGURES_DIR = "figures"
+
+
+# ------------------------------------------------------------------------------ options
+@dataclass(frozen=True, kw_only=True)
+class CloudConfig(Record):
+    """How belief clouds are drawn (the same for every cloud figure of a run).
+
+    Attributes:
+        seed: seed of the subsample drawn when a cloud has more than :data:`MAX_POINTS` points.
+        simplex: ``None``: the 2-simplex for three states, principal axes otherwise; ``False``:
+            principal axes for three coordinates that are not probabilities (a generalized HMM's
+            belief-plane coordinates); see :class:`BeliefPlane`.
+
+    Raises:
+        ValueError: a seed that is not an integer, or a ``simplex`` that is not a bool or ``None``.
+    """
+
+    seed: int = 0
+    simplex: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer; got {self.seed!r}")
+        if self.simplex is not None and not isinstance(self.simplex, (bool, np.bool_)):
+            raise ValueError(f"simplex must be True, False or None; got {self.simplex!r}")
 
 
 # ------------------------------------------------------------------------------ projections
@@ -165,6 +192,7 @@ def baseline_caption(mse: float, baselines: dict[str, float] | None, shuffle_mse
 
 __all__ = [
     "BeliefPlane",
+    "CloudConfig",
     "DPI",
     "FIGURES_DIR",
     "MAX_POINTS",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -123,17 +124,37 @@ def decoder_scales(panels: Sequence[tuple[str, Sequence[tuple[str, object]]]], *
     return fig
 
 
-def geometry_over_training(tokens, mse, resolution, null_resolution, noise_rms, history, *,
-                           context: int | None = None, title: str = "",
+class GeometryCurve(NamedTuple):
+    """The held-out geometry at each checkpoint (``(C,)`` each; ``None`` entries: not measured).
+
+    Attributes:
+        tokens: training tokens seen.
+        mse: the probe's held-out MSE.
+        resolution: the paired resolution (belief-plane distance).
+        null_resolution: the null model's (truth plus permuted residuals).
+        noise_rms: the residual RMS (in-plane vector norm).
+        history: the equivalent history (tokens).
+    """
+
+    tokens: Sequence[float]
+    mse: Sequence[float | None]
+    resolution: Sequence[float | None]
+    null_resolution: Sequence[float | None]
+    noise_rms: Sequence[float | None]
+    history: Sequence[float | None]
+
+
+def geometry_over_training(curve: GeometryCurve, *, context: int | None = None, title: str = "",
                            stem: str | Path | None = None) -> Figure:
     """Over training (tokens seen): the probe MSE beside the paired resolution (with the null
     model's and the residual RMS) and the equivalent history in tokens (the Markov-k lookup of the
     same error; ``context`` marks its ceiling). The initialisation (0 tokens) is a horizontal
     line."""
-    tokens = np.asarray(tokens, dtype=float)
+    tokens = np.asarray(curve.tokens, dtype=float)
     series = {k: np.array([np.nan if v is None else float(v) for v in vals])
-              for k, vals in (("mse", mse), ("res", resolution), ("null", null_resolution),
-                              ("rms", noise_rms), ("history", history))}
+              for k, vals in (("mse", curve.mse), ("res", curve.resolution),
+                              ("null", curve.null_resolution), ("rms", curve.noise_rms),
+                              ("history", curve.history))}
     keep = tokens > 0
     fig = Figure(figsize=(12.0, 3.4))
     a0, a1, a2 = fig.subplots(1, 3)
@@ -206,6 +227,7 @@ def mixed_state_tree_figure(tree: MixedStateTree, hmm, *, title: str | None = No
 
 
 __all__ = [
+    "GeometryCurve",
     "decoder_scales",
     "geometry_over_training",
     "geometry_scales",

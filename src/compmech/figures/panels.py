@@ -4,7 +4,8 @@ coordinates, structure over training, heat maps and theory-vs-learned scatters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -12,7 +13,7 @@ from matplotlib.figure import Figure
 
 from compmech.figures.common import BeliefPlane
 from compmech.probing.structure1d import MspStructure, StructureAtStep, StructureSummary
-from compmech.records import get_field
+from compmech.records import optional
 
 
 # ------------------------------------------------------------------------------ experiment panels
@@ -20,25 +21,38 @@ def _num(x, default=np.nan) -> float:
     return default if x is None else float(x)
 
 
-def _values(results, path: str) -> np.ndarray:
-    return np.array([_num(get_field(r, path)) for r in results])
+def _values(results, value: Callable[[Any], float | None]) -> np.ndarray:
+    """``(len(results),)`` ``value`` of each result (NaN where it is ``None``)."""
+    return np.array([_num(value(r)) for r in results])
+
+
+def _width(result) -> int:
+    """A bottleneck result's residual (or bottleneck) width, from its labels."""
+    return result.labels["width"]
+
+
+def _geometry(value: Callable[[Any], float | None]) -> Callable[[Any], float | None]:
+    """``value`` of a result's held-out geometry (``None`` without one)."""
+    return optional(lambda r: r.geometry, value)
 
 
 def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
     """Loss gap, probe MSE (with the untrained network and the shuffle control) and the correlation
     dimensions of the predicted and true clouds above the probe's resolution (``geometry``)
     against the residual width; the linear-bottleneck variant as stars."""
-    w = _values(results, "labels.width")
+    w = _values(results, _width)
     fig = Figure(figsize=(11.5, 3.3))
     a0, a1, a2 = fig.subplots(1, 3)
-    a0.plot(w, np.clip(_values(results, "loss.loss_gap"), 1e-6, None), "o-", color="C3")
+    gaps = _values(results, optional(lambda r: r.loss, lambda loss: loss.loss_gap))
+    a0.plot(w, np.clip(gaps, 1e-6, None), "o-", color="C3")
     a0.set_yscale("log")
     a0.set_ylabel("loss gap to optimum (nats/token)")
-    a1.plot(w, _values(results, "probe.mse_test"), "o-", label="trained (held-out)")
-    a1.plot(w, _values(results, "probe.untrained_mse"), "s--", color="0.5", label="untrained network")
-    a1.plot(w, _values(results, "probe.shuffle_mse"), "x:", color="C1", label="shuffle control")
+    a1.plot(w, _values(results, lambda r: r.probe.mse_test), "o-", label="trained (held-out)")
+    a1.plot(w, _values(results, lambda r: r.probe.untrained_mse), "s--", color="0.5",
+            label="untrained network")
+    a1.plot(w, _values(results, lambda r: r.probe.shuffle_mse), "x:", color="C1", label="shuffle control")
     for r in linear:
-        lw = r.labels["width"]
+        lw = _width(r)
         a0.plot([lw], [max(_num(r.loss.loss_gap), 1e-6)], "*", ms=11, color="C4",
                 label=f"linear bottleneck {lw} after d_model-{r.model['d_model']} blocks")
         a1.plot([lw], [_num(r.probe.mse_test)], "*", ms=11, color="C4",
@@ -51,13 +65,15 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
     a1.set_ylabel("probe MSE")
     a1.legend(fontsize=7, frameon=False)
     reference = (list(results) + list(linear))[-1]
-    for path, marker, label in (("geometry.dimension_predicted", "o", "probe predictions"),
-                                ("geometry.dimension_true", "s", "true beliefs, same points")):
-        a2.plot(w, _values(results, path), marker + "-", ms=4, label=label)
+    predicted = _geometry(lambda g: g.dimension_predicted)
+    for value, marker, label in ((predicted, "o", "probe predictions"),
+                                 (_geometry(lambda g: g.dimension_true), "s",
+                                  "true beliefs, same points")):
+        a2.plot(w, _values(results, value), marker + "-", ms=4, label=label)
     for r in linear:
-        a2.plot([r.labels["width"]], [_num(get_field(r, "geometry.dimension_predicted"))],
+        a2.plot([_width(r)], [_num(predicted(r))],
                 "*", ms=11, color="C4", label="linear bottleneck, probe predictions")
-    ky = get_field(reference, "dimensions.kaplan_yorke")
+    ky = None if reference.dimensions is None else reference.dimensions.kaplan_yorke
     if ky is not None:
         a2.axhline(ky, color="k", ls=":", lw=1, label="Blackwell measure, Kaplan-Yorke")
     a2.set_ylabel("correlation dimension above the resolution")
@@ -65,7 +81,7 @@ def bottleneck_metrics(results: Sequence, linear: Sequence) -> Figure:
     if not any(np.isfinite(line.get_ydata()).any() for line in a2.get_lines()):
         a2.text(0.5, 0.5, "no dimensions\n(less than a decade of scales\nabove the resolution)",
                 ha="center", transform=a2.transAxes, fontsize=8)
-    widths = np.concatenate([w, [r.labels["width"] for r in linear]])
+    widths = np.concatenate([w, [_width(r) for r in linear]])
     for ax in (a0, a1, a2):
         ax.set_xscale("log", base=2)
         ax.set_xlim(widths.min() / 1.4, widths.max() * 1.4)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from compmech.figures.clouds import (
+    Curve,
     emergence_gif,
     loss_per_position,
     panel_grid,
@@ -19,8 +20,13 @@ from compmech.figures.clouds import (
     theory_beliefs,
     training_curves,
 )
-from compmech.figures.common import FIGURES_DIR, baseline_caption, save
-from compmech.figures.geometry import decoder_scales, geometry_over_training, geometry_scales
+from compmech.figures.common import FIGURES_DIR, CloudConfig, baseline_caption, save
+from compmech.figures.geometry import (
+    GeometryCurve,
+    decoder_scales,
+    geometry_over_training,
+    geometry_scales,
+)
 from compmech.hmm import GHMM
 from compmech.probing.data import PAPER_CURVES, POINTS_FILE
 from compmech.probing.points import ProbePoints
@@ -78,11 +84,11 @@ class _RunFigures:
     def __init__(self, run, report, points: ProbePoints, true, theory, out: Path,
                  seed: int) -> None:
         self.run, self.report, self.points, self.true, self.theory = run, report, points, true, theory
-        self.out, self.seed = out, seed
+        self.out = out
         self.head = report.headline_hook
         self.name = report.process + "".join(f", {k}={v}" for k, v in report.process_params.items())
         # a generalized HMM's targets are belief-plane coordinates, never simplex points
-        self.simplex = False if isinstance(run.hmm, GHMM) else None
+        self.clouds = CloudConfig(seed=seed, simplex=False if isinstance(run.hmm, GHMM) else None)
 
     def geometry(self) -> list[Path]:
         """Side by side, the per-layer grid and the shuffle control."""
@@ -95,8 +101,7 @@ class _RunFigures:
         title = (f"{self.name}: belief geometry, theory vs {label} "
                  f"({self.report.tokens_seen:,} training tokens)")
         written = save(side_by_side(self.theory, self.points.predicted[head], self.true,
-                                    caption=caption, title=title, seed=self.seed,
-                                    simplex=self.simplex,
+                                    caption=caption, title=title, config=self.clouds,
                                     learned="the residual stream" if self.run.model_config.arch
                                     in ("transformer", "linear_bottleneck") else label),
                        self.out / "side_by_side")
@@ -105,8 +110,7 @@ class _RunFigures:
                    self.points.predicted[h]) for h in hooks]
         written += save(panel_grid(panels, self.true, theory_beliefs=self.theory, ncols=4,
                                    title=f"{self.name}: probe at each layer (held-out points, "
-                                         "colour = true belief)", seed=self.seed,
-                                   simplex=self.simplex),
+                                         "colour = true belief)", config=self.clouds),
                         self.out / "layers")
         shuffle = [(f"trained probe, MSE {r.mse_test:.2g}", self.points.predicted[head]),
                    (f"shuffled labels, MSE {r.shuffle_mse:.2g}", self.points.shuffled[head])]
@@ -114,7 +118,7 @@ class _RunFigures:
                                    title=f"{self.name}: shuffle control at {label}",
                                    caption="shuffle: belief rows permuted across all points, probe "
                                            "refitted, scored against the true beliefs",
-                                   seed=self.seed, simplex=self.simplex), self.out / "shuffle")
+                                   config=self.clouds), self.out / "shuffle")
         return written
 
     def scale_by_scale(self) -> list[Path]:
@@ -133,9 +137,12 @@ class _RunFigures:
         if curve:
             g = [c.geometry for c in curve]
             written += save(geometry_over_training(
-                [c.tokens_seen for c in curve], [c.mse_test for c in curve],
-                [x.resolution for x in g], [x.null_resolution for x in g],
-                [x.noise_rms for x in g], [x.equivalent_history for x in g],
+                GeometryCurve(tokens=[c.tokens_seen for c in curve],
+                              mse=[c.mse_test for c in curve],
+                              resolution=[x.resolution for x in g],
+                              null_resolution=[x.null_resolution for x in g],
+                              noise_rms=[x.noise_rms for x in g],
+                              history=[x.equivalent_history for x in g]),
                 context=self.report.protocol.positions,
                 title=f"{self.name}: resolution of the learned geometry over training ({label})"),
                 self.out / "geometry_training")
@@ -176,16 +183,16 @@ class _RunFigures:
             written += save(fig, self.out / "loss_per_position")
         rel = [(m.tokens_seen, m.relative_loss - 1.0) for m in evals if m.relative_loss is not None]
         optimum = evals[-1].optimal_loss_mean if evals else None
-        train_rel = ([], [])
+        train_rel = Curve([], [])
         if optimum:
             for m in records:
                 if m.train_loss is not None:
-                    train_rel[0].append(m.tokens_seen)
-                    train_rel[1].append(m.train_loss / optimum - 1.0)
+                    train_rel.tokens.append(m.tokens_seen)
+                    train_rel.values.append(m.train_loss / optimum - 1.0)
         r, curve = self.report.headline, self.report.curve
         fig = training_curves(
-            [c.tokens_seen for c in curve], [c.mse_test for c in curve], [t for t, _ in rel],
-            [v for _, v in rel],
+            Curve([c.tokens_seen for c in curve], [c.mse_test for c in curve]),
+            Curve([t for t, _ in rel], [v for _, v in rel]),
             baselines={"one-hot": r.baselines["onehot"], "random": r.baselines["random"],
                        "shuffled": r.shuffle_mse},
             paper=PAPER_CURVES.get(self.report.process),
@@ -212,10 +219,10 @@ class _RunFigures:
         pick = np.unique(np.round(np.linspace(0, len(frames) - 1, min(8, len(frames))))).astype(int)
         fig = panel_grid([frames[i] for i in pick], true, theory_beliefs=self.theory, ncols=3,
                          title=f"{self.name}: emergence of the belief geometry over training",
-                         seed=self.seed, simplex=self.simplex)
+                         config=self.clouds)
         written = save(fig, self.out / "emergence")
         return written + [emergence_gif(frames, true, self.theory, self.out / "emergence.gif",
-                                        seed=self.seed, simplex=self.simplex)]
+                                        config=self.clouds)]
 
 
 __all__ = [
