@@ -208,3 +208,28 @@ def test_true_pairs_match_a_brute_force_placement_and_feed_every_prefix_of_the_g
             direct.scale_factor, direct.resolution, direct.resolved, direct.at_floor)
     # no coincident points: every pair kept without a copy
     assert true_pairs(d2t[kept], grid).keep == slice(None)
+
+
+def _sorted_weighted_median(x, w):
+    order = np.argsort(x, kind="stable")
+    cdf = np.cumsum(w[order])
+    return x[order[np.searchsorted(cdf, 0.5 * cdf[-1])]]
+
+
+@pytest.mark.parametrize("case", ["random", "heavy_off_stride", "ties", "small"])
+def test_the_bracketed_weighted_median_equals_the_full_sort(case):
+    """The selection reads its brackets off a strided subsample: a weight the subsample never sees
+    (planted off the stride) must send it to the full sort, not to a wrong answer."""
+    from compmech.paired import _weighted_median
+
+    rng = np.random.default_rng(3)
+    n = 50 if case == "small" else 300_001
+    x = rng.lognormal(size=n)
+    w = rng.integers(1, 5, size=n).astype(float)
+    if case == "heavy_off_stride":
+        stride = n // 20_000
+        w[7] = 10 * w.sum()  # index 7 is not a multiple of the stride: the sample misses it
+        assert 7 % stride
+    if case == "ties":
+        x = np.round(x, 1)
+    assert _weighted_median(x, w) == _sorted_weighted_median(x, w)
