@@ -5,8 +5,9 @@ are checked on planted code, so that a broken counter cannot pass."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
+
+from scripts import load_script
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 MAX_LINES = 600
@@ -14,11 +15,7 @@ MAX_PARAMETERS = 8
 
 
 def _counter():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "count_parameters.py"
-    spec = importlib.util.spec_from_file_location("count_parameters", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/count_parameters.py")
 
 
 def test_no_source_file_is_longer_than_600_lines():

@@ -335,13 +335,9 @@ def test_export_gallery_keeps_images_small_and_links_working(bottleneck_dir, tmp
     ("mess3_sweep.py", ["--xs", "0.7"], "x"),
 ])
 def test_scripts_report_bad_arguments_in_one_line(script, argv, message, tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
+    from scripts import load_script
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / script
-    spec = importlib.util.spec_from_file_location(script[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(f"experiments/{script}")
     assert module.main(["--out", str(tmp_path / "x"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("compmech: error: ") and message in err and err.count("\n") == 1

@@ -390,14 +390,9 @@ def test_intervene_over_seeds_reports_the_seed_spread(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ the numbers script
 def _script():
-    import importlib.util
-    from pathlib import Path
+    from scripts import load_script
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / "intervention_numbers.py"
-    spec = importlib.util.spec_from_file_location("intervention_numbers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/intervention_numbers.py")
 
 
 def test_intervention_numbers_script_on_a_tiny_budget(tmp_path, capsys):
