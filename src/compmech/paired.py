@@ -128,9 +128,29 @@ def _median_log_ratio(ratio: np.ndarray, w: np.ndarray | None) -> float:
         return float("nan")
     with np.errstate(divide="ignore"):
         if w is None:
-            middle = np.partition(ratio, [(n - 1) // 2, n // 2])[[(n - 1) // 2, n // 2]]
-            return float(0.25 * (np.log(middle[0]) + np.log(middle[1])))
+            a, b = _middle_values(ratio)
+            return float(0.25 * (np.log(a) + np.log(b)))
         return float(0.5 * np.log(_weighted_median(ratio, w)))
+
+
+def _middle_values(x: np.ndarray) -> tuple[float, float]:
+    """The order statistics ``(n - 1) // 2`` and ``n // 2`` of ``x``, by partitioning only the
+    values between two brackets read off a strided subsample (the whole array when they miss)."""
+    n = x.size
+    k1, k2 = (n - 1) // 2, n // 2
+    stride = n // _MEDIAN_SAMPLE
+    if stride > 1:
+        sample = np.sort(x[::stride])
+        m = sample.size
+        lo = sample[int(m * (0.5 - _MEDIAN_BRACKET))]
+        hi = sample[min(int(m * (0.5 + _MEDIAN_BRACKET)), m - 1)]
+        below = int(np.count_nonzero(x < lo))
+        inside = x[(x >= lo) & (x <= hi)]
+        if below <= k1 and k2 < below + inside.size:
+            part = np.partition(inside, [k1 - below, k2 - below])
+            return float(part[k1 - below]), float(part[k2 - below])
+    part = np.partition(x, [k1, k2])
+    return float(part[k1]), float(part[k2])
 
 
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:

@@ -233,3 +233,24 @@ def test_the_bracketed_weighted_median_equals_the_full_sort(case):
     if case == "ties":
         x = np.round(x, 1)
     assert _weighted_median(x, w) == _sorted_weighted_median(x, w)
+
+
+@pytest.mark.parametrize("n", [300_001, 300_000, 41])
+@pytest.mark.parametrize("case", ["random", "ties", "skewed_off_stride"])
+def test_the_bracketed_middle_values_equal_a_full_partition(n, case):
+    """The unweighted median's two middle values by partitioning between brackets: equal to the
+    full partition, also when the subsample misleads the brackets (a block of tiny values placed
+    off the stride)."""
+    from compmech.paired import _middle_values
+
+    rng = np.random.default_rng(n)
+    x = rng.lognormal(size=n)
+    if case == "ties":
+        x = np.round(x, 1)
+    if case == "skewed_off_stride" and n > 1000:
+        stride = n // 20_000
+        off = np.arange(n)[np.arange(n) % stride != 0][: n // 3]
+        x[off] = 1e-9  # a third of the values, all unseen by the subsample
+    k1, k2 = (n - 1) // 2, n // 2
+    full = np.sort(x)
+    assert _middle_values(x) == (full[k1], full[k2])
