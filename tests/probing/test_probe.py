@@ -433,3 +433,20 @@ def test_the_linear_decoder_is_ordinary_least_squares_with_intercept():
     beta = np.linalg.lstsq(np.column_stack([X, np.ones(200)]), y, rcond=None)[0]
     np.testing.assert_allclose(dec.fit_predict("linear", X, y, Xt),
                                np.column_stack([Xt, np.ones(50)]) @ beta, atol=1e-10)
+
+
+def test_decoders_standardise_in_place_only_when_allowed():
+    """fit_predict leaves the caller's features untouched unless told it may overwrite them, and
+    both ways give the same predictions."""
+    from compmech.probing import decoders as dec
+
+    rng = np.random.default_rng(0)
+    X, Xt = rng.normal(3.0, 2.0, size=(200, 4)), rng.normal(3.0, 2.0, size=(30, 4))
+    y = rng.random((200, 3))
+    X0, Xt0 = X.copy(), Xt.copy()
+    kept = dec.fit_predict("knn", X, y, Xt)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(Xt, Xt0)
+    overwritten = dec.fit_predict("knn", X, y, Xt, overwrite=True)
+    np.testing.assert_array_equal(kept, overwritten)
+    assert not np.array_equal(X, X0)  # standardised in place

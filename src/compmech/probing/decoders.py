@@ -74,19 +74,26 @@ class DecoderFit(NamedTuple):
     train_points: int
 
 
-def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _standardize(train: np.ndarray, test: np.ndarray, *,
+                 overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(x - mean) / scale`` of both with the training side's mean and scale: in place when
+    ``overwrite`` (the caller's own float64 arrays), else one new array each."""
     mean = train.mean(axis=0)
     scale = train.std(axis=0)
     scale = np.where(scale > 1e-12 * max(float(scale.max()), 1e-300), scale, 1.0)
     out = []
-    for x in (train, test):  # one new array each (the division in place)
-        x = x - mean
+    for x in (train, test):
+        if overwrite:
+            x -= mean
+        else:
+            x = x - mean
         x /= scale
         out.append(x)
     return out[0], out[1]
 
 
-def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.ndarray:
+def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0,
+                overwrite: bool = False) -> np.ndarray:
     """Fit decoder ``kind`` on ``(X_train (n, d), y_train (n, k))``; predict ``X_test (m, d)``.
 
     Args:
@@ -95,6 +102,8 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
         y_train: float array of training targets.
         X_test: float array of test features.
         seed: the MLP's initialisation and minibatch order.
+        overwrite: the features may be standardised in place (float64 arrays the caller no longer
+            needs: one copy of the features less at the peak).
 
     Returns:
         ``(m, k)`` float64 predictions.
@@ -113,7 +122,7 @@ def fit_predict(kind: str, X_train, y_train, X_test, *, seed: int = 0) -> np.nda
                          f"{X.shape[0]}")
     if kind == "linear":
         return BeliefProbe().fit(X, y).predict(Xt)  # the probe's own OLS, on the subsample
-    Xs, Xts = _standardize(X, Xt)
+    Xs, Xts = _standardize(X, Xt, overwrite=overwrite)
     if kind == "mlp":
         return mlp_fit_predict(Xs, y, Xts, seed=seed)
     from sklearn.neighbors import KNeighborsRegressor
@@ -258,7 +267,7 @@ def decode(kind: str, features, targets: np.ndarray, train_points: np.ndarray,
     """
     X = feature_rows(features, train_points, positions)
     Xt = feature_rows(features, test_points, positions)
-    pred = fit_predict(kind, X, targets[train_points], Xt, seed=seed)
+    pred = fit_predict(kind, X, targets[train_points], Xt, seed=seed, overwrite=True)  # own rows
     err = ((pred - targets[test_points]) ** 2).mean(axis=1)
     mse = float(np.average(err, weights=test_weights))
     return DecoderFit(pred, mse, int(np.asarray(train_points).size))
