@@ -43,18 +43,19 @@ number under ``nice -n 19`` beside timed trainings, 2026-12-06):
 
 * ProbeConfig session (2026-12-06 15:30 UTC, quiet machine, nothing beside it; deb8f18 and this
   version run minutes apart, twice each): deb8f18 87.6 / 86.2 s wall, 118 / 117 s CPU, 2.01 /
-  1.97 GB; now 78.9 / 77.5 s wall, 120 / 120 s CPU, 2.02 / 2.01 GB (1.87 GiB). What changed: the
-  paired statistic by ratios and selection (no logarithm per pair; the weighted median sorts only
-  the values between two brackets read off a strided subsample, so the curve's weighted
-  comparisons no longer sort 4.5M ratios twice), the comparison's predicted and null clouds on two
-  threads, the hooks' probes and baselines on two threads (the concatenation alone, after the
-  others), freed memory handed back between stages. CPU s by stage now: data 0.8,
-  forward_trained 4.9, probe_trained 9.0, geometry 7.4, decoders 41.0, lookups 2.8,
-  forward_untrained 4.0, baselines 11.7, decoders_untrained 7.8, curve 29.3. Every probe.json
+  1.97 GB; after the session's changes (four runs, 16:00 UTC) 69.3-72.7 s wall, 106-112 s CPU,
+  peak RSS 1.92-2.14 GB (at most 1.99 GiB). What changed: the paired statistic by ratios and
+  selection (no logarithm per pair; the median's middle values, and the weighted median, found
+  between two brackets read off a strided subsample instead of by a partition or sort of all
+  4.5M pair ratios), the comparison's predicted and null clouds on two threads, the hooks'
+  probes and baselines on two threads (the concatenation alone, after the others), freed memory
+  handed back between stages, the decoders' rows standardised in place. CPU s by stage (one run):
+  data 0.8, forward_trained 5.4, probe_trained 8.0, geometry 5.7, decoders 35.1, lookups 2.3,
+  forward_untrained 3.4, baselines 11.3, decoders_untrained 7.3, curve 27.2. Every probe.json
   number is unchanged except ``scale_factor`` (at most 1 ulp: a ratio instead of a difference of
   logarithms); every probe_points.npz array is identical.
 
-Not met: the target of 20 s (peak memory: 2.01 GB, 1.87 GiB). What remains is the statistics
+Not met: the target of 20 s (peak memory: 1.92-2.14 GB, at most 1.99 GiB). What remains is the statistics
 themselves: 44 geometry comparisons (7 hooks, 10 decoder rows, 3 lookups, 24 curve checkpoints; a
 3,000-point pair subsample, ~4.5M pairs per cloud, 0.4-0.7 s wall each), the kNN decoder on the
 384-wide concatenation (20,000 x 30,000 points, ~5 s), three MLP fits (~1.3 s each plus ~1.1 s of
