@@ -22,7 +22,9 @@ Mess3): see :func:`compmech.equivalent_history`.
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
@@ -505,17 +507,16 @@ def _kernel_comparison(c: _PlaneClouds, side: TrueSide, tolerance: float,
                              int(side.picks.shape[0]), paired, paired_null)
 
 
-_WORKER: list = []
+@functools.cache
+def _worker() -> ThreadPoolExecutor:
+    """The one extra thread of the comparisons (made on first use)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="compmech-geometry")
 
 
 def _both(f, a, b):
     """``(f(a), f(b))``, ``f(b)`` on a second thread (the predicted and null clouds' pair work is
     independent, and numpy and scipy release the GIL over whole arrays: two cores halve it)."""
-    if not _WORKER:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="compmech-geometry"))
-    other = _WORKER[0].submit(f, b)
+    other = _worker().submit(f, b)
     return f(a), other.result()
 
 

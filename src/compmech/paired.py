@@ -133,48 +133,46 @@ def _median_log_ratio(ratio: np.ndarray, w: np.ndarray | None) -> float:
         return float(0.5 * np.log(_weighted_median(ratio, w)))
 
 
+def _brackets(x: np.ndarray, w: np.ndarray | None) -> tuple[float, float] | None:
+    """Two values either side of the (weighted) median of ``x``: the weighted quantiles ``0.5 -/+
+    _MEDIAN_BRACKET`` of a strided subsample of about :data:`_MEDIAN_SAMPLE` values; ``None`` when
+    ``x`` is small enough to select from whole. Only the speed depends on them: a caller checks
+    that the median lies between them and else selects from all of ``x``."""
+    stride = x.size // _MEDIAN_SAMPLE
+    if stride <= 1:
+        return None
+    sample = x[::stride]
+    order = np.argsort(sample)
+    cdf = np.cumsum(np.ones(order.size) if w is None else w[::stride][order])
+    at = np.searchsorted(cdf, cdf[-1] * np.array([0.5 - _MEDIAN_BRACKET, 0.5 + _MEDIAN_BRACKET]))
+    lo, hi = sample[order[np.minimum(at, order.size - 1)]]
+    return lo, hi
+
+
 def _middle_values(x: np.ndarray) -> tuple[float, float]:
     """The order statistics ``(n - 1) // 2`` and ``n // 2`` of ``x``, by partitioning only the
-    values between two brackets read off a strided subsample (the whole array when they miss)."""
-    n = x.size
-    k1, k2 = (n - 1) // 2, n // 2
-    stride = n // _MEDIAN_SAMPLE
-    if stride > 1:
-        sample = np.sort(x[::stride])
-        m = sample.size
-        lo = sample[int(m * (0.5 - _MEDIAN_BRACKET))]
-        hi = sample[min(int(m * (0.5 + _MEDIAN_BRACKET)), m - 1)]
-        below = int(np.count_nonzero(x < lo))
-        inside = x[(x >= lo) & (x <= hi)]
+    values between the :func:`_brackets` (the whole array when they miss)."""
+    k1, k2 = (x.size - 1) // 2, x.size // 2
+    brackets = _brackets(x, None)
+    if brackets is not None:
+        below = int(np.count_nonzero(x < brackets[0]))
+        inside = x[(x >= brackets[0]) & (x <= brackets[1])]
         if below <= k1 and k2 < below + inside.size:
-            part = np.partition(inside, [k1 - below, k2 - below])
-            return float(part[k1 - below]), float(part[k2 - below])
+            x, k1, k2 = inside, k1 - below, k2 - below
     part = np.partition(x, [k1, k2])
     return float(part[k1]), float(part[k2])
 
 
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     """The first ``x`` in sorted order at which the cumulative weight reaches half the total, by
-    sorting only the values between two brackets read off a strided subsample (one comparison
-    pass over all values instead of a full sort; the full sort when the brackets miss)."""
-    n = x.size
-    stride = max(1, n // _MEDIAN_SAMPLE)
-    if stride > 1:
-        sample, sample_w = x[::stride], w[::stride]
-        order = np.argsort(sample)
-        cdf = np.cumsum(sample_w[order])
-        lo_at, hi_at = np.searchsorted(cdf, cdf[-1] * np.array([0.5 - _MEDIAN_BRACKET,
-                                                                0.5 + _MEDIAN_BRACKET]))
-        lo, hi = sample[order[lo_at]], sample[order[min(hi_at, order.size - 1)]]
-        half = 0.5 * w.sum()
-        below = float(w[x < lo].sum())
-        inside = (x >= lo) & (x <= hi)
+    sorting only the values between the :func:`_brackets` (the whole array when they miss)."""
+    half, start = 0.5 * w.sum(), 0.0
+    brackets = _brackets(x, w)
+    if brackets is not None:
+        below = float(w[x < brackets[0]].sum())
+        inside = (x >= brackets[0]) & (x <= brackets[1])
         if below < half <= below + float(w[inside].sum()):
             x, w, start = x[inside], w[inside], below
-        else:
-            start = 0.0
-    else:
-        half, start = 0.5 * w.sum(), 0.0
     order = np.argsort(x)
     cdf = start + np.cumsum(w[order])
     return float(x[order[min(np.searchsorted(cdf, half), order.size - 1)]])
