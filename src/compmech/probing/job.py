@@ -4,6 +4,7 @@ checkpoint, the timer of its stages and its progress lines (:class:`_ProbeJob`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import resource
 import time
@@ -48,14 +49,22 @@ def release_freed_memory() -> None:
     """Hand the memory freed so far back to the system (glibc's ``malloc_trim``; nothing
     elsewhere): large arrays freed on the worker threads otherwise stay in their threads' malloc
     arenas and count towards the peak of the next stage."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once (``find_library`` runs ``ldconfig``); ``None``
+    elsewhere."""
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        ctypes.CDLL(name).malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
     except (OSError, AttributeError, TypeError):
-        pass
+        return None
 
 
 def _log(progress, message: str) -> None:
