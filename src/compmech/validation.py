@@ -181,8 +181,6 @@ def _check_product_structure(c: Composition, V: int, S: int, where: str) -> None
 _BASE_KEYS = {"kind", "transition_matrices", "initial_distribution", "name", "params",
               "state_names", "token_names", "structure"}
 
-#: Builders of composition specs by ``kind`` (``"mixture"``, ``"product"``, ...), registered by
-#: :mod:`compmech.compose`: ``builder(spec, source, base_dir) -> process``.
 @dataclass(frozen=True)
 class _ProcessDict(Record):
     """The dict format of an HMM or GHMM (:meth:`~compmech.hmm.HMM.to_dict`), as parsed JSON."""
