@@ -47,6 +47,8 @@ def test_normalises_hooks_decoders_and_numeric_checkpoints():
     (dict(curve_words=0), "curve_words"),
     (dict(max_points=0), "max_points"),
     (dict(num_sequences=-5), "num_sequences"),
+    (dict(max_points="many"), "max_points"),
+    (dict(folds=float("nan")), "folds"),
     (dict(hooks="blocks.0.hook_resid_post"), "hooks"),
     (dict(hooks=()), "hooks"),
 ])
@@ -66,3 +68,12 @@ def test_probe_run_takes_only_the_config_and_io_flags():
     assert list(params) == ["run_dir", "config", "force", "progress"]
     with pytest.raises(TypeError, match="ProbeConfig"):
         probe_run("anywhere", {"checkpoints": "last"})
+
+
+def test_the_command_line_offers_exactly_the_decoders_the_config_accepts():
+    from compmech.cli import build_parser
+    from compmech.probing.config import PROBE_DECODERS
+
+    probe = build_parser()._subparsers._group_actions[0].choices["probe"]
+    action = next(a for a in probe._actions if "--decoders" in a.option_strings)
+    assert tuple(action.choices) == PROBE_DECODERS and tuple(action.default) == DEFAULT_DECODERS

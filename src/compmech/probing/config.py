@@ -10,12 +10,21 @@ from dataclasses import dataclass
 
 from compmech.probing.curve import CURVE_WORDS
 from compmech.probing.data import DEFAULT_DECODERS, SPLITS
+from compmech.probing.decoders import DECODERS
 from compmech.probing.inputs import WEIGHTINGS
 from compmech.probing.linear import MAX_ENUMERATED_POINTS
 from compmech.records import Record
 
-#: Nonlinear decoders the probe can fit beside the linear probe.
-PROBE_DECODERS = ("knn", "mlp")
+#: Nonlinear decoders the probe can fit beside the linear probe (the linear one is the probe).
+PROBE_DECODERS = tuple(d for d in DECODERS if d != "linear")
+
+
+def _whole(value, minimum: int) -> bool:
+    """``value`` is an integer (not a bool) ``>= minimum``."""
+    try:
+        return not isinstance(value, bool) and int(value) == value and value >= minimum
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,9 +91,7 @@ class ProbeConfig(Record):
             except ValueError:
                 raise ValueError(f"checkpoints must be 'all', 'last' or a number N >= 2; got "
                                  f"{self.checkpoints!r}") from None
-        if not isinstance(checkpoints, str) and (isinstance(checkpoints, bool)
-                                                 or int(checkpoints) != checkpoints
-                                                 or checkpoints < 2):
+        if not isinstance(checkpoints, str) and not _whole(checkpoints, 2):
             raise ValueError(f"checkpoints N needs N >= 2 (the initialisation and the last step); "
                              f"got {self.checkpoints!r}")
         object.__setattr__(self, "checkpoints", checkpoints)
@@ -99,18 +106,16 @@ class ProbeConfig(Record):
             raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got "
                              f"{self.weighting!r}")
         if self.folds is not None:
-            if isinstance(self.folds, bool) or int(self.folds) != self.folds or self.folds < 2:
+            if not _whole(self.folds, 2):
                 raise ValueError(f"folds must be an integer >= 2; got {self.folds!r}")
             if self.split != "auto":
                 raise ValueError("give either a split or a number of folds for k-fold "
                                  "cross-validation, not both")
         for name in ("max_points", "num_sequences"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not _whole(value, 1):
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        if self.curve_words is not None and (isinstance(self.curve_words, bool)
-                                             or int(self.curve_words) != self.curve_words
-                                             or self.curve_words < 1):
+        if self.curve_words is not None and not _whole(self.curve_words, 1):
             raise ValueError(f"curve_words must be a positive number of sequences or None (every "
                              f"word); got {self.curve_words!r}")
         if isinstance(self.decoders, str):
